@@ -1,0 +1,112 @@
+"""Analyse a prepared pair: the mixture's spectrogram and every view's targets.
+
+This is everything the optimiser reads, computed once per (pair, settings):
+the mixture's magnitude in dB (the first pass's working matrix), its phase
+(for reconstruction), and the fingerprint targets of the vocal's 19 views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .audio import Pair
+from .errors import VsepError
+from .fingerprint import amplitude_to_db, target_profiles_db
+from .progress import Progress, report
+from .settings import Settings
+from .views import VIEW_NAMES, VIEWS_BY_NAME, compute_view, magphase, stft
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The optimiser's inputs for one pair and one set of settings.
+
+    Attributes
+    ----------
+    settings : Settings
+    hop_length : int
+        The hop actually used (``settings.hop_for(n_samples)``).
+    n_samples : int
+        Length of the analysed signals.
+    mixture_db : np.ndarray [shape=(bins, windows), dtype=float32]
+        The mixture's magnitude in dB with one 80 dB floor (the first pass's ``Wdb``).
+    phase : np.ndarray [shape=(bins, windows), dtype=complex64]
+        The mixture's unit phasor.
+    targets : dict of str → np.ndarray [shape=(n_points, windows_s), dtype=float64]
+        Each view's fingerprint targets, a column per window. With
+        ``pooled_windows="expand"`` the pooled views' columns are repeated so
+        that they cover every window.
+    target_windows : dict of str → int
+        Each view's window count ``T_s`` (the loss divides by it).
+    """
+
+    settings: Settings
+    hop_length: int
+    n_samples: int
+    mixture_db: np.ndarray
+    phase: np.ndarray
+    targets: dict
+    target_windows: dict
+
+    @property
+    def n_windows(self) -> int:
+        return self.mixture_db.shape[1]
+
+    @property
+    def n_bins(self) -> int:
+        return self.mixture_db.shape[0]
+
+
+def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progress = None) -> Analysis:
+    """STFT the pair and compute the fingerprint targets of ``views``.
+
+    Parameters
+    ----------
+    pair : Pair
+        A prepared pair (see :func:`vsep_core.audio.prepare_pair`).
+    settings : Settings
+    views : sequence of str
+        Views to fingerprint; the raw view is always included (the polish).
+    progress : callable(fraction, label), optional
+
+    Returns
+    -------
+    Analysis
+
+    Raises
+    ------
+    VsepError
+        When the signals have different lengths or the window count setting
+        does not fit the signal.
+    """
+    if len(pair.mixture) != len(pair.vocal):
+        raise VsepError(
+            f"The mixture has {len(pair.mixture)} samples and the vocal {len(pair.vocal)}; prepare the "
+            "pair with prepare_pair so that they match."
+        )
+    names = list(dict.fromkeys(["slice_0_raw", *views]))
+    for name in names:
+        if name not in VIEWS_BY_NAME:
+            raise VsepError(f"Unknown view {name!r}.")
+    hop = settings.hop_for(len(pair.mixture))
+    report(progress, 0.0, "STFT of the mixture and the vocal")
+    mix_mag, phase = magphase(stft(pair.mixture, settings, hop_length=hop))
+    voc_mag, _ = magphase(stft(pair.vocal, settings, hop_length=hop))
+    mixture_db = amplitude_to_db(mix_mag, top_db=settings.top_db)
+    n_windows = mixture_db.shape[1]
+
+    targets, target_windows = {}, {}
+    for i, name in enumerate(names):
+        report(progress, (i + 1) / (len(names) + 1), f"Fingerprinting {name}")
+        t = target_profiles_db(compute_view(voc_mag, name), settings)
+        if VIEWS_BY_NAME[name].is_pooled and settings.pooled_windows == "expand":
+            t = np.ascontiguousarray(np.repeat(t, 2, axis=1)[:, :n_windows])
+        target_windows[name] = t.shape[1]
+        t.setflags(write=False)
+        targets[name] = t
+    report(progress, 1.0, "Fingerprints ready")
+    mixture_db.setflags(write=False)
+    return Analysis(settings=settings, hop_length=hop, n_samples=len(pair.mixture), mixture_db=mixture_db,
+                    phase=phase, targets=targets, target_windows=target_windows)

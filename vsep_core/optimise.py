@@ -1,0 +1,344 @@
+"""One optimisation pass, and chains of passes (progressive runs).
+
+Spec §5–6. A pass learns one EQ curve per window so that the working
+spectrogram's 400-point dB profile approaches a view's fingerprint target,
+then applies the curves. A chain runs passes one after another and ends with
+the raw view (the "final polish").
+
+Everything here works in dB. The spec's pass ends with ``W = 10^(Wdb/20)``
+and the next pass starts with ``amplitude_to_db(W)``; that round trip is the
+identity except for librosa's floors, so :func:`settle` applies just the
+floors (``amin`` and ``max − top_db``) and skips two transcendental
+functions per element. Tests check it against the literal round trip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .analysis import Analysis
+from .errors import VsepError
+from .fingerprint import AMIN, interp_map
+from .progress import Progress, report
+from .settings import Settings
+from .views import RAW, VIEWS_BY_NAME
+
+#: ``10·log10(amin²)``: the lowest level ``amplitude_to_db`` can return.
+DB_FLOOR = float(10.0 * np.log10(AMIN ** 2))
+
+
+# --- gradient descent on the EQ curves -------------------------------------
+
+def closed_form_applies(learning_rate: float) -> bool:
+    """True when each EQ value moves monotonically toward its goal (0 < 2·lr ≤ 1)."""
+    return 0.0 < 2.0 * learning_rate <= 1.0
+
+
+def _use_closed_form(settings: Settings) -> bool:
+    if settings.pass_method == "iterative":
+        return False
+    if settings.pass_method == "closed" and not closed_form_applies(settings.learning_rate):
+        raise VsepError(
+            f"The closed form needs 0 < 2·learning_rate ≤ 1; learning_rate is {settings.learning_rate}. "
+            "Use pass_method 'auto' or 'iterative'."
+        )
+    return closed_form_applies(settings.learning_rate)
+
+
+def descend_iterative(gap: np.ndarray, learning_rate: float, iterations: int, clip_db: float):
+    """The research code's loop, vectorised over windows and points.
+
+    Parameters
+    ----------
+    gap : np.ndarray [shape=(points, windows)]
+        ``d = target − profile`` for every window used.
+
+    Returns
+    -------
+    sq_sums : np.ndarray [shape=(iterations,)]
+        Σ (profile + eq − target)² over every element, before each update.
+    eq : np.ndarray [shape=(points, windows)]
+        The curves after ``iterations`` updates.
+    """
+    eq = np.zeros_like(gap, dtype=np.float64)
+    sq_sums = np.empty(iterations)
+    for k in range(iterations):
+        residual = eq - gap
+        flat = residual.ravel()
+        sq_sums[k] = flat @ flat
+        eq = np.clip(eq - learning_rate * 2.0 * residual, -clip_db, clip_db)
+    return sq_sums, eq
+
+
+def descend_closed(gap: np.ndarray, learning_rate: float, iterations: int, clip_db: float,
+                   *, curve: bool = True):
+    """The same result as :func:`descend_iterative`, without iterating.
+
+    With ρ = 1 − 2·lr in [0, 1), the unclipped curve after k updates is
+    ``(1 − ρ^k)·d``; clipping only stops it, so ``eq_k = clip((1 − ρ^k)·d)``.
+    An element with |d| > clip reaches the clip after
+    ``k* = ⌊log(1 − clip/|d|) / log ρ⌋ + 1`` updates; before that its squared
+    residual is ``ρ^(2k)·d²``, after it ``(|d| − clip)²``. Counting elements by
+    ``k*`` (one ``bincount``) gives every iteration's loss in O(elements).
+
+    Parameters
+    ----------
+    curve : bool
+        If False, only the last loss is computed (cheaper; ``sq_sums`` has
+        one entry).
+    """
+    if not closed_form_applies(learning_rate):
+        raise VsepError("The closed form needs 0 < 2·learning_rate ≤ 1.")
+    gap = np.asarray(gap, dtype=np.float64)
+    rho = 1.0 - 2.0 * learning_rate
+    eq = np.clip((1.0 - rho ** iterations) * gap, -clip_db, clip_db)
+    if not curve:
+        residual = np.clip((1.0 - rho ** (iterations - 1)) * gap, -clip_db, clip_db) - gap
+        flat = residual.ravel()
+        return np.array([flat @ flat]), eq
+
+    mag = np.abs(gap)
+    sq = mag * mag
+    over = np.maximum(mag - clip_db, 0.0)
+    clipped_sq = over * over
+    # k*: first update count at which the element is clipped; iterations + 1 = never (in time).
+    kstar = np.full(mag.shape, iterations + 1, dtype=np.int64)
+    will_clip = mag > clip_db
+    if rho == 0.0:
+        kstar[will_clip] = 1
+    else:
+        ratio = np.log1p(-clip_db / mag[will_clip]) / np.log(rho)
+        kstar[will_clip] = np.floor(np.minimum(ratio, iterations)).astype(np.int64) + 1
+    n_bins = iterations + 2
+    unclipped_by_k = np.bincount(kstar.ravel(), weights=sq.ravel(), minlength=n_bins)
+    clipped_by_k = np.bincount(kstar.ravel(), weights=clipped_sq.ravel(), minlength=n_bins)
+    steps = np.arange(1, iterations + 1)  # loss_k uses eq after k − 1 updates
+    # Elements with k* ≥ k are still unclipped at loss_k; those with k* ≤ k − 1 are clipped.
+    still_free = np.cumsum(unclipped_by_k[::-1])[::-1][steps]
+    already_clipped = np.cumsum(clipped_by_k)[steps - 1]
+    sq_sums = rho ** (2.0 * (steps - 1)) * still_free + already_clipped
+    return sq_sums, eq
+
+
+def descend(gap: np.ndarray, settings: Settings, *, curve: bool = True):
+    """Gradient descent as the settings say (closed form where it applies)."""
+    if _use_closed_form(settings):
+        return descend_closed(gap, settings.learning_rate, settings.iterations, settings.clip_db, curve=curve)
+    sq_sums, eq = descend_iterative(gap, settings.learning_rate, settings.iterations, settings.clip_db)
+    return (sq_sums if curve else sq_sums[-1:]), eq
+
+
+# --- one pass ---------------------------------------------------------------
+
+@dataclass
+class PassResult:
+    """One pass of the optimiser.
+
+    Attributes
+    ----------
+    view : str
+        The view whose fingerprint was matched.
+    loss_curve : np.ndarray [shape=(iterations,)]
+        loss_1 … loss_K (spec §5.3).
+    eq : np.ndarray [shape=(n_points, windows_used), dtype=float32] or None
+        The learned EQ curves in dB (kept on request).
+    """
+
+    view: str
+    loss_curve: np.ndarray
+    eq: np.ndarray | None = None
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.loss_curve[-1])
+
+
+def settle(db_out: np.ndarray, settings: Settings) -> np.ndarray:
+    """What the next pass sees: ``amplitude_to_db(10^(db_out/20))``, in dB.
+
+    The round trip through amplitude only applies librosa's floors: values
+    below ``10·log10(amin²)`` rise to it, then everything below the matrix's
+    maximum minus ``top_db`` rises to that.
+
+    Parameters
+    ----------
+    db_out : np.ndarray [shape=(bins, windows), dtype=float32]
+        A pass's output. ``NaN`` cannot occur here (inputs are finite).
+    """
+    peak = max(float(db_out.max()), DB_FLOOR)
+    return np.maximum(db_out, np.float32(max(peak - settings.top_db, DB_FLOOR)))
+
+
+def working_profiles(working_db: np.ndarray, settings: Settings) -> np.ndarray:
+    """The 400-point profile of every window of the working matrix, in dB.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_points, windows), dtype=float64]
+    """
+    return interp_map(working_db.shape[0], settings.n_points)(working_db)
+
+
+def run_pass(working_db: np.ndarray, analysis: Analysis, view: str, *, curve: bool = True,
+             keep_eq: bool = False, apply: bool = True, profile: np.ndarray | None = None):
+    """One pass: learn and apply the EQ curves that pull ``working_db`` toward ``view``.
+
+    Parameters
+    ----------
+    working_db : np.ndarray [shape=(bins, windows), dtype=float32]
+        The settled working matrix (see :func:`settle`).
+    analysis : Analysis
+    view : str
+        Canonical view name.
+    curve : bool
+        Compute the whole loss curve (else only the final loss).
+    keep_eq : bool
+        Keep the learned curves in the result.
+    apply : bool
+        Apply the curves and return the new matrix (else ``None``).
+    profile : np.ndarray, optional
+        ``working_profiles(working_db)``, when the caller already has it.
+
+    Returns
+    -------
+    result : PassResult
+    db_out : np.ndarray [shape=(bins, windows), dtype=float32] or None
+        ``working_db`` with the curves added to the windows the view covers
+        (not settled).
+    """
+    settings = analysis.settings
+    target = analysis.targets[view]
+    used = min(target.shape[1], working_db.shape[1])
+    if profile is None:
+        profile = working_profiles(working_db[:, :used], settings)
+    gap = target[:, :used] - profile[:, :used]
+    sq_sums, eq = descend(gap, settings, curve=curve)
+    loss_curve = sq_sums / (settings.n_points * analysis.target_windows[view])
+    result = PassResult(view=view, loss_curve=loss_curve, eq=eq.astype(np.float32) if keep_eq else None)
+    if not apply:
+        return result, None
+    db_out = working_db.copy()
+    db_out[:, :used] += interp_map(settings.n_points, working_db.shape[0])(eq)
+    return result, db_out
+
+
+# --- chains -----------------------------------------------------------------
+
+@dataclass
+class ChainResult:
+    """A run of passes: the slices in order, then the raw polish.
+
+    Attributes
+    ----------
+    slices : tuple of str
+        The slices, without the polish.
+    passes : list of PassResult
+        One per slice, then the polish.
+    final_db : np.ndarray [shape=(bins, windows), dtype=float32] or None
+        The polish's output (the spec's ``Wdb`` before ``10^(Wdb/20)``).
+    """
+
+    slices: tuple
+    passes: list = field(default_factory=list)
+    final_db: np.ndarray | None = None
+
+    @property
+    def final_loss(self) -> float:
+        """The polish's final loss: the run's loss."""
+        return self.passes[-1].final_loss
+
+    @property
+    def loss_curve(self) -> np.ndarray:
+        """All passes' curves end to end (K × (N + 1) points)."""
+        return np.concatenate([p.loss_curve for p in self.passes])
+
+
+def check_views(analysis: Analysis, slices) -> None:
+    """Raise :class:`VsepError` unless every slice is known and fingerprinted."""
+    for name in slices:
+        if name not in VIEWS_BY_NAME or name == RAW:
+            raise VsepError(f"{name!r} is not one of the 18 slices.")
+        if name not in analysis.targets:
+            raise VsepError(f"{name} was not fingerprinted in this analysis.")
+
+
+def run_chain(analysis: Analysis, slices, *, keep_eq: bool = False, start_db: np.ndarray | None = None,
+              progress: Progress = None) -> ChainResult:
+    """Passes over ``slices`` in order from the mixture, then the raw polish.
+
+    Parameters
+    ----------
+    analysis : Analysis
+    slices : sequence of str
+        Canonical slice names, in order (may be empty: polish only).
+    keep_eq : bool
+        Keep every pass's EQ curves (for the dashboard's heatmap).
+    start_db : np.ndarray, optional
+        Working matrix to start from (default: the mixture).
+    progress : callable(fraction, label), optional
+
+    Returns
+    -------
+    ChainResult
+    """
+    slices = tuple(slices)
+    check_views(analysis, slices)
+    working = analysis.mixture_db if start_db is None else start_db
+    chain = ChainResult(slices=slices)
+    for i, view in enumerate((*slices, RAW)):
+        report(progress, i / (len(slices) + 1), f"Pass {i + 1}/{len(slices) + 1}: {view}")
+        result, db_out = run_pass(working, analysis, view, keep_eq=keep_eq)
+        chain.passes.append(result)
+        if view == RAW:
+            chain.final_db = db_out
+        else:
+            working = settle(db_out, analysis.settings)
+    report(progress, 1.0, "Chain done")
+    return chain
+
+
+def run_progressive(analysis: Analysis, order, max_slices: int | None = None, *, on_run=None,
+                    progress: Progress = None) -> list[ChainResult]:
+    """Progressive runs N = 1 … ``max_slices`` over ``order`` (spec §6).
+
+    Run N is passes over ``order[:N]`` from the mixture, then the polish. The
+    prefix is shared: run N reuses run N − 1's working matrix.
+
+    Parameters
+    ----------
+    order : sequence of str
+        Slice order (default order: :data:`vsep_core.views.SLICE_NAMES`).
+    max_slices : int, optional
+        Largest N (default ``len(order)``).
+    on_run : callable(ChainResult), optional
+        Called with each run as soon as it is done (e.g. to write its WAV
+        and drop ``final_db``, keeping memory bounded on long songs).
+
+    Returns
+    -------
+    list of ChainResult
+        One per N, each with ``final_db`` unless ``on_run`` cleared it.
+    """
+    order = tuple(order)
+    max_slices = len(order) if max_slices is None else max_slices
+    if not 1 <= max_slices <= len(order):
+        raise VsepError(f"The number of slices must be from 1 to {len(order)}, got {max_slices}.")
+    check_views(analysis, order[:max_slices])
+    runs = []
+    working = analysis.mixture_db
+    prefix_passes = []
+    for n in range(1, max_slices + 1):
+        view = order[n - 1]
+        report(progress, (n - 1) / max_slices, f"Progressive run N = {n}: {view}")
+        result, db_out = run_pass(working, analysis, view)
+        prefix_passes.append(result)
+        working = settle(db_out, analysis.settings)
+        polish, final_db = run_pass(working, analysis, RAW)
+        run = ChainResult(slices=order[:n], passes=[*prefix_passes, polish], final_db=final_db)
+        if on_run is not None:
+            on_run(run)
+        runs.append(run)
+    report(progress, 1.0, "Progressive runs done")
+    return runs
