@@ -19,14 +19,19 @@ class Estimate:
     ----------
     vocal_raw : np.ndarray [shape=(n,), dtype=float32]
         The vocal estimate before peak normalisation (what metrics should see).
-    instrumental : np.ndarray [shape=(n_mixture,), dtype=float32]
-        The mixture minus ``vocal_raw`` (zero-padded to the mixture's length).
+    mixture : np.ndarray [shape=(n_mixture,), dtype=float32]
+        The mixture it came from (shared, not copied).
     sr : int
     """
 
     vocal_raw: np.ndarray
-    instrumental: np.ndarray
+    mixture: np.ndarray
     sr: int
+
+    @property
+    def instrumental(self) -> np.ndarray:
+        """The mixture minus ``vocal_raw`` (zero-padded to the mixture's length)."""
+        return instrumental_from_vocal(self.mixture, self.vocal_raw)
 
     @property
     def vocal(self) -> np.ndarray:
@@ -74,6 +79,5 @@ def estimate_from_chain(chain: ChainResult, analysis: Analysis, pair: Pair) -> E
     if chain.final_db is None:
         raise ValueError("This chain's final spectrogram was not kept; run it again with run_chain.")
     vocal_raw = vocal_from_db(chain.final_db, analysis)
-    return Estimate(vocal_raw=vocal_raw, instrumental=instrumental_from_vocal(pair.mixture, vocal_raw),
-                    sr=pair.sr)
+    return Estimate(vocal_raw=vocal_raw, mixture=pair.mixture, sr=pair.sr)
 

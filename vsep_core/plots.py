@@ -1,0 +1,200 @@
+"""Plotly figures shared by the CLI's outputs, the HTML report and the dashboard.
+
+Every builder takes plain arrays or results and returns a ``plotly`` figure;
+none draws anything itself. Big matrices are reduced for display first
+(:func:`reduce_for_display`) so a 3-minute song stays responsive in a browser.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .views import VIEWS_BY_NAME
+
+#: Largest heatmap drawn, in cells (rows × columns), before reduction.
+MAX_ROWS, MAX_COLS = 256, 400
+_LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=50, b=40))
+
+
+def reduce_for_display(matrix: np.ndarray, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS,
+                       how: str = "max") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shrink a (rows, cols) matrix by block pooling so it has at most max_rows × max_cols cells.
+
+    Pooling keeps peaks (``how="max"``) or levels (``"mean"``) visible, unlike
+    taking every k-th cell. Returns the reduced matrix and, for each axis, the
+    index of the first original row/column of each block.
+    """
+    matrix = np.asarray(matrix)
+    rows, cols = matrix.shape
+    fr, fc = max(1, -(-rows // max_rows)), max(1, -(-cols // max_cols))
+    if fr == 1 and fc == 1:
+        return matrix, np.arange(rows), np.arange(cols)
+    pr, pc = -(-rows // fr) * fr, -(-cols // fc) * fc
+    fill = -np.inf if how == "max" else np.nan
+    padded = np.full((pr, pc), fill, dtype=np.float64)
+    padded[:rows, :cols] = matrix
+    blocks = padded.reshape(pr // fr, fr, pc // fc, fc)
+    reduced = blocks.max(axis=(1, 3)) if how == "max" else np.nanmean(blocks, axis=(1, 3))
+    return reduced, np.arange(0, rows, fr), np.arange(0, cols, fc)
+
+
+def to_display_db(matrix: np.ndarray, top_db: float = 80.0) -> np.ndarray:
+    """Magnitude → dB with an 80 dB range, for drawing (signed views use |x|)."""
+    mag = np.abs(np.asarray(matrix, dtype=np.float64))
+    db = 20.0 * np.log10(np.maximum(mag, 1e-8))
+    return np.maximum(db, db.max() - top_db)
+
+
+def _axes(n_bins: int, n_frames: int, sr: int, hop: int):
+    freqs = np.linspace(0.0, sr / 2.0, n_bins)
+    times = np.arange(n_frames) * hop / sr
+    return freqs, times
+
+
+def heatmap(matrix_db: np.ndarray, sr: int, hop: int, *, title: str = "", colorscale: str = "Magma",
+            zmin=None, zmax=None, colorbar_title: str = "dB", max_rows: int = MAX_ROWS,
+            max_cols: int = MAX_COLS) -> go.Figure:
+    """A spectrogram-like heatmap (rows: frequency 0 … sr/2, columns: time)."""
+    reduced, ri, ci = reduce_for_display(matrix_db, max_rows, max_cols)
+    freqs, times = _axes(matrix_db.shape[0], matrix_db.shape[1], sr, hop)
+    fig = go.Figure(go.Heatmap(z=reduced, x=times[ci], y=freqs[ri], colorscale=colorscale,
+                               zmin=zmin, zmax=zmax, colorbar=dict(title=colorbar_title)))
+    fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="frequency (Hz)", **_LAYOUT)
+    return fig
+
+
+def view_heatmap(view: np.ndarray, name: str, sr: int, hop: int, *, height: int = 260,
+                 max_rows: int = 160, max_cols: int = 240) -> go.Figure:
+    """One of the 19 views, in dB of its absolute value (pooled views at their own resolution)."""
+    spec = VIEWS_BY_NAME[name]
+    frame_hop = hop * (2 if spec.is_pooled else 1)
+    fig = heatmap(to_display_db(view), sr, frame_hop, title=f"{spec.index}: {spec.label}",
+                  max_rows=max_rows, max_cols=max_cols)
+    fig.update_layout(height=height, margin=dict(l=40, r=10, t=35, b=30), xaxis_title=None,
+                      yaxis_title=None)
+    fig.update_traces(showscale=False)
+    return fig
+
+
+def kernel_figure(name: str, size: int = 120) -> go.Figure:
+    """The view's 3×3 kernel (or operation footprint) with its values written in."""
+    k = VIEWS_BY_NAME[name].display_kernel().astype(np.float64)
+    text = [[f"{v:.2g}" for v in row] for row in k]
+    lim = float(np.max(np.abs(k))) or 1.0
+    fig = go.Figure(go.Heatmap(z=k[::-1], text=text[::-1], texttemplate="%{text}", colorscale="RdBu",
+                               zmin=-lim, zmax=lim, showscale=False, xgap=2, ygap=2))
+    fig.update_layout(width=size, height=size, margin=dict(l=2, r=2, t=2, b=2),
+                      xaxis=dict(visible=False), yaxis=dict(visible=False))
+    return fig
+
+
+def spectrograms_figure(panels: dict, sr: int, hop: int, *, max_cols: int = 300) -> go.Figure:
+    """Magnitude spectrograms side by side (title → magnitude matrix), one colour scale."""
+    titles = list(panels)
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, shared_yaxes=True,
+                        horizontal_spacing=0.02)
+    dbs = [to_display_db(m) for m in panels.values()]
+    zmax = max(float(d.max()) for d in dbs)
+    for i, db in enumerate(dbs, start=1):
+        reduced, ri, ci = reduce_for_display(db, MAX_ROWS, max_cols)
+        freqs, times = _axes(db.shape[0], db.shape[1], sr, hop)
+        fig.add_trace(go.Heatmap(z=reduced, x=times[ci], y=freqs[ri], colorscale="Magma", zmin=zmax - 80,
+                                 zmax=zmax, showscale=i == len(dbs), colorbar=dict(title="dB")), 1, i)
+        fig.update_xaxes(title_text="time (s)", row=1, col=i)
+    fig.update_yaxes(title_text="frequency (Hz)", row=1, col=1)
+    fig.update_layout(height=380, **_LAYOUT)
+    return fig
+
+
+def loss_curves_figure(runs: dict) -> go.Figure:
+    """Every run's loss curve, passes end to end (label → curve)."""
+    fig = go.Figure()
+    for label, curve in runs.items():
+        fig.add_trace(go.Scattergl(y=np.asarray(curve), mode="lines", name=label))
+    fig.update_layout(title="Loss curves (every pass's iterations end to end)", xaxis_title="iteration",
+                      yaxis_title="loss (dB²)", yaxis_type="log", height=380, **_LAYOUT)
+    return fig
+
+
+def final_loss_figure(progressive_losses: dict, greedy: dict | None = None) -> go.Figure:
+    """Final loss per N, with the greedy results beside them.
+
+    Parameters
+    ----------
+    progressive_losses : dict of int → float
+    greedy : dict of str → float, optional
+        E.g. ``{"greedy (18)": 323.5, "best prefix (2)": 37.7}``.
+    """
+    xs = [f"N={n}" for n in progressive_losses]
+    fig = go.Figure(go.Bar(x=xs, y=list(progressive_losses.values()), name="progressive",
+                           marker_color="#4C78A8", text=[f"{v:.1f}" for v in progressive_losses.values()],
+                           textposition="outside"))
+    if greedy:
+        fig.add_trace(go.Bar(x=list(greedy), y=list(greedy.values()), name="greedy order",
+                             marker_color="#F58518", text=[f"{v:.1f}" for v in greedy.values()],
+                             textposition="outside"))
+    fig.update_layout(title="Final loss per number of slices", yaxis_title="final loss (dB²)", height=380,
+                      **_LAYOUT)
+    return fig
+
+
+def greedy_heatmap_figure(steps: list, sequence: list, best_prefix_length: int) -> go.Figure:
+    """Step × candidate loss table; the chosen slice of each step and the best prefix marked."""
+    candidates = sorted({name for step in steps for name in step}, key=lambda n: VIEWS_BY_NAME[n].index)
+    z = np.full((len(steps), len(candidates)), np.nan)
+    for i, step in enumerate(steps):
+        for j, name in enumerate(candidates):
+            z[i, j] = step.get(name, np.nan)
+    labels = [VIEWS_BY_NAME[n].label for n in candidates]
+    rows = [f"step {i + 1}" for i in range(len(steps))]
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=rows, colorscale="Viridis_r", colorbar=dict(title="loss"),
+                               hovertemplate="%{y}, %{x}: %{z:.3f}<extra></extra>"))
+    chosen_x = [VIEWS_BY_NAME[n].label for n in sequence]
+    fig.add_trace(go.Scatter(x=chosen_x, y=rows, mode="lines+markers", name="chosen",
+                             marker=dict(symbol="circle-open", size=14, color="white", line=dict(width=2)),
+                             line=dict(color="white", width=1)))
+    if best_prefix_length:
+        fig.add_trace(go.Scatter(x=[chosen_x[best_prefix_length - 1]], y=[rows[best_prefix_length - 1]],
+                                 mode="markers", name="best prefix",
+                                 marker=dict(symbol="star", size=18, color="#E45756")))
+    fig.update_layout(title="Greedy search: every candidate's polish loss", yaxis_autorange="reversed",
+                      height=max(300, 28 * len(steps) + 140), **_LAYOUT)
+    return fig
+
+
+def eq_heatmap_figure(eq: np.ndarray, sr: int, hop: int, *, title: str = "Learned EQ curves") -> go.Figure:
+    """EQ curves (points × windows) in dB, on a diverging scale centred on 0."""
+    lim = float(np.max(np.abs(eq))) or 1.0
+    return heatmap(eq, sr, hop, title=title, colorscale="RdBu_r", zmin=-lim, zmax=lim,
+                   colorbar_title="dB")
+
+
+def profiles_figure(curves: dict, sr: int, *, title: str = "") -> go.Figure:
+    """400-point profiles (label → dB values over 0 … sr/2)."""
+    fig = go.Figure()
+    for label, values in curves.items():
+        values = np.asarray(values)
+        fig.add_trace(go.Scatter(x=np.linspace(0, sr / 2, len(values)), y=values, mode="lines", name=label))
+    fig.update_layout(title=title, xaxis_title="frequency (Hz)", yaxis_title="dB", height=260,
+                      margin=dict(l=40, r=10, t=35, b=30), template="plotly_white",
+                      legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def waveform_figure(signals: dict, sr: int, *, max_points: int = 2000) -> go.Figure:
+    """Waveforms (label → samples) as min/max envelopes, so long songs draw fast."""
+    fig = go.Figure()
+    for label, y in signals.items():
+        y = np.asarray(y, dtype=np.float64)
+        block = max(1, -(-len(y) // max_points))
+        pad = -len(y) % block
+        blocks = np.pad(y, (0, pad)).reshape(-1, block)
+        t = np.arange(blocks.shape[0]) * block / sr
+        fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]),
+                                 y=np.concatenate([blocks.max(axis=1), blocks.min(axis=1)[::-1]]),
+                                 fill="toself", mode="lines", line=dict(width=0.5), name=label, opacity=0.6))
+    fig.update_layout(xaxis_title="time (s)", yaxis_title="amplitude", height=220,
+                      margin=dict(l=40, r=10, t=20, b=30), template="plotly_white")
+    return fig

@@ -1,0 +1,269 @@
+"""What an experiment leaves behind: WAVs, plots, ``summary.json``, a ZIP, an HTML report.
+
+The research script wrote, per N, ``N_slices/extracted_vocal.wav`` (and for
+N = 1 the prepared mixture and target), the greedy result's WAV, three plots
+and a summary table. :class:`Outputs` writes the same (plus the instrumental
+estimates and the best prefix), either into a folder as runs finish (so a
+long song's audio is never all in memory) or into memory for a ZIP.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .audio import Pair, wav_bytes
+from .experiment import ExperimentResult, RunSummary
+from .settings import Settings
+from .views import VIEWS_BY_NAME, magphase, stft
+
+ORACLE_NOTE = (
+    "This is an oracle experiment: the fingerprint-EQ method learns from the true isolated vocal, "
+    "which a real separator never has. Its scores say how far the method can go with perfect "
+    "knowledge; compare them with the ideal masks (the ceiling) and the blind methods (what works "
+    "without the vocal), not with real separators' published scores."
+)
+
+
+def run_folder(label: str) -> str:
+    """Folder of a run's files: ``"3"`` → ``3_slices``; the greedy results by name."""
+    return {"greedy": "best_sequence_found", "best_prefix": "best_prefix_found"}.get(label, f"{label}_slices")
+
+
+def run_wav_paths(label: str) -> dict:
+    """Relative paths of a run's vocal and instrumental WAVs."""
+    folder = run_folder(label)
+    stem = {"greedy": "_best_sequence", "best_prefix": "_best_prefix"}.get(label, "")
+    return {"vocal": f"{folder}/extracted_vocal{stem}.wav",
+            "instrumental": f"{folder}/extracted_instrumental{stem}.wav"}
+
+
+class Outputs:
+    """Collects an experiment's files, on disk or in memory.
+
+    Parameters
+    ----------
+    pair : Pair
+    settings : Settings
+    max_slices : int
+        Largest N, to know which runs' spectrograms the plot shows (first,
+        middle and last N, as the research script did, and the greedy result).
+    out_dir : path, optional
+        Write files there as they come; otherwise keep them in :attr:`files`.
+    """
+
+    def __init__(self, pair: Pair, settings: Settings, max_slices: int, out_dir=None):
+        self.pair, self.settings = pair, settings
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.files: dict[str, bytes] = {}
+        self.spectrogram_labels = {str(1), str(max(1, (max_slices + 1) // 2)), str(max_slices), "greedy"}
+        self.spectrograms: dict[str, np.ndarray] = {}
+        self._put("1_slices/mixture.wav", wav_bytes(pair.mixture, pair.sr))
+        self._put("1_slices/target.wav", wav_bytes(pair.vocal, pair.sr))
+
+    def _put(self, relpath: str, data: bytes) -> None:
+        if self.out_dir is None:
+            self.files[relpath] = data
+        else:
+            path = self.out_dir / relpath
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
+    def add_run(self, label: str, run: RunSummary) -> None:
+        """Write a run's WAVs (16-bit PCM, vocal peak-normalised as the research code did)."""
+        paths = run_wav_paths(label)
+        self._put(paths["vocal"], wav_bytes(run.estimate.vocal, run.estimate.sr))
+        self._put(paths["instrumental"], wav_bytes(run.estimate.instrumental, run.estimate.sr))
+        if label in self.spectrogram_labels:
+            self.spectrograms[label] = _magnitude(run.estimate.vocal_raw, self.settings, self.pair)
+
+    def finish(self, result: ExperimentResult, *, metrics: dict | None = None, plots: bool = True) -> dict:
+        """Write ``summary.json``, ``settings.json`` and the plots; return the summary."""
+        summary = summary_dict(result, metrics=metrics)
+        self._put("summary.json", json.dumps(summary, indent=1).encode())
+        self._put("settings.json", json.dumps(result.settings.to_dict(), indent=1).encode())
+        if plots:
+            from plotly.offline import get_plotlyjs
+
+            for name, fig in figures(result, self.pair, self.spectrograms).items():
+                self._put(f"plots/{name}.html", fig.to_html(include_plotlyjs="directory", full_html=True).encode())
+            self._put("plots/plotly.min.js", get_plotlyjs().encode())
+        return summary
+
+    def zip_bytes(self) -> bytes:
+        """Every collected file in one ZIP (in-memory mode only)."""
+        return zip_files(self.files)
+
+
+def _magnitude(y: np.ndarray, settings: Settings, pair: Pair) -> np.ndarray:
+    hop = settings.hop_for(pair.n_samples)
+    return magphase(stft(y, settings, hop_length=hop))[0]
+
+
+def summary_dict(result: ExperimentResult, *, metrics: dict | None = None) -> dict:
+    """``summary.json``: the experiment's numbers with each run's WAV path."""
+    summary = result.to_dict()
+    for entry in summary["progressive"]:
+        entry["wav"] = run_wav_paths(str(entry["n"]))["vocal"]
+        entry["instrumental_wav"] = run_wav_paths(str(entry["n"]))["instrumental"]
+    if summary["greedy"] is not None:
+        summary["greedy"]["wav"] = run_wav_paths("greedy")["vocal"]
+        summary["greedy"]["instrumental_wav"] = run_wav_paths("greedy")["instrumental"]
+        summary["greedy"]["best_prefix_wav"] = run_wav_paths(
+            "greedy" if result.best_prefix_run is result.greedy_run else "best_prefix")["vocal"]
+    summary["oracle_note"] = ORACLE_NOTE
+    if metrics is not None:
+        summary["metrics"] = metrics
+    return summary
+
+
+def figures(result: ExperimentResult, pair: Pair, spectrograms: dict | None = None) -> dict:
+    """The research script's plots (and the greedy table), as plotly figures by file name."""
+    from . import plots
+
+    hop = result.settings.hop_for(pair.n_samples)
+    out = {"loss_curves": plots.loss_curves_figure({f"N={r.n}": r.loss_curve for r in result.progressive}
+                                                   | ({"greedy": result.greedy_run.loss_curve}
+                                                      if result.greedy_run else {}))}
+    greedy_bars = {}
+    if result.greedy is not None:
+        greedy_bars[f"greedy ({len(result.greedy.sequence)})"] = result.greedy.loss
+        greedy_bars[f"best prefix ({result.greedy.best_prefix_length})"] = result.greedy.best_prefix_loss
+    out["final_loss"] = plots.final_loss_figure({r.n: r.final_loss for r in result.progressive}, greedy_bars)
+    if spectrograms:
+        panels = {"target (vocal)": _magnitude(pair.vocal, result.settings, pair),
+                  "mixture": _magnitude(pair.mixture, result.settings, pair)}
+        for label, mag in sorted(spectrograms.items(), key=lambda kv: (not kv[0].isdigit(), kv[0].zfill(3))):
+            panels[f"extracted N={label}" if label.isdigit() else f"extracted ({label})"] = mag
+        out["spectrograms"] = plots.spectrograms_figure(panels, pair.sr, hop)
+    if result.greedy is not None:
+        out["greedy_search"] = plots.greedy_heatmap_figure(result.greedy.steps, result.greedy.sequence,
+                                                           result.greedy.best_prefix_length)
+    return out
+
+
+def zip_files(files: dict) -> bytes:
+    """A ZIP of ``relative path → bytes``."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def summary_table(result: ExperimentResult) -> str:
+    """The research script's printed table: N, slices, final loss; then the greedy result."""
+    lines = [f"{'N':>3}  {'final loss':>12}  last slice", "-" * 48]
+    for run in result.progressive:
+        lines.append(f"{run.n:>3}  {run.final_loss:>12.6f}  {run.slices[-1]}")
+    if result.greedy is not None:
+        g = result.greedy
+        lines += ["", f"greedy sequence ({len(g.sequence)}): {', '.join(g.sequence)}",
+                  f"greedy loss (full sequence): {g.loss:.6f}",
+                  f"best prefix ({g.best_prefix_length}): {', '.join(g.best_prefix)} → {g.best_prefix_loss:.6f}"]
+    lines += ["", "timings (s): " + ", ".join(f"{k} {v:.3f}" for k, v in result.timings_s.items())]
+    return "\n".join(lines)
+
+
+# --- the self-contained HTML report ---------------------------------------------
+
+def _audio_tag(y: np.ndarray, sr: int) -> str:
+    # WAV for short clips (plays everywhere); Ogg Vorbis beyond 30 s keeps the file small.
+    if len(y) <= 30 * sr:
+        data, mime = wav_bytes(y, sr), "audio/wav"
+    else:
+        import soundfile as sf
+
+        buf = io.BytesIO()
+        sf.write(buf, np.asarray(y, dtype=np.float32), sr, format="OGG", subtype="VORBIS")
+        data, mime = buf.getvalue(), "audio/ogg"
+    return f'<audio controls preload="none" src="data:{mime};base64,{base64.b64encode(data).decode()}"></audio>'
+
+
+def _table(headers, rows) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = None,
+                spectrograms: dict | None = None, title: str = "Vocal separation by spectrogram fingerprints") -> str:
+    """One HTML file with the plots, the numbers and the audio, that opens offline.
+
+    Parameters
+    ----------
+    metrics : dict, optional
+        An evaluation report (``{"alignment": ..., "methods": [...]}``) to show as a table.
+    spectrograms : dict, optional
+        Extracted magnitudes by run label (from :class:`Outputs`).
+    """
+    from plotly.offline import get_plotlyjs
+
+    figs = figures(result, pair, spectrograms)
+    fig_html = "".join(f'<section>{fig.to_html(include_plotlyjs=False, full_html=False)}</section>'
+                       for fig in figs.values())
+    best = result.best_progressive
+    players = [("Mixture", pair.mixture), ("Target (true vocal)", pair.vocal)]
+    if best.estimate is not None:
+        players.append((f"Extracted vocal, best N = {best.n} (loss {best.final_loss:.2f})", best.estimate.vocal))
+    for run, label in ((result.greedy_run, "greedy order"), (result.best_prefix_run, "best prefix of the greedy order")):
+        if run is not None and run.estimate is not None and not (label.startswith("best") and run is result.greedy_run):
+            players.append((f"Extracted vocal, {label} ({run.n} slices, loss {run.final_loss:.2f})", run.estimate.vocal))
+    if best.estimate is not None:
+        players.append((f"Instrumental estimate (mixture − vocal, N = {best.n})", best.estimate.instrumental))
+    audio = "".join(f"<div class='player'><b>{html.escape(label)}</b><br>{_audio_tag(y, pair.sr)}</div>"
+                    for label, y in players)
+
+    loss_rows = [(r.n, ", ".join(VIEWS_BY_NAME[s].label for s in r.slices), f"{r.final_loss:.4f}")
+                 for r in result.progressive]
+    greedy_html = ""
+    if result.greedy is not None:
+        g = result.greedy
+        greedy_html = (f"<h2>Greedy order search</h2><p>Full sequence ({len(g.sequence)} slices, what the "
+                       f"research code reports): loss <b>{g.loss:.4f}</b>.<br>Best prefix ({g.best_prefix_length} "
+                       f"slices: {html.escape(', '.join(VIEWS_BY_NAME[s].label for s in g.best_prefix))}): loss "
+                       f"<b>{g.best_prefix_loss:.4f}</b>.</p>")
+    metrics_html = ""
+    if metrics:
+        rows = []
+        for m in metrics.get("methods", []):
+            v, i = m.get("vocal", {}), m.get("instrumental", {})
+            rows.append((m.get("name"), m.get("kind"), *(f"{v.get(k, float('nan')):.2f}" for k in ("si_sdr", "sdr", "sir", "sar")),
+                         *(f"{i.get(k, float('nan')):.2f}" for k in ("si_sdr", "sdr"))))
+        metrics_html = ("<h2>Separation quality (dB, higher is better)</h2>"
+                        + _table(["method", "kind", "vocal SI-SDR", "vocal SDR", "vocal SIR", "vocal SAR",
+                                  "instr. SI-SDR", "instr. SDR"], rows))
+        alignment = metrics.get("alignment") or {}
+        if alignment.get("verdict"):
+            metrics_html += f"<p class='note'>{html.escape(str(alignment['verdict']))}</p>"
+    settings_rows = [(k, v) for k, v in result.settings.to_dict().items()]
+    generated = time.strftime("%Y-%m-%d %H:%M")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<script>{get_plotlyjs()}</script>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
+th {{ background: #f3f3f3; }} .note {{ background: #fff6e0; border-left: 4px solid #f0a000; padding: .6em 1em; }}
+.player {{ margin: .6em 0; }} audio {{ width: 100%; max-width: 600px; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p class="note"><b>Oracle experiment.</b> {html.escape(ORACLE_NOTE)}</p>
+<p>Made {generated}. Mixture {html.escape(str(pair.info.get('mixture', 'mixture')))}, {pair.duration_s:.2f} s at {pair.sr} Hz.
+{'Seed-compatible settings (the research code’s numbers).' if result.settings.is_seed_compatible else 'Improved (not seed-compatible) options are on.'}</p>
+<h2>Listen</h2>{audio}
+{metrics_html}
+<h2>Final loss per number of slices</h2>
+<p>The loss is the mean squared difference, in dB², between the processed mixture's 400-point profile and the true vocal's, after the final polish. Lower is closer.</p>
+{_table(["N", "slices (in order)", "final loss"], loss_rows)}
+{greedy_html}
+<h2>Plots</h2>{fig_html}
+<h2>Settings</h2>{_table(["setting", "value"], settings_rows)}
+</body></html>"""
