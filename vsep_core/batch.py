@@ -1,0 +1,486 @@
+"""Evaluate every song in a folder, in parallel on a Dask cluster.
+
+Folder layout (one sub-folder per song; file names are matched without their
+extension, case-insensitively; any format :func:`vsep_core.audio.decode`
+reads: wav, flac, ogg, mp3, m4a, aiff ...)::
+
+    DIR/
+      song_a/  mixture.wav  vocal.wav             (a mixture and its vocal)
+      song_b/  mixture.flac instrumental.flac     (vocal = mixture − instrumental)
+      song_c/  mixture.wav  vocals.wav  drums.wav  bass.wav  other.wav   (MUSDB18-HQ)
+
+Names accepted: the mixture ``mixture`` or ``mix``; the vocal ``vocal`` or
+``vocals``; the instrumental ``instrumental`` or ``accompaniment``. When a
+folder has no vocal and no instrumental but has MUSDB18's ``drums``, ``bass``
+and ``other`` stems, their sum is the instrumental. The vocal wins when
+several targets are present. MUSDB18's compressed ``.stem.mp4`` files are not
+read: use MUSDB18-HQ (wav) or convert them first (``musdbconvert``). A
+``DIR`` that itself holds a mixture is evaluated as one song.
+
+Each song is one Dask task (:func:`evaluate_song`): load the pair at its
+true level, check the alignment, run the methods, measure them. A song that
+fails (undecodable file, missing target, lengths that differ …) is reported
+and skipped; the others finish. By default the cluster is a local one
+(``distributed.LocalCluster``) with one single-threaded worker process per
+CPU core — numeric libraries inside the workers are held to one thread, so
+two workers on a two-core machine do not fight over the cores; ``scheduler``
+connects to an existing cluster instead, whose workers need ``vsep_core``
+installed and the folder at the same path.
+
+Outputs (:func:`write_outputs`): ``per_song.csv`` (one row per song and
+method), ``summary.csv`` (per method, source and metric: the median over
+songs and its spread — MAD and quartiles — as the SiSEC tables report),
+``failures.csv`` and ``batch.json`` (everything, including each song's
+alignment check).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .audio import Decoded, decode
+from .baselines import resolve_methods
+from .errors import VsepError
+from .evaluate import evaluate_pair, json_ready, load_pair, write_json
+from .metrics import BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES
+from .progress import Progress, report
+from .settings import Settings
+
+#: File name stems (lower case, without extension) for each role.
+MIXTURE_NAMES = ("mixture", "mix")
+VOCAL_NAMES = ("vocal", "vocals")
+INSTRUMENTAL_NAMES = ("instrumental", "accompaniment")
+MUSDB_STEM_NAMES = ("drums", "bass", "other")
+
+#: Extensions looked at (anything else in a song folder is ignored).
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".opus", ".wma")
+
+#: Default output folder of the CLI.
+DEFAULT_OUT = "out/batch"
+
+#: The layout, for ``--help``.
+LAYOUT_HELP = """
+Layout of DIR (one sub-folder per song; names without extension; wav, flac, ogg, mp3, m4a ...):
+  DIR/song_a/mixture.wav + vocal.wav              the mix and its vocal
+  DIR/song_b/mixture.wav + instrumental.wav       vocal = mixture - instrumental
+  DIR/song_c/mixture.wav + vocals.wav + drums.wav + bass.wav + other.wav   (MUSDB18-HQ)
+Also accepted: mix, vocals, accompaniment; drums+bass+other summed when there is no vocal.
+A song that fails is reported and skipped.
+"""
+
+
+@dataclass(frozen=True)
+class Song:
+    """One song folder as found on disk.
+
+    Attributes
+    ----------
+    name : str
+        The folder's name.
+    folder : Path
+    mixture, vocal, instrumental : Path or None
+    stems : tuple of Path
+        MUSDB18 accompaniment stems, summed into the instrumental when there
+        is neither a vocal nor an instrumental file.
+    problem : str or None
+        Why the folder cannot be evaluated (then it is not sent to a worker).
+    """
+
+    name: str
+    folder: Path
+    mixture: Path | None = None
+    vocal: Path | None = None
+    instrumental: Path | None = None
+    stems: tuple = ()
+    problem: str | None = None
+
+    @property
+    def layout(self) -> str:
+        if self.vocal is not None:
+            return "mixture + vocal" + (" (MUSDB18)" if self.stems else "")
+        if self.instrumental is not None:
+            return "mixture + instrumental"
+        return "mixture + summed stems (MUSDB18)" if self.stems else "unknown"
+
+
+def discover_songs(folder) -> list[Song]:
+    """The song folders under ``folder``, sorted by name.
+
+    Raises
+    ------
+    VsepError
+        When ``folder`` does not exist, is not a folder, or holds no song
+        folder at all.
+    """
+    root = Path(folder)
+    if not root.exists():
+        raise VsepError(f"The folder {str(root)!r} does not exist.")
+    if not root.is_dir():
+        raise VsepError(f"{str(root)!r} is a file; batch takes a folder with one sub-folder per song.")
+    if _find_role(_audio_files(root), MIXTURE_NAMES):
+        return [_song_from_folder(root)]
+    songs = [_song_from_folder(sub) for sub in sorted(root.iterdir(), key=lambda p: p.name.lower())
+             if sub.is_dir() and not sub.name.startswith(".")]
+    if not songs:
+        raise VsepError(f"{str(root)!r} holds no song folders. Put each song in its own sub-folder with a "
+                        "mixture and a vocal or instrumental file (see python -m vsep_core batch --help).")
+    return songs
+
+
+def _audio_files(folder: Path) -> dict:
+    files = {}
+    for path in folder.iterdir():
+        if path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith("."):
+            files.setdefault(path.stem.lower(), []).append(path)
+    return files
+
+
+def _find_role(files: dict, names) -> list:
+    return sorted(p for name in names for p in files.get(name, []))
+
+
+def _song_from_folder(folder: Path) -> Song:
+    files = _audio_files(folder)
+    found = {role: _find_role(files, names) for role, names in
+             (("mixture", MIXTURE_NAMES), ("vocal", VOCAL_NAMES), ("instrumental", INSTRUMENTAL_NAMES))}
+    for role, paths in found.items():
+        if len(paths) > 1:
+            return Song(folder.name, folder, problem=f"several {role} files ({', '.join(p.name for p in paths)}); "
+                                                    "keep one.")
+    stems = tuple(_find_role(files, (name,))[0] for name in MUSDB_STEM_NAMES if files.get(name))
+    mixture = found["mixture"][0] if found["mixture"] else None
+    vocal = found["vocal"][0] if found["vocal"] else None
+    instrumental = found["instrumental"][0] if found["instrumental"] else None
+    if mixture is None:
+        return Song(folder.name, folder, problem="no mixture file (mixture.wav, mix.flac ...).")
+    if vocal is None and instrumental is None and len(stems) != len(MUSDB_STEM_NAMES):
+        return Song(folder.name, folder, mixture=mixture,
+                    problem="no vocal or instrumental file (vocal.wav, vocals.wav, instrumental.wav, or "
+                            "MUSDB18's drums + bass + other).")
+    return Song(folder.name, folder, mixture=mixture, vocal=vocal,
+                instrumental=None if vocal is not None else instrumental, stems=stems)
+
+
+def _summed_stems(stems) -> Decoded:
+    decoded = [decode(path, name=f"{path.parent.name}/{path.name}") for path in stems]
+    rates = {d.sr for d in decoded}
+    if len(rates) != 1:
+        raise VsepError("The drums, bass and other stems have different sample rates "
+                        f"({', '.join(str(r) for r in sorted(rates))} Hz).")
+    n = min(d.samples.shape[1] for d in decoded)
+    if max(d.samples.shape[1] for d in decoded) - n > 2048:
+        raise VsepError("The drums, bass and other stems have different lengths.")
+    # Mono first (the pair is analysed in mono anyway), so stems may differ in channel count.
+    total = np.sum([np.mean(d.samples[:, :n], axis=0) for d in decoded], axis=0, dtype=np.float32)
+    return Decoded(samples=total[None, :], sr=decoded[0].sr, name="drums+bass+other")
+
+
+# --- one song (runs on a worker) -----------------------------------------------------
+
+def evaluate_song(song: Song, methods, settings: Settings, *, window_s: float | None = BSS_WINDOW_S,
+                  align: bool = False, max_lag_s: float = 1.0) -> dict:
+    """Evaluate one song; never raises.
+
+    Returns
+    -------
+    dict
+        ``{"song", "layout", "report"}`` (the :func:`evaluate_pair` report) or
+        ``{"song", "layout", "error"}`` with a message.
+    """
+    out = {"song": song.name, "layout": song.layout}
+    try:
+        if song.problem:
+            raise VsepError(song.problem)
+        instrumental = song.instrumental
+        if song.vocal is None and instrumental is None:
+            instrumental = _summed_stems(song.stems)
+        pair = load_pair(song.mixture, vocal=song.vocal, instrumental=instrumental, settings=settings)
+        pair.info.setdefault("song", song.name)
+        out["report"] = evaluate_pair(pair, methods, settings=settings, window_s=window_s, align=align,
+                                      max_lag_s=max_lag_s)
+    except VsepError as exc:
+        out["error"] = str(exc)
+    except Exception as exc:  # one broken song must not stop the batch: record it and go on
+        out["error"] = f"unexpected {type(exc).__name__}: {exc}"
+    return out
+
+
+# --- the batch --------------------------------------------------------------------------
+
+@dataclass
+class BatchResult:
+    """What a batch produced.
+
+    Attributes
+    ----------
+    methods : list of str
+        The method names, in table order.
+    reports : list of dict
+        ``{"song", "layout", "report"}`` per finished song, sorted by song.
+    failures : list of dict
+        ``{"song", "error"}`` per skipped song.
+    seconds : float
+    cluster : str
+        Which cluster ran it.
+    """
+
+    methods: list
+    reports: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
+    seconds: float = 0.0
+    cluster: str = ""
+
+    def rows(self) -> list[dict]:
+        """One flat row per song and method (the per-song CSV)."""
+        rows = []
+        for item in self.reports:
+            rep = item["report"]
+            alignment = rep["alignment"]
+            for m in rep["methods"]:
+                row = {"song": item["song"], "method": m["name"], "kind": m["kind"]}
+                for source in SOURCE_NAMES:
+                    for metric in METRIC_NAMES:
+                        row[f"{source}_{metric}"] = m[source][metric]
+                row.update({
+                    "seconds": m["seconds"], "error": m["error"] or "",
+                    "target": rep["pair"]["target"], "duration_s": rep["pair"]["duration_s"],
+                    "alignment_lag_samples": alignment["lag_samples"], "alignment_gain": alignment["gain"],
+                    "alignment_correlation": alignment["correlation"], "alignment_ok": alignment["aligned"],
+                })
+                rows.append(row)
+        return rows
+
+    def summary(self) -> list[dict]:
+        """Per method, source and metric: songs counted, median, MAD, quartiles, IQR.
+
+        NaN figures (a method that failed on a song, an undefined metric) are
+        left out of that cell's statistics; ``n`` says how many songs count.
+        """
+        rows = self.rows()
+        out = []
+        for method in self.methods:
+            mine = [r for r in rows if r["method"] == method]
+            kind = mine[0]["kind"] if mine else ""
+            for source in SOURCE_NAMES:
+                for metric in METRIC_NAMES:
+                    values = np.array([r[f"{source}_{metric}"] for r in mine], dtype=np.float64)
+                    out.append({"method": method, "kind": kind, "source": source, "metric": metric,
+                                **spread(values)})
+        return out
+
+    @property
+    def misaligned(self) -> list[str]:
+        """Songs whose vocal does not sit sample-exactly in the mixture."""
+        return [item["song"] for item in self.reports if not item["report"]["alignment"]["aligned"]]
+
+
+def spread(values: np.ndarray) -> dict:
+    """Median and spread of some figures, NaN left out.
+
+    Returns
+    -------
+    dict
+        ``n``, ``median``, ``mad`` (median absolute deviation, unscaled),
+        ``q25``, ``q75``, ``iqr``; NaN when no figure counts.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return {"n": 0, **dict.fromkeys(("median", "mad", "q25", "q75", "iqr"), float("nan"))}
+    median = float(np.median(values))
+    with np.errstate(invalid="ignore"):
+        mad = float(np.median(np.abs(values - median)))
+        q25, q75 = (float(q) for q in np.percentile(values, [25, 75]))
+    return {"n": int(values.size), "median": median, "mad": mad, "q25": q25, "q75": q75, "iqr": q75 - q25}
+
+
+def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
+              window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = 1.0,
+              scheduler: str | None = None, n_workers: int | None = None,
+              progress: Progress = None) -> BatchResult:
+    """Evaluate every song under ``folder`` on a Dask cluster.
+
+    Parameters
+    ----------
+    folder : path
+        See the module docstring for the layout.
+    methods : sequence of str
+        Method names (``"all"`` for every one).
+    settings : Settings, optional
+        Segment, level and engine settings (default: first 4.7 s, level ``"as_is"``).
+    window_s, align, max_lag_s
+        As in :func:`vsep_core.evaluate.evaluate_pair`.
+    scheduler : str, optional
+        Address of an existing Dask scheduler; default: a local cluster.
+    n_workers : int, optional
+        Local workers (default: one per CPU core, no more than songs).
+    progress : callable(fraction, label), optional
+        Called as songs finish.
+
+    Returns
+    -------
+    BatchResult
+
+    Raises
+    ------
+    VsepError
+        For a missing folder, no song folders, an unknown method, or a
+        scheduler that cannot be reached.
+    """
+    started = time.perf_counter()
+    from .evaluate import evaluation_settings
+
+    settings = evaluation_settings(settings)
+    method_names = [m.name for m in resolve_methods(list(methods), settings)]
+    songs = discover_songs(folder)
+    result = BatchResult(methods=method_names)
+    runnable = [s for s in songs if s.problem is None]
+    for song in songs:
+        if song.problem is not None:
+            result.failures.append({"song": song.name, "error": song.problem})
+    total = len(songs)
+    done = len(result.failures)
+    report(progress, done / total, f"{len(runnable)} song(s) to evaluate, {done} skipped")
+
+    if runnable:
+        from distributed import as_completed
+
+        with _dask_client(scheduler, n_workers or min(len(runnable), os.cpu_count() or 1)) as (client, label):
+            result.cluster = label
+            report(progress, done / total, f"Running on {label}")
+            batch_id = uuid.uuid4().hex[:8]  # keys unique even when batches share a cluster
+            futures = {
+                client.submit(evaluate_song, song, method_names, settings, window_s=window_s, align=align,
+                              max_lag_s=max_lag_s, key=f"vsep-{batch_id}-song-{i}", pure=False): song
+                for i, song in enumerate(runnable)
+            }
+            for future in as_completed(futures):
+                song = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # the worker died or the task could not run
+                    outcome = {"song": song.name, "error": f"the Dask task failed: {type(exc).__name__}: {exc}"}
+                done += 1
+                if "error" in outcome:
+                    result.failures.append({"song": outcome["song"], "error": outcome["error"]})
+                    report(progress, done / total, f"{done}/{total}: {song.name} failed")
+                else:
+                    result.reports.append(outcome)
+                    report(progress, done / total, f"{done}/{total}: {song.name} done")
+    result.reports.sort(key=lambda item: item["song"].lower())
+    result.failures.sort(key=lambda item: item["song"].lower())
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+class _dask_client:
+    """A Dask client on a new local cluster or an existing scheduler; closes what it opened."""
+
+    def __init__(self, scheduler: str | None, n_workers: int):
+        self.scheduler, self.n_workers = scheduler, max(1, int(n_workers))
+        self.cluster = self.client = None
+
+    def __enter__(self):
+        from distributed import Client, LocalCluster
+
+        if self.scheduler:
+            try:
+                self.client = Client(self.scheduler, timeout="10s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise VsepError(f"Cannot reach the Dask scheduler at {self.scheduler!r}: {exc}") from exc
+            return self.client, f"the Dask cluster at {self.scheduler}"
+        # Processes, not threads: the methods hold the GIL in places (librosa, museval's loops).
+        self.cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1, processes=True,
+                                    dashboard_address=None, silence_logs=logging.ERROR)
+        self.client = Client(self.cluster)
+        return self.client, f"a local Dask cluster ({self.n_workers} worker(s), 1 thread each)"
+
+    def __exit__(self, *exc):
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        return False
+
+
+# --- outputs -----------------------------------------------------------------------------
+
+def write_outputs(result: BatchResult, out) -> list[Path]:
+    """Write ``per_song.csv``, ``summary.csv``, ``failures.csv`` and ``batch.json`` into ``out``.
+
+    Returns
+    -------
+    list of Path
+    """
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        paths = [
+            _write_csv(out / "per_song.csv", result.rows(), _per_song_columns()),
+            _write_csv(out / "summary.csv", result.summary(),
+                       ["method", "kind", "source", "metric", "n", "median", "mad", "q25", "q75", "iqr"]),
+            _write_csv(out / "failures.csv", result.failures, ["song", "error"]),
+        ]
+    except OSError as exc:
+        raise VsepError(f"Cannot write the batch results to {str(out)!r}: {exc.strerror or exc}.") from exc
+    paths.append(write_json({"methods": result.methods, "seconds": result.seconds, "cluster": result.cluster,
+                             "summary": result.summary(), "failures": result.failures,
+                             "misaligned_songs": result.misaligned, "songs": result.reports},
+                            out / "batch.json"))
+    return paths
+
+
+def _per_song_columns() -> list[str]:
+    return (["song", "method", "kind"]
+            + [f"{s}_{m}" for s in SOURCE_NAMES for m in METRIC_NAMES]
+            + ["seconds", "error", "target", "duration_s", "alignment_lag_samples", "alignment_gain",
+               "alignment_correlation", "alignment_ok"])
+
+
+def _write_csv(path: Path, rows, columns) -> Path:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_value(row.get(k)) for k in columns})
+    return path
+
+
+def _csv_value(value):
+    value = json_ready(value)
+    return "" if value is None else value
+
+
+def format_summary(result: BatchResult) -> str:
+    """Per method: median (MAD) over songs of SI-SDR and SDR, vocal and instrumental."""
+    from .evaluate import _fmt
+
+    stats = {(r["method"], r["source"], r["metric"]): r for r in result.summary()}
+    lines = [f"{len(result.reports)} song(s) evaluated, {len(result.failures)} skipped, "
+             f"in {result.seconds:.1f} s on {result.cluster or 'no cluster'}.",
+             "Median over songs (MAD) in dB; each song's SDR is the median over its 1 s frames.", ""]
+    cols = [(s, m) for s in SOURCE_NAMES for m in ("si_sdr", "sdr")]
+    name_w = max([18, *(len(m) for m in result.methods)])
+    head = "".join(f"{(s[:5] + ' ' + ('SI-SDR' if m == 'si_sdr' else 'SDR')):>17}" for s, m in cols)
+    lines.append(f"{'method':{name_w}} {'kind':6} {'n':>3}{head}")
+    lines.append("-" * len(lines[-1]))
+    for method in result.methods:
+        first = stats[(method, "vocal", "si_sdr")]
+        cells = "".join(f"{_fmt(stats[(method, s, m)]['median'], 8)} ({_fmt(stats[(method, s, m)]['mad'], 5)})"
+                        for s, m in cols)
+        lines.append(f"{method:{name_w}} {first['kind']:6} {first['n']:>3}{cells}")
+    if result.misaligned:
+        lines.append("")
+        lines.append(f"Warning: in {len(result.misaligned)} song(s) the vocal does not sit sample-exactly in the "
+                     f"mixture, so their waveform metrics are meaningless: {', '.join(result.misaligned)}.")
+    for failure in result.failures:
+        lines.append(f"Skipped {failure['song']}: {failure['error']}")
+    return "\n".join(lines)

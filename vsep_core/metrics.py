@@ -1,0 +1,260 @@
+"""How good a separation is: SI-SDR and BSS Eval's SDR / SIR / SAR.
+
+Every metric compares an estimate with the truth sample by sample, so both
+must be on the same scale: the references are the pair's vocal and
+``mixture − vocal`` as loaded (level ``"as_is"`` or ``"common"``), and the
+estimates are the methods' un-normalised outputs (``Estimate.vocal_raw``,
+never the peak-normalised copy that is saved as WAV). Estimates are
+zero-padded or trimmed to the reference's length first (the seed method's
+inverse STFT is 675 samples short of a 4.7 s mixture).
+
+BSS Eval implementation: ``museval`` (BSS Eval v4, the SiSEC 2018 /
+MUSDB18 reference). Of the three maintained options it is the one that both
+works under numpy 2 and is not deprecated: ``mir_eval.separation`` announces
+its removal in mir_eval 0.9, and ``fast_bss_eval.bss_eval_sources`` fails
+under numpy 2 (see ``shared/reference/DEPENDENCIES.md``). We call it as
+``museval.evaluate`` does for SiSEC: time-invariant 512-tap distortion
+filters estimated on the whole signal, metrics on 1 s frames without overlap,
+aggregated by the median over frames (frames where a signal is silent are
+NaN and left out). ``window_s=None`` gives one whole-signal figure instead.
+
+Because it is the "images" variant, SDR is the plain signal-to-error ratio
+of the estimate: a wrong overall gain lowers it. SI-SDR (Le Roux et al.,
+"SDR — half-baked or well done?", 2019) is the scale-invariant
+counterpart: the estimate is first projected onto the reference.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .errors import VsepError
+
+#: The metrics reported for each source, in table order.
+METRIC_NAMES = ("si_sdr", "sdr", "sir", "sar")
+
+#: The two sources of a pair, in table order.
+SOURCE_NAMES = ("vocal", "instrumental")
+
+#: BSS Eval frame length in seconds (SiSEC: 1 s frames, median over frames).
+BSS_WINDOW_S = 1.0
+
+#: Distortion filter length of BSS Eval v4 (museval's default, as in SiSEC).
+BSS_FILTER_LENGTH = 512
+
+
+def fit_length(estimate: np.ndarray, n_samples: int) -> np.ndarray:
+    """Zero-pad or trim an estimate to ``n_samples`` samples.
+
+    Parameters
+    ----------
+    estimate : np.ndarray [shape=(n,)]
+    n_samples : int
+
+    Returns
+    -------
+    np.ndarray [shape=(n_samples,), dtype=float64]
+    """
+    estimate = _as_signal(estimate, "estimate")
+    fitted = np.zeros(int(n_samples), dtype=np.float64)
+    n = min(len(estimate), int(n_samples))
+    fitted[:n] = estimate[:n]
+    return fitted
+
+
+def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Scale-invariant signal-to-distortion ratio, in dB.
+
+    With ``a = <ŝ, s> / <s, s>``, SI-SDR = 10·log10(‖a·s‖² / ‖ŝ − a·s‖²).
+    No mean is removed. The estimate is fitted to the reference's length.
+
+    Parameters
+    ----------
+    reference : np.ndarray [shape=(n,)]
+    estimate : np.ndarray [shape=(m,)]
+
+    Returns
+    -------
+    float
+        ``inf`` for an estimate that is an exact multiple of the reference,
+        ``nan`` for an all-zero estimate (the ratio is undefined).
+
+    Raises
+    ------
+    VsepError
+        When the reference is silent or either signal is not finite.
+    """
+    s = _as_signal(reference, "reference")
+    _check_not_silent(s, "reference")
+    s_hat = fit_length(estimate, len(s))
+    if not np.any(s_hat):
+        return float("nan")
+    scale = float(s_hat @ s) / float(s @ s)
+    target = scale * s
+    residual = s_hat - target
+    target_energy, residual_energy = float(target @ target), float(residual @ residual)
+    if residual_energy == 0.0:
+        return float("inf")
+    if target_energy == 0.0:
+        return float("-inf")
+    return 10.0 * float(np.log10(target_energy / residual_energy))
+
+
+def bss_eval(references: np.ndarray, estimates: np.ndarray, sr: int, *,
+             window_s: float | None = BSS_WINDOW_S) -> dict:
+    """SDR, ISR, SIR and SAR of every source (museval, BSS Eval v4 images).
+
+    Parameters
+    ----------
+    references : np.ndarray [shape=(n_sources, n)]
+        The true sources; they must sum to the mixture for SIR to mean
+        anything.
+    estimates : np.ndarray [shape=(n_sources, m)]
+        Estimates in the same order, fitted to length ``n`` here.
+    sr : int
+        Sample rate (sets the frame length).
+    window_s : float or None
+        Frame length in seconds (1 s, as SiSEC); ``None`` evaluates the
+        whole signal as one frame.
+
+    Returns
+    -------
+    dict of str → np.ndarray [shape=(n_sources,)]
+        ``"sdr"``, ``"isr"``, ``"sir"``, ``"sar"`` in dB: the median over
+        frames, NaN frames (silent reference or estimate) left out. A source
+        whose estimate is all zeros gets NaN throughout.
+
+    Raises
+    ------
+    VsepError
+        When a reference is silent, shapes disagree, or museval cannot be
+        imported.
+    """
+    references = np.asarray(references, dtype=np.float64)
+    if references.ndim != 2 or np.asarray(estimates).ndim != 2 or len(references) != len(estimates):
+        raise VsepError("bss_eval needs references and estimates as (sources, samples) arrays "
+                        "with the same number of sources.")
+    if window_s is not None and not (np.isfinite(window_s) and window_s > 0):
+        raise VsepError(f"The BSS Eval window must be a positive number of seconds, got {window_s!r}.")
+    n = references.shape[1]
+    for i, ref in enumerate(references):
+        _check_not_silent(_as_signal(ref, f"reference {i}"), f"reference {i}")
+    fitted = np.stack([fit_length(e, n) for e in estimates])
+    metrics = _museval_metrics()
+
+    out = {key: np.full(len(references), np.nan) for key in ("sdr", "isr", "sir", "sar")}
+    # museval refuses an all-zero estimate (its projection is underdetermined);
+    # such a source keeps NaN and the others are evaluated as usual.
+    audible = np.flatnonzero(np.any(fitted != 0.0, axis=1))
+    if len(audible) == 0:
+        return out
+    window = n if window_s is None else max(1, int(round(window_s * sr)))
+    runnable = _nudge_zero_sums(fitted) if len(audible) == len(fitted) else _fill_silent(fitted, audible)
+    sdr, isr, sir, sar, _ = metrics.bss_eval(
+        _nudge_zero_sums(references)[:, :, None], runnable[:, :, None], window=window, hop=window,
+        compute_permutation=False, filters_len=BSS_FILTER_LENGTH,
+        framewise_filters=False, bsseval_sources_version=False,
+    )
+    for key, values in zip(("sdr", "isr", "sir", "sar"), (sdr, isr, sir, sar)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": NaN is the right answer
+            medians = np.nanmedian(np.asarray(values, dtype=np.float64), axis=1)
+        out[key][audible] = medians[audible]
+    return out
+
+
+def evaluate_estimate(vocal_ref: np.ndarray, instrumental_ref: np.ndarray, vocal_est: np.ndarray,
+                      instrumental_est: np.ndarray, sr: int, *,
+                      window_s: float | None = BSS_WINDOW_S) -> dict:
+    """Every metric of a (vocal, instrumental) estimate against the truth.
+
+    Parameters
+    ----------
+    vocal_ref, instrumental_ref : np.ndarray [shape=(n,)]
+        The true sources on the mixture's scale (``instrumental_ref`` is
+        ``mixture − vocal``).
+    vocal_est, instrumental_est : np.ndarray [shape=(m,)]
+        Un-normalised estimates; fitted to ``n`` samples.
+    sr : int
+    window_s : float or None
+        BSS Eval frame length (see :func:`bss_eval`).
+
+    Returns
+    -------
+    dict
+        ``{"vocal": {"si_sdr", "sdr", "sir", "sar"}, "instrumental": {...}}``,
+        floats in dB (NaN where undefined, ``inf`` for a perfect SI-SDR).
+
+    Raises
+    ------
+    VsepError
+        When the references have different lengths, are silent or not finite.
+    """
+    refs = [_as_signal(vocal_ref, "vocal reference"), _as_signal(instrumental_ref, "instrumental reference")]
+    if len(refs[0]) != len(refs[1]):
+        raise VsepError(f"The vocal reference has {len(refs[0])} samples and the instrumental reference "
+                        f"{len(refs[1])}; they must match.")
+    for ref, name in zip(refs, ("vocal reference", "instrumental reference")):
+        _check_not_silent(ref, name)
+    n = len(refs[0])
+    ests = [fit_length(vocal_est, n), fit_length(instrumental_est, n)]
+    bss = bss_eval(np.stack(refs), np.stack(ests), sr, window_s=window_s)
+    result = {}
+    for i, source in enumerate(SOURCE_NAMES):
+        result[source] = {
+            "si_sdr": si_sdr(refs[i], ests[i]),
+            "sdr": float(bss["sdr"][i]),
+            "sir": float(bss["sir"][i]),
+            "sar": float(bss["sar"][i]),
+        }
+    return result
+
+
+# --- helpers ----------------------------------------------------------------
+
+def _as_signal(x, name: str) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1:
+        raise VsepError(f"The {name} must be a mono signal (one dimension), got shape {x.shape}.")
+    if not np.isfinite(x).all():
+        raise VsepError(f"The {name} holds NaN or infinite samples.")
+    return x
+
+
+def _check_not_silent(x: np.ndarray, name: str) -> None:
+    if x.size == 0 or not np.any(x):
+        raise VsepError(f"The {name} is silent (every sample is zero); separation metrics are undefined "
+                        "against it. Check that the vocal is not the whole mixture or empty.")
+
+
+def _nudge_zero_sums(x: np.ndarray) -> np.ndarray:
+    # museval treats a signal whose samples *sum* to exactly zero as silent; a
+    # real signal can do that by chance, so add one LSB-sized offset there.
+    x = x.copy()
+    for row in x:
+        if np.sum(row) == 0.0 and np.any(row):
+            row[0] += 1e-12
+    return x
+
+
+def _fill_silent(fitted: np.ndarray, audible: np.ndarray) -> np.ndarray:
+    # A silent estimate is replaced by faint noise so museval runs at all; its
+    # figures are discarded (the caller keeps NaN for it). Each estimate is
+    # decomposed against the references only, so the others' figures do not change.
+    x = _nudge_zero_sums(fitted)
+    silent = np.setdiff1d(np.arange(len(x)), audible)
+    x[silent] = 1e-9 * np.random.default_rng(0).standard_normal((len(silent), x.shape[1]))
+    return x
+
+
+def _museval_metrics():
+    try:
+        import museval.metrics as metrics
+    except Exception as exc:  # musdb → stempeg refuses to import without ffmpeg
+        raise VsepError(
+            "BSS Eval needs the museval package, and museval imports stempeg, which needs ffmpeg and "
+            f"ffprobe on PATH (Debian: apt-get install ffmpeg). Import failed: {exc}"
+        ) from exc
+    return metrics
