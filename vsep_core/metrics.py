@@ -78,8 +78,9 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     Returns
     -------
     float
-        ``inf`` for an estimate that is an exact multiple of the reference,
-        ``nan`` for an all-zero estimate (the ratio is undefined).
+        ``inf`` when the estimate has no residual at all (a very large figure
+        when rounding leaves one); ``nan`` for an all-zero estimate (the
+        ratio is undefined).
 
     Raises
     ------
