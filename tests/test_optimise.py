@@ -133,3 +133,17 @@ def test_progressive_rejects_bad_counts(small_analysis):
         run_progressive(small_analysis, SLICE_NAMES[:3], 5)
     with pytest.raises(VsepError):
         run_chain(small_analysis, ["slice_0_raw"])
+
+
+def test_fused_greedy_step_equals_the_generic_passes(synthetic_pair):
+    """The greedy search's blocked shortcut gives the same losses as pass → settle → polish."""
+    from vsep_core.search import greedy_search
+
+    slices = list(SLICE_NAMES[:6]) + ["slice_17_maxpool"]
+    fast = greedy_search(analyse(synthetic_pair, Settings()), slices)
+    slow = greedy_search(analyse(synthetic_pair, Settings(pass_method="iterative")), slices)
+    assert fast.sequence == slow.sequence
+    for a, b in zip(fast.steps, slow.steps):
+        assert a.keys() == b.keys()
+        for name in a:
+            assert a[name] == pytest.approx(b[name], rel=1e-9)

@@ -112,18 +112,23 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="which audio formats and optional parts work on this machine")
     check.set_defaults(func=main_check)
 
+    _add_evaluation_commands(sub)
+    return parser
+
+
+def _add_evaluation_commands(sub) -> None:
+    """``evaluate`` and ``batch`` come from :mod:`vsep_core.evaluate` (needs museval, dask)."""
     try:
         from . import evaluate
-    except ImportError:  # the evaluation module is optional at import time
-        evaluate = None
-    if evaluate is not None and hasattr(evaluate, "add_evaluate_arguments"):
+
         ev = sub.add_parser("evaluate", help="SI-SDR and SDR/SIR/SAR of the method, oracle ceilings and blind baselines")
         evaluate.add_evaluate_arguments(ev)
         ev.set_defaults(func=evaluate.main_evaluate)
         batch = sub.add_parser("batch", help="evaluate every pair in a folder on a Dask cluster")
         evaluate.add_batch_arguments(batch)
         batch.set_defaults(func=evaluate.main_batch)
-    return parser
+    except ImportError:  # the core commands work without the evaluation extras
+        pass
 
 
 def main_run(args) -> int:

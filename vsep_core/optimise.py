@@ -36,7 +36,8 @@ def closed_form_applies(learning_rate: float) -> bool:
     return 0.0 < 2.0 * learning_rate <= 1.0
 
 
-def _use_closed_form(settings: Settings) -> bool:
+def uses_closed_form(settings: Settings) -> bool:
+    """Whether passes use the closed form under these settings (raises if forced where invalid)."""
     if settings.pass_method == "iterative":
         return False
     if settings.pass_method == "closed" and not closed_form_applies(settings.learning_rate):
@@ -124,7 +125,7 @@ def descend_closed(gap: np.ndarray, learning_rate: float, iterations: int, clip_
 
 def descend(gap: np.ndarray, settings: Settings, *, curve: bool = True):
     """Gradient descent as the settings say (closed form where it applies)."""
-    if _use_closed_form(settings):
+    if uses_closed_form(settings):
         return descend_closed(gap, settings.learning_rate, settings.iterations, settings.clip_db, curve=curve)
     sq_sums, eq = descend_iterative(gap, settings.learning_rate, settings.iterations, settings.clip_db)
     return (sq_sums if curve else sq_sums[-1:]), eq
@@ -222,6 +223,46 @@ def run_pass(working_db: np.ndarray, analysis: Analysis, view: str, *, curve: bo
     db_out = working_db.copy()
     db_out[:, :used] += interp_map(settings.n_points, working_db.shape[0])(eq)
     return result, db_out
+
+
+def polish_loss_after(working_db: np.ndarray, analysis: Analysis, view: str, *, profile: np.ndarray,
+                      buffer: np.ndarray | None = None) -> float:
+    """The polish's final loss after one pass over ``view`` — the greedy search's inner step.
+
+    Equal to ``run_pass`` → :func:`settle` → ``run_pass(RAW)`` under the closed
+    form, but only the numbers the loss needs are computed (no loss curves, no
+    settled copy), in two fused compiled loops (:mod:`vsep_core._kernels`).
+
+    Parameters
+    ----------
+    working_db : np.ndarray [shape=(bins, windows), dtype=float32]
+        The settled working matrix after the step's prefix.
+    profile : np.ndarray [shape=(n_points, windows)]
+        ``working_profiles(working_db)`` (shared by the step's candidates).
+    buffer : np.ndarray, like ``working_db``, optional
+        Scratch space; overwritten (allocated when not given).
+    """
+    from ._kernels import apply_eq_and_peak, polish_residual_sq_sum
+
+    settings = analysis.settings
+    rho = 1.0 - 2.0 * settings.learning_rate
+    bins, windows = working_db.shape
+    if buffer is None:
+        buffer = np.empty_like(working_db)
+    target = analysis.targets[view]
+    used = min(target.shape[1], windows)
+    eq = np.clip((1.0 - rho ** settings.iterations) * (target[:, :used] - profile[:, :used]),
+                 -settings.clip_db, settings.clip_db)
+    to_bins = interp_map(settings.n_points, bins)
+    peak = apply_eq_and_peak(working_db, np.ascontiguousarray(eq), to_bins.lower, to_bins.upper, to_bins.weight,
+                             used, buffer)
+    floor = np.float32(max(max(float(peak), DB_FLOOR) - settings.top_db, DB_FLOOR))
+    raw = analysis.targets[RAW]
+    to_points = interp_map(bins, settings.n_points)
+    total = polish_residual_sq_sum(buffer, floor, to_points.lower, to_points.upper, to_points.weight, raw,
+                                   min(raw.shape[1], windows), 1.0 - rho ** (settings.iterations - 1),
+                                   float(settings.clip_db))
+    return total / (settings.n_points * analysis.target_windows[RAW])
 
 
 # --- chains -----------------------------------------------------------------

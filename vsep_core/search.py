@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
 from .analysis import Analysis
 from .errors import VsepError
-from .optimise import check_views, run_pass, settle, working_profiles
+from .optimise import check_views, polish_loss_after, uses_closed_form, run_pass, settle, working_profiles
 from .progress import Progress, report
 from .views import RAW, SLICE_NAMES, VIEWS_BY_NAME
 
@@ -59,7 +64,13 @@ class GreedyResult:
         }
 
 
-def greedy_search(analysis: Analysis, candidates=SLICE_NAMES, *, progress: Progress = None) -> GreedyResult:
+#: From this many windows on, a step's candidates are scored on several threads
+#: (numpy releases the GIL on big arrays; below this, thread overhead wins).
+THREADED_FROM_WINDOWS = 1024
+
+
+def greedy_search(analysis: Analysis, candidates=SLICE_NAMES, *, workers: int | None = None,
+                  progress: Progress = None) -> GreedyResult:
     """Build a slice order one slice at a time, keeping the lowest polish loss.
 
     At each step every unused candidate is tried after the sequence so far,
@@ -73,6 +84,9 @@ def greedy_search(analysis: Analysis, candidates=SLICE_NAMES, *, progress: Progr
     analysis : Analysis
     candidates : sequence of str
         The slices to order (default: all 18).
+    workers : int, optional
+        Threads scoring a step's candidates (default: the CPU count for long
+        inputs, 1 for short ones). The result does not depend on it.
     progress : callable(fraction, label), optional
 
     Returns
@@ -88,23 +102,34 @@ def greedy_search(analysis: Analysis, candidates=SLICE_NAMES, *, progress: Progr
     done = 0
     result = GreedyResult()
     working = analysis.mixture_db
-    while remaining:
-        step = len(result.sequence) + 1
-        losses, best_name, best_db = {}, None, None
-        profile = working_profiles(working, analysis.settings)  # shared by the step's candidates
-        for name in remaining:
-            report(progress, done / total, f"Greedy step {step}: trying {name}")
-            _, db_out = run_pass(working, analysis, name, curve=False, profile=profile)
-            candidate_db = settle(db_out, analysis.settings)
-            polish, _ = run_pass(candidate_db, analysis, RAW, curve=False, apply=False)
-            losses[name] = polish.final_loss
-            if best_name is None or losses[name] < losses[best_name]:  # strict: ties keep the earlier
-                best_name, best_db = name, candidate_db
-            done += 1
-        result.steps.append(losses)
-        result.sequence.append(best_name)
-        remaining.remove(best_name)
-        working = best_db
+    fused = uses_closed_form(analysis.settings)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if analysis.n_windows >= THREADED_FROM_WINDOWS else 1
+
+    def score(name: str, profile) -> float:
+        if fused:
+            return polish_loss_after(working, analysis, name, profile=profile)
+        _, db_out = run_pass(working, analysis, name, curve=False, profile=profile)
+        polish, _ = run_pass(settle(db_out, analysis.settings), analysis, RAW, curve=False, apply=False)
+        return polish.final_loss
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while remaining:
+            step = len(result.sequence) + 1
+            profile = working_profiles(working, analysis.settings)  # shared by the step's candidates
+            # Submitted all at once, collected in order: progress comes from this thread.
+            pending = [pool.submit(score, name, profile) for name in remaining]
+            losses = {}
+            for name, future in zip(remaining, pending):
+                losses[name] = future.result()
+                done += 1
+                report(progress, done / total, f"Greedy step {step}: tried {name}")
+            best_name = min(remaining, key=lambda name: losses[name])  # min keeps the earlier on ties
+            result.steps.append(losses)
+            result.sequence.append(best_name)
+            remaining.remove(best_name)
+            _, db_out = run_pass(working, analysis, best_name, curve=False, profile=profile)
+            working = settle(db_out, analysis.settings)
     chosen = result.chosen_losses
     result.best_prefix_length = chosen.index(min(chosen)) + 1
     report(progress, 1.0, "Greedy search done")
