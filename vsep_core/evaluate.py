@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .alignment import MAX_LAG_S, apply_alignment, check_alignment
+from .alignment import MAX_LAG_S, MIN_CORRELATION, apply_alignment, check_alignment
 from .audio import Pair, prepare_pair
 from .baselines import method_names, resolve_methods, run_method
 from .errors import VsepError
@@ -107,9 +107,10 @@ def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, wind
     window_s : float or None
         BSS Eval frame length (1 s, as SiSEC; ``None``: whole signal).
     align : bool
-        Apply the lag and gain the alignment check finds before evaluating
-        (to the vocal, or to the instrumental when the pair was given as
-        mixture − instrumental).
+        When the alignment check finds a misfit it can repair (a lag or an
+        inverted polarity), apply its lag and gain before evaluating — to the
+        vocal, or to the instrumental when the pair was given as mixture −
+        instrumental. An aligned or unrelated pair is left as it is.
     max_lag_s : float
         Largest lag the alignment check searches.
     progress : callable(fraction, label), optional
@@ -134,7 +135,9 @@ def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, wind
     given_signal = pair.vocal if given == "vocal" else pair.mixture - pair.vocal
     report(progress, 0.0, f"Checking the alignment of the {given}")
     alignment = check_alignment(pair.mixture, given_signal, pair.sr, max_lag_s=max_lag_s)
-    if align and (alignment.lag_samples != 0 or alignment.gain != 1.0):
+    # Only a real misfit is repaired: an aligned pair's fitted gain is off by <i, v> / <v, v>
+    # (the instrumental's chance correlation with the vocal), and an unrelated file has nothing to fix.
+    if align and not alignment.aligned and abs(alignment.correlation_at_lag) >= MIN_CORRELATION:
         fixed = apply_alignment(given_signal, alignment.lag_samples, alignment.gain)
         vocal = fixed if given == "vocal" else (pair.mixture - fixed).astype(np.float32)
         pair = Pair(mixture=pair.mixture, vocal=vocal, sr=pair.sr, info={**pair.info, "alignment_applied": True})

@@ -12,7 +12,9 @@ BSS Eval implementation: ``museval`` (BSS Eval v4, the SiSEC 2018 /
 MUSDB18 reference). Of the three maintained options it is the one that both
 works under numpy 2 and is not deprecated: ``mir_eval.separation`` announces
 its removal in mir_eval 0.9, and ``fast_bss_eval.bss_eval_sources`` fails
-under numpy 2 (see ``shared/reference/DEPENDENCIES.md``). We call it as
+under numpy 2 (see ``shared/reference/DEPENDENCIES.md``). Only its
+``metrics`` module is loaded (numpy + scipy), not the package's dataset I/O,
+so ffmpeg is not needed for metrics. We call it as
 ``museval.evaluate`` does for SiSEC: time-invariant 512-tap distortion
 filters estimated on the whole signal, metrics on 1 s frames without overlap,
 aggregated by the median over frames (frames where a signal is silent are
@@ -27,6 +29,7 @@ counterpart: the estimate is first projected onto the reference.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -153,11 +156,12 @@ def bss_eval(references: np.ndarray, estimates: np.ndarray, sr: int, *,
         return out
     window = n if window_s is None else max(1, int(round(window_s * sr)))
     runnable = _nudge_zero_sums(fitted) if len(audible) == len(fitted) else _fill_silent(fitted, audible)
-    sdr, isr, sir, sar, _ = metrics.bss_eval(
-        _nudge_zero_sums(references)[:, :, None], runnable[:, :, None], window=window, hop=window,
-        compute_permutation=False, filters_len=BSS_FILTER_LENGTH,
-        framewise_filters=False, bsseval_sources_version=False,
-    )
+    with _one_blas_thread():
+        sdr, isr, sir, sar, _ = metrics.bss_eval(
+            _nudge_zero_sums(references)[:, :, None], runnable[:, :, None], window=window, hop=window,
+            compute_permutation=False, filters_len=BSS_FILTER_LENGTH,
+            framewise_filters=False, bsseval_sources_version=False,
+        )
     for key, values in zip(("sdr", "isr", "sir", "sar"), (sdr, isr, sir, sar)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": NaN is the right answer
@@ -250,12 +254,59 @@ def _fill_silent(fitted: np.ndarray, audible: np.ndarray) -> np.ndarray:
     return x
 
 
-def _museval_metrics():
+def _one_blas_thread():
+    """Hold BLAS to one thread around museval's small (1024 × 1024) solves.
+
+    Measured on the 2-core machine with another job running: 0.2 s per
+    4.7 s pair on one thread against 0.7 s on two, which fight the other job
+    for the cores; unloaded, the two are about equal. threadpoolctl comes with
+    scikit-learn (a librosa dependency); without it this does nothing.
+    """
     try:
-        import museval.metrics as metrics
-    except Exception as exc:  # musdb → stempeg refuses to import without ffmpeg
-        raise VsepError(
-            "BSS Eval needs the museval package, and museval imports stempeg, which needs ffmpeg and "
-            f"ffprobe on PATH (Debian: apt-get install ffmpeg). Import failed: {exc}"
-        ) from exc
-    return metrics
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        import contextlib
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+_MUSEVAL_METRICS = None
+
+
+def _museval_metrics():
+    """museval's ``metrics`` module, without running the package's ``__init__``.
+
+    ``import museval`` also imports musdb, stempeg and pandas for dataset
+    I/O; stempeg refuses to import without ffmpeg on PATH, and the chain
+    costs ~2.5 s per process (every Dask worker pays it). ``museval/metrics.py``
+    itself needs only numpy and scipy, so it is loaded straight from the
+    installed package; the plain import is the fallback.
+    """
+    global _MUSEVAL_METRICS
+    if _MUSEVAL_METRICS is not None:
+        return _MUSEVAL_METRICS
+    import importlib.util
+    import sys
+
+    module = sys.modules.get("museval.metrics")
+    if module is None:
+        try:
+            spec = importlib.util.find_spec("museval")  # locates the package without importing it
+            path = Path(spec.origin).parent / "metrics.py" if spec and spec.origin else None
+            if path is not None and path.exists():
+                file_spec = importlib.util.spec_from_file_location("vsep_core._museval_metrics", path)
+                module = importlib.util.module_from_spec(file_spec)
+                file_spec.loader.exec_module(module)
+        except Exception:  # any surprise in the package layout: use the ordinary import below
+            module = None
+    if module is None or not hasattr(module, "bss_eval"):
+        try:
+            import museval.metrics as module
+        except Exception as exc:  # e.g. musdb → stempeg refusing to import without ffmpeg
+            raise VsepError(
+                "BSS Eval needs the museval package (pip install museval); importing it failed: "
+                f"{exc}. museval imports stempeg, which needs ffmpeg and ffprobe on PATH "
+                "(Debian: apt-get install ffmpeg)."
+            ) from exc
+    _MUSEVAL_METRICS = module
+    return module
