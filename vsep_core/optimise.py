@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._kernels import apply_eq_and_peak, polish_residual_sq_sum
 from .analysis import Analysis
 from .errors import VsepError
 from .fingerprint import AMIN, interp_map
@@ -220,8 +221,11 @@ def run_pass(working_db: np.ndarray, analysis: Analysis, view: str, *, curve: bo
     result = PassResult(view=view, loss_curve=loss_curve, eq=eq.astype(np.float32) if keep_eq else None)
     if not apply:
         return result, None
-    db_out = working_db.copy()
-    db_out[:, :used] += interp_map(settings.n_points, working_db.shape[0])(eq)
+    # db_out = working_db with interp(eq) added to the first `used` windows (one fused pass).
+    db_out = np.empty_like(working_db)
+    to_bins = interp_map(settings.n_points, working_db.shape[0])
+    apply_eq_and_peak(working_db, np.ascontiguousarray(eq), to_bins.lower, to_bins.upper, to_bins.weight,
+                      used, db_out)
     return result, db_out
 
 
@@ -242,8 +246,6 @@ def polish_loss_after(working_db: np.ndarray, analysis: Analysis, view: str, *, 
     buffer : np.ndarray, like ``working_db``, optional
         Scratch space; overwritten (allocated when not given).
     """
-    from ._kernels import apply_eq_and_peak, polish_residual_sq_sum
-
     settings = analysis.settings
     rho = 1.0 - 2.0 * settings.learning_rate
     bins, windows = working_db.shape
