@@ -13,6 +13,23 @@ from plotly.subplots import make_subplots
 
 from .views import VIEWS_BY_NAME
 
+
+def _colorscale(name: str) -> list:
+    """A named plotly colour scale as explicit stops, safe to show in Streamlit.
+
+    Streamlit's chart renderer rewrites the exact colour strings ``#000001`` …
+    ``#000010`` (its theme placeholders) in every figure; Magma starts with
+    ``#000004``, which would turn the quietest cells lavender. Those stops are
+    nudged to an equally black ``#010005``.
+    """
+    from plotly.colors import get_colorscale
+
+    reserved = {f"#0000{i:02d}" for i in range(1, 11)}
+    return [[pos, "#010005" if str(colour).lower() in reserved else colour] for pos, colour in get_colorscale(name)]
+
+
+MAGMA = _colorscale("Magma")
+
 #: Largest heatmap drawn, in cells (rows × columns), before reduction.
 MAX_ROWS, MAX_COLS = 256, 400
 _LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=50, b=40))
@@ -53,12 +70,13 @@ def _axes(n_bins: int, n_frames: int, sr: int, hop: int):
     return freqs, times
 
 
-def heatmap(matrix_db: np.ndarray, sr: int, hop: int, *, title: str = "", colorscale: str = "Magma",
+def heatmap(matrix_db: np.ndarray, sr: int, hop: int, *, title: str = "", colorscale: str | list = "Magma",
             zmin=None, zmax=None, colorbar_title: str = "dB", max_rows: int = MAX_ROWS,
             max_cols: int = MAX_COLS) -> go.Figure:
     """A spectrogram-like heatmap (rows: frequency 0 … sr/2, columns: time)."""
     reduced, ri, ci = reduce_for_display(matrix_db, max_rows, max_cols)
     freqs, times = _axes(matrix_db.shape[0], matrix_db.shape[1], sr, hop)
+    colorscale = MAGMA if colorscale == "Magma" else colorscale
     fig = go.Figure(go.Heatmap(z=reduced, x=times[ci], y=freqs[ri], colorscale=colorscale,
                                zmin=zmin, zmax=zmax, colorbar=dict(title=colorbar_title)))
     fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="frequency (Hz)", **_LAYOUT)
@@ -70,11 +88,15 @@ def view_heatmap(view: np.ndarray, name: str, sr: int, hop: int, *, height: int 
     """One of the 19 views, in dB of its absolute value (pooled views at their own resolution)."""
     spec = VIEWS_BY_NAME[name]
     frame_hop = hop * (2 if spec.is_pooled else 1)
-    fig = heatmap(to_display_db(view), sr, frame_hop, title=f"{spec.index}: {spec.label}",
-                  max_rows=max_rows, max_cols=max_cols)
-    fig.update_layout(height=height, margin=dict(l=40, r=10, t=35, b=30), xaxis_title=None,
-                      yaxis_title=None)
-    fig.update_traces(showscale=False)
+    # Pool |view| first, then convert the few cells left to dB: the same picture as pooling the
+    # dB image (dB is monotonic and the floor is the global maximum − 80 dB, which pooling keeps),
+    # but a 3-minute view costs one pass over its cells instead of a log10 of each.
+    reduced, ri, ci = reduce_for_display(np.abs(np.asarray(view)), max_rows, max_cols)
+    freqs, times = _axes(view.shape[0], view.shape[1], sr, frame_hop)
+    fig = go.Figure(go.Heatmap(z=to_display_db(reduced), x=times[ci], y=freqs[ri], colorscale=MAGMA,
+                               showscale=False))
+    fig.update_layout(title=f"{spec.index}: {spec.label}", **_LAYOUT)
+    fig.update_layout(height=height, margin=dict(l=40, r=10, t=35, b=30))
     return fig
 
 
@@ -100,7 +122,7 @@ def spectrograms_figure(panels: dict, sr: int, hop: int, *, max_cols: int = 300)
     for i, db in enumerate(dbs, start=1):
         reduced, ri, ci = reduce_for_display(db, MAX_ROWS, max_cols)
         freqs, times = _axes(db.shape[0], db.shape[1], sr, hop)
-        fig.add_trace(go.Heatmap(z=reduced, x=times[ci], y=freqs[ri], colorscale="Magma", zmin=zmax - 80,
+        fig.add_trace(go.Heatmap(z=reduced, x=times[ci], y=freqs[ri], colorscale=MAGMA, zmin=zmax - 80,
                                  zmax=zmax, showscale=i == len(dbs), colorbar=dict(title="dB")), 1, i)
         fig.update_xaxes(title_text="time (s)", row=1, col=i)
     fig.update_yaxes(title_text="frequency (Hz)", row=1, col=1)
