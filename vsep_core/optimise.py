@@ -101,21 +101,22 @@ def descend_closed(gap: np.ndarray, learning_rate: float, iterations: int, clip_
         flat = residual.ravel()
         return np.array([flat @ flat]), eq
 
-    mag = np.abs(gap)
+    mag = np.abs(gap).ravel()
     sq = mag * mag
-    over = np.maximum(mag - clip_db, 0.0)
-    clipped_sq = over * over
-    # k*: first update count at which the element is clipped; iterations + 1 = never (in time).
-    kstar = np.full(mag.shape, iterations + 1, dtype=np.int64)
     will_clip = mag > clip_db
+    # k*: the update count at which an element is clipped; iterations + 1 = not within the pass.
+    # Only elements beyond the clip need it; the rest all sit in the last bin.
+    clipping = mag[will_clip]
     if rho == 0.0:
-        kstar[will_clip] = 1
+        kstar = np.ones(clipping.shape, dtype=np.int64)
     else:
-        ratio = np.log1p(-clip_db / mag[will_clip]) / np.log(rho)
-        kstar[will_clip] = np.floor(np.minimum(ratio, iterations)).astype(np.int64) + 1
+        ratio = np.log1p(-clip_db / clipping) / np.log(rho)
+        kstar = np.floor(np.minimum(ratio, iterations)).astype(np.int64) + 1
     n_bins = iterations + 2
-    unclipped_by_k = np.bincount(kstar.ravel(), weights=sq.ravel(), minlength=n_bins)
-    clipped_by_k = np.bincount(kstar.ravel(), weights=clipped_sq.ravel(), minlength=n_bins)
+    # float64 explicitly: bincount of an empty array returns integers, even with float weights.
+    unclipped_by_k = np.bincount(kstar, weights=sq[will_clip], minlength=n_bins).astype(np.float64)
+    unclipped_by_k[iterations + 1] += sq[~will_clip].sum()
+    clipped_by_k = np.bincount(kstar, weights=(clipping - clip_db) ** 2, minlength=n_bins).astype(np.float64)
     steps = np.arange(1, iterations + 1)  # loss_k uses eq after k − 1 updates
     # Elements with k* ≥ k are still unclipped at loss_k; those with k* ≤ k − 1 are clipped.
     still_free = np.cumsum(unclipped_by_k[::-1])[::-1][steps]
