@@ -39,7 +39,7 @@ from .errors import VsepError
 from .fingerprint import interp_map
 from .optimise import run_chain, working_profiles
 from .reconstruct import instrumental_from_vocal, vocal_from_db
-from .search import GreedyResult, greedy_search
+from .search import greedy_search
 from .settings import Settings
 from .views import RAW, SLICE_NAMES
 

@@ -49,7 +49,7 @@ import numpy as np
 from .audio import Decoded, decode
 from .baselines import resolve_methods
 from .errors import VsepError
-from .evaluate import evaluate_pair, json_ready, load_pair, write_json
+from .evaluate import evaluate_pair, evaluation_settings, format_db, json_ready, load_pair, write_json
 from .metrics import BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES
 from .progress import Progress, report
 from .settings import Settings
@@ -336,8 +336,6 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
         scheduler that cannot be reached.
     """
     started = time.perf_counter()
-    from .evaluate import evaluation_settings
-
     settings = evaluation_settings(settings)
     method_names = [m.name for m in resolve_methods(list(methods), settings)]
     songs = discover_songs(folder)
@@ -461,8 +459,6 @@ def _csv_value(value):
 
 def format_summary(result: BatchResult) -> str:
     """Per method: median (MAD) over songs of SI-SDR and SDR, vocal and instrumental."""
-    from .evaluate import _fmt
-
     stats = {(r["method"], r["source"], r["metric"]): r for r in result.summary()}
     lines = [f"{len(result.reports)} song(s) evaluated, {len(result.failures)} skipped, "
              f"in {result.seconds:.1f} s on {result.cluster or 'no cluster'}.",
@@ -474,8 +470,8 @@ def format_summary(result: BatchResult) -> str:
     lines.append("-" * len(lines[-1]))
     for method in result.methods:
         first = stats[(method, "vocal", "si_sdr")]
-        cells = "".join(f"{_fmt(stats[(method, s, m)]['median'], 8)} ({_fmt(stats[(method, s, m)]['mad'], 5)})"
-                        for s, m in cols)
+        cells = "".join(f"{format_db(stats[(method, s, m)]['median'], 8)} "
+                        f"({format_db(stats[(method, s, m)]['mad'], 5)})" for s, m in cols)
         lines.append(f"{method:{name_w}} {first['kind']:6} {first['n']:>3}{cells}")
     if result.misaligned:
         lines.append("")

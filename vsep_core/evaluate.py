@@ -206,7 +206,8 @@ def _pair_summary(pair: Pair, given: str) -> dict:
 
 # --- output -----------------------------------------------------------------------
 
-def _fmt(value, width: int = 7) -> str:
+def format_db(value, width: int = 7) -> str:
+    """A figure in dB for tables: two decimals, ``inf``, or ``n/a`` for NaN / missing."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a".rjust(width)
     if isinstance(value, float) and math.isinf(value):
@@ -241,7 +242,7 @@ def format_table(result: dict) -> str:
     lines.append(f"{'method':{name_w}} {'kind':6} |{metric_heads} |{metric_heads} | {'time':>6}")
     lines.append("-" * len(lines[-1]))
     for m in result["methods"]:
-        cells = [" |".join("".join(" " + _fmt(m[source][k]) for k in METRIC_NAMES) for source in SOURCE_NAMES)]
+        cells = [" |".join("".join(" " + format_db(m[source][k]) for k in METRIC_NAMES) for source in SOURCE_NAMES)]
         row = f"{m['name']:{name_w}} {m['kind']:6} |{cells[0]} | {m['seconds']:5.2f}s"
         lines.append(row)
         if m.get("error"):
