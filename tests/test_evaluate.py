@@ -138,7 +138,9 @@ def test_cli_instrumental_mode_gives_the_same_figures(pair_files, capsys, tmp_pa
     assert code == 0, err
     by_vocal = json.loads((tmp_path / "v.json").read_text())["methods"][0]
     by_instr = json.loads((tmp_path / "i.json").read_text())["methods"][0]
-    assert json.loads((tmp_path / "i.json").read_text())["pair"]["target"] == "instrumental"
+    by_instr_report = json.loads((tmp_path / "i.json").read_text())
+    assert by_instr_report["pair"]["target"] == "instrumental"
+    assert by_instr_report["alignment"]["verdict"].startswith("The instrumental is aligned")
     for source in ("vocal", "instrumental"):
         assert by_instr[source]["si_sdr"] == pytest.approx(by_vocal[source]["si_sdr"], abs=0.05)
 
@@ -149,6 +151,7 @@ def test_cli_instrumental_mode_gives_the_same_figures(pair_files, capsys, tmp_pa
     ("unknown_method", "Unknown method"),
     ("length_mismatch", "longer than"),
     ("bad_json_path", "Cannot write the JSON report"),
+    ("vocal_is_mixture", "nothing to separate"),
 ])
 def test_cli_bad_input_is_a_message_not_a_traceback(case, message, pair_files, tmp_path, capsys):
     mixture, vocal = str(pair_files / "mixture.wav"), str(pair_files / "vocal.wav")
@@ -164,6 +167,8 @@ def test_cli_bad_input_is_a_message_not_a_traceback(case, message, pair_files, t
         data, sr = sf.read(vocal, dtype="float32")
         sf.write(tmp_path / "short.wav", data[: sr // 2], sr)
         vocal = str(tmp_path / "short.wav")
+    elif case == "vocal_is_mixture":
+        vocal = mixture
     elif case == "bad_json_path":
         (tmp_path / "file").write_text("")
         extra += ["--json", str(tmp_path / "file" / "report.json")]

@@ -84,7 +84,7 @@ class Alignment:
 
 
 def check_alignment(mixture: np.ndarray, vocal: np.ndarray, sr: int, *, max_lag_s: float = MAX_LAG_S,
-                    min_correlation: float = MIN_CORRELATION) -> Alignment:
+                    min_correlation: float = MIN_CORRELATION, name: str = "vocal") -> Alignment:
     """Find the lag and gain that best fit ``vocal`` into ``mixture``.
 
     The lag maximises ``|<m, delayed v>|`` over ``|lag| ≤ max_lag_s``
@@ -100,6 +100,9 @@ def check_alignment(mixture: np.ndarray, vocal: np.ndarray, sr: int, *, max_lag_
         Largest delay searched either way, in seconds.
     min_correlation : float
         Correlation at the best lag below which the pair is called unrelated.
+    name : str
+        What the second signal is, for the verdict (``"instrumental"`` when
+        the target was given as the instrumental).
 
     Returns
     -------
@@ -113,7 +116,7 @@ def check_alignment(mixture: np.ndarray, vocal: np.ndarray, sr: int, *, max_lag_
     from scipy import signal
 
     m = _as_signal(mixture, "mixture")
-    v = _as_signal(vocal, "vocal")
+    v = _as_signal(vocal, name)
     if not (isinstance(sr, (int, np.integer)) and sr > 0):
         raise VsepError(f"The sample rate must be a positive whole number, got {sr!r}.")
     if not (np.isfinite(max_lag_s) and max_lag_s >= 0):
@@ -142,7 +145,8 @@ def check_alignment(mixture: np.ndarray, vocal: np.ndarray, sr: int, *, max_lag_
     correlation = float(xcorr[zero] / np.sqrt(m_energy * v_energy))
     correlation_at_lag = float(xcorr[best] / np.sqrt(m_energy * overlap_energy[best]))
     explained = float(np.clip(removed[best] / m_energy, 0.0, 1.0))
-    aligned, verdict = _verdict(lag, gain, correlation, correlation_at_lag, explained, sr, min_correlation)
+    aligned, verdict = _verdict(lag, gain, correlation, correlation_at_lag, explained, sr, min_correlation,
+                               name)
     return Alignment(lag_samples=lag, gain=gain, correlation=correlation, correlation_at_lag=correlation_at_lag,
                      explained=explained, sr=int(sr), aligned=aligned, verdict=verdict)
 
@@ -169,29 +173,29 @@ def apply_alignment(vocal: np.ndarray, lag_samples: int, gain: float = 1.0) -> n
     return (gain * out).astype(np.float32)
 
 
-def _verdict(lag, gain, correlation, correlation_at_lag, explained, sr, min_correlation):
+def _verdict(lag, gain, correlation, correlation_at_lag, explained, sr, min_correlation, name):
     polarity = " with inverted polarity" if gain < 0 else ""
     if abs(correlation_at_lag) < min_correlation:
         return False, (
-            f"The vocal does not match the mixture's waveform: waveform correlation {correlation:.3f}, "
+            f"The {name} does not match the mixture's waveform: waveform correlation {correlation:.3f}, "
             f"at best {abs(correlation_at_lag):.3f} (lag {lag} samples); it explains {100 * explained:.1f} % "
             "of the mixture. The files are probably from different masters or edits, so waveform metrics "
             "(SI-SDR, SDR, SIR, SAR) on this pair are meaningless; compare spectra instead."
         )
     if lag != 0:
         return False, (
-            f"The vocal fits the mixture best delayed by {lag} samples ({1000 * lag / sr:.1f} ms) with gain "
+            f"The {name} fits the mixture best delayed by {lag} samples ({1000 * lag / sr:.1f} ms) with gain "
             f"{gain:.3f}{polarity}: correlation {correlation:.3f} as given, {abs(correlation_at_lag):.3f} "
             f"at that lag, explaining {100 * explained:.1f} % of the mixture. Waveform metrics on the pair "
             "as given are meaningless; apply the lag and gain first (apply_alignment, or --apply-alignment)."
         )
     if gain < 0:
         return False, (
-            f"The vocal is aligned (lag 0) but its polarity is inverted (gain {gain:.3f}); waveform metrics "
+            f"The {name} is aligned (lag 0) but its polarity is inverted (gain {gain:.3f}); waveform metrics "
             "are meaningless until it is flipped (apply the gain)."
         )
     return True, (
-        f"The vocal is aligned with the mixture: lag 0, gain {gain:.3f}, correlation {correlation:.3f}, "
+        f"The {name} is aligned with the mixture: lag 0, gain {gain:.3f}, correlation {correlation:.3f}, "
         f"explaining {100 * explained:.1f} % of the mixture. Waveform metrics are meaningful."
     )
 

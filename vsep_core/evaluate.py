@@ -134,7 +134,7 @@ def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, wind
     given = "instrumental" if target_mode == "mixture_minus_instrumental" else "vocal"
     given_signal = pair.vocal if given == "vocal" else pair.mixture - pair.vocal
     report(progress, 0.0, f"Checking the alignment of the {given}")
-    alignment = check_alignment(pair.mixture, given_signal, pair.sr, max_lag_s=max_lag_s)
+    alignment = check_alignment(pair.mixture, given_signal, pair.sr, max_lag_s=max_lag_s, name=given)
     # Only a real misfit is repaired: an aligned pair's fitted gain is off by <i, v> / <v, v>
     # (the instrumental's chance correlation with the vocal), and an unrelated file has nothing to fix.
     if align and not alignment.aligned and abs(alignment.correlation_at_lag) >= MIN_CORRELATION:
@@ -144,6 +144,11 @@ def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, wind
 
     vocal_ref = pair.vocal.astype(np.float64)
     instrumental_ref = pair.mixture.astype(np.float64) - vocal_ref
+    if not np.any(instrumental_ref):
+        raise VsepError("The instrumental (mixture − vocal) is silent: the vocal file is the mixture itself, "
+                        "so there is nothing to separate.")
+    if not np.any(vocal_ref):
+        raise VsepError("The vocal is silent in the evaluated segment; there is nothing to measure.")
     entries = []
     for i, method in enumerate(methods):
         report(progress, (i + 0.5) / (len(methods) + 0.5), f"Running {method.name}")
