@@ -1,0 +1,40 @@
+"""vsep dashboard: see, hear and measure how spectrogram fingerprints separate a vocal.
+
+Run with ``streamlit run app.py``. Four pages (``app_pages/``): load audio, look
+at the 19 slice views, run the optimiser, and listen to / download results.
+The first visit loads the bundled default sample, so everything works
+without an upload.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.set_page_config(page_title="vsep · vocal separation by fingerprints", page_icon=":material/graphic_eq:",
+                   layout="wide")
+
+from vsep_app import loading, sample, state, ui  # noqa: E402  (after set_page_config)
+from vsep_app.warmup import warm_up  # noqa: E402
+
+# First visit: load the bundled default pair so the whole method works without an upload.
+if state.source() is None and not state.get(state.DEFAULT_TRIED):
+    st.session_state[state.DEFAULT_TRIED] = True
+    with ui.guard("Loading the bundled sample"):
+        loading.activate(loading.sample_source(sample.default_pair()), state.settings())
+
+page = st.navigation([
+    st.Page(ui.PAGE_FILES["upload"], title="Load audio", icon=":material/upload:", url_path="upload", default=True),
+    st.Page(ui.PAGE_FILES["slices"], title="Slices", icon=":material/grid_view:", url_path="slices"),
+    st.Page(ui.PAGE_FILES["optimise"], title="Optimise", icon=":material/tune:", url_path="optimise"),
+    st.Page(ui.PAGE_FILES["results"], title="Results", icon=":material/headphones:", url_path="results"),
+])
+sidebar = st.sidebar.container()
+notice = state.pop_notice()
+if notice:
+    st.toast(notice, icon=":material/check_circle:")
+with ui.guard("This page"):
+    page.run()
+with ui.guard("The sidebar"):
+    ui.sidebar(sidebar)
+warm_up()  # after the page is drawn: import the DSP libraries in the background, once per server
+ui.run_marker()

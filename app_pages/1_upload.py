@@ -1,0 +1,231 @@
+"""Page 1: load a pair (bundled sample, uploads or a recording), check it, choose analysis settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from vsep_core.settings import Settings
+from vsep_app import cache, loading, recorder, sample, state, ui
+
+AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "m4a", "aac", "opus", "aiff", "aif"]
+RESEARCH_LENGTH_S = 4.7
+
+st.title("Load audio")
+st.markdown(
+    "The method needs two signals of the same song: the **mixture** (the full song) and the **true vocal**, "
+    "or the instrumental (then the vocal is the mixture minus the instrumental). A bundled sample is "
+    "loaded for you; you can also upload your own pair, or record your voice and mix it over an instrumental."
+)
+
+mode = st.radio("Where does the audio come from?", ["Bundled sample", "Upload files", "Record a vocal"],
+                horizontal=True, key="load_mode")
+
+# --- loaders ------------------------------------------------------------------------
+
+if mode == "Bundled sample":
+    with ui.guard("Loading the sample"):
+        pairs = sample.pairs()
+        chosen = st.selectbox("Sample", pairs, format_func=lambda p: f"{p.title} · {p.duration_s:g} s",
+                              key="sample_choice")
+        st.caption(chosen.description)
+        if st.button("Load this sample", icon=":material/library_music:", type="primary"):
+            loading.activate(loading.sample_source(chosen), state.settings())
+            state.notify(f"Loaded the sample “{chosen.title}”.")
+            st.rerun()
+
+elif mode == "Upload files":
+    kind = st.radio("The second file is", ["vocal", "instrumental"], horizontal=True, key="upload_kind",
+                    format_func=lambda k: {"vocal": "the isolated vocal",
+                                           "instrumental": "the instrumental (vocal = mixture − instrumental)"}[k])
+    c1, c2 = st.columns(2)
+    mix_file = c1.file_uploader("Mixture (the full song)", type=AUDIO_TYPES, key="upload_mixture")
+    other_file = c2.file_uploader("Isolated vocal" if kind == "vocal" else "Instrumental", type=AUDIO_TYPES,
+                                  key="upload_other")
+    st.caption("WAV, FLAC, OGG, MP3 or M4A, up to 200 MB and 20 minutes each. The two files must be the same "
+               "length (the same edit of the song).")
+    if st.button("Load these files", icon=":material/upload_file:", type="primary"):
+        with ui.guard("Loading the files"):
+            source = loading.upload_source(mix_file, other_file, kind)
+            loading.activate(source, state.settings())
+            state.notify(f"Loaded {source.label}.")
+            st.rerun()
+
+else:
+    st.info(recorder.SECURE_ORIGIN_NOTE, icon=":material/mic:")
+    with ui.guard("Recording"):
+        c1, c2 = st.columns([3, 2])
+        with c1:
+            backing = st.radio("Instrumental to sing over", ["A bundled sample's instrumental", "Upload an instrumental"],
+                               horizontal=True, key="rec_backing")
+            instrumental, inst_name = None, ""
+            if backing.startswith("A bundled"):
+                chosen = st.selectbox("Sample", sample.pairs(), format_func=lambda p: p.title, key="rec_sample")
+                data, inst_name = chosen.read("instrumental"), f"the instrumental of “{chosen.title}”"
+            else:
+                up = st.file_uploader("Instrumental", type=AUDIO_TYPES, key="rec_instrumental")
+                data, inst_name = (up.getvalue(), up.name) if up is not None else (None, "")
+            if data is not None:
+                st.audio(data, format="audio/wav" if backing.startswith("A bundled") else ui.mime_for(inst_name))
+                instrumental = cache.decode(data, "instrumental")
+        with c2:
+            level_db = st.slider("Vocal level against the instrumental (dB)", -20.0, 10.0, 0.0, 0.5, key="rec_level",
+                                 help="RMS level of your voice relative to the instrumental in the mix: 0 dB is "
+                                      "equally loud, −6 dB half the amplitude.")
+        st.markdown("Press **Start Recording**, sing or speak (headphones avoid recording the backing track), "
+                    "then **Stop**. The take comes back below.")
+        raw = recorder.record(key="recorder")
+        take = recorder.take_from_raw(raw)
+        if take is not None:
+            st.success(f"Got a {take.duration_s:.1f} s take ({take.decoded.sr} Hz, "
+                       f"{take.decoded.channels} channel{'s' if take.decoded.channels > 1 else ''}); play it "
+                       "in the recorder above.", icon=":material/mic:")
+            if instrumental is None:
+                st.warning("Choose an instrumental to mix the take over.")
+            elif st.button("Mix and use this take", icon=":material/merge:", type="primary"):
+                source = loading.recording_source(take, instrumental, inst_name, level_db)
+                loading.activate(source, state.settings())
+                state.notify("Your recording is the active pair.")
+                st.rerun()
+
+# --- what is loaded -----------------------------------------------------------------
+
+source = state.source()
+settings = state.settings()
+st.divider()
+if source is None:
+    st.info("Nothing is loaded yet.")
+else:
+    st.subheader(f"Loaded: {source.label}")
+    if source.note:
+        st.caption(source.note)
+    with ui.guard("Showing the loaded pair"):
+        pair = cache.pair(source, settings)
+        players = [("Mixture", source.mixture, source.mixture_name),
+                   ("Vocal (the target)" if source.other_kind == "vocal" else "Instrumental", source.other,
+                    source.other_name)]
+        if source.instrumental is not None and source.other_kind == "vocal":
+            players.append(("Instrumental", source.instrumental, "instrumental.wav"))
+        cols = st.columns(len(players) + (source.other_kind == "instrumental"))
+        for col, (label, data, name) in zip(cols, players):
+            with col:
+                ui.audio_player(label, data, fmt=ui.mime_for(name))
+        if source.other_kind == "instrumental":
+            with cols[-1]:
+                ui.audio_player("Vocal (mixture − instrumental, analysed segment)", pair.vocal, sample_rate=pair.sr)
+
+        waves = cache.waveforms(source)
+        fig = go.Figure()
+        colours = {"mixture": "#4C78A8", "vocal": "#E45756", "instrumental": "#54A24B"}
+        for label, w in waves.items():
+            fig.add_trace(go.Scatter(x=np.concatenate([w["t"], w["t"][::-1]]),
+                                     y=np.concatenate([w["max"], w["min"][::-1]]), fill="toself", mode="lines",
+                                     line=dict(width=0.5, color=colours.get(label)), opacity=0.55, name=label))
+        start = settings.start_s
+        stop = start + pair.duration_s
+        fig.add_vrect(x0=start, x1=stop, fillcolor="#F58518", opacity=0.12, line_width=0,
+                      annotation_text="analysed segment", annotation_position="top left")
+        fig.update_layout(height=230, margin=dict(l=40, r=10, t=30, b=30), xaxis_title="time (s)",
+                          yaxis_title="amplitude", template="plotly_white",
+                          legend=dict(orientation="h", y=1.15, x=1, xanchor="right"))
+        st.plotly_chart(fig, theme=None, config={"displayModeBar": False})
+        durations = " · ".join(f"{k} {w['duration_s']:.2f} s, {w['sr']} Hz, {w['channels']} ch" for k, w in waves.items())
+        st.caption(f"Files: {durations}. Analysed: {pair.duration_s:.2f} s from {start:g} s at {pair.sr} Hz, mono.")
+
+        st.markdown("##### Alignment check")
+        st.caption(f"Does the {source.other_kind} sit sample-exactly inside the mixture? The method itself compares "
+                   "spectra window by window, but the separation scores (SI-SDR, SDR) need the very signal that "
+                   "was mixed, at the same time and level.")
+        found = cache.alignment(source, settings)
+        if found is None:
+            st.info("The alignment check arrives with the evaluation module (vsep_core.alignment); "
+                    "it is not installed here.")
+        else:
+            m = st.columns(5)
+            m[0].metric("Lag", f"{found['lag_samples']} samples", f"{found['lag_ms']:.1f} ms", delta_color="off")
+            m[1].metric("Gain", f"{found['gain']:.3f}")
+            m[2].metric("Correlation as given", f"{found['correlation']:.3f}")
+            m[3].metric("Correlation at that lag", f"{found['correlation_at_lag']:.3f}")
+            m[4].metric("Mixture explained", f"{100 * found['explained']:.1f} %")
+            if found["aligned"]:
+                st.success(found["verdict"], icon=":material/check_circle:")
+            else:
+                st.warning(found["verdict"], icon=":material/warning:")
+                fixable = abs(found["correlation_at_lag"]) >= 0.1 and (found["lag_samples"] != 0 or found["gain"] < 0)
+                if fixable and st.button(f"Fix it: delay the {source.other_kind} by {found['lag_samples']} samples "
+                                         f"and scale it by {found['gain']:.3f}", icon=":material/auto_fix_high:"):
+                    fixed = loading.aligned_source(source, found, settings)
+                    loading.activate(fixed, settings)
+                    state.notify(f"The {source.other_kind} is now aligned with the mixture.")
+                    st.rerun()
+
+# --- analysis settings --------------------------------------------------------------
+
+st.divider()
+st.subheader("Analysis settings")
+c_title, c_badge = st.columns([4, 1])
+c_title.caption("Which part of the song is analysed, how finely it is cut into windows, and whether the research "
+                "code's quirks are kept (seed-compatible: its numbers are reproduced) or fixed.")
+with c_badge:
+    ui.seed_badge(settings)
+
+LENGTHS = ["research", "custom", "whole"]
+length_mode = "whole" if settings.duration_s is None else (
+    "research" if settings.duration_s == RESEARCH_LENGTH_S else "custom")
+with st.form("analysis_settings"):
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        start_s = st.number_input("Segment start (s)", min_value=0.0, value=float(settings.start_s), step=0.5,
+                                  key="set_start")
+        length_choice = st.radio("Segment length", LENGTHS, index=LENGTHS.index(length_mode), key="set_length_mode",
+                                 format_func=lambda k: {"research": "4.7 s (the research code)",
+                                                        "custom": "Custom length (below)",
+                                                        "whole": "Whole song"}[k])
+        custom_len = st.number_input("Custom length (s)", min_value=0.1, max_value=1200.0,
+                                     value=float(settings.duration_s or 30.0), step=1.0, key="set_length")
+    with c2:
+        window_choice = st.radio("Windows", ["hop", "count"], index=0 if settings.n_windows is None else 1,
+                                 key="set_window_mode",
+                                 format_func=lambda k: {"hop": "Fixed hop (below); 1040 samples gives the research "
+                                                               "code's 100 windows for 4.7 s",
+                                                        "count": "A number of windows (hop chosen to fit)"}[k])
+        hop = st.number_input("Hop (samples)", min_value=64, max_value=16384, value=int(settings.hop_length),
+                              step=16, key="set_hop")
+        n_windows = st.number_input("Number of windows", min_value=2, max_value=100000,
+                                    value=int(settings.n_windows or 100), step=10, key="set_n_windows")
+    with c3:
+        level = st.radio("Level of the two files", list(ui.LEVEL_LABELS), key="set_level",
+                         index=list(ui.LEVEL_LABELS).index(settings.level), format_func=ui.LEVEL_LABELS.get)
+        pooled = st.radio("Pooled slices (17 max pool, 18 average pool)", list(ui.POOLED_LABELS), key="set_pooled",
+                          index=list(ui.POOLED_LABELS).index(settings.pooled_windows),
+                          format_func=ui.POOLED_LABELS.get)
+    st.caption("Seed-compatible means: normalise each file on its own, and pooled window j adjusts window j. "
+               "The golden numbers of the research code were made with “analyse as is”.")
+    submitted = st.form_submit_button("Apply settings", icon=":material/check:", type="primary")
+
+if submitted:
+    with ui.guard("Applying the settings"):
+        new = settings.replace(
+            start_s=float(start_s),
+            duration_s={"research": RESEARCH_LENGTH_S, "custom": float(custom_len), "whole": None}[length_choice],
+            hop_length=int(hop), n_windows=None if window_choice == "hop" else int(n_windows),
+            level=level, pooled_windows=pooled)
+        if source is not None:
+            prepared = cache.pair(source, new)  # fails here, with a message, if the settings do not fit the pair
+            new.hop_for(prepared.n_samples)
+        state.set_settings(new)
+        state.notify("Settings applied." + (" They are seed-compatible." if new.is_seed_compatible else ""))
+        st.rerun()
+
+if st.button("Reset to the research code's settings", icon=":material/restart_alt:"):
+    defaults = Settings()
+    state.set_settings(settings.replace(**{k: getattr(defaults, k) for k in
+                                          ("start_s", "duration_s", "hop_length", "n_windows", "level",
+                                           "pooled_windows")}))
+    for key in ("set_start", "set_length_mode", "set_length", "set_window_mode", "set_hop", "set_n_windows",
+                "set_level", "set_pooled"):
+        st.session_state.pop(key, None)
+    st.rerun()
+
+ui.link("slices", "Next: look at the 19 slice views", ":material/arrow_forward:")

@@ -1,0 +1,75 @@
+"""Page 2: the 19 views of the vocal and the mixture, and one window's fingerprints."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from vsep_core.fingerprint import METRICS
+from vsep_core.views import VIEWS
+from vsep_app import cache, figures, state, ui
+
+st.title("Slices: 19 ways to look at a spectrogram")
+st.markdown(
+    "Each **slice** filters the magnitude spectrogram with a small 3×3 kernel (rows: frequency, columns: time) "
+    "and keeps a different kind of detail: steady tones, onsets, pitch glides, edges. The method matches the "
+    "mixture to the vocal's **fingerprint** in one slice after another. Colours are dB of the filtered "
+    "magnitude (80 dB range); the pictures are reduced for display, the method uses every bin."
+)
+
+source = ui.require_source()
+if source is not None:
+    settings = state.settings()
+    with ui.guard("Drawing the slices"):
+        pair = cache.pair(source, settings)
+        hop = settings.hop_for(pair.n_samples)
+        n_windows = 1 + pair.n_samples // hop
+        cols_per_row = st.select_slider("Views per row", options=[2, 3, 4, 5], value=4, key="slices_per_row")
+        tab_vocal, tab_mix, tab_window = st.tabs(["Vocal (the target)", "Mixture", "One window up close"],
+                                                 key="slices_tab", on_change="rerun")
+
+        def grid(signal: str) -> None:
+            figs = cache.slice_figures(source, settings, signal)
+            for row_start in range(0, len(VIEWS), cols_per_row):
+                cols = st.columns(cols_per_row)
+                for col, spec, fig in zip(cols, VIEWS[row_start:row_start + cols_per_row],
+                                          figs[row_start:row_start + cols_per_row]):
+                    with col:
+                        st.plotly_chart(fig, theme=None, config={"displayModeBar": False},
+                                        key=f"view_{signal}_{spec.index}")
+                        k, d = st.columns([2, 3], vertical_alignment="center")
+                        k.html(figures.kernel_html(spec))
+                        d.caption(spec.description)
+
+        if tab_vocal.open:
+            with tab_vocal:
+                grid("vocal")
+        if tab_mix.open:
+            with tab_mix:
+                grid("mixture")
+        if tab_window.open:
+            with tab_window:
+                st.caption(f"{n_windows} windows of {1000 * hop / pair.sr:.1f} ms. Pick one to compare the vocal's "
+                           "and the mixture's 400-point fingerprint (the curve the optimiser matches, in dB, from "
+                           "0 Hz to half the sample rate) in every view, and the 25 measurements made from it.")
+                t = st.slider("Time of the window (s)", 0.0, float((n_windows - 1) * hop / pair.sr),
+                              float(min(n_windows // 2, n_windows - 1) * hop / pair.sr), step=float(hop / pair.sr),
+                              format="%.2f s", key="slices_time")
+                window = min(int(round(t * pair.sr / hop)), n_windows - 1)
+                detail = cache.window_detail(source, settings, window)
+                st.plotly_chart(figures.profiles_grid(detail, pair.sr, window, t), theme=None,
+                                config={"displayModeBar": False}, key="profiles_grid")
+                st.markdown("##### The 25 measurements of this window")
+                view = st.selectbox("View", [v.name for v in VIEWS], format_func=ui.slice_label, key="metrics_view")
+                table = pd.DataFrame({
+                    "measurement": [name.replace("_", " ") for name, _ in METRICS],
+                    "unit": [unit for _, unit in METRICS],
+                    "vocal": detail[view]["vocal_metrics"],
+                    "mixture": detail[view]["mixture_metrics"],
+                })
+                st.dataframe(table, hide_index=True, width="stretch", height=35 * 26,
+                             column_config={"vocal": st.column_config.NumberColumn(format="%.4g"),
+                                            "mixture": st.column_config.NumberColumn(format="%.4g")})
+                st.caption("Energies are sums of squared magnitudes in the band; ratios have no unit; frequencies "
+                           "are 0 where no peak was found.")
+    ui.link("optimise", "Next: run the optimiser", ":material/arrow_forward:")

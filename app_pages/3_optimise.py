@@ -1,0 +1,171 @@
+"""Page 3: choose the slices and the optimiser's settings, run the progressive test and the greedy search."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pandas as pd
+import streamlit as st
+
+from vsep_core import plots
+from vsep_core.views import SLICE_NAMES, VIEWS_BY_NAME
+from vsep_app import cache, figures, jobs, state, ui
+from vsep_app.state import RunRecord
+
+st.title("Optimise")
+st.markdown(
+    "A **pass** learns one EQ curve per window (400 bands, each clipped to ±clip dB) by gradient descent, so "
+    "that the mixture's fingerprint in one slice moves toward the vocal's, then applies it. The **progressive "
+    "test** runs N = 1, 2, … passes over the slices in your order, each followed by a final *polish* pass on "
+    "the raw spectrogram; its **loss** is the polish's mean squared fingerprint difference (dB²; lower is "
+    "closer to the vocal). The **greedy search** builds its own order: at each step it tries every unused "
+    "slice and keeps the one with the lowest loss."
+)
+
+
+def friendly(label: str) -> str:
+    """Engine progress labels with canonical slice names replaced by their short labels."""
+    return re.sub(r"slice_\d+_[a-z0-9_]+", lambda m: ui.slice_label(m.group(0)) if m.group(0) in VIEWS_BY_NAME
+                  else m.group(0), label)
+
+
+source = ui.require_source()
+if source is not None:
+    settings = state.settings()
+    with ui.guard("The optimiser settings"):
+        c1, c2, c3 = st.columns([3, 2, 2])
+        with c1:
+            order = st.multiselect("Slice order", list(SLICE_NAMES), default=list(SLICE_NAMES), key="opt_order",
+                                   format_func=ui.slice_label,
+                                   help="The progressive test uses the first N slices of this list, in this "
+                                        "order. Remove slices and add them back to change the order.")
+            max_n = max(1, len(order))
+            n = st.slider("Number of slices N (the test runs N = 1 … this)", 1, max_n, min(8, max_n),
+                          key="opt_n", disabled=len(order) < 2)
+        with c2:
+            lr = st.number_input("Learning rate", 0.0001, 10.0, float(settings.learning_rate), step=0.005,
+                                 format="%.4f", key="opt_lr")
+            iterations = st.number_input("Iterations per pass", 1, 100000, int(settings.iterations), step=10,
+                                         key="opt_iterations")
+            clip = st.number_input("EQ clip (± dB)", 0.0, 1000.0, float(settings.clip_db), step=1.0,
+                                   key="opt_clip")
+        with c3:
+            method = st.radio("How a pass is computed", list(ui.PASS_LABELS), key="opt_method",
+                              index=list(ui.PASS_LABELS).index(settings.pass_method), format_func=ui.PASS_LABELS.get)
+            st.caption(f"Pooled slices adjust: {ui.POOLED_SHORT[settings.pooled_windows]}; level: "
+                       f"{ui.LEVEL_SHORT[settings.level]} (change these on *Load audio*).")
+        wanted = settings.replace(learning_rate=float(lr), iterations=int(iterations), clip_db=float(clip),
+                                  pass_method=method)
+        if wanted != settings:
+            state.set_settings(wanted)
+            settings = wanted
+        if not order:
+            st.warning("Choose at least one slice.")
+
+    used = tuple(order[:n]) if order else ()
+    buttons = st.container(horizontal=True)
+    run_prog = buttons.button("Run the progressive test", type="primary", icon=":material/play_arrow:",
+                              disabled=not used, key="run_progressive")
+    run_greedy = buttons.button("Run the greedy search", icon=":material/route:", disabled=not used,
+                                key="run_greedy")
+    run_both = buttons.button("Run both", icon=":material/fast_forward:", disabled=not used, key="run_both")
+    st.caption(f"Uses {len(used)} slice{'s' if len(used) != 1 else ''}: "
+               + ", ".join(ui.slice_label(s) for s in used) + ". Results are cached: the same inputs and "
+               "settings are never computed twice.")
+
+    if run_prog or run_both:
+        with ui.guard("The progressive test"):
+            st.markdown("##### Progressive test")
+            bar = st.progress(0.0, text="Starting the progressive test…")
+            chart = st.empty()
+            curves: dict = {}
+            t0 = time.perf_counter()
+
+            def show(events: list) -> None:
+                progress = [e for e in events if e[0] == "progress"]
+                for e in events:
+                    if e[0] == "run":
+                        curves[f"N={e[2].n}"] = e[2].loss_curve
+                if progress:
+                    bar.progress(progress[-1][1], text=friendly(progress[-1][2]))
+                if any(e[0] == "run" for e in events):
+                    chart.plotly_chart(figures.live_loss(curves), theme=None, config={"displayModeBar": False})
+
+            outcome = jobs.run_with_events(lambda emit: cache.progressive(source, settings, used, len(used), emit),
+                                           show)
+            seconds = time.perf_counter() - t0
+            state.set_progressive(RunRecord(source.identity, settings, used, outcome, seconds))
+            bar.progress(1.0, text=f"Progressive test done: N = 1 … {len(used)} in {seconds:.2f} s"
+                                   + ("" if curves else " (from the cache)"))
+            chart.empty()
+
+    if run_greedy or run_both:
+        with ui.guard("The greedy search"):
+            st.markdown("##### Greedy search")
+            bar = st.progress(0.0, text="Starting the greedy search…")
+            t0 = time.perf_counter()
+            seen = []
+
+            def show_greedy(events: list) -> None:
+                seen.extend(events)
+                progress = [e for e in events if e[0] == "progress"]
+                if progress:
+                    bar.progress(progress[-1][1], text=friendly(progress[-1][2]))
+
+            outcome = jobs.run_with_events(lambda emit: cache.greedy(source, settings, used, emit), show_greedy)
+            seconds = time.perf_counter() - t0
+            state.set_greedy(RunRecord(source.identity, settings, used, outcome, seconds))
+            bar.progress(1.0, text=f"Greedy search done: {len(used)} steps in {seconds:.2f} s"
+                                   + ("" if seen else " (from the cache)"))
+
+    # --- what has been computed ------------------------------------------------------
+    prog, greedy = state.progressive(), state.greedy()
+    if prog is None and greedy is None:
+        st.info("Nothing has been run yet for this pair. Press a button above.", icon=":material/info:")
+    for record in (prog, greedy):
+        if record is not None and not record.matches(source, settings):
+            st.warning("Some results below were computed with other settings (see the sidebar); run again to "
+                       "update them.", icon=":material/history:")
+            break
+
+    if prog is not None:
+        st.subheader("Progressive test")
+        runs = prog.outcome.runs
+        greedy_bars = {}
+        if greedy is not None and greedy.identity == prog.identity and greedy.settings == prog.settings:
+            g = greedy.outcome.greedy
+            greedy_bars = {f"greedy ({len(g.sequence)})": g.loss,
+                           f"best prefix ({g.best_prefix_length})": g.best_prefix_loss}
+        c1, c2 = st.columns(2)
+        c1.plotly_chart(plots.loss_curves_figure({f"N={r.n}": r.loss_curve for r in runs}), theme=None,
+                        key="loss_curves")
+        c2.plotly_chart(plots.final_loss_figure({r.n: r.final_loss for r in runs}, greedy_bars), theme=None,
+                        key="final_loss")
+        best = min(runs, key=lambda r: r.final_loss)
+        st.caption(f"Lowest loss: N = {best.n} ({best.final_loss:.2f} dB²). Each run's loss curve shows its passes "
+                   "end to end; the polish is the last segment.")
+        with st.expander("Table: final loss per N"):
+            st.dataframe(pd.DataFrame({"N": [r.n for r in runs],
+                                       "last slice added": [ui.slice_label(r.slices[-1]) for r in runs],
+                                       "final loss (dB²)": [r.final_loss for r in runs]}),
+                         hide_index=True, width="stretch")
+
+    if greedy is not None:
+        g = greedy.outcome.greedy
+        st.subheader("Greedy search")
+        fig = plots.greedy_heatmap_figure(g.steps, g.sequence, g.best_prefix_length)
+        fig.update_layout(legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"), title_y=0.97,
+                          margin=dict(t=90))
+        st.plotly_chart(fig, theme=None, key="greedy_heatmap")
+        c1, c2 = st.columns(2)
+        c1.metric(f"Full greedy sequence ({len(g.sequence)} slices)", f"{g.loss:.2f} dB²",
+                  help="What the research code reports.")
+        c2.metric(f"Best prefix ({g.best_prefix_length} slice{'s' if g.best_prefix_length > 1 else ''})",
+                  f"{g.best_prefix_loss:.2f} dB²", help="The lowest loss over all steps of the search.")
+        st.caption("Order found: " + " → ".join(ui.slice_label(s) for s in g.sequence)
+                   + ". Rows are steps, columns the candidate slices; circles mark the chosen slice at each step, "
+                   "the star the step with the lowest loss.")
+
+    if prog is not None or greedy is not None:
+        ui.link("results", "Next: listen to the results and download them", ":material/arrow_forward:")

@@ -1,0 +1,184 @@
+"""Page 4: listen, compare spectrograms and EQ curves, measure, download."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from vsep_core import plots, report
+from vsep_app import cache, jobs, state, ui
+
+AUTO_MEASURE_S = 30.0  # measure separation quality without asking for segments up to this long
+
+st.title("Results")
+st.markdown("Listen to what each run extracted, see where it put energy, and take everything with you.")
+
+source = ui.require_source()
+prog, greedy = state.progressive(), state.greedy()
+if source is not None and prog is None:
+    if greedy is None:
+        st.info("Nothing has been run yet. Run the progressive test (and the greedy search) first.",
+                icon=":material/info:")
+    else:
+        st.info("The greedy search is done; run the progressive test too for the full results and the downloads.",
+                icon=":material/info:")
+    ui.link("optimise", "Go to Optimise", ":material/tune:")
+elif source is not None:
+    with ui.guard("Showing the results"):
+        if not prog.matches(source, state.settings()):
+            st.warning("These results were computed with earlier settings or another pair; they are shown with "
+                       "the settings they were made with (below).", icon=":material/history:")
+        settings = prog.settings
+        result = cache.experiment_result(source, prog, greedy)
+        pair = cache.pair(source, settings)
+        files = dict(prog.outcome.files)
+        if result.greedy is not None:
+            files.update(greedy.outcome.files)
+        sr = pair.sr
+
+        # --- listen ------------------------------------------------------------------
+        st.subheader("Listen")
+        st.caption("Extracted vocals are peak-normalised, as the research code saved them. Each player has its "
+                   "WAV download below it.")
+
+        def player(label: str, path: str, key: str, col) -> None:
+            with col:
+                st.markdown(f"**{label}**")
+                st.audio(files[path], format="audio/wav")
+                st.download_button("WAV", files[path], file_name=path.replace("/", "_"), mime="audio/wav",
+                                   key=f"dl_{key}", icon=":material/download:", on_click="ignore")
+
+        top = st.columns(3)
+        player("Mixture (analysed segment)", "1_slices/mixture.wav", "mixture", top[0])
+        player("Target: the true vocal", "1_slices/target.wav", "target", top[1])
+        best = result.best_progressive
+        player(f"Instrumental estimate (mixture − vocal, N = {best.n})", report.run_wav_paths(str(best.n))["instrumental"],
+               "instrumental_best", top[2])
+
+        st.markdown("##### Extracted vocal for every N")
+        per_row = 4
+        runs = result.progressive
+        for start in range(0, len(runs), per_row):
+            cols = st.columns(per_row)
+            for col, run in zip(cols, runs[start:start + per_row]):
+                mark = " ★ lowest" if run is best else ""
+                player(f"N = {run.n} · loss {run.final_loss:.1f}{mark}", report.run_wav_paths(str(run.n))["vocal"],
+                       f"vocal_{run.n}", col)
+        if result.greedy is not None:
+            st.markdown("##### Greedy search")
+            cols = st.columns(per_row)
+            player(f"Greedy order ({len(result.greedy.sequence)} slices) · loss {result.greedy.loss:.1f}",
+                   report.run_wav_paths("greedy")["vocal"], "vocal_greedy", cols[0])
+            player(f"Greedy instrumental estimate", report.run_wav_paths("greedy")["instrumental"],
+                   "instrumental_greedy", cols[1])
+            if result.best_prefix_run is not result.greedy_run:
+                player(f"Best prefix ({result.greedy.best_prefix_length}) · loss {result.greedy.best_prefix_loss:.1f}",
+                       report.run_wav_paths("best_prefix")["vocal"], "vocal_best_prefix", cols[2])
+        elif greedy is not None:
+            st.caption("The greedy search was run with other settings; run it again to add it here.")
+
+        # --- spectrograms and EQ -----------------------------------------------------------
+        choices = {f"N = {r.n}": (str(r.n), r) for r in runs}
+        if result.greedy is not None:
+            choices[f"greedy order ({len(result.greedy.sequence)})"] = ("greedy", result.greedy_run)
+            if result.best_prefix_run is not result.greedy_run:
+                choices[f"best prefix ({result.greedy.best_prefix_length})"] = ("best_prefix", result.best_prefix_run)
+        st.subheader("Spectrograms")
+        chosen = st.selectbox("Extracted vocal of", list(choices), index=list(choices).index(f"N = {best.n}"),
+                              key="results_run")
+        label, run = choices[chosen]
+        run_key = cache.content_key(cache.result_key(prog, greedy), label)
+        mags = cache.magnitudes(source, settings)
+        extracted = cache.run_magnitude(run_key, run.estimate.vocal_raw, settings, pair.n_samples)
+        st.plotly_chart(plots.spectrograms_figure({"target (true vocal)": mags["vocal"], "mixture": mags["mixture"],
+                                                   f"extracted ({chosen})": extracted}, sr, mags["hop"]),
+                        theme=None, key="spectrograms")
+        st.caption("Magnitude in dB, one colour scale for the three. A good extraction looks like the target: "
+                   "the vocal's harmonics kept, the drums and chords between them gone.")
+
+        st.subheader("Learned EQ curves")
+        eqs = cache.eq_curves(source, settings, run.slices)
+        pass_names = [f"pass {i + 1}: {ui.slice_label(view)}" + (" (polish)" if i == len(eqs) - 1 else "")
+                      for i, (view, _) in enumerate(eqs)]
+        which = st.selectbox("Pass", ["all passes added up"] + pass_names, key="results_eq_pass")
+        n_windows = eqs[-1][1].shape[1]
+        if which == "all passes added up":
+            total = np.zeros((settings.n_points, n_windows), dtype=np.float32)
+            for _, eq in eqs:
+                total[:, :eq.shape[1]] += eq[:, :n_windows]
+            eq, title = total, f"EQ of every pass added up, {chosen}"
+        else:
+            eq, title = eqs[pass_names.index(which)][1], f"EQ learned in {which}, {chosen}"
+        st.plotly_chart(plots.eq_heatmap_figure(eq, sr, mags["hop"], title=title), theme=None, key="eq_heatmap")
+        st.caption(f"{settings.n_points} bands (rows, 0 Hz to {sr // 2} Hz) × {n_windows} windows (columns): how many "
+                   "dB each pass added (red) or removed (blue) to make the mixture's fingerprint match the vocal's. "
+                   "Pooled slices learn half as many windows.")
+
+        # --- separation quality --------------------------------------------------------
+        st.subheader("Separation quality")
+        metrics = None
+        if not cache.evaluation_available():
+            st.info("The separation scores (SI-SDR, SDR, SIR, SAR) arrive with the evaluation module; until then, "
+                    "the loss is the measure:", icon=":material/info:")
+            st.plotly_chart(plots.final_loss_figure({r.n: r.final_loss for r in runs},
+                                                    {f"greedy ({len(result.greedy.sequence)})": result.greedy.loss}
+                                                    if result.greedy is not None else None), theme=None,
+                            key="loss_fallback")
+        else:
+            st.caption(report.ORACLE_NOTE)
+            key = "measure_quality"
+            auto = pair.duration_s <= AUTO_MEASURE_S
+            if auto or st.button(f"Measure separation quality ({pair.duration_s:.0f} s of audio: this takes a while)",
+                                 key=key, icon=":material/analytics:"):
+                bar = st.progress(0.0, text="Measuring…")
+
+                def show(events):
+                    last = [e for e in events if e[0] == "progress"]
+                    if last:
+                        bar.progress(last[-1][1], text=last[-1][2])
+
+                metrics = jobs.run_with_events(lambda emit: cache.evaluation(source, prog, greedy, emit), show)
+                bar.empty()
+            if metrics is not None:
+                rows = []
+                for m in metrics["methods"]:
+                    v, i = m["vocal"], m["instrumental"]
+                    rows.append({"method": m["name"], "kind": m["kind"],
+                                 "vocal SI-SDR": v["si_sdr"], "vocal SDR": v["sdr"], "vocal SIR": v["sir"],
+                                 "vocal SAR": v["sar"], "instrumental SI-SDR": i["si_sdr"],
+                                 "instrumental SDR": i["sdr"], "what it is": m["description"] +
+                                 (f" (failed: {m['error']})" if m.get("error") else "")})
+                table = pd.DataFrame(rows)
+                number = st.column_config.NumberColumn(format="%.2f")
+                st.dataframe(table, hide_index=True, width="stretch",
+                             column_config={c: number for c in table.columns if "SI-SDR" in c or "SDR" in c
+                                            or "SIR" in c or "SAR" in c})
+                st.caption("All in dB; higher is better. *seed*: this method (yours); *oracle*: ceilings that read "
+                           "the true vocal (ideal masks, the exact 400-band EQ); *blind*: methods that never see it; "
+                           "*mixture*: the mixture itself, the floor. "
+                           + ("Scores are measured on the pair at its true relative level (the analysis normalised "
+                              "each file on its own). " if metrics.get("run_level") == "independent" else "")
+                           + f"BSS Eval: {metrics['bss_eval']['implementation']}, 1 s frames, median.")
+                align = metrics["alignment"]
+                (st.success if align["aligned"] else st.warning)(align["verdict"])
+
+        # --- downloads ---------------------------------------------------------------------
+        st.subheader("Take it with you")
+        bundle = cache.downloads(source, prog, greedy if result.greedy is not None else None, metrics)
+        c1, c2 = st.columns(2)
+        with c1:
+            st.download_button("Download everything (ZIP)", bundle["zip"], file_name="vsep_results.zip",
+                               mime="application/zip", icon=":material/folder_zip:", type="primary",
+                               key="dl_zip", on_click="ignore")
+            st.caption(f"{len(bundle['files'])} files, {len(bundle['zip']) / 1e6:.1f} MB: every WAV (vocal and "
+                       "instrumental per run), the plots, summary.json and settings.json.")
+        with c2:
+            st.download_button("Download the report (HTML)", bundle["html"], file_name="vsep_report.html",
+                               mime="text/html", icon=":material/description:", key="dl_html", on_click="ignore")
+            st.caption(f"One page, {len(bundle['html']) / 1e6:.1f} MB, opens offline in any browser: the players, "
+                       "the plots and the numbers, for people who do not program.")
+        with st.expander("Settings of these results"):
+            st.json(settings.to_dict())

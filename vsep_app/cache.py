@@ -1,0 +1,495 @@
+"""Every cached call into ``vsep_core``: the one module with ``st.cache_data``.
+
+Each cached function is keyed on content: the SHA-256 of the input files'
+bytes (``Source.identity``), the settings that matter for that stage as a
+plain dict, and the slice order and count. Arguments whose names start with
+``_`` (the bytes, the prepared pair, callbacks) are not hashed again; the key
+arguments stand for them. So the same inputs and settings are computed once,
+whichever page or session asks, and switching pages or re-running is instant.
+The caches hold only results of content a session supplied itself; what a
+session has loaded and run is in its own ``st.session_state`` (see
+:mod:`vsep_app.state`).
+
+Stages and the settings they depend on:
+
+* decode → the file's bytes;
+* pair (``prepare_pair``) and alignment → :data:`PAIR_FIELDS`;
+* analysis, slice views, window profiles → :data:`ANALYSIS_FIELDS`;
+* progressive runs, greedy search, EQ curves, downloads → every setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import soundfile as sf
+import streamlit as st
+
+from vsep_core import audio, fingerprint, plots, report, views
+from vsep_core.analysis import Analysis, analyse
+from vsep_core.experiment import ExperimentResult, RunSummary, run_experiment
+from vsep_core.optimise import run_chain
+from vsep_core.progress import scaled
+from vsep_core.reconstruct import estimate_from_chain
+from vsep_core.search import GreedyResult, greedy_search
+from vsep_core.settings import Settings
+
+from .state import RunRecord, Source
+
+#: Settings that change the prepared pair.
+PAIR_FIELDS = ("sr", "start_s", "duration_s", "n_fft", "level")
+#: Settings that change the spectrograms and fingerprints.
+ANALYSIS_FIELDS = PAIR_FIELDS + ("hop_length", "n_windows", "n_points", "top_db", "pooled_windows")
+
+_OPTS = dict(show_spinner=False)
+
+
+def subset(settings: Settings, fields) -> dict:
+    values = settings.to_dict()
+    return {name: values[name] for name in fields}
+
+
+def content_key(*parts) -> str:
+    """A short hash of JSON-able parts (for keys built from several inputs)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def pair_key(source: Source, settings: Settings) -> str:
+    return content_key(source.identity, subset(settings, PAIR_FIELDS))
+
+
+# --- decoding and preparing -------------------------------------------------------
+
+@st.cache_data(max_entries=32, **_OPTS)
+def _decode(content_digest: str, name: str, _data: bytes) -> audio.Decoded:
+    return audio.decode(_data, name=name)
+
+
+def decode(data: bytes, name: str, content_digest: str | None = None) -> audio.Decoded:
+    """Decode a file (cached on its content)."""
+    from .state import digest
+
+    return _decode(content_digest or digest(data), name, _data=data)
+
+
+def decoded(source: Source) -> tuple[audio.Decoded, audio.Decoded]:
+    """The source's mixture and target files, decoded at their own rates."""
+    mix = decode(source.mixture, _file_label("mixture", source.mixture_name), source.mixture_digest)
+    other = decode(source.other, _file_label(source.other_kind, source.other_name), source.other_digest)
+    return mix, other
+
+
+def _file_label(role: str, file_name: str) -> str:
+    return role if file_name in ("", role) else f"{role} ({file_name})"
+
+
+@st.cache_data(max_entries=16, **_OPTS)
+def _pair(identity: str, pair_settings: dict, _source: Source) -> audio.Pair:
+    mix, other = decoded(_source)
+    settings = Settings().replace(**pair_settings)
+    target = {"vocal": other} if _source.other_kind == "vocal" else {"instrumental": other}
+    pair = audio.prepare_pair(mix, settings=settings, **target)
+    pair.info["label"] = _source.label
+    return pair
+
+
+def pair(source: Source, settings: Settings) -> audio.Pair:
+    """The prepared (mixture, vocal) pair for these settings.
+
+    Raises
+    ------
+    VsepError
+        For files that are not audio, silent, mismatched in length, ...
+    """
+    return _pair(source.identity, subset(settings, PAIR_FIELDS), _source=source)
+
+
+@st.cache_data(max_entries=16, **_OPTS)
+def _signals(identity: str, pair_settings: dict, _source: Source) -> dict:
+    """Mono signals of the analysed segment at the analysis rate, before any normalisation."""
+    mix, other = decoded(_source)
+    settings = Settings().replace(**pair_settings)
+    m, o = audio.segment(mix, settings), audio.segment(other, settings)
+    n = min(len(m), len(o))
+    return {"mixture": m[:n], _source.other_kind: o[:n], "sr": settings.sr}
+
+
+@st.cache_data(max_entries=16, **_OPTS)
+def _alignment(identity: str, pair_settings: dict, _source: Source) -> dict | None:
+    try:
+        from vsep_core.alignment import check_alignment
+    except ImportError:
+        return None
+    signals = _signals(identity, pair_settings, _source=_source)
+    return check_alignment(signals["mixture"], signals[_source.other_kind], signals["sr"]).to_dict()
+
+
+def alignment(source: Source, settings: Settings) -> dict | None:
+    """How the target file fits the mixture (lag, gain, correlation, verdict); ``None`` if unavailable.
+
+    For a mixture + instrumental pair, the instrumental is checked against
+    the mixture (the vocal is their difference, so they must line up).
+    """
+    return _alignment(source.identity, subset(settings, PAIR_FIELDS), _source=source)
+
+
+@st.cache_data(max_entries=16, **_OPTS)
+def _waveforms(identity: str, _source: Source, max_points: int = 2000) -> dict:
+    """Min/max envelopes of the whole files (cheap to draw for any length)."""
+    mix, other = decoded(_source)
+    out = {}
+    for label, dec in (("mixture", mix), (_source.other_kind, other)):
+        y = audio.to_mono(dec.samples)
+        block = max(1, -(-len(y) // max_points))
+        blocks = np.pad(y, (0, -len(y) % block)).reshape(-1, block)
+        out[label] = {"t": np.arange(blocks.shape[0]) * block / dec.sr, "max": blocks.max(axis=1),
+                      "min": blocks.min(axis=1), "duration_s": dec.duration_s, "sr": dec.sr,
+                      "channels": dec.channels}
+    return out
+
+
+def waveforms(source: Source) -> dict:
+    return _waveforms(source.identity, _source=source)
+
+
+# --- analysis and the slice views --------------------------------------------------
+
+@st.cache_data(max_entries=8, **_OPTS)
+def _analysis(identity: str, analysis_settings: dict, view_names: tuple, _source: Source) -> Analysis:
+    settings = Settings().replace(**analysis_settings)
+    return analyse(pair(_source, settings), settings, views=view_names)
+
+
+def analysis(source: Source, settings: Settings, view_names) -> Analysis:
+    """Fingerprint targets for ``view_names`` (the raw view always included), with ``settings`` attached."""
+    names = tuple(dict.fromkeys(["slice_0_raw", *view_names]))
+    result = _analysis(source.identity, subset(settings, ANALYSIS_FIELDS), names, _source=source)
+    return dataclasses.replace(result, settings=settings)
+
+
+@st.cache_data(max_entries=8, **_OPTS)
+def _magnitudes(identity: str, analysis_settings: dict, _source: Source) -> dict:
+    settings = Settings().replace(**analysis_settings)
+    p = pair(_source, settings)
+    hop = settings.hop_for(p.n_samples)
+    out = {"hop": hop, "sr": p.sr, "n_samples": p.n_samples}
+    for signal in ("vocal", "mixture"):
+        out[signal] = views.magphase(views.stft(getattr(p, signal), settings, hop_length=hop))[0]
+    return out
+
+
+def magnitudes(source: Source, settings: Settings) -> dict:
+    """Magnitude spectrograms of the prepared vocal and mixture (``"vocal"``, ``"mixture"``, ``"hop"``)."""
+    return _magnitudes(source.identity, subset(settings, ANALYSIS_FIELDS), _source=source)
+
+
+@st.cache_data(max_entries=16, **_OPTS)
+def _slice_figures(identity: str, analysis_settings: dict, signal: str, _source: Source) -> list:
+    settings = Settings().replace(**analysis_settings)
+    mags = _magnitudes(identity, analysis_settings, _source=_source)
+    return [plots.view_heatmap(views.compute_view(mags[signal], name), name, mags["sr"], mags["hop"])
+            for name in views.VIEW_NAMES]
+
+
+def slice_figures(source: Source, settings: Settings, signal: str) -> list:
+    """The 19 views of ``signal`` ("vocal" or "mixture") as downsampled heatmaps, in view order."""
+    return _slice_figures(source.identity, subset(settings, ANALYSIS_FIELDS), signal, _source=source)
+
+
+def view_column(mag: np.ndarray, name: str, window: int) -> np.ndarray:
+    """One window (column) of a view, computed on a few frames around it.
+
+    Equals ``compute_view(mag, name)[:, column]`` (the pooled views' column
+    ``window // 2``) without convolving the whole song.
+    """
+    spec = views.VIEWS_BY_NAME[name]
+    n = mag.shape[1]
+    if spec.is_pooled:
+        col = window // 2
+        start = max(0, 2 * col - 4)
+        stop = min(n, 2 * col + 6)
+        return views.compute_view(mag[:, start:stop], name)[:, col - start // 2]
+    start, stop = max(0, window - 2), min(n, window + 3)
+    return views.compute_view(mag[:, start:stop], name)[:, window - start]
+
+
+@st.cache_data(max_entries=64, **_OPTS)
+def _window_detail(identity: str, analysis_settings: dict, window: int, _source: Source) -> dict:
+    settings = Settings().replace(**analysis_settings)
+    mags = _magnitudes(identity, analysis_settings, _source=_source)
+    out = {}
+    for name in views.VIEW_NAMES:
+        entry = {}
+        for signal in ("vocal", "mixture"):
+            column = view_column(mags[signal], name, window)[:, None]
+            entry[f"{signal}_profile"] = fingerprint.target_profiles_db(column, settings)[:, 0]
+            entry[f"{signal}_metrics"] = fingerprint.window_metrics(column, mags["sr"])[0]
+        out[name] = entry
+    return out
+
+
+def window_detail(source: Source, settings: Settings, window: int) -> dict:
+    """Per view: the vocal's and the mixture's 400-point dB profile and 25 metrics at ``window``."""
+    return _window_detail(source.identity, subset(settings, ANALYSIS_FIELDS), int(window), _source=source)
+
+
+# --- optimisation -----------------------------------------------------------------
+
+@dataclass
+class ProgressiveOutcome:
+    """Progressive runs N = 1 … max_slices with their audio files."""
+
+    runs: list                      # RunSummary per N
+    files: dict                     # report paths → WAV bytes
+    spectrograms: dict              # run label → magnitude (for the report)
+    timings_s: dict = field(default_factory=dict)
+
+
+@dataclass
+class GreedyOutcome:
+    """The greedy search, its full sequence and best prefix run again with audio."""
+
+    greedy: GreedyResult
+    greedy_run: RunSummary
+    best_prefix_run: RunSummary
+    files: dict
+    spectrograms: dict
+    timings_s: dict = field(default_factory=dict)
+
+
+@st.cache_data(max_entries=8, **_OPTS)
+def _progressive(identity: str, settings_dict: dict, order: tuple, max_slices: int, _source: Source,
+                 _emit) -> ProgressiveOutcome:
+    settings = Settings.from_dict(settings_dict)
+    p = pair(_source, settings)
+    t0 = time.perf_counter()
+    a = analysis(_source, settings, order[:max_slices])
+    outputs = report.Outputs(p, settings, max_slices)
+
+    def on_run(label: str, run: RunSummary) -> None:
+        outputs.add_run(label, run)
+        _emit(("run", label, run))
+
+    result = run_experiment(p, settings, order=order, max_slices=max_slices, greedy=False, analysis=a,
+                            on_run=on_run, progress=lambda f, label: _emit(("progress", f, label)))
+    timings = dict(result.timings_s, analyse=time.perf_counter() - t0 - sum(result.timings_s.values()))
+    return ProgressiveOutcome(runs=result.progressive, files=outputs.files, spectrograms=outputs.spectrograms,
+                              timings_s=timings)
+
+
+def progressive(source: Source, settings: Settings, order, max_slices: int, emit=lambda event: None):
+    """Progressive runs over ``order[:max_slices]`` (cached). ``emit`` gets progress and finished runs."""
+    return _progressive(source.identity, settings.to_dict(), tuple(order), int(max_slices), _source=source,
+                        _emit=emit)
+
+
+@st.cache_data(max_entries=8, **_OPTS)
+def _greedy(identity: str, settings_dict: dict, candidates: tuple, _source: Source, _emit) -> GreedyOutcome:
+    settings = Settings.from_dict(settings_dict)
+    p = pair(_source, settings)
+    progress = lambda f, label: _emit(("progress", f, label))  # noqa: E731
+    t0 = time.perf_counter()
+    a = analysis(_source, settings, candidates)
+    t1 = time.perf_counter()
+    found = greedy_search(a, candidates, progress=scaled(progress, 0.0, 0.9))
+    t2 = time.perf_counter()
+    outputs = report.Outputs(p, settings, len(candidates))
+
+    def rebuild(label: str, slices) -> RunSummary:
+        chain = run_chain(a, slices)
+        run = RunSummary.from_chain(chain, estimate_from_chain(chain, a, p))
+        outputs.add_run(label, run)
+        _emit(("run", label, run))
+        return run
+
+    progress(0.9, "Rebuilding the greedy sequence's audio")
+    greedy_run = rebuild("greedy", found.sequence)
+    if found.best_prefix_length == len(found.sequence):
+        best_prefix_run = greedy_run
+    else:
+        progress(0.95, "Rebuilding the best prefix's audio")
+        best_prefix_run = rebuild("best_prefix", found.best_prefix)
+    progress(1.0, "Greedy search done")
+    return GreedyOutcome(greedy=found, greedy_run=greedy_run, best_prefix_run=best_prefix_run,
+                         files=outputs.files, spectrograms=outputs.spectrograms,
+                         timings_s={"analyse": t1 - t0, "greedy": t2 - t1, "reconstruct": time.perf_counter() - t2})
+
+
+def greedy(source: Source, settings: Settings, candidates, emit=lambda event: None) -> GreedyOutcome:
+    """The greedy order search over ``candidates`` (cached), with its audio."""
+    return _greedy(source.identity, settings.to_dict(), tuple(candidates), _source=source, _emit=emit)
+
+
+@st.cache_data(max_entries=4, **_OPTS)
+def _eq_curves(identity: str, settings_dict: dict, slices: tuple, _source: Source) -> list:
+    settings = Settings.from_dict(settings_dict)
+    chain = run_chain(analysis(_source, settings, slices), slices, keep_eq=True)
+    return [(p.view, p.eq) for p in chain.passes]
+
+
+def eq_curves(source: Source, settings: Settings, slices) -> list:
+    """Every pass's learned EQ curves (view, 400 × windows dB) for one run, the polish last."""
+    return _eq_curves(source.identity, settings.to_dict(), tuple(slices), _source=source)
+
+
+@st.cache_data(max_entries=16, **_OPTS)
+def _run_magnitude(key: str, _y: np.ndarray, settings_dict: dict, n_samples: int) -> np.ndarray:
+    settings = Settings.from_dict(settings_dict)
+    return views.magphase(views.stft(_y, settings, hop_length=settings.hop_for(n_samples)))[0]
+
+
+def run_magnitude(key: str, y: np.ndarray, settings: Settings, n_samples: int) -> np.ndarray:
+    """Magnitude spectrogram of an extracted signal (``key`` names the run and its inputs)."""
+    return _run_magnitude(key, _y=y, settings_dict=settings.to_dict(), n_samples=n_samples)
+
+
+# --- results and downloads ---------------------------------------------------------
+
+def experiment_result(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> ExperimentResult:
+    """The progressive test and (when it matches) the greedy search as one ``ExperimentResult``."""
+    p = pair(source, prog.settings)
+    out: ProgressiveOutcome = prog.outcome
+    result = ExperimentResult(settings=prog.settings, order=tuple(prog.order), progressive=list(out.runs),
+                              timings_s=dict(out.timings_s), pair_info=dict(p.info))
+    if greedy_rec is not None and greedy_rec.identity == prog.identity and greedy_rec.settings == prog.settings:
+        g: GreedyOutcome = greedy_rec.outcome
+        result.greedy, result.greedy_run, result.best_prefix_run = g.greedy, g.greedy_run, g.best_prefix_run
+        result.timings_s.update({f"greedy_{k}": v for k, v in g.timings_s.items()})
+    return result
+
+
+def result_key(prog: RunRecord, greedy_rec: RunRecord | None) -> str:
+    parts = [prog.identity, prog.settings.to_dict(), list(prog.order), len(prog.outcome.runs)]
+    if greedy_rec is not None:
+        parts += [greedy_rec.identity, greedy_rec.settings.to_dict(), list(greedy_rec.order)]
+    return content_key(*parts)
+
+
+@st.cache_data(max_entries=4, **_OPTS)
+def _downloads(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _metrics) -> dict:
+    p = pair(_source, _prog.settings)
+    result = experiment_result(_source, _prog, _greedy)
+    outputs = report.Outputs(p, _prog.settings, len(result.progressive))
+    outputs.files.update(_prog.outcome.files)
+    outputs.spectrograms.update(_prog.outcome.spectrograms)
+    if result.greedy is not None:
+        outputs.files.update(_greedy.outcome.files)
+        outputs.spectrograms.update(_greedy.outcome.spectrograms)
+    outputs.finish(result, metrics=_metrics)
+    html_text = report.html_report(result, p, metrics=_metrics, spectrograms=outputs.spectrograms)
+    return {"zip": outputs.zip_bytes(), "html": html_text.encode(), "files": sorted(outputs.files)}
+
+
+def downloads(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, metrics: dict | None = None) -> dict:
+    """``{"zip": bytes, "html": bytes, "files": [...]}`` for the results (cached)."""
+    key = content_key(result_key(prog, greedy_rec), metrics is not None)
+    return _downloads(key, _source=source, _prog=prog, _greedy=greedy_rec, _metrics=metrics)
+
+
+def wav_bytes(y: np.ndarray, sr: int) -> bytes:
+    """16-bit WAV of a signal, as the downloads hold."""
+    return audio.wav_bytes(y, sr)
+
+
+def float_wav_bytes(y: np.ndarray, sr: int) -> bytes:
+    """32-bit float WAV (lossless: for signals fed back into the engine)."""
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(y, dtype=np.float32), sr, format="WAV", subtype="FLOAT")
+    return buf.getvalue()
+
+
+# --- separation quality ------------------------------------------------------------
+
+#: Ceilings and floors measured beside the user's runs (names in vsep_core.baselines).
+REFERENCE_METHODS = ("exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture")
+
+
+def evaluation_available() -> bool:
+    try:
+        import vsep_core.baselines  # noqa: F401
+        import vsep_core.evaluate  # noqa: F401
+        import vsep_core.metrics  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@st.cache_data(max_entries=4, **_OPTS)
+def _evaluation(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _emit) -> dict:
+    from vsep_core import baselines, evaluate
+    from vsep_core.alignment import check_alignment
+    from vsep_core.errors import VsepError
+    from vsep_core.metrics import METRIC_NAMES, SOURCE_NAMES, evaluate_estimate, fit_length
+
+    run_settings = _prog.settings
+    eval_settings = run_settings.replace(level="as_is") if run_settings.level == "independent" else run_settings
+    eval_settings = evaluate.evaluation_settings(eval_settings)
+    truth = pair(_source, eval_settings)
+    run_pair = pair(_source, run_settings)
+    mix_gain = float(run_pair.info.get("mixture_gain", 1.0)) or 1.0
+    vocal_ref = truth.vocal.astype(np.float64)
+    instrumental_ref = truth.mixture.astype(np.float64) - vocal_ref
+    given = _source.other_kind
+    alignment = check_alignment(truth.mixture, truth.vocal if given == "vocal" else instrumental_ref, truth.sr)
+
+    result = experiment_result(_source, _prog, _greedy)
+    own = []
+    best = result.best_progressive
+    own.append((f"your run, best N = {best.n}", best, f"Progressive run over {best.n} slice(s), the lowest loss"))
+    last = result.progressive[-1]
+    if last is not best:
+        own.append((f"your run, N = {last.n}", last, f"Progressive run over all {last.n} slices"))
+    if result.greedy_run is not None:
+        own.append((f"your greedy order ({result.greedy_run.n})", result.greedy_run,
+                    "Greedy order, full sequence (what the research code reports)"))
+        if result.best_prefix_run is not result.greedy_run:
+            own.append((f"your greedy best prefix ({result.best_prefix_run.n})", result.best_prefix_run,
+                        "Greedy order, the prefix with the lowest loss"))
+    total = len(own) + len(REFERENCE_METHODS)
+    entries = []
+
+    def measure(name, kind, description, compute) -> None:
+        _emit(("progress", len(entries) / total, f"Measuring {name}"))
+        entry = {"name": name, "kind": kind, "description": description, "error": None}
+        t0 = time.perf_counter()
+        try:
+            vocal_est, instrumental_est = compute()
+            entry.update(evaluate_estimate(vocal_ref, instrumental_ref, vocal_est, instrumental_est, truth.sr))
+        except VsepError as exc:
+            entry.update({s: dict.fromkeys(METRIC_NAMES, float("nan")) for s in SOURCE_NAMES})
+            entry["error"] = str(exc)
+        entry["seconds"] = time.perf_counter() - t0
+        entries.append(entry)
+
+    for name, run, description in own:
+        def compute(run=run):
+            vocal = fit_length(run.estimate.vocal_raw / np.float32(mix_gain), truth.n_samples)
+            return vocal, truth.mixture - vocal
+        measure(name, "seed", description, compute)
+    for method_name in REFERENCE_METHODS:
+        method = baselines.get_method(method_name, eval_settings)
+
+        def compute(method=method):
+            sep = baselines.run_method(method, truth.mixture, truth.sr,
+                                       None if method.kind == "blind" else truth.vocal)
+            return sep.vocal, sep.instrumental
+        measure(method.name, method.kind, method.description, compute)
+    _emit(("progress", 1.0, "Measurements done"))
+    return {"alignment": alignment.to_dict(), "methods": entries, "bss_eval": evaluate.bss_eval_description(1.0),
+            "level": eval_settings.level, "run_level": run_settings.level}
+
+
+def evaluation(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, emit=lambda event: None) -> dict:
+    """SI-SDR / SDR / SIR / SAR of the user's runs, the oracle ceilings and the blind floors (cached).
+
+    Runs are measured against the pair at its true relative level (level
+    ``"as_is"`` when the runs used ``"independent"``): scores need
+    mixture = vocal + instrumental on one scale.
+    """
+    return _evaluation(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec, _emit=emit)

@@ -1,0 +1,110 @@
+"""Turning what the user gives (a sample, uploads, a recording) into the active pair.
+
+Each function builds a :class:`~vsep_app.state.Source`, prepares it once
+with the active settings so that bad input fails here with a
+:class:`~vsep_core.errors.VsepError` (and the previously loaded pair stays),
+and only then makes it the session's active pair.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vsep_core.audio import Decoded
+from vsep_core.errors import VsepError
+from vsep_core.settings import Settings
+
+from . import cache, recorder, sample, state
+from .state import Source
+
+
+def activate(source: Source, settings: Settings) -> Source:
+    """Check that ``source`` prepares with ``settings``, then make it the active pair.
+
+    Raises
+    ------
+    VsepError
+        When it does not; the active pair is left as it was.
+    """
+    cache.pair(source, settings)
+    state.set_source(source)
+    return source
+
+
+def sample_source(pair: sample.SamplePair) -> Source:
+    return Source.create(label=pair.title, origin="sample", mixture=pair.read("mixture"),
+                         other=pair.read("vocal"), other_kind="vocal", mixture_name=pair.path("mixture").name,
+                         other_name=pair.path("vocal").name, instrumental=pair.read("instrumental"),
+                         note=pair.description)
+
+
+def upload_source(mixture, other, other_kind: str) -> Source:
+    """A source from two uploaded files (``st.file_uploader`` values or ``(name, bytes)``)."""
+    if mixture is None:
+        raise VsepError("Choose the mixture file (the full song).")
+    if other is None:
+        raise VsepError("Choose the isolated vocal file." if other_kind == "vocal"
+                        else "Choose the instrumental file.")
+    mix_name, mix_bytes = _name_bytes(mixture)
+    other_name, other_bytes = _name_bytes(other)
+    for role, name, data in (("mixture", mix_name, mix_bytes), (other_kind, other_name, other_bytes)):
+        if len(data) == 0:
+            raise VsepError(f"The {role} file {name!r} is empty (0 bytes).")
+    return Source.create(label=f"{mix_name} + {other_name}", origin="upload", mixture=mix_bytes, other=other_bytes,
+                         other_kind=other_kind, mixture_name=mix_name, other_name=other_name,
+                         note=f"Uploaded: mixture {mix_name}, {other_kind} {other_name}.")
+
+
+def _name_bytes(item) -> tuple[str, bytes]:
+    if isinstance(item, tuple):
+        return item[0], bytes(item[1])
+    return getattr(item, "name", "file"), item.getvalue()
+
+
+def recording_source(take: recorder.Take, instrumental: Decoded, instrumental_name: str,
+                     level_db: float) -> Source:
+    """A pair made by mixing a recorded vocal over an instrumental at ``level_db``."""
+    mixed = recorder.mix_over(take.decoded, instrumental, level_db)
+    sr = mixed["sr"]
+    return Source.create(
+        label=f"Your recording over {instrumental_name} ({level_db:+.0f} dB)", origin="recording",
+        mixture=cache.float_wav_bytes(mixed["mixture"], sr), other=cache.float_wav_bytes(mixed["vocal"], sr),
+        other_kind="vocal", mixture_name="recorded_mixture.wav", other_name="recorded_vocal.wav",
+        instrumental=cache.float_wav_bytes(mixed["instrumental"], sr),
+        note=f"A {len(mixed['vocal']) / sr:.1f} s recording mixed over {instrumental_name} with the vocal "
+             f"{level_db:+.1f} dB against the instrumental (RMS).")
+
+
+def aligned_source(source: Source, alignment: dict, settings: Settings) -> Source:
+    """The source with its target file delayed and scaled as the alignment check found.
+
+    The lag (found at the analysis rate) is applied to the whole file at its
+    own rate, every channel, together with the gain; the result is stored as
+    a lossless float WAV.
+    """
+    from vsep_core.alignment import apply_alignment
+
+    _, other = cache.decoded(source)
+    lag = int(round(alignment["lag_samples"] * other.sr / settings.sr))
+    gain = float(alignment["gain"])
+    channels = np.stack([apply_alignment(ch, lag, gain) for ch in other.samples])
+    peak = float(np.max(np.abs(channels)))
+    if peak > 1.0:  # keep the file in range; the level modes re-normalise anyway
+        channels = channels / np.float32(peak)
+    buf_data = _wav_channels(channels, other.sr)
+    name = source.other_name.rsplit(".", 1)[0] + "_aligned.wav"
+    return Source.create(label=source.label + " (aligned)", origin=source.origin, mixture=source.mixture,
+                         other=buf_data, other_kind=source.other_kind, mixture_name=source.mixture_name,
+                         other_name=name, instrumental=source.instrumental if source.other_kind == "vocal" else None,
+                         note=source.note + f" The {source.other_kind} was delayed by {lag} samples "
+                                            f"({1000 * lag / other.sr:.1f} ms) and scaled by {gain:.3f}.")
+
+
+def _wav_channels(channels: np.ndarray, sr: int) -> bytes:
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, channels.T.astype(np.float32), sr, format="WAV", subtype="FLOAT")
+    return buf.getvalue()

@@ -1,0 +1,147 @@
+"""What one browser session has loaded and computed, kept in ``st.session_state``.
+
+Nothing here is a module global: every value lives in the session's own
+``st.session_state`` under the keys below, so one visitor's uploads and
+results are never seen by another. Computations themselves are cached
+across sessions by content (see :mod:`vsep_app.cache`), which shares work,
+never data a session has not itself supplied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from vsep_core.settings import Settings
+
+SOURCE = "vsep_source"            # Source: the loaded pair's files
+SETTINGS = "vsep_settings"        # Settings: the active settings
+PROGRESSIVE = "vsep_progressive"  # RunRecord of the last progressive test
+GREEDY = "vsep_greedy"            # RunRecord of the last greedy search
+NOTICE = "vsep_notice"            # a message to show once after a rerun
+DEFAULT_TRIED = "vsep_default_tried"
+SLICES_PREFETCH = "vsep_slices_prefetch"
+
+
+def digest(data: bytes) -> str:
+    """Content hash of a file's bytes (what every cache is keyed on)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Source:
+    """The files of the active pair, as the user gave them.
+
+    Attributes
+    ----------
+    label : str
+        What to call the pair on screen.
+    origin : {"sample", "upload", "recording"}
+    mixture, other : bytes
+        The mixture file and the target file (the isolated vocal, or the
+        instrumental when ``other_kind == "instrumental"``).
+    other_kind : {"vocal", "instrumental"}
+    mixture_name, other_name : str
+        File names, for messages and players.
+    instrumental : bytes or None
+        The instrumental file when it is known besides the vocal (samples,
+        recordings), for the players only.
+    note : str
+        One line about where the pair came from.
+    """
+
+    label: str
+    origin: str
+    mixture: bytes = field(repr=False)
+    other: bytes = field(repr=False)
+    other_kind: str = "vocal"
+    mixture_name: str = "mixture"
+    other_name: str = "vocal"
+    instrumental: bytes | None = field(default=None, repr=False)
+    note: str = ""
+    mixture_digest: str = ""
+    other_digest: str = ""
+
+    @classmethod
+    def create(cls, **values) -> "Source":
+        source = cls(**values)
+        object.__setattr__(source, "mixture_digest", digest(source.mixture))
+        object.__setattr__(source, "other_digest", digest(source.other))
+        return source
+
+    @property
+    def identity(self) -> str:
+        """Content key of the pair (both files and the target mode)."""
+        return f"{self.mixture_digest}:{self.other_digest}:{self.other_kind}"
+
+    @property
+    def target_label(self) -> str:
+        return "isolated vocal" if self.other_kind == "vocal" else "instrumental (vocal = mixture − instrumental)"
+
+
+@dataclass
+class RunRecord:
+    """A finished computation and what it was computed from."""
+
+    identity: str        # Source.identity
+    settings: Settings
+    order: tuple         # slices offered (progressive order, or greedy candidates)
+    outcome: object      # cache.ProgressiveOutcome or cache.GreedyOutcome
+    seconds: float = 0.0
+
+    def matches(self, source: Source | None, settings: Settings) -> bool:
+        return source is not None and source.identity == self.identity and settings == self.settings
+
+
+def get(key: str, default=None):
+    return st.session_state.get(key, default)
+
+
+def source() -> Source | None:
+    return st.session_state.get(SOURCE)
+
+
+def settings() -> Settings:
+    if SETTINGS not in st.session_state:
+        st.session_state[SETTINGS] = Settings()
+    return st.session_state[SETTINGS]
+
+
+def set_settings(new: Settings) -> None:
+    st.session_state[SETTINGS] = new
+
+
+def set_source(new: Source) -> None:
+    """Make ``new`` the active pair; results of another pair are dropped."""
+    old = source()
+    st.session_state[SOURCE] = new
+    if old is None or old.identity != new.identity:
+        for key in (PROGRESSIVE, GREEDY, SLICES_PREFETCH):
+            st.session_state.pop(key, None)
+
+
+def set_progressive(record: RunRecord) -> None:
+    st.session_state[PROGRESSIVE] = record
+
+
+def set_greedy(record: RunRecord) -> None:
+    st.session_state[GREEDY] = record
+
+
+def progressive() -> RunRecord | None:
+    return st.session_state.get(PROGRESSIVE)
+
+
+def greedy() -> RunRecord | None:
+    return st.session_state.get(GREEDY)
+
+
+def notify(message: str) -> None:
+    """Show ``message`` once, on the next run (survives ``st.rerun``)."""
+    st.session_state[NOTICE] = message
+
+
+def pop_notice() -> str | None:
+    return st.session_state.pop(NOTICE, None)

@@ -1,0 +1,155 @@
+"""Widgets shared by the pages: the sidebar, the error guard, players and labels."""
+
+from __future__ import annotations
+
+import traceback
+from contextlib import contextmanager
+
+import streamlit as st
+
+from vsep_core import report
+from vsep_core.errors import VsepError
+from vsep_core.settings import Settings
+from vsep_core.views import VIEWS_BY_NAME
+
+from . import cache, state
+
+LEVEL_LABELS = {
+    "independent": "Normalise each file on its own (the research code's prepare step)",
+    "common": "Keep the vocal's level inside the mixture (one gain for both)",
+    "as_is": "Analyse as is (as the research script read files)",
+}
+LEVEL_SHORT = {"independent": "each file normalised on its own", "common": "one gain for both files",
+               "as_is": "as is, not normalised"}
+POOLED_LABELS = {
+    "seed": "Pooled window j adjusts window j (the research code: only the first half of the windows)",
+    "expand": "Pooled window j adjusts windows 2j and 2j+1 (covers the whole segment)",
+}
+POOLED_SHORT = {"seed": "first half only (research code)", "expand": "every window"}
+PASS_LABELS = {"auto": "Closed form where exact, else the loop (fast, same numbers)",
+               "closed": "Closed form only", "iterative": "Iterative loop (as the research code)"}
+
+#: Page files by short name (``st.page_link`` accepts the path of a page given to ``st.navigation``).
+PAGE_FILES = {"upload": "app_pages/1_upload.py", "slices": "app_pages/2_slices.py",
+              "optimise": "app_pages/3_optimise.py", "results": "app_pages/4_results.py"}
+
+
+@contextmanager
+def guard(what: str = "This step"):
+    """Show a :class:`VsepError` as a message, anything else as a short note with details tucked away."""
+    try:
+        yield
+    except VsepError as exc:
+        st.error(str(exc), icon=":material/error:")
+    except Exception as exc:  # noqa: BLE001 - the page must stay up; the details are offered below
+        st.error(f"{what} hit an unexpected problem ({type(exc).__name__}: {str(exc)[:200]}). "
+                 "What you loaded and computed is kept; try again or change the input.",
+                 icon=":material/error:")
+        with st.expander("Technical details (for a bug report)"):
+            st.code(traceback.format_exc(), language=None)
+
+
+def slice_label(name: str) -> str:
+    spec = VIEWS_BY_NAME[name]
+    return f"{spec.index}: {spec.label}"
+
+
+def link(page: str, label: str, icon: str | None = None) -> None:
+    st.page_link(PAGE_FILES[page], label=label, icon=icon)
+
+
+def require_source():
+    """The active source, or a note pointing to the Load page (``None``)."""
+    source = state.source()
+    if source is None:
+        st.info("No audio is loaded yet. Load a pair (or the bundled sample) first.", icon=":material/info:")
+        link("upload", "Go to Load audio", ":material/upload:")
+    return source
+
+
+def settings_lines(settings: Settings, n_samples: int | None = None) -> list[str]:
+    length = "whole song" if settings.duration_s is None else f"{settings.duration_s:g} s"
+    lines = [f"Segment: from {settings.start_s:g} s, {length}"]
+    if n_samples is not None:
+        try:
+            hop = settings.hop_for(n_samples)
+            lines.append(f"Windows: {1 + n_samples // hop} (hop {hop} samples = {1000 * hop / settings.sr:.1f} ms)")
+        except VsepError:
+            lines.append(f"Windows: {settings.n_windows} requested (does not fit this segment)")
+    elif settings.n_windows:
+        lines.append(f"Windows: {settings.n_windows}")
+    else:
+        lines.append(f"Hop: {settings.hop_length} samples")
+    lines += [f"Level: {LEVEL_SHORT[settings.level]}",
+              f"Pooled slices adjust: {POOLED_SHORT[settings.pooled_windows]}",
+              f"Optimiser: learning rate {settings.learning_rate:g}, {settings.iterations} iterations, "
+              f"clip ±{settings.clip_db:g} dB"]
+    return lines
+
+
+def seed_badge(settings: Settings, where=st) -> None:
+    if settings.is_seed_compatible:
+        where.badge("Seed-compatible", icon=":material/verified:", color="green",
+                    help="Every quirk of the research code is kept, so its numbers are reproduced.")
+    else:
+        where.badge("Improved options on", icon=":material/tune:", color="orange",
+                    help="Some research-code quirks are fixed; numbers differ from the research code's.")
+
+
+def sidebar(sb) -> None:
+    """The active pair, settings, results and the oracle note, on every page (into container ``sb``)."""
+    source, settings = state.source(), state.settings()
+    sb.markdown("#### Active pair")
+    if source is None:
+        sb.caption("Nothing loaded yet.")
+    else:
+        sb.markdown(f"**{source.label}**")
+        n_samples = None
+        try:
+            pair = cache.pair(source, settings)
+            n_samples = pair.n_samples
+            sb.caption(f"{source.origin} · target: {source.target_label} · analysed {pair.duration_s:.2f} s at {pair.sr} Hz")
+        except VsepError as exc:
+            sb.warning(str(exc))
+    sb.markdown("#### Settings")
+    seed_badge(settings, sb)
+    sb.caption("  \n".join(settings_lines(settings, n_samples if source is not None else None)))
+    sb.markdown("#### Results")
+    prog, greedy = state.progressive(), state.greedy()
+    lines = []
+    for name, record in (("Progressive test", prog), ("Greedy search", greedy)):
+        if record is None:
+            lines.append(f"{name}: not run yet")
+        else:
+            what = (f"N = 1…{len(record.outcome.runs)}" if record is prog
+                    else f"{len(record.outcome.greedy.sequence)} slices")
+            stale = "" if record.matches(source, settings) else " (earlier settings)"
+            lines.append(f"{name}: {what} ✓{stale}")
+    sb.caption("  \n".join(lines))
+    sb.expander("An oracle experiment", icon=":material/info:").caption(report.ORACLE_NOTE)
+
+
+def audio_player(label: str, data, *, sample_rate: int | None = None, fmt: str = "audio/wav") -> None:
+    st.markdown(f"**{label}**")
+    st.audio(data, format=fmt, sample_rate=sample_rate)
+
+
+def mime_for(name: str) -> str:
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else "wav"
+    return {"mp3": "audio/mpeg", "ogg": "audio/ogg", "flac": "audio/flac", "m4a": "audio/mp4",
+            "aac": "audio/aac", "opus": "audio/ogg", "aiff": "audio/aiff", "aif": "audio/aiff"}.get(ext, "audio/wav")
+
+
+RUNS = "vsep_runs"
+
+
+def run_marker() -> None:
+    """An invisible mark at the very end of every script run, numbered per session.
+
+    Browser tests and the benchmark wait for a number higher than the one they
+    saw before acting: the page is then completely drawn (Streamlit keeps the
+    previous run's elements on screen while a new run is under way).
+    """
+    n = st.session_state.get(RUNS, 0) + 1
+    st.session_state[RUNS] = n
+    st.html(f'<div class="vsep-run-done" style="display:none">{n}</div>')
