@@ -86,7 +86,7 @@ def decoded(source: Source) -> tuple[audio.Decoded, audio.Decoded]:
 
 
 def _file_label(role: str, file_name: str) -> str:
-    return role if file_name in ("", role) else f"{role} ({file_name})"
+    return role if file_name in ("", role) else f"{role} “{file_name}”"
 
 
 @st.cache_data(max_entries=16, **_OPTS)

@@ -113,6 +113,8 @@ def raw_to_wav_bytes(raw) -> bytes | None:
                 ordered[keys] = out
                 out = ordered
             return out.tobytes()
+    except VsepError:
+        raise
     except (TypeError, ValueError, OverflowError) as exc:
         raise VsepError("The recorder sent something that is not a recording.") from exc
     raise VsepError("The recorder sent something that is not a recording.")

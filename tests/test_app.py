@@ -1,0 +1,349 @@
+"""The dashboard, page by page, with streamlit.testing's AppTest (no browser).
+
+The walk: the first visit loads the default sample → Slices (19 views, one
+window's fingerprints and measurements) → Optimise (progressive test, greedy
+search) → Results (players, scores, downloads: a valid ZIP with summary.json,
+an HTML report) → switching pages keeps the results and re-running comes from
+the cache. Error paths: a file that is not audio, an empty file, silence, NaN
+samples, a mismatched pair, bad settings, an empty recording, an unexpected
+exception; one session's upload is not seen by another.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from vsep_app import cache
+from vsep_core import views
+from vsep_core.audio import prepare_pair
+from vsep_core.experiment import run_experiment
+from vsep_core.fingerprint import target_profiles_db, window_metrics
+from vsep_core.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+SAMPLE = REPO / "sample_audio" / "sung_vowels_pop"
+SAMPLE_LABEL = "Pop, female voice (default sample)"
+RUN_TIMEOUT = 60
+
+
+# --- helpers -------------------------------------------------------------------------
+
+def _new_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    _assert_no_exception(at)
+    return at
+
+
+def _assert_no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def _subheaders(at: AppTest) -> list[str]:
+    return [h.value for h in at.subheader]
+
+
+def _charts(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def _chart_titles(at: AppTest) -> list[str]:
+    titles = []
+    for chart in _charts(at):
+        spec = json.loads(chart.proto.spec)
+        title = spec.get("layout", {}).get("title", {})
+        titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
+    return titles
+
+
+def _wav(y: np.ndarray, sr: int = 22050, subtype: str = "PCM_16") -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(y, dtype=np.float32), sr, format="WAV", subtype=subtype)
+    return buf.getvalue()
+
+
+def _upload(at: AppTest, mixture: tuple, other: tuple, kind: str = "vocal") -> AppTest:
+    at.radio(key="load_mode").set_value("Upload files").run()
+    at.radio(key="upload_kind").set_value(kind).run()
+    at.file_uploader(key="upload_mixture").set_value((*mixture, "audio/wav"))
+    at.file_uploader(key="upload_other").set_value((*other, "audio/wav"))
+    at.run()
+    at.button[[b.label for b in at.button].index("Load these files")].click().run()
+    _assert_no_exception(at)
+    return at
+
+
+def _raw_take(wav: bytes) -> dict:
+    return json.loads(json.dumps({"arr": {str(i): b for i, b in enumerate(wav)}}))
+
+
+@pytest.fixture()
+def media(monkeypatch):
+    """The in-memory media stores of AppTest runs, so tests can read what a download button serves."""
+    stores: list[MemoryMediaFileStorage] = []
+
+    class Recording(MemoryMediaFileStorage):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            stores.append(self)
+
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", Recording)
+
+    def read(url: str) -> bytes:
+        for store in reversed(stores):
+            try:
+                return store.get_file(url.rsplit("/", 1)[-1]).content
+            except Exception:
+                continue
+        raise KeyError(url)
+
+    return read
+
+
+@pytest.fixture(scope="module")
+def sample_pair():
+    return prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav", settings=Settings())
+
+
+# --- the walk on the default sample ---------------------------------------------------
+
+def test_first_visit_loads_the_default_sample():
+    at = _new_app()
+    assert not _errors(at)
+    assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(at)
+    assert len(at.get("audio")) == 3  # mixture, vocal, instrumental
+    assert len(_charts(at)) == 1  # the waveforms
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Lag"] == "0 samples"
+    assert float(metrics["Correlation as given"]) > 0.5
+    assert any("aligned with the mixture" in s.value for s in at.success)
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert SAMPLE_LABEL in sidebar
+    assert at.session_state["vsep_settings"] == Settings()  # seed-compatible defaults
+
+
+def test_slices_page_draws_every_view_and_one_window(sample_pair):
+    at = _new_app()
+    at.switch_page("app_pages/2_slices.py").run()
+    _assert_no_exception(at)
+    assert not _errors(at)
+    titles = _chart_titles(at)
+    assert titles == [f"{v.index}: {v.label}" for v in views.VIEWS]  # 19 heatmaps, in view order
+    kernels = [h for h in at.get("html") if "<table" in h.proto.body]
+    assert len(kernels) == 19
+
+    at.session_state["slices_tab"] = "Mixture"
+    at.run()
+    assert len(_charts(at)) == 19
+
+    at.session_state["slices_tab"] = "One window up close"
+    at.run()
+    _assert_no_exception(at)
+    table = at.dataframe[0].value
+    assert len(table) == 25 and list(table.columns) == ["measurement", "unit", "vocal", "mixture"]
+    # The table is the engine's measurement of window 50 (the default) of the raw view.
+    settings = Settings()
+    mag = views.magphase(views.stft(sample_pair.vocal, settings))[0]
+    expected = window_metrics(mag[:, [50]], sample_pair.sr)[0]
+    np.testing.assert_allclose(table["vocal"].to_numpy(), expected, rtol=1e-9)
+    assert any("Fingerprints at window 50" in t for t in _chart_titles(at))
+
+
+def test_walk_optimise_results_and_downloads(media, sample_pair):
+    at = _new_app()
+    at.switch_page("app_pages/3_optimise.py").run()
+    _assert_no_exception(at)
+    assert at.slider(key="opt_n").value == 8
+
+    at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
+    _assert_no_exception(at)
+    assert not _errors(at)
+    assert any("Progressive test done: N = 1 … 8" in p.proto.text for p in at.get("progress"))
+    titles = _chart_titles(at)
+    assert "Loss curves (every pass's iterations end to end)" in titles
+    assert "Final loss per number of slices" in titles
+
+    at.button(key="run_greedy").click().run(timeout=RUN_TIMEOUT)
+    _assert_no_exception(at)
+    assert any("Greedy search done: 8 steps" in p.proto.text for p in at.get("progress"))
+    assert "Greedy search: every candidate's polish loss" in _chart_titles(at)
+
+    # The numbers on screen are the engine's.
+    expected = run_experiment(sample_pair, Settings(), max_slices=8)
+    record = at.session_state["vsep_progressive"]
+    assert [r.final_loss for r in record.outcome.runs] == pytest.approx(
+        [r.final_loss for r in expected.progressive], rel=1e-12)
+    greedy = at.session_state["vsep_greedy"].outcome.greedy
+    assert greedy.sequence == expected.greedy.sequence
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Full greedy sequence (8 slices)"] == f"{expected.greedy.loss:.2f} dB²"
+
+    at.switch_page("app_pages/4_results.py").run(timeout=RUN_TIMEOUT)
+    _assert_no_exception(at)
+    assert not _errors(at)
+    n_players = 3 + 8 + 2 + (expected.greedy.best_prefix_length != 8)
+    assert len(at.get("audio")) == n_players
+    labels = [b.label for b in at.download_button]
+    assert labels.count("WAV") == n_players
+    assert {"Spectrograms", "Learned EQ curves", "Separation quality", "Take it with you"} <= set(_subheaders(at))
+    scores = at.dataframe[0].value
+    assert {"exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture"} <= set(scores["method"])
+    assert scores.loc[scores["method"] == "irm", "vocal SI-SDR"].iloc[0] > \
+        scores.loc[scores["method"] == "mixture", "vocal SI-SDR"].iloc[0]
+
+    zip_button = at.download_button[labels.index("Download everything (ZIP)")]
+    with zipfile.ZipFile(io.BytesIO(media(zip_button.proto.url))) as zf:
+        names = set(zf.namelist())
+        summary = json.loads(zf.read("summary.json"))
+        settings_json = json.loads(zf.read("settings.json"))
+        wav = zf.read("3_slices/extracted_vocal.wav")
+    assert {"1_slices/mixture.wav", "1_slices/target.wav", "best_sequence_found/extracted_vocal_best_sequence.wav",
+            "plots/loss_curves.html", "plots/greedy_search.html"} <= names
+    assert [e["final_loss"] for e in summary["progressive"]] == pytest.approx(
+        [r.final_loss for r in expected.progressive])
+    assert summary["greedy"]["sequence"] == expected.greedy.sequence
+    assert {m["name"] for m in summary["metrics"]["methods"]} >= {"exact_eq", "mixture"}
+    assert settings_json == Settings().to_dict()
+    assert sf.info(io.BytesIO(wav)).frames == 102_960  # 99 windows × hop 1040, as the research code
+
+    html = media(at.download_button[labels.index("Download the report (HTML)")].proto.url).decode()
+    assert html.startswith("<!DOCTYPE html>") and html.count("<audio") >= 5
+    assert "Oracle experiment" in html and "Separation quality" in html
+
+    # Results survive page switches, and the same run again comes from the cache.
+    at.switch_page("app_pages/1_upload.py").run()
+    at.switch_page("app_pages/4_results.py").run(timeout=RUN_TIMEOUT)
+    assert len(at.get("audio")) == n_players
+    at.switch_page("app_pages/3_optimise.py").run()
+    at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
+    assert any("(from the cache)" in p.proto.text for p in at.get("progress"))
+
+
+# --- error paths ----------------------------------------------------------------------
+
+def _sample_bytes(role: str) -> bytes:
+    return (SAMPLE / f"{role}.wav").read_bytes()
+
+
+@pytest.mark.parametrize("mixture, other, message", [
+    (("song.mp3", b"this is a text file, not a song " * 20), ("vocal.wav", None), "is not audio"),
+    (("song.wav", b""), ("vocal.wav", None), "empty (0 bytes)"),
+    (("song.wav", None), ("vocal.wav", _wav(np.zeros(103_635))), "silent"),
+    (("song.wav", None), ("vocal.wav", _wav(np.full(103_635, np.nan), subtype="FLOAT")), "NaN"),
+    (("song.wav", None), ("vocal.wav", _wav(0.1 * np.sin(np.arange(22050 * 2)))), "same length"),
+])
+def test_bad_uploads_are_messages_and_keep_the_loaded_pair(mixture, other, message):
+    mixture = (mixture[0], mixture[1] if mixture[1] is not None else _sample_bytes("mixture"))
+    other = (other[0], other[1] if other[1] is not None else _sample_bytes("vocal"))
+    at = _upload(_new_app(), mixture, other)
+    assert any(message in e for e in _errors(at)), _errors(at)
+    assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(at)  # what was loaded before is kept
+
+
+def test_instrumental_upload_and_alignment_fix():
+    mixture = _sample_bytes("mixture")
+    inst, sr = sf.read(io.BytesIO(_sample_bytes("instrumental")), dtype="float32")
+    delayed = np.concatenate([np.zeros(40, dtype=np.float32), inst[:-40]])
+    at = _upload(_new_app(), ("mix.wav", mixture), ("inst.wav", _wav(delayed, sr, "FLOAT")), kind="instrumental")
+    assert not _errors(at)
+    assert "Loaded: mix.wav + inst.wav" in _subheaders(at)
+    assert {m.label: m.value for m in at.metric}["Lag"] == "-40 samples"
+    fix = [b for b in at.button if b.label.startswith("Fix it")]
+    assert fix and not any("aligned with the mixture" in s.value for s in at.success)
+    fix[0].click().run()
+    _assert_no_exception(at)
+    assert {m.label: m.value for m in at.metric}["Lag"] == "0 samples"
+    assert any("aligned with the mixture" in s.value for s in at.success)
+
+
+def test_settings_apply_change_the_badge_and_reject_what_does_not_fit():
+    at = _new_app()
+    at.radio(key="set_level").set_value("common")
+    at.radio(key="set_pooled").set_value("expand")
+    at.button[[b.label for b in at.button].index("Apply settings")].click().run()
+    _assert_no_exception(at)
+    settings = at.session_state["vsep_settings"]
+    assert settings.level == "common" and settings.pooled_windows == "expand"
+    assert not settings.is_seed_compatible
+
+    at.radio(key="set_window_mode").set_value("count")
+    at.number_input(key="set_n_windows").set_value(100000)
+    at.button[[b.label for b in at.button].index("Apply settings")].click().run()
+    assert any("windows cannot be made" in e for e in _errors(at))
+    assert at.session_state["vsep_settings"] == settings  # unchanged
+
+
+def test_empty_recording_is_a_plain_message():
+    at = _new_app()
+    at.radio(key="load_mode").set_value("Record a vocal").run()
+    empty = _wav(np.zeros(0))
+    assert len(empty) == 44
+    at.session_state["recorder"] = _raw_take(empty)
+    at.run()
+    _assert_no_exception(at)
+    assert any("The recording came back empty" in e for e in _errors(at))
+    assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(at)
+
+
+def test_a_recording_becomes_the_active_pair():
+    at = _new_app()
+    at.radio(key="load_mode").set_value("Record a vocal").run()
+    sr = 44100
+    t = np.arange(int(2.5 * sr)) / sr
+    voice = 0.3 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t))
+    at.session_state["recorder"] = _raw_take(_wav(np.stack([voice, voice], axis=1), sr))
+    at.run()
+    assert any("Got a 2.5 s take" in s.value for s in at.success)
+    at.button[[b.label for b in at.button].index("Mix and use this take")].click().run()
+    _assert_no_exception(at)
+    assert any(h.startswith("Loaded: Your recording over") for h in _subheaders(at))
+    pair = cache.pair(at.session_state["vsep_source"], at.session_state["vsep_settings"])
+    assert pair.duration_s == pytest.approx(2.5, abs=0.01)
+
+
+def test_sessions_do_not_see_each_others_uploads():
+    first, second = _new_app(), _new_app()
+    _upload(first, ("mine.wav", _sample_bytes("mixture")), ("my_vocal.wav", _sample_bytes("vocal")))
+    assert "Loaded: mine.wav + my_vocal.wav" in _subheaders(first)
+    second.run()
+    assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(second)
+    assert second.session_state["vsep_source"].label == SAMPLE_LABEL
+
+
+def test_an_unexpected_error_is_a_short_message(monkeypatch):
+    def broken(source):
+        raise RuntimeError("something deep inside broke")
+
+    monkeypatch.setattr(cache, "waveforms", broken)
+    at = _new_app()
+    assert any("unexpected problem" in e and "RuntimeError" in e for e in _errors(at))
+    assert any(e.label.startswith("Technical details") for e in at.expander)
+    assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(at)  # the rest of the page is still there
+
+
+# --- app-side helpers -----------------------------------------------------------------
+
+@pytest.mark.parametrize("window", [0, 1, 2, 49, 50, 97, 98, 99])
+def test_view_column_equals_the_whole_view(sample_pair, window):
+    mag = views.magphase(views.stft(sample_pair.vocal, Settings()))[0]
+    for spec in views.VIEWS:
+        whole = views.compute_view(mag, spec.name)
+        column = window // 2 if spec.is_pooled else window
+        np.testing.assert_allclose(cache.view_column(mag, spec.name, window), whole[:, column], rtol=1e-6,
+                                   atol=1e-6 * float(np.abs(whole).max()), err_msg=spec.name)
+        np.testing.assert_allclose(target_profiles_db(cache.view_column(mag, spec.name, window)[:, None], Settings()),
+                                   target_profiles_db(whole[:, [column]], Settings()), atol=1e-3)
