@@ -73,6 +73,8 @@ Layout of DIR (one sub-folder per song; names without extension; wav, flac, ogg,
   DIR/song_b/mixture.wav + instrumental.wav       vocal = mixture - instrumental
   DIR/song_c/mixture.wav + vocals.wav + drums.wav + bass.wav + other.wav   (MUSDB18-HQ)
 Also accepted: mix, vocals, accompaniment; drums+bass+other summed when there is no vocal.
+Each song is cut like evaluate's pairs (--start, --duration: the first 4.7 s by default;
+songs whose vocal is silent there fail, so pick --start or use --duration all).
 A song that fails is reported and skipped.
 """
 
