@@ -113,15 +113,18 @@ def greedy_search(analysis: Analysis, candidates=SLICE_NAMES, *, workers: int | 
         polish, _ = run_pass(settle(db_out, analysis.settings), analysis, RAW, curve=False, apply=False)
         return polish.final_loss
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
         while remaining:
             step = len(result.sequence) + 1
             profile = working_profiles(working, analysis.settings)  # shared by the step's candidates
-            # Submitted all at once, collected in order: progress comes from this thread.
-            pending = [pool.submit(score, name, profile) for name in remaining]
+            if pool is None:
+                pending = [None] * len(remaining)
+            else:  # submitted all at once, collected in order: progress comes from this thread
+                pending = [pool.submit(score, name, profile) for name in remaining]
             losses = {}
             for name, future in zip(remaining, pending):
-                losses[name] = future.result()
+                losses[name] = score(name, profile) if future is None else future.result()
                 done += 1
                 report(progress, done / total, f"Greedy step {step}: tried {name}")
             best_name = min(remaining, key=lambda name: losses[name])  # min keeps the earlier on ties
@@ -130,6 +133,9 @@ def greedy_search(analysis: Analysis, candidates=SLICE_NAMES, *, workers: int | 
             remaining.remove(best_name)
             _, db_out = run_pass(working, analysis, best_name, curve=False, profile=profile)
             working = settle(db_out, analysis.settings)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     chosen = result.chosen_losses
     result.best_prefix_length = chosen.index(min(chosen)) + 1
     report(progress, 1.0, "Greedy search done")
