@@ -13,7 +13,7 @@ import streamlit as st
 st.set_page_config(page_title="vsep · vocal separation by fingerprints", page_icon=":material/graphic_eq:",
                    layout="wide")
 
-from vsep_app import loading, sample, state, ui  # noqa: E402  (after set_page_config)
+from vsep_app import cache, loading, sample, state, ui  # noqa: E402  (after set_page_config)
 from vsep_app.warmup import warm_up  # noqa: E402
 
 # First visit: load the bundled default pair so the whole method works without an upload.
@@ -37,4 +37,9 @@ with ui.guard("This page"):
 with ui.guard("The sidebar"):
     ui.sidebar(sidebar)
 warm_up()  # after the page is drawn: import the DSP libraries in the background, once per server
+if state.source() is not None:  # the likely next page: compute its pictures while this one is read
+    with ui.guard("Preparing the slices"):
+        cache.prefetch_slices(state.source(), state.settings())
 ui.run_marker()
+if page.url_path == "upload":
+    ui.preload_charts()

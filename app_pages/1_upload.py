@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from vsep_core.settings import Settings
-from vsep_app import cache, loading, recorder, sample, state, ui
+from vsep_app import cache, figures, loading, recorder, sample, state, ui
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "m4a", "aac", "opus", "aiff", "aif"]
 RESEARCH_LENGTH_S = 4.7
@@ -116,22 +114,11 @@ else:
                 ui.audio_player("Vocal (mixture − instrumental, analysed segment)", pair.vocal, sample_rate=pair.sr)
 
         waves = cache.waveforms(source)
-        fig = go.Figure()
-        colours = {"mixture": "#4C78A8", "vocal": "#E45756", "instrumental": "#54A24B"}
-        for label, w in waves.items():
-            fig.add_trace(go.Scatter(x=np.concatenate([w["t"], w["t"][::-1]]),
-                                     y=np.concatenate([w["max"], w["min"][::-1]]), fill="toself", mode="lines",
-                                     line=dict(width=0.5, color=colours.get(label)), opacity=0.55, name=label))
-        start = settings.start_s
-        stop = start + pair.duration_s
-        fig.add_vrect(x0=start, x1=stop, fillcolor="#F58518", opacity=0.12, line_width=0,
-                      annotation_text="analysed segment", annotation_position="top left")
-        fig.update_layout(height=230, margin=dict(l=40, r=10, t=30, b=30), xaxis_title="time (s)",
-                          yaxis_title="amplitude", template="plotly_white",
-                          legend=dict(orientation="h", y=1.15, x=1, xanchor="right"))
-        st.plotly_chart(fig, theme=None, config={"displayModeBar": False})
+        st.image(figures.waveform_svg(waves, (settings.start_s, settings.start_s + pair.duration_s)),
+                 width="stretch")
         durations = " · ".join(f"{k} {w['duration_s']:.2f} s, {w['sr']} Hz, {w['channels']} ch" for k, w in waves.items())
-        st.caption(f"Files: {durations}. Analysed: {pair.duration_s:.2f} s from {start:g} s at {pair.sr} Hz, mono.")
+        st.caption(f"Files: {durations}. Analysed: {pair.duration_s:.2f} s from {settings.start_s:g} s at "
+                   f"{pair.sr} Hz, mono.")
 
         st.markdown("##### Alignment check")
         st.caption(f"Does the {source.other_kind} sit sample-exactly inside the mixture? The method itself compares "
@@ -143,11 +130,14 @@ else:
                     "it is not installed here.")
         else:
             m = st.columns(5)
-            m[0].metric("Lag", f"{found['lag_samples']} samples", f"{found['lag_ms']:.1f} ms", delta_color="off")
+            m[0].metric("Lag", f"{found['lag_samples']} samples", help=f"{found['lag_ms']:.1f} ms at {found['sr']} Hz. "
+                        "Positive: the vocal comes late and must be delayed.")
             m[1].metric("Gain", f"{found['gain']:.3f}")
             m[2].metric("Correlation as given", f"{found['correlation']:.3f}")
             m[3].metric("Correlation at that lag", f"{found['correlation_at_lag']:.3f}")
             m[4].metric("Mixture explained", f"{100 * found['explained']:.1f} %")
+            if found["excerpt_s"] < found["segment_s"]:
+                st.caption(f"Measured on the first {found['excerpt_s']:.0f} s of the {found['segment_s']:.0f} s segment.")
             if found["aligned"]:
                 st.success(found["verdict"], icon=":material/check_circle:")
             else:

@@ -7,14 +7,15 @@ import streamlit as st
 
 from vsep_core.fingerprint import METRICS
 from vsep_core.views import VIEWS
-from vsep_app import cache, figures, state, ui
+from vsep_app import cache, figures, jobs, state, ui
 
 st.title("Slices: 19 ways to look at a spectrogram")
 st.markdown(
     "Each **slice** filters the magnitude spectrogram with a small 3×3 kernel (rows: frequency, columns: time) "
     "and keeps a different kind of detail: steady tones, onsets, pitch glides, edges. The method matches the "
     "mixture to the vocal's **fingerprint** in one slice after another. Colours are dB of the filtered "
-    "magnitude (80 dB range); the pictures are reduced for display, the method uses every bin."
+    "magnitude (80 dB range) against time (s) and frequency (Hz); the pictures are reduced for display, the "
+    "method uses every bin. Drag to zoom, double-click to reset."
 )
 
 source = ui.require_source()
@@ -29,17 +30,16 @@ if source is not None:
                                                  key="slices_tab", on_change="rerun")
 
         def grid(signal: str) -> None:
+            jobs.wait_for_prefetch(cache.slices_key(source, settings), state.SLICES_PREFETCH, signal)
             figs = cache.slice_figures(source, settings, signal)
             for row_start in range(0, len(VIEWS), cols_per_row):
-                cols = st.columns(cols_per_row)
-                for col, spec, fig in zip(cols, VIEWS[row_start:row_start + cols_per_row],
-                                          figs[row_start:row_start + cols_per_row]):
-                    with col:
-                        st.plotly_chart(fig, theme=None, config={"displayModeBar": False},
-                                        key=f"view_{signal}_{spec.index}")
-                        k, d = st.columns([2, 3], vertical_alignment="center")
-                        k.html(figures.kernel_html(spec))
-                        d.caption(spec.description)
+                specs = VIEWS[row_start:row_start + cols_per_row]
+                st.plotly_chart(figures.view_row(figs[row_start:row_start + cols_per_row], cols_per_row),
+                                theme=None, config={"displayModeBar": False}, key=f"views_{signal}_{row_start}")
+                for col, spec in zip(st.columns(cols_per_row, gap="small"), specs):
+                    k, d = col.columns([2, 3], vertical_alignment="center")
+                    k.html(figures.kernel_html(spec))
+                    d.caption(spec.description)
 
         if tab_vocal.open:
             with tab_vocal:

@@ -30,6 +30,9 @@ def friendly(label: str) -> str:
                   else m.group(0), label)
 
 
+#: The live loss chart appears once a progressive test has run this long, and is redrawn at most this often.
+LIVE_AFTER_S, LIVE_EVERY_S = 0.75, 1.0
+
 source = ui.require_source()
 if source is not None:
     settings = state.settings()
@@ -80,17 +83,21 @@ if source is not None:
             bar = st.progress(0.0, text="Starting the progressive test…")
             chart = st.empty()
             curves: dict = {}
+            drawn = {"at": None}
             t0 = time.perf_counter()
 
-            def show(events: list) -> None:
+            def show(events: list, elapsed: float, done: bool) -> None:
                 progress = [e for e in events if e[0] == "progress"]
                 for e in events:
                     if e[0] == "run":
                         curves[f"N={e[2].n}"] = e[2].loss_curve
-                if progress:
+                if progress and not done:
                     bar.progress(progress[-1][1], text=friendly(progress[-1][2]))
-                if any(e[0] == "run" for e in events):
+                # The live chart only for runs long enough to watch (each redraw costs the browser ~0.5 s).
+                if curves and not done and elapsed > LIVE_AFTER_S and (
+                        drawn["at"] is None or elapsed - drawn["at"] >= LIVE_EVERY_S):
                     chart.plotly_chart(figures.live_loss(curves), theme=None, config={"displayModeBar": False})
+                    drawn["at"] = elapsed
 
             outcome = jobs.run_with_events(lambda emit: cache.progressive(source, settings, used, len(used), emit),
                                            show)
@@ -98,7 +105,8 @@ if source is not None:
             state.set_progressive(RunRecord(source.identity, settings, used, outcome, seconds))
             bar.progress(1.0, text=f"Progressive test done: N = 1 … {len(used)} in {seconds:.2f} s"
                                    + ("" if curves else " (from the cache)"))
-            chart.empty()
+            if drawn["at"] is not None:
+                chart.empty()  # the full loss curves are drawn below
 
     if run_greedy or run_both:
         with ui.guard("The greedy search"):
@@ -107,10 +115,10 @@ if source is not None:
             t0 = time.perf_counter()
             seen = []
 
-            def show_greedy(events: list) -> None:
+            def show_greedy(events: list, elapsed: float, done: bool) -> None:
                 seen.extend(events)
                 progress = [e for e in events if e[0] == "progress"]
-                if progress:
+                if progress and not done:
                     bar.progress(progress[-1][1], text=friendly(progress[-1][2]))
 
             outcome = jobs.run_with_events(lambda emit: cache.greedy(source, settings, used, emit), show_greedy)

@@ -91,10 +91,11 @@ elif source is not None:
                               key="results_run")
         label, run = choices[chosen]
         run_key = cache.content_key(cache.result_key(prog, greedy), label)
-        mags = cache.magnitudes(source, settings)
+        target, mixture = cache.magnitude(source, settings, "vocal"), cache.magnitude(source, settings, "mixture")
+        hop = target["hop"]
         extracted = cache.run_magnitude(run_key, run.estimate.vocal_raw, settings, pair.n_samples)
-        st.plotly_chart(plots.spectrograms_figure({"target (true vocal)": mags["vocal"], "mixture": mags["mixture"],
-                                                   f"extracted ({chosen})": extracted}, sr, mags["hop"]),
+        st.plotly_chart(plots.spectrograms_figure({"target (true vocal)": target["mag"], "mixture": mixture["mag"],
+                                                   f"extracted ({chosen})": extracted}, sr, hop),
                         theme=None, key="spectrograms")
         st.caption("Magnitude in dB, one colour scale for the three. A good extraction looks like the target: "
                    "the vocal's harmonics kept, the drums and chords between them gone.")
@@ -112,7 +113,7 @@ elif source is not None:
             eq, title = total, f"EQ of every pass added up, {chosen}"
         else:
             eq, title = eqs[pass_names.index(which)][1], f"EQ learned in {which}, {chosen}"
-        st.plotly_chart(plots.eq_heatmap_figure(eq, sr, mags["hop"], title=title), theme=None, key="eq_heatmap")
+        st.plotly_chart(plots.eq_heatmap_figure(eq, sr, hop, title=title), theme=None, key="eq_heatmap")
         st.caption(f"{settings.n_points} bands (rows, 0 Hz to {sr // 2} Hz) × {n_windows} windows (columns): how many "
                    "dB each pass added (red) or removed (blue) to make the mixture's fingerprint match the vocal's. "
                    "Pooled slices learn half as many windows.")
@@ -135,9 +136,9 @@ elif source is not None:
                                  key=key, icon=":material/analytics:"):
                 bar = st.progress(0.0, text="Measuring…")
 
-                def show(events):
+                def show(events, elapsed, done):
                     last = [e for e in events if e[0] == "progress"]
-                    if last:
+                    if last and not done:
                         bar.progress(last[-1][1], text=last[-1][2])
 
                 metrics = jobs.run_with_events(lambda emit: cache.evaluation(source, prog, greedy, emit), show)

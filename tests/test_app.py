@@ -58,16 +58,19 @@ def _subheaders(at: AppTest) -> list[str]:
 
 
 def _charts(at: AppTest) -> list:
-    return at.get("plotly_chart")
+    """The page's charts (not the blank one that preloads the chart library)."""
+    return [c for c in at.get("plotly_chart") if "vsep_preload_charts" not in c.proto.id]
 
 
 def _chart_titles(at: AppTest) -> list[str]:
+    """Every chart's title, and the titles of its subplots."""
     titles = []
     for chart in _charts(at):
-        spec = json.loads(chart.proto.spec)
-        title = spec.get("layout", {}).get("title", {})
+        layout = json.loads(chart.proto.spec).get("layout", {})
+        title = layout.get("title", {})
         titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
-    return titles
+        titles += [a.get("text", "") for a in layout.get("annotations", [])]
+    return [t for t in titles if t]
 
 
 def _wav(y: np.ndarray, sr: int = 22050, subtype: str = "PCM_16") -> bytes:
@@ -126,7 +129,7 @@ def test_first_visit_loads_the_default_sample():
     assert not _errors(at)
     assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(at)
     assert len(at.get("audio")) == 3  # mixture, vocal, instrumental
-    assert len(_charts(at)) == 1  # the waveforms
+    assert len(at.get("image")) == 1 and not _charts(at)  # the waveforms, as an SVG picture
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Lag"] == "0 samples"
     assert float(metrics["Correlation as given"]) > 0.5
@@ -141,14 +144,17 @@ def test_slices_page_draws_every_view_and_one_window(sample_pair):
     at.switch_page("app_pages/2_slices.py").run()
     _assert_no_exception(at)
     assert not _errors(at)
+    assert len(_charts(at)) == 5  # a row of four views per chart
     titles = _chart_titles(at)
     assert titles == [f"{v.index}: {v.label}" for v in views.VIEWS]  # 19 heatmaps, in view order
+    heatmaps = [t for c in _charts(at) for t in json.loads(c.proto.spec)["data"] if t["type"] == "heatmap"]
+    assert len(heatmaps) == 19
     kernels = [h for h in at.get("html") if "<table" in h.proto.body]
     assert len(kernels) == 19
 
     at.session_state["slices_tab"] = "Mixture"
     at.run()
-    assert len(_charts(at)) == 19
+    assert _chart_titles(at) == [f"{v.index}: {v.label}" for v in views.VIEWS]
 
     at.session_state["slices_tab"] = "One window up close"
     at.run()

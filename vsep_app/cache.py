@@ -42,12 +42,20 @@ from vsep_core.settings import Settings
 
 from .state import RunRecord, Source
 
+#: The alignment check reads at most this much of the segment (a lag and a gain show in any 30 s;
+#: the whole of a 3-minute song took 4 s).
+ALIGNMENT_EXCERPT_S = 30.0
+
 #: Settings that change the prepared pair.
 PAIR_FIELDS = ("sr", "start_s", "duration_s", "n_fft", "level")
 #: Settings that change the spectrograms and fingerprints.
 ANALYSIS_FIELDS = PAIR_FIELDS + ("hop_length", "n_windows", "n_points", "top_db", "pooled_windows")
 
 _OPTS = dict(show_spinner=False)
+
+#: Cells of a slice heatmap on screen (rows × columns): about one per pixel at four views per row.
+#: Fewer cells draw faster in the browser (160 × 240 took ~1 s longer for 19 views).
+DISPLAY_CELLS = (100, 160)
 
 
 def subset(settings: Settings, fields) -> dict:
@@ -127,7 +135,11 @@ def _alignment(identity: str, pair_settings: dict, _source: Source) -> dict | No
     except ImportError:
         return None
     signals = _signals(identity, pair_settings, _source=_source)
-    return check_alignment(signals["mixture"], signals[_source.other_kind], signals["sr"]).to_dict()
+    n = min(len(signals["mixture"]), int(ALIGNMENT_EXCERPT_S * signals["sr"]))
+    found = check_alignment(signals["mixture"][:n], signals[_source.other_kind][:n], signals["sr"]).to_dict()
+    found["excerpt_s"] = n / signals["sr"]
+    found["segment_s"] = len(signals["mixture"]) / signals["sr"]
+    return found
 
 
 def alignment(source: Source, settings: Settings) -> dict | None:
@@ -174,31 +186,36 @@ def analysis(source: Source, settings: Settings, view_names) -> Analysis:
 
 
 @st.cache_data(max_entries=8, **_OPTS)
-def _magnitudes(identity: str, analysis_settings: dict, _source: Source) -> dict:
+def _magnitude(identity: str, analysis_settings: dict, signal: str, _source: Source) -> dict:
     settings = Settings().replace(**analysis_settings)
     p = pair(_source, settings)
     hop = settings.hop_for(p.n_samples)
-    out = {"hop": hop, "sr": p.sr, "n_samples": p.n_samples}
-    for signal in ("vocal", "mixture"):
-        out[signal] = views.magphase(views.stft(getattr(p, signal), settings, hop_length=hop))[0]
-    return out
+    mag = views.magphase(views.stft(getattr(p, signal), settings, hop_length=hop))[0]
+    return {"mag": mag, "hop": hop, "sr": p.sr, "n_samples": p.n_samples}
 
 
-def magnitudes(source: Source, settings: Settings) -> dict:
-    """Magnitude spectrograms of the prepared vocal and mixture (``"vocal"``, ``"mixture"``, ``"hop"``)."""
-    return _magnitudes(source.identity, subset(settings, ANALYSIS_FIELDS), _source=source)
+def magnitude(source: Source, settings: Settings, signal: str) -> dict:
+    """Magnitude spectrogram of the prepared ``signal`` ("vocal" or "mixture"): ``{"mag", "hop", "sr", "n_samples"}``."""
+    return _magnitude(source.identity, subset(settings, ANALYSIS_FIELDS), signal, _source=source)
 
 
 @st.cache_data(max_entries=16, **_OPTS)
 def _slice_figures(identity: str, analysis_settings: dict, signal: str, _source: Source) -> list:
-    settings = Settings().replace(**analysis_settings)
-    mags = _magnitudes(identity, analysis_settings, _source=_source)
-    return [plots.view_heatmap(views.compute_view(mags[signal], name), name, mags["sr"], mags["hop"])
-            for name in views.VIEW_NAMES]
+    m = _magnitude(identity, analysis_settings, signal, _source=_source)
+    out = []
+    for name in views.VIEW_NAMES:
+        d = plots.view_display(views.compute_view(m["mag"], name), name, m["sr"], m["hop"],
+                               max_rows=DISPLAY_CELLS[0], max_cols=DISPLAY_CELLS[1])
+        out.append(dict(d, z=np.asarray(d["z"], dtype=np.float32)))
+    return out
 
 
 def slice_figures(source: Source, settings: Settings, signal: str) -> list:
-    """The 19 views of ``signal`` ("vocal" or "mixture") as downsampled heatmaps, in view order."""
+    """The 19 views of ``signal`` ("vocal" or "mixture") as downsampled heatmaps, in view order.
+
+    Each is ``{"title", "z" (dB, float32), "x" (s), "y" (Hz)}``, as
+    :func:`vsep_core.plots.view_heatmap` reduced it; see :func:`vsep_app.figures.view_row`.
+    """
     return _slice_figures(source.identity, subset(settings, ANALYSIS_FIELDS), signal, _source=source)
 
 
@@ -222,14 +239,14 @@ def view_column(mag: np.ndarray, name: str, window: int) -> np.ndarray:
 @st.cache_data(max_entries=64, **_OPTS)
 def _window_detail(identity: str, analysis_settings: dict, window: int, _source: Source) -> dict:
     settings = Settings().replace(**analysis_settings)
-    mags = _magnitudes(identity, analysis_settings, _source=_source)
+    mags = {signal: _magnitude(identity, analysis_settings, signal, _source=_source) for signal in ("vocal", "mixture")}
     out = {}
     for name in views.VIEW_NAMES:
         entry = {}
-        for signal in ("vocal", "mixture"):
-            column = view_column(mags[signal], name, window)[:, None]
+        for signal, m in mags.items():
+            column = view_column(m["mag"], name, window)[:, None]
             entry[f"{signal}_profile"] = fingerprint.target_profiles_db(column, settings)[:, 0]
-            entry[f"{signal}_metrics"] = fingerprint.window_metrics(column, mags["sr"])[0]
+            entry[f"{signal}_metrics"] = fingerprint.window_metrics(column, m["sr"])[0]
         out[name] = entry
     return out
 
@@ -493,3 +510,17 @@ def evaluation(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, em
     mixture = vocal + instrumental on one scale.
     """
     return _evaluation(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec, _emit=emit)
+
+
+def slices_key(source: Source, settings: Settings) -> str:
+    return content_key(source.identity, subset(settings, ANALYSIS_FIELDS))
+
+
+def prefetch_slices(source: Source, settings: Settings) -> None:
+    """Compute the Slices page's heatmaps in the background (see :func:`vsep_app.jobs.prefetch`)."""
+    from . import jobs
+    from .state import SLICES_PREFETCH
+
+    jobs.prefetch(slices_key(source, settings), SLICES_PREFETCH,
+                  [(signal, lambda signal=signal: slice_figures(source, settings, signal))
+                   for signal in ("vocal", "mixture")])

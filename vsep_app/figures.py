@@ -49,7 +49,7 @@ def kernel_html(spec: ViewSpec) -> str:
 
 
 def _fmt(v: float) -> str:
-    if v == 0:
+    if abs(v) < 0.005:
         return "0"
     if float(v).is_integer():
         return f"{int(v)}"
@@ -65,7 +65,7 @@ def profiles_grid(detail: dict, sr: int, window: int, t: float, cols: int = 4) -
     for i, spec in enumerate(VIEWS):
         r, c = divmod(i, cols)
         for signal, colour in (("vocal", VOCAL_COLOUR), ("mixture", MIXTURE_COLOUR)):
-            fig.add_trace(go.Scattergl(x=khz, y=detail[spec.name][f"{signal}_profile"], mode="lines",
+            fig.add_trace(go.Scatter(x=khz, y=detail[spec.name][f"{signal}_profile"], mode="lines",
                                        line=dict(width=1.2, color=colour), name=signal, legendgroup=signal,
                                        showlegend=i == 0,
                                        hovertemplate=f"{signal}: %{{y:.1f}} dB at %{{x:.2f}} kHz<extra></extra>"),
@@ -88,3 +88,87 @@ def live_loss(curves: dict, *, title: str = "Loss while the optimiser runs") -> 
                       yaxis_title="loss (dB²)", yaxis_type="log", height=340, template="plotly_white",
                       margin=dict(l=50, r=20, t=50, b=40))
     return fig
+
+
+def waveform_svg(waves: dict, segment: tuple[float, float] | None = None, *, width: int = 1000,
+                 height: int = 170) -> str:
+    """Waveform envelopes (label → {"t", "min", "max"}) as a small SVG picture.
+
+    A plain SVG (no charting library) so the first page draws at once; the
+    analysed segment is shaded.
+    """
+    colours = {"mixture": "#4C78A8", "vocal": "#E45756", "instrumental": "#54A24B"}
+    left, right, top, bottom = 44, 8, 22, 24
+    w, h = width - left - right, height - top - bottom
+    duration = max(float(wv["t"][-1]) if len(wv["t"]) else 0.0 for wv in waves.values()) or 1.0
+    peak = max(float(max(np.max(np.abs(wv["max"])), np.max(np.abs(wv["min"])))) for wv in waves.values()) or 1.0
+
+    def x(t):
+        return left + w * np.asarray(t) / duration
+
+    def y(v):
+        return top + h / 2 - (h / 2) * np.asarray(v) / peak
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+             f'font-family="sans-serif" font-size="11" fill="#555">']
+    parts.append(f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="#fafafa" stroke="#ddd"/>')
+    if segment is not None:
+        x0, x1 = x(min(segment[0], duration)), x(min(segment[1], duration))
+        parts.append(f'<rect x="{x0:.1f}" y="{top}" width="{max(x1 - x0, 1):.1f}" height="{h}" fill="#F58518" '
+                     f'fill-opacity="0.12"/><text x="{x0 + 4:.1f}" y="{top + 12}">analysed segment</text>')
+    for label, wv in waves.items():
+        xs = x(wv["t"])
+        upper = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, y(wv["max"])))
+        lower = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs[::-1], y(wv["min"])[::-1]))
+        parts.append(f'<polygon points="{upper} {lower}" fill="{colours.get(label, "#888")}" fill-opacity="0.55" '
+                     f'stroke="none"/>')
+    step = _nice_step(duration)
+    for tick in np.arange(0.0, duration + 1e-9, step):
+        parts.append(f'<text x="{x(tick):.1f}" y="{height - 8}" text-anchor="middle">{tick:g}</text>')
+    parts.append(f'<text x="{left + w}" y="{height - 8}" text-anchor="end">s</text>')
+    for v, text in ((peak, f"{peak:.2f}"), (0.0, "0"), (-peak, f"{-peak:.2f}")):
+        parts.append(f'<text x="{left - 4}" y="{y(v) + 4:.1f}" text-anchor="end">{text}</text>')
+    lx = left + w
+    for i, label in enumerate(reversed(list(waves))):
+        parts.append(f'<rect x="{lx - 80 * (i + 1)}" y="4" width="12" height="10" fill="{colours.get(label, "#888")}" '
+                     f'fill-opacity="0.55"/><text x="{lx - 80 * (i + 1) + 16}" y="13">{html.escape(label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _nice_step(duration: float) -> float:
+    for step in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300):
+        if duration / step <= 12:
+            return float(step)
+    return 600.0
+
+
+def view_row(views: list, cols: int, *, height: int = 250, spacing: float = 0.045) -> go.Figure:
+    """Several view heatmaps side by side in one figure (one chart per row draws faster than one per view).
+
+    ``views`` are :func:`vsep_app.cache.slice_figures` entries (title, z in dB,
+    x in s, y in Hz); each heatmap has its own axes, so each zooms on its own.
+    The figure is assembled as plain data and not validated again (plotly's
+    validation of 19 heatmaps costs more than computing them).
+    """
+    from vsep_core.plots import MAGMA
+
+    width = (1.0 - spacing * (cols - 1)) / cols
+    data, layout = [], {"height": height, "template": "plotly_white", "margin": dict(l=40, r=10, t=30, b=25),
+                        "annotations": [], "showlegend": False}
+    for i, v in enumerate(views):
+        suffix = "" if i == 0 else str(i + 1)
+        x0 = i * (width + spacing)
+        data.append({"type": "heatmap", "z": v["z"], "x": v["x"], "y": v["y"], "colorscale": MAGMA,
+                     "showscale": False, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                     "hovertemplate": "%{x:.2f} s, %{y:.0f} Hz: %{z:.1f} dB<extra></extra>"})
+        layout[f"xaxis{suffix}"] = {"domain": [x0, x0 + width], "anchor": f"y{suffix}", "tickfont": {"size": 9},
+                                    "ticksuffix": " s"}
+        layout[f"yaxis{suffix}"] = {"domain": [0.0, 1.0], "anchor": f"x{suffix}", "tickfont": {"size": 9}}
+        layout["annotations"].append({"text": v["title"], "x": x0, "y": 1.0, "xref": "paper", "yref": "paper",
+                                      "xanchor": "left", "yanchor": "bottom", "showarrow": False,
+                                      "font": {"size": 13}})
+    import plotly.io as pio
+
+    layout["template"] = pio.templates["plotly_white"]
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
