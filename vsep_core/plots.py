@@ -50,7 +50,9 @@ def reduce_for_display(matrix: np.ndarray, max_rows: int = MAX_ROWS, max_cols: i
         return matrix, np.arange(rows), np.arange(cols)
     pr, pc = -(-rows // fr) * fr, -(-cols // fc) * fc
     fill = -np.inf if how == "max" else np.nan
-    padded = np.full((pr, pc), fill, dtype=np.float64)
+    # A maximum is exact in the input's precision: keep float32 input float32 (half the memory traffic).
+    dtype = np.float32 if how == "max" and matrix.dtype == np.float32 else np.float64
+    padded = np.full((pr, pc), fill, dtype=dtype)
     padded[:rows, :cols] = matrix
     blocks = padded.reshape(pr // fr, fr, pc // fc, fc)
     reduced = blocks.max(axis=(1, 3)) if how == "max" else np.nanmean(blocks, axis=(1, 3))
@@ -83,19 +85,29 @@ def heatmap(matrix_db: np.ndarray, sr: int, hop: int, *, title: str = "", colors
     return fig
 
 
+def view_display(view: np.ndarray, name: str, sr: int, hop: int, *, max_rows: int = 160,
+                 max_cols: int = 240) -> dict:
+    """The reduced picture of one of the 19 views, without building a figure.
+
+    Returns ``{"title", "z" (dB of |view|, 80 dB range), "x" (s), "y" (Hz)}``;
+    pooled views at their own resolution. |view| is pooled first and only the
+    cells left are converted to dB: the same picture as pooling the dB image
+    (dB is monotonic and the floor is the global maximum − 80 dB, which
+    pooling keeps), at one pass over a 3-minute view's cells.
+    """
+    spec = VIEWS_BY_NAME[name]
+    frame_hop = hop * (2 if spec.is_pooled else 1)
+    reduced, ri, ci = reduce_for_display(np.abs(np.asarray(view)), max_rows, max_cols)
+    freqs, times = _axes(view.shape[0], view.shape[1], sr, frame_hop)
+    return {"title": f"{spec.index}: {spec.label}", "z": to_display_db(reduced), "x": times[ci], "y": freqs[ri]}
+
+
 def view_heatmap(view: np.ndarray, name: str, sr: int, hop: int, *, height: int = 260,
                  max_rows: int = 160, max_cols: int = 240) -> go.Figure:
     """One of the 19 views, in dB of its absolute value (pooled views at their own resolution)."""
-    spec = VIEWS_BY_NAME[name]
-    frame_hop = hop * (2 if spec.is_pooled else 1)
-    # Pool |view| first, then convert the few cells left to dB: the same picture as pooling the
-    # dB image (dB is monotonic and the floor is the global maximum − 80 dB, which pooling keeps),
-    # but a 3-minute view costs one pass over its cells instead of a log10 of each.
-    reduced, ri, ci = reduce_for_display(np.abs(np.asarray(view)), max_rows, max_cols)
-    freqs, times = _axes(view.shape[0], view.shape[1], sr, frame_hop)
-    fig = go.Figure(go.Heatmap(z=to_display_db(reduced), x=times[ci], y=freqs[ri], colorscale=MAGMA,
-                               showscale=False))
-    fig.update_layout(title=f"{spec.index}: {spec.label}", **_LAYOUT)
+    d = view_display(view, name, sr, hop, max_rows=max_rows, max_cols=max_cols)
+    fig = go.Figure(go.Heatmap(z=d["z"], x=d["x"], y=d["y"], colorscale=MAGMA, showscale=False))
+    fig.update_layout(title=d["title"], **_LAYOUT)
     fig.update_layout(height=height, margin=dict(l=40, r=10, t=35, b=30))
     return fig
 
@@ -134,7 +146,7 @@ def loss_curves_figure(runs: dict) -> go.Figure:
     """Every run's loss curve, passes end to end (label → curve)."""
     fig = go.Figure()
     for label, curve in runs.items():
-        fig.add_trace(go.Scattergl(y=np.asarray(curve), mode="lines", name=label))
+        fig.add_trace(go.Scatter(y=np.asarray(curve), mode="lines", name=label))  # SVG: WebGL is slow without a GPU
     fig.update_layout(title="Loss curves (every pass's iterations end to end)", xaxis_title="iteration",
                       yaxis_title="loss (dB²)", yaxis_type="log", height=380, **_LAYOUT)
     return fig
