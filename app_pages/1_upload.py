@@ -17,8 +17,10 @@ st.markdown(
     "loaded for you; you can also upload your own pair, or record your voice and mix it over an instrumental."
 )
 
-mode = st.radio("Where does the audio come from?", ["Bundled sample", "Upload files", "Record a vocal"],
-                horizontal=True, key="load_mode")
+MODES = ["Bundled sample", "Upload files", "Record a vocal"]
+mode = st.radio("Where does the audio come from?", MODES, horizontal=True, key="load_mode",
+                index=MODES.index(ui.remembered("load_mode", MODES[0])))
+ui.remember("load_mode", mode)
 
 # --- loaders ------------------------------------------------------------------------
 

@@ -25,7 +25,9 @@ if source is not None:
         pair = cache.pair(source, settings)
         hop = settings.hop_for(pair.n_samples)
         n_windows = 1 + pair.n_samples // hop
-        cols_per_row = st.select_slider("Views per row", options=[2, 3, 4, 5], value=4, key="slices_per_row")
+        cols_per_row = st.select_slider("Views per row", options=[2, 3, 4, 5], value=ui.remembered("slices_per_row", 4),
+                                        key="slices_per_row")
+        ui.remember("slices_per_row", cols_per_row)
         tab_vocal, tab_mix, tab_window = st.tabs(["Vocal (the target)", "Mixture", "One window up close"],
                                                  key="slices_tab", on_change="rerun")
 
@@ -52,9 +54,11 @@ if source is not None:
                 st.caption(f"{n_windows} windows of {1000 * hop / pair.sr:.1f} ms. Pick one to compare the vocal's "
                            "and the mixture's 400-point fingerprint (the curve the optimiser matches, in dB, from "
                            "0 Hz to half the sample rate) in every view, and the 25 measurements made from it.")
-                t = st.slider("Time of the window (s)", 0.0, float((n_windows - 1) * hop / pair.sr),
-                              float(min(n_windows // 2, n_windows - 1) * hop / pair.sr), step=float(hop / pair.sr),
-                              format="%.2f s", key="slices_time")
+                last_s = float((n_windows - 1) * hop / pair.sr)
+                t = st.slider("Time of the window (s)", 0.0, last_s,
+                              min(ui.remembered("slices_time", float(n_windows // 2 * hop / pair.sr)), last_s),
+                              step=float(hop / pair.sr), format="%.2f s", key="slices_time")
+                ui.remember("slices_time", t)
                 window = min(int(round(t * pair.sr / hop)), n_windows - 1)
                 detail = cache.window_detail(source, settings, window)
                 st.plotly_chart(figures.profiles_grid(detail, pair.sr, window, t), theme=None,
@@ -62,7 +66,7 @@ if source is not None:
                 st.markdown("##### The 25 measurements of this window")
                 view = st.selectbox("View", [v.name for v in VIEWS], format_func=ui.slice_label, key="metrics_view")
                 table = pd.DataFrame({
-                    "measurement": [name.replace("_", " ") for name, _ in METRICS],
+                    "measurement": [ui.measurement_label(name) for name, _ in METRICS],
                     "unit": [unit for _, unit in METRICS],
                     "vocal": detail[view]["vocal_metrics"],
                     "mixture": detail[view]["mixture_metrics"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 
-import pandas as pd
 import streamlit as st
 
 from vsep_core import plots
@@ -30,8 +29,9 @@ def friendly(label: str) -> str:
                   else m.group(0), label)
 
 
-#: The live loss chart appears once a progressive test has run this long, and is redrawn at most this often.
-LIVE_AFTER_S, LIVE_EVERY_S = 0.75, 1.0
+#: The live loss chart appears once a progressive test has run this long, and is redrawn at most this often;
+#: progress bars move at most this often (every update costs the browser a re-render).
+LIVE_AFTER_S, LIVE_EVERY_S, PROGRESS_EVERY_S = 0.75, 1.0, 0.4
 
 source = ui.require_source()
 if source is not None:
@@ -39,13 +39,16 @@ if source is not None:
     with ui.guard("The optimiser settings"):
         c1, c2, c3 = st.columns([3, 2, 2])
         with c1:
-            order = st.multiselect("Slice order", list(SLICE_NAMES), default=list(SLICE_NAMES), key="opt_order",
+            order = st.multiselect("Slice order", list(SLICE_NAMES), default=ui.remembered("opt_order", list(SLICE_NAMES)),
+                                   key="opt_order",
                                    format_func=ui.slice_label,
                                    help="The progressive test uses the first N slices of this list, in this "
                                         "order. Remove slices and add them back to change the order.")
+            ui.remember("opt_order", order)
             max_n = max(1, len(order))
-            n = st.slider("Number of slices N (the test runs N = 1 … this)", 1, max_n, min(8, max_n),
-                          key="opt_n", disabled=len(order) < 2)
+            n = st.slider("Number of slices N (the test runs N = 1 … this)", 1, max_n,
+                          min(ui.remembered("opt_n", 8), max_n), key="opt_n", disabled=len(order) < 2)
+            ui.remember("opt_n", n)
         with c2:
             lr = st.number_input("Learning rate", 0.0001, 10.0, float(settings.learning_rate), step=0.005,
                                  format="%.4f", key="opt_lr")
@@ -100,7 +103,7 @@ if source is not None:
                     drawn["at"] = elapsed
 
             outcome = jobs.run_with_events(lambda emit: cache.progressive(source, settings, used, len(used), emit),
-                                           show)
+                                           show, interval=PROGRESS_EVERY_S)
             seconds = time.perf_counter() - t0
             state.set_progressive(RunRecord(source.identity, settings, used, outcome, seconds))
             bar.progress(1.0, text=f"Progressive test done: N = 1 … {len(used)} in {seconds:.2f} s"
@@ -121,7 +124,8 @@ if source is not None:
                 if progress and not done:
                     bar.progress(progress[-1][1], text=friendly(progress[-1][2]))
 
-            outcome = jobs.run_with_events(lambda emit: cache.greedy(source, settings, used, emit), show_greedy)
+            outcome = jobs.run_with_events(lambda emit: cache.greedy(source, settings, used, emit), show_greedy,
+                                           interval=PROGRESS_EVERY_S)
             seconds = time.perf_counter() - t0
             state.set_greedy(RunRecord(source.identity, settings, used, outcome, seconds))
             bar.progress(1.0, text=f"Greedy search done: {len(used)} steps in {seconds:.2f} s"
@@ -154,10 +158,8 @@ if source is not None:
         st.caption(f"Lowest loss: N = {best.n} ({best.final_loss:.2f} dB²). Each run's loss curve shows its passes "
                    "end to end; the polish is the last segment.")
         with st.expander("Table: final loss per N"):
-            st.dataframe(pd.DataFrame({"N": [r.n for r in runs],
-                                       "last slice added": [ui.slice_label(r.slices[-1]) for r in runs],
-                                       "final loss (dB²)": [r.final_loss for r in runs]}),
-                         hide_index=True, width="stretch")
+            st.markdown("| N | slice added | final loss (dB²) |\n|---:|---|---:|\n" + "\n".join(
+                f"| {r.n} | {ui.slice_label(r.slices[-1])} | {r.final_loss:.3f} |" for r in runs))
 
     if greedy is not None:
         g = greedy.outcome.greedy

@@ -34,9 +34,8 @@ elif source is not None:
         settings = prog.settings
         result = cache.experiment_result(source, prog, greedy)
         pair = cache.pair(source, settings)
-        files = dict(prog.outcome.files)
-        if result.greedy is not None:
-            files.update(greedy.outcome.files)
+        greedy_used = greedy if result.greedy is not None else None
+        files = cache.run_files(source, prog, greedy_used)["files"]
         sr = pair.sr
 
         # --- listen ------------------------------------------------------------------
@@ -141,7 +140,7 @@ elif source is not None:
                     if last and not done:
                         bar.progress(last[-1][1], text=last[-1][2])
 
-                metrics = jobs.run_with_events(lambda emit: cache.evaluation(source, prog, greedy, emit), show)
+                metrics = jobs.run_with_events(lambda emit: cache.evaluation(source, prog, greedy_used, emit), show)
                 bar.empty()
             if metrics is not None:
                 rows = []
@@ -168,7 +167,7 @@ elif source is not None:
 
         # --- downloads ---------------------------------------------------------------------
         st.subheader("Take it with you")
-        bundle = cache.downloads(source, prog, greedy if result.greedy is not None else None, metrics)
+        bundle = cache.downloads(source, prog, greedy_used, metrics)
         c1, c2 = st.columns(2)
         with c1:
             st.download_button("Download everything (ZIP)", bundle["zip"], file_name="vsep_results.zip",

@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import sys
 import tempfile
@@ -45,8 +46,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from browser_support import (Server, heatmaps_drawn, launch, missing_browser_reason, nav,  # noqa: E402
-                             run_count, wait_for_run, wait_until)
+from browser_support import (HEATMAPS_JS, RUN_COUNT_JS, Server, launch, missing_browser_reason,  # noqa: E402
+                             nav, run_count, wait_for_run, wait_js)
 
 VIEWPORT = {"width": 1400, "height": 1000}
 SONG_S = 180.0
@@ -73,9 +74,15 @@ def make_long_pair(folder: Path, seconds: float = SONG_S) -> tuple[Path, Path]:
     return paths
 
 
-def first_page_drawn(page) -> bool:
-    return (run_count(page) > 0 and page.locator("audio").count() >= 3
-            and page.get_by_text("Alignment check").count() > 0 and page.locator("img").count() > 0)
+#: The Load page is complete: a finished run, three players, the waveform picture, the alignment check.
+FIRST_PAGE_JS = (f"({RUN_COUNT_JS}) > 0 && document.querySelectorAll('audio').length >= 3 && "
+                 "document.querySelector(\"[data-testid='stImage'] img\") && "
+                 "document.body.innerText.includes('Alignment check')")
+#: The optimiser's results are on screen: both bars done, the loss curves, final-loss bars, greedy heatmap.
+RESULTS_JS = ("document.body.innerText.includes('Greedy search done') && "
+              "document.body.innerText.includes('Progressive test done') && "
+              "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6 && "
+              f"{HEATMAPS_JS} >= 1")
 
 
 def open_app(browser, url: str, context=None, timeout: float = 60.0):
@@ -83,14 +90,9 @@ def open_app(browser, url: str, context=None, timeout: float = 60.0):
     context = context or browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     t0 = time.perf_counter()
-    page.goto(url)
-    wait_until(lambda: first_page_drawn(page), timeout, what="the first page")
+    page.goto(url, wait_until="commit")
+    wait_js(page, FIRST_PAGE_JS, timeout, what="the first page")
     return page, time.perf_counter() - t0
-
-
-def results_drawn(page) -> bool:
-    return (page.get_by_text("Greedy search done").count() > 0 and page.get_by_text("Progressive test done").count() > 0
-            and page.locator(".js-plotly-plot .main-svg").count() >= 3 * 2 and heatmaps_drawn(page) >= 1)
 
 
 def press_run(page, timeout: float = 120.0) -> float:
@@ -98,8 +100,7 @@ def press_run(page, timeout: float = 120.0) -> float:
     button = page.get_by_role("button", name="Run both")
     t0 = time.perf_counter()
     button.click()
-    wait_for_run(page, before, timeout)
-    wait_until(lambda: results_drawn(page), timeout, what="the optimiser's results")
+    wait_for_run(page, before, timeout, also=RESULTS_JS)
     return time.perf_counter() - t0
 
 
@@ -115,8 +116,7 @@ def slices_drawn_after_click(page, timeout: float = 120.0) -> float:
     before = run_count(page)
     t0 = time.perf_counter()
     nav(page, "Slices")
-    wait_for_run(page, before, timeout)
-    wait_until(lambda: heatmaps_drawn(page) >= 19, timeout, what="19 heatmaps")
+    wait_for_run(page, before, timeout, also=f"{HEATMAPS_JS} >= 19")
     return time.perf_counter() - t0
 
 
@@ -126,18 +126,16 @@ def load_long_song(page, mixture: Path, vocal: Path) -> None:
     wait_for_run(page, before)
     page.locator("[data-testid='stFileUploader']").nth(0).locator("input[type=file]").set_input_files(str(mixture))
     page.locator("[data-testid='stFileUploader']").nth(1).locator("input[type=file]").set_input_files(str(vocal))
-    wait_until(lambda: page.get_by_text(vocal.name).count() > 0 and page.get_by_text(mixture.name).count() > 0, 60,
-               what="the uploads")
+    wait_js(page, f"document.body.innerText.includes('{mixture.name}') && document.body.innerText.includes('{vocal.name}')",
+            60, what="the uploads")
     page.wait_for_timeout(500)
     before = run_count(page)
     page.get_by_role("button", name="Load these files").click()
-    wait_for_run(page, before, 120)
-    page.get_by_text(f"Loaded: {mixture.name} + {vocal.name}").wait_for(timeout=60_000)
+    wait_for_run(page, before, 120, also=f"document.body.innerText.includes('Loaded: {mixture.name} + {vocal.name}')")
     before = run_count(page)
     page.get_by_text("Whole song").click()
     page.get_by_role("button", name="Apply settings").click()
-    wait_for_run(page, before, 120)
-    wait_until(lambda: page.get_by_text(f"Analysed: {SONG_S:.2f} s").count() > 0, 60, what="the whole song applied")
+    wait_for_run(page, before, 120, also=f"document.body.innerText.includes('Analysed: {SONG_S:.2f} s')")
 
 
 def median(values) -> float:
@@ -154,6 +152,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "BROWSER_RESULTS.md"))
     parser.add_argument("--skip-long", action="store_true", help="Skip the 3-minute song.")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so the servers are stopped when interrupted
     reason = missing_browser_reason()
     if reason:
         print(f"Cannot run the browser benchmark: {reason}.", file=sys.stderr)

@@ -123,14 +123,32 @@ def launch(playwright, *, fake_mic_wav: Path | None = None, headless: bool = Tru
 
 
 # --- waiting for the app ------------------------------------------------------------
+# Conditions are checked inside the page (page.wait_for_function, polled every 50 ms by the
+# browser itself): polling from Python with several locator queries per round trip competes
+# with the page's own rendering for the renderer's main thread and slowed it measurably.
+
+RUN_COUNT_JS = ("Math.max(0, ...Array.from(document.querySelectorAll('.vsep-run-done'))"
+                ".map(e => parseInt(e.textContent) || 0))")
+HEATMAPS_JS = "document.querySelectorAll('.js-plotly-plot .heatmaplayer image').length"
+
+
+def wait_js(page, condition: str, timeout: float = 60.0, what: str = "a condition") -> float:
+    """Wait until the JavaScript expression ``condition`` is true in the page; return the seconds waited."""
+    start = time.perf_counter()
+    try:
+        page.wait_for_function(f"() => Boolean({condition})", polling=50, timeout=timeout * 1000)
+    except Exception as exc:
+        raise TimeoutError(f"waited {timeout:.0f} s for {what}") from exc
+    return time.perf_counter() - start
+
 
 def heatmaps_drawn(page) -> int:
     """How many plotly heatmaps have drawn their image."""
-    return page.locator(".js-plotly-plot .heatmaplayer image").count()
+    return page.evaluate(f"() => {HEATMAPS_JS}")
 
 
-def wait_until(predicate, timeout: float, interval: float = 0.03, what: str = "a condition") -> float:
-    """Poll ``predicate()`` until true; return the seconds it took (TimeoutError after ``timeout``)."""
+def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "a condition") -> float:
+    """Poll ``predicate()`` from Python until true; return the seconds it took (TimeoutError after ``timeout``)."""
     start = time.perf_counter()
     while True:
         if predicate():
@@ -142,18 +160,13 @@ def wait_until(predicate, timeout: float, interval: float = 0.03, what: str = "a
 
 def run_count(page) -> int:
     """The number of the last finished script run of this page's session (see ``ui.run_marker``)."""
-    marks = page.locator(".vsep-run-done")
-    if marks.count() == 0:
-        return 0
-    try:
-        return int(marks.last.text_content(timeout=1000) or 0)
-    except Exception:  # replaced while reading: not finished
-        return 0
+    return page.evaluate(f"() => {RUN_COUNT_JS}")
 
 
-def wait_for_run(page, after: int, timeout: float = 60.0) -> float:
-    """Wait until a script run numbered above ``after`` has finished; return the seconds waited."""
-    return wait_until(lambda: run_count(page) > after, timeout, what="the app to finish drawing the page")
+def wait_for_run(page, after: int, timeout: float = 60.0, also: str = "true") -> float:
+    """Wait until a script run numbered above ``after`` has finished drawing (and ``also`` holds)."""
+    return wait_js(page, f"({RUN_COUNT_JS}) > {int(after)} && ({also})", timeout,
+                   what="the app to finish drawing the page")
 
 
 def nav(page, title: str) -> None:

@@ -353,3 +353,17 @@ def test_view_column_equals_the_whole_view(sample_pair, window):
                                    atol=1e-6 * float(np.abs(whole).max()), err_msg=spec.name)
         np.testing.assert_allclose(target_profiles_db(cache.view_column(mag, spec.name, window)[:, None], Settings()),
                                    target_profiles_db(whole[:, [column]], Settings()), atol=1e-3)
+
+
+def test_choices_survive_a_visit_to_another_page():
+    at = _new_app()
+    at.switch_page("app_pages/3_optimise.py").run()
+    at.slider(key="opt_n").set_value(5).run()
+    at.radio(key="opt_method").set_value("iterative").run()
+    at.switch_page("app_pages/1_upload.py").run()
+    at.radio(key="load_mode").set_value("Upload files").run()
+    at.switch_page("app_pages/3_optimise.py").run()
+    assert at.slider(key="opt_n").value == 5
+    assert at.radio(key="opt_method").value == "iterative"
+    at.switch_page("app_pages/1_upload.py").run()
+    assert at.radio(key="load_mode").value == "Upload files"

@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from browser_support import (REPO, Server, heatmaps_drawn, launch, make_voice_wav, missing_browser_reason, nav,
-                             run_count, wait_for_run, wait_until)
+from browser_support import (HEATMAPS_JS, REPO, Server, launch, make_voice_wav, missing_browser_reason, nav,
+                             run_count, wait_for_run, wait_js)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason() is not None,
                                                       reason=missing_browser_reason() or "")]
@@ -86,15 +86,15 @@ def page(browser, server):
 def test_walk_every_page_on_the_sample(page, tmp_path):
     # 1. Load audio: the default sample is loaded, with players, a waveform and the alignment check.
     page.get_by_text("Alignment check").wait_for()
-    wait_until(lambda: page.locator("audio").count() >= 3, 30, what="three audio players")
+    wait_js(page, "document.querySelectorAll('audio').length >= 3", 30, what="three audio players")
     page.get_by_text("The vocal is aligned with the mixture").wait_for()
-    page.locator(".js-plotly-plot").first.wait_for()
+    page.locator("[data-testid='stImage'] img").first.wait_for()  # the waveforms (an SVG picture)
     assert page.get_by_text("Seed-compatible").first.is_visible()
     _shot(page, "upload", 2300)
 
     # 2. Slices: 19 heatmaps of the vocal, then one window up close.
     _act(page, lambda: nav(page, "Slices"))
-    wait_until(lambda: heatmaps_drawn(page) >= 19, 60, what="19 heatmaps")
+    wait_js(page, f"{HEATMAPS_JS} >= 19", 60, what="19 heatmaps")
     assert page.get_by_text("1: horizontal").count() >= 1
     assert page.locator("table[title='slice_12_edge_90deg']").count() == 1
     _shot(page, "slices", 2700)
@@ -108,10 +108,8 @@ def test_walk_every_page_on_the_sample(page, tmp_path):
     _act(page, lambda: page.get_by_role("button", name="Run both").click(), 120)
     page.get_by_text("Greedy search done").wait_for()
     page.get_by_text("Progressive test done").wait_for()
-    wait_until(lambda: page.get_by_text("Greedy search: every candidate's polish loss").count() >= 1, 30,
-               what="the greedy heatmap")
-    wait_until(lambda: page.get_by_text("Final loss per number of slices").count() >= 1, 30,
-               what="the final loss chart")
+    page.get_by_text("Greedy search: every candidate's polish loss").wait_for()
+    page.get_by_text("Final loss per number of slices").wait_for()
     _shot(page, "optimise", 2300)
 
     # 4. Results: players, spectrograms, EQ curves, scores, downloads.
@@ -159,4 +157,21 @@ def test_record_a_vocal_from_the_fake_microphone(page):
     _shot(page, "record", 1800)
     _act(page, lambda: page.get_by_role("button", name="Mix and use this take").click())
     page.get_by_text("Loaded: Your recording over").wait_for()
-    wait_until(lambda: page.locator("audio").count() >= 3, 30, what="the recording's players")
+    wait_js(page, "document.querySelectorAll('audio').length >= 3", 30, what="the recording's players")
+
+
+def test_live_loss_chart_during_a_long_run(page):
+    # The iterative loop with many iterations makes the progressive test last a few seconds,
+    # long enough for the live chart (drawn for runs longer than 0.75 s).
+    _act(page, lambda: nav(page, "Optimise"))
+    _act(page, lambda: page.get_by_text("Iterative loop (as the research code)").click())
+    box = page.get_by_label("Iterations per pass")
+    box.fill("1500")
+    _act(page, lambda: box.press("Enter"))
+    before = run_count(page)
+    page.get_by_role("button", name="Run the progressive test").click()
+    page.get_by_text("Loss while the optimiser runs").wait_for(timeout=60_000)
+    wait_for_run(page, before, 120)
+    page.get_by_text("Progressive test done: N = 1 … 8").wait_for()
+    assert page.get_by_text("Loss while the optimiser runs").count() == 0  # replaced by the full curves
+    assert page.get_by_text("Loss curves (every pass's iterations end to end)").count() == 1

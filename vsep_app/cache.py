@@ -52,6 +52,8 @@ PAIR_FIELDS = ("sr", "start_s", "duration_s", "n_fft", "level")
 ANALYSIS_FIELDS = PAIR_FIELDS + ("hop_length", "n_windows", "n_points", "top_db", "pooled_windows")
 
 _OPTS = dict(show_spinner=False)
+#: Entries older than this are dropped, so a long-running server does not keep every song it saw.
+TTL = "2h"
 
 #: Cells of a slice heatmap on screen (rows × columns): about one per pixel at four views per row.
 #: Fewer cells draw faster in the browser (160 × 240 took ~1 s longer for 19 views).
@@ -74,7 +76,7 @@ def pair_key(source: Source, settings: Settings) -> str:
 
 # --- decoding and preparing -------------------------------------------------------
 
-@st.cache_data(max_entries=32, **_OPTS)
+@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
 def _decode(content_digest: str, name: str, _data: bytes) -> audio.Decoded:
     return audio.decode(_data, name=name)
 
@@ -97,7 +99,7 @@ def _file_label(role: str, file_name: str) -> str:
     return role if file_name in ("", role) else f"{role} “{file_name}”"
 
 
-@st.cache_data(max_entries=16, **_OPTS)
+@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
 def _pair(identity: str, pair_settings: dict, _source: Source) -> audio.Pair:
     mix, other = decoded(_source)
     settings = Settings().replace(**pair_settings)
@@ -118,7 +120,6 @@ def pair(source: Source, settings: Settings) -> audio.Pair:
     return _pair(source.identity, subset(settings, PAIR_FIELDS), _source=source)
 
 
-@st.cache_data(max_entries=16, **_OPTS)
 def _signals(identity: str, pair_settings: dict, _source: Source) -> dict:
     """Mono signals of the analysed segment at the analysis rate, before any normalisation."""
     mix, other = decoded(_source)
@@ -128,7 +129,7 @@ def _signals(identity: str, pair_settings: dict, _source: Source) -> dict:
     return {"mixture": m[:n], _source.other_kind: o[:n], "sr": settings.sr}
 
 
-@st.cache_data(max_entries=16, **_OPTS)
+@st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
 def _alignment(identity: str, pair_settings: dict, _source: Source) -> dict | None:
     try:
         from vsep_core.alignment import check_alignment
@@ -151,7 +152,7 @@ def alignment(source: Source, settings: Settings) -> dict | None:
     return _alignment(source.identity, subset(settings, PAIR_FIELDS), _source=source)
 
 
-@st.cache_data(max_entries=16, **_OPTS)
+@st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
 def _waveforms(identity: str, _source: Source, max_points: int = 2000) -> dict:
     """Min/max envelopes of the whole files (cheap to draw for any length)."""
     mix, other = decoded(_source)
@@ -172,7 +173,7 @@ def waveforms(source: Source) -> dict:
 
 # --- analysis and the slice views --------------------------------------------------
 
-@st.cache_data(max_entries=8, **_OPTS)
+@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
 def _analysis(identity: str, analysis_settings: dict, view_names: tuple, _source: Source) -> Analysis:
     settings = Settings().replace(**analysis_settings)
     return analyse(pair(_source, settings), settings, views=view_names)
@@ -185,7 +186,7 @@ def analysis(source: Source, settings: Settings, view_names) -> Analysis:
     return dataclasses.replace(result, settings=settings)
 
 
-@st.cache_data(max_entries=8, **_OPTS)
+@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
 def _magnitude(identity: str, analysis_settings: dict, signal: str, _source: Source) -> dict:
     settings = Settings().replace(**analysis_settings)
     p = pair(_source, settings)
@@ -199,7 +200,7 @@ def magnitude(source: Source, settings: Settings, signal: str) -> dict:
     return _magnitude(source.identity, subset(settings, ANALYSIS_FIELDS), signal, _source=source)
 
 
-@st.cache_data(max_entries=16, **_OPTS)
+@st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
 def _slice_figures(identity: str, analysis_settings: dict, signal: str, _source: Source) -> list:
     m = _magnitude(identity, analysis_settings, signal, _source=_source)
     out = []
@@ -236,7 +237,7 @@ def view_column(mag: np.ndarray, name: str, window: int) -> np.ndarray:
     return views.compute_view(mag[:, start:stop], name)[:, window - start]
 
 
-@st.cache_data(max_entries=64, **_OPTS)
+@st.cache_data(max_entries=64, ttl=TTL, **_OPTS)
 def _window_detail(identity: str, analysis_settings: dict, window: int, _source: Source) -> dict:
     settings = Settings().replace(**analysis_settings)
     mags = {signal: _magnitude(identity, analysis_settings, signal, _source=_source) for signal in ("vocal", "mixture")}
@@ -260,11 +261,9 @@ def window_detail(source: Source, settings: Settings, window: int) -> dict:
 
 @dataclass
 class ProgressiveOutcome:
-    """Progressive runs N = 1 … max_slices with their audio files."""
+    """Progressive runs N = 1 … max_slices (with their audio in memory; files are made on demand)."""
 
     runs: list                      # RunSummary per N
-    files: dict                     # report paths → WAV bytes
-    spectrograms: dict              # run label → magnitude (for the report)
     timings_s: dict = field(default_factory=dict)
 
 
@@ -275,29 +274,21 @@ class GreedyOutcome:
     greedy: GreedyResult
     greedy_run: RunSummary
     best_prefix_run: RunSummary
-    files: dict
-    spectrograms: dict
     timings_s: dict = field(default_factory=dict)
 
 
-@st.cache_data(max_entries=8, **_OPTS)
+@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
 def _progressive(identity: str, settings_dict: dict, order: tuple, max_slices: int, _source: Source,
                  _emit) -> ProgressiveOutcome:
     settings = Settings.from_dict(settings_dict)
     p = pair(_source, settings)
     t0 = time.perf_counter()
     a = analysis(_source, settings, order[:max_slices])
-    outputs = report.Outputs(p, settings, max_slices)
-
-    def on_run(label: str, run: RunSummary) -> None:
-        outputs.add_run(label, run)
-        _emit(("run", label, run))
-
     result = run_experiment(p, settings, order=order, max_slices=max_slices, greedy=False, analysis=a,
-                            on_run=on_run, progress=lambda f, label: _emit(("progress", f, label)))
+                            on_run=lambda label, run: _emit(("run", label, run)),
+                            progress=lambda f, label: _emit(("progress", f, label)))
     timings = dict(result.timings_s, analyse=time.perf_counter() - t0 - sum(result.timings_s.values()))
-    return ProgressiveOutcome(runs=result.progressive, files=outputs.files, spectrograms=outputs.spectrograms,
-                              timings_s=timings)
+    return ProgressiveOutcome(runs=result.progressive, timings_s=timings)
 
 
 def progressive(source: Source, settings: Settings, order, max_slices: int, emit=lambda event: None):
@@ -306,7 +297,7 @@ def progressive(source: Source, settings: Settings, order, max_slices: int, emit
                         _emit=emit)
 
 
-@st.cache_data(max_entries=8, **_OPTS)
+@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
 def _greedy(identity: str, settings_dict: dict, candidates: tuple, _source: Source, _emit) -> GreedyOutcome:
     settings = Settings.from_dict(settings_dict)
     p = pair(_source, settings)
@@ -316,12 +307,10 @@ def _greedy(identity: str, settings_dict: dict, candidates: tuple, _source: Sour
     t1 = time.perf_counter()
     found = greedy_search(a, candidates, progress=scaled(progress, 0.0, 0.9))
     t2 = time.perf_counter()
-    outputs = report.Outputs(p, settings, len(candidates))
 
     def rebuild(label: str, slices) -> RunSummary:
         chain = run_chain(a, slices)
         run = RunSummary.from_chain(chain, estimate_from_chain(chain, a, p))
-        outputs.add_run(label, run)
         _emit(("run", label, run))
         return run
 
@@ -334,7 +323,6 @@ def _greedy(identity: str, settings_dict: dict, candidates: tuple, _source: Sour
         best_prefix_run = rebuild("best_prefix", found.best_prefix)
     progress(1.0, "Greedy search done")
     return GreedyOutcome(greedy=found, greedy_run=greedy_run, best_prefix_run=best_prefix_run,
-                         files=outputs.files, spectrograms=outputs.spectrograms,
                          timings_s={"analyse": t1 - t0, "greedy": t2 - t1, "reconstruct": time.perf_counter() - t2})
 
 
@@ -343,7 +331,7 @@ def greedy(source: Source, settings: Settings, candidates, emit=lambda event: No
     return _greedy(source.identity, settings.to_dict(), tuple(candidates), _source=source, _emit=emit)
 
 
-@st.cache_data(max_entries=4, **_OPTS)
+@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
 def _eq_curves(identity: str, settings_dict: dict, slices: tuple, _source: Source) -> list:
     settings = Settings.from_dict(settings_dict)
     chain = run_chain(analysis(_source, settings, slices), slices, keep_eq=True)
@@ -355,7 +343,7 @@ def eq_curves(source: Source, settings: Settings, slices) -> list:
     return _eq_curves(source.identity, settings.to_dict(), tuple(slices), _source=source)
 
 
-@st.cache_data(max_entries=16, **_OPTS)
+@st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
 def _run_magnitude(key: str, _y: np.ndarray, settings_dict: dict, n_samples: int) -> np.ndarray:
     settings = Settings.from_dict(settings_dict)
     return views.magphase(views.stft(_y, settings, hop_length=settings.hop_for(n_samples)))[0]
@@ -388,16 +376,32 @@ def result_key(prog: RunRecord, greedy_rec: RunRecord | None) -> str:
     return content_key(*parts)
 
 
-@st.cache_data(max_entries=4, **_OPTS)
+@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
+def _outputs(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None) -> dict:
+    result = experiment_result(_source, _prog, _greedy)
+    outputs = report.Outputs(pair(_source, _prog.settings), _prog.settings, len(result.progressive))
+    for run in result.progressive:
+        outputs.add_run(str(run.n), run)
+    if result.greedy is not None:
+        outputs.add_run("greedy", result.greedy_run)
+        if result.best_prefix_run is not result.greedy_run:
+            outputs.add_run("best_prefix", result.best_prefix_run)
+    return {"files": outputs.files, "spectrograms": outputs.spectrograms}
+
+
+def run_files(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> dict:
+    """Every run's WAVs by report path (and the report's spectrograms), made once per result."""
+    return _outputs(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec)
+
+
+@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
 def _downloads(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _metrics) -> dict:
     p = pair(_source, _prog.settings)
     result = experiment_result(_source, _prog, _greedy)
+    made = run_files(_source, _prog, _greedy)
     outputs = report.Outputs(p, _prog.settings, len(result.progressive))
-    outputs.files.update(_prog.outcome.files)
-    outputs.spectrograms.update(_prog.outcome.spectrograms)
-    if result.greedy is not None:
-        outputs.files.update(_greedy.outcome.files)
-        outputs.spectrograms.update(_greedy.outcome.spectrograms)
+    outputs.files.update(made["files"])
+    outputs.spectrograms.update(made["spectrograms"])
     outputs.finish(result, metrics=_metrics)
     html_text = report.html_report(result, p, metrics=_metrics, spectrograms=outputs.spectrograms)
     return {"zip": outputs.zip_bytes(), "html": html_text.encode(), "files": sorted(outputs.files)}
@@ -437,7 +441,7 @@ def evaluation_available() -> bool:
     return True
 
 
-@st.cache_data(max_entries=4, **_OPTS)
+@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
 def _evaluation(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _emit) -> dict:
     from vsep_core import baselines, evaluate
     from vsep_core.alignment import check_alignment

@@ -170,3 +170,37 @@ def preload_charts() -> None:
                                 paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)"))
     st.plotly_chart(fig, theme=None, config={"staticPlot": True, "displayModeBar": False}, width="content",
                     key="vsep_preload_charts")
+
+
+_MEASUREMENT_NAMES = {
+    "ratio_mid_bass": "Ratio mid / bass", "ratio_high_mid": "Ratio high / mid", "rolloff_85": "Roll-off (85 %)",
+    "top10_energy_share": "Energy share of the top 10 % of bins", "peak_to_rms": "Peak to RMS",
+    "formant_f1": "Formant F1", "formant_f2": "Formant F2", "formant_f3": "Formant F3",
+}
+
+
+def measurement_label(name: str) -> str:
+    """A readable name for one of the 25 measurements ("energy_250_500hz" → "Energy 250–500 Hz")."""
+    if name in _MEASUREMENT_NAMES:
+        return _MEASUREMENT_NAMES[name]
+    import re
+
+    match = re.fullmatch(r"energy_(\d+)_(\d+)hz", name)
+    if match:
+        return f"Energy {match.group(1)}–{match.group(2)} Hz"
+    text = re.sub(r"(\d+)hz", r"\1 Hz", name).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def remembered(key: str, default):
+    """The value a widget with ``key`` had when this session last drew it (else ``default``).
+
+    Streamlit forgets a widget's value when its page is not shown; pass this
+    as the widget's default and call :func:`remember` after drawing it, and
+    the choice survives a visit to another page.
+    """
+    return st.session_state.get(f"vsep_keep_{key}", default)
+
+
+def remember(key: str, value) -> None:
+    st.session_state[f"vsep_keep_{key}"] = value
