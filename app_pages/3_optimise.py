@@ -82,7 +82,6 @@ if source is not None:
 
     if run_prog or run_both:
         with ui.guard("The progressive test"):
-            st.markdown("##### Progressive test")
             bar = st.progress(0.0, text="Starting the progressive test…")
             chart = st.empty()
             curves: dict = {}
@@ -113,7 +112,6 @@ if source is not None:
 
     if run_greedy or run_both:
         with ui.guard("The greedy search"):
-            st.markdown("##### Greedy search")
             bar = st.progress(0.0, text="Starting the greedy search…")
             t0 = time.perf_counter()
             seen = []

@@ -16,6 +16,27 @@ AUTO_MEASURE_S = 30.0  # measure separation quality without asking for segments 
 st.title("Results")
 st.markdown("Listen to what each run extracted, see where it put energy, and take everything with you.")
 
+def wav_label(path: str) -> str:
+    """A readable name for a report path ("3_slices/extracted_vocal.wav" → "N = 3: vocal")."""
+    folder, name = path.split("/", 1)
+    what = "instrumental" if "instrumental" in name else "vocal"
+    if name == "mixture.wav":
+        return "Mixture"
+    if name == "target.wav":
+        return "Target (true vocal)"
+    if folder == "best_sequence_found":
+        return f"Greedy order: {what}"
+    if folder == "best_prefix_found":
+        return f"Best prefix: {what}"
+    return f"N = {folder.split('_')[0]}: {what}"
+
+
+def wav_order(path: str):
+    folder = path.split("/", 1)[0]
+    head = folder.split("_")[0]
+    return (0 if "mixture" in path or "target" in path else 1, int(head) if head.isdigit() else 999, folder, path)
+
+
 source = ui.require_source()
 prog, greedy = state.progressive(), state.greedy()
 if source is not None and prog is None:
@@ -180,5 +201,12 @@ elif source is not None:
                                mime="text/html", icon=":material/description:", key="dl_html", on_click="ignore")
             st.caption(f"One page, {len(bundle['html']) / 1e6:.1f} MB, opens offline in any browser: the players, "
                        "the plots and the numbers, for people who do not program.")
+        wavs = sorted((p for p in files if p.endswith(".wav")), key=wav_order)
+        with st.expander(f"Every WAV file, one by one ({len(wavs)})", icon=":material/library_music:"):
+            for start in range(0, len(wavs), 4):
+                for col, path in zip(st.columns(4), wavs[start:start + 4]):
+                    col.download_button(wav_label(path), files[path], file_name=path.replace("/", "_"),
+                                        mime="audio/wav", key=f"dl_all_{path}", icon=":material/download:",
+                                        on_click="ignore", width="stretch")
         with st.expander("Settings of these results"):
             st.json(settings.to_dict())

@@ -205,6 +205,9 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     assert len(at.get("audio")) == n_players
     labels = [b.label for b in at.download_button]
     assert labels.count("WAV") == n_players
+    every_wav = [b for b in at.download_button if b.key and b.key.startswith("dl_all_")]
+    assert len(every_wav) == 2 + 2 * 8 + 2 + 2 * (expected.greedy.best_prefix_length != 8)
+    assert "N = 3: instrumental" in [b.label for b in every_wav]
     assert {"Spectrograms", "Learned EQ curves", "Separation quality", "Take it with you"} <= set(_subheaders(at))
     scores = at.dataframe[0].value
     assert {"exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture"} <= set(scores["method"])
