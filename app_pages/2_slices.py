@@ -40,7 +40,7 @@ if source is not None:
                                 theme=None, config={"displayModeBar": False}, key=f"views_{signal}_{row_start}")
                 for col, spec in zip(st.columns(cols_per_row, gap="small"), specs):
                     k, d = col.columns([2, 3], vertical_alignment="center")
-                    k.html(figures.kernel_html(spec))
+                    k.markdown(figures.kernel_html(spec), unsafe_allow_html=True)
                     d.caption(spec.description)
 
         if tab_vocal.open:

@@ -16,8 +16,8 @@ Measures, on this machine:
 3. **Slices, 3-minute song** — a 180 s pair (the bundled samples repeated,
    22050 Hz) uploaded, *Whole song* applied, then the Slices page opened: time
    from the click to the 19 heatmaps of the vocal drawn. Fresh server each
-   repetition; opened immediately, after 10 s on the Load page, and again
-   (cached).
+   repetition; opened immediately, after 10 s on the Load page, again
+   (cached), and in a warm server after applying a new segment start.
 
 Usage::
 
@@ -138,6 +138,22 @@ def load_long_song(page, mixture: Path, vocal: Path) -> None:
     wait_for_run(page, before, 120, also=f"document.body.innerText.includes('Analysed: {SONG_S:.2f} s')")
 
 
+def set_number(page, label: str, value: str) -> None:
+    box = page.get_by_label(label)
+    box.fill(value)
+    before = run_count(page)
+    box.press("Enter")
+    wait_for_run(page, before)
+
+
+def apply_start(page, seconds: str) -> None:
+    """Apply a new segment start (the whole song from there): a new pair, nothing cached."""
+    page.get_by_label("Segment start (s)").fill(seconds)
+    before = run_count(page)
+    page.get_by_role("button", name="Apply settings").click()
+    wait_for_run(page, before, 120, also=f"document.body.innerText.includes('from {float(seconds):g} s at')")
+
+
 def median(values) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -177,6 +193,10 @@ def main() -> int:
                 goto_page(page, "Optimise")
                 record("run 8 slices + greedy, pressed at once (nothing cached)", press_run(page))
                 record("run 8 slices + greedy, pressed again (cached)", press_run(page))
+                for lr in ("0.0110", "0.0120"):
+                    set_number(page, "Learning rate", lr)
+                    page.wait_for_timeout(1000)
+                    record("run 8 slices + greedy, warm server, new learning rate (nothing cached)", press_run(page))
                 page.context.close()
                 for _ in range(2):
                     page, seconds = open_app(browser, server.url)
@@ -204,6 +224,10 @@ def main() -> int:
                 record("slices of a 3-minute song, opened at once", slices_drawn_after_click(page))
                 goto_page(page, "Load audio")
                 record("slices of a 3-minute song, opened again (cached)", slices_drawn_after_click(page))
+                goto_page(page, "Load audio")
+                apply_start(page, "0.5")
+                record("slices of a 3-minute song, warm server, new segment start, opened at once",
+                       slices_drawn_after_click(page))
                 page.context.close()
             with Server() as server:
                 page, _ = open_app(browser, server.url)

@@ -149,7 +149,7 @@ def test_slices_page_draws_every_view_and_one_window(sample_pair):
     assert titles == [f"{v.index}: {v.label}" for v in views.VIEWS]  # 19 heatmaps, in view order
     heatmaps = [t for c in _charts(at) for t in json.loads(c.proto.spec)["data"] if t["type"] == "heatmap"]
     assert len(heatmaps) == 19
-    kernels = [h for h in at.get("html") if "<table" in h.proto.body]
+    kernels = [m for m in at.markdown if "<table" in m.value]
     assert len(kernels) == 19
 
     at.session_state["slices_tab"] = "Mixture"

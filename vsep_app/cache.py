@@ -25,6 +25,7 @@ import hashlib
 import io
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -203,12 +204,15 @@ def magnitude(source: Source, settings: Settings, signal: str) -> dict:
 @st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
 def _slice_figures(identity: str, analysis_settings: dict, signal: str, _source: Source) -> list:
     m = _magnitude(identity, analysis_settings, signal, _source=_source)
-    out = []
-    for name in views.VIEW_NAMES:
+
+    def one(name: str) -> dict:
         d = plots.view_display(views.compute_view(m["mag"], name), name, m["sr"], m["hop"],
                                max_rows=DISPLAY_CELLS[0], max_cols=DISPLAY_CELLS[1])
-        out.append(dict(d, z=np.asarray(d["z"], dtype=np.float32)))
-    return out
+        return dict(d, z=np.asarray(d["z"], dtype=np.float32))
+
+    # Two threads: the convolutions and reductions release the GIL for most of their time.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(one, views.VIEW_NAMES))
 
 
 def slice_figures(source: Source, settings: Settings, signal: str) -> list:
@@ -525,6 +529,7 @@ def prefetch_slices(source: Source, settings: Settings) -> None:
     from . import jobs
     from .state import SLICES_PREFETCH
 
+    # The vocal only: the page opens on it, and the mixture's views would compete for the CPU with
+    # the page being drawn (the mixture tab computes its own when opened).
     jobs.prefetch(slices_key(source, settings), SLICES_PREFETCH,
-                  [(signal, lambda signal=signal: slice_figures(source, settings, signal))
-                   for signal in ("vocal", "mixture")])
+                  [("vocal", lambda: slice_figures(source, settings, "vocal"))])

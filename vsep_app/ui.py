@@ -152,7 +152,8 @@ def run_marker() -> None:
     """
     n = st.session_state.get(RUNS, 0) + 1
     st.session_state[RUNS] = n
-    st.html(f'<div class="vsep-run-done" style="display:none">{n}</div>')
+    # Markdown, not st.html: it needs no extra component code in the browser.
+    st.markdown(f'<div class="vsep-run-done" style="display:none">{n}</div>', unsafe_allow_html=True)
 
 
 def preload_charts() -> None:
