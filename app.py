@@ -1,6 +1,6 @@
 """vsep dashboard: see, hear and measure how spectrogram fingerprints separate a vocal.
 
-Run with ``streamlit run app.py``. Four pages (``app_pages/``): load audio, look
+Run with ``streamlit run app.py``. Four pages (``pages/``): load audio, look
 at the 19 slice views, run the optimiser, and listen to / download results.
 The first visit loads the bundled default sample, so everything works
 without an upload.
