@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -92,7 +91,7 @@ elif source is not None:
             cols = st.columns(per_row)
             player(f"Greedy order ({len(result.greedy.sequence)} slices) · loss {result.greedy.loss:.1f}",
                    report.run_wav_paths("greedy")["vocal"], "vocal_greedy", cols[0])
-            player(f"Greedy instrumental estimate", report.run_wav_paths("greedy")["instrumental"],
+            player("Greedy instrumental estimate", report.run_wav_paths("greedy")["instrumental"],
                    "instrumental_greedy", cols[1])
             if result.best_prefix_run is not result.greedy_run:
                 player(f"Best prefix ({result.greedy.best_prefix_length}) · loss {result.greedy.best_prefix_loss:.1f}",

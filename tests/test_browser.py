@@ -14,13 +14,9 @@ is missing. Run: ``.venv/bin/python -m pytest tests/test_browser.py -m browser``
 
 from __future__ import annotations
 
-import io
 import json
-import time
 import zipfile
-from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 

@@ -20,7 +20,6 @@ from vsep_core.optimise import run_chain
 from vsep_core.reconstruct import estimate_from_chain
 from vsep_core.report import Outputs, html_report
 from vsep_core.settings import Settings
-from vsep_core.views import SLICE_NAMES
 
 
 @pytest.fixture(scope="module")

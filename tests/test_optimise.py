@@ -18,7 +18,7 @@ from vsep_core.views import RAW, SLICE_NAMES
 
 def research_loop(m, t, lr, iterations, clip):
     """The research code's pass, written as it was: one window at a time, one update at a time."""
-    curves, losses = [], np.zeros(iterations)
+    losses = np.zeros(iterations)
     eqs = [np.zeros(m.shape[0]) for _ in range(m.shape[1])]
     for k in range(iterations):
         total = 0.0

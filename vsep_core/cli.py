@@ -7,7 +7,6 @@ and turns :class:`VsepError` into a one-line message and exit code 2.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import time

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import os
 from concurrent.futures import ThreadPoolExecutor
-
-import numpy as np
+from dataclasses import dataclass, field
 
 from .analysis import Analysis
 from .errors import VsepError
-from .optimise import check_views, polish_loss_after, uses_closed_form, run_pass, settle, working_profiles
+from .optimise import check_views, polish_loss_after, run_pass, settle, uses_closed_form, working_profiles
 from .progress import Progress, report
 from .views import RAW, SLICE_NAMES, VIEWS_BY_NAME
 
