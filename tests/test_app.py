@@ -5,7 +5,7 @@ window's fingerprints and measurements) → Optimise (progressive test, greedy
 search) → Results (players, scores, downloads: a valid ZIP with summary.json,
 an HTML report) → switching pages keeps the results and re-running comes from
 the cache. Error paths: a file that is not audio, an empty file, silence, NaN
-samples, a mismatched pair, bad settings, an empty recording, an unexpected
+samples, a mismatched pair, a file over the length limit, bad settings, an empty recording, an unexpected
 exception; one session's upload is not seen by another.
 """
 
@@ -254,6 +254,7 @@ def _sample_bytes(role: str) -> bytes:
     (("song.wav", None), ("vocal.wav", _wav(np.zeros(103_635))), "silent"),
     (("song.wav", None), ("vocal.wav", _wav(np.full(103_635, np.nan), subtype="FLOAT")), "NaN"),
     (("song.wav", None), ("vocal.wav", _wav(0.1 * np.sin(np.arange(22050 * 2)))), "same length"),
+    (("long.wav", _wav(np.zeros(8000 * 60 * 21), 8000, "PCM_U8")), ("vocal.wav", None), "the limit is 20 minutes"),
 ])
 def test_bad_uploads_are_messages_and_keep_the_loaded_pair(mixture, other, message):
     mixture = (mixture[0], mixture[1] if mixture[1] is not None else _sample_bytes("mixture"))
