@@ -1,9 +1,17 @@
 """vsep dashboard: see, hear and measure how spectrogram fingerprints separate a vocal.
 
-Run with ``streamlit run app.py``. Four pages (``pages/``): load audio, look
+Run with ``streamlit run app.py``. Four pages (``app_pages/``): load audio, look
 at the 19 slice views, run the optimiser, and listen to / download results.
 The first visit loads the bundled default sample, so everything works
 without an upload.
+
+The pages are deliberately not in a folder called ``pages/``: when one exists
+next to this file, Streamlit 1.67 serves the first request after a server start
+in its legacy multipage mode (``PagesManager.uses_pages_directory``), running
+e.g. ``pages/2_slices.py`` on its own for a link to ``/slices`` or a browser
+refresh there — without this script, its sidebar, its navigation or the
+default sample — until some session has called ``st.navigation``.
+``tests/test_browser.py::test_a_direct_link_after_a_server_start`` checks it.
 """
 
 from __future__ import annotations

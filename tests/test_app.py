@@ -141,7 +141,7 @@ def test_first_visit_loads_the_default_sample():
 
 def test_slices_page_draws_every_view_and_one_window(sample_pair):
     at = _new_app()
-    at.switch_page("pages/2_slices.py").run()
+    at.switch_page("app_pages/2_slices.py").run()
     _assert_no_exception(at)
     assert not _errors(at)
     assert len(_charts(at)) == 5  # a row of four views per chart
@@ -171,7 +171,7 @@ def test_slices_page_draws_every_view_and_one_window(sample_pair):
 
 def test_walk_optimise_results_and_downloads(media, sample_pair):
     at = _new_app()
-    at.switch_page("pages/3_optimise.py").run()
+    at.switch_page("app_pages/3_optimise.py").run()
     _assert_no_exception(at)
     assert at.slider(key="opt_n").value == 8
 
@@ -198,7 +198,7 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     shown = {m.label: m.value for m in at.metric}
     assert shown["Full greedy sequence (8 slices)"] == f"{expected.greedy.loss:.2f} dB²"
 
-    at.switch_page("pages/4_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("app_pages/4_results.py").run(timeout=RUN_TIMEOUT)
     _assert_no_exception(at)
     assert not _errors(at)
     n_players = 3 + 8 + 2 + (expected.greedy.best_prefix_length != 8)
@@ -234,10 +234,10 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     assert "Oracle experiment" in html and "Separation quality" in html
 
     # Results survive page switches, and the same run again comes from the cache.
-    at.switch_page("pages/1_upload.py").run()
-    at.switch_page("pages/4_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("app_pages/1_upload.py").run()
+    at.switch_page("app_pages/4_results.py").run(timeout=RUN_TIMEOUT)
     assert len(at.get("audio")) == n_players
-    at.switch_page("pages/3_optimise.py").run()
+    at.switch_page("app_pages/3_optimise.py").run()
     at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
     assert any("(from the cache)" in p.proto.text for p in at.get("progress"))
 
@@ -361,13 +361,13 @@ def test_view_column_equals_the_whole_view(sample_pair, window):
 
 def test_choices_survive_a_visit_to_another_page():
     at = _new_app()
-    at.switch_page("pages/3_optimise.py").run()
+    at.switch_page("app_pages/3_optimise.py").run()
     at.slider(key="opt_n").set_value(5).run()
     at.radio(key="opt_method").set_value("iterative").run()
-    at.switch_page("pages/1_upload.py").run()
+    at.switch_page("app_pages/1_upload.py").run()
     at.radio(key="load_mode").set_value("Upload files").run()
-    at.switch_page("pages/3_optimise.py").run()
+    at.switch_page("app_pages/3_optimise.py").run()
     assert at.slider(key="opt_n").value == 5
     assert at.radio(key="opt_method").value == "iterative"
-    at.switch_page("pages/1_upload.py").run()
+    at.switch_page("app_pages/1_upload.py").run()
     assert at.radio(key="load_mode").value == "Upload files"

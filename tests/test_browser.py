@@ -171,3 +171,22 @@ def test_live_loss_chart_during_a_long_run(page):
     page.get_by_text("Progressive test done: N = 1 … 8").wait_for()
     assert page.get_by_text("Loss while the optimiser runs").count() == 0  # replaced by the full curves
     assert page.get_by_text("Loss curves (every pass's iterations end to end)").count() == 1
+
+
+def test_a_direct_link_after_a_server_start(browser, tmp_path):
+    """The first request to a fresh server is a link to /slices (or a refresh there): app.py must run.
+
+    With the pages in a folder called pages/, Streamlit serves that request in its legacy
+    multipage mode and runs pages/2_slices.py alone: no sidebar, no sample, legacy navigation.
+    """
+    with Server(log_path=tmp_path / "streamlit.log") as fresh:
+        context = browser.new_context(viewport=VIEWPORT)
+        page = context.new_page()
+        page.goto(f"{fresh.url}/slices")
+        wait_for_run(page, 0, 60)
+        page.get_by_text("Active pair").wait_for()
+        assert page.get_by_text("Pop, female voice (default sample)").count() >= 1
+        wait_js(page, f"{HEATMAPS_JS} >= 19", 60, what="19 heatmaps")
+        nav_text = page.locator("[data-testid='stSidebarNav']").inner_text()
+        assert "Load audio" in nav_text and "app" not in nav_text.split()
+        context.close()

@@ -1,7 +1,7 @@
 """The dashboard's app-side code: cached engine calls, session state, the recorder.
 
 ``vsep_core`` never imports Streamlit; everything Streamlit-specific lives
-here and in ``app.py`` / ``pages/``. Pages only lay out widgets and call:
+here and in ``app.py`` / ``app_pages/``. Pages only lay out widgets and call:
 
 * :mod:`vsep_app.cache` — the one module with ``st.cache_data`` wrappers
   around ``vsep_core``, keyed on content hashes and settings;

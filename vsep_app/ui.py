@@ -30,8 +30,8 @@ PASS_LABELS = {"auto": "Closed form where exact, else the loop (fast, same numbe
                "closed": "Closed form only", "iterative": "Iterative loop (as the research code)"}
 
 #: Page files by short name (``st.page_link`` accepts the path of a page given to ``st.navigation``).
-PAGE_FILES = {"upload": "pages/1_upload.py", "slices": "pages/2_slices.py",
-              "optimise": "pages/3_optimise.py", "results": "pages/4_results.py"}
+PAGE_FILES = {"upload": "app_pages/1_upload.py", "slices": "app_pages/2_slices.py",
+              "optimise": "app_pages/3_optimise.py", "results": "app_pages/4_results.py"}
 
 
 @contextmanager
