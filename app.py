@@ -50,4 +50,4 @@ if state.source() is not None:  # the likely next page: compute its pictures whi
         cache.prefetch_slices(state.source(), state.settings())
 ui.run_marker()
 if page.title == "Load audio":  # the default page's url_path is "" (it is the app's root)
-    ui.preload_charts_quietly()
+    ui.preload_charts_later()

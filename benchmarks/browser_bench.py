@@ -46,8 +46,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from browser_support import (HEATMAPS_JS, RUN_COUNT_JS, Server, launch, missing_browser_reason,  # noqa: E402
-                             nav, run_count, wait_for_run, wait_js)
+from browser_support import (HEATMAPS_JS, PROBE_JS, RUN_COUNT_JS, Server, launch,  # noqa: E402
+                             missing_browser_reason, nav, run_count, wait_for_run, wait_js, watch, watched_ms)
 
 VIEWPORT = {"width": 1400, "height": 1000}
 SONG_S = 180.0
@@ -86,22 +86,26 @@ RESULTS_JS = ("document.body.innerText.includes('Greedy search done') && "
 
 
 def open_app(browser, url: str, context=None, timeout: float = 60.0):
-    """Open the app in a new tab; return (page, seconds to the first page drawn)."""
+    """Open the app in a new tab; return (page, seconds from the navigation start to the first page drawn)."""
     context = context or browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
-    t0 = time.perf_counter()
+    page.add_init_script(PROBE_JS + f"window.__vsepWatch('first', {FIRST_PAGE_JS!r});")
     page.goto(url, wait_until="commit")
-    wait_js(page, FIRST_PAGE_JS, timeout, what="the first page")
-    return page, time.perf_counter() - t0
+    return page, watched_ms(page, "first", timeout) / 1000.0
+
+
+def timed_click(page, locator, condition: str, timeout: float = 120.0) -> float:
+    """Click, then time (in the page) until a new script run has finished and ``condition`` holds."""
+    before = run_count(page)
+    name = f"t{time.perf_counter_ns()}"
+    watch(page, name, f"({RUN_COUNT_JS}) > {before} && ({condition})")
+    start = page.evaluate("() => performance.now()")
+    locator.click()
+    return (watched_ms(page, name, timeout) - start) / 1000.0
 
 
 def press_run(page, timeout: float = 120.0) -> float:
-    before = run_count(page)
-    button = page.get_by_role("button", name="Run both")
-    t0 = time.perf_counter()
-    button.click()
-    wait_for_run(page, before, timeout, also=RESULTS_JS)
-    return time.perf_counter() - t0
+    return timed_click(page, page.get_by_role("button", name="Run both"), RESULTS_JS, timeout)
 
 
 def goto_page(page, title: str, timeout: float = 60.0) -> float:
@@ -113,11 +117,8 @@ def goto_page(page, title: str, timeout: float = 60.0) -> float:
 
 
 def slices_drawn_after_click(page, timeout: float = 120.0) -> float:
-    before = run_count(page)
-    t0 = time.perf_counter()
-    nav(page, "Slices")
-    wait_for_run(page, before, timeout, also=f"{HEATMAPS_JS} >= 19")
-    return time.perf_counter() - t0
+    link = page.locator("[data-testid='stSidebarNav']").get_by_text("Slices", exact=True)
+    return timed_click(page, link, f"{HEATMAPS_JS} >= 19", timeout)
 
 
 def load_long_song(page, mixture: Path, vocal: Path) -> None:
@@ -301,11 +302,13 @@ def write_report(path: Path, results: dict, args, load_before, load_after) -> No
         "",
         "What each figure includes:",
         "",
-        "- *first page*: from `page.goto(url)` to the Load page completely drawn: the script run finished "
-        "(an invisible end-of-run mark), three audio players, the waveform picture and the alignment check. "
+        "- *first page*: from the start of the navigation to the first animation frame after the Load page is "
+        "complete in the page: the script run finished (an invisible end-of-run mark), three audio players, the "
+        "waveform picture and the alignment check. Timed inside the page (a MutationObserver and "
+        "`requestAnimationFrame`, `performance.now()`), so Playwright's own round trips do not count. "
         "It includes loading Streamlit's own frontend (about 2–2.5 s for a page with one line of text on this "
         "machine, measured the same way).",
-        "- *run*: from the click on *Run both* (progressive test N = 1 … 8 and the greedy search over the same 8 "
+        "- *run*: from the click on *Run both* (timed in the page like the first page) (progressive test N = 1 … 8 and the greedy search over the same 8 "
         "slices, default settings, 4.7 s sample) to the end of the script run with both progress bars done and "
         "the loss curves, the final-loss bars and the greedy heatmap drawn. *Pressed at once*: clicked as soon as "
         "the Optimise page appears after opening the app, while the DSP libraries are still being imported in the "

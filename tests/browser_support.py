@@ -172,3 +172,51 @@ def wait_for_run(page, after: int, timeout: float = 60.0, also: str = "true") ->
 def nav(page, title: str) -> None:
     """Click a page in the sidebar navigation."""
     page.locator("[data-testid='stSidebarNav']").get_by_text(title, exact=True).click()
+
+
+# --- timing inside the page (for the benchmark) -----------------------------------------
+# A MutationObserver (and a 50 ms timer) tests a condition as the page changes; the first time
+# it holds, the next animation frame records performance.now() (ms since the navigation
+# started). A frame is only produced once the main thread is free, so a long task right
+# after the condition holds delays the mark; the probe itself costs one cheap test per change.
+
+PROBE_JS = """
+window.__vsepTimes = window.__vsepTimes || {};
+window.__vsepWatch = (name, cond) => {
+  const test = new Function('return Boolean(' + cond + ')');
+  let fired = false, observer = null, timer = null;
+  const check = () => {
+    if (fired) return;
+    let ok = false;
+    try { ok = test(); } catch (e) { ok = false; }
+    if (!ok) return;
+    fired = true;
+    if (observer) observer.disconnect();
+    if (timer) clearInterval(timer);
+    window.__vsepTimes[name + ':dom'] = performance.now();
+    requestAnimationFrame(() => { window.__vsepTimes[name] = performance.now(); });
+  };
+  const start = () => {
+    observer = new MutationObserver(check);
+    observer.observe(document, {subtree: true, childList: true, characterData: true});
+    timer = setInterval(check, 50);
+    check();
+  };
+  start();
+};
+"""
+
+
+def watch(page, name: str, condition: str) -> None:
+    """Start timing ``condition`` (a JavaScript expression) in the page under ``name``."""
+    page.evaluate(f"() => {{ window.__vsepWatch({name!r}, {condition!r}); }}")
+
+
+def watched_ms(page, name: str, timeout: float = 60.0) -> float:
+    """Wait for the watch ``name`` to fire; its time in ms since the navigation started."""
+    wait_js(page, f"window.__vsepTimes && window.__vsepTimes[{name!r}] !== undefined", timeout, what=name)
+    return page.evaluate(f"() => window.__vsepTimes[{name!r}]")
+
+
+def now_ms(page) -> float:
+    return page.evaluate("() => performance.now()")
