@@ -49,5 +49,4 @@ if state.source() is not None:  # the likely next page: compute its pictures whi
     with ui.guard("Preparing the slices"):
         cache.prefetch_slices(state.source(), state.settings())
 ui.run_marker()
-if page.title == "Load audio":  # the default page's url_path is "" (it is the app's root)
-    ui.preload_charts_later()
+ui.preload_charts_later()

@@ -42,6 +42,7 @@ if source is not None:
                     k, d = col.columns([2, 3], vertical_alignment="center")
                     k.markdown(figures.kernel_html(spec), unsafe_allow_html=True)
                     d.caption(spec.description)
+            ui.mark_charts_ready()
 
         if tab_vocal.open:
             with tab_vocal:
@@ -63,6 +64,7 @@ if source is not None:
                 detail = cache.window_detail(source, settings, window)
                 st.plotly_chart(figures.profiles_grid(detail, pair.sr, window, t), theme=None,
                                 config={"displayModeBar": False}, key="profiles_grid")
+                ui.mark_charts_ready()
                 st.markdown("##### The 25 measurements of this window")
                 view = st.selectbox("View", [v.name for v in VIEWS], format_func=ui.slice_label, key="metrics_view")
                 table = pd.DataFrame({

@@ -176,4 +176,5 @@ if source is not None:
                    "the star the step with the lowest loss.")
 
     if prog is not None or greedy is not None:
+        ui.mark_charts_ready()
         ui.link("results", "Next: listen to the results and download them", ":material/arrow_forward:")

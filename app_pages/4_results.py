@@ -119,6 +119,7 @@ elif source is not None:
         st.caption("Magnitude in dB, one colour scale for the three. A good extraction looks like the target: "
                    "the vocal's harmonics kept, the drums and chords between them gone.")
 
+        ui.mark_charts_ready()
         st.subheader("Learned EQ curves")
         eqs = cache.eq_curves(source, settings, run.slices)
         pass_names = [f"pass {i + 1}: {ui.slice_label(view)}" + (" (polish)" if i == len(eqs) - 1 else "")

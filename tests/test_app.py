@@ -130,9 +130,8 @@ def test_first_visit_loads_the_default_sample():
     assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(at)
     assert len(at.get("audio")) == 3  # mixture, vocal, instrumental
     assert len(at.get("image")) == 1 and not _charts(at)  # the waveforms, as an SVG picture
-    assert len(at.get("plotly_chart")) == 0  # the chart library is preloaded 2 s later (a timed fragment) ...
-    at.run()
-    assert len(at.get("plotly_chart")) == 1  # ... by a blank chart
+    # No chart at all: the chart library is preloaded 2 s later by a timed fragment (checked in the browser test).
+    assert len(at.get("plotly_chart")) == 0
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Lag"] == "0 samples"
     assert float(metrics["Correlation as given"]) > 0.5

@@ -86,6 +86,8 @@ def test_walk_every_page_on_the_sample(page, tmp_path):
     page.get_by_text("The vocal is aligned with the mixture").wait_for()
     page.locator("[data-testid='stImage'] img").first.wait_for()  # the waveforms (an SVG picture)
     assert page.get_by_text("Seed-compatible").first.is_visible()
+    # 2 s after the page is drawn, a blank chart makes the browser load the chart library.
+    wait_js(page, "document.querySelectorAll('.js-plotly-plot').length >= 1", 15, what="the chart preload")
     _shot(page, "upload", 2300)
 
     # 2. Slices: 19 heatmaps of the vocal, then one window up close.

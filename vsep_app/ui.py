@@ -189,22 +189,38 @@ def preload_charts_quietly() -> None:
         pass
 
 
-PRELOAD_TICKS = "vsep_preload_ticks"
+CHARTS_READY = "vsep_charts_ready"
+PRELOAD_SEEN = "vsep_preload_seen_run"
+
+
+def mark_charts_ready() -> None:
+    """This session's browser has drawn a chart: the chart library is loaded, no preload needed."""
+    st.session_state[CHARTS_READY] = True
+
+
+def preload_charts_later() -> None:
+    """Preload the chart library 2 s after this page is drawn, unless this browser already has it."""
+    if not st.session_state.get(CHARTS_READY):
+        _preload_fragment()
 
 
 @st.fragment(run_every=2.0)
-def preload_charts_later() -> None:
-    """:func:`preload_charts_quietly`, but only on this fragment's second run, 2 s after the page.
+def _preload_fragment() -> None:
+    """:func:`preload_charts_quietly` on this fragment's first timed run, 2 s after the page.
 
-    Loading the chart library (4.7 MB of JavaScript) while the first page is still
-    being drawn delayed it by ~1.2 s here; two seconds later the page is on screen
-    and the visitor is reading it. The fragment keeps ticking (a few milliseconds
-    of work every 2 s) only while the Load page is shown.
+    Loading the chart library (4.7 MB of JavaScript) while a page is still being
+    drawn delayed the first page by ~1.2 s here; two seconds later the page is on
+    screen and the visitor is reading it. Its first call, inside a full run of the
+    script, only notes that run; the timer's runs (the full run's number has not
+    changed) draw the blank chart. It ticks (a few milliseconds every 2 s) only
+    while a page without charts is shown.
     """
-    ticks = st.session_state.get(PRELOAD_TICKS, 0) + 1
-    st.session_state[PRELOAD_TICKS] = ticks
-    if ticks >= 2:
-        preload_charts_quietly()
+    run = st.session_state.get(RUNS, 0)
+    if st.session_state.get(PRELOAD_SEEN) != run:
+        st.session_state[PRELOAD_SEEN] = run
+        return
+    preload_charts_quietly()
+    mark_charts_ready()
 
 
 _MEASUREMENT_NAMES = {
