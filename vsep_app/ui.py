@@ -171,9 +171,10 @@ def preload_charts() -> None:
     hidden = dict(visible=False, fixedrange=True)
     # One tiny trace of each type the later pages draw: plotly sets each type up on its first
     # use (~2 s for the Optimise page's first charts here), so that happens now, unseen.
-    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines+markers+text", text=["", ""]),
-                     go.Bar(x=[0], y=[1], text=["1"], textposition="outside"),
-                     go.Heatmap(z=[[0, 1], [1, 0]], showscale=False)],
+    # Drawn fully transparent: set up, not seen.
+    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines+markers+text", text=["", ""], opacity=0),
+                     go.Bar(x=[0], y=[1], text=[""], textposition="outside", opacity=0),
+                     go.Heatmap(z=[[0, 1], [1, 0]], showscale=False, opacity=0)],
                     layout=dict(width=10, height=10, margin=dict(l=0, r=0, t=0, b=0), xaxis=hidden, yaxis=hidden,
                                 showlegend=False, paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
                                 template="plotly_white"))
