@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from vsep_core import report
+from vsep_core import ORACLE_NOTE
 from vsep_core.errors import VsepError
 from vsep_core.settings import Settings
 from vsep_core.views import VIEWS_BY_NAME
@@ -126,7 +126,7 @@ def sidebar(sb) -> None:
             stale = "" if record.matches(source, settings) else " (earlier settings)"
             lines.append(f"{name}: {what} ✓{stale}")
     sb.caption("  \n".join(lines))
-    sb.expander("An oracle experiment", icon=":material/info:").caption(report.ORACLE_NOTE)
+    sb.expander("An oracle experiment", icon=":material/info:").caption(ORACLE_NOTE)
 
 
 def audio_player(label: str, data, *, sample_rate: int | None = None, fmt: str = "audio/wav") -> None:

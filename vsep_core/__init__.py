@@ -12,4 +12,12 @@ from .errors import VsepError
 from .settings import Settings
 
 __version__ = "0.1.0"
-__all__ = ["Settings", "VsepError", "__version__"]
+
+#: What every result screen and report says about the method (it reads the true vocal).
+ORACLE_NOTE = (
+    "This is an oracle experiment: the fingerprint-EQ method learns from the true isolated vocal, "
+    "which a real separator never has. Its scores say how far the method can go with perfect "
+    "knowledge; compare them with the ideal masks (the ceiling) and the blind methods (what works "
+    "without the vocal), not with real separators' published scores."
+)
+__all__ = ["ORACLE_NOTE", "Settings", "VsepError", "__version__"]

@@ -20,16 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from .audio import Pair, wav_bytes
+from . import ORACLE_NOTE
 from .experiment import ExperimentResult, RunSummary
 from .settings import Settings
 from .views import VIEWS_BY_NAME, magphase, stft
 
-ORACLE_NOTE = (
-    "This is an oracle experiment: the fingerprint-EQ method learns from the true isolated vocal, "
-    "which a real separator never has. Its scores say how far the method can go with perfect "
-    "knowledge; compare them with the ideal masks (the ceiling) and the blind methods (what works "
-    "without the vocal), not with real separators' published scores."
-)
 
 
 def run_folder(label: str) -> str:
