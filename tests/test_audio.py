@@ -140,3 +140,20 @@ def test_settings_validation_messages():
         Settings().replace(speed=3)
     assert Settings(n_windows=50).hop_for(103_635) * 49 <= 103_635
     assert 1 + 103_635 // Settings(n_windows=50).hop_for(103_635) == 50
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 48_001])
+def test_pcm16_wav_is_byte_for_byte_what_libsndfile_writes(n, tmp_path):
+    """Our compiled encoder replaces soundfile's on the hot path; the files must not change."""
+    import io
+
+    from vsep_core.audio import write_wav
+
+    rng = np.random.default_rng(n)
+    y = rng.uniform(-1.3, 1.3, n).astype(np.float32)
+    if n > 10:  # the awkward cases: full scale, just under, halfway between steps, tiny, huge
+        y[:10] = [1.0, -1.0, 0.99999994, -0.99999994, -110.0000076 / 32768, 2.5 / 32768, 1e-40, 3e38, -3e38, 0.0]
+    reference = io.BytesIO()
+    sf.write(reference, y, SR, format="WAV", subtype="PCM_16")
+    assert wav_bytes(y, SR) == reference.getvalue()
+    assert write_wav(tmp_path / "x.wav", y, SR).read_bytes() == reference.getvalue()

@@ -10,8 +10,8 @@ from hypothesis.extra.numpy import arrays
 from vsep_core.analysis import analyse
 from vsep_core.errors import VsepError
 from vsep_core.fingerprint import amplitude_to_db
-from vsep_core.optimise import (closed_form_applies, descend, descend_closed, descend_iterative, run_chain,
-                                run_pass, run_progressive, settle)
+from vsep_core.optimise import (closed_form_applies, descend, descend_between, descend_closed, descend_iterative,
+                                run_chain, run_pass, run_progressive, settle)
 from vsep_core.settings import Settings
 from vsep_core.views import RAW, SLICE_NAMES
 
@@ -45,6 +45,25 @@ def test_closed_form_equals_iterative_loop(gap, lr, iterations, clip):
     # The cheap "final loss only" form agrees too.
     last, _ = descend_closed(gap, lr, iterations, clip, curve=False)
     np.testing.assert_allclose(last, sq_loop[-1:], rtol=1e-9, atol=1e-9 * scale)
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(data=st.data(), lr=st.floats(1e-4, 0.5), iterations=st.integers(1, 300), clip=st.floats(0.0, 60.0))
+def test_compiled_closed_form_equals_numpy_closed_form(data, lr, iterations, clip):
+    """The fused loop the passes use (no gap array) gives the numpy closed form's curve and curves."""
+    points, windows = data.draw(st.integers(1, 12)), data.draw(st.integers(1, 8))
+    values = arrays(np.float64, (points, windows), elements=st.floats(-120, 120))
+    target, profile = data.draw(values), data.draw(values)
+    used = data.draw(st.integers(1, windows))
+    s = Settings(learning_rate=lr, iterations=iterations, clip_db=clip)
+    gap = target[:, :used] - profile[:, :used]
+    scale = max(1.0, float(np.max(np.abs(gap)))) ** 2 * gap.size
+    for curve in (True, False):
+        sq_ref, eq_ref = descend_closed(gap, lr, iterations, clip, curve=curve)
+        sq, eq = descend_between(target, profile, used, s, curve=curve)
+        assert sq.shape == sq_ref.shape and eq.shape == eq_ref.shape
+        np.testing.assert_allclose(sq, sq_ref, rtol=1e-12, atol=1e-12 * scale)
+        assert np.array_equal(eq, eq_ref)
 
 
 @hsettings(max_examples=100, deadline=None)

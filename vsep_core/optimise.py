@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._kernels import apply_eq_and_peak, polish_residual_sq_sum
+from ._kernels import (apply_eq_and_peak, clipped_residual_sq_sum, closed_form_eq, closed_form_pass, peak_after_eq,
+                       polish_residual_sq_sum)
 from .analysis import Analysis
 from .errors import VsepError
 from .fingerprint import AMIN, interp_map
@@ -117,12 +118,7 @@ def descend_closed(gap: np.ndarray, learning_rate: float, iterations: int, clip_
     unclipped_by_k = np.bincount(kstar, weights=sq[will_clip], minlength=n_bins).astype(np.float64)
     unclipped_by_k[iterations + 1] += sq[~will_clip].sum()
     clipped_by_k = np.bincount(kstar, weights=(clipping - clip_db) ** 2, minlength=n_bins).astype(np.float64)
-    steps = np.arange(1, iterations + 1)  # loss_k uses eq after k − 1 updates
-    # Elements with k* ≥ k are still unclipped at loss_k; those with k* ≤ k − 1 are clipped.
-    still_free = np.cumsum(unclipped_by_k[::-1])[::-1][steps]
-    already_clipped = np.cumsum(clipped_by_k)[steps - 1]
-    sq_sums = rho ** (2.0 * (steps - 1)) * still_free + already_clipped
-    return sq_sums, eq
+    return _loss_curve(unclipped_by_k, clipped_by_k, rho, iterations), eq
 
 
 def descend(gap: np.ndarray, settings: Settings, *, curve: bool = True):
@@ -131,6 +127,47 @@ def descend(gap: np.ndarray, settings: Settings, *, curve: bool = True):
         return descend_closed(gap, settings.learning_rate, settings.iterations, settings.clip_db, curve=curve)
     sq_sums, eq = descend_iterative(gap, settings.learning_rate, settings.iterations, settings.clip_db)
     return (sq_sums if curve else sq_sums[-1:]), eq
+
+
+def descend_between(target: np.ndarray, profile: np.ndarray, used: int, settings: Settings, *,
+                    curve: bool = True):
+    """:func:`descend` on ``gap = target[:, :used] − profile[:, :used]``, the closed form compiled.
+
+    The closed form runs as one fused loop (:mod:`vsep_core._kernels`) that
+    never builds the gap; it equals :func:`descend_closed` (tests check it).
+
+    Returns
+    -------
+    sq_sums : np.ndarray [shape=(iterations,) or (1,)]
+    eq : np.ndarray [shape=(points, used), dtype=float64]
+    """
+    if not uses_closed_form(settings):
+        return descend(target[:, :used] - profile[:, :used], settings, curve=curve)
+    lr, iterations, clip_db = settings.learning_rate, settings.iterations, float(settings.clip_db)
+    rho = 1.0 - 2.0 * lr
+    target, profile = _c_float64(target), _c_float64(profile)
+    eq = np.empty((target.shape[0], used))
+    if not curve:
+        closed_form_eq(target, profile, used, 1.0 - rho ** iterations, clip_db, eq)
+        final = clipped_residual_sq_sum(target, profile, used, 1.0 - rho ** (iterations - 1), clip_db)
+        return np.array([final]), eq
+    unclipped_by_k, clipped_by_k = np.zeros(iterations + 2), np.zeros(iterations + 2)
+    closed_form_pass(target, profile, used, 1.0 - rho ** iterations, clip_db,
+                     np.log(rho) if rho > 0.0 else -np.inf, iterations, eq, unclipped_by_k, clipped_by_k)
+    return _loss_curve(unclipped_by_k, clipped_by_k, rho, iterations), eq
+
+
+def _loss_curve(unclipped_by_k: np.ndarray, clipped_by_k: np.ndarray, rho: float, iterations: int) -> np.ndarray:
+    """Every iteration's Σ residual² from the per-``k*`` sums (see :func:`descend_closed`)."""
+    steps = np.arange(1, iterations + 1)  # loss_k uses eq after k − 1 updates
+    # Elements with k* ≥ k are still unclipped at loss_k; those with k* ≤ k − 1 are clipped.
+    still_free = np.cumsum(unclipped_by_k[::-1])[::-1][steps]
+    already_clipped = np.cumsum(clipped_by_k)[steps - 1]
+    return rho ** (2.0 * (steps - 1)) * still_free + already_clipped
+
+
+def _c_float64(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 # --- one pass ---------------------------------------------------------------
@@ -216,8 +253,7 @@ def run_pass(working_db: np.ndarray, analysis: Analysis, view: str, *, curve: bo
     used = min(target.shape[1], working_db.shape[1])
     if profile is None:
         profile = working_profiles(working_db[:, :used], settings)
-    gap = target[:, :used] - profile[:, :used]
-    sq_sums, eq = descend(gap, settings, curve=curve)
+    sq_sums, eq = descend_between(target, profile, used, settings, curve=curve)
     loss_curve = sq_sums / (settings.n_points * analysis.target_windows[view])
     result = PassResult(view=view, loss_curve=loss_curve, eq=eq.astype(np.float32) if keep_eq else None)
     if not apply:
@@ -231,12 +267,13 @@ def run_pass(working_db: np.ndarray, analysis: Analysis, view: str, *, curve: bo
 
 
 def polish_loss_after(working_db: np.ndarray, analysis: Analysis, view: str, *, profile: np.ndarray,
-                      buffer: np.ndarray | None = None) -> float:
+                      eq_buffer: np.ndarray | None = None) -> float:
     """The polish's final loss after one pass over ``view`` — the greedy search's inner step.
 
     Equal to ``run_pass`` → :func:`settle` → ``run_pass(RAW)`` under the closed
     form, but only the numbers the loss needs are computed (no loss curves, no
-    settled copy), in two fused compiled loops (:mod:`vsep_core._kernels`).
+    pass output: its peak and the bins the polish reads are computed on the
+    fly), in three fused compiled loops (:mod:`vsep_core._kernels`).
 
     Parameters
     ----------
@@ -244,25 +281,26 @@ def polish_loss_after(working_db: np.ndarray, analysis: Analysis, view: str, *, 
         The settled working matrix after the step's prefix.
     profile : np.ndarray [shape=(n_points, windows)]
         ``working_profiles(working_db)`` (shared by the step's candidates).
-    buffer : np.ndarray, like ``working_db``, optional
-        Scratch space; overwritten (allocated when not given).
+    eq_buffer : np.ndarray [shape=(n_points, ≥ windows), dtype=float64], optional
+        Scratch space for the EQ curves, reused across calls (fresh memory
+        costs more than the arithmetic here).
     """
     settings = analysis.settings
     rho = 1.0 - 2.0 * settings.learning_rate
     bins, windows = working_db.shape
-    if buffer is None:
-        buffer = np.empty_like(working_db)
     target = analysis.targets[view]
     used = min(target.shape[1], windows)
-    eq = np.clip((1.0 - rho ** settings.iterations) * (target[:, :used] - profile[:, :used]),
-                 -settings.clip_db, settings.clip_db)
+    if eq_buffer is None or eq_buffer.shape[0] != target.shape[0] or eq_buffer.shape[1] < used:
+        eq_buffer = np.empty((target.shape[0], used))
+    eq = eq_buffer[:, :used]
+    closed_form_eq(target, _c_float64(profile), used, 1.0 - rho ** settings.iterations, float(settings.clip_db), eq)
     to_bins = interp_map(settings.n_points, bins)
-    peak = apply_eq_and_peak(working_db, np.ascontiguousarray(eq), to_bins.lower, to_bins.upper, to_bins.weight,
-                             used, buffer)
+    peak = peak_after_eq(working_db, eq, to_bins.lower, to_bins.upper, to_bins.weight, used)
     floor = np.float32(max(max(float(peak), DB_FLOOR) - settings.top_db, DB_FLOOR))
     raw = analysis.targets[RAW]
     to_points = interp_map(bins, settings.n_points)
-    total = polish_residual_sq_sum(buffer, floor, to_points.lower, to_points.upper, to_points.weight, raw,
+    total = polish_residual_sq_sum(working_db, eq, to_bins.lower, to_bins.upper, to_bins.weight, used, floor,
+                                   to_points.lower, to_points.upper, to_points.weight, raw,
                                    min(raw.shape[1], windows), 1.0 - rho ** (settings.iterations - 1),
                                    float(settings.clip_db))
     return total / (settings.n_points * analysis.target_windows[RAW])

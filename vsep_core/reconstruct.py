@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -53,17 +54,68 @@ def vocal_from_db(final_db: np.ndarray, analysis: Analysis) -> np.ndarray:
     """Inverse STFT of the learned magnitude with the mixture's phase, not normalised.
 
     No length is passed to the inverse STFT (as in the research code), so
-    100 windows at hop 1040 give 99 · 1040 = 102,960 samples.
+    100 windows at hop 1040 give 99 · 1040 = 102,960 samples. Equal to the
+    research code's ``librosa.istft(10^(Wdb/20) · P)`` to the bit (tests check
+    it), in a few vectorised steps instead of librosa's frame loop.
 
     Returns
     -------
     np.ndarray [shape=((windows − 1) · hop,), dtype=float32]
     """
-    import librosa
+    from ._kernels import spectrum_frames
 
-    spectrum = magnitude_from_db(final_db) * analysis.phase
-    y = librosa.istft(spectrum, hop_length=analysis.hop_length, n_fft=analysis.settings.n_fft)
-    return y.astype(np.float32, copy=False)
+    magnitude = 10.0 ** (final_db / 20.0)  # numpy's float32 power, as magnitude_from_db
+    frames = np.empty((final_db.shape[1], final_db.shape[0]), dtype=np.complex64)
+    # librosa's phase is frames-first in memory already (Fortran order): its transpose is free.
+    spectrum_frames(magnitude, np.ascontiguousarray(analysis.phase.T), frames)
+    return istft_frames(frames, hop_length=analysis.hop_length, n_fft=analysis.settings.n_fft)
+
+
+def istft_frames(frames: np.ndarray, *, hop_length: int, n_fft: int) -> np.ndarray:
+    """``librosa.istft`` (Hann window, centred, no ``length``) of a frames-first spectrogram.
+
+    librosa inverts the frames in blocks and overlap-adds them one by one;
+    here every frame is inverted in one batched FFT and the windowed frames
+    are overlap-added in one compiled loop, in librosa's order and precision
+    (window in float64, signal in float32), so the result is the same to the
+    bit.
+
+    Parameters
+    ----------
+    frames : np.ndarray [shape=(windows, 1 + n_fft // 2), dtype=complex64]
+
+    Returns
+    -------
+    np.ndarray [shape=((windows − 1) · hop_length,), dtype=float32]
+    """
+    import scipy.fft
+
+    from ._kernels import overlap_add
+
+    n_frames = frames.shape[0]
+    window, norm = _window_and_sum_square(n_fft, hop_length, n_frames)
+    signal = scipy.fft.irfft(frames, n=n_fft, axis=-1, workers=-1)
+    full = np.zeros(n_fft + hop_length * (n_frames - 1), dtype=np.float32)
+    overlap_add(signal, window, hop_length, full)
+    start = n_fft // 2
+    y = full[start: start + hop_length * (n_frames - 1)]
+    np.divide(y, norm[start: start + len(y)], out=y)
+    return y.copy()
+
+
+@lru_cache(maxsize=8)
+def _window_and_sum_square(n_fft: int, hop_length: int, n_frames: int):
+    import librosa
+    from scipy.signal import get_window
+
+    window = get_window("hann", n_fft, fftbins=True)
+    norm = librosa.filters.window_sumsquare(window="hann", n_frames=n_frames, win_length=n_fft, n_fft=n_fft,
+                                            hop_length=hop_length, dtype=np.float32)
+    # librosa divides only where the sum is above float32's tiny; dividing by 1 elsewhere is the same.
+    norm = np.where(norm > np.finfo(np.float32).tiny, norm, np.float32(1.0)).astype(np.float32)
+    window.setflags(write=False)
+    norm.setflags(write=False)
+    return window, norm
 
 
 def instrumental_from_vocal(mixture: np.ndarray, vocal_raw: np.ndarray) -> np.ndarray:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import Pair, wav_bytes
+from .audio import Pair, wav_bytes, write_wav
 from . import ORACLE_NOTE
 from .experiment import ExperimentResult, RunSummary
 from .settings import Settings
-from .views import VIEWS_BY_NAME, magphase, stft
+from .views import VIEWS_BY_NAME, stft
 
 
 
@@ -60,8 +60,8 @@ class Outputs:
         self.files: dict[str, bytes] = {}
         self.spectrogram_labels = {str(1), str(max(1, (max_slices + 1) // 2)), str(max_slices), "greedy"}
         self.spectrograms: dict[str, np.ndarray] = {}
-        self._put("1_slices/mixture.wav", wav_bytes(pair.mixture, pair.sr))
-        self._put("1_slices/target.wav", wav_bytes(pair.vocal, pair.sr))
+        self._put_wav("1_slices/mixture.wav", pair.mixture, pair.sr)
+        self._put_wav("1_slices/target.wav", pair.vocal, pair.sr)
 
     def _put(self, relpath: str, data: bytes) -> None:
         if self.out_dir is None:
@@ -71,11 +71,17 @@ class Outputs:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
 
+    def _put_wav(self, relpath: str, y: np.ndarray, sr: int) -> None:
+        if self.out_dir is None:
+            self.files[relpath] = wav_bytes(y, sr)
+        else:  # straight to the file: no in-memory copy of a long song's WAV
+            write_wav(self.out_dir / relpath, y, sr)
+
     def add_run(self, label: str, run: RunSummary) -> None:
         """Write a run's WAVs (16-bit PCM, vocal peak-normalised as the research code did)."""
         paths = run_wav_paths(label)
-        self._put(paths["vocal"], wav_bytes(run.estimate.vocal, run.estimate.sr))
-        self._put(paths["instrumental"], wav_bytes(run.estimate.instrumental, run.estimate.sr))
+        self._put_wav(paths["vocal"], run.estimate.vocal, run.estimate.sr)
+        self._put_wav(paths["instrumental"], run.estimate.instrumental, run.estimate.sr)
         if label in self.spectrogram_labels:
             self.spectrograms[label] = _magnitude(run.estimate.vocal_raw, self.settings, self.pair)
 
@@ -99,7 +105,7 @@ class Outputs:
 
 def _magnitude(y: np.ndarray, settings: Settings, pair: Pair) -> np.ndarray:
     hop = settings.hop_for(pair.n_samples)
-    return magphase(stft(y, settings, hop_length=hop))[0]
+    return np.abs(stft(y, settings, hop_length=hop))
 
 
 def summary_dict(result: ExperimentResult, *, metrics: dict | None = None) -> dict:

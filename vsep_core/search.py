@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from .analysis import Analysis
 from .errors import VsepError
@@ -103,9 +106,13 @@ def greedy_search(analysis: Analysis, candidates=SLICE_NAMES, *, workers: int | 
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if analysis.n_windows >= THREADED_FROM_WINDOWS else 1
 
+    buffers = threading.local()  # one EQ scratch matrix per thread
+
     def score(name: str, profile) -> float:
         if fused:
-            return polish_loss_after(working, analysis, name, profile=profile)
+            if not hasattr(buffers, "eq"):
+                buffers.eq = np.empty((analysis.settings.n_points, analysis.n_windows))
+            return polish_loss_after(working, analysis, name, profile=profile, eq_buffer=buffers.eq)
         _, db_out = run_pass(working, analysis, name, curve=False, profile=profile)
         polish, _ = run_pass(settle(db_out, analysis.settings), analysis, RAW, curve=False, apply=False)
         return polish.final_loss
