@@ -47,3 +47,36 @@ def test_non_finite_magnitudes_become_silence(synthetic_pair):
     expected = research_istft(final_db, analysis.phase, analysis.hop_length, analysis.settings.n_fft)
     assert np.all(np.isfinite(got))
     assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("n_fft,hop,n", [(2048, 1040, 103_635), (2048, 512, 5000), (1024, 300, 2047),
+                                         (512, 700, 4000), (2048, 1040, 2048)])
+def test_stft_and_magphase_equal_librosa(n_fft, hop, n):
+    """Our STFT (no scipy.signal import) is librosa's, to the bit, and so are the window and magphase."""
+    from scipy.signal import get_window
+
+    from vsep_core.views import hann_window, magphase, stft
+
+    assert np.array_equal(hann_window(n_fft), get_window("hann", n_fft, fftbins=True))
+    y = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    y[100:400] = 0.0  # zero frames: magphase's 1+0j phase
+    expected = librosa.stft(y, n_fft=n_fft, hop_length=hop)
+    got = stft(y, Settings(n_fft=n_fft, hop_length=hop))
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    assert got.flags.f_contiguous
+    assert np.array_equal(got, expected)
+    for ours, theirs in zip(magphase(got), librosa.magphase(expected)):
+        assert np.array_equal(ours, theirs)
+    zero = np.zeros((3, 2), dtype=np.complex64)
+    assert np.array_equal(magphase(zero)[1], librosa.magphase(zero)[1])
+
+
+@pytest.mark.parametrize("n_fft,hop,frames", [(2048, 1040, 100), (1024, 300, 17), (256, 400, 5)])
+def test_window_sum_square_equals_librosa(n_fft, hop, frames):
+    from vsep_core.reconstruct import _window_and_sum_square
+
+    _, ours = _window_and_sum_square(n_fft, hop, frames)
+    theirs = librosa.filters.window_sumsquare(window="hann", n_frames=frames, win_length=n_fft, n_fft=n_fft,
+                                              hop_length=hop, dtype=np.float32)
+    theirs = np.where(theirs > np.finfo(np.float32).tiny, theirs, np.float32(1.0))
+    assert np.array_equal(ours, theirs)

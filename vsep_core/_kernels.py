@@ -249,3 +249,13 @@ def pcm16_from_float(y, out):  # pragma: no cover - compiled
         elif v < -2147483648.0:
             v = -2147483648.0
         out[i] = np.int16(np.int64(v) >> 16)
+
+
+@numba.njit(cache=True, nogil=True)
+def window_sum_square(window_sq, hop, n_frames, out):  # pragma: no cover - compiled
+    """``out[j·hop + n] += window_sq[n]`` frame by frame (librosa's ``window_sumsquare`` fill)."""
+    n = out.shape[0]
+    for j in range(n_frames):
+        base = j * hop
+        for k in range(min(window_sq.shape[0], n - base)):
+            out[base + k] = np.float32(out[base + k] + window_sq[k])

@@ -105,12 +105,13 @@ def istft_frames(frames: np.ndarray, *, hop_length: int, n_fft: int) -> np.ndarr
 
 @lru_cache(maxsize=8)
 def _window_and_sum_square(n_fft: int, hop_length: int, n_frames: int):
-    import librosa
-    from scipy.signal import get_window
+    """The Hann window and ``librosa.filters.window_sumsquare`` (float32), as librosa's istft uses them."""
+    from ._kernels import window_sum_square
+    from .views import hann_window
 
-    window = get_window("hann", n_fft, fftbins=True)
-    norm = librosa.filters.window_sumsquare(window="hann", n_frames=n_frames, win_length=n_fft, n_fft=n_fft,
-                                            hop_length=hop_length, dtype=np.float32)
+    window = hann_window(n_fft)
+    norm = np.zeros(n_fft + hop_length * (n_frames - 1), dtype=np.float32)
+    window_sum_square(window ** 2, hop_length, n_frames, norm)
     # librosa divides only where the sum is above float32's tiny; dividing by 1 elsewhere is the same.
     norm = np.where(norm > np.finfo(np.float32).tiny, norm, np.float32(1.0)).astype(np.float32)
     window.setflags(write=False)
