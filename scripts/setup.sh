@@ -36,3 +36,5 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q -r "$reqs"
   touch "$stamp"
 fi
+# Build numba's compiled loops once (~8 s), so the first run of the CLI or the dashboard does not.
+.venv/bin/python -c "from vsep_core.experiment import warm_up; warm_up()"

@@ -179,6 +179,9 @@ def main_check(args) -> int:
             print(f"  {module:18s} no   ({purpose}: {type(exc).__name__}: {exc})")
     for tool in ("ffmpeg", "ffprobe", "chromium"):
         print(f"  {tool:18s} {'yes' if shutil.which(tool) else 'no'}")
+    from .experiment import warm_up
+
+    print(f"Compiled loops: ready ({warm_up():.1f} s; built once, then loaded from numba's cache)")
     return 0 if ok else 1
 
 
