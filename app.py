@@ -1,28 +1,35 @@
 """vsep dashboard: see, hear and measure how spectrogram fingerprints separate a vocal.
 
-Run with ``streamlit run app.py``. Four pages (``app_pages/``): load audio, look
+Run with ``streamlit run app.py``. Four pages (``pages/``): load audio, look
 at the 19 slice views, run the optimiser, and listen to / download results.
 The first visit loads the bundled default sample, so everything works
 without an upload.
 
-The pages are deliberately not in a folder called ``pages/``: when one exists
-next to this file, Streamlit 1.67 serves the first request after a server start
-in its legacy multipage mode (``PagesManager.uses_pages_directory``), running
-e.g. ``pages/2_slices.py`` on its own for a link to ``/slices`` or a browser
-refresh there — without this script, its sidebar, its navigation or the
-default sample — until some session has called ``st.navigation``.
-``tests/test_browser.py::test_a_direct_link_after_a_server_start`` checks it.
+This script is the app's frame: ``st.navigation`` over the pages, the sidebar,
+and the default sample. A folder called ``pages/`` makes Streamlit 1.67 serve
+the first request after a server start in its legacy multipage mode, running a
+linked page (``/slices``) without this script; every page (and this script)
+starts with :func:`vsep_app.ui.run_through_app`, which leaves that mode and
+reruns through here. ``tests/test_browser.py::test_a_direct_link_after_a_server_start``
+checks it.
+
+The first page imports and computes only what it shows; the rest of the engine
+is imported and warmed up on a background thread once it is drawn
+(:mod:`vsep_app.warmup`).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from vsep_app.ui import run_through_app
+
+run_through_app()  # first: leave Streamlit's legacy multipage mode if it is on (see the function)
+
 st.set_page_config(page_title="vsep · vocal separation by fingerprints", page_icon=":material/graphic_eq:",
                    layout="wide")
 
 from vsep_app import cache, loading, sample, state, ui  # noqa: E402  (after set_page_config)
-from vsep_app.warmup import warm_up  # noqa: E402
 
 # First visit: load the bundled default pair so the whole method works without an upload.
 if state.source() is None and not state.get(state.DEFAULT_TRIED):
@@ -44,7 +51,7 @@ with ui.guard("This page"):
     page.run()
 with ui.guard("The sidebar"):
     ui.sidebar(sidebar)
-warm_up()  # after the page is drawn: import the DSP libraries in the background, once per server
+cache.warm_up()  # after the page is drawn: the rest of the engine, in the background, once per server
 if state.source() is not None:  # the likely next page: compute its pictures while this one is read
     with ui.guard("Preparing the slices"):
         cache.prefetch_slices(state.source(), state.settings())

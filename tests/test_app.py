@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from vsep_app import cache
@@ -36,7 +37,29 @@ SAMPLE_LABEL = "Pop, female voice (default sample)"
 RUN_TIMEOUT = 60
 
 
+LEGACY_INIT = PagesManager.__init__
+
+
 # --- helpers -------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def server_past_its_first_request(monkeypatch):
+    """Every AppTest run as in a server that has served its first request.
+
+    With a ``pages/`` folder, a server's first script run is in Streamlit's
+    legacy multipage mode (``PagesManager.uses_pages_directory``); the pages
+    leave it with a rerun (``vsep_app.ui.run_through_app``) and it stays off
+    for the server's life. AppTest turns it back on before every run, and that
+    rerun would drop the button click a run is testing; so here it is off, as
+    after a server's first request. ``test_a_run_in_legacy_mode_goes_through_app``
+    turns it on.
+    """
+    def init(self, *args, **kwargs):
+        LEGACY_INIT(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
 
 def _new_app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
@@ -141,9 +164,22 @@ def test_first_visit_loads_the_default_sample():
     assert at.session_state["vsep_settings"] == Settings()  # seed-compatible defaults
 
 
+def test_a_run_in_legacy_mode_goes_through_app(monkeypatch):
+    """A server's first run (legacy mode: a page file run alone) still shows the page inside app.py."""
+    monkeypatch.setattr(PagesManager, "__init__", LEGACY_INIT)  # AppTest: legacy mode at every run
+    assert (REPO / "pages").is_dir()  # what turns the legacy mode on
+    at = _new_app()
+    at.switch_page("pages/2_slices.py").run()  # runs pages/2_slices.py alone; its guard reruns app.py
+    _assert_no_exception(at)
+    assert PagesManager.uses_pages_directory is False
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "Active pair" in sidebar and SAMPLE_LABEL in sidebar  # app.py's sidebar and default sample
+    assert at.title[0].value.startswith("Slices") and len(_charts(at)) >= 5
+
+
 def test_slices_page_draws_every_view_and_one_window(sample_pair):
     at = _new_app()
-    at.switch_page("app_pages/2_slices.py").run()
+    at.switch_page("pages/2_slices.py").run()
     _assert_no_exception(at)
     assert not _errors(at)
     assert len(_charts(at)) == 5  # a row of four views per chart
@@ -173,7 +209,7 @@ def test_slices_page_draws_every_view_and_one_window(sample_pair):
 
 def test_walk_optimise_results_and_downloads(media, sample_pair):
     at = _new_app()
-    at.switch_page("app_pages/3_optimise.py").run()
+    at.switch_page("pages/3_optimise.py").run()
     _assert_no_exception(at)
     assert at.slider(key="opt_n").value == 8
 
@@ -200,7 +236,7 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     shown = {m.label: m.value for m in at.metric}
     assert shown["Full greedy sequence (8 slices)"] == f"{expected.greedy.loss:.2f} dB²"
 
-    at.switch_page("app_pages/4_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("pages/4_results.py").run(timeout=RUN_TIMEOUT)
     _assert_no_exception(at)
     assert not _errors(at)
     n_players = 3 + 8 + 2 + (expected.greedy.best_prefix_length != 8)
@@ -236,10 +272,10 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     assert "Oracle experiment" in html and "Separation quality" in html
 
     # Results survive page switches, and the same run again comes from the cache.
-    at.switch_page("app_pages/1_upload.py").run()
-    at.switch_page("app_pages/4_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("pages/1_upload.py").run()
+    at.switch_page("pages/4_results.py").run(timeout=RUN_TIMEOUT)
     assert len(at.get("audio")) == n_players
-    at.switch_page("app_pages/3_optimise.py").run()
+    at.switch_page("pages/3_optimise.py").run()
     at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
     assert any("(from the cache)" in p.proto.text for p in at.get("progress"))
 
@@ -363,13 +399,13 @@ def test_view_column_equals_the_whole_view(sample_pair, window):
 
 def test_choices_survive_a_visit_to_another_page():
     at = _new_app()
-    at.switch_page("app_pages/3_optimise.py").run()
+    at.switch_page("pages/3_optimise.py").run()
     at.slider(key="opt_n").set_value(5).run()
     at.radio(key="opt_method").set_value("iterative").run()
-    at.switch_page("app_pages/1_upload.py").run()
+    at.switch_page("pages/1_upload.py").run()
     at.radio(key="load_mode").set_value("Upload files").run()
-    at.switch_page("app_pages/3_optimise.py").run()
+    at.switch_page("pages/3_optimise.py").run()
     assert at.slider(key="opt_n").value == 5
     assert at.radio(key="opt_method").value == "iterative"
-    at.switch_page("app_pages/1_upload.py").run()
+    at.switch_page("pages/1_upload.py").run()
     assert at.radio(key="load_mode").value == "Upload files"

@@ -1,13 +1,17 @@
 """The dashboard's app-side code: cached engine calls, session state, the recorder.
 
 ``vsep_core`` never imports Streamlit; everything Streamlit-specific lives
-here and in ``app.py`` / ``app_pages/``. Pages only lay out widgets and call:
+here and in ``app.py`` / ``pages/``. Pages only lay out widgets and call:
 
-* :mod:`vsep_app.cache` — the one module with ``st.cache_data`` wrappers
-  around ``vsep_core``, keyed on content hashes and settings;
+* :mod:`vsep_app.cache` — the one module with Streamlit caching: the
+  ``st.cache_data`` wrappers around ``vsep_core``, keyed on content hashes
+  and settings, and the once-per-server background warm-up (``st.cache_resource``);
 * :mod:`vsep_app.state` — what one browser session has loaded and computed
   (``st.session_state`` only, never module globals);
 * :mod:`vsep_app.sample` — the bundled sample pairs;
 * :mod:`vsep_app.recorder` — st-audiorec with a fast byte conversion;
-* :mod:`vsep_app.ui` — shared widgets: the sidebar, error guards, players.
+* :mod:`vsep_app.ui` — shared widgets: the sidebar, error guards, players;
+  and ``run_through_app``, the first statement of every page;
+* :mod:`vsep_app.warmup` — the later pages' imports and first calls, run in
+  the background after the first page.
 """

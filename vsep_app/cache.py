@@ -1,4 +1,4 @@
-"""Every cached call into ``vsep_core``: the one module with ``st.cache_data``.
+"""Every cached call into ``vsep_core``: the one module with Streamlit caching.
 
 Each cached function is keyed on content: the SHA-256 of the input files'
 bytes (``Source.identity``), the settings that matter for that stage as a
@@ -16,6 +16,9 @@ Stages and the settings they depend on:
 * pair (``prepare_pair``) and alignment → :data:`PAIR_FIELDS`;
 * analysis, slice views, window profiles → :data:`ANALYSIS_FIELDS`;
 * progressive runs, greedy search, EQ curves, downloads → every setting.
+
+Besides these ``st.cache_data`` functions, :func:`warm_up` is a process-wide
+``st.cache_resource``: the background warm-up of :mod:`vsep_app.warmup`.
 """
 
 from __future__ import annotations
@@ -27,21 +30,26 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 import streamlit as st
 
-from vsep_core import audio, fingerprint, plots, report, views
-from vsep_core.analysis import Analysis, analyse
-from vsep_core.experiment import ExperimentResult, RunSummary, run_experiment
-from vsep_core.optimise import run_chain
-from vsep_core.progress import scaled
-from vsep_core.reconstruct import estimate_from_chain
-from vsep_core.search import GreedyResult, greedy_search
+from vsep_core import audio
 from vsep_core.settings import Settings
 
 from .state import RunRecord, Source
+
+if TYPE_CHECKING:
+    from vsep_core.analysis import Analysis
+    from vsep_core.experiment import ExperimentResult, RunSummary
+    from vsep_core.search import GreedyResult
+
+# The rest of vsep_core (views: scipy.ndimage; plots: plotly; optimise: numba kernels; report) is
+# imported inside the functions that use it: the first page needs none of it, and a server's
+# first visitor would otherwise wait ~0.6 s for those imports (see vsep_app.warmup, which
+# imports them in the background once that page is drawn).
 
 #: The alignment check reads at most this much of the segment (a lag and a gain show in any 30 s;
 #: the whole of a 3-minute song took 4 s).
@@ -53,8 +61,9 @@ PAIR_FIELDS = ("sr", "start_s", "duration_s", "n_fft", "level")
 ANALYSIS_FIELDS = PAIR_FIELDS + ("hop_length", "n_windows", "n_points", "top_db", "pooled_windows")
 
 _OPTS = dict(show_spinner=False)
-#: Entries older than this are dropped, so a long-running server does not keep every song it saw.
-TTL = "2h"
+#: Entries older than this (seconds: two hours) are dropped, so a long-running server does not keep
+#: every song it saw. A number, not "2h": Streamlit reads such a string with pandas (~0.3 s to import).
+TTL = 2 * 3600
 
 #: Cells of a slice heatmap on screen (rows × columns): about one per pixel at four views per row.
 #: Fewer cells draw faster in the browser (160 × 240 took ~1 s longer for 19 views).
@@ -176,6 +185,8 @@ def waveforms(source: Source) -> dict:
 
 @st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
 def _analysis(identity: str, analysis_settings: dict, view_names: tuple, _source: Source) -> Analysis:
+    from vsep_core.analysis import analyse
+
     settings = Settings().replace(**analysis_settings)
     return analyse(pair(_source, settings), settings, views=view_names)
 
@@ -189,6 +200,8 @@ def analysis(source: Source, settings: Settings, view_names) -> Analysis:
 
 @st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
 def _magnitude(identity: str, analysis_settings: dict, signal: str, _source: Source) -> dict:
+    from vsep_core import views
+
     settings = Settings().replace(**analysis_settings)
     p = pair(_source, settings)
     hop = settings.hop_for(p.n_samples)
@@ -203,6 +216,8 @@ def magnitude(source: Source, settings: Settings, signal: str) -> dict:
 
 @st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
 def _slice_figures(identity: str, analysis_settings: dict, signal: str, _source: Source) -> list:
+    from vsep_core import plots, views
+
     m = _magnitude(identity, analysis_settings, signal, _source=_source)
 
     def one(name: str) -> dict:
@@ -230,6 +245,8 @@ def view_column(mag: np.ndarray, name: str, window: int) -> np.ndarray:
     Equals ``compute_view(mag, name)[:, column]`` (the pooled views' column
     ``window // 2``) without convolving the whole song.
     """
+    from vsep_core import views
+
     spec = views.VIEWS_BY_NAME[name]
     n = mag.shape[1]
     if spec.is_pooled:
@@ -243,6 +260,8 @@ def view_column(mag: np.ndarray, name: str, window: int) -> np.ndarray:
 
 @st.cache_data(max_entries=64, ttl=TTL, **_OPTS)
 def _window_detail(identity: str, analysis_settings: dict, window: int, _source: Source) -> dict:
+    from vsep_core import fingerprint, views
+
     settings = Settings().replace(**analysis_settings)
     mags = {signal: _magnitude(identity, analysis_settings, signal, _source=_source) for signal in ("vocal", "mixture")}
     out = {}
@@ -284,6 +303,8 @@ class GreedyOutcome:
 @st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
 def _progressive(identity: str, settings_dict: dict, order: tuple, max_slices: int, _source: Source,
                  _emit) -> ProgressiveOutcome:
+    from vsep_core.experiment import run_experiment
+
     settings = Settings.from_dict(settings_dict)
     p = pair(_source, settings)
     t0 = time.perf_counter()
@@ -303,6 +324,12 @@ def progressive(source: Source, settings: Settings, order, max_slices: int, emit
 
 @st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
 def _greedy(identity: str, settings_dict: dict, candidates: tuple, _source: Source, _emit) -> GreedyOutcome:
+    from vsep_core.experiment import RunSummary
+    from vsep_core.optimise import run_chain
+    from vsep_core.progress import scaled
+    from vsep_core.reconstruct import estimate_from_chain
+    from vsep_core.search import greedy_search
+
     settings = Settings.from_dict(settings_dict)
     p = pair(_source, settings)
     progress = lambda f, label: _emit(("progress", f, label))  # noqa: E731
@@ -337,6 +364,8 @@ def greedy(source: Source, settings: Settings, candidates, emit=lambda event: No
 
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
 def _eq_curves(identity: str, settings_dict: dict, slices: tuple, _source: Source) -> list:
+    from vsep_core.optimise import run_chain
+
     settings = Settings.from_dict(settings_dict)
     chain = run_chain(analysis(_source, settings, slices), slices, keep_eq=True)
     return [(p.view, p.eq) for p in chain.passes]
@@ -349,6 +378,8 @@ def eq_curves(source: Source, settings: Settings, slices) -> list:
 
 @st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
 def _run_magnitude(key: str, _y: np.ndarray, settings_dict: dict, n_samples: int) -> np.ndarray:
+    from vsep_core import views
+
     settings = Settings.from_dict(settings_dict)
     return views.magphase(views.stft(_y, settings, hop_length=settings.hop_for(n_samples)))[0]
 
@@ -362,6 +393,8 @@ def run_magnitude(key: str, y: np.ndarray, settings: Settings, n_samples: int) -
 
 def experiment_result(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> ExperimentResult:
     """The progressive test and (when it matches) the greedy search as one ``ExperimentResult``."""
+    from vsep_core.experiment import ExperimentResult
+
     p = pair(source, prog.settings)
     out: ProgressiveOutcome = prog.outcome
     result = ExperimentResult(settings=prog.settings, order=tuple(prog.order), progressive=list(out.runs),
@@ -382,6 +415,8 @@ def result_key(prog: RunRecord, greedy_rec: RunRecord | None) -> str:
 
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
 def _outputs(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None) -> dict:
+    from vsep_core import report
+
     result = experiment_result(_source, _prog, _greedy)
     outputs = report.Outputs(pair(_source, _prog.settings), _prog.settings, len(result.progressive))
     for run in result.progressive:
@@ -400,6 +435,8 @@ def run_files(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> 
 
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
 def _downloads(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _metrics) -> dict:
+    from vsep_core import report
+
     p = pair(_source, _prog.settings)
     result = experiment_result(_source, _prog, _greedy)
     made = run_files(_source, _prog, _greedy)
@@ -533,3 +570,13 @@ def prefetch_slices(source: Source, settings: Settings) -> None:
     # the page being drawn (the mixture tab computes its own when opened).
     jobs.prefetch(slices_key(source, settings), SLICES_PREFETCH,
                   [("vocal", lambda: slice_figures(source, settings, "vocal"))])
+
+
+# --- process-wide resources ----------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def warm_up():
+    """Start the background warm-up (:mod:`vsep_app.warmup`) once per server process; its thread."""
+    from . import warmup
+
+    return warmup.start()

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import html
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from vsep_core.views import VIEWS, ViewSpec
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from vsep_core.views import ViewSpec
+
+# plotly and vsep_core.views (scipy.ndimage) are imported where used: the first page needs only
+# waveform_svg, and a server's first visitor should not wait for them.
 
 VOCAL_COLOUR, MIXTURE_COLOUR = "#E45756", "#4C78A8"
 
@@ -58,6 +63,11 @@ def _fmt(v: float) -> str:
 
 def profiles_grid(detail: dict, sr: int, window: int, t: float, cols: int = 4) -> go.Figure:
     """Every view's 400-point fingerprint at one window: the vocal against the mixture."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from vsep_core.views import VIEWS
+
     rows = math.ceil(len(VIEWS) / cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"{v.index}: {v.label}" for v in VIEWS],
                         vertical_spacing=0.06, horizontal_spacing=0.05)
@@ -81,6 +91,8 @@ def profiles_grid(detail: dict, sr: int, window: int, t: float, cols: int = 4) -
 
 def live_loss(curves: dict, *, title: str = "Loss while the optimiser runs") -> go.Figure:
     """Loss curves so far (label → curve), log scale."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     for label, curve in curves.items():
         fig.add_trace(go.Scatter(y=np.asarray(curve), mode="lines", name=label, line=dict(width=1.3)))
@@ -151,6 +163,8 @@ def view_row(views: list, cols: int, *, height: int = 250, spacing: float = 0.04
     The figure is assembled as plain data and not validated again (plotly's
     validation of 19 heatmaps costs more than computing them).
     """
+    import plotly.graph_objects as go
+
     from vsep_core.plots import MAGMA
 
     width = (1.0 - spacing * (cols - 1)) / cols

@@ -10,7 +10,6 @@ import streamlit as st
 from vsep_core import ORACLE_NOTE
 from vsep_core.errors import VsepError
 from vsep_core.settings import Settings
-from vsep_core.views import VIEWS_BY_NAME
 
 from . import cache, state
 
@@ -30,8 +29,28 @@ PASS_LABELS = {"auto": "Closed form where exact, else the loop (fast, same numbe
                "closed": "Closed form only", "iterative": "Iterative loop (as the research code)"}
 
 #: Page files by short name (``st.page_link`` accepts the path of a page given to ``st.navigation``).
-PAGE_FILES = {"upload": "app_pages/1_upload.py", "slices": "app_pages/2_slices.py",
-              "optimise": "app_pages/3_optimise.py", "results": "app_pages/4_results.py"}
+PAGE_FILES = {"upload": "pages/1_upload.py", "slices": "pages/2_slices.py",
+              "optimise": "pages/3_optimise.py", "results": "pages/4_results.py"}
+
+
+def run_through_app() -> None:
+    """Make sure this page runs inside ``app.py``; call it first in every page file.
+
+    Because a folder called ``pages/`` exists next to ``app.py``, Streamlit
+    1.67 serves the first request after a server start in its legacy
+    multipage mode (``PagesManager.uses_pages_directory`` is set at the first
+    session): a link to ``/slices`` runs ``pages/2_slices.py`` alone, without
+    ``app.py`` (its navigation, sidebar, default sample), until some script
+    calls ``st.navigation``. When that is the case, leave the legacy mode (as
+    ``st.navigation`` itself would) and rerun: the rerun executes ``app.py``,
+    whose ``st.navigation`` opens the same page (page ids come from the URL
+    path in both modes) and replaces the legacy navigation.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 @contextmanager
@@ -50,6 +69,8 @@ def guard(what: str = "This step"):
 
 
 def slice_label(name: str) -> str:
+    from vsep_core.views import VIEWS_BY_NAME  # not at the top: it imports scipy.ndimage (not needed on page 1)
+
     spec = VIEWS_BY_NAME[name]
     return f"{spec.index}: {spec.label}"
 

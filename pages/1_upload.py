@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from vsep_app.ui import run_through_app
+
+run_through_app()  # first: a page must run inside app.py (see the function)
+
 import streamlit as st
 
 from vsep_core.settings import Settings

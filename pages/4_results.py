@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from vsep_app.ui import run_through_app
+
+run_through_app()  # first: a page must run inside app.py (see the function)
 
 import numpy as np
 import pandas as pd
