@@ -16,6 +16,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+
 @numba.njit(cache=True, nogil=True)
 def interp_rows(a, lower, upper, weight, out):  # pragma: no cover - compiled
     """``out[i] = a[lower[i]] + (a[upper[i]] − a[lower[i]])·weight[i]`` in float64, row by row."""
