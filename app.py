@@ -44,6 +44,8 @@ page = st.navigation([
     st.Page(ui.PAGE_FILES["results"], title="Results", icon=":material/headphones:", url_path="results"),
 ])
 sidebar = st.sidebar.container()
+if state.get(ui.RUNS, 0) > 0:  # not while the first page is awaited: see ui.preload_charts_now
+    ui.preload_charts_now()
 notice = state.pop_notice()
 if notice:
     st.toast(notice, icon=":material/check_circle:")
@@ -51,9 +53,9 @@ with ui.guard("This page"):
     page.run()
 with ui.guard("The sidebar"):
     ui.sidebar(sidebar)
+ui.run_marker()
 cache.warm_up()  # after the page is drawn: the rest of the engine, in the background, once per server
 if state.source() is not None:  # the likely next page: compute its pictures while this one is read
     with ui.guard("Preparing the slices"):
         cache.prefetch_slices(state.source(), state.settings())
-ui.run_marker()
 ui.preload_charts_later()

@@ -13,6 +13,7 @@ from vsep_app import cache, figures, loading, recorder, sample, state, ui
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "m4a", "aac", "opus", "aiff", "aif"]
 RESEARCH_LENGTH_S = 4.7
+ALIGNMENT_METRICS = ["Lag", "Gain", "Correlation as given", "Correlation at that lag", "Mixture explained"]
 
 st.title("Load audio")
 st.markdown(
@@ -20,6 +21,19 @@ st.markdown(
     "or the instrumental (then the vocal is the mixture minus the instrumental). A bundled sample is "
     "loaded for you; you can also upload your own pair, or record your voice and mix it over an instrumental."
 )
+
+
+def applied(message: str) -> None:
+    """A new pair or new settings are active: start the Slices page's views now, say ``message``, rerun.
+
+    The views (a few seconds for a whole song) are computed in the background while this page is
+    drawn again, rather than only after it.
+    """
+    if state.source() is not None:
+        cache.prefetch_slices(state.source(), state.settings())
+    state.notify(message)
+    st.rerun()
+
 
 MODES = ["Bundled sample", "Upload files", "Record a vocal"]
 mode = st.radio("Where does the audio come from?", MODES, horizontal=True, key="load_mode",
@@ -36,8 +50,7 @@ if mode == "Bundled sample":
         st.caption(chosen.description)
         if st.button("Load this sample", icon=":material/library_music:", type="primary"):
             loading.activate(loading.sample_source(chosen), state.settings())
-            state.notify(f"Loaded the sample “{chosen.title}”.")
-            st.rerun()
+            applied(f"Loaded the sample “{chosen.title}”.")
 
 elif mode == "Upload files":
     kind = st.radio("The second file is", ["vocal", "instrumental"], horizontal=True, key="upload_kind",
@@ -53,8 +66,7 @@ elif mode == "Upload files":
         with ui.guard("Loading the files"):
             source = loading.upload_source(mix_file, other_file, kind)
             loading.activate(source, state.settings())
-            state.notify(f"Loaded {source.label}.")
-            st.rerun()
+            applied(f"Loaded {source.label}.")
 
 else:
     st.info(recorder.SECURE_ORIGIN_NOTE, icon=":material/mic:")
@@ -90,13 +102,13 @@ else:
             elif st.button("Mix and use this take", icon=":material/merge:", type="primary"):
                 source = loading.recording_source(take, instrumental, inst_name, level_db)
                 loading.activate(source, state.settings())
-                state.notify("Your recording is the active pair.")
-                st.rerun()
+                applied("Your recording is the active pair.")
 
 # --- what is loaded -----------------------------------------------------------------
 
 source = state.source()
 settings = state.settings()
+alignment_box = None  # where the alignment check goes (drawn last, see the end of the page)
 st.divider()
 if source is None:
     st.info("Nothing is loaded yet.")
@@ -130,31 +142,13 @@ else:
         st.caption(f"Does the {source.other_kind} sit sample-exactly inside the mixture? The method itself compares "
                    "spectra window by window, but the separation scores (SI-SDR, SDR) need the very signal that "
                    "was mixed, at the same time and level.")
-        found = cache.alignment(source, settings)
-        if found is None:
-            st.info("The alignment check arrives with the evaluation module (vsep_core.alignment); "
-                    "it is not installed here.")
-        else:
-            m = st.columns(5)
-            m[0].metric("Lag", f"{found['lag_samples']} samples", help=f"{found['lag_ms']:.1f} ms at {found['sr']} Hz. "
-                        "Positive: the vocal comes late and must be delayed.")
-            m[1].metric("Gain", f"{found['gain']:.3f}")
-            m[2].metric("Correlation as given", f"{found['correlation']:.3f}")
-            m[3].metric("Correlation at that lag", f"{found['correlation_at_lag']:.3f}")
-            m[4].metric("Mixture explained", f"{100 * found['explained']:.1f} %")
-            if found["excerpt_s"] < found["segment_s"]:
-                st.caption(f"Measured on the first {found['excerpt_s']:.0f} s of the {found['segment_s']:.0f} s segment.")
-            if found["aligned"]:
-                st.success(found["verdict"], icon=":material/check_circle:")
-            else:
-                st.warning(found["verdict"], icon=":material/warning:")
-                fixable = abs(found["correlation_at_lag"]) >= 0.1 and (found["lag_samples"] != 0 or found["gain"] < 0)
-                if fixable and st.button(f"Fix it: delay the {source.other_kind} by {found['lag_samples']} samples "
-                                         f"and scale it by {found['gain']:.3f}", icon=":material/auto_fix_high:"):
-                    fixed = loading.aligned_source(source, found, settings)
-                    loading.activate(fixed, settings)
-                    state.notify(f"The {source.other_kind} is now aligned with the mixture.")
-                    st.rerun()
+        # Filled at the end of the page: the check is the page's slowest part (its first use in a server
+        # imports scipy.signal), and the browser can set up the widgets below while it runs.
+        alignment_box = st.container()
+        with alignment_box:
+            metric_slots = [col.empty() for col in st.columns(5)]
+            for slot, label in zip(metric_slots, ALIGNMENT_METRICS):
+                slot.metric(label, "…")
 
 # --- analysis settings --------------------------------------------------------------
 
@@ -211,8 +205,7 @@ if submitted:
             prepared = cache.pair(source, new)  # fails here, with a message, if the settings do not fit the pair
             new.hop_for(prepared.n_samples)
         state.set_settings(new)
-        state.notify("Settings applied." + (" They are seed-compatible." if new.is_seed_compatible else ""))
-        st.rerun()
+        applied("Settings applied." + (" They are seed-compatible." if new.is_seed_compatible else ""))
 
 if st.button("Reset to the research code's settings", icon=":material/restart_alt:"):
     defaults = Settings()
@@ -225,3 +218,33 @@ if st.button("Reset to the research code's settings", icon=":material/restart_al
     st.rerun()
 
 ui.link("slices", "Next: look at the 19 slice views", ":material/arrow_forward:")
+
+# --- the alignment check, into its place above -----------------------------------------
+
+if alignment_box is not None:
+    with alignment_box, ui.guard("The alignment check"):
+        found = cache.alignment(source, settings)
+        if found is None:
+            for slot in metric_slots:
+                slot.empty()
+            st.info("The alignment check arrives with the evaluation module (vsep_core.alignment); "
+                    "it is not installed here.")
+        else:
+            values = [f"{found['lag_samples']} samples", f"{found['gain']:.3f}", f"{found['correlation']:.3f}",
+                      f"{found['correlation_at_lag']:.3f}", f"{100 * found['explained']:.1f} %"]
+            helps = {"Lag": f"{found['lag_ms']:.1f} ms at {found['sr']} Hz. "
+                            "Positive: the vocal comes late and must be delayed."}
+            for slot, label, value in zip(metric_slots, ALIGNMENT_METRICS, values):
+                slot.metric(label, value, help=helps.get(label))
+            if found["excerpt_s"] < found["segment_s"]:
+                st.caption(f"Measured on the first {found['excerpt_s']:.0f} s of the {found['segment_s']:.0f} s segment.")
+            if found["aligned"]:
+                st.success(found["verdict"], icon=":material/check_circle:")
+            else:
+                st.warning(found["verdict"], icon=":material/warning:")
+                fixable = abs(found["correlation_at_lag"]) >= 0.1 and (found["lag_samples"] != 0 or found["gain"] < 0)
+                if fixable and st.button(f"Fix it: delay the {source.other_kind} by {found['lag_samples']} samples "
+                                         f"and scale it by {found['gain']:.3f}", icon=":material/auto_fix_high:"):
+                    fixed = loading.aligned_source(source, found, settings)
+                    loading.activate(fixed, settings)
+                    applied(f"The {source.other_kind} is now aligned with the mixture.")

@@ -127,8 +127,8 @@ def launch(playwright, *, fake_mic_wav: Path | None = None, headless: bool = Tru
 # browser itself): polling from Python with several locator queries per round trip competes
 # with the page's own rendering for the renderer's main thread and slowed it measurably.
 
-RUN_COUNT_JS = ("Math.max(0, ...Array.from(document.querySelectorAll('.vsep-run-done'))"
-                ".map(e => parseInt(e.textContent) || 0))")
+RUN_COUNT_JS = ("Math.max(0, ...Array.from(document.querySelectorAll('[class*=\"st-key-vsep-run-done-\"]'))"
+                ".map(e => parseInt((e.className.match(/st-key-vsep-run-done-(\\d+)/) || [])[1]) || 0))")
 HEATMAPS_JS = "document.querySelectorAll('.js-plotly-plot .heatmaplayer image').length"
 
 
