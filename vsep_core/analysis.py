@@ -94,7 +94,8 @@ def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progr
     report(progress, 0.0, "STFT of the mixture and the vocal")
     mix_mag, phase = magphase(stft(pair.mixture, settings, hop_length=hop))
     voc_mag = np.abs(stft(pair.vocal, settings, hop_length=hop))  # magphase's magnitude; no phase needed
-    # librosa returns Fortran order; every later step reads whole rows (bins), so go C order once.
+    # The STFT is frames-first in memory (Fortran order, as librosa's); every later step reads whole
+    # rows (bins), so go C order once.
     mix_mag, voc_mag = np.ascontiguousarray(mix_mag), np.ascontiguousarray(voc_mag)
     mixture_db = amplitude_to_db(mix_mag, top_db=settings.top_db)
     n_windows = mixture_db.shape[1]
