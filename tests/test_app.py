@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -175,6 +178,40 @@ def test_a_run_in_legacy_mode_goes_through_app(monkeypatch):
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     assert "Active pair" in sidebar and SAMPLE_LABEL in sidebar  # app.py's sidebar and default sample
     assert at.title[0].value.startswith("Slices") and len(_charts(at)) >= 5
+
+
+def test_the_first_page_imports_only_what_it_needs():
+    """What app.py and the Load page import leaves the optimiser (numba), the views (scipy.ndimage),
+    figures, the STFT and pandas for later (the background warm-up), so a server's first visitor does not wait."""
+    code = ("import sys, streamlit\n"
+            "import vsep_app.cache, vsep_app.figures, vsep_app.loading, vsep_app.recorder, vsep_app.sample, "
+            "vsep_app.state, vsep_app.ui\n"
+            "heavy = ('numba', 'scipy.ndimage', 'pandas', 'librosa.core.spectrum', 'vsep_core.plots', "
+            "'vsep_core.optimise', 'plotly.graph_objs._figure')\n"
+            "print(','.join(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"imported on the first page: {out.stdout.strip()}"
+
+
+def test_the_warm_up_runs_every_stage(monkeypatch):
+    """The background warm-up swallows errors (it only saves time), so check here that it really works."""
+    from vsep_app import warmup
+
+    monkeypatch.setattr(warmup, "LATER_S", 0.0)
+    warmup.warm_up_engine()  # raises if a call no longer fits the engine
+
+
+def test_the_chart_library_is_preloaded_from_the_second_run_on():
+    at = _new_app()
+    assert not at.get("plotly_chart")  # not while the first page is awaited (a timed fragment does it later)
+    at.switch_page("pages/3_optimise.py").run()
+    _assert_no_exception(at)
+    preload = [c for c in at.sidebar.get("plotly_chart") if "vsep_preload_charts" in c.proto.id]
+    assert len(preload) == 1 and at.session_state["vsep_charts_ready"]
+    at.run()  # once per session: this browser has the library now
+    assert not [c for c in at.get("plotly_chart") if "vsep_preload_charts" in c.proto.id]
 
 
 def test_slices_page_draws_every_view_and_one_window(sample_pair):
