@@ -343,7 +343,7 @@ def write_report(path: Path, results: dict, args, load_before, load_after) -> No
         "server also pays the first-use costs of that server (imports, the first chart); *warm server, new "
         "segment start* computes all of it anew for a new segment in a running server.",
         "",
-        "How the targets are met: the first page imports and computes only what it shows (no plotly, numba, "
+        "How the targets are met: the first page imports and computes only what it shows (no plotly figures, numba, "
         "scipy.ndimage, librosa STFT or pandas on the server; its waveform is an SVG picture, no chart), and it "
         "computes its slowest part, the alignment check, last, so that the browser sets up the widgets below it "
         "meanwhile; the rest of the engine is imported and called once on a tiny pair on a background thread "
