@@ -105,3 +105,17 @@ def test_real_pair_is_aligned_and_a_shifted_copy_is_repaired(eval_pair):  # noqa
     repaired = apply_alignment(shifted, found.lag_samples, found.gain)
     inner = slice(lag, len(vocal) - lag)
     np.testing.assert_allclose(repaired[inner], found.gain / gain * vocal[inner], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("n,max_lag", [(1000, 50), (17, 16), (5, 0), (4410, 441)])
+def test_cross_correlation_equals_scipy_signal(n, max_lag):
+    """The FFT cross-correlation (no scipy.signal import) is scipy's, over the lags searched."""
+    from scipy import signal
+
+    from vsep_core.alignment import _cross_correlation
+
+    rng = np.random.default_rng(n)
+    m, v = rng.standard_normal(n), rng.standard_normal(n)
+    lags = signal.correlation_lags(n, n, mode="full")
+    expected = signal.correlate(m, v, mode="full", method="direct")[np.abs(lags) <= max_lag]
+    np.testing.assert_allclose(_cross_correlation(m, v, max_lag), expected, rtol=0, atol=1e-12 * n)
