@@ -324,8 +324,8 @@ def write_report(path: Path, results: dict, args, load_before, load_after) -> No
         "`requestAnimationFrame`, `performance.now()`), so Playwright's own round trips do not count. "
         "It includes loading Streamlit's own frontend. *First visitor after the server starts* also pays the "
         "server's first script run: Streamlit's legacy multipage mode and the rerun that leaves it (~0.25 s), and "
-        "the alignment check's first use, whose import of scipy.signal is ~0.8 s of the figure here; later "
-        "visitors do not.",
+        "the first imports of the Load page (soundfile, scipy.fft for the alignment check); later visitors "
+        "do not.",
         "- *Optimise page, opened at once*: from the click on *Optimise* in the navigation right after the first "
         "page (fresh server) to the end of that script run drawn. This first page change after the first page "
         "also starts loading the chart library in the browser, which delays this page's appearance a little and "
