@@ -152,7 +152,8 @@ def test_pcm16_wav_is_byte_for_byte_what_libsndfile_writes(n, tmp_path):
     rng = np.random.default_rng(n)
     y = rng.uniform(-1.3, 1.3, n).astype(np.float32)
     if n > 10:  # the awkward cases: full scale, just under, halfway between steps, tiny, huge
-        y[:10] = [1.0, -1.0, 0.99999994, -0.99999994, -110.0000076 / 32768, 2.5 / 32768, 1e-40, 3e38, -3e38, 0.0]
+        y[:13] = [1.0, -1.0, 0.99999994, -0.99999994, -110.0000076 / 32768, 2.5 / 32768, 1e-40, 3e38, -3e38, 0.0,
+                  np.nan, np.inf, -np.inf]
     reference = io.BytesIO()
     sf.write(reference, y, SR, format="WAV", subtype="PCM_16")
     assert wav_bytes(y, SR) == reference.getvalue()

@@ -83,3 +83,11 @@ def test_metrics_have_known_answers():
     assert m["fundamental_estimate"][0] == pytest.approx(f0, rel=0.1)
     assert 500 <= m["formant_f1"][0] <= 2000
     assert np.all(np.isfinite(window_metrics(np.zeros((1025, 2)), SR)))
+
+
+def test_amplitude_to_db_takes_integers_like_librosa():
+    import librosa
+
+    S = np.array([[0, 3, -40000]], dtype=np.int64)
+    expected = librosa.amplitude_to_db(S, ref=1.0, amin=1e-8, top_db=80.0)
+    assert np.array_equal(amplitude_to_db(S), expected)

@@ -162,7 +162,24 @@ def test_fused_greedy_step_equals_the_generic_passes(synthetic_pair):
     fast = greedy_search(analyse(synthetic_pair, Settings()), slices)
     slow = greedy_search(analyse(synthetic_pair, Settings(pass_method="iterative")), slices)
     assert fast.sequence == slow.sequence
+    # Long songs score a step's candidates on several threads, each with its own scratch matrix.
+    threaded = greedy_search(analyse(synthetic_pair, Settings()), slices, workers=3)
+    assert threaded.steps == fast.steps and threaded.sequence == fast.sequence
     for a, b in zip(fast.steps, slow.steps):
         assert a.keys() == b.keys()
         for name in a:
             assert a[name] == pytest.approx(b[name], rel=1e-9)
+
+
+def test_compiled_passes_refuse_mismatched_shapes(small_analysis):
+    """The compiled loops do not check bounds, so their callers must."""
+    from vsep_core.optimise import polish_loss_after, working_profiles
+
+    target = small_analysis.targets["slice_1_horizontal"]
+    with pytest.raises(VsepError, match="do not match"):
+        descend_between(target, target[:-1], target.shape[1], Settings())
+    with pytest.raises(VsepError, match="do not match"):
+        descend_between(target, target[:, :3], target.shape[1], Settings())
+    profile = working_profiles(small_analysis.mixture_db, small_analysis.settings)
+    with pytest.raises(VsepError, match="do not match"):
+        polish_loss_after(small_analysis.mixture_db, small_analysis, "slice_1_horizontal", profile=profile[:, :5])

@@ -80,3 +80,24 @@ def test_window_sum_square_equals_librosa(n_fft, hop, frames):
                                               hop_length=hop, dtype=np.float32)
     theirs = np.where(theirs > np.finfo(np.float32).tiny, theirs, np.float32(1.0))
     assert np.array_equal(ours, theirs)
+
+
+def test_bad_input_is_refused_not_read_out_of_bounds(synthetic_pair):
+    """The STFT and the inverse check what librosa's checked (and what the compiled loops cannot)."""
+    from vsep_core.errors import VsepError
+    from vsep_core.views import magphase, stft
+
+    analysis = analyse(synthetic_pair, Settings())
+    with pytest.raises(VsepError, match="same analysis"):
+        vocal_from_db(analysis.mixture_db[:, :-3], analysis)
+    y = np.ones(5000, dtype=np.float32)
+    y[10] = np.nan
+    with pytest.raises(VsepError, match="NaN"):
+        stft(y, Settings())
+    with pytest.raises(VsepError, match="one channel"):
+        stft(np.ones((2, 5000)), Settings())
+    with pytest.raises(VsepError, match="hop"):
+        stft(np.ones(5000), Settings(), hop_length=-2)
+    # Real input: a complex phase of matching precision, as librosa.magphase gives.
+    mag, phase = magphase(np.array([[-2.0, 0.0, 3.0]], dtype=np.float32))
+    assert phase.dtype == np.complex64 and np.array_equal(phase, [[-1, 1, 1]])

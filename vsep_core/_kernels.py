@@ -3,8 +3,12 @@
 Each loop fuses what numpy would do in several passes over big temporaries
 into one pass with none. The arithmetic is numpy's, operation for operation
 (float64 where numpy promotes, float32 where it stores float32, no fused
-multiply-add), so results are bit-identical to the numpy expressions they
-replace, except for the order of long sums. The loops release the GIL, so
+multiply-add), so element-wise results are bit-identical to the numpy
+expressions they replace. Two things can differ in the last bits: long sums
+(added in another order) and ``log1p`` in :func:`closed_form_pass` (libm's,
+not numpy's vectorised one, so an element exactly at a clipping boundary may
+count one iteration earlier or later); tests compare those with tolerances.
+The loops do not check bounds (callers check shapes) and release the GIL, so
 callers may run them on several threads at once.
 
 Only the long sums (:func:`_sum`) use ``fastmath``, so that LLVM can add in
@@ -239,12 +243,12 @@ def pcm16_from_float(y, out):  # pragma: no cover - compiled
     """16-bit PCM as libsndfile makes it from float: ``round(y·2³¹)`` clipped to int32, then ``>> 16``.
 
     (libsndfile converts float to full-scale int32, ties to even, and keeps the
-    top 16 bits; tests check the bytes against it.) NaN becomes 0.
+    top 16 bits; NaN comes out as −32768 there, and here; tests check the bytes.)
     """
     for i in range(y.shape[0]):
         v = np.rint(np.float64(y[i]) * 2147483648.0)
         if v != v:
-            v = 0.0
+            v = -2147483648.0
         elif v > 2147483647.0:
             v = 2147483647.0
         elif v < -2147483648.0:

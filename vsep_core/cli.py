@@ -181,7 +181,11 @@ def main_check(args) -> int:
         print(f"  {tool:18s} {'yes' if shutil.which(tool) else 'no'}")
     from .experiment import warm_up
 
-    print(f"Compiled loops: ready ({warm_up():.1f} s; built once, then loaded from numba's cache)")
+    try:
+        print(f"Compiled loops: ready ({warm_up():.1f} s; built once, then loaded from numba's cache)")
+    except Exception as exc:  # a diagnostic: report, do not crash
+        print(f"Compiled loops: no ({type(exc).__name__}: {exc})")
+        ok = False
     return 0 if ok else 1
 
 

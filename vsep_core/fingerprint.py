@@ -81,6 +81,8 @@ def amplitude_to_db(S: np.ndarray, *, amin: float = AMIN, top_db: float | None =
     """
     # librosa's steps, in place in one buffer (big temporaries cost more than the arithmetic).
     log_spec = np.abs(S)
+    if not np.issubdtype(log_spec.dtype, np.floating):  # integers: librosa's steps end in float64
+        log_spec = log_spec.astype(np.float64)
     np.square(log_spec, out=log_spec)
     np.maximum(log_spec, amin ** 2, out=log_spec)
     np.log10(log_spec, out=log_spec)

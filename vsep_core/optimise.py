@@ -146,6 +146,7 @@ def descend_between(target: np.ndarray, profile: np.ndarray, used: int, settings
     lr, iterations, clip_db = settings.learning_rate, settings.iterations, float(settings.clip_db)
     rho = 1.0 - 2.0 * lr
     target, profile = _c_float64(target), _c_float64(profile)
+    _check_covers(target, profile, used)
     eq = np.empty((target.shape[0], used))
     if not curve:
         closed_form_eq(target, profile, used, 1.0 - rho ** iterations, clip_db, eq)
@@ -168,6 +169,13 @@ def _loss_curve(unclipped_by_k: np.ndarray, clipped_by_k: np.ndarray, rho: float
 
 def _c_float64(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _check_covers(target: np.ndarray, profile: np.ndarray, used: int) -> None:
+    """The compiled loops do not check bounds: refuse arrays that do not cover the windows used."""
+    if profile.shape[0] != target.shape[0] or min(target.shape[1], profile.shape[1]) < used:
+        raise VsepError(f"Profiles of shape {profile.shape} do not match targets of shape {target.shape} "
+                        f"over {used} windows.")
 
 
 # --- one pass ---------------------------------------------------------------
@@ -293,7 +301,9 @@ def polish_loss_after(working_db: np.ndarray, analysis: Analysis, view: str, *, 
     if eq_buffer is None or eq_buffer.shape[0] != target.shape[0] or eq_buffer.shape[1] < used:
         eq_buffer = np.empty((target.shape[0], used))
     eq = eq_buffer[:, :used]
-    closed_form_eq(target, _c_float64(profile), used, 1.0 - rho ** settings.iterations, float(settings.clip_db), eq)
+    profile = _c_float64(profile)
+    _check_covers(target, profile, used)
+    closed_form_eq(target, profile, used, 1.0 - rho ** settings.iterations, float(settings.clip_db), eq)
     to_bins = interp_map(settings.n_points, bins)
     peak = peak_after_eq(working_db, eq, to_bins.lower, to_bins.upper, to_bins.weight, used)
     floor = np.float32(max(max(float(peak), DB_FLOOR) - settings.top_db, DB_FLOOR))

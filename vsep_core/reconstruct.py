@@ -9,6 +9,7 @@ import numpy as np
 
 from .analysis import Analysis
 from .audio import Pair, peak_normalise
+from .errors import VsepError
 from .optimise import ChainResult
 
 
@@ -64,6 +65,9 @@ def vocal_from_db(final_db: np.ndarray, analysis: Analysis) -> np.ndarray:
     """
     from ._kernels import spectrum_frames
 
+    if final_db.shape != analysis.phase.shape:
+        raise VsepError(f"The spectrogram has shape {final_db.shape} but the mixture's phase {analysis.phase.shape}; "
+                        "they must come from the same analysis.")
     magnitude = 10.0 ** (final_db / 20.0)  # numpy's float32 power, as magnitude_from_db
     frames = np.empty((final_db.shape[1], final_db.shape[0]), dtype=np.complex64)
     # librosa's phase is frames-first in memory already (Fortran order): its transpose is free.
@@ -103,7 +107,7 @@ def istft_frames(frames: np.ndarray, *, hop_length: int, n_fft: int) -> np.ndarr
     return y.copy()
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=4)  # a 3-minute song's sum is ~16 MB
 def _window_and_sum_square(n_fft: int, hop_length: int, n_frames: int):
     """The Hann window and ``librosa.filters.window_sumsquare`` (float32), as librosa's istft uses them."""
     from ._kernels import window_sum_square

@@ -170,7 +170,7 @@ def resolve_slices(names) -> list[str]:
 
 
 def hann_window(n: int) -> np.ndarray:
-    """The periodic Hann window, ``scipy.signal.get_window("hann", n, fftbins=True)`` to the bit.
+    """The periodic Hann window, ``scipy.signal.get_window("hann", n, fftbins=True)`` to the bit for n ≥ 2.
 
     Written out (scipy's ``general_cosine`` steps on ``n + 1`` points, last
     dropped) because importing ``scipy.signal`` costs over a second.
@@ -195,11 +195,23 @@ def stft(y: np.ndarray, settings: Settings, *, hop_length: int | None = None) ->
     -------
     np.ndarray [shape=(1 + n_fft // 2, frames), dtype=complex64]
         Fortran order (each frame contiguous), as librosa's.
+
+    Raises
+    ------
+    VsepError
+        For a signal that is not one finite channel, or a hop below 1 (the
+        checks librosa's ``stft`` made).
     """
     import scipy.fft
 
     y = np.asarray(y, dtype=np.float32)
     n_fft, hop = settings.n_fft, hop_length or settings.hop_for(len(y))
+    if y.ndim != 1:
+        raise VsepError(f"The STFT takes one channel (a 1-D signal); this one has shape {y.shape}.")
+    if not np.isfinite(y).all():
+        raise VsepError("The signal has NaN or infinite samples; the STFT needs finite audio.")
+    if not (isinstance(hop, (int, np.integer)) and hop >= 1):
+        raise VsepError(f"The hop must be a whole number of samples, at least 1; got {hop!r}.")
     half = n_fft // 2
     padded = np.zeros(len(y) + 2 * half, dtype=np.float32)
     padded[half: half + len(y)] = y
@@ -226,7 +238,7 @@ def magphase(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mag = np.abs(D)
     zeros_to_ones = mag == 0
     mag_nonzero = mag + zeros_to_ones
-    phase = np.empty_like(D)
+    phase = np.empty_like(D, dtype=np.result_type(D.dtype, np.complex64))
     phase.real = D.real / mag_nonzero + zeros_to_ones
     phase.imag = D.imag / mag_nonzero
     return mag, phase
