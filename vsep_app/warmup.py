@@ -25,33 +25,28 @@ def warm_up_engine() -> None:
 
     numba loads each compiled kernel (from its on-disk cache) at its first call,
     and plotly imports each trace type's validators the first time one is built;
-    a 0.3 s pair run through the same calls as a real one pays all of that here.
+    a tiny pair run through the engine (:func:`vsep_core.experiment.warm_up`) and a few
+    figures pay all of that here.
     First what a run on the Optimise page needs (the likeliest next click), then
     the Slices page's views, then the Results page and uploads at other rates.
     """
     import numpy as np
 
-    from vsep_core import audio, plots
-    from vsep_core.experiment import run_experiment
+    from vsep_core import plots
+    from vsep_core.experiment import warm_up
     from vsep_core.settings import Settings
-    from vsep_core.views import SLICE_NAMES, VIEW_NAMES, compute_view, magphase, stft
+    from vsep_core.views import SLICE_NAMES, VIEW_NAMES, compute_view, stft
 
-    sr = 22050
-    t = np.arange(int(0.3 * sr)) / sr
-    rng = np.random.default_rng(0)
-    vocal = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-    mixture = (vocal + 0.1 * rng.standard_normal(len(t))).astype(np.float32)
-    settings = Settings(hop_length=512)
-    pair = audio.prepare_pair(audio.Decoded(mixture[None, :], sr, "mixture"),
-                              vocal=audio.Decoded(vocal[None, :], sr, "vocal"), settings=settings)
-    # The Optimise page: progressive runs and the greedy search, and their charts.
-    result = run_experiment(pair, settings, order=SLICE_NAMES, max_slices=3, greedy=True)
+    # The Optimise page: every compiled loop (a tiny progressive run, greedy search and audio), and its charts.
+    warm_up()
     names = list(SLICE_NAMES[:2])
     for fig in (plots.loss_curves_figure({"N=1": np.ones(3)}), plots.final_loss_figure({1: 1.0}, {"g": 1.0}),
                 plots.greedy_heatmap_figure([{n: 1.0 for n in names}, {names[1]: 1.0}], names, 1)):
         fig.to_json()
     # The Slices page: every view (and its display reduction).
-    mag = magphase(stft(pair.vocal, settings, hop_length=512))[0]
+    sr = 22050
+    vocal = (0.3 * np.sin(2 * np.pi * 220 * np.arange(int(0.3 * sr)) / sr)).astype(np.float32)
+    mag = np.abs(stft(vocal, Settings(hop_length=512)))
     for name in VIEW_NAMES:
         plots.view_display(compute_view(mag, name), name, sr, 512, max_rows=8, max_cols=8)
     # The Results page and uploads at other sample rates: later, so that it does not compete with the
@@ -60,7 +55,6 @@ def warm_up_engine() -> None:
     for fig in (plots.spectrograms_figure({"a": np.ones((4, 4))}, sr, 1040),
                 plots.eq_heatmap_figure(np.ones((4, 4)), sr, 1040)):
         fig.to_json()
-    audio.wav_bytes(result.progressive[-1].estimate.vocal_raw, sr)
     import librosa
 
     librosa.resample(vocal, orig_sr=44100, target_sr=sr, res_type="soxr_hq")

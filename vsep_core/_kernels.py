@@ -31,17 +31,22 @@ def interp_rows(a, lower, upper, weight, out):  # pragma: no cover - compiled
             out[i, j] = lo + (np.float64(hi_row[j]) - lo) * w
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _clip(value, limit):  # pragma: no cover - compiled
+    """``np.clip(value, -limit, limit)`` for one number."""
+    if value > limit:
+        return limit
+    if value < -limit:
+        return -limit
+    return value
+
+
 @numba.njit(cache=True, nogil=True)
 def closed_form_eq(target, profile, used, gain, clip, eq):  # pragma: no cover - compiled
     """``eq = clip(gain·(target − profile), ±clip)`` on the first ``used`` windows (float64)."""
     for i in range(target.shape[0]):
         for j in range(used):
-            value = gain * (target[i, j] - profile[i, j])
-            if value > clip:
-                value = clip
-            elif value < -clip:
-                value = -clip
-            eq[i, j] = value
+            eq[i, j] = _clip(gain * (target[i, j] - profile[i, j]), clip)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -60,12 +65,7 @@ def closed_form_pass(target, profile, used, gain, clip, log_rho, iterations, eq,
     for i in range(target.shape[0]):
         for j in range(used):
             d = target[i, j] - profile[i, j]
-            value = gain * d
-            if value > clip:
-                value = clip
-            elif value < -clip:
-                value = -clip
-            eq[i, j] = value
+            eq[i, j] = _clip(gain * d, clip)
             mag = abs(d)
             sq = mag * mag
             if mag > clip:
@@ -88,12 +88,7 @@ def clipped_residual_sq_sum(target, profile, used, gain, clip):  # pragma: no co
     for i in range(target.shape[0]):
         for j in range(used):
             d = target[i, j] - profile[i, j]
-            step = gain * d
-            if step > clip:
-                step = clip
-            elif step < -clip:
-                step = -clip
-            residual = step - d
+            residual = _clip(gain * d, clip) - d
             total += residual * residual
     return total
 
@@ -198,8 +193,7 @@ def polish_residual_sq_sum(working, eq, bin_lower, bin_upper, bin_weight, used, 
             a = np.float64(max(db_lo[j], floor))
             b = np.float64(max(db_hi[j], floor))
             gap = target_row[j] - (a + (b - a) * w)
-            step = min(max(gain * gap, -clip), clip)
-            residual = step - gap
+            residual = _clip(gain * gap, clip) - gap
             squares[j] = residual * residual
         total += _sum(squares)
     return total
