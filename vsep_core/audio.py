@@ -244,6 +244,59 @@ def peak_normalise(y: np.ndarray) -> np.ndarray:
     return y / (np.max(np.abs(y)) + NORMALISE_EPS)
 
 
+def normalise_levels(mixture: np.ndarray, vocal: np.ndarray, level: str):
+    """The one level normalisation: the pair as the engine sees it under ``level``.
+
+    Parameters
+    ----------
+    mixture, vocal : np.ndarray [shape=(n,), dtype=float32]
+        The pair at its true relative level (as decoded).
+    level : {"independent", "common", "as_is"}
+        ``"independent"``: each signal peak-normalised on its own (the research
+        prepare step; the relative level is lost). ``"common"``: one gain from
+        the larger peak. ``"as_is"``: unchanged.
+
+    Returns
+    -------
+    mixture_out, vocal_out : np.ndarray [dtype=float32]
+    mixture_gain, vocal_gain : float
+        What each signal was multiplied by. :func:`to_true_scale` undoes the
+        vocal's, which is the one an estimate is shaped toward.
+    """
+    if level == "independent":
+        mix_gain = 1.0 / (float(np.max(np.abs(mixture))) + NORMALISE_EPS)
+        voc_gain = 1.0 / (float(np.max(np.abs(vocal))) + NORMALISE_EPS)
+        # Division, as the research code's peak_normalise (keeps the seed's samples bit for bit).
+        mix_out, voc_out = peak_normalise(mixture), peak_normalise(vocal)
+    elif level == "common":
+        # One gain for both, from the larger peak, so neither exceeds full scale.
+        peak = max(float(np.max(np.abs(mixture))), float(np.max(np.abs(vocal))))
+        mix_gain = voc_gain = 1.0 / (peak + NORMALISE_EPS)
+        mix_out = (mixture * np.float32(mix_gain)).astype(np.float32)
+        voc_out = (vocal * np.float32(voc_gain)).astype(np.float32)
+    elif level == "as_is":
+        mix_gain = voc_gain = 1.0
+        mix_out, voc_out = mixture, vocal
+    else:
+        raise VsepError(f"Unknown level {level!r}; levels are independent, common and as_is.")
+    return (np.asarray(mix_out, dtype=np.float32), np.asarray(voc_out, dtype=np.float32),
+            float(mix_gain), float(voc_gain))
+
+
+def to_true_scale(vocal_estimate: np.ndarray, pair: "Pair") -> np.ndarray:
+    """Bring a vocal estimate made on ``pair`` back to the files' true scale.
+
+    The rule: undo exactly the normalisation applied to the signal the
+    estimate was shaped toward. The method matches the *vocal's* fingerprint,
+    so the estimate lives on the vocal's normalised scale and is divided by
+    ``pair.info["vocal_gain"]`` (1 when the pair was not normalised). A
+    perfect estimate (``pair.vocal`` itself) comes back as the true vocal at
+    every level. The instrumental estimate is then ``true mixture − this``.
+    """
+    gain = float(pair.info.get("vocal_gain", 1.0))
+    return (np.asarray(vocal_estimate, dtype=np.float32) / np.float32(gain)).astype(np.float32, copy=False)
+
+
 def check_signal(y: np.ndarray, name: str, settings: Settings) -> None:
     """Reject a prepared signal the method cannot work on.
 
@@ -315,19 +368,7 @@ def prepare_pair(
     voc = other if vocal is not None else mix - other
     check_signal(voc, "vocal (mixture minus instrumental)" if vocal is None else "vocal", settings)
 
-    if settings.level == "independent":
-        mix_gain = 1.0 / (float(np.max(np.abs(mix))) + NORMALISE_EPS)
-        voc_gain = 1.0 / (float(np.max(np.abs(voc))) + NORMALISE_EPS)
-        mix_out, voc_out = peak_normalise(mix), peak_normalise(voc)
-    elif settings.level == "common":
-        # One gain for both, from the larger peak, so neither exceeds full scale.
-        peak = max(float(np.max(np.abs(mix))), float(np.max(np.abs(voc))))
-        mix_gain = voc_gain = 1.0 / (peak + NORMALISE_EPS)
-        mix_out = (mix * np.float32(mix_gain)).astype(np.float32)
-        voc_out = (voc * np.float32(voc_gain)).astype(np.float32)
-    else:
-        mix_gain = voc_gain = 1.0
-        mix_out, voc_out = mix, voc
+    mix_out, voc_out, mix_gain, voc_gain = normalise_levels(mix, voc, settings.level)
     info = {
         "mixture": mix_dec.name,
         other_name: other_dec.name,

@@ -34,7 +34,7 @@ from typing import Callable, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from .analysis import analyse
-from .audio import NORMALISE_EPS, Pair
+from .audio import Pair, normalise_levels, to_true_scale
 from .errors import VsepError
 from .fingerprint import interp_map
 from .optimise import run_chain, working_profiles
@@ -155,32 +155,23 @@ def _refuse_vocal(vocal, name: str) -> None:
 
 # --- the seed method and its exact ceiling --------------------------------------
 
-def _engine_pair(mixture: np.ndarray, vocal: np.ndarray, sr: int, settings: Settings):
-    """The pair the engine sees under ``settings.level``, and the gain to undo on the output.
+def _engine_pair(mixture: np.ndarray, vocal: np.ndarray, sr: int, settings: Settings) -> Pair:
+    """The pair the engine sees under ``settings.level`` (gains in ``info``).
 
-    The evaluation pair comes at its true level. ``"independent"`` re-creates
-    the research code's quirk (each signal peak-normalised on its own, so the
-    vocal's fingerprints carry the wrong level); the estimate is divided by
-    the mixture's gain again so that metrics see it on the mixture's scale.
+    The evaluation pair comes at its true level; :func:`vsep_core.audio.normalise_levels`
+    applies the level exactly as :func:`vsep_core.audio.prepare_pair` does, so a method
+    here works on the same samples as a run of the CLI or the dashboard.
     """
     if sr != settings.sr:
         raise VsepError(f"The pair is at {sr} Hz but the settings say {settings.sr} Hz.")
-    mix_peak, voc_peak = float(np.max(np.abs(mixture))), float(np.max(np.abs(vocal)))
-    if settings.level == "independent":
-        mix_gain, voc_gain = 1.0 / (mix_peak + NORMALISE_EPS), 1.0 / (voc_peak + NORMALISE_EPS)
-    elif settings.level == "common":
-        mix_gain = voc_gain = 1.0 / (max(mix_peak, voc_peak) + NORMALISE_EPS)
-    else:
-        mix_gain = voc_gain = 1.0
-    pair = Pair(mixture=(mixture * np.float32(mix_gain)).astype(np.float32),
-                vocal=(vocal * np.float32(voc_gain)).astype(np.float32), sr=sr)
-    return pair, mix_gain
+    mix_out, voc_out, mix_gain, voc_gain = normalise_levels(mixture, vocal, settings.level)
+    return Pair(mixture=mix_out, vocal=voc_out, sr=sr,
+                info={"level": settings.level, "mixture_gain": mix_gain, "vocal_gain": voc_gain})
 
 
-def _separation_from_db(final_db, analysis, mixture, mix_gain, info) -> Separation:
-    vocal_raw = vocal_from_db(np.asarray(final_db, dtype=np.float32), analysis) / np.float32(mix_gain)
-    return Separation(vocal=vocal_raw.astype(np.float32),
-                      instrumental=instrumental_from_vocal(mixture, vocal_raw), info=info)
+def _separation_from_db(final_db, analysis, mixture, engine_pair: Pair, info) -> Separation:
+    vocal_raw = to_true_scale(vocal_from_db(np.asarray(final_db, dtype=np.float32), analysis), engine_pair)
+    return Separation(vocal=vocal_raw, instrumental=instrumental_from_vocal(mixture, vocal_raw), info=info)
 
 
 @dataclass(frozen=True)
@@ -220,11 +211,11 @@ class SeedProgressive:
     def separate(self, mixture, sr, *, vocal=None) -> Separation:
         mixture = _check_mixture(mixture, sr, self.settings.n_fft)
         vocal = _check_vocal(vocal, mixture, self.name)
-        pair, mix_gain = _engine_pair(mixture, vocal, sr, self.settings)
+        pair = _engine_pair(mixture, vocal, sr, self.settings)
         slices = tuple(self.order[: self.n_slices])
         analysis = analyse(pair, self.settings, views=(RAW, *slices))
         chain = run_chain(analysis, slices)
-        return _separation_from_db(chain.final_db, analysis, mixture, mix_gain,
+        return _separation_from_db(chain.final_db, analysis, mixture, pair,
                                    {"slices": list(slices), "loss": chain.final_loss})
 
 
@@ -281,11 +272,11 @@ class SeedGreedy:
     def separate(self, mixture, sr, *, vocal=None) -> Separation:
         mixture = _check_mixture(mixture, sr, self.settings.n_fft)
         vocal = _check_vocal(vocal, mixture, self.name)
-        pair, mix_gain = _engine_pair(mixture, vocal, sr, self.settings)
+        pair = _engine_pair(mixture, vocal, sr, self.settings)
         analysis, greedy = _greedy_for(pair, self.settings)
         slices = greedy.sequence if self.prefix == "full" else greedy.best_prefix
         chain = run_chain(analysis, slices)
-        return _separation_from_db(chain.final_db, analysis, mixture, mix_gain,
+        return _separation_from_db(chain.final_db, analysis, mixture, pair,
                                    {"slices": list(slices), "loss": chain.final_loss,
                                     "greedy_loss": greedy.loss, "best_prefix_loss": greedy.best_prefix_loss})
 
@@ -328,10 +319,10 @@ class ExactEQ:
     def separate(self, mixture, sr, *, vocal=None) -> Separation:
         mixture = _check_mixture(mixture, sr, self.settings.n_fft)
         vocal = _check_vocal(vocal, mixture, self.name)
-        pair, mix_gain = _engine_pair(mixture, vocal, sr, self.settings)
+        pair = _engine_pair(mixture, vocal, sr, self.settings)
         analysis = analyse(pair, self.settings, views=(RAW,))
         final_db = exact_eq_db(analysis.mixture_db, analysis.targets[RAW], self.settings)
-        return _separation_from_db(final_db, analysis, mixture, mix_gain, {})
+        return _separation_from_db(final_db, analysis, mixture, pair, {})
 
 
 # --- ideal masks ----------------------------------------------------------------
