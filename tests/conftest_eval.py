@@ -1,8 +1,8 @@
 """Fixtures of the evaluation tests (metrics, baselines, alignment, evaluate, batch).
 
 Imported explicitly by those test modules (``from conftest_eval import ...``)
-rather than living in ``conftest.py``. Tests that read ``../shared`` skip with
-a stated reason when it is not beside the checkout.
+rather than living in ``conftest.py``. The real pair and the golden numbers are
+vendored in ``tests/data`` (see its README), so these tests run from a plain clone.
 """
 
 from __future__ import annotations
@@ -13,18 +13,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
-EVAL_4_7S = SHARED_DIR / "eval" / "speech_brahms_4.7s"
-GOLDEN_DIR = SHARED_DIR / "reference" / "golden"
-NO_SHARED_REASON = ("../shared/eval/speech_brahms_4.7s (the real evaluation pair) is not beside this "
-                    "checkout; the evaluation tests on real audio need it")
+DATA_DIR = Path(__file__).resolve().parent / "data"
+EVAL_4_7S = DATA_DIR / "speech_brahms_4.7s"
+GOLDEN_DIR = DATA_DIR / "golden"
 
 
 @pytest.fixture(scope="module")
 def eval_dir() -> Path:
-    """The folder of the 4.7 s real pair (speech over Brahms), or skip."""
-    if not (EVAL_4_7S / "mixture.wav").exists():
-        pytest.skip(NO_SHARED_REASON)
+    """The folder of the 4.7 s real pair (speech over Brahms), vendored in tests/data."""
     return EVAL_4_7S
 
 

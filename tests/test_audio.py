@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import numpy as np
@@ -33,7 +32,7 @@ def test_decodes_common_formats(tmp_path, fmt, subtype):
     assert 0.3 < np.max(np.abs(dec.samples)) < 0.7
 
 
-@pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg is not installed")
+@pytest.mark.usefixtures("require_ffmpeg")  # fails, saying so, when ffmpeg is missing
 def test_decodes_m4a_through_ffmpeg(tmp_path):
     wav = tmp_path / "a.wav"
     sf.write(wav, tone(1.0, 44100, channels=2), 44100)

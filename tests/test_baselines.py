@@ -9,7 +9,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from conftest_eval import GOLDEN_DIR, NO_SHARED_REASON, eval_dir, eval_pair, make_sources  # noqa: F401
+from conftest_eval import GOLDEN_DIR, eval_dir, eval_pair, make_sources  # noqa: F401
 from vsep_core.analysis import analyse
 from vsep_core.audio import Pair
 from vsep_core.baselines import (KINDS, METHODS, ExactEQ, IdealMask, MixtureAsEstimate, RepetSim, SeedProgressive,
@@ -229,10 +229,7 @@ def test_repet_sim_refuses_a_clip_too_short_for_it():
 # --- real audio -------------------------------------------------------------------------------
 
 def test_seed_progressive_reproduces_the_golden_loss(eval_pair):  # noqa: F811
-    golden_path = GOLDEN_DIR / "speech_brahms_4.7s_18slices.json"
-    if not golden_path.exists():
-        pytest.skip(NO_SHARED_REASON)
-    golden = json.loads(golden_path.read_text())["progressive_final_loss"]
+    golden = json.loads((GOLDEN_DIR / "speech_brahms_4.7s_18slices.json").read_text())["progressive_final_loss"]
     for n in (1, 8):
         out = get_method(f"seed_progressive_{n}").separate(eval_pair.mixture, eval_pair.sr, vocal=eval_pair.vocal)
         assert out.info["loss"] == pytest.approx(golden[str(n)], rel=1e-6)

@@ -23,8 +23,7 @@ import soundfile as sf
 from browser_support import (HEATMAPS_JS, REPO, Server, launch, make_voice_wav, missing_browser_reason, nav,
                              run_count, wait_for_run, wait_js)
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason() is not None,
-                                                      reason=missing_browser_reason() or "")]
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
 
 SHOTS = REPO / "docs" / "screenshots"
 VIEWPORT = {"width": 1400, "height": 1000}

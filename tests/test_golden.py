@@ -1,15 +1,20 @@
-"""The seed-compatible engine reproduces the research script's numbers (../shared/reference/golden).
+"""The seed-compatible engine reproduces the research script's numbers (tests/data/golden).
 
 The golden files were made by the original ``best.py`` run on the evaluation
 pair as it is (no prepare step), so the pair is read with ``level="as_is"``;
-every other setting is the default.
+every other setting is the default. Both are vendored in ``tests/data`` (its
+README says where they come from); the first test checks they are intact.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from vsep_core.analysis import analyse
 from vsep_core.audio import prepare_pair
@@ -18,11 +23,28 @@ from vsep_core.search import greedy_search
 from vsep_core.settings import Settings
 from vsep_core.views import SLICE_NAMES
 
+DATA = Path(__file__).resolve().parent / "data"
+
 RTOL = 1e-5
 
 
 def close(actual: float, expected: float) -> bool:
     return abs(actual - expected) <= RTOL * abs(expected)
+
+
+def test_vendored_data_is_intact(eval_pair_dir):
+    """Every file in tests/data/SHA256SUMS has its checksum; the pair is the documented one."""
+    listed = [line.split(maxsplit=1) for line in (DATA / "SHA256SUMS").read_text().splitlines() if line.strip()]
+    assert {name for _, name in listed} >= {"speech_brahms_4.7s/mixture.wav", "speech_brahms_4.7s/vocal.wav",
+                                            "golden/speech_brahms_4.7s_8slices.json",
+                                            "golden/speech_brahms_4.7s_18slices.json"}
+    bad = [name for digest, name in listed if hashlib.sha256((DATA / name).read_bytes()).hexdigest() != digest]
+    assert not bad, f"changed since vendored (line endings? LFS pointer?): {bad}"
+    signals = {}
+    for role in ("mixture", "vocal", "instrumental"):
+        signals[role], sr = sf.read(eval_pair_dir / f"{role}.wav", dtype="float32")
+        assert sr == 22050 and signals[role].shape == (103_635,)
+    np.testing.assert_array_equal(signals["mixture"], signals["vocal"] + signals["instrumental"])
 
 
 @pytest.fixture(scope="module")
