@@ -3,36 +3,53 @@
 # when missing) and a virtual environment in .venv with the pinned packages.
 #   bash scripts/setup.sh          # for the dashboard and CLI
 #   bash scripts/setup.sh --test   # also what the test suite needs (Chromium, espeak-ng, sox)
+# PYTHON=/path/to/python3.11 picks the interpreter (default: python3, installed through apt when absent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
+PIP_VERSION=26.3   # pinned like everything else: the same installer on every machine
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: need root or sudo to install Debian packages: $*" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  echo "Installing Debian packages: $*"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! command -v "$PYTHON" >/dev/null; then
+  [ "$PYTHON" = python3 ] || { echo "setup: $PYTHON is not found" >&2; exit 1; }
+  apt_install python3
+fi
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "setup: vsep needs Python 3.11 or newer; $PYTHON is $("$PYTHON" --version 2>&1)." \
+       "Set PYTHON=/path/to/python3.11." >&2
+  exit 1
+fi
+
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)           # decodes m4a/aac; museval needs it on PATH
-"$PYTHON" -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
+# Debian splits venv's pip bootstrap (ensurepip) into python3-venv.
+[ -x .venv/bin/python ] || "$PYTHON" -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
 if [ "$want_test" = 1 ]; then
-  [ -x /usr/bin/chromium ] || missing+=(chromium)
-  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)          # Playwright drives it (no browser download)
   command -v espeak-ng >/dev/null || missing+=(espeak-ng)    # speech for the fake microphone
   command -v sox >/dev/null || missing+=(sox)
 fi
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "Installing Debian packages: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+[ "${#missing[@]}" -gt 0 ] && apt_install "${missing[@]}"
 
 reqs=requirements.txt
 [ "$want_test" = 1 ] && reqs=requirements-dev.txt
-stamp=.venv/.installed-$(cat requirements.txt "$reqs" | sha256sum | cut -c1-16)
+stamp=.venv/.installed-$( { cat requirements.txt "$reqs"; echo "pip==$PIP_VERSION"; } | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q "pip==$PIP_VERSION"
   .venv/bin/python -m pip install -q -r "$reqs"
   touch "$stamp"
 fi
