@@ -39,6 +39,8 @@ command -v ffmpeg >/dev/null || missing+=(ffmpeg)           # decodes m4a/aac; m
 [ -x .venv/bin/python ] || "$PYTHON" -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
 if [ "$want_test" = 1 ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)          # Playwright drives it (no browser download)
+  # The brief's browser-test packages: Chromium with its driver, so WebDriver-based tools work too.
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
   command -v espeak-ng >/dev/null || missing+=(espeak-ng)    # speech for the fake microphone
   command -v sox >/dev/null || missing+=(sox)
 fi
