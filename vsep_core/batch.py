@@ -49,7 +49,8 @@ import numpy as np
 from .audio import Decoded, decode
 from .baselines import resolve_methods
 from .errors import VsepError
-from .evaluate import evaluate_pair, evaluation_settings, format_db, json_ready, load_pair, write_json
+from .evaluate import evaluate_pair, evaluation_settings, format_db, load_pair
+from .jsonio import json_ready, write_json
 from .metrics import BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES
 from .progress import Progress, report
 from .settings import Settings
@@ -188,8 +189,8 @@ def _summed_stems(stems) -> Decoded:
 # --- one song (runs on a worker) -----------------------------------------------------
 
 def evaluate_song(song: Song, methods, settings: Settings, *, window_s: float | None = BSS_WINDOW_S,
-                  align: bool = False, max_lag_s: float = 1.0) -> dict:
-    """Evaluate one song; never raises.
+                  align: bool = False, max_lag_s: float = 1.0, order=None, max_slices: int | None = None) -> dict:
+    """Evaluate one song; never raises (arguments as :func:`vsep_core.evaluate.evaluate_pair`'s).
 
     Returns
     -------
@@ -207,7 +208,7 @@ def evaluate_song(song: Song, methods, settings: Settings, *, window_s: float | 
         pair = load_pair(song.mixture, vocal=song.vocal, instrumental=instrumental, settings=settings)
         pair.info.setdefault("song", song.name)
         out["report"] = evaluate_pair(pair, methods, settings=settings, window_s=window_s, align=align,
-                                      max_lag_s=max_lag_s)
+                                      max_lag_s=max_lag_s, order=order, max_slices=max_slices)
     except VsepError as exc:
         out["error"] = str(exc)
     except Exception as exc:  # one broken song must not stop the batch: record it and go on
@@ -306,8 +307,8 @@ def spread(values: np.ndarray) -> dict:
 
 def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
               window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = 1.0,
-              scheduler: str | None = None, n_workers: int | None = None,
-              progress: Progress = None) -> BatchResult:
+              scheduler: str | None = None, n_workers: int | None = None, order=None,
+              max_slices: int | None = None, progress: Progress = None) -> BatchResult:
     """Evaluate every song under ``folder`` on a Dask cluster.
 
     Parameters
@@ -318,7 +319,7 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
         Method names (``"all"`` for every one).
     settings : Settings, optional
         Segment, level and engine settings (default: first 4.7 s, level ``"as_is"``).
-    window_s, align, max_lag_s
+    window_s, align, max_lag_s, order, max_slices
         As in :func:`vsep_core.evaluate.evaluate_pair`.
     scheduler : str, optional
         Address of an existing Dask scheduler; default: a local cluster.
@@ -339,7 +340,7 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
     """
     started = time.perf_counter()
     settings = evaluation_settings(settings)
-    method_names = [m.name for m in resolve_methods(list(methods), settings)]
+    method_names = [m.name for m in resolve_methods(list(methods), settings, order=order, max_slices=max_slices)]
     songs = discover_songs(folder)
     result = BatchResult(methods=method_names)
     runnable = [s for s in songs if s.problem is None]
@@ -359,7 +360,8 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
             batch_id = uuid.uuid4().hex[:8]  # keys unique even when batches share a cluster
             futures = {
                 client.submit(evaluate_song, song, method_names, settings, window_s=window_s, align=align,
-                              max_lag_s=max_lag_s, key=f"vsep-{batch_id}-song-{i}", pure=False): song
+                              max_lag_s=max_lag_s, order=order, max_slices=max_slices,
+                              key=f"vsep-{batch_id}-song-{i}", pure=False): song
                 for i, song in enumerate(runnable)
             }
             for future in as_completed(futures):
