@@ -54,6 +54,7 @@ from .jsonio import json_ready, write_json
 from .metrics import BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES
 from .progress import Progress, report
 from .settings import Settings
+from .staging import BATCH_ENTRIES, StagedFolder, check_out_dir
 
 #: File name stems (lower case, without extension) for each role.
 MIXTURE_NAMES = ("mixture", "mix")
@@ -418,26 +419,28 @@ class _dask_client:
 def write_outputs(result: BatchResult, out) -> list[Path]:
     """Write ``per_song.csv``, ``summary.csv``, ``failures.csv`` and ``batch.json`` into ``out``.
 
+    All or nothing: written into a staging folder beside ``out`` and moved
+    into place when complete (see :mod:`vsep_core.staging`); an earlier
+    batch's folder is replaced only then.
+
     Returns
     -------
     list of Path
     """
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        paths = [
-            _write_csv(out / "per_song.csv", result.rows(), _per_song_columns()),
-            _write_csv(out / "summary.csv", result.summary(),
-                       ["method", "kind", "source", "metric", "n", "median", "mad", "q25", "q75", "iqr"]),
-            _write_csv(out / "failures.csv", result.failures, ["song", "error"]),
-        ]
-    except OSError as exc:
-        raise VsepError(f"Cannot write the batch results to {str(out)!r}: {exc.strerror or exc}.") from exc
-    paths.append(write_json({"methods": result.methods, "seconds": result.seconds, "cluster": result.cluster,
-                             "summary": result.summary(), "failures": result.failures,
-                             "misaligned_songs": result.misaligned, "songs": result.reports},
-                            out / "batch.json"))
-    return paths
+    target = check_out_dir(out, entries=BATCH_ENTRIES, marker="batch.json")
+    names = ["per_song.csv", "summary.csv", "failures.csv", "batch.json"]
+    with StagedFolder(target) as staged:
+        try:
+            _write_csv(staged.path / names[0], result.rows(), _per_song_columns())
+            _write_csv(staged.path / names[1], result.summary(),
+                       ["method", "kind", "source", "metric", "n", "median", "mad", "q25", "q75", "iqr"])
+            _write_csv(staged.path / names[2], result.failures, ["song", "error"])
+        except OSError as exc:
+            raise VsepError(f"Cannot write the batch results to {str(out)!r}: {exc.strerror or exc}.") from exc
+        write_json({"methods": result.methods, "seconds": result.seconds, "cluster": result.cluster,
+                    "summary": result.summary(), "failures": result.failures,
+                    "misaligned_songs": result.misaligned, "songs": result.reports}, staged.path / names[3])
+    return [Path(out) / name for name in names]
 
 
 def _per_song_columns() -> list[str]:
