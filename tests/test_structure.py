@@ -148,3 +148,26 @@ def test_the_cli_shows_the_warning(tmp_path, synthetic_pair, capsys):
                  "--no-plots", "--learning-rate", "0.7", "--out", str(tmp_path / "out")])
     _, err = capsys.readouterr()
     assert code == 0 and "vsep run: warning: learning_rate 0.7 is above 0.5" in err
+
+
+def test_terminal_progress_draws_on_a_terminal_only():
+    import io
+
+    from vsep_core.progress import TerminalProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    shown, piped = Terminal(), io.StringIO()
+    for stream in (shown, piped):
+        with TerminalProgress(stream=stream) as bar:
+            bar(0.3, "Analysing")
+            bar(0.9, "Greedy search")
+            bar(0.1, "Scoring")  # a later stage starts again from its own 0
+    assert "30.0%" in shown.getvalue() and "Greedy search" in shown.getvalue() and "10.0%" in shown.getvalue()
+    assert piped.getvalue() == ""
+    quiet = Terminal()
+    with TerminalProgress(stream=quiet, enabled=False) as bar:
+        bar(0.5, "x")
+    assert quiet.getvalue() == ""

@@ -215,7 +215,7 @@ def main_run(args) -> int:
     """``run``: everything validated first, then written into a staging folder moved into place at the end."""
     from .audio import prepare_pair
     from .experiment import run_experiment
-    from .progress import TerminalProgress
+    from .progress import TerminalProgress, scaled
     from .report import Outputs, html_report, summary_table
     from .staging import StagedFolder, check_out_dir
 
@@ -228,12 +228,14 @@ def main_run(args) -> int:
         pair = prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
         outputs = Outputs(pair, settings, max_slices, out_dir=staged.path)
         with TerminalProgress(enabled=False if args.quiet else None) as bar:
+            split = 0.8 if args.metrics else 1.0  # the scoring takes about a fifth of a short run
             result = run_experiment(pair, settings, order=order, max_slices=max_slices, greedy=args.greedy,
-                                    keep_audio=args.report or args.metrics, on_run=outputs.add_run, progress=bar)
+                                    keep_audio=args.report or args.metrics, on_run=outputs.add_run,
+                                    progress=scaled(bar, 0.0, split))
             metrics = None
             if args.metrics:
                 truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
-                metrics = evaluate_experiment(result, truth, progress=bar)
+                metrics = evaluate_experiment(result, truth, progress=scaled(bar, split, 1.0))
         outputs.finish(result, metrics=metrics, plots=not args.no_plots)
         if args.report:
             (staged.path / "report.html").write_text(
