@@ -135,7 +135,8 @@ def test_staged_folder_discards_on_error_and_removes_parents_it_made(tmp_path):
     assert (target / "summary.json").read_text() == "{}" and leftovers(target.parent) == []
 
 
-def test_ctrl_c_mid_run_leaves_the_earlier_folder_byte_identical(earlier, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_mid_run_leaves_the_earlier_folder_byte_identical(sig, earlier, tmp_path):
     out, digest = earlier
     # A longer pair, so that the run is still going when the signal comes.
     sr = 22050
@@ -158,7 +159,7 @@ def test_ctrl_c_mid_run_leaves_the_earlier_folder_byte_identical(earlier, tmp_pa
             time.sleep(0.05)
         assert proc.poll() is None, "the run ended before it could be interrupted: " + proc.stderr.read()
         assert tree_digest(out) == digest  # while the run writes, the earlier folder is untouched
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import shutil
+import signal
 import sys
 import time
 
@@ -334,6 +335,7 @@ def main(argv=None) -> int:
     """Parse, run, and turn bad input into one line on stderr (exit 2) and Ctrl-C into exit 130."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = _terminate_as_interrupt()
     try:
         return args.func(args)
     except VsepError as exc:
@@ -346,6 +348,20 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"vsep {args.command}: interrupted (a results folder is left as it was).", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_as_interrupt():
+    """Make SIGTERM (``kill``) end a command like Ctrl-C, so its staging folder is removed; the old handler."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        return None
 
 
 if __name__ == "__main__":
