@@ -116,6 +116,10 @@ def test_check_out_dir_accepts_new_empty_and_earlier_results(tmp_path):
     assert check_out_dir(tmp_path / "new" / "deeper") == (tmp_path / "new" / "deeper").absolute()
     (tmp_path / "empty").mkdir()
     check_out_dir(tmp_path / "empty")
+    with pytest.raises(VsepError, match="current folder"):
+        check_out_dir(".")
+    with pytest.raises(VsepError, match="current folder"):
+        check_out_dir(Path.cwd().parent)
     half = tmp_path / "half"
     (half / "1_slices").mkdir(parents=True)  # an old half-written folder: no summary.json
     with pytest.raises(VsepError, match="not an earlier run's results"):

@@ -53,6 +53,10 @@ def check_out_dir(out, *, entries=RUN_ENTRIES, marker: str = "summary.json", opt
     if not str(text).strip():
         raise VsepError(f"{option} is empty; give the name of the folder to write the results to.")
     path = Path(text).expanduser().absolute()
+    cwd = Path.cwd()
+    if path.resolve() in (cwd.resolve(), *cwd.resolve().parents):
+        raise VsepError(f"{option} {text!r} is the current folder or holds it; give a folder inside it "
+                        "(the results folder is replaced as a whole).")
     if path.exists() or path.is_symlink():
         if path.is_symlink():
             raise VsepError(f"{option} {text!r} is a symbolic link; give a real folder (it would be replaced).")
