@@ -259,9 +259,12 @@ def main_evaluate(args) -> int:
     from .evaluate import evaluate_pair, format_table, load_pair
     from .jsonio import write_json
     from .progress import TerminalProgress
+    from .staging import check_out_file
 
     settings, order, max_slices = _checked_settings(args, "evaluate")
     methods = resolve_methods(args.methods, settings, order=order, max_slices=max_slices)
+    if args.json is not None:
+        check_out_file(args.json)
     pair = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
         result = evaluate_pair(pair, methods, settings=settings, window_s=args.window, align=args.apply_alignment,

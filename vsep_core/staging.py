@@ -83,6 +83,30 @@ def check_out_dir(out, *, entries=RUN_ENTRIES, marker: str = "summary.json", opt
     return path
 
 
+def check_out_file(out, *, option: str = "--json") -> Path:
+    """Check, before any work, that a single output file (``evaluate --json``) can be written at ``out``.
+
+    Raises
+    ------
+    VsepError
+        For an empty name, a folder, a path under a file, or a place without write permission.
+    """
+    text = os.fspath(out) if out is not None else ""
+    if not str(text).strip():
+        raise VsepError(f"{option} is empty; give the name of the file to write.")
+    path = Path(text).expanduser().absolute()
+    if path.is_dir():
+        raise VsepError(f"{option} {text!r} is a folder; give a file name.")
+    existing = path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise VsepError(f"Cannot write the JSON report to {text!r}: {str(existing)!r} is a file, not a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise VsepError(f"Cannot write the JSON report to {text!r}: no permission to write in {str(existing)!r}.")
+    return path
+
+
 class StagedFolder:
     """Write a results folder beside its target and move it into place at the end.
 
