@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .analysis import analyse
-from .audio import Pair, normalise_levels, to_true_scale
+from .audio import Pair, engine_pair, to_true_scale
 from .errors import VsepError
 from .joint import JointSettings, run_joint
 from .metrics import fit_length, si_sdr
@@ -31,13 +31,6 @@ from .progress import Progress, report, scaled
 from .reconstruct import vocal_from_db
 from .settings import Settings
 from .views import RAW, SLICE_NAMES, resolve_slices
-
-
-def engine_pair(truth: Pair, settings: Settings) -> Pair:
-    """``truth`` (at its true scale) as the engine sees it under ``settings.level``."""
-    mixture, vocal, mix_gain, voc_gain = normalise_levels(truth.mixture, truth.vocal, settings.level)
-    return Pair(mixture=mixture, vocal=vocal, sr=truth.sr,
-                info={**truth.info, "level": settings.level, "mixture_gain": mix_gain, "vocal_gain": voc_gain})
 
 
 def _scorer(truth: Pair, pair: Pair, analysis):
@@ -77,7 +70,7 @@ def attribute_slices(truth: Pair, settings: Settings, *, order=None, n_slices: i
     if not isinstance(n_slices, (int, np.integer)) or not 1 <= n_slices <= len(order):
         raise VsepError(f"The number of slices must be from 1 to {len(order)}, got {n_slices!r}.")
     chain_slices = order[:n_slices]
-    pair = engine_pair(truth, settings)
+    pair = engine_pair(truth, settings.level)
     report(progress, 0.0, "Fingerprinting the slices")
     analysis = analyse(pair, settings, views=(RAW, *chain_slices))
     score = _scorer(truth, pair, analysis)
@@ -121,7 +114,7 @@ def attribute_joint(truth: Pair, settings: Settings, joint: JointSettings | None
     """
     joint = joint or JointSettings()
     slices = tuple(resolve_slices(SLICE_NAMES if slices is None else slices))
-    pair = engine_pair(truth, settings)
+    pair = engine_pair(truth, settings.level)
     report(progress, 0.0, "Fingerprinting the slices")
     analysis = analyse(pair, settings, views=(RAW, *joint.view_names, *slices))
     score = _scorer(truth, pair, analysis)
@@ -143,3 +136,23 @@ def attribute_joint(truth: Pair, settings: Settings, joint: JointSettings | None
     return {"method": "joint", "level": settings.level,
             "baseline": {"views": list(joint.view_names), "si_sdr": base_sdr, "loss": base.final_loss},
             "slices": rows}
+
+
+def format_attribution(found: dict) -> str:
+    """The attribution as a table (dB; the loss beside each figure)."""
+    base = found["baseline"]
+    if found["method"] == "joint":
+        lines = [f"Joint matching, level {found['level']}: baseline loss over {', '.join(base['views'])}: "
+                 f"vocal SI-SDR {base['si_sdr']:.2f} dB (loss {base['loss']:.2f})",
+                 "delta = with the slice added to the loss − baseline (positive: the slice helps)", "",
+                 f"{'slice':24s} {'with':>8s} {'delta':>8s} {'loss with':>10s}"]
+        lines += [f"{row['name']:24s} {row['with_si_sdr']:8.2f} {row['delta_si_sdr']:+8.2f} {row['loss_with']:10.2f}"
+                  for row in found["slices"]]
+        return "\n".join(lines)
+    lines = [f"Seed method, level {found['level']}: progressive chain of {len(base['slices'])} slice(s): "
+             f"vocal SI-SDR {base['si_sdr']:.2f} dB (loss {base['loss']:.2f})",
+             "delta = baseline − without the slice (positive: the slice helps); alone = the slice, then the polish",
+             "", f"{'slice':24s} {'without':>8s} {'delta':>8s} {'alone':>8s} {'loss w/o':>10s} {'loss alone':>10s}"]
+    lines += [f"{row['name']:24s} {row['without_si_sdr']:8.2f} {row['delta_si_sdr']:+8.2f} {row['alone_si_sdr']:8.2f} "
+              f"{row['loss_without']:10.2f} {row['loss_alone']:10.2f}" for row in found["slices"]]
+    return "\n".join(lines)

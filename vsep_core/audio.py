@@ -283,6 +283,17 @@ def normalise_levels(mixture: np.ndarray, vocal: np.ndarray, level: str):
             float(mix_gain), float(voc_gain))
 
 
+def engine_pair(truth: "Pair", level: str) -> "Pair":
+    """``truth`` (a pair at its true scale) as the engine sees it under ``level``.
+
+    What :func:`prepare_pair` gives for the same files at that level, made from
+    the true-scale pair with :func:`normalise_levels`; ``info`` keeps the gains
+    that :func:`to_true_scale` undoes.
+    """
+    mixture, vocal, mix_gain, voc_gain = normalise_levels(truth.mixture, truth.vocal, level)
+    return Pair(mixture=mixture, vocal=vocal, sr=truth.sr,
+                info={**truth.info, "level": level, "mixture_gain": mix_gain, "vocal_gain": voc_gain})
+
 def to_true_scale(vocal_estimate: np.ndarray, pair: "Pair") -> np.ndarray:
     """Bring a vocal estimate made on ``pair`` back to the files' true scale.
 

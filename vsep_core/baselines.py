@@ -8,8 +8,9 @@ and its floors alike (as nussl's benchmark separators do).
 Kinds:
 
 ``"seed"``
-    The fingerprint-EQ method itself: progressive runs over N slices, and
-    the greedy ordering search. It needs the true vocal (its fingerprints).
+    The fingerprint-EQ method itself: progressive runs over N slices, the
+    greedy ordering search, and the joint matching of every window's EQ
+    (:mod:`vsep_core.joint`). It needs the true vocal (its fingerprints).
 ``"oracle"``
     Ceilings that read the true vocal: the method's exact 400-band EQ (each
     window's EQ set to the full gap, no iterations, no clipping), and the
@@ -34,10 +35,11 @@ from typing import Callable, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from .analysis import analyse
-from .audio import Pair, normalise_levels, to_true_scale
+from .audio import Pair, engine_pair, to_true_scale
 from .errors import VsepError
 from .experiment import resolve_order
 from .fingerprint import interp_map
+from .joint import JointSettings, run_joint
 from .optimise import run_chain, working_profiles
 from .reconstruct import instrumental_from_vocal, vocal_from_db
 from .search import greedy_search
@@ -165,13 +167,11 @@ def _engine_pair(mixture: np.ndarray, vocal: np.ndarray, sr: int, settings: Sett
     """
     if sr != settings.sr:
         raise VsepError(f"The pair is at {sr} Hz but the settings say {settings.sr} Hz.")
-    mix_out, voc_out, mix_gain, voc_gain = normalise_levels(mixture, vocal, settings.level)
-    return Pair(mixture=mix_out, vocal=voc_out, sr=sr,
-                info={"level": settings.level, "mixture_gain": mix_gain, "vocal_gain": voc_gain})
+    return engine_pair(Pair(mixture=mixture, vocal=vocal, sr=sr), settings.level)
 
 
-def _separation_from_db(final_db, analysis, mixture, engine_pair: Pair, info) -> Separation:
-    vocal_raw = to_true_scale(vocal_from_db(np.asarray(final_db, dtype=np.float32), analysis), engine_pair)
+def _separation_from_db(final_db, analysis, mixture, pair: Pair, info) -> Separation:
+    vocal_raw = to_true_scale(vocal_from_db(np.asarray(final_db, dtype=np.float32), analysis), pair)
     return Separation(vocal=vocal_raw, instrumental=instrumental_from_vocal(mixture, vocal_raw), info=info)
 
 
@@ -297,6 +297,41 @@ class SeedGreedy:
         return _separation_from_db(chain.final_db, analysis, mixture, pair,
                                    {"slices": list(slices), "loss": chain.final_loss,
                                     "greedy_loss": greedy.loss, "best_prefix_loss": greedy.best_prefix_loss})
+
+
+@dataclass(frozen=True)
+class JointMatching:
+    """The fingerprint method with every window's EQ learned at once (see :mod:`vsep_core.joint`).
+
+    Parameters
+    ----------
+    settings : Settings
+        Analysis settings and the level the engine sees.
+    joint : JointSettings
+        Adam's steps and step size, the views in the loss with their weights, an optional clip.
+    """
+
+    settings: Settings = EVALUATION_SETTINGS
+    joint: JointSettings = field(default_factory=JointSettings)
+    name: ClassVar[str] = "joint"
+    kind: ClassVar[str] = "seed"
+
+    @property
+    def description(self) -> str:
+        views = ", ".join(f"{name} ×{weight:g}" for name, weight in self.joint.views)
+        return (f"Fingerprint EQ learned jointly through the round trip (Adam, {self.joint.steps} steps; "
+                f"loss over {views})")
+
+    def separate(self, mixture, sr, *, vocal=None) -> Separation:
+        mixture = _check_mixture(mixture, sr, self.settings.n_fft)
+        vocal = _check_vocal(vocal, mixture, self.name)
+        pair = _engine_pair(mixture, vocal, sr, self.settings)
+        analysis = analyse(pair, self.settings, views=(RAW, *self.joint.view_names))
+        result = run_joint(analysis, self.joint)
+        return _separation_from_db(result.final_db, analysis, mixture, pair,
+                                   {"views": [list(v) for v in self.joint.views], "loss": result.final_loss,
+                                    "steps": self.joint.steps, "step_size": self.joint.step_size,
+                                    "clip_db": self.joint.clip_db})
 
 
 def exact_eq_db(mixture_db: np.ndarray, target_db: np.ndarray, settings: Settings) -> np.ndarray:
@@ -542,16 +577,17 @@ class MixtureAsEstimate:
 #: Every method by name → a factory taking the engine settings and the slices
 #: the seed methods use (the order, and its first ``--slices`` for N and the greedy candidates).
 METHODS: "OrderedDict[str, Callable[..., Separator]]" = OrderedDict([
-    ("seed_progressive", lambda settings, order, used: SeedProgressive(len(used), order, settings)),
-    ("seed_greedy", lambda settings, order, used: SeedGreedy("full", settings, used)),
-    ("seed_greedy_best", lambda settings, order, used: SeedGreedy("best", settings, used)),
-    ("exact_eq", lambda settings, order, used: ExactEQ(settings=settings)),
-    ("irm", lambda settings, order, used: IdealMask("irm")),
-    ("ibm", lambda settings, order, used: IdealMask("ibm")),
-    ("wiener", lambda settings, order, used: IdealMask("wiener")),
-    ("repet_sim", lambda settings, order, used: RepetSim()),
-    ("hpss", lambda settings, order, used: TwoStageHPSS()),
-    ("mixture", lambda settings, order, used: MixtureAsEstimate()),
+    ("seed_progressive", lambda settings, order, used, joint: SeedProgressive(len(used), order, settings)),
+    ("seed_greedy", lambda settings, order, used, joint: SeedGreedy("full", settings, used)),
+    ("seed_greedy_best", lambda settings, order, used, joint: SeedGreedy("best", settings, used)),
+    ("joint", lambda settings, order, used, joint: JointMatching(settings, joint or JointSettings())),
+    ("exact_eq", lambda settings, order, used, joint: ExactEQ(settings=settings)),
+    ("irm", lambda settings, order, used, joint: IdealMask("irm")),
+    ("ibm", lambda settings, order, used, joint: IdealMask("ibm")),
+    ("wiener", lambda settings, order, used, joint: IdealMask("wiener")),
+    ("repet_sim", lambda settings, order, used, joint: RepetSim()),
+    ("hpss", lambda settings, order, used, joint: TwoStageHPSS()),
+    ("mixture", lambda settings, order, used, joint: MixtureAsEstimate()),
 ])
 
 _PROGRESSIVE_N = re.compile(r"^seed_progressive_(\d+)$")
@@ -563,7 +599,7 @@ def method_names() -> list[str]:
 
 
 def get_method(name: str, settings: Settings | None = None, *, order=None,
-               max_slices: int | None = None) -> Separator:
+               max_slices: int | None = None, joint: JointSettings | None = None) -> Separator:
     """Build a method by name.
 
     Parameters
@@ -578,6 +614,8 @@ def get_method(name: str, settings: Settings | None = None, *, order=None,
         As ``run --order`` and ``--slices``: the seed methods' slice order;
         ``seed_progressive`` runs over ``order[:max_slices]`` and the greedy
         methods order those slices (see :func:`vsep_core.experiment.resolve_order`).
+    joint : JointSettings, optional
+        The ``joint`` method's optimiser settings (default :class:`JointSettings`).
 
     Raises
     ------
@@ -588,7 +626,7 @@ def get_method(name: str, settings: Settings | None = None, *, order=None,
     order, used = resolve_order(order, max_slices)
     key = str(name).strip().lower()
     if key in METHODS:
-        return METHODS[key](settings, order, used)
+        return METHODS[key](settings, order, used, joint)
     match = _PROGRESSIVE_N.match(key)
     if match:
         return SeedProgressive(n_slices=int(match.group(1)), order=order, settings=settings)
@@ -597,10 +635,10 @@ def get_method(name: str, settings: Settings | None = None, *, order=None,
 
 
 def resolve_methods(names, settings: Settings | None = None, *, order=None,
-                    max_slices: int | None = None) -> list[Separator]:
+                    max_slices: int | None = None, joint: JointSettings | None = None) -> list[Separator]:
     """Methods for a list of names (``"all"`` = every registered method; commas split names).
 
-    ``order`` and ``max_slices`` as in :func:`get_method`.
+    ``order``, ``max_slices`` and ``joint`` as in :func:`get_method`.
 
     Raises
     ------
@@ -612,7 +650,7 @@ def resolve_methods(names, settings: Settings | None = None, *, order=None,
         keys.extend(part.strip() for part in str(item).split(",") if part.strip())
     if not keys or keys == ["all"]:
         keys = method_names()
-    methods = [get_method(key, settings, order=order, max_slices=max_slices) for key in keys]
+    methods = [get_method(key, settings, order=order, max_slices=max_slices, joint=joint) for key in keys]
     seen = set()
     for m in methods:
         if m.name in seen:

@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from .alignment import MAX_LAG_S, MIN_CORRELATION, apply_alignment, check_alignment
-from .audio import Pair, normalise_levels, prepare_pair, to_true_scale
+from .audio import Pair, engine_pair, prepare_pair, to_true_scale
 from .baselines import Separation, progressive_name, resolve_methods, run_method
 from .errors import VsepError
 from .metrics import BSS_FILTER_LENGTH, BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES, evaluate_estimate
@@ -206,7 +206,7 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
 
 def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, window_s: float | None = BSS_WINDOW_S,
                   align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None, order=None,
-                  max_slices: int | None = None) -> dict:
+                  max_slices: int | None = None, joint=None) -> dict:
     """Run methods on a truth pair and score them (what ``evaluate`` prints).
 
     Parameters
@@ -223,6 +223,8 @@ def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, wind
     order, max_slices : optional
         The seed methods' slice order and count, as ``run --order`` and
         ``--slices`` (see :func:`vsep_core.baselines.get_method`).
+    joint : JointSettings, optional
+        The ``joint`` method's optimiser settings.
 
     Returns
     -------
@@ -232,9 +234,23 @@ def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, wind
     settings = evaluation_settings(settings)
     methods = [methods] if isinstance(methods, str) else list(methods)
     if all(isinstance(m, str) for m in methods):
-        methods = resolve_methods(methods, settings, order=order, max_slices=max_slices)
+        methods = resolve_methods(methods, settings, order=order, max_slices=max_slices, joint=joint)
     return score(pair, [method_candidate(m) for m in methods], settings=settings, window_s=window_s, align=align,
                  max_lag_s=max_lag_s, progress=progress)
+
+
+def estimate_candidate(name: str, kind: str, description: str, vocal_raw: np.ndarray, pair: Pair,
+                       info: dict | None = None) -> Candidate:
+    """A vocal estimate made on the engine pair ``pair``, as a candidate on the truth's scale.
+
+    The vocal is brought back with :func:`vsep_core.audio.to_true_scale` (the
+    one rule); the instrumental estimate is the truth's mixture minus it.
+    """
+    def separate(truth: Pair) -> Separation:
+        vocal = to_true_scale(vocal_raw, pair)
+        return Separation(vocal=vocal, instrumental=instrumental_from_vocal(truth.mixture, vocal), info=info or {})
+
+    return Candidate(name, kind, description, separate)
 
 
 def experiment_candidates(result, truth: Pair) -> list[Candidate]:
@@ -245,7 +261,7 @@ def experiment_candidates(result, truth: Pair) -> list[Candidate]:
     when the experiment ran the greedy search, ``seed_greedy`` (the full
     sequence) and ``seed_greedy_best`` (the best prefix). Each run's vocal is
     brought back to the truth's scale with :func:`vsep_core.audio.to_true_scale`
-    on the engine pair the run saw (``normalise_levels(truth, settings.level)``).
+    on the engine pair the run saw (:func:`vsep_core.audio.engine_pair`).
 
     Raises
     ------
@@ -260,19 +276,12 @@ def experiment_candidates(result, truth: Pair) -> list[Candidate]:
     if n_run is not None and n_run != truth.n_samples:
         raise VsepError(f"The truth pair has {truth.n_samples} samples but the experiment analysed {n_run}: "
                         "load it with the experiment's segment settings.")
-    mix_out, voc_out, mix_gain, voc_gain = normalise_levels(truth.mixture, truth.vocal, settings.level)
-    engine_pair = Pair(mixture=mix_out, vocal=voc_out, sr=truth.sr,
-                       info={"level": settings.level, "mixture_gain": mix_gain, "vocal_gain": voc_gain})
+    pair = engine_pair(truth, settings.level)
 
     def candidate(name: str, description: str, run, info: dict) -> Candidate:
         if run.estimate is None:
             raise VsepError(f"The run {name} kept no audio; run the experiment with keep_audio=True to score it.")
-
-        def separate(pair: Pair) -> Separation:
-            vocal = to_true_scale(run.estimate.vocal_raw, engine_pair)
-            return Separation(vocal=vocal, instrumental=instrumental_from_vocal(pair.mixture, vocal), info=info)
-
-        return Candidate(name, "seed", description, separate)
+        return estimate_candidate(name, "seed", description, run.estimate.vocal_raw, pair, info)
 
     out = []
     best, largest = result.best_progressive, result.progressive[-1]
@@ -325,6 +334,45 @@ def evaluate_experiment(result, truth: Pair, *, methods=REFERENCE_METHODS, windo
     return score(truth, candidates, settings=settings, window_s=window_s, align=align, max_lag_s=max_lag_s,
                  progress=progress)
 
+
+def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=REFERENCE_METHODS,
+                   window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = MAX_LAG_S,
+                   progress: Progress = None) -> dict:
+    """Score a finished joint matching, and reference methods beside it (as :func:`evaluate_experiment`).
+
+    Parameters
+    ----------
+    found : JointResult
+        From :func:`vsep_core.joint.run_joint` on ``analysis``.
+    analysis : Analysis
+        Of the engine pair (``engine_pair(truth, analysis.settings.level)``, or
+        what :func:`vsep_core.audio.prepare_pair` gave at that level).
+    truth : Pair
+        The pair at its true scale with the same segment settings.
+    joint : JointSettings
+        The settings ``found`` was made with (named in the report).
+
+    Returns
+    -------
+    dict
+        See :func:`score`; the entry ``joint`` first, the same figures as
+        ``evaluate --methods joint`` with the same settings.
+    """
+    from .baselines import JointMatching
+    from .reconstruct import vocal_from_db
+
+    settings = analysis.settings
+    if truth.n_samples != analysis.n_samples or truth.sr != settings.sr:
+        raise VsepError("The truth pair does not fit the analysis (length or sample rate); load it with the "
+                        "same segment settings.")
+    method = JointMatching(settings, joint)
+    candidate = estimate_candidate(method.name, method.kind, method.description,
+                                   vocal_from_db(found.final_db, analysis), engine_pair(truth, settings.level),
+                                   {"views": [list(v) for v in joint.views], "loss": found.final_loss,
+                                    "steps": joint.steps, "step_size": joint.step_size, "clip_db": joint.clip_db})
+    references = resolve_methods(list(methods), settings) if methods else []
+    return score(truth, [candidate] + [method_candidate(m) for m in references], settings=settings,
+                 window_s=window_s, align=align, max_lag_s=max_lag_s, progress=progress)
 
 def bss_eval_description(window_s: float | None) -> dict:
     """How the SDR / SIR / SAR figures were computed, for the report."""

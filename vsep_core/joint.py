@@ -124,6 +124,39 @@ class JointResult:
     view_losses: dict = field(default_factory=dict)
 
 
+def parse_views(text: str) -> tuple:
+    """Views and weights from text such as ``"raw"`` or ``"raw:1,vertical:0.5,17:2"``.
+
+    Each item is a view (``raw``/``0`` or a slice name, number or short name, as
+    ``--order`` takes them) with an optional ``:weight`` (default 1).
+
+    Raises
+    ------
+    VsepError
+        For an unknown view, a weight that is not a positive number, or a view listed twice.
+    """
+    from .views import resolve_slices
+
+    out = []
+    for item in (part.strip() for part in str(text).split(",")):
+        if not item:
+            continue
+        name, _, weight_text = item.partition(":")
+        name = name.strip()
+        if name in ("raw", "0", RAW):
+            name = RAW
+        else:
+            name = resolve_slices([name])[0]
+        try:
+            weight = float(weight_text) if weight_text.strip() else 1.0
+        except ValueError:
+            raise VsepError(f"The weight of {name} must be a number, got {weight_text!r}.") from None
+        out.append((name, weight))
+    if not out:
+        raise VsepError("Name at least one view for the joint loss (e.g. raw).")
+    return JointSettings(views=tuple(out)).views  # validated: known, positive, not twice
+
+
 # --- the fixed linear maps ---------------------------------------------------------
 
 @lru_cache(maxsize=32)
