@@ -214,3 +214,13 @@ def test_bad_joint_views_are_one_line_exit_2(eval_pair_dir, tmp_path, capsys, vi
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("clip_db", [None, 2.0])
+def test_compiled_raw_path_equals_the_numpy_path(small_analysis, clip_db):
+    settings = joint.JointSettings(steps=60, step_size=0.7, clip_db=clip_db)
+    fast = joint.run_joint(small_analysis, settings)
+    slow = joint.run_joint(small_analysis, settings, compiled=False)
+    np.testing.assert_allclose(fast.eq, slow.eq, rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(fast.loss_curve, slow.loss_curve, rtol=1e-7, atol=1e-9)
+    assert fast.final_loss == pytest.approx(slow.final_loss, rel=1e-7, abs=1e-9)
