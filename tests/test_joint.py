@@ -224,3 +224,10 @@ def test_compiled_raw_path_equals_the_numpy_path(small_analysis, clip_db):
     np.testing.assert_allclose(fast.eq, slow.eq, rtol=1e-7, atol=1e-8)
     np.testing.assert_allclose(fast.loss_curve, slow.loss_curve, rtol=1e-7, atol=1e-9)
     assert fast.final_loss == pytest.approx(slow.final_loss, rel=1e-7, abs=1e-9)
+
+
+def test_smooth_preset_names_the_smoothing_slices():
+    views = joint.parse_views("smooth")
+    assert [name for name, _ in views] == list(joint.SMOOTH_VIEWS)
+    assert all(weight == 1.0 for _, weight in views)
+    assert joint.parse_views("raw:2, 8:0.5") == (("slice_0_raw", 2.0), ("slice_8_lowpass", 0.5))

@@ -125,11 +125,18 @@ class JointResult:
     view_losses: dict = field(default_factory=dict)
 
 
+#: Views that each raised the vocal SI-SDR when added to the raw view's loss on every measured pair
+#: (``attribute --method joint``; RESULTS.md): the smoothing slices. ``parse_views("smooth")`` gives them.
+SMOOTH_VIEWS = (RAW, "slice_3_diagonal_up", "slice_4_diagonal_down", "slice_6_harmonic", "slice_8_lowpass",
+                "slice_17_maxpool", "slice_18_avgpool")
+
+
 def parse_views(text: str) -> tuple:
     """Views and weights from text such as ``"raw"`` or ``"raw:1,vertical:0.5,17:2"``.
 
     Each item is a view (``raw``/``0`` or a slice name, number or short name, as
-    ``--order`` takes them) with an optional ``:weight`` (default 1).
+    ``--order`` takes them) with an optional ``:weight`` (default 1). ``smooth``
+    stands for :data:`SMOOTH_VIEWS`, each at weight 1.
 
     Raises
     ------
@@ -138,8 +145,9 @@ def parse_views(text: str) -> tuple:
     """
     from .views import resolve_slices
 
+    text = ",".join(SMOOTH_VIEWS) if str(text).strip() == "smooth" else str(text)
     out = []
-    for item in (part.strip() for part in str(text).split(",")):
+    for item in (part.strip() for part in text.split(",")):
         if not item:
             continue
         name, _, weight_text = item.partition(":")
