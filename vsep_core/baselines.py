@@ -33,6 +33,7 @@ from typing import Callable, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from . import dsp
 from .analysis import analyse
 from .audio import Pair, normalise_levels, to_true_scale
 from .errors import VsepError
@@ -339,15 +340,11 @@ _MASKS = {
 
 
 def _stft(y, n_fft, hop_length):
-    import librosa
-
-    return librosa.stft(np.asarray(y, dtype=np.float32), n_fft=n_fft, hop_length=hop_length)
+    return dsp.stft(y, n_fft=n_fft, hop_length=hop_length)  # librosa.stft's values, to the bit
 
 
 def _istft(D, n_fft, hop_length, length):
-    import librosa
-
-    return librosa.istft(D, n_fft=n_fft, hop_length=hop_length, length=length).astype(np.float32)
+    return dsp.istft(D, n_fft=n_fft, hop_length=hop_length, length=length).astype(np.float32, copy=False)
 
 
 @dataclass(frozen=True)
