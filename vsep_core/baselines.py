@@ -35,7 +35,7 @@ import numpy as np
 
 from . import dsp
 from .analysis import analyse
-from .audio import Pair, normalise_levels, to_true_scale
+from .audio import Pair, check_signal, normalise_levels, to_true_scale
 from .errors import VsepError
 from .fingerprint import interp_map
 from .optimise import run_chain, working_profiles
@@ -124,28 +124,18 @@ def run_method(method: Separator, mixture: np.ndarray, sr: int, vocal: np.ndarra
 # --- input checks -------------------------------------------------------------
 
 def _check_mixture(mixture, sr, n_fft: int) -> np.ndarray:
-    mixture = np.asarray(mixture, dtype=np.float32)
-    if mixture.ndim != 1:
-        raise VsepError(f"The mixture must be mono (one dimension), got shape {mixture.shape}.")
-    if not np.isfinite(mixture).all():
-        raise VsepError("The mixture holds NaN or infinite samples.")
-    if len(mixture) < n_fft:
-        raise VsepError(f"The mixture is {len(mixture)} samples long; these methods need at least "
-                        f"one frame ({n_fft} samples).")
     if not (isinstance(sr, (int, np.integer)) and sr > 0):
         raise VsepError(f"The sample rate must be a positive whole number, got {sr!r}.")
-    return mixture
+    return check_signal(mixture, "mixture", min_samples=n_fft, sr=int(sr))
 
 
 def _check_vocal(vocal, mixture: np.ndarray, name: str) -> np.ndarray:
     if vocal is None:
         raise VsepError(f"The {name} method needs the true vocal.")
-    vocal = np.asarray(vocal, dtype=np.float32)
+    vocal = check_signal(vocal, "vocal")
     if vocal.shape != mixture.shape:
         raise VsepError(f"The vocal has shape {vocal.shape} and the mixture {mixture.shape}; "
                         "they must be the same length.")
-    if not np.isfinite(vocal).all():
-        raise VsepError("The vocal holds NaN or infinite samples.")
     return vocal
 
 
