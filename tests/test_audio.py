@@ -281,3 +281,16 @@ def test_a_whole_song_analysis_over_the_memory_budget_is_refused(monkeypatch):
     with pytest.raises(VsepError, match="VSEP_MAX_SEGMENT_S"):
         prepare_pair(wav_bytes(tone(3.0), SR), vocal=wav_bytes(tone(3.0, freq=300), SR),
                      settings=Settings(duration_s=None))
+
+
+@pytest.mark.parametrize("orig_sr,n", [(44100, 103_635), (48000, 48_001), (8000, 777), (192000, 100_000),
+                                       (11025, 5)])
+def test_resampling_is_librosas_soxr_hq(orig_sr, n):
+    import librosa
+
+    from vsep_core.audio import _resampled
+
+    y = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    expected = librosa.resample(y, orig_sr=orig_sr, target_sr=SR, res_type="soxr_hq")
+    got = _resampled(y, orig_sr, Settings())
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)

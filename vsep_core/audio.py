@@ -266,6 +266,9 @@ def _probe(src: _Input, max_duration: float | None) -> AudioInfo:
         info = _probe_ffmpeg(src)
     _check_limits(info, src.name, limit)
     _check_truncated(src, info)
+    if info.frames == 0:
+        raise VsepError(f"The {src.name} file holds no audio samples"
+                        f"{' (it is damaged or cut short)' if src.size > 4096 else ''}.")
     return info
 
 
@@ -422,6 +425,13 @@ def _decode(src: _Input, info: AudioInfo, *, start_s: float, duration_s: float |
     else:
         _read_ffmpeg(src, info, collector)
     samples = collector.result()
+    if (info.decoder == "libsndfile" and collector.reached_end and info.frames > 0
+            and collector.total < info.frames - max(4096, info.frames // 50)):
+        raise VsepError(
+            f"The {src.name} file is damaged (truncated): its header promises {info.frames / info.sr:.2f} s "
+            f"of audio but only {collector.total / info.sr:.2f} s could be decoded. "
+            "Was the download or copy interrupted?"
+        )
     if collector.total == 0:
         raise VsepError(f"The {src.name} file holds no audio samples.")
     if samples.shape[1] == 0:
@@ -667,12 +677,20 @@ def segment(decoded: Decoded, settings: Settings) -> np.ndarray:
 
 
 def _resampled(y: np.ndarray, sr: int, settings: Settings) -> np.ndarray:
-    """``y`` (mono, cut) at the analysis rate: soxr_hq, as ``librosa.load`` resamples."""
+    """``y`` (mono, cut) at the analysis rate: ``librosa.resample(res_type="soxr_hq")`` to the bit.
+
+    Its steps written out (soxr, then trimmed or zero-padded to
+    ``ceil(n · ratio)`` samples) so that preparing a pair does not import
+    librosa (~130 MB and a second), which matters most for input refused later.
+    """
     y = np.ascontiguousarray(y, dtype=np.float32)
     if sr != settings.sr:
-        import librosa
+        import soxr
 
-        y = librosa.resample(y, orig_sr=sr, target_sr=settings.sr, res_type="soxr_hq")
+        n_out = int(np.ceil(len(y) * (float(settings.sr) / sr)))
+        resampled = soxr.resample(y, sr, settings.sr, quality="soxr_hq")
+        y = np.zeros(n_out, dtype=np.float32)
+        y[: min(n_out, len(resampled))] = resampled[:n_out]
     return y.astype(np.float32, copy=False)
 
 
