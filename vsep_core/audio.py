@@ -14,9 +14,12 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -272,9 +275,42 @@ def _probe(src: _Input, max_duration: float | None) -> AudioInfo:
     return info
 
 
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def _decoder_notes_dropped():
+    """Drop the "Note: …" / "Warning: …" lines libmpg123 (inside libsndfile) prints on damaged MP3.
+
+    It writes them straight to file descriptor 2, so they would break the
+    CLI's one-line message. While libsndfile runs, fd 2 goes to a temporary
+    file; anything else written there meanwhile is passed on afterwards. A
+    lock keeps two threads from swapping fd 2 at once.
+    """
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no stderr to protect
+            yield
+            return
+        with tempfile.TemporaryFile() as capture:
+            os.dup2(capture.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                capture.seek(0)
+                kept = [line for line in capture.read().splitlines(keepends=True)
+                        if not line.startswith((b"Note: ", b"Warning: "))]
+                if kept:
+                    os.write(2, b"".join(kept))
+
+
 def _probe_soundfile(src: _Input) -> AudioInfo | None:
     try:
-        with src.open_soundfile() as f:
+        with _decoder_notes_dropped(), src.open_soundfile() as f:
             sr, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
             container, codec = f.format, f.subtype
     except Exception:  # libsndfile says only "format not recognised" etc.; ffmpeg may know it
@@ -493,7 +529,7 @@ class _Collector:
 
 def _read_soundfile(src: _Input, info: AudioInfo, collector: _Collector) -> None:
     try:
-        with src.open_soundfile() as f:
+        with _decoder_notes_dropped(), src.open_soundfile() as f:
             if collector.start > 0 and f.seekable() and f.format in _EXACT_SEEK:
                 f.seek(collector.start)
                 collector.skip_to(collector.start)
