@@ -271,7 +271,7 @@ CASES += [
                                                            subtype="PCM_U8"), "--full-length"),
      r"8.0 minutes .*VSEP_MAX_SEGMENT_S"),
     ("duration_limit_from_environment", lambda k: (pair(k["mixture"], k["vocal"]), {"VSEP_MAX_DURATION_S": "2"}),
-     r"lasts 0.1 minutes; the limit is 2 s \(VSEP_MAX_DURATION_S\)"),
+     r"lasts 3.0 s; the limit is 2 s \(VSEP_MAX_DURATION_S\)"),
     ("bad_limit_in_environment", lambda k: (pair(k["mixture"], k["vocal"]), {"VSEP_MAX_SEGMENT_S": "-5"}),
      r"VSEP_MAX_SEGMENT_S must be a positive number"),
 ]

@@ -39,9 +39,10 @@ MAX_CHANNELS = 8
 #: Sample rates accepted, in Hz: telephone speech to high-resolution studio audio.
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 192_000
 
-#: Longest analysed segment by default, in seconds at the default STFT (hop 1040, n_fft 2048):
-#: measured so that 18 slices plus the greedy search stay under 1.5 GB (BENCHMARKS.md).
-#: ``VSEP_MAX_SEGMENT_S`` overrides it; other hops scale it (the work is windows × bins).
+#: Longest analysed segment by default, in seconds at the default STFT (hop 1040, n_fft 2048),
+#: so that 18 slices plus the greedy search stay under 1.5 GB (``run --full-length --slices 18
+#: --greedy`` peaked at 1.39 GB for 7 minutes, 1.70 GB for 9). ``VSEP_MAX_SEGMENT_S`` overrides
+#: it; other hops and FFT sizes scale it (the work is windows × bins).
 MAX_SEGMENT_S = 7 * 60
 
 #: Peak below which a signal counts as silent (about -200 dBFS).
@@ -333,7 +334,8 @@ def _check_limits(info: AudioInfo, name: str, limit: float) -> None:
 
 def _refuse_length(duration_s: float, name: str, limit: float, *, at_least: bool = False):
     raise VsepError(
-        f"The {name} file lasts {'more than ' if at_least else ''}{duration_s / 60:.1f} minutes; the limit is "
+        f"The {name} file lasts {'more than ' if at_least else ''}"
+        f"{f'{duration_s / 60:.1f} minutes' if duration_s >= 60 else f'{duration_s:.1f} s'}; the limit is "
         f"{_minutes(limit)} (VSEP_MAX_DURATION_S). Cut it to the part you want to analyse."
     )
 
