@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -294,3 +295,33 @@ def test_resampling_is_librosas_soxr_hq(orig_sr, n):
     expected = librosa.resample(y, orig_sr=orig_sr, target_sr=SR, res_type="soxr_hq")
     got = _resampled(y, orig_sr, Settings())
     assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+def test_ffmpeg_gets_one_private_file_removed_also_after_errors(tmp_path, monkeypatch):
+    """Each ffmpeg call sees only ``input`` in a fresh folder of mode 0700, gone afterwards, refused or not."""
+    import tempfile
+
+    from vsep_core import audio
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    modes = []
+    real_enter = audio._PrivateCopy.__enter__
+
+    def enter(self):
+        path = real_enter(self)
+        modes.append((os.stat(os.path.dirname(path)).st_mode & 0o777, sorted(os.listdir(os.path.dirname(path)))))
+        return path
+
+    monkeypatch.setattr(audio._PrivateCopy, "__enter__", enter)
+    wav = tmp_path / "a.wav"
+    sf.write(wav, tone(1.0, 44100, channels=2), 44100)
+    m4a = tmp_path / "a.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "aac", str(m4a)], check=True)
+    playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:1.0,\n{m4a}\n#EXT-X-ENDLIST\n".encode()
+    before = sorted(os.listdir(tmp_path))
+    assert decode(m4a.read_bytes(), name="song.m4a").channels == 2
+    with pytest.raises(VsepError, match="not audio"):
+        decode(playlist, name="playlist.m4a")
+    assert modes and all(mode == 0o700 for mode, _ in modes)
+    assert all(files[0] == "input" for _, files in modes)
+    assert sorted(os.listdir(tmp_path)) == before

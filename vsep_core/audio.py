@@ -40,10 +40,11 @@ MAX_CHANNELS = 8
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 192_000
 
 #: Longest analysed segment by default, in seconds at the default STFT (hop 1040, n_fft 2048),
-#: so that 18 slices plus the greedy search stay under 1.5 GB (``run --full-length --slices 18
-#: --greedy`` peaked at 1.39 GB for 7 minutes, 1.70 GB for 9). ``VSEP_MAX_SEGMENT_S`` overrides
-#: it; other hops and FFT sizes scale it (the work is windows × bins).
-MAX_SEGMENT_S = 7 * 60
+#: so that 18 slices plus the greedy search stay under 1.5 GB with room to spare (``run
+#: --full-length --slices 18 --greedy`` peaked at 1.1 GB for 5 minutes, 1.39–1.47 GB for 7 and
+#: 1.70 GB for 9). ``VSEP_MAX_SEGMENT_S`` overrides it; other hops and FFT sizes scale it (the
+#: work is windows × bins).
+MAX_SEGMENT_S = 6 * 60
 
 #: Peak below which a signal counts as silent (about -200 dBFS).
 SILENCE_PEAK = 1e-10
