@@ -969,6 +969,7 @@ def prepare_pair(
     other = other_side.segment(settings)
     n = min(len(mix), len(other))  # equal to within a frame (checked above)
     mix, other = mix[:n], other[:n]
+    check_workload(n / settings.sr, settings, max_segment_s=max_segment_s)  # also when a header gave no length
     check_signal(mix, "mixture", settings)
     check_signal(other, other_name, settings)
     if vocal is not None:
