@@ -325,3 +325,14 @@ def test_ffmpeg_gets_one_private_file_removed_also_after_errors(tmp_path, monkey
     assert modes and all(mode == 0o700 for mode, _ in modes)
     assert all(files[0] == "input" for _, files in modes)
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_keeping_every_runs_audio_lowers_the_workload_limit():
+    from vsep_core.audio import check_workload
+
+    check_workload(5 * 60, Settings())
+    with pytest.raises(VsepError, match=r"limit is 4 minutes .* with every run's audio kept"):
+        check_workload(5 * 60, Settings(), keep_audio=True)
+    with pytest.raises(VsepError, match="audio kept"):
+        prepare_pair(wav_bytes(tone(3.0), SR), vocal=wav_bytes(tone(3.0, freq=300), SR),
+                     settings=Settings(duration_s=None), max_segment_s=3.0, keep_audio=True)
