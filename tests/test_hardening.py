@@ -62,7 +62,8 @@ def assert_refused(result: CliResult, pattern: str) -> None:
     assert "Traceback" not in result.stderr, result.stderr
     assert result.code == 2, (result.code, result.stderr)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    # "error: …" (or "<program> <command>: error: …", argparse's spelling)
+    assert len(lines) == 1 and re.match(r"^([\w. -]+: )?error: ", lines[0]), result.stderr
     assert re.search(pattern, lines[0]), lines[0]
     assert result.peak_mb < REFUSED_MB, f"peak {result.peak_mb:.0f} MB"
 
@@ -348,3 +349,12 @@ def test_a_long_ogg_report_clip_does_not_crash_the_process(tmp_path):
                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
     assert run.returncode == 0, (run.returncode, run.stderr)
     assert run.stdout.split() == [str(150 * 22050), "22050"]
+
+
+@pytest.mark.parametrize("name", ["hls_names_local_mp3", "bomb_100_min_aac", "truncated_wav_vocal",
+                                  "mixture_identical_to_vocal", "nine_channels"])
+def test_evaluate_refuses_the_same_input_in_one_line(kit, tmp_path, name):
+    """``evaluate`` prepares pairs through the same code: the same refusals, in one line."""
+    build, pattern = next((b, p) for n, b, p in CASES if n == name)
+    result = run_cli(["evaluate", *build(kit), "--methods", "mixture"], cwd=tmp_path)
+    assert_refused(result, pattern)
