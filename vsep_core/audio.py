@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -535,8 +535,10 @@ class _Collector:
 
 
 def _read_soundfile(src: _Input, info: AudioInfo, collector: _Collector) -> None:
+    # Only MP3 (libmpg123) prints on fd 2; other formats need not wait for the lock.
+    quiet = _decoder_notes_dropped() if info.container in ("MP3", "MPEG") else nullcontext()
     try:
-        with _decoder_notes_dropped(), src.open_soundfile() as f:
+        with quiet, src.open_soundfile() as f:
             if collector.start > 0 and f.seekable() and f.format in _EXACT_SEEK:
                 f.seek(collector.start)
                 collector.skip_to(collector.start)
