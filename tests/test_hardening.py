@@ -2,7 +2,8 @@
 
 Every case runs ``python -m vsep_core run`` in a fresh process and measures
 that process's peak resident memory (children such as ffmpeg included: the
-rusage of a waited-for child covers its own waited-for children). Refused
+rusage of a waited-for child covers its own waited-for children), started
+from a small launcher so that the test process's own size is not counted. Refused
 input must stay under 300 MB; accepted input runs and stays under 1.5 GB.
 The signals are short and ``--slices 1`` keeps each run to about a second.
 """
@@ -15,7 +16,6 @@ import re
 import struct
 import subprocess
 import sys
-import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -40,22 +40,29 @@ class CliResult:
     peak_mb: float
 
 
+# A small parent for the measured process: a child's peak RSS counts the memory of the process it was
+# forked from until it execs, so forking it from this (large) test process would count that too.
+_LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "proc = subprocess.Popen(sys.argv[2:])\n"
+    "_, status, usage = os.wait4(proc.pid, 0)\n"
+    "proc.returncode = os.waitstatus_to_exitcode(status)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "sys.exit(proc.returncode)\n"
+)
+
+
 def run_cli(args, cwd: Path, env_extra: dict | None = None, timeout: float = 120) -> CliResult:
-    """Run the CLI in a new process; its exit code, output and peak RSS (children included)."""
+    """Run the CLI in a new process; its exit code, output and peak RSS (children such as ffmpeg included)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), **(env_extra or {})}
-    out_path, err_path = cwd / ".stdout.txt", cwd / ".stderr.txt"
+    out_path, err_path, peak_path = cwd / ".stdout.txt", cwd / ".stderr.txt", cwd / ".peak_kb.txt"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "vsep_core", *map(str, args)], stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL, cwd=cwd, env=env)
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, not the whole session's
-    finally:
-        timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return CliResult(proc.returncode, out_path.read_text(errors="replace"), err_path.read_text(errors="replace"),
-                     usage.ru_maxrss / 1024)
+        run = subprocess.run([sys.executable, "-c", _LAUNCHER, str(peak_path), sys.executable, "-m", "vsep_core",
+                              *map(str, args)], stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd, env=env,
+                             timeout=timeout)
+    # The rusage of a waited-for child covers its own waited-for children (ffmpeg, ffprobe).
+    return CliResult(run.returncode, out_path.read_text(errors="replace"), err_path.read_text(errors="replace"),
+                     int(peak_path.read_text()) / 1024)
 
 
 def assert_refused(result: CliResult, pattern: str) -> None:
