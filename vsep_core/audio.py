@@ -1,4 +1,10 @@
-"""Decoding, preparing and writing audio.
+"""Probing, decoding, preparing and writing audio.
+
+Every file is probed first (:func:`probe`: duration, channels, rate from the
+header) and refused before decoding when it is over a limit; then only the
+analysed segment is decoded, in blocks (:func:`decode`). ffmpeg, for what
+libsndfile cannot read, opens only the one file it is given (protocol and
+demuxer whitelists).
 
 Preparation follows the research code's prepare step (spec §1): decode, mix to
 mono by averaging channels, keep a segment, resample to 22050 Hz and
@@ -1041,7 +1047,11 @@ def _check_lengths(a, b, *, frame: int) -> None:
 
 
 def wav_bytes(y: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> bytes:
-    """Encode a mono signal as a WAV file in memory (16-bit PCM by default)."""
+    """The one WAV writer, in memory: a mono signal as 16-bit PCM (default) or ``subtype="FLOAT"``.
+
+    16-bit output is the bytes libsndfile writes (tests check); other
+    subtypes go through libsndfile itself.
+    """
     if subtype == "PCM_16":
         header, pcm = _pcm16_wav(y, sr)
         return header + pcm.tobytes()
@@ -1051,7 +1061,7 @@ def wav_bytes(y: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> bytes:
 
 
 def write_wav(path, y: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> Path:
-    """Write a mono signal as WAV (16-bit PCM, as the research code did), creating folders."""
+    """:func:`wav_bytes` into a file (16-bit PCM, as the research code did), creating folders."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if subtype == "PCM_16":
@@ -1067,19 +1077,16 @@ def write_wav(path, y: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> Path:
 
 
 def _pcm16_wav(y: np.ndarray, sr: int) -> tuple[bytes, np.ndarray]:
-    """The header and samples of a mono 16-bit WAV, the same bytes libsndfile writes (tests check).
+    """The header and samples of a mono 16-bit WAV (samples by :func:`vsep_core.dsp.pcm16`).
 
     libsndfile converts float samples one by one through its own buffers
     (~35 ms for a 3-minute song here); one compiled loop does it in a few.
     """
-    from ._kernels import pcm16_from_float
+    from .dsp import pcm16
 
-    samples = np.ascontiguousarray(y, dtype=np.float32)
-    if samples.ndim != 1:
+    if np.ndim(y) != 1:
         raise ValueError("write one channel (a 1-D signal)")
-    pcm = np.empty(samples.shape[0], dtype=np.int16)
-    pcm16_from_float(samples, pcm)
-    pcm = pcm.astype("<i2", copy=False)
+    pcm = pcm16(y)
     header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + pcm.nbytes, b"WAVE", b"fmt ", 16, 1, 1,
                          sr, 2 * sr, 2, 16, b"data", pcm.nbytes)
     return header, pcm
