@@ -574,41 +574,44 @@ def _neighbour_median(mag: np.ndarray, kept: np.ndarray, counts: np.ndarray) -> 
     return np.ascontiguousarray(out.T)
 
 
-def _median_filter_rows(x: np.ndarray, size: int) -> np.ndarray:
-    """``scipy.ndimage.median_filter(x, size=(1, size), mode="reflect")`` of a 2-D array.
+def _median_filter_along(x: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """``scipy.ndimage.median_filter(x, size=…, mode="reflect")`` of a 2-D array along one axis.
 
-    scipy's n-dimensional rank filter collects and selects every window anew; its 1-D
-    path slides one window along (about ten times faster here). The rows, each
-    extended by its own reflection (numpy's ``"symmetric"`` is scipy's ``"reflect"``),
-    are laid end to end and filtered in one 1-D call; the extensions are cut off again.
-    Each output is the same element of the same window, so the result is identical.
-    Rows shorter than the window (where repeated reflection would be needed) take
-    scipy's n-dimensional path.
+    ``size`` points along ``axis``, one along the other. scipy's n-dimensional rank filter
+    collects and selects every window anew; its 1-D path slides one window along (about ten
+    times faster here). The lines along ``axis``, each extended by its own reflection
+    (numpy's ``"symmetric"`` is scipy's ``"reflect"``), are laid end to end and filtered in
+    one 1-D call; the extensions are cut off again. Each output is the same element of the
+    same window, so the result is identical. Lines shorter than the window (where repeated
+    reflection would be needed) take scipy's n-dimensional path, as librosa called it.
     """
     import scipy.ndimage
 
-    x = np.ascontiguousarray(x)
-    n = x.shape[1]
+    n = x.shape[axis]
     if n < size:
-        return scipy.ndimage.median_filter(x, size=(1, size), mode="reflect")
+        footprint = [1, 1]
+        footprint[axis] = size
+        return scipy.ndimage.median_filter(x, size=footprint, mode="reflect")
+    lines = np.ascontiguousarray(x if axis in (1, -1) else x.T)
     before, after = size // 2, size - size // 2 - 1  # scipy's window for origin 0
-    extended = np.pad(x, ((0, 0), (before, after)), mode="symmetric")
+    extended = np.pad(lines, ((0, 0), (before, after)), mode="symmetric")
     filtered = scipy.ndimage.median_filter(extended.ravel(), size=size, mode="reflect")
-    return np.ascontiguousarray(filtered.reshape(extended.shape)[:, before:before + n])
+    filtered = filtered.reshape(extended.shape)[:, before:before + n]
+    return np.ascontiguousarray(filtered if axis in (1, -1) else filtered.T)
 
 
 def _hpss_masks(mag: np.ndarray, kernel_size: int) -> tuple[np.ndarray, np.ndarray]:
     """``librosa.decompose.hpss(mag, kernel_size=kernel_size, mask=True)``, with faster medians.
 
     The harmonic part is the median over ``kernel_size`` frames, the percussive part over
-    ``kernel_size`` bins (both :func:`_median_filter_rows`, equal to librosa's
+    ``kernel_size`` bins (both :func:`_median_filter_along`, equal to librosa's
     ``scipy.ndimage.median_filter`` calls); the soft masks are librosa's own, with
     hpss's defaults (margins 1, power 2).
     """
     import librosa
 
-    harmonic = _median_filter_rows(mag, kernel_size)
-    percussive = np.ascontiguousarray(_median_filter_rows(mag.T, kernel_size).T)
+    harmonic = _median_filter_along(mag, kernel_size, axis=1)
+    percussive = _median_filter_along(mag, kernel_size, axis=0)
     margin = 1.0
     mask_harmonic = librosa.util.softmask(harmonic, percussive * margin, power=2.0, split_zeros=True)
     mask_percussive = librosa.util.softmask(percussive, harmonic * margin, power=2.0, split_zeros=True)
