@@ -11,7 +11,7 @@ import soundfile as sf
 from hypothesis import given, settings as hyp_settings, strategies as st
 
 from vsep_core import baselines
-from vsep_core.baselines import RepetSim, TwoStageHPSS, _median_filter_along, _neighbour_median, _repet_neighbours
+from vsep_core.baselines import RepetSim, TwoStageHPSS, _median_filter_along, _repet_background
 
 
 def librosa_background(mag, width):
@@ -19,7 +19,7 @@ def librosa_background(mag, width):
 
 
 def fast_background(mag, width):
-    return _neighbour_median(mag, *_repet_neighbours(mag, width))
+    return _repet_background(mag, width)
 
 
 def librosa_repet(mixture, sr, method=RepetSim()):

@@ -574,6 +574,22 @@ def _neighbour_median(mag: np.ndarray, kept: np.ndarray, counts: np.ndarray) -> 
     return np.ascontiguousarray(out.T)
 
 
+def _repet_background(mag: np.ndarray, width: int) -> np.ndarray:
+    """``librosa.decompose.nn_filter(mag, aggregate=np.median, metric="cosine", width=width)``, exactly.
+
+    Parameters
+    ----------
+    mag : np.ndarray [shape=(bins, t), dtype=float32]
+    width : int
+        ``1 <= width < (t − 1) // 2``.
+
+    Returns
+    -------
+    np.ndarray [shape=(bins, t), dtype=float32]
+    """
+    return _neighbour_median(mag, *_repet_neighbours(mag, width))
+
+
 def _median_filter_along(x: np.ndarray, size: int, axis: int) -> np.ndarray:
     """``scipy.ndimage.median_filter(x, size=…, mode="reflect")`` of a 2-D array along one axis.
 
@@ -666,8 +682,7 @@ class RepetSim:
         if width < 1:
             raise VsepError(f"REPET-SIM needs at least 5 STFT frames; the mixture has {n_frames} "
                             f"({len(mixture) / sr:.2f} s).")
-        # = librosa.decompose.nn_filter(mag, aggregate=np.median, metric="cosine", width=width), exactly
-        background = _neighbour_median(mag, *_repet_neighbours(mag, width))
+        background = _repet_background(mag, width)
         background = np.minimum(mag, background)
         foreground = mag - background
         mask_bg = librosa.util.softmask(background, self.margin_background * foreground, power=self.power)
