@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -124,9 +125,12 @@ def test_metrics_bss_eval_is_the_median_of_museval_frames(real):
 
 @given(seed=st.integers(0, 2 ** 31 - 1), n_sources=st.integers(1, 3),
        window=st.sampled_from([600, 1000, 1500]), n=st.integers(2600, 5200),
-       noise=st.floats(1e-3, 1.0), leak=st.floats(0.0, 0.5), filters_len=st.sampled_from([8, 64, 512]))
-@hyp_settings(max_examples=20, deadline=None)
-def test_random_signals_equal_museval(seed, n_sources, window, n, noise, leak, filters_len):
+       noise=st.floats(1e-3, 1.0), leak=st.floats(0.0, 0.5), filters_len=st.sampled_from([8, 64, 512]),
+       block=st.sampled_from([None, 300, 1000, 1300]))
+@hyp_settings(max_examples=30, deadline=None)
+def test_random_signals_equal_museval(seed, n_sources, window, n, noise, leak, filters_len, block):
+    # block: the length of the pieces the lagged products are summed over (the 3-minute case's
+    # many block boundaries, on short signals; 1300 divides n = 2600 and 5200 exactly).
     rng = np.random.default_rng(seed)
     # Coloured sources (a random short filter each), so the Gram matrix is not just the identity.
     references = np.stack([np.convolve(rng.standard_normal(n), rng.standard_normal(rng.integers(1, 40)))[:n]
@@ -135,7 +139,19 @@ def test_random_signals_equal_museval(seed, n_sources, window, n, noise, leak, f
         np.convolve(references[j], rng.standard_normal(rng.integers(1, 20)))[:n]
         + leak * references[(j + 1) % n_sources] + noise * rng.standard_normal(n) * np.std(references[j])
         for j in range(n_sources)])
-    assert_same_figures(references, estimates, window, filters_len=filters_len)
+    with mock.patch.object(bss, "_BLOCK", block or bss._BLOCK):
+        assert_same_figures(references, estimates, window, filters_len=filters_len)
+
+
+@pytest.mark.parametrize("n, block", [(3000, 1000), (3000, 700), (3000, 512), (3000, 5000)])
+def test_block_boundaries_whole_and_partial(n, block):
+    # The lagged products are summed over blocks: exactly divisible, a partial last block,
+    # blocks as short as the filters, and one block.
+    rng = np.random.default_rng(n + block)
+    references = np.cumsum(rng.standard_normal((2, n)), axis=1)  # strongly coloured
+    estimates = 0.9 * references + 0.2 * references[::-1] + rng.standard_normal((2, n))
+    with mock.patch.object(bss, "_BLOCK", block):
+        assert_same_figures(references, estimates, 1000)
 
 
 def test_an_estimate_in_the_span_of_the_references_has_no_artifacts():

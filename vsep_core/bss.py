@@ -45,29 +45,92 @@ from .errors import VsepError
 #: Distortion filter length (museval's and SiSEC's default).
 FILTERS_LEN = 512
 
-#: Reference sets whose correlations are kept (one evaluation uses one set).
-_CACHE_SIZE = 2
+#: Block length of the lagged products (short FFTs instead of whole-signal ones).
+_BLOCK = 16384
+
+#: Reference sets whose correlations are kept (one evaluation uses one set; ~200 MB for 3 minutes).
+_CACHE_SIZE = 1
 _CACHE: "OrderedDict[tuple, _References]" = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
 
+class _BlockSpectra:
+    """Signals cut into blocks of :data:`_BLOCK` samples, transformed for lagged products.
+
+    ``P[k, j, a] = Σ_t x_k[t − a]·y_j[t]`` for lags ``a = 0 … L − 1`` (what museval gets
+    from FFTs of the whole signals) is the sum over blocks of each block's own lagged
+    product plus, at every block boundary, the products of the last ``L − 1`` samples of
+    ``x`` before it with the first ``L − 1`` of ``y`` after it. Short FFTs, no
+    whole-signal temporaries.
+    """
+
+    def __init__(self, signals: np.ndarray, filters_len: int):
+        m, n = signals.shape
+        L = filters_len
+        block = n if n <= _BLOCK else max(_BLOCK, L)
+        n_blocks = -(-n // block)
+        self.filters_len = L
+        self.n_fft = scipy.fft.next_fast_len(block + L - 1, real=True)
+        self.n_fft_edge = scipy.fft.next_fast_len(max(2 * L - 2, 1), real=True)
+        padded = np.zeros((m, n_blocks, self.n_fft))  # each block zero-padded to its FFT length
+        whole = n // block
+        padded[:, :whole, :block] = signals[:, :whole * block].reshape(m, whole, block)
+        if n_blocks > whole:  # the last, partial block
+            padded[:, whole, :n - whole * block] = signals[:, whole * block:]
+        blocks = padded[..., :block]
+        self.blocks = scipy.fft.rfft(padded, axis=-1)
+        if n_blocks > 1 and L > 1:
+            # Boundary b: x's last L − 1 samples before it at [0, L − 1), y's first L − 1 after it
+            # at [L − 1, 2L − 2): their product at lag a < L is exactly the pairs across b.
+            tails = np.zeros((m, n_blocks - 1, self.n_fft_edge))
+            tails[..., :L - 1] = blocks[:, :-1, block - (L - 1):]
+            heads = np.zeros((m, n_blocks - 1, self.n_fft_edge))
+            heads[..., L - 1:2 * L - 2] = blocks[:, 1:, :L - 1]
+            self.tails = scipy.fft.rfft(tails, axis=-1)
+            self.heads = scipy.fft.rfft(heads, axis=-1)
+        else:
+            self.tails = self.heads = None
+
+    def delayed(self) -> "_BlockSpectra":
+        """The same signals in the delayed role of :func:`_lagged_products` (conjugated spectra)."""
+        copy = object.__new__(_BlockSpectra)
+        copy.filters_len, copy.n_fft, copy.n_fft_edge = self.filters_len, self.n_fft, self.n_fft_edge
+        copy.blocks = np.conj(self.blocks)
+        copy.tails = None if self.tails is None else np.conj(self.tails)
+        copy.heads = None
+        return copy
+
+
+def _lagged_products(delayed: _BlockSpectra, plain: _BlockSpectra) -> np.ndarray:
+    """``P[k, j, a] = Σ_t x_k[t − a]·y_j[t]``, ``a = 0 … L − 1``.
+
+    ``delayed`` is ``x``'s :meth:`_BlockSpectra.delayed`, ``plain`` is ``y``'s :class:`_BlockSpectra`.
+    """
+    L = delayed.filters_len
+    within = np.einsum("kbf,jbf->kjf", delayed.blocks, plain.blocks)
+    products = scipy.fft.irfft(within, n=delayed.n_fft, axis=-1)[..., :L]
+    if delayed.tails is not None:
+        across = np.einsum("kbf,jbf->kjf", delayed.tails, plain.heads)
+        products += scipy.fft.irfft(across, n=delayed.n_fft_edge, axis=-1)[..., :L]
+    return products
+
+
 class _References:
-    """What depends on the references only: spectra, Gram matrices, frames' spectra."""
+    """What depends on the references only: their spectra, the factorised Gram matrices, frames."""
 
     def __init__(self, references: np.ndarray, filters_len: int, starts: np.ndarray, window: int):
         n_src, n = references.shape
-        self.n_fft = scipy.fft.next_fast_len(n + filters_len - 1, real=True)
-        self.spectra = scipy.fft.rfft(references, n=self.n_fft, axis=1)
         L = filters_len
+        plain = _BlockSpectra(references, L)
+        self.delayed = plain.delayed()  # kept: every estimate's right-hand sides need it
+        # forward[i, j, a] = Σ_t r_i[t − a]·r_j[t] = R_ij[a] and R_ij[−a] = forward[j, i, a], where
+        # R_ij[m] = Σ_t r_i[t]·r_j[t + m]; museval's block G[j, i][a, b] = R_ij[b − a] (a Toeplitz matrix).
+        forward = _lagged_products(self.delayed, plain)
         gram = np.empty((n_src * L, n_src * L))
         for i in range(n_src):
-            for j in range(i, n_src):
-                # corr[m] = Σ_t r_i[t]·r_j[t + m], exact for |m| < L (m < 0 wraps to the end);
-                # block[a, b] = corr[b − a] = <r_j delayed a, r_i delayed b>, as museval builds G[j, i].
-                corr = scipy.fft.irfft(self.spectra[j] * np.conj(self.spectra[i]), n=self.n_fft)
-                block = scipy.linalg.toeplitz(np.r_[corr[0], corr[-1:-L:-1]], corr[:L])
+            for j in range(n_src):
+                block = scipy.linalg.toeplitz(forward[j, i], forward[i, j])
                 gram[j * L:(j + 1) * L, i * L:(i + 1) * L] = block
-                gram[i * L:(i + 1) * L, j * L:(j + 1) * L] = block.T
         eps = np.finfo(float).eps
         self.gram_lu = scipy.linalg.lu_factor(gram + eps * np.eye(len(gram)), check_finite=False)
         self.own_lu = [scipy.linalg.lu_factor(gram[j * L:(j + 1) * L, j * L:(j + 1) * L] + eps * np.eye(L),
@@ -138,13 +201,8 @@ def bss_eval_images(references, estimates, *, window: int, hop: int | None = Non
 
     refs = _references(references, filters_len, starts, window)
     L = filters_len
-    # D[k, a, j] = <r_k delayed a, ŝ_j>, for every estimate j at once.
-    lags = np.r_[0, -1:-L:-1] % refs.n_fft
-    D = np.empty((n_src, n_src, L))  # (k, j, a)
-    for j in range(n_src):  # one signal at a time keeps the whole-signal temporaries small
-        conj_est = np.conj(scipy.fft.rfft(estimates[j], n=refs.n_fft))
-        for k in range(n_src):
-            D[k, j] = scipy.fft.irfft(refs.spectra[k] * conj_est, n=refs.n_fft)[lags]
+    # D[k, j, a] = <r_k delayed a, ŝ_j>: the right-hand sides of the normal equations.
+    D = _lagged_products(refs.delayed, _BlockSpectra(estimates, L))
     rhs = np.transpose(D, (0, 2, 1)).reshape(n_src * L, n_src)
     filters = scipy.linalg.lu_solve(refs.gram_lu, rhs, check_finite=False).reshape(n_src, L, n_src)
     own = np.stack([scipy.linalg.lu_solve(refs.own_lu[j], D[j, j], check_finite=False) for j in range(n_src)])
@@ -191,7 +249,8 @@ def _ratio_db(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def _references(references: np.ndarray, filters_len: int, starts: np.ndarray, window: int) -> _References:
     """The references' correlations and frames, from a small cache keyed by content and framing."""
     digest = hashlib.sha1(np.ascontiguousarray(references).view(np.uint8)).hexdigest()
-    key = (digest, references.shape, filters_len, window, len(starts), int(starts[1] - starts[0]) if len(starts) > 1 else 0)
+    key = (digest, references.shape, filters_len, window, len(starts),
+           int(starts[1] - starts[0]) if len(starts) > 1 else 0, _BLOCK)
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
