@@ -107,16 +107,19 @@ def child_loop(mixture: Path, vocal: Path, mode: str) -> dict:
     instrumental_ref = pair.mixture.astype(np.float64) - vocal_ref
     loop_start = time.perf_counter()
     rows = []
+    loop_cpu = time.process_time()
     for method in resolve_methods(["all"], settings):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         sep = run_method(method, pair.mixture, pair.sr, None if method.kind == "blind" else pair.vocal)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         scores = evaluate_estimate(vocal_ref, instrumental_ref, sep.vocal, sep.instrumental, pair.sr)
-        t2 = time.perf_counter()
-        rows.append({"name": method.name, "separate_s": t1 - t0, "score_s": t2 - t1, "scores": scores})
+        t2, c2 = time.perf_counter(), time.process_time()
+        rows.append({"name": method.name, "separate_s": t1 - t0, "score_s": t2 - t1,
+                     "separate_cpu_s": c1 - c0, "score_cpu_s": c2 - c1, "scores": scores})
     done = time.perf_counter()
     return {"mode": mode, "duration_s": pair.duration_s, "rows": rows, "import_s": imported - START,
             "load_s": loop_start - imported, "loop_s": done - loop_start, "process_s": done - START,
+            "loop_cpu_s": time.process_time() - loop_cpu,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -168,28 +171,33 @@ def ratio(before: float, after: float) -> str:
 def report(results: dict[str, dict], source: str) -> None:
     after, before = results["after"], results.get("before")
     print(f"Pair: {source}; {after['duration_s']:.1f} s; methods: all; BSS Eval v4 images, 1 s frames")
-    print(f"Machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
-    head = f"{'method':18s} {'separate':>9s} {'score':>7s}"
+    print(f"Machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end "
+          "(wall times on a shared machine vary with the load; CPU seconds, all threads, much less)")
+    head = f"{'method':18s} {'separate':>15s} {'score':>15s}"
     if before:
-        head += f" | {'before: separate':>16s} {'score':>7s} | {'ratio sep':>9s} {'score':>7s}"
-    print(head)
+        head += f" | {'before: separate':>16s} {'score':>15s} | {'ratio (CPU) sep':>15s} {'score':>6s}"
+    print(head + "\n" + " " * 19 + "wall s / CPU s" + "   wall s / CPU s" + (" |" + " " * 18 + "wall / CPU"
+                                                                              + "    wall / CPU |" if before else ""))
     for i, row in enumerate(after["rows"]):
-        line = f"{row['name']:18s} {row['separate_s']:8.2f}s {row['score_s']:6.2f}s"
+        line = (f"{row['name']:18s} {row['separate_s']:6.2f} / {row['separate_cpu_s']:6.2f}"
+                f" {row['score_s']:6.2f} / {row['score_cpu_s']:6.2f}")
         if before:
             old = before["rows"][i]
-            line += (f" | {old['separate_s']:15.2f}s {old['score_s']:6.2f}s | {ratio(old['separate_s'], row['separate_s'])}"
-                     f" {ratio(old['score_s'], row['score_s'])}")
+            line += (f" | {old['separate_s']:7.2f} / {old['separate_cpu_s']:6.2f} {old['score_s']:6.2f} / "
+                     f"{old['score_cpu_s']:6.2f} | {ratio(old['separate_cpu_s'], row['separate_cpu_s']):>15s} "
+                     f"{ratio(old['score_cpu_s'], row['score_cpu_s'])}")
         print(line)
     for label, r in (("after", after), ("before", before)):
         if r is None:
             continue
         sep = sum(row["separate_s"] for row in r["rows"])
         score = sum(row["score_s"] for row in r["rows"])
-        print(f"{label:6s}: separate {sep:6.1f} s + score {score:6.1f} s = loop {r['loop_s']:6.1f} s; "
-              f"imports {r['import_s']:.1f} s, load {r['load_s']:.1f} s; process wall {r['wall_s']:.1f} s; "
-              f"peak RSS {r['peak_rss_mb']:.0f} MB")
+        print(f"{label:6s}: separate {sep:6.1f} s + score {score:6.1f} s = loop {r['loop_s']:6.1f} s wall, "
+              f"{r['loop_cpu_s']:6.1f} s CPU; imports {r['import_s']:.1f} s, load {r['load_s']:.1f} s; "
+              f"process wall {r['wall_s']:.1f} s; peak RSS {r['peak_rss_mb']:.0f} MB")
     if before:
-        print(f"loop ratio before/after: {before['loop_s'] / after['loop_s']:.1f}x; largest figure difference "
+        print(f"loop ratio before/after: {before['loop_s'] / after['loop_s']:.1f}x wall, "
+              f"{before['loop_cpu_s'] / after['loop_cpu_s']:.1f}x CPU; largest figure difference "
               f"{largest_difference(after, before):.2g} dB (figures above {ROUNDING_DB:.0f} dB left out)")
     for label in ("cli_after", "cli_before"):
         if label in results:
