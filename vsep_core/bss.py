@@ -258,13 +258,13 @@ def _references(references: np.ndarray, filters_len: int, starts: np.ndarray, wi
     digest = hashlib.sha1(np.ascontiguousarray(references).view(np.uint8)).hexdigest()
     key = (digest, references.shape, filters_len, window, len(starts),
            int(starts[1] - starts[0]) if len(starts) > 1 else 0, _BLOCK)
+    # Built under the lock: methods scored in parallel threads wait for the one set, not build it twice.
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    made = _References(references, filters_len, starts, window)
-    with _CACHE_LOCK:
+        made = _References(references, filters_len, starts, window)
         _CACHE[key] = made
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
-    return made
+        return made
