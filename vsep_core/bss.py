@@ -54,6 +54,9 @@ FILTERS_LEN = 512
 
 #: Block length of the lagged products (short FFTs instead of whole-signal ones).
 _BLOCK = 16384
+#: Blocks transformed at once, and frames projected at once (bounds the temporaries).
+_BLOCK_CHUNK = 32
+_FRAME_CHUNK = 16
 
 #: Reference sets whose correlations are kept (one evaluation uses one set; ~200 MB for 3 minutes).
 _CACHE_SIZE = 1
@@ -61,63 +64,70 @@ _CACHE: "OrderedDict[tuple, _References]" = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
 
-class _BlockSpectra:
-    """Signals cut into blocks of :data:`_BLOCK` samples, transformed for lagged products.
+class _DelayedBlocks:
+    """Signals ``x`` cut into blocks of :data:`_BLOCK` samples, ready for :func:`_lagged_products`.
 
     ``P[k, j, a] = Σ_t x_k[t − a]·y_j[t]`` for lags ``a = 0 … L − 1`` (what museval gets
     from FFTs of the whole signals) is the sum over blocks of each block's own lagged
     product plus, at every block boundary, the products of the last ``L − 1`` samples of
     ``x`` before it with the first ``L − 1`` of ``y`` after it. Short FFTs, no
-    whole-signal temporaries.
+    whole-signal temporaries. Holds the conjugated spectra of ``x``'s zero-padded blocks
+    and of its boundary tails.
     """
 
     def __init__(self, signals: np.ndarray, filters_len: int):
         m, n = signals.shape
-        L = filters_len
-        block = n if n <= _BLOCK else max(_BLOCK, L)
-        n_blocks = -(-n // block)
-        self.filters_len = L
-        self.n_fft = scipy.fft.next_fast_len(block + L - 1, real=True)
+        L = self.filters_len = filters_len
+        self.n_samples = n
+        self.block = n if n <= _BLOCK else max(_BLOCK, L)
+        self.n_blocks = -(-n // self.block)
+        self.n_fft = scipy.fft.next_fast_len(self.block + L - 1, real=True)
         self.n_fft_edge = scipy.fft.next_fast_len(max(2 * L - 2, 1), real=True)
-        padded = np.zeros((m, n_blocks, self.n_fft))  # each block zero-padded to its FFT length
-        whole = n // block
-        padded[:, :whole, :block] = signals[:, :whole * block].reshape(m, whole, block)
-        if n_blocks > whole:  # the last, partial block
-            padded[:, whole, :n - whole * block] = signals[:, whole * block:]
-        blocks = padded[..., :block]
-        self.blocks = scipy.fft.rfft(padded, axis=-1)
-        if n_blocks > 1 and L > 1:
+        self.blocks = np.conj(scipy.fft.rfft(self.padded_blocks(signals, 0, self.n_blocks), axis=-1))
+        self.tails = None
+        if self.n_blocks > 1 and L > 1:
             # Boundary b: x's last L − 1 samples before it at [0, L − 1), y's first L − 1 after it
-            # at [L − 1, 2L − 2): their product at lag a < L is exactly the pairs across b.
-            tails = np.zeros((m, n_blocks - 1, self.n_fft_edge))
-            tails[..., :L - 1] = blocks[:, :-1, block - (L - 1):]
-            heads = np.zeros((m, n_blocks - 1, self.n_fft_edge))
-            heads[..., L - 1:2 * L - 2] = blocks[:, 1:, :L - 1]
-            self.tails = scipy.fft.rfft(tails, axis=-1)
-            self.heads = scipy.fft.rfft(heads, axis=-1)
-        else:
-            self.tails = self.heads = None
+            # at [L − 1, 2L − 2) (see edge_heads): their products at lags a < L are the pairs across b.
+            before = (np.arange(1, self.n_blocks) * self.block)[:, None] - (L - 1) + np.arange(L - 1)
+            tails = np.zeros((m, self.n_blocks - 1, self.n_fft_edge))
+            tails[..., :L - 1] = signals[:, before]
+            self.tails = np.conj(scipy.fft.rfft(tails, axis=-1))
 
-    def delayed(self) -> "_BlockSpectra":
-        """The same signals in the delayed role of :func:`_lagged_products` (conjugated spectra)."""
-        copy = object.__new__(_BlockSpectra)
-        copy.filters_len, copy.n_fft, copy.n_fft_edge = self.filters_len, self.n_fft, self.n_fft_edge
-        copy.blocks = np.conj(self.blocks)
-        copy.tails = None if self.tails is None else np.conj(self.tails)
-        copy.heads = None
-        return copy
+    def padded_blocks(self, signals: np.ndarray, first: int, stop: int) -> np.ndarray:
+        """Blocks ``first … stop − 1`` of ``signals``, each zero-padded to ``n_fft``."""
+        m, n, block = len(signals), self.n_samples, self.block
+        out = np.zeros((m, stop - first, self.n_fft))
+        start, end = first * block, min(stop * block, n)
+        whole = (end - start) // block
+        out[:, :whole, :block] = signals[:, start:start + whole * block].reshape(m, whole, block)
+        if whole < stop - first:  # the last, partial block
+            out[:, whole, :end - start - whole * block] = signals[:, start + whole * block:end]
+        return out
+
+    def edge_heads(self, signals: np.ndarray) -> np.ndarray:
+        """Spectra of ``y``'s first ``L − 1`` samples after each boundary, placed at [L − 1, 2L − 2)."""
+        L, n = self.filters_len, self.n_samples
+        after = (np.arange(1, self.n_blocks) * self.block)[:, None] + np.arange(L - 1)
+        heads = np.zeros((len(signals), self.n_blocks - 1, self.n_fft_edge))
+        heads[..., L - 1:2 * L - 2] = np.where(after < n, signals[:, np.minimum(after, n - 1)], 0.0)
+        return scipy.fft.rfft(heads, axis=-1)
 
 
-def _lagged_products(delayed: _BlockSpectra, plain: _BlockSpectra) -> np.ndarray:
-    """``P[k, j, a] = Σ_t x_k[t − a]·y_j[t]``, ``a = 0 … L − 1``.
+def _lagged_products(delayed: _DelayedBlocks, signals: np.ndarray) -> np.ndarray:
+    """``P[k, j, a] = Σ_t x_k[t − a]·y_j[t]``, ``a = 0 … L − 1``, for ``y = signals``.
 
-    ``delayed`` is ``x``'s :meth:`_BlockSpectra.delayed`, ``plain`` is ``y``'s :class:`_BlockSpectra`.
+    The blocks of ``y`` are transformed a few at a time (:data:`_BLOCK_CHUNK`), so the
+    temporaries stay a few MB whatever the length.
     """
     L = delayed.filters_len
-    within = np.einsum("kbf,jbf->kjf", delayed.blocks, plain.blocks)
+    within = 0.0
+    for first in range(0, delayed.n_blocks, _BLOCK_CHUNK):
+        stop = min(first + _BLOCK_CHUNK, delayed.n_blocks)
+        spectra = scipy.fft.rfft(delayed.padded_blocks(signals, first, stop), axis=-1)
+        within = within + np.einsum("kbf,jbf->kjf", delayed.blocks[:, first:stop], spectra)
     products = scipy.fft.irfft(within, n=delayed.n_fft, axis=-1)[..., :L]
     if delayed.tails is not None:
-        across = np.einsum("kbf,jbf->kjf", delayed.tails, plain.heads)
+        across = np.einsum("kbf,jbf->kjf", delayed.tails, delayed.edge_heads(signals))
         products += scipy.fft.irfft(across, n=delayed.n_fft_edge, axis=-1)[..., :L]
     return products
 
@@ -128,11 +138,10 @@ class _References:
     def __init__(self, references: np.ndarray, filters_len: int, starts: np.ndarray, window: int):
         n_src, n = references.shape
         L = filters_len
-        plain = _BlockSpectra(references, L)
-        self.delayed = plain.delayed()  # kept: every estimate's right-hand sides need it
+        self.delayed = _DelayedBlocks(references, L)  # kept: every estimate's right-hand sides need it
         # forward[i, j, a] = Σ_t r_i[t − a]·r_j[t] = R_ij[a] and R_ij[−a] = forward[j, i, a], where
         # R_ij[m] = Σ_t r_i[t]·r_j[t + m]; museval's block G[j, i][a, b] = R_ij[b − a] (a Toeplitz matrix).
-        forward = _lagged_products(self.delayed, plain)
+        forward = _lagged_products(self.delayed, references)
         gram = np.empty((n_src * L, n_src * L))
         for i in range(n_src):
             for j in range(n_src):
@@ -181,7 +190,7 @@ def bss_eval_images(references, estimates, *, window: int, hop: int | None = Non
         For shapes that disagree, non-finite samples, a silent signal or
         bad frame sizes.
     """
-    references = np.array(references, dtype=np.float64)  # a copy: the cache keeps views of it
+    references = np.asarray(references, dtype=np.float64)
     estimates = np.asarray(estimates, dtype=np.float64)
     if references.ndim != 2 or references.shape != estimates.shape or references.shape[0] < 1:
         raise VsepError("BSS Eval needs references and estimates as (sources, samples) arrays of one shape, "
@@ -209,7 +218,7 @@ def bss_eval_images(references, estimates, *, window: int, hop: int | None = Non
     refs = _references(references, filters_len, starts, window)
     L = filters_len
     # D[k, j, a] = <r_k delayed a, ŝ_j>: the right-hand sides of the normal equations.
-    D = _lagged_products(refs.delayed, _BlockSpectra(estimates, L))
+    D = _lagged_products(refs.delayed, estimates)
     rhs = np.transpose(D, (0, 2, 1)).reshape(n_src * L, n_src)
     filters = scipy.linalg.lu_solve(refs.gram_lu, rhs, check_finite=False).reshape(n_src, L, n_src)
     own = np.stack([scipy.linalg.lu_solve(refs.own_lu[j], D[j, j], check_finite=False) for j in range(n_src)])
@@ -220,16 +229,19 @@ def bss_eval_images(references, estimates, *, window: int, hop: int | None = Non
     filters_f = scipy.fft.rfft(filters, n=nfft, axis=1)  # (k, bins, j)
     own_f = scipy.fft.rfft(own, n=nfft, axis=1)  # (j, bins)
     out = np.empty((4, n_src, len(starts)))
-    for j in range(n_src):  # two sources: a loop over signals, not over samples or frames
-        s, e = refs.frames[j], est_frames[j]
-        own_proj = scipy.fft.irfft(refs.frame_spectra[j] * own_f[j], n=nfft, axis=-1)[:, :length]
-        proj = scipy.fft.irfft(np.einsum("kfb,kb->fb", refs.frame_spectra, filters_f[:, :, j]),
-                               n=nfft, axis=-1)[:, :length]
-        # Outside the frame (its last L − 1 padded samples) s and ŝ are zero.
-        out[0, j] = _ratio_db(refs.frame_energy[j], _energy(e - s))
-        out[1, j] = _ratio_db(refs.frame_energy[j], _energy(own_proj[:, :window] - s) + _energy(own_proj[:, window:]))
-        out[2, j] = _ratio_db(_energy(own_proj), _energy(proj - own_proj))
-        out[3, j] = _ratio_db(_energy(proj), _energy(e - proj[:, :window]) + _energy(proj[:, window:]))
+    for first in range(0, len(starts), _FRAME_CHUNK):  # a few frames at a time: small temporaries
+        rows = slice(first, first + _FRAME_CHUNK)
+        spectra = refs.frame_spectra[:, rows]
+        for j in range(n_src):
+            s, e = refs.frames[j, rows], est_frames[j, rows]
+            own_proj = scipy.fft.irfft(spectra[j] * own_f[j], n=nfft, axis=-1)[:, :length]
+            proj = scipy.fft.irfft(np.einsum("kfb,kb->fb", spectra, filters_f[:, :, j]), n=nfft, axis=-1)[:, :length]
+            # Outside the frame (its last L − 1 padded samples) s and ŝ are zero.
+            energy = refs.frame_energy[j, rows]
+            out[0, j, rows] = _ratio_db(energy, _energy(e - s))
+            out[1, j, rows] = _ratio_db(energy, _energy(own_proj[:, :window] - s) + _energy(own_proj[:, window:]))
+            out[2, j, rows] = _ratio_db(_energy(own_proj), _energy(proj - own_proj))
+            out[3, j, rows] = _ratio_db(_energy(proj), _energy(e - proj[:, :window]) + _energy(proj[:, window:]))
     out[:, :, silent] = np.nan
     return out[0], out[1], out[2], out[3]
 
@@ -263,7 +275,7 @@ def _references(references: np.ndarray, filters_len: int, starts: np.ndarray, wi
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-        made = _References(references, filters_len, starts, window)
+        made = _References(references.copy(), filters_len, starts, window)  # a copy: it keeps views
         _CACHE[key] = made
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
