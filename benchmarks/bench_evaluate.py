@@ -207,8 +207,8 @@ def report(results: dict[str, dict], source: str) -> None:
               f"process wall {r['wall_s']:.1f} s; peak RSS {r['peak_rss_mb']:.0f} MB")
     if "parallel" in results:
         r = results["parallel"]
-        print(f"after, methods in {r['workers']} threads: loop {r['loop_s']:6.1f} s wall, {r['loop_cpu_s']:6.1f} s CPU; "
-              f"process wall {r['wall_s']:.1f} s; peak RSS {r['peak_rss_mb']:.0f} MB; largest figure difference "
+        print(f"after, methods in {r['workers']} threads: loop {r['loop_s']:6.1f} s wall, "
+              f"{r['loop_cpu_s']:6.1f} s CPU; process wall {r['wall_s']:.1f} s; peak RSS {r['peak_rss_mb']:.0f} MB; largest figure difference "
               f"from the serial loop {largest_difference(r, after):.2g} dB")
     if before:
         print(f"loop ratio before/after: {before['loop_s'] / after['loop_s']:.1f}x wall, "
