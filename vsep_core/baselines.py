@@ -27,11 +27,14 @@ vocal.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar, Protocol, runtime_checkable
 
+import numba
 import numpy as np
 
 from . import dsp
@@ -445,6 +448,232 @@ def _check_stft(n_fft, hop_length):
 
 # --- blind baselines --------------------------------------------------------------
 
+#: sklearn's default ``working_memory`` (MiB): how librosa's neighbour search (sklearn's
+#: brute-force ``NearestNeighbors``) splits the distance matrix into chunks of rows.
+_KNN_WORKING_MEMORY_MIB = 1024
+
+#: Frames per block in the neighbour search and the median (bounds the temporaries to tens of MB).
+_FRAME_BLOCK = 256
+_MEDIAN_BLOCK = 16
+
+
+def _cosine_neighbours(data: np.ndarray, n_neighbors: int) -> np.ndarray:
+    """Each frame's ``n_neighbors`` nearest other frames by cosine distance, as sklearn finds them.
+
+    The arithmetic of ``sklearn.neighbors.NearestNeighbors(metric="cosine").kneighbors()``
+    (what ``librosa.segment.recurrence_matrix`` calls) step by step: rows scaled to unit
+    norm in float32, one ``X @ X.T`` product per chunk of rows (the chunks sklearn's
+    working memory gives), ``clip(1 − S, 0, 2)``, the diagonal zeroed when there is one
+    chunk, ``argpartition`` per row, and the frame itself dropped (or, when it is not
+    among the nearest, the nearest one, as sklearn does). Same numbers, same ties, so the
+    same neighbours; the time goes into one matrix product instead of Python loops.
+
+    Parameters
+    ----------
+    data : np.ndarray [shape=(t, d), dtype=float32, C-contiguous]
+    n_neighbors : int
+        ``< t``.
+
+    Returns
+    -------
+    np.ndarray [shape=(t, n_neighbors), dtype=int64]
+        Neighbour indices per frame, in no particular order.
+    """
+    t = len(data)
+    unit = data.copy()
+    norms = np.sqrt(np.einsum("ij,ij->i", unit, unit))
+    norms[norms < 10 * np.finfo(norms.dtype).eps] = 1.0
+    unit /= norms[:, None]
+    wanted = n_neighbors + 1  # the query set is the training set: one more, then the frame itself goes
+    chunk = max(1, min(t, int(_KNN_WORKING_MEMORY_MIB * 2 ** 20 // (8 * t))))
+    neighbours = np.empty((t, n_neighbors), dtype=np.int64)
+    for chunk_start in range(0, t, chunk):  # one chunk up to ~11 600 frames (4.5 min at hop 512)
+        chunk_stop = min(chunk_start + chunk, t)
+        whole = chunk_start == 0 and chunk_stop == t
+        # The same product as sklearn's: with one chunk, X @ X.T of one array (numpy may use syrk).
+        dist = unit @ unit.T if whole else unit[chunk_start:chunk_stop] @ unit.T
+        dist *= -1
+        dist += 1
+        np.clip(dist, 0.0, 2.0, out=dist)
+        if whole:
+            np.fill_diagonal(dist, 0.0)
+        for start in range(0, chunk_stop - chunk_start, _FRAME_BLOCK):
+            block = dist[start:start + _FRAME_BLOCK]
+            rows = np.arange(chunk_start + start, chunk_start + start + len(block))
+            nearest = np.argpartition(block, wanted - 1, axis=1)[:, :wanted]
+            keep = nearest != rows[:, None]
+            lost = np.flatnonzero(keep.all(axis=1))
+            if len(lost):  # the frame is not among its nearest: sklearn drops the closest instead
+                picked = nearest[lost]
+                order = np.argsort(block[lost[:, None], picked], axis=1)
+                closest = picked[np.arange(len(lost)), order[:, 0]]
+                keep[lost] &= picked != closest[:, None]
+            neighbours[rows] = nearest[keep].reshape(len(block), n_neighbors)
+        del dist
+    return neighbours
+
+
+def _repet_neighbours(mag: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The frames REPET-SIM takes the median over, exactly as ``librosa.decompose.nn_filter``.
+
+    ``librosa.segment.recurrence_matrix(mag, metric="cosine", width=width)`` with its
+    defaults (``k = 2·⌈√(t − 2·width + 1)⌉``, connectivity mode, not symmetric): the
+    ``k + 2·width`` nearest frames, less those closer than ``width`` in time; of the
+    rest it keeps the first ``k`` in the order ``np.argsort`` gives a row of equal
+    connectivity weights (so, as librosa does, by frame index rather than by distance).
+
+    Returns
+    -------
+    kept : np.ndarray [shape=(t, k), dtype=int64]
+        The kept frames of each frame, first ``counts[i]`` entries valid.
+    counts : np.ndarray [shape=(t,), dtype=int64]
+    """
+    t = mag.shape[1]
+    k = int(2 * np.ceil(np.sqrt(t - 2 * width + 1)))
+    data = np.ascontiguousarray(mag.T)
+    candidates = _cosine_neighbours(data, min(t - 1, k + 2 * width))
+    frames = np.arange(t)[:, None]
+    valid = np.abs(candidates - frames) >= width
+    links = np.sort(np.where(valid, candidates, t), axis=1)  # valid frames first, ascending
+    n_links = valid.sum(axis=1)
+    kept = np.zeros((t, k), dtype=np.int64)
+    for n in np.unique(n_links):  # a few distinct lengths (rows near the ends lose fewer frames)
+        rows = np.flatnonzero(n_links == n)
+        order = np.argsort(np.ones((1, n)))[0][:k]  # librosa sorts the links' equal weights
+        kept[rows, :len(order)] = links[rows][:, order]
+    return kept, np.minimum(n_links, k)
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_neighbours(frames_major, kept, rows, count, out):  # pragma: no cover - compiled
+    """``out[r, b, c] = frames_major[kept[rows[r], c], b]``: each frame's neighbours, bins-major."""
+    for r in range(rows.shape[0]):
+        for c in range(count):
+            source = frames_major[kept[rows[r], c]]
+            for b in range(source.shape[0]):
+                out[r, b, c] = source[b]
+
+
+@numba.njit(cache=True, nogil=True)
+def _middle_of_partitioned(values, count, out):  # pragma: no cover - compiled
+    """np.median of each row of ``values[..., :count]`` once partitioned at ``count // 2``.
+
+    The upper middle is in place; the lower middle (even counts) is the largest value
+    left of it. Their mean is taken in float32, as ``np.median`` takes it.
+    """
+    mid = count // 2
+    for r in range(values.shape[0]):
+        for b in range(values.shape[1]):
+            row = values[r, b]
+            upper = row[mid]
+            if count % 2:
+                out[r, b] = upper
+            else:
+                lower = row[0]
+                for c in range(1, mid):
+                    if row[c] > lower:
+                        lower = row[c]
+                out[r, b] = (lower + upper) * np.float32(0.5)
+
+
+def _neighbour_median(mag: np.ndarray, kept: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per frame and bin, ``np.median`` of ``mag`` over the frame's kept neighbours.
+
+    For each block of frames the neighbours' values are laid out bins-major, one
+    ``np.partition`` (numpy's vectorised selection) finds the upper middle value, and the
+    lower middle and the float32 mean follow as ``np.median`` computes them, so the result
+    is ``np.median``'s to the bit. A frame without neighbours keeps its own values (librosa).
+
+    Parameters
+    ----------
+    mag : np.ndarray [shape=(bins, t), dtype=float32]
+    kept, counts : from :func:`_repet_neighbours`
+
+    Returns
+    -------
+    np.ndarray [shape=(bins, t), dtype=float32]
+    """
+    frames_major = np.ascontiguousarray(mag.T, dtype=np.float32)  # (t, bins): a neighbour is one row
+    out = frames_major.copy()
+
+    def median_rows(rows: np.ndarray, count: int) -> None:
+        values = np.empty((len(rows), frames_major.shape[1], count), dtype=np.float32)
+        _gather_neighbours(frames_major, kept, rows, count, values)
+        values.partition(count // 2, axis=-1)
+        medians = np.empty(values.shape[:2], dtype=np.float32)
+        _middle_of_partitioned(values, count, medians)
+        out[rows] = medians
+
+    jobs = []
+    for count in np.unique(counts[counts > 0]):
+        rows = np.flatnonzero(counts == count)
+        jobs.extend((rows[i:i + _MEDIAN_BLOCK], int(count)) for i in range(0, len(rows), _MEDIAN_BLOCK))
+    # The compiled loops and numpy's partition release the GIL: two threads share the work.
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        list(pool.map(lambda job: median_rows(*job), jobs))
+    return np.ascontiguousarray(out.T)
+
+
+def _repet_background(mag: np.ndarray, width: int) -> np.ndarray:
+    """``librosa.decompose.nn_filter(mag, aggregate=np.median, metric="cosine", width=width)``, exactly.
+
+    Parameters
+    ----------
+    mag : np.ndarray [shape=(bins, t), dtype=float32]
+    width : int
+        ``1 <= width < (t − 1) // 2``.
+
+    Returns
+    -------
+    np.ndarray [shape=(bins, t), dtype=float32]
+    """
+    return _neighbour_median(mag, *_repet_neighbours(mag, width))
+
+
+def _median_filter_along(x: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """``scipy.ndimage.median_filter(x, size=…, mode="reflect")`` of a 2-D array along one axis.
+
+    ``size`` points along ``axis``, one along the other. scipy's n-dimensional rank filter
+    collects and selects every window anew; its 1-D path slides one window along (about ten
+    times faster here). The lines along ``axis``, each extended by its own reflection
+    (numpy's ``"symmetric"`` is scipy's ``"reflect"``), are laid end to end and filtered in
+    one 1-D call; the extensions are cut off again. Each output is the same element of the
+    same window, so the result is identical. Lines shorter than the window (where repeated
+    reflection would be needed) take scipy's n-dimensional path, as librosa called it.
+    """
+    import scipy.ndimage
+
+    n = x.shape[axis]
+    if n < size:
+        footprint = [1, 1]
+        footprint[axis] = size
+        return scipy.ndimage.median_filter(x, size=footprint, mode="reflect")
+    lines = np.ascontiguousarray(x if axis in (1, -1) else x.T)
+    before, after = size // 2, size - size // 2 - 1  # scipy's window for origin 0
+    extended = np.pad(lines, ((0, 0), (before, after)), mode="symmetric")
+    filtered = scipy.ndimage.median_filter(extended.ravel(), size=size, mode="reflect")
+    filtered = filtered.reshape(extended.shape)[:, before:before + n]
+    return np.ascontiguousarray(filtered if axis in (1, -1) else filtered.T)
+
+
+def _hpss_masks(mag: np.ndarray, kernel_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``librosa.decompose.hpss(mag, kernel_size=kernel_size, mask=True)``, with faster medians.
+
+    The harmonic part is the median over ``kernel_size`` frames, the percussive part over
+    ``kernel_size`` bins (both :func:`_median_filter_along`, equal to librosa's
+    ``scipy.ndimage.median_filter`` calls); the soft masks are librosa's own, with
+    hpss's defaults (margins 1, power 2).
+    """
+    import librosa
+
+    harmonic = _median_filter_along(mag, kernel_size, axis=1)
+    percussive = _median_filter_along(mag, kernel_size, axis=0)
+    margin = 1.0
+    mask_harmonic = librosa.util.softmask(harmonic, percussive * margin, power=2.0, split_zeros=True)
+    mask_percussive = librosa.util.softmask(percussive, harmonic * margin, power=2.0, split_zeros=True)
+    return mask_harmonic, mask_percussive
+
+
 @dataclass(frozen=True)
 class RepetSim:
     """REPET-SIM, as in librosa's vocal separation example.
@@ -493,7 +722,7 @@ class RepetSim:
         if width < 1:
             raise VsepError(f"REPET-SIM needs at least 5 STFT frames; the mixture has {n_frames} "
                             f"({len(mixture) / sr:.2f} s).")
-        background = librosa.decompose.nn_filter(mag, aggregate=np.median, metric="cosine", width=width)
+        background = _repet_background(mag, width)
         background = np.minimum(mag, background)
         foreground = mag - background
         mask_bg = librosa.util.softmask(background, self.margin_background * foreground, power=self.power)
@@ -531,8 +760,6 @@ class TwoStageHPSS:
         _check_stft(self.n_fft_short, self.n_fft_short // 4)
 
     def separate(self, mixture, sr, *, vocal=None) -> Separation:
-        import librosa
-
         _refuse_vocal(vocal, self.name)
         mixture = _check_mixture(mixture, sr, self.n_fft_short)
         n = len(mixture)
@@ -540,7 +767,8 @@ class TwoStageHPSS:
         for n_fft, keep in ((self.n_fft_long, "percussive"), (self.n_fft_short, "harmonic")):
             hop = n_fft // 4
             D = _stft(rest, n_fft, hop)
-            harmonic, percussive = librosa.decompose.hpss(np.abs(D), kernel_size=self.kernel_size, mask=True)
+            # = librosa.decompose.hpss(np.abs(D), kernel_size=self.kernel_size, mask=True), exactly
+            harmonic, percussive = _hpss_masks(np.abs(D), self.kernel_size)
             rest = _istft((percussive if keep == "percussive" else harmonic) * D, n_fft, hop, n)
         return Separation(vocal=rest, instrumental=(mixture - rest).astype(np.float32), info={})
 
