@@ -209,3 +209,13 @@ def test_cli_on_the_real_pair_with_every_method(eval_dir, tmp_path, capsys):  # 
     assert [m["name"] for m in report["methods"]] == method_names()
     assert all(m["error"] is None for m in report["methods"])
     print(out)
+
+
+def test_format_db_marks_rounding_noise_and_missing_values():
+    from vsep_core.evaluate import format_db
+
+    assert format_db(12.345) == "  12.35"
+    assert format_db(227.4) == "   >150"
+    assert format_db(float("inf")) == "    inf"
+    assert format_db(float("nan")) == "    n/a"
+    assert format_db(None) == "    n/a"
