@@ -23,10 +23,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from vsep_app import cache
+from vsep_app import cache, ui
 from vsep_core import views
 from vsep_core.audio import prepare_pair
 from vsep_core.experiment import run_experiment
@@ -38,30 +37,6 @@ APP = str(REPO / "app.py")
 SAMPLE = REPO / "sample_audio" / "sung_vowels_pop"
 SAMPLE_LABEL = "Pop, female voice (default sample)"
 RUN_TIMEOUT = 60
-
-
-LEGACY_INIT = PagesManager.__init__
-
-
-# --- helpers -------------------------------------------------------------------------
-
-@pytest.fixture(autouse=True)
-def server_past_its_first_request(monkeypatch):
-    """Every AppTest run as in a server that has served its first request.
-
-    With a ``pages/`` folder, a server's first script run is in Streamlit's
-    legacy multipage mode (``PagesManager.uses_pages_directory``); the pages
-    leave it with a rerun (``vsep_app.ui.run_through_app``) and it stays off
-    for the server's life. AppTest turns it back on before every run, and that
-    rerun would drop the button click a run is testing; so here it is off, as
-    after a server's first request. ``test_a_run_in_legacy_mode_goes_through_app``
-    turns it on.
-    """
-    def init(self, *args, **kwargs):
-        LEGACY_INIT(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 def _new_app() -> AppTest:
@@ -167,17 +142,24 @@ def test_first_visit_loads_the_default_sample():
     assert at.session_state["vsep_settings"] == Settings()  # seed-compatible defaults
 
 
-def test_a_run_in_legacy_mode_goes_through_app(monkeypatch):
-    """A server's first run (legacy mode: a page file run alone) still shows the page inside app.py."""
-    monkeypatch.setattr(PagesManager, "__init__", LEGACY_INIT)  # AppTest: legacy mode at every run
-    assert (REPO / "pages").is_dir()  # what turns the legacy mode on
-    at = _new_app()
-    at.switch_page("pages/2_slices.py").run()  # runs pages/2_slices.py alone; its guard reruns app.py
-    _assert_no_exception(at)
-    assert PagesManager.uses_pages_directory is False
-    sidebar = " ".join(m.value for m in at.sidebar.markdown)
-    assert "Active pair" in sidebar and SAMPLE_LABEL in sidebar  # app.py's sidebar and default sample
-    assert at.title[0].value.startswith("Slices") and len(_charts(at)) >= 5
+def test_every_page_has_the_frame_and_our_navigation():
+    """Native multipage mode: each page, opened directly in a new session, has our navigation and the sample."""
+    import tomllib
+
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showSidebarNavigation"] is False  # no list of raw file names
+    assert config["client"]["showErrorDetails"] == "none"
+    for path, title in [("app.py", "Load audio"), ("pages/1_slices.py", "Slices"),
+                        ("pages/2_optimise.py", "Optimise"), ("pages/3_results.py", "Results")]:
+        at = AppTest.from_file(APP, default_timeout=30)
+        at.switch_page(path).run()  # a new session's first run, on that page (a direct link)
+        _assert_no_exception(at)
+        links = [e.proto.label for e in at.sidebar.get("page_link")]
+        assert links == ["Load audio", "Slices", "Optimise", "Results"], path
+        assert at.title[0].value.startswith(title), path
+        sidebar = " ".join(m.value for m in at.sidebar.markdown)
+        assert "Active pair" in sidebar and SAMPLE_LABEL in sidebar, path  # the default sample, on any page
+    assert not (REPO / "vsep_app" / "ui.py").read_text().count("PagesManager")  # no private API
 
 
 def test_the_first_page_imports_only_what_it_needs():
@@ -206,7 +188,7 @@ def test_the_warm_up_runs_every_stage(monkeypatch):
 def test_the_chart_library_is_preloaded_from_the_second_run_on():
     at = _new_app()
     assert not at.get("plotly_chart")  # not while the first page is awaited (a timed fragment does it later)
-    at.switch_page("pages/3_optimise.py").run()
+    at.switch_page("pages/2_optimise.py").run()
     _assert_no_exception(at)
     preload = [c for c in at.sidebar.get("plotly_chart") if "vsep_preload_charts" in c.proto.id]
     assert len(preload) == 1 and at.session_state["vsep_charts_ready"]
@@ -216,7 +198,7 @@ def test_the_chart_library_is_preloaded_from_the_second_run_on():
 
 def test_slices_page_draws_every_view_and_one_window(sample_pair):
     at = _new_app()
-    at.switch_page("pages/2_slices.py").run()
+    at.switch_page("pages/1_slices.py").run()
     _assert_no_exception(at)
     assert not _errors(at)
     assert len(_charts(at)) == 5  # a row of four views per chart
@@ -246,7 +228,7 @@ def test_slices_page_draws_every_view_and_one_window(sample_pair):
 
 def test_walk_optimise_results_and_downloads(media, sample_pair):
     at = _new_app()
-    at.switch_page("pages/3_optimise.py").run()
+    at.switch_page("pages/2_optimise.py").run()
     _assert_no_exception(at)
     assert at.slider(key="opt_n").value == 8
 
@@ -273,7 +255,7 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     shown = {m.label: m.value for m in at.metric}
     assert shown["Full greedy sequence (8 slices)"] == f"{expected.greedy.loss:.2f} dB²"
 
-    at.switch_page("pages/4_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
     _assert_no_exception(at)
     assert not _errors(at)
     n_players = 3 + 8 + 2 + (expected.greedy.best_prefix_length != 8)
@@ -309,10 +291,10 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     assert "Oracle experiment" in html and "Separation quality" in html
 
     # Results survive page switches, and the same run again comes from the cache.
-    at.switch_page("pages/1_upload.py").run()
-    at.switch_page("pages/4_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("app.py").run()
+    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
     assert len(at.get("audio")) == n_players
-    at.switch_page("pages/3_optimise.py").run()
+    at.switch_page("pages/2_optimise.py").run()
     at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
     assert any("(from the cache)" in p.proto.text for p in at.get("progress"))
 
@@ -403,10 +385,44 @@ def test_a_recording_becomes_the_active_pair():
 def test_sessions_do_not_see_each_others_uploads():
     first, second = _new_app(), _new_app()
     _upload(first, ("mine.wav", _sample_bytes("mixture")), ("my_vocal.wav", _sample_bytes("vocal")))
-    assert "Loaded: mine.wav + my_vocal.wav" in _subheaders(first)
+    assert "Loaded: " + ui.md_escape("mine.wav + my_vocal.wav") in _subheaders(first)
     second.run()
     assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(second)
     assert second.session_state["vsep_source"].label == SAMPLE_LABEL
+
+
+def _results_downloads(at: AppTest, media) -> tuple[dict, str]:
+    """Run a short progressive test, open Results; the ZIP's summary.json and the HTML report."""
+    at.switch_page("pages/2_optimise.py").run()
+    at.slider(key="opt_n").set_value(2).run()
+    at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
+    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    _assert_no_exception(at)
+    assert not _errors(at)
+    labels = [b.label for b in at.download_button]
+    with zipfile.ZipFile(io.BytesIO(media(at.download_button[labels.index("Download everything (ZIP)")].proto.url))) as zf:
+        summary = json.loads(zf.read("summary.json"))
+    html = media(at.download_button[labels.index("Download the report (HTML)")].proto.url).decode()
+    return summary, html
+
+
+def test_identical_bytes_under_other_names_never_show_the_first_visitors_names(media):
+    """Caches are keyed on content: a second visitor with the same bytes must still see only their own names."""
+    mixture, vocal = _sample_bytes("mixture"), _sample_bytes("vocal")
+    names = {"first": ("alpha_song.wav", "alpha_voice.wav"), "second": ("beta_song.wav", "beta_voice.wav")}
+    apps = {who: _upload(_new_app(), (mix, mixture), (voc, vocal)) for who, (mix, voc) in names.items()}
+    seen = {who: _results_downloads(at, media) for who, at in apps.items()}  # the second one from the caches
+    for who, at in apps.items():
+        other = "second" if who == "first" else "first"
+        mine, theirs = names[who], names[other]
+        summary, html = seen[who]
+        assert summary["pair"]["mixture"] == mine[0] and summary["pair"]["vocal"] == mine[1]
+        assert summary["pair"]["label"] == f"{mine[0]} + {mine[1]}"
+        text = json.dumps(summary) + html + " ".join(m.value for m in at.sidebar.markdown)
+        assert mine[0] in html and mine[0].replace("_", "\\_") in " ".join(m.value for m in at.sidebar.markdown)
+        assert not any(name in text or name.replace("_", "\\_") in text for name in theirs), who
+        # The same engine numbers for both: only the names differ.
+    assert seen["first"][0]["progressive"] == seen["second"][0]["progressive"]
 
 
 def test_an_unexpected_error_is_a_short_message(monkeypatch):
@@ -416,7 +432,8 @@ def test_an_unexpected_error_is_a_short_message(monkeypatch):
     monkeypatch.setattr(cache, "waveforms", broken)
     at = _new_app()
     assert any("unexpected problem" in e and "RuntimeError" in e for e in _errors(at))
-    assert any(e.label.startswith("Technical details") for e in at.expander)
+    assert not any(e.label.startswith("Technical details") for e in at.expander)  # no traceback for visitors
+    assert not any("something deep inside" in e for e in _errors(at))
     assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(at)  # the rest of the page is still there
 
 
@@ -436,13 +453,13 @@ def test_view_column_equals_the_whole_view(sample_pair, window):
 
 def test_choices_survive_a_visit_to_another_page():
     at = _new_app()
-    at.switch_page("pages/3_optimise.py").run()
+    at.switch_page("pages/2_optimise.py").run()
     at.slider(key="opt_n").set_value(5).run()
     at.radio(key="opt_method").set_value("iterative").run()
-    at.switch_page("pages/1_upload.py").run()
+    at.switch_page("app.py").run()
     at.radio(key="load_mode").set_value("Upload files").run()
-    at.switch_page("pages/3_optimise.py").run()
+    at.switch_page("pages/2_optimise.py").run()
     assert at.slider(key="opt_n").value == 5
     assert at.radio(key="opt_method").value == "iterative"
-    at.switch_page("pages/1_upload.py").run()
+    at.switch_page("app.py").run()
     assert at.radio(key="load_mode").value == "Upload files"

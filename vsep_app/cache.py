@@ -87,21 +87,23 @@ def pair_key(source: Source, settings: Settings) -> str:
 # --- decoding and preparing -------------------------------------------------------
 
 @st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
-def _decode(content_digest: str, name: str, _data: bytes) -> audio.Decoded:
-    return audio.decode(_data, name=name)
+def _decode(content_digest: str, role: str, _data: bytes, _label: str) -> audio.Decoded:
+    # Keyed on content and role only: what is kept holds no file name (``_label`` names the file in an
+    # error message, and errors are never cached), so another visitor's identical bytes get no name of ours.
+    return dataclasses.replace(audio.decode(_data, name=_label), name=role)
 
 
-def decode(data: bytes, name: str, content_digest: str | None = None) -> audio.Decoded:
-    """Decode a file (cached on its content)."""
+def decode(data: bytes, role: str, file_name: str = "", content_digest: str | None = None) -> audio.Decoded:
+    """Decode a file (cached on its content); ``role`` ("mixture", "vocal" ...) is its name in the result."""
     from .state import digest
 
-    return _decode(content_digest or digest(data), name, _data=data)
+    return _decode(content_digest or digest(data), role, _data=data, _label=_file_label(role, file_name))
 
 
 def decoded(source: Source) -> tuple[audio.Decoded, audio.Decoded]:
-    """The source's mixture and target files, decoded at their own rates."""
-    mix = decode(source.mixture, _file_label("mixture", source.mixture_name), source.mixture_digest)
-    other = decode(source.other, _file_label(source.other_kind, source.other_name), source.other_digest)
+    """The source's mixture and target files, decoded at their own rates (named by role, not file name)."""
+    mix = decode(source.mixture, "mixture", source.mixture_name, source.mixture_digest)
+    other = decode(source.other, source.other_kind, source.other_name, source.other_digest)
     return mix, other
 
 
@@ -114,9 +116,17 @@ def _pair(identity: str, pair_settings: dict, _source: Source) -> audio.Pair:
     mix, other = decoded(_source)
     settings = Settings().replace(**pair_settings)
     target = {"vocal": other} if _source.other_kind == "vocal" else {"instrumental": other}
-    pair = audio.prepare_pair(mix, settings=settings, **target)
-    pair.info["label"] = _source.label
-    return pair
+    return audio.prepare_pair(mix, settings=settings, **target)
+
+
+def session_names(source: Source) -> dict:
+    """This session's names for its pair (file names, label): applied after the caches, never inside one."""
+    return {"label": source.label, "mixture": source.mixture_name, source.other_kind: source.other_name}
+
+
+def named(prepared: audio.Pair, source: Source) -> audio.Pair:
+    """``prepared`` (from the cache, named by role) with this session's file names in its ``info``."""
+    return dataclasses.replace(prepared, info={**prepared.info, **session_names(source)})
 
 
 def pair(source: Source, settings: Settings) -> audio.Pair:
@@ -398,7 +408,7 @@ def experiment_result(source: Source, prog: RunRecord, greedy_rec: RunRecord | N
     p = pair(source, prog.settings)
     out: ProgressiveOutcome = prog.outcome
     result = ExperimentResult(settings=prog.settings, order=tuple(prog.order), progressive=list(out.runs),
-                              timings_s=dict(out.timings_s), pair_info=dict(p.info))
+                              timings_s=dict(out.timings_s), pair_info={**p.info, **session_names(source)})
     if greedy_rec is not None and greedy_rec.identity == prog.identity and greedy_rec.settings == prog.settings:
         g: GreedyOutcome = greedy_rec.outcome
         result.greedy, result.greedy_run, result.best_prefix_run = g.greedy, g.greedy_run, g.best_prefix_run
@@ -434,9 +444,11 @@ def run_files(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> 
 
 
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
-def _downloads(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _metrics) -> dict:
+def _downloads(key: str, names: dict, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _metrics) -> dict:
     from vsep_core import report
 
+    # ``names`` (this session's file names) is part of the key: summary.json and the report carry them, so an
+    # entry is only ever returned to a session that gave the same bytes under the same names.
     p = pair(_source, _prog.settings)
     result = experiment_result(_source, _prog, _greedy)
     made = run_files(_source, _prog, _greedy)
@@ -444,14 +456,14 @@ def _downloads(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord |
     outputs.files.update(made["files"])
     outputs.spectrograms.update(made["spectrograms"])
     outputs.finish(result, metrics=_metrics)
-    html_text = report.html_report(result, p, metrics=_metrics, spectrograms=outputs.spectrograms)
+    html_text = report.html_report(result, named(p, _source), metrics=_metrics, spectrograms=outputs.spectrograms)
     return {"zip": outputs.zip_bytes(), "html": html_text.encode(), "files": sorted(outputs.files)}
 
 
 def downloads(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, metrics: dict | None = None) -> dict:
-    """``{"zip": bytes, "html": bytes, "files": [...]}`` for the results (cached)."""
+    """``{"zip": bytes, "html": bytes, "files": [...]}`` for the results (cached), with this session's names."""
     key = content_key(result_key(prog, greedy_rec), metrics is not None)
-    return _downloads(key, _source=source, _prog=prog, _greedy=greedy_rec, _metrics=metrics)
+    return _downloads(key, session_names(source), _source=source, _prog=prog, _greedy=greedy_rec, _metrics=metrics)
 
 
 def wav_bytes(y: np.ndarray, sr: int) -> bytes:

@@ -38,27 +38,63 @@ def sample_source(pair: sample.SamplePair) -> Source:
                          note=pair.description)
 
 
+#: Longest file name kept for display (a hostile name can be thousands of characters).
+MAX_NAME_CHARS = 80
+
+
+def upload_cap_mb() -> int:
+    """The upload cap per file (``server.maxUploadSize`` in ``.streamlit/config.toml``), in MB."""
+    import streamlit as st
+
+    return int(st.get_option("server.maxUploadSize"))
+
+
+def missing_file_message(role: str) -> str:
+    return (f"No {role} file is chosen. A file over {upload_cap_mb()} MB is refused by the browser before it "
+            "reaches the server (it shows a red mark next to the file's name); so is a file whose upload "
+            "failed. Choose it again, or a smaller copy (FLAC or MP3).")
+
+
 def upload_source(mixture, other, other_kind: str) -> Source:
-    """A source from two uploaded files (``st.file_uploader`` values or ``(name, bytes)``)."""
+    """A source from two uploaded files (``st.file_uploader`` values or ``(name, bytes)``).
+
+    Raises
+    ------
+    VsepError
+        When a file is missing (not chosen, refused by the browser for its size, failed to upload),
+        over the upload cap or empty. Whether it is audio is checked by :func:`activate`.
+    """
+    role_other = "isolated vocal" if other_kind == "vocal" else "instrumental"
     if mixture is None:
-        raise VsepError("Choose the mixture file (the full song).")
+        raise VsepError(missing_file_message("mixture"))
     if other is None:
-        raise VsepError("Choose the isolated vocal file." if other_kind == "vocal"
-                        else "Choose the instrumental file.")
-    mix_name, mix_bytes = _name_bytes(mixture)
-    other_name, other_bytes = _name_bytes(other)
-    for role, name, data in (("mixture", mix_name, mix_bytes), (other_kind, other_name, other_bytes)):
+        raise VsepError(missing_file_message(role_other))
+    cap = upload_cap_mb()
+    files = []
+    for role, item in (("mixture", mixture), (role_other, other)):
+        name, data = _name_bytes(item)
+        if len(data) > cap * 1024 * 1024:  # the browser checks this too; a hostile client may not
+            raise VsepError(f"The {role} file “{name}” is {len(data) / 1e6:.0f} MB; the limit is {cap} MB per file.")
         if len(data) == 0:
-            raise VsepError(f"The {role} file {name!r} is empty (0 bytes).")
+            raise VsepError(f"The {role} file “{name}” is empty (0 bytes).")
+        files.append((name, data))
+    (mix_name, mix_bytes), (other_name, other_bytes) = files
     return Source.create(label=f"{mix_name} + {other_name}", origin="upload", mixture=mix_bytes, other=other_bytes,
                          other_kind=other_kind, mixture_name=mix_name, other_name=other_name,
                          note=f"Uploaded: mixture {mix_name}, {other_kind} {other_name}.")
 
 
+def display_name(name: str) -> str:
+    """A file name as the user sees it: no folders, no control characters, at most :data:`MAX_NAME_CHARS`."""
+    base = str(name).replace("\\", "/").rsplit("/", 1)[-1]
+    clean = "".join(ch for ch in base if ch.isprintable()).strip() or "file"
+    return clean if len(clean) <= MAX_NAME_CHARS else clean[:MAX_NAME_CHARS - 1] + "…"
+
+
 def _name_bytes(item) -> tuple[str, bytes]:
     if isinstance(item, tuple):
-        return item[0], bytes(item[1])
-    return getattr(item, "name", "file"), item.getvalue()
+        return display_name(item[0]), bytes(item[1])
+    return display_name(getattr(item, "name", "file")), item.getvalue()
 
 
 def recording_source(take: recorder.Take, instrumental: Decoded, instrumental_name: str,

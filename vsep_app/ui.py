@@ -1,7 +1,9 @@
-"""Widgets shared by the pages: the sidebar, the error guard, players and labels."""
+"""The frame every page shares (setup, navigation, sidebar), the error guard, players and labels."""
 
 from __future__ import annotations
 
+import logging
+import os
 import traceback
 from contextlib import contextmanager
 
@@ -12,6 +14,8 @@ from vsep_core.errors import VsepError
 from vsep_core.settings import Settings
 
 from . import cache, state
+
+_LOG = logging.getLogger("vsep_app")
 
 LEVEL_LABELS = {
     "independent": "Normalise each file on its own (the research code's prepare step)",
@@ -28,44 +32,94 @@ POOLED_SHORT = {"seed": "first half only (research code)", "expand": "every wind
 PASS_LABELS = {"auto": "Closed form where exact, else the loop (fast, same numbers)",
                "closed": "Closed form only", "iterative": "Iterative loop (as the research code)"}
 
-#: Page files by short name (``st.page_link`` accepts the path of a page given to ``st.navigation``).
-PAGE_FILES = {"upload": "pages/1_upload.py", "slices": "pages/2_slices.py",
-              "optimise": "pages/3_optimise.py", "results": "pages/4_results.py"}
+#: The pages: short name → (file, title on screen, icon). Streamlit's native multipage mode: ``app.py``
+#: is the first page (URL ``/``), each file in ``pages/`` another (URL: the file name without its number
+#: and ``.py``, e.g. ``/slices``). Its automatic page list (raw file names) is hidden by
+#: ``client.showSidebarNavigation = false`` in ``.streamlit/config.toml``; :func:`setup_page` draws this one.
+PAGES = {
+    "upload": ("app.py", "Load audio", ":material/upload:"),
+    "slices": ("pages/1_slices.py", "Slices", ":material/grid_view:"),
+    "optimise": ("pages/2_optimise.py", "Optimise", ":material/tune:"),
+    "results": ("pages/3_results.py", "Results", ":material/headphones:"),
+}
+
+#: Set to 1 by the person running the server to see Python tracebacks of unexpected errors in the page.
+SHOW_TRACEBACKS_ENV = "VSEP_SHOW_TRACEBACKS"
 
 
-def run_through_app() -> None:
-    """Make sure this page runs inside ``app.py``; call it first in every page file.
+class Frame:
+    """What :func:`setup_page` drew around a page; :meth:`finish` completes it after the page's content."""
 
-    Because a folder called ``pages/`` exists next to ``app.py``, Streamlit
-    1.67 serves the first request after a server start in its legacy
-    multipage mode (``PagesManager.uses_pages_directory`` is set at the first
-    session): a link to ``/slices`` runs ``pages/2_slices.py`` alone, without
-    ``app.py`` (its navigation, sidebar, default sample), until some script
-    calls ``st.navigation``. When that is the case, leave the legacy mode (as
-    ``st.navigation`` itself would) and rerun: the rerun executes ``app.py``,
-    whose ``st.navigation`` opens the same page (page ids come from the URL
-    path in both modes) and replaces the legacy navigation.
+    def __init__(self, status):
+        self._status = status
+
+    def finish(self) -> None:
+        """The sidebar's pair/settings/results (as they are after this run), the run marker, background work.
+
+        Call it last in every page: the sidebar then shows what the page just computed.
+        """
+        with guard("The sidebar"):
+            sidebar(self._status)
+        run_marker()
+        cache.warm_up()  # after the page is drawn: the rest of the engine, in the background, once per server
+        if state.source() is not None:  # the likely next page: compute its pictures while this one is read
+            with guard("Preparing the slices"):
+                cache.prefetch_slices(state.source(), state.settings())
+        preload_charts_later()
+
+
+def setup_page(title: str) -> Frame:
+    """The frame every page starts with (``app.py`` too): page config, navigation, default sample, notices.
+
+    Call it first in a page file; call the returned frame's :meth:`Frame.finish` last.
     """
-    from streamlit.runtime.pages_manager import PagesManager
+    from . import loading, sample
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    st.set_page_config(page_title=f"{title} · vsep", page_icon=":material/graphic_eq:", layout="wide")
+    nav = st.sidebar.container(key="vsep_nav")
+    for file, label, icon in PAGES.values():
+        nav.page_link(file, label=label, icon=icon)
+    status = st.sidebar.container()
+    if state.get(RUNS, 0) > 0:  # not while the first page is awaited: see preload_charts_now
+        preload_charts_now()
+    # First visit (on any page, also a direct link): the bundled default pair, so everything works at once.
+    if state.source() is None and not state.get(state.DEFAULT_TRIED):
+        st.session_state[state.DEFAULT_TRIED] = True
+        with guard("Loading the bundled sample"):
+            loading.activate(loading.sample_source(sample.default_pair()), state.settings())
+    notice = state.pop_notice()
+    if notice:
+        st.toast(notice, icon=":material/check_circle:")
+    return Frame(status)
 
 
 @contextmanager
 def guard(what: str = "This step"):
-    """Show a :class:`VsepError` as a message, anything else as a short note with details tucked away."""
+    """Show a :class:`VsepError` as a message, anything else as a short note; never a traceback to visitors.
+
+    The traceback of an unexpected error goes to the server's log, and into the page only when the person
+    running the server sets ``VSEP_SHOW_TRACEBACKS=1`` (visitors of a shared server must not see the
+    server's paths and code).
+    """
     try:
         yield
     except VsepError as exc:
         st.error(str(exc), icon=":material/error:")
-    except Exception as exc:  # noqa: BLE001 - the page must stay up; the details are offered below
-        st.error(f"{what} hit an unexpected problem ({type(exc).__name__}: {str(exc)[:200]}). "
-                 "What you loaded and computed is kept; try again or change the input.",
-                 icon=":material/error:")
-        with st.expander("Technical details (for a bug report)"):
-            st.code(traceback.format_exc(), language=None)
+    except Exception as exc:  # noqa: BLE001 - the page must stay up
+        _LOG.exception("%s hit an unexpected problem", what)
+        st.error(f"{what} hit an unexpected problem ({type(exc).__name__}). What you loaded and computed is "
+                 "kept; try again or change the input.", icon=":material/error:")
+        if os.environ.get(SHOW_TRACEBACKS_ENV) == "1":
+            with st.expander("Technical details (shown because VSEP_SHOW_TRACEBACKS=1)"):
+                st.code(traceback.format_exc(), language=None)
+
+
+_MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>$~|:{}"})
+
+
+def md_escape(text: str) -> str:
+    """``text`` shown literally in Markdown: a file name such as ``$x$`` or ``[a](b)`` is not formatted."""
+    return str(text).translate(_MARKDOWN_SPECIAL)
 
 
 def slice_label(name: str) -> str:
@@ -76,7 +130,7 @@ def slice_label(name: str) -> str:
 
 
 def link(page: str, label: str, icon: str | None = None) -> None:
-    st.page_link(PAGE_FILES[page], label=label, icon=icon)
+    st.page_link(PAGES[page][0], label=label, icon=icon)
 
 
 def require_source():
@@ -124,7 +178,7 @@ def sidebar(sb) -> None:
     if source is None:
         sb.caption("Nothing loaded yet.")
     else:
-        sb.markdown(f"**{source.label}**")
+        sb.markdown(f"**{md_escape(source.label)}**")
         n_samples = None
         try:
             pair = cache.pair(source, settings)

@@ -1,10 +1,6 @@
-"""Page 4: listen, compare spectrograms and EQ curves, measure, download."""
+"""Results page: listen, compare spectrograms and EQ curves, measure, download."""
 
 from __future__ import annotations
-
-from vsep_app.ui import run_through_app
-
-run_through_app()  # first: a page must run inside app.py (see the function)
 
 import numpy as np
 import pandas as pd
@@ -12,6 +8,8 @@ import streamlit as st
 
 from vsep_core import plots, report
 from vsep_app import cache, jobs, state, ui
+
+frame = ui.setup_page("Results")
 
 AUTO_MEASURE_S = 30.0  # measure separation quality without asking for segments up to this long
 
@@ -213,3 +211,5 @@ elif source is not None:
                                         on_click="ignore", width="stretch")
         with st.expander("Settings of these results"):
             st.json(settings.to_dict())
+
+frame.finish()

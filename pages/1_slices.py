@@ -1,16 +1,14 @@
-"""Page 2: the 19 views of the vocal and the mixture, and one window's fingerprints."""
+"""Slices page: the 19 views of the vocal and the mixture, and one window's fingerprints."""
 
 from __future__ import annotations
-
-from vsep_app.ui import run_through_app
-
-run_through_app()  # first: a page must run inside app.py (see the function)
 
 import streamlit as st
 
 from vsep_core.fingerprint import METRICS
 from vsep_core.views import VIEWS
 from vsep_app import cache, figures, jobs, state, ui
+
+frame = ui.setup_page("Slices")
 
 st.title("Slices: 19 ways to look at a spectrogram")
 st.markdown(
@@ -84,3 +82,5 @@ if source is not None:
                 st.caption("Energies are sums of squared magnitudes in the band; ratios have no unit; frequencies "
                            "are 0 where no peak was found.")
     ui.link("optimise", "Next: run the optimiser", ":material/arrow_forward:")
+
+frame.finish()

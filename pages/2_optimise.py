@@ -1,10 +1,6 @@
-"""Page 3: choose the slices and the optimiser's settings, run the progressive test and the greedy search."""
+"""Optimise page: choose the slices and the optimiser's settings, run the progressive test and the greedy search."""
 
 from __future__ import annotations
-
-from vsep_app.ui import run_through_app
-
-run_through_app()  # first: a page must run inside app.py (see the function)
 
 import re
 import time
@@ -15,6 +11,8 @@ from vsep_core import plots
 from vsep_core.views import SLICE_NAMES, VIEWS_BY_NAME
 from vsep_app import cache, figures, jobs, state, ui
 from vsep_app.state import RunRecord
+
+frame = ui.setup_page("Optimise")
 
 st.title("Optimise")
 st.markdown(
@@ -182,3 +180,5 @@ if source is not None:
     if prog is not None or greedy is not None:
         ui.mark_charts_ready()
         ui.link("results", "Next: listen to the results and download them", ":material/arrow_forward:")
+
+frame.finish()
