@@ -102,17 +102,15 @@ else:
             level_db = st.slider("Vocal level against the instrumental (dB)", -20.0, 10.0, 0.0, 0.5, key="rec_level",
                                  help="RMS level of your voice relative to the instrumental in the mix: 0 dB is "
                                       "equally loud, −6 dB half the amplitude.")
-        st.markdown("Press **Start Recording**, sing or speak (headphones avoid recording the backing track), "
-                    "then **Stop**. The take comes back below.")
-        raw = recorder.record(key="recorder")
-        take = recorder.take_from_raw(raw)
+        st.markdown("Press the microphone, sing or speak (headphones keep the backing track out of the take), "
+                    "then press stop. The take plays back in the recorder.")
+        recorded = recorder.record(key="recorder")
+        take = recorder.take_from_wav(recorded.getvalue() if recorded is not None else None)
         if take is not None:
-            st.success(f"Got a {take.duration_s:.1f} s take ({take.decoded.sr} Hz, "
-                       f"{take.decoded.channels} channel{'s' if take.decoded.channels > 1 else ''}); play it "
-                       "in the recorder above.", icon=":material/mic:")
+            st.success(f"Got a take: {take.describe()}.", icon=":material/mic:")
             if instrumental is None:
                 st.warning("Choose an instrumental to mix the take over.")
-            elif st.button("Mix and use this take", icon=":material/merge:", type="primary"):
+            elif st.button("Mix and use this take", icon=":material/merge:", type="primary", key="use_take"):
                 source = loading.recording_source(take, instrumental, inst_name, level_db)
                 loading.activate(source, state.settings())
                 applied("Your recording is the active pair.")

@@ -91,10 +91,6 @@ def _upload(at: AppTest, mixture: tuple, other: tuple, kind: str = "vocal") -> A
     return at
 
 
-def _raw_take(wav: bytes) -> dict:
-    return json.loads(json.dumps({"arr": {str(i): b for i, b in enumerate(wav)}}))
-
-
 @pytest.fixture()
 def media(monkeypatch):
     """The in-memory media stores of AppTest runs, so tests can read what a download button serves."""
@@ -357,10 +353,7 @@ def test_settings_apply_change_the_badge_and_reject_what_does_not_fit():
 def test_empty_recording_is_a_plain_message():
     at = _new_app()
     at.radio(key="load_mode").set_value("Record a vocal").run()
-    empty = _wav(np.zeros(0))
-    assert len(empty) == 44
-    at.session_state["recorder"] = _raw_take(empty)
-    at.run()
+    at.audio_input(key="recorder").set_value(("take.wav", _wav(np.zeros(0)), "audio/wav")).run()
     _assert_no_exception(at)
     assert any("The recording came back empty" in e for e in _errors(at))
     assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(at)
@@ -369,13 +362,13 @@ def test_empty_recording_is_a_plain_message():
 def test_a_recording_becomes_the_active_pair():
     at = _new_app()
     at.radio(key="load_mode").set_value("Record a vocal").run()
-    sr = 44100
+    sr = 48000
     t = np.arange(int(2.5 * sr)) / sr
     voice = 0.3 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t))
-    at.session_state["recorder"] = _raw_take(_wav(np.stack([voice, voice], axis=1), sr))
-    at.run()
-    assert any("Got a 2.5 s take" in s.value for s in at.success)
-    at.button[[b.label for b in at.button].index("Mix and use this take")].click().run()
+    at.audio_input(key="recorder").set_value(("take.wav", _wav(voice, sr), "audio/wav")).run()
+    _assert_no_exception(at)
+    assert any("Got a take: 2.5 s, 48000 Hz, mono" in s.value for s in at.success)
+    at.button(key="use_take").click().run()
     _assert_no_exception(at)
     assert any(h.startswith("Loaded: Your recording over") for h in _subheaders(at))
     pair = cache.pair(at.session_state["vsep_source"], at.session_state["vsep_settings"])
