@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 
@@ -13,7 +12,8 @@ import soundfile as sf
 from conftest_eval import write_pair
 from vsep_core.batch import Song, _summed_stems, discover_songs, evaluate_song, run_batch, spread, write_outputs
 from vsep_core.errors import VsepError
-from vsep_core.evaluate import add_batch_arguments, main_batch, evaluation_settings
+from vsep_core.cli import main
+from vsep_core.evaluate import evaluation_settings
 
 SR = 22050
 
@@ -125,12 +125,9 @@ def batch_dir(tmp_path_factory):
 
 def test_batch_on_a_local_dask_cluster_skips_the_broken_song(batch_dir, tmp_path):
     """Through the CLI glue: a real LocalCluster (2 worker processes), one song broken on purpose."""
-    parser = argparse.ArgumentParser(prog="vsep")
-    add_batch_arguments(parser.add_subparsers(dest="command").add_parser("batch"))
     out_dir = tmp_path / "results"
-    args = parser.parse_args(["batch", str(batch_dir), "--methods", "irm", "mixture", "--out", str(out_dir),
-                              "--workers", "2", "--quiet"])
-    code = main_batch(args)
+    code = main(["batch", str(batch_dir), "--methods", "irm", "mixture", "--out", str(out_dir),
+                 "--workers", "2", "--quiet"])
     assert code == 1  # finished, but a song was skipped
 
     with (out_dir / "per_song.csv").open() as f:
@@ -175,8 +172,6 @@ def test_batch_on_an_existing_scheduler(batch_dir, tmp_path):
 
 
 def test_batch_bad_folder_is_a_message(tmp_path, capsys):
-    parser = argparse.ArgumentParser(prog="vsep")
-    add_batch_arguments(parser.add_subparsers(dest="command").add_parser("batch"))
-    code = main_batch(parser.parse_args(["batch", str(tmp_path / "nowhere"), "--quiet"]))
+    code = main(["batch", str(tmp_path / "nowhere"), "--quiet", "--out", str(tmp_path / "out")])
     _, err = capsys.readouterr()
     assert code == 2 and "does not exist" in err and "Traceback" not in err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -13,23 +12,20 @@ from conftest_eval import eval_dir, eval_pair, write_pair  # noqa: F401  (fixtur
 from vsep_core.alignment import apply_alignment
 from vsep_core.audio import Pair
 from vsep_core.errors import VsepError
-from vsep_core.evaluate import (add_evaluate_arguments, evaluate_pair, evaluation_settings, format_table,
-                                json_ready, load_pair, main_evaluate, write_json)
+from vsep_core.cli import build_parser, main
+from vsep_core.evaluate import evaluate_pair, format_table, load_pair
+from vsep_core.jsonio import json_ready, write_json
 from vsep_core.metrics import evaluate_estimate
-from vsep_core.settings import Settings
 
 SR = 22050
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="vsep")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_evaluate_arguments(sub.add_parser("evaluate"))
-    return parser
+    return build_parser()
 
 
 def _run(argv, capsys):
-    code = main_evaluate(_parser().parse_args(["evaluate", *argv]))
+    code = main(["evaluate", *argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -72,9 +68,12 @@ def test_a_method_that_rejects_the_pair_is_reported_and_the_others_run():
     assert "failed:" in format_table(report)
 
 
-def test_independent_level_is_refused_for_evaluation():
-    with pytest.raises(VsepError, match="common level"):
-        evaluation_settings(Settings(level="independent"))
+def test_the_truth_must_be_at_its_true_scale(pair_files):
+    truth = load_pair(pair_files / "mixture.wav", vocal=pair_files / "vocal.wav")
+    assert truth.info["level"] == "as_is"
+    normalised = Pair(mixture=truth.mixture, vocal=truth.vocal, sr=truth.sr, info={"level": "common"})
+    with pytest.raises(VsepError, match="true scale"):
+        evaluate_pair(normalised, ["mixture"])
 
 
 def test_json_has_no_nan_and_keeps_the_schema(tmp_path):
@@ -181,7 +180,8 @@ def test_cli_bad_input_is_a_message_not_a_traceback(case, message, pair_files, t
 def test_cli_argument_errors_exit_2(capsys):
     for argv in (["--mixture", "m.wav"],  # no target
                  ["--mixture", "m.wav", "--vocal", "v.wav", "--instrumental", "i.wav"],
-                 ["--mixture", "m.wav", "--vocal", "v.wav", "--level", "independent"],
+                 ["--mixture", "m.wav", "--vocal", "v.wav", "--level", "sideways"],
+                 ["--mixture", "m.wav", "--vocal", "v.wav", "--duration", "whole"],
                  ["--mixture", "m.wav", "--vocal", "v.wav", "--duration", "-1"]):
         with pytest.raises(SystemExit) as exit_info:
             _parser().parse_args(["evaluate", *argv])

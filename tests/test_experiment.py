@@ -105,9 +105,10 @@ def run_cli(*args):
 def test_cli_help_explains_every_option():
     proc = run_cli("run", "--help")
     assert proc.returncode == 0
-    for option in ("--mixture", "--vocal", "--instrumental", "--slices", "--greedy", "--out", "--full-length",
-                   "--order", "--level", "--pooled-windows", "--windows", "--learning-rate", "--report"):
+    for option in ("--mixture", "--vocal", "--instrumental", "--slices", "--greedy", "--out", "--duration",
+                   "--order", "--level", "--pooled-windows", "--windows", "--learning-rate", "--report", "--metrics"):
         assert option in proc.stdout
+    assert "--full-length" not in proc.stdout and "as-is" in proc.stdout
 
 
 def test_cli_bad_input_is_a_message_not_a_traceback(tmp_path):
@@ -124,7 +125,7 @@ def test_cli_run_and_check(tmp_path, synthetic_pair):
     sf.write(tmp_path / "m.wav", synthetic_pair.mixture, 22050)
     sf.write(tmp_path / "i.wav", synthetic_pair.mixture - synthetic_pair.vocal, 22050)
     proc = run_cli("run", "--mixture", str(tmp_path / "m.wav"), "--instrumental", str(tmp_path / "i.wav"),
-                   "--slices", "2", "--greedy", "--full-length", "--report", "--out", str(tmp_path / "out"))
+                   "--slices", "2", "--greedy", "--duration", "all", "--report", "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["config"]["duration_s"] is None and len(summary["progressive"]) == 2

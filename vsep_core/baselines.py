@@ -36,6 +36,7 @@ import numpy as np
 from .analysis import analyse
 from .audio import Pair, normalise_levels, to_true_scale
 from .errors import VsepError
+from .experiment import resolve_order
 from .fingerprint import interp_map
 from .optimise import run_chain, working_profiles
 from .reconstruct import instrumental_from_vocal, vocal_from_db
@@ -200,9 +201,7 @@ class SeedProgressive:
 
     @property
     def name(self) -> str:
-        if self.n_slices == len(SLICE_NAMES) and tuple(self.order) == SLICE_NAMES:
-            return "seed_progressive"
-        return f"seed_progressive_{self.n_slices}"
+        return progressive_name(self.n_slices, self.order)
 
     @property
     def description(self) -> str:
@@ -219,20 +218,33 @@ class SeedProgressive:
                                    {"slices": list(slices), "loss": chain.final_loss})
 
 
+def progressive_name(n_slices: int, order=SLICE_NAMES) -> str:
+    """The evaluation name of the progressive run over ``order[:n_slices]``.
+
+    ``"seed_progressive"`` for the research code's run (all 18 slices in the
+    default order), ``"seed_progressive_N"`` otherwise; the same name in
+    ``evaluate --methods`` and in :func:`vsep_core.evaluate.evaluate_experiment`.
+    """
+    if n_slices == len(SLICE_NAMES) and tuple(order) == SLICE_NAMES:
+        return "seed_progressive"
+    return f"seed_progressive_{n_slices}"
+
+
 #: Greedy searches of recent pairs, so that "seed_greedy" and "seed_greedy_best"
 #: in one evaluation search once.
 _GREEDY_CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
 _GREEDY_CACHE_SIZE = 4
 
 
-def _greedy_for(pair: Pair, settings: Settings):
+def _greedy_for(pair: Pair, settings: Settings, candidates=SLICE_NAMES):
+    candidates = tuple(candidates)
     key = (hashlib.sha1(pair.mixture.tobytes()).hexdigest(), hashlib.sha1(pair.vocal.tobytes()).hexdigest(),
-           pair.sr, settings)
+           pair.sr, settings, candidates)
     if key in _GREEDY_CACHE:
         _GREEDY_CACHE.move_to_end(key)
         return _GREEDY_CACHE[key]
-    analysis = analyse(pair, settings)
-    result = (analysis, greedy_search(analysis))
+    analysis = analyse(pair, settings, views=(RAW, *candidates))
+    result = (analysis, greedy_search(analysis, candidates))
     _GREEDY_CACHE[key] = result
     while len(_GREEDY_CACHE) > _GREEDY_CACHE_SIZE:
         _GREEDY_CACHE.popitem(last=False)
@@ -246,18 +258,24 @@ class SeedGreedy:
     Parameters
     ----------
     prefix : {"full", "best"}
-        ``"full"``: the whole 18-slice sequence, as the research code reports
-        it; ``"best"``: the prefix with the lowest loss over all steps.
+        ``"full"``: the whole sequence, as the research code reports it;
+        ``"best"``: the prefix with the lowest loss over all steps.
     settings : Settings
+    candidates : tuple of str
+        The slices the search orders (default all 18; ``run --slices N``
+        orders the first N of its order).
     """
 
     prefix: str = "full"
     settings: Settings = EVALUATION_SETTINGS
+    candidates: tuple = SLICE_NAMES
     kind: ClassVar[str] = "seed"
 
     def __post_init__(self):
         if self.prefix not in ("full", "best"):
             raise VsepError(f"prefix must be 'full' or 'best', got {self.prefix!r}.")
+        if not self.candidates:
+            raise VsepError("The greedy search needs at least one slice to order.")
 
     @property
     def name(self) -> str:
@@ -273,7 +291,7 @@ class SeedGreedy:
         mixture = _check_mixture(mixture, sr, self.settings.n_fft)
         vocal = _check_vocal(vocal, mixture, self.name)
         pair = _engine_pair(mixture, vocal, sr, self.settings)
-        analysis, greedy = _greedy_for(pair, self.settings)
+        analysis, greedy = _greedy_for(pair, self.settings, self.candidates)
         slices = greedy.sequence if self.prefix == "full" else greedy.best_prefix
         chain = run_chain(analysis, slices)
         return _separation_from_db(chain.final_db, analysis, mixture, pair,
@@ -521,18 +539,19 @@ class MixtureAsEstimate:
 
 # --- registry -------------------------------------------------------------------
 
-#: Every method by name → a factory taking the engine settings.
-METHODS: "OrderedDict[str, Callable[[Settings], Separator]]" = OrderedDict([
-    ("seed_progressive", lambda settings: SeedProgressive(settings=settings)),
-    ("seed_greedy", lambda settings: SeedGreedy(prefix="full", settings=settings)),
-    ("seed_greedy_best", lambda settings: SeedGreedy(prefix="best", settings=settings)),
-    ("exact_eq", lambda settings: ExactEQ(settings=settings)),
-    ("irm", lambda settings: IdealMask("irm")),
-    ("ibm", lambda settings: IdealMask("ibm")),
-    ("wiener", lambda settings: IdealMask("wiener")),
-    ("repet_sim", lambda settings: RepetSim()),
-    ("hpss", lambda settings: TwoStageHPSS()),
-    ("mixture", lambda settings: MixtureAsEstimate()),
+#: Every method by name → a factory taking the engine settings and the slices
+#: the seed methods use (the order, and its first ``--slices`` for N and the greedy candidates).
+METHODS: "OrderedDict[str, Callable[..., Separator]]" = OrderedDict([
+    ("seed_progressive", lambda settings, order, used: SeedProgressive(len(used), order, settings)),
+    ("seed_greedy", lambda settings, order, used: SeedGreedy("full", settings, used)),
+    ("seed_greedy_best", lambda settings, order, used: SeedGreedy("best", settings, used)),
+    ("exact_eq", lambda settings, order, used: ExactEQ(settings=settings)),
+    ("irm", lambda settings, order, used: IdealMask("irm")),
+    ("ibm", lambda settings, order, used: IdealMask("ibm")),
+    ("wiener", lambda settings, order, used: IdealMask("wiener")),
+    ("repet_sim", lambda settings, order, used: RepetSim()),
+    ("hpss", lambda settings, order, used: TwoStageHPSS()),
+    ("mixture", lambda settings, order, used: MixtureAsEstimate()),
 ])
 
 _PROGRESSIVE_N = re.compile(r"^seed_progressive_(\d+)$")
@@ -543,17 +562,22 @@ def method_names() -> list[str]:
     return list(METHODS)
 
 
-def get_method(name: str, settings: Settings | None = None) -> Separator:
+def get_method(name: str, settings: Settings | None = None, *, order=None,
+               max_slices: int | None = None) -> Separator:
     """Build a method by name.
 
     Parameters
     ----------
     name : str
         A key of :data:`METHODS`, or ``"seed_progressive_N"`` for the
-        progressive run over the first N slices.
+        progressive run over the first N slices of ``order``.
     settings : Settings, optional
         Engine settings for the seed and exact-EQ methods
         (:data:`EVALUATION_SETTINGS` if omitted).
+    order, max_slices : optional
+        As ``run --order`` and ``--slices``: the seed methods' slice order;
+        ``seed_progressive`` runs over ``order[:max_slices]`` and the greedy
+        methods order those slices (see :func:`vsep_core.experiment.resolve_order`).
 
     Raises
     ------
@@ -561,18 +585,22 @@ def get_method(name: str, settings: Settings | None = None) -> Separator:
         For an unknown name.
     """
     settings = settings or EVALUATION_SETTINGS
+    order, used = resolve_order(order, max_slices)
     key = str(name).strip().lower()
     if key in METHODS:
-        return METHODS[key](settings)
+        return METHODS[key](settings, order, used)
     match = _PROGRESSIVE_N.match(key)
     if match:
-        return SeedProgressive(n_slices=int(match.group(1)), settings=settings)
+        return SeedProgressive(n_slices=int(match.group(1)), order=order, settings=settings)
     raise VsepError(f"Unknown method {name!r}. Methods: {', '.join(METHODS)}, or seed_progressive_N "
-                    f"for N = 1 … {len(SLICE_NAMES)}.")
+                    f"for N = 1 … {len(order)}.")
 
 
-def resolve_methods(names, settings: Settings | None = None) -> list[Separator]:
+def resolve_methods(names, settings: Settings | None = None, *, order=None,
+                    max_slices: int | None = None) -> list[Separator]:
     """Methods for a list of names (``"all"`` = every registered method; commas split names).
+
+    ``order`` and ``max_slices`` as in :func:`get_method`.
 
     Raises
     ------
@@ -584,7 +612,7 @@ def resolve_methods(names, settings: Settings | None = None) -> list[Separator]:
         keys.extend(part.strip() for part in str(item).split(",") if part.strip())
     if not keys or keys == ["all"]:
         keys = method_names()
-    methods = [get_method(key, settings) for key in keys]
+    methods = [get_method(key, settings, order=order, max_slices=max_slices) for key in keys]
     seen = set()
     for m in methods:
         if m.name in seen:

@@ -49,10 +49,12 @@ import numpy as np
 from .audio import Decoded, decode
 from .baselines import resolve_methods
 from .errors import VsepError
-from .evaluate import evaluate_pair, evaluation_settings, format_db, json_ready, load_pair, write_json
+from .evaluate import evaluate_pair, evaluation_settings, format_db, load_pair
+from .jsonio import json_ready, write_json
 from .metrics import BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES
 from .progress import Progress, report
 from .settings import Settings
+from .staging import BATCH_ENTRIES, StagedFolder, check_out_dir
 
 #: File name stems (lower case, without extension) for each role.
 MIXTURE_NAMES = ("mixture", "mix")
@@ -188,8 +190,8 @@ def _summed_stems(stems) -> Decoded:
 # --- one song (runs on a worker) -----------------------------------------------------
 
 def evaluate_song(song: Song, methods, settings: Settings, *, window_s: float | None = BSS_WINDOW_S,
-                  align: bool = False, max_lag_s: float = 1.0) -> dict:
-    """Evaluate one song; never raises.
+                  align: bool = False, max_lag_s: float = 1.0, order=None, max_slices: int | None = None) -> dict:
+    """Evaluate one song; never raises (arguments as :func:`vsep_core.evaluate.evaluate_pair`'s).
 
     Returns
     -------
@@ -207,7 +209,7 @@ def evaluate_song(song: Song, methods, settings: Settings, *, window_s: float | 
         pair = load_pair(song.mixture, vocal=song.vocal, instrumental=instrumental, settings=settings)
         pair.info.setdefault("song", song.name)
         out["report"] = evaluate_pair(pair, methods, settings=settings, window_s=window_s, align=align,
-                                      max_lag_s=max_lag_s)
+                                      max_lag_s=max_lag_s, order=order, max_slices=max_slices)
     except VsepError as exc:
         out["error"] = str(exc)
     except Exception as exc:  # one broken song must not stop the batch: record it and go on
@@ -306,8 +308,8 @@ def spread(values: np.ndarray) -> dict:
 
 def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
               window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = 1.0,
-              scheduler: str | None = None, n_workers: int | None = None,
-              progress: Progress = None) -> BatchResult:
+              scheduler: str | None = None, n_workers: int | None = None, order=None,
+              max_slices: int | None = None, progress: Progress = None) -> BatchResult:
     """Evaluate every song under ``folder`` on a Dask cluster.
 
     Parameters
@@ -318,7 +320,7 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
         Method names (``"all"`` for every one).
     settings : Settings, optional
         Segment, level and engine settings (default: first 4.7 s, level ``"as_is"``).
-    window_s, align, max_lag_s
+    window_s, align, max_lag_s, order, max_slices
         As in :func:`vsep_core.evaluate.evaluate_pair`.
     scheduler : str, optional
         Address of an existing Dask scheduler; default: a local cluster.
@@ -339,7 +341,7 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
     """
     started = time.perf_counter()
     settings = evaluation_settings(settings)
-    method_names = [m.name for m in resolve_methods(list(methods), settings)]
+    method_names = [m.name for m in resolve_methods(list(methods), settings, order=order, max_slices=max_slices)]
     songs = discover_songs(folder)
     result = BatchResult(methods=method_names)
     runnable = [s for s in songs if s.problem is None]
@@ -359,7 +361,8 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
             batch_id = uuid.uuid4().hex[:8]  # keys unique even when batches share a cluster
             futures = {
                 client.submit(evaluate_song, song, method_names, settings, window_s=window_s, align=align,
-                              max_lag_s=max_lag_s, key=f"vsep-{batch_id}-song-{i}", pure=False): song
+                              max_lag_s=max_lag_s, order=order, max_slices=max_slices,
+                              key=f"vsep-{batch_id}-song-{i}", pure=False): song
                 for i, song in enumerate(runnable)
             }
             for future in as_completed(futures):
@@ -416,26 +419,28 @@ class _dask_client:
 def write_outputs(result: BatchResult, out) -> list[Path]:
     """Write ``per_song.csv``, ``summary.csv``, ``failures.csv`` and ``batch.json`` into ``out``.
 
+    All or nothing: written into a staging folder beside ``out`` and moved
+    into place when complete (see :mod:`vsep_core.staging`); an earlier
+    batch's folder is replaced only then.
+
     Returns
     -------
     list of Path
     """
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        paths = [
-            _write_csv(out / "per_song.csv", result.rows(), _per_song_columns()),
-            _write_csv(out / "summary.csv", result.summary(),
-                       ["method", "kind", "source", "metric", "n", "median", "mad", "q25", "q75", "iqr"]),
-            _write_csv(out / "failures.csv", result.failures, ["song", "error"]),
-        ]
-    except OSError as exc:
-        raise VsepError(f"Cannot write the batch results to {str(out)!r}: {exc.strerror or exc}.") from exc
-    paths.append(write_json({"methods": result.methods, "seconds": result.seconds, "cluster": result.cluster,
-                             "summary": result.summary(), "failures": result.failures,
-                             "misaligned_songs": result.misaligned, "songs": result.reports},
-                            out / "batch.json"))
-    return paths
+    target = check_out_dir(out, entries=BATCH_ENTRIES, marker="batch.json")
+    names = ["per_song.csv", "summary.csv", "failures.csv", "batch.json"]
+    with StagedFolder(target) as staged:
+        try:
+            _write_csv(staged.path / names[0], result.rows(), _per_song_columns())
+            _write_csv(staged.path / names[1], result.summary(),
+                       ["method", "kind", "source", "metric", "n", "median", "mad", "q25", "q75", "iqr"])
+            _write_csv(staged.path / names[2], result.failures, ["song", "error"])
+        except OSError as exc:
+            raise VsepError(f"Cannot write the batch results to {str(out)!r}: {exc.strerror or exc}.") from exc
+        write_json({"methods": result.methods, "seconds": result.seconds, "cluster": result.cluster,
+                    "summary": result.summary(), "failures": result.failures,
+                    "misaligned_songs": result.misaligned, "songs": result.reports}, staged.path / names[3])
+    return [Path(out) / name for name in names]
 
 
 def _per_song_columns() -> list[str]:

@@ -1,74 +1,109 @@
-"""Command line: ``python -m vsep_core run|check|evaluate|batch``.
+"""Command line: ``python -m vsep_core run|evaluate|batch|check``.
 
-A thin layer: it parses arguments, calls the library, draws a progress bar
-and turns :class:`VsepError` into a one-line message and exit code 2.
+The one CLI module: it parses arguments, calls the library, draws the
+progress bar (:class:`vsep_core.progress.TerminalProgress`) and turns
+:class:`VsepError` into a one-line message on stderr and exit code 2, never a
+traceback. The three working commands share one option vocabulary: the same
+spelling for the segment (``--start``, ``--duration SECONDS|all``), the level
+(``--level independent|common|as-is``), the slices (``--order``,
+``--slices``) and the engine settings.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import sys
 import time
-from pathlib import Path
 
 from .errors import VsepError
 from .settings import LEVEL_MODES, PASS_METHODS, POOLED_WINDOW_MODES, Settings
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+#: Default BSS Eval frame length (as :data:`vsep_core.metrics.BSS_WINDOW_S`; metrics imports museval lazily).
+_BSS_WINDOW_S = 1.0
+#: Default largest lag of the alignment check (as :data:`vsep_core.alignment.MAX_LAG_S`).
+_MAX_LAG_S = 1.0
 
 
-class TerminalProgress:
-    """A one-line progress bar on a terminal (silent when output is not a terminal)."""
+# --- value types: one spelling everywhere ---------------------------------------------
 
-    def __init__(self, stream=None, enabled: bool | None = None, width: int = 30):
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.width = width
-        self._last = ""
+def level_value(text: str) -> str:
+    """``independent``, ``common`` or ``as-is`` (``as_is`` is read too) → the setting's name."""
+    key = str(text).strip().lower().replace("-", "_")
+    if key not in LEVEL_MODES:
+        raise argparse.ArgumentTypeError(f"expected independent, common or as-is, got {text!r}")
+    return key
 
-    def __call__(self, fraction: float, label: str) -> None:
-        if not self.enabled:
-            return
-        filled = int(round(fraction * self.width))
-        cols = shutil.get_terminal_size((100, 20)).columns
-        line = f"\r[{'#' * filled}{'.' * (self.width - filled)}] {fraction * 100:5.1f}%  {label}"
-        line = line[: cols - 1].ljust(len(self._last))
-        self._last = line
-        self.stream.write(line)
-        self.stream.flush()
 
-    def close(self) -> None:
-        if self.enabled and self._last:
-            self.stream.write("\r" + " " * len(self._last) + "\r")
-            self.stream.flush()
+def duration_value(text: str):
+    """Seconds (> 0) or ``all`` (the whole file) → float or None."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds or 'all', got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds or 'all', got {text!r}")
+    return value
 
+
+def window_value(text: str):
+    """BSS Eval frame length: seconds (> 0) or ``whole`` (one whole-signal figure) → float or None."""
+    if text.strip().lower() == "whole":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds or 'whole', got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds or 'whole', got {text!r}")
+    return value
+
+
+def order_value(text: str) -> list[str]:
+    """Comma-separated slices (names, numbers or short names)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+# --- argument groups ----------------------------------------------------------------------
 
 def _add_audio_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--mixture", required=True, help="the song (any format libsndfile or ffmpeg decodes)")
+    p.add_argument("--mixture", required=True, metavar="FILE",
+                   help="the song (any format libsndfile or ffmpeg decodes)")
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--vocal", help="the isolated vocal of the same song (the oracle target)")
-    target.add_argument("--instrumental",
+    target.add_argument("--vocal", metavar="FILE", help="the isolated vocal of the same song (the oracle target)")
+    target.add_argument("--instrumental", metavar="FILE",
                         help="the instrumental of the same song; the vocal is then mixture − instrumental")
 
 
-def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
+def _add_settings_arguments(p: argparse.ArgumentParser, *, level_default: str) -> None:
     d = Settings()
     g = p.add_argument_group("analysis settings (defaults reproduce the research code)")
-    g.add_argument("--start", type=float, default=d.start_s, metavar="S", help="segment start in seconds (%(default)s)")
-    g.add_argument("--duration", type=float, default=d.duration_s, metavar="S",
-                   help="segment length in seconds (%(default)s)")
-    g.add_argument("--full-length", action="store_true", help="analyse the whole file instead of a segment")
+    g.add_argument("--start", type=float, default=d.start_s, metavar="SECONDS",
+                   help="segment start in seconds (%(default)s)")
+    g.add_argument("--duration", type=duration_value, default=d.duration_s, metavar="SECONDS|all",
+                   help="segment length in seconds, or 'all' for the whole file (%(default)s)")
+    g.add_argument("--level", type=level_value, default=level_default, metavar="{independent,common,as-is}",
+                   help="peak normalisation the engine sees: independent (the research prepare step's quirk), "
+                        "common (one gain, keeps the pair's relative level), or as-is (none: how best.py read "
+                        "the files that made the golden numbers) "
+                        f"({level_default.replace('_', '-')})")
+    g.add_argument("--order", type=order_value, default=None, metavar="SLICES",
+                   help="comma-separated slice order (names, numbers or short names; default 1,2,…,18)")
+    g.add_argument("--slices", type=int, default=None, metavar="N",
+                   help="largest number of slices: progressive runs N = 1 … this, and the greedy search orders "
+                        "the first N of --order (default: all of the order)")
     g.add_argument("--hop", type=int, default=d.hop_length, help="STFT hop in samples (%(default)s)")
     g.add_argument("--windows", type=int, default=None,
                    help="choose the hop that gives this many windows (overrides --hop)")
     g.add_argument("--learning-rate", type=float, default=d.learning_rate, help="(%(default)s)")
     g.add_argument("--iterations", type=int, default=d.iterations, help="(%(default)s)")
     g.add_argument("--clip-db", type=float, default=d.clip_db, help="EQ limit in dB, ± (%(default)s)")
-    g.add_argument("--level", choices=[m.replace("_", "-") for m in LEVEL_MODES], default=d.level.replace("_", "-"),
-                   help="peak normalisation: independent (the research prepare step's quirk), common (one gain, "
-                        "keeps the pair's relative level), or as-is (none: how best.py read the files that made "
-                        "the golden numbers) (%(default)s)")
     g.add_argument("--pooled-windows", choices=POOLED_WINDOW_MODES, default=d.pooled_windows,
                    help="seed: pooled slices adjust only the first half of the windows (the research quirk); "
                         "expand: pooled window j adjusts windows 2j and 2j+1 (%(default)s)")
@@ -76,15 +111,44 @@ def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
                    help="gradient descent: closed form where exact, or the iterative loop (%(default)s)")
 
 
+def _add_scoring_arguments(p: argparse.ArgumentParser) -> None:
+    from .baselines import method_names
+
+    g = p.add_argument_group("scoring")
+    g.add_argument("--methods", nargs="+", default=["all"], metavar="NAME",
+                   help="methods to run (space- or comma-separated; default all): " + ", ".join(method_names())
+                        + ", or seed_progressive_N for the first N slices of --order")
+    g.add_argument("--window", type=window_value, default=_BSS_WINDOW_S, metavar="SECONDS|whole",
+                   help="BSS Eval frame length (default 1 s, median over frames, as SiSEC); "
+                        "'whole' for one whole-signal figure")
+    g.add_argument("--apply-alignment", action="store_true",
+                   help="apply the lag and gain the alignment check finds before scoring")
+    g.add_argument("--max-lag", type=float, default=_MAX_LAG_S, metavar="SECONDS",
+                   help="largest lag the alignment check searches (%(default)s s)")
+
+
 def settings_from_args(args) -> Settings:
     """Build :class:`Settings` from parsed arguments (raises VsepError on bad values)."""
     return Settings(
-        start_s=args.start, duration_s=None if args.full_length else args.duration, hop_length=args.hop,
-        n_windows=args.windows, learning_rate=args.learning_rate, iterations=args.iterations,
-        clip_db=args.clip_db, level=args.level.replace("-", "_"), pooled_windows=args.pooled_windows,
-        pass_method=args.pass_method,
+        start_s=args.start, duration_s=args.duration, hop_length=args.hop, n_windows=args.windows,
+        learning_rate=args.learning_rate, iterations=args.iterations, clip_db=args.clip_db, level=args.level,
+        pooled_windows=args.pooled_windows, pass_method=args.pass_method,
     )
 
+
+def _checked_settings(args, command: str):
+    """Settings, slice order and count from the arguments, all validated; warnings on stderr."""
+    from .experiment import resolve_order
+
+    settings = settings_from_args(args)
+    order, used = resolve_order(args.order, args.slices)
+    if not getattr(args, "quiet", False):
+        for warning in settings.warnings():
+            print(f"vsep {command}: warning: {warning}", file=sys.stderr)
+    return settings, order, len(used)
+
+
+# --- the parser -------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -95,66 +159,141 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="progressive runs and the greedy search; writes WAVs, plots and summary.json",
                          description="Run the research script's workload: progressive runs N = 1 … --slices, the "
-                                     "greedy ordering search, and the audio of every run.")
+                                     "greedy ordering search, and the audio of every run. The results folder is "
+                                     "written beside its place and moved there when complete.")
     _add_audio_arguments(run)
-    run.add_argument("--slices", type=int, default=18, metavar="N", help="largest number of slices, 1–18 (%(default)s)")
-    run.add_argument("--order", default=None,
-                     help="comma-separated slice order (names, numbers or short names; default 1,2,…,18)")
     run.add_argument("--greedy", action="store_true", help="also run the greedy ordering search")
-    run.add_argument("--out", default="results", metavar="DIR", help="output folder (%(default)s)")
+    run.add_argument("--out", default="results", metavar="DIR",
+                     help="output folder: new, empty, or an earlier run's results (replaced when the new run "
+                          "is complete) (%(default)s)")
     run.add_argument("--no-plots", action="store_true", help="skip the HTML plots")
     run.add_argument("--report", action="store_true", help="also write report.html (self-contained, opens offline)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
-    _add_settings_arguments(run)
+    run.add_argument("--metrics", action="store_true",
+                     help="also score the runs and the reference methods (as evaluate) into metrics.json "
+                          "(needs museval)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar, warnings or table")
+    _add_settings_arguments(run, level_default=Settings().level)
     run.set_defaults(func=main_run)
 
     check = sub.add_parser("check", help="which audio formats and optional parts work on this machine")
     check.set_defaults(func=main_check)
 
-    _add_evaluation_commands(sub)
+    ev = sub.add_parser("evaluate", help="SI-SDR and SDR/SIR/SAR of the method, oracle ceilings and blind baselines",
+                        description="Score methods against the true vocal and instrumental, at the files' true "
+                                    "scale. The seed methods run with the same settings, --order and --slices as "
+                                    "run; seed_greedy orders the first --slices slices of --order.")
+    _add_audio_arguments(ev)
+    _add_scoring_arguments(ev)
+    ev.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
+    _add_settings_arguments(ev, level_default="as_is")
+    ev.set_defaults(func=main_evaluate)
+
+    from .batch import DEFAULT_OUT, LAYOUT_HELP
+
+    batch = sub.add_parser("batch", help="evaluate every pair in a folder on a Dask cluster",
+                           description=LAYOUT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    batch.add_argument("folder", metavar="DIR", help="folder with one sub-folder per song")
+    _add_scoring_arguments(batch)
+    batch.add_argument("--scheduler", metavar="ADDRESS",
+                       help="use an existing Dask cluster (e.g. tcp://10.0.0.5:8786) instead of a local one; "
+                            "its workers need vsep_core installed and access to DIR")
+    batch.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="workers of the local cluster (default: one per CPU core, one thread each)")
+    batch.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                       help="where to write per_song.csv, summary.csv, failures.csv and batch.json: a new or "
+                            "empty folder, or an earlier batch's (replaced when complete) (%(default)s)")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
+    _add_settings_arguments(batch, level_default="as_is")
+    batch.set_defaults(func=main_batch)
     return parser
 
 
-def _add_evaluation_commands(sub) -> None:
-    """``evaluate`` and ``batch`` come from :mod:`vsep_core.evaluate` (needs museval, dask)."""
-    try:
-        from . import evaluate
-
-        ev = sub.add_parser("evaluate", help="SI-SDR and SDR/SIR/SAR of the method, oracle ceilings and blind baselines")
-        evaluate.add_evaluate_arguments(ev)
-        ev.set_defaults(func=evaluate.main_evaluate)
-        batch = sub.add_parser("batch", help="evaluate every pair in a folder on a Dask cluster")
-        evaluate.add_batch_arguments(batch)
-        batch.set_defaults(func=evaluate.main_batch)
-    except ImportError:  # the core commands work without the evaluation extras
-        pass
-
+# --- commands ---------------------------------------------------------------------------
 
 def main_run(args) -> int:
+    """``run``: everything validated first, then written into a staging folder moved into place at the end."""
     from .audio import prepare_pair
     from .experiment import run_experiment
+    from .progress import TerminalProgress
     from .report import Outputs, html_report, summary_table
+    from .staging import StagedFolder, check_out_dir
 
-    settings = settings_from_args(args)
-    order = None if args.order is None else [s for s in args.order.split(",") if s.strip()]
-    bar = TerminalProgress(enabled=False if args.quiet else None)
     t0 = time.perf_counter()
-    pair = prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
-    out_dir = Path(args.out)
-    outputs = Outputs(pair, settings, args.slices, out_dir=out_dir)
-    try:
-        result = run_experiment(pair, settings, order=order, max_slices=args.slices, greedy=args.greedy,
-                                keep_audio=args.report, on_run=outputs.add_run, progress=bar)
-    finally:
-        bar.close()
-    outputs.finish(result, plots=not args.no_plots)
-    if args.report:
-        (out_dir / "report.html").write_text(html_report(result, pair, spectrograms=outputs.spectrograms))
+    settings, order, max_slices = _checked_settings(args, "run")
+    target = check_out_dir(args.out)
+    if args.metrics:
+        from .evaluate import evaluate_experiment, load_pair  # needs museval: fail before any work
+    with StagedFolder(target) as staged:
+        pair = prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
+        outputs = Outputs(pair, settings, max_slices, out_dir=staged.path)
+        with TerminalProgress(enabled=False if args.quiet else None) as bar:
+            result = run_experiment(pair, settings, order=order, max_slices=max_slices, greedy=args.greedy,
+                                    keep_audio=args.report or args.metrics, on_run=outputs.add_run, progress=bar)
+            metrics = None
+            if args.metrics:
+                truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
+                metrics = evaluate_experiment(result, truth, progress=bar)
+        outputs.finish(result, metrics=metrics, plots=not args.no_plots)
+        if args.report:
+            (staged.path / "report.html").write_text(
+                html_report(result, pair, metrics=metrics, spectrograms=outputs.spectrograms))
     if not args.quiet:
         print(summary_table(result))
-        print(f"\nwrote {out_dir}/ (summary.json, WAVs{', plots' if not args.no_plots else ''}"
-              f"{', report.html' if args.report else ''}) in {time.perf_counter() - t0:.2f} s")
+        if metrics is not None:
+            from .evaluate import format_table
+
+            print("\n" + format_table(metrics))
+        made = ", ".join(["summary.json", "WAVs"] + (["plots"] if not args.no_plots else [])
+                         + (["metrics.json"] if args.metrics else []) + (["report.html"] if args.report else []))
+        print(f"\nwrote {args.out}/ ({made}) in {time.perf_counter() - t0:.2f} s")
     return 0
+
+
+def main_evaluate(args) -> int:
+    """``evaluate``: print the table, write JSON if asked."""
+    from .baselines import resolve_methods
+    from .evaluate import evaluate_pair, format_table, load_pair
+    from .jsonio import write_json
+    from .progress import TerminalProgress
+
+    settings, order, max_slices = _checked_settings(args, "evaluate")
+    methods = resolve_methods(args.methods, settings, order=order, max_slices=max_slices)
+    pair = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
+    with TerminalProgress(enabled=False if args.quiet else None) as bar:
+        result = evaluate_pair(pair, methods, settings=settings, window_s=args.window, align=args.apply_alignment,
+                               max_lag_s=args.max_lag, progress=bar)
+    print(format_table(result))
+    if args.json:
+        path = write_json(result, args.json)
+        print(f"\nJSON report written to {path}")
+    return 0
+
+
+def main_batch(args) -> int:
+    """``batch``: 0 when every song finished, 1 when some failed (the rest are written),
+    2 on bad input or when no song could be evaluated."""
+    from .baselines import resolve_methods
+    from .batch import format_summary, run_batch, write_outputs
+    from .progress import TerminalProgress
+    from .staging import BATCH_ENTRIES, check_out_dir
+
+    settings, order, max_slices = _checked_settings(args, "batch")
+    resolve_methods(args.methods, settings, order=order, max_slices=max_slices)  # fail early on a typo
+    if args.workers is not None and args.workers < 1:
+        raise VsepError(f"--workers must be at least 1, got {args.workers}.")
+    target = check_out_dir(args.out, entries=BATCH_ENTRIES, marker="batch.json")
+    with TerminalProgress(enabled=False if args.quiet else None) as bar:
+        result = run_batch(args.folder, methods=args.methods, settings=settings, window_s=args.window,
+                           align=args.apply_alignment, max_lag_s=args.max_lag, scheduler=args.scheduler,
+                           n_workers=args.workers, order=order, max_slices=max_slices, progress=bar)
+    paths = write_outputs(result, target)
+    print(format_summary(result))
+    print("\nWritten: " + ", ".join(str(p) for p in paths))
+    if not result.reports:
+        print("vsep batch: error: no song could be evaluated.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 1 if result.failures else 0
 
 
 def main_check(args) -> int:
@@ -190,16 +329,21 @@ def main_check(args) -> int:
 
 
 def main(argv=None) -> int:
+    """Parse, run, and turn bad input into one line on stderr (exit 2) and Ctrl-C into exit 130."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
     except VsepError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"vsep {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ImportError as exc:
+        print(f"vsep {args.command}: error: a part this command needs is not installed ({exc}); "
+              "see `python -m vsep_core check`.", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print(f"vsep {args.command}: interrupted (a results folder is left as it was).", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,42 +1,46 @@
-"""Evaluate separation methods on a (mixture, vocal) pair: report, table, CLI.
+"""Score separations against the truth: the one evaluation path.
 
-:func:`evaluate_pair` runs a list of methods (see :mod:`vsep_core.baselines`)
-on one prepared pair and returns a JSON-ready report: the pair, the
-alignment check, and each method's SI-SDR / SDR / SIR / SAR for the vocal and
-the instrumental. :func:`format_table` prints it as a method × metric table.
+Everything that reports SI-SDR / SDR / SIR / SAR goes through :func:`score`:
+``python -m vsep_core evaluate`` and ``batch`` (through :func:`evaluate_pair`,
+which runs named methods on a pair), and the dashboard and ``run --metrics``
+(through :func:`evaluate_experiment`, which scores the runs an experiment
+already made, beside the reference methods). Both return the same report, so
+``evaluate --json`` and the dashboard's table can be compared figure by figure.
 
-Evaluation needs the pair on a common scale, so it is loaded with level
-``"as_is"`` (or ``"common"``): the references are the vocal and
-``mixture − vocal``, and mixture = vocal + instrumental holds exactly.
-
-The CLI glue (``python -m vsep_core evaluate`` and ``batch``) lives here too:
-:func:`add_evaluate_arguments` / :func:`main_evaluate` and
-:func:`add_batch_arguments` / :func:`main_batch`. Bad input ends with a
-one-line message on stderr and exit code 2, never a traceback.
+The truth is always the pair at its true scale (level ``"as_is"``): the
+references are the vocal and ``mixture − vocal``, and mixture = vocal +
+instrumental holds exactly. The level setting (``independent``, ``common``,
+``as_is``) is the engine's: what the seed method and the exact EQ saw. An
+estimate made on the normalised pair is brought back with the one rule of
+:func:`vsep_core.audio.to_true_scale` (undo the vocal's gain, the signal the
+estimate was shaped toward); the instrumental estimate is then
+``true mixture − vocal estimate``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
-import sys
 import time
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from .alignment import MAX_LAG_S, MIN_CORRELATION, apply_alignment, check_alignment
-from .audio import Pair, prepare_pair
-from .baselines import method_names, resolve_methods, run_method
+from .audio import Pair, normalise_levels, prepare_pair, to_true_scale
+from .baselines import Separation, progressive_name, resolve_methods, run_method
 from .errors import VsepError
 from .metrics import BSS_FILTER_LENGTH, BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES, evaluate_estimate
 from .progress import Progress, report
+from .reconstruct import instrumental_from_vocal
 from .settings import Settings
 
-#: Level modes that keep the pair's true relative level (evaluation needs one).
-EVALUATION_LEVELS = ("as_is", "common")
+#: Ceilings and floors measured beside an experiment's runs (names in :mod:`vsep_core.baselines`).
+REFERENCE_METHODS = ("exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture")
+
+#: Level of the truth pair: the files as they are.
+TRUTH_LEVEL = "as_is"
 
 #: How the metrics' column headings read in tables.
 METRIC_LABELS = {"si_sdr": "SI-SDR", "sdr": "SDR", "sir": "SIR", "sar": "SAR"}
@@ -45,42 +49,32 @@ METRIC_LABELS = {"si_sdr": "SI-SDR", "sdr": "SDR", "sir": "SIR", "sar": "SAR"}
 # --- loading ----------------------------------------------------------------
 
 def evaluation_settings(settings: Settings | None = None, **changes) -> Settings:
-    """Settings for evaluation: level ``"as_is"`` unless a common level is asked for.
+    """Settings of an evaluation (default: the first 4.7 s, engine level ``"as_is"``).
 
-    Raises
-    ------
-    VsepError
-        When the level is ``"independent"``: each file peak-normalised on its
-        own breaks mixture = vocal + instrumental, so no metric would mean anything.
+    Any level is allowed: the truth is always read at its true scale, and
+    the level only decides what the seed method and the exact EQ see.
     """
-    settings = settings or Settings(level="as_is")
-    if changes:
-        settings = settings.replace(**changes)
-    if settings.level not in EVALUATION_LEVELS:
-        raise VsepError(
-            f"Evaluation needs the pair at a common level (level {' or '.join(EVALUATION_LEVELS)}); "
-            f"level {settings.level!r} normalises each file on its own, which breaks "
-            "mixture = vocal + instrumental."
-        )
-    return settings
+    settings = settings or Settings(level=TRUTH_LEVEL)
+    return settings.replace(**changes) if changes else settings
 
 
 def load_pair(mixture, *, vocal=None, instrumental=None, settings: Settings | None = None) -> Pair:
-    """Decode and prepare a pair for evaluation (see :func:`evaluation_settings`).
+    """Decode and prepare the truth pair: the segment of ``settings`` at level ``"as_is"``.
 
     Parameters
     ----------
     mixture, vocal, instrumental : path, bytes, file object or Decoded
         The target as exactly one of ``vocal`` and ``instrumental``.
     settings : Settings, optional
-        Segment and level (default: the first 4.7 s, level ``"as_is"``).
+        Segment settings (default: the first 4.7 s); its level is ignored.
 
     Returns
     -------
     Pair
-        ``info["target_mode"]`` says which target was given.
+        ``info["target_mode"]`` says which target was given, ``info["files"]`` the paths.
     """
-    pair = prepare_pair(mixture, vocal=vocal, instrumental=instrumental, settings=evaluation_settings(settings))
+    settings = evaluation_settings(settings).replace(level=TRUTH_LEVEL)
+    pair = prepare_pair(mixture, vocal=vocal, instrumental=instrumental, settings=settings)
     # Keep the file names for the report (prepare_pair names the signals by role, for its messages).
     files = {role: str(source) for role, source in
              (("mixture", mixture), ("vocal", vocal), ("instrumental", instrumental))
@@ -89,26 +83,52 @@ def load_pair(mixture, *, vocal=None, instrumental=None, settings: Settings | No
     return pair
 
 
-# --- evaluation -------------------------------------------------------------------
+# --- the scoring loop -----------------------------------------------------------------
 
-def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, window_s: float | None = BSS_WINDOW_S,
-                  align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None) -> dict:
-    """Run methods on a pair and measure them against the truth.
+@dataclass(frozen=True)
+class Candidate:
+    """One named estimate to score.
+
+    Attributes
+    ----------
+    name, kind, description : str
+        As the report lists it (kind: ``"seed"``, ``"oracle"`` or ``"blind"``).
+    separate : callable(Pair) -> Separation
+        Makes the estimate from the truth pair (after any alignment repair),
+        on the pair's true scale.
+    """
+
+    name: str
+    kind: str
+    description: str
+    separate: Callable[[Pair], Separation]
+
+
+def method_candidate(method) -> Candidate:
+    """A :mod:`vsep_core.baselines` method as a candidate (blind ones never see the vocal)."""
+    def separate(truth: Pair) -> Separation:
+        return run_method(method, truth.mixture, truth.sr, None if method.kind == "blind" else truth.vocal)
+
+    return Candidate(method.name, method.kind, method.description, separate)
+
+
+def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None = BSS_WINDOW_S,
+          align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None) -> dict:
+    """Score named estimates against a truth pair: the one evaluation loop.
 
     Parameters
     ----------
-    pair : Pair
-        At a common level; the references are ``pair.vocal`` and
-        ``pair.mixture − pair.vocal``.
-    methods : sequence of str or Separator
-        Method names (``"all"`` for every one) or built methods.
-    settings : Settings, optional
-        Engine settings for methods built from names (and recorded in the report).
+    truth : Pair
+        At its true scale (level ``"as_is"``); the references are
+        ``truth.vocal`` and ``truth.mixture − truth.vocal``.
+    candidates : sequence of Candidate
+    settings : Settings
+        Recorded in the report (the engine settings the estimates were made with).
     window_s : float or None
         BSS Eval frame length (1 s, as SiSEC; ``None``: whole signal).
     align : bool
         When the alignment check finds a misfit it can repair (a lag or an
-        inverted polarity), apply its lag and gain before evaluating — to the
+        inverted polarity), apply its lag and gain before scoring — to the
         vocal, or to the instrumental when the pair was given as mixture −
         instrumental. An aligned or unrelated pair is left as it is.
     max_lag_s : float
@@ -121,44 +141,47 @@ def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, wind
         ``{"pair", "settings", "alignment", "alignment_applied", "bss_eval",
         "methods": [{"name", "kind", "description", "vocal": {metric: dB},
         "instrumental": {...}, "seconds", "info", "error"}], "seconds"}``.
-        A method that rejects the pair (:class:`VsepError`) gets ``"error"``
+        A candidate that rejects the pair (:class:`VsepError`) gets ``"error"``
         and NaN metrics; the others still run.
+
+    Raises
+    ------
+    VsepError
+        When the truth is not at its true scale, or its vocal or instrumental is silent.
     """
     started = time.perf_counter()
-    settings = evaluation_settings(settings)
-    methods = [methods] if isinstance(methods, str) else list(methods)
-    if all(isinstance(m, str) for m in methods):
-        methods = resolve_methods(methods, settings)
-
-    target_mode = pair.info.get("target_mode", "vocal")
+    if truth.info.get("level", TRUTH_LEVEL) != TRUTH_LEVEL:
+        raise VsepError(f"The truth pair must be at level {TRUTH_LEVEL!r} (the files' true scale), "
+                        f"not {truth.info['level']!r}; load it with vsep_core.evaluate.load_pair.")
+    target_mode = truth.info.get("target_mode", "vocal")
     given = "instrumental" if target_mode == "mixture_minus_instrumental" else "vocal"
-    given_signal = pair.vocal if given == "vocal" else pair.mixture - pair.vocal
+    given_signal = truth.vocal if given == "vocal" else truth.mixture - truth.vocal
     report(progress, 0.0, f"Checking the alignment of the {given}")
-    alignment = check_alignment(pair.mixture, given_signal, pair.sr, max_lag_s=max_lag_s, name=given)
+    alignment = check_alignment(truth.mixture, given_signal, truth.sr, max_lag_s=max_lag_s, name=given)
     # Only a real misfit is repaired: an aligned pair's fitted gain is off by <i, v> / <v, v>
     # (the instrumental's chance correlation with the vocal), and an unrelated file has nothing to fix.
     if align and not alignment.aligned and abs(alignment.correlation_at_lag) >= MIN_CORRELATION:
         fixed = apply_alignment(given_signal, alignment.lag_samples, alignment.gain)
-        vocal = fixed if given == "vocal" else (pair.mixture - fixed).astype(np.float32)
-        pair = Pair(mixture=pair.mixture, vocal=vocal, sr=pair.sr, info={**pair.info, "alignment_applied": True})
+        vocal = fixed if given == "vocal" else (truth.mixture - fixed).astype(np.float32)
+        truth = Pair(mixture=truth.mixture, vocal=vocal, sr=truth.sr, info={**truth.info, "alignment_applied": True})
 
-    vocal_ref = pair.vocal.astype(np.float64)
-    instrumental_ref = pair.mixture.astype(np.float64) - vocal_ref
+    vocal_ref = truth.vocal.astype(np.float64)
+    instrumental_ref = truth.mixture.astype(np.float64) - vocal_ref
     if not np.any(instrumental_ref):
         raise VsepError("The instrumental (mixture − vocal) is silent: the vocal file is the mixture itself, "
                         "so there is nothing to separate.")
     if not np.any(vocal_ref):
         raise VsepError("The vocal is silent in the evaluated segment; there is nothing to measure.")
+    candidates = list(candidates)
     entries = []
-    for i, method in enumerate(methods):
-        report(progress, (i + 0.5) / (len(methods) + 0.5), f"Running {method.name}")
-        entry = {"name": method.name, "kind": method.kind, "description": method.description}
+    for i, candidate in enumerate(candidates):
+        report(progress, (i + 0.5) / (len(candidates) + 0.5), f"Running {candidate.name}")
+        entry = {"name": candidate.name, "kind": candidate.kind, "description": candidate.description}
         t0 = time.perf_counter()
         try:
-            separation = run_method(method, pair.mixture, pair.sr, None if method.kind == "blind" else pair.vocal)
-            scores = evaluate_estimate(vocal_ref, instrumental_ref, separation.vocal, separation.instrumental,
-                                       pair.sr, window_s=window_s)
-            entry.update(scores)
+            separation = candidate.separate(truth)
+            entry.update(evaluate_estimate(vocal_ref, instrumental_ref, separation.vocal, separation.instrumental,
+                                           truth.sr, window_s=window_s))
             entry["info"] = separation.info
             entry["error"] = None
         except VsepError as exc:
@@ -169,14 +192,138 @@ def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, wind
         entries.append(entry)
     report(progress, 1.0, "Evaluation done")
     return {
-        "pair": _pair_summary(pair, given),
+        "pair": _pair_summary(truth, given, settings.level),
         "settings": settings.to_dict(),
         "alignment": alignment.to_dict(),
-        "alignment_applied": bool(pair.info.get("alignment_applied", False)),
+        "alignment_applied": bool(truth.info.get("alignment_applied", False)),
         "bss_eval": bss_eval_description(window_s),
         "methods": entries,
         "seconds": time.perf_counter() - started,
     }
+
+
+# --- the two entry points ------------------------------------------------------------
+
+def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, window_s: float | None = BSS_WINDOW_S,
+                  align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None, order=None,
+                  max_slices: int | None = None) -> dict:
+    """Run methods on a truth pair and score them (what ``evaluate`` prints).
+
+    Parameters
+    ----------
+    pair : Pair
+        The truth at level ``"as_is"`` (see :func:`load_pair`).
+    methods : sequence of str or Separator
+        Method names (``"all"`` for every one) or built methods.
+    settings : Settings, optional
+        Engine settings of the methods built from names, level included
+        (default :func:`evaluation_settings`); recorded in the report.
+    window_s, align, max_lag_s, progress
+        See :func:`score`.
+    order, max_slices : optional
+        The seed methods' slice order and count, as ``run --order`` and
+        ``--slices`` (see :func:`vsep_core.baselines.get_method`).
+
+    Returns
+    -------
+    dict
+        See :func:`score`.
+    """
+    settings = evaluation_settings(settings)
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    if all(isinstance(m, str) for m in methods):
+        methods = resolve_methods(methods, settings, order=order, max_slices=max_slices)
+    return score(pair, [method_candidate(m) for m in methods], settings=settings, window_s=window_s, align=align,
+                 max_lag_s=max_lag_s, progress=progress)
+
+
+def experiment_candidates(result, truth: Pair) -> list[Candidate]:
+    """An experiment's runs as candidates, named as ``evaluate --methods`` names the same runs.
+
+    The progressive run with the lowest loss and the largest N
+    (``seed_progressive_N``, one entry when they are the same run), then,
+    when the experiment ran the greedy search, ``seed_greedy`` (the full
+    sequence) and ``seed_greedy_best`` (the best prefix). Each run's vocal is
+    brought back to the truth's scale with :func:`vsep_core.audio.to_true_scale`
+    on the engine pair the run saw (``normalise_levels(truth, settings.level)``).
+
+    Raises
+    ------
+    VsepError
+        When the truth does not fit the experiment (length, sample rate) or a
+        run's audio was not kept.
+    """
+    settings = result.settings
+    if truth.sr != settings.sr:
+        raise VsepError(f"The truth pair is at {truth.sr} Hz but the experiment ran at {settings.sr} Hz.")
+    n_run = result.pair_info.get("n_samples")
+    if n_run is not None and n_run != truth.n_samples:
+        raise VsepError(f"The truth pair has {truth.n_samples} samples but the experiment analysed {n_run}: "
+                        "load it with the experiment's segment settings.")
+    mix_out, voc_out, mix_gain, voc_gain = normalise_levels(truth.mixture, truth.vocal, settings.level)
+    engine_pair = Pair(mixture=mix_out, vocal=voc_out, sr=truth.sr,
+                       info={"level": settings.level, "mixture_gain": mix_gain, "vocal_gain": voc_gain})
+
+    def candidate(name: str, description: str, run, info: dict) -> Candidate:
+        if run.estimate is None:
+            raise VsepError(f"The run {name} kept no audio; run the experiment with keep_audio=True to score it.")
+
+        def separate(pair: Pair) -> Separation:
+            vocal = to_true_scale(run.estimate.vocal_raw, engine_pair)
+            return Separation(vocal=vocal, instrumental=instrumental_from_vocal(pair.mixture, vocal), info=info)
+
+        return Candidate(name, "seed", description, separate)
+
+    out = []
+    best, largest = result.best_progressive, result.progressive[-1]
+    for run in [best] if largest is best else [best, largest]:
+        out.append(candidate(progressive_name(run.n, result.order),
+                             f"Fingerprint EQ, progressive run over {run.n} slice(s) then the polish",
+                             run, {"slices": list(run.slices), "loss": run.final_loss}))
+    if result.greedy is not None:
+        greedy = result.greedy
+        extra = {"greedy_loss": greedy.loss, "best_prefix_loss": greedy.best_prefix_loss}
+        out.append(candidate("seed_greedy", "Fingerprint EQ, greedy slice order (full sequence, as the research "
+                             "code reports)", result.greedy_run,
+                             {"slices": list(result.greedy_run.slices), "loss": result.greedy_run.final_loss, **extra}))
+        out.append(candidate("seed_greedy_best", "Fingerprint EQ, greedy slice order (best prefix over all steps)",
+                             result.best_prefix_run, {"slices": list(result.best_prefix_run.slices),
+                                                      "loss": result.best_prefix_run.final_loss, **extra}))
+    return out
+
+
+def evaluate_experiment(result, truth: Pair, *, methods=REFERENCE_METHODS, window_s: float | None = BSS_WINDOW_S,
+                        align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None) -> dict:
+    """Score an experiment's runs, and reference methods beside them, against the truth.
+
+    The same report as :func:`evaluate_pair`: for the same pair and settings,
+    ``evaluate --methods <the run names> <methods> [--order … --slices N]``
+    gives the same figures.
+
+    Parameters
+    ----------
+    result : ExperimentResult
+        From :func:`vsep_core.experiment.run_experiment` (with its audio).
+    truth : Pair
+        The pair at level ``"as_is"`` with the experiment's segment settings
+        (``load_pair(..., settings=result.settings)``).
+    methods : sequence of str
+        Reference methods run beside the experiment's runs (default
+        :data:`REFERENCE_METHODS`), with the experiment's settings.
+    window_s, align, max_lag_s, progress
+        See :func:`score`.
+
+    Returns
+    -------
+    dict
+        See :func:`score`; the runs come first (see :func:`experiment_candidates`).
+    """
+    settings = result.settings
+    references = resolve_methods(list(methods), settings, order=result.order,
+                                 max_slices=len(result.progressive)) if methods else []
+    candidates = experiment_candidates(result, truth) + [method_candidate(m) for m in references]
+    return score(truth, candidates, settings=settings, window_s=window_s, align=align, max_lag_s=max_lag_s,
+                 progress=progress)
 
 
 def bss_eval_description(window_s: float | None) -> dict:
@@ -192,10 +339,12 @@ def bss_eval_description(window_s: float | None) -> dict:
         "window_s": window_s,
         "aggregation": "median over frames" if window_s is not None else "whole signal",
         "si_sdr": "whole signal, no mean removed",
+        "scale": "estimates scored at the files' true scale (level as_is); an estimate made on a normalised "
+                 "pair is divided by the vocal's gain",
     }
 
 
-def _pair_summary(pair: Pair, given: str) -> dict:
+def _pair_summary(pair: Pair, given: str, level: str) -> dict:
     info = pair.info
     files = info.get("files", {})
     return {
@@ -205,7 +354,7 @@ def _pair_summary(pair: Pair, given: str) -> dict:
         "sr": pair.sr,
         "n_samples": pair.n_samples,
         "duration_s": pair.duration_s,
-        "level": info.get("level"),
+        "level": level,
     }
 
 
@@ -226,13 +375,13 @@ def format_table(result: dict) -> str:
     Parameters
     ----------
     result : dict
-        What :func:`evaluate_pair` returned.
+        What :func:`evaluate_pair` or :func:`evaluate_experiment` returned.
     """
     pair, bss = result["pair"], result["bss_eval"]
     target = pair["target"]
     lines = [
         f"Pair: mixture {pair['mixture']} + {target} {pair[target]}, {pair['duration_s']:.2f} s at {pair['sr']} Hz "
-        f"(level {pair['level']})",
+        f"(engine level {pair['level']}; scored at the files' true scale)",
         f"Alignment: {result['alignment']['verdict']}"
         + (" [lag and gain applied]" if result.get("alignment_applied") else ""),
         f"BSS Eval: {bss['implementation']}; "
@@ -253,173 +402,3 @@ def format_table(result: dict) -> str:
         if m.get("error"):
             lines.append(f"{'':{name_w}}   failed: {m['error']}")
     return "\n".join(lines)
-
-
-def json_ready(value):
-    """``value`` with numpy scalars made Python and non-finite floats made ``None`` (JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_ready(value.tolist())
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    return value
-
-
-def write_json(result: dict, path) -> Path:
-    """Write the report as JSON (NaN and ±inf become ``null``), creating folders."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(json_ready(result), indent=2, allow_nan=False) + "\n")
-    except OSError as exc:
-        raise VsepError(f"Cannot write the JSON report to {str(path)!r}: {exc.strerror or exc}.") from exc
-    return path
-
-
-# --- CLI --------------------------------------------------------------------------
-
-def _duration(text: str):
-    if text.strip().lower() in ("all", "whole", "none", "0"):
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds or 'all', got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds or 'all', got {text!r}")
-    return value
-
-
-def _window(text: str):
-    if text.strip().lower() in ("whole", "all", "none", "0"):
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds or 'whole', got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds or 'whole', got {text!r}")
-    return value
-
-
-def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--methods", nargs="+", default=["all"], metavar="NAME",
-                        help="Methods to run (space- or comma-separated; default all): "
-                             + ", ".join(method_names()) + ", or seed_progressive_N for N slices.")
-    parser.add_argument("--start", type=float, default=0.0, metavar="SECONDS",
-                        help="Start of the evaluated segment (default 0).")
-    parser.add_argument("--duration", type=_duration, default=Settings().duration_s, metavar="SECONDS",
-                        help="Length of the evaluated segment, or 'all' for whole files (default 4.7).")
-    parser.add_argument("--level", choices=EVALUATION_LEVELS, default="as_is",
-                        help="as_is: files as they are (default); common: one peak gain for both.")
-    parser.add_argument("--pooled-windows", choices=("seed", "expand"), default="seed",
-                        help="How the seed method maps pooled slices onto windows (default seed).")
-    parser.add_argument("--window", type=_window, default=BSS_WINDOW_S, metavar="SECONDS",
-                        help="BSS Eval frame length (default 1 s, median over frames, as SiSEC); "
-                             "'whole' for one whole-signal figure.")
-    parser.add_argument("--apply-alignment", action="store_true",
-                        help="Apply the lag and gain the alignment check finds before evaluating.")
-    parser.add_argument("--max-lag", type=float, default=MAX_LAG_S, metavar="SECONDS",
-                        help=f"Largest lag the alignment check searches (default {MAX_LAG_S:g} s).")
-
-
-def _settings_from_args(args) -> Settings:
-    return evaluation_settings(Settings(level=args.level, start_s=args.start, duration_s=args.duration,
-                                        pooled_windows=args.pooled_windows))
-
-
-def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Arguments of ``python -m vsep_core evaluate``."""
-    parser.add_argument("--mixture", required=True, metavar="FILE", help="The full mix.")
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--vocal", metavar="FILE", help="The isolated vocal of the same mix.")
-    target.add_argument("--instrumental", metavar="FILE",
-                        help="The instrumental of the same mix (vocal = mixture − instrumental).")
-    _add_common_arguments(parser)
-    parser.add_argument("--json", metavar="OUT", help="Also write the report as JSON to OUT.")
-    parser.add_argument("--quiet", action="store_true", help="No progress lines on stderr.")
-    return parser
-
-
-def main_evaluate(args: argparse.Namespace) -> int:
-    """Run ``evaluate``: print the table, write JSON if asked. 0 on success, 2 on bad input."""
-    try:
-        settings = _settings_from_args(args)
-        methods = resolve_methods(args.methods, settings)
-        pair = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
-        progress = None if args.quiet else _stderr_progress("evaluate")
-        result = evaluate_pair(pair, methods, settings=settings, window_s=args.window,
-                               align=args.apply_alignment, max_lag_s=args.max_lag, progress=progress)
-        print(format_table(result))
-        if args.json:
-            path = write_json(result, args.json)
-            print(f"\nJSON report written to {path}")
-        return 0
-    except VsepError as exc:
-        print(f"vsep evaluate: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def add_batch_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Arguments of ``python -m vsep_core batch`` (layout in :mod:`vsep_core.batch`)."""
-    from .batch import DEFAULT_OUT, LAYOUT_HELP
-
-    parser.description = (parser.description or "") + LAYOUT_HELP
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("folder", metavar="DIR", help="Folder with one sub-folder per song.")
-    _add_common_arguments(parser)
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="Use an existing Dask cluster (e.g. tcp://10.0.0.5:8786) instead of a local one. "
-                             "Its workers need vsep_core installed and access to DIR.")
-    parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="Workers of the local cluster (default: one per CPU core, one thread each).")
-    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
-                        help=f"Where to write per_song.csv, summary.csv, failures.csv and batch.json "
-                             f"(default {DEFAULT_OUT}).")
-    parser.add_argument("--quiet", action="store_true", help="No progress on stderr.")
-    return parser
-
-
-def main_batch(args: argparse.Namespace) -> int:
-    """Run ``batch``. 0 when every song finished, 1 when some failed (the rest are
-    written), 2 on bad input or when no song could be evaluated."""
-    from .batch import format_summary, run_batch, write_outputs
-
-    try:
-        settings = _settings_from_args(args)
-        resolve_methods(args.methods, settings)  # fail early on a typo
-        if args.workers is not None and args.workers < 1:
-            raise VsepError(f"--workers must be at least 1, got {args.workers}.")
-        progress = None if args.quiet else _stderr_progress("batch")
-        result = run_batch(args.folder, methods=args.methods, settings=settings, window_s=args.window,
-                           align=args.apply_alignment, max_lag_s=args.max_lag, scheduler=args.scheduler,
-                           n_workers=args.workers, progress=progress)
-        paths = write_outputs(result, args.out)
-        print(format_summary(result))
-        print("\nWritten: " + ", ".join(str(p) for p in paths))
-        if not result.reports:
-            print("vsep batch: error: no song could be evaluated.", file=sys.stderr)
-            return 2
-        return 1 if result.failures else 0
-    except VsepError as exc:
-        print(f"vsep batch: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _stderr_progress(command: str):
-    last = {"label": None}
-
-    def progress(fraction: float, label: str) -> None:
-        if label != last["label"]:
-            last["label"] = label
-            print(f"[{command} {100 * fraction:5.1f} %] {label}", file=sys.stderr, flush=True)
-
-    return progress

@@ -15,6 +15,7 @@ import numpy as np
 from .analysis import Analysis, analyse
 from .audio import Pair
 from .errors import VsepError
+from .jsonio import json_ready
 from .optimise import ChainResult, run_chain, run_progressive
 from .progress import Progress, report, scaled
 from .reconstruct import Estimate, estimate_from_chain
@@ -93,7 +94,7 @@ class ExperimentResult:
             "config": {**self.settings.to_dict(), "order": list(self.order),
                        "max_slices": len(self.progressive), "greedy": self.greedy is not None,
                        "seed_compatible": self.settings.is_seed_compatible},
-            "pair": _jsonable(self.pair_info),
+            "pair": json_ready(self.pair_info),
             "progressive": [
                 {"n": run.n, "slices": list(run.slices), "final_loss": run.final_loss,
                  "pass_losses": run.pass_losses, "loss_curve": run.loss_curve.tolist()}
@@ -107,14 +108,94 @@ class ExperimentResult:
         return out
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
+def resolve_order(order=None, max_slices: int | None = None) -> tuple[tuple, tuple]:
+    """The slice order of the progressive runs and the slices an experiment uses.
+
+    Parameters
+    ----------
+    order : sequence of str, optional
+        Slice names, numbers or short names (default 1, 2, …, 18).
+    max_slices : int, optional
+        Largest N (default all of ``order``).
+
+    Returns
+    -------
+    order, used : tuple of str
+        The canonical order and ``order[:max_slices]`` (the greedy search's candidates).
+
+    Raises
+    ------
+    VsepError
+        For an unknown slice, an empty order or a count out of range.
+    """
+    order = tuple(resolve_slices(SLICE_NAMES if order is None else order))
+    if not order:
+        raise VsepError("The slice order is empty.")
+    if max_slices is None:
+        max_slices = len(order)
+    if isinstance(max_slices, bool) or not isinstance(max_slices, (int, np.integer)) \
+            or not 1 <= max_slices <= len(order):
+        raise VsepError(f"The number of slices must be from 1 to {len(order)}, got {max_slices!r}.")
+    return order, order[: int(max_slices)]
+
+
+def _summary(label: str, chain: ChainResult, analysis: Analysis, pair: Pair, on_run, keep_audio: bool) -> RunSummary:
+    """A finished chain as a RunSummary with its audio; ``on_run`` sees the audio even when it is not kept."""
+    summary = RunSummary.from_chain(chain, estimate_from_chain(chain, analysis, pair))
+    if on_run is not None:
+        on_run(label, summary)
+    if not keep_audio:
+        summary.estimate = None
+    chain.final_db = None  # the audio is made; the big matrix can go
+    return summary
+
+
+def run_greedy(analysis: Analysis, pair: Pair, candidates, *, on_run=None, progress: Progress = None,
+               keep_audio: bool = True, timings: dict | None = None):
+    """The greedy order search, then its full sequence and best prefix run again with their audio.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        Of ``pair``, with every candidate's view (and the raw view).
+    pair : Pair
+        The prepared pair the analysis was made from.
+    candidates : sequence of str
+        The slices to order (canonical names).
+    on_run : callable(label: str, RunSummary), optional
+        Called with ``"greedy"`` and (when it differs) ``"best_prefix"`` as their audio is ready.
+    progress : callable(fraction, label), optional
+        The search takes the first 90 %, the two replays the rest.
+    keep_audio : bool
+        Keep the estimates in the returned runs (else they go to ``on_run`` only).
+    timings : dict, optional
+        Filled with ``"greedy"`` (the search) and ``"reconstruct"`` (the replays), in seconds.
+
+    Returns
+    -------
+    greedy : GreedyResult
+    greedy_run : RunSummary
+        The full sequence.
+    best_prefix_run : RunSummary
+        The best prefix; the same object as ``greedy_run`` when the best
+        prefix is the whole sequence.
+    """
+    t0 = time.perf_counter()
+    found = greedy_search(analysis, list(candidates), progress=scaled(progress, 0.0, 0.9))
+    t1 = time.perf_counter()
+    report(progress, 0.9, "Rebuilding the greedy result")
+    greedy_run = _summary("greedy", run_chain(analysis, found.sequence), analysis, pair, on_run, keep_audio)
+    if found.best_prefix_length == len(found.sequence):
+        best_prefix_run = greedy_run
+    else:
+        report(progress, 0.95, "Rebuilding the best prefix")
+        best_prefix_run = _summary("best_prefix", run_chain(analysis, found.best_prefix), analysis, pair, on_run,
+                                   keep_audio)
+    report(progress, 1.0, "Greedy search done")
+    if timings is not None:
+        timings["greedy"] = t1 - t0
+        timings["reconstruct"] = time.perf_counter() - t1
+    return found, greedy_run, best_prefix_run
 
 
 def run_experiment(
@@ -165,16 +246,12 @@ def run_experiment(
         For unknown slice names or a slice count out of range.
     """
     settings = settings or Settings()
-    order = tuple(resolve_slices(SLICE_NAMES if order is None else order))
-    max_slices = len(order) if max_slices is None else max_slices
-    if not isinstance(max_slices, int) or not 1 <= max_slices <= len(order):
-        raise VsepError(f"The number of slices must be from 1 to {len(order)}, got {max_slices!r}.")
-    used = order[:max_slices]
+    order, used = resolve_order(order, max_slices)
+    max_slices = len(used)
     # Share of the progress bar by passes: fingerprinting ≈ 2 passes, progressive
-    # 2 per N, greedy 2 per candidate, the replays N + 1 each.
+    # 2 per N, greedy 2 per candidate plus the replays (N + 1 each).
     weights = {"analyse": 2.0, "progressive": 2.0 * max_slices,
-               "greedy": float(max_slices * (max_slices + 1)) if greedy else 0.0,
-               "replay": 2.0 * (max_slices + 1) if greedy else 0.0}
+               "greedy": float(max_slices * (max_slices + 1)) + 2.0 * (max_slices + 1) if greedy else 0.0}
     total = sum(weights.values())
     bounds, acc = {}, 0.0
     for key, w in weights.items():
@@ -190,22 +267,12 @@ def run_experiment(
                            progress=scaled(progress, *bounds["analyse"]))
     timings["analyse"] = time.perf_counter() - t0
 
-    def keep(label: str, chain: ChainResult) -> RunSummary:
-        estimate = estimate_from_chain(chain, analysis, pair)
-        summary = RunSummary.from_chain(chain, estimate)
-        if on_run is not None:
-            on_run(label, summary)
-        if not keep_audio:
-            summary.estimate = None
-        chain.final_db = None  # the audio is made; the big matrix can go
-        return summary
-
     t0 = time.perf_counter()
     reconstruct_s = [0.0]
 
     def on_progressive(chain: ChainResult) -> None:
         t = time.perf_counter()
-        result.progressive.append(keep(str(len(chain.slices)), chain))
+        result.progressive.append(_summary(str(len(chain.slices)), chain, analysis, pair, on_run, keep_audio))
         reconstruct_s[0] += time.perf_counter() - t
 
     run_progressive(analysis, used, max_slices, on_run=on_progressive,
@@ -213,19 +280,12 @@ def run_experiment(
     timings["progressive"] = time.perf_counter() - t0 - reconstruct_s[0]
 
     if greedy:
-        t0 = time.perf_counter()
-        result.greedy = greedy_search(analysis, used, progress=scaled(progress, *bounds["greedy"]))
-        timings["greedy"] = time.perf_counter() - t0
-        t = time.perf_counter()
-        replay = scaled(progress, *bounds["replay"])
-        report(replay, 0.0, "Rebuilding the greedy result")
-        result.greedy_run = keep("greedy", run_chain(analysis, result.greedy.sequence))
-        if result.greedy.best_prefix_length == len(result.greedy.sequence):
-            result.best_prefix_run = result.greedy_run
-        else:
-            report(replay, 0.5, "Rebuilding the best prefix")
-            result.best_prefix_run = keep("best_prefix", run_chain(analysis, result.greedy.best_prefix))
-        reconstruct_s[0] += time.perf_counter() - t
+        greedy_timings = {}
+        result.greedy, result.greedy_run, result.best_prefix_run = run_greedy(
+            analysis, pair, used, on_run=on_run, progress=scaled(progress, *bounds["greedy"]),
+            keep_audio=keep_audio, timings=greedy_timings)
+        timings["greedy"] = greedy_timings["greedy"]
+        reconstruct_s[0] += greedy_timings["reconstruct"]
     timings["reconstruct"] = reconstruct_s[0]
     report(progress, 1.0, "Done")
     return result

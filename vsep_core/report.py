@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
+import math
 import time
 import zipfile
 from pathlib import Path
@@ -22,6 +22,7 @@ import numpy as np
 from .audio import Pair, wav_bytes, write_wav
 from . import ORACLE_NOTE
 from .experiment import ExperimentResult, RunSummary
+from .jsonio import json_ready, json_text
 from .settings import Settings
 from .views import VIEWS_BY_NAME, stft
 
@@ -86,10 +87,26 @@ class Outputs:
             self.spectrograms[label] = _magnitude(run.estimate.vocal_raw, self.settings, self.pair)
 
     def finish(self, result: ExperimentResult, *, metrics: dict | None = None, plots: bool = True) -> dict:
-        """Write ``summary.json``, ``settings.json`` and the plots; return the summary."""
+        """Write ``summary.json``, ``settings.json``, ``metrics.json`` (when given) and the plots.
+
+        Parameters
+        ----------
+        result : ExperimentResult
+        metrics : dict, optional
+            :func:`vsep_core.evaluate.evaluate_experiment`'s report; written
+            as ``metrics.json``, exactly the file ``evaluate --json`` writes.
+        plots : bool
+
+        Returns
+        -------
+        dict
+            The summary (JSON-ready).
+        """
         summary = summary_dict(result, metrics=metrics)
-        self._put("summary.json", json.dumps(summary, indent=1).encode())
-        self._put("settings.json", json.dumps(result.settings.to_dict(), indent=1).encode())
+        self._put("summary.json", json_text(summary).encode())
+        self._put("settings.json", json_text(result.settings.to_dict()).encode())
+        if metrics is not None:
+            self._put("metrics.json", json_text(metrics).encode())
         if plots:
             from plotly.offline import get_plotlyjs
 
@@ -121,8 +138,8 @@ def summary_dict(result: ExperimentResult, *, metrics: dict | None = None) -> di
             "greedy" if result.best_prefix_run is result.greedy_run else "best_prefix")["vocal"]
     summary["oracle_note"] = ORACLE_NOTE
     if metrics is not None:
-        summary["metrics"] = metrics
-    return summary
+        summary["metrics_json"] = "metrics.json"
+    return json_ready(summary)
 
 
 def figures(result: ExperimentResult, pair: Pair, spectrograms: dict | None = None) -> dict:
@@ -194,6 +211,35 @@ def _table(headers, rows) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _db(value) -> str:
+    """A figure as the evaluate table prints it: two decimals, ``inf``, or ``n/a`` for NaN / missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.2f}"
+
+
+def _metrics_html(metrics: dict) -> str:
+    """The evaluation report (``metrics.json``) as a table: every method, every metric, as ``evaluate`` prints it."""
+    names = ("si_sdr", "sdr", "sir", "sar")
+    labels = {"si_sdr": "SI-SDR", "sdr": "SDR", "sir": "SIR", "sar": "SAR"}
+    rows = []
+    for m in metrics.get("methods", []):
+        v, i = m.get("vocal") or {}, m.get("instrumental") or {}
+        rows.append((m.get("name"), m.get("kind"), *(_db(v.get(k)) for k in names), *(_db(i.get(k)) for k in names),
+                     m.get("error") or ""))
+    out = ("<h2>Separation quality (dB, higher is better)</h2>"
+           "<p>Scored at the files' true scale, as <code>python -m vsep_core evaluate</code> does; "
+           "the same figures are in <code>metrics.json</code>.</p>"
+           + _table(["method", "kind", *(f"vocal {labels[k]}" for k in names),
+                     *(f"instr. {labels[k]}" for k in names), "error"], rows))
+    alignment = metrics.get("alignment") or {}
+    if alignment.get("verdict"):
+        out += f"<p class='note'>{html.escape(str(alignment['verdict']))}</p>"
+    return out
+
+
 def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = None,
                 spectrograms: dict | None = None, title: str = "Vocal separation by spectrogram fingerprints") -> str:
     """One HTML file with the plots, the numbers and the audio, that opens offline.
@@ -201,7 +247,7 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
     Parameters
     ----------
     metrics : dict, optional
-        An evaluation report (``{"alignment": ..., "methods": [...]}``) to show as a table.
+        :func:`vsep_core.evaluate.evaluate_experiment`'s report (``metrics.json``) to show as a table.
     spectrograms : dict, optional
         Extracted magnitudes by run label (from :class:`Outputs`).
     """
@@ -231,19 +277,7 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
                        f"research code reports): loss <b>{g.loss:.4f}</b>.<br>Best prefix ({g.best_prefix_length} "
                        f"slices: {html.escape(', '.join(VIEWS_BY_NAME[s].label for s in g.best_prefix))}): loss "
                        f"<b>{g.best_prefix_loss:.4f}</b>.</p>")
-    metrics_html = ""
-    if metrics:
-        rows = []
-        for m in metrics.get("methods", []):
-            v, i = m.get("vocal", {}), m.get("instrumental", {})
-            rows.append((m.get("name"), m.get("kind"), *(f"{v.get(k, float('nan')):.2f}" for k in ("si_sdr", "sdr", "sir", "sar")),
-                         *(f"{i.get(k, float('nan')):.2f}" for k in ("si_sdr", "sdr"))))
-        metrics_html = ("<h2>Separation quality (dB, higher is better)</h2>"
-                        + _table(["method", "kind", "vocal SI-SDR", "vocal SDR", "vocal SIR", "vocal SAR",
-                                  "instr. SI-SDR", "instr. SDR"], rows))
-        alignment = metrics.get("alignment") or {}
-        if alignment.get("verdict"):
-            metrics_html += f"<p class='note'>{html.escape(str(alignment['verdict']))}</p>"
+    metrics_html = _metrics_html(metrics) if metrics else ""
     settings_rows = [(k, v) for k, v in result.settings.to_dict().items()]
     generated = time.strftime("%Y-%m-%d %H:%M")
     return f"""<!DOCTYPE html>

@@ -27,6 +27,12 @@ POOLED_WINDOW_MODES = ("seed", "expand")
 #: were made this way from the evaluation pair.
 LEVEL_MODES = ("independent", "common", "as_is")
 
+#: learning_rate from here on makes each step overshoot by the whole gap or more (refused).
+MAX_LEARNING_RATE = 1.0
+
+#: Largest EQ limit of a pass, in dB (refused above).
+MAX_CLIP_DB = 200.0
+
 #: ``"auto"`` uses the closed form where it is exact (0 < 2·lr ≤ 1) and the
 #: iterative loop elsewhere; the other two force one of them.
 PASS_METHODS = ("auto", "closed", "iterative")
@@ -94,17 +100,53 @@ class Settings:
         if self.n_windows is not None:
             _check_range("n_windows", self.n_windows, 2, 10_000_000, integer=True)
         _check_range("n_points", self.n_points, 2, 100_000, integer=True)
-        if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate)
-                and self.learning_rate > 0):
+        if not (isinstance(self.learning_rate, (int, float)) and not isinstance(self.learning_rate, bool)
+                and math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise VsepError(f"learning_rate must be a positive number, got {self.learning_rate!r}.")
-        if self.learning_rate > 10:
-            raise VsepError(f"learning_rate must be at most 10, got {self.learning_rate!r}.")
+        if self.learning_rate >= MAX_LEARNING_RATE:
+            # Each step moves the EQ by 2·lr times the gap: from lr = 1 on it overshoots by at least the
+            # whole gap, so the loop never settles and the EQ swings between the clips.
+            raise VsepError(f"learning_rate must be below {MAX_LEARNING_RATE:g}, got {self.learning_rate!r}: "
+                            "each step moves the EQ by 2 × rate × the gap, so from 1 on it overshoots by the whole "
+                            "gap or more and swings between the clips instead of settling.")
         _check_range("iterations", self.iterations, 1, 100_000, integer=True)
-        _check_range("clip_db", self.clip_db, 0.0, 1000.0)
+        if not (isinstance(self.clip_db, (int, float)) and not isinstance(self.clip_db, bool)
+                and math.isfinite(self.clip_db) and 0 <= self.clip_db <= MAX_CLIP_DB):
+            raise VsepError(f"clip_db must be a number from 0 to {MAX_CLIP_DB:g}, got {self.clip_db!r}: a pass's EQ "
+                            f"beyond ±{MAX_CLIP_DB:g} dB means nothing (every profile spans top_db, 80 dB) and "
+                            "18 such passes overflow float32 on the way back to amplitude.")
         _check_range("top_db", self.top_db, 1.0, 1000.0)
         _check_choice("pooled_windows", self.pooled_windows, POOLED_WINDOW_MODES)
         _check_choice("level", self.level, LEVEL_MODES)
         _check_choice("pass_method", self.pass_method, PASS_METHODS)
+
+    def warnings(self) -> list[str]:
+        """Values that are legal but make dubious results, one sentence each saying why.
+
+        The command line prints them on stderr, the dashboard beside its
+        settings. Seed defaults give none.
+        """
+        out = []
+        if self.learning_rate > 0.5:
+            out.append(f"learning_rate {self.learning_rate:g} is above 0.5: each step overshoots the gap "
+                       "(by 2 × rate − 1 of it), so the EQ alternates around its goal while it converges, and "
+                       "the exact closed form does not apply (the slower iterative loop runs).")
+        if self.clip_db == 0:
+            out.append("clip_db 0 allows no EQ at all: every run returns the mixture unchanged.")
+        elif self.clip_db > self.top_db:
+            out.append(f"clip_db {self.clip_db:g} is above top_db ({self.top_db:g} dB, the range every "
+                       "profile keeps): the clip no longer limits anything.")
+        if self.learning_rate * self.iterations < 0.05:
+            out.append(f"learning_rate × iterations is {self.learning_rate * self.iterations:g}: a pass moves the "
+                       "EQ by under 10 % of the gap, so the runs barely change the mixture.")
+        n_bins = self.n_fft // 2 + 1
+        if self.n_points > n_bins:
+            out.append(f"n_points {self.n_points} is more than the STFT's {n_bins} bins: the profiles "
+                       "interpolate between bins and add nothing.")
+        if self.n_windows is None and self.hop_length > self.n_fft:
+            out.append(f"hop_length {self.hop_length} is longer than n_fft {self.n_fft}: samples between the "
+                       "frames are never analysed, and the rebuilt audio has gaps.")
+        return out
 
     def replace(self, **changes) -> "Settings":
         """A copy with some fields changed (validated)."""

@@ -273,3 +273,38 @@ def compute_view(X: np.ndarray, name: str) -> np.ndarray:
 def compute_views(X: np.ndarray, names=VIEW_NAMES) -> dict[str, np.ndarray]:
     """Several views at once, as a name → array dict."""
     return {name: compute_view(X, name) for name in names}
+
+
+def view_column(mag: np.ndarray, name: str, window: int) -> np.ndarray:
+    """One window (column) of a view, computed on a few frames around it.
+
+    Equals ``compute_view(mag, name)[:, window]`` (for the pooled views, which
+    have half as many columns, column ``window // 2``) without filtering the
+    whole song: the 3 × 3 kernels reach one frame either side, the 2 × 2 pools
+    one frame back, so a few frames around the window give the same numbers.
+
+    Parameters
+    ----------
+    mag : np.ndarray [shape=(bins, frames)]
+    name : str
+        A canonical view name.
+    window : int
+        Frame index, 0 … frames − 1.
+
+    Returns
+    -------
+    np.ndarray [shape=(bins,) or (⌈bins/2⌉,), dtype=float32]
+    """
+    spec = VIEWS_BY_NAME.get(name)
+    if spec is None:
+        raise VsepError(f"Unknown view {name!r}.")
+    n = mag.shape[1]
+    if not (isinstance(window, (int, np.integer)) and 0 <= window < n):
+        raise VsepError(f"Window {window!r} is outside the spectrogram's 0 … {n - 1}.")
+    if spec.is_pooled:
+        col = int(window) // 2
+        start = max(0, 2 * col - 4)  # even, so the pooled grid stays aligned
+        stop = min(n, 2 * col + 6)
+        return compute_view(mag[:, start:stop], name)[:, col - start // 2]
+    start, stop = max(0, window - 2), min(n, window + 3)
+    return compute_view(mag[:, start:stop], name)[:, window - start]
