@@ -52,12 +52,16 @@ if source is not None:
                           min(ui.remembered("opt_n", 8), max_n), key="opt_n", disabled=len(order) < 2)
             ui.remember("opt_n", n)
         with c2:
-            lr = st.number_input("Learning rate", 0.0001, 10.0, float(settings.learning_rate), step=0.005,
-                                 format="%.4f", key="opt_lr")
+            lr = st.number_input("Learning rate", 0.0001, 0.99, float(settings.learning_rate), step=0.005,
+                                 format="%.4f", key="opt_lr",
+                                 help="How far each gradient step moves the EQ (the research code: 0.01). Above "
+                                      "0.5 the steps overshoot and swing between the clips; 1 and more diverge.")
             iterations = st.number_input("Iterations per pass", 1, 100000, int(settings.iterations), step=10,
                                          key="opt_iterations")
-            clip = st.number_input("EQ clip (± dB)", 0.0, 1000.0, float(settings.clip_db), step=1.0,
-                                   key="opt_clip")
+            clip = st.number_input("EQ clip (± dB)", 0.0, 200.0, float(settings.clip_db), step=1.0,
+                                   key="opt_clip",
+                                   help="The most any band of a window's EQ may boost or cut, in dB (the research "
+                                        "code: 20).")
         with c3:
             method = st.radio("How a pass is computed", list(ui.PASS_LABELS), key="opt_method",
                               index=list(ui.PASS_LABELS).index(settings.pass_method), format_func=ui.PASS_LABELS.get)
@@ -68,6 +72,8 @@ if source is not None:
         if wanted != settings:
             state.set_settings(wanted)
             settings = wanted
+        for warning in settings.warnings():
+            st.warning(warning, icon=":material/warning:")
         if not order:
             st.warning("Choose at least one slice.")
 

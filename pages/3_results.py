@@ -53,11 +53,38 @@ elif source is not None:
             st.warning("These results were computed with earlier settings or another pair; they are shown with "
                        "the settings they were made with (below).", icon=":material/history:")
         settings = prog.settings
-        result = cache.experiment_result(source, prog, greedy)
+        waiting = st.empty()  # "Waiting: N jobs ahead of yours" while other visitors' work runs
+
+        def on_wait(ahead: int) -> None:
+            waiting.caption(jobs.waiting_text(ahead))
+
+        result = jobs.run(lambda: cache.experiment_result(source, prog, greedy), on_wait)
         pair = cache.pair(source, settings)
         greedy_used = greedy if result.greedy is not None else None
-        files = cache.run_files(source, prog, greedy_used)["files"]
         sr = pair.sr
+
+        # --- separation quality: first, where the visitor looks ----------------------------
+        st.subheader("Separation quality")
+        st.caption(report.ORACLE_NOTE)
+        metrics = None
+        if pair.duration_s <= AUTO_MEASURE_S or st.button(
+                f"Measure separation quality ({pair.duration_s:.0f} s of audio: this takes a while)",
+                key="measure_quality", icon=":material/analytics:"):
+            bar = st.progress(0.0, text="Measuring: checking the alignment…")
+
+            def show(events, elapsed, done):
+                last = [e for e in events if e[0] == "progress"]
+                if last and not done:
+                    bar.progress(last[-1][1], text=last[-1][2])
+
+            metrics = jobs.run_with_events(lambda emit: cache.evaluation(source, prog, greedy_used, emit), show)
+            bar.empty()
+        marks = ui.quality_marks(metrics)
+        if metrics is not None:
+            ui.metrics_section(metrics, marks)
+
+        files = jobs.run(lambda: cache.run_files(source, prog, greedy_used)["files"], on_wait)
+        waiting.empty()
 
         # --- listen ------------------------------------------------------------------
         st.subheader("Listen")
@@ -84,18 +111,20 @@ elif source is not None:
         for start in range(0, len(runs), per_row):
             cols = st.columns(per_row)
             for col, run in zip(cols, runs[start:start + per_row]):
-                mark = " ★ lowest" if run is best else ""
+                mark = "".join(f" {m}" for m in marks.get(f"N={run.n}", [])) or (" ★ lowest loss" if run is best else "")
                 player(f"N = {run.n} · loss {run.final_loss:.1f}{mark}", report.run_wav_paths(str(run.n))["vocal"],
                        f"vocal_{run.n}", col)
         if result.greedy is not None:
             st.markdown("##### Greedy search")
             cols = st.columns(per_row)
-            player(f"Greedy order ({len(result.greedy.sequence)} slices) · loss {result.greedy.loss:.1f}",
+            player(f"Greedy order ({len(result.greedy.sequence)} slices) · loss {result.greedy.loss:.1f}"
+                   + "".join(f" {m}" for m in marks.get("greedy", [])),
                    report.run_wav_paths("greedy")["vocal"], "vocal_greedy", cols[0])
             player("Greedy instrumental estimate", report.run_wav_paths("greedy")["instrumental"],
                    "instrumental_greedy", cols[1])
             if result.best_prefix_run is not result.greedy_run:
-                player(f"Best prefix ({result.greedy.best_prefix_length}) · loss {result.greedy.best_prefix_loss:.1f}",
+                player(f"Best prefix ({result.greedy.best_prefix_length}) · loss {result.greedy.best_prefix_loss:.1f}"
+                       + "".join(f" {m}" for m in marks.get("best_prefix", [])),
                        report.run_wav_paths("best_prefix")["vocal"], "vocal_best_prefix", cols[2])
         elif greedy is not None:
             st.caption("The greedy search was run with other settings; run it again to add it here.")
@@ -139,64 +168,18 @@ elif source is not None:
                    "dB each pass added (red) or removed (blue) to make the mixture's fingerprint match the vocal's. "
                    "Pooled slices learn half as many windows.")
 
-        # --- separation quality --------------------------------------------------------
-        st.subheader("Separation quality")
-        metrics = None
-        if not cache.evaluation_available():
-            st.info("The separation scores (SI-SDR, SDR, SIR, SAR) arrive with the evaluation module; until then, "
-                    "the loss is the measure:", icon=":material/info:")
-            st.plotly_chart(plots.final_loss_figure({r.n: r.final_loss for r in runs},
-                                                    {f"greedy ({len(result.greedy.sequence)})": result.greedy.loss}
-                                                    if result.greedy is not None else None), theme=None,
-                            key="loss_fallback")
-        else:
-            st.caption(report.ORACLE_NOTE)
-            key = "measure_quality"
-            auto = pair.duration_s <= AUTO_MEASURE_S
-            if auto or st.button(f"Measure separation quality ({pair.duration_s:.0f} s of audio: this takes a while)",
-                                 key=key, icon=":material/analytics:"):
-                bar = st.progress(0.0, text="Measuring…")
-
-                def show(events, elapsed, done):
-                    last = [e for e in events if e[0] == "progress"]
-                    if last and not done:
-                        bar.progress(last[-1][1], text=last[-1][2])
-
-                metrics = jobs.run_with_events(lambda emit: cache.evaluation(source, prog, greedy_used, emit), show)
-                bar.empty()
-            if metrics is not None:
-                rows = []
-                for m in metrics["methods"]:
-                    v, i = m["vocal"], m["instrumental"]
-                    rows.append({"method": m["name"], "kind": m["kind"],
-                                 "vocal SI-SDR": v["si_sdr"], "vocal SDR": v["sdr"], "vocal SIR": v["sir"],
-                                 "vocal SAR": v["sar"], "instrumental SI-SDR": i["si_sdr"],
-                                 "instrumental SDR": i["sdr"], "what it is": m["description"] +
-                                 (f" (failed: {m['error']})" if m.get("error") else "")})
-                table = pd.DataFrame(rows)
-                number = st.column_config.NumberColumn(format="%.2f")
-                st.dataframe(table, hide_index=True, width="stretch",
-                             column_config={c: number for c in table.columns if "SI-SDR" in c or "SDR" in c
-                                            or "SIR" in c or "SAR" in c})
-                st.caption("All in dB; higher is better. *seed*: this method (yours); *oracle*: ceilings that read "
-                           "the true vocal (ideal masks, the exact 400-band EQ); *blind*: methods that never see it; "
-                           "*mixture*: the mixture itself, the floor. "
-                           + ("Scores are measured on the pair at its true relative level (the analysis normalised "
-                              "each file on its own). " if metrics.get("run_level") == "independent" else "")
-                           + f"BSS Eval: {metrics['bss_eval']['implementation']}, 1 s frames, median.")
-                align = metrics["alignment"]
-                (st.success if align["aligned"] else st.warning)(align["verdict"])
-
         # --- downloads ---------------------------------------------------------------------
         st.subheader("Take it with you")
-        bundle = cache.downloads(source, prog, greedy_used, metrics)
+        bundle = jobs.run(lambda: cache.downloads(source, prog, greedy_used, metrics), on_wait)
         c1, c2 = st.columns(2)
         with c1:
             st.download_button("Download everything (ZIP)", bundle["zip"], file_name="vsep_results.zip",
                                mime="application/zip", icon=":material/folder_zip:", type="primary",
                                key="dl_zip", on_click="ignore")
             st.caption(f"{len(bundle['files'])} files, {len(bundle['zip']) / 1e6:.1f} MB: every WAV (vocal and "
-                       "instrumental per run), the plots, summary.json and settings.json.")
+                       "instrumental per run), the plots, summary.json, settings.json"
+                       + (" and metrics.json (the scores, as `python -m vsep_core evaluate --json` writes them)."
+                          if metrics is not None else "."))
         with c2:
             st.download_button("Download the report (HTML)", bundle["html"], file_name="vsep_report.html",
                                mime="text/html", icon=":material/description:", key="dl_html", on_click="ignore")

@@ -28,8 +28,9 @@ from streamlit.testing.v1 import AppTest
 from vsep_app import cache, ui
 from vsep_core import views
 from vsep_core.audio import prepare_pair
+from vsep_core.evaluate import evaluate_experiment
 from vsep_core.experiment import run_experiment
-from vsep_core.fingerprint import target_profiles_db, window_metrics
+from vsep_core.fingerprint import window_metrics
 from vsep_core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -262,29 +263,55 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     assert len(every_wav) == 2 + 2 * 8 + 2 + 2 * (expected.greedy.best_prefix_length != 8)
     assert "N = 3: instrumental" in [b.label for b in every_wav]
     assert {"Spectrograms", "Learned EQ curves", "Separation quality", "Take it with you"} <= set(_subheaders(at))
+    # The scores are exactly the engine's evaluation of this experiment (the evaluate --json report).
+    expected_metrics = evaluate_experiment(expected, prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav",
+                                                                  settings=Settings(level="as_is")))
     scores = at.dataframe[0].value
-    assert {"exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture"} <= set(scores["method"])
-    assert scores.loc[scores["method"] == "irm", "vocal SI-SDR"].iloc[0] > \
-        scores.loc[scores["method"] == "mixture", "vocal SI-SDR"].iloc[0]
+    assert list(scores["method"]) == [m["name"] for m in expected_metrics["methods"]]
+    assert {"seed_greedy", "seed_greedy_best", "exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss",
+            "mixture"} <= set(scores["method"])
+    for row, m in zip(scores.to_dict("records"), expected_metrics["methods"]):
+        for part in ("vocal", "instrumental"):
+            for metric, label in (("si_sdr", "SI-SDR"), ("sdr", "SDR"), ("sir", "SIR"), ("sar", "SAR")):
+                if m["name"] == "mixture" and metric == "sar":
+                    assert row[f"{part} {label}"] is None or np.isnan(row[f"{part} {label}"])  # shown as "—"
+                else:
+                    assert row[f"{part} {label}"] == pytest.approx(m[part][metric], abs=1e-6), (m["name"], part, metric)
+    # ★ marks: the lowest loss and the best SI-SDR among the scored runs (the pair is aligned).
+    seed = [m for m in expected_metrics["methods"] if m["kind"] == "seed"]
+    by_name = dict(zip(scores["method"], scores["mark"]))
+    assert "★ lowest loss" in by_name[min(seed, key=lambda m: m["info"]["loss"])["name"]]
+    assert "★ best SI-SDR" in by_name[max(seed, key=lambda m: m["vocal"]["si_sdr"])["name"]]
+    assert any(e.label.startswith("Glossary") for e in at.expander)
+    assert any("lowest loss and the best SI-SDR can be different" in c.value for c in at.caption)
 
     zip_button = at.download_button[labels.index("Download everything (ZIP)")]
     with zipfile.ZipFile(io.BytesIO(media(zip_button.proto.url))) as zf:
         names = set(zf.namelist())
         summary = json.loads(zf.read("summary.json"))
         settings_json = json.loads(zf.read("settings.json"))
+        metrics_json = json.loads(zf.read("metrics.json"))
         wav = zf.read("3_slices/extracted_vocal.wav")
     assert {"1_slices/mixture.wav", "1_slices/target.wav", "best_sequence_found/extracted_vocal_best_sequence.wav",
             "plots/loss_curves.html", "plots/greedy_search.html"} <= names
     assert [e["final_loss"] for e in summary["progressive"]] == pytest.approx(
         [r.final_loss for r in expected.progressive])
     assert summary["greedy"]["sequence"] == expected.greedy.sequence
-    assert {m["name"] for m in summary["metrics"]["methods"]} >= {"exact_eq", "mixture"}
+    # metrics.json: the evaluate --json report (its shape and numbers), with this session's file names.
+    assert set(metrics_json) == set(expected_metrics)
+    assert [m["name"] for m in metrics_json["methods"]] == [m["name"] for m in expected_metrics["methods"]]
+    for got, want in zip(metrics_json["methods"], expected_metrics["methods"]):
+        assert got["vocal"]["si_sdr"] == pytest.approx(want["vocal"]["si_sdr"], abs=1e-6)
+        assert got["instrumental"]["sdr"] == pytest.approx(want["instrumental"]["sdr"], abs=1e-6)
+    assert metrics_json["pair"]["mixture"] == "mixture.wav" and metrics_json["pair"]["vocal"] == "vocal.wav"
     assert settings_json == Settings().to_dict()
     assert sf.info(io.BytesIO(wav)).frames == 102_960  # 99 windows × hop 1040, as the research code
 
     html = media(at.download_button[labels.index("Download the report (HTML)")].proto.url).decode()
     assert html.startswith("<!DOCTYPE html>") and html.count("<audio") >= 5
     assert "Oracle experiment" in html and "Separation quality" in html
+    greedy_entry = next(m for m in expected_metrics["methods"] if m["name"] == "seed_greedy")
+    assert f"{greedy_entry['vocal']['si_sdr']:.2f}" in html  # the report shows the same figures
 
     # Results survive page switches, and the same run again comes from the cache.
     at.switch_page("app.py").run()
@@ -431,18 +458,6 @@ def test_an_unexpected_error_is_a_short_message(monkeypatch):
 
 
 # --- app-side helpers -----------------------------------------------------------------
-
-@pytest.mark.parametrize("window", [0, 1, 2, 49, 50, 97, 98, 99])
-def test_view_column_equals_the_whole_view(sample_pair, window):
-    mag = views.magphase(views.stft(sample_pair.vocal, Settings()))[0]
-    for spec in views.VIEWS:
-        whole = views.compute_view(mag, spec.name)
-        column = window // 2 if spec.is_pooled else window
-        np.testing.assert_allclose(cache.view_column(mag, spec.name, window), whole[:, column], rtol=1e-6,
-                                   atol=1e-6 * float(np.abs(whole).max()), err_msg=spec.name)
-        np.testing.assert_allclose(target_profiles_db(cache.view_column(mag, spec.name, window)[:, None], Settings()),
-                                   target_profiles_db(whole[:, [column]], Settings()), atol=1e-3)
-
 
 def test_choices_survive_a_visit_to_another_page():
     at = _new_app()

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import soundfile as sf
 import streamlit as st
 
 from vsep_core import audio
@@ -86,25 +84,24 @@ def pair_key(source: Source, settings: Settings) -> str:
 
 # --- decoding and preparing -------------------------------------------------------
 
-@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
+@st.cache_data(max_entries=2, ttl=TTL, **_OPTS)
 def _decode(content_digest: str, role: str, _data: bytes, _label: str) -> audio.Decoded:
     # Keyed on content and role only: what is kept holds no file name (``_label`` names the file in an
     # error message, and errors are never cached), so another visitor's identical bytes get no name of ours.
     return dataclasses.replace(audio.decode(_data, name=_label), name=role)
 
 
-def decode(data: bytes, role: str, file_name: str = "", content_digest: str | None = None) -> audio.Decoded:
-    """Decode a file (cached on its content); ``role`` ("mixture", "vocal" ...) is its name in the result."""
+def decode(data: bytes, role: str, file_name: str = "") -> audio.Decoded:
+    """Decode a whole file (cached on its content: the recorder's instrumental); named by ``role``."""
     from .state import digest
 
-    return _decode(content_digest or digest(data), role, _data=data, _label=_file_label(role, file_name))
+    return _decode(digest(data), role, _data=data, _label=_file_label(role, file_name))
 
 
-def decoded(source: Source) -> tuple[audio.Decoded, audio.Decoded]:
-    """The source's mixture and target files, decoded at their own rates (named by role, not file name)."""
-    mix = decode(source.mixture, "mixture", source.mixture_name, source.mixture_digest)
-    other = decode(source.other, source.other_kind, source.other_name, source.other_digest)
-    return mix, other
+def decoded_other(source: Source) -> audio.Decoded:
+    """The source's target file decoded whole, at its own rate (not cached: used once, by the alignment fix)."""
+    return dataclasses.replace(audio.decode(source.other, name=_file_label(source.other_kind, source.other_name)),
+                               name=source.other_kind)
 
 
 def _file_label(role: str, file_name: str) -> str:
@@ -113,10 +110,26 @@ def _file_label(role: str, file_name: str) -> str:
 
 @st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
 def _pair(identity: str, pair_settings: dict, _source: Source) -> audio.Pair:
-    mix, other = decoded(_source)
+    # The files' bytes go to the engine, which probes them and decodes only the analysed segment.
     settings = Settings().replace(**pair_settings)
-    target = {"vocal": other} if _source.other_kind == "vocal" else {"instrumental": other}
-    return audio.prepare_pair(mix, settings=settings, **target)
+    target = {_source.other_kind: _source.other}
+    return audio.prepare_pair(_source.mixture, settings=settings, **target)
+
+
+def pair(source: Source, settings: Settings) -> audio.Pair:
+    """The prepared (mixture, vocal) pair for these settings, named by role (see :func:`named`).
+
+    Raises
+    ------
+    VsepError
+        For files that are not audio, silent, mismatched in length, ...
+    """
+    return _pair(source.identity, subset(settings, PAIR_FIELDS), _source=source)
+
+
+def truth(source: Source, settings: Settings) -> audio.Pair:
+    """The pair as the files are (level ``"as_is"``) with the segment of ``settings``: what scores are measured on."""
+    return pair(source, settings.replace(level="as_is"))
 
 
 def session_names(source: Source) -> dict:
@@ -129,42 +142,19 @@ def named(prepared: audio.Pair, source: Source) -> audio.Pair:
     return dataclasses.replace(prepared, info={**prepared.info, **session_names(source)})
 
 
-def pair(source: Source, settings: Settings) -> audio.Pair:
-    """The prepared (mixture, vocal) pair for these settings.
-
-    Raises
-    ------
-    VsepError
-        For files that are not audio, silent, mismatched in length, ...
-    """
-    return _pair(source.identity, subset(settings, PAIR_FIELDS), _source=source)
-
-
-def _signals(identity: str, pair_settings: dict, _source: Source) -> dict:
-    """Mono signals of the analysed segment at the analysis rate, before any normalisation."""
-    mix, other = decoded(_source)
-    settings = Settings().replace(**pair_settings)
-    m, o = audio.segment(mix, settings), audio.segment(other, settings)
-    n = min(len(m), len(o))
-    return {"mixture": m[:n], _source.other_kind: o[:n], "sr": settings.sr}
-
-
 @st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
-def _alignment(identity: str, pair_settings: dict, _source: Source) -> dict | None:
-    try:
-        from vsep_core.alignment import check_alignment
-    except ImportError:
-        return None
-    signals = _signals(identity, pair_settings, _source=_source)
-    n = min(len(signals["mixture"]), int(ALIGNMENT_EXCERPT_S * signals["sr"]))
-    found = check_alignment(signals["mixture"][:n], signals[_source.other_kind][:n], signals["sr"]).to_dict()
-    found["excerpt_s"] = n / signals["sr"]
-    found["segment_s"] = len(signals["mixture"]) / signals["sr"]
-    return found
+def _alignment(identity: str, pair_settings: dict, _source: Source) -> dict:
+    from vsep_core.alignment import check_alignment
+
+    t = truth(_source, Settings().replace(**pair_settings))
+    n = min(t.n_samples, int(ALIGNMENT_EXCERPT_S * t.sr))
+    given = t.vocal[:n] if _source.other_kind == "vocal" else t.mixture[:n] - t.vocal[:n]
+    found = check_alignment(t.mixture[:n], given, t.sr, name=_source.other_kind).to_dict()
+    return dict(found, excerpt_s=n / t.sr, segment_s=t.n_samples / t.sr)
 
 
-def alignment(source: Source, settings: Settings) -> dict | None:
-    """How the target file fits the mixture (lag, gain, correlation, verdict); ``None`` if unavailable.
+def alignment(source: Source, settings: Settings) -> dict:
+    """How the target file fits the mixture (lag, gain, correlation, verdict), on the files as they are.
 
     For a mixture + instrumental pair, the instrumental is checked against
     the mixture (the vocal is their difference, so they must line up).
@@ -174,10 +164,10 @@ def alignment(source: Source, settings: Settings) -> dict | None:
 
 @st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
 def _waveforms(identity: str, _source: Source, max_points: int = 2000) -> dict:
-    """Min/max envelopes of the whole files (cheap to draw for any length)."""
-    mix, other = decoded(_source)
+    """Min/max envelopes of the whole files (cheap to draw for any length); the samples are not kept."""
     out = {}
-    for label, dec in (("mixture", mix), (_source.other_kind, other)):
+    for label, data in (("mixture", _source.mixture), (_source.other_kind, _source.other)):
+        dec = audio.decode(data, name=label)
         y = audio.to_mono(dec.samples)
         block = max(1, -(-len(y) // max_points))
         blocks = np.pad(y, (0, -len(y) % block)).reshape(-1, block)
@@ -249,25 +239,6 @@ def slice_figures(source: Source, settings: Settings, signal: str) -> list:
     return _slice_figures(source.identity, subset(settings, ANALYSIS_FIELDS), signal, _source=source)
 
 
-def view_column(mag: np.ndarray, name: str, window: int) -> np.ndarray:
-    """One window (column) of a view, computed on a few frames around it.
-
-    Equals ``compute_view(mag, name)[:, column]`` (the pooled views' column
-    ``window // 2``) without convolving the whole song.
-    """
-    from vsep_core import views
-
-    spec = views.VIEWS_BY_NAME[name]
-    n = mag.shape[1]
-    if spec.is_pooled:
-        col = window // 2
-        start = max(0, 2 * col - 4)
-        stop = min(n, 2 * col + 6)
-        return views.compute_view(mag[:, start:stop], name)[:, col - start // 2]
-    start, stop = max(0, window - 2), min(n, window + 3)
-    return views.compute_view(mag[:, start:stop], name)[:, window - start]
-
-
 @st.cache_data(max_entries=64, ttl=TTL, **_OPTS)
 def _window_detail(identity: str, analysis_settings: dict, window: int, _source: Source) -> dict:
     from vsep_core import fingerprint, views
@@ -278,7 +249,7 @@ def _window_detail(identity: str, analysis_settings: dict, window: int, _source:
     for name in views.VIEW_NAMES:
         entry = {}
         for signal, m in mags.items():
-            column = view_column(m["mag"], name, window)[:, None]
+            column = views.view_column(m["mag"], name, window)[:, None]
             entry[f"{signal}_profile"] = fingerprint.target_profiles_db(column, settings)[:, 0]
             entry[f"{signal}_metrics"] = fingerprint.window_metrics(column, m["sr"])[0]
         out[name] = entry
@@ -334,37 +305,16 @@ def progressive(source: Source, settings: Settings, order, max_slices: int, emit
 
 @st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
 def _greedy(identity: str, settings_dict: dict, candidates: tuple, _source: Source, _emit) -> GreedyOutcome:
-    from vsep_core.experiment import RunSummary
-    from vsep_core.optimise import run_chain
-    from vsep_core.progress import scaled
-    from vsep_core.reconstruct import estimate_from_chain
-    from vsep_core.search import greedy_search
+    from vsep_core.experiment import run_greedy
 
     settings = Settings.from_dict(settings_dict)
-    p = pair(_source, settings)
-    progress = lambda f, label: _emit(("progress", f, label))  # noqa: E731
     t0 = time.perf_counter()
     a = analysis(_source, settings, candidates)
-    t1 = time.perf_counter()
-    found = greedy_search(a, candidates, progress=scaled(progress, 0.0, 0.9))
-    t2 = time.perf_counter()
-
-    def rebuild(label: str, slices) -> RunSummary:
-        chain = run_chain(a, slices)
-        run = RunSummary.from_chain(chain, estimate_from_chain(chain, a, p))
-        _emit(("run", label, run))
-        return run
-
-    progress(0.9, "Rebuilding the greedy sequence's audio")
-    greedy_run = rebuild("greedy", found.sequence)
-    if found.best_prefix_length == len(found.sequence):
-        best_prefix_run = greedy_run
-    else:
-        progress(0.95, "Rebuilding the best prefix's audio")
-        best_prefix_run = rebuild("best_prefix", found.best_prefix)
-    progress(1.0, "Greedy search done")
-    return GreedyOutcome(greedy=found, greedy_run=greedy_run, best_prefix_run=best_prefix_run,
-                         timings_s={"analyse": t1 - t0, "greedy": t2 - t1, "reconstruct": time.perf_counter() - t2})
+    timings = {"analyse": time.perf_counter() - t0}
+    found, greedy_run, best_prefix_run = run_greedy(
+        a, pair(_source, settings), candidates, on_run=lambda label, run: _emit(("run", label, run)),
+        progress=lambda f, label: _emit(("progress", f, label)), timings=timings)
+    return GreedyOutcome(greedy=found, greedy_run=greedy_run, best_prefix_run=best_prefix_run, timings_s=timings)
 
 
 def greedy(source: Source, settings: Settings, candidates, emit=lambda event: None) -> GreedyOutcome:
@@ -466,107 +416,26 @@ def downloads(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, met
     return _downloads(key, session_names(source), _source=source, _prog=prog, _greedy=greedy_rec, _metrics=metrics)
 
 
-def wav_bytes(y: np.ndarray, sr: int) -> bytes:
-    """16-bit WAV of a signal, as the downloads hold."""
-    return audio.wav_bytes(y, sr)
-
-
-def float_wav_bytes(y: np.ndarray, sr: int) -> bytes:
-    """32-bit float WAV (lossless: for signals fed back into the engine)."""
-    buf = io.BytesIO()
-    sf.write(buf, np.asarray(y, dtype=np.float32), sr, format="WAV", subtype="FLOAT")
-    return buf.getvalue()
-
-
 # --- separation quality ------------------------------------------------------------
-
-#: Ceilings and floors measured beside the user's runs (names in vsep_core.baselines).
-REFERENCE_METHODS = ("exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture")
-
-
-def evaluation_available() -> bool:
-    try:
-        import vsep_core.baselines  # noqa: F401
-        import vsep_core.evaluate  # noqa: F401
-        import vsep_core.metrics  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
 
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
 def _evaluation(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _emit) -> dict:
-    from vsep_core import baselines, evaluate
-    from vsep_core.alignment import check_alignment
-    from vsep_core.errors import VsepError
-    from vsep_core.metrics import METRIC_NAMES, SOURCE_NAMES, evaluate_estimate, fit_length
-
-    run_settings = _prog.settings
-    eval_settings = run_settings.replace(level="as_is") if run_settings.level == "independent" else run_settings
-    eval_settings = evaluate.evaluation_settings(eval_settings)
-    truth = pair(_source, eval_settings)
-    run_pair = pair(_source, run_settings)
-    mix_gain = float(run_pair.info.get("mixture_gain", 1.0)) or 1.0
-    vocal_ref = truth.vocal.astype(np.float64)
-    instrumental_ref = truth.mixture.astype(np.float64) - vocal_ref
-    given = _source.other_kind
-    alignment = check_alignment(truth.mixture, truth.vocal if given == "vocal" else instrumental_ref, truth.sr)
+    from vsep_core.evaluate import evaluate_experiment
 
     result = experiment_result(_source, _prog, _greedy)
-    own = []
-    best = result.best_progressive
-    own.append((f"your run, best N = {best.n}", best, f"Progressive run over {best.n} slice(s), the lowest loss"))
-    last = result.progressive[-1]
-    if last is not best:
-        own.append((f"your run, N = {last.n}", last, f"Progressive run over all {last.n} slices"))
-    if result.greedy_run is not None:
-        own.append((f"your greedy order ({result.greedy_run.n})", result.greedy_run,
-                    "Greedy order, full sequence (what the research code reports)"))
-        if result.best_prefix_run is not result.greedy_run:
-            own.append((f"your greedy best prefix ({result.best_prefix_run.n})", result.best_prefix_run,
-                        "Greedy order, the prefix with the lowest loss"))
-    total = len(own) + len(REFERENCE_METHODS)
-    entries = []
-
-    def measure(name, kind, description, compute) -> None:
-        _emit(("progress", len(entries) / total, f"Measuring {name}"))
-        entry = {"name": name, "kind": kind, "description": description, "error": None}
-        t0 = time.perf_counter()
-        try:
-            vocal_est, instrumental_est = compute()
-            entry.update(evaluate_estimate(vocal_ref, instrumental_ref, vocal_est, instrumental_est, truth.sr))
-        except VsepError as exc:
-            entry.update({s: dict.fromkeys(METRIC_NAMES, float("nan")) for s in SOURCE_NAMES})
-            entry["error"] = str(exc)
-        entry["seconds"] = time.perf_counter() - t0
-        entries.append(entry)
-
-    for name, run, description in own:
-        def compute(run=run):
-            vocal = fit_length(run.estimate.vocal_raw / np.float32(mix_gain), truth.n_samples)
-            return vocal, truth.mixture - vocal
-        measure(name, "seed", description, compute)
-    for method_name in REFERENCE_METHODS:
-        method = baselines.get_method(method_name, eval_settings)
-
-        def compute(method=method):
-            sep = baselines.run_method(method, truth.mixture, truth.sr,
-                                       None if method.kind == "blind" else truth.vocal)
-            return sep.vocal, sep.instrumental
-        measure(method.name, method.kind, method.description, compute)
-    _emit(("progress", 1.0, "Measurements done"))
-    return {"alignment": alignment.to_dict(), "methods": entries, "bss_eval": evaluate.bss_eval_description(1.0),
-            "level": eval_settings.level, "run_level": run_settings.level}
+    return evaluate_experiment(result, truth(_source, _prog.settings),
+                               progress=lambda f, label: _emit(("progress", f, label)))
 
 
 def evaluation(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, emit=lambda event: None) -> dict:
-    """SI-SDR / SDR / SIR / SAR of the user's runs, the oracle ceilings and the blind floors (cached).
+    """The runs, oracle ceilings and blind floors scored by :func:`vsep_core.evaluate.evaluate_experiment` (cached).
 
-    Runs are measured against the pair at its true relative level (level
-    ``"as_is"`` when the runs used ``"independent"``): scores need
-    mixture = vocal + instrumental on one scale.
+    Exactly ``evaluate --json``'s report for the same pair and settings, with this session's file
+    names in its ``"pair"`` entry (applied here, after the cache).
     """
-    return _evaluation(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec, _emit=emit)
+    metrics = _evaluation(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec, _emit=emit)
+    names = {k: v for k, v in session_names(source).items() if k in metrics["pair"]}
+    return {**metrics, "pair": {**metrics["pair"], **names}}
 
 
 def slices_key(source: Source, settings: Settings) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vsep_core import audio
 from vsep_core.audio import Decoded
 from vsep_core.errors import VsepError
 from vsep_core.settings import Settings
@@ -104,9 +105,10 @@ def recording_source(take: recorder.Take, instrumental: Decoded, instrumental_na
     sr = mixed["sr"]
     return Source.create(
         label=f"Your recording over {instrumental_name} ({level_db:+.0f} dB)", origin="recording",
-        mixture=cache.float_wav_bytes(mixed["mixture"], sr), other=cache.float_wav_bytes(mixed["vocal"], sr),
+        mixture=audio.wav_bytes(mixed["mixture"], sr, subtype="FLOAT"),
+        other=audio.wav_bytes(mixed["vocal"], sr, subtype="FLOAT"),
         other_kind="vocal", mixture_name="recorded_mixture.wav", other_name="recorded_vocal.wav",
-        instrumental=cache.float_wav_bytes(mixed["instrumental"], sr),
+        instrumental=audio.wav_bytes(mixed["instrumental"], sr, subtype="FLOAT"),
         note=f"A {len(mixed['vocal']) / sr:.1f} s recording mixed over {instrumental_name} with the vocal "
              f"{level_db:+.1f} dB against the instrumental (RMS).")
 
@@ -115,32 +117,22 @@ def aligned_source(source: Source, alignment: dict, settings: Settings) -> Sourc
     """The source with its target file delayed and scaled as the alignment check found.
 
     The lag (found at the analysis rate) is applied to the whole file at its
-    own rate, every channel, together with the gain; the result is stored as
-    a lossless float WAV.
+    own rate (mixed to mono, as the analysis uses it), together with the
+    gain; the result is stored as a lossless float WAV.
     """
     from vsep_core.alignment import apply_alignment
 
-    _, other = cache.decoded(source)
+    other = cache.decoded_other(source)
     lag = int(round(alignment["lag_samples"] * other.sr / settings.sr))
     gain = float(alignment["gain"])
-    channels = np.stack([apply_alignment(ch, lag, gain) for ch in other.samples])
-    peak = float(np.max(np.abs(channels)))
+    fixed = apply_alignment(audio.to_mono(other.samples), lag, gain)
+    peak = float(np.max(np.abs(fixed)))
     if peak > 1.0:  # keep the file in range; the level modes re-normalise anyway
-        channels = channels / np.float32(peak)
-    buf_data = _wav_channels(channels, other.sr)
+        fixed = fixed / np.float32(peak)
     name = source.other_name.rsplit(".", 1)[0] + "_aligned.wav"
     return Source.create(label=source.label + " (aligned)", origin=source.origin, mixture=source.mixture,
-                         other=buf_data, other_kind=source.other_kind, mixture_name=source.mixture_name,
-                         other_name=name, instrumental=source.instrumental if source.other_kind == "vocal" else None,
+                         other=audio.wav_bytes(fixed, other.sr, subtype="FLOAT"), other_kind=source.other_kind,
+                         mixture_name=source.mixture_name, other_name=name,
+                         instrumental=source.instrumental if source.other_kind == "vocal" else None,
                          note=source.note + f" The {source.other_kind} was delayed by {lag} samples "
                                             f"({1000 * lag / other.sr:.1f} ms) and scaled by {gain:.3f}.")
-
-
-def _wav_channels(channels: np.ndarray, sr: int) -> bytes:
-    import io
-
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, channels.T.astype(np.float32), sr, format="WAV", subtype="FLOAT")
-    return buf.getvalue()

@@ -348,3 +348,122 @@ def remembered(key: str, default):
 
 def remember(key: str, value) -> None:
     st.session_state[f"vsep_keep_{key}"] = value
+
+
+# --- the Results page's scores -------------------------------------------------------
+
+#: Plain words for every method, metric and term the scores use (the glossary on Results).
+GLOSSARY = {
+    "seed": "This method (fingerprint EQ): it learns, window by window, a 400-band EQ that makes the mixture's "
+            "fingerprint look like the true vocal's. It reads the true vocal, so it is an oracle experiment.",
+    "seed_progressive_N": "The progressive run over the first N slices of your order, then the polish.",
+    "seed_greedy / seed_greedy_best": "The greedy search's order: the whole sequence, and its best prefix "
+                                      "(the steps up to the lowest loss).",
+    "polish": "The last pass of every run: one more EQ pass on the plain (raw) spectrogram.",
+    "loss": "How far the mixture's fingerprints still are from the vocal's after a run (mean squared difference "
+            "of the dB profiles, dB²). Lower is closer; it measures fingerprints, not sound.",
+    "exact_eq": "Ceiling (oracle): the best 400-band EQ per window, computed exactly from the true vocal. "
+                "Shows the most any per-window EQ could reach.",
+    "irm": "Ceiling (oracle): the ideal ratio mask, each time-frequency cell scaled by vocal ÷ (vocal + rest).",
+    "ibm": "Ceiling (oracle): the ideal binary mask, each cell kept whole or muted, whichever the vocal dominates.",
+    "wiener": "Ceiling (oracle): the ideal Wiener filter, like irm with energies (squared magnitudes).",
+    "repet_sim": "Blind: REPET-SIM keeps what repeats (the backing) and calls the rest vocal; it never sees the "
+                 "true vocal.",
+    "hpss": "Blind: harmonic/percussive separation in two stages; the middle layer is called vocal.",
+    "mixture": "The floor: the mixture itself offered as the vocal. Its SAR (artefacts) means nothing: "
+               "nothing was processed, so it shows as —.",
+    "SI-SDR": "Scale-invariant signal-to-distortion ratio (dB): how much of the estimate is the true vocal, "
+              "whatever its loudness. Every 3 dB more is half the error energy. Higher is better.",
+    "SDR": "Signal-to-distortion ratio (dB, BSS Eval): like SI-SDR but the estimate may be filtered a little "
+           "to fit; counts everything wrong (leftover backing, artefacts). Higher is better.",
+    "SIR": "Signal-to-interference ratio (dB): how little of the other source (for the vocal: the backing) "
+           "leaks into the estimate. Higher is better.",
+    "SAR": "Signal-to-artefacts ratio (dB): how little new noise or distortion the method itself added. "
+           "Higher is better.",
+}
+
+LOSS_VS_QUALITY = ("Why the lowest loss and the best SI-SDR can be different runs: the loss compares "
+                   "fingerprints (each window's 400-point dB profile, range-normalised) with the vocal's, while "
+                   "SI-SDR compares the rebuilt waveform with the true vocal, so a run can match the fingerprints "
+                   "more closely and still sound less like the vocal.")
+
+
+def _player_key(entry: dict) -> str | None:
+    """Which player a scored run belongs to ("N=3", "greedy", "best_prefix"); ``None`` for other methods."""
+    name = entry["name"]
+    if name == "seed_greedy":
+        return "greedy"
+    if name == "seed_greedy_best":
+        return "best_prefix"
+    if name.startswith("seed_progressive"):
+        return f"N={len(entry['info']['slices'])}"
+    return None
+
+
+def quality_marks(metrics: dict | None) -> dict:
+    """The ★ marks by player key: lowest loss among the scored runs, and best vocal SI-SDR when aligned."""
+    if metrics is None:
+        return {}
+    runs = [m for m in metrics["methods"] if m["kind"] == "seed" and not m.get("error") and _player_key(m)]
+    marks: dict = {}
+    if runs:
+        lowest = min(runs, key=lambda m: m["info"]["loss"])
+        marks.setdefault(_player_key(lowest), []).append("★ lowest loss")
+        if metrics["alignment"]["aligned"]:
+            best = max(runs, key=lambda m: m["vocal"]["si_sdr"])
+            marks.setdefault(_player_key(best), []).append("★ best SI-SDR")
+    return marks
+
+
+#: Methods whose SAR is not meaningful (nothing was processed): shown as "—".
+NO_SAR = {"mixture"}
+
+
+def metrics_section(metrics: dict, marks: dict) -> None:
+    """The scores as :func:`vsep_core.evaluate.evaluate_experiment` returned them, with the verdict first.
+
+    A pair that is not aligned gets its warning first and the table tucked into an expander: its
+    waveform scores mean nothing until the pair is aligned.
+    """
+    import pandas as pd
+
+    align = metrics["alignment"]
+    rows = []
+    for m in metrics["methods"]:
+        v, i = m["vocal"], m["instrumental"]
+        key = _player_key(m)
+        row = {"method": m["name"], "kind": m["kind"], "mark": " ".join(marks.get(key, [])) if key else "",
+               "loss": m.get("info", {}).get("loss")}
+        for part, values in (("vocal", v), ("instrumental", i)):
+            for metric, label in (("si_sdr", "SI-SDR"), ("sdr", "SDR"), ("sir", "SIR"), ("sar", "SAR")):
+                value = values[metric]
+                row[f"{part} {label}"] = None if (metric == "sar" and m["name"] in NO_SAR) else value
+        row["what it is"] = m["description"] + (f" (failed: {m['error']})" if m.get("error") else "")
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    number = {c: st.column_config.NumberColumn(format="%.2f", help=GLOSSARY.get(c.split(" ")[-1]))
+              for c in table.columns if c.split(" ")[-1] in ("SI-SDR", "SDR", "SIR", "SAR")}
+    number["loss"] = st.column_config.NumberColumn("loss (dB²)", format="%.1f", help=GLOSSARY["loss"])
+    number["method"] = st.column_config.TextColumn("method", help="See the glossary below for each name.")
+
+    def draw() -> None:
+        st.dataframe(table, hide_index=True, width="stretch", height=36 * (len(table) + 1) + 4,
+                     column_config=number, key="metrics_table")
+        st.caption("All in dB; higher is better. *seed*: this method; *oracle*: ceilings that read the true vocal; "
+                   "*blind*: methods that never see it; *mixture*: the mixture itself, the floor (its SAR means "
+                   "nothing, shown as —). Measured on the files as they are (level as is): an estimate made on a "
+                   "normalised pair is brought back by undoing the vocal's gain. "
+                   f"BSS Eval: {metrics['bss_eval']['implementation']}, {metrics['bss_eval']['aggregation']}. "
+                   + LOSS_VS_QUALITY)
+
+    if align["aligned"]:
+        st.success(align["verdict"], icon=":material/check_circle:")
+        draw()
+    else:
+        st.warning(align["verdict"] + " The scores below compare waveforms sample by sample, so they mean "
+                   "nothing until the pair is aligned: fix it on Load audio (the alignment check offers the fix).",
+                   icon=":material/warning:")
+        with st.expander("Scores of the pair as it is (not meaningful until it is aligned)"):
+            draw()
+    with st.expander("Glossary: methods, metrics and terms", icon=":material/menu_book:"):
+        st.markdown("\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY.items()))
