@@ -75,7 +75,7 @@ def setup_page(title: str) -> Frame:
     """
     from . import loading, sample
 
-    st.set_page_config(page_title=f"{title} · vsep", page_icon=":material/graphic_eq:", layout="wide")
+    st.set_page_config(page_title=f"{title} · vsep", page_icon="🎙️", layout="wide")  # an emoji: no icon fetched from the internet
     nav = st.sidebar.container(key="vsep_nav")
     for file, label, icon in PAGES.values():
         nav.page_link(file, label=label, icon=icon)
