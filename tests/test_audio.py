@@ -103,7 +103,8 @@ def test_pair_length_mismatch_says_which_is_longer():
     with pytest.raises(VsepError, match=r"vocal \(3\.500 s\) is longer than the mixture \(3\.000 s\) by 0\.500 s"):
         prepare_pair(wav_bytes(tone(3.0), SR), vocal=wav_bytes(tone(3.5), SR))
     # Within one frame is accepted and trimmed to the shorter.
-    pair = prepare_pair(wav_bytes(tone(3.0), SR), vocal=wav_bytes(tone(3.05), SR), settings=Settings(duration_s=None))
+    pair = prepare_pair(wav_bytes(tone(3.0), SR), vocal=wav_bytes(tone(3.05, freq=330.0), SR),
+                        settings=Settings(duration_s=None))
     assert pair.n_samples == 3 * SR
 
 
@@ -118,8 +119,8 @@ def test_target_must_be_exactly_one(tmp_path):
 
 
 def test_huge_files_are_refused_before_decoding():
-    # 21 minutes at 1 kHz: a small file that claims a long song.
-    long = wav_bytes(np.zeros(21 * 60 * 1000, dtype=np.float32), 1000)
+    # 21 minutes at 8 kHz, 8-bit: a small file that holds a long song.
+    long = wav_bytes(np.zeros(21 * 60 * 8000, dtype=np.float32), 8000, subtype="PCM_U8")
     with pytest.raises(VsepError, match="limit is 20 minutes"):
         decode(long, name="mixture")
 
@@ -158,3 +159,138 @@ def test_pcm16_wav_is_byte_for_byte_what_libsndfile_writes(n, tmp_path):
     sf.write(reference, y, SR, format="WAV", subtype="PCM_16")
     assert wav_bytes(y, SR) == reference.getvalue()
     assert write_wav(tmp_path / "x.wav", y, SR).read_bytes() == reference.getvalue()
+
+
+# --- decoding only the analysed segment: the same samples as decoding everything ----------------
+
+def _encode(tmp_path, y, sr, ext, stem="in"):
+    """Write ``y`` [shape=(n, channels)] as ``ext`` (libsndfile, or ffmpeg for m4a/opus)."""
+    path = tmp_path / f"{stem}_{y.shape[1]}.{ext}"
+    if ext in ("m4a", "opus"):
+        wav = tmp_path / f"src_{y.shape[1]}.wav"
+        sf.write(wav, y, sr, subtype="FLOAT")
+        codec = ["-c:a", "aac"] if ext == "m4a" else ["-c:a", "libopus"]
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), *codec, str(path)], check=True)
+    else:
+        fmt, subtype = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_24"), "ogg": ("OGG", "VORBIS"),
+                        "mp3": ("MP3", "MPEG_LAYER_III"), "aiff": ("AIFF", "PCM_16")}[ext]
+        sf.write(path, y, sr, format=fmt, subtype=subtype)
+    return path
+
+
+def _signal(seconds, sr, channels, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    return np.stack([0.3 * np.sin(2 * np.pi * (220 + 110 * c) * t) + 0.05 * rng.standard_normal(len(t))
+                     for c in range(channels)], axis=1)
+
+
+@pytest.mark.parametrize("ext,channels,sr", [("wav", 1, 44100), ("wav", 8, 48000), ("flac", 2, 44100),
+                                             ("ogg", 2, 44100), ("mp3", 2, 44100), ("aiff", 6, 32000),
+                                             ("m4a", 2, 44100), ("opus", 2, 48000)])
+def test_decoding_a_segment_gives_the_samples_of_the_whole_decode(tmp_path, ext, channels, sr):
+    """prepare_pair decodes only the segment (mono, in blocks); the pair is bit-identical to cutting the whole file."""
+    from vsep_core.audio import Decoded, probe
+
+    mix = _encode(tmp_path, _signal(7.0, sr, channels, seed=1), sr, ext)
+    voc = _encode(tmp_path, _signal(7.0, sr, 1, seed=2) * 0.5, sr, "wav", stem="vocal")
+    whole_mix, whole_voc = decode(mix, name="mixture"), decode(voc, name="vocal")
+    if probe(mix).decoder == "libsndfile":  # the whole decode is libsndfile's one read
+        ref, ref_sr = sf.read(mix, dtype="float32", always_2d=True)
+        assert ref_sr == whole_mix.sr and np.array_equal(whole_mix.samples, ref.T)
+    else:  # ffmpeg: the streamed decode is ffmpeg's whole output
+        raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(mix), "-map", "0:a:0", "-f", "f32le", "-"],
+                             capture_output=True, check=True).stdout
+        ref = np.frombuffer(raw, dtype="<f4").reshape(-1, whole_mix.channels).T
+        assert np.array_equal(whole_mix.samples, ref)
+    for settings in (Settings(), Settings(start_s=1.3, duration_s=2.0), Settings(start_s=0.5, duration_s=None),
+                     Settings(duration_s=None, level="common")):
+        got = prepare_pair(mix, vocal=voc, settings=settings)
+        expected = prepare_pair(Decoded(whole_mix.samples, whole_mix.sr, "mixture"),
+                                vocal=Decoded(whole_voc.samples, whole_voc.sr, "vocal"), settings=settings)
+        assert np.array_equal(got.mixture, expected.mixture) and np.array_equal(got.vocal, expected.vocal)
+        assert got.info["source_durations_s"]["mixture"] == pytest.approx(whole_mix.duration_s, abs=0.05)
+
+
+def test_decode_parts_and_mono():
+    y = _signal(3.0, 44100, 3)
+    data = wav_bytes(y.T[0], 44100, subtype="FLOAT")
+    whole = decode(data)
+    part = decode(data, start_s=1.0, duration_s=0.5)
+    assert part.samples.shape == (1, 22050) and np.array_equal(part.samples, whole.samples[:, 44100:66150])
+    assert part.source_duration_s == pytest.approx(3.0) and part.start_s == 1.0
+    with pytest.raises(VsepError, match="cannot start at"):
+        decode(data, start_s=5.0)
+
+
+def test_probe_reads_the_header_and_names_the_limits(monkeypatch):
+    from vsep_core.audio import probe
+
+    info = probe(wav_bytes(tone(2.0), SR), "vocal")
+    assert (info.sr, info.channels, info.frames, info.container, info.decoder) == (SR, 1, 2 * SR, "WAV", "libsndfile")
+    assert info.duration_s == pytest.approx(2.0)
+    with pytest.raises(VsepError, match=r"limit is 1 s \(VSEP_MAX_DURATION_S\)"):
+        probe(wav_bytes(tone(2.0), SR), "vocal", max_duration_s=1.0)
+    monkeypatch.setenv("VSEP_MAX_DURATION_S", "1.5")
+    with pytest.raises(VsepError, match="limit is 1.5 s"):
+        decode(wav_bytes(tone(2.0), SR))
+    monkeypatch.setenv("VSEP_MAX_DURATION_S", "lots")
+    with pytest.raises(VsepError, match="VSEP_MAX_DURATION_S='lots' is not a number"):
+        decode(wav_bytes(tone(2.0), SR))
+
+
+def test_a_header_that_understates_the_length_cannot_defeat_the_limit(monkeypatch):
+    """Samples are counted as they are decoded: decoding stops at the limit, whatever the header said."""
+    from vsep_core import audio
+
+    data = wav_bytes(tone(3.0), SR)
+    real_probe = audio._probe_soundfile
+
+    def lying_probe(src):  # a header that says 0.5 s
+        info = real_probe(src)
+        return audio.AudioInfo(0.5, info.sr, info.channels, SR // 2, info.container, info.codec, info.decoder)
+
+    monkeypatch.setattr(audio, "_probe_soundfile", lying_probe)
+    with pytest.raises(VsepError, match="more than 0.0 minutes; the limit is 2 s"):
+        decode(data, max_duration_s=2.0)
+
+
+def test_truncated_wav_is_reported_as_damaged():
+    data = wav_bytes(tone(3.0), SR)
+    with pytest.raises(VsepError, match=r"damaged \(truncated\).*promises 3.00 s.*only 1.50 s"):
+        prepare_pair(wav_bytes(tone(3.0, freq=300), SR), vocal=data[: 44 + 2 * SR * 3 // 2])
+
+
+def test_mixture_identical_to_the_vocal_is_refused():
+    data = wav_bytes(tone(3.0), SR)
+    with pytest.raises(VsepError, match="same as the mixture: there is nothing to separate"):
+        prepare_pair(data, vocal=data)
+    with pytest.raises(VsepError, match="The instrumental is the mixture itself"):
+        prepare_pair(data, instrumental=data)
+
+
+def test_a_whole_song_analysis_over_the_memory_budget_is_refused(monkeypatch):
+    from vsep_core.audio import check_workload
+
+    check_workload(60.0, Settings(), max_segment_s=60.0)
+    with pytest.raises(VsepError, match=r"limit is 1 minutes at the default hop 1040 \(VSEP_MAX_SEGMENT_S\)"):
+        check_workload(61.0, Settings(), max_segment_s=60.0)
+    with pytest.raises(VsepError, match="hop 260"):  # a quarter of the hop: four times the work
+        check_workload(20.0, Settings(hop_length=260), max_segment_s=60.0)
+    monkeypatch.setenv("VSEP_MAX_SEGMENT_S", "2")
+    with pytest.raises(VsepError, match="VSEP_MAX_SEGMENT_S"):
+        prepare_pair(wav_bytes(tone(3.0), SR), vocal=wav_bytes(tone(3.0, freq=300), SR),
+                     settings=Settings(duration_s=None))
+
+
+@pytest.mark.parametrize("orig_sr,n", [(44100, 103_635), (48000, 48_001), (8000, 777), (192000, 100_000),
+                                       (11025, 5)])
+def test_resampling_is_librosas_soxr_hq(orig_sr, n):
+    import librosa
+
+    from vsep_core.audio import _resampled
+
+    y = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    expected = librosa.resample(y, orig_sr=orig_sr, target_sr=SR, res_type="soxr_hq")
+    got = _resampled(y, orig_sr, Settings())
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)

@@ -8,7 +8,8 @@ import pytest
 
 from vsep_core.analysis import analyse
 from vsep_core.optimise import run_chain
-from vsep_core.reconstruct import istft_frames, magnitude_from_db, vocal_from_db
+from vsep_core.dsp import istft_frames
+from vsep_core.reconstruct import magnitude_from_db, vocal_from_db
 from vsep_core.settings import Settings
 
 
@@ -73,9 +74,9 @@ def test_stft_and_magphase_equal_librosa(n_fft, hop, n):
 
 @pytest.mark.parametrize("n_fft,hop,frames", [(2048, 1040, 100), (1024, 300, 17), (256, 400, 5)])
 def test_window_sum_square_equals_librosa(n_fft, hop, frames):
-    from vsep_core.reconstruct import _window_and_sum_square
+    from vsep_core.dsp import window_sum_square
 
-    _, ours = _window_and_sum_square(n_fft, hop, frames)
+    _, ours = window_sum_square(n_fft, hop, frames)
     theirs = librosa.filters.window_sumsquare(window="hann", n_frames=frames, win_length=n_fft, n_fft=n_fft,
                                               hop_length=hop, dtype=np.float32)
     theirs = np.where(theirs > np.finfo(np.float32).tiny, theirs, np.float32(1.0))

@@ -223,13 +223,17 @@ def spectrum_frames(magnitude, phase_frames, out):  # pragma: no cover - compile
 
 @numba.njit(cache=True, nogil=True)
 def overlap_add(signal, window, hop, out):  # pragma: no cover - compiled
-    """``out[j·hop + n] += window[n] · signal[j, n]`` frame by frame, as librosa's istft adds them."""
+    """``out[j·hop + n] += window[n] · signal[j, n]`` frame by frame, as librosa's istft adds them.
+
+    The product and sum are float64 (the window is); storing rounds to
+    ``out``'s dtype (float32 or float64), as numpy's ``+=`` does.
+    """
     frames, n_fft = signal.shape
     for j in range(frames):
         base = j * hop
         frame = signal[j]
         for n in range(n_fft):
-            out[base + n] = np.float32(out[base + n] + window[n] * frame[n])
+            out[base + n] = out[base + n] + window[n] * frame[n]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -252,9 +256,12 @@ def pcm16_from_float(y, out):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def window_sum_square(window_sq, hop, n_frames, out):  # pragma: no cover - compiled
-    """``out[j·hop + n] += window_sq[n]`` frame by frame (librosa's ``window_sumsquare`` fill)."""
+    """``out[j·hop + n] += window_sq[n]`` frame by frame (librosa's ``window_sumsquare`` fill).
+
+    Sums in float64, stored in ``out``'s dtype, as numpy's ``+=`` does.
+    """
     n = out.shape[0]
     for j in range(n_frames):
         base = j * hop
         for k in range(min(window_sq.shape[0], n - base)):
-            out[base + k] = np.float32(out[base + k] + window_sq[k])
+            out[base + k] = out[base + k] + window_sq[k]

@@ -15,6 +15,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,20 @@ import soundfile as sf
 from .errors import VsepError
 from .settings import Settings
 
-#: Longest input accepted, in seconds: a whole album side is not a song.
+#: Longest input accepted by default, in seconds (a whole album side is not a song).
+#: ``VSEP_MAX_DURATION_S`` in the environment, or a ``max_duration_s`` argument, overrides it.
 MAX_DURATION_S = 20 * 60
+
+#: Most channels accepted (7.1 surround); more is not a song's recording.
+MAX_CHANNELS = 8
+
+#: Sample rates accepted, in Hz: telephone speech to high-resolution studio audio.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 192_000
+
+#: Longest analysed segment by default, in seconds at the default STFT (hop 1040, n_fft 2048):
+#: measured so that 18 slices plus the greedy search stay under 1.5 GB (BENCHMARKS.md).
+#: ``VSEP_MAX_SEGMENT_S`` overrides it; other hops scale it (the work is windows × bins).
+MAX_SEGMENT_S = 7 * 60
 
 #: Peak below which a signal counts as silent (about -200 dBFS).
 SILENCE_PEAK = 1e-10
@@ -34,22 +47,90 @@ SILENCE_PEAK = 1e-10
 #: Added to the peak before dividing, as the research code does.
 NORMALISE_EPS = 1e-8
 
+#: Frames decoded at a time: memory per block stays a few MB whatever the file.
+_BLOCK_FRAMES = 1 << 16
+
+#: Container demuxers ffmpeg may use: audio files only. No playlists (hls), lists (concat),
+#: images, devices, network or "lavfi" sources, which would read things the user did not give.
+FFMPEG_FORMATS = ("wav,w64,flac,ogg,mp3,mov,aac,matroska,webm,aiff,caf,asf,au,ac3,eac3,wv,ape,amr,tta,"
+                  "mpc,mpc8,dts,tak,loas,xwma,dsf")
+
+#: libsndfile formats whose seek is sample-exact; others (Ogg, MP3) are decoded from the start.
+_EXACT_SEEK = {"WAV", "WAVEX", "W64", "RF64", "AIFF", "AU", "CAF", "FLAC", "RAW", "NIST", "IRCAM", "VOC", "WVE"}
+
+
+def duration_limit_s(value: float | None = None) -> float:
+    """The duration limit in seconds: ``value``, else ``$VSEP_MAX_DURATION_S``, else :data:`MAX_DURATION_S`."""
+    return _limit(value, "VSEP_MAX_DURATION_S", MAX_DURATION_S)
+
+
+def segment_limit_s(value: float | None = None) -> float:
+    """The analysed-segment limit in seconds: ``value``, else ``$VSEP_MAX_SEGMENT_S``, else :data:`MAX_SEGMENT_S`."""
+    return _limit(value, "VSEP_MAX_SEGMENT_S", MAX_SEGMENT_S)
+
+
+def _limit(value, env: str, default: float) -> float:
+    if value is None:
+        raw = os.environ.get(env, "").strip()
+        if not raw:
+            return float(default)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise VsepError(f"{env}={raw!r} is not a number of seconds.") from None
+    value = float(value)
+    if not (np.isfinite(value) and value > 0):
+        raise VsepError(f"The limit {env} must be a positive number of seconds; got {value!r}.")
+    return value
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file's header says, read before decoding.
+
+    Attributes
+    ----------
+    duration_s : float
+        ``nan`` when the container does not say (then decoding counts).
+    sr, channels : int
+    frames : int
+        Samples per channel the header promises (−1 when unknown).
+    container, codec : str
+        E.g. ``"WAV"`` / ``"PCM_16"`` (libsndfile) or ``"mov"`` / ``"aac"`` (ffmpeg).
+    decoder : {"libsndfile", "ffmpeg"}
+    """
+
+    duration_s: float
+    sr: int
+    channels: int
+    frames: int
+    container: str
+    codec: str
+    decoder: str
+
 
 @dataclass(frozen=True)
 class Decoded:
-    """A decoded file at its own sample rate.
+    """A decoded file (or a part of it) at its own sample rate.
 
     Attributes
     ----------
     samples : np.ndarray [shape=(channels, n), dtype=float32]
+        ``channels`` is 1 when decoded with ``mono=True``.
     sr : int
     name : str
         What the file is to the user ("mixture", "vocal", "song.mp3" ...), for messages.
+    source_duration_s : float or None
+        The whole file's duration when only a part was decoded.
+    start_s : float
+        Where ``samples`` start in the file.
     """
 
     samples: np.ndarray
     sr: int
     name: str = "audio"
+    source_duration_s: float | None = None
+    start_s: float = 0.0
 
     @property
     def duration_s(self) -> float:
@@ -87,17 +168,227 @@ class Pair:
         return self.n_samples / self.sr
 
 
-def decode(source, *, name: str | None = None) -> Decoded:
-    """Decode an audio file or buffer at its own sample rate.
+# --- reading what the user gave -------------------------------------------------------
 
-    Tries libsndfile (wav, flac, ogg, mp3, aiff ...) first, then ffmpeg for
-    everything else it knows (m4a, aac, opus in mp4, wma ...).
+@dataclass(frozen=True)
+class _Input:
+    """A file to decode: a path on disk (read in place) or bytes in memory."""
+
+    name: str
+    path: Path | None = None
+    data: bytes | None = None
+
+    def open_soundfile(self):
+        return sf.SoundFile(str(self.path) if self.path is not None else io.BytesIO(self.data))
+
+    def head(self, n: int = 1 << 16) -> bytes:
+        if self.data is not None:
+            return self.data[:n]
+        with open(self.path, "rb") as f:
+            return f.read(n)
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.data is not None else self.path.stat().st_size
+
+
+def _input(source, name: str | None) -> _Input:
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        name = name or path.name
+        if str(source) == "":
+            raise VsepError(f"No {name or 'audio'} file was given (an empty path).")
+        if not path.exists():
+            raise VsepError(f"The {name} file {str(path)!r} does not exist.")
+        if path.is_dir():
+            raise VsepError(f"{str(path)!r} is a folder, not an audio file.")
+        if not path.is_file():  # a device, a pipe or a socket would be read without end
+            raise VsepError(f"{str(path)!r} is not a regular file (a device or a pipe?); give an audio file.")
+        try:
+            size = path.stat().st_size
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise VsepError(f"The {name} file {str(path)!r} cannot be read: {exc.strerror or exc}.") from None
+        if size == 0:
+            raise VsepError(f"The {name} file is empty (0 bytes).")
+        return _Input(name=name, path=path)
+    name = name or "audio"
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif hasattr(source, "read"):
+        if hasattr(source, "seek"):
+            source.seek(0)
+        data = source.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise VsepError(f"The {name} file object gave {type(data).__name__}, not bytes.")
+        data = bytes(data)
+    else:
+        raise VsepError(f"Cannot read the {name}: expected a path, bytes or a file, got {type(source).__name__}.")
+    if len(data) == 0:
+        raise VsepError(f"The {name} file is empty (0 bytes).")
+    return _Input(name=name, data=data)
+
+
+def probe(source, name: str | None = None, *, max_duration_s: float | None = None) -> AudioInfo:
+    """Read a file's header and check it against the limits, without decoding.
+
+    libsndfile reads the header of WAV, FLAC, OGG, MP3, AIFF ...; ffprobe
+    (with the same whitelists as the decoder) the header of everything else.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, bytes or binary file object
+    name : str, optional
+        How to call the file in messages (default: its file name).
+    max_duration_s : float, optional
+        The duration limit (default :func:`duration_limit_s`).
+
+    Returns
+    -------
+    AudioInfo
+
+    Raises
+    ------
+    VsepError
+        When the file is missing, empty, not audio, damaged (a WAV or AIFF
+        whose header promises more than it holds), longer than the limit,
+        or has more than :data:`MAX_CHANNELS` channels or a sample rate
+        outside :data:`MIN_SAMPLE_RATE` … :data:`MAX_SAMPLE_RATE`.
+    """
+    return _probe(_input(source, name), max_duration_s)
+
+
+def _probe(src: _Input, max_duration: float | None) -> AudioInfo:
+    limit = duration_limit_s(max_duration)
+    info = _probe_soundfile(src)
+    if info is None:
+        info = _probe_ffmpeg(src)
+    _check_limits(info, src.name, limit)
+    _check_truncated(src, info)
+    if info.frames == 0:
+        raise VsepError(f"The {src.name} file holds no audio samples"
+                        f"{' (it is damaged or cut short)' if src.size > 4096 else ''}.")
+    return info
+
+
+def _probe_soundfile(src: _Input) -> AudioInfo | None:
+    try:
+        with src.open_soundfile() as f:
+            sr, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
+            container, codec = f.format, f.subtype
+    except Exception:  # libsndfile says only "format not recognised" etc.; ffmpeg may know it
+        return None
+    duration = frames / sr if sr > 0 and frames >= 0 else float("nan")
+    return AudioInfo(duration_s=duration, sr=sr, channels=channels, frames=frames, container=container,
+                     codec=codec, decoder="libsndfile")
+
+
+def _check_limits(info: AudioInfo, name: str, limit: float) -> None:
+    if not 1 <= info.channels <= MAX_CHANNELS:
+        raise VsepError(f"The {name} file has {info.channels} audio channels; the limit is {MAX_CHANNELS} "
+                        "(7.1 surround). Mix it down to stereo or mono first.")
+    if not MIN_SAMPLE_RATE <= info.sr <= MAX_SAMPLE_RATE:
+        raise VsepError(f"The {name} file's sample rate is {info.sr:,} Hz; accepted rates are "
+                        f"{MIN_SAMPLE_RATE:,} to {MAX_SAMPLE_RATE:,} Hz.")
+    if info.duration_s > limit:
+        _refuse_length(info.duration_s, name, limit)
+
+
+def _refuse_length(duration_s: float, name: str, limit: float, *, at_least: bool = False):
+    raise VsepError(
+        f"The {name} file lasts {'more than ' if at_least else ''}{duration_s / 60:.1f} minutes; the limit is "
+        f"{_minutes(limit)} (VSEP_MAX_DURATION_S). Cut it to the part you want to analyse."
+    )
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} s"
+
+
+def _check_truncated(src: _Input, info: AudioInfo) -> None:
+    """Refuse a WAV or AIFF whose data chunk promises more bytes than the file holds.
+
+    libsndfile quietly reads what is there, so a cut-off download would
+    otherwise show up later as a pair of different lengths.
+    """
+    if info.container not in ("WAV", "WAVEX", "AIFF"):
+        return
+    head = src.head()
+    found = _riff_data_chunk(head) if head[:4] == b"RIFF" else _aiff_data_chunk(head)
+    if found is None:
+        return
+    offset, declared = found
+    available = src.size - offset
+    if declared in (0, 0xFFFFFFFF) or declared <= available:  # 0 and 0xFFFFFFFF: "size unknown" (streamed)
+        return
+    bytes_per_second = max(info.sr * info.channels * _bytes_per_sample(info.codec), 1)
+    raise VsepError(
+        f"The {src.name} file is damaged (truncated): its header promises {declared / bytes_per_second:.2f} s "
+        f"of audio but the file holds only {max(available, 0) / bytes_per_second:.2f} s. "
+        "Was the download or copy interrupted?"
+    )
+
+
+def _bytes_per_sample(subtype: str) -> int:
+    for bits, size in (("8", 1), ("16", 2), ("24", 3), ("32", 4), ("64", 8)):
+        if subtype.endswith("_" + bits):
+            return size
+    return {"FLOAT": 4, "DOUBLE": 8, "ULAW": 1, "ALAW": 1}.get(subtype, 2)
+
+
+def _riff_data_chunk(head: bytes):
+    """(offset of the samples, declared size) of a RIFF WAVE's data chunk in its first bytes."""
+    if head[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(head):
+        chunk, size = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        if chunk == b"data":
+            return pos + 8, size
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def _aiff_data_chunk(head: bytes):
+    """(offset of the samples, declared size) of an AIFF's SSND chunk in its first bytes."""
+    if head[:4] != b"FORM" or head[8:12] not in (b"AIFF", b"AIFC"):
+        return None
+    pos = 12
+    while pos + 8 <= len(head):
+        chunk, size = head[pos:pos + 4], struct.unpack(">I", head[pos + 4:pos + 8])[0]
+        if chunk == b"SSND":
+            offset = struct.unpack(">I", head[pos + 8:pos + 12])[0] if pos + 12 <= len(head) else 0
+            return pos + 16 + offset, max(size - 8 - offset, 0)
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def decode(source, *, name: str | None = None, start_s: float = 0.0, duration_s: float | None = None,
+           mono: bool = False, max_duration_s: float | None = None) -> Decoded:
+    """Decode an audio file or buffer (or a part of it) at its own sample rate.
+
+    The header is probed first (:func:`probe`) and what is over the limits is
+    refused before any decoding. Then only the frames asked for are decoded,
+    in blocks: libsndfile seeks (WAV, FLAC, AIFF ...) or reads from the start
+    (Ogg, MP3, whose seeks are not sample-exact); ffmpeg streams raw samples
+    through a pipe and is stopped once enough are read. Samples are counted
+    as they come, so a header that understates the length cannot defeat the
+    limit. The samples are the same, bit for bit, as decoding the whole file
+    and cutting ``[int(start_s·sr), int(start_s·sr) + int(duration_s·sr))``.
 
     Parameters
     ----------
     source : str, os.PathLike, bytes or binary file object
     name : str, optional
         How to call the file in error messages (default: its file name).
+    start_s, duration_s : float
+        The part to decode (default: the whole file).
+    mono : bool
+        Average the channels block by block (``librosa.to_mono``), so a
+        many-channel file never sits in memory with all its channels.
+    max_duration_s : float, optional
+        The duration limit (default :func:`duration_limit_s`).
 
     Returns
     -------
@@ -106,104 +397,258 @@ def decode(source, *, name: str | None = None) -> Decoded:
     Raises
     ------
     VsepError
-        When the file is missing, empty, not audio, longer than
-        :data:`MAX_DURATION_S`, or holds NaN or infinite samples.
+        When the file is missing, empty, not audio, damaged, over a limit
+        (see :func:`probe`), holds NaN or infinite samples in the decoded
+        part, or when ``start_s`` is at or after its end.
     """
-    if name is None:
-        name = Path(source).name if isinstance(source, (str, os.PathLike)) else "audio"
-    data = _read_bytes(source, name)
-    if len(data) == 0:
-        raise VsepError(f"The {name} file is empty (0 bytes).")
-    try:
-        samples, sr = _decode_soundfile(data, name)
-    except _NotDecodable:
-        samples, sr = _decode_ffmpeg(data, name)
+    src = _input(source, name)
+    info = _probe(src, max_duration_s)
+    return _decode(src, info, start_s=start_s, duration_s=duration_s, mono=mono,
+                   limit=duration_limit_s(max_duration_s))
+
+
+
+
+def _decode(src: _Input, info: AudioInfo, *, start_s: float, duration_s: float | None, mono: bool,
+            limit: float) -> Decoded:
+    if not (np.isfinite(start_s) and start_s >= 0):
+        raise VsepError(f"A segment must start at 0 s or later; got {start_s!r}.")
+    if duration_s is not None and not (np.isfinite(duration_s) and duration_s > 0):
+        raise VsepError(f"A segment must last more than 0 s; got {duration_s!r}.")
+    start = int(start_s * info.sr)
+    count = None if duration_s is None else int(duration_s * info.sr)
+    if info.frames >= 0 and start >= max(info.frames, 1) and info.decoder == "libsndfile":
+        _refuse_start(src.name, info.frames / info.sr, start_s)
+    collector = _Collector(src.name, info.sr, start, count, mono, max_frames=int(limit * info.sr))
+    if info.decoder == "libsndfile":
+        _read_soundfile(src, info, collector)
+    else:
+        _read_ffmpeg(src, info, collector)
+    samples = collector.result()
+    if (info.decoder == "libsndfile" and collector.reached_end and info.frames > 0
+            and collector.total < info.frames - max(4096, info.frames // 50)):
+        raise VsepError(
+            f"The {src.name} file is damaged (truncated): its header promises {info.frames / info.sr:.2f} s "
+            f"of audio but only {collector.total / info.sr:.2f} s could be decoded. "
+            "Was the download or copy interrupted?"
+        )
+    if collector.total == 0:
+        raise VsepError(f"The {src.name} file holds no audio samples.")
     if samples.shape[1] == 0:
-        raise VsepError(f"The {name} file holds no audio samples.")
-    if not np.isfinite(samples).all():
-        raise VsepError(f"The {name} file holds NaN or infinite samples; it cannot be analysed.")
-    return Decoded(samples=samples, sr=int(sr), name=name)
+        _refuse_start(src.name, collector.total / info.sr, start_s)
+    whole = collector.total / info.sr if collector.reached_end else info.duration_s
+    return Decoded(samples=samples, sr=int(info.sr), name=src.name,
+                   source_duration_s=None if (start == 0 and count is None) else whole, start_s=float(start_s))
 
 
-class _NotDecodable(Exception):
-    pass
+def _refuse_start(name: str, duration_s: float, start_s: float):
+    raise VsepError(f"The {name} lasts {duration_s:.2f} s; a segment cannot start at {start_s:.2f} s.")
 
 
-def _read_bytes(source, name) -> bytes:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source)
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.exists():
-            raise VsepError(f"The {name} file {str(path)!r} does not exist.")
-        if path.is_dir():
-            raise VsepError(f"{str(path)!r} is a folder, not an audio file.")
-        return path.read_bytes()
-    if hasattr(source, "read"):
-        if hasattr(source, "seek"):
-            source.seek(0)
-        return source.read()
-    raise VsepError(f"Cannot read the {name}: expected a path, bytes or a file, got {type(source).__name__}.")
+class _Collector:
+    """Keeps the frames ``[start, start + count)`` of a stream of blocks; counts them all."""
+
+    def __init__(self, name, sr, start, count, mono, max_frames):
+        self.name, self.sr, self.start, self.count, self.mono = name, sr, start, count, mono
+        self.stop = None if count is None else start + count
+        self.max_frames = max_frames
+        self.total = 0          # frames seen so far (from the file's start)
+        self.reached_end = False
+        self.blocks: list[np.ndarray] = []
+        self.channels = None
+
+    @property
+    def done(self) -> bool:
+        return self.stop is not None and self.total >= self.stop
+
+    def skip_to(self, frame: int) -> None:
+        """Frames before ``frame`` were not read (a seek); count them as seen."""
+        self.total = frame
+
+    def add(self, block: np.ndarray) -> None:
+        """``block``: [shape=(channels, m), float32, C order], the next frames of the file."""
+        first, n = self.total, block.shape[1]
+        self.total += n
+        if self.total > self.max_frames:
+            _refuse_length(self.total / self.sr, self.name, self.max_frames / self.sr, at_least=True)
+        lo = max(self.start - first, 0)
+        hi = n if self.stop is None else min(self.stop - first, n)
+        if hi <= lo:
+            return
+        part = block[:, lo:hi] if (lo, hi) != (0, n) else block
+        if not np.isfinite(part).all():
+            raise VsepError(f"The {self.name} file holds NaN or infinite samples; it cannot be analysed.")
+        self.channels = part.shape[0]
+        # The same reduction as to_mono on the whole (channels, n) array, so the same bits.
+        self.blocks.append(np.mean(np.ascontiguousarray(part), axis=0)[None, :] if self.mono
+                           else np.ascontiguousarray(part))
+
+    def result(self) -> np.ndarray:
+        if not self.blocks:
+            return np.zeros((1 if self.mono or self.channels is None else self.channels, 0), dtype=np.float32)
+        out = self.blocks[0] if len(self.blocks) == 1 else np.concatenate(self.blocks, axis=1)
+        self.blocks = []
+        return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def _decode_soundfile(data: bytes, name: str):
+def _read_soundfile(src: _Input, info: AudioInfo, collector: _Collector) -> None:
     try:
-        with sf.SoundFile(io.BytesIO(data)) as f:
-            _check_length(f.frames / f.samplerate if f.samplerate else 0, name)
-            samples = f.read(dtype="float32", always_2d=True).T
-            sr = f.samplerate
+        with src.open_soundfile() as f:
+            if collector.start > 0 and f.seekable() and f.format in _EXACT_SEEK:
+                f.seek(collector.start)
+                collector.skip_to(collector.start)
+            while not collector.done:
+                want = _BLOCK_FRAMES if collector.stop is None else min(_BLOCK_FRAMES, collector.stop - collector.total)
+                block = f.read(want, dtype="float32", always_2d=True)
+                if block.shape[0] == 0:
+                    collector.reached_end = True
+                    break
+                collector.add(np.ascontiguousarray(block.T))
+                if block.shape[0] < want:
+                    collector.reached_end = True
+                    break
     except VsepError:
         raise
-    except Exception as exc:  # libsndfile says only "format not recognised" etc.
-        raise _NotDecodable(str(exc)) from exc
-    return np.ascontiguousarray(samples), sr
+    except Exception as exc:  # libsndfile's errors (a damaged frame, a read error) end here, as one message
+        raise VsepError(f"The {src.name} file is damaged: decoding stopped at "
+                        f"{collector.total / info.sr:.2f} s ({_short(exc)}).") from None
 
 
-def _decode_ffmpeg(data: bytes, name: str):
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:160]
+
+
+def _ffmpeg_tools() -> tuple[str, str]:
     ffmpeg, ffprobe = shutil.which("ffmpeg"), shutil.which("ffprobe")
-    not_audio = VsepError(
-        f"The {name} file is not audio this machine can decode "
-        "(tried libsndfile and ffmpeg). Use WAV, FLAC, OGG, MP3 or M4A."
-    )
-    if not ffmpeg or not ffprobe:
-        raise VsepError(
-            f"The {name} file is not WAV/FLAC/OGG/MP3, and ffmpeg is not installed to decode other formats."
-        )
-    with tempfile.NamedTemporaryFile(suffix=".bin") as tmp:
-        tmp.write(data)
-        tmp.flush()
-        probe = subprocess.run(
-            [ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries",
-             "stream=sample_rate,channels:format=duration", "-of", "default=nw=1", tmp.name],
-            capture_output=True, text=True, timeout=60,
-        )
-        fields = dict(line.split("=", 1) for line in probe.stdout.split() if "=" in line)
-        if probe.returncode != 0 or "sample_rate" not in fields:
-            raise not_audio
-        sr, channels = int(fields["sample_rate"]), int(fields.get("channels", 1))
+    return ffmpeg, ffprobe
+
+
+class _PrivateCopy:
+    """The input as the one file ffmpeg may open: ``input`` in a fresh private folder (mode 0700).
+
+    Bytes are written there; a path on disk is linked there (not copied). The
+    folder is removed on exit, also after an error.
+    """
+
+    def __init__(self, src: _Input):
+        self.src = src
+
+    def __enter__(self) -> str:
+        self.folder = tempfile.mkdtemp(prefix="vsep-")  # created 0700, readable by this user only
+        target = os.path.join(self.folder, "input")
         try:
-            _check_length(float(fields.get("duration", "0")), name)
-        except ValueError:
-            pass
-        run = subprocess.run(
-            [ffmpeg, "-v", "error", "-nostdin", "-i", tmp.name, "-map", "0:a:0", "-f", "f32le",
-             "-acodec", "pcm_f32le", "-"],
-            capture_output=True, timeout=600,
-        )
-    if run.returncode != 0 or not run.stdout:
-        raise not_audio
-    samples = np.frombuffer(run.stdout, dtype="<f4")
-    samples = samples[: len(samples) // channels * channels].reshape(-1, channels).T
-    _check_length(samples.shape[1] / sr, name)
-    return np.ascontiguousarray(samples, dtype=np.float32), sr
+            if self.src.path is not None:
+                os.symlink(os.path.abspath(self.src.path), target)
+            else:
+                with open(target, "wb") as f:
+                    f.write(self.src.data)
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+        return target
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _check_length(duration_s: float, name: str) -> None:
-    if duration_s > MAX_DURATION_S:
-        raise VsepError(
-            f"The {name} file lasts {duration_s / 60:.1f} minutes; the limit is "
-            f"{MAX_DURATION_S // 60} minutes. Cut it to the part you want to analyse."
-        )
+def _whitelists() -> list[str]:
+    """ffmpeg options: open only local files, and only with audio container demuxers."""
+    return ["-protocol_whitelist", "file", "-format_whitelist", FFMPEG_FORMATS]
+
+
+def _not_audio(name: str) -> VsepError:
+    return VsepError(f"The {name} file is not audio this machine can decode (tried libsndfile and ffmpeg). "
+                     "Use WAV, FLAC, OGG, MP3 or M4A.")
+
+
+def _probe_ffmpeg(src: _Input) -> AudioInfo:
+    import json
+
+    ffmpeg, ffprobe = _ffmpeg_tools()
+    if not ffmpeg or not ffprobe:
+        raise VsepError(f"The {src.name} file is not WAV/FLAC/OGG/MP3, and ffmpeg is not installed "
+                        "to decode other formats.")
+    with _PrivateCopy(src) as path:
+        try:
+            run = subprocess.run(
+                [ffprobe, "-v", "error", *_whitelists(), "-select_streams", "a:0", "-show_entries",
+                 "stream=codec_name,sample_rate,channels,duration:format=format_name,duration", "-of", "json",
+                 "file:" + path],
+                capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.SubprocessError):
+            raise _not_audio(src.name) from None
+    try:
+        found = json.loads(run.stdout or "{}")
+    except ValueError:
+        found = {}
+    streams = found.get("streams") or []
+    if run.returncode != 0 or not streams:
+        raise _not_audio(src.name)
+    stream, fmt = streams[0], found.get("format") or {}
+    try:
+        sr, channels = int(stream.get("sample_rate", 0)), int(stream.get("channels", 0))
+    except (TypeError, ValueError):
+        raise _not_audio(src.name) from None
+    duration = float("nan")
+    for value in (stream.get("duration"), fmt.get("duration")):
+        try:
+            duration = float(value)
+            break
+        except (TypeError, ValueError):
+            continue
+    frames = int(round(duration * sr)) if np.isfinite(duration) else -1
+    return AudioInfo(duration_s=duration, sr=sr, channels=channels, frames=frames,
+                     container=str(fmt.get("format_name", "?")), codec=str(stream.get("codec_name", "?")),
+                     decoder="ffmpeg")
+
+
+def _read_ffmpeg(src: _Input, info: AudioInfo, collector: _Collector) -> None:
+    """Stream float32 samples from ffmpeg's stdout in blocks; stop it once enough are read."""
+    ffmpeg, _ = _ffmpeg_tools()
+    demuxer = info.container.split(",")[0]
+    frame_bytes = 4 * info.channels
+    deadline = time.monotonic() + 600
+    with _PrivateCopy(src) as path:
+        errors = os.path.join(os.path.dirname(path), "errors.txt")
+        with open(errors, "wb") as err:
+            try:
+                proc = subprocess.Popen(
+                    [ffmpeg, "-v", "error", "-nostdin", *_whitelists(), "-f", demuxer, "-i", "file:" + path,
+                     "-map", "0:a:0", "-vn", "-sn", "-dn", "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"],
+                    stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+                )
+            except OSError:
+                raise _not_audio(src.name) from None
+        stopped = False
+        try:
+            pending = b""
+            while not collector.done:
+                want = _BLOCK_FRAMES * frame_bytes
+                chunk = proc.stdout.read(want)
+                if not chunk:
+                    collector.reached_end = True
+                    break
+                pending += chunk
+                usable = len(pending) - len(pending) % frame_bytes
+                if usable:
+                    block = np.frombuffer(pending[:usable], dtype="<f4").reshape(-1, info.channels)
+                    pending = pending[usable:]
+                    collector.add(np.ascontiguousarray(block.T, dtype=np.float32))
+                if time.monotonic() > deadline:
+                    raise VsepError(f"Decoding the {src.name} file took over 10 minutes; it was stopped.")
+            stopped = not collector.reached_end
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.stdout.close()
+            proc.wait()
+        if not stopped and proc.returncode != 0 and collector.total == 0:
+            raise _not_audio(src.name)
+        if not stopped and proc.returncode != 0:
+            raise VsepError(f"The {src.name} file is damaged: decoding stopped at "
+                            f"{collector.total / info.sr:.2f} s.")
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
@@ -213,7 +658,7 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
 
 
 def segment(decoded: Decoded, settings: Settings) -> np.ndarray:
-    """Mono samples of the settings' segment, at the analysis sample rate.
+    """Mono samples of the settings' segment of a whole decoded file, at the analysis sample rate.
 
     The segment is cut at the file's own rate and then resampled with
     soxr (high quality), in that order, as ``librosa.load`` does.
@@ -223,19 +668,29 @@ def segment(decoded: Decoded, settings: Settings) -> np.ndarray:
     VsepError
         When the segment starts after the end of the file.
     """
-    import librosa
-
     y = to_mono(decoded.samples)
     start = int(settings.start_s * decoded.sr)
     if start >= len(y):
-        raise VsepError(
-            f"The {decoded.name} lasts {decoded.duration_s:.2f} s; a segment cannot start at "
-            f"{settings.start_s:.2f} s."
-        )
+        _refuse_start(decoded.name, decoded.duration_s, settings.start_s)
     stop = len(y) if settings.duration_s is None else start + int(settings.duration_s * decoded.sr)
-    y = np.ascontiguousarray(y[start:stop], dtype=np.float32)
-    if decoded.sr != settings.sr:
-        y = librosa.resample(y, orig_sr=decoded.sr, target_sr=settings.sr, res_type="soxr_hq")
+    return _resampled(y[start:stop], decoded.sr, settings)
+
+
+def _resampled(y: np.ndarray, sr: int, settings: Settings) -> np.ndarray:
+    """``y`` (mono, cut) at the analysis rate: ``librosa.resample(res_type="soxr_hq")`` to the bit.
+
+    Its steps written out (soxr, then trimmed or zero-padded to
+    ``ceil(n · ratio)`` samples) so that preparing a pair does not import
+    librosa (~130 MB and a second), which matters most for input refused later.
+    """
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    if sr != settings.sr:
+        import soxr
+
+        n_out = int(np.ceil(len(y) * (float(settings.sr) / sr)))
+        resampled = soxr.resample(y, sr, settings.sr, quality="soxr_hq")
+        y = np.zeros(n_out, dtype=np.float32)
+        y[: min(n_out, len(resampled))] = resampled[:n_out]
     return y.astype(np.float32, copy=False)
 
 
@@ -297,25 +752,119 @@ def to_true_scale(vocal_estimate: np.ndarray, pair: "Pair") -> np.ndarray:
     return (np.asarray(vocal_estimate, dtype=np.float32) / np.float32(gain)).astype(np.float32, copy=False)
 
 
-def check_signal(y: np.ndarray, name: str, settings: Settings) -> None:
-    """Reject a prepared signal the method cannot work on.
+def check_signal(y, name: str, settings: Settings | None = None, *, dtype=np.float32, min_samples: int = 0,
+                 sr: int | None = None, refuse_silent: bool | None = None, silence_peak: float = SILENCE_PEAK,
+                 silent_hint: str = "") -> np.ndarray:
+    """The one validator of a signal handed to the engine, the baselines or the metrics.
+
+    Parameters
+    ----------
+    y : array_like [shape=(n,)]
+    name : str
+        What the signal is, for the message ("mixture", "vocal reference" ...).
+    settings : Settings, optional
+        A prepared signal for analysis: then it must last one STFT frame
+        (``settings.n_fft`` samples at ``settings.sr``) and must not be silent.
+    dtype : numpy dtype
+        What to return it as (float32 for audio, float64 for metrics).
+    min_samples : int
+        Shortest length accepted (at least 1: an empty signal is refused).
+    sr : int, optional
+        The rate, to give lengths in milliseconds in the message.
+    refuse_silent : bool, optional
+        Refuse a signal whose peak is at or below ``silence_peak`` (default:
+        only when ``settings`` is given). ``silence_peak=0`` refuses only
+        exact digital silence.
+    silent_hint : str
+        A sentence added to the silence message (why silence matters here).
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=dtype]
 
     Raises
     ------
     VsepError
-        When it is empty, silent, not finite, or shorter than one STFT frame.
+        When it is not one channel, empty, not finite, silent (if asked) or
+        too short.
     """
+    y = np.asarray(y, dtype=dtype)
+    if settings is not None:
+        min_samples, sr = max(min_samples, settings.n_fft), settings.sr
+        refuse_silent = True if refuse_silent is None else refuse_silent
+    if y.ndim != 1:
+        raise VsepError(f"The {name} must be a mono signal (one dimension), got shape {y.shape}.")
     if y.size == 0:
-        raise VsepError(f"The {name} is empty after cutting the segment.")
+        raise VsepError(f"The {name} is empty (no samples)"
+                        f"{' after cutting the segment' if settings is not None else ''}.")
     if not np.isfinite(y).all():
         raise VsepError(f"The {name} holds NaN or infinite samples.")
-    if np.max(np.abs(y)) < SILENCE_PEAK:
-        raise VsepError(f"The {name} is silent (every sample is zero) in the analysed segment.")
-    if len(y) < settings.n_fft:
+    if refuse_silent:
+        peak = float(np.max(np.abs(y)))
+        if (peak <= silence_peak) if silence_peak > 0 else peak == 0.0:
+            where = " in the analysed segment" if settings is not None else ""
+            raise VsepError(f"The {name} is silent (every sample is zero){where}.{' ' + silent_hint if silent_hint else ''}")
+    if len(y) < min_samples:
+        ms = (lambda k: f" ({k / sr * 1000:.0f} ms)") if sr else (lambda k: "")
+        raise VsepError(f"The {name} is {len(y)} samples{ms(len(y))} long; it must be at least one frame, "
+                        f"{min_samples} samples{ms(min_samples)}.")
+    return y
+
+
+class _Side:
+    """One file of a pair before decoding: its header, or a :class:`Decoded` given by the caller."""
+
+    def __init__(self, source, name: str, max_duration_s: float | None):
+        if isinstance(source, Decoded):
+            self.decoded, self.src, self.info = source, None, None
+            self.name, self.sr = source.name, source.sr
+            self.duration_s = source.source_duration_s or source.duration_s
+        else:
+            self.decoded = None
+            self.src = _input(source, name)
+            if self.src.name != name:  # a path: messages name the role, as they always did
+                self.src = _Input(name=name, path=self.src.path, data=self.src.data)
+            self.info = _probe(self.src, max_duration_s)
+            self.name, self.sr, self.duration_s = name, self.info.sr, self.info.duration_s
+        self.max_duration_s = max_duration_s
+
+    @property
+    def label(self) -> str:
+        return self.decoded.name if self.decoded is not None else self.name
+
+    def segment(self, settings: Settings) -> np.ndarray:
+        if self.decoded is not None:
+            return segment(self.decoded, settings)
+        decoded = _decode(self.src, self.info, start_s=settings.start_s, duration_s=settings.duration_s, mono=True,
+                          limit=duration_limit_s(self.max_duration_s))
+        if decoded.source_duration_s is not None:
+            self.duration_s = decoded.source_duration_s
+        return _resampled(decoded.samples[0], decoded.sr, settings)
+
+
+def check_workload(segment_s: float, settings: Settings, *, max_segment_s: float | None = None) -> None:
+    """Refuse an analysis whose size (windows × bins) would take the process past its memory budget.
+
+    The budget is :func:`segment_limit_s` seconds at the default STFT
+    (hop 1040, n_fft 2048: about 1.5 GB with 18 slices and the greedy
+    search); a smaller hop or a larger FFT makes the same seconds cost more.
+
+    Raises
+    ------
+    VsepError
+        Naming the limit and how to stay under it.
+    """
+    limit_s = segment_limit_s(max_segment_s)
+    default = Settings()
+    budget = (1 + int(limit_s * default.sr) // default.hop_length) * (1 + default.n_fft // 2)
+    n = int(segment_s * settings.sr)
+    hop = settings.hop_for(max(n, 1))
+    windows, bins = 1 + n // hop, 1 + settings.n_fft // 2
+    if windows * bins > budget:
         raise VsepError(
-            f"The {name} is {len(y)} samples ({len(y) / settings.sr * 1000:.0f} ms) long; "
-            f"it must be at least one frame, {settings.n_fft} samples "
-            f"({settings.n_fft / settings.sr * 1000:.0f} ms)."
+            f"Analysing {segment_s / 60:.1f} minutes ({windows:,} windows × {bins:,} bins at hop {hop}) needs more "
+            f"memory than this machine allows: the limit is {_minutes(limit_s)} at the default hop "
+            f"{default.hop_length} (VSEP_MAX_SEGMENT_S). Choose a shorter segment or a larger hop."
         )
 
 
@@ -325,6 +874,8 @@ def prepare_pair(
     vocal=None,
     instrumental=None,
     settings: Settings | None = None,
+    max_duration_s: float | None = None,
+    max_segment_s: float | None = None,
 ) -> Pair:
     """Decode and prepare a (mixture, vocal) pair as the research code does.
 
@@ -332,12 +883,17 @@ def prepare_pair(
     the second case the vocal is ``mixture - instrumental`` sample by sample
     (the research code's "inverse" mode), taken before normalisation.
 
+    Both files are probed first (limits, lengths, the size of the analysis),
+    then only the analysed segment is decoded, mixed to mono block by block.
+
     Parameters
     ----------
     mixture, vocal, instrumental : path, bytes, file object or :class:`Decoded`
         Exactly one of ``vocal`` and ``instrumental``.
     settings : Settings, optional
         Segment, sample rate and level mode (``Settings()`` if omitted).
+    max_duration_s, max_segment_s : float, optional
+        The limits (default :func:`duration_limit_s`, :func:`segment_limit_s`).
 
     Returns
     -------
@@ -346,47 +902,65 @@ def prepare_pair(
     Raises
     ------
     VsepError
-        For undecodable, empty, silent or non-finite input, for a pair whose
-        lengths differ by more than one frame (``n_fft`` samples), and when not
-        exactly one of ``vocal`` and ``instrumental`` is given.
+        For undecodable, damaged, empty, silent or non-finite input, input
+        over a limit, a pair whose lengths differ by more than one frame
+        (``n_fft`` samples), a pair with nothing to separate (the vocal is
+        the mixture), and when not exactly one of ``vocal`` and
+        ``instrumental`` is given.
     """
     settings = settings or Settings()
     if (vocal is None) == (instrumental is None):
         raise VsepError("Give the target as exactly one of: the isolated vocal, or the instrumental.")
     target_mode = "vocal" if vocal is not None else "mixture_minus_instrumental"
     other_name = "vocal" if vocal is not None else "instrumental"
-    mix_dec = _as_decoded(mixture, "mixture")
-    other_dec = _as_decoded(vocal if vocal is not None else instrumental, other_name)
-    check_lengths(mix_dec, other_dec, frame=settings.n_fft * max(mix_dec.sr, other_dec.sr) // settings.sr)
+    mix_side = _Side(mixture, "mixture", max_duration_s)
+    other_side = _Side(vocal if vocal is not None else instrumental, other_name, max_duration_s)
+    frame = settings.n_fft * max(mix_side.sr, other_side.sr) // settings.sr
+    _check_lengths(mix_side, other_side, frame=frame)
+    shortest = min(mix_side.duration_s, other_side.duration_s)
+    if np.isfinite(shortest):
+        if settings.start_s >= shortest:
+            _refuse_start(mix_side.name if mix_side.duration_s <= other_side.duration_s else other_side.name,
+                          shortest, settings.start_s)
+        available = shortest - settings.start_s
+        check_workload(available if settings.duration_s is None else min(settings.duration_s, available),
+                       settings, max_segment_s=max_segment_s)
 
-    mix = segment(mix_dec, settings)
-    other = segment(other_dec, settings)
+    mix = mix_side.segment(settings)
+    other = other_side.segment(settings)
     n = min(len(mix), len(other))  # equal to within a frame (checked above)
     mix, other = mix[:n], other[:n]
     check_signal(mix, "mixture", settings)
     check_signal(other, other_name, settings)
+    if vocal is not None:
+        _check_something_to_separate(mix, other)
     voc = other if vocal is not None else mix - other
-    check_signal(voc, "vocal (mixture minus instrumental)" if vocal is None else "vocal", settings)
+    check_signal(voc, "vocal (mixture minus instrumental)" if vocal is None else "vocal", settings,
+                 silent_hint="The instrumental is the mixture itself: there is no vocal to separate."
+                 if vocal is None else "")
 
     mix_out, voc_out, mix_gain, voc_gain = normalise_levels(mix, voc, settings.level)
     info = {
-        "mixture": mix_dec.name,
-        other_name: other_dec.name,
+        "mixture": mix_side.label,
+        other_name: other_side.label,
         "target_mode": target_mode,
         "level": settings.level,
         "mixture_gain": mix_gain,
         "vocal_gain": voc_gain,
-        "source_durations_s": {"mixture": mix_dec.duration_s, other_name: other_dec.duration_s},
+        "source_durations_s": {"mixture": mix_side.duration_s, other_name: other_side.duration_s},
         "n_samples": n,
     }
     return Pair(mixture=mix_out.astype(np.float32, copy=False), vocal=voc_out.astype(np.float32, copy=False),
                 sr=settings.sr, info=info)
 
 
-def _as_decoded(source, name) -> Decoded:
-    if isinstance(source, Decoded):
-        return source
-    return decode(source, name=name)
+def _check_something_to_separate(mixture: np.ndarray, vocal: np.ndarray) -> None:
+    """Refuse a vocal that is the mixture itself (the same file twice): the instrumental would be silence."""
+    residual = float(np.sum((mixture.astype(np.float64) - vocal) ** 2))
+    energy = float(np.sum(mixture.astype(np.float64) ** 2))
+    if residual <= 1e-10 * energy:  # −100 dB: the same samples, give or take rounding
+        raise VsepError("The vocal is the same as the mixture: there is nothing to separate. "
+                        "Give the isolated vocal (or the instrumental) of the song, not the song again.")
 
 
 def check_lengths(a: Decoded, b: Decoded, *, frame: int = 2048) -> None:
@@ -394,6 +968,12 @@ def check_lengths(a: Decoded, b: Decoded, *, frame: int = 2048) -> None:
 
     Lengths are compared in seconds, so files at different rates compare fairly.
     """
+    _check_lengths(a, b, frame=frame)
+
+
+def _check_lengths(a, b, *, frame: int) -> None:
+    if not (np.isfinite(a.duration_s) and np.isfinite(b.duration_s)):
+        return  # a container that does not say: the segments are cut to the shorter
     diff_s = a.duration_s - b.duration_s
     if abs(diff_s) * max(a.sr, b.sr) > frame:
         longer, shorter = (a, b) if diff_s > 0 else (b, a)

@@ -33,8 +33,9 @@ from typing import Callable, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from . import dsp
 from .analysis import analyse
-from .audio import Pair, normalise_levels, to_true_scale
+from .audio import Pair, check_signal, normalise_levels, to_true_scale
 from .errors import VsepError
 from .experiment import resolve_order
 from .fingerprint import interp_map
@@ -124,28 +125,18 @@ def run_method(method: Separator, mixture: np.ndarray, sr: int, vocal: np.ndarra
 # --- input checks -------------------------------------------------------------
 
 def _check_mixture(mixture, sr, n_fft: int) -> np.ndarray:
-    mixture = np.asarray(mixture, dtype=np.float32)
-    if mixture.ndim != 1:
-        raise VsepError(f"The mixture must be mono (one dimension), got shape {mixture.shape}.")
-    if not np.isfinite(mixture).all():
-        raise VsepError("The mixture holds NaN or infinite samples.")
-    if len(mixture) < n_fft:
-        raise VsepError(f"The mixture is {len(mixture)} samples long; these methods need at least "
-                        f"one frame ({n_fft} samples).")
     if not (isinstance(sr, (int, np.integer)) and sr > 0):
         raise VsepError(f"The sample rate must be a positive whole number, got {sr!r}.")
-    return mixture
+    return check_signal(mixture, "mixture", min_samples=n_fft, sr=int(sr))
 
 
 def _check_vocal(vocal, mixture: np.ndarray, name: str) -> np.ndarray:
     if vocal is None:
         raise VsepError(f"The {name} method needs the true vocal.")
-    vocal = np.asarray(vocal, dtype=np.float32)
+    vocal = check_signal(vocal, "vocal")
     if vocal.shape != mixture.shape:
         raise VsepError(f"The vocal has shape {vocal.shape} and the mixture {mixture.shape}; "
                         "they must be the same length.")
-    if not np.isfinite(vocal).all():
-        raise VsepError("The vocal holds NaN or infinite samples.")
     return vocal
 
 
@@ -357,15 +348,11 @@ _MASKS = {
 
 
 def _stft(y, n_fft, hop_length):
-    import librosa
-
-    return librosa.stft(np.asarray(y, dtype=np.float32), n_fft=n_fft, hop_length=hop_length)
+    return dsp.stft(y, n_fft=n_fft, hop_length=hop_length)  # librosa.stft's values, to the bit
 
 
 def _istft(D, n_fft, hop_length, length):
-    import librosa
-
-    return librosa.istft(D, n_fft=n_fft, hop_length=hop_length, length=length).astype(np.float32)
+    return dsp.istft(D, n_fft=n_fft, hop_length=hop_length, length=length).astype(np.float32, copy=False)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .audio import check_signal
 from .errors import VsepError
 
 #: The metrics reported for each source, in table order.
@@ -220,18 +221,13 @@ def evaluate_estimate(vocal_ref: np.ndarray, instrumental_ref: np.ndarray, vocal
 # --- helpers ----------------------------------------------------------------
 
 def _as_signal(x, name: str) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 1:
-        raise VsepError(f"The {name} must be a mono signal (one dimension), got shape {x.shape}.")
-    if not np.isfinite(x).all():
-        raise VsepError(f"The {name} holds NaN or infinite samples.")
-    return x
+    return check_signal(x, name, dtype=np.float64)
 
 
 def _check_not_silent(x: np.ndarray, name: str) -> None:
-    if x.size == 0 or not np.any(x):
-        raise VsepError(f"The {name} is silent (every sample is zero); separation metrics are undefined "
-                        "against it. Check that the vocal is not the whole mixture or empty.")
+    check_signal(x, name, dtype=np.float64, refuse_silent=True, silence_peak=0.0,
+                 silent_hint="Separation metrics are undefined against it. Check that the vocal is not the "
+                             "whole mixture or empty.")
 
 
 def _nudge_zero_sums(x: np.ndarray) -> np.ndarray:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
+from . import dsp
 from .analysis import Analysis
 from .audio import Pair, peak_normalise
 from .errors import VsepError
@@ -72,55 +72,7 @@ def vocal_from_db(final_db: np.ndarray, analysis: Analysis) -> np.ndarray:
     frames = np.empty((final_db.shape[1], final_db.shape[0]), dtype=np.complex64)
     # librosa's phase is frames-first in memory already (Fortran order): its transpose is free.
     spectrum_frames(magnitude, np.ascontiguousarray(analysis.phase.T), frames)
-    return istft_frames(frames, hop_length=analysis.hop_length, n_fft=analysis.settings.n_fft)
-
-
-def istft_frames(frames: np.ndarray, *, hop_length: int, n_fft: int) -> np.ndarray:
-    """``librosa.istft`` (Hann window, centred, no ``length``) of a frames-first spectrogram.
-
-    librosa inverts the frames in blocks and overlap-adds them one by one;
-    here every frame is inverted in one batched FFT and the windowed frames
-    are overlap-added in one compiled loop, in librosa's order and precision
-    (window in float64, signal in float32), so the result is the same to the
-    bit.
-
-    Parameters
-    ----------
-    frames : np.ndarray [shape=(windows, 1 + n_fft // 2), dtype=complex64]
-
-    Returns
-    -------
-    np.ndarray [shape=((windows − 1) · hop_length,), dtype=float32]
-    """
-    import scipy.fft
-
-    from ._kernels import overlap_add
-
-    n_frames = frames.shape[0]
-    window, norm = _window_and_sum_square(n_fft, hop_length, n_frames)
-    signal = scipy.fft.irfft(frames, n=n_fft, axis=-1, workers=-1)
-    full = np.zeros(n_fft + hop_length * (n_frames - 1), dtype=np.float32)
-    overlap_add(signal, window, hop_length, full)
-    start = n_fft // 2
-    y = full[start: start + hop_length * (n_frames - 1)]
-    np.divide(y, norm[start: start + len(y)], out=y)
-    return y.copy()
-
-
-@lru_cache(maxsize=4)  # a 3-minute song's sum is ~16 MB
-def _window_and_sum_square(n_fft: int, hop_length: int, n_frames: int):
-    """The Hann window and ``librosa.filters.window_sumsquare`` (float32), as librosa's istft uses them."""
-    from ._kernels import window_sum_square
-    from .views import hann_window
-
-    window = hann_window(n_fft)
-    norm = np.zeros(n_fft + hop_length * (n_frames - 1), dtype=np.float32)
-    window_sum_square(window ** 2, hop_length, n_frames, norm)
-    # librosa divides only where the sum is above float32's tiny; dividing by 1 elsewhere is the same.
-    norm = np.where(norm > np.finfo(np.float32).tiny, norm, np.float32(1.0)).astype(np.float32)
-    window.setflags(write=False)
-    norm.setflags(write=False)
-    return window, norm
+    return dsp.istft_frames(frames, hop_length=analysis.hop_length, n_fft=analysis.settings.n_fft)
 
 
 def instrumental_from_vocal(mixture: np.ndarray, vocal_raw: np.ndarray) -> np.ndarray:

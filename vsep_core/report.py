@@ -199,8 +199,14 @@ def _audio_tag(y: np.ndarray, sr: int) -> str:
     else:
         import soundfile as sf
 
+        # In blocks of a few seconds: one long write overflows inside libvorbis and kills the
+        # process (xiph/vorbis#99, libsndfile#1095).
+        samples = np.asarray(y, dtype=np.float32)
         buf = io.BytesIO()
-        sf.write(buf, np.asarray(y, dtype=np.float32), sr, format="OGG", subtype="VORBIS")
+        with sf.SoundFile(buf, mode="w", samplerate=sr, channels=1, format="OGG", subtype="VORBIS") as f:
+            block = 5 * sr
+            for start in range(0, len(samples), block):
+                f.write(samples[start:start + block])
         data, mime = buf.getvalue(), "audio/ogg"
     return f'<audio controls preload="none" src="data:{mime};base64,{base64.b64encode(data).decode()}"></audio>'
 

@@ -9,11 +9,12 @@ outside), except the two pooled views, which halve both axes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
 
+from . import dsp
+from .dsp import hann_window, magphase  # noqa: F401  (re-exported: callers outside the engine)
 from .errors import VsepError
 from .settings import Settings
 
@@ -169,79 +170,17 @@ def resolve_slices(names) -> list[str]:
     return out
 
 
-def hann_window(n: int) -> np.ndarray:
-    """The periodic Hann window, ``scipy.signal.get_window("hann", n, fftbins=True)`` to the bit for n ≥ 2.
-
-    Written out (scipy's ``general_cosine`` steps on ``n + 1`` points, last
-    dropped) because importing ``scipy.signal`` costs over a second.
-    """
-    fac = np.linspace(-np.pi, np.pi, n + 1)
-    w = np.zeros(n + 1)
-    w += 0.5 * np.cos(0 * fac)
-    w += 0.5 * np.cos(1 * fac)
-    return w[:n]
-
-
 def stft(y: np.ndarray, settings: Settings, *, hop_length: int | None = None) -> np.ndarray:
-    """Complex STFT with librosa 0.11's defaults: Hann window, centred, zero padding.
+    """The engine's STFT of ``y``: :func:`vsep_core.dsp.stft` at the settings' FFT size and hop.
 
-    Equal to ``librosa.stft(y, n_fft=…, hop_length=…)`` to the bit (tests check
-    it): zero-pad by ``n_fft // 2``, window in float64, real FFT in float64,
-    stored as complex64 in librosa's Fortran order. Written out because
-    librosa's spectrum module imports ``scipy.signal`` (over a second, once per
-    process) and this is the first thing every run does.
+    ``hop_length`` defaults to ``settings.hop_for(len(y))``.
 
     Returns
     -------
     np.ndarray [shape=(1 + n_fft // 2, frames), dtype=complex64]
-        Fortran order (each frame contiguous), as librosa's.
-
-    Raises
-    ------
-    VsepError
-        For a signal that is not one finite channel, or a hop below 1 (the
-        checks librosa's ``stft`` made).
     """
-    import scipy.fft
-
-    y = np.asarray(y, dtype=np.float32)
-    n_fft, hop = settings.n_fft, hop_length or settings.hop_for(len(y))
-    if y.ndim != 1:
-        raise VsepError(f"The STFT takes one channel (a 1-D signal); this one has shape {y.shape}.")
-    if not np.isfinite(y).all():
-        raise VsepError("The signal has NaN or infinite samples; the STFT needs finite audio.")
-    if not (isinstance(hop, (int, np.integer)) and hop >= 1):
-        raise VsepError(f"The hop must be a whole number of samples, at least 1; got {hop!r}.")
-    half = n_fft // 2
-    padded = np.zeros(len(y) + 2 * half, dtype=np.float32)
-    padded[half: half + len(y)] = y
-    n_frames = 1 + (len(padded) - n_fft) // hop
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop][:n_frames]
-    window = _hann(n_fft)
-    out = np.empty((n_frames, 1 + half), dtype=np.complex64)
-    block = max(1, (1 << 24) // (8 * n_fft))  # ~16 MB of float64 frames at a time
-    for start in range(0, n_frames, block):
-        stop = min(start + block, n_frames)
-        out[start:stop] = scipy.fft.rfft(window * frames[start:stop], axis=-1)
-    return out.T
-
-
-@lru_cache(maxsize=8)
-def _hann(n: int) -> np.ndarray:
-    w = hann_window(n)
-    w.setflags(write=False)
-    return w
-
-
-def magphase(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Magnitude and unit phasor, ``librosa.magphase(D)`` step for step (phase 1+0j where |D| = 0)."""
-    mag = np.abs(D)
-    zeros_to_ones = mag == 0
-    mag_nonzero = mag + zeros_to_ones
-    phase = np.empty_like(D, dtype=np.result_type(D.dtype, np.complex64))
-    phase.real = D.real / mag_nonzero + zeros_to_ones
-    phase.imag = D.imag / mag_nonzero
-    return mag, phase
+    hop = hop_length or settings.hop_for(len(np.asarray(y)))
+    return dsp.stft(y, n_fft=settings.n_fft, hop_length=hop)
 
 
 def compute_view(X: np.ndarray, name: str) -> np.ndarray:
