@@ -88,7 +88,7 @@ def pair_key(source: Source, settings: Settings) -> str:
 def _decode(content_digest: str, role: str, _data: bytes, _label: str) -> audio.Decoded:
     # Keyed on content and role only: what is kept holds no file name (``_label`` names the file in an
     # error message, and errors are never cached), so another visitor's identical bytes get no name of ours.
-    return dataclasses.replace(audio.decode(_data, name=_label), name=role)
+    return dataclasses.replace(audio.decode(_data, name=_label, mono=True), name=role)
 
 
 def decode(data: bytes, role: str, file_name: str = "") -> audio.Decoded:
@@ -100,8 +100,8 @@ def decode(data: bytes, role: str, file_name: str = "") -> audio.Decoded:
 
 def decoded_other(source: Source) -> audio.Decoded:
     """The source's target file decoded whole, at its own rate (not cached: used once, by the alignment fix)."""
-    return dataclasses.replace(audio.decode(source.other, name=_file_label(source.other_kind, source.other_name)),
-                               name=source.other_kind)
+    return dataclasses.replace(audio.decode(source.other, name=_file_label(source.other_kind, source.other_name),
+                                            mono=True), name=source.other_kind)
 
 
 def _file_label(role: str, file_name: str) -> str:
@@ -167,13 +167,14 @@ def _waveforms(identity: str, _source: Source, max_points: int = 2000) -> dict:
     """Min/max envelopes of the whole files (cheap to draw for any length); the samples are not kept."""
     out = {}
     for label, data in (("mixture", _source.mixture), (_source.other_kind, _source.other)):
-        dec = audio.decode(data, name=label)
-        y = audio.to_mono(dec.samples)
+        probed = audio.probe(data, name=label)
+        dec = audio.decode(data, name=label, mono=True)  # channels averaged block by block: bounded memory
+        y = dec.samples[0]
         block = max(1, -(-len(y) // max_points))
         blocks = np.pad(y, (0, -len(y) % block)).reshape(-1, block)
         out[label] = {"t": np.arange(blocks.shape[0]) * block / dec.sr, "max": blocks.max(axis=1),
                       "min": blocks.min(axis=1), "duration_s": dec.duration_s, "sr": dec.sr,
-                      "channels": dec.channels}
+                      "channels": probed.channels}
     return out
 
 
