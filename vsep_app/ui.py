@@ -14,6 +14,7 @@ from vsep_core.errors import VsepError
 from vsep_core.settings import Settings
 
 from . import cache, state
+from .loading import md_escape  # noqa: F401  (pages use ui.md_escape)
 
 _LOG = logging.getLogger("vsep_app")
 
@@ -112,14 +113,6 @@ def guard(what: str = "This step"):
         if os.environ.get(SHOW_TRACEBACKS_ENV) == "1":
             with st.expander("Technical details (shown because VSEP_SHOW_TRACEBACKS=1)"):
                 st.code(traceback.format_exc(), language=None)
-
-
-_MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>$~|:{}"})
-
-
-def md_escape(text: str) -> str:
-    """``text`` shown literally in Markdown: a file name such as ``$x$`` or ``[a](b)`` is not formatted."""
-    return str(text).translate(_MARKDOWN_SPECIAL)
 
 
 def slice_label(name: str) -> str:
