@@ -471,3 +471,31 @@ def test_choices_survive_a_visit_to_another_page():
     assert at.radio(key="opt_method").value == "iterative"
     at.switch_page("app.py").run()
     assert at.radio(key="load_mode").value == "Upload files"
+
+
+@pytest.mark.parametrize("level", ["independent", "common", "as_is"])
+def test_the_scores_table_is_the_engines_evaluation_at_every_level(level):
+    """For each level, Results shows exactly evaluate_experiment's report for the same pair and settings."""
+    at = _new_app()
+    if level != "independent":
+        at.radio(key="set_level").set_value(level)
+        at.button[[b.label for b in at.button].index("Apply settings")].click().run()
+    settings = at.session_state["vsep_settings"]
+    assert settings.level == level
+    at.switch_page("pages/2_optimise.py").run()
+    at.slider(key="opt_n").set_value(3).run()
+    at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
+    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    _assert_no_exception(at)
+    assert not _errors(at)
+
+    engine_pair = prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav", settings=settings)
+    result = run_experiment(engine_pair, settings, max_slices=3, greedy=False)
+    truth = prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav", settings=settings.replace(level="as_is"))
+    expected = evaluate_experiment(result, truth)
+    table = at.dataframe[0].value
+    assert list(table["method"]) == [m["name"] for m in expected["methods"]]
+    for row, m in zip(table.to_dict("records"), expected["methods"]):
+        assert row["vocal SI-SDR"] == pytest.approx(m["vocal"]["si_sdr"], abs=1e-6), m["name"]
+        assert row["vocal SDR"] == pytest.approx(m["vocal"]["sdr"], abs=1e-6), m["name"]
+        assert row["instrumental SI-SDR"] == pytest.approx(m["instrumental"]["si_sdr"], abs=1e-6), m["name"]
