@@ -20,7 +20,7 @@ frame = ui.setup_page("Load audio")
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "m4a", "aac", "opus", "aiff", "aif"]
 RESEARCH_LENGTH_S = 4.7
-ALIGNMENT_METRICS = ["Lag", "Gain", "Correlation as given", "Correlation at that lag", "Mixture explained"]
+ALIGNMENT_METRICS = ["Lag (samples)", "Gain", "Correlation as given", "Correlation at that lag", "Mixture explained"]
 
 st.title("Load audio")
 st.markdown(
@@ -235,29 +235,23 @@ ui.link("slices", "Next: look at the 19 slice views", ":material/arrow_forward:"
 if alignment_box is not None:
     with alignment_box, ui.guard("The alignment check"):
         found = cache.alignment(source, settings)
-        if found is None:
-            for slot in metric_slots:
-                slot.empty()
-            st.info("The alignment check arrives with the evaluation module (vsep_core.alignment); "
-                    "it is not installed here.")
+        values = [f"{found['lag_samples']}", f"{found['gain']:.3f}", f"{found['correlation']:.3f}",
+                  f"{found['correlation_at_lag']:.3f}", f"{100 * found['explained']:.1f} %"]
+        helps = {"Lag (samples)": f"{found['lag_ms']:.1f} ms at {found['sr']} Hz. "
+                        "Positive: the vocal comes late and must be delayed."}
+        for slot, label, value in zip(metric_slots, ALIGNMENT_METRICS, values):
+            slot.metric(label, value, help=helps.get(label))
+        if found["excerpt_s"] < found["segment_s"]:
+            st.caption(f"Measured on the first {found['excerpt_s']:.0f} s of the {found['segment_s']:.0f} s segment.")
+        if found["aligned"]:
+            st.success(found["verdict"], icon=":material/check_circle:")
         else:
-            values = [f"{found['lag_samples']} samples", f"{found['gain']:.3f}", f"{found['correlation']:.3f}",
-                      f"{found['correlation_at_lag']:.3f}", f"{100 * found['explained']:.1f} %"]
-            helps = {"Lag": f"{found['lag_ms']:.1f} ms at {found['sr']} Hz. "
-                            "Positive: the vocal comes late and must be delayed."}
-            for slot, label, value in zip(metric_slots, ALIGNMENT_METRICS, values):
-                slot.metric(label, value, help=helps.get(label))
-            if found["excerpt_s"] < found["segment_s"]:
-                st.caption(f"Measured on the first {found['excerpt_s']:.0f} s of the {found['segment_s']:.0f} s segment.")
-            if found["aligned"]:
-                st.success(found["verdict"], icon=":material/check_circle:")
-            else:
-                st.warning(found["verdict"], icon=":material/warning:")
-                fixable = abs(found["correlation_at_lag"]) >= 0.1 and (found["lag_samples"] != 0 or found["gain"] < 0)
-                if fixable and st.button(f"Fix it: delay the {source.other_kind} by {found['lag_samples']} samples "
-                                         f"and scale it by {found['gain']:.3f}", icon=":material/auto_fix_high:"):
-                    fixed = loading.aligned_source(source, found, settings)
-                    loading.activate(fixed, settings)
-                    applied(f"The {source.other_kind} is now aligned with the mixture.")
+            st.warning(found["verdict"], icon=":material/warning:")
+            fixable = abs(found["correlation_at_lag"]) >= 0.1 and (found["lag_samples"] != 0 or found["gain"] < 0)
+            if fixable and st.button(f"Fix it: delay the {source.other_kind} by {found['lag_samples']} samples "
+                                     f"and scale it by {found['gain']:.3f}", icon=":material/auto_fix_high:"):
+                fixed = loading.aligned_source(source, found, settings)
+                loading.activate(fixed, settings)
+                applied(f"The {source.other_kind} is now aligned with the mixture.")
 
 frame.finish()

@@ -10,9 +10,9 @@ from vsep_app import cache, figures, jobs, state, ui
 
 frame = ui.setup_page("Slices")
 
-st.title("Slices: 19 ways to look at a spectrogram")
+st.title("Slices")
 st.markdown(
-    "Each **slice** filters the magnitude spectrogram with a small 3×3 kernel (rows: frequency, columns: time) "
+    "**19 ways to look at a spectrogram.** Each **slice** filters the magnitude spectrogram with a small 3×3 kernel (rows: frequency, columns: time) "
     "and keeps a different kind of detail: steady tones, onsets, pitch glides, edges. The method matches the "
     "mixture to the vocal's **fingerprint** in one slice after another. Colours are dB of the filtered "
     "magnitude (80 dB range) against time (s) and frequency (Hz); the pictures are reduced for display, the "
