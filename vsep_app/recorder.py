@@ -21,8 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
+from vsep_core import audio
 from vsep_core.audio import Decoded
 from vsep_core.errors import VsepError
+from vsep_core.settings import Settings
 
 #: The longest take accepted (seconds): a sung line or a verse; the pair is cut to the instrumental anyway.
 MAX_TAKE_S = 300.0
@@ -122,12 +124,10 @@ def mix_over(vocal: Decoded, instrumental: Decoded, level_db: float) -> dict:
     if not np.isfinite(level_db):
         raise VsepError(f"The vocal level must be a number of dB, got {level_db!r}.")
     sr = instrumental.sr
-    voc = np.mean(vocal.samples, axis=0).astype(np.float32)
-    if vocal.sr != sr:
-        import librosa
-
-        voc = librosa.resample(voc, orig_sr=vocal.sr, target_sr=sr, res_type="soxr_hq").astype(np.float32)
-    inst = np.mean(instrumental.samples, axis=0).astype(np.float32)
+    # The engine's own mono mix-down and resampling (soxr, as for every input), at the instrumental's rate.
+    whole_at_sr = Settings(sr=sr, start_s=0.0, duration_s=None)
+    voc = audio.segment(vocal, whole_at_sr)
+    inst = audio.segment(instrumental, whole_at_sr)
     n = min(len(voc), len(inst))
     voc, inst = voc[:n], inst[:n]
     rms_v, rms_i = float(np.sqrt(np.mean(voc.astype(np.float64) ** 2))), float(np.sqrt(np.mean(inst.astype(np.float64) ** 2)))
