@@ -183,6 +183,9 @@ if source is not None:
                    + ". Rows are steps, columns the candidate slices; circles mark the chosen slice at each step, "
                    "the star the step with the lowest loss.")
 
+    if prog is not None and prog.matches(source, settings):
+        with ui.guard("Preparing the results"):
+            cache.prefetch_results(source, prog, greedy)  # Results opens with its scores ready
     if prog is not None or greedy is not None:
         ui.mark_charts_ready()
         ui.link("results", "Next: listen to the results and download them", ":material/arrow_forward:")

@@ -11,8 +11,6 @@ from vsep_app import cache, jobs, state, ui
 
 frame = ui.setup_page("Results")
 
-AUTO_MEASURE_S = 30.0  # measure separation quality without asking for segments up to this long
-
 st.title("Results")
 st.markdown("Listen to what each run extracted, see where it put energy, and take everything with you.")
 
@@ -67,10 +65,13 @@ elif source is not None:
         st.subheader("Separation quality")
         st.caption(report.ORACLE_NOTE)
         metrics = None
-        if pair.duration_s <= AUTO_MEASURE_S or st.button(
+        if pair.duration_s <= cache.AUTO_MEASURE_S or st.button(
                 f"Measure separation quality ({pair.duration_s:.0f} s of audio: this takes a while)",
                 key="measure_quality", icon=":material/analytics:"):
             bar = st.progress(0.0, text="Measuring: checking the alignment…")
+            if cache.results_pending(prog, greedy, "metrics"):  # started on Optimise, not done yet
+                bar.progress(0.5, text="Measuring (started while you were on Optimise)…")
+                cache.wait_for_results(prog, greedy, "metrics")
 
             def show(events, elapsed, done):
                 last = [e for e in events if e[0] == "progress"]
@@ -83,6 +84,7 @@ elif source is not None:
         if metrics is not None:
             ui.metrics_section(metrics, marks)
 
+        cache.wait_for_results(prog, greedy, "files")
         files = jobs.run(lambda: cache.run_files(source, prog, greedy_used)["files"], on_wait)
         waiting.empty()
 

@@ -439,6 +439,65 @@ def evaluation(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, em
     return {**metrics, "pair": {**metrics["pair"], **names}}
 
 
+#: Separation quality is measured without asking (and prefetched from Optimise) for segments up to this long.
+AUTO_MEASURE_S = 30.0
+
+
+def matching_greedy(prog: RunRecord, greedy_rec: RunRecord | None) -> RunRecord | None:
+    """The greedy search when it belongs with the progressive test (same pair and settings), else ``None``."""
+    if greedy_rec is not None and greedy_rec.identity == prog.identity and greedy_rec.settings == prog.settings:
+        return greedy_rec
+    return None
+
+
+def results_key(prog: RunRecord, greedy_rec: RunRecord | None) -> str:
+    return content_key(result_key(prog, matching_greedy(prog, greedy_rec)), "results")
+
+
+def prefetch_results(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> None:
+    """Score the runs and make their WAVs in the background while the visitor is still on Optimise.
+
+    The Results page then finds them in the caches (or waits for the item it needs, see
+    :func:`wait_for_results`). In the job pool like any heavy work; segments over
+    :data:`AUTO_MEASURE_S` are measured only when asked.
+    """
+    from . import jobs
+    from .state import RESULTS_PREFETCH
+
+    greedy_used = matching_greedy(prog, greedy_rec)
+    items = []
+    if pair(source, prog.settings).duration_s <= AUTO_MEASURE_S:
+        items.append(("metrics", lambda: evaluation(source, prog, greedy_used)))
+    items.append(("files", lambda: run_files(source, prog, greedy_used)))
+    jobs.prefetch(results_key(prog, greedy_rec), RESULTS_PREFETCH, items)
+
+
+def _results_prefetch(prog: RunRecord, greedy_rec: RunRecord | None, item: str):
+    """The event of ``item`` in this session's results prefetch for these records, or ``None``."""
+    import streamlit as st
+
+    from .state import RESULTS_PREFETCH
+
+    # The prefetch slot holds (key, {item: threading.Event}) (vsep_app.jobs.prefetch).
+    current = st.session_state.get(RESULTS_PREFETCH)
+    if current is None or current[0] != results_key(prog, greedy_rec):
+        return None
+    return current[1].get(item)
+
+
+def results_pending(prog: RunRecord, greedy_rec: RunRecord | None, item: str) -> bool:
+    """Whether ``item`` ("metrics", "files") of this session's results prefetch is still being computed."""
+    event = _results_prefetch(prog, greedy_rec, item)
+    return event is not None and not event.is_set()
+
+
+def wait_for_results(prog: RunRecord, greedy_rec: RunRecord | None, item: str, timeout: float = 300.0) -> None:
+    """Wait for ``item`` of this session's results prefetch, if it is under way (never computed twice at once)."""
+    event = _results_prefetch(prog, greedy_rec, item)
+    if event is not None:
+        event.wait(timeout)
+
+
 def slices_key(source: Source, settings: Settings) -> str:
     return content_key(source.identity, subset(settings, ANALYSIS_FIELDS))
 
