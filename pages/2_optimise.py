@@ -39,18 +39,20 @@ source = ui.require_source()
 if source is not None:
     settings = state.settings()
     with ui.guard("The optimiser settings"):
+        # The order on a row of its own, so that all its slices show (the test uses its first N).
+        order = st.multiselect("Slice order (the progressive test uses the first N, in this order)", list(SLICE_NAMES),
+                               default=ui.remembered("opt_order", list(SLICE_NAMES)), key="opt_order",
+                               format_func=ui.slice_label,
+                               help="Remove slices and add them back to change the order; the greedy search "
+                                    "tries the first N as its candidates.")
+        ui.remember("opt_order", order)
         c1, c2, c3 = st.columns([3, 2, 2])
         with c1:
-            order = st.multiselect("Slice order", list(SLICE_NAMES), default=ui.remembered("opt_order", list(SLICE_NAMES)),
-                                   key="opt_order",
-                                   format_func=ui.slice_label,
-                                   help="The progressive test uses the first N slices of this list, in this "
-                                        "order. Remove slices and add them back to change the order.")
-            ui.remember("opt_order", order)
             max_n = max(1, len(order))
             n = st.slider("Number of slices N (the test runs N = 1 … this)", 1, max_n,
                           min(ui.remembered("opt_n", 8), max_n), key="opt_n", disabled=len(order) < 2)
             ui.remember("opt_n", n)
+            st.caption("Used, in order: " + " → ".join(ui.slice_label(s) for s in order[:n]) if order else "")
         with c2:
             lr = st.number_input("Learning rate", 0.0001, 0.99, float(settings.learning_rate), step=0.005,
                                  format="%.4f", key="opt_lr",
@@ -155,12 +157,17 @@ if source is not None:
             g = greedy.outcome.greedy
             greedy_bars = {f"greedy ({len(g.sequence)})": g.loss,
                            f"best prefix ({g.best_prefix_length})": g.best_prefix_loss}
+        best = min(runs, key=lambda r: r.final_loss)
         c1, c2 = st.columns(2)
-        c1.plotly_chart(plots.loss_curves_figure({f"N={r.n}": r.loss_curve for r in runs}), theme=None,
-                        key="loss_curves")
+        with c1:
+            # A few curves at a time: 18 tangled lines cannot be read. The lowest loss and the largest N first.
+            all_n = [r.n for r in runs]
+            shown = st.pills("Loss curves of", all_n, selection_mode="multi", key=f"loss_curves_shown_{len(runs)}",
+                             default=sorted({1, best.n, all_n[-1]} & set(all_n)), format_func=lambda k: f"N={k}")
+            c1.plotly_chart(plots.loss_curves_figure({f"N={r.n}": r.loss_curve for r in runs if r.n in shown}),
+                            theme=None, key="loss_curves")
         c2.plotly_chart(plots.final_loss_figure({r.n: r.final_loss for r in runs}, greedy_bars), theme=None,
                         key="final_loss")
-        best = min(runs, key=lambda r: r.final_loss)
         st.caption(f"Lowest loss: N = {best.n} ({best.final_loss:.2f} dB²). Each run's loss curve shows its passes "
                    "end to end; the polish is the last segment.")
         with st.expander("Table: final loss per N"):

@@ -107,8 +107,18 @@ elif source is not None:
         player(f"Instrumental estimate (mixture − vocal, N = {best.n})", report.run_wav_paths(str(best.n))["instrumental"],
                "instrumental_best", top[2])
 
+        st.markdown("##### A/B: compare any two at the same moment")
+        ab = {"Mixture": "1_slices/mixture.wav", "Target (true vocal)": "1_slices/target.wav"}
+        ab.update({f"N = {r.n}" + (" (lowest loss)" if r is best else ""): report.run_wav_paths(str(r.n))["vocal"]
+                   for r in result.progressive})
+        if result.greedy is not None:
+            ab[f"Greedy order ({len(result.greedy.sequence)})"] = report.run_wav_paths("greedy")["vocal"]
+            if result.best_prefix_run is not result.greedy_run:
+                ab[f"Best prefix ({result.greedy.best_prefix_length})"] = report.run_wav_paths("best_prefix")["vocal"]
+        ui.ab_player({label: files[path] for label, path in ab.items()}, pair.duration_s, key="results_ab")
+
         st.markdown("##### Extracted vocal for every N")
-        per_row = 4
+        per_row = 3  # wide enough players to seek in
         runs = result.progressive
         for start in range(0, len(runs), per_row):
             cols = st.columns(per_row)

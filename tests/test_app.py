@@ -235,6 +235,9 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     assert any("Progressive test done: N = 1 … 8" in p.proto.text for p in at.get("progress"))
     titles = _chart_titles(at)
     assert "Loss curves (every pass's iterations end to end)" in titles
+    curves = next(c for c in _charts(at) if "Loss curves" in json.dumps(json.loads(c.proto.spec)["layout"]))
+    best_n = min(at.session_state["vsep_progressive"].outcome.runs, key=lambda r: r.final_loss).n
+    assert [t["name"] for t in json.loads(curves.proto.spec)["data"]] == [f"N={k}" for k in sorted({1, best_n, 8})]
     assert "Final loss per number of slices" in titles
 
     at.button(key="run_greedy").click().run(timeout=RUN_TIMEOUT)
@@ -257,6 +260,8 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     assert not _errors(at)
     n_players = 3 + 8 + 2 + (expected.greedy.best_prefix_length != 8)
     assert len(at.get("audio")) == n_players
+    assert at.selectbox(key="results_ab_a").options[:2] == ["Mixture", "Target (true vocal)"]
+    assert len(at.selectbox(key="results_ab_b").options) == 2 + 8 + 1 + (expected.greedy.best_prefix_length != 8)
     labels = [b.label for b in at.download_button]
     assert labels.count("WAV") == n_players
     every_wav = [b for b in at.download_button if b.key and b.key.startswith("dl_all_")]

@@ -460,3 +460,55 @@ def metrics_section(metrics: dict, marks: dict) -> None:
             draw()
     with st.expander("Glossary: methods, metrics and terms", icon=":material/menu_book:"):
         st.markdown("\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY.items()))
+
+
+# --- listening: an A/B player ---------------------------------------------------------
+
+#: Longest segment offered in the A/B player: both WAVs travel inside the page (base64), 60 s ≈ 3.5 MB.
+AB_MAX_S = 60.0
+
+_AB_HTML = """<div style="font-family:sans-serif;font-size:14px">
+<audio id="ab" controls preload="auto" style="width:100%"></audio>
+<div style="margin-top:6px;display:flex;gap:8px;align-items:center">
+<button id="a" style="padding:6px 16px;border-radius:6px;border:1px solid #999;cursor:pointer">A: {label_a}</button>
+<button id="b" style="padding:6px 16px;border-radius:6px;border:1px solid #999;cursor:pointer">B: {label_b}</button>
+<span id="now" style="color:#555"></span></div></div>
+<script>
+const src = {{a: "data:audio/wav;base64,{data_a}", b: "data:audio/wav;base64,{data_b}"}};
+const names = {{a: "A", b: "B"}};
+const player = document.getElementById("ab");
+function pick(which) {{
+  const t = player.currentTime, playing = !player.paused;
+  player.src = src[which];
+  player.addEventListener("loadedmetadata", function once() {{
+    player.removeEventListener("loadedmetadata", once);
+    player.currentTime = Math.min(t, player.duration || t);
+    if (playing) player.play();
+  }});
+  for (const k of ["a", "b"]) document.getElementById(k).style.background = k === which ? "#ffe0e0" : "";
+  document.getElementById("now").textContent = "Playing " + names[which] + " (the position is kept when you switch)";
+}}
+document.getElementById("a").onclick = () => pick("a");
+document.getElementById("b").onclick = () => pick("b");
+pick("a");
+</script>"""
+
+
+def ab_player(choices: dict, duration_s: float, key: str = "ab") -> None:
+    """Pick any two signals (label → WAV bytes) and switch between them at the same position."""
+    import base64
+    import html as html_lib
+
+    import streamlit.components.v1 as components
+
+    if duration_s > AB_MAX_S:
+        st.caption(f"The A/B player is offered for segments up to {AB_MAX_S:.0f} s (both files travel inside the "
+                   "page); use the players below.")
+        return
+    labels = list(choices)
+    c1, c2 = st.columns(2)
+    a = c1.selectbox("A", labels, index=0, key=f"{key}_a")
+    b = c2.selectbox("B", labels, index=min(1, len(labels) - 1), key=f"{key}_b")
+    components.html(_AB_HTML.format(label_a=html_lib.escape(a), label_b=html_lib.escape(b),
+                                    data_a=base64.b64encode(choices[a]).decode(),
+                                    data_b=base64.b64encode(choices[b]).decode()), height=110)
