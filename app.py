@@ -178,8 +178,10 @@ with st.form("analysis_settings"):
     c1, c2, c3 = st.columns(3)
     with c1:
         start_s = st.number_input("Segment start (s)", min_value=0.0, value=float(settings.start_s), step=0.5,
-                                  key="set_start")
+                                  key="set_start", help="Where in the song the analysed part starts, in seconds.")
         length_choice = st.radio("Segment length", LENGTHS, index=LENGTHS.index(length_mode), key="set_length_mode",
+                                 help="How much of the song is analysed. Longer takes longer (about linearly) "
+                                      "and needs more memory; the research code used the first 4.7 s.",
                                  format_func=lambda k: {"research": "4.7 s (the research code)",
                                                         "custom": "Custom length (below)",
                                                         "whole": "Whole song"}[k])
@@ -188,6 +190,8 @@ with st.form("analysis_settings"):
     with c2:
         window_choice = st.radio("Windows", ["hop", "count"], index=0 if settings.n_windows is None else 1,
                                  key="set_window_mode",
+                                 help="A window is one short slice of time (2048 samples, 93 ms) that gets its own "
+                                      "EQ curve; the hop is the step between windows.",
                                  format_func=lambda k: {"hop": "Fixed hop (below); 1040 samples gives the research "
                                                                "code's 100 windows for 4.7 s",
                                                         "count": "A number of windows (hop chosen to fit)"}[k])
@@ -197,8 +201,13 @@ with st.form("analysis_settings"):
                                     value=int(settings.n_windows or 100), step=10, key="set_n_windows")
     with c3:
         level = st.radio("Level of the two files", list(ui.LEVEL_LABELS), key="set_level",
+                         help="How loud the two files are made before the analysis. Scores are always measured "
+                              "on the files as they are; this only changes what the method sees.",
                          index=list(ui.LEVEL_LABELS).index(settings.level), format_func=ui.LEVEL_LABELS.get)
         pooled = st.radio("Pooled slices (17 max pool, 18 average pool)", list(ui.POOLED_LABELS), key="set_pooled",
+                          help="Slices 17 and 18 shrink the spectrogram 2× in time, so they have half as many "
+                               "windows. The research code applied their EQ to the first half of the song's windows "
+                               "only; “every window” stretches it over the whole segment.",
                           index=list(ui.POOLED_LABELS).index(settings.pooled_windows),
                           format_func=ui.POOLED_LABELS.get)
     st.caption("Seed-compatible means: normalise each file on its own, and pooled window j adjusts window j. "

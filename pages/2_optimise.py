@@ -52,20 +52,23 @@ if source is not None:
             n = st.slider("Number of slices N (the test runs N = 1 … this)", 1, max_n,
                           min(ui.remembered("opt_n", 8), max_n), key="opt_n", disabled=len(order) < 2)
             ui.remember("opt_n", n)
-            st.caption("Used, in order: " + " → ".join(ui.slice_label(s) for s in order[:n]) if order else "")
         with c2:
             lr = st.number_input("Learning rate", 0.0001, 0.99, float(settings.learning_rate), step=0.005,
                                  format="%.4f", key="opt_lr",
                                  help="How far each gradient step moves the EQ (the research code: 0.01). Above "
                                       "0.5 the steps overshoot and swing between the clips; 1 and more diverge.")
             iterations = st.number_input("Iterations per pass", 1, 100000, int(settings.iterations), step=10,
-                                         key="opt_iterations")
+                                         key="opt_iterations",
+                                         help="Gradient steps per pass (the research code: 100). More steps move "
+                                              "each band closer to its goal, up to the clip.")
             clip = st.number_input("EQ clip (± dB)", 0.0, 200.0, float(settings.clip_db), step=1.0,
                                    key="opt_clip",
                                    help="The most any band of a window's EQ may boost or cut, in dB (the research "
                                         "code: 20).")
         with c3:
             method = st.radio("How a pass is computed", list(ui.PASS_LABELS), key="opt_method",
+                              help="The same numbers either way: the closed form jumps straight to where the "
+                                   "steps end, the loop takes them one by one (slower).",
                               index=list(ui.PASS_LABELS).index(settings.pass_method), format_func=ui.PASS_LABELS.get)
             st.caption(f"Pooled slices adjust: {ui.POOLED_SHORT[settings.pooled_windows]}; level: "
                        f"{ui.LEVEL_SHORT[settings.level]} (change these on *Load audio*).")
