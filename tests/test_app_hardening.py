@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import struct
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -183,8 +184,11 @@ def _assert_one_clear_message(at: AppTest, words: str) -> str:
 
 @pytest.mark.parametrize("case, mixture, other, words", CASES, ids=[c[0] for c in CASES])
 def test_a_hostile_upload_is_one_clear_message_and_keeps_the_session(loaded_session, secret, case, mixture, other,
-                                                                     words):
+                                                                     words, tmp_path, monkeypatch):
     at = loaded_session()
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # where a decoder's private copy would go
     before_source, before_prog = at.session_state["vsep_source"], at.session_state["vsep_progressive"]
     mix = ("mixture.wav", _mixture()) if mixture is None else (mixture[0], _content(mixture[1], secret)
                                                                if mixture[1] is not None else _mixture())
@@ -203,6 +207,7 @@ def test_a_hostile_upload_is_one_clear_message_and_keeps_the_session(loaded_sess
     assert at.session_state["vsep_progressive"] is not None
     assert at.session_state["vsep_progressive"].identity == before_prog.identity
     assert f"Loaded: {SAMPLE_LABEL}" in [h.value for h in at.subheader]
+    assert not any(temp.iterdir()), list(temp.iterdir())  # nothing of the upload left on disk, also after an error
 
 
 def test_a_file_over_the_upload_cap_is_refused_by_the_server_too(loaded_session, monkeypatch):
@@ -243,3 +248,50 @@ def test_pressing_load_reports_the_file_it_reads_not_an_earlier_one(loaded_sessi
     assert not at.error
     assert at.session_state["vsep_source"].mixture_name == "good.wav"
     assert any("Ready: good.wav" in c.value for c in at.caption)
+
+
+_MEMORY_PROBE = """
+import resource, sys
+from pathlib import Path
+from streamlit.testing.v1 import AppTest
+app, name, path, vocal = sys.argv[1:5]
+at = AppTest.from_file(app, default_timeout=120)
+at.run()
+at.radio(key="load_mode").set_value("Upload files").run()
+data = Path(path).read_bytes()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+at.file_uploader(key="upload_mixture").set_value((name, data, "audio/wav"))
+at.file_uploader(key="upload_other").set_value(("vocal.wav", Path(vocal).read_bytes(), "audio/wav"))
+at.run()
+at.button(key="load_uploads").click().run(timeout=120)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(int((peak - base) / 1024), "|".join(e.value for e in at.error))
+"""
+
+
+@pytest.mark.parametrize("name, ffmpeg_input, words", [
+    # 19.9 minutes of 8-channel silence in 0.43 MB of FLAC (issue 8: 5.5 GB before it was refused).
+    ("bomb.flac", ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=7.1", "-t", "1194", "-c:a", "flac"], "longer than"),
+    # 25 minutes of AAC in 3 MB: over the duration limit, refused from its header.
+    ("long.m4a", ["-f", "lavfi", "-i", "sine=frequency=220:sample_rate=22050:duration=1500", "-ac", "1",
+                  "-c:a", "aac", "-b:a", "16k"], "20 minutes"),
+])
+def test_a_refused_decompression_bomb_keeps_the_session_small(tmp_path, name, ffmpeg_input, words):
+    """Measured in a subprocess: the session's peak memory grows by less than 100 MB while it is refused.
+
+    Decoding either file whole would take more (the FLAC: 1.8 GB, or 230 MB mixed to mono; the AAC:
+    132 MB mono); an upload and a refusal cost a page run some tens of MB in AppTest, whatever the file.
+    """
+    import shutil
+    import subprocess
+    import sys
+
+    path = tmp_path / name
+    subprocess.run([shutil.which("ffmpeg"), "-v", "error", "-y", *ffmpeg_input, str(path)], check=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, APP, name, str(path), str(SAMPLE / "vocal.wav")],
+                         capture_output=True, text=True, timeout=600, cwd=REPO, env={"PYTHONPATH": str(REPO),
+                                                                                     "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    grown_mb, message = out.stdout.strip().split(" ", 1)
+    assert words in message, message
+    assert int(grown_mb) < 100, f"the session's peak memory grew by {grown_mb} MB refusing {name}"
