@@ -459,6 +459,18 @@ def test_an_unexpected_error_is_a_short_message(monkeypatch):
     assert any("unexpected problem" in e and "RuntimeError" in e for e in _errors(at))
     assert not any(e.label.startswith("Technical details") for e in at.expander)  # no traceback for visitors
     assert not any("something deep inside" in e for e in _errors(at))
+    assert not at.code  # no traceback for a visitor
+
+
+def test_the_person_running_the_server_can_ask_for_tracebacks(monkeypatch):
+    def broken(source):
+        raise RuntimeError("something deep inside broke")
+
+    monkeypatch.setattr(cache, "waveforms", broken)
+    monkeypatch.setenv("VSEP_SHOW_TRACEBACKS", "1")
+    at = _new_app()
+    details = [e for e in at.expander if e.label.startswith("Technical details")]
+    assert len(details) == 1 and "something deep inside broke" in details[0].code[0].value
     assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(at)  # the rest of the page is still there
 
 
