@@ -75,7 +75,7 @@ elif mode == "Upload files":
                "is refused by the browser with a red mark: send a FLAC or MP3 copy). The two files must be the "
                "same length (the same edit of the song).")
     if st.button("Load these files", icon=":material/upload_file:", type="primary", key="load_uploads"):
-        with ui.guard("Loading the files"):
+        with ui.guard("Loading the files"), st.spinner("Reading and checking the two files…"):
             source = loading.upload_source(mix_file, other_file, kind)
             loading.activate(source, state.settings())
             applied(f"Loaded {ui.md_escape(source.label)}.")
@@ -111,8 +111,9 @@ else:
             if instrumental is None:
                 st.warning("Choose an instrumental to mix the take over.")
             elif st.button("Mix and use this take", icon=":material/merge:", type="primary", key="use_take"):
-                source = loading.recording_source(take, instrumental, inst_name, level_db)
-                loading.activate(source, state.settings())
+                with st.spinner("Mixing the take over the instrumental…"):
+                    source = loading.recording_source(take, instrumental, inst_name, level_db)
+                    loading.activate(source, state.settings())
                 applied("Your recording is the active pair.")
 
 # --- what is loaded -----------------------------------------------------------------

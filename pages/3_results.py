@@ -182,7 +182,8 @@ elif source is not None:
 
         # --- downloads ---------------------------------------------------------------------
         st.subheader("Take it with you")
-        bundle = jobs.run(lambda: cache.downloads(source, prog, greedy_used, metrics), on_wait)
+        with st.spinner("Packing every WAV, the plots and the report…"):
+            bundle = jobs.run(lambda: cache.downloads(source, prog, greedy_used, metrics), on_wait)
         c1, c2 = st.columns(2)
         with c1:
             st.download_button("Download everything (ZIP)", bundle["zip"], file_name="vsep_results.zip",
