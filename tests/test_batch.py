@@ -175,3 +175,22 @@ def test_batch_bad_folder_is_a_message(tmp_path, capsys):
     code = main(["batch", str(tmp_path / "nowhere"), "--quiet", "--out", str(tmp_path / "out")])
     _, err = capsys.readouterr()
     assert code == 2 and "does not exist" in err and "Traceback" not in err
+
+
+def test_batch_results_folder_is_all_or_nothing(tmp_path):
+    from vsep_core.batch import BatchResult
+
+    result = BatchResult(methods=["mixture"], failures=[{"song": "a", "error": "no mixture file."}])
+    out = tmp_path / "out"
+    write_outputs(result, out)
+    first = (out / "failures.csv").read_text()
+    (out / "per_song.csv").write_text("an earlier batch's")  # replaced whole by the next batch
+    result.failures.append({"song": "b", "error": "no vocal"})
+    write_outputs(result, out)
+    assert (out / "failures.csv").read_text() != first and "an earlier" not in (out / "per_song.csv").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left beside it
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("precious")
+    with pytest.raises(VsepError, match="not an earlier run's results"):
+        write_outputs(result, tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"

@@ -150,6 +150,8 @@ def test_cli_instrumental_mode_gives_the_same_figures(pair_files, capsys, tmp_pa
     ("unknown_method", "Unknown method"),
     ("length_mismatch", "longer than"),
     ("bad_json_path", "Cannot write the JSON report"),
+    ("json_is_a_folder", "is a folder"),
+    ("json_empty", "--json is empty"),
     ("vocal_is_mixture", "nothing to separate"),
 ])
 def test_cli_bad_input_is_a_message_not_a_traceback(case, message, pair_files, tmp_path, capsys):
@@ -171,10 +173,16 @@ def test_cli_bad_input_is_a_message_not_a_traceback(case, message, pair_files, t
     elif case == "bad_json_path":
         (tmp_path / "file").write_text("")
         extra += ["--json", str(tmp_path / "file" / "report.json")]
+    elif case == "json_is_a_folder":
+        extra += ["--json", str(tmp_path)]
+    elif case == "json_empty":
+        extra += ["--json", ""]
     code, out, err = _run(["--mixture", mixture, "--vocal", vocal, "--quiet", *extra], capsys)
     assert code == 2
     assert message in err and "Traceback" not in err + out
     assert err.startswith("vsep evaluate: error:")
+    if case.startswith(("bad_json", "json_")):
+        assert out == ""  # refused before any method ran
 
 
 def test_cli_argument_errors_exit_2(capsys):

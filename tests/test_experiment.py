@@ -132,3 +132,33 @@ def test_cli_run_and_check(tmp_path, synthetic_pair):
     assert (tmp_path / "out" / "report.html").stat().st_size > 100_000
     proc = run_cli("check")
     assert "wav" in proc.stdout and "libsndfile" in proc.stdout
+
+
+def test_run_metrics_json_is_evaluate_json_and_the_report_shows_it(tmp_path, synthetic_pair, capsys):
+    """run --metrics --report: metrics.json is exactly what evaluate --json writes for those methods."""
+    from vsep_core.cli import main
+
+    sf.write(tmp_path / "m.wav", synthetic_pair.mixture, 22050, subtype="FLOAT")
+    sf.write(tmp_path / "v.wav", synthetic_pair.vocal, 22050, subtype="FLOAT")
+    audio = ["--mixture", str(tmp_path / "m.wav"), "--vocal", str(tmp_path / "v.wav")]
+    assert main(["run", *audio, "--slices", "2", "--greedy", "--metrics", "--report", "--no-plots", "--quiet",
+                 "--out", str(tmp_path / "out")]) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    names = [m["name"] for m in metrics["methods"]]
+    assert names[-7:] == ["exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture"]
+    assert "seed_greedy" in names and "seed_greedy_best" in names
+    assert main(["evaluate", *audio, "--level", "independent", "--slices", "2", "--methods", *names, "--quiet",
+                 "--json", str(tmp_path / "evaluate.json")]) == 0
+    capsys.readouterr()
+    evaluated = json.loads((tmp_path / "evaluate.json").read_text())
+    assert set(metrics) == set(evaluated)
+    for key in ("pair", "settings", "bss_eval", "alignment", "alignment_applied"):
+        assert metrics[key] == evaluated[key]
+    page = (tmp_path / "out" / "report.html").read_text()
+    for ours, theirs in zip(metrics["methods"], evaluated["methods"]):
+        assert ours["name"] == theirs["name"] and set(ours) == set(theirs)
+        for source in ("vocal", "instrumental"):
+            for metric in ("si_sdr", "sdr", "sir", "sar"):
+                assert ours[source][metric] == pytest.approx(theirs[source][metric], abs=1e-6)
+                assert f"<td>{ours[source][metric]:.2f}</td>" in page
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["metrics_json"] == "metrics.json"

@@ -62,7 +62,8 @@ class TerminalProgress:
             return
         steps = int(round(min(max(float(fraction), 0.0), 1.0) * self.STEPS))
         self._bar.set_description_str(label, refresh=False)
-        self._bar.update(steps - self._bar.n)
+        self._bar.n = steps  # a later stage may start its own 0 … 1: set, do not add
+        self._bar.refresh()
 
     def close(self) -> None:
         self._bar.close()

@@ -53,6 +53,10 @@ def check_out_dir(out, *, entries=RUN_ENTRIES, marker: str = "summary.json", opt
     if not str(text).strip():
         raise VsepError(f"{option} is empty; give the name of the folder to write the results to.")
     path = Path(text).expanduser().absolute()
+    cwd = Path.cwd()
+    if path.resolve() in (cwd.resolve(), *cwd.resolve().parents):
+        raise VsepError(f"{option} {text!r} is the current folder or holds it; give a folder inside it "
+                        "(the results folder is replaced as a whole).")
     if path.exists() or path.is_symlink():
         if path.is_symlink():
             raise VsepError(f"{option} {text!r} is a symbolic link; give a real folder (it would be replaced).")
@@ -76,6 +80,30 @@ def check_out_dir(out, *, entries=RUN_ENTRIES, marker: str = "summary.json", opt
         raise VsepError(f"Cannot write to {option} {text!r}: {str(existing)!r} is a file, not a folder.")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise VsepError(f"Cannot write to {option} {text!r}: no permission to write in {str(existing)!r}.")
+    return path
+
+
+def check_out_file(out, *, option: str = "--json") -> Path:
+    """Check, before any work, that a single output file (``evaluate --json``) can be written at ``out``.
+
+    Raises
+    ------
+    VsepError
+        For an empty name, a folder, a path under a file, or a place without write permission.
+    """
+    text = os.fspath(out) if out is not None else ""
+    if not str(text).strip():
+        raise VsepError(f"{option} is empty; give the name of the file to write.")
+    path = Path(text).expanduser().absolute()
+    if path.is_dir():
+        raise VsepError(f"{option} {text!r} is a folder; give a file name.")
+    existing = path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise VsepError(f"Cannot write the JSON report to {text!r}: {str(existing)!r} is a file, not a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise VsepError(f"Cannot write the JSON report to {text!r}: no permission to write in {str(existing)!r}.")
     return path
 
 
