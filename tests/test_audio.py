@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -251,7 +252,7 @@ def test_a_header_that_understates_the_length_cannot_defeat_the_limit(monkeypatc
         return audio.AudioInfo(0.5, info.sr, info.channels, SR // 2, info.container, info.codec, info.decoder)
 
     monkeypatch.setattr(audio, "_probe_soundfile", lying_probe)
-    with pytest.raises(VsepError, match="more than 0.0 minutes; the limit is 2 s"):
+    with pytest.raises(VsepError, match=r"lasts more than \d\.\d s; the limit is 2 s"):
         decode(data, max_duration_s=2.0)
 
 
@@ -294,3 +295,44 @@ def test_resampling_is_librosas_soxr_hq(orig_sr, n):
     expected = librosa.resample(y, orig_sr=orig_sr, target_sr=SR, res_type="soxr_hq")
     got = _resampled(y, orig_sr, Settings())
     assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+def test_ffmpeg_gets_one_private_file_removed_also_after_errors(tmp_path, monkeypatch):
+    """Each ffmpeg call sees only ``input`` in a fresh folder of mode 0700, gone afterwards, refused or not."""
+    import tempfile
+
+    from vsep_core import audio
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    modes = []
+    real_enter = audio._PrivateCopy.__enter__
+
+    def enter(self):
+        path = real_enter(self)
+        modes.append((os.stat(os.path.dirname(path)).st_mode & 0o777, sorted(os.listdir(os.path.dirname(path)))))
+        return path
+
+    monkeypatch.setattr(audio._PrivateCopy, "__enter__", enter)
+    wav = tmp_path / "a.wav"
+    sf.write(wav, tone(1.0, 44100, channels=2), 44100)
+    m4a = tmp_path / "a.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "aac", str(m4a)], check=True)
+    playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:1.0,\n{m4a}\n#EXT-X-ENDLIST\n".encode()
+    before = sorted(os.listdir(tmp_path))
+    assert decode(m4a.read_bytes(), name="song.m4a").channels == 2
+    with pytest.raises(VsepError, match="not audio"):
+        decode(playlist, name="playlist.m4a")
+    assert modes and all(mode == 0o700 for mode, _ in modes)
+    assert all(files[0] == "input" for _, files in modes)
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_keeping_every_runs_audio_lowers_the_workload_limit():
+    from vsep_core.audio import check_workload
+
+    check_workload(5 * 60, Settings())
+    with pytest.raises(VsepError, match=r"limit is 4 minutes .* with every run's audio kept"):
+        check_workload(5 * 60, Settings(), keep_audio=True)
+    with pytest.raises(VsepError, match="audio kept"):
+        prepare_pair(wav_bytes(tone(3.0), SR), vocal=wav_bytes(tone(3.0, freq=300), SR),
+                     settings=Settings(duration_s=None), max_segment_s=3.0, keep_audio=True)

@@ -14,9 +14,12 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,10 +39,16 @@ MAX_CHANNELS = 8
 #: Sample rates accepted, in Hz: telephone speech to high-resolution studio audio.
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 192_000
 
-#: Longest analysed segment by default, in seconds at the default STFT (hop 1040, n_fft 2048):
-#: measured so that 18 slices plus the greedy search stay under 1.5 GB (BENCHMARKS.md).
-#: ``VSEP_MAX_SEGMENT_S`` overrides it; other hops scale it (the work is windows × bins).
-MAX_SEGMENT_S = 7 * 60
+#: Longest analysed segment by default, in seconds at the default STFT (hop 1040, n_fft 2048),
+#: so that 18 slices plus the greedy search stay under 1.5 GB with room to spare (``run
+#: --full-length --slices 18 --greedy`` peaked at 1.1 GB for 5 minutes, 1.39–1.47 GB for 7 and
+#: 1.70 GB for 9). ``VSEP_MAX_SEGMENT_S`` overrides it; other hops and FFT sizes scale it (the
+#: work is windows × bins).
+MAX_SEGMENT_S = 6 * 60
+
+#: Share of the segment limit when every run's audio is kept: with ``--report`` and plots the same
+#: run peaked at 1.31 GB for 4 minutes, 1.59 GB for 5 and 1.88 GB for 6.
+KEEP_AUDIO_SHARE = 2 / 3
 
 #: Peak below which a signal counts as silent (about -200 dBFS).
 SILENCE_PEAK = 1e-10
@@ -272,9 +281,42 @@ def _probe(src: _Input, max_duration: float | None) -> AudioInfo:
     return info
 
 
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def _decoder_notes_dropped():
+    """Drop the "Note: …" / "Warning: …" lines libmpg123 (inside libsndfile) prints on damaged MP3.
+
+    It writes them straight to file descriptor 2, so they would break the
+    CLI's one-line message. While libsndfile runs, fd 2 goes to a temporary
+    file; anything else written there meanwhile is passed on afterwards. A
+    lock keeps two threads from swapping fd 2 at once.
+    """
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no stderr to protect
+            yield
+            return
+        with tempfile.TemporaryFile() as capture:
+            os.dup2(capture.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                capture.seek(0)
+                kept = [line for line in capture.read().splitlines(keepends=True)
+                        if not line.startswith((b"Note: ", b"Warning: "))]
+                if kept:
+                    os.write(2, b"".join(kept))
+
+
 def _probe_soundfile(src: _Input) -> AudioInfo | None:
     try:
-        with src.open_soundfile() as f:
+        with _decoder_notes_dropped(), src.open_soundfile() as f:
             sr, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
             container, codec = f.format, f.subtype
     except Exception:  # libsndfile says only "format not recognised" etc.; ffmpeg may know it
@@ -297,7 +339,8 @@ def _check_limits(info: AudioInfo, name: str, limit: float) -> None:
 
 def _refuse_length(duration_s: float, name: str, limit: float, *, at_least: bool = False):
     raise VsepError(
-        f"The {name} file lasts {'more than ' if at_least else ''}{duration_s / 60:.1f} minutes; the limit is "
+        f"The {name} file lasts {'more than ' if at_least else ''}"
+        f"{f'{duration_s / 60:.1f} minutes' if duration_s >= 60 else f'{duration_s:.1f} s'}; the limit is "
         f"{_minutes(limit)} (VSEP_MAX_DURATION_S). Cut it to the part you want to analyse."
     )
 
@@ -493,7 +536,7 @@ class _Collector:
 
 def _read_soundfile(src: _Input, info: AudioInfo, collector: _Collector) -> None:
     try:
-        with src.open_soundfile() as f:
+        with _decoder_notes_dropped(), src.open_soundfile() as f:
             if collector.start > 0 and f.seekable() and f.format in _EXACT_SEEK:
                 f.seek(collector.start)
                 collector.skip_to(collector.start)
@@ -803,7 +846,8 @@ def check_signal(y, name: str, settings: Settings | None = None, *, dtype=np.flo
         peak = float(np.max(np.abs(y)))
         if (peak <= silence_peak) if silence_peak > 0 else peak == 0.0:
             where = " in the analysed segment" if settings is not None else ""
-            raise VsepError(f"The {name} is silent (every sample is zero){where}.{' ' + silent_hint if silent_hint else ''}")
+            hint = f" {silent_hint}" if silent_hint else ""
+            raise VsepError(f"The {name} is silent (every sample is zero){where}.{hint}")
     if len(y) < min_samples:
         ms = (lambda k: f" ({k / sr * 1000:.0f} ms)") if sr else (lambda k: "")
         raise VsepError(f"The {name} is {len(y)} samples{ms(len(y))} long; it must be at least one frame, "
@@ -842,29 +886,33 @@ class _Side:
         return _resampled(decoded.samples[0], decoded.sr, settings)
 
 
-def check_workload(segment_s: float, settings: Settings, *, max_segment_s: float | None = None) -> None:
+def check_workload(segment_s: float, settings: Settings, *, max_segment_s: float | None = None,
+                   keep_audio: bool = False) -> None:
     """Refuse an analysis whose size (windows × bins) would take the process past its memory budget.
 
     The budget is :func:`segment_limit_s` seconds at the default STFT
-    (hop 1040, n_fft 2048: about 1.5 GB with 18 slices and the greedy
-    search); a smaller hop or a larger FFT makes the same seconds cost more.
+    (hop 1040, n_fft 2048: 18 slices and the greedy search stay under
+    1.5 GB); a smaller hop or a larger FFT makes the same seconds cost more.
+    Keeping every run's audio (the HTML report, the dashboard's players)
+    costs more per second: then the budget is :data:`KEEP_AUDIO_SHARE` of it.
 
     Raises
     ------
     VsepError
         Naming the limit and how to stay under it.
     """
-    limit_s = segment_limit_s(max_segment_s)
+    limit_s = segment_limit_s(max_segment_s) * (KEEP_AUDIO_SHARE if keep_audio else 1.0)
     default = Settings()
     budget = (1 + int(limit_s * default.sr) // default.hop_length) * (1 + default.n_fft // 2)
     n = int(segment_s * settings.sr)
     hop = settings.hop_for(max(n, 1))
     windows, bins = 1 + n // hop, 1 + settings.n_fft // 2
     if windows * bins > budget:
+        kept = " with every run's audio kept (2/3 of VSEP_MAX_SEGMENT_S)" if keep_audio else " (VSEP_MAX_SEGMENT_S)"
         raise VsepError(
             f"Analysing {segment_s / 60:.1f} minutes ({windows:,} windows × {bins:,} bins at hop {hop}) needs more "
             f"memory than this machine allows: the limit is {_minutes(limit_s)} at the default hop "
-            f"{default.hop_length} (VSEP_MAX_SEGMENT_S). Choose a shorter segment or a larger hop."
+            f"{default.hop_length}{kept}. Choose a shorter segment or a larger hop."
         )
 
 
@@ -876,6 +924,7 @@ def prepare_pair(
     settings: Settings | None = None,
     max_duration_s: float | None = None,
     max_segment_s: float | None = None,
+    keep_audio: bool = False,
 ) -> Pair:
     """Decode and prepare a (mixture, vocal) pair as the research code does.
 
@@ -894,6 +943,9 @@ def prepare_pair(
         Segment, sample rate and level mode (``Settings()`` if omitted).
     max_duration_s, max_segment_s : float, optional
         The limits (default :func:`duration_limit_s`, :func:`segment_limit_s`).
+    keep_audio : bool
+        The caller will keep every run's audio (a report, players): the
+        workload limit is then :data:`KEEP_AUDIO_SHARE` of the segment limit.
 
     Returns
     -------
@@ -924,12 +976,14 @@ def prepare_pair(
                           shortest, settings.start_s)
         available = shortest - settings.start_s
         check_workload(available if settings.duration_s is None else min(settings.duration_s, available),
-                       settings, max_segment_s=max_segment_s)
+                       settings, max_segment_s=max_segment_s, keep_audio=keep_audio)
 
     mix = mix_side.segment(settings)
     other = other_side.segment(settings)
     n = min(len(mix), len(other))  # equal to within a frame (checked above)
     mix, other = mix[:n], other[:n]
+    # Again on what was decoded: a container that gave no length skipped the check above.
+    check_workload(n / settings.sr, settings, max_segment_s=max_segment_s, keep_audio=keep_audio)
     check_signal(mix, "mixture", settings)
     check_signal(other, other_name, settings)
     if vocal is not None:
