@@ -110,10 +110,11 @@ def _file_label(role: str, file_name: str) -> str:
 
 @st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
 def _pair(identity: str, pair_settings: dict, _source: Source) -> audio.Pair:
-    # The files' bytes go to the engine, which probes them and decodes only the analysed segment.
+    # The files' bytes go to the engine, which probes them and decodes only the analysed segment. The
+    # dashboard keeps every run's audio (players, downloads): the engine's workload limit for that applies.
     settings = Settings().replace(**pair_settings)
     target = {_source.other_kind: _source.other}
-    return audio.prepare_pair(_source.mixture, settings=settings, **target)
+    return audio.prepare_pair(_source.mixture, settings=settings, keep_audio=True, **target)
 
 
 def pair(source: Source, settings: Settings) -> audio.Pair:
