@@ -97,7 +97,7 @@ elif source is not None:
             with col:
                 st.markdown(f"**{label}**")
                 st.audio(files[path], format="audio/wav")
-                st.download_button("WAV", files[path], file_name=path.replace("/", "_"), mime="audio/wav",
+                st.download_button("WAV", lambda: files[path], file_name=path.replace("/", "_"), mime="audio/wav",
                                    key=f"dl_{key}", icon=":material/download:", on_click="ignore")
 
         top = st.columns(3)
@@ -182,27 +182,32 @@ elif source is not None:
 
         # --- downloads ---------------------------------------------------------------------
         st.subheader("Take it with you")
-        with st.spinner("Packing every WAV, the plots and the report…"):
-            bundle = jobs.run(lambda: cache.downloads(source, prog, greedy_used, metrics), on_wait)
+        # Made when a button is pressed (a callable as the data), not on every visit: a long song's ZIP and
+        # report are hundreds of MB that would otherwise sit in the server's memory for each session.
+
+        def bundle(part: str):
+            return lambda: jobs.run(lambda: cache.downloads(source, prog, greedy_used, metrics))[part]
+
+        n_wavs = sum(p.endswith(".wav") for p in files)
         c1, c2 = st.columns(2)
         with c1:
-            st.download_button("Download everything (ZIP)", bundle["zip"], file_name="vsep_results.zip",
+            st.download_button("Download everything (ZIP)", bundle("zip"), file_name="vsep_results.zip",
                                mime="application/zip", icon=":material/folder_zip:", type="primary",
                                key="dl_zip", on_click="ignore")
-            st.caption(f"{len(bundle['files'])} files, {len(bundle['zip']) / 1e6:.1f} MB: every WAV (vocal and "
-                       "instrumental per run), the plots, summary.json, settings.json"
-                       + (" and metrics.json (the scores, as `python -m vsep_core evaluate --json` writes them)."
-                          if metrics is not None else "."))
+            st.caption(f"Every WAV ({n_wavs}: vocal and instrumental per run), the plots, summary.json, "
+                       "settings.json" + (" and metrics.json (the scores, as `python -m vsep_core evaluate --json` "
+                                          "writes them)." if metrics is not None else ".")
+                       + " Packed when you press the button (a few seconds for a long song).")
         with c2:
-            st.download_button("Download the report (HTML)", bundle["html"], file_name="vsep_report.html",
+            st.download_button("Download the report (HTML)", bundle("html"), file_name="vsep_report.html",
                                mime="text/html", icon=":material/description:", key="dl_html", on_click="ignore")
-            st.caption(f"One page, {len(bundle['html']) / 1e6:.1f} MB, opens offline in any browser: the players, "
-                       "the plots and the numbers, for people who do not program.")
+            st.caption("One page that opens offline in any browser: the players, the plots and the numbers, for "
+                       "people who do not program.")
         wavs = sorted((p for p in files if p.endswith(".wav")), key=wav_order)
         with st.expander(f"Every WAV file, one by one ({len(wavs)})", icon=":material/library_music:"):
             for start in range(0, len(wavs), 4):
                 for col, path in zip(st.columns(4), wavs[start:start + 4]):
-                    col.download_button(wav_label(path), files[path], file_name=path.replace("/", "_"),
+                    col.download_button(wav_label(path), lambda path=path: files[path], file_name=path.replace("/", "_"),
                                         mime="audio/wav", key=f"dl_all_{path}", icon=":material/download:",
                                         on_click="ignore", width="stretch")
         with st.expander("Settings of these results"):

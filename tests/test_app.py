@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
@@ -94,17 +95,40 @@ def _upload(at: AppTest, mixture: tuple, other: tuple, kind: str = "vocal") -> A
 
 @pytest.fixture()
 def media(monkeypatch):
-    """The in-memory media stores of AppTest runs, so tests can read what a download button serves."""
+    """What a download button serves in AppTest runs: its URL's file, or what its deferred callable makes.
+
+    Results' buttons make their data when pressed (a callable); pressing one in a browser runs it through
+    the media file manager, as :meth:`MediaFileManager.execute_deferred` does here.
+    """
+    managers: list[MediaFileManager] = []
     stores: list[MemoryMediaFileStorage] = []
 
-    class Recording(MemoryMediaFileStorage):
+    class RecordingManager(MediaFileManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            managers.append(self)
+
+    class RecordingStorage(MemoryMediaFileStorage):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             stores.append(self)
 
-    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", Recording)
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MediaFileManager", RecordingManager)
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", RecordingStorage)
 
-    def read(url: str) -> bytes:
+    def read(target) -> bytes:
+        proto = getattr(target, "proto", None)
+        if proto is not None and proto.HasField("deferred_file_id"):
+            for manager in reversed(managers):
+                try:
+                    url = manager.execute_deferred(proto.deferred_file_id)
+                    break
+                except Exception:
+                    continue
+            else:
+                raise KeyError(proto.deferred_file_id)
+        else:
+            url = proto.url if proto is not None else target
         for store in reversed(stores):
             try:
                 return store.get_file(url.rsplit("/", 1)[-1]).content
@@ -291,7 +315,7 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     assert any("lowest loss and the best SI-SDR can be different" in c.value for c in at.caption)
 
     zip_button = at.download_button[labels.index("Download everything (ZIP)")]
-    with zipfile.ZipFile(io.BytesIO(media(zip_button.proto.url))) as zf:
+    with zipfile.ZipFile(io.BytesIO(media(zip_button))) as zf:
         names = set(zf.namelist())
         summary = json.loads(zf.read("summary.json"))
         settings_json = json.loads(zf.read("settings.json"))
@@ -312,7 +336,7 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     assert settings_json == Settings().to_dict()
     assert sf.info(io.BytesIO(wav)).frames == 102_960  # 99 windows × hop 1040, as the research code
 
-    html = media(at.download_button[labels.index("Download the report (HTML)")].proto.url).decode()
+    html = media(at.download_button[labels.index("Download the report (HTML)")]).decode()
     assert html.startswith("<!DOCTYPE html>") and html.count("<audio") >= 5
     assert "Oracle experiment" in html and "Separation quality" in html
     greedy_entry = next(m for m in expected_metrics["methods"] if m["name"] == "seed_greedy")
@@ -425,9 +449,9 @@ def _results_downloads(at: AppTest, media) -> tuple[dict, str]:
     _assert_no_exception(at)
     assert not _errors(at)
     labels = [b.label for b in at.download_button]
-    with zipfile.ZipFile(io.BytesIO(media(at.download_button[labels.index("Download everything (ZIP)")].proto.url))) as zf:
+    with zipfile.ZipFile(io.BytesIO(media(at.download_button[labels.index("Download everything (ZIP)")]))) as zf:
         summary = json.loads(zf.read("summary.json"))
-    html = media(at.download_button[labels.index("Download the report (HTML)")].proto.url).decode()
+    html = media(at.download_button[labels.index("Download the report (HTML)")]).decode()
     return summary, html
 
 
