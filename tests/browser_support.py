@@ -400,22 +400,34 @@ def run_sessions(server: Server, browser, pairs: list[dict], workdir: Path, *, t
             before = run_count(pg)
             pg.get_by_text("Upload files", exact=True).click()
             wait_for_run(pg, before, timeout)
+        phase("upload mode")
+        uploaded = [[] for _ in pages]  # finished uploads (HTTP PUT to the server) of each session
+        for pg, done in zip(pages, uploaded):
+            pg.on("requestfinished", lambda req, done=done: done.append(req.url)
+                  if req.method == "PUT" and "/_stcore/upload_file" in req.url else None)
         for pg, pair in zip(pages, pairs):
             uploaders = pg.locator("[data-testid='stFileUploader'] input[type=file]")
             uploaders.nth(0).set_input_files(str(pair["mixture"]))
             uploaders.nth(1).set_input_files(str(pair["vocal"]))
-        for pg, pair in zip(pages, pairs):
+        phase("choose files")
+        for pg, pair, done in zip(pages, pairs, uploaded):
+            # Press Load only once both files have reached the server (the file's name shows earlier).
+            deadline = time.monotonic() + timeout
+            while len(done) < 2:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"session {pair['word']}: the uploads did not finish")
+                pg.wait_for_timeout(50)
             names = (pair["mixture"].name, pair["vocal"].name)
             wait_js(pg, " && ".join(f"document.body.innerText.includes('{n}')" for n in names), timeout,
                     what="the uploads")
-        time.sleep(0.5)  # the uploaders' own reruns
+        phase("uploads")
         starts = {}
         for pg, pair in zip(pages, pairs):
             watch(pg, "loaded", f"document.body.textContent.includes('Loaded: {pair['mixture'].name}')")
             starts[pair["word"], "load"] = now_ms(pg)
             pg.get_by_role("button", name="Load these files").click()
 
-        phase("upload and load")
+        phase("load")
         # 2. Optimise: all open the page, then all press Run both.
         for pg, pair in zip(pages, pairs):
             # A click that lands while an upload's own rerun is being replaced can be lost: press again.
@@ -426,7 +438,8 @@ def run_sessions(server: Server, browser, pairs: list[dict], workdir: Path, *, t
                 except TimeoutError:
                     if attempt == 2:
                         raise
-                    retries[pair["word"]] = attempt + 1
+                    alerts = pg.locator("[data-testid='stAlert']").all_inner_texts()
+                    retries[pair["word"]] = f"{attempt + 1} ({' / '.join(a.strip()[:120] for a in alerts)})"
                     pg.get_by_role("button", name="Load these files").click()
         for pg in pages:
             before = run_count(pg)

@@ -202,3 +202,19 @@ def test_run_holds_a_slot_and_reports_the_wait():
     release.set()
     t.join(10)
     assert out["v"] == 1 and pool.running == 0
+
+
+def test_waiting_for_a_prefetched_item_reports_the_place_of_its_job():
+    done, place, seen = threading.Event(), {"ahead": 2}, []
+
+    def later():
+        wait_for(lambda: seen == [2])
+        place["ahead"] = 1
+        wait_for(lambda: seen == [2, 1])
+        place["ahead"] = None
+        done.set()
+
+    threading.Thread(target=later, daemon=True).start()
+    assert jobs.wait_for_item(done, place, seen.append, timeout=10, poll=0.005)
+    assert seen == [2, 1]
+    assert not jobs.wait_for_item(threading.Event(), {"ahead": None}, seen.append, timeout=0.05, poll=0.01)

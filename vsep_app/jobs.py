@@ -305,15 +305,17 @@ def run(job: Callable[[], object], on_wait: Callable[[int], None] | None = None,
 def prefetch(key: str, slot: str, items: list[tuple[str, Callable[[], object]]]) -> None:
     """Run ``items`` (name, work) one after another on a background thread, once per ``key``.
 
-    Used to compute what the next page will show (the slice views) while the
-    user is still reading this one. The work takes a slot of the pool like any
-    other job (eight visitors loading pairs at once must not start eight view
-    computations). The session's ``slot`` remembers the key and one event per
-    item, so that :func:`wait_for_prefetch` waits for just the item a page
-    needs and the page never computes it a second time in parallel. Errors are
-    left for the page to meet and report when it computes the same thing. Not
-    used under AppTest (no browser to keep waiting, and its runtime ends with
-    each run).
+    Used to compute what the next page will show (the slice views, the
+    results) while the user is still reading this one. The work takes a slot
+    of the pool like any other job (eight visitors loading pairs at once must
+    not start eight view computations). The session's ``slot`` remembers
+    ``(key, {name: threading.Event}, place)``: :func:`wait_for_prefetch` waits
+    for just the item a page needs (the page never computes it a second time
+    in parallel), and ``place["ahead"]`` is the number of jobs ahead of this
+    one while it waits for a slot (``None`` once it runs). Errors are left for
+    the page to meet and report when it computes the same thing. Not used
+    under AppTest (no browser to keep waiting, and its runtime ends with each
+    run).
     """
     import streamlit as st
 
@@ -323,10 +325,12 @@ def prefetch(key: str, slot: str, items: list[tuple[str, Callable[[], object]]])
     if current is not None and current[0] == key:
         return
     done = {name: threading.Event() for name, _ in items}
+    place: dict = {"ahead": None}
 
     def target() -> None:
         try:
-            with pool().slot():
+            with pool().slot(lambda ahead: place.update(ahead=ahead)):
+                place["ahead"] = None
                 for name, work in items:
                     try:
                         work()
@@ -335,6 +339,7 @@ def prefetch(key: str, slot: str, items: list[tuple[str, Callable[[], object]]])
                     finally:
                         done[name].set()
         finally:
+            place["ahead"] = None
             for event in done.values():
                 event.set()
 
@@ -342,15 +347,36 @@ def prefetch(key: str, slot: str, items: list[tuple[str, Callable[[], object]]])
     ctx = get_script_run_ctx()
     if ctx is not None:
         add_script_run_ctx(worker, ctx)
+    st.session_state[slot] = (key, done, place)
     worker.start()
-    st.session_state[slot] = (key, done)
+
+
+def wait_for_item(done: threading.Event, place: dict | None = None, on_wait: Callable[[int], None] | None = None,
+                  timeout: float = 300.0, poll: float = 0.1) -> bool:
+    """Wait for a prefetch item's event; while its job waits for a slot, ``on_wait(ahead)`` at each change.
+
+    Returns whether the item is done (``False`` after ``timeout``).
+    """
+    deadline = time.monotonic() + timeout
+    told = None
+    while not done.wait(poll):
+        ahead = None if place is None else place.get("ahead")
+        if on_wait is not None and ahead is not None and ahead != told:
+            told = ahead
+            on_wait(ahead)
+        if time.monotonic() > deadline:
+            return False
+    return True
 
 
 def wait_for_prefetch(key: str, slot: str, name: str, timeout: float = 120.0) -> None:
-    """Wait for item ``name`` of the session's prefetch for ``key``, if one is under way."""
+    """Wait for item ``name`` of the session's prefetch for ``key``, if one is under way (spinner, queue place)."""
     import streamlit as st
 
     current = st.session_state.get(slot)
     if current is not None and current[0] == key and name in current[1] and not current[1][name].is_set():
+        place = current[2] if len(current) > 2 else None
         with st.spinner("Preparing the views…"):
-            current[1][name].wait(timeout)
+            note = st.empty()
+            wait_for_item(current[1][name], place, lambda ahead: note.caption(waiting_text(ahead)), timeout)
+            note.empty()
