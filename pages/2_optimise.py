@@ -90,8 +90,9 @@ if source is not None:
                                 key="run_greedy")
     run_both = buttons.button("Run both", icon=":material/fast_forward:", disabled=not used, key="run_both")
     st.caption(f"Uses {len(used)} slice{'s' if len(used) != 1 else ''}: "
-               + ", ".join(ui.slice_label(s) for s in used) + ". Results are cached: the same inputs and "
-               "settings are never computed twice.")
+               + ", ".join(ui.slice_label(s) for s in used)
+               + f". Results of segments up to {cache.SHARED_MAX_S:.0f} s are cached: the same "
+               "inputs and settings are not computed twice.")
 
     if run_prog or run_both:
         with ui.guard("The progressive test"):

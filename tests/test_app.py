@@ -556,3 +556,24 @@ def test_results_of_a_pair_that_is_not_aligned_show_the_verdict_first_and_hide_t
     hidden = [e for e in at.expander if e.label.startswith("Scores of the pair as it is")]
     assert len(hidden) == 1 and len(hidden[0].dataframe) == 1  # the table is inside it
     assert "★ best SI-SDR" not in " ".join(at.dataframe[0].value["mark"])  # no quality mark without alignment
+
+
+def test_runs_of_a_long_segment_stay_out_of_the_shared_caches():
+    """Over cache.SHARED_MAX_S, the runs (every run's audio) live in the session only: never computed for another."""
+    seconds = cache.SHARED_MAX_S + 5
+    tiled = {}
+    for role in ("mixture", "vocal"):
+        y, sr = sf.read(SAMPLE / f"{role}.wav", dtype="float32")
+        tiled[role] = _wav(np.tile(y, int(np.ceil(seconds * sr / len(y))))[: int(seconds * sr)], sr)
+    at = _upload(_new_app(), ("long_song.wav", tiled["mixture"]), ("long_vocal.wav", tiled["vocal"]))
+    at.radio(key="set_length_mode").set_value("whole")
+    at.button[[b.label for b in at.button].index("Apply settings")].click().run(timeout=RUN_TIMEOUT)
+    assert not _errors(at)
+    at.switch_page("pages/2_optimise.py").run()
+    at.slider(key="opt_n").set_value(1).run()
+    for _ in range(2):
+        at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
+        _assert_no_exception(at)
+        done = [p.proto.text for p in at.get("progress") if "Progressive test done" in p.proto.text]
+        assert done and "(from the cache)" not in done[0]  # computed again: nothing of it was kept to share
+    assert at.session_state["vsep_progressive"].outcome.runs[0].n == 1

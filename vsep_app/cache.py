@@ -283,9 +283,18 @@ class GreedyOutcome:
     timings_s: dict = field(default_factory=dict)
 
 
-@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
-def _progressive(identity: str, settings_dict: dict, order: tuple, max_slices: int, _source: Source,
-                 _emit) -> ProgressiveOutcome:
+#: Runs of segments longer than this (seconds) are not kept in the shared caches: each holds every run's
+#: audio (a 3-minute segment's progressive test with N = 8: ~0.3 GB), and a second visitor with the same long
+#: song and settings is unlikely. They live in the session that ran them (its RunRecord) and nowhere else.
+SHARED_MAX_S = 60.0
+
+
+def _shared(source: Source, settings: Settings) -> bool:
+    return pair(source, settings).duration_s <= SHARED_MAX_S
+
+
+def _progressive_compute(identity: str, settings_dict: dict, order: tuple, max_slices: int, _source: Source,
+                         _emit) -> ProgressiveOutcome:
     from vsep_core.experiment import run_experiment
 
     settings = Settings.from_dict(settings_dict)
@@ -299,14 +308,17 @@ def _progressive(identity: str, settings_dict: dict, order: tuple, max_slices: i
     return ProgressiveOutcome(runs=result.progressive, timings_s=timings)
 
 
+_progressive = st.cache_data(max_entries=8, ttl=TTL, **_OPTS)(_progressive_compute)
+
+
 def progressive(source: Source, settings: Settings, order, max_slices: int, emit=lambda event: None):
-    """Progressive runs over ``order[:max_slices]`` (cached). ``emit`` gets progress and finished runs."""
-    return _progressive(source.identity, settings.to_dict(), tuple(order), int(max_slices), _source=source,
-                        _emit=emit)
+    """Progressive runs over ``order[:max_slices]`` (cached up to :data:`SHARED_MAX_S`). ``emit`` gets progress
+    and finished runs."""
+    compute = _progressive if _shared(source, settings) else _progressive_compute
+    return compute(source.identity, settings.to_dict(), tuple(order), int(max_slices), _source=source, _emit=emit)
 
 
-@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
-def _greedy(identity: str, settings_dict: dict, candidates: tuple, _source: Source, _emit) -> GreedyOutcome:
+def _greedy_compute(identity: str, settings_dict: dict, candidates: tuple, _source: Source, _emit) -> GreedyOutcome:
     from vsep_core.experiment import run_greedy
 
     settings = Settings.from_dict(settings_dict)
@@ -319,9 +331,13 @@ def _greedy(identity: str, settings_dict: dict, candidates: tuple, _source: Sour
     return GreedyOutcome(greedy=found, greedy_run=greedy_run, best_prefix_run=best_prefix_run, timings_s=timings)
 
 
+_greedy = st.cache_data(max_entries=8, ttl=TTL, **_OPTS)(_greedy_compute)
+
+
 def greedy(source: Source, settings: Settings, candidates, emit=lambda event: None) -> GreedyOutcome:
-    """The greedy order search over ``candidates`` (cached), with its audio."""
-    return _greedy(source.identity, settings.to_dict(), tuple(candidates), _source=source, _emit=emit)
+    """The greedy order search over ``candidates`` (cached up to :data:`SHARED_MAX_S`), with its audio."""
+    compute = _greedy if _shared(source, settings) else _greedy_compute
+    return compute(source.identity, settings.to_dict(), tuple(candidates), _source=source, _emit=emit)
 
 
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
@@ -395,8 +411,8 @@ def run_files(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> 
     return _outputs(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec)
 
 
-@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
-def _downloads(key: str, names: dict, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _metrics) -> dict:
+def _downloads_compute(key: str, names: dict, _source: Source, _prog: RunRecord, _greedy: RunRecord | None,
+                       _metrics) -> dict:
     from vsep_core import report
 
     # ``names`` (this session's file names) is part of the key: summary.json and the report carry them, so an
@@ -412,10 +428,18 @@ def _downloads(key: str, names: dict, _source: Source, _prog: RunRecord, _greedy
     return {"zip": outputs.zip_bytes(), "html": html_text.encode(), "files": sorted(outputs.files)}
 
 
+_downloads = st.cache_data(max_entries=4, ttl=TTL, **_OPTS)(_downloads_compute)
+
+
 def downloads(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, metrics: dict | None = None) -> dict:
-    """``{"zip": bytes, "html": bytes, "files": [...]}`` for the results (cached), with this session's names."""
+    """``{"zip": bytes, "html": bytes, "files": [...]}`` for the results, with this session's names.
+
+    Cached up to :data:`SHARED_MAX_S` of audio; a longer segment's bundle is made for the press that
+    asks for it and not kept.
+    """
     key = content_key(result_key(prog, greedy_rec), metrics is not None)
-    return _downloads(key, session_names(source), _source=source, _prog=prog, _greedy=greedy_rec, _metrics=metrics)
+    compute = _downloads if _shared(source, prog.settings) else _downloads_compute
+    return compute(key, session_names(source), _source=source, _prog=prog, _greedy=greedy_rec, _metrics=metrics)
 
 
 # --- separation quality ------------------------------------------------------------
