@@ -76,7 +76,8 @@ def setup_page(title: str) -> Frame:
     """
     from . import loading, sample
 
-    st.set_page_config(page_title=f"{title} · vsep", page_icon="🎙️", layout="wide")  # an emoji: no icon fetched from the internet
+    # The icon is an emoji: a Material icon here becomes a favicon fetched from the internet.
+    st.set_page_config(page_title=f"{title} · vsep", page_icon="🎙️", layout="wide")
     nav = st.sidebar.container(key="vsep_nav")
     for file, label, icon in PAGES.values():
         nav.page_link(file, label=label, icon=icon)
