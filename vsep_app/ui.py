@@ -500,8 +500,6 @@ def ab_player(choices: dict, duration_s: float, key: str = "ab") -> None:
     import base64
     import html as html_lib
 
-    import streamlit.components.v1 as components
-
     if duration_s > AB_MAX_S:
         st.caption(f"The A/B player is offered for segments up to {AB_MAX_S:.0f} s (both files travel inside the "
                    "page); use the players below.")
@@ -510,6 +508,7 @@ def ab_player(choices: dict, duration_s: float, key: str = "ab") -> None:
     c1, c2 = st.columns(2)
     a = c1.selectbox("A", labels, index=0, key=f"{key}_a")
     b = c2.selectbox("B", labels, index=min(1, len(labels) - 1), key=f"{key}_b")
-    components.html(_AB_HTML.format(label_a=html_lib.escape(a), label_b=html_lib.escape(b),
-                                    data_a=base64.b64encode(choices[a]).decode(),
-                                    data_b=base64.b64encode(choices[b]).decode()), height=110)
+    # Our own markup (labels escaped, no visitor text): st.iframe runs its script in a frame.
+    st.iframe(_AB_HTML.format(label_a=html_lib.escape(a), label_b=html_lib.escape(b),
+                              data_a=base64.b64encode(choices[a]).decode(), data_b=base64.b64encode(choices[b]).decode()),
+              height=110)
