@@ -241,7 +241,8 @@ def _metrics_from_the_zip(page, tmp_path, level: str) -> dict:
     """Set the level on the Load page, run both searches, open Results; the ZIP's metrics.json."""
     _act(page, lambda: nav(page, "Load audio"))
     page.get_by_text("Analysis settings").wait_for()
-    page.get_by_text(LEVEL_CHOICES[level]).click()
+    levels = page.locator("[data-testid='stRadio']").filter(has_text="Level of the two files")
+    levels.get_by_text(LEVEL_CHOICES[level]).click()
     _act(page, lambda: page.get_by_role("button", name="Apply settings").click(), 120)
     _act(page, lambda: nav(page, "Optimise"))
     _act(page, lambda: page.get_by_role("button", name="Run both").click(), 180)
@@ -273,9 +274,12 @@ def test_results_zip_metrics_equal_evaluate_json(page, tmp_path, level):
     """Default sample, default settings but the level, 8 slices: every figure of the dashboard's
     metrics.json equals `python -m vsep_core evaluate --json` within 0.05 dB."""
     dashboard = _metrics_from_the_zip(page, tmp_path, level)
+    assert dashboard["settings"]["level"].replace("_", "-") == level  # the run really used the level chosen
     names = [m["name"] for m in dashboard["methods"]]
     assert {"seed_greedy", "exact_eq", "mixture"} <= set(names), names
     cli = _evaluate_cli(tmp_path, level, names, n_slices=8)
+    assert cli["settings"]["level"].replace("_", "-") == level
+    print(f"\n{level}: {len(names)} methods compared: {', '.join(names)}")
     by_name = {m["name"]: m for m in cli["methods"]}
     assert sorted(by_name) == sorted(names)
     compared = 0
