@@ -71,7 +71,7 @@ elif source is not None:
             bar = st.progress(0.0, text="Measuring: checking the alignment…")
             if cache.results_pending(prog, greedy, "metrics"):  # started on Optimise, not done yet
                 bar.progress(0.5, text="Measuring (started while you were on Optimise)…")
-                cache.wait_for_results(prog, greedy, "metrics")
+                cache.wait_for_results(prog, greedy, "metrics", on_wait)
 
             def show(events, elapsed, done):
                 last = [e for e in events if e[0] == "progress"]
@@ -84,7 +84,7 @@ elif source is not None:
         if metrics is not None:
             ui.metrics_section(metrics, marks)
 
-        cache.wait_for_results(prog, greedy, "files")
+        cache.wait_for_results(prog, greedy, "files", on_wait)
         files = jobs.run(lambda: cache.run_files(source, prog, greedy_used)["files"], on_wait)
         waiting.empty()
 

@@ -498,29 +498,35 @@ def prefetch_results(source: Source, prog: RunRecord, greedy_rec: RunRecord | No
 
 
 def _results_prefetch(prog: RunRecord, greedy_rec: RunRecord | None, item: str):
-    """The event of ``item`` in this session's results prefetch for these records, or ``None``."""
+    """``(event, place)`` of ``item`` in this session's results prefetch for these records, or ``(None, None)``."""
     import streamlit as st
 
     from .state import RESULTS_PREFETCH
 
-    # The prefetch slot holds (key, {item: threading.Event}) (vsep_app.jobs.prefetch).
+    # The prefetch slot holds (key, {item: threading.Event}, place in the queue) (vsep_app.jobs.prefetch).
     current = st.session_state.get(RESULTS_PREFETCH)
     if current is None or current[0] != results_key(prog, greedy_rec):
-        return None
-    return current[1].get(item)
+        return None, None
+    return current[1].get(item), (current[2] if len(current) > 2 else None)
 
 
 def results_pending(prog: RunRecord, greedy_rec: RunRecord | None, item: str) -> bool:
     """Whether ``item`` ("metrics", "files") of this session's results prefetch is still being computed."""
-    event = _results_prefetch(prog, greedy_rec, item)
+    event, _ = _results_prefetch(prog, greedy_rec, item)
     return event is not None and not event.is_set()
 
 
-def wait_for_results(prog: RunRecord, greedy_rec: RunRecord | None, item: str, timeout: float = 300.0) -> None:
-    """Wait for ``item`` of this session's results prefetch, if it is under way (never computed twice at once)."""
-    event = _results_prefetch(prog, greedy_rec, item)
+def wait_for_results(prog: RunRecord, greedy_rec: RunRecord | None, item: str, on_wait=None,
+                     timeout: float = 300.0) -> None:
+    """Wait for ``item`` of this session's results prefetch, if it is under way (never computed twice at once).
+
+    ``on_wait(ahead)`` is told the job's place while it waits for a slot of the pool.
+    """
+    from . import jobs
+
+    event, place = _results_prefetch(prog, greedy_rec, item)
     if event is not None:
-        event.wait(timeout)
+        jobs.wait_for_item(event, place, on_wait, timeout)
 
 
 def slices_key(source: Source, settings: Settings) -> str:
