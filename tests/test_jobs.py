@@ -218,3 +218,67 @@ def test_waiting_for_a_prefetched_item_reports_the_place_of_its_job():
     assert jobs.wait_for_item(done, place, seen.append, timeout=10, poll=0.005)
     assert seen == [2, 1]
     assert not jobs.wait_for_item(threading.Event(), {"ahead": None}, seen.append, timeout=0.05, poll=0.01)
+
+
+def test_a_session_keeps_its_turn_for_its_next_step_and_sessions_finish_in_turn():
+    pool = JobPool(1, follow_up_s=0.5)
+    order: list[str] = []
+    b_in_line = threading.Event()
+
+    def session_a():
+        lease = pool.acquire(owner="A")
+        order.append("A1")
+        b_in_line.wait(5)  # B arrives while A's first step runs
+        lease.release()
+        time.sleep(0.05)  # the page draws between its steps
+        lease = pool.acquire(owner="A")  # A's next step: no queueing behind B
+        order.append("A2")
+        lease.release()
+
+    def session_b():
+        wait_for(lambda: order == ["A1"])
+        seen = []
+        lease = pool.acquire(seen.append, poll=0.01, owner="B")
+        order.append("B1")
+        lease.release()
+        assert seen == [0]
+
+    a, b = threading.Thread(target=session_a), threading.Thread(target=session_b)
+    a.start()
+    b.start()
+    wait_for(lambda: pool.waiting == 1)
+    b_in_line.set()
+    a.join(10)
+    b.join(10)
+    assert order == ["A1", "A2", "B1"]
+    wait_for(lambda: pool.running == 0)
+
+
+def test_a_sessions_background_job_shares_its_turn_instead_of_waiting_behind_it():
+    pool = JobPool(1)
+    release, holders = hold(pool)  # another visitor's job holds the only slot... until released
+    release.set()
+    for h in holders:
+        h.join(10)
+    page = pool.acquire(owner="S")  # the session's page holds the slot and waits for its prefetch:
+    got = {}
+    t = threading.Thread(target=lambda: got.update(lease=pool.acquire(owner="S")))
+    t.start()
+    t.join(5)
+    assert "lease" in got and not t.is_alive()  # it did not queue behind its own page
+    other = Caller(pool, lambda emit: "other")
+    other.start()
+    wait_for(lambda: pool.waiting == 1)  # another session still waits: one slot, one session
+    got["lease"].release()
+    page.release()
+    other.join(10)
+    assert other.result == "other" and pool.peak_running == 1
+
+
+def test_a_turn_ends_when_its_follow_up_time_is_over():
+    pool = JobPool(1, follow_up_s=0.05)
+    pool.acquire(owner="A").release()
+    start = time.monotonic()
+    other = pool.acquire(owner="B")  # waits at most about follow_up_s for A's turn to end
+    assert time.monotonic() - start < 2.0
+    other.release()

@@ -68,18 +68,33 @@ def waiting_text(ahead: int) -> str:
     return f"Waiting: {ahead} job{'s' if ahead != 1 else ''} ahead of yours"
 
 
+class _Turn:
+    """One slot of the pool, held by one session (or, without a session, by one job)."""
+
+    def __init__(self, owner, now: float):
+        self.owner = owner
+        self.holders = 0
+        self.started = now
+        self.idle_since: float | None = None
+
+
 class Lease:
-    """A held slot of a :class:`JobPool`; given back when every holder has released it.
+    """A held share of a slot of a :class:`JobPool`; given back with :meth:`release`.
 
     The script thread that waited for the slot holds it, and so does the worker
     thread it starts: the slot stays taken until the work is really over, even
     when the script thread is interrupted (a rerun) while the worker finishes.
     """
 
-    def __init__(self, pool: "JobPool"):
+    def __init__(self, pool: "JobPool", turn: _Turn):
         self._pool = pool
+        self._turn = turn
         self._holders = 1
         self._lock = threading.Lock()
+
+    @property
+    def owner(self):
+        return self._turn.owner
 
     def retain(self) -> "Lease":
         with self._lock:
@@ -93,34 +108,49 @@ class Lease:
             self._holders -= 1
             last = self._holders == 0
         if last:
-            self._pool._give_back()
+            self._pool._give_back(self._turn)
 
 
 class JobPool:
-    """At most ``workers`` jobs at once; the others wait in line, first come first served.
+    """At most ``workers`` sessions compute at once; the others wait in line, first come first served.
+
+    A slot is a session's *turn*: every job of the session that holds it (its
+    page's steps, its background prefetch, a worker thread) runs in it without
+    queueing again, and the turn is kept ``follow_up_s`` after its last job
+    ends for the page's next step. So the Results page's scores, files and ZIP
+    run one after another instead of each queueing behind every other
+    session's, and sessions finish in turn rather than all at the end; a
+    session's background work never waits behind the session's own page
+    either (no deadlock). A turn is not prolonged past ``max_turn_s`` once its
+    jobs are over. Jobs without a session (``owner=None``) each take a turn of
+    their own.
 
     Parameters
     ----------
     workers : int
-        How many jobs may hold a slot at the same time (at least 1).
+        How many turns may be held at the same time (at least 1).
+    follow_up_s, max_turn_s : float
+        See above.
     """
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, follow_up_s: float = 0.5, max_turn_s: float = 60.0):
         if int(workers) < 1:
             raise ValueError("a job pool needs at least one worker")
         self.workers = int(workers)
+        self.follow_up_s = float(follow_up_s)
+        self.max_turn_s = float(max_turn_s)
         self._cond = threading.Condition()
         self._line: collections.deque[int] = collections.deque()  # tickets waiting, oldest first
         self._tickets = itertools.count()
-        self._running = 0
-        self._started = 0  # jobs that have ever been given a slot (for tests and the benchmark)
+        self._turns: dict = {}  # owner (or a private key for owner None) -> _Turn
         self._peak = 0
 
     # --- what tests and the benchmark look at ---
     @property
     def running(self) -> int:
+        """Turns with a job under way."""
         with self._cond:
-            return self._running
+            return sum(1 for t in self._turns.values() if t.holders > 0)
 
     @property
     def waiting(self) -> int:
@@ -132,29 +162,58 @@ class JobPool:
         with self._cond:
             return self._peak
 
-    def acquire(self, on_wait: Callable[[int], None] | None = None, poll: float = 0.1) -> Lease:
-        """Wait for a slot; return its :class:`Lease`.
+    def _reap(self, now: float) -> None:
+        for key, turn in list(self._turns.items()):
+            if turn.holders == 0 and (turn.idle_since is None or now - turn.idle_since > self.follow_up_s
+                                      or now - turn.started > self.max_turn_s):
+                del self._turns[key]
+
+    def _join(self, owner, now: float) -> _Turn | None:
+        """The owner's turn, if it has one that a new job may share."""
+        turn = self._turns.get(owner) if owner is not None else None
+        if turn is None or (turn.holders == 0 and now - turn.started > self.max_turn_s):
+            return None
+        turn.holders += 1
+        turn.idle_since = None
+        return turn
+
+    def acquire(self, on_wait: Callable[[int], None] | None = None, poll: float = 0.1, owner=None) -> Lease:
+        """Wait for a slot (or share the owner's turn); return its :class:`Lease`.
 
         ``on_wait(ahead)`` is called on this thread when the caller has to wait
         and again whenever the number of jobs ahead of it changes (at most
         every ``poll`` seconds). An exception it raises (a Streamlit rerun, for
-        example) takes the caller out of the line and propagates.
+        example) takes the caller out of the line and propagates. ``owner`` is
+        the session's id (see the class).
         """
         with self._cond:
+            now = time.monotonic()
+            self._reap(now)
+            turn = self._join(owner, now)
+            if turn is not None:
+                return Lease(self, turn)
             ticket = next(self._tickets)
             self._line.append(ticket)
             told = None
             try:
                 while True:
+                    now = time.monotonic()
+                    self._reap(now)
+                    turn = self._join(owner, now)  # the session got a turn meanwhile (its page, its prefetch)
+                    if turn is not None:
+                        self._line.remove(ticket)
+                        self._cond.notify_all()
+                        return Lease(self, turn)
                     ahead = self._line.index(ticket)
-                    if ahead == 0 and self._running < self.workers:
+                    if ahead == 0 and len(self._turns) < self.workers:
                         self._line.popleft()
-                        self._running += 1
-                        self._started += 1
-                        self._peak = max(self._peak, self._running)
+                        turn = _Turn(owner, now)
+                        turn.holders = 1
+                        self._turns[owner if owner is not None else object()] = turn
+                        self._peak = max(self._peak, len(self._turns))
                         # The next in line may also fit (several slots freed at once).
                         self._cond.notify_all()
-                        return Lease(self)
+                        return Lease(self, turn)
                     if on_wait is not None and ahead != told:
                         told = ahead
                         self._cond.release()
@@ -170,13 +229,18 @@ class JobPool:
                 self._cond.notify_all()
                 raise
 
-    def _give_back(self) -> None:
+    def _give_back(self, turn: _Turn) -> None:
         with self._cond:
-            self._running -= 1
+            turn.holders -= 1
+            if turn.holders == 0:
+                turn.idle_since = time.monotonic()
+                if turn.owner is None or self.follow_up_s <= 0:  # no follow-ups without a session
+                    for key in [k for k, t in self._turns.items() if t is turn]:
+                        del self._turns[key]
             self._cond.notify_all()
 
     @contextlib.contextmanager
-    def slot(self, on_wait: Callable[[int], None] | None = None) -> Iterator[Lease]:
+    def slot(self, on_wait: Callable[[int], None] | None = None, owner=None) -> Iterator[Lease]:
         """``with pool.slot(): ...`` — the block runs while holding a slot (nested blocks reuse it)."""
         held = getattr(_held, "lease", None)
         if held is not None:
@@ -186,13 +250,19 @@ class JobPool:
             finally:
                 held.release()
             return
-        lease = self.acquire(on_wait)
+        lease = self.acquire(on_wait, owner=owner if owner is not None else current_owner())
         _held.lease = lease
         try:
             yield lease
         finally:
             _held.lease = None
             lease.release()
+
+
+def current_owner():
+    """The Streamlit session this thread works for (``None`` outside a script run)."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return None if ctx is None else ctx.session_id
 
 
 _held = threading.local()  # the lease the current thread holds, if any (nested jobs reuse it)
@@ -260,7 +330,7 @@ def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None
         on_events([("progress", 0.0, waiting_text(ahead))], time.perf_counter() - start, False)
 
     held = getattr(_held, "lease", None)
-    lease = held.retain() if held is not None else job_pool.acquire(on_wait)
+    lease = held.retain() if held is not None else job_pool.acquire(on_wait, owner=current_owner())
     events: queue.SimpleQueue = queue.SimpleQueue()
     box: dict = {}
     try:
