@@ -6,7 +6,8 @@ takes eight times as long and memory grows with every one. Here a job first
 takes a *slot* of the process-wide :class:`JobPool` (``VSEP_JOB_WORKERS`` slots;
 by default as many as the cores this process may use, at most 2); when none is
 free it waits in line, first come first served, and its progress widget says
-how many jobs are ahead of it. A job's exception is handed back to the session
+how many jobs are ahead of it. A slot is one session's turn: the session's
+next steps and background work run in it without queueing again. A job's exception is handed back to the session
 that started it (raised on its script thread, where ``ui.guard`` turns it into
 a message); it never reaches the pool or other sessions.
 
