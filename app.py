@@ -104,8 +104,11 @@ else:
                                       "equally loud, −6 dB half the amplitude.")
         st.markdown("Press the microphone, sing or speak (headphones keep the backing track out of the take), "
                     "then press stop. The take plays back in the recorder.")
-        recorded = recorder.record(key="recorder")
-        take = recorder.take_from_wav(recorded.getvalue() if recorded is not None else None)
+        if recorder.recorder_choice() == "st-audiorec":
+            take = recorder.take_from_wav(recorder.raw_to_wav_bytes(recorder.record_audiorec()))
+        else:
+            recorded = recorder.record(key="recorder")
+            take = recorder.take_from_wav(recorded.getvalue() if recorded is not None else None)
         if take is not None:
             st.success(f"Got a take: {take.describe()}.", icon=":material/mic:")
             if instrumental is None:

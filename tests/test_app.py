@@ -577,3 +577,14 @@ def test_runs_of_a_long_segment_stay_out_of_the_shared_caches():
         done = [p.proto.text for p in at.get("progress") if "Progressive test done" in p.proto.text]
         assert done and "(from the cache)" not in done[0]  # computed again: nothing of it was kept to share
     assert at.session_state["vsep_progressive"].outcome.runs[0].n == 1
+
+
+def test_the_st_audiorec_recorder_is_drawn_when_the_server_asks_for_it(monkeypatch):
+    """VSEP_RECORDER=st-audiorec: the Load page draws st-audiorec's component instead of st.audio_input."""
+    monkeypatch.setenv("VSEP_RECORDER", "st-audiorec")
+    at = _new_app()
+    at.radio(key="load_mode").set_value("Record a vocal").run()
+    _assert_no_exception(at)
+    assert not at.get("audio_input")  # the default recorder is not drawn
+    (component,) = at.get("component_instance")
+    assert "st_audiorec" in component.proto.component_name and "recorder_audiorec" in component.proto.id

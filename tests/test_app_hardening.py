@@ -295,3 +295,29 @@ def test_a_refused_decompression_bomb_keeps_the_session_small(tmp_path, name, ff
     grown_mb, message = out.stdout.strip().split(" ", 1)
     assert words in message, message
     assert int(grown_mb) < 100, f"the session's peak memory grew by {grown_mb} MB refusing {name}"
+
+
+def test_a_whole_song_over_the_dashboards_segment_limit_is_refused_with_the_setting(monkeypatch):
+    """Issue #8: one session stays under 1.5 GB, so the dashboard analyses at most 80 s (VSEP_MAX_SEGMENT_S)."""
+    from vsep_app import cache
+    from vsep_app.state import Source
+    from vsep_core.errors import VsepError
+    from vsep_core.settings import Settings
+
+    monkeypatch.delenv("VSEP_MAX_SEGMENT_S", raising=False)
+    sr = 8000
+    t = np.arange(100 * sr) / sr
+    vocal = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    mixture = (vocal + 0.2 * np.sin(2 * np.pi * 97 * t)).astype(np.float32)
+
+    def wav(y):
+        buf = io.BytesIO()
+        sf.write(buf, y, sr, format="WAV", subtype="PCM_16")
+        return buf.getvalue()
+
+    source = Source.create(label="long", origin="upload", mixture=wav(mixture), other=wav(vocal))
+    assert cache.pair(source, Settings(duration_s=60.0)).duration_s == pytest.approx(60.0, abs=0.01)
+    with pytest.raises(VsepError, match="VSEP_MAX_SEGMENT_S"):
+        cache.pair(source, Settings(duration_s=None))
+    monkeypatch.setenv("VSEP_MAX_SEGMENT_S", "200")  # the person running the server may allow more
+    assert cache.pair(source, Settings(duration_s=None)).duration_s == pytest.approx(100.0, abs=0.01)

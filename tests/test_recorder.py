@@ -112,3 +112,92 @@ def test_mix_over_sets_the_vocal_level_and_sums(level_db):
 def test_mix_over_rejects_silence():
     with pytest.raises(VsepError, match="silent"):
         recorder.mix_over(_decoded(np.zeros(1000), 22050), _decoded(np.ones(1000), 22050), 0.0)
+
+
+# --- st-audiorec, the opt-in recorder (VSEP_RECORDER=st-audiorec) ----------------------------
+
+def _raw(wav: bytes, *, shuffle: bool = False) -> dict:
+    """What st-audiorec's frontend sends: JSON of a Uint8Array, i.e. {"arr": {"0": 82, ...}}."""
+    import json
+    import random
+
+    items = [(str(i), int(b)) for i, b in enumerate(wav)]
+    if shuffle:
+        random.Random(0).shuffle(items)
+    return json.loads(json.dumps({"arr": dict(items)}))
+
+
+def _packages_own_conversion(raw, monkeypatch) -> bytes:
+    """st-audiorec's own Python wrapper (its per-byte loop) on ``raw``, its component stubbed to return it."""
+    import st_audiorec
+    import streamlit as st
+    import streamlit.components.v1 as components
+
+    monkeypatch.setattr(components, "declare_component", lambda name, path=None: (lambda **kwargs: raw))
+
+    class _NoSpinner:
+        def __init__(self, *a, **k): ...
+        def __enter__(self): return self
+        def __exit__(self, *exc): return False
+
+    monkeypatch.setattr(st, "spinner", _NoSpinner)
+    return st_audiorec.st_audiorec()
+
+
+def _short_wav(seconds: float = 1.0) -> bytes:
+    sr = 44100
+    t = np.arange(int(seconds * sr)) / sr
+    y = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, np.stack([y, y], axis=1), sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def test_audiorec_conversion_equals_the_packages_own(monkeypatch):
+    wav = _short_wav()
+    raw = _raw(wav)
+    assert recorder.raw_to_wav_bytes(raw) == _packages_own_conversion(raw, monkeypatch) == wav
+
+
+def test_audiorec_conversion_orders_bytes_by_index():
+    wav = _short_wav(0.2)
+    assert recorder.raw_to_wav_bytes(_raw(wav, shuffle=True)) == wav
+
+
+@pytest.mark.parametrize("raw", [None, ""])
+def test_audiorec_no_take_yet(raw):
+    assert recorder.raw_to_wav_bytes(raw) is None
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"nope": 1}, "not a recording"), ("text", "not a recording"), ({"arr": 5}, "not a recording"),
+    ({"arr": {"0": 300}}, "not bytes"), ({"arr": {"0": -1}}, "not bytes"), ({"arr": {"0": "x"}}, "not a recording"),
+    ({"arr": {"0": 1, "5": 2}}, "missing bytes"),
+])
+def test_audiorec_bad_values_are_messages(raw, message):
+    with pytest.raises(VsepError, match=message):
+        recorder.raw_to_wav_bytes(raw)
+
+
+def test_audiorec_take_over_its_cap_is_refused():
+    raw = {"arr": list(range(256)) * (recorder.MAX_AUDIOREC_BYTES // 256 + 1)}
+    with pytest.raises(VsepError, match="limit"):
+        recorder.raw_to_wav_bytes(raw)
+
+
+def test_audiorec_empty_take_is_reported_plainly():
+    empty = _short_wav(0.0)
+    assert len(empty) == 44
+    with pytest.raises(VsepError, match="empty"):
+        recorder.take_from_wav(recorder.raw_to_wav_bytes(_raw(empty)))
+
+
+def test_recorder_choice_from_the_environment(monkeypatch):
+    monkeypatch.delenv("VSEP_RECORDER", raising=False)
+    assert recorder.recorder_choice() == "audio_input"
+    monkeypatch.setenv("VSEP_RECORDER", "st-audiorec")
+    assert recorder.recorder_choice() == "st-audiorec"
+    assert (recorder.audiorec_frontend_dir() / "index.html").exists()
+    monkeypatch.setenv("VSEP_RECORDER", "other")
+    with pytest.raises(VsepError, match="VSEP_RECORDER"):
+        recorder.recorder_choice()

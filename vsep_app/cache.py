@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -108,13 +109,26 @@ def _file_label(role: str, file_name: str) -> str:
     return role if file_name in ("", role) else f"{role} “{file_name}”"
 
 
+#: The dashboard's analysed-segment limit when ``VSEP_MAX_SEGMENT_S`` is not set (seconds, before the
+#: engine's 2/3 for kept audio: 80 s at the default hop). A session's memory grows with the segment
+#: (measured: 0.53 GB for 4.7 s, 1.8 GB for 2 minutes, runs + greedy + Results), so this keeps one
+#: session under 1.5 GB on a shared server; a server for one person can raise it (docs/SERVING.md).
+APP_MAX_SEGMENT_S = 120.0
+
+
+def app_segment_limit_s() -> float:
+    """``$VSEP_MAX_SEGMENT_S`` if set, else :data:`APP_MAX_SEGMENT_S` (the engine checks the value)."""
+    return audio.segment_limit_s(None) if os.environ.get("VSEP_MAX_SEGMENT_S", "").strip() else APP_MAX_SEGMENT_S
+
+
 @st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
-def _pair(identity: str, pair_settings: dict, _source: Source) -> audio.Pair:
+def _pair(identity: str, pair_settings: dict, segment_limit_s: float, _source: Source) -> audio.Pair:
     # The files' bytes go to the engine, which probes them and decodes only the analysed segment. The
     # dashboard keeps every run's audio (players, downloads): the engine's workload limit for that applies.
     settings = Settings().replace(**pair_settings)
     target = {_source.other_kind: _source.other}
-    return audio.prepare_pair(_source.mixture, settings=settings, keep_audio=True, **target)
+    return audio.prepare_pair(_source.mixture, settings=settings, keep_audio=True, max_segment_s=segment_limit_s,
+                              **target)
 
 
 def pair(source: Source, settings: Settings) -> audio.Pair:
@@ -125,7 +139,7 @@ def pair(source: Source, settings: Settings) -> audio.Pair:
     VsepError
         For files that are not audio, silent, mismatched in length, ...
     """
-    return _pair(source.identity, subset(settings, PAIR_FIELDS), _source=source)
+    return _pair(source.identity, subset(settings, PAIR_FIELDS), app_segment_limit_s(), _source=source)
 
 
 def truth(source: Source, settings: Settings) -> audio.Pair:

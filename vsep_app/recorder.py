@@ -8,6 +8,14 @@ JSON object of byte index → value: 14 bytes of JSON and ~100 bytes of Python
 objects per audio byte, a memory hazard on a shared server, and it always
 wrote 44.1 kHz stereo whatever the microphone gave.)
 
+st-audiorec stays available for a server run by and for one person:
+``VSEP_RECORDER=st-audiorec`` draws its recorder instead, through Streamlit's
+public component API on the frontend the package ships, with its bytes
+rebuilt by numpy (:func:`raw_to_wav_bytes`: milliseconds instead of its
+wrapper's 2.4 s per 4 s take). Its takes are capped at
+:data:`MAX_AUDIOREC_TAKE_S`; the JSON is parsed by Streamlit before any check
+can run, so on a shared server keep the default.
+
 Browsers give the microphone only to secure pages: ``https://`` or
 ``http://localhost``; on ``http://<LAN address>`` recording cannot start
 (docs/SERVING.md).
@@ -16,7 +24,9 @@ Browsers give the microphone only to secure pages: ``https://`` or
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -42,6 +52,29 @@ SECURE_ORIGIN_NOTE = (
 )
 
 
+#: Recorders the Load page can draw (env ``VSEP_RECORDER``): Streamlit's own, or st-audiorec.
+RECORDERS = ("audio_input", "st-audiorec")
+
+#: The longest st-audiorec take accepted (seconds): it arrives as ~14 bytes of JSON per audio byte.
+MAX_AUDIOREC_TAKE_S = 30.0
+#: Its bytes at most: 44.1 kHz stereo 16-bit (what it records) for :data:`MAX_AUDIOREC_TAKE_S`, plus a header.
+MAX_AUDIOREC_BYTES = int(MAX_AUDIOREC_TAKE_S * 44100 * 2 * 2) + 1024
+
+
+def recorder_choice() -> str:
+    """The recorder this server draws: ``VSEP_RECORDER`` (default ``audio_input``).
+
+    Raises
+    ------
+    VsepError
+        For an unknown name (the person running the server sees it on the Load page).
+    """
+    choice = os.environ.get("VSEP_RECORDER", "audio_input").strip() or "audio_input"
+    if choice not in RECORDERS:
+        raise VsepError(f"VSEP_RECORDER is {choice!r}; it must be one of {', '.join(RECORDERS)}.")
+    return choice
+
+
 def record(key: str = "recorder"):
     """Draw the recorder; its value is the take's WAV (an ``UploadedFile``) or ``None``."""
     import streamlit as st
@@ -49,6 +82,69 @@ def record(key: str = "recorder"):
     return st.audio_input("Record your voice", sample_rate=None, key=key,
                           help=f"Press the microphone to start, the square to stop (at most {MAX_TAKE_S / 60:.0f} "
                                "minutes). The take plays back here; the bin clears it.")
+
+
+def audiorec_frontend_dir() -> Path:
+    """Where the installed st-audiorec keeps its built frontend (package data)."""
+    import st_audiorec
+
+    return Path(st_audiorec.__file__).resolve().parent / "frontend" / "build"
+
+
+def record_audiorec(key: str = "recorder_audiorec"):
+    """Draw st-audiorec's recorder; its raw value (``{"arr": {index: byte}}`` after a take, else ``None``/``""``)."""
+    import streamlit.components.v1 as components
+
+    component = components.declare_component("st_audiorec", path=str(audiorec_frontend_dir()))
+    return component(key=key, default=None)
+
+
+def raw_to_wav_bytes(raw) -> bytes | None:
+    """The WAV file in st-audiorec's raw value, rebuilt with numpy.
+
+    Equals the package's own ``b"".join(int(v).to_bytes(1, "big") …)`` for the
+    index-ordered objects browsers send (tests check), in milliseconds.
+
+    Returns
+    -------
+    bytes or None
+        ``None`` when no take has arrived (``None`` or ``""``).
+
+    Raises
+    ------
+    VsepError
+        When the value is not a byte array, is over :data:`MAX_AUDIOREC_BYTES`, or has gaps.
+    """
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, dict) or "arr" not in raw:
+        raise VsepError("The recorder sent something that is not a recording.")
+    arr = raw["arr"]
+    if not isinstance(arr, (dict, list, tuple)):
+        raise VsepError("The recorder sent something that is not a recording.")
+    if len(arr) > MAX_AUDIOREC_BYTES:
+        raise VsepError(f"The take is longer than st-audiorec's limit of {MAX_AUDIOREC_TAKE_S:.0f} s here; "
+                        "record a shorter one.")
+    try:
+        if isinstance(arr, dict):
+            n = len(arr)
+            values = np.fromiter(arr.values(), dtype=np.int64, count=n)
+            keys = np.fromiter(map(int, arr.keys()), dtype=np.int64, count=n)
+        else:
+            values = np.asarray(arr, dtype=np.int64)
+            keys = np.arange(len(values))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise VsepError("The recorder sent something that is not a recording.") from exc
+    if values.ndim != 1 or (values.size and (values.min() < 0 or values.max() > 255)):
+        raise VsepError("The recorder sent values that are not bytes; record it again.")
+    n = len(values)
+    if n and not (keys[0] == 0 and np.all(np.diff(keys) == 1)):
+        if keys.min() < 0 or keys.max() >= n or len(np.unique(keys)) != n:
+            raise VsepError("The recording arrived with missing bytes; record it again.")
+        ordered = np.empty(n, dtype=np.int64)
+        ordered[keys] = values
+        values = ordered
+    return values.astype(np.uint8).tobytes()
 
 
 @dataclass(frozen=True)
