@@ -588,3 +588,37 @@ def test_the_st_audiorec_recorder_is_drawn_when_the_server_asks_for_it(monkeypat
     assert not at.get("audio_input")  # the default recorder is not drawn
     (component,) = at.get("component_instance")
     assert "st_audiorec" in component.proto.component_name and "recorder_audiorec" in component.proto.id
+
+
+def test_joint_matching_and_which_slices_help_on_optimise(sample_pair):
+    """Issue #12 in the dashboard: the joint method's scores and the attribution are the engine's."""
+    from vsep_core.analysis import analyse
+    from vsep_core.attribute import attribute_slices
+    from vsep_core.evaluate import evaluate_joint
+    from vsep_core.joint import JointSettings, run_joint
+
+    at = _new_app()
+    at.switch_page("pages/2_optimise.py").run()
+    _assert_no_exception(at)
+    at.number_input(key="joint_steps").set_value(40)
+    at.button(key="run_joint").click().run(timeout=RUN_TIMEOUT)
+    _assert_no_exception(at)
+    assert not _errors(at)
+    assert any(p.proto.text.startswith("Joint matching done") for p in at.get("progress"))
+    truth = prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav", settings=Settings(level="as_is"))
+    joint = JointSettings(steps=40)
+    analysis = analyse(sample_pair, Settings(), views=("slice_0_raw",))
+    expected = evaluate_joint(run_joint(analysis, joint), analysis, truth, joint=joint, methods=())
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Vocal SI-SDR"] == f"{expected['methods'][0]['vocal']['si_sdr']:.2f} dB"
+    assert any(b.label == "Download the joint vocal (WAV)" for b in at.download_button)
+
+    at.slider(key="opt_n").set_value(3)
+    at.button(key="run_attribution").click().run(timeout=RUN_TIMEOUT)
+    _assert_no_exception(at)
+    assert not _errors(at)
+    found = at.session_state["vsep_attribution"][1]
+    order = list(at.multiselect(key="opt_order").value)[:3]
+    engine = attribute_slices(truth, Settings(), order=order)
+    assert found == engine
+    assert any("The chain of 3 slices scores" in t for t in _chart_titles(at))

@@ -354,6 +354,70 @@ def greedy(source: Source, settings: Settings, candidates, emit=lambda event: No
     return compute(source.identity, settings.to_dict(), tuple(candidates), _source=source, _emit=emit)
 
 
+
+# --- joint matching and slice attribution (issue #12) ---------------------------------
+
+def _joint_settings(joint_key: tuple):
+    from vsep_core.joint import JointSettings
+
+    steps, step_size, views, clip_db = joint_key
+    return JointSettings(steps=steps, step_size=step_size, views=views, clip_db=clip_db)
+
+
+def joint_key(joint) -> tuple:
+    """A JointSettings as a plain, hashable cache key."""
+    return (joint.steps, joint.step_size, tuple(joint.views), joint.clip_db)
+
+
+def _joint_compute(identity: str, settings_dict: dict, key: tuple, _source: Source, _emit) -> dict:
+    from vsep_core.evaluate import evaluate_joint
+    from vsep_core.joint import run_joint
+    from vsep_core.reconstruct import Estimate, vocal_from_db
+
+    settings = Settings.from_dict(settings_dict)
+    joint = _joint_settings(key)
+    a = analysis(_source, settings, joint.view_names)
+    found = run_joint(a, joint, progress=lambda f, label: _emit(("progress", 0.85 * f, label)))
+    p = pair(_source, settings)
+    _emit(("progress", 0.85, "Scoring the joint result against the true vocal"))
+    scores = evaluate_joint(found, a, truth(_source, settings), joint=joint, methods=())
+    return {"result": found, "scores": scores,
+            "estimate": Estimate(vocal_raw=vocal_from_db(found.final_db, a), mixture=p.mixture, sr=p.sr)}
+
+
+_joint = st.cache_data(max_entries=4, ttl=TTL, **_OPTS)(_joint_compute)
+
+
+def joint(source: Source, settings: Settings, joint_settings, emit=lambda event: None) -> dict:
+    """The joint matching (:func:`vsep_core.joint.run_joint`), its audio and its scores
+    (:func:`vsep_core.evaluate.evaluate_joint`): ``{"result", "estimate", "scores"}``."""
+    compute = _joint if _shared(source, settings) else _joint_compute
+    return compute(source.identity, settings.to_dict(), joint_key(joint_settings), _source=source, _emit=emit)
+
+
+def _attribution_compute(identity: str, settings_dict: dict, method: str, slices: tuple, key: tuple,
+                         _source: Source, _emit) -> dict:
+    from vsep_core.attribute import attribute_joint, attribute_slices
+
+    settings = Settings.from_dict(settings_dict)
+    progress = lambda f, label: _emit(("progress", f, label))  # noqa: E731
+    if method == "joint":
+        return attribute_joint(truth(_source, settings), settings, _joint_settings(key), slices=slices,
+                               progress=progress)
+    return attribute_slices(truth(_source, settings), settings, order=slices, progress=progress)
+
+
+_attribution = st.cache_data(max_entries=4, ttl=TTL, **_OPTS)(_attribution_compute)
+
+
+def attribution(source: Source, settings: Settings, method: str, slices, joint_settings,
+                emit=lambda event: None) -> dict:
+    """Which slices help (:mod:`vsep_core.attribute`): the seed chain over ``slices``, or each slice added to
+    the joint loss."""
+    compute = _attribution if _shared(source, settings) else _attribution_compute
+    return compute(source.identity, settings.to_dict(), method, tuple(slices), joint_key(joint_settings),
+                   _source=source, _emit=emit)
+
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
 def _eq_curves(identity: str, settings_dict: dict, slices: tuple, _source: Source) -> list:
     from vsep_core.optimise import run_chain

@@ -354,6 +354,8 @@ GLOSSARY = {
     "seed_greedy / seed_greedy_best": "The greedy search's order: the whole sequence, and its best prefix "
                                       "(the steps up to the lowest loss).",
     "polish": "The last pass of every run: one more EQ pass on the plain (raw) spectrogram.",
+    "joint": "The improved method (Optimise page, and `evaluate --methods joint`): every window's EQ learned at "
+             "once against the fingerprint of the result, with Adam. Also an oracle: it reads the true vocal.",
     "loss": "How far the mixture's fingerprints still are from the vocal's after a run (mean squared difference "
             "of the dB profiles, dB²). Lower is closer; it measures fingerprints, not sound.",
     "exact_eq": "Ceiling (oracle): the best 400-band EQ per window, computed exactly from the true vocal. "
