@@ -157,13 +157,13 @@ def test_walk_every_page_on_the_sample(page, tmp_path):
 
 def test_record_a_vocal_from_the_fake_microphone(page):
     _act(page, lambda: page.get_by_text("Record a vocal").click())
-    frame = page.frame_locator("iframe[title*='st_audiorec']")
-    frame.get_by_role("button", name="Start Recording").click()
+    action = page.locator("[data-testid='stAudioInput'] [data-testid='stAudioInputActionButton']")
+    action.click()  # the microphone: start
     page.wait_for_timeout(3_000)
     before = run_count(page)
-    frame.get_by_role("button", name="Stop").click()
+    action.click()  # the square: stop (the take is sent to the server)
     wait_for_run(page, before, 60)
-    page.get_by_text("Got a").wait_for(timeout=30_000)
+    page.get_by_text("Got a take").wait_for(timeout=30_000)
     assert page.get_by_text("came back empty").count() == 0
     _shot(page, "record", 1800)
     _act(page, lambda: page.get_by_role("button", name="Mix and use this take").click())
@@ -176,7 +176,7 @@ def test_live_loss_chart_during_a_long_run(page):
     # long enough for the live chart (drawn for runs longer than 0.75 s).
     _act(page, lambda: nav(page, "Optimise"))
     _act(page, lambda: page.get_by_text("Iterative loop (as the research code)").click())
-    box = page.get_by_label("Iterations per pass")
+    box = page.get_by_role("spinbutton", name="Iterations per pass")
     box.fill("1500")
     _act(page, lambda: box.press("Enter"))
     before = run_count(page)
