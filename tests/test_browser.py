@@ -4,7 +4,7 @@ Starts ``streamlit run app.py`` on a free port, then, on the bundled sample:
 the Load page (players, waveform, alignment), the Slices page (19 heatmaps,
 one window up close), the Optimise page (progressive test and greedy search),
 the Results page (players, downloads of a WAV, the ZIP and the HTML report),
-and a recording with st-audiorec from Chromium's fake microphone fed by a WAV
+and a recording with st.audio_input from Chromium's fake microphone fed by a WAV
 file, mixed over a bundled instrumental. Saves a screenshot of every page to
 ``tests/output/screenshots/`` (ignored by git: the suite leaves the tree clean).
 
