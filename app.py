@@ -1,61 +1,270 @@
-"""vsep dashboard: see, hear and measure how spectrogram fingerprints separate a vocal.
+"""vsep dashboard, first page: load a pair (bundled sample, uploads or a recording), check it, choose settings.
 
-Run with ``streamlit run app.py``. Four pages (``pages/``): load audio, look
-at the 19 slice views, run the optimiser, and listen to / download results.
-The first visit loads the bundled default sample, so everything works
-without an upload.
+Run with ``streamlit run app.py``. Streamlit's native multipage mode: this file is the first page
+("Load audio", URL ``/``); ``pages/`` holds Slices, Optimise and Results. Every page starts with
+:func:`vsep_app.ui.setup_page` (page config, the sidebar's navigation, the default sample on a first
+visit) and ends with ``frame.finish()`` (the sidebar's status, background work).
 
-This script is the app's frame: ``st.navigation`` over the pages, the sidebar,
-and the default sample. A folder called ``pages/`` makes Streamlit 1.67 serve
-the first request after a server start in its legacy multipage mode, running a
-linked page (``/slices``) without this script; every page (and this script)
-starts with :func:`vsep_app.ui.run_through_app`, which leaves that mode and
-reruns through here. ``tests/test_browser.py::test_a_direct_link_after_a_server_start``
-checks it.
-
-The first page imports and computes only what it shows; the rest of the engine
-is imported and warmed up on a background thread once it is drawn
-(:mod:`vsep_app.warmup`).
+This page imports and computes only what it shows; the rest of the engine is imported and warmed up
+on a background thread once it is drawn (:mod:`vsep_app.warmup`).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from vsep_app.ui import run_through_app
+from vsep_core.settings import Settings
+from vsep_app import cache, figures, loading, recorder, sample, state, ui
 
-run_through_app()  # first: leave Streamlit's legacy multipage mode if it is on (see the function)
+frame = ui.setup_page("Load audio")
 
-st.set_page_config(page_title="vsep · vocal separation by fingerprints", page_icon=":material/graphic_eq:",
-                   layout="wide")
+AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "m4a", "aac", "opus", "aiff", "aif"]
+RESEARCH_LENGTH_S = 4.7
+ALIGNMENT_METRICS = ["Lag (samples)", "Gain", "Correlation as given", "Correlation at that lag", "Mixture explained"]
 
-from vsep_app import cache, loading, sample, state, ui  # noqa: E402  (after set_page_config)
+st.title("Load audio")
+st.markdown(
+    "The method needs two signals of the same song: the **mixture** (the full song) and the **true vocal**, "
+    "or the instrumental (then the vocal is the mixture minus the instrumental). A bundled sample is "
+    "loaded for you; you can also upload your own pair, or record your voice and mix it over an instrumental."
+)
 
-# First visit: load the bundled default pair so the whole method works without an upload.
-if state.source() is None and not state.get(state.DEFAULT_TRIED):
-    st.session_state[state.DEFAULT_TRIED] = True
-    with ui.guard("Loading the bundled sample"):
-        loading.activate(loading.sample_source(sample.default_pair()), state.settings())
 
-page = st.navigation([
-    st.Page(ui.PAGE_FILES["upload"], title="Load audio", icon=":material/upload:", url_path="upload", default=True),
-    st.Page(ui.PAGE_FILES["slices"], title="Slices", icon=":material/grid_view:", url_path="slices"),
-    st.Page(ui.PAGE_FILES["optimise"], title="Optimise", icon=":material/tune:", url_path="optimise"),
-    st.Page(ui.PAGE_FILES["results"], title="Results", icon=":material/headphones:", url_path="results"),
-])
-sidebar = st.sidebar.container()
-if state.get(ui.RUNS, 0) > 0:  # not while the first page is awaited: see ui.preload_charts_now
-    ui.preload_charts_now()
-notice = state.pop_notice()
-if notice:
-    st.toast(notice, icon=":material/check_circle:")
-with ui.guard("This page"):
-    page.run()
-with ui.guard("The sidebar"):
-    ui.sidebar(sidebar)
-ui.run_marker()
-cache.warm_up()  # after the page is drawn: the rest of the engine, in the background, once per server
-if state.source() is not None:  # the likely next page: compute its pictures while this one is read
-    with ui.guard("Preparing the slices"):
+def applied(message: str) -> None:
+    """A new pair or new settings are active: start the Slices page's views now, say ``message``, rerun.
+
+    The views (a few seconds for a whole song) are computed in the background while this page is
+    drawn again, rather than only after it.
+    """
+    if state.source() is not None:
         cache.prefetch_slices(state.source(), state.settings())
-ui.preload_charts_later()
+    state.notify(message)
+    st.rerun()
+
+
+MODES = ["Bundled sample", "Upload files", "Record a vocal"]
+mode = st.radio("Where does the audio come from?", MODES, horizontal=True, key="load_mode",
+                index=MODES.index(ui.remembered("load_mode", MODES[0])))
+ui.remember("load_mode", mode)
+
+# --- loaders ------------------------------------------------------------------------
+
+if mode == "Bundled sample":
+    with ui.guard("Loading the sample"):
+        pairs = sample.pairs()
+        chosen = st.selectbox("Sample", pairs, format_func=lambda p: f"{p.title} · {p.duration_s:g} s",
+                              key="sample_choice")
+        st.caption(chosen.description)
+        if st.button("Load this sample", icon=":material/library_music:", type="primary"):
+            loading.activate(loading.sample_source(chosen), state.settings())
+            applied(f"Loaded the sample “{chosen.title}”.")
+
+elif mode == "Upload files":
+    kind = st.radio("The second file is", ["vocal", "instrumental"], horizontal=True, key="upload_kind",
+                    format_func=lambda k: {"vocal": "the isolated vocal",
+                                           "instrumental": "the instrumental (vocal = mixture − instrumental)"}[k])
+    c1, c2 = st.columns(2)
+    mix_file = c1.file_uploader("Mixture (the full song)", type=AUDIO_TYPES, key="upload_mixture")
+    other_file = c2.file_uploader("Isolated vocal" if kind == "vocal" else "Instrumental", type=AUDIO_TYPES,
+                                  key="upload_other")
+    for col, chosen_file in ((c1, mix_file), (c2, other_file)):
+        if chosen_file is not None:  # what "Load" will read, so a message is never about another file
+            col.caption(f"Ready: {ui.md_escape(loading.display_name(chosen_file.name))}, "
+                        f"{chosen_file.size / 1e6:.1f} MB")
+    st.caption(f"WAV, FLAC, OGG, MP3 or M4A, up to {loading.upload_cap_mb()} MB and 20 minutes each (a bigger file "
+               "is refused by the browser with a red mark: send a FLAC or MP3 copy). The two files must be the "
+               "same length (the same edit of the song).")
+    if st.button("Load these files", icon=":material/upload_file:", type="primary", key="load_uploads"):
+        with ui.guard("Loading the files"), st.spinner("Reading and checking the two files…"):
+            source = loading.upload_source(mix_file, other_file, kind)
+            loading.activate(source, state.settings())
+            applied(f"Loaded {ui.md_escape(source.label)}.")
+
+else:
+    st.info(recorder.SECURE_ORIGIN_NOTE, icon=":material/mic:")
+    with ui.guard("Recording"):
+        c1, c2 = st.columns([3, 2])
+        with c1:
+            backing = st.radio("Instrumental to sing over", ["A bundled sample's instrumental", "Upload an instrumental"],
+                               horizontal=True, key="rec_backing")
+            instrumental, inst_name = None, ""
+            if backing.startswith("A bundled"):
+                chosen = st.selectbox("Sample", sample.pairs(), format_func=lambda p: p.title, key="rec_sample")
+                data, inst_name = chosen.read("instrumental"), f"the instrumental of “{chosen.title}”"
+            else:
+                up = st.file_uploader("Instrumental", type=AUDIO_TYPES, key="rec_instrumental")
+                data, inst_name = ((up.getvalue(), loading.display_name(up.name)) if up is not None
+                                   else (None, ""))
+            if data is not None:
+                st.audio(data, format="audio/wav" if backing.startswith("A bundled") else ui.mime_for(inst_name))
+                instrumental = cache.decode(data, "instrumental", inst_name)
+        with c2:
+            level_db = st.slider("Vocal level against the instrumental (dB)", -20.0, 10.0, 0.0, 0.5, key="rec_level",
+                                 help="RMS level of your voice relative to the instrumental in the mix: 0 dB is "
+                                      "equally loud, −6 dB half the amplitude.")
+        st.markdown("Press the microphone, sing or speak (headphones keep the backing track out of the take), "
+                    "then press stop. The take plays back in the recorder.")
+        if recorder.recorder_choice() == "st-audiorec":
+            take = recorder.take_from_wav(recorder.raw_to_wav_bytes(recorder.record_audiorec()))
+        else:
+            recorded = recorder.record(key="recorder")
+            take = recorder.take_from_wav(recorded.getvalue() if recorded is not None else None)
+        if take is not None:
+            st.success(f"Got a take: {take.describe()}.", icon=":material/mic:")
+            if instrumental is None:
+                st.warning("Choose an instrumental to mix the take over.")
+            elif st.button("Mix and use this take", icon=":material/merge:", type="primary", key="use_take"):
+                with st.spinner("Mixing the take over the instrumental…"):
+                    source = loading.recording_source(take, instrumental, inst_name, level_db)
+                    loading.activate(source, state.settings())
+                applied("Your recording is the active pair.")
+
+# --- what is loaded -----------------------------------------------------------------
+
+source = state.source()
+settings = state.settings()
+alignment_box = None  # where the alignment check goes (drawn last, see the end of the page)
+st.divider()
+if source is None:
+    st.info("Nothing is loaded yet.")
+else:
+    st.subheader(f"Loaded: {ui.md_escape(source.label)}")
+    if source.note and source.origin != "sample":  # a sample's description is shown where it is chosen
+        st.caption(ui.md_escape(source.note))
+    with ui.guard("Showing the loaded pair"):
+        pair = cache.pair(source, settings)
+        players = [("Mixture", source.mixture, source.mixture_name),
+                   ("Vocal (the target)" if source.other_kind == "vocal" else "Instrumental", source.other,
+                    source.other_name)]
+        if source.instrumental is not None and source.other_kind == "vocal":
+            players.append(("Instrumental", source.instrumental, "instrumental.wav"))
+        cols = st.columns(len(players) + (source.other_kind == "instrumental"))
+        for col, (label, data, name) in zip(cols, players):
+            with col:
+                ui.audio_player(label, data, fmt=ui.mime_for(name))
+        if source.other_kind == "instrumental":
+            with cols[-1]:
+                ui.audio_player("Vocal (mixture − instrumental, analysed segment)", pair.vocal, sample_rate=pair.sr)
+
+        waves = cache.waveforms(source)
+        st.image(figures.waveform_svg(waves, (settings.start_s, settings.start_s + pair.duration_s)),
+                 width="stretch")
+        durations = " · ".join(f"{k} {w['duration_s']:.2f} s, {w['sr']} Hz, {w['channels']} ch" for k, w in waves.items())
+        st.caption(f"Files: {durations}. Analysed: {pair.duration_s:.2f} s from {settings.start_s:g} s at "
+                   f"{pair.sr} Hz, mono.")
+
+        st.markdown("##### Alignment check")
+        st.caption(f"Does the {source.other_kind} sit sample-exactly inside the mixture? The method itself compares "
+                   "spectra window by window, but the separation scores (SI-SDR, SDR) need the very signal that "
+                   "was mixed, at the same time and level.")
+        # Filled at the end of the page: the check is the page's slowest part (its first use in a server
+        # imports scipy.signal), and the browser can set up the widgets below while it runs.
+        alignment_box = st.container()
+        with alignment_box:
+            metric_slots = [col.empty() for col in st.columns(5)]
+            for slot, label in zip(metric_slots, ALIGNMENT_METRICS):
+                slot.metric(label, "…")
+
+# --- analysis settings --------------------------------------------------------------
+
+st.divider()
+st.subheader("Analysis settings")
+c_title, c_badge = st.columns([4, 1])
+c_title.caption("Which part of the song is analysed, how finely it is cut into windows, and whether the research "
+                "code's quirks are kept (seed-compatible: its numbers are reproduced) or fixed.")
+with c_badge:
+    ui.seed_badge(settings)
+
+LENGTHS = ["research", "custom", "whole"]
+length_mode = "whole" if settings.duration_s is None else (
+    "research" if settings.duration_s == RESEARCH_LENGTH_S else "custom")
+with st.form("analysis_settings"):
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        start_s = st.number_input("Segment start (s)", min_value=0.0, value=float(settings.start_s), step=0.5,
+                                  key="set_start", help="Where in the song the analysed part starts, in seconds.")
+        length_choice = st.radio("Segment length", LENGTHS, index=LENGTHS.index(length_mode), key="set_length_mode",
+                                 help="How much of the song is analysed. Longer takes longer (about linearly) "
+                                      "and needs more memory; the research code used the first 4.7 s.",
+                                 format_func=lambda k: {"research": "4.7 s (the research code)",
+                                                        "custom": "Custom length (below)",
+                                                        "whole": "Whole song"}[k])
+        custom_len = st.number_input("Custom length (s)", min_value=0.1, max_value=1200.0,
+                                     value=float(settings.duration_s or 30.0), step=1.0, key="set_length")
+    with c2:
+        window_choice = st.radio("Windows", ["hop", "count"], index=0 if settings.n_windows is None else 1,
+                                 key="set_window_mode",
+                                 help="A window is one short slice of time (2048 samples, 93 ms) that gets its own "
+                                      "EQ curve; the hop is the step between windows.",
+                                 format_func=lambda k: {"hop": "Fixed hop (below); 1040 samples gives the research "
+                                                               "code's 100 windows for 4.7 s",
+                                                        "count": "A number of windows (hop chosen to fit)"}[k])
+        hop = st.number_input("Hop (samples)", min_value=64, max_value=16384, value=int(settings.hop_length),
+                              step=16, key="set_hop")
+        n_windows = st.number_input("Number of windows", min_value=2, max_value=100000,
+                                    value=int(settings.n_windows or 100), step=10, key="set_n_windows")
+    with c3:
+        level = st.radio("Level of the two files", list(ui.LEVEL_LABELS), key="set_level",
+                         help="How loud the two files are made before the analysis. Scores are always measured "
+                              "on the files as they are; this only changes what the method sees.",
+                         index=list(ui.LEVEL_LABELS).index(settings.level), format_func=ui.LEVEL_LABELS.get)
+        pooled = st.radio("Pooled slices (17 max pool, 18 average pool)", list(ui.POOLED_LABELS), key="set_pooled",
+                          help="Slices 17 and 18 shrink the spectrogram 2× in time, so they have half as many "
+                               "windows. The research code applied their EQ to the first half of the song's windows "
+                               "only; “every window” stretches it over the whole segment.",
+                          index=list(ui.POOLED_LABELS).index(settings.pooled_windows),
+                          format_func=ui.POOLED_LABELS.get)
+    st.caption("Seed-compatible means: normalise each file on its own, and pooled window j adjusts window j. "
+               "The golden numbers of the research code were made with “analyse as is”.")
+    submitted = st.form_submit_button("Apply settings", icon=":material/check:", type="primary")
+
+if submitted:
+    with ui.guard("Applying the settings"):
+        new = settings.replace(
+            start_s=float(start_s),
+            duration_s={"research": RESEARCH_LENGTH_S, "custom": float(custom_len), "whole": None}[length_choice],
+            hop_length=int(hop), n_windows=None if window_choice == "hop" else int(n_windows),
+            level=level, pooled_windows=pooled)
+        if source is not None:
+            prepared = cache.pair(source, new)  # fails here, with a message, if the settings do not fit the pair
+            new.hop_for(prepared.n_samples)
+        state.set_settings(new)
+        applied("Settings applied." + (" They are seed-compatible." if new.is_seed_compatible else ""))
+
+if st.button("Reset to the research code's settings", icon=":material/restart_alt:"):
+    defaults = Settings()
+    state.set_settings(settings.replace(**{k: getattr(defaults, k) for k in
+                                          ("start_s", "duration_s", "hop_length", "n_windows", "level",
+                                           "pooled_windows")}))
+    for key in ("set_start", "set_length_mode", "set_length", "set_window_mode", "set_hop", "set_n_windows",
+                "set_level", "set_pooled"):
+        st.session_state.pop(key, None)
+    st.rerun()
+
+ui.link("slices", "Next: look at the 19 slice views", ":material/arrow_forward:")
+
+# --- the alignment check, into its place above -----------------------------------------
+
+if alignment_box is not None:
+    with alignment_box, ui.guard("The alignment check"):
+        found = cache.alignment(source, settings)
+        values = [f"{found['lag_samples']}", f"{found['gain']:.3f}", f"{found['correlation']:.3f}",
+                  f"{found['correlation_at_lag']:.3f}", f"{100 * found['explained']:.1f} %"]
+        helps = {"Lag (samples)": f"{found['lag_ms']:.1f} ms at {found['sr']} Hz. "
+                        "Positive: the vocal comes late and must be delayed."}
+        for slot, label, value in zip(metric_slots, ALIGNMENT_METRICS, values):
+            slot.metric(label, value, help=helps.get(label))
+        if found["excerpt_s"] < found["segment_s"]:
+            st.caption(f"Measured on the first {found['excerpt_s']:.0f} s of the {found['segment_s']:.0f} s segment.")
+        if found["aligned"]:
+            st.success(found["verdict"], icon=":material/check_circle:")
+        else:
+            st.warning(found["verdict"], icon=":material/warning:")
+            fixable = abs(found["correlation_at_lag"]) >= 0.1 and (found["lag_samples"] != 0 or found["gain"] < 0)
+            if fixable and st.button(f"Fix it: delay the {source.other_kind} by {found['lag_samples']} samples "
+                                     f"and scale it by {found['gain']:.3f}", icon=":material/auto_fix_high:"):
+                fixed = loading.aligned_source(source, found, settings)
+                loading.activate(fixed, settings)
+                applied(f"The {source.other_kind} is now aligned with the mixture.")
+
+frame.finish()

@@ -21,9 +21,19 @@ Measures, on this machine:
    repetition; opened immediately, after 10 s on the Load page, again
    (cached), and in a warm server after applying a new segment start.
 
+4. **Concurrent sessions** (``--load 1,4,8``, run instead of 1–3) — the load
+   test's scenario (``tests/test_load.py``): N browser sessions at once on one
+   fresh server, each with its own short pair uploaded through the Load page,
+   each pressing *Run both* and opening Results together with the others.
+   Per session: Load pressed → pair loaded, *Run both* → both searches drawn,
+   Results opened → the page complete (scores, players, downloads); whether it
+   was shown its place in the job queue; the server's peak resident memory
+   (sampled every 0.1 s). Written between markers in ``--out``.
+
 Usage::
 
     .venv/bin/python benchmarks/browser_bench.py [--reps 3] [--out benchmarks/BROWSER_RESULTS.md]
+    .venv/bin/python benchmarks/browser_bench.py --load 1,4,8
 
 Targets (issue #4): first page < 3 s, run < 2 s, slices of a 3-minute song < 3 s.
 """
@@ -48,8 +58,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from browser_support import (HEATMAPS_JS, PROBE_JS, RUN_COUNT_JS, Server, launch,  # noqa: E402
-                             missing_browser_reason, nav, run_count, wait_for_run, wait_js, watch, watched_ms)
+from browser_support import (HEATMAPS_JS, PROBE_JS, RUN_COUNT_JS, MemorySampler, Server, launch,  # noqa: E402
+                             make_distinct_pairs, missing_browser_reason, nav, run_count, run_sessions, wait_for_run,
+                             wait_js, watch, watched_ms)
 
 VIEWPORT = {"width": 1400, "height": 1000}
 SONG_S = 180.0
@@ -176,12 +187,22 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=3, help="Repetitions (fresh server each) per measurement.")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "BROWSER_RESULTS.md"))
     parser.add_argument("--skip-long", action="store_true", help="Skip the 3-minute song.")
+    parser.add_argument("--load", metavar="N,N,…", help="Measure concurrent sessions instead (e.g. 1,4,8).")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so the servers are stopped when interrupted
     reason = missing_browser_reason()
     if reason:
         print(f"Cannot run the browser benchmark: {reason}.", file=sys.stderr)
         return 2
+    if args.load:
+        try:
+            counts = [int(n) for n in args.load.split(",")]
+            if not counts or min(counts) < 1:
+                raise ValueError
+        except ValueError:
+            print("browser_bench: --load takes positive session counts, e.g. 1,4,8", file=sys.stderr)
+            return 2
+        return load_benchmark(counts, Path(args.out))
     from playwright.sync_api import sync_playwright
 
     results: dict[str, list[float]] = {}
@@ -355,7 +376,82 @@ def write_report(path: Path, results: dict, args, load_before, load_after) -> No
         "update per 0.4 s and a live loss chart only for runs longer than 0.75 s; files (WAVs, ZIP, report) "
         "are made on the Results page, not during the run; everything is cached on content.",
     ]
+    old = path.read_text() if path.exists() else ""
+    if LOAD_BEGIN in old and LOAD_END in old:  # keep the concurrent-sessions section (--load)
+        lines += ["", old[old.index(LOAD_BEGIN):old.index(LOAD_END) + len(LOAD_END)]]
     path.write_text("\n".join(lines) + "\n")
+
+
+LOAD_BEGIN, LOAD_END = "<!-- concurrent sessions: begin -->", "<!-- concurrent sessions: end -->"
+
+
+def load_benchmark(counts: list[int], path: Path) -> int:
+    """N sessions at once on a fresh server for each N in ``counts``; print and record the figures."""
+    from playwright.sync_api import sync_playwright
+
+    from vsep_app import jobs
+
+    load_before = os.getloadavg()
+    rows, details = [], []
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
+        browser = launch(p)
+        for n in counts:
+            work = Path(tmp) / f"n{n}"
+            pairs = make_distinct_pairs(work / "pairs", n)
+            start = time.perf_counter()
+            with Server() as server, MemorySampler(server) as memory:
+                outcome = run_sessions(server, browser, pairs, work)
+                alive = server.alive()
+            wall = time.perf_counter() - start
+            sessions = outcome["sessions"]
+            peak = memory.peak / 2**20
+            waited = sum(s["waited"] for s in sessions)
+            print(f"\n{n} session(s): wall {wall:.1f} s, server RSS {memory.first / 2**20:.0f} MB at start, "
+                  f"peak {peak:.0f} MB, {waited} shown a queue place, server alive: {alive}")
+            print("  phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in outcome["phases"].items()))
+            for s in sessions:
+                print(f"  {s['word']}: load {s['load_s']:.2f} s, run both {s['run_s']:.2f} s, "
+                      f"results {s['results_s']:.2f} s{' (waited in the queue)' if s['waited'] else ''}")
+            col = {k: [s[k] for s in sessions] for k in ("load_s", "run_s", "results_s")}
+            rows.append(f"| {n} | {median(col['load_s']):.1f} | {median(col['run_s']):.1f} (max {max(col['run_s']):.1f})"
+                        f" | {median(col['results_s']):.1f} (max {max(col['results_s']):.1f}) | {waited} of {n} | "
+                        f"{memory.first / 2**20:.0f} → **{peak:.0f}** | {'yes' if alive else 'NO'} |")
+            details.append(f"- {n} session(s), wall {wall:.0f} s: " + "; ".join(
+                f"{s['word']} {s['load_s']:.1f} / {s['run_s']:.1f} / {s['results_s']:.1f} s" for s in sessions))
+        browser.close()
+    load_after = os.getloadavg()
+    section = "\n".join([
+        LOAD_BEGIN,
+        "## Concurrent sessions (one server)",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M')} with "
+        f"`.venv/bin/python benchmarks/browser_bench.py --load {','.join(map(str, counts))}` "
+        f"(the scenario of `tests/test_load.py`). Job pool: {jobs.default_workers()} worker(s) "
+        f"(`{jobs.WORKERS_ENV}`), {os.cpu_count()} cores. Load average before: "
+        f"{', '.join(f'{x:.2f}' for x in load_before)}; after: {', '.join(f'{x:.2f}' for x in load_after)}.",
+        "",
+        "Each session has its own 4.7 s pair (uploaded), presses *Load*, *Run both* (progressive test N = 1 … 8 and "
+        "the greedy search) and opens *Results* (all scores, every WAV, the ZIP and the report) at the same time "
+        "as the others. Times are medians over the sessions, in seconds, timed inside each page.",
+        "",
+        "| sessions | load | run both | Results complete | shown a queue place | server RSS MB (start → peak) "
+        "| server alive |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "Every session (load / run both / Results, s):",
+        "",
+        *details,
+        LOAD_END,
+    ])
+    text = path.read_text() if path.exists() else ""
+    if LOAD_BEGIN in text and LOAD_END in text:
+        text = text[:text.index(LOAD_BEGIN)] + section + text[text.index(LOAD_END) + len(LOAD_END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+    print(f"\nWritten to {path}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+OUTPUT = REPO / "tests" / "output"  # screenshots and files the browser tests keep (ignored by git)
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -45,8 +46,10 @@ def free_port() -> int:
 class Server:
     """``streamlit run app.py`` in a subprocess (its own process group), stopped on exit."""
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None, startup_timeout: float = 60.0):
+    def __init__(self, port: int | None = None, log_path: Path | None = None, startup_timeout: float = 60.0,
+                 env: dict | None = None):
         self.port = port or free_port()
+        self.env = env or {}
         self.url = f"http://localhost:{self.port}"
         self.log_path = log_path
         self.startup_timeout = startup_timeout
@@ -59,7 +62,7 @@ class Server:
                "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
         log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                     env={**os.environ, "PYTHONPATH": str(REPO)})
+                                     env={**os.environ, "PYTHONPATH": str(REPO), **self.env})
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -73,6 +76,19 @@ class Server:
             time.sleep(0.2)
         self.__exit__(None, None, None)
         raise TimeoutError(f"streamlit did not answer on {self.url} within {self.startup_timeout:.0f} s")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the server process and its children now (0 once it has exited)."""
+        import psutil
+
+        try:
+            root = psutil.Process(self.proc.pid)
+            return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+        except psutil.Error:
+            return 0
 
     def __exit__(self, *exc) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -112,6 +128,63 @@ def make_voice_wav(path: Path) -> Path:
     y = sum(np.sin(k * phase) / k for k in range(1, 10)) * 0.2
     sf.write(path, y.astype(np.float32), sr, subtype="PCM_16")
     return path
+
+
+class MemorySampler:
+    """Sample a :class:`Server`'s resident memory every ``interval`` seconds on a thread; keep the peak."""
+
+    def __init__(self, server: Server, interval: float = 0.1):
+        import threading
+
+        self.server, self.interval = server, interval
+        self.peak = self.first = 0
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="rss-sampler")
+
+    def _run(self) -> None:
+        start = time.perf_counter()
+        while not self._stop.is_set():
+            rss = self.server.rss_bytes()
+            self.samples.append((time.perf_counter() - start, rss))
+            self.peak = max(self.peak, rss)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "MemorySampler":
+        self.first = self.server.rss_bytes()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+# --- offline: the app must never ask another host for anything -------------------------
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def block_outside_requests(context) -> list[str]:
+    """Abort every request of ``context`` to a host other than this machine; return the list they go into.
+
+    A test asserts the list is empty at the end (see the fixtures): the dashboard must work offline.
+    ``data:`` and ``blob:`` URLs never reach the network and are let through.
+    """
+    from urllib.parse import urlsplit
+
+    outside: list[str] = []
+
+    def route(r) -> None:
+        url = r.request.url
+        if url.startswith(("data:", "blob:")) or urlsplit(url).hostname in LOCAL_HOSTS:
+            r.continue_()
+        else:
+            outside.append(url)
+            r.abort()
+
+    context.route("**/*", route)
+    return outside
 
 
 def launch(playwright, *, fake_mic_wav: Path | None = None, headless: bool = True):
@@ -169,9 +242,18 @@ def wait_for_run(page, after: int, timeout: float = 60.0, also: str = "true") ->
                    what="the app to finish drawing the page")
 
 
+SIDEBAR_LINKS = "[data-testid='stSidebar'] [data-testid='stPageLink-NavLink'], [data-testid='stSidebarNav'] a"
+
+
+def sidebar_titles(page) -> list[str]:
+    """The page titles of the sidebar's navigation, top to bottom (the app's own links or Streamlit's list)."""
+    texts = page.locator(SIDEBAR_LINKS).all_inner_texts()
+    return [text.strip().splitlines()[-1].strip() for text in texts if text.strip()]  # an icon's name, then the title
+
+
 def nav(page, title: str) -> None:
     """Click a page in the sidebar navigation."""
-    page.locator("[data-testid='stSidebarNav']").get_by_text(title, exact=True).click()
+    page.locator(SIDEBAR_LINKS).filter(has_text=title).first.click()
 
 
 # --- timing inside the page (for the benchmark) -----------------------------------------
@@ -220,3 +302,188 @@ def watched_ms(page, name: str, timeout: float = 60.0) -> float:
 
 def now_ms(page) -> float:
     return page.evaluate("() => performance.now()")
+
+
+# --- many visitors at once (the load test and its benchmark) ------------------------------
+
+SAMPLES = ("sung_vowels_pop", "sung_phrases_ballad", "male_voice_sparse")
+LOAD_WORDS = ("amber", "birch", "cobalt", "dune", "ember", "fjord", "garnet", "harbor", "indigo", "juniper")
+
+
+def make_distinct_pairs(folder: Path, n: int, seconds: float = 4.7) -> list[dict]:
+    """``n`` short pairs, each different: one sample's vocal over another's instrumental, own offset and gain.
+
+    Each pair's files carry a word of their own in their names (``dune_mix.wav``), so a page that
+    shows another visitor's file names is caught.
+    """
+    import numpy as np
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stems = {name: {kind: sf.read(REPO / "sample_audio" / name / f"{kind}.wav", dtype="float32")[0]
+                    for kind in ("vocal", "instrumental")} for name in SAMPLES}
+    sr = 22050
+    pairs = []
+    for i in range(n):
+        word = LOAD_WORDS[i % len(LOAD_WORDS)] + ("" if i < len(LOAD_WORDS) else str(i))
+        vocal_src, inst_src = SAMPLES[i % 3], SAMPLES[(i + 1 + i // 3) % 3]
+        length = int(seconds * sr)
+        v_all, i_all = stems[vocal_src]["vocal"], stems[inst_src]["instrumental"]
+        start_v = int((0.3 * i * sr)) % max(1, len(v_all) - length + 1)
+        start_i = int((0.5 * i * sr)) % max(1, len(i_all) - length + 1)
+        vocal = v_all[start_v:start_v + length] * 10 ** ((-6 + 1.5 * i) / 20)
+        instrumental = i_all[start_i:start_i + length]
+        mixture = vocal + instrumental
+        peak = max(1.0, float(np.max(np.abs(mixture))) / 0.95)
+        # Short names: the uploader shortens long ones on screen.
+        paths = {kind: folder / f"{word}_{short}.wav" for kind, short in (("mixture", "mix"), ("vocal", "vox"))}
+        sf.write(paths["mixture"], mixture / peak, sr, subtype="PCM_16")
+        sf.write(paths["vocal"], vocal / peak, sr, subtype="PCM_16")
+        pairs.append({"index": i, "word": word, "mixture": paths["mixture"], "vocal": paths["vocal"]})
+    return pairs
+
+
+WAITING_JS = "document.body && document.body.textContent.includes('Waiting: ')"
+RUN_DONE_JS = ("document.body.textContent.includes('Greedy search done') && "
+               "document.body.textContent.includes('Progressive test done')")
+RESULTS_DONE_JS = "document.body.textContent.includes('Take it with you')"
+
+
+def _await(page, name: str, timeout: float, label: str) -> float:
+    """:func:`watched_ms`, but a timeout says what the session's page showed."""
+    try:
+        return watched_ms(page, name, timeout)
+    except TimeoutError as exc:
+        text = page.evaluate("() => document.querySelector('section.main, [data-testid=\"stMain\"]')?.innerText "
+                             "|| document.body.innerText")
+        raise TimeoutError(f"session {label}: waited {timeout:.0f} s for {name}; its page shows:\n{text[:3000]}") \
+            from exc
+
+
+def run_sessions(server: Server, browser, pairs: list[dict], workdir: Path, *, timeout: float = 240.0,
+                 viewport: dict | None = None) -> dict:
+    """Open one session per pair at once; each uploads its pair, runs both searches, opens Results, downloads
+    its ZIP. Everything is started in every session before anything is awaited.
+
+    Returns per-session figures (seconds, measured inside each page) and what each session saw:
+    ``{"sessions": [{word, load_s, run_s, results_s, waited, text, zip}], "outside": [...]}``.
+    """
+    viewport = viewport or {"width": 1280, "height": 900}
+    contexts, pages, outside = [], [], []
+    for _ in pairs:
+        ctx = browser.new_context(viewport=viewport, accept_downloads=True)
+        ctx.set_default_timeout(timeout * 1000)
+        outside.append(block_outside_requests(ctx))
+        contexts.append(ctx)
+        pages.append(ctx.new_page())
+    phases: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        phases[name] = now - clock
+        clock = now
+
+    retries = {}
+    try:
+        for pg in pages:
+            pg.goto(server.url, wait_until="commit")
+        for pg in pages:
+            wait_for_run(pg, 0, timeout)
+            pg.evaluate(PROBE_JS)
+            watch(pg, "waited", WAITING_JS)  # kept for the whole visit: did this session ever queue?
+
+        phase("open")
+        # 1. Upload: every session chooses its files, then all press Load at once.
+        for pg in pages:
+            before = run_count(pg)
+            pg.get_by_text("Upload files", exact=True).click()
+            wait_for_run(pg, before, timeout)
+        phase("upload mode")
+        uploaded = [[] for _ in pages]  # finished uploads (HTTP PUT to the server) of each session
+        for pg, done in zip(pages, uploaded):
+            pg.on("requestfinished", lambda req, done=done: done.append(req.url)
+                  if req.method == "PUT" and "/_stcore/upload_file" in req.url else None)
+        for pg, pair in zip(pages, pairs):
+            uploaders = pg.locator("[data-testid='stFileUploader'] input[type=file]")
+            uploaders.nth(0).set_input_files(str(pair["mixture"]))
+            uploaders.nth(1).set_input_files(str(pair["vocal"]))
+        phase("choose files")
+        for pg, pair, done in zip(pages, pairs, uploaded):
+            # Press Load only once both files have reached the server (the file's name shows earlier).
+            deadline = time.monotonic() + timeout
+            while len(done) < 2:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"session {pair['word']}: the uploads did not finish")
+                pg.wait_for_timeout(50)
+            names = (pair["mixture"].name, pair["vocal"].name)
+            wait_js(pg, " && ".join(f"document.body.innerText.includes('{n}')" for n in names), timeout,
+                    what="the uploads")
+        phase("uploads")
+        starts = {}
+        for pg, pair in zip(pages, pairs):
+            watch(pg, "loaded", f"document.body.textContent.includes('Loaded: {pair['mixture'].name}')")
+            starts[pair["word"], "load"] = now_ms(pg)
+            pg.get_by_role("button", name="Load these files").click()
+
+        phase("load")
+        # 2. Optimise: all open the page, then all press Run both.
+        for pg, pair in zip(pages, pairs):
+            # A click that lands while an upload's own rerun is being replaced can be lost: press again.
+            for attempt in range(3):
+                try:
+                    _await(pg, "loaded", 30 if attempt < 2 else timeout, pair["word"])
+                    break
+                except TimeoutError:
+                    if attempt == 2:
+                        raise
+                    alerts = pg.locator("[data-testid='stAlert']").all_inner_texts()
+                    retries[pair["word"]] = f"{attempt + 1} ({' / '.join(a.strip()[:120] for a in alerts)})"
+                    pg.get_by_role("button", name="Load these files").click()
+        for pg in pages:
+            before = run_count(pg)
+            nav(pg, "Optimise")
+            wait_for_run(pg, before, timeout)
+        for pg, pair in zip(pages, pairs):
+            watch(pg, "run", RUN_DONE_JS)
+            starts[pair["word"], "run"] = now_ms(pg)
+            pg.get_by_role("button", name="Run both").click()
+        for pg, pair in zip(pages, pairs):
+            _await(pg, "run", timeout, pair["word"])
+
+        phase("optimise")
+        # 3. Results: all open it at once.
+        for pg, pair in zip(pages, pairs):
+            before = run_count(pg)
+            watch(pg, "results", f"({RUN_COUNT_JS}) > {before} && {RESULTS_DONE_JS}")
+            starts[pair["word"], "results"] = now_ms(pg)
+            nav(pg, "Results")
+        for pg, pair in zip(pages, pairs):
+            _await(pg, "results", timeout, pair["word"])
+
+        phase("results")
+        sessions = []
+        for i, (pg, pair) in enumerate(zip(pages, pairs)):
+            with pg.expect_download(timeout=timeout * 1000) as info:
+                pg.get_by_role("button", name="Download everything (ZIP)").click()
+            zip_path = workdir / f"session_{i}.zip"
+            info.value.save_as(zip_path)
+            times = pg.evaluate("() => window.__vsepTimes")
+            w = pair["word"]
+            sessions.append({
+                "word": w,
+                "load_s": (times["loaded"] - starts[w, "load"]) / 1000,
+                "run_s": (times["run"] - starts[w, "run"]) / 1000,
+                "results_s": (times["results"] - starts[w, "results"]) / 1000,
+                "waited": "waited" in times,
+                "text": pg.evaluate("() => document.body.innerText"),
+                "zip": zip_path,
+            })
+        phase("downloads")
+        return {"sessions": sessions, "outside": [url for urls in outside for url in urls], "phases": phases,
+                "load_retries": retries}
+    finally:
+        for ctx in contexts:
+            with contextlib.suppress(Exception):
+                ctx.close()

@@ -22,15 +22,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from vsep_app import cache
+from vsep_app import cache, ui
 from vsep_core import views
 from vsep_core.audio import prepare_pair
+from vsep_core.evaluate import evaluate_experiment
 from vsep_core.experiment import run_experiment
-from vsep_core.fingerprint import target_profiles_db, window_metrics
+from vsep_core.fingerprint import window_metrics
 from vsep_core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,30 +39,6 @@ APP = str(REPO / "app.py")
 SAMPLE = REPO / "sample_audio" / "sung_vowels_pop"
 SAMPLE_LABEL = "Pop, female voice (default sample)"
 RUN_TIMEOUT = 60
-
-
-LEGACY_INIT = PagesManager.__init__
-
-
-# --- helpers -------------------------------------------------------------------------
-
-@pytest.fixture(autouse=True)
-def server_past_its_first_request(monkeypatch):
-    """Every AppTest run as in a server that has served its first request.
-
-    With a ``pages/`` folder, a server's first script run is in Streamlit's
-    legacy multipage mode (``PagesManager.uses_pages_directory``); the pages
-    leave it with a rerun (``vsep_app.ui.run_through_app``) and it stays off
-    for the server's life. AppTest turns it back on before every run, and that
-    rerun would drop the button click a run is testing; so here it is off, as
-    after a server's first request. ``test_a_run_in_legacy_mode_goes_through_app``
-    turns it on.
-    """
-    def init(self, *args, **kwargs):
-        LEGACY_INIT(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 def _new_app() -> AppTest:
@@ -116,23 +93,42 @@ def _upload(at: AppTest, mixture: tuple, other: tuple, kind: str = "vocal") -> A
     return at
 
 
-def _raw_take(wav: bytes) -> dict:
-    return json.loads(json.dumps({"arr": {str(i): b for i, b in enumerate(wav)}}))
-
-
 @pytest.fixture()
 def media(monkeypatch):
-    """The in-memory media stores of AppTest runs, so tests can read what a download button serves."""
+    """What a download button serves in AppTest runs: its URL's file, or what its deferred callable makes.
+
+    Results' buttons make their data when pressed (a callable); pressing one in a browser runs it through
+    the media file manager, as :meth:`MediaFileManager.execute_deferred` does here.
+    """
+    managers: list[MediaFileManager] = []
     stores: list[MemoryMediaFileStorage] = []
 
-    class Recording(MemoryMediaFileStorage):
+    class RecordingManager(MediaFileManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            managers.append(self)
+
+    class RecordingStorage(MemoryMediaFileStorage):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             stores.append(self)
 
-    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", Recording)
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MediaFileManager", RecordingManager)
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", RecordingStorage)
 
-    def read(url: str) -> bytes:
+    def read(target) -> bytes:
+        proto = getattr(target, "proto", None)
+        if proto is not None and proto.HasField("deferred_file_id"):
+            for manager in reversed(managers):
+                try:
+                    url = manager.execute_deferred(proto.deferred_file_id)
+                    break
+                except Exception:
+                    continue
+            else:
+                raise KeyError(proto.deferred_file_id)
+        else:
+            url = proto.url if proto is not None else target
         for store in reversed(stores):
             try:
                 return store.get_file(url.rsplit("/", 1)[-1]).content
@@ -159,7 +155,7 @@ def test_first_visit_loads_the_default_sample():
     # No chart at all: the chart library is preloaded 2 s later by a timed fragment (checked in the browser test).
     assert len(at.get("plotly_chart")) == 0
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Lag"] == "0 samples"
+    assert metrics["Lag (samples)"] == "0"
     assert float(metrics["Correlation as given"]) > 0.5
     assert any("aligned with the mixture" in s.value for s in at.success)
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
@@ -167,17 +163,24 @@ def test_first_visit_loads_the_default_sample():
     assert at.session_state["vsep_settings"] == Settings()  # seed-compatible defaults
 
 
-def test_a_run_in_legacy_mode_goes_through_app(monkeypatch):
-    """A server's first run (legacy mode: a page file run alone) still shows the page inside app.py."""
-    monkeypatch.setattr(PagesManager, "__init__", LEGACY_INIT)  # AppTest: legacy mode at every run
-    assert (REPO / "pages").is_dir()  # what turns the legacy mode on
-    at = _new_app()
-    at.switch_page("pages/2_slices.py").run()  # runs pages/2_slices.py alone; its guard reruns app.py
-    _assert_no_exception(at)
-    assert PagesManager.uses_pages_directory is False
-    sidebar = " ".join(m.value for m in at.sidebar.markdown)
-    assert "Active pair" in sidebar and SAMPLE_LABEL in sidebar  # app.py's sidebar and default sample
-    assert at.title[0].value.startswith("Slices") and len(_charts(at)) >= 5
+def test_every_page_has_the_frame_and_our_navigation():
+    """Native multipage mode: each page, opened directly in a new session, has our navigation and the sample."""
+    import tomllib
+
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showSidebarNavigation"] is False  # no list of raw file names
+    assert config["client"]["showErrorDetails"] == "none"
+    for path, title in [("app.py", "Load audio"), ("pages/1_slices.py", "Slices"),
+                        ("pages/2_optimise.py", "Optimise"), ("pages/3_results.py", "Results")]:
+        at = AppTest.from_file(APP, default_timeout=30)
+        at.switch_page(path).run()  # a new session's first run, on that page (a direct link)
+        _assert_no_exception(at)
+        links = [e.proto.label for e in at.sidebar.get("page_link")]
+        assert links == ["Load audio", "Slices", "Optimise", "Results"], path
+        assert at.title[0].value == title, path
+        sidebar = " ".join(m.value for m in at.sidebar.markdown)
+        assert "Active pair" in sidebar and SAMPLE_LABEL in sidebar, path  # the default sample, on any page
+    assert not (REPO / "vsep_app" / "ui.py").read_text().count("PagesManager")  # no private API
 
 
 def test_the_first_page_imports_only_what_it_needs():
@@ -206,7 +209,7 @@ def test_the_warm_up_runs_every_stage(monkeypatch):
 def test_the_chart_library_is_preloaded_from_the_second_run_on():
     at = _new_app()
     assert not at.get("plotly_chart")  # not while the first page is awaited (a timed fragment does it later)
-    at.switch_page("pages/3_optimise.py").run()
+    at.switch_page("pages/2_optimise.py").run()
     _assert_no_exception(at)
     preload = [c for c in at.sidebar.get("plotly_chart") if "vsep_preload_charts" in c.proto.id]
     assert len(preload) == 1 and at.session_state["vsep_charts_ready"]
@@ -216,7 +219,7 @@ def test_the_chart_library_is_preloaded_from_the_second_run_on():
 
 def test_slices_page_draws_every_view_and_one_window(sample_pair):
     at = _new_app()
-    at.switch_page("pages/2_slices.py").run()
+    at.switch_page("pages/1_slices.py").run()
     _assert_no_exception(at)
     assert not _errors(at)
     assert len(_charts(at)) == 5  # a row of four views per chart
@@ -246,7 +249,7 @@ def test_slices_page_draws_every_view_and_one_window(sample_pair):
 
 def test_walk_optimise_results_and_downloads(media, sample_pair):
     at = _new_app()
-    at.switch_page("pages/3_optimise.py").run()
+    at.switch_page("pages/2_optimise.py").run()
     _assert_no_exception(at)
     assert at.slider(key="opt_n").value == 8
 
@@ -256,6 +259,9 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     assert any("Progressive test done: N = 1 … 8" in p.proto.text for p in at.get("progress"))
     titles = _chart_titles(at)
     assert "Loss curves (every pass's iterations end to end)" in titles
+    curves = next(c for c in _charts(at) if "Loss curves" in json.dumps(json.loads(c.proto.spec)["layout"]))
+    best_n = min(at.session_state["vsep_progressive"].outcome.runs, key=lambda r: r.final_loss).n
+    assert [t["name"] for t in json.loads(curves.proto.spec)["data"]] == [f"N={k}" for k in sorted({1, best_n, 8})]
     assert "Final loss per number of slices" in titles
 
     at.button(key="run_greedy").click().run(timeout=RUN_TIMEOUT)
@@ -273,24 +279,43 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     shown = {m.label: m.value for m in at.metric}
     assert shown["Full greedy sequence (8 slices)"] == f"{expected.greedy.loss:.2f} dB²"
 
-    at.switch_page("pages/4_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
     _assert_no_exception(at)
     assert not _errors(at)
     n_players = 3 + 8 + 2 + (expected.greedy.best_prefix_length != 8)
     assert len(at.get("audio")) == n_players
+    assert at.selectbox(key="results_ab_a").options[:2] == ["Mixture", "Target (true vocal)"]
+    assert len(at.selectbox(key="results_ab_b").options) == 2 + 8 + 1 + (expected.greedy.best_prefix_length != 8)
     labels = [b.label for b in at.download_button]
     assert labels.count("WAV") == n_players
     every_wav = [b for b in at.download_button if b.key and b.key.startswith("dl_all_")]
     assert len(every_wav) == 2 + 2 * 8 + 2 + 2 * (expected.greedy.best_prefix_length != 8)
     assert "N = 3: instrumental" in [b.label for b in every_wav]
     assert {"Spectrograms", "Learned EQ curves", "Separation quality", "Take it with you"} <= set(_subheaders(at))
+    # The scores are exactly the engine's evaluation of this experiment (the evaluate --json report).
+    expected_metrics = evaluate_experiment(expected, prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav",
+                                                                  settings=Settings(level="as_is")))
     scores = at.dataframe[0].value
-    assert {"exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture"} <= set(scores["method"])
-    assert scores.loc[scores["method"] == "irm", "vocal SI-SDR"].iloc[0] > \
-        scores.loc[scores["method"] == "mixture", "vocal SI-SDR"].iloc[0]
+    assert list(scores["method"]) == [m["name"] for m in expected_metrics["methods"]]
+    assert {"seed_greedy", "seed_greedy_best", "exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss",
+            "mixture"} <= set(scores["method"])
+    for row, m in zip(scores.to_dict("records"), expected_metrics["methods"]):
+        for part in ("vocal", "instrumental"):
+            for metric, label in (("si_sdr", "SI-SDR"), ("sdr", "SDR"), ("sir", "SIR"), ("sar", "SAR")):
+                if m["name"] == "mixture" and metric == "sar":
+                    assert row[f"{part} {label}"] is None or np.isnan(row[f"{part} {label}"])  # shown as "—"
+                else:
+                    assert row[f"{part} {label}"] == pytest.approx(m[part][metric], abs=1e-6), (m["name"], part, metric)
+    # ★ marks: the lowest loss and the best SI-SDR among the scored runs (the pair is aligned).
+    seed = [m for m in expected_metrics["methods"] if m["kind"] == "seed"]
+    by_name = dict(zip(scores["method"], scores["mark"]))
+    assert "★ lowest loss" in by_name[min(seed, key=lambda m: m["info"]["loss"])["name"]]
+    assert "★ best SI-SDR" in by_name[max(seed, key=lambda m: m["vocal"]["si_sdr"])["name"]]
+    assert any(e.label.startswith("Glossary") for e in at.expander)
+    assert any("lowest loss and the best SI-SDR can be different" in c.value for c in at.caption)
 
     zip_button = at.download_button[labels.index("Download everything (ZIP)")]
-    with zipfile.ZipFile(io.BytesIO(media(zip_button.proto.url))) as zf:
+    with zipfile.ZipFile(io.BytesIO(media(zip_button))) as zf:
         names = set(zf.namelist())
         summary = json.loads(zf.read("summary.json"))
         settings_json = json.loads(zf.read("settings.json"))
@@ -301,19 +326,27 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     assert [e["final_loss"] for e in summary["progressive"]] == pytest.approx(
         [r.final_loss for r in expected.progressive])
     assert summary["greedy"]["sequence"] == expected.greedy.sequence
-    assert {m["name"] for m in metrics_json["methods"]} >= {"exact_eq", "mixture"}
+    # metrics.json: the evaluate --json report (its shape and numbers), with this session's file names.
+    assert set(metrics_json) == set(expected_metrics)
+    assert [m["name"] for m in metrics_json["methods"]] == [m["name"] for m in expected_metrics["methods"]]
+    for got, want in zip(metrics_json["methods"], expected_metrics["methods"]):
+        assert got["vocal"]["si_sdr"] == pytest.approx(want["vocal"]["si_sdr"], abs=1e-6)
+        assert got["instrumental"]["sdr"] == pytest.approx(want["instrumental"]["sdr"], abs=1e-6)
+    assert metrics_json["pair"]["mixture"] == "mixture.wav" and metrics_json["pair"]["vocal"] == "vocal.wav"
     assert settings_json == Settings().to_dict()
     assert sf.info(io.BytesIO(wav)).frames == 102_960  # 99 windows × hop 1040, as the research code
 
-    html = media(at.download_button[labels.index("Download the report (HTML)")].proto.url).decode()
+    html = media(at.download_button[labels.index("Download the report (HTML)")]).decode()
     assert html.startswith("<!DOCTYPE html>") and html.count("<audio") >= 5
     assert "Oracle experiment" in html and "Separation quality" in html
+    greedy_entry = next(m for m in expected_metrics["methods"] if m["name"] == "seed_greedy")
+    assert f"{greedy_entry['vocal']['si_sdr']:.2f}" in html  # the report shows the same figures
 
     # Results survive page switches, and the same run again comes from the cache.
-    at.switch_page("pages/1_upload.py").run()
-    at.switch_page("pages/4_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("app.py").run()
+    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
     assert len(at.get("audio")) == n_players
-    at.switch_page("pages/3_optimise.py").run()
+    at.switch_page("pages/2_optimise.py").run()
     at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
     assert any("(from the cache)" in p.proto.text for p in at.get("progress"))
 
@@ -347,12 +380,12 @@ def test_instrumental_upload_and_alignment_fix():
     at = _upload(_new_app(), ("mix.wav", mixture), ("inst.wav", _wav(delayed, sr, "FLOAT")), kind="instrumental")
     assert not _errors(at)
     assert "Loaded: mix.wav + inst.wav" in _subheaders(at)
-    assert {m.label: m.value for m in at.metric}["Lag"] == "-40 samples"
+    assert {m.label: m.value for m in at.metric}["Lag (samples)"] == "-40"
     fix = [b for b in at.button if b.label.startswith("Fix it")]
     assert fix and not any("aligned with the mixture" in s.value for s in at.success)
     fix[0].click().run()
     _assert_no_exception(at)
-    assert {m.label: m.value for m in at.metric}["Lag"] == "0 samples"
+    assert {m.label: m.value for m in at.metric}["Lag (samples)"] == "0"
     assert any("aligned with the mixture" in s.value for s in at.success)
 
 
@@ -376,10 +409,7 @@ def test_settings_apply_change_the_badge_and_reject_what_does_not_fit():
 def test_empty_recording_is_a_plain_message():
     at = _new_app()
     at.radio(key="load_mode").set_value("Record a vocal").run()
-    empty = _wav(np.zeros(0))
-    assert len(empty) == 44
-    at.session_state["recorder"] = _raw_take(empty)
-    at.run()
+    at.audio_input(key="recorder").set_value(("take.wav", _wav(np.zeros(0)), "audio/wav")).run()
     _assert_no_exception(at)
     assert any("The recording came back empty" in e for e in _errors(at))
     assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(at)
@@ -388,13 +418,13 @@ def test_empty_recording_is_a_plain_message():
 def test_a_recording_becomes_the_active_pair():
     at = _new_app()
     at.radio(key="load_mode").set_value("Record a vocal").run()
-    sr = 44100
+    sr = 48000
     t = np.arange(int(2.5 * sr)) / sr
     voice = 0.3 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t))
-    at.session_state["recorder"] = _raw_take(_wav(np.stack([voice, voice], axis=1), sr))
-    at.run()
-    assert any("Got a 2.5 s take" in s.value for s in at.success)
-    at.button[[b.label for b in at.button].index("Mix and use this take")].click().run()
+    at.audio_input(key="recorder").set_value(("take.wav", _wav(voice, sr), "audio/wav")).run()
+    _assert_no_exception(at)
+    assert any("Got a take: 2.5 s, 48000 Hz, mono" in s.value for s in at.success)
+    at.button(key="use_take").click().run()
     _assert_no_exception(at)
     assert any(h.startswith("Loaded: Your recording over") for h in _subheaders(at))
     pair = cache.pair(at.session_state["vsep_source"], at.session_state["vsep_settings"])
@@ -404,10 +434,44 @@ def test_a_recording_becomes_the_active_pair():
 def test_sessions_do_not_see_each_others_uploads():
     first, second = _new_app(), _new_app()
     _upload(first, ("mine.wav", _sample_bytes("mixture")), ("my_vocal.wav", _sample_bytes("vocal")))
-    assert "Loaded: mine.wav + my_vocal.wav" in _subheaders(first)
+    assert "Loaded: " + ui.md_escape("mine.wav + my_vocal.wav") in _subheaders(first)
     second.run()
     assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(second)
     assert second.session_state["vsep_source"].label == SAMPLE_LABEL
+
+
+def _results_downloads(at: AppTest, media) -> tuple[dict, str]:
+    """Run a short progressive test, open Results; the ZIP's summary.json and the HTML report."""
+    at.switch_page("pages/2_optimise.py").run()
+    at.slider(key="opt_n").set_value(2).run()
+    at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
+    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    _assert_no_exception(at)
+    assert not _errors(at)
+    labels = [b.label for b in at.download_button]
+    with zipfile.ZipFile(io.BytesIO(media(at.download_button[labels.index("Download everything (ZIP)")]))) as zf:
+        summary = json.loads(zf.read("summary.json"))
+    html = media(at.download_button[labels.index("Download the report (HTML)")]).decode()
+    return summary, html
+
+
+def test_identical_bytes_under_other_names_never_show_the_first_visitors_names(media):
+    """Caches are keyed on content: a second visitor with the same bytes must still see only their own names."""
+    mixture, vocal = _sample_bytes("mixture"), _sample_bytes("vocal")
+    names = {"first": ("alpha_song.wav", "alpha_voice.wav"), "second": ("beta_song.wav", "beta_voice.wav")}
+    apps = {who: _upload(_new_app(), (mix, mixture), (voc, vocal)) for who, (mix, voc) in names.items()}
+    seen = {who: _results_downloads(at, media) for who, at in apps.items()}  # the second one from the caches
+    for who, at in apps.items():
+        other = "second" if who == "first" else "first"
+        mine, theirs = names[who], names[other]
+        summary, html = seen[who]
+        assert summary["pair"]["mixture"] == mine[0] and summary["pair"]["vocal"] == mine[1]
+        assert summary["pair"]["label"] == f"{mine[0]} + {mine[1]}"
+        text = json.dumps(summary) + html + " ".join(m.value for m in at.sidebar.markdown)
+        assert mine[0] in html and mine[0].replace("_", "\\_") in " ".join(m.value for m in at.sidebar.markdown)
+        assert not any(name in text or name.replace("_", "\\_") in text for name in theirs), who
+        # The same engine numbers for both: only the names differ.
+    assert seen["first"][0]["progressive"] == seen["second"][0]["progressive"]
 
 
 def test_an_unexpected_error_is_a_short_message(monkeypatch):
@@ -417,33 +481,144 @@ def test_an_unexpected_error_is_a_short_message(monkeypatch):
     monkeypatch.setattr(cache, "waveforms", broken)
     at = _new_app()
     assert any("unexpected problem" in e and "RuntimeError" in e for e in _errors(at))
-    assert any(e.label.startswith("Technical details") for e in at.expander)
+    assert not any(e.label.startswith("Technical details") for e in at.expander)  # no traceback for visitors
+    assert not any("something deep inside" in e for e in _errors(at))
+    assert not at.code  # no traceback for a visitor
+
+
+def test_the_person_running_the_server_can_ask_for_tracebacks(monkeypatch):
+    def broken(source):
+        raise RuntimeError("something deep inside broke")
+
+    monkeypatch.setattr(cache, "waveforms", broken)
+    monkeypatch.setenv("VSEP_SHOW_TRACEBACKS", "1")
+    at = _new_app()
+    details = [e for e in at.expander if e.label.startswith("Technical details")]
+    assert len(details) == 1 and "something deep inside broke" in details[0].code[0].value
     assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(at)  # the rest of the page is still there
 
 
 # --- app-side helpers -----------------------------------------------------------------
 
-@pytest.mark.parametrize("window", [0, 1, 2, 49, 50, 97, 98, 99])
-def test_view_column_equals_the_whole_view(sample_pair, window):
-    mag = views.magphase(views.stft(sample_pair.vocal, Settings()))[0]
-    for spec in views.VIEWS:
-        whole = views.compute_view(mag, spec.name)
-        column = window // 2 if spec.is_pooled else window
-        np.testing.assert_allclose(cache.view_column(mag, spec.name, window), whole[:, column], rtol=1e-6,
-                                   atol=1e-6 * float(np.abs(whole).max()), err_msg=spec.name)
-        np.testing.assert_allclose(target_profiles_db(cache.view_column(mag, spec.name, window)[:, None], Settings()),
-                                   target_profiles_db(whole[:, [column]], Settings()), atol=1e-3)
-
-
 def test_choices_survive_a_visit_to_another_page():
     at = _new_app()
-    at.switch_page("pages/3_optimise.py").run()
+    at.switch_page("pages/2_optimise.py").run()
     at.slider(key="opt_n").set_value(5).run()
     at.radio(key="opt_method").set_value("iterative").run()
-    at.switch_page("pages/1_upload.py").run()
+    at.switch_page("app.py").run()
     at.radio(key="load_mode").set_value("Upload files").run()
-    at.switch_page("pages/3_optimise.py").run()
+    at.switch_page("pages/2_optimise.py").run()
     assert at.slider(key="opt_n").value == 5
     assert at.radio(key="opt_method").value == "iterative"
-    at.switch_page("pages/1_upload.py").run()
+    at.switch_page("app.py").run()
     assert at.radio(key="load_mode").value == "Upload files"
+
+
+@pytest.mark.parametrize("level", ["independent", "common", "as_is"])
+def test_the_scores_table_is_the_engines_evaluation_at_every_level(level):
+    """For each level, Results shows exactly evaluate_experiment's report for the same pair and settings."""
+    at = _new_app()
+    if level != "independent":
+        at.radio(key="set_level").set_value(level)
+        at.button[[b.label for b in at.button].index("Apply settings")].click().run()
+    settings = at.session_state["vsep_settings"]
+    assert settings.level == level
+    at.switch_page("pages/2_optimise.py").run()
+    at.slider(key="opt_n").set_value(3).run()
+    at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
+    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    _assert_no_exception(at)
+    assert not _errors(at)
+
+    engine_pair = prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav", settings=settings)
+    result = run_experiment(engine_pair, settings, max_slices=3, greedy=False)
+    truth = prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav", settings=settings.replace(level="as_is"))
+    expected = evaluate_experiment(result, truth)
+    table = at.dataframe[0].value
+    assert list(table["method"]) == [m["name"] for m in expected["methods"]]
+    for row, m in zip(table.to_dict("records"), expected["methods"]):
+        assert row["vocal SI-SDR"] == pytest.approx(m["vocal"]["si_sdr"], abs=1e-6), m["name"]
+        assert row["vocal SDR"] == pytest.approx(m["vocal"]["sdr"], abs=1e-6), m["name"]
+        assert row["instrumental SI-SDR"] == pytest.approx(m["instrumental"]["si_sdr"], abs=1e-6), m["name"]
+
+
+def test_results_of_a_pair_that_is_not_aligned_show_the_verdict_first_and_hide_the_scores():
+    t = np.arange(103_635) / 22050
+    unrelated = 0.3 * np.sin(2 * np.pi * 330 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 1.5 * t))
+    at = _upload(_new_app(), ("song.wav", _sample_bytes("mixture")), ("other_vocal.wav", _wav(unrelated)))
+    assert not _errors(at)
+    at.switch_page("pages/2_optimise.py").run()
+    at.slider(key="opt_n").set_value(1).run()
+    at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
+    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    _assert_no_exception(at)
+    assert at.warning and "mean nothing until the pair is aligned" in at.warning[0].value  # the first alert
+    hidden = [e for e in at.expander if e.label.startswith("Scores of the pair as it is")]
+    assert len(hidden) == 1 and len(hidden[0].dataframe) == 1  # the table is inside it
+    assert "★ best SI-SDR" not in " ".join(at.dataframe[0].value["mark"])  # no quality mark without alignment
+
+
+def test_runs_of_a_long_segment_stay_out_of_the_shared_caches():
+    """Over cache.SHARED_MAX_S, the runs (every run's audio) live in the session only: never computed for another."""
+    seconds = cache.SHARED_MAX_S + 5
+    tiled = {}
+    for role in ("mixture", "vocal"):
+        y, sr = sf.read(SAMPLE / f"{role}.wav", dtype="float32")
+        tiled[role] = _wav(np.tile(y, int(np.ceil(seconds * sr / len(y))))[: int(seconds * sr)], sr)
+    at = _upload(_new_app(), ("long_song.wav", tiled["mixture"]), ("long_vocal.wav", tiled["vocal"]))
+    at.radio(key="set_length_mode").set_value("whole")
+    at.button[[b.label for b in at.button].index("Apply settings")].click().run(timeout=RUN_TIMEOUT)
+    assert not _errors(at)
+    at.switch_page("pages/2_optimise.py").run()
+    at.slider(key="opt_n").set_value(1).run()
+    for _ in range(2):
+        at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
+        _assert_no_exception(at)
+        done = [p.proto.text for p in at.get("progress") if "Progressive test done" in p.proto.text]
+        assert done and "(from the cache)" not in done[0]  # computed again: nothing of it was kept to share
+    assert at.session_state["vsep_progressive"].outcome.runs[0].n == 1
+
+
+def test_the_st_audiorec_recorder_is_drawn_when_the_server_asks_for_it(monkeypatch):
+    """VSEP_RECORDER=st-audiorec: the Load page draws st-audiorec's component instead of st.audio_input."""
+    monkeypatch.setenv("VSEP_RECORDER", "st-audiorec")
+    at = _new_app()
+    at.radio(key="load_mode").set_value("Record a vocal").run()
+    _assert_no_exception(at)
+    assert not at.get("audio_input")  # the default recorder is not drawn
+    (component,) = at.get("component_instance")
+    assert "st_audiorec" in component.proto.component_name and "recorder_audiorec" in component.proto.id
+
+
+def test_joint_matching_and_which_slices_help_on_optimise(sample_pair):
+    """Issue #12 in the dashboard: the joint method's scores and the attribution are the engine's."""
+    from vsep_core.analysis import analyse
+    from vsep_core.attribute import attribute_slices
+    from vsep_core.evaluate import evaluate_joint
+    from vsep_core.joint import JointSettings, run_joint
+
+    at = _new_app()
+    at.switch_page("pages/2_optimise.py").run()
+    _assert_no_exception(at)
+    at.number_input(key="joint_steps").set_value(40)
+    at.button(key="run_joint").click().run(timeout=RUN_TIMEOUT)
+    _assert_no_exception(at)
+    assert not _errors(at)
+    assert any(p.proto.text.startswith("Joint matching done") for p in at.get("progress"))
+    truth = prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav", settings=Settings(level="as_is"))
+    joint = JointSettings(steps=40)
+    analysis = analyse(sample_pair, Settings(), views=("slice_0_raw",))
+    expected = evaluate_joint(run_joint(analysis, joint), analysis, truth, joint=joint, methods=())
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Vocal SI-SDR"] == f"{expected['methods'][0]['vocal']['si_sdr']:.2f} dB"
+    assert any(b.label == "Download the joint vocal (WAV)" for b in at.download_button)
+
+    at.slider(key="opt_n").set_value(3)
+    at.button(key="run_attribution").click().run(timeout=RUN_TIMEOUT)
+    _assert_no_exception(at)
+    assert not _errors(at)
+    found = at.session_state["vsep_attribution"][1]
+    order = list(at.multiselect(key="opt_order").value)[:3]
+    engine = attribute_slices(truth, Settings(), order=order)
+    assert found == engine
+    assert any("The chain of 3 slices scores" in t for t in _chart_titles(at))

@@ -4,9 +4,15 @@ Starts ``streamlit run app.py`` on a free port, then, on the bundled sample:
 the Load page (players, waveform, alignment), the Slices page (19 heatmaps,
 one window up close), the Optimise page (progressive test and greedy search),
 the Results page (players, downloads of a WAV, the ZIP and the HTML report),
-and a recording with st-audiorec from Chromium's fake microphone fed by a WAV
+and a recording with st.audio_input from Chromium's fake microphone fed by a WAV
 file, mixed over a bundled instrumental. Saves a screenshot of every page to
-``docs/screenshots/``.
+``tests/output/screenshots/`` (ignored by git: the suite leaves the tree clean).
+
+Offline: every browser context aborts requests to any host but this machine and
+the test fails if the app made one. A fresh server is started for each direct
+link: the first navigation ever painted must show only the app's page titles.
+The honest-pipeline test compares the Results ZIP's ``metrics.json`` with
+``python -m vsep_core evaluate --json`` at every level.
 
 Skipped, with the reason, when /usr/bin/chromium or the playwright package
 is missing. Run: ``.venv/bin/python -m pytest tests/test_browser.py -m browser``.
@@ -15,17 +21,22 @@ is missing. Run: ``.venv/bin/python -m pytest tests/test_browser.py -m browser``
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
 
 import pytest
 import soundfile as sf
 
-from browser_support import (HEATMAPS_JS, REPO, Server, launch, make_voice_wav, missing_browser_reason, nav,
-                             run_count, wait_for_run, wait_js)
+from browser_support import (HEATMAPS_JS, OUTPUT, REPO, Server, block_outside_requests, launch, make_voice_wav,
+                             missing_browser_reason, nav, run_count, sidebar_titles, wait_for_run, wait_js)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
 
-SHOTS = REPO / "docs" / "screenshots"
+SHOTS = OUTPUT / "screenshots"
+TITLES = ["Load audio", "Slices", "Optimise", "Results"]  # the app's navigation, top to bottom
+URLS = {"Load audio": "", "Slices": "slices", "Optimise": "optimise", "Results": "results"}
+DEFAULT_SAMPLE = REPO / "sample_audio" / "sung_vowels_pop"  # the sample the app loads for a new visitor
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
@@ -67,6 +78,7 @@ def browser(tmp_path_factory):
 def page(browser, server):
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, permissions=["microphone"])
     context.set_default_timeout(60_000)
+    outside = block_outside_requests(context)
     pg = context.new_page()
     errors = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -76,6 +88,7 @@ def page(browser, server):
     yield pg
     context.close()
     assert not [e for e in errors if "ResizeObserver" not in e], f"JavaScript errors in the page: {errors}"
+    assert not outside, f"the app asked other hosts (it must work offline): {sorted(set(outside))}"
 
 
 def test_walk_every_page_on_the_sample(page, tmp_path):
@@ -143,13 +156,13 @@ def test_walk_every_page_on_the_sample(page, tmp_path):
 
 def test_record_a_vocal_from_the_fake_microphone(page):
     _act(page, lambda: page.get_by_text("Record a vocal").click())
-    frame = page.frame_locator("iframe[title*='st_audiorec']")
-    frame.get_by_role("button", name="Start Recording").click()
+    action = page.locator("[data-testid='stAudioInput'] [data-testid='stAudioInputActionButton']")
+    action.click()  # the microphone: start
     page.wait_for_timeout(3_000)
     before = run_count(page)
-    frame.get_by_role("button", name="Stop").click()
+    action.click()  # the square: stop (the take is sent to the server)
     wait_for_run(page, before, 60)
-    page.get_by_text("Got a").wait_for(timeout=30_000)
+    page.get_by_text("Got a take").wait_for(timeout=30_000)
     assert page.get_by_text("came back empty").count() == 0
     _shot(page, "record", 1800)
     _act(page, lambda: page.get_by_role("button", name="Mix and use this take").click())
@@ -162,7 +175,7 @@ def test_live_loss_chart_during_a_long_run(page):
     # long enough for the live chart (drawn for runs longer than 0.75 s).
     _act(page, lambda: nav(page, "Optimise"))
     _act(page, lambda: page.get_by_text("Iterative loop (as the research code)").click())
-    box = page.get_by_label("Iterations per pass")
+    box = page.get_by_role("spinbutton", name="Iterations per pass")
     box.fill("1500")
     _act(page, lambda: box.press("Enter"))
     before = run_count(page)
@@ -174,24 +187,107 @@ def test_live_loss_chart_during_a_long_run(page):
     assert page.get_by_text("Loss curves (every pass's iterations end to end)").count() == 1
 
 
-def test_a_direct_link_after_a_server_start(browser, tmp_path):
-    """The first request to a fresh server is a link to /slices (or a refresh there): app.py must run.
+# Every state the sidebar's navigation is ever drawn in, recorded from the first paint on (installed before
+# any script of the page runs): Streamlit's own page list and the app's links alike.
+NAV_RECORDER_JS = """
+window.__vsepNav = [];
+const record = () => {
+  const links = Array.from(document.querySelectorAll(
+      "[data-testid='stSidebarNav'] a, [data-testid='stSidebar'] [data-testid='stPageLink-NavLink']"));
+  if (!links.length) return;
+  const titles = links.map(a => a.innerText.trim().split('\\n').pop().trim()).join('|');
+  if (window.__vsepNav[window.__vsepNav.length - 1] !== titles) window.__vsepNav.push(titles);
+};
+new MutationObserver(record).observe(document, {subtree: true, childList: true, characterData: true});
+"""
 
-    With a folder called pages/, Streamlit serves that request in its legacy multipage mode and
-    runs pages/2_slices.py alone (no sidebar, no sample, a legacy navigation with an "app" entry);
-    the page's first statement (vsep_app.ui.run_through_app) leaves that mode and reruns app.py.
-    """
-    assert (REPO / "pages").is_dir()  # what puts a fresh server in the legacy mode
+
+@pytest.mark.parametrize("title", TITLES)
+def test_a_direct_link_to_every_page_on_a_fresh_server(browser, tmp_path, title):
+    """The first request a new server ever gets is a link to this page: it shows the page, with the
+    sidebar and the default sample, and its navigation never shows anything but the app's titles
+    (no raw file names such as "app, upload, slices"), not even for one frame."""
     with Server(log_path=tmp_path / "streamlit.log") as fresh:
         context = browser.new_context(viewport=VIEWPORT)
+        outside = block_outside_requests(context)
+        context.add_init_script(NAV_RECORDER_JS)
         page = context.new_page()
-        page.goto(f"{fresh.url}/slices")
+        page.goto(f"{fresh.url}/{URLS[title]}")
         wait_for_run(page, 0, 60)
-        page.get_by_text("Active pair").wait_for()
-        assert page.get_by_text("Pop, female voice (default sample)").count() >= 1
-        wait_js(page, f"{HEATMAPS_JS} >= 19", 60, what="19 heatmaps")
-        assert page.url.rstrip("/").endswith("/slices")
-        links = page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
-        titles = [text.strip().splitlines()[-1] for text in links]  # each link: its icon's name, then its title
-        assert titles == ["Load audio", "Slices", "Optimise", "Results"], links
+        page.locator("[data-testid='stSidebar']").get_by_text("Active pair").wait_for()
+        assert page.locator("[data-testid='stSidebar']").get_by_text("Pop, female voice").count() >= 1
+        page.get_by_role("heading", name=title, exact=True).first.wait_for()
+        assert page.url.rstrip("/") == f"{fresh.url}/{URLS[title]}".rstrip("/")
+        assert sidebar_titles(page) == TITLES
+        painted = page.evaluate("() => window.__vsepNav")
+        assert painted, "the sidebar navigation was never drawn"
+        # Links may arrive one by one, but never a name that is not one of the app's titles.
+        assert all(set(state.split("|")) <= set(TITLES) for state in painted), painted
+        if title == "Slices":
+            wait_js(page, f"{HEATMAPS_JS} >= 19", 60, what="19 heatmaps")
         context.close()
+        assert not outside, f"the app asked other hosts: {sorted(set(outside))}"
+
+
+# --- one honest pipeline: the Results ZIP's metrics equal `evaluate --json` ---------------------
+
+LEVEL_CHOICES = {"independent": "Normalise each file on its own", "common": "Keep the vocal's level inside the mixture",
+                 "as-is": "Analyse as is"}
+BANDS = ("si_sdr", "sdr", "sir", "sar")
+
+
+def _metrics_from_the_zip(page, tmp_path, level: str) -> dict:
+    """Set the level on the Load page, run both searches, open Results; the ZIP's metrics.json."""
+    _act(page, lambda: nav(page, "Load audio"))
+    page.get_by_text("Analysis settings").wait_for()
+    levels = page.locator("[data-testid='stRadio']").filter(has_text="Level of the two files")
+    levels.get_by_text(LEVEL_CHOICES[level]).click()
+    _act(page, lambda: page.get_by_role("button", name="Apply settings").click(), 120)
+    _act(page, lambda: nav(page, "Optimise"))
+    _act(page, lambda: page.get_by_role("button", name="Run both").click(), 180)
+    page.get_by_text("Greedy search done").wait_for()
+    _act(page, lambda: nav(page, "Results"), 300)
+    page.get_by_text("Take it with you").wait_for(timeout=300_000)
+    with page.expect_download(timeout=300_000) as info:
+        page.get_by_role("button", name="Download everything (ZIP)").click()
+    path = tmp_path / f"results_{level}.zip"
+    info.value.save_as(path)
+    with zipfile.ZipFile(path) as zf:
+        assert "metrics.json" in zf.namelist(), zf.namelist()
+        return json.loads(zf.read("metrics.json"))
+
+
+def _evaluate_cli(tmp_path, level: str, methods: list[str], n_slices: int) -> dict:
+    out = tmp_path / f"evaluate_{level}.json"
+    cmd = [sys.executable, "-m", "vsep_core", "evaluate", "--mixture", str(DEFAULT_SAMPLE / "mixture.wav"),
+           "--vocal", str(DEFAULT_SAMPLE / "vocal.wav"), "--level", level, "--slices", str(n_slices),
+           "--methods", ",".join(methods), "--json", str(out), "--quiet"]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(cmd)}\n{done.stderr[-2000:]}"
+    return json.loads(out.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level", list(LEVEL_CHOICES))
+def test_results_zip_metrics_equal_evaluate_json(page, tmp_path, level):
+    """Default sample, default settings but the level, 8 slices: every figure of the dashboard's
+    metrics.json equals `python -m vsep_core evaluate --json` within 0.05 dB."""
+    dashboard = _metrics_from_the_zip(page, tmp_path, level)
+    assert dashboard["settings"]["level"].replace("_", "-") == level  # the run really used the level chosen
+    names = [m["name"] for m in dashboard["methods"]]
+    assert {"seed_greedy", "exact_eq", "mixture"} <= set(names), names
+    cli = _evaluate_cli(tmp_path, level, names, n_slices=8)
+    assert cli["settings"]["level"].replace("_", "-") == level
+    print(f"\n{level}: {len(names)} methods compared: {', '.join(names)}")
+    by_name = {m["name"]: m for m in cli["methods"]}
+    assert sorted(by_name) == sorted(names)
+    compared = 0
+    for m in dashboard["methods"]:
+        for part in ("vocal", "instrumental"):
+            for band in BANDS:
+                ours, theirs = m[part][band], by_name[m["name"]][part][band]
+                assert (ours is None) == (theirs is None), (m["name"], part, band, ours, theirs)
+                if ours is not None:
+                    assert abs(ours - theirs) <= 0.05, (level, m["name"], part, band, ours, theirs)
+                    compared += 1
+    assert compared >= 8 * len(names) // 2

@@ -1,13 +1,10 @@
-"""The fast st-audiorec conversion, empty-take detection and mixing a take over an instrumental."""
+"""Reading a take from the recorder (st.audio_input): what it is, empty/silent/too long, mixing it over an instrumental."""
 
 from __future__ import annotations
 
 import io
-import json
-import random
 import shutil
 import subprocess
-import time
 
 import numpy as np
 import pytest
@@ -18,117 +15,77 @@ from vsep_core.audio import Decoded
 from vsep_core.errors import VsepError
 
 
-def _raw(wav: bytes, *, shuffle: bool = False) -> dict:
-    """What the component's frontend sends: JSON of a Uint8Array, i.e. {"arr": {"0": 82, ...}}."""
-    items = [(str(i), int(b)) for i, b in enumerate(wav)]
-    if shuffle:
-        random.Random(0).shuffle(items)
-    return json.loads(json.dumps({"arr": dict(items)}))
+def _wav(y: np.ndarray, sr: int, subtype: str = "PCM_16") -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(y, dtype=np.float32), sr, format="WAV", subtype=subtype)
+    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
 def take_wav(tmp_path_factory) -> bytes:
-    """A 4 s take as the browser records it: 44.1 kHz, stereo, 16-bit WAV (speech when espeak-ng is here)."""
+    """A 4 s take as st.audio_input records a mono microphone at 48 kHz (speech when espeak-ng is here)."""
     folder = tmp_path_factory.mktemp("take")
     if shutil.which("espeak-ng") and shutil.which("sox"):
         raw, out = folder / "raw.wav", folder / "take.wav"
         subprocess.run(["espeak-ng", "-w", str(raw), "Hello, this is a four second take for the recorder test, "
                         "la la la, and a few more words so that it lasts."], check=True, capture_output=True, timeout=60)
-        subprocess.run(["sox", str(raw), "-r", "44100", "-c", "2", "-b", "16", str(out), "trim", "0", "4"],
+        subprocess.run(["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(out), "trim", "0", "4"],
                        check=True, capture_output=True, timeout=60)
         return out.read_bytes()
-    sr = 44100
+    sr = 48000
     t = np.arange(4 * sr) / sr
-    y = 0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t)) / 2
-    buf = io.BytesIO()
-    sf.write(buf, np.stack([y, y], axis=1).astype(np.float32), sr, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
+    return _wav(0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t)) / 2, sr)
 
 
-def _component_conversion(raw, monkeypatch) -> bytes:
-    """Run st-audiorec's own Python wrapper (its per-byte loop) on ``raw``."""
-    import st_audiorec
-    import streamlit as st
-    import streamlit.components.v1 as components
-
-    monkeypatch.setattr(components, "declare_component", lambda name, path=None: (lambda **kwargs: raw))
-
-    class _NoSpinner:
-        def __init__(self, *a, **k): ...
-        def __enter__(self): return self
-        def __exit__(self, *exc): return False
-
-    monkeypatch.setattr(st, "spinner", _NoSpinner)
-    return st_audiorec.st_audiorec()
-
-
-def test_fast_conversion_equals_the_components_own(take_wav, monkeypatch):
-    raw = _raw(take_wav)
-    t0 = time.perf_counter()
-    slow = _component_conversion(raw, monkeypatch)
-    t_slow = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fast = recorder.raw_to_wav_bytes(raw)
-    t_fast = time.perf_counter() - t0
-    assert fast == slow == take_wav
-    assert len(fast) > 600_000  # a 4 s stereo 44.1 kHz take, as the browser sends it
-    # The point of the exercise: the per-byte loop takes seconds, numpy milliseconds.
-    assert t_fast * 5 < t_slow, f"numpy {t_fast:.3f} s vs the component's loop {t_slow:.3f} s"
-
-
-def test_fast_conversion_orders_bytes_by_index(take_wav):
-    assert recorder.raw_to_wav_bytes(_raw(take_wav[:5000], shuffle=True)) == take_wav[:5000]
-
-
-def test_take_decodes_to_the_recorded_samples(take_wav):
-    take = recorder.take_from_raw(_raw(take_wav))
+def test_take_decodes_to_the_recorded_samples_and_says_what_it_is(take_wav):
+    take = recorder.take_from_wav(take_wav)
     expected, sr = sf.read(io.BytesIO(take_wav), dtype="float32", always_2d=True)
-    assert take.decoded.sr == sr == 44100
-    assert take.decoded.channels == 2
+    assert take.decoded.sr == sr == 48000
+    assert take.decoded.channels == 1
     np.testing.assert_array_equal(take.decoded.samples, expected.T)
-    assert take.duration_s == pytest.approx(len(expected) / sr)
-    assert take.duration_s > 3.0
+    assert take.duration_s == pytest.approx(len(expected) / sr) and take.duration_s > 3.0
+    assert take.describe() == f"{take.duration_s:.1f} s, 48000 Hz, mono"  # the microphone's own rate and channels
 
 
-@pytest.mark.parametrize("raw", [None, ""])
-def test_no_take_yet(raw):
-    assert recorder.raw_to_wav_bytes(raw) is None
-    assert recorder.take_from_raw(raw) is None
+def test_stereo_take_is_described_as_stereo():
+    take = recorder.take_from_wav(_wav(0.1 * np.ones((22050, 2)), 44100))
+    assert take.describe() == "0.5 s, 44100 Hz, stereo"
 
 
-def _empty_wav() -> bytes:
-    buf = io.BytesIO()
-    sf.write(buf, np.zeros((0, 2), dtype=np.float32), 44100, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
+def test_no_take_yet():
+    assert recorder.take_from_wav(None) is None
 
 
 def test_empty_take_is_reported_plainly():
-    empty = _empty_wav()
-    assert len(empty) == recorder.EMPTY_WAV_BYTES == 44
-    assert recorder.is_empty_take(empty)
     with pytest.raises(VsepError, match="came back empty") as info:
-        recorder.take_from_raw(_raw(empty))
+        recorder.take_from_wav(_wav(np.zeros((0, 1)), 48000))
     assert "https://" in str(info.value) and "localhost" in str(info.value)
 
 
 def test_silent_take_is_reported():
-    buf = io.BytesIO()
-    sf.write(buf, np.zeros((44100, 2), dtype=np.float32), 44100, format="WAV", subtype="PCM_16")
-    assert not recorder.is_empty_take(buf.getvalue())
     with pytest.raises(VsepError, match="silence"):
-        recorder.take_from_raw(_raw(buf.getvalue()))
+        recorder.take_from_wav(_wav(np.zeros(48000), 48000))
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"arr": {"0": 300, "1": 2}}, "not bytes"),
-    ({"arr": {"0": 1, "5": 2}}, "missing bytes"),
-    ({"nope": 1}, "not a recording"),
-    ("garbage", "not a recording"),
-    ({"arr": {str(i): b for i, b in enumerate(b"RIFF this is not a wave file at all " * 4)}}, "WAV"),
+def test_a_take_over_the_cap_is_refused_before_decoding(monkeypatch):
+    too_long = _wav(0.1 * np.ones(int(8000 * (recorder.MAX_TAKE_S + 1))), 8000, "PCM_U8")
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded a take over the cap")
+
+    monkeypatch.setattr(recorder.sf, "read", no_decoding)
+    with pytest.raises(VsepError, match=f"limited to {recorder.MAX_TAKE_S / 60:.0f} minutes"):
+        recorder.take_from_wav(too_long)
+
+
+@pytest.mark.parametrize("wav, message", [
+    (b"RIFF this is not a wave file at all " * 4, "WAV"),
+    (b"", "WAV"),
+    (_wav(np.full(100, np.nan), 48000, "FLOAT"), "NaN"),
 ])
-def test_bad_component_values_are_messages(raw, message):
+def test_bad_takes_are_messages(wav, message):
     with pytest.raises(VsepError, match=message):
-        recorder.take_from_raw(raw)
+        recorder.take_from_wav(wav)
 
 
 def _decoded(y, sr, name="x") -> Decoded:
@@ -155,3 +112,92 @@ def test_mix_over_sets_the_vocal_level_and_sums(level_db):
 def test_mix_over_rejects_silence():
     with pytest.raises(VsepError, match="silent"):
         recorder.mix_over(_decoded(np.zeros(1000), 22050), _decoded(np.ones(1000), 22050), 0.0)
+
+
+# --- st-audiorec, the opt-in recorder (VSEP_RECORDER=st-audiorec) ----------------------------
+
+def _raw(wav: bytes, *, shuffle: bool = False) -> dict:
+    """What st-audiorec's frontend sends: JSON of a Uint8Array, i.e. {"arr": {"0": 82, ...}}."""
+    import json
+    import random
+
+    items = [(str(i), int(b)) for i, b in enumerate(wav)]
+    if shuffle:
+        random.Random(0).shuffle(items)
+    return json.loads(json.dumps({"arr": dict(items)}))
+
+
+def _packages_own_conversion(raw, monkeypatch) -> bytes:
+    """st-audiorec's own Python wrapper (its per-byte loop) on ``raw``, its component stubbed to return it."""
+    import st_audiorec
+    import streamlit as st
+    import streamlit.components.v1 as components
+
+    monkeypatch.setattr(components, "declare_component", lambda name, path=None: (lambda **kwargs: raw))
+
+    class _NoSpinner:
+        def __init__(self, *a, **k): ...
+        def __enter__(self): return self
+        def __exit__(self, *exc): return False
+
+    monkeypatch.setattr(st, "spinner", _NoSpinner)
+    return st_audiorec.st_audiorec()
+
+
+def _short_wav(seconds: float = 1.0) -> bytes:
+    sr = 44100
+    t = np.arange(int(seconds * sr)) / sr
+    y = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, np.stack([y, y], axis=1), sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def test_audiorec_conversion_equals_the_packages_own(monkeypatch):
+    wav = _short_wav()
+    raw = _raw(wav)
+    assert recorder.raw_to_wav_bytes(raw) == _packages_own_conversion(raw, monkeypatch) == wav
+
+
+def test_audiorec_conversion_orders_bytes_by_index():
+    wav = _short_wav(0.2)
+    assert recorder.raw_to_wav_bytes(_raw(wav, shuffle=True)) == wav
+
+
+@pytest.mark.parametrize("raw", [None, ""])
+def test_audiorec_no_take_yet(raw):
+    assert recorder.raw_to_wav_bytes(raw) is None
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"nope": 1}, "not a recording"), ("text", "not a recording"), ({"arr": 5}, "not a recording"),
+    ({"arr": {"0": 300}}, "not bytes"), ({"arr": {"0": -1}}, "not bytes"), ({"arr": {"0": "x"}}, "not a recording"),
+    ({"arr": {"0": 1, "5": 2}}, "missing bytes"),
+])
+def test_audiorec_bad_values_are_messages(raw, message):
+    with pytest.raises(VsepError, match=message):
+        recorder.raw_to_wav_bytes(raw)
+
+
+def test_audiorec_take_over_its_cap_is_refused():
+    raw = {"arr": list(range(256)) * (recorder.MAX_AUDIOREC_BYTES // 256 + 1)}
+    with pytest.raises(VsepError, match="limit"):
+        recorder.raw_to_wav_bytes(raw)
+
+
+def test_audiorec_empty_take_is_reported_plainly():
+    empty = _short_wav(0.0)
+    assert len(empty) == 44
+    with pytest.raises(VsepError, match="empty"):
+        recorder.take_from_wav(recorder.raw_to_wav_bytes(_raw(empty)))
+
+
+def test_recorder_choice_from_the_environment(monkeypatch):
+    monkeypatch.delenv("VSEP_RECORDER", raising=False)
+    assert recorder.recorder_choice() == "audio_input"
+    monkeypatch.setenv("VSEP_RECORDER", "st-audiorec")
+    assert recorder.recorder_choice() == "st-audiorec"
+    assert (recorder.audiorec_frontend_dir() / "index.html").exists()
+    monkeypatch.setenv("VSEP_RECORDER", "other")
+    with pytest.raises(VsepError, match="VSEP_RECORDER"):
+        recorder.recorder_choice()

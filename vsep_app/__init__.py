@@ -10,8 +10,9 @@ here and in ``app.py`` / ``pages/``. Pages only lay out widgets and call:
   (``st.session_state`` only, never module globals);
 * :mod:`vsep_app.sample` — the bundled sample pairs;
 * :mod:`vsep_app.recorder` — st-audiorec with a fast byte conversion;
-* :mod:`vsep_app.ui` — shared widgets: the sidebar, error guards, players;
-  and ``run_through_app``, the first statement of every page;
+* :mod:`vsep_app.ui` — the frame of every page (``setup_page``: page config,
+  navigation, default sample; ``Frame.finish``: the sidebar's status), error
+  guards, players;
 * :mod:`vsep_app.warmup` — the later pages' imports and first calls, run in
   the background after the first page.
 """

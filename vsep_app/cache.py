@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import soundfile as sf
 import streamlit as st
 
 from vsep_core import audio
@@ -86,75 +85,91 @@ def pair_key(source: Source, settings: Settings) -> str:
 
 # --- decoding and preparing -------------------------------------------------------
 
-@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
-def _decode(content_digest: str, name: str, _data: bytes) -> audio.Decoded:
-    return audio.decode(_data, name=name)
+@st.cache_data(max_entries=2, ttl=TTL, **_OPTS)
+def _decode(content_digest: str, role: str, _data: bytes, _label: str) -> audio.Decoded:
+    # Keyed on content and role only: what is kept holds no file name (``_label`` names the file in an
+    # error message, and errors are never cached), so another visitor's identical bytes get no name of ours.
+    return dataclasses.replace(audio.decode(_data, name=_label, mono=True), name=role)
 
 
-def decode(data: bytes, name: str, content_digest: str | None = None) -> audio.Decoded:
-    """Decode a file (cached on its content)."""
+def decode(data: bytes, role: str, file_name: str = "") -> audio.Decoded:
+    """Decode a whole file (cached on its content: the recorder's instrumental); named by ``role``."""
     from .state import digest
 
-    return _decode(content_digest or digest(data), name, _data=data)
+    return _decode(digest(data), role, _data=data, _label=_file_label(role, file_name))
 
 
-def decoded(source: Source) -> tuple[audio.Decoded, audio.Decoded]:
-    """The source's mixture and target files, decoded at their own rates."""
-    mix = decode(source.mixture, _file_label("mixture", source.mixture_name), source.mixture_digest)
-    other = decode(source.other, _file_label(source.other_kind, source.other_name), source.other_digest)
-    return mix, other
+def decoded_other(source: Source) -> audio.Decoded:
+    """The source's target file decoded whole, at its own rate (not cached: used once, by the alignment fix)."""
+    return dataclasses.replace(audio.decode(source.other, name=_file_label(source.other_kind, source.other_name),
+                                            mono=True), name=source.other_kind)
 
 
 def _file_label(role: str, file_name: str) -> str:
     return role if file_name in ("", role) else f"{role} “{file_name}”"
 
 
+#: The dashboard's analysed-segment limit when ``VSEP_MAX_SEGMENT_S`` is not set (seconds, before the
+#: engine's 2/3 for kept audio: 80 s at the default hop). A session's memory grows with the segment
+#: (measured: 0.53 GB for 4.7 s, 1.8 GB for 2 minutes, runs + greedy + Results), so this keeps one
+#: session under 1.5 GB on a shared server; a server for one person can raise it (docs/SERVING.md).
+APP_MAX_SEGMENT_S = 120.0
+
+
+def app_segment_limit_s() -> float:
+    """``$VSEP_MAX_SEGMENT_S`` if set, else :data:`APP_MAX_SEGMENT_S` (the engine checks the value)."""
+    return audio.segment_limit_s(None) if os.environ.get("VSEP_MAX_SEGMENT_S", "").strip() else APP_MAX_SEGMENT_S
+
+
 @st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
-def _pair(identity: str, pair_settings: dict, _source: Source) -> audio.Pair:
-    mix, other = decoded(_source)
+def _pair(identity: str, pair_settings: dict, segment_limit_s: float, _source: Source) -> audio.Pair:
+    # The files' bytes go to the engine, which probes them and decodes only the analysed segment. The
+    # dashboard keeps every run's audio (players, downloads): the engine's workload limit for that applies.
     settings = Settings().replace(**pair_settings)
-    target = {"vocal": other} if _source.other_kind == "vocal" else {"instrumental": other}
-    pair = audio.prepare_pair(mix, settings=settings, **target)
-    pair.info["label"] = _source.label
-    return pair
+    target = {_source.other_kind: _source.other}
+    return audio.prepare_pair(_source.mixture, settings=settings, keep_audio=True, max_segment_s=segment_limit_s,
+                              **target)
 
 
 def pair(source: Source, settings: Settings) -> audio.Pair:
-    """The prepared (mixture, vocal) pair for these settings.
+    """The prepared (mixture, vocal) pair for these settings, named by role (see :func:`named`).
 
     Raises
     ------
     VsepError
         For files that are not audio, silent, mismatched in length, ...
     """
-    return _pair(source.identity, subset(settings, PAIR_FIELDS), _source=source)
+    return _pair(source.identity, subset(settings, PAIR_FIELDS), app_segment_limit_s(), _source=source)
 
 
-def _signals(identity: str, pair_settings: dict, _source: Source) -> dict:
-    """Mono signals of the analysed segment at the analysis rate, before any normalisation."""
-    mix, other = decoded(_source)
-    settings = Settings().replace(**pair_settings)
-    m, o = audio.segment(mix, settings), audio.segment(other, settings)
-    n = min(len(m), len(o))
-    return {"mixture": m[:n], _source.other_kind: o[:n], "sr": settings.sr}
+def truth(source: Source, settings: Settings) -> audio.Pair:
+    """The pair as the files are (level ``"as_is"``) with the segment of ``settings``: what scores are measured on."""
+    return pair(source, settings.replace(level="as_is"))
+
+
+def session_names(source: Source) -> dict:
+    """This session's names for its pair (file names, label): applied after the caches, never inside one."""
+    return {"label": source.label, "mixture": source.mixture_name, source.other_kind: source.other_name}
+
+
+def named(prepared: audio.Pair, source: Source) -> audio.Pair:
+    """``prepared`` (from the cache, named by role) with this session's file names in its ``info``."""
+    return dataclasses.replace(prepared, info={**prepared.info, **session_names(source)})
 
 
 @st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
-def _alignment(identity: str, pair_settings: dict, _source: Source) -> dict | None:
-    try:
-        from vsep_core.alignment import check_alignment
-    except ImportError:
-        return None
-    signals = _signals(identity, pair_settings, _source=_source)
-    n = min(len(signals["mixture"]), int(ALIGNMENT_EXCERPT_S * signals["sr"]))
-    found = check_alignment(signals["mixture"][:n], signals[_source.other_kind][:n], signals["sr"]).to_dict()
-    found["excerpt_s"] = n / signals["sr"]
-    found["segment_s"] = len(signals["mixture"]) / signals["sr"]
-    return found
+def _alignment(identity: str, pair_settings: dict, _source: Source) -> dict:
+    from vsep_core.alignment import check_alignment
+
+    t = truth(_source, Settings().replace(**pair_settings))
+    n = min(t.n_samples, int(ALIGNMENT_EXCERPT_S * t.sr))
+    given = t.vocal[:n] if _source.other_kind == "vocal" else t.mixture[:n] - t.vocal[:n]
+    found = check_alignment(t.mixture[:n], given, t.sr, name=_source.other_kind).to_dict()
+    return dict(found, excerpt_s=n / t.sr, segment_s=t.n_samples / t.sr)
 
 
-def alignment(source: Source, settings: Settings) -> dict | None:
-    """How the target file fits the mixture (lag, gain, correlation, verdict); ``None`` if unavailable.
+def alignment(source: Source, settings: Settings) -> dict:
+    """How the target file fits the mixture (lag, gain, correlation, verdict), on the files as they are.
 
     For a mixture + instrumental pair, the instrumental is checked against
     the mixture (the vocal is their difference, so they must line up).
@@ -164,16 +179,17 @@ def alignment(source: Source, settings: Settings) -> dict | None:
 
 @st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
 def _waveforms(identity: str, _source: Source, max_points: int = 2000) -> dict:
-    """Min/max envelopes of the whole files (cheap to draw for any length)."""
-    mix, other = decoded(_source)
+    """Min/max envelopes of the whole files (cheap to draw for any length); the samples are not kept."""
     out = {}
-    for label, dec in (("mixture", mix), (_source.other_kind, other)):
-        y = audio.to_mono(dec.samples)
+    for label, data in (("mixture", _source.mixture), (_source.other_kind, _source.other)):
+        probed = audio.probe(data, name=label)
+        dec = audio.decode(data, name=label, mono=True)  # channels averaged block by block: bounded memory
+        y = dec.samples[0]
         block = max(1, -(-len(y) // max_points))
         blocks = np.pad(y, (0, -len(y) % block)).reshape(-1, block)
         out[label] = {"t": np.arange(blocks.shape[0]) * block / dec.sr, "max": blocks.max(axis=1),
                       "min": blocks.min(axis=1), "duration_s": dec.duration_s, "sr": dec.sr,
-                      "channels": dec.channels}
+                      "channels": probed.channels}
     return out
 
 
@@ -239,25 +255,6 @@ def slice_figures(source: Source, settings: Settings, signal: str) -> list:
     return _slice_figures(source.identity, subset(settings, ANALYSIS_FIELDS), signal, _source=source)
 
 
-def view_column(mag: np.ndarray, name: str, window: int) -> np.ndarray:
-    """One window (column) of a view, computed on a few frames around it.
-
-    Equals ``compute_view(mag, name)[:, column]`` (the pooled views' column
-    ``window // 2``) without convolving the whole song.
-    """
-    from vsep_core import views
-
-    spec = views.VIEWS_BY_NAME[name]
-    n = mag.shape[1]
-    if spec.is_pooled:
-        col = window // 2
-        start = max(0, 2 * col - 4)
-        stop = min(n, 2 * col + 6)
-        return views.compute_view(mag[:, start:stop], name)[:, col - start // 2]
-    start, stop = max(0, window - 2), min(n, window + 3)
-    return views.compute_view(mag[:, start:stop], name)[:, window - start]
-
-
 @st.cache_data(max_entries=64, ttl=TTL, **_OPTS)
 def _window_detail(identity: str, analysis_settings: dict, window: int, _source: Source) -> dict:
     from vsep_core import fingerprint, views
@@ -268,7 +265,7 @@ def _window_detail(identity: str, analysis_settings: dict, window: int, _source:
     for name in views.VIEW_NAMES:
         entry = {}
         for signal, m in mags.items():
-            column = view_column(m["mag"], name, window)[:, None]
+            column = views.view_column(m["mag"], name, window)[:, None]
             entry[f"{signal}_profile"] = fingerprint.target_profiles_db(column, settings)[:, 0]
             entry[f"{signal}_metrics"] = fingerprint.window_metrics(column, m["sr"])[0]
         out[name] = entry
@@ -300,9 +297,18 @@ class GreedyOutcome:
     timings_s: dict = field(default_factory=dict)
 
 
-@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
-def _progressive(identity: str, settings_dict: dict, order: tuple, max_slices: int, _source: Source,
-                 _emit) -> ProgressiveOutcome:
+#: Runs of segments longer than this (seconds) are not kept in the shared caches: each holds every run's
+#: audio (a 3-minute segment's progressive test with N = 8: ~0.3 GB), and a second visitor with the same long
+#: song and settings is unlikely. They live in the session that ran them (its RunRecord) and nowhere else.
+SHARED_MAX_S = 60.0
+
+
+def _shared(source: Source, settings: Settings) -> bool:
+    return pair(source, settings).duration_s <= SHARED_MAX_S
+
+
+def _progressive_compute(identity: str, settings_dict: dict, order: tuple, max_slices: int, _source: Source,
+                         _emit) -> ProgressiveOutcome:
     from vsep_core.experiment import run_experiment
 
     settings = Settings.from_dict(settings_dict)
@@ -316,51 +322,101 @@ def _progressive(identity: str, settings_dict: dict, order: tuple, max_slices: i
     return ProgressiveOutcome(runs=result.progressive, timings_s=timings)
 
 
+_progressive = st.cache_data(max_entries=8, ttl=TTL, **_OPTS)(_progressive_compute)
+
+
 def progressive(source: Source, settings: Settings, order, max_slices: int, emit=lambda event: None):
-    """Progressive runs over ``order[:max_slices]`` (cached). ``emit`` gets progress and finished runs."""
-    return _progressive(source.identity, settings.to_dict(), tuple(order), int(max_slices), _source=source,
-                        _emit=emit)
+    """Progressive runs over ``order[:max_slices]`` (cached up to :data:`SHARED_MAX_S`). ``emit`` gets progress
+    and finished runs."""
+    compute = _progressive if _shared(source, settings) else _progressive_compute
+    return compute(source.identity, settings.to_dict(), tuple(order), int(max_slices), _source=source, _emit=emit)
 
 
-@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
-def _greedy(identity: str, settings_dict: dict, candidates: tuple, _source: Source, _emit) -> GreedyOutcome:
-    from vsep_core.experiment import RunSummary
-    from vsep_core.optimise import run_chain
-    from vsep_core.progress import scaled
-    from vsep_core.reconstruct import estimate_from_chain
-    from vsep_core.search import greedy_search
+def _greedy_compute(identity: str, settings_dict: dict, candidates: tuple, _source: Source, _emit) -> GreedyOutcome:
+    from vsep_core.experiment import run_greedy
 
     settings = Settings.from_dict(settings_dict)
-    p = pair(_source, settings)
-    progress = lambda f, label: _emit(("progress", f, label))  # noqa: E731
     t0 = time.perf_counter()
     a = analysis(_source, settings, candidates)
-    t1 = time.perf_counter()
-    found = greedy_search(a, candidates, progress=scaled(progress, 0.0, 0.9))
-    t2 = time.perf_counter()
+    timings = {"analyse": time.perf_counter() - t0}
+    found, greedy_run, best_prefix_run = run_greedy(
+        a, pair(_source, settings), candidates, on_run=lambda label, run: _emit(("run", label, run)),
+        progress=lambda f, label: _emit(("progress", f, label)), timings=timings)
+    return GreedyOutcome(greedy=found, greedy_run=greedy_run, best_prefix_run=best_prefix_run, timings_s=timings)
 
-    def rebuild(label: str, slices) -> RunSummary:
-        chain = run_chain(a, slices)
-        run = RunSummary.from_chain(chain, estimate_from_chain(chain, a, p))
-        _emit(("run", label, run))
-        return run
 
-    progress(0.9, "Rebuilding the greedy sequence's audio")
-    greedy_run = rebuild("greedy", found.sequence)
-    if found.best_prefix_length == len(found.sequence):
-        best_prefix_run = greedy_run
-    else:
-        progress(0.95, "Rebuilding the best prefix's audio")
-        best_prefix_run = rebuild("best_prefix", found.best_prefix)
-    progress(1.0, "Greedy search done")
-    return GreedyOutcome(greedy=found, greedy_run=greedy_run, best_prefix_run=best_prefix_run,
-                         timings_s={"analyse": t1 - t0, "greedy": t2 - t1, "reconstruct": time.perf_counter() - t2})
+_greedy = st.cache_data(max_entries=8, ttl=TTL, **_OPTS)(_greedy_compute)
 
 
 def greedy(source: Source, settings: Settings, candidates, emit=lambda event: None) -> GreedyOutcome:
-    """The greedy order search over ``candidates`` (cached), with its audio."""
-    return _greedy(source.identity, settings.to_dict(), tuple(candidates), _source=source, _emit=emit)
+    """The greedy order search over ``candidates`` (cached up to :data:`SHARED_MAX_S`), with its audio."""
+    compute = _greedy if _shared(source, settings) else _greedy_compute
+    return compute(source.identity, settings.to_dict(), tuple(candidates), _source=source, _emit=emit)
 
+
+
+# --- joint matching and slice attribution (issue #12) ---------------------------------
+
+def _joint_settings(joint_key: tuple):
+    from vsep_core.joint import JointSettings
+
+    steps, step_size, views, clip_db = joint_key
+    return JointSettings(steps=steps, step_size=step_size, views=views, clip_db=clip_db)
+
+
+def joint_key(joint) -> tuple:
+    """A JointSettings as a plain, hashable cache key."""
+    return (joint.steps, joint.step_size, tuple(joint.views), joint.clip_db)
+
+
+def _joint_compute(identity: str, settings_dict: dict, key: tuple, _source: Source, _emit) -> dict:
+    from vsep_core.evaluate import evaluate_joint
+    from vsep_core.joint import run_joint
+    from vsep_core.reconstruct import Estimate, vocal_from_db
+
+    settings = Settings.from_dict(settings_dict)
+    joint = _joint_settings(key)
+    a = analysis(_source, settings, joint.view_names)
+    found = run_joint(a, joint, progress=lambda f, label: _emit(("progress", 0.85 * f, label)))
+    p = pair(_source, settings)
+    _emit(("progress", 0.85, "Scoring the joint result against the true vocal"))
+    scores = evaluate_joint(found, a, truth(_source, settings), joint=joint, methods=())
+    return {"result": found, "scores": scores,
+            "estimate": Estimate(vocal_raw=vocal_from_db(found.final_db, a), mixture=p.mixture, sr=p.sr)}
+
+
+_joint = st.cache_data(max_entries=4, ttl=TTL, **_OPTS)(_joint_compute)
+
+
+def joint(source: Source, settings: Settings, joint_settings, emit=lambda event: None) -> dict:
+    """The joint matching (:func:`vsep_core.joint.run_joint`), its audio and its scores
+    (:func:`vsep_core.evaluate.evaluate_joint`): ``{"result", "estimate", "scores"}``."""
+    compute = _joint if _shared(source, settings) else _joint_compute
+    return compute(source.identity, settings.to_dict(), joint_key(joint_settings), _source=source, _emit=emit)
+
+
+def _attribution_compute(identity: str, settings_dict: dict, method: str, slices: tuple, key: tuple,
+                         _source: Source, _emit) -> dict:
+    from vsep_core.attribute import attribute_joint, attribute_slices
+
+    settings = Settings.from_dict(settings_dict)
+    progress = lambda f, label: _emit(("progress", f, label))  # noqa: E731
+    if method == "joint":
+        return attribute_joint(truth(_source, settings), settings, _joint_settings(key), slices=slices,
+                               progress=progress)
+    return attribute_slices(truth(_source, settings), settings, order=slices, progress=progress)
+
+
+_attribution = st.cache_data(max_entries=4, ttl=TTL, **_OPTS)(_attribution_compute)
+
+
+def attribution(source: Source, settings: Settings, method: str, slices, joint_settings,
+                emit=lambda event: None) -> dict:
+    """Which slices help (:mod:`vsep_core.attribute`): the seed chain over ``slices``, or each slice added to
+    the joint loss."""
+    compute = _attribution if _shared(source, settings) else _attribution_compute
+    return compute(source.identity, settings.to_dict(), method, tuple(slices), joint_key(joint_settings),
+                   _source=source, _emit=emit)
 
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
 def _eq_curves(identity: str, settings_dict: dict, slices: tuple, _source: Source) -> list:
@@ -398,7 +454,7 @@ def experiment_result(source: Source, prog: RunRecord, greedy_rec: RunRecord | N
     p = pair(source, prog.settings)
     out: ProgressiveOutcome = prog.outcome
     result = ExperimentResult(settings=prog.settings, order=tuple(prog.order), progressive=list(out.runs),
-                              timings_s=dict(out.timings_s), pair_info=dict(p.info))
+                              timings_s=dict(out.timings_s), pair_info={**p.info, **session_names(source)})
     if greedy_rec is not None and greedy_rec.identity == prog.identity and greedy_rec.settings == prog.settings:
         g: GreedyOutcome = greedy_rec.outcome
         result.greedy, result.greedy_run, result.best_prefix_run = g.greedy, g.greedy_run, g.best_prefix_run
@@ -433,10 +489,12 @@ def run_files(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> 
     return _outputs(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec)
 
 
-@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
-def _downloads(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _metrics) -> dict:
+def _downloads_compute(key: str, names: dict, _source: Source, _prog: RunRecord, _greedy: RunRecord | None,
+                       _metrics) -> dict:
     from vsep_core import report
 
+    # ``names`` (this session's file names) is part of the key: summary.json and the report carry them, so an
+    # entry is only ever returned to a session that gave the same bytes under the same names.
     p = pair(_source, _prog.settings)
     result = experiment_result(_source, _prog, _greedy)
     made = run_files(_source, _prog, _greedy)
@@ -444,117 +502,109 @@ def _downloads(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord |
     outputs.files.update(made["files"])
     outputs.spectrograms.update(made["spectrograms"])
     outputs.finish(result, metrics=_metrics)
-    html_text = report.html_report(result, p, metrics=_metrics, spectrograms=outputs.spectrograms)
+    html_text = report.html_report(result, named(p, _source), metrics=_metrics, spectrograms=outputs.spectrograms)
     return {"zip": outputs.zip_bytes(), "html": html_text.encode(), "files": sorted(outputs.files)}
 
 
+_downloads = st.cache_data(max_entries=4, ttl=TTL, **_OPTS)(_downloads_compute)
+
+
 def downloads(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, metrics: dict | None = None) -> dict:
-    """``{"zip": bytes, "html": bytes, "files": [...]}`` for the results (cached)."""
+    """``{"zip": bytes, "html": bytes, "files": [...]}`` for the results, with this session's names.
+
+    Cached up to :data:`SHARED_MAX_S` of audio; a longer segment's bundle is made for the press that
+    asks for it and not kept.
+    """
     key = content_key(result_key(prog, greedy_rec), metrics is not None)
-    return _downloads(key, _source=source, _prog=prog, _greedy=greedy_rec, _metrics=metrics)
-
-
-def wav_bytes(y: np.ndarray, sr: int) -> bytes:
-    """16-bit WAV of a signal, as the downloads hold."""
-    return audio.wav_bytes(y, sr)
-
-
-def float_wav_bytes(y: np.ndarray, sr: int) -> bytes:
-    """32-bit float WAV (lossless: for signals fed back into the engine)."""
-    buf = io.BytesIO()
-    sf.write(buf, np.asarray(y, dtype=np.float32), sr, format="WAV", subtype="FLOAT")
-    return buf.getvalue()
+    compute = _downloads if _shared(source, prog.settings) else _downloads_compute
+    return compute(key, session_names(source), _source=source, _prog=prog, _greedy=greedy_rec, _metrics=metrics)
 
 
 # --- separation quality ------------------------------------------------------------
 
-#: Ceilings and floors measured beside the user's runs (names in vsep_core.baselines).
-REFERENCE_METHODS = ("exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture")
-
-
-def evaluation_available() -> bool:
-    try:
-        import vsep_core.baselines  # noqa: F401
-        import vsep_core.evaluate  # noqa: F401
-        import vsep_core.metrics  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
 def _evaluation(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _emit) -> dict:
-    from vsep_core import baselines, evaluate
-    from vsep_core.alignment import check_alignment
-    from vsep_core.errors import VsepError
-    from vsep_core.metrics import METRIC_NAMES, SOURCE_NAMES, evaluate_estimate, fit_length
-
-    run_settings = _prog.settings
-    eval_settings = run_settings.replace(level="as_is") if run_settings.level == "independent" else run_settings
-    eval_settings = evaluate.evaluation_settings(eval_settings)
-    truth = pair(_source, eval_settings)
-    run_pair = pair(_source, run_settings)
-    mix_gain = float(run_pair.info.get("mixture_gain", 1.0)) or 1.0
-    vocal_ref = truth.vocal.astype(np.float64)
-    instrumental_ref = truth.mixture.astype(np.float64) - vocal_ref
-    given = _source.other_kind
-    alignment = check_alignment(truth.mixture, truth.vocal if given == "vocal" else instrumental_ref, truth.sr)
+    from vsep_core.evaluate import evaluate_experiment
 
     result = experiment_result(_source, _prog, _greedy)
-    own = []
-    best = result.best_progressive
-    own.append((f"your run, best N = {best.n}", best, f"Progressive run over {best.n} slice(s), the lowest loss"))
-    last = result.progressive[-1]
-    if last is not best:
-        own.append((f"your run, N = {last.n}", last, f"Progressive run over all {last.n} slices"))
-    if result.greedy_run is not None:
-        own.append((f"your greedy order ({result.greedy_run.n})", result.greedy_run,
-                    "Greedy order, full sequence (what the research code reports)"))
-        if result.best_prefix_run is not result.greedy_run:
-            own.append((f"your greedy best prefix ({result.best_prefix_run.n})", result.best_prefix_run,
-                        "Greedy order, the prefix with the lowest loss"))
-    total = len(own) + len(REFERENCE_METHODS)
-    entries = []
-
-    def measure(name, kind, description, compute) -> None:
-        _emit(("progress", len(entries) / total, f"Measuring {name}"))
-        entry = {"name": name, "kind": kind, "description": description, "error": None}
-        t0 = time.perf_counter()
-        try:
-            vocal_est, instrumental_est = compute()
-            entry.update(evaluate_estimate(vocal_ref, instrumental_ref, vocal_est, instrumental_est, truth.sr))
-        except VsepError as exc:
-            entry.update({s: dict.fromkeys(METRIC_NAMES, float("nan")) for s in SOURCE_NAMES})
-            entry["error"] = str(exc)
-        entry["seconds"] = time.perf_counter() - t0
-        entries.append(entry)
-
-    for name, run, description in own:
-        def compute(run=run):
-            vocal = fit_length(run.estimate.vocal_raw / np.float32(mix_gain), truth.n_samples)
-            return vocal, truth.mixture - vocal
-        measure(name, "seed", description, compute)
-    for method_name in REFERENCE_METHODS:
-        method = baselines.get_method(method_name, eval_settings)
-
-        def compute(method=method):
-            sep = baselines.run_method(method, truth.mixture, truth.sr,
-                                       None if method.kind == "blind" else truth.vocal)
-            return sep.vocal, sep.instrumental
-        measure(method.name, method.kind, method.description, compute)
-    _emit(("progress", 1.0, "Measurements done"))
-    return {"alignment": alignment.to_dict(), "methods": entries, "bss_eval": evaluate.bss_eval_description(1.0),
-            "level": eval_settings.level, "run_level": run_settings.level}
+    return evaluate_experiment(result, truth(_source, _prog.settings),
+                               progress=lambda f, label: _emit(("progress", f, label)))
 
 
 def evaluation(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, emit=lambda event: None) -> dict:
-    """SI-SDR / SDR / SIR / SAR of the user's runs, the oracle ceilings and the blind floors (cached).
+    """The runs, oracle ceilings and blind floors scored by :func:`vsep_core.evaluate.evaluate_experiment` (cached).
 
-    Runs are measured against the pair at its true relative level (level
-    ``"as_is"`` when the runs used ``"independent"``): scores need
-    mixture = vocal + instrumental on one scale.
+    Exactly ``evaluate --json``'s report for the same pair and settings, with this session's file
+    names in its ``"pair"`` entry (applied here, after the cache).
     """
-    return _evaluation(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec, _emit=emit)
+    metrics = _evaluation(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec, _emit=emit)
+    names = {k: v for k, v in session_names(source).items() if k in metrics["pair"]}
+    return {**metrics, "pair": {**metrics["pair"], **names}}
+
+
+#: Separation quality is measured without asking (and prefetched from Optimise) for segments up to this long.
+AUTO_MEASURE_S = 30.0
+
+
+def matching_greedy(prog: RunRecord, greedy_rec: RunRecord | None) -> RunRecord | None:
+    """The greedy search when it belongs with the progressive test (same pair and settings), else ``None``."""
+    if greedy_rec is not None and greedy_rec.identity == prog.identity and greedy_rec.settings == prog.settings:
+        return greedy_rec
+    return None
+
+
+def results_key(prog: RunRecord, greedy_rec: RunRecord | None) -> str:
+    return content_key(result_key(prog, matching_greedy(prog, greedy_rec)), "results")
+
+
+def prefetch_results(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> None:
+    """Score the runs and make their WAVs in the background while the visitor is still on Optimise.
+
+    The Results page then finds them in the caches (or waits for the item it needs, see
+    :func:`wait_for_results`). In the job pool like any heavy work; segments over
+    :data:`AUTO_MEASURE_S` are measured only when asked.
+    """
+    from . import jobs
+    from .state import RESULTS_PREFETCH
+
+    greedy_used = matching_greedy(prog, greedy_rec)
+    items = []
+    if pair(source, prog.settings).duration_s <= AUTO_MEASURE_S:
+        items.append(("metrics", lambda: evaluation(source, prog, greedy_used)))
+    items.append(("files", lambda: run_files(source, prog, greedy_used)))
+    jobs.prefetch(results_key(prog, greedy_rec), RESULTS_PREFETCH, items)
+
+
+def _results_prefetch(prog: RunRecord, greedy_rec: RunRecord | None, item: str):
+    """``(event, place)`` of ``item`` in this session's results prefetch for these records, or ``(None, None)``."""
+    import streamlit as st
+
+    from .state import RESULTS_PREFETCH
+
+    # The prefetch slot holds (key, {item: threading.Event}, place in the queue) (vsep_app.jobs.prefetch).
+    current = st.session_state.get(RESULTS_PREFETCH)
+    if current is None or current[0] != results_key(prog, greedy_rec):
+        return None, None
+    return current[1].get(item), (current[2] if len(current) > 2 else None)
+
+
+def results_pending(prog: RunRecord, greedy_rec: RunRecord | None, item: str) -> bool:
+    """Whether ``item`` ("metrics", "files") of this session's results prefetch is still being computed."""
+    event, _ = _results_prefetch(prog, greedy_rec, item)
+    return event is not None and not event.is_set()
+
+
+def wait_for_results(prog: RunRecord, greedy_rec: RunRecord | None, item: str, on_wait=None,
+                     timeout: float = 300.0) -> None:
+    """Wait for ``item`` of this session's results prefetch, if it is under way (never computed twice at once).
+
+    ``on_wait(ahead)`` is told the job's place while it waits for a slot of the pool.
+    """
+    from . import jobs
+
+    event, place = _results_prefetch(prog, greedy_rec, item)
+    if event is not None:
+        jobs.wait_for_item(event, place, on_wait, timeout)
 
 
 def slices_key(source: Source, settings: Settings) -> str:

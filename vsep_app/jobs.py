@@ -1,27 +1,308 @@
-"""Run a slow, cached computation while the page shows its progress.
+"""The dashboard's heavy work: one bounded, first-come-first-served pool per server process.
 
-A ``st.cache_data`` function must not draw on elements created outside it
-(a cache hit replays what it drew, and those elements would not exist), so
-the engine's progress callback cannot move an ``st.progress`` bar directly
-from inside a cached call. Instead the cached call runs on a worker thread
-and reports through a queue; the script thread drains the queue and draws,
-at most every ``interval`` seconds. On a cache hit the worker returns at
-once and nothing needs drawing.
+Every session of a Streamlit server runs in the same process. Without a bound,
+eight visitors pressing *Run* at once start eight optimisers on two cores: each
+takes eight times as long and memory grows with every one. Here a job first
+takes a *slot* of the process-wide :class:`JobPool` (``VSEP_JOB_WORKERS`` slots;
+by default as many as the cores this process may use, at most 2); when none is
+free it waits in line, first come first served, and its progress widget says
+how many jobs are ahead of it. A slot is one session's turn: the session's
+next steps and background work run in it without queueing again. A job's exception is handed back to the session
+that started it (raised on its script thread, where ``ui.guard`` turns it into
+a message); it never reaches the pool or other sessions.
+
+A ``st.cache_data`` function must not draw on elements created outside it (a
+cache hit replays what it drew, and those elements would not exist), so the
+engine's progress callback cannot move an ``st.progress`` bar directly from
+inside a cached call. Instead the job runs on a worker thread and reports
+through a queue; the script thread drains the queue and draws, at most every
+``interval`` seconds.
+
+Nothing here imports Streamlit at module level except the script-context
+helpers: the pool itself is plain Python and is tested without a server.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import itertools
+import logging
+import os
 import queue
 import threading
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
+log = logging.getLogger(__name__)
+
+#: Environment variable naming the number of jobs that may run at once in one server process.
+WORKERS_ENV = "VSEP_JOB_WORKERS"
+MAX_DEFAULT_WORKERS = 2
+
+
+def default_workers(environ: dict | None = None) -> int:
+    """Slots of the process-wide pool: ``VSEP_JOB_WORKERS`` if it is a positive integer, else min(cores, 2)."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(WORKERS_ENV, "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value >= 1:
+            return value
+        log.warning("%s=%r is not a positive whole number; using the default", WORKERS_ENV, raw)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
+
+
+def waiting_text(ahead: int) -> str:
+    """What a waiting session's progress widget says."""
+    if ahead <= 0:
+        return "Waiting: yours is next (other visitors' jobs are using the server)"
+    return f"Waiting: {ahead} job{'s' if ahead != 1 else ''} ahead of yours"
+
+
+class _Turn:
+    """One slot of the pool, held by one session (or, without a session, by one job)."""
+
+    def __init__(self, owner, now: float):
+        self.owner = owner
+        self.holders = 0
+        self.started = now
+        self.idle_since: float | None = None
+
+
+class Lease:
+    """A held share of a slot of a :class:`JobPool`; given back with :meth:`release`.
+
+    The script thread that waited for the slot holds it, and so does the worker
+    thread it starts: the slot stays taken until the work is really over, even
+    when the script thread is interrupted (a rerun) while the worker finishes.
+    """
+
+    def __init__(self, pool: "JobPool", turn: _Turn):
+        self._pool = pool
+        self._turn = turn
+        self._holders = 1
+        self._lock = threading.Lock()
+
+    @property
+    def owner(self):
+        return self._turn.owner
+
+    def retain(self) -> "Lease":
+        with self._lock:
+            if self._holders <= 0:
+                raise RuntimeError("this lease has already been given back")
+            self._holders += 1
+        return self
+
+    def release(self) -> None:
+        with self._lock:
+            self._holders -= 1
+            last = self._holders == 0
+        if last:
+            self._pool._give_back(self._turn)
+
+
+class JobPool:
+    """At most ``workers`` sessions compute at once; the others wait in line, first come first served.
+
+    A slot is a session's *turn*: every job of the session that holds it (its
+    page's steps, its background prefetch, a worker thread) runs in it without
+    queueing again, and the turn is kept ``follow_up_s`` after its last job
+    ends for the page's next step. So the Results page's scores, files and ZIP
+    run one after another instead of each queueing behind every other
+    session's, and sessions finish in turn rather than all at the end; a
+    session's background work never waits behind the session's own page
+    either (no deadlock). A turn is not prolonged past ``max_turn_s`` once its
+    jobs are over. Jobs without a session (``owner=None``) each take a turn of
+    their own.
+
+    Parameters
+    ----------
+    workers : int
+        How many turns may be held at the same time (at least 1).
+    follow_up_s, max_turn_s : float
+        See above.
+    """
+
+    def __init__(self, workers: int, follow_up_s: float = 0.5, max_turn_s: float = 60.0):
+        if int(workers) < 1:
+            raise ValueError("a job pool needs at least one worker")
+        self.workers = int(workers)
+        self.follow_up_s = float(follow_up_s)
+        self.max_turn_s = float(max_turn_s)
+        self._cond = threading.Condition()
+        self._line: collections.deque[int] = collections.deque()  # tickets waiting, oldest first
+        self._tickets = itertools.count()
+        self._turns: dict = {}  # owner (or a private key for owner None) -> _Turn
+        self._peak = 0
+
+    # --- what tests and the benchmark look at ---
+    @property
+    def running(self) -> int:
+        """Turns with a job under way."""
+        with self._cond:
+            return sum(1 for t in self._turns.values() if t.holders > 0)
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._line)
+
+    @property
+    def peak_running(self) -> int:
+        with self._cond:
+            return self._peak
+
+    def _reap(self, now: float) -> None:
+        for key, turn in list(self._turns.items()):
+            if turn.holders == 0 and (turn.idle_since is None or now - turn.idle_since > self.follow_up_s
+                                      or now - turn.started > self.max_turn_s):
+                del self._turns[key]
+
+    def _join(self, owner, now: float) -> _Turn | None:
+        """The owner's turn, if it has one that a new job may share."""
+        turn = self._turns.get(owner) if owner is not None else None
+        if turn is None or (turn.holders == 0 and now - turn.started > self.max_turn_s):
+            return None
+        turn.holders += 1
+        turn.idle_since = None
+        return turn
+
+    def acquire(self, on_wait: Callable[[int], None] | None = None, poll: float = 0.1, owner=None) -> Lease:
+        """Wait for a slot (or share the owner's turn); return its :class:`Lease`.
+
+        ``on_wait(ahead)`` is called on this thread when the caller has to wait
+        and again whenever the number of jobs ahead of it changes (at most
+        every ``poll`` seconds). An exception it raises (a Streamlit rerun, for
+        example) takes the caller out of the line and propagates. ``owner`` is
+        the session's id (see the class).
+        """
+        with self._cond:
+            now = time.monotonic()
+            self._reap(now)
+            turn = self._join(owner, now)
+            if turn is not None:
+                return Lease(self, turn)
+            ticket = next(self._tickets)
+            self._line.append(ticket)
+            told = None
+            try:
+                while True:
+                    now = time.monotonic()
+                    self._reap(now)
+                    turn = self._join(owner, now)  # the session got a turn meanwhile (its page, its prefetch)
+                    if turn is not None:
+                        self._line.remove(ticket)
+                        self._cond.notify_all()
+                        return Lease(self, turn)
+                    ahead = self._line.index(ticket)
+                    if ahead == 0 and len(self._turns) < self.workers:
+                        self._line.popleft()
+                        turn = _Turn(owner, now)
+                        turn.holders = 1
+                        self._turns[owner if owner is not None else object()] = turn
+                        self._peak = max(self._peak, len(self._turns))
+                        # The next in line may also fit (several slots freed at once).
+                        self._cond.notify_all()
+                        return Lease(self, turn)
+                    if on_wait is not None and ahead != told:
+                        told = ahead
+                        self._cond.release()
+                        try:
+                            on_wait(ahead)
+                        finally:
+                            self._cond.acquire()
+                        continue  # the line may have moved while this thread drew
+                    self._cond.wait(poll)
+            except BaseException:
+                with contextlib.suppress(ValueError):
+                    self._line.remove(ticket)
+                self._cond.notify_all()
+                raise
+
+    def _give_back(self, turn: _Turn) -> None:
+        with self._cond:
+            turn.holders -= 1
+            if turn.holders == 0:
+                turn.idle_since = time.monotonic()
+                if turn.owner is None or self.follow_up_s <= 0:  # no follow-ups without a session
+                    for key in [k for k, t in self._turns.items() if t is turn]:
+                        del self._turns[key]
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def slot(self, on_wait: Callable[[int], None] | None = None, owner=None) -> Iterator[Lease]:
+        """``with pool.slot(): ...`` — the block runs while holding a slot (nested blocks reuse it)."""
+        held = getattr(_held, "lease", None)
+        if held is not None:
+            held.retain()
+            try:
+                yield held
+            finally:
+                held.release()
+            return
+        lease = self.acquire(on_wait, owner=owner if owner is not None else current_owner())
+        _held.lease = lease
+        try:
+            yield lease
+        finally:
+            _held.lease = None
+            lease.release()
+
+
+def current_owner():
+    """The Streamlit session this thread works for (``None`` outside a script run)."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return None if ctx is None else ctx.session_id
+
+
+_held = threading.local()  # the lease the current thread holds, if any (nested jobs reuse it)
+_pool: JobPool | None = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> JobPool:
+    """The process-wide pool (created on first use with :func:`default_workers` slots)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = JobPool(default_workers())
+            log.info("vsep job pool: %d worker(s)", _pool.workers)
+        return _pool
+
+
+def _run_on_thread(job: Callable, emit: Callable, lease: Lease | None, box: dict) -> threading.Thread:
+    def target() -> None:
+        _held.lease = lease
+        try:
+            box["result"] = job(emit)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, never to the process
+            box["error"] = exc
+        finally:
+            _held.lease = None
+            if lease is not None:
+                lease.release()
+
+    worker = threading.Thread(target=target, name="vsep-job", daemon=True)
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        add_script_run_ctx(worker, ctx)
+    return worker
+
 
 def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None], *, interval: float = 0.25,
-                    poll: float = 0.02):
-    """Call ``job(emit)`` on a worker thread; pass what it emits to ``on_events`` here.
+                    poll: float = 0.02, job_pool: JobPool | None = None):
+    """Call ``job(emit)`` in a slot of the pool on a worker thread; pass what it emits to ``on_events`` here.
 
     Parameters
     ----------
@@ -30,28 +311,35 @@ def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None
     on_events : callable(events, elapsed_s, done)
         Called on this (the script's) thread with the events gathered since
         the last call, at most every ``interval`` seconds, and once more when
-        the job is done (``done=True``). Every call that draws sends the
+        the job is done (``done=True``). While the job waits for a slot, it is
+        called with ``[("progress", 0.0, "Waiting: 3 jobs ahead of yours")]``
+        each time its place in the line changes, so a page's progress bar shows
+        the place without any code of its own. Every call that draws sends the
         browser an update, which costs it tens of milliseconds: keep them few.
+    job_pool : JobPool, optional
+        The pool to queue in (default: the process-wide :func:`pool`).
 
     Returns
     -------
-    The job's result; an exception it raised is raised here.
+    The job's result; an exception it raised is raised here (in the caller's
+    session only).
     """
+    job_pool = job_pool or pool()
+    start = time.perf_counter()
+
+    def on_wait(ahead: int) -> None:
+        on_events([("progress", 0.0, waiting_text(ahead))], time.perf_counter() - start, False)
+
+    held = getattr(_held, "lease", None)
+    lease = held.retain() if held is not None else job_pool.acquire(on_wait, owner=current_owner())
     events: queue.SimpleQueue = queue.SimpleQueue()
     box: dict = {}
-
-    def target() -> None:
-        try:
-            box["result"] = job(events.put)
-        except BaseException as exc:  # handed to the script thread below
-            box["error"] = exc
-
-    worker = threading.Thread(target=target, name="vsep-job", daemon=True)
-    ctx = get_script_run_ctx()
-    if ctx is not None:
-        add_script_run_ctx(worker, ctx)
-    start = time.perf_counter()
-    worker.start()
+    try:
+        worker = _run_on_thread(job, events.put, lease, box)
+        worker.start()
+    except BaseException:
+        lease.release()
+        raise
     last = start
     pending: list = []
     while True:
@@ -73,16 +361,32 @@ def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None
     return box["result"]
 
 
+def run(job: Callable[[], object], on_wait: Callable[[int], None] | None = None, *,
+        job_pool: JobPool | None = None):
+    """Call ``job()`` on this thread while holding a slot of the pool; its result (its exception is raised).
+
+    For heavy steps that report no progress (the Results page's reconstruction,
+    the ZIP). ``on_wait(ahead)`` is called while waiting, e.g. to write
+    :func:`waiting_text` into a placeholder.
+    """
+    with (job_pool or pool()).slot(on_wait):
+        return job()
+
+
 def prefetch(key: str, slot: str, items: list[tuple[str, Callable[[], object]]]) -> None:
     """Run ``items`` (name, work) one after another on a background thread, once per ``key``.
 
-    Used to compute what the next page will show (the slice views) while the
-    user is still reading this one. The session's ``slot`` remembers the key
-    and one event per item, so that :func:`wait_for_prefetch` waits for just
-    the item a page needs and the page never computes it a second time in
-    parallel. Errors are left for the page to meet and report when it
-    computes the same thing. Not used under AppTest (no browser to keep
-    waiting, and its runtime ends with each run).
+    Used to compute what the next page will show (the slice views, the
+    results) while the user is still reading this one. The work takes a slot
+    of the pool like any other job (eight visitors loading pairs at once must
+    not start eight view computations). The session's ``slot`` remembers
+    ``(key, {name: threading.Event}, place)``: :func:`wait_for_prefetch` waits
+    for just the item a page needs (the page never computes it a second time
+    in parallel), and ``place["ahead"]`` is the number of jobs ahead of this
+    one while it waits for a slot (``None`` once it runs). Errors are left for
+    the page to meet and report when it computes the same thing. Not used
+    under AppTest (no browser to keep waiting, and its runtime ends with each
+    run).
     """
     import streamlit as st
 
@@ -92,29 +396,58 @@ def prefetch(key: str, slot: str, items: list[tuple[str, Callable[[], object]]])
     if current is not None and current[0] == key:
         return
     done = {name: threading.Event() for name, _ in items}
+    place: dict = {"ahead": None}
 
     def target() -> None:
-        for name, work in items:
-            try:
-                work()
-            except Exception:  # noqa: BLE001 - the page reports it when it computes the same thing
-                pass
-            finally:
-                done[name].set()
+        try:
+            with pool().slot(lambda ahead: place.update(ahead=ahead)):
+                place["ahead"] = None
+                for name, work in items:
+                    try:
+                        work()
+                    except Exception:  # noqa: BLE001 - the page reports it when it computes the same thing
+                        pass
+                    finally:
+                        done[name].set()
+        finally:
+            place["ahead"] = None
+            for event in done.values():
+                event.set()
 
     worker = threading.Thread(target=target, name="vsep-prefetch", daemon=True)
     ctx = get_script_run_ctx()
     if ctx is not None:
         add_script_run_ctx(worker, ctx)
+    st.session_state[slot] = (key, done, place)
     worker.start()
-    st.session_state[slot] = (key, done)
+
+
+def wait_for_item(done: threading.Event, place: dict | None = None, on_wait: Callable[[int], None] | None = None,
+                  timeout: float = 300.0, poll: float = 0.1) -> bool:
+    """Wait for a prefetch item's event; while its job waits for a slot, ``on_wait(ahead)`` at each change.
+
+    Returns whether the item is done (``False`` after ``timeout``).
+    """
+    deadline = time.monotonic() + timeout
+    told = None
+    while not done.wait(poll):
+        ahead = None if place is None else place.get("ahead")
+        if on_wait is not None and ahead is not None and ahead != told:
+            told = ahead
+            on_wait(ahead)
+        if time.monotonic() > deadline:
+            return False
+    return True
 
 
 def wait_for_prefetch(key: str, slot: str, name: str, timeout: float = 120.0) -> None:
-    """Wait for item ``name`` of the session's prefetch for ``key``, if one is under way."""
+    """Wait for item ``name`` of the session's prefetch for ``key``, if one is under way (spinner, queue place)."""
     import streamlit as st
 
     current = st.session_state.get(slot)
     if current is not None and current[0] == key and name in current[1] and not current[1][name].is_set():
+        place = current[2] if len(current) > 2 else None
         with st.spinner("Preparing the views…"):
-            current[1][name].wait(timeout)
+            note = st.empty()
+            wait_for_item(current[1][name], place, lambda ahead: note.caption(waiting_text(ahead)), timeout)
+            note.empty()

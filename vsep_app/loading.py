@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from vsep_core import audio
 from vsep_core.audio import Decoded
 from vsep_core.errors import VsepError
 from vsep_core.settings import Settings
 
 from . import cache, recorder, sample, state
 from .state import Source
+
+
+_MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>$~|:{}"})
+
+
+def md_escape(text: str) -> str:
+    """``text`` shown literally in Markdown: a file name such as ``$x$`` or ``[a](b)`` is not formatted."""
+    return str(text).translate(_MARKDOWN_SPECIAL)
 
 
 def activate(source: Source, settings: Settings) -> Source:
@@ -26,7 +35,15 @@ def activate(source: Source, settings: Settings) -> Source:
     VsepError
         When it does not; the active pair is left as it was.
     """
-    cache.pair(source, settings)
+    try:
+        cache.pair(source, settings)
+    except VsepError as exc:
+        if source.origin != "upload":
+            raise
+        # The engine names files by role; say which files were read, so a message is never taken for
+        # one about a file chosen earlier.
+        raise VsepError(f"{exc} (Read: mixture “{md_escape(source.mixture_name)}”, {source.other_kind} "
+                        f"“{md_escape(source.other_name)}”.)") from exc
     state.set_source(source)
     return source
 
@@ -38,27 +55,64 @@ def sample_source(pair: sample.SamplePair) -> Source:
                          note=pair.description)
 
 
+#: Longest file name kept for display (a hostile name can be thousands of characters).
+MAX_NAME_CHARS = 80
+
+
+def upload_cap_mb() -> int:
+    """The upload cap per file (``server.maxUploadSize`` in ``.streamlit/config.toml``), in MB."""
+    import streamlit as st
+
+    return int(st.get_option("server.maxUploadSize"))
+
+
+def missing_file_message(role: str) -> str:
+    return (f"No {role} file is chosen. A file over {upload_cap_mb()} MB is refused by the browser before it "
+            "reaches the server (it shows a red mark next to the file's name); so is a file whose upload "
+            "failed. Choose it again, or a smaller copy (FLAC or MP3).")
+
+
 def upload_source(mixture, other, other_kind: str) -> Source:
-    """A source from two uploaded files (``st.file_uploader`` values or ``(name, bytes)``)."""
+    """A source from two uploaded files (``st.file_uploader`` values or ``(name, bytes)``).
+
+    Raises
+    ------
+    VsepError
+        When a file is missing (not chosen, refused by the browser for its size, failed to upload),
+        over the upload cap or empty. Whether it is audio is checked by :func:`activate`.
+    """
+    role_other = "isolated vocal" if other_kind == "vocal" else "instrumental"
     if mixture is None:
-        raise VsepError("Choose the mixture file (the full song).")
+        raise VsepError(missing_file_message("mixture"))
     if other is None:
-        raise VsepError("Choose the isolated vocal file." if other_kind == "vocal"
-                        else "Choose the instrumental file.")
-    mix_name, mix_bytes = _name_bytes(mixture)
-    other_name, other_bytes = _name_bytes(other)
-    for role, name, data in (("mixture", mix_name, mix_bytes), (other_kind, other_name, other_bytes)):
+        raise VsepError(missing_file_message(role_other))
+    cap = upload_cap_mb()
+    files = []
+    for role, item in (("mixture", mixture), (role_other, other)):
+        name, data = _name_bytes(item)
+        if len(data) > cap * 1024 * 1024:  # the browser checks this too; a hostile client may not
+            raise VsepError(f"The {role} file “{md_escape(name)}” is {len(data) / 1e6:.1f} MB; the limit is "
+                            f"{cap} MB per file.")
         if len(data) == 0:
-            raise VsepError(f"The {role} file {name!r} is empty (0 bytes).")
+            raise VsepError(f"The {role} file “{md_escape(name)}” is empty (0 bytes).")
+        files.append((name, data))
+    (mix_name, mix_bytes), (other_name, other_bytes) = files
     return Source.create(label=f"{mix_name} + {other_name}", origin="upload", mixture=mix_bytes, other=other_bytes,
                          other_kind=other_kind, mixture_name=mix_name, other_name=other_name,
                          note=f"Uploaded: mixture {mix_name}, {other_kind} {other_name}.")
 
 
+def display_name(name: str) -> str:
+    """A file name as the user sees it: no folders, no control characters, at most :data:`MAX_NAME_CHARS`."""
+    base = str(name).replace("\\", "/").rsplit("/", 1)[-1]
+    clean = "".join(ch for ch in base if ch.isprintable()).strip() or "file"
+    return clean if len(clean) <= MAX_NAME_CHARS else clean[:MAX_NAME_CHARS - 1] + "…"
+
+
 def _name_bytes(item) -> tuple[str, bytes]:
     if isinstance(item, tuple):
-        return item[0], bytes(item[1])
-    return getattr(item, "name", "file"), item.getvalue()
+        return display_name(item[0]), bytes(item[1])
+    return display_name(getattr(item, "name", "file")), item.getvalue()
 
 
 def recording_source(take: recorder.Take, instrumental: Decoded, instrumental_name: str,
@@ -68,9 +122,10 @@ def recording_source(take: recorder.Take, instrumental: Decoded, instrumental_na
     sr = mixed["sr"]
     return Source.create(
         label=f"Your recording over {instrumental_name} ({level_db:+.0f} dB)", origin="recording",
-        mixture=cache.float_wav_bytes(mixed["mixture"], sr), other=cache.float_wav_bytes(mixed["vocal"], sr),
+        mixture=audio.wav_bytes(mixed["mixture"], sr, subtype="FLOAT"),
+        other=audio.wav_bytes(mixed["vocal"], sr, subtype="FLOAT"),
         other_kind="vocal", mixture_name="recorded_mixture.wav", other_name="recorded_vocal.wav",
-        instrumental=cache.float_wav_bytes(mixed["instrumental"], sr),
+        instrumental=audio.wav_bytes(mixed["instrumental"], sr, subtype="FLOAT"),
         note=f"A {len(mixed['vocal']) / sr:.1f} s recording mixed over {instrumental_name} with the vocal "
              f"{level_db:+.1f} dB against the instrumental (RMS).")
 
@@ -79,32 +134,22 @@ def aligned_source(source: Source, alignment: dict, settings: Settings) -> Sourc
     """The source with its target file delayed and scaled as the alignment check found.
 
     The lag (found at the analysis rate) is applied to the whole file at its
-    own rate, every channel, together with the gain; the result is stored as
-    a lossless float WAV.
+    own rate (mixed to mono, as the analysis uses it), together with the
+    gain; the result is stored as a lossless float WAV.
     """
     from vsep_core.alignment import apply_alignment
 
-    _, other = cache.decoded(source)
+    other = cache.decoded_other(source)
     lag = int(round(alignment["lag_samples"] * other.sr / settings.sr))
     gain = float(alignment["gain"])
-    channels = np.stack([apply_alignment(ch, lag, gain) for ch in other.samples])
-    peak = float(np.max(np.abs(channels)))
+    fixed = apply_alignment(audio.to_mono(other.samples), lag, gain)
+    peak = float(np.max(np.abs(fixed)))
     if peak > 1.0:  # keep the file in range; the level modes re-normalise anyway
-        channels = channels / np.float32(peak)
-    buf_data = _wav_channels(channels, other.sr)
+        fixed = fixed / np.float32(peak)
     name = source.other_name.rsplit(".", 1)[0] + "_aligned.wav"
     return Source.create(label=source.label + " (aligned)", origin=source.origin, mixture=source.mixture,
-                         other=buf_data, other_kind=source.other_kind, mixture_name=source.mixture_name,
-                         other_name=name, instrumental=source.instrumental if source.other_kind == "vocal" else None,
+                         other=audio.wav_bytes(fixed, other.sr, subtype="FLOAT"), other_kind=source.other_kind,
+                         mixture_name=source.mixture_name, other_name=name,
+                         instrumental=source.instrumental if source.other_kind == "vocal" else None,
                          note=source.note + f" The {source.other_kind} was delayed by {lag} samples "
                                             f"({1000 * lag / other.sr:.1f} ms) and scaled by {gain:.3f}.")
-
-
-def _wav_channels(channels: np.ndarray, sr: int) -> bytes:
-    import io
-
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, channels.T.astype(np.float32), sr, format="WAV", subtype="FLOAT")
-    return buf.getvalue()

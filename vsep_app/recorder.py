@@ -1,141 +1,150 @@
-"""Recording a vocal in the browser with st-audiorec, without its slow parts.
+"""Recording a vocal in the browser (Streamlit's own ``st.audio_input``) and mixing it over an instrumental.
 
-st-audiorec 0.1.3 (import ``st_audiorec``) sends the recorded WAV to Python as
-a JSON object of byte index → byte value, and its Python wrapper rebuilds the
-file one byte at a time (``int(v).to_bytes(1, "big")`` for every byte: 2.4 s
-for a 4 s take, ~18 s for 30 s). Here the same frontend is called directly
-and the bytes are rebuilt with numpy (milliseconds).
+``st.audio_input`` sends the take as one binary WAV upload (bounded by the
+server's upload cap), with a timer and its own Record / Stop / Clear buttons;
+with ``sample_rate=None`` the WAV keeps the microphone's own rate, so the take
+is described as it really is. (st-audiorec, used before, sent the file as a
+JSON object of byte index → value: 14 bytes of JSON and ~100 bytes of Python
+objects per audio byte, a memory hazard on a shared server, and it always
+wrote 44.1 kHz stereo whatever the microphone gave.)
 
-Its recorder also checks only the first audio buffer and gives up, with a
-message on the browser console only, when that buffer sums to zero (a
-muted or slow-starting microphone; phones often do this on the first try);
-the take then comes back as an empty 44-byte WAV. :func:`take_from_raw`
-turns that into a plain message.
+st-audiorec stays available for a server run by and for one person:
+``VSEP_RECORDER=st-audiorec`` draws its recorder instead, through Streamlit's
+public component API on the frontend the package ships, with its bytes
+rebuilt by numpy (:func:`raw_to_wav_bytes`: milliseconds instead of its
+wrapper's 2.4 s per 4 s take). Its takes are capped at
+:data:`MAX_AUDIOREC_TAKE_S`; the JSON is parsed by Streamlit before any check
+can run, so on a shared server keep the default.
 
 Browsers give the microphone only to secure pages: ``https://`` or
-``http://localhost``; on ``http://<LAN address>`` recording cannot start.
+``http://localhost``; on ``http://<LAN address>`` recording cannot start
+(docs/SERVING.md).
 """
 
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from vsep_core import audio
 from vsep_core.audio import Decoded
 from vsep_core.errors import VsepError
+from vsep_core.settings import Settings
 
-#: Size of a WAV header with no samples: what an empty take comes back as.
-EMPTY_WAV_BYTES = 44
+#: The longest take accepted (seconds): a sung line or a verse; the pair is cut to the instrumental anyway.
+MAX_TAKE_S = 300.0
 
 EMPTY_TAKE_MESSAGE = (
-    "The recording came back empty: the browser gave the recorder no sound. The recorder "
-    "(st-audiorec) stops at once when the first moment of sound is pure silence, which happens "
-    "when the microphone is muted, blocked, or slow to start (phones often do this on the first "
-    "try). Press Start Recording again, speak, then press Stop. If it keeps happening, check that "
-    "the browser may use the microphone: it only allows it on https:// pages or on http://localhost."
+    "The recording came back empty: the browser gave no sound. Check that the browser may use the "
+    "microphone (it only allows it on https:// pages or on http://localhost) and that it is not muted, "
+    "then record again."
 )
 
 SECURE_ORIGIN_NOTE = (
     "Browsers only allow the microphone on secure pages: https://… or http://localhost. "
-    "If the recorder does nothing, open the app through localhost (or https) and allow the microphone."
+    "If the recorder does nothing, open the app through localhost (or https) and allow the microphone. "
+    f"Takes are limited to {MAX_TAKE_S / 60:.0f} minutes."
 )
 
 
-def frontend_dir() -> Path:
-    """Where the installed st-audiorec keeps its built frontend."""
-    try:
-        import st_audiorec
-    except ImportError as exc:  # pragma: no cover - requirements install it
-        raise VsepError("Recording needs the streamlit-audiorec package (pip install streamlit-audiorec).") from exc
-    return Path(st_audiorec.__file__).resolve().parent / "frontend" / "build"
+#: Recorders the Load page can draw (env ``VSEP_RECORDER``): Streamlit's own, or st-audiorec.
+RECORDERS = ("audio_input", "st-audiorec")
+
+#: The longest st-audiorec take accepted (seconds): it arrives as ~14 bytes of JSON per audio byte.
+MAX_AUDIOREC_TAKE_S = 30.0
+#: Its bytes at most: 44.1 kHz stereo 16-bit (what it records) for :data:`MAX_AUDIOREC_TAKE_S`, plus a header.
+MAX_AUDIOREC_BYTES = int(MAX_AUDIOREC_TAKE_S * 44100 * 2 * 2) + 1024
 
 
-def record(key: str = "recorder"):
-    """Draw the recorder and return its raw value (``None`` until a take arrives).
-
-    The value is what the frontend sends: ``{"arr": {"0": 82, "1": 73, …}}``
-    after a take, ``""`` after Start or Reset.
-    """
-    import streamlit.components.v1 as components
-
-    component = components.declare_component("st_audiorec", path=str(frontend_dir()))
-    return component(key=key, default=None)
-
-
-def raw_to_wav_bytes(raw) -> bytes | None:
-    """The recorded WAV file from the component's raw value, rebuilt with numpy.
-
-    Equals the component's own ``b"".join(int(v).to_bytes(1, "big") …)``
-    (for the index-ordered objects browsers send), in milliseconds.
-
-    Parameters
-    ----------
-    raw : dict or None
-        ``{"arr": {index: byte}}`` (JSON of a ``Uint8Array``); ``{"arr": [...]}``
-        or ``{"arr": bytes}`` are accepted too.
-
-    Returns
-    -------
-    bytes or None
-        ``None`` when no take has arrived (``None``, ``""``).
+def recorder_choice() -> str:
+    """The recorder this server draws: ``VSEP_RECORDER`` (default ``audio_input``).
 
     Raises
     ------
     VsepError
-        When the value is not a byte array.
+        For an unknown name (the person running the server sees it on the Load page).
+    """
+    choice = os.environ.get("VSEP_RECORDER", "audio_input").strip() or "audio_input"
+    if choice not in RECORDERS:
+        raise VsepError(f"VSEP_RECORDER is {choice!r}; it must be one of {', '.join(RECORDERS)}.")
+    return choice
+
+
+def record(key: str = "recorder"):
+    """Draw the recorder; its value is the take's WAV (an ``UploadedFile``) or ``None``."""
+    import streamlit as st
+
+    return st.audio_input("Record your voice", sample_rate=None, key=key,
+                          help=f"Press the microphone to start, the square to stop (at most {MAX_TAKE_S / 60:.0f} "
+                               "minutes). The take plays back here; the bin clears it.")
+
+
+def audiorec_frontend_dir() -> Path:
+    """Where the installed st-audiorec keeps its built frontend (package data)."""
+    import st_audiorec
+
+    return Path(st_audiorec.__file__).resolve().parent / "frontend" / "build"
+
+
+def record_audiorec(key: str = "recorder_audiorec"):
+    """Draw st-audiorec's recorder; its raw value (``{"arr": {index: byte}}`` after a take, else ``None``/``""``)."""
+    import streamlit.components.v1 as components
+
+    component = components.declare_component("st_audiorec", path=str(audiorec_frontend_dir()))
+    return component(key=key, default=None)
+
+
+def raw_to_wav_bytes(raw) -> bytes | None:
+    """The WAV file in st-audiorec's raw value, rebuilt with numpy.
+
+    Equals the package's own ``b"".join(int(v).to_bytes(1, "big") …)`` for the
+    index-ordered objects browsers send (tests check), in milliseconds.
+
+    Returns
+    -------
+    bytes or None
+        ``None`` when no take has arrived (``None`` or ``""``).
+
+    Raises
+    ------
+    VsepError
+        When the value is not a byte array, is over :data:`MAX_AUDIOREC_BYTES`, or has gaps.
     """
     if raw is None or raw == "":
         return None
     if not isinstance(raw, dict) or "arr" not in raw:
         raise VsepError("The recorder sent something that is not a recording.")
     arr = raw["arr"]
+    if not isinstance(arr, (dict, list, tuple)):
+        raise VsepError("The recorder sent something that is not a recording.")
+    if len(arr) > MAX_AUDIOREC_BYTES:
+        raise VsepError(f"The take is longer than st-audiorec's limit of {MAX_AUDIOREC_TAKE_S:.0f} s here; "
+                        "record a shorter one.")
     try:
-        if isinstance(arr, (bytes, bytearray, memoryview)):
-            return bytes(arr)
-        if isinstance(arr, (list, tuple)):
-            return np.asarray(arr, dtype=np.int64).astype(np.uint8, casting="unsafe").tobytes() \
-                if _bytes_in_range(np.asarray(arr)) else _bad_bytes()
         if isinstance(arr, dict):
             n = len(arr)
             values = np.fromiter(arr.values(), dtype=np.int64, count=n)
-            if not _bytes_in_range(values):
-                _bad_bytes()
             keys = np.fromiter(map(int, arr.keys()), dtype=np.int64, count=n)
-            out = values.astype(np.uint8)
-            if n and not (keys[0] == 0 and np.all(np.diff(keys) == 1)):
-                if keys.min() < 0 or keys.max() >= n or len(np.unique(keys)) != n:
-                    raise VsepError("The recording arrived with missing bytes; record it again.")
-                ordered = np.empty(n, dtype=np.uint8)
-                ordered[keys] = out
-                out = ordered
-            return out.tobytes()
-    except VsepError:
-        raise
+        else:
+            values = np.asarray(arr, dtype=np.int64)
+            keys = np.arange(len(values))
     except (TypeError, ValueError, OverflowError) as exc:
         raise VsepError("The recorder sent something that is not a recording.") from exc
-    raise VsepError("The recorder sent something that is not a recording.")
-
-
-def _bytes_in_range(values: np.ndarray) -> bool:
-    return values.size == 0 or (values.min() >= 0 and values.max() <= 255)
-
-
-def _bad_bytes():
-    raise VsepError("The recorder sent values that are not bytes; record it again.")
-
-
-def is_empty_take(wav: bytes) -> bool:
-    """True for the empty WAV st-audiorec returns when it gave up (no samples)."""
-    if len(wav) <= EMPTY_WAV_BYTES:
-        return True
-    try:
-        return sf.info(io.BytesIO(wav)).frames == 0
-    except Exception:  # not a WAV at all: not "empty", let decoding say what is wrong
-        return False
+    if values.ndim != 1 or (values.size and (values.min() < 0 or values.max() > 255)):
+        raise VsepError("The recorder sent values that are not bytes; record it again.")
+    n = len(values)
+    if n and not (keys[0] == 0 and np.all(np.diff(keys) == 1)):
+        if keys.min() < 0 or keys.max() >= n or len(np.unique(keys)) != n:
+            raise VsepError("The recording arrived with missing bytes; record it again.")
+        ordered = np.empty(n, dtype=np.int64)
+        ordered[keys] = values
+        values = ordered
+    return values.astype(np.uint8).tobytes()
 
 
 @dataclass(frozen=True)
@@ -149,21 +158,33 @@ class Take:
     def duration_s(self) -> float:
         return self.decoded.duration_s
 
+    def describe(self) -> str:
+        """"4.2 s, 48000 Hz, mono": what the microphone really gave."""
+        channels = {1: "mono", 2: "stereo"}.get(self.decoded.channels, f"{self.decoded.channels} channels")
+        return f"{self.duration_s:.1f} s, {self.decoded.sr} Hz, {channels}"
 
-def take_from_raw(raw) -> Take | None:
-    """Turn the component's value into a :class:`Take` (``None``: nothing recorded yet).
+
+def take_from_wav(wav: bytes | None) -> Take | None:
+    """Turn the recorder's WAV into a :class:`Take` (``None``: nothing recorded yet).
+
+    The length is read from the header before any sample is decoded.
 
     Raises
     ------
     VsepError
-        For an empty take (:data:`EMPTY_TAKE_MESSAGE`), a silent one, or bytes
-        that are not a WAV file.
+        For an empty or silent take, one over :data:`MAX_TAKE_S`, or bytes that are not a WAV file.
     """
-    wav = raw_to_wav_bytes(raw)
     if wav is None:
         return None
-    if is_empty_take(wav):
+    try:
+        info = sf.info(io.BytesIO(wav))
+    except Exception as exc:
+        raise VsepError("The recording could not be read as a WAV file; record it again.") from exc
+    if info.frames == 0 or info.samplerate <= 0:
         raise VsepError(EMPTY_TAKE_MESSAGE)
+    if info.frames / info.samplerate > MAX_TAKE_S:
+        raise VsepError(f"The take lasts {info.frames / info.samplerate / 60:.1f} minutes; takes are limited to "
+                        f"{MAX_TAKE_S / 60:.0f} minutes. Record a shorter one.")
     try:
         samples, sr = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
     except Exception as exc:
@@ -199,12 +220,10 @@ def mix_over(vocal: Decoded, instrumental: Decoded, level_db: float) -> dict:
     if not np.isfinite(level_db):
         raise VsepError(f"The vocal level must be a number of dB, got {level_db!r}.")
     sr = instrumental.sr
-    voc = np.mean(vocal.samples, axis=0).astype(np.float32)
-    if vocal.sr != sr:
-        import librosa
-
-        voc = librosa.resample(voc, orig_sr=vocal.sr, target_sr=sr, res_type="soxr_hq").astype(np.float32)
-    inst = np.mean(instrumental.samples, axis=0).astype(np.float32)
+    # The engine's own mono mix-down and resampling (soxr, as for every input), at the instrumental's rate.
+    whole_at_sr = Settings(sr=sr, start_s=0.0, duration_s=None)
+    voc = audio.segment(vocal, whole_at_sr)
+    inst = audio.segment(instrumental, whole_at_sr)
     n = min(len(voc), len(inst))
     voc, inst = voc[:n], inst[:n]
     rms_v, rms_i = float(np.sqrt(np.mean(voc.astype(np.float64) ** 2))), float(np.sqrt(np.mean(inst.astype(np.float64) ** 2)))

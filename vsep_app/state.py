@@ -23,6 +23,7 @@ GREEDY = "vsep_greedy"            # RunRecord of the last greedy search
 NOTICE = "vsep_notice"            # a message to show once after a rerun
 DEFAULT_TRIED = "vsep_default_tried"
 SLICES_PREFETCH = "vsep_slices_prefetch"
+RESULTS_PREFETCH = "vsep_results_prefetch"
 
 
 def digest(data: bytes) -> str:
@@ -118,7 +119,7 @@ def set_source(new: Source) -> None:
     old = source()
     st.session_state[SOURCE] = new
     if old is None or old.identity != new.identity:
-        for key in (PROGRESSIVE, GREEDY, SLICES_PREFETCH):
+        for key in (PROGRESSIVE, GREEDY, SLICES_PREFETCH, RESULTS_PREFETCH):
             st.session_state.pop(key, None)
 
 

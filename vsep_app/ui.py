@@ -1,7 +1,9 @@
-"""Widgets shared by the pages: the sidebar, the error guard, players and labels."""
+"""The frame every page shares (setup, navigation, sidebar), the error guard, players and labels."""
 
 from __future__ import annotations
 
+import logging
+import os
 import traceback
 from contextlib import contextmanager
 
@@ -12,6 +14,9 @@ from vsep_core.errors import VsepError
 from vsep_core.settings import Settings
 
 from . import cache, state
+from .loading import md_escape  # noqa: F401  (pages use ui.md_escape)
+
+_LOG = logging.getLogger("vsep_app")
 
 LEVEL_LABELS = {
     "independent": "Normalise each file on its own (the research code's prepare step)",
@@ -28,44 +33,87 @@ POOLED_SHORT = {"seed": "first half only (research code)", "expand": "every wind
 PASS_LABELS = {"auto": "Closed form where exact, else the loop (fast, same numbers)",
                "closed": "Closed form only", "iterative": "Iterative loop (as the research code)"}
 
-#: Page files by short name (``st.page_link`` accepts the path of a page given to ``st.navigation``).
-PAGE_FILES = {"upload": "pages/1_upload.py", "slices": "pages/2_slices.py",
-              "optimise": "pages/3_optimise.py", "results": "pages/4_results.py"}
+#: The pages: short name → (file, title on screen, icon). Streamlit's native multipage mode: ``app.py``
+#: is the first page (URL ``/``), each file in ``pages/`` another (URL: the file name without its number
+#: and ``.py``, e.g. ``/slices``). Its automatic page list (raw file names) is hidden by
+#: ``client.showSidebarNavigation = false`` in ``.streamlit/config.toml``; :func:`setup_page` draws this one.
+PAGES = {
+    "upload": ("app.py", "Load audio", ":material/upload:"),
+    "slices": ("pages/1_slices.py", "Slices", ":material/grid_view:"),
+    "optimise": ("pages/2_optimise.py", "Optimise", ":material/tune:"),
+    "results": ("pages/3_results.py", "Results", ":material/headphones:"),
+}
+
+#: Set to 1 by the person running the server to see Python tracebacks of unexpected errors in the page.
+SHOW_TRACEBACKS_ENV = "VSEP_SHOW_TRACEBACKS"
 
 
-def run_through_app() -> None:
-    """Make sure this page runs inside ``app.py``; call it first in every page file.
+class Frame:
+    """What :func:`setup_page` drew around a page; :meth:`finish` completes it after the page's content."""
 
-    Because a folder called ``pages/`` exists next to ``app.py``, Streamlit
-    1.67 serves the first request after a server start in its legacy
-    multipage mode (``PagesManager.uses_pages_directory`` is set at the first
-    session): a link to ``/slices`` runs ``pages/2_slices.py`` alone, without
-    ``app.py`` (its navigation, sidebar, default sample), until some script
-    calls ``st.navigation``. When that is the case, leave the legacy mode (as
-    ``st.navigation`` itself would) and rerun: the rerun executes ``app.py``,
-    whose ``st.navigation`` opens the same page (page ids come from the URL
-    path in both modes) and replaces the legacy navigation.
+    def __init__(self, status):
+        self._status = status
+
+    def finish(self) -> None:
+        """The sidebar's pair/settings/results (as they are after this run), the run marker, background work.
+
+        Call it last in every page: the sidebar then shows what the page just computed.
+        """
+        with guard("The sidebar"):
+            sidebar(self._status)
+        run_marker()
+        cache.warm_up()  # after the page is drawn: the rest of the engine, in the background, once per server
+        if state.source() is not None:  # the likely next page: compute its pictures while this one is read
+            with guard("Preparing the slices"):
+                cache.prefetch_slices(state.source(), state.settings())
+        preload_charts_later()
+
+
+def setup_page(title: str) -> Frame:
+    """The frame every page starts with (``app.py`` too): page config, navigation, default sample, notices.
+
+    Call it first in a page file; call the returned frame's :meth:`Frame.finish` last.
     """
-    from streamlit.runtime.pages_manager import PagesManager
+    from . import loading, sample
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    # The icon is an emoji: a Material icon here becomes a favicon fetched from the internet.
+    st.set_page_config(page_title=f"{title} · vsep", page_icon="🎙️", layout="wide")
+    nav = st.sidebar.container(key="vsep_nav")
+    for file, label, icon in PAGES.values():
+        nav.page_link(file, label=label, icon=icon)
+    status = st.sidebar.container()
+    if state.get(RUNS, 0) > 0:  # not while the first page is awaited: see preload_charts_now
+        preload_charts_now()
+    # First visit (on any page, also a direct link): the bundled default pair, so everything works at once.
+    if state.source() is None and not state.get(state.DEFAULT_TRIED):
+        st.session_state[state.DEFAULT_TRIED] = True
+        with guard("Loading the bundled sample"):
+            loading.activate(loading.sample_source(sample.default_pair()), state.settings())
+    notice = state.pop_notice()
+    if notice:
+        st.toast(notice, icon=":material/check_circle:")
+    return Frame(status)
 
 
 @contextmanager
 def guard(what: str = "This step"):
-    """Show a :class:`VsepError` as a message, anything else as a short note with details tucked away."""
+    """Show a :class:`VsepError` as a message, anything else as a short note; never a traceback to visitors.
+
+    The traceback of an unexpected error goes to the server's log, and into the page only when the person
+    running the server sets ``VSEP_SHOW_TRACEBACKS=1`` (visitors of a shared server must not see the
+    server's paths and code).
+    """
     try:
         yield
     except VsepError as exc:
         st.error(str(exc), icon=":material/error:")
-    except Exception as exc:  # noqa: BLE001 - the page must stay up; the details are offered below
-        st.error(f"{what} hit an unexpected problem ({type(exc).__name__}: {str(exc)[:200]}). "
-                 "What you loaded and computed is kept; try again or change the input.",
-                 icon=":material/error:")
-        with st.expander("Technical details (for a bug report)"):
-            st.code(traceback.format_exc(), language=None)
+    except Exception as exc:  # noqa: BLE001 - the page must stay up
+        _LOG.exception("%s hit an unexpected problem", what)
+        st.error(f"{what} hit an unexpected problem ({type(exc).__name__}). What you loaded and computed is "
+                 "kept; try again or change the input.", icon=":material/error:")
+        if os.environ.get(SHOW_TRACEBACKS_ENV) == "1":
+            with st.expander("Technical details (shown because VSEP_SHOW_TRACEBACKS=1)"):
+                st.code(traceback.format_exc(), language=None)
 
 
 def slice_label(name: str) -> str:
@@ -76,7 +124,7 @@ def slice_label(name: str) -> str:
 
 
 def link(page: str, label: str, icon: str | None = None) -> None:
-    st.page_link(PAGE_FILES[page], label=label, icon=icon)
+    st.page_link(PAGES[page][0], label=label, icon=icon)
 
 
 def require_source():
@@ -124,7 +172,7 @@ def sidebar(sb) -> None:
     if source is None:
         sb.caption("Nothing loaded yet.")
     else:
-        sb.markdown(f"**{source.label}**")
+        sb.markdown(f"**{md_escape(source.label)}**")
         n_samples = None
         try:
             pair = cache.pair(source, settings)
@@ -294,3 +342,175 @@ def remembered(key: str, default):
 
 def remember(key: str, value) -> None:
     st.session_state[f"vsep_keep_{key}"] = value
+
+
+# --- the Results page's scores -------------------------------------------------------
+
+#: Plain words for every method, metric and term the scores use (the glossary on Results).
+GLOSSARY = {
+    "seed": "This method (fingerprint EQ): it learns, window by window, a 400-band EQ that makes the mixture's "
+            "fingerprint look like the true vocal's. It reads the true vocal, so it is an oracle experiment.",
+    "seed_progressive_N": "The progressive run over the first N slices of your order, then the polish.",
+    "seed_greedy / seed_greedy_best": "The greedy search's order: the whole sequence, and its best prefix "
+                                      "(the steps up to the lowest loss).",
+    "polish": "The last pass of every run: one more EQ pass on the plain (raw) spectrogram.",
+    "joint": "The improved method (Optimise page, and `evaluate --methods joint`): every window's EQ learned at "
+             "once against the fingerprint of the result, with Adam. Also an oracle: it reads the true vocal.",
+    "loss": "How far the mixture's fingerprints still are from the vocal's after a run (mean squared difference "
+            "of the dB profiles, dB²). Lower is closer; it measures fingerprints, not sound.",
+    "exact_eq": "Ceiling (oracle): the best 400-band EQ per window, computed exactly from the true vocal. "
+                "Shows the most any per-window EQ could reach.",
+    "irm": "Ceiling (oracle): the ideal ratio mask, each time-frequency cell scaled by vocal ÷ (vocal + rest).",
+    "ibm": "Ceiling (oracle): the ideal binary mask, each cell kept whole or muted, whichever the vocal dominates.",
+    "wiener": "Ceiling (oracle): the ideal Wiener filter, like irm with energies (squared magnitudes).",
+    "repet_sim": "Blind: REPET-SIM keeps what repeats (the backing) and calls the rest vocal; it never sees the "
+                 "true vocal.",
+    "hpss": "Blind: harmonic/percussive separation in two stages; the middle layer is called vocal.",
+    "mixture": "The floor: the mixture itself offered as the vocal. Its SAR (artefacts) means nothing: "
+               "nothing was processed, so it shows as —.",
+    "SI-SDR": "Scale-invariant signal-to-distortion ratio (dB): how much of the estimate is the true vocal, "
+              "whatever its loudness. Every 3 dB more is half the error energy. Higher is better.",
+    "SDR": "Signal-to-distortion ratio (dB, BSS Eval): like SI-SDR but the estimate may be filtered a little "
+           "to fit; counts everything wrong (leftover backing, artefacts). Higher is better.",
+    "SIR": "Signal-to-interference ratio (dB): how little of the other source (for the vocal: the backing) "
+           "leaks into the estimate. Higher is better.",
+    "SAR": "Signal-to-artefacts ratio (dB): how little new noise or distortion the method itself added. "
+           "Higher is better.",
+}
+
+LOSS_VS_QUALITY = ("Why the lowest loss and the best SI-SDR can be different runs: the loss compares "
+                   "fingerprints (each window's 400-point dB profile, range-normalised) with the vocal's, while "
+                   "SI-SDR compares the rebuilt waveform with the true vocal, so a run can match the fingerprints "
+                   "more closely and still sound less like the vocal.")
+
+
+def _player_key(entry: dict) -> str | None:
+    """Which player a scored run belongs to ("N=3", "greedy", "best_prefix"); ``None`` for other methods."""
+    name = entry["name"]
+    if name == "seed_greedy":
+        return "greedy"
+    if name == "seed_greedy_best":
+        return "best_prefix"
+    if name.startswith("seed_progressive"):
+        return f"N={len(entry['info']['slices'])}"
+    return None
+
+
+def quality_marks(metrics: dict | None) -> dict:
+    """The ★ marks by player key: lowest loss among the scored runs, and best vocal SI-SDR when aligned."""
+    if metrics is None:
+        return {}
+    runs = [m for m in metrics["methods"] if m["kind"] == "seed" and not m.get("error") and _player_key(m)]
+    marks: dict = {}
+    if runs:
+        lowest = min(runs, key=lambda m: m["info"]["loss"])
+        marks.setdefault(_player_key(lowest), []).append("★ lowest loss")
+        if metrics["alignment"]["aligned"]:
+            best = max(runs, key=lambda m: m["vocal"]["si_sdr"])
+            marks.setdefault(_player_key(best), []).append("★ best SI-SDR")
+    return marks
+
+
+#: Methods whose SAR is not meaningful (nothing was processed): shown as "—".
+NO_SAR = {"mixture"}
+
+
+def metrics_section(metrics: dict, marks: dict) -> None:
+    """The scores as :func:`vsep_core.evaluate.evaluate_experiment` returned them, with the verdict first.
+
+    A pair that is not aligned gets its warning first and the table tucked into an expander: its
+    waveform scores mean nothing until the pair is aligned.
+    """
+    import pandas as pd
+
+    align = metrics["alignment"]
+    rows = []
+    for m in metrics["methods"]:
+        v, i = m["vocal"], m["instrumental"]
+        key = _player_key(m)
+        row = {"method": m["name"], "kind": m["kind"], "mark": " ".join(marks.get(key, [])) if key else "",
+               "loss": m.get("info", {}).get("loss")}
+        for part, values in (("vocal", v), ("instrumental", i)):
+            for metric, label in (("si_sdr", "SI-SDR"), ("sdr", "SDR"), ("sir", "SIR"), ("sar", "SAR")):
+                value = values[metric]
+                row[f"{part} {label}"] = None if (metric == "sar" and m["name"] in NO_SAR) else value
+        row["what it is"] = m["description"] + (f" (failed: {m['error']})" if m.get("error") else "")
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    number = {c: st.column_config.NumberColumn(format="%.2f", help=GLOSSARY.get(c.split(" ")[-1]))
+              for c in table.columns if c.split(" ")[-1] in ("SI-SDR", "SDR", "SIR", "SAR")}
+    number["loss"] = st.column_config.NumberColumn("loss (dB²)", format="%.1f", help=GLOSSARY["loss"])
+    number["method"] = st.column_config.TextColumn("method", help="See the glossary below for each name.")
+
+    def draw() -> None:
+        st.dataframe(table, hide_index=True, width="stretch", height=36 * (len(table) + 1) + 4,
+                     column_config=number, key="metrics_table")
+        st.caption("All in dB; higher is better. *seed*: this method; *oracle*: ceilings that read the true vocal; "
+                   "*blind*: methods that never see it; *mixture*: the mixture itself, the floor (its SAR means "
+                   "nothing, shown as —). Measured on the files as they are (level as is): an estimate made on a "
+                   "normalised pair is brought back by undoing the vocal's gain. "
+                   f"BSS Eval: {metrics['bss_eval']['implementation']}, {metrics['bss_eval']['aggregation']}. "
+                   + LOSS_VS_QUALITY)
+
+    if align["aligned"]:
+        st.success(align["verdict"], icon=":material/check_circle:")
+        draw()
+    else:
+        st.warning(align["verdict"] + " The scores below compare waveforms sample by sample, so they mean "
+                   "nothing until the pair is aligned: fix it on Load audio (the alignment check offers the fix).",
+                   icon=":material/warning:")
+        with st.expander("Scores of the pair as it is (not meaningful until it is aligned)"):
+            draw()
+    with st.expander("Glossary: methods, metrics and terms", icon=":material/menu_book:"):
+        st.markdown("\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY.items()))
+
+
+# --- listening: an A/B player ---------------------------------------------------------
+
+#: Longest segment offered in the A/B player: both WAVs travel inside the page (base64), 60 s ≈ 3.5 MB.
+AB_MAX_S = 60.0
+
+_AB_HTML = """<div style="font-family:sans-serif;font-size:14px">
+<audio id="ab" controls preload="auto" style="width:100%"></audio>
+<div style="margin-top:6px;display:flex;gap:8px;align-items:center">
+<button id="a" style="padding:6px 16px;border-radius:6px;border:1px solid #999;cursor:pointer">A: {label_a}</button>
+<button id="b" style="padding:6px 16px;border-radius:6px;border:1px solid #999;cursor:pointer">B: {label_b}</button>
+<span id="now" style="color:#555"></span></div></div>
+<script>
+const src = {{a: "data:audio/wav;base64,{data_a}", b: "data:audio/wav;base64,{data_b}"}};
+const names = {{a: "A", b: "B"}};
+const player = document.getElementById("ab");
+function pick(which) {{
+  const t = player.currentTime, playing = !player.paused;
+  player.src = src[which];
+  player.addEventListener("loadedmetadata", function once() {{
+    player.removeEventListener("loadedmetadata", once);
+    player.currentTime = Math.min(t, player.duration || t);
+    if (playing) player.play();
+  }});
+  for (const k of ["a", "b"]) document.getElementById(k).style.background = k === which ? "#ffe0e0" : "";
+  document.getElementById("now").textContent = "Playing " + names[which] + " (the position is kept when you switch)";
+}}
+document.getElementById("a").onclick = () => pick("a");
+document.getElementById("b").onclick = () => pick("b");
+pick("a");
+</script>"""
+
+
+def ab_player(choices: dict, duration_s: float, key: str = "ab") -> None:
+    """Pick any two signals (label → WAV bytes) and switch between them at the same position."""
+    import base64
+    import html as html_lib
+
+    if duration_s > AB_MAX_S:
+        st.caption(f"The A/B player is offered for segments up to {AB_MAX_S:.0f} s (both files travel inside the "
+                   "page); use the players below.")
+        return
+    labels = list(choices)
+    c1, c2 = st.columns(2)
+    a = c1.selectbox("A", labels, index=0, key=f"{key}_a")
+    b = c2.selectbox("B", labels, index=min(1, len(labels) - 1), key=f"{key}_b")
+    # Our own markup (labels escaped, no visitor text): st.iframe runs its script in a frame.
+    st.iframe(_AB_HTML.format(label_a=html_lib.escape(a), label_b=html_lib.escape(b),
+                              data_a=base64.b64encode(choices[a]).decode(), data_b=base64.b64encode(choices[b]).decode()),
+              height=110)

@@ -1,10 +1,6 @@
-"""Page 2: the 19 views of the vocal and the mixture, and one window's fingerprints."""
+"""Slices page: the 19 views of the vocal and the mixture, and one window's fingerprints."""
 
 from __future__ import annotations
-
-from vsep_app.ui import run_through_app
-
-run_through_app()  # first: a page must run inside app.py (see the function)
 
 import streamlit as st
 
@@ -12,9 +8,11 @@ from vsep_core.fingerprint import METRICS
 from vsep_core.views import VIEWS
 from vsep_app import cache, figures, jobs, state, ui
 
-st.title("Slices: 19 ways to look at a spectrogram")
+frame = ui.setup_page("Slices")
+
+st.title("Slices")
 st.markdown(
-    "Each **slice** filters the magnitude spectrogram with a small 3×3 kernel (rows: frequency, columns: time) "
+    "**19 ways to look at a spectrogram.** Each **slice** filters the magnitude spectrogram with a small 3×3 kernel (rows: frequency, columns: time) "
     "and keeps a different kind of detail: steady tones, onsets, pitch glides, edges. The method matches the "
     "mixture to the vocal's **fingerprint** in one slice after another. Colours are dB of the filtered "
     "magnitude (80 dB range) against time (s) and frequency (Hz); the pictures are reduced for display, the "
@@ -84,3 +82,5 @@ if source is not None:
                 st.caption("Energies are sums of squared magnitudes in the band; ratios have no unit; frequencies "
                            "are 0 where no peak was found.")
     ui.link("optimise", "Next: run the optimiser", ":material/arrow_forward:")
+
+frame.finish()

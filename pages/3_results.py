@@ -1,10 +1,6 @@
-"""Page 4: listen, compare spectrograms and EQ curves, measure, download."""
+"""Results page: listen, compare spectrograms and EQ curves, measure, download."""
 
 from __future__ import annotations
-
-from vsep_app.ui import run_through_app
-
-run_through_app()  # first: a page must run inside app.py (see the function)
 
 import numpy as np
 import pandas as pd
@@ -13,7 +9,7 @@ import streamlit as st
 from vsep_core import plots, report
 from vsep_app import cache, jobs, state, ui
 
-AUTO_MEASURE_S = 30.0  # measure separation quality without asking for segments up to this long
+frame = ui.setup_page("Results")
 
 st.title("Results")
 st.markdown("Listen to what each run extracted, see where it put energy, and take everything with you.")
@@ -55,11 +51,42 @@ elif source is not None:
             st.warning("These results were computed with earlier settings or another pair; they are shown with "
                        "the settings they were made with (below).", icon=":material/history:")
         settings = prog.settings
-        result = cache.experiment_result(source, prog, greedy)
+        waiting = st.empty()  # "Waiting: N jobs ahead of yours" while other visitors' work runs
+
+        def on_wait(ahead: int) -> None:
+            waiting.caption(jobs.waiting_text(ahead))
+
+        result = jobs.run(lambda: cache.experiment_result(source, prog, greedy), on_wait)
         pair = cache.pair(source, settings)
         greedy_used = greedy if result.greedy is not None else None
-        files = cache.run_files(source, prog, greedy_used)["files"]
         sr = pair.sr
+
+        # --- separation quality: first, where the visitor looks ----------------------------
+        st.subheader("Separation quality")
+        st.caption(report.ORACLE_NOTE)
+        metrics = None
+        if pair.duration_s <= cache.AUTO_MEASURE_S or st.button(
+                f"Measure separation quality ({pair.duration_s:.0f} s of audio: this takes a while)",
+                key="measure_quality", icon=":material/analytics:"):
+            bar = st.progress(0.0, text="Measuring: checking the alignment…")
+            if cache.results_pending(prog, greedy, "metrics"):  # started on Optimise, not done yet
+                bar.progress(0.5, text="Measuring (started while you were on Optimise)…")
+                cache.wait_for_results(prog, greedy, "metrics", on_wait)
+
+            def show(events, elapsed, done):
+                last = [e for e in events if e[0] == "progress"]
+                if last and not done:
+                    bar.progress(last[-1][1], text=last[-1][2])
+
+            metrics = jobs.run_with_events(lambda emit: cache.evaluation(source, prog, greedy_used, emit), show)
+            bar.empty()
+        marks = ui.quality_marks(metrics)
+        if metrics is not None:
+            ui.metrics_section(metrics, marks)
+
+        cache.wait_for_results(prog, greedy, "files", on_wait)
+        files = jobs.run(lambda: cache.run_files(source, prog, greedy_used)["files"], on_wait)
+        waiting.empty()
 
         # --- listen ------------------------------------------------------------------
         st.subheader("Listen")
@@ -70,7 +97,7 @@ elif source is not None:
             with col:
                 st.markdown(f"**{label}**")
                 st.audio(files[path], format="audio/wav")
-                st.download_button("WAV", files[path], file_name=path.replace("/", "_"), mime="audio/wav",
+                st.download_button("WAV", lambda: files[path], file_name=path.replace("/", "_"), mime="audio/wav",
                                    key=f"dl_{key}", icon=":material/download:", on_click="ignore")
 
         top = st.columns(3)
@@ -80,24 +107,36 @@ elif source is not None:
         player(f"Instrumental estimate (mixture − vocal, N = {best.n})", report.run_wav_paths(str(best.n))["instrumental"],
                "instrumental_best", top[2])
 
+        st.markdown("##### A/B: compare any two at the same moment")
+        ab = {"Mixture": "1_slices/mixture.wav", "Target (true vocal)": "1_slices/target.wav"}
+        ab.update({f"N = {r.n}" + (" (lowest loss)" if r is best else ""): report.run_wav_paths(str(r.n))["vocal"]
+                   for r in result.progressive})
+        if result.greedy is not None:
+            ab[f"Greedy order ({len(result.greedy.sequence)})"] = report.run_wav_paths("greedy")["vocal"]
+            if result.best_prefix_run is not result.greedy_run:
+                ab[f"Best prefix ({result.greedy.best_prefix_length})"] = report.run_wav_paths("best_prefix")["vocal"]
+        ui.ab_player({label: files[path] for label, path in ab.items()}, pair.duration_s, key="results_ab")
+
         st.markdown("##### Extracted vocal for every N")
-        per_row = 4
+        per_row = 3  # wide enough players to seek in
         runs = result.progressive
         for start in range(0, len(runs), per_row):
             cols = st.columns(per_row)
             for col, run in zip(cols, runs[start:start + per_row]):
-                mark = " ★ lowest" if run is best else ""
+                mark = "".join(f" {m}" for m in marks.get(f"N={run.n}", [])) or (" ★ lowest loss" if run is best else "")
                 player(f"N = {run.n} · loss {run.final_loss:.1f}{mark}", report.run_wav_paths(str(run.n))["vocal"],
                        f"vocal_{run.n}", col)
         if result.greedy is not None:
             st.markdown("##### Greedy search")
             cols = st.columns(per_row)
-            player(f"Greedy order ({len(result.greedy.sequence)} slices) · loss {result.greedy.loss:.1f}",
+            player(f"Greedy order ({len(result.greedy.sequence)} slices) · loss {result.greedy.loss:.1f}"
+                   + "".join(f" {m}" for m in marks.get("greedy", [])),
                    report.run_wav_paths("greedy")["vocal"], "vocal_greedy", cols[0])
             player("Greedy instrumental estimate", report.run_wav_paths("greedy")["instrumental"],
                    "instrumental_greedy", cols[1])
             if result.best_prefix_run is not result.greedy_run:
-                player(f"Best prefix ({result.greedy.best_prefix_length}) · loss {result.greedy.best_prefix_loss:.1f}",
+                player(f"Best prefix ({result.greedy.best_prefix_length}) · loss {result.greedy.best_prefix_loss:.1f}"
+                       + "".join(f" {m}" for m in marks.get("best_prefix", [])),
                        report.run_wav_paths("best_prefix")["vocal"], "vocal_best_prefix", cols[2])
         elif greedy is not None:
             st.caption("The greedy search was run with other settings; run it again to add it here.")
@@ -141,75 +180,37 @@ elif source is not None:
                    "dB each pass added (red) or removed (blue) to make the mixture's fingerprint match the vocal's. "
                    "Pooled slices learn half as many windows.")
 
-        # --- separation quality --------------------------------------------------------
-        st.subheader("Separation quality")
-        metrics = None
-        if not cache.evaluation_available():
-            st.info("The separation scores (SI-SDR, SDR, SIR, SAR) arrive with the evaluation module; until then, "
-                    "the loss is the measure:", icon=":material/info:")
-            st.plotly_chart(plots.final_loss_figure({r.n: r.final_loss for r in runs},
-                                                    {f"greedy ({len(result.greedy.sequence)})": result.greedy.loss}
-                                                    if result.greedy is not None else None), theme=None,
-                            key="loss_fallback")
-        else:
-            st.caption(report.ORACLE_NOTE)
-            key = "measure_quality"
-            auto = pair.duration_s <= AUTO_MEASURE_S
-            if auto or st.button(f"Measure separation quality ({pair.duration_s:.0f} s of audio: this takes a while)",
-                                 key=key, icon=":material/analytics:"):
-                bar = st.progress(0.0, text="Measuring…")
-
-                def show(events, elapsed, done):
-                    last = [e for e in events if e[0] == "progress"]
-                    if last and not done:
-                        bar.progress(last[-1][1], text=last[-1][2])
-
-                metrics = jobs.run_with_events(lambda emit: cache.evaluation(source, prog, greedy_used, emit), show)
-                bar.empty()
-            if metrics is not None:
-                rows = []
-                for m in metrics["methods"]:
-                    v, i = m["vocal"], m["instrumental"]
-                    rows.append({"method": m["name"], "kind": m["kind"],
-                                 "vocal SI-SDR": v["si_sdr"], "vocal SDR": v["sdr"], "vocal SIR": v["sir"],
-                                 "vocal SAR": v["sar"], "instrumental SI-SDR": i["si_sdr"],
-                                 "instrumental SDR": i["sdr"], "what it is": m["description"] +
-                                 (f" (failed: {m['error']})" if m.get("error") else "")})
-                table = pd.DataFrame(rows)
-                number = st.column_config.NumberColumn(format="%.2f")
-                st.dataframe(table, hide_index=True, width="stretch",
-                             column_config={c: number for c in table.columns if "SI-SDR" in c or "SDR" in c
-                                            or "SIR" in c or "SAR" in c})
-                st.caption("All in dB; higher is better. *seed*: this method (yours); *oracle*: ceilings that read "
-                           "the true vocal (ideal masks, the exact 400-band EQ); *blind*: methods that never see it; "
-                           "*mixture*: the mixture itself, the floor. "
-                           + ("Scores are measured on the pair at its true relative level (the analysis normalised "
-                              "each file on its own). " if metrics.get("run_level") == "independent" else "")
-                           + f"BSS Eval: {metrics['bss_eval']['implementation']}, 1 s frames, median.")
-                align = metrics["alignment"]
-                (st.success if align["aligned"] else st.warning)(align["verdict"])
-
         # --- downloads ---------------------------------------------------------------------
         st.subheader("Take it with you")
-        bundle = cache.downloads(source, prog, greedy_used, metrics)
+        # Made when a button is pressed (a callable as the data), not on every visit: a long song's ZIP and
+        # report are hundreds of MB that would otherwise sit in the server's memory for each session.
+
+        def bundle(part: str):
+            return lambda: jobs.run(lambda: cache.downloads(source, prog, greedy_used, metrics))[part]
+
+        n_wavs = sum(p.endswith(".wav") for p in files)
         c1, c2 = st.columns(2)
         with c1:
-            st.download_button("Download everything (ZIP)", bundle["zip"], file_name="vsep_results.zip",
+            st.download_button("Download everything (ZIP)", bundle("zip"), file_name="vsep_results.zip",
                                mime="application/zip", icon=":material/folder_zip:", type="primary",
                                key="dl_zip", on_click="ignore")
-            st.caption(f"{len(bundle['files'])} files, {len(bundle['zip']) / 1e6:.1f} MB: every WAV (vocal and "
-                       "instrumental per run), the plots, summary.json and settings.json.")
+            st.caption(f"Every WAV ({n_wavs}: vocal and instrumental per run), the plots, summary.json, "
+                       "settings.json" + (" and metrics.json (the scores, as `python -m vsep_core evaluate --json` "
+                                          "writes them)." if metrics is not None else ".")
+                       + " Packed when you press the button (a few seconds for a long song).")
         with c2:
-            st.download_button("Download the report (HTML)", bundle["html"], file_name="vsep_report.html",
+            st.download_button("Download the report (HTML)", bundle("html"), file_name="vsep_report.html",
                                mime="text/html", icon=":material/description:", key="dl_html", on_click="ignore")
-            st.caption(f"One page, {len(bundle['html']) / 1e6:.1f} MB, opens offline in any browser: the players, "
-                       "the plots and the numbers, for people who do not program.")
+            st.caption("One page that opens offline in any browser: the players, the plots and the numbers, for "
+                       "people who do not program.")
         wavs = sorted((p for p in files if p.endswith(".wav")), key=wav_order)
         with st.expander(f"Every WAV file, one by one ({len(wavs)})", icon=":material/library_music:"):
             for start in range(0, len(wavs), 4):
                 for col, path in zip(st.columns(4), wavs[start:start + 4]):
-                    col.download_button(wav_label(path), files[path], file_name=path.replace("/", "_"),
+                    col.download_button(wav_label(path), lambda path=path: files[path], file_name=path.replace("/", "_"),
                                         mime="audio/wav", key=f"dl_all_{path}", icon=":material/download:",
                                         on_click="ignore", width="stretch")
         with st.expander("Settings of these results"):
             st.json(settings.to_dict())
+
+frame.finish()
