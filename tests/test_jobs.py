@@ -118,9 +118,14 @@ def test_first_come_first_served_and_each_waiting_session_sees_its_place():
     for c in callers + holders:
         c.join(10)
     assert order == [0, 1, 2]
-    # The last one saw its place fall as the line moved, and no place after it started.
+    # The last one saw its place fall as the line moved (never rise or repeat), and no place after it started.
+    # Between two of its polls the line may move on by more than one when the jobs ahead are instant, so the
+    # later places may be skipped.
     places = [t for t in callers[2].texts() if t.startswith("Waiting")]
-    assert places == ["Waiting: 2 jobs ahead of yours", "Waiting: 1 job ahead of yours", jobs.waiting_text(0)]
+    expected = ["Waiting: 2 jobs ahead of yours", "Waiting: 1 job ahead of yours", jobs.waiting_text(0)]
+    assert places[0] == expected[0]
+    steps = [expected.index(t) for t in places]
+    assert steps == sorted(set(steps))
 
 
 def test_a_failing_job_raises_in_its_own_caller_only_and_frees_its_slot():
