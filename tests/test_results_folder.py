@@ -171,3 +171,24 @@ def test_ctrl_c_mid_run_leaves_the_earlier_folder_byte_identical(sig, earlier, t
     assert "interrupted" in err and "Traceback" not in err
     assert tree_digest(out) == digest
     assert leftovers(out.parent) == []
+
+
+def test_a_report_keeps_every_runs_audio_so_the_lower_workload_limit_applies(tmp_path, monkeypatch, capsys):
+    """`run --report` holds every run's audio: a segment allowed without it is refused with it (issue #8)."""
+    import numpy as np
+
+    from vsep_core.audio import write_wav
+    from vsep_core.cli import main
+
+    sr = 8000
+    t = np.arange(int(9 * sr)) / sr
+    vocal = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    write_wav(tmp_path / "v.wav", vocal, sr)
+    write_wav(tmp_path / "m.wav", vocal + (0.2 * np.sin(2 * np.pi * 97 * t)).astype(np.float32), sr)
+    monkeypatch.setenv("VSEP_MAX_SEGMENT_S", "8")  # 8 s plain, 2/3 of it with the audio kept
+    common = ["run", "--mixture", str(tmp_path / "m.wav"), "--vocal", str(tmp_path / "v.wav"), "--duration", "7",
+              "--slices", "1", "--no-plots", "--quiet"]
+    assert main(common + ["--out", str(tmp_path / "plain")]) == 0
+    assert main(common + ["--out", str(tmp_path / "with_report"), "--report"]) == 2
+    err = capsys.readouterr().err
+    assert "VSEP_MAX_SEGMENT_S" in err and not (tmp_path / "with_report").exists()

@@ -270,7 +270,9 @@ def main_run(args) -> int:
     if args.metrics:
         from .evaluate import evaluate_experiment, load_pair  # needs museval: fail before any work
     with StagedFolder(target) as staged:
-        pair = prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
+        # A report or scores keep every run's audio in memory: the engine's workload limit for that applies.
+        pair = prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
+                            keep_audio=args.report or args.metrics)
         outputs = Outputs(pair, settings, max_slices, out_dir=staged.path)
         with TerminalProgress(enabled=False if args.quiet else None) as bar:
             split = 0.8 if args.metrics else 1.0  # the scoring takes about a fifth of a short run
