@@ -105,9 +105,10 @@ def test_first_come_first_served_and_each_waiting_session_sees_its_place():
     pool = JobPool(1)
     release, holders = hold(pool)
     order: list[int] = []
+    gates = [threading.Event() for _ in range(3)]  # each job runs until the test lets it end
     callers = []
     for i in range(3):
-        c = Caller(pool, lambda emit, i=i: order.append(i))
+        c = Caller(pool, lambda emit, i=i: (order.append(i), gates[i].wait(10)))
         c.start()
         callers.append(c)
         wait_for(lambda: pool.waiting == i + 1)  # in line before the next one arrives
@@ -115,17 +116,17 @@ def test_first_come_first_served_and_each_waiting_session_sees_its_place():
     assert "Waiting: 1 job ahead of yours" in callers[1].texts()
     assert callers[0].texts() == [jobs.waiting_text(0)]
     release.set()
+    wait_for(lambda: order == [0] and "Waiting: 1 job ahead of yours" in callers[2].texts())
+    gates[0].set()
+    wait_for(lambda: order == [0, 1] and jobs.waiting_text(0) in callers[2].texts())
+    gates[1].set()
+    wait_for(lambda: order == [0, 1, 2])
+    gates[2].set()
     for c in callers + holders:
         c.join(10)
-    assert order == [0, 1, 2]
-    # The last one saw its place fall as the line moved (never rise or repeat), and no place after it started.
-    # Between two of its polls the line may move on by more than one when the jobs ahead are instant, so the
-    # later places may be skipped.
+    # The last one saw its place fall as the line moved, and no place after it started.
     places = [t for t in callers[2].texts() if t.startswith("Waiting")]
-    expected = ["Waiting: 2 jobs ahead of yours", "Waiting: 1 job ahead of yours", jobs.waiting_text(0)]
-    assert places[0] == expected[0]
-    steps = [expected.index(t) for t in places]
-    assert steps == sorted(set(steps))
+    assert places == ["Waiting: 2 jobs ahead of yours", "Waiting: 1 job ahead of yours", jobs.waiting_text(0)]
 
 
 def test_a_failing_job_raises_in_its_own_caller_only_and_frees_its_slot():
