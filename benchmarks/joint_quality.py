@@ -10,10 +10,14 @@ both greedy results, so the comparison is against the seed method at its best, n
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, as the other benchmarks
+
 
 from vsep_core import baselines
 from vsep_core.analysis import analyse
