@@ -302,6 +302,11 @@ if source is not None:
     if kept_attr is not None and kept_attr[0] == source.identity:
         found_attr = kept_attr[1]
         st.plotly_chart(figures.attribution_figure(found_attr, ui.slice_label), theme=None, key="attribution")
+        # The figures and the losses beside them (loss and quality often disagree).
+        st.dataframe([{"slice": ui.slice_label(row["name"]), **{k: v for k, v in row.items() if k != "name"}}
+                      for row in found_attr["slices"]], hide_index=True,
+                     column_config={k: st.column_config.NumberColumn(format="%.2f") for k in found_attr["slices"][0]
+                                    if k != "name"} if found_attr["slices"] else None)
         st.download_button("Download these figures (JSON)", json_text(found_attr).encode(),
                            file_name="attribution.json", mime="application/json", key="attribution_download",
                            icon=":material/download:")

@@ -622,3 +622,5 @@ def test_joint_matching_and_which_slices_help_on_optimise(sample_pair):
     engine = attribute_slices(truth, Settings(), order=order)
     assert found == engine
     assert any("The chain of 3 slices scores" in t for t in _chart_titles(at))
+    (table,) = [d.value for d in at.dataframe if "loss_without" in d.value.columns]  # the losses beside the figures
+    assert list(table["loss_without"]) == pytest.approx([row["loss_without"] for row in engine["slices"]])
