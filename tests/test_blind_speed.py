@@ -8,7 +8,7 @@ import pytest
 import scipy.ndimage
 import sklearn
 import soundfile as sf
-from hypothesis import given, settings as hyp_settings, strategies as st
+from hypothesis import assume, given, settings as hyp_settings, strategies as st
 
 from vsep_core import baselines
 from vsep_core.baselines import RepetSim, TwoStageHPSS, _median_filter_along, _repet_background
@@ -104,6 +104,11 @@ def test_repet_neighbours_follow_sklearn_when_it_chunks_the_distances(monkeypatc
        size=st.sampled_from([1, 2, 3, 4, 17, 31, 32]), ties=st.booleans())
 @hyp_settings(max_examples=60, deadline=None)
 def test_median_filter_along_is_scipy_median_filter(seed, rows, length, size, ties):
+    # Lines shorter than the window are handed to scipy's own n-dimensional filter: nothing of ours to
+    # compare, and in one CI run two identical scipy calls disagreed there (hypothesis FlakyFailure: 30
+    # points, a 32-point window; not reproduced in isolation). Only lines at least as long as the window
+    # are compared; test_hpss_masks_are_librosa_hpss_on_short_clips covers the short path end to end.
+    assume(length >= size)
     rng = np.random.default_rng(seed)
     x = rng.random((rows, length), dtype=np.float32)
     if ties:
