@@ -298,7 +298,7 @@ def test_a_refused_decompression_bomb_keeps_the_session_small(tmp_path, name, ff
 
 
 def test_a_whole_song_over_the_dashboards_segment_limit_is_refused_with_the_setting(monkeypatch):
-    """Issue #8: one session stays under 1.5 GB, so the dashboard analyses at most 80 s (VSEP_MAX_SEGMENT_S)."""
+    """Issue #8: one session stays under 1.5 GB, so the dashboard analyses at most 50 s (VSEP_MAX_SEGMENT_S)."""
     from vsep_app import cache
     from vsep_app.state import Source
     from vsep_core.errors import VsepError
@@ -316,7 +316,9 @@ def test_a_whole_song_over_the_dashboards_segment_limit_is_refused_with_the_sett
         return buf.getvalue()
 
     source = Source.create(label="long", origin="upload", mixture=wav(mixture), other=wav(vocal))
-    assert cache.pair(source, Settings(duration_s=60.0)).duration_s == pytest.approx(60.0, abs=0.01)
+    assert cache.pair(source, Settings(duration_s=45.0)).duration_s == pytest.approx(45.0, abs=0.01)
+    with pytest.raises(VsepError, match="VSEP_MAX_SEGMENT_S"):
+        cache.pair(source, Settings(duration_s=60.0))
     with pytest.raises(VsepError, match="VSEP_MAX_SEGMENT_S"):
         cache.pair(source, Settings(duration_s=None))
     monkeypatch.setenv("VSEP_MAX_SEGMENT_S", "200")  # the person running the server may allow more

@@ -110,10 +110,11 @@ def _file_label(role: str, file_name: str) -> str:
 
 
 #: The dashboard's analysed-segment limit when ``VSEP_MAX_SEGMENT_S`` is not set (seconds, before the
-#: engine's 2/3 for kept audio: 80 s at the default hop). A session's memory grows with the segment
-#: (measured: 0.53 GB for 4.7 s, 1.8 GB for 2 minutes, runs + greedy + Results), so this keeps one
-#: session under 1.5 GB on a shared server; a server for one person can raise it (docs/SERVING.md).
-APP_MAX_SEGMENT_S = 120.0
+#: engine's 2/3 for kept audio: 50 s at the default hop). A session's memory grows with the segment and
+#: with N (every run's audio is kept). Measured, one session, run both then Results, N = 18: 1.26 GB at
+#: 50 s, 1.49 GB at 60 s, 1.73 GB at 80 s (N = 8: 1.26 GB at 80 s). So this keeps a session under 1.5 GB on
+#: a shared server; a server for one person can raise it (docs/SERVING.md).
+APP_MAX_SEGMENT_S = 75.0
 
 
 def app_segment_limit_s() -> float:
@@ -300,7 +301,7 @@ class GreedyOutcome:
 #: Runs of segments longer than this (seconds) are not kept in the shared caches: each holds every run's
 #: audio (a 3-minute segment's progressive test with N = 8: ~0.3 GB), and a second visitor with the same long
 #: song and settings is unlikely. They live in the session that ran them (its RunRecord) and nowhere else.
-SHARED_MAX_S = 60.0
+SHARED_MAX_S = 30.0
 
 
 def _shared(source: Source, settings: Settings) -> bool:
