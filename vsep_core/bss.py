@@ -58,8 +58,11 @@ _BLOCK = 16384
 _BLOCK_CHUNK = 32
 _FRAME_CHUNK = 16
 
-#: Reference sets whose correlations are kept (one evaluation uses one set; ~200 MB for 3 minutes).
-_CACHE_SIZE = 1
+#: Reference sets kept between calls. 0: off. With one set kept, the dashboard's tests intermittently got
+#: wrong SIR figures for one method of a Results table (e.g. −73 dB instead of 27 dB; SDR and SI-SDR right)
+#: while other threads scored at the same time; the cause was not found this round, so every call builds
+#: its own (about 0.3–0.6 s more per method on a 3-minute song) until it is.
+_CACHE_SIZE = 0
 _CACHE: "OrderedDict[tuple, _References]" = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
@@ -270,6 +273,8 @@ def _references(references: np.ndarray, filters_len: int, starts: np.ndarray, wi
     digest = hashlib.sha1(np.ascontiguousarray(references).view(np.uint8)).hexdigest()
     key = (digest, references.shape, filters_len, window, len(starts),
            int(starts[1] - starts[0]) if len(starts) > 1 else 0, _BLOCK)
+    if _CACHE_SIZE == 0:
+        return _References(references.copy(), filters_len, starts, window)
     # Built under the lock: methods scored in parallel threads wait for the one set, not build it twice.
     with _CACHE_LOCK:
         if key in _CACHE:
