@@ -440,14 +440,19 @@ def test_sessions_do_not_see_each_others_uploads():
     assert second.session_state["vsep_source"].label == SAMPLE_LABEL
 
 
-def _results_downloads(at: AppTest, media) -> tuple[dict, str]:
-    """Run a short progressive test, open Results; the ZIP's summary.json and the HTML report."""
+def _run_and_open_results(at: AppTest, n: int) -> None:
+    """Run the progressive test over N = 1 … n on Optimise, then open Results (no error either time)."""
     at.switch_page("pages/2_optimise.py").run()
-    at.slider(key="opt_n").set_value(2).run()
+    at.slider(key="opt_n").set_value(n).run()
     at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
     at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
     _assert_no_exception(at)
     assert not _errors(at)
+
+
+def _results_downloads(at: AppTest, media) -> tuple[dict, str]:
+    """Run a short progressive test, open Results; the ZIP's summary.json and the HTML report."""
+    _run_and_open_results(at, 2)
     labels = [b.label for b in at.download_button]
     with zipfile.ZipFile(io.BytesIO(media(at.download_button[labels.index("Download everything (ZIP)")]))) as zf:
         summary = json.loads(zf.read("summary.json"))
@@ -523,12 +528,7 @@ def test_the_scores_table_is_the_engines_evaluation_at_every_level(level):
         at.button[[b.label for b in at.button].index("Apply settings")].click().run()
     settings = at.session_state["vsep_settings"]
     assert settings.level == level
-    at.switch_page("pages/2_optimise.py").run()
-    at.slider(key="opt_n").set_value(3).run()
-    at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
-    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
-    _assert_no_exception(at)
-    assert not _errors(at)
+    _run_and_open_results(at, 3)
 
     engine_pair = prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav", settings=settings)
     result = run_experiment(engine_pair, settings, max_slices=3, greedy=False)

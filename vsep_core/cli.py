@@ -40,30 +40,27 @@ def level_value(text: str) -> str:
     return key
 
 
-def duration_value(text: str):
-    """Seconds (> 0) or ``all`` (the whole file) → float or None."""
-    if text.strip().lower() == "all":
+def _seconds_or(word: str, text: str):
+    """Seconds (> 0) → float, or ``word`` → None."""
+    if text.strip().lower() == word:
         return None
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds or 'all', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected seconds or '{word}', got {text!r}") from None
     if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds or 'all', got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds or '{word}', got {text!r}")
     return value
+
+
+def duration_value(text: str):
+    """Seconds (> 0) or ``all`` (the whole file) → float or None."""
+    return _seconds_or("all", text)
 
 
 def window_value(text: str):
     """BSS Eval frame length: seconds (> 0) or ``whole`` (one whole-signal figure) → float or None."""
-    if text.strip().lower() == "whole":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds or 'whole', got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds or 'whole', got {text!r}")
-    return value
+    return _seconds_or("whole", text)
 
 
 def order_value(text: str) -> list[str]:

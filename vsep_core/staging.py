@@ -72,15 +72,19 @@ def check_out_dir(out, *, entries=RUN_ENTRIES, marker: str = "summary.json", opt
                 example = strangers[0] if strangers else f"no {marker}"
                 raise VsepError(f"{option} {text!r} holds files that are not an earlier run's results "
                                 f"({example!r}); give a new or empty folder, so nothing of yours is replaced.")
-    parent = path.parent
-    existing = parent
+    _check_writable_place(path, f"Cannot write to {option} {text!r}")
+    return path
+
+
+def _check_writable_place(path: Path, cannot: str) -> None:
+    """Refuse ``path`` when its nearest existing ancestor is a file or not writable (``cannot`` starts the message)."""
+    existing = path.parent
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise VsepError(f"Cannot write to {option} {text!r}: {str(existing)!r} is a file, not a folder.")
+        raise VsepError(f"{cannot}: {str(existing)!r} is a file, not a folder.")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise VsepError(f"Cannot write to {option} {text!r}: no permission to write in {str(existing)!r}.")
-    return path
+        raise VsepError(f"{cannot}: no permission to write in {str(existing)!r}.")
 
 
 def check_out_file(out, *, option: str = "--json") -> Path:
@@ -97,13 +101,7 @@ def check_out_file(out, *, option: str = "--json") -> Path:
     path = Path(text).expanduser().absolute()
     if path.is_dir():
         raise VsepError(f"{option} {text!r} is a folder; give a file name.")
-    existing = path.parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise VsepError(f"Cannot write the JSON report to {text!r}: {str(existing)!r} is a file, not a folder.")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise VsepError(f"Cannot write the JSON report to {text!r}: no permission to write in {str(existing)!r}.")
+    _check_writable_place(path, f"Cannot write the JSON report to {text!r}")
     return path
 
 
