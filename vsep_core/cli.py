@@ -63,6 +63,35 @@ def window_value(text: str):
     return _seconds_or("whole", text)
 
 
+#: What ``run --write`` takes besides run numbers.
+WRITE_WORDS = ("all", "none", "inputs", "best", "greedy", "best_prefix")
+
+
+def write_value(text: str):
+    """``run --write``: which WAVs to write → None (every file) or a frozenset of words and run numbers.
+
+    Comma-separated: ``all``; ``none``; ``inputs`` (copies of the mixture and the
+    target); ``best`` (the progressive run with the lowest loss); ``greedy`` and
+    ``best_prefix`` (``best-prefix``); run numbers ``1`` … ``N``.
+    """
+    parts = [part.strip().lower().replace("-", "_") for part in str(text).split(",") if part.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("expected a comma-separated list, e.g. best,greedy (or all, none)")
+    for part in parts:
+        if part not in WRITE_WORDS and not (part.isdigit() and int(part) >= 1):
+            raise argparse.ArgumentTypeError(
+                f"expected {', '.join(WRITE_WORDS)} or run numbers (1, 2, …), got {part!r}")
+    if "all" in parts:
+        if len(parts) > 1:
+            raise argparse.ArgumentTypeError("'all' already means every file; give it alone")
+        return None
+    if "none" in parts:
+        if len(parts) > 1:
+            raise argparse.ArgumentTypeError("'none' means no WAV at all; give it alone")
+        return frozenset()
+    return frozenset(str(int(part)) if part.isdigit() else part for part in parts)
+
+
 def order_value(text: str) -> list[str]:
     """Comma-separated slices (names, numbers or short names)."""
     return [part.strip() for part in text.split(",") if part.strip()]
@@ -146,6 +175,19 @@ def joint_from_args(args):
     return JointSettings(steps=args.joint_steps, step_size=args.joint_step_size,
                          views=parse_views(args.joint_views), clip_db=args.joint_clip_db)
 
+def _checked_write(args, max_slices: int):
+    """``run --write``'s choice checked against the run: None (every file) or the set of words and numbers."""
+    runs = args.write
+    if runs is None:
+        return None
+    too_big = sorted((int(r) for r in runs if r.isdigit() and int(r) > max_slices))
+    if too_big:
+        raise VsepError(f"--write names run {too_big[0]}, but this run has 1 … {max_slices} slices.")
+    if not args.greedy and runs & {"greedy", "best_prefix"}:
+        raise VsepError("--write greedy or best_prefix needs --greedy (the greedy search makes those runs).")
+    return runs
+
+
 def settings_from_args(args) -> Settings:
     """Build :class:`Settings` from parsed arguments (raises VsepError on bad values)."""
     return Settings(
@@ -189,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output folder: new, empty, or an earlier run's results (replaced when the new run "
                           "is complete) (%(default)s)")
     run.add_argument("--no-plots", action="store_true", help="skip the HTML plots")
+    audio = run.add_mutually_exclusive_group()
+    audio.add_argument("--write", type=write_value, default=None, metavar="WHICH",
+                       help="which WAVs to write, comma-separated: all (every run's vocal and instrumental and "
+                            "the inputs' copies: 40 files with 18 slices and --greedy), none, inputs, best (the "
+                            "progressive run with the lowest loss), greedy, best_prefix, or run numbers; e.g. "
+                            "best,greedy (all)")
+    audio.add_argument("--no-audio", dest="write", action="store_const", const=frozenset(),
+                       help="write no WAV (the same as --write none)")
     run.add_argument("--report", action="store_true", help="also write report.html (self-contained, opens offline)")
     run.add_argument("--metrics", action="store_true",
                      help="also score the runs and the reference methods (as evaluate) into metrics.json "
@@ -263,6 +313,7 @@ def main_run(args) -> int:
         return main_run_joint(args)
     t0 = time.perf_counter()
     settings, order, max_slices = _checked_settings(args, "run")
+    runs = _checked_write(args, max_slices)
     target = check_out_dir(args.out)
     if args.metrics:
         from .evaluate import evaluate_experiment, load_pair  # needs museval: fail before any work
@@ -270,12 +321,23 @@ def main_run(args) -> int:
         # A report or scores keep every run's audio in memory: the engine's workload limit for that applies.
         pair = prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
                             keep_audio=args.report or args.metrics)
-        outputs = Outputs(pair, settings, max_slices, out_dir=staged.path)
+        keep_audio = args.report or args.metrics
+        outputs = Outputs(pair, settings, max_slices, out_dir=staged.path,
+                          inputs=runs is None or "inputs" in runs)
         with TerminalProgress(enabled=False if args.quiet else None) as bar:
             split = 0.8 if args.metrics else 1.0  # the scoring takes about a fifth of a short run
+            # Without a report or scores, only the runs to be written get audio (the inverse STFT is most of
+            # a long song's time); with them every run's audio is kept, and the chosen ones are written after.
+            choose_later = keep_audio and runs is not None
             result = run_experiment(pair, settings, order=order, max_slices=max_slices, greedy=args.greedy,
-                                    keep_audio=args.report or args.metrics, on_run=outputs.add_run,
+                                    keep_audio=keep_audio, on_run=None if choose_later else outputs.add_run,
+                                    audio_runs=None if (runs is None or keep_audio) else runs - {"inputs"},
                                     progress=scaled(bar, 0.0, split))
+            if choose_later:
+                chosen = result.run_labels(runs)
+                for label, run in result.labelled_runs():
+                    if label in chosen:
+                        outputs.add_run(label, run)
             metrics = None
             if args.metrics:
                 truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
@@ -290,7 +352,9 @@ def main_run(args) -> int:
             from .evaluate import format_table
 
             print("\n" + format_table(metrics))
-        made = ", ".join(["summary.json", "WAVs"] + (["plots"] if not args.no_plots else [])
+        wavs = "WAVs" if runs is None else (f"{2 * len(outputs.written) + 2 * ('inputs' in runs)} WAVs"
+                                            if outputs.written or "inputs" in runs else "no WAV")
+        made = ", ".join(["summary.json", wavs] + (["plots"] if not args.no_plots else [])
                          + (["metrics.json"] if args.metrics else []) + (["report.html"] if args.report else []))
         print(f"\nwrote {args.out}/ ({made}) in {time.perf_counter() - t0:.2f} s")
     return 0
@@ -310,6 +374,10 @@ def main_run_joint(args) -> int:
     t0 = time.perf_counter()
     settings, _, _ = _checked_settings(args, "run")
     joint = joint_from_args(args)
+    runs = args.write
+    if runs is not None and runs - {"inputs", "best"}:
+        raise VsepError("run --method joint makes one estimate: --write takes all, none, inputs or best (the "
+                        "estimate).")
     target = check_out_dir(args.out)
     if args.metrics:
         from .evaluate import evaluate_joint, format_table, load_pair  # needs museval: fail before any work
@@ -325,10 +393,13 @@ def main_run_joint(args) -> int:
                 metrics = evaluate_joint(found, analysis, truth, joint=joint, progress=scaled(bar, split, 1.0))
         estimate = Estimate(vocal_raw=vocal_from_db(found.final_db, analysis), mixture=pair.mixture, sr=pair.sr)
         # As the seed runs' files: the vocal peak-normalised (the research code's habit), mixture − vocal beside it.
-        write_wav(staged.path / "joint" / "extracted_vocal.wav", estimate.vocal, pair.sr)
-        write_wav(staged.path / "joint" / "extracted_instrumental.wav", estimate.instrumental, pair.sr)
-        write_wav(staged.path / "joint" / "mixture.wav", pair.mixture, pair.sr)
-        write_wav(staged.path / "joint" / "target.wav", pair.vocal, pair.sr)
+        (staged.path / "joint").mkdir(exist_ok=True)
+        if runs is None or "best" in runs:
+            write_wav(staged.path / "joint" / "extracted_vocal.wav", estimate.vocal, pair.sr)
+            write_wav(staged.path / "joint" / "extracted_instrumental.wav", estimate.instrumental, pair.sr)
+        if runs is None or "inputs" in runs:
+            write_wav(staged.path / "joint" / "mixture.wav", pair.mixture, pair.sr)
+            write_wav(staged.path / "joint" / "target.wav", pair.vocal, pair.sr)
         summary = {"method": "joint", "pair": pair.info, "settings": settings.to_dict(),
                    "joint": {"steps": joint.steps, "step_size": joint.step_size,
                              "views": [list(v) for v in joint.views], "clip_db": joint.clip_db},

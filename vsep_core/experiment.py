@@ -88,6 +88,23 @@ class ExperimentResult:
         """The progressive run with the lowest loss."""
         return min(self.progressive, key=lambda run: run.final_loss)
 
+    def labelled_runs(self) -> list:
+        """``(label, run)`` for every run: ``"1"`` … ``"N"``, then ``"greedy"`` and ``"best_prefix"`` (when it differs)."""
+        out = [(str(run.n), run) for run in self.progressive]
+        if self.greedy_run is not None:
+            out.append(("greedy", self.greedy_run))
+        if self.best_prefix_run is not None and self.best_prefix_run is not self.greedy_run:
+            out.append(("best_prefix", self.best_prefix_run))
+        return out
+
+    def run_labels(self, wanted) -> set:
+        """The labels of :meth:`labelled_runs` that ``wanted`` names (``"best"`` is the best progressive run's N)."""
+        best = str(self.best_progressive.n) if "best" in wanted and self.progressive else None
+        labels = {label for label, _ in self.labelled_runs() if label in wanted or label == best}
+        if "best_prefix" in wanted and self.best_prefix_run is self.greedy_run and self.greedy_run is not None:
+            labels.add("greedy")  # the best prefix is the whole sequence: its files are the greedy run's
+        return labels
+
     def to_dict(self) -> dict:
         """JSON-ready summary (no audio), the core of ``summary.json``."""
         out = {
@@ -139,19 +156,28 @@ def resolve_order(order=None, max_slices: int | None = None) -> tuple[tuple, tup
     return order, order[: int(max_slices)]
 
 
-def _summary(label: str, chain: ChainResult, analysis: Analysis, pair: Pair, on_run, keep_audio: bool) -> RunSummary:
-    """A finished chain as a RunSummary with its audio; ``on_run`` sees the audio even when it is not kept."""
-    summary = RunSummary.from_chain(chain, estimate_from_chain(chain, analysis, pair))
-    if on_run is not None:
+def _summary(label: str, chain: ChainResult, analysis: Analysis, pair: Pair, on_run, keep_audio: bool,
+             audio: bool = True) -> RunSummary:
+    """A finished chain as a RunSummary; with ``audio``, its estimate is made and shown to ``on_run``.
+
+    ``on_run`` sees the audio even when it is not kept. Without ``audio`` the run
+    has no estimate and ``on_run`` is not called (nothing to write).
+    """
+    summary = RunSummary.from_chain(chain, estimate_from_chain(chain, analysis, pair) if audio else None)
+    if audio and on_run is not None:
         on_run(label, summary)
     if not keep_audio:
         summary.estimate = None
-    chain.final_db = None  # the audio is made; the big matrix can go
+    chain.final_db = None  # the audio is made (or not wanted); the big matrix can go
     return summary
 
 
+#: Labels :func:`run_experiment`'s ``audio_runs`` takes besides the run numbers "1" … "N".
+AUDIO_RUN_WORDS = ("best", "greedy", "best_prefix")
+
+
 def run_greedy(analysis: Analysis, pair: Pair, candidates, *, on_run=None, progress: Progress = None,
-               keep_audio: bool = True, timings: dict | None = None):
+               keep_audio: bool = True, timings: dict | None = None, audio_runs=None):
     """The greedy order search, then its full sequence and best prefix run again with their audio.
 
     Parameters
@@ -170,6 +196,9 @@ def run_greedy(analysis: Analysis, pair: Pair, candidates, *, on_run=None, progr
         Keep the estimates in the returned runs (else they go to ``on_run`` only).
     timings : dict, optional
         Filled with ``"greedy"`` (the search) and ``"reconstruct"`` (the replays), in seconds.
+    audio_runs : collection of str, optional
+        Make audio only for the runs named here (``"greedy"``, ``"best_prefix"``);
+        default both. A run without audio keeps its losses and has no estimate.
 
     Returns
     -------
@@ -184,13 +213,16 @@ def run_greedy(analysis: Analysis, pair: Pair, candidates, *, on_run=None, progr
     found = greedy_search(analysis, list(candidates), progress=scaled(progress, 0.0, 0.9))
     t1 = time.perf_counter()
     report(progress, 0.9, "Rebuilding the greedy result")
-    greedy_run = _summary("greedy", run_chain(analysis, found.sequence), analysis, pair, on_run, keep_audio)
-    if found.best_prefix_length == len(found.sequence):
+    wanted = (lambda label: True) if audio_runs is None else (lambda label: label in audio_runs)
+    whole_is_prefix = found.best_prefix_length == len(found.sequence)
+    greedy_run = _summary("greedy", run_chain(analysis, found.sequence), analysis, pair, on_run, keep_audio,
+                          audio=wanted("greedy") or (whole_is_prefix and wanted("best_prefix")))
+    if whole_is_prefix:
         best_prefix_run = greedy_run
     else:
         report(progress, 0.95, "Rebuilding the best prefix")
         best_prefix_run = _summary("best_prefix", run_chain(analysis, found.best_prefix), analysis, pair, on_run,
-                                   keep_audio)
+                                   keep_audio, audio=wanted("best_prefix"))
     report(progress, 1.0, "Greedy search done")
     if timings is not None:
         timings["greedy"] = t1 - t0
@@ -209,6 +241,7 @@ def run_experiment(
     on_run=None,
     analysis: Analysis | None = None,
     progress: Progress = None,
+    audio_runs=None,
 ) -> ExperimentResult:
     """Progressive runs N = 1 … ``max_slices`` and the greedy search, with audio.
 
@@ -235,6 +268,12 @@ def run_experiment(
         A ready :func:`vsep_core.analysis.analyse` result for this pair and
         settings (saves the fingerprinting when the caller has it cached).
     progress : callable(fraction, label), optional
+    audio_runs : collection of str, optional
+        Make audio (the inverse STFT, the costliest step on a long song) only
+        for these runs: ``"1"`` … ``"N"``, ``"best"`` (the progressive run with
+        the lowest loss), ``"greedy"`` and ``"best_prefix"``. Default: every run.
+        The other runs keep their losses and curves, with no estimate, and
+        ``on_run`` is not called for them.
 
     Returns
     -------
@@ -248,6 +287,12 @@ def run_experiment(
     settings = settings or Settings()
     order, used = resolve_order(order, max_slices)
     max_slices = len(used)
+    if audio_runs is not None:
+        audio_runs = frozenset(audio_runs)
+        unknown = audio_runs - set(AUDIO_RUN_WORDS) - {str(n) for n in range(1, max_slices + 1)}
+        if unknown:
+            raise VsepError(f"Unknown run(s) for audio: {', '.join(sorted(unknown))}; use 1 … {max_slices}, "
+                            f"{', '.join(AUDIO_RUN_WORDS)}.")
     # Share of the progress bar by passes: fingerprinting ≈ 2 passes, progressive
     # 2 per N, greedy 2 per candidate plus the replays (N + 1 each).
     weights = {"analyse": 2.0, "progressive": 2.0 * max_slices,
@@ -269,21 +314,40 @@ def run_experiment(
 
     t0 = time.perf_counter()
     reconstruct_s = [0.0]
+    # With "best" wanted, the lowest-loss chain so far that got no audio keeps its final
+    # spectrogram until the progressive runs end (one extra matrix); then, if it is the best run, its audio is made.
+    wants_best = audio_runs is not None and "best" in audio_runs
+    held = {"chain": None, "index": None}
 
     def on_progressive(chain: ChainResult) -> None:
         t = time.perf_counter()
-        result.progressive.append(_summary(str(len(chain.slices)), chain, analysis, pair, on_run, keep_audio))
+        label = str(len(chain.slices))
+        audio = audio_runs is None or label in audio_runs
+        if wants_best and not audio and (held["chain"] is None or chain.final_loss < held["chain"].final_loss):
+            if held["chain"] is not None:
+                held["chain"].final_db = None
+            held["chain"] = ChainResult(chain.slices, chain.passes, chain.final_db)
+            held["index"] = len(result.progressive)
+        result.progressive.append(_summary(label, chain, analysis, pair, on_run, keep_audio, audio=audio))
         reconstruct_s[0] += time.perf_counter() - t
 
     run_progressive(analysis, used, max_slices, on_run=on_progressive,
                     progress=scaled(progress, *bounds["progressive"]))
+    if held["chain"] is not None:
+        t = time.perf_counter()
+        losses = [run.final_loss for run in result.progressive]
+        if losses.index(min(losses)) == held["index"]:  # the first of equal losses, as best_progressive
+            result.progressive[held["index"]] = _summary(str(len(held["chain"].slices)), held["chain"], analysis,
+                                                         pair, on_run, keep_audio)
+        held["chain"].final_db = None
+        reconstruct_s[0] += time.perf_counter() - t
     timings["progressive"] = time.perf_counter() - t0 - reconstruct_s[0]
 
     if greedy:
         greedy_timings = {}
         result.greedy, result.greedy_run, result.best_prefix_run = run_greedy(
             analysis, pair, used, on_run=on_run, progress=scaled(progress, *bounds["greedy"]),
-            keep_audio=keep_audio, timings=greedy_timings)
+            keep_audio=keep_audio, timings=greedy_timings, audio_runs=audio_runs)
         timings["greedy"] = greedy_timings["greedy"]
         reconstruct_s[0] += greedy_timings["reconstruct"]
     timings["reconstruct"] = reconstruct_s[0]

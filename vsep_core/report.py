@@ -53,16 +53,27 @@ class Outputs:
         middle and last N, as the research script did, and the greedy result).
     out_dir : path, optional
         Write files there as they come; otherwise keep them in :attr:`files`.
+    inputs : bool
+        Also write copies of the mixture and the target (``1_slices/``), as the
+        research script did.
+
+    Attributes
+    ----------
+    written : set of str
+        The labels of the runs whose WAVs were written (``summary.json`` names
+        only their files).
     """
 
-    def __init__(self, pair: Pair, settings: Settings, max_slices: int, out_dir=None):
+    def __init__(self, pair: Pair, settings: Settings, max_slices: int, out_dir=None, *, inputs: bool = True):
         self.pair, self.settings = pair, settings
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.files: dict[str, bytes] = {}
         self.spectrogram_labels = {str(1), str(max(1, (max_slices + 1) // 2)), str(max_slices), "greedy"}
         self.spectrograms: dict[str, np.ndarray] = {}
-        self._put_wav("1_slices/mixture.wav", pair.mixture, pair.sr)
-        self._put_wav("1_slices/target.wav", pair.vocal, pair.sr)
+        self.written: set[str] = set()
+        if inputs:
+            self._put_wav("1_slices/mixture.wav", pair.mixture, pair.sr)
+            self._put_wav("1_slices/target.wav", pair.vocal, pair.sr)
 
     def _put(self, relpath: str, data: bytes) -> None:
         if self.out_dir is None:
@@ -83,6 +94,7 @@ class Outputs:
         paths = run_wav_paths(label)
         self._put_wav(paths["vocal"], run.estimate.vocal, run.estimate.sr)
         self._put_wav(paths["instrumental"], run.estimate.instrumental, run.estimate.sr)
+        self.written.add(label)
         if label in self.spectrogram_labels:
             self.spectrograms[label] = _magnitude(run.estimate.vocal_raw, self.settings, self.pair)
 
@@ -102,7 +114,7 @@ class Outputs:
         dict
             The summary (JSON-ready).
         """
-        summary = summary_dict(result, metrics=metrics)
+        summary = summary_dict(result, metrics=metrics, written=self.written)
         self._put("summary.json", json_text(summary).encode())
         self._put("settings.json", json_text(result.settings.to_dict()).encode())
         if metrics is not None:
@@ -125,16 +137,25 @@ def _magnitude(y: np.ndarray, settings: Settings, pair: Pair) -> np.ndarray:
     return np.abs(stft(y, settings, hop_length=hop))
 
 
-def summary_dict(result: ExperimentResult, *, metrics: dict | None = None) -> dict:
-    """``summary.json``: the experiment's numbers with each run's WAV path."""
+def summary_dict(result: ExperimentResult, *, metrics: dict | None = None, written=None) -> dict:
+    """``summary.json``: the experiment's numbers with each run's WAV paths.
+
+    ``written`` names the runs whose WAVs exist (labels as ``Outputs.written``);
+    the others' paths are ``null``. Default: every run's.
+    """
+    def paths(label: str) -> dict:
+        if written is not None and label not in written:
+            return {"vocal": None, "instrumental": None}
+        return run_wav_paths(label)
+
     summary = result.to_dict()
     for entry in summary["progressive"]:
-        entry["wav"] = run_wav_paths(str(entry["n"]))["vocal"]
-        entry["instrumental_wav"] = run_wav_paths(str(entry["n"]))["instrumental"]
+        entry["wav"] = paths(str(entry["n"]))["vocal"]
+        entry["instrumental_wav"] = paths(str(entry["n"]))["instrumental"]
     if summary["greedy"] is not None:
-        summary["greedy"]["wav"] = run_wav_paths("greedy")["vocal"]
-        summary["greedy"]["instrumental_wav"] = run_wav_paths("greedy")["instrumental"]
-        summary["greedy"]["best_prefix_wav"] = run_wav_paths(
+        summary["greedy"]["wav"] = paths("greedy")["vocal"]
+        summary["greedy"]["instrumental_wav"] = paths("greedy")["instrumental"]
+        summary["greedy"]["best_prefix_wav"] = paths(
             "greedy" if result.best_prefix_run is result.greedy_run else "best_prefix")["vocal"]
     summary["oracle_note"] = ORACLE_NOTE
     if metrics is not None:
