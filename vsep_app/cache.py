@@ -38,6 +38,7 @@ import streamlit as st
 from vsep_core import audio
 from vsep_core.settings import Settings
 
+from . import jobs
 from .state import RunRecord, Source
 
 if TYPE_CHECKING:
@@ -315,6 +316,11 @@ def _progressive_compute(identity: str, settings_dict: dict, order: tuple, max_s
     settings = Settings.from_dict(settings_dict)
     p = pair(_source, settings)
     t0 = time.perf_counter()
+    cluster = jobs.remote()
+    if cluster is not None:  # the same call on a Dask worker (which makes the analysis there)
+        result = cluster.call("run_experiment", (p, settings),
+                              dict(order=order, max_slices=max_slices, greedy=False), emit=_emit)
+        return ProgressiveOutcome(runs=result.progressive, timings_s=dict(result.timings_s))
     a = analysis(_source, settings, order[:max_slices])
     result = run_experiment(p, settings, order=order, max_slices=max_slices, greedy=False, analysis=a,
                             on_run=lambda label, run: _emit(("run", label, run)),
@@ -337,6 +343,12 @@ def _greedy_compute(identity: str, settings_dict: dict, candidates: tuple, _sour
     from vsep_core.experiment import run_greedy
 
     settings = Settings.from_dict(settings_dict)
+    cluster = jobs.remote()
+    if cluster is not None:  # vsep_core.cluster.greedy_task: the same analysis and search on a Dask worker
+        found, greedy_run, best_prefix_run, timings = cluster.call(
+            "greedy", (pair(_source, settings), settings, candidates), emit=_emit)
+        return GreedyOutcome(greedy=found, greedy_run=greedy_run, best_prefix_run=best_prefix_run,
+                             timings_s=timings)
     t0 = time.perf_counter()
     a = analysis(_source, settings, candidates)
     timings = {"analyse": time.perf_counter() - t0}
@@ -377,6 +389,10 @@ def _joint_compute(identity: str, settings_dict: dict, key: tuple, _source: Sour
 
     settings = Settings.from_dict(settings_dict)
     joint = _joint_settings(key)
+    cluster = jobs.remote()
+    if cluster is not None:  # vsep_core.cluster.joint_task: these same steps on a Dask worker
+        return cluster.call("joint", (pair(_source, settings), truth(_source, settings), settings, joint),
+                            emit=_emit)
     a = analysis(_source, settings, joint.view_names)
     found = run_joint(a, joint, progress=lambda f, label: _emit(("progress", 0.85 * f, label)))
     p = pair(_source, settings)
@@ -401,6 +417,13 @@ def _attribution_compute(identity: str, settings_dict: dict, method: str, slices
     from vsep_core.attribute import attribute_joint, attribute_slices
 
     settings = Settings.from_dict(settings_dict)
+    cluster = jobs.remote()
+    if cluster is not None:  # the same engine call on a Dask worker
+        if method == "joint":
+            return cluster.call("attribute_joint", (truth(_source, settings), settings, _joint_settings(key)),
+                                dict(slices=slices), emit=_emit)
+        return cluster.call("attribute_slices", (truth(_source, settings), settings), dict(order=slices),
+                            emit=_emit)
     progress = lambda f, label: _emit(("progress", f, label))  # noqa: E731
     if method == "joint":
         return attribute_joint(truth(_source, settings), settings, _joint_settings(key), slices=slices,
@@ -528,6 +551,9 @@ def _evaluation(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord 
     from vsep_core.evaluate import evaluate_experiment
 
     result = experiment_result(_source, _prog, _greedy)
+    cluster = jobs.remote()
+    if cluster is not None:  # the same scoring on a Dask worker
+        return cluster.call("evaluate_experiment", (result, truth(_source, _prog.settings)), emit=_emit)
     return evaluate_experiment(result, truth(_source, _prog.settings),
                                progress=lambda f, label: _emit(("progress", f, label)))
 

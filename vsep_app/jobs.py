@@ -18,6 +18,14 @@ inside a cached call. Instead the job runs on a worker thread and reports
 through a queue; the script thread drains the queue and draws, at most every
 ``interval`` seconds.
 
+**On a Dask cluster.** When ``VSEP_DASK_SCHEDULER`` names a scheduler (the
+same address ``batch --scheduler`` takes), :func:`remote` connects to it once
+per process and ``vsep_app.cache`` sends each heavy job there as one task
+(:mod:`vsep_core.cluster`): the same engine call, run on a worker, its progress
+relayed back. The pool above still orders the sessions' turns, with 8 slots by
+default instead of the cores' count (the server only waits and draws; the
+cluster's scheduler queues the tasks, and a waiting job says so).
+
 Nothing here imports Streamlit at module level except the script-context
 helpers: the pool itself is plain Python and is tested without a server.
 """
@@ -36,15 +44,20 @@ from typing import Callable, Iterator
 
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
+from vsep_core.cluster import SCHEDULER_ENV, Remote, scheduler_address
+
 log = logging.getLogger(__name__)
 
 #: Environment variable naming the number of jobs that may run at once in one server process.
 WORKERS_ENV = "VSEP_JOB_WORKERS"
 MAX_DEFAULT_WORKERS = 2
+#: The pool's slots by default when the jobs run on a Dask cluster.
+CLUSTER_DEFAULT_WORKERS = 8
 
 
 def default_workers(environ: dict | None = None) -> int:
-    """Slots of the process-wide pool: ``VSEP_JOB_WORKERS`` if it is a positive integer, else min(cores, 2)."""
+    """Slots of the process-wide pool: ``VSEP_JOB_WORKERS`` if it is a positive integer, else min(cores, 2)
+    (:data:`CLUSTER_DEFAULT_WORKERS` when the jobs go to a Dask cluster)."""
     environ = os.environ if environ is None else environ
     raw = environ.get(WORKERS_ENV, "").strip()
     if raw:
@@ -55,6 +68,8 @@ def default_workers(environ: dict | None = None) -> int:
         if value >= 1:
             return value
         log.warning("%s=%r is not a positive whole number; using the default", WORKERS_ENV, raw)
+    if scheduler_address(environ) is not None:
+        return CLUSTER_DEFAULT_WORKERS
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -279,6 +294,46 @@ def pool() -> JobPool:
             _pool = JobPool(default_workers())
             log.info("vsep job pool: %d worker(s)", _pool.workers)
         return _pool
+
+
+_remote: Remote | None = None
+_remote_lock = threading.Lock()
+
+
+def remote() -> Remote | None:
+    """The process's connection to the Dask scheduler named by ``VSEP_DASK_SCHEDULER``; ``None`` to run locally.
+
+    Connects on first use (and again after a failure, or when the address changes).
+
+    Raises
+    ------
+    VsepError
+        When the scheduler cannot be reached (the page shows the message; nothing runs locally behind the
+        operator's back).
+    """
+    global _remote
+    address = scheduler_address()
+    with _remote_lock:
+        if address is None:
+            return None
+        if _remote is None or _remote.address != address or _remote.client.status not in ("running", "connecting"):
+            if _remote is not None:
+                with contextlib.suppress(Exception):
+                    _remote.close()
+            _remote = None
+            _remote = Remote(address)
+            log.info("vsep jobs go to the Dask cluster at %s (%s)", address, SCHEDULER_ENV)
+        return _remote
+
+
+def close_remote() -> None:
+    """Close the connection to the Dask scheduler, if any (the next :func:`remote` connects again)."""
+    global _remote
+    with _remote_lock:
+        if _remote is not None:
+            with contextlib.suppress(Exception):
+                _remote.close()
+        _remote = None
 
 
 def _run_on_thread(job: Callable, emit: Callable, lease: Lease | None, box: dict) -> threading.Thread:

@@ -1,0 +1,193 @@
+"""The dashboard's heavy jobs on a real Dask cluster (scheduler and worker in other processes).
+
+With ``VSEP_DASK_SCHEDULER`` set, Optimise's runs, the greedy search, the joint
+matching, the attribution and Results' scores are computed by the cluster's
+worker, and the pages show the same numbers as when they are computed here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from vsep_core import cluster
+from vsep_core.audio import prepare_pair
+from vsep_core.errors import VsepError
+from vsep_core.evaluate import evaluate_experiment
+from vsep_core.experiment import run_experiment
+from vsep_core.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+RUN_TIMEOUT = 180
+
+
+def _sample_folder() -> Path:
+    import json
+
+    pairs = json.loads((REPO / "sample_audio" / "pairs.json").read_text())
+    entry = (pairs["pairs"] if isinstance(pairs, dict) else pairs)[0]
+    return REPO / "sample_audio" / entry["folder"]
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    """``dask scheduler`` and one ``dask worker`` (1 thread) started as separate processes; the address."""
+    folder = tmp_path_factory.mktemp("dask")
+    scheduler_file = folder / "scheduler.json"
+    env = dict(os.environ, PYTHONPATH=str(REPO), DASK_DISTRIBUTED__WORKER__DAEMON="False")
+    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+                              cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() or not scheduler_file.read_text().strip():
+            assert time.monotonic() < deadline, "the Dask scheduler did not start"
+            time.sleep(0.2)
+        procs.append(subprocess.Popen([str(BIN / "dask"), "worker", "--scheduler-file", str(scheduler_file),
+                                       "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
+                                       "--name", "vsep-test-worker"],
+                                      cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        import json
+
+        address = json.loads(scheduler_file.read_text())["address"]
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(1, timeout=90)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _tasks_on_worker(address: str) -> list[str]:
+    """What :data:`vsep_core.cluster.done_here` holds in the worker process."""
+    from distributed import Client
+
+    def read():
+        from vsep_core import cluster as worker_cluster
+
+        return list(worker_cluster.done_here)
+
+    with Client(address, timeout="30s") as client:
+        (tasks,) = client.run(read).values()
+    return tasks
+
+
+def test_scheduler_address_comes_from_the_environment():
+    assert cluster.scheduler_address({}) is None
+    assert cluster.scheduler_address({cluster.SCHEDULER_ENV: "  "}) is None
+    assert cluster.scheduler_address({cluster.SCHEDULER_ENV: "tcp://10.0.0.5:8786"}) == "tcp://10.0.0.5:8786"
+
+
+def test_an_unreachable_scheduler_is_one_message(monkeypatch):
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1.0)
+    with pytest.raises(VsepError, match="Cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+        cluster.connect("tcp://127.0.0.1:9")
+
+
+def test_a_task_on_the_cluster_equals_the_local_call_and_relays_progress(dask_cluster):
+    settings = Settings()
+    folder = _sample_folder()
+    pair = prepare_pair(folder / "mixture.wav", vocal=folder / "vocal.wav", settings=settings)
+    local = run_experiment(pair, settings, max_slices=4, greedy=False)
+    events = []
+    remote = cluster.Remote(dask_cluster)
+    try:
+        result = remote.call("run_experiment", (pair, settings), dict(max_slices=4, greedy=False),
+                             emit=events.append)
+        assert remote.workers() and len(remote.workers()) == 1
+    finally:
+        remote.close()
+    assert [r.final_loss for r in result.progressive] == [r.final_loss for r in local.progressive]
+    for mine, theirs in zip(result.progressive, local.progressive):
+        np.testing.assert_array_equal(mine.estimate.vocal_raw, theirs.estimate.vocal_raw)
+    runs = [e for e in events if e[0] == "run"]
+    assert [e[2].n for e in runs] == [1, 2, 3, 4]  # each finished run reached this process as it finished
+    np.testing.assert_allclose(runs[-1][2].loss_curve, local.progressive[-1].loss_curve)
+    assert "run_experiment" in _tasks_on_worker(dask_cluster)
+
+
+def test_an_error_inside_a_task_comes_back_to_the_caller(dask_cluster):
+    remote = cluster.Remote(dask_cluster)
+    try:
+        with pytest.raises(Exception, match="slice"):
+            remote.call("run_experiment", (None, Settings()), dict(order=["no_such_slice"], max_slices=1))
+    finally:
+        remote.close()
+
+
+def _assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_the_dashboard_runs_its_jobs_on_the_cluster_end_to_end(dask_cluster, monkeypatch):
+    """Optimise (run both) and Results with the scheduler named: the worker computes, the page shows the
+    engine's numbers."""
+    import streamlit as st
+
+    from vsep_app import jobs
+
+    st.cache_data.clear()  # earlier tests in this process may have computed the same pair and settings
+    monkeypatch.setenv(cluster.SCHEDULER_ENV, dask_cluster)
+    before = _tasks_on_worker(dask_cluster)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=RUN_TIMEOUT)
+    at.run()
+    _assert_clean(at)
+    at.switch_page("pages/2_optimise.py").run()
+    at.slider(key="opt_n").set_value(3).run()
+    at.button(key="run_both").click().run(timeout=RUN_TIMEOUT)
+    _assert_clean(at)
+    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    _assert_clean(at)
+    done = _tasks_on_worker(dask_cluster)[len(before):]
+    # The runs, the search and the scores were this worker's tasks (the cache was empty for this pair and N).
+    assert {"run_experiment", "greedy", "evaluate_experiment"} <= set(done), done
+    assert jobs.remote() is not None and jobs.remote().address == dask_cluster
+    jobs.close_remote()
+
+    settings = at.session_state["vsep_settings"]
+    folder = _sample_folder()
+    pair = prepare_pair(folder / "mixture.wav", vocal=folder / "vocal.wav", settings=settings)
+    expected = run_experiment(pair, settings, max_slices=3, greedy=True)
+    prog, greedy = at.session_state["vsep_progressive"], at.session_state["vsep_greedy"]
+    assert [r.final_loss for r in prog.outcome.runs] == [r.final_loss for r in expected.progressive]
+    assert greedy.outcome.greedy.sequence == expected.greedy.sequence
+    np.testing.assert_array_equal(greedy.outcome.greedy_run.estimate.vocal_raw, expected.greedy_run.estimate.vocal_raw)
+    truth = prepare_pair(folder / "mixture.wav", vocal=folder / "vocal.wav",
+                         settings=settings.replace(level="as_is"))
+    table = at.dataframe[0].value
+    scored = evaluate_experiment(expected, truth)
+    by_name = {m["name"]: m for m in scored["methods"]}
+    rows = {row["method"]: row for row in table.to_dict("records")}
+    common = set(rows) & set(by_name)
+    assert len(common) >= 4, (sorted(rows), sorted(by_name))
+    for name in common:
+        if by_name[name]["vocal"]["si_sdr"] is not None:
+            assert rows[name]["vocal SI-SDR"] == pytest.approx(by_name[name]["vocal"]["si_sdr"], abs=1e-6), name
+
+
+def test_an_unreachable_cluster_is_a_message_on_the_page(monkeypatch):
+    monkeypatch.setenv(cluster.SCHEDULER_ENV, "tcp://127.0.0.1:9")
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1.0)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=RUN_TIMEOUT)
+    at.run()
+    at.switch_page("pages/2_optimise.py").run()
+    at.slider(key="opt_n").set_value(2).run()
+    at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
+    assert not at.exception
+    assert any("Cannot reach the Dask scheduler" in e.value for e in at.error), [e.value for e in at.error]
