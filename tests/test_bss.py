@@ -198,3 +198,44 @@ def test_cached_references_follow_the_content_not_the_array():
     np.testing.assert_array_equal(bss.bss_eval_images(references, estimates, window=1000)[0], first[0])
     references *= np.linspace(0.5, 2.0, 3000)
     assert_same_figures(references, estimates, 1000)
+
+
+_THREADED_SCORING = r"""
+import sys, threading
+import numpy as np
+from vsep_core import bss
+
+bss._CACHE_SIZE = 1
+rng = np.random.default_rng(0)
+n = 22050 * 5
+references = rng.standard_normal((2, n))
+estimates = [references + 0.1 * k * rng.standard_normal((2, n)) for k in range(1, 9)]
+expected = [bss.bss_eval_images(references, e, window=22050) for e in estimates]
+wrong = 0
+for trial in range(15):
+    bss._CACHE.clear()
+    out = {}
+    def score(i):
+        out[i] = bss.bss_eval_images(references, estimates[i], window=22050)
+    threads = [threading.Thread(target=score, args=(i,)) for i in range(len(estimates))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wrong += sum(not np.array_equal(a, b, equal_nan=True) for i in out for a, b in zip(out[i], expected[i]))
+print("wrong", wrong)
+"""
+
+
+def test_threads_scoring_with_one_kept_reference_set_agree_with_one_thread():
+    """Eight threads score against one cached reference set at once, 15 times: every figure equals the
+    one-thread figure. In a separate process, because the bug this guards against (SciPy's getrs wrapper
+    flipping the shared pivots in place) corrupted the heap: ``malloc(): invalid size`` and a dead process."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", _THREADED_SCORING], cwd=repo, capture_output=True, text=True,
+                          timeout=600, env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "wrong 0"

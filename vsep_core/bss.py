@@ -58,11 +58,9 @@ _BLOCK = 16384
 _BLOCK_CHUNK = 32
 _FRAME_CHUNK = 16
 
-#: Reference sets kept between calls. 0: off. With one set kept, the dashboard's tests intermittently got
-#: wrong SIR figures for one method of a Results table (e.g. −73 dB instead of 27 dB; SDR and SI-SDR right)
-#: while other threads scored at the same time; the cause was not found this round, so every call builds
-#: its own (about 0.3–0.6 s more per method on a 3-minute song) until it is.
-_CACHE_SIZE = 0
+#: Reference sets whose correlations are kept (one evaluation uses one set; ~200 MB for 3 minutes); 0: off.
+#: Threads share a kept set, read-only, except the LU pivots: see :func:`_lu_solve`.
+_CACHE_SIZE = 1
 _CACHE: "OrderedDict[tuple, _References]" = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
@@ -223,8 +221,8 @@ def bss_eval_images(references, estimates, *, window: int, hop: int | None = Non
     # D[k, j, a] = <r_k delayed a, ŝ_j>: the right-hand sides of the normal equations.
     D = _lagged_products(refs.delayed, estimates)
     rhs = np.transpose(D, (0, 2, 1)).reshape(n_src * L, n_src)
-    filters = scipy.linalg.lu_solve(refs.gram_lu, rhs, check_finite=False).reshape(n_src, L, n_src)
-    own = np.stack([scipy.linalg.lu_solve(refs.own_lu[j], D[j, j], check_finite=False) for j in range(n_src)])
+    filters = _lu_solve(refs.gram_lu, rhs).reshape(n_src, L, n_src)
+    own = np.stack([_lu_solve(refs.own_lu[j], D[j, j]) for j in range(n_src)])
 
     est_frames = _frames(estimates, starts, window)
     silent = refs.frame_silent.any(axis=0) | (~np.any(est_frames != 0.0, axis=-1)).any(axis=0)
@@ -247,6 +245,20 @@ def bss_eval_images(references, estimates, *, window: int, hop: int | None = Non
             out[3, j, rows] = _ratio_db(_energy(proj), _energy(e - proj[:, :window]) + _energy(proj[:, window:]))
     out[:, :, silent] = np.nan
     return out[0], out[1], out[2], out[3]
+
+
+def _lu_solve(lu_and_piv: tuple, b: np.ndarray) -> np.ndarray:
+    """``scipy.linalg.lu_solve`` with a private copy of the pivots.
+
+    SciPy 1.17's LAPACK wrapper for ``getrs`` turns the 0-based pivots into 1-based
+    ones *in place* around the call and back after it. Two threads solving with the
+    same kept factorisation (the dashboard scores methods in parallel) therefore race
+    on that array: wrong SIR figures, or a corrupted heap (``malloc(): invalid size``),
+    both reproduced by ``tests/test_bss.py``'s threaded test with a shared array.
+    A copy is a few kilobytes.
+    """
+    lu, piv = lu_and_piv
+    return scipy.linalg.lu_solve((lu, piv.copy()), b, check_finite=False)
 
 
 def _frames(signals: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
