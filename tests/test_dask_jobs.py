@@ -191,3 +191,44 @@ def test_an_unreachable_cluster_is_a_message_on_the_page(monkeypatch):
     at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
     assert not at.exception
     assert any("Cannot reach the Dask scheduler" in e.value for e in at.error), [e.value for e in at.error]
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("require_browser")
+def test_a_real_server_in_chromium_sends_its_jobs_to_the_cluster(dask_cluster, tmp_path):
+    """``streamlit run`` with VSEP_DASK_SCHEDULER, a visitor in Chromium presses Run both and opens Results:
+    the worker process computed the runs, the search and the scores; the page shows them."""
+    from playwright.sync_api import sync_playwright
+
+    from browser_support import Server, block_outside_requests, launch, nav, run_count, wait_for_run, wait_js
+
+    before = _tasks_on_worker(dask_cluster)
+    with Server(log_path=tmp_path / "streamlit.log", env={cluster.SCHEDULER_ENV: dask_cluster}) as server, \
+            sync_playwright() as p:
+        browser = launch(p)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            outside = block_outside_requests(context)
+            page = context.new_page()
+            page.goto(server.url)
+            wait_for_run(page, 0, 90, also="document.body.innerText.includes('Loaded:')")
+            count = run_count(page)
+            nav(page, "Optimise")
+            wait_for_run(page, count, 90)
+            count = run_count(page)
+            page.get_by_role("button", name="Run both").click()
+            wait_for_run(page, count, 180, also="document.body.innerText.includes('Greedy search done') && "
+                                                "document.body.innerText.includes('Progressive test done')")
+            count = run_count(page)
+            nav(page, "Results")
+            wait_js(page, "document.body.innerText.includes('SI-SDR')", 180,
+                    what="the Results page's scores")
+            wait_for_run(page, count, 180)
+            text = page.inner_text("body")
+            assert "unexpected problem" not in text and "Cannot reach" not in text
+            assert not outside
+        finally:
+            browser.close()
+        assert server.alive()
+    done = _tasks_on_worker(dask_cluster)[len(before):]
+    assert {"run_experiment", "greedy", "evaluate_experiment"} <= set(done), done
