@@ -69,8 +69,12 @@ def dashboard(song: tuple[Path, Path], workers: str | None) -> dict:
     """The dashboard's whole-song timings (one fresh server), in seconds, and its peak memory."""
     from playwright.sync_api import sync_playwright
 
-    from browser_bench import VIEWPORT, open_app, slices_drawn_after_click, timed_click
-    from browser_support import HEATMAPS_JS, MemorySampler, Server, launch, run_count, wait_for_run, wait_js
+    from browser_bench import open_app, timed_click
+    from browser_support import (HEATMAPS_JS, SIDEBAR_LINKS, MemorySampler, Server, launch, run_count, wait_for_run,
+                                 wait_js)
+
+    def nav_link(title: str):
+        return page.locator(SIDEBAR_LINKS).filter(has_text=title).first
 
     env = {"VSEP_MAX_SEGMENT_S": "360"} | ({"VSEP_JOB_WORKERS": workers} if workers else {})
     times: dict[str, float] = {}
@@ -93,22 +97,20 @@ def dashboard(song: tuple[Path, Path], workers: str | None) -> dict:
         page.get_by_text("Whole song").click()
         times["whole song applied"] = timed_click(page, page.get_by_role("button", name="Apply settings"),
                                                   "document.body.innerText.includes('Analysed: 180.00 s')", 120)
-        times["slices"] = slices_drawn_after_click(page)
-        link = page.locator("[data-testid='stSidebarNav']").get_by_text("Optimise", exact=True)
-        timed_click(page, link, "true", 60)
-        slider = page.get_by_role("slider").first
+        times["slices"] = timed_click(page, nav_link("Slices"), f"{HEATMAPS_JS} >= 19", 120)
+        timed_click(page, nav_link("Optimise"), "true", 60)
+        slider = page.locator(".st-key-opt_n input[type=range]").first
         before = run_count(page)
         slider.focus()
         slider.press("End")  # N = 18
         wait_for_run(page, before, 60)
-        assert "18" in (slider.get_attribute("aria-valuenow") or ""), "could not set N = 18"
+        assert slider.get_attribute("aria-valuetext") == "18", "could not set N = 18"
         times["run 18 + greedy"] = timed_click(
             page, page.get_by_role("button", name="Run both"),
             "document.body.innerText.includes('Greedy search done') && "
             "document.body.innerText.includes('Progressive test done')", 300)
-        link = page.locator("[data-testid='stSidebarNav']").get_by_text("Results", exact=True)
         start = page.evaluate("() => performance.now()")
-        link.click()
+        nav_link("Results").click()
         measure = page.get_by_role("button", name=re.compile("Measure separation quality"))
         try:
             measure.wait_for(timeout=60_000)
