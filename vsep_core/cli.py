@@ -74,9 +74,15 @@ def _add_audio_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mixture", required=True, metavar="FILE",
                    help="the song (any format libsndfile or ffmpeg decodes)")
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--vocal", metavar="FILE", help="the isolated vocal of the same song (the oracle target)")
+    target.add_argument("--target", "--vocal", dest="vocal", metavar="FILE",
+                        help="the isolated target stem of the same song (the oracle target): the vocal by "
+                             "default, or the stem --target-name names (--vocal is the same option)")
     target.add_argument("--instrumental", metavar="FILE",
-                        help="the instrumental of the same song; the vocal is then mixture − instrumental")
+                        help="everything but the target, from the same song (for the vocal: the instrumental); "
+                             "the target is then mixture − this")
+    p.add_argument("--target-name", default=None, metavar="NAME",
+                   help="which stem the target is: vocals, drums, bass, other or chords (vocals); names the "
+                        "outputs, and 'everything else' replaces 'instrumental' for any stem but the vocal")
 
 
 def _add_settings_arguments(p: argparse.ArgumentParser, *, level_default: str) -> None:
@@ -155,10 +161,19 @@ def settings_from_args(args) -> Settings:
     )
 
 
+def target_from_args(args) -> str:
+    """The canonical target name from ``--target-name`` (raises VsepError for an unknown one)."""
+    from .stems import target_name
+
+    return target_name(getattr(args, "target_name", None))
+
+
 def _checked_settings(args, command: str):
     """Settings, slice order and count from the arguments, all validated; warnings on stderr."""
     from .experiment import resolve_order
 
+    if hasattr(args, "target_name"):
+        args.target_name = target_from_args(args)  # one canonical spelling from here on
     settings = settings_from_args(args)
     order, used = resolve_order(args.order, args.slices)
     if not getattr(args, "quiet", False):
@@ -269,7 +284,7 @@ def main_run(args) -> int:
     with StagedFolder(target) as staged:
         # A report or scores keep every run's audio in memory: the engine's workload limit for that applies.
         pair = prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
-                            keep_audio=args.report or args.metrics)
+                            keep_audio=args.report or args.metrics, target_name=args.target_name)
         outputs = Outputs(pair, settings, max_slices, out_dir=staged.path)
         with TerminalProgress(enabled=False if args.quiet else None) as bar:
             split = 0.8 if args.metrics else 1.0  # the scoring takes about a fifth of a short run
@@ -278,7 +293,8 @@ def main_run(args) -> int:
                                     progress=scaled(bar, 0.0, split))
             metrics = None
             if args.metrics:
-                truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
+                truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
+                                  target_name=args.target_name)
                 metrics = evaluate_experiment(result, truth, progress=scaled(bar, split, 1.0))
         outputs.finish(result, metrics=metrics, plots=not args.no_plots)
         if args.report:
@@ -305,6 +321,7 @@ def main_run_joint(args) -> int:
     from .progress import TerminalProgress, scaled
     from .reconstruct import Estimate, vocal_from_db
     from .staging import StagedFolder, check_out_dir
+    from .stems import labels
     from .views import RAW
 
     t0 = time.perf_counter()
@@ -314,22 +331,25 @@ def main_run_joint(args) -> int:
     if args.metrics:
         from .evaluate import evaluate_joint, format_table, load_pair  # needs museval: fail before any work
     with StagedFolder(target) as staged:
-        pair = prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
+        pair = prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
+                            target_name=args.target_name)
+        names = labels(args.target_name)
         with TerminalProgress(enabled=False if args.quiet else None) as bar:
             split = 0.8 if args.metrics else 1.0
             analysis = analyse(pair, settings, views=(RAW, *joint.view_names), progress=scaled(bar, 0.0, 0.05))
             found = run_joint(analysis, joint, progress=scaled(bar, 0.05, split))
             metrics = None
             if args.metrics:
-                truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
+                truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
+                                  target_name=args.target_name)
                 metrics = evaluate_joint(found, analysis, truth, joint=joint, progress=scaled(bar, split, 1.0))
         estimate = Estimate(vocal_raw=vocal_from_db(found.final_db, analysis), mixture=pair.mixture, sr=pair.sr)
         # As the seed runs' files: the vocal peak-normalised (the research code's habit), mixture − vocal beside it.
-        write_wav(staged.path / "joint" / "extracted_vocal.wav", estimate.vocal, pair.sr)
-        write_wav(staged.path / "joint" / "extracted_instrumental.wav", estimate.instrumental, pair.sr)
+        write_wav(staged.path / "joint" / f"extracted_{names.target_file}.wav", estimate.vocal, pair.sr)
+        write_wav(staged.path / "joint" / f"extracted_{names.complement_file}.wav", estimate.instrumental, pair.sr)
         write_wav(staged.path / "joint" / "mixture.wav", pair.mixture, pair.sr)
         write_wav(staged.path / "joint" / "target.wav", pair.vocal, pair.sr)
-        summary = {"method": "joint", "pair": pair.info, "settings": settings.to_dict(),
+        summary = {"method": "joint", "target": names.to_dict(), "pair": pair.info, "settings": settings.to_dict(),
                    "joint": {"steps": joint.steps, "step_size": joint.step_size,
                              "views": [list(v) for v in joint.views], "clip_db": joint.clip_db},
                    "final_loss": found.final_loss, "view_losses": found.view_losses,
@@ -359,7 +379,8 @@ def main_attribute(args) -> int:
     joint = joint_from_args(args)
     if args.json is not None:
         check_out_file(args.json)
-    truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
+    truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
+                      target_name=args.target_name)
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
         if args.method == "joint":
             found = attribute_joint(truth, settings, joint, slices=order[:max_slices], weight=args.weight,
@@ -382,10 +403,11 @@ def main_evaluate(args) -> int:
 
     settings, order, max_slices = _checked_settings(args, "evaluate")
     methods = resolve_methods(args.methods, settings, order=order, max_slices=max_slices,
-                              joint=joint_from_args(args))
+                              joint=joint_from_args(args), target_name=args.target_name)
     if args.json is not None:
         check_out_file(args.json)
-    pair = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
+    pair = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
+                     target_name=args.target_name)
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
         result = evaluate_pair(pair, methods, settings=settings, window_s=args.window, align=args.apply_alignment,
                                max_lag_s=args.max_lag, progress=bar)
