@@ -258,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                        help="where to write per_song.csv, summary.csv, failures.csv and batch.json: a new or "
                             "empty folder, or an earlier batch's (replaced when complete) (%(default)s)")
+    batch.add_argument("--stems", nargs="+", default=None, metavar="STEM",
+                       help="targets to evaluate, space- or comma-separated, of vocals, drums, bass, other "
+                            "(default: every stem each song folder has)")
     batch.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     _add_settings_arguments(batch, level_default="as_is")
     batch.set_defaults(func=main_batch)
@@ -422,19 +425,21 @@ def main_batch(args) -> int:
     """``batch``: 0 when every song finished, 1 when some failed (the rest are written),
     2 on bad input or when no song could be evaluated."""
     from .baselines import resolve_methods
-    from .batch import format_summary, run_batch, write_outputs
+    from .batch import format_summary, parse_stems, run_batch, write_outputs
     from .progress import TerminalProgress
     from .staging import BATCH_ENTRIES, check_out_dir
 
     settings, order, max_slices = _checked_settings(args, "batch")
     resolve_methods(args.methods, settings, order=order, max_slices=max_slices)  # fail early on a typo
+    stems = parse_stems(args.stems)  # and on an unknown stem
     if args.workers is not None and args.workers < 1:
         raise VsepError(f"--workers must be at least 1, got {args.workers}.")
     target = check_out_dir(args.out, entries=BATCH_ENTRIES, marker="batch.json")
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
         result = run_batch(args.folder, methods=args.methods, settings=settings, window_s=args.window,
                            align=args.apply_alignment, max_lag_s=args.max_lag, scheduler=args.scheduler,
-                           n_workers=args.workers, order=order, max_slices=max_slices, progress=bar)
+                           n_workers=args.workers, order=order, max_slices=max_slices, progress=bar,
+                           stems=stems)
     paths = write_outputs(result, target)
     print(format_summary(result))
     print("\nWritten: " + ", ".join(str(p) for p in paths))
