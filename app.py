@@ -55,9 +55,15 @@ if mode == "Bundled sample":
         chosen = st.selectbox("Sample", pairs, format_func=lambda p: f"{p.title} · {p.duration_s:g} s",
                               key="sample_choice")
         st.caption(chosen.description)
+        # Any stem of the sample can be the target (the mixture is their exact sum); the vocal by default.
+        stem = st.selectbox("Target stem", chosen.stem_names, key="sample_target",
+                            format_func=lambda s: "vocals (the default)" if s == "vocals" else s,
+                            help="Which part of the song the method separates; the rest is everything else. "
+                                 "The fingerprints are learned from this stem's isolated file (an oracle).")
         if st.button("Load this sample", icon=":material/library_music:", type="primary"):
-            loading.activate(loading.sample_source(chosen), state.settings())
-            applied(f"Loaded the sample “{chosen.title}”.")
+            loading.activate(loading.sample_source(chosen, stem), state.settings())
+            applied(f"Loaded the sample “{chosen.title}”"
+                    + (f" with the {stem} as the target." if stem != "vocals" else "."))
 
 elif mode == "Upload files":
     kind = st.radio("The second file is", ["vocal", "instrumental"], horizontal=True, key="upload_kind",
@@ -134,8 +140,8 @@ else:
     with ui.guard("Showing the loaded pair"):
         pair = cache.pair(source, settings)
         players = [("Mixture", source.mixture, source.mixture_name),
-                   ("Vocal (the target)" if source.other_kind == "vocal" else "Instrumental", source.other,
-                    source.other_name)]
+                   (f"{source.other_label.capitalize()} (the target)" if source.other_kind == "vocal"
+                    else source.other_label.capitalize(), source.other, source.other_name)]
         if source.instrumental is not None and source.other_kind == "vocal":
             players.append(("Instrumental", source.instrumental, "instrumental.wav"))
         cols = st.columns(len(players) + (source.other_kind == "instrumental"))
@@ -154,7 +160,7 @@ else:
                    f"{pair.sr} Hz, mono.")
 
         st.markdown("##### Alignment check")
-        st.caption(f"Does the {source.other_kind} sit sample-exactly inside the mixture? The method itself compares "
+        st.caption(f"Does the {source.other_label} sit sample-exactly inside the mixture? The method itself compares "
                    "spectra window by window, but the separation scores (SI-SDR, SDR) need the very signal that "
                    "was mixed, at the same time and level.")
         # Filled at the end of the page: the check is the page's slowest part (its first use in a server
@@ -261,10 +267,10 @@ if alignment_box is not None:
         else:
             st.warning(found["verdict"], icon=":material/warning:")
             fixable = abs(found["correlation_at_lag"]) >= 0.1 and (found["lag_samples"] != 0 or found["gain"] < 0)
-            if fixable and st.button(f"Fix it: delay the {source.other_kind} by {found['lag_samples']} samples "
+            if fixable and st.button(f"Fix it: delay the {source.other_label} by {found['lag_samples']} samples "
                                      f"and scale it by {found['gain']:.3f}", icon=":material/auto_fix_high:"):
                 fixed = loading.aligned_source(source, found, settings)
                 loading.activate(fixed, settings)
-                applied(f"The {source.other_kind} is now aligned with the mixture.")
+                applied(f"The {source.other_label} is now aligned with the mixture.")
 
 frame.finish()

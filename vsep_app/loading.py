@@ -48,11 +48,29 @@ def activate(source: Source, settings: Settings) -> Source:
     return source
 
 
-def sample_source(pair: sample.SamplePair) -> Source:
-    return Source.create(label=pair.title, origin="sample", mixture=pair.read("mixture"),
-                         other=pair.read("vocal"), other_kind="vocal", mixture_name=pair.path("mixture").name,
-                         other_name=pair.path("vocal").name, instrumental=pair.read("instrumental"),
-                         note=pair.description)
+def sample_source(pair: sample.SamplePair, target_name: str = "vocals") -> Source:
+    """A bundled sample with one of its stems as the target (the vocal by default)."""
+    from vsep_core.stems import target_name as canonical
+
+    target_name = canonical(target_name)
+    if target_name == "vocals":
+        return Source.create(label=pair.title, origin="sample", mixture=pair.read("mixture"),
+                             other=pair.read("vocal"), other_kind="vocal", mixture_name=pair.path("mixture").name,
+                             other_name=pair.path("vocal").name, instrumental=pair.read("instrumental"),
+                             note=pair.description)
+    return Source.create(label=f"{pair.title} · target: {target_name}", origin="sample",
+                         mixture=pair.read("mixture"), other=pair.read_stem(target_name), other_kind="vocal",
+                         mixture_name=pair.path("mixture").name, other_name=f"{target_name}.wav",
+                         note=pair.description, target_name=target_name, companion_vocal=pair.read("vocal"))
+
+
+def companion_vocal_source(source: Source) -> Source | None:
+    """The same song with its vocal as the target, when ``source`` targets another stem of a bundled sample."""
+    if source.target_name == "vocals" or source.companion_vocal is None:
+        return None
+    return Source.create(label=source.label, origin=source.origin, mixture=source.mixture,
+                         other=source.companion_vocal, other_kind="vocal", mixture_name=source.mixture_name,
+                         other_name="vocal.wav", note=source.note)
 
 
 #: Longest file name kept for display (a hostile name can be thousands of characters).
@@ -151,5 +169,6 @@ def aligned_source(source: Source, alignment: dict, settings: Settings) -> Sourc
                          other=audio.wav_bytes(fixed, other.sr, subtype="FLOAT"), other_kind=source.other_kind,
                          mixture_name=source.mixture_name, other_name=name,
                          instrumental=source.instrumental if source.other_kind == "vocal" else None,
-                         note=source.note + f" The {source.other_kind} was delayed by {lag} samples "
+                         target_name=source.target_name, companion_vocal=source.companion_vocal,
+                         note=source.note + f" The {source.other_label} was delayed by {lag} samples "
                                             f"({1000 * lag / other.sr:.1f} ms) and scaled by {gain:.3f}.")
