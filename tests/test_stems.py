@@ -223,3 +223,14 @@ def test_batch_stems_picks_some_and_refuses_unknown_ones(musdb_folder, tmp_path)
     bad = cli(["batch", musdb_folder, "--stems", "drums", "kazoo", "--out", "out2"], cwd=tmp_path)
     assert_one_line_refusal(bad, "Unknown stem 'kazoo'")
     assert not (tmp_path / "out2").exists()
+
+
+def test_batch_finds_every_stem_of_the_bundled_samples():
+    """The bundled sample folders: the vocal, drums, bass and chords are each a target (chords are not MUSDB's)."""
+    from vsep_core.batch import discover_songs
+
+    songs = discover_songs(SAMPLES)
+    assert [s.name for s in songs] == ["male_voice_sparse", "sung_phrases_ballad", "sung_vowels_pop"]
+    for song in songs:
+        assert song.problem is None and list(song.targets) == ["vocals", "drums", "bass", "chords"]
+        assert song.targets["vocals"].name == "vocal.wav" and song.targets["chords"].name == "chords.wav"

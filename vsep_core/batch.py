@@ -18,7 +18,7 @@ read: use MUSDB18-HQ (wav) or convert them first (``musdbconvert``). A
 ``DIR`` that itself holds a mixture is evaluated as one song.
 
 **Every stem is a target.** Each stem file a song has (``vocals``, ``drums``,
-``bass``, ``other``) is evaluated as the target in turn — the mixture minus it
+``bass``, ``other``, and the bundled samples' ``chords``) is evaluated as the target in turn — the mixture minus it
 is then "everything else" — and the tables are per stem (``stems`` picks
 some). A song with only a vocal or an instrumental has one target, the vocal.
 
@@ -67,8 +67,10 @@ MIXTURE_NAMES = ("mixture", "mix")
 VOCAL_NAMES = ("vocal", "vocals")
 INSTRUMENTAL_NAMES = ("instrumental", "accompaniment")
 MUSDB_STEM_NAMES = ("drums", "bass", "other")
+#: Further stem files that are targets but not part of MUSDB's sum (the bundled samples' chords).
+EXTRA_STEM_NAMES = ("chords",)
 #: The targets a folder can offer, in table order (the vocal first).
-BATCH_STEMS = (DEFAULT_TARGET, *MUSDB_STEM_NAMES)
+BATCH_STEMS = (DEFAULT_TARGET, *MUSDB_STEM_NAMES, *EXTRA_STEM_NAMES)
 
 #: Extensions looked at (anything else in a song folder is ignored).
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".opus", ".wma")
@@ -83,7 +85,7 @@ Layout of DIR (one sub-folder per song; names without extension; wav, flac, ogg,
   DIR/song_b/mixture.wav + instrumental.wav       vocal = mixture - instrumental
   DIR/song_c/mixture.wav + vocals.wav + drums.wav + bass.wav + other.wav   (MUSDB18-HQ)
 Also accepted: mix, vocals, accompaniment; drums+bass+other summed when there is no vocal.
-Every stem file found (vocals, drums, bass, other) is a target in turn, with a table per stem;
+Every stem file found (vocals, drums, bass, other, chords) is a target in turn, with a table per stem;
 --stems picks some (e.g. --stems drums,bass).
 Each song is cut like evaluate's pairs (--start, --duration: the first 4.7 s by default;
 songs whose vocal is silent there fail, so pick --start or use --duration all).
@@ -115,6 +117,7 @@ class Song:
     instrumental: Path | None = None
     stems: tuple = ()
     problem: str | None = None
+    extra_stems: tuple = ()
 
     @property
     def targets(self) -> dict:
@@ -127,7 +130,7 @@ class Song:
         if self.problem is not None or self.mixture is None:
             return {}
         out = {DEFAULT_TARGET: self.vocal}
-        out.update({path.stem.lower(): path for path in self.stems})
+        out.update({path.stem.lower(): path for path in (*self.stems, *self.extra_stems)})
         return out
 
     @property
@@ -193,8 +196,9 @@ def _song_from_folder(folder: Path) -> Song:
         return Song(folder.name, folder, mixture=mixture,
                     problem="no vocal or instrumental file (vocal.wav, vocals.wav, instrumental.wav, or "
                             "MUSDB18's drums + bass + other).")
+    extra = tuple(_find_role(files, (name,))[0] for name in EXTRA_STEM_NAMES if files.get(name))
     return Song(folder.name, folder, mixture=mixture, vocal=vocal,
-                instrumental=None if vocal is not None else instrumental, stems=stems)
+                instrumental=None if vocal is not None else instrumental, stems=stems, extra_stems=extra)
 
 
 def _summed_stems(stems) -> Decoded:

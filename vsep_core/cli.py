@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where to write per_song.csv, summary.csv, failures.csv and batch.json: a new or "
                             "empty folder, or an earlier batch's (replaced when complete) (%(default)s)")
     batch.add_argument("--stems", nargs="+", default=None, metavar="STEM",
-                       help="targets to evaluate, space- or comma-separated, of vocals, drums, bass, other "
+                       help="targets to evaluate, space- or comma-separated, of vocals, drums, bass, other, chords "
                             "(default: every stem each song folder has)")
     batch.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     _add_settings_arguments(batch, level_default="as_is")
