@@ -606,7 +606,8 @@ def format_summary(result: BatchResult) -> str:
     flagged = []
     for stem in result.stems:
         names = labels(stem)
-        short = {"vocal": names.target[:5], "instrumental": "instr" if names.is_vocal else "rest"}
+        short = {"vocal": names.target if len(names.target) <= 6 else names.target[:6],
+                 "instrumental": "instr" if names.is_vocal else "rest"}
         lines.append("")
         if result.stems != [DEFAULT_TARGET]:
             lines.append(f"Target: {stem}" + ("" if names.is_vocal else " (rest = everything else)"))
