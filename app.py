@@ -14,6 +14,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vsep_core.settings import Settings
+from vsep_core.stems import TARGET_NAMES, labels
 from vsep_app import cache, figures, loading, recorder, sample, state, ui
 
 frame = ui.setup_page("Load audio")
@@ -66,13 +67,20 @@ if mode == "Bundled sample":
                     + (f" with the {stem} as the target." if stem != "vocals" else "."))
 
 elif mode == "Upload files":
+    upload_target = st.selectbox("Target stem", TARGET_NAMES, key="upload_target",
+                                 format_func=lambda s: "vocals (the default)" if s == "vocals" else s,
+                                 help="Which part of the song the second file is (or, as everything else, "
+                                      "leaves out).")
+    words = labels(upload_target)
     kind = st.radio("The second file is", ["vocal", "instrumental"], horizontal=True, key="upload_kind",
-                    format_func=lambda k: {"vocal": "the isolated vocal",
-                                           "instrumental": "the instrumental (vocal = mixture − instrumental)"}[k])
+                    format_func=lambda k: {"vocal": f"the isolated {words.target}",
+                                           "instrumental": f"the {words.complement} ({words.target} = mixture − "
+                                                           f"{words.complement})" if words.is_vocal else
+                                           f"everything but the {words.target} ({words.target} = mixture − it)"}[k])
     c1, c2 = st.columns(2)
     mix_file = c1.file_uploader("Mixture (the full song)", type=AUDIO_TYPES, key="upload_mixture")
-    other_file = c2.file_uploader("Isolated vocal" if kind == "vocal" else "Instrumental", type=AUDIO_TYPES,
-                                  key="upload_other")
+    other_file = c2.file_uploader(f"Isolated {words.target}" if kind == "vocal" else words.complement.capitalize(),
+                                  type=AUDIO_TYPES, key="upload_other")
     for col, chosen_file in ((c1, mix_file), (c2, other_file)):
         if chosen_file is not None:  # what "Load" will read, so a message is never about another file
             col.caption(f"Ready: {ui.md_escape(loading.display_name(chosen_file.name))}, "
@@ -82,7 +90,7 @@ elif mode == "Upload files":
                "same length (the same edit of the song).")
     if st.button("Load these files", icon=":material/upload_file:", type="primary", key="load_uploads"):
         with ui.guard("Loading the files"), st.spinner("Reading and checking the two files…"):
-            source = loading.upload_source(mix_file, other_file, kind)
+            source = loading.upload_source(mix_file, other_file, kind, upload_target)
             loading.activate(source, state.settings())
             applied(f"Loaded {ui.md_escape(source.label)}.")
 

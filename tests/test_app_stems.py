@@ -135,3 +135,40 @@ def test_optimise_and_results_score_the_drums_as_the_engine_does():
     labels = [m.value for m in at.markdown]
     assert any("Target: the true drums" in v for v in labels)
     assert any("Everything else estimate (mixture − drums" in v for v in labels)
+
+
+def test_uploads_name_their_stem_and_refuse_a_stem_of_another_length():
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.radio(key="load_mode").set_value("Upload files").run()
+    at.selectbox(key="upload_target").set_value("bass").run()
+    assert at.radio(key="upload_kind").options == [
+        "the isolated bass", "everything but the bass (bass = mixture − it)"]
+    assert "Isolated bass" in [u.label for u in at.get("file_uploader")]
+
+    def upload(other: bytes) -> AppTest:
+        at.file_uploader(key="upload_mixture").set_value(("song.wav", (SAMPLE / "mixture.wav").read_bytes(),
+                                                          "audio/wav"))
+        at.file_uploader(key="upload_other").set_value(("my_bass.wav", other, "audio/wav"))
+        at.run()
+        at.button[[b.label for b in at.button].index("Load these files")].click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    import io
+
+    import soundfile as sf
+
+    bass, sr = sf.read(SAMPLE / "bass.wav", dtype="float32")
+    short = io.BytesIO()
+    sf.write(short, bass[: len(bass) // 2], sr, format="WAV")
+    upload(short.getvalue())
+    (message,) = [e.value for e in at.error]
+    assert "The mixture (4.700 s) is longer than the bass (2.350 s)" in message and "my\\_bass.wav" in message
+    assert at.session_state["vsep_source"].target_name == "vocals"  # the loaded pair stayed as it was
+
+    upload((SAMPLE / "bass.wav").read_bytes())
+    _ok(at)
+    source = at.session_state["vsep_source"]
+    assert source.target_name == "bass" and source.other_label == "bass"
+    assert "The bass is aligned with the mixture: lag 0" in " ".join(s.value for s in at.success)

@@ -90,7 +90,7 @@ def missing_file_message(role: str) -> str:
             "failed. Choose it again, or a smaller copy (FLAC or MP3).")
 
 
-def upload_source(mixture, other, other_kind: str) -> Source:
+def upload_source(mixture, other, other_kind: str, target_name: str = "vocals") -> Source:
     """A source from two uploaded files (``st.file_uploader`` values or ``(name, bytes)``).
 
     Raises
@@ -99,7 +99,10 @@ def upload_source(mixture, other, other_kind: str) -> Source:
         When a file is missing (not chosen, refused by the browser for its size, failed to upload),
         over the upload cap or empty. Whether it is audio is checked by :func:`activate`.
     """
-    role_other = "isolated vocal" if other_kind == "vocal" else "instrumental"
+    from vsep_core.stems import labels
+
+    names = labels(target_name)  # which stem the target is (the vocal by default)
+    role_other = f"isolated {names.target}" if other_kind == "vocal" else names.complement
     if mixture is None:
         raise VsepError(missing_file_message("mixture"))
     if other is None:
@@ -117,7 +120,9 @@ def upload_source(mixture, other, other_kind: str) -> Source:
     (mix_name, mix_bytes), (other_name, other_bytes) = files
     return Source.create(label=f"{mix_name} + {other_name}", origin="upload", mixture=mix_bytes, other=other_bytes,
                          other_kind=other_kind, mixture_name=mix_name, other_name=other_name,
-                         note=f"Uploaded: mixture {mix_name}, {other_kind} {other_name}.")
+                         target_name=names.name,
+                         note=f"Uploaded: mixture {mix_name}, "
+                              f"{names.target if other_kind == 'vocal' else names.complement} {other_name}.")
 
 
 def display_name(name: str) -> str:

@@ -120,7 +120,8 @@ def _add_scoring_arguments(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("scoring")
     g.add_argument("--methods", nargs="+", default=["all"], metavar="NAME",
-                   help="methods to run (space- or comma-separated; default all): " + ", ".join(method_names())
+                   help="methods to run (space- or comma-separated; default all: for the vocal every one but "
+                        "hpss_percussive, a drums baseline): " + ", ".join(method_names("drums"))
                         + ", or seed_progressive_N for the first N slices of --order")
     g.add_argument("--window", type=window_value, default=_BSS_WINDOW_S, metavar="SECONDS|whole",
                    help="BSS Eval frame length (default 1 s, median over frames, as SiSEC); "
