@@ -226,11 +226,11 @@ def test_generator_writes_musdb_layout_with_the_same_audio(manifest, tmp_path):
     [folder] = gen.write_musdb(tmp_path, pairs=[gen.PAIRS[0]])
     assert sorted(p.name for p in folder.iterdir()) == ["bass.wav", "drums.wav", "mixture.wav", "other.wav",
                                                        "vocals.wav"]
-    same = {"vocals": "vocal", "drums": "drums", "bass": "bass", "other": "chords", "mixture": "mixture"}
     bundled = manifest["pairs"][0]
-    for musdb_name, ours in same.items():
-        path = bundled["stems"].get(ours) or bundled["stems"].get("vocals" if ours == "vocal" else ours) \
-            or bundled["files"][ours]
+    same = {"vocals": bundled["stems"]["vocals"], "drums": bundled["stems"]["drums"],
+            "bass": bundled["stems"]["bass"], "other": bundled["stems"]["chords"],
+            "mixture": bundled["files"]["mixture"]}
+    for musdb_name, path in same.items():
         assert (folder / f"{musdb_name}.wav").read_bytes() == (SAMPLES / path).read_bytes(), musdb_name
 
 
