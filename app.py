@@ -14,6 +14,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vsep_core.settings import Settings
+from vsep_core.stems import TARGET_NAMES, labels
 from vsep_app import cache, figures, loading, recorder, sample, state, ui
 
 frame = ui.setup_page("Load audio")
@@ -55,18 +56,31 @@ if mode == "Bundled sample":
         chosen = st.selectbox("Sample", pairs, format_func=lambda p: f"{p.title} · {p.duration_s:g} s",
                               key="sample_choice")
         st.caption(chosen.description)
+        # Any stem of the sample can be the target (the mixture is their exact sum); the vocal by default.
+        stem = st.selectbox("Target stem", chosen.stem_names, key="sample_target",
+                            format_func=lambda s: "vocals (the default)" if s == "vocals" else s,
+                            help="Which part of the song the method separates; the rest is everything else. "
+                                 "The fingerprints are learned from this stem's isolated file (an oracle).")
         if st.button("Load this sample", icon=":material/library_music:", type="primary"):
-            loading.activate(loading.sample_source(chosen), state.settings())
-            applied(f"Loaded the sample “{chosen.title}”.")
+            loading.activate(loading.sample_source(chosen, stem), state.settings())
+            applied(f"Loaded the sample “{chosen.title}”"
+                    + (f" with the {stem} as the target." if stem != "vocals" else "."))
 
 elif mode == "Upload files":
+    upload_target = st.selectbox("Target stem", TARGET_NAMES, key="upload_target",
+                                 format_func=lambda s: "vocals (the default)" if s == "vocals" else s,
+                                 help="Which part of the song the second file is (or, as everything else, "
+                                      "leaves out).")
+    words = labels(upload_target)
     kind = st.radio("The second file is", ["vocal", "instrumental"], horizontal=True, key="upload_kind",
-                    format_func=lambda k: {"vocal": "the isolated vocal",
-                                           "instrumental": "the instrumental (vocal = mixture − instrumental)"}[k])
+                    format_func=lambda k: {"vocal": f"the isolated {words.target}",
+                                           "instrumental": f"the {words.complement} ({words.target} = mixture − "
+                                                           f"{words.complement})" if words.is_vocal else
+                                           f"everything but the {words.target} ({words.target} = mixture − it)"}[k])
     c1, c2 = st.columns(2)
     mix_file = c1.file_uploader("Mixture (the full song)", type=AUDIO_TYPES, key="upload_mixture")
-    other_file = c2.file_uploader("Isolated vocal" if kind == "vocal" else "Instrumental", type=AUDIO_TYPES,
-                                  key="upload_other")
+    other_file = c2.file_uploader(f"Isolated {words.target}" if kind == "vocal" else words.complement.capitalize(),
+                                  type=AUDIO_TYPES, key="upload_other")
     for col, chosen_file in ((c1, mix_file), (c2, other_file)):
         if chosen_file is not None:  # what "Load" will read, so a message is never about another file
             col.caption(f"Ready: {ui.md_escape(loading.display_name(chosen_file.name))}, "
@@ -76,7 +90,7 @@ elif mode == "Upload files":
                "same length (the same edit of the song).")
     if st.button("Load these files", icon=":material/upload_file:", type="primary", key="load_uploads"):
         with ui.guard("Loading the files"), st.spinner("Reading and checking the two files…"):
-            source = loading.upload_source(mix_file, other_file, kind)
+            source = loading.upload_source(mix_file, other_file, kind, upload_target)
             loading.activate(source, state.settings())
             applied(f"Loaded {ui.md_escape(source.label)}.")
 
@@ -134,8 +148,8 @@ else:
     with ui.guard("Showing the loaded pair"):
         pair = cache.pair(source, settings)
         players = [("Mixture", source.mixture, source.mixture_name),
-                   ("Vocal (the target)" if source.other_kind == "vocal" else "Instrumental", source.other,
-                    source.other_name)]
+                   (f"{source.other_label.capitalize()} (the target)" if source.other_kind == "vocal"
+                    else source.other_label.capitalize(), source.other, source.other_name)]
         if source.instrumental is not None and source.other_kind == "vocal":
             players.append(("Instrumental", source.instrumental, "instrumental.wav"))
         cols = st.columns(len(players) + (source.other_kind == "instrumental"))
@@ -154,7 +168,7 @@ else:
                    f"{pair.sr} Hz, mono.")
 
         st.markdown("##### Alignment check")
-        st.caption(f"Does the {source.other_kind} sit sample-exactly inside the mixture? The method itself compares "
+        st.caption(f"Does the {source.other_label} sit sample-exactly inside the mixture? The method itself compares "
                    "spectra window by window, but the separation scores (SI-SDR, SDR) need the very signal that "
                    "was mixed, at the same time and level.")
         # Filled at the end of the page: the check is the page's slowest part (its first use in a server
@@ -261,10 +275,10 @@ if alignment_box is not None:
         else:
             st.warning(found["verdict"], icon=":material/warning:")
             fixable = abs(found["correlation_at_lag"]) >= 0.1 and (found["lag_samples"] != 0 or found["gain"] < 0)
-            if fixable and st.button(f"Fix it: delay the {source.other_kind} by {found['lag_samples']} samples "
+            if fixable and st.button(f"Fix it: delay the {source.other_label} by {found['lag_samples']} samples "
                                      f"and scale it by {found['gain']:.3f}", icon=":material/auto_fix_high:"):
                 fixed = loading.aligned_source(source, found, settings)
                 loading.activate(fixed, settings)
-                applied(f"The {source.other_kind} is now aligned with the mixture.")
+                applied(f"The {source.other_label} is now aligned with the mixture.")
 
 frame.finish()

@@ -6,7 +6,7 @@ import streamlit as st
 
 from vsep_core.fingerprint import METRICS
 from vsep_core.views import VIEWS
-from vsep_app import cache, figures, jobs, state, ui
+from vsep_app import cache, figures, jobs, loading, state, ui
 
 frame = ui.setup_page("Slices")
 
@@ -29,8 +29,14 @@ if source is not None:
         cols_per_row = st.select_slider("Views per row", options=[2, 3, 4, 5], value=ui.remembered("slices_per_row", 4),
                                         key="slices_per_row")
         ui.remember("slices_per_row", cols_per_row)
-        tab_vocal, tab_mix, tab_window = st.tabs(["Vocal (the target)", "Mixture", "One window up close"],
-                                                 key="slices_tab", on_change="rerun")
+        target = source.names.target
+        # With another stem as the target, its views beside the vocal's (same song, same settings).
+        companion = loading.companion_vocal_source(source)
+        tab_names = [f"{target.capitalize()} (the target)", "Mixture", "One window up close"]
+        if companion is not None:
+            tab_names.insert(1, f"{target.capitalize()} beside the vocal")
+        tabs = dict(zip(tab_names, st.tabs(tab_names, key="slices_tab", on_change="rerun")))
+        tab_vocal, tab_mix, tab_window = tabs[tab_names[0]], tabs["Mixture"], tabs["One window up close"]
 
         def grid(signal: str) -> None:
             jobs.wait_for_prefetch(cache.slices_key(source, settings), state.SLICES_PREFETCH, signal)
@@ -45,9 +51,26 @@ if source is not None:
                     d.caption(spec.description)
             ui.mark_charts_ready()
 
+        def side_by_side() -> None:
+            """Each view of the target stem (left) and of the vocal (right): one row per view."""
+            stem_figs = cache.slice_figures(source, settings, "vocal")
+            vocal_figs = cache.slice_figures(companion, settings, "vocal")
+            st.caption(f"Left: the {target}; right: the vocal of the same song, each in the same view. "
+                       "A view that keeps a source's shape (onsets for drums, steady lines for sustained notes) "
+                       "gives the optimiser a fingerprint worth matching.")
+            for i, spec in enumerate(VIEWS):
+                pair_figs = [dict(stem_figs[i], title=f"{target} · {stem_figs[i]['title']}"),
+                             dict(vocal_figs[i], title=f"vocal · {vocal_figs[i]['title']}")]
+                st.plotly_chart(figures.view_row(pair_figs, 2), theme=None, config={"displayModeBar": False},
+                                key=f"stem_vs_vocal_{i}")
+            ui.mark_charts_ready()
+
         if tab_vocal.open:
             with tab_vocal:
                 grid("vocal")
+        if companion is not None and tabs[tab_names[1]].open:
+            with tabs[tab_names[1]]:
+                side_by_side()
         if tab_mix.open:
             with tab_mix:
                 grid("mixture")

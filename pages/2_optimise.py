@@ -257,16 +257,17 @@ if source is not None:
         scores = outcome["scores"]["methods"][0]
         found = outcome["result"]
         m1, m2, m3, m4 = st.columns(4)
-        m1.metric("Vocal SI-SDR", f"{scores['vocal']['si_sdr']:.2f} dB", help=ui.GLOSSARY["SI-SDR"])
-        m2.metric("Vocal SDR", f"{scores['vocal']['sdr']:.2f} dB", help=ui.GLOSSARY["SDR"])
-        m3.metric("Instrumental SI-SDR", f"{scores['instrumental']['si_sdr']:.2f} dB")
+        target, rest = source.names.target.capitalize(), source.names.complement.capitalize()
+        m1.metric(f"{target} SI-SDR", f"{scores['vocal']['si_sdr']:.2f} dB", help=ui.GLOSSARY["SI-SDR"])
+        m2.metric(f"{target} SDR", f"{scores['vocal']['sdr']:.2f} dB", help=ui.GLOSSARY["SDR"])
+        m3.metric(f"{rest} SI-SDR", f"{scores['instrumental']['si_sdr']:.2f} dB")
         m4.metric("Final loss", f"{found.final_loss:.2f} dB²", help="Mean squared fingerprint difference over "
                   "the views in the loss, weighted; not comparable with the research method's loss.")
         estimate = outcome["estimate"]
         joint_wav = audio.wav_bytes(estimate.vocal, estimate.sr)
         st.audio(joint_wav, format="audio/wav")
-        st.download_button("Download the joint vocal (WAV)", joint_wav,
-                           file_name="joint_extracted_vocal.wav", mime="audio/wav", key="joint_download",
+        st.download_button(f"Download the joint {source.names.target} (WAV)", joint_wav,
+                           file_name=f"joint_extracted_{source.names.target_file}.wav", mime="audio/wav", key="joint_download",
                            icon=":material/download:")
         if joint_run_settings != settings or joint_used != joint_settings:
             st.caption("These figures were computed with other settings; run again to update them.")
@@ -274,7 +275,7 @@ if source is not None:
     st.divider()
     st.subheader("Which slices help?")
     st.markdown(
-        "For the research method: the vocal SI-SDR of the progressive chain over the slices above, of the same "
+        f"For the research method: the {source.names.target} SI-SDR of the progressive chain over the slices above, of the same "
         "chain **without** each slice (delta = chain − without: positive means the slice helps) and of each slice "
         "**alone** followed by the polish. For joint matching: each slice **added** to its loss. Losses are in the "
         "hover text: loss and quality often disagree, which is the point of measuring quality.")

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from vsep_core import plots, report
+from vsep_core.stems import labels, pair_target
 from vsep_app import cache, jobs, state, ui
 
 frame = ui.setup_page("Results")
@@ -14,14 +15,16 @@ frame = ui.setup_page("Results")
 st.title("Results")
 st.markdown("Listen to what each run extracted, see where it put energy, and take everything with you.")
 
-def wav_label(path: str) -> str:
+def wav_label(path: str, target: str = "vocal") -> str:
     """A readable name for a report path ("3_slices/extracted_vocal.wav" → "N = 3: vocal")."""
     folder, name = path.split("/", 1)
-    what = "instrumental" if "instrumental" in name else "vocal"
+    # "extracted_vocal.wav" → "vocal", "extracted_everything_else_best_prefix.wav" → "everything else"
+    what = name.removeprefix("extracted_").removesuffix(".wav").removesuffix("_best_sequence")
+    what = what.removesuffix("_best_prefix").replace("_", " ")
     if name == "mixture.wav":
         return "Mixture"
     if name == "target.wav":
-        return "Target (true vocal)"
+        return f"Target (true {target})"
     if folder == "best_sequence_found":
         return f"Greedy order: {what}"
     if folder == "best_prefix_found":
@@ -60,6 +63,11 @@ elif source is not None:
         pair = cache.pair(source, settings)
         greedy_used = greedy if result.greedy is not None else None
         sr = pair.sr
+        names = labels(pair_target(result.pair_info))  # what the target and everything else are called
+        complement = names.complement.capitalize()
+
+        def wav_paths(label: str) -> dict:
+            return report.run_wav_paths(label, names.name)
 
         # --- separation quality: first, where the visitor looks ----------------------------
         st.subheader("Separation quality")
@@ -102,42 +110,42 @@ elif source is not None:
 
         top = st.columns(3)
         player("Mixture (analysed segment)", "1_slices/mixture.wav", "mixture", top[0])
-        player("Target: the true vocal", "1_slices/target.wav", "target", top[1])
+        player(f"Target: the true {names.target}", "1_slices/target.wav", "target", top[1])
         best = result.best_progressive
-        player(f"Instrumental estimate (mixture − vocal, N = {best.n})", report.run_wav_paths(str(best.n))["instrumental"],
+        player(f"{complement} estimate (mixture − {names.target}, N = {best.n})", wav_paths(str(best.n))["instrumental"],
                "instrumental_best", top[2])
 
         st.markdown("##### A/B: compare any two at the same moment")
-        ab = {"Mixture": "1_slices/mixture.wav", "Target (true vocal)": "1_slices/target.wav"}
-        ab.update({f"N = {r.n}" + (" (lowest loss)" if r is best else ""): report.run_wav_paths(str(r.n))["vocal"]
+        ab = {"Mixture": "1_slices/mixture.wav", f"Target (true {names.target})": "1_slices/target.wav"}
+        ab.update({f"N = {r.n}" + (" (lowest loss)" if r is best else ""): wav_paths(str(r.n))["vocal"]
                    for r in result.progressive})
         if result.greedy is not None:
-            ab[f"Greedy order ({len(result.greedy.sequence)})"] = report.run_wav_paths("greedy")["vocal"]
+            ab[f"Greedy order ({len(result.greedy.sequence)})"] = wav_paths("greedy")["vocal"]
             if result.best_prefix_run is not result.greedy_run:
-                ab[f"Best prefix ({result.greedy.best_prefix_length})"] = report.run_wav_paths("best_prefix")["vocal"]
+                ab[f"Best prefix ({result.greedy.best_prefix_length})"] = wav_paths("best_prefix")["vocal"]
         ui.ab_player({label: files[path] for label, path in ab.items()}, pair.duration_s, key="results_ab")
 
-        st.markdown("##### Extracted vocal for every N")
+        st.markdown(f"##### Extracted {names.target} for every N")
         per_row = 3  # wide enough players to seek in
         runs = result.progressive
         for start in range(0, len(runs), per_row):
             cols = st.columns(per_row)
             for col, run in zip(cols, runs[start:start + per_row]):
                 mark = "".join(f" {m}" for m in marks.get(f"N={run.n}", [])) or (" ★ lowest loss" if run is best else "")
-                player(f"N = {run.n} · loss {run.final_loss:.1f}{mark}", report.run_wav_paths(str(run.n))["vocal"],
+                player(f"N = {run.n} · loss {run.final_loss:.1f}{mark}", wav_paths(str(run.n))["vocal"],
                        f"vocal_{run.n}", col)
         if result.greedy is not None:
             st.markdown("##### Greedy search")
             cols = st.columns(per_row)
             player(f"Greedy order ({len(result.greedy.sequence)} slices) · loss {result.greedy.loss:.1f}"
                    + "".join(f" {m}" for m in marks.get("greedy", [])),
-                   report.run_wav_paths("greedy")["vocal"], "vocal_greedy", cols[0])
-            player("Greedy instrumental estimate", report.run_wav_paths("greedy")["instrumental"],
+                   wav_paths("greedy")["vocal"], "vocal_greedy", cols[0])
+            player(f"Greedy {names.complement} estimate", wav_paths("greedy")["instrumental"],
                    "instrumental_greedy", cols[1])
             if result.best_prefix_run is not result.greedy_run:
                 player(f"Best prefix ({result.greedy.best_prefix_length}) · loss {result.greedy.best_prefix_loss:.1f}"
                        + "".join(f" {m}" for m in marks.get("best_prefix", [])),
-                       report.run_wav_paths("best_prefix")["vocal"], "vocal_best_prefix", cols[2])
+                       wav_paths("best_prefix")["vocal"], "vocal_best_prefix", cols[2])
         elif greedy is not None:
             st.caption("The greedy search was run with other settings; run it again to add it here.")
 
@@ -148,14 +156,14 @@ elif source is not None:
             if result.best_prefix_run is not result.greedy_run:
                 choices[f"best prefix ({result.greedy.best_prefix_length})"] = ("best_prefix", result.best_prefix_run)
         st.subheader("Spectrograms")
-        chosen = st.selectbox("Extracted vocal of", list(choices), index=list(choices).index(f"N = {best.n}"),
+        chosen = st.selectbox(f"Extracted {names.target} of", list(choices), index=list(choices).index(f"N = {best.n}"),
                               key="results_run")
         label, run = choices[chosen]
         run_key = cache.content_key(cache.result_key(prog, greedy), label)
         target, mixture = cache.magnitude(source, settings, "vocal"), cache.magnitude(source, settings, "mixture")
         hop = target["hop"]
         extracted = cache.run_magnitude(run_key, run.estimate.vocal_raw, settings, pair.n_samples)
-        st.plotly_chart(plots.spectrograms_figure({"target (true vocal)": target["mag"], "mixture": mixture["mag"],
+        st.plotly_chart(plots.spectrograms_figure({f"target (true {names.target})": target["mag"], "mixture": mixture["mag"],
                                                    f"extracted ({chosen})": extracted}, sr, hop),
                         theme=None, key="spectrograms")
         st.caption("Magnitude in dB, one colour scale for the three. A good extraction looks like the target: "
@@ -207,7 +215,7 @@ elif source is not None:
         with st.expander(f"Every WAV file, one by one ({len(wavs)})", icon=":material/library_music:"):
             for start in range(0, len(wavs), 4):
                 for col, path in zip(st.columns(4), wavs[start:start + 4]):
-                    col.download_button(wav_label(path), lambda path=path: files[path], file_name=path.replace("/", "_"),
+                    col.download_button(wav_label(path, names.target), lambda path=path: files[path], file_name=path.replace("/", "_"),
                                         mime="audio/wav", key=f"dl_all_{path}", icon=":material/download:",
                                         on_click="ignore", width="stretch")
         with st.expander("Settings of these results"):

@@ -12,7 +12,9 @@ Run from the repository root::
 
 It writes, next to this file, one folder per entry of :data:`PAIRS` holding
 ``vocal.wav``, ``instrumental.wav`` and ``mixture.wav`` (22050 Hz, mono, 16-bit
-PCM), plus ``pairs.json``.  The output is deterministic: every random choice
+PCM), each instrument's stem (``drums.wav``, ``bass.wav``, ``chords.wav``: their
+sum is the instrumental, exactly in the written samples), plus ``pairs.json``.
+:func:`write_musdb` writes the same songs in MUSDB18's layout.  The output is deterministic: every random choice
 comes from a fixed seed, so running it again gives byte-identical files.
 
 Only numpy, scipy and soundfile are used.
@@ -33,6 +35,10 @@ SR = 22050
 
 PEAK = 0.9
 """The mixture is scaled so that its absolute peak is this value."""
+#: The instrument stems written beside vocal / instrumental / mixture (instrumental = their sum).
+STEMS = ("drums", "bass", "chords")
+#: The same song in MUSDB18's file names: chords are MUSDB's "other".
+MUSDB_NAMES = {"vocal": "vocals", "drums": "drums", "bass": "bass", "chords": "other", "mixture": "mixture"}
 
 NYQ = SR / 2
 
@@ -821,24 +827,44 @@ def arpeggio(chords, pattern: str, tempo: float, n_bars: int, n: int, ending: st
     return out
 
 
-def instrumental_track(spec: dict, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Mix drums, bass and chords (pad/keys and/or arpeggio) for one pair."""
+def instrumental_parts(spec: dict, n: int, rng: np.random.Generator) -> list[tuple[str, np.ndarray]]:
+    """The band's parts for one pair, each at its level in the mix: ``[(stem, signal), ...]``.
+
+    Stems are ``"drums"``, ``"bass"`` and ``"chords"`` (the pad or keys, and/or
+    the plucked arpeggio: a pair may have two chord parts, both in that stem).
+    The order is the order they are mixed in, and the random draws are the
+    same as ever, so the instrumental is unchanged sample for sample.
+    """
     tempo, chords, ending = spec["tempo"], spec["chords"], spec["ending"]
     beat = 60.0 / tempo
     loop_beats = sum(b for _, b in chords)
     n_bars = int(round(loop_beats / 4))
     parts = [
-        (1.0, drum_kit(spec["drums"], tempo, n_bars, n, rng, ending=bool(ending))),
-        (0.55, bass_line(chords, spec["bass"], tempo, n_bars, n, ending, rng)),
+        ("drums", 1.0, drum_kit(spec["drums"], tempo, n_bars, n, rng, ending=bool(ending))),
+        ("bass", 0.55, bass_line(chords, spec["bass"], tempo, n_bars, n, ending, rng)),
     ]
     if spec.get("chord_rhythm"):
         level = 0.14 if spec["chord_style"] == "pad" else 0.13
-        parts.append((level, chord_pad(chords, spec["chord_rhythm"], tempo, n_bars, n, ending,
-                                       spec["chord_style"], rng)))
+        parts.append(("chords", level, chord_pad(chords, spec["chord_rhythm"], tempo, n_bars, n, ending,
+                                                 spec["chord_style"], rng)))
     if spec.get("arpeggio"):
-        parts.append((0.55, arpeggio(chords, spec["arpeggio"], tempo, n_bars, n, ending, rng)))
+        parts.append(("chords", 0.55, arpeggio(chords, spec["arpeggio"], tempo, n_bars, n, ending, rng)))
     assert loop_beats * beat <= n / SR
-    return sum(level * x for level, x in parts)
+    return [(stem, level * x) for stem, level, x in parts]
+
+
+def instrumental_track(spec: dict, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Mix drums, bass and chords (pad/keys and/or arpeggio) for one pair."""
+    # Summed in mixing order from 0, as it always was: the bundled instrumentals stay byte-identical.
+    return sum(x for _, x in instrumental_parts(spec, n, rng))
+
+
+def stem_tracks(parts: list[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The parts grouped by stem (``STEMS`` order), chord parts summed."""
+    out: dict[str, np.ndarray] = {}
+    for stem, x in parts:
+        out[stem] = out[stem] + x if stem in out else x
+    return {stem: out[stem] for stem in STEMS if stem in out}
 
 
 # --------------------------------------------------------------------------- #
@@ -859,20 +885,46 @@ def to_pcm16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
 
 
-def make_pair(spec: dict, out_dir: Path) -> dict:
-    """Synthesise one pair and write its three WAV files into ``out_dir / spec["folder"]``.
+def quantised_stems(parts, inst16: np.ndarray, gain: float) -> dict[str, np.ndarray]:
+    """Each instrument stem in 16 bit, summing exactly to the quantised instrumental.
+
+    Every stem but the last is rounded on its own; the last is the
+    instrumental minus the others, in integers, so it carries the rounding
+    (at most a couple of LSB) and drums + bass + chords == instrumental
+    sample for sample in the written files.
+    """
+    tracks = {stem: fade(x) * gain for stem, x in stem_tracks(parts).items()}
+    names = list(tracks)
+    out = {stem: to_pcm16(tracks[stem]) for stem in names[:-1]}
+    last = inst16.astype(np.int32) - sum(out[stem].astype(np.int32) for stem in names[:-1])
+    assert np.abs(last - np.round(tracks[names[-1]] * 32768.0)).max() <= 3
+    assert last.min() >= -32768 and last.max() <= 32767
+    out[names[-1]] = last.astype(np.int16)
+    return out
+
+
+def make_pair(spec: dict, out_dir: Path, *, layout: str = "pairs") -> dict:
+    """Synthesise one pair and write its WAV files into ``out_dir / spec["folder"]``.
 
     The vocal is scaled to the same RMS as the instrumental (0 dB
     vocal-to-accompaniment ratio); the mixture is their sum; all three are then
     multiplied by one common gain so the mixture peaks at :data:`PEAK`.  The
     stems are quantised to 16 bit and the mixture is written as the exact sum
     of the quantised stems, so mixture == vocal + instrumental sample for
-    sample.  The files are read back and checked.  Returns some statistics.
+    sample.  Each instrument stem (:data:`STEMS`) is written too, quantised so
+    that drums + bass + chords == instrumental exactly (:func:`quantised_stems`),
+    hence mixture == vocal + drums + bass + chords.  The files are read back
+    and checked.  Returns some statistics.
+
+    With ``layout="musdb"`` the folder holds MUSDB18's names instead
+    (:data:`MUSDB_NAMES`: mixture, vocals, drums, bass, other) and no
+    instrumental, for testing folder evaluation on songs whose truth is known.
     """
     n = int(round(spec["duration_s"] * SR))
     rng = np.random.default_rng(spec["seed"])
     vocal, gate = sung_voice(spec["melody"], spec["tempo"], n, spec["voice"], rng)
-    inst = instrumental_track(spec, n, rng)
+    parts = instrumental_parts(spec, n, rng)
+    inst = sum(x for _, x in parts)  # as instrumental_track sums them
     vocal, inst = fade(vocal), fade(inst)
     vocal *= rms(inst) / rms(vocal)
     mixture = vocal + inst
@@ -883,20 +935,33 @@ def make_pair(spec: dict, out_dir: Path) -> dict:
     m16 = (v16.astype(np.int32) + i16.astype(np.int32))
     assert np.abs(m16 - np.round(mixture * 32768.0)).max() <= 1
     m16 = m16.astype(np.int16)
+    stems16 = quantised_stems(parts, i16, gain)
 
     folder = out_dir / spec["folder"]
     folder.mkdir(parents=True, exist_ok=True)
-    for name, data in (("vocal", v16), ("instrumental", i16), ("mixture", m16)):
+    written = {"vocal": v16, "instrumental": i16, "mixture": m16, **stems16}
+    if layout == "musdb":
+        written = {MUSDB_NAMES[k]: v for k, v in written.items() if k in MUSDB_NAMES}
+    elif layout != "pairs":
+        raise ValueError(f"layout is 'pairs' or 'musdb', not {layout!r}")
+    for name, data in written.items():
         sf.write(folder / f"{name}.wav", data, SR, subtype="PCM_16", format="WAV")
 
     # Read back and verify.
-    back = {}
-    for name in ("vocal", "instrumental", "mixture"):
+    back_all = {}
+    for name in written:
         data, sr = sf.read(folder / f"{name}.wav", dtype="float64")
         assert sr == SR and data.ndim == 1 and len(data) == n, (name, sr, data.shape)
-        back[name] = data
+        back_all[name] = data
+    if layout == "musdb":
+        back_all = {k: back_all[MUSDB_NAMES[k]] for k in ("vocal", "mixture", *stems16)}
+        back_all["instrumental"] = sum(back_all[stem] for stem in stems16)
+    back = {name: back_all[name] for name in ("vocal", "instrumental", "mixture")}
     err = np.abs(back["mixture"] - (back["vocal"] + back["instrumental"])).max()
     assert err < 3 / 32768, f"mixture != vocal + instrumental (max error {err})"
+    # Exact in the written integers: the stems add up to the instrumental, and with the vocal to the mixture.
+    stem_sum = sum(np.round(back_all[stem] * 32768).astype(np.int64) for stem in stems16)
+    assert np.array_equal(stem_sum, np.round(back["instrumental"] * 32768).astype(np.int64))
 
     v, i, m = back["vocal"], back["instrumental"], back["mixture"]
     return {
@@ -909,6 +974,7 @@ def make_pair(spec: dict, out_dir: Path) -> dict:
         "voiced_fraction": round(float(np.mean(gate > 0.25)), 3),
         "max_sum_error": float(err),
         "mixture_peak": float(np.max(np.abs(m))),
+        "stems": list(stems16),
     }
 
 
@@ -924,6 +990,11 @@ def pairs_manifest() -> list[dict]:
             "files": {"vocal": f"{p['folder']}/vocal.wav",
                       "instrumental": f"{p['folder']}/instrumental.wav",
                       "mixture": f"{p['folder']}/mixture.wav"},
+            # Every stem the mixture is the exact sum of, by target name (vsep_core.stems).
+            "stems": {"vocals": f"{p['folder']}/vocal.wav",
+                      **{stem: f"{p['folder']}/{stem}.wav" for stem in STEMS}},
+            "chords": " and ".join(filter(None, [p.get("chord_style"), "plucked arpeggio" if p.get("arpeggio")
+                                                 else None])),
             "tempo_bpm": p["tempo"],
             "key": p["key"],
         }
@@ -952,6 +1023,21 @@ def main(out_dir: str | Path | None = None, verbose: bool = True) -> list[dict]:
                   f"VAR {s['vocal_to_accompaniment_db']:+.2f} dB  voiced {s['voiced_fraction']:.2f}  "
                   f"max|m-(v+i)| {s['max_sum_error'] * 32768:.1f} LSB")
     return stats
+
+
+def write_musdb(out_dir: str | Path, pairs=None) -> list[Path]:
+    """Write songs in MUSDB18-HQ's layout (``song/mixture.wav vocals.wav drums.wav bass.wav other.wav``).
+
+    The same synthesis as the bundled pairs (default: all of :data:`PAIRS`),
+    so every stem's truth is known and mixture == vocals + drums + bass + other
+    sample for sample. Returns the song folders.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = PAIRS if pairs is None else pairs
+    for spec in chosen:
+        make_pair(spec, out, layout="musdb")
+    return [out / spec["folder"] for spec in chosen]
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ SR = 22050
 DEFAULT_FOLDER = "sung_vowels_pop"
 DEFAULT_SAMPLES = 103_635          # 4.7 s at 22050 Hz
 ROLES = ("vocal", "instrumental", "mixture")
+STEMS = ("drums", "bass", "chords")     # the instrument stems; vocal + these = the mixture
 HOP = 256
 
 
@@ -44,12 +45,21 @@ def manifest() -> dict:
 
 @pytest.fixture(scope="module")
 def audio(manifest) -> dict:
-    """``{folder: {role: float64 array}}`` for every pair in pairs.json."""
+    """``{folder: {role: float64 array}}`` for every pair in pairs.json (stems by their names too)."""
     out = {}
     for pair in manifest["pairs"]:
         out[pair["folder"]] = {role: sf.read(SAMPLES / pair["files"][role], dtype="float64")[0]
                                for role in ROLES}
+        out[pair["folder"]].update({stem: sf.read(SAMPLES / pair["stems"][stem], dtype="float64")[0]
+                                    for stem in STEMS})
     return out
+
+
+def pcm(x: np.ndarray) -> np.ndarray:
+    """The 16-bit integers a file read as float64 holds (soundfile scales PCM_16 by 1/32768, exactly)."""
+    ints = np.round(x * 32768.0)
+    assert np.array_equal(ints / 32768.0, x)  # really 16-bit samples, nothing lost
+    return ints.astype(np.int64)
 
 
 @pytest.fixture(scope="module")
@@ -114,10 +124,19 @@ def test_manifest_lists_pairs(manifest):
     assert any(8.0 <= p["duration_s"] <= 12.0 for p in pairs[1:])
 
 
+def test_manifest_lists_every_stem(manifest):
+    for p in manifest["pairs"]:
+        assert list(p["stems"]) == ["vocals", *STEMS]
+        assert p["stems"]["vocals"] == p["files"]["vocal"]
+        for path in p["stems"].values():
+            assert (SAMPLES / path).is_file(), path
+        assert p["chords"] in ("keys", "pad", "plucked arpeggio")
+
+
 def test_files_are_22050_mono_pcm16(manifest):
     for p in manifest["pairs"]:
-        for role in ROLES:
-            info = sf.info(SAMPLES / p["files"][role])
+        for path in [*(p["files"][role] for role in ROLES), *p["stems"].values()]:
+            info = sf.info(SAMPLES / path)
             assert (info.samplerate, info.channels, info.format, info.subtype) == (SR, 1, "WAV", "PCM_16")
             assert info.frames == round(p["duration_s"] * SR)
 
@@ -128,7 +147,7 @@ def test_default_pair_is_exactly_4_7_seconds(manifest, audio):
         assert len(audio[DEFAULT_FOLDER][role]) == DEFAULT_SAMPLES
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", ROLES + STEMS)
 def test_all_files_same_length_within_pair(audio, role):
     for folder, sig in audio.items():
         assert len(sig[role]) == len(sig["mixture"]), folder
@@ -140,6 +159,37 @@ def test_mixture_is_vocal_plus_instrumental(audio):
         assert err < 3 / 32768, (folder, err * 32768)
 
 
+def test_mixture_is_the_exact_sum_of_the_stems(audio):
+    """In the written 16-bit integers, sample for sample: vocal + drums + bass + chords == mixture."""
+    for folder, sig in audio.items():
+        stem_sum = pcm(sig["drums"]) + pcm(sig["bass"]) + pcm(sig["chords"])
+        assert np.array_equal(stem_sum, pcm(sig["instrumental"])), folder
+        assert np.array_equal(pcm(sig["vocal"]) + stem_sum, pcm(sig["mixture"])), folder
+        for stem in STEMS:  # every stem is a real part of the band, not silence or a copy of another
+            assert np.std(sig[stem]) > 0.01 * np.std(sig["instrumental"]), (folder, stem)
+            assert not np.array_equal(sig[stem], sig["instrumental"]), (folder, stem)
+
+
+def test_a_broken_stem_breaks_the_exact_sum(audio):
+    """Control for the test above: one LSB changed in one stem is caught."""
+    sig = audio[DEFAULT_FOLDER]
+    drums = sig["drums"].copy()
+    drums[1000] += 1 / 32768
+    assert not np.array_equal(pcm(drums) + pcm(sig["bass"]) + pcm(sig["chords"]), pcm(sig["instrumental"]))
+
+
+def test_stems_sound_like_their_instruments(audio):
+    """Drums are onset-dense and broadband; bass lives below 300 Hz; chords are tonal, mid-range."""
+    for folder, sig in audio.items():
+        def band_share(x, lo, hi):
+            spectrum = np.abs(np.fft.rfft(x)) ** 2
+            freqs = np.fft.rfftfreq(len(x), 1 / SR)
+            return spectrum[(freqs >= lo) & (freqs < hi)].sum() / spectrum.sum()
+        assert band_share(sig["bass"], 0, 300) >= 0.8, folder
+        assert band_share(sig["drums"], 3000, SR / 2) > band_share(sig["chords"], 3000, SR / 2), folder
+        assert band_share(sig["chords"], 100, 2000) >= 0.6, folder
+
+
 def test_levels(audio):
     for folder, sig in audio.items():
         assert abs(np.abs(sig["mixture"]).max() - 0.9) < 2 / 32768, folder
@@ -148,8 +198,11 @@ def test_levels(audio):
 
 
 def test_total_size_is_small(manifest):
-    total = sum((SAMPLES / p["files"][r]).stat().st_size for p in manifest["pairs"] for r in ROLES)
-    assert total < 3_000_000, total
+    """The three files of each pair stay under 3 MB; with the three instrument stems, under 6 MB."""
+    pairs = sum((SAMPLES / p["files"][r]).stat().st_size for p in manifest["pairs"] for r in ROLES)
+    assert pairs < 3_000_000, pairs
+    stems = sum((SAMPLES / p["stems"][s]).stat().st_size for p in manifest["pairs"] for s in STEMS)
+    assert pairs + stems < 6_000_000, pairs + stems
 
 
 # --------------------------------------------------------------------------- #
@@ -160,10 +213,25 @@ def test_generator_reproduces_files_byte_for_byte(manifest, tmp_path):
     gen = load_generator()
     gen.main(out_dir=tmp_path, verbose=False)
     produced = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    expected = sorted(["pairs.json"] + [p["files"][r] for p in manifest["pairs"] for r in ROLES])
+    expected = sorted(["pairs.json"] + [p["files"][r] for p in manifest["pairs"] for r in ROLES]
+                      + [p["stems"][s] for p in manifest["pairs"] for s in STEMS])
     assert produced == expected
     for rel in expected:
         assert (tmp_path / rel).read_bytes() == (SAMPLES / rel).read_bytes(), rel
+
+
+def test_generator_writes_musdb_layout_with_the_same_audio(manifest, tmp_path):
+    """write_musdb: MUSDB18 names, the very same samples as the bundled pair (other = chords)."""
+    gen = load_generator()
+    [folder] = gen.write_musdb(tmp_path, pairs=[gen.PAIRS[0]])
+    assert sorted(p.name for p in folder.iterdir()) == ["bass.wav", "drums.wav", "mixture.wav", "other.wav",
+                                                       "vocals.wav"]
+    bundled = manifest["pairs"][0]
+    same = {"vocals": bundled["stems"]["vocals"], "drums": bundled["stems"]["drums"],
+            "bass": bundled["stems"]["bass"], "other": bundled["stems"]["chords"],
+            "mixture": bundled["files"]["mixture"]}
+    for musdb_name, path in same.items():
+        assert (folder / f"{musdb_name}.wav").read_bytes() == (SAMPLES / path).read_bytes(), musdb_name
 
 
 # --------------------------------------------------------------------------- #

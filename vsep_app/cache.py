@@ -130,7 +130,7 @@ def _pair(identity: str, pair_settings: dict, segment_limit_s: float, _source: S
     settings = Settings().replace(**pair_settings)
     target = {_source.other_kind: _source.other}
     return audio.prepare_pair(_source.mixture, settings=settings, keep_audio=True, max_segment_s=segment_limit_s,
-                              **target)
+                              target_name=_source.target_name, **target)
 
 
 def pair(source: Source, settings: Settings) -> audio.Pair:
@@ -166,7 +166,7 @@ def _alignment(identity: str, pair_settings: dict, _source: Source) -> dict:
     t = truth(_source, Settings().replace(**pair_settings))
     n = min(t.n_samples, int(ALIGNMENT_EXCERPT_S * t.sr))
     given = t.vocal[:n] if _source.other_kind == "vocal" else t.mixture[:n] - t.vocal[:n]
-    found = check_alignment(t.mixture[:n], given, t.sr, name=_source.other_kind).to_dict()
+    found = check_alignment(t.mixture[:n], given, t.sr, name=_source.other_label).to_dict()
     return dict(found, excerpt_s=n / t.sr, segment_s=t.n_samples / t.sr)
 
 
@@ -183,7 +183,7 @@ def alignment(source: Source, settings: Settings) -> dict:
 def _waveforms(identity: str, _source: Source, max_points: int = 2000) -> dict:
     """Min/max envelopes of the whole files (cheap to draw for any length); the samples are not kept."""
     out = {}
-    for label, data in (("mixture", _source.mixture), (_source.other_kind, _source.other)):
+    for label, data in (("mixture", _source.mixture), (_source.other_label, _source.other)):
         probed = audio.probe(data, name=label)
         dec = audio.decode(data, name=label, mono=True)  # channels averaged block by block: bounded memory
         y = dec.samples[0]

@@ -196,8 +196,11 @@ def attribution_figure(found: dict, labels) -> go.Figure:
     """
     import plotly.graph_objects as go
 
+    from vsep_core.stems import labels as target_labels
+
     rows = found["slices"]
     names = [labels(row["name"]) for row in rows]
+    target = target_labels(found.get("target")).target  # "vocal", or the stem that was the target
     fig = go.Figure()
     if found["method"] == "joint":
         fig.add_bar(x=names, y=[row["delta_si_sdr"] for row in rows], name="delta: with it − raw only",
@@ -215,8 +218,8 @@ def attribution_figure(found: dict, labels) -> go.Figure:
                                                                         for row in rows],
                     hovertemplate="%{x}<br>alone %{customdata[0]:.2f} dB (%{y:+.2f} vs the chain)"
                                   "<br>loss alone %{customdata[1]:.2f}<extra></extra>")
-        title = f"The chain of {len(rows)} slices scores {found['baseline']['si_sdr']:.2f} dB vocal SI-SDR"
-    fig.update_layout(title=title, barmode="group", yaxis_title="vocal SI-SDR change (dB)", height=380,
+        title = f"The chain of {len(rows)} slices scores {found['baseline']['si_sdr']:.2f} dB {target} SI-SDR"
+    fig.update_layout(title=title, barmode="group", yaxis_title=f"{target} SI-SDR change (dB)", height=380,
                       margin=dict(t=60, b=90), legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0))
     fig.add_hline(y=0.0, line_color="#888", line_width=1)
     return fig

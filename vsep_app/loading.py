@@ -48,11 +48,29 @@ def activate(source: Source, settings: Settings) -> Source:
     return source
 
 
-def sample_source(pair: sample.SamplePair) -> Source:
-    return Source.create(label=pair.title, origin="sample", mixture=pair.read("mixture"),
-                         other=pair.read("vocal"), other_kind="vocal", mixture_name=pair.path("mixture").name,
-                         other_name=pair.path("vocal").name, instrumental=pair.read("instrumental"),
-                         note=pair.description)
+def sample_source(pair: sample.SamplePair, target_name: str = "vocals") -> Source:
+    """A bundled sample with one of its stems as the target (the vocal by default)."""
+    from vsep_core.stems import target_name as canonical
+
+    target_name = canonical(target_name)
+    if target_name == "vocals":
+        return Source.create(label=pair.title, origin="sample", mixture=pair.read("mixture"),
+                             other=pair.read("vocal"), other_kind="vocal", mixture_name=pair.path("mixture").name,
+                             other_name=pair.path("vocal").name, instrumental=pair.read("instrumental"),
+                             note=pair.description)
+    return Source.create(label=f"{pair.title} · target: {target_name}", origin="sample",
+                         mixture=pair.read("mixture"), other=pair.read_stem(target_name), other_kind="vocal",
+                         mixture_name=pair.path("mixture").name, other_name=f"{target_name}.wav",
+                         note=pair.description, target_name=target_name, companion_vocal=pair.read("vocal"))
+
+
+def companion_vocal_source(source: Source) -> Source | None:
+    """The same song with its vocal as the target, when ``source`` targets another stem of a bundled sample."""
+    if source.target_name == "vocals" or source.companion_vocal is None:
+        return None
+    return Source.create(label=source.label, origin=source.origin, mixture=source.mixture,
+                         other=source.companion_vocal, other_kind="vocal", mixture_name=source.mixture_name,
+                         other_name="vocal.wav", note=source.note)
 
 
 #: Longest file name kept for display (a hostile name can be thousands of characters).
@@ -72,7 +90,7 @@ def missing_file_message(role: str) -> str:
             "failed. Choose it again, or a smaller copy (FLAC or MP3).")
 
 
-def upload_source(mixture, other, other_kind: str) -> Source:
+def upload_source(mixture, other, other_kind: str, target_name: str = "vocals") -> Source:
     """A source from two uploaded files (``st.file_uploader`` values or ``(name, bytes)``).
 
     Raises
@@ -81,7 +99,10 @@ def upload_source(mixture, other, other_kind: str) -> Source:
         When a file is missing (not chosen, refused by the browser for its size, failed to upload),
         over the upload cap or empty. Whether it is audio is checked by :func:`activate`.
     """
-    role_other = "isolated vocal" if other_kind == "vocal" else "instrumental"
+    from vsep_core.stems import labels
+
+    names = labels(target_name)  # which stem the target is (the vocal by default)
+    role_other = f"isolated {names.target}" if other_kind == "vocal" else names.complement
     if mixture is None:
         raise VsepError(missing_file_message("mixture"))
     if other is None:
@@ -99,7 +120,9 @@ def upload_source(mixture, other, other_kind: str) -> Source:
     (mix_name, mix_bytes), (other_name, other_bytes) = files
     return Source.create(label=f"{mix_name} + {other_name}", origin="upload", mixture=mix_bytes, other=other_bytes,
                          other_kind=other_kind, mixture_name=mix_name, other_name=other_name,
-                         note=f"Uploaded: mixture {mix_name}, {other_kind} {other_name}.")
+                         target_name=names.name,
+                         note=f"Uploaded: mixture {mix_name}, "
+                              f"{names.target if other_kind == 'vocal' else names.complement} {other_name}.")
 
 
 def display_name(name: str) -> str:
@@ -151,5 +174,6 @@ def aligned_source(source: Source, alignment: dict, settings: Settings) -> Sourc
                          other=audio.wav_bytes(fixed, other.sr, subtype="FLOAT"), other_kind=source.other_kind,
                          mixture_name=source.mixture_name, other_name=name,
                          instrumental=source.instrumental if source.other_kind == "vocal" else None,
-                         note=source.note + f" The {source.other_kind} was delayed by {lag} samples "
+                         target_name=source.target_name, companion_vocal=source.companion_vocal,
+                         note=source.note + f" The {source.other_label} was delayed by {lag} samples "
                                             f"({1000 * lag / other.sr:.1f} ms) and scaled by {gain:.3f}.")

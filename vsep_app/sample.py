@@ -22,6 +22,23 @@ class SamplePair:
     description: str
     duration_s: float
     files: dict  # role ("vocal", "instrumental", "mixture") → path relative to sample_audio/
+    stems: dict = None  # target name ("vocals", "drums", "bass", "chords") → path relative to sample_audio/
+
+    @property
+    def stem_names(self) -> list[str]:
+        """The stems any of which can be the target, the vocal first."""
+        return list(self.stems or {"vocals": self.files["vocal"]})
+
+    def read_stem(self, name: str) -> bytes:
+        """The bytes of one stem's file (``"vocals"`` is the vocal)."""
+        stems = self.stems or {"vocals": self.files["vocal"]}
+        if name not in stems:
+            raise VsepError(f"The bundled sample '{self.title}' has no {name} stem; it has "
+                            f"{', '.join(stems)}.")
+        path = SAMPLE_DIR / stems[name]
+        if not path.is_file():
+            raise VsepError(f"The bundled sample file {path.name} of '{self.title}' is missing.")
+        return path.read_bytes()
 
     def path(self, role: str) -> Path:
         return SAMPLE_DIR / self.files[role]
@@ -48,7 +65,7 @@ def pairs() -> list[SamplePair]:
         index = json.loads(INDEX.read_text())
         found = [SamplePair(folder=p["folder"], title=p.get("title", p["folder"]),
                             description=p.get("description", ""), duration_s=float(p.get("duration_s", 0.0)),
-                            files=dict(p["files"]))
+                            files=dict(p["files"]), stems=dict(p.get("stems") or {"vocals": p["files"]["vocal"]}))
                  for p in index["pairs"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise VsepError(f"sample_audio/pairs.json cannot be read: {exc}.") from exc

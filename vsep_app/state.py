@@ -51,6 +51,12 @@ class Source:
         recordings), for the players only.
     note : str
         One line about where the pair came from.
+    target_name : str
+        Which stem ``other`` is (:data:`vsep_core.stems.TARGET_NAMES`): the
+        vocal by default; a bundled sample's drums, bass or chords otherwise.
+    companion_vocal : bytes or None
+        The same song's vocal when the target is another stem (bundled
+        samples), so the Slices page can show the two side by side.
     """
 
     label: str
@@ -62,6 +68,8 @@ class Source:
     other_name: str = "vocal"
     instrumental: bytes | None = field(default=None, repr=False)
     note: str = ""
+    target_name: str = "vocals"
+    companion_vocal: bytes | None = field(default=None, repr=False)
     mixture_digest: str = ""
     other_digest: str = ""
 
@@ -74,11 +82,26 @@ class Source:
 
     @property
     def identity(self) -> str:
-        """Content key of the pair (both files and the target mode)."""
-        return f"{self.mixture_digest}:{self.other_digest}:{self.other_kind}"
+        """Content key of the pair (both files, the target mode, and the stem when it is not the vocal)."""
+        key = f"{self.mixture_digest}:{self.other_digest}:{self.other_kind}"
+        return key if self.target_name == "vocals" else f"{key}:{self.target_name}"
+
+    @property
+    def names(self):
+        """How this pair's target and its complement are called (:func:`vsep_core.stems.labels`)."""
+        from vsep_core.stems import labels
+
+        return labels(self.target_name)
+
+    @property
+    def other_label(self) -> str:
+        """What the second file is, in a sentence: "vocal", "instrumental", "drums"."""
+        return self.names.target if self.other_kind == "vocal" else self.names.complement
 
     @property
     def target_label(self) -> str:
+        if self.target_name != "vocals":
+            return f"isolated {self.names.target}"
         return "isolated vocal" if self.other_kind == "vocal" else "instrumental (vocal = mixture − instrumental)"
 
 

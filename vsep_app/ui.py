@@ -423,18 +423,23 @@ def metrics_section(metrics: dict, marks: dict) -> None:
     """
     import pandas as pd
 
+    from vsep_core.evaluate import source_labels
+
     align = metrics["alignment"]
+    slot_names = source_labels(metrics)  # "vocal"/"instrumental", or e.g. "drums"/"everything else"
     rows = []
     for m in metrics["methods"]:
         v, i = m["vocal"], m["instrumental"]
         key = _player_key(m)
-        row = {"method": m["name"], "kind": m["kind"], "mark": " ".join(marks.get(key, [])) if key else "",
-               "loss": m.get("info", {}).get("loss")}
-        for part, values in (("vocal", v), ("instrumental", i)):
+        # A blind method built for another stem is marked, with the reason, not passed off as a fair baseline.
+        row = {"method": m["name"], "kind": m["kind"] + ("*" if m.get("suited") is False else ""),
+               "mark": " ".join(marks.get(key, [])) if key else "", "loss": m.get("info", {}).get("loss")}
+        for part, values in ((slot_names["vocal"], v), (slot_names["instrumental"], i)):
             for metric, label in (("si_sdr", "SI-SDR"), ("sdr", "SDR"), ("sir", "SIR"), ("sar", "SAR")):
                 value = values[metric]
                 row[f"{part} {label}"] = None if (metric == "sar" and m["name"] in NO_SAR) else value
-        row["what it is"] = m["description"] + (f" (failed: {m['error']})" if m.get("error") else "")
+        row["what it is"] = (m["description"] + (f" (failed: {m['error']})" if m.get("error") else "")
+                             + (f" — * not for this target: {m['note']}" if m.get("suited") is False else ""))
         rows.append(row)
     table = pd.DataFrame(rows)
     number = {c: st.column_config.NumberColumn(format="%.2f", help=GLOSSARY.get(c.split(" ")[-1]))

@@ -5,7 +5,8 @@ An oracle experiment: the method needs the true vocal. Stages, one module each:
 (400-point dB profiles, 25 metrics) → ``analysis`` (targets for a pair) →
 ``optimise`` (passes, chains, progressive runs) → ``search`` (greedy order)
 → ``reconstruct`` (audio with the mixture's phase) → ``experiment`` (all of
-it, with progress) → ``report`` / ``cli``.
+it, with progress) → ``report`` / ``cli``. The target need not be the vocal:
+``stems`` names any stem (drums, bass …) and its complement, "everything else".
 """
 
 from .errors import VsepError

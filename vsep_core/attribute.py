@@ -1,4 +1,7 @@
-"""Which slices help? Attribution in quality terms (vocal SI-SDR), with the loss beside it.
+"""Which slices help? Attribution in quality terms (the target's SI-SDR), with the loss beside it.
+
+The target is whatever stem the truth pair holds (the vocal by default;
+drums, bass … — :mod:`vsep_core.stems`); the result's ``"target"`` says which.
 
 For the seed method's progressive chain of N slices (the "baseline"), every
 slice of the order is measured three ways:
@@ -30,6 +33,7 @@ from .optimise import run_chain
 from .progress import Progress, report, scaled
 from .reconstruct import vocal_from_db
 from .settings import Settings
+from .stems import labels, pair_target
 from .views import RAW, SLICE_NAMES, resolve_slices
 
 
@@ -93,7 +97,7 @@ def attribute_slices(truth: Pair, settings: Settings, *, order=None, n_slices: i
                      "delta_si_sdr": base_sdr - without_sdr, "loss_alone": alone_loss,
                      "loss_without": without_loss})
     report(progress, 1.0, "Attribution done")
-    return {"method": "seed", "level": settings.level,
+    return {"method": "seed", "level": settings.level, "target": pair_target(truth.info),
             "baseline": {"slices": list(chain_slices), "si_sdr": base_sdr, "loss": base_loss},
             "slices": rows}
 
@@ -133,7 +137,7 @@ def attribute_joint(truth: Pair, settings: Settings, joint: JointSettings | None
         rows.append({"name": name, "with_si_sdr": sdr, "delta_si_sdr": sdr - base_sdr,
                      "loss_with": result.final_loss})
     report(progress, 1.0, "Attribution done")
-    return {"method": "joint", "level": settings.level,
+    return {"method": "joint", "level": settings.level, "target": pair_target(truth.info),
             "baseline": {"views": list(joint.view_names), "si_sdr": base_sdr, "loss": base.final_loss},
             "slices": rows}
 
@@ -141,16 +145,17 @@ def attribute_joint(truth: Pair, settings: Settings, joint: JointSettings | None
 def format_attribution(found: dict) -> str:
     """The attribution as a table (dB; the loss beside each figure)."""
     base = found["baseline"]
+    target = labels(found.get("target")).target
     if found["method"] == "joint":
         lines = [f"Joint matching, level {found['level']}: baseline loss over {', '.join(base['views'])}: "
-                 f"vocal SI-SDR {base['si_sdr']:.2f} dB (loss {base['loss']:.2f})",
+                 f"{target} SI-SDR {base['si_sdr']:.2f} dB (loss {base['loss']:.2f})",
                  "delta = with the slice added to the loss − baseline (positive: the slice helps)", "",
                  f"{'slice':24s} {'with':>8s} {'delta':>8s} {'loss with':>10s}"]
         lines += [f"{row['name']:24s} {row['with_si_sdr']:8.2f} {row['delta_si_sdr']:+8.2f} {row['loss_with']:10.2f}"
                   for row in found["slices"]]
         return "\n".join(lines)
     lines = [f"Seed method, level {found['level']}: progressive chain of {len(base['slices'])} slice(s): "
-             f"vocal SI-SDR {base['si_sdr']:.2f} dB (loss {base['loss']:.2f})",
+             f"{target} SI-SDR {base['si_sdr']:.2f} dB (loss {base['loss']:.2f})",
              "delta = baseline − without the slice (positive: the slice helps); alone = the slice, then the polish",
              "", f"{'slice':24s} {'without':>8s} {'delta':>8s} {'alone':>8s} {'loss w/o':>10s} {'loss alone':>10s}"]
     lines += [f"{row['name']:24s} {row['without_si_sdr']:8.2f} {row['delta_si_sdr']:+8.2f} {row['alone_si_sdr']:8.2f} "

@@ -944,6 +944,7 @@ def prepare_pair(
     max_duration_s: float | None = None,
     max_segment_s: float | None = None,
     keep_audio: bool = False,
+    target_name: str | None = None,
 ) -> Pair:
     """Decode and prepare a (mixture, vocal) pair as the research code does.
 
@@ -965,10 +966,15 @@ def prepare_pair(
     keep_audio : bool
         The caller will keep every run's audio (a report, players): the
         workload limit is then :data:`KEEP_AUDIO_SHARE` of the segment limit.
+    target_name : str, optional
+        Which stem the target is (:data:`vsep_core.stems.TARGET_NAMES`;
+        default ``"vocals"``). ``vocal`` is then that stem's file and
+        ``instrumental`` everything else; messages and ``info`` name it.
 
     Returns
     -------
     Pair
+        ``info["target_name"]`` records the target.
 
     Raises
     ------
@@ -979,11 +985,16 @@ def prepare_pair(
         the mixture), and when not exactly one of ``vocal`` and
         ``instrumental`` is given.
     """
+    from .stems import labels
+
     settings = settings or Settings()
+    names = labels(target_name)
     if (vocal is None) == (instrumental is None):
-        raise VsepError("Give the target as exactly one of: the isolated vocal, or the instrumental.")
+        raise VsepError(f"Give the target as exactly one of: the isolated {names.target}, or the "
+                        f"{names.complement}.")
     target_mode = "vocal" if vocal is not None else "mixture_minus_instrumental"
-    other_name = "vocal" if vocal is not None else "instrumental"
+    # Messages name the stem (a vocal pair's words are as they always were).
+    other_name = names.target if vocal is not None else names.complement
     mix_side = _Side(mixture, "mixture", max_duration_s)
     other_side = _Side(vocal if vocal is not None else instrumental, other_name, max_duration_s)
     frame = settings.n_fft * max(mix_side.sr, other_side.sr) // settings.sr
@@ -1006,34 +1017,41 @@ def prepare_pair(
     check_signal(mix, "mixture", settings)
     check_signal(other, other_name, settings)
     if vocal is not None:
-        _check_something_to_separate(mix, other)
+        _check_something_to_separate(mix, other, names)
     voc = other if vocal is not None else mix - other
-    check_signal(voc, "vocal (mixture minus instrumental)" if vocal is None else "vocal", settings,
-                 silent_hint="The instrumental is the mixture itself: there is no vocal to separate."
-                 if vocal is None else "")
+    check_signal(voc, f"{names.target} (mixture minus {names.complement})" if vocal is None else names.target,
+                 settings,
+                 silent_hint=f"The {names.complement} is the mixture itself: there is no {names.target} to "
+                             "separate." if vocal is None else "")
 
     mix_out, voc_out, mix_gain, voc_gain = normalise_levels(mix, voc, settings.level)
     info = {
         "mixture": mix_side.label,
-        other_name: other_side.label,
+        ("vocal" if vocal is not None else "instrumental"): other_side.label,
         "target_mode": target_mode,
         "level": settings.level,
         "mixture_gain": mix_gain,
         "vocal_gain": voc_gain,
-        "source_durations_s": {"mixture": mix_side.duration_s, other_name: other_side.duration_s},
+        "source_durations_s": {"mixture": mix_side.duration_s,
+                               ("vocal" if vocal is not None else "instrumental"): other_side.duration_s},
         "n_samples": n,
+        "target_name": names.name,
     }
     return Pair(mixture=mix_out.astype(np.float32, copy=False), vocal=voc_out.astype(np.float32, copy=False),
                 sr=settings.sr, info=info)
 
 
-def _check_something_to_separate(mixture: np.ndarray, vocal: np.ndarray) -> None:
-    """Refuse a vocal that is the mixture itself (the same file twice): the instrumental would be silence."""
+def _check_something_to_separate(mixture: np.ndarray, vocal: np.ndarray, names=None) -> None:
+    """Refuse a target that is the mixture itself (the same file twice): its complement would be silence."""
+    from .stems import labels
+
+    names = names or labels()
     residual = float(np.sum((mixture.astype(np.float64) - vocal) ** 2))
     energy = float(np.sum(mixture.astype(np.float64) ** 2))
     if residual <= 1e-10 * energy:  # −100 dB: the same samples, give or take rounding
-        raise VsepError("The vocal is the same as the mixture: there is nothing to separate. "
-                        "Give the isolated vocal (or the instrumental) of the song, not the song again.")
+        raise VsepError(f"The {names.target} is the same as the mixture: there is nothing to separate. "
+                        f"Give the isolated {names.target} (or the {names.complement}) of the song, not the "
+                        "song again.")
 
 
 def check_lengths(a: Decoded, b: Decoded, *, frame: int = 2048) -> None:

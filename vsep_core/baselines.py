@@ -17,7 +17,15 @@ Kinds:
     ideal ratio, binary and Wiener-style masks.
 ``"blind"``
     Methods that never see the vocal: REPET-SIM, a two-stage HPSS, and the
-    mixture itself as the estimate (the floor).
+    mixture itself as the estimate (the floor); for drums, the percussive
+    part of a one-stage HPSS.
+
+The target need not be the vocal (:mod:`vsep_core.stems`): the ``vocal``
+argument and output slot then hold the target stem (drums, bass …) and
+``instrumental`` everything else. Seed and oracle methods work for any
+target. A blind method built for one kind of source says so with
+``suited_targets`` (and ``unsuited_note``); evaluation flags its figures for
+any other target rather than present them as a fair baseline.
 
 Use :func:`get_method` to build one by name and :func:`run_method` to run
 it; ``run_method`` is what guarantees that a blind method never receives the
@@ -704,6 +712,9 @@ class RepetSim:
     name: ClassVar[str] = "repet_sim"
     kind: ClassVar[str] = "blind"
     description: ClassVar[str] = "REPET-SIM: nearest-neighbour median background, soft masks (blind)"
+    suited_targets: ClassVar[tuple] = ("vocals",)
+    unsuited_note: ClassVar[str] = ("REPET-SIM's estimate is the non-repeating foreground (a voice over a "
+                                    "repeating band), not a blind estimate of this stem")
 
     def __post_init__(self):
         _check_stft(self.n_fft, self.hop_length)
@@ -754,6 +765,9 @@ class TwoStageHPSS:
     name: ClassVar[str] = "hpss"
     kind: ClassVar[str] = "blind"
     description: ClassVar[str] = "Two-stage HPSS: long-frame harmonic removed, short-frame harmonic kept (blind)"
+    suited_targets: ClassVar[tuple] = ("vocals",)
+    unsuited_note: ClassVar[str] = ("two-stage HPSS keeps what fluctuates (a singing voice's partials); "
+                                    "it is not a blind estimate of this stem")
 
     def __post_init__(self):
         _check_stft(self.n_fft_long, self.n_fft_long // 4)
@@ -771,6 +785,39 @@ class TwoStageHPSS:
             harmonic, percussive = _hpss_masks(np.abs(D), self.kernel_size)
             rest = _istft((percussive if keep == "percussive" else harmonic) * D, n_fft, hop, n)
         return Separation(vocal=rest, instrumental=(mixture - rest).astype(np.float32), info={})
+
+
+@dataclass(frozen=True)
+class PercussiveHPSS:
+    """One-stage HPSS's percussive part as the estimate: a fair blind baseline for drums only.
+
+    Median filtering across frequency (``kernel_size`` bins) keeps what is
+    short in time and broad in frequency — hits; librosa's soft masks (margin
+    1, power 2), as :func:`_hpss_masks`. The complement is the mixture minus
+    it. For a vocal, a bass line or chords this is not a meaningful blind
+    estimate, and evaluation flags it so.
+    """
+
+    n_fft: int = 2048
+    hop_length: int = 512
+    kernel_size: int = 31
+    name: ClassVar[str] = "hpss_percussive"
+    kind: ClassVar[str] = "blind"
+    description: ClassVar[str] = "HPSS percussive part (n_fft 2048): a blind estimate for drums (blind)"
+    suited_targets: ClassVar[tuple] = ("drums",)
+    unsuited_note: ClassVar[str] = "HPSS's percussive part estimates drums, not this stem"
+
+    def __post_init__(self):
+        _check_stft(self.n_fft, self.hop_length)
+
+    def separate(self, mixture, sr, *, vocal=None) -> Separation:
+        _refuse_vocal(vocal, self.name)
+        mixture = _check_mixture(mixture, sr, self.n_fft)
+        n = len(mixture)
+        D = _stft(mixture, self.n_fft, self.hop_length)
+        _, percussive = _hpss_masks(np.abs(D), self.kernel_size)
+        drums = _istft(percussive * D, self.n_fft, self.hop_length, n)
+        return Separation(vocal=drums, instrumental=(mixture - drums).astype(np.float32), info={})
 
 
 @dataclass(frozen=True)
@@ -802,14 +849,26 @@ METHODS: "OrderedDict[str, Callable[..., Separator]]" = OrderedDict([
     ("wiener", lambda settings, order, used, joint: IdealMask("wiener")),
     ("repet_sim", lambda settings, order, used, joint: RepetSim()),
     ("hpss", lambda settings, order, used, joint: TwoStageHPSS()),
+    ("hpss_percussive", lambda settings, order, used, joint: PercussiveHPSS()),
     ("mixture", lambda settings, order, used, joint: MixtureAsEstimate()),
 ])
+
+#: Methods that "all" lists only for targets other than the vocal: the vocal's list (and every figure
+#: in it) stays what it always was; for other targets the drums baseline sits beside the rest.
+_NOT_IN_ALL_FOR_VOCALS = ("hpss_percussive",)
 
 _PROGRESSIVE_N = re.compile(r"^seed_progressive_(\d+)$")
 
 
-def method_names() -> list[str]:
-    """The registered method names, in table order."""
+def method_names(target_name: str | None = None) -> list[str]:
+    """The method names ``"all"`` stands for with this target (default the vocal), in table order.
+
+    Every method runs for any target; this only decides the default list.
+    """
+    from .stems import DEFAULT_TARGET, target_name as canonical
+
+    if canonical(target_name) == DEFAULT_TARGET:
+        return [name for name in METHODS if name not in _NOT_IN_ALL_FOR_VOCALS]
     return list(METHODS)
 
 
@@ -850,10 +909,12 @@ def get_method(name: str, settings: Settings | None = None, *, order=None,
 
 
 def resolve_methods(names, settings: Settings | None = None, *, order=None,
-                    max_slices: int | None = None, joint: JointSettings | None = None) -> list[Separator]:
-    """Methods for a list of names (``"all"`` = every registered method; commas split names).
+                    max_slices: int | None = None, joint: JointSettings | None = None,
+                    target_name: str | None = None) -> list[Separator]:
+    """Methods for a list of names (``"all"`` = :func:`method_names` for the target; commas split names).
 
-    ``order``, ``max_slices`` and ``joint`` as in :func:`get_method`.
+    ``order``, ``max_slices`` and ``joint`` as in :func:`get_method`;
+    ``target_name`` (default the vocal) only decides what ``"all"`` means.
 
     Raises
     ------
@@ -864,7 +925,7 @@ def resolve_methods(names, settings: Settings | None = None, *, order=None,
     for item in names or ["all"]:
         keys.extend(part.strip() for part in str(item).split(",") if part.strip())
     if not keys or keys == ["all"]:
-        keys = method_names()
+        keys = method_names(target_name)
     methods = [get_method(key, settings, order=order, max_slices=max_slices, joint=joint) for key in keys]
     seen = set()
     for m in methods:

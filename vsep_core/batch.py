@@ -17,6 +17,11 @@ several targets are present. MUSDB18's compressed ``.stem.mp4`` files are not
 read: use MUSDB18-HQ (wav) or convert them first (``musdbconvert``). A
 ``DIR`` that itself holds a mixture is evaluated as one song.
 
+**Every stem is a target.** Each stem file a song has (``vocals``, ``drums``,
+``bass``, ``other``, and the bundled samples' ``chords``) is evaluated as the target in turn — the mixture minus it
+is then "everything else" — and the tables are per stem (``stems`` picks
+some). A song with only a vocal or an instrumental has one target, the vocal.
+
 Each song is one Dask task (:func:`evaluate_song`): load the pair at its
 true level, check the alignment, run the methods, measure them. A song that
 fails (undecodable file, missing target, lengths that differ …) is reported
@@ -27,8 +32,8 @@ two workers on a two-core machine do not fight over the cores; ``scheduler``
 connects to an existing cluster instead, whose workers need ``vsep_core``
 installed and the folder at the same path.
 
-Outputs (:func:`write_outputs`): ``per_song.csv`` (one row per song and
-method), ``summary.csv`` (per method, source and metric: the median over
+Outputs (:func:`write_outputs`): ``per_song.csv`` (one row per song, stem and
+method), ``summary.csv`` (per stem, method, source and metric: the median over
 songs and its spread — MAD and quartiles — as the SiSEC tables report),
 ``failures.csv`` and ``batch.json`` (everything, including each song's
 alignment check).
@@ -54,6 +59,7 @@ from .jsonio import json_ready, write_json
 from .metrics import BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES
 from .progress import Progress, report
 from .settings import Settings
+from .stems import DEFAULT_TARGET, labels, target_name
 from .staging import BATCH_ENTRIES, StagedFolder, check_out_dir
 
 #: File name stems (lower case, without extension) for each role.
@@ -61,6 +67,10 @@ MIXTURE_NAMES = ("mixture", "mix")
 VOCAL_NAMES = ("vocal", "vocals")
 INSTRUMENTAL_NAMES = ("instrumental", "accompaniment")
 MUSDB_STEM_NAMES = ("drums", "bass", "other")
+#: Further stem files that are targets but not part of MUSDB's sum (the bundled samples' chords).
+EXTRA_STEM_NAMES = ("chords",)
+#: The targets a folder can offer, in table order (the vocal first).
+BATCH_STEMS = (DEFAULT_TARGET, *MUSDB_STEM_NAMES, *EXTRA_STEM_NAMES)
 
 #: Extensions looked at (anything else in a song folder is ignored).
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".opus", ".wma")
@@ -75,6 +85,8 @@ Layout of DIR (one sub-folder per song; names without extension; wav, flac, ogg,
   DIR/song_b/mixture.wav + instrumental.wav       vocal = mixture - instrumental
   DIR/song_c/mixture.wav + vocals.wav + drums.wav + bass.wav + other.wav   (MUSDB18-HQ)
 Also accepted: mix, vocals, accompaniment; drums+bass+other summed when there is no vocal.
+Every stem file found (vocals, drums, bass, other, chords) is a target in turn, with a table per stem;
+--stems picks some (e.g. --stems drums,bass).
 Each song is cut like evaluate's pairs (--start, --duration: the first 4.7 s by default;
 songs whose vocal is silent there fail, so pick --start or use --duration all).
 A song that fails is reported and skipped.
@@ -105,6 +117,21 @@ class Song:
     instrumental: Path | None = None
     stems: tuple = ()
     problem: str | None = None
+    extra_stems: tuple = ()
+
+    @property
+    def targets(self) -> dict:
+        """Target name → its file, for every stem this song can be evaluated on (the vocal first).
+
+        The vocal is always a target of a usable song (given, or the mixture
+        minus the instrumental or the summed stems); drums, bass and other
+        are targets when their files are there.
+        """
+        if self.problem is not None or self.mixture is None:
+            return {}
+        out = {DEFAULT_TARGET: self.vocal}
+        out.update({path.stem.lower(): path for path in (*self.stems, *self.extra_stems)})
+        return out
 
     @property
     def layout(self) -> str:
@@ -169,8 +196,9 @@ def _song_from_folder(folder: Path) -> Song:
         return Song(folder.name, folder, mixture=mixture,
                     problem="no vocal or instrumental file (vocal.wav, vocals.wav, instrumental.wav, or "
                             "MUSDB18's drums + bass + other).")
+    extra = tuple(_find_role(files, (name,))[0] for name in EXTRA_STEM_NAMES if files.get(name))
     return Song(folder.name, folder, mixture=mixture, vocal=vocal,
-                instrumental=None if vocal is not None else instrumental, stems=stems)
+                instrumental=None if vocal is not None else instrumental, stems=stems, extra_stems=extra)
 
 
 def _summed_stems(stems) -> Decoded:
@@ -190,19 +218,33 @@ def _summed_stems(stems) -> Decoded:
 # --- one song (runs on a worker) -----------------------------------------------------
 
 def evaluate_song(song: Song, methods, settings: Settings, *, window_s: float | None = BSS_WINDOW_S,
-                  align: bool = False, max_lag_s: float = 1.0, order=None, max_slices: int | None = None) -> dict:
-    """Evaluate one song; never raises (arguments as :func:`vsep_core.evaluate.evaluate_pair`'s).
+                  align: bool = False, max_lag_s: float = 1.0, order=None, max_slices: int | None = None,
+                  stem: str = DEFAULT_TARGET) -> dict:
+    """Evaluate one song with one stem as the target; never raises.
+
+    Arguments as :func:`vsep_core.evaluate.evaluate_pair`'s; ``stem`` is the
+    target (default the vocal; see :attr:`Song.targets`).
 
     Returns
     -------
     dict
-        ``{"song", "layout", "report"}`` (the :func:`evaluate_pair` report) or
-        ``{"song", "layout", "error"}`` with a message.
+        ``{"song", "layout", "stem", "report"}`` (the :func:`evaluate_pair`
+        report) or ``{"song", "layout", "stem", "error"}`` with a message.
     """
     out = {"song": song.name, "layout": song.layout}
+    if stem != DEFAULT_TARGET:  # a vocal-only batch's outcomes read as they always did
+        out["stem"] = stem
     try:
         if song.problem:
             raise VsepError(song.problem)
+        if stem != DEFAULT_TARGET:
+            if stem not in song.targets:
+                raise VsepError(f"no {stem} file in this song folder.")
+            pair = load_pair(song.mixture, vocal=song.targets[stem], settings=settings, target_name=stem)
+            pair.info.setdefault("song", song.name)
+            out["report"] = evaluate_pair(pair, methods, settings=settings, window_s=window_s, align=align,
+                                          max_lag_s=max_lag_s, order=order, max_slices=max_slices)
+            return out
         instrumental = song.instrumental
         if song.vocal is None and instrumental is None:
             instrumental = _summed_stems(song.stems)
@@ -226,11 +268,12 @@ class BatchResult:
     Attributes
     ----------
     methods : list of str
-        The method names, in table order.
+        The method names, in table order (the vocal's).
     reports : list of dict
-        ``{"song", "layout", "report"}`` per finished song, sorted by song.
+        ``{"song", "layout", "report"}`` per finished song and stem (with
+        ``"stem"`` when the target is not the vocal), sorted by stem, song.
     failures : list of dict
-        ``{"song", "error"}`` per skipped song.
+        ``{"song", "error"}`` per skipped song (and ``"stem"``).
     seconds : float
     cluster : str
         Which cluster ran it.
@@ -241,6 +284,18 @@ class BatchResult:
     failures: list = field(default_factory=list)
     seconds: float = 0.0
     cluster: str = ""
+    stem_methods: dict = field(default_factory=dict)
+
+    @property
+    def stems(self) -> list[str]:
+        """The targets evaluated (or asked for), in table order."""
+        found = {item.get("stem", DEFAULT_TARGET) for item in self.reports} | set(self.stem_methods)
+        found = found or {DEFAULT_TARGET}
+        return [stem for stem in BATCH_STEMS if stem in found] + sorted(found - set(BATCH_STEMS))
+
+    def methods_for(self, stem: str) -> list[str]:
+        """The method names of one stem's table (for drums, the drums baseline is among them)."""
+        return self.stem_methods.get(stem, self.methods)
 
     def rows(self) -> list[dict]:
         """One flat row per song and method (the per-song CSV)."""
@@ -249,7 +304,8 @@ class BatchResult:
             rep = item["report"]
             alignment = rep["alignment"]
             for m in rep["methods"]:
-                row = {"song": item["song"], "method": m["name"], "kind": m["kind"]}
+                row = {"song": item["song"], "stem": item.get("stem", DEFAULT_TARGET), "method": m["name"],
+                       "kind": m["kind"], "suited": m.get("suited", True)}
                 for source in SOURCE_NAMES:
                     for metric in METRIC_NAMES:
                         row[f"{source}_{metric}"] = m[source][metric]
@@ -263,27 +319,33 @@ class BatchResult:
         return rows
 
     def summary(self) -> list[dict]:
-        """Per method, source and metric: songs counted, median, MAD, quartiles, IQR.
+        """Per stem, method, source and metric: songs counted, median, MAD, quartiles, IQR.
 
         NaN figures (a method that failed on a song, an undefined metric) are
         left out of that cell's statistics; ``n`` says how many songs count.
+        ``source`` is the slot: ``"vocal"`` holds the target stem's figures,
+        ``"instrumental"`` everything else's; ``suited`` is false for a blind
+        method built for another stem.
         """
         rows = self.rows()
         out = []
-        for method in self.methods:
-            mine = [r for r in rows if r["method"] == method]
-            kind = mine[0]["kind"] if mine else ""
-            for source in SOURCE_NAMES:
-                for metric in METRIC_NAMES:
-                    values = np.array([r[f"{source}_{metric}"] for r in mine], dtype=np.float64)
-                    out.append({"method": method, "kind": kind, "source": source, "metric": metric,
-                                **spread(values)})
+        for stem in self.stems:
+            for method in self.methods_for(stem):
+                mine = [r for r in rows if r["method"] == method and r["stem"] == stem]
+                kind = mine[0]["kind"] if mine else ""
+                suited = all(r["suited"] for r in mine)
+                for source in SOURCE_NAMES:
+                    for metric in METRIC_NAMES:
+                        values = np.array([r[f"{source}_{metric}"] for r in mine], dtype=np.float64)
+                        out.append({"stem": stem, "method": method, "kind": kind, "suited": suited,
+                                    "source": source, "metric": metric, **spread(values)})
         return out
 
     @property
     def misaligned(self) -> list[str]:
-        """Songs whose vocal does not sit sample-exactly in the mixture."""
-        return [item["song"] for item in self.reports if not item["report"]["alignment"]["aligned"]]
+        """Songs whose target does not sit sample-exactly in the mixture (``song`` or ``song (stem)``)."""
+        return [item["song"] + (f" ({item['stem']})" if "stem" in item else "")
+                for item in self.reports if not item["report"]["alignment"]["aligned"]]
 
 
 def spread(values: np.ndarray) -> dict:
@@ -306,10 +368,39 @@ def spread(values: np.ndarray) -> dict:
     return {"n": int(values.size), "median": median, "mad": mad, "q25": q25, "q75": q75, "iqr": q75 - q25}
 
 
+def parse_stems(names) -> tuple | None:
+    """``--stems`` values (space- or comma-separated) → canonical target names, or None for "every stem found".
+
+    Raises
+    ------
+    VsepError
+        For a name that is not one of :data:`BATCH_STEMS`, or a stem listed twice.
+    """
+    if names is None:
+        return None
+    keys = [part.strip() for item in ([names] if isinstance(names, str) else names)
+            for part in str(item).split(",") if part.strip()]
+    if not keys or keys == ["all"]:
+        return None
+    out = []
+    for key in keys:
+        try:
+            stem = target_name(key)
+        except VsepError:
+            stem = None
+        if stem not in BATCH_STEMS:
+            raise VsepError(f"Unknown stem {key!r} for --stems: a song folder's stems are "
+                            f"{', '.join(BATCH_STEMS)}.")
+        if stem in out:
+            raise VsepError(f"The stem {stem} is listed twice in --stems.")
+        out.append(stem)
+    return tuple(out)
+
+
 def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
               window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = 1.0,
               scheduler: str | None = None, n_workers: int | None = None, order=None,
-              max_slices: int | None = None, progress: Progress = None) -> BatchResult:
+              max_slices: int | None = None, progress: Progress = None, stems=None) -> BatchResult:
     """Evaluate every song under ``folder`` on a Dask cluster.
 
     Parameters
@@ -328,6 +419,9 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
         Local workers (default: one per CPU core, no more than songs).
     progress : callable(fraction, label), optional
         Called as songs finish.
+    stems : sequence of str, optional
+        Targets to evaluate (of :data:`BATCH_STEMS`); default every stem each
+        song has. A song without a stem asked for is reported as skipped for it.
 
     Returns
     -------
@@ -336,21 +430,36 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
     Raises
     ------
     VsepError
-        For a missing folder, no song folders, an unknown method, or a
-        scheduler that cannot be reached.
+        For a missing folder, no song folders, an unknown method or stem, or
+        a scheduler that cannot be reached.
     """
     started = time.perf_counter()
     settings = evaluation_settings(settings)
-    method_names = [m.name for m in resolve_methods(list(methods), settings, order=order, max_slices=max_slices)]
+    wanted = parse_stems(stems)
+
+    def names_for(stem):
+        return [m.name for m in resolve_methods(list(methods), settings, order=order, max_slices=max_slices,
+                                                target_name=stem)]
+
+    method_names = names_for(DEFAULT_TARGET)
     songs = discover_songs(folder)
     result = BatchResult(methods=method_names)
-    runnable = [s for s in songs if s.problem is None]
+    tasks = []  # (song, stem): one Dask task each
     for song in songs:
         if song.problem is not None:
             result.failures.append({"song": song.name, "error": song.problem})
-    total = len(songs)
+            continue
+        for stem in (wanted or tuple(song.targets)):
+            if stem in song.targets:
+                tasks.append((song, stem))
+            else:
+                result.failures.append({"song": song.name, "stem": stem, "error": f"no {stem} file."})
+    for stem in dict.fromkeys([stem for _, stem in tasks] + list(wanted or ())):
+        result.stem_methods[stem] = names_for(stem)
+    total = len(tasks) + len(result.failures)
     done = len(result.failures)
-    report(progress, done / total, f"{len(runnable)} song(s) to evaluate, {done} skipped")
+    runnable = tasks
+    report(progress, done / max(total, 1), f"{len(tasks)} song(s) × stem(s) to evaluate, {done} skipped")
 
     if runnable:
         from distributed import as_completed
@@ -360,26 +469,38 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
             report(progress, done / total, f"Running on {label}")
             batch_id = uuid.uuid4().hex[:8]  # keys unique even when batches share a cluster
             futures = {
-                client.submit(evaluate_song, song, method_names, settings, window_s=window_s, align=align,
-                              max_lag_s=max_lag_s, order=order, max_slices=max_slices,
-                              key=f"vsep-{batch_id}-song-{i}", pure=False): song
-                for i, song in enumerate(runnable)
+                client.submit(evaluate_song, song, result.stem_methods[stem], settings, window_s=window_s,
+                              align=align, max_lag_s=max_lag_s, order=order, max_slices=max_slices, stem=stem,
+                              key=f"vsep-{batch_id}-song-{i}-{stem}", pure=False): (song, stem)
+                for i, (song, stem) in enumerate(runnable)
             }
             for future in as_completed(futures):
-                song = futures[future]
+                song, stem = futures[future]
+                what = song.name if stem == DEFAULT_TARGET else f"{song.name} ({stem})"
                 try:
                     outcome = future.result()
                 except Exception as exc:  # the worker died or the task could not run
                     outcome = {"song": song.name, "error": f"the Dask task failed: {type(exc).__name__}: {exc}"}
+                    if stem != DEFAULT_TARGET:
+                        outcome["stem"] = stem
                 done += 1
                 if "error" in outcome:
-                    result.failures.append({"song": outcome["song"], "error": outcome["error"]})
-                    report(progress, done / total, f"{done}/{total}: {song.name} failed")
+                    failure = {"song": outcome["song"], "error": outcome["error"]}
+                    if "stem" in outcome:
+                        failure["stem"] = outcome["stem"]
+                    result.failures.append(failure)
+                    report(progress, done / total, f"{done}/{total}: {what} failed")
                 else:
                     result.reports.append(outcome)
-                    report(progress, done / total, f"{done}/{total}: {song.name} done")
-    result.reports.sort(key=lambda item: item["song"].lower())
-    result.failures.sort(key=lambda item: item["song"].lower())
+                    report(progress, done / total, f"{done}/{total}: {what} done")
+    stem_rank = {stem: i for i, stem in enumerate(BATCH_STEMS)}
+
+    def sort_key(item):
+        stem = item.get("stem", DEFAULT_TARGET)
+        return (stem_rank.get(stem, len(stem_rank)), stem, item["song"].lower())
+
+    result.reports.sort(key=sort_key)
+    result.failures.sort(key=sort_key)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -433,18 +554,21 @@ def write_outputs(result: BatchResult, out) -> list[Path]:
         try:
             _write_csv(staged.path / names[0], result.rows(), _per_song_columns())
             _write_csv(staged.path / names[1], result.summary(),
-                       ["method", "kind", "source", "metric", "n", "median", "mad", "q25", "q75", "iqr"])
-            _write_csv(staged.path / names[2], result.failures, ["song", "error"])
+                       ["stem", "method", "kind", "suited", "source", "metric", "n", "median", "mad", "q25", "q75",
+                        "iqr"])
+            _write_csv(staged.path / names[2], result.failures, ["song", "stem", "error"])
         except OSError as exc:
             raise VsepError(f"Cannot write the batch results to {str(out)!r}: {exc.strerror or exc}.") from exc
-        write_json({"methods": result.methods, "seconds": result.seconds, "cluster": result.cluster,
+        write_json({"methods": result.methods, "stems": result.stems,
+                    "stem_methods": {stem: result.methods_for(stem) for stem in result.stems},
+                    "seconds": result.seconds, "cluster": result.cluster,
                     "summary": result.summary(), "failures": result.failures,
                     "misaligned_songs": result.misaligned, "songs": result.reports}, staged.path / names[3])
     return [Path(out) / name for name in names]
 
 
 def _per_song_columns() -> list[str]:
-    return (["song", "method", "kind"]
+    return (["song", "stem", "method", "kind", "suited"]
             + [f"{s}_{m}" for s in SOURCE_NAMES for m in METRIC_NAMES]
             + ["seconds", "error", "target", "duration_s", "alignment_lag_samples", "alignment_gain",
                "alignment_correlation", "alignment_ok"])
@@ -465,25 +589,49 @@ def _csv_value(value):
 
 
 def format_summary(result: BatchResult) -> str:
-    """Per method: median (MAD) over songs of SI-SDR and SDR, vocal and instrumental."""
-    stats = {(r["method"], r["source"], r["metric"]): r for r in result.summary()}
-    lines = [f"{len(result.reports)} song(s) evaluated, {len(result.failures)} skipped, "
+    """Per stem, per method: median (MAD) over songs of SI-SDR and SDR, the target and everything else.
+
+    A batch whose only target is the vocal prints one table, as it always
+    did; otherwise one table per stem, headed by it (as SiSEC's per-source tables).
+    """
+    stats = {(r["stem"], r["method"], r["source"], r["metric"]): r for r in result.summary()}
+    songs = len({item["song"] for item in result.reports})
+    evaluated = (f"{len(result.reports)} song(s) evaluated" if result.stems == [DEFAULT_TARGET]
+                 else f"{songs} song(s), {len(result.reports)} song × stem evaluation(s)")
+    lines = [f"{evaluated}, {len(result.failures)} skipped, "
              f"in {result.seconds:.1f} s on {result.cluster or 'no cluster'}.",
-             "Median over songs (MAD) in dB; each song's SDR is the median over its 1 s frames.", ""]
+             "Median over songs (MAD) in dB; each song's SDR is the median over its 1 s frames."]
     cols = [(s, m) for s in SOURCE_NAMES for m in ("si_sdr", "sdr")]
-    name_w = max([18, *(len(m) for m in result.methods)])
-    head = "".join(f"{(s[:5] + ' ' + ('SI-SDR' if m == 'si_sdr' else 'SDR')):>17}" for s, m in cols)
-    lines.append(f"{'method':{name_w}} {'kind':6} {'n':>3}{head}")
-    lines.append("-" * len(lines[-1]))
-    for method in result.methods:
-        first = stats[(method, "vocal", "si_sdr")]
-        cells = "".join(f"{format_db(stats[(method, s, m)]['median'], 8)} "
-                        f"({format_db(stats[(method, s, m)]['mad'], 5)})" for s, m in cols)
-        lines.append(f"{method:{name_w}} {first['kind']:6} {first['n']:>3}{cells}")
+    name_w = max([18, *(len(m) for stem in result.stems for m in result.methods_for(stem))])
+    flagged = []
+    for stem in result.stems:
+        names = labels(stem)
+        short = {"vocal": names.target if len(names.target) <= 6 else names.target[:6],
+                 "instrumental": "instr" if names.is_vocal else "rest"}
+        lines.append("")
+        if result.stems != [DEFAULT_TARGET]:
+            lines.append(f"Target: {stem}" + ("" if names.is_vocal else " (rest = everything else)"))
+        head = "".join(f"{(short[s] + ' ' + ('SI-SDR' if m == 'si_sdr' else 'SDR')):>17}" for s, m in cols)
+        lines.append(f"{'method':{name_w}} {'kind':6} {'n':>3}{head}")
+        lines.append("-" * len(lines[-1]))
+        for method in result.methods_for(stem):
+            first = stats[(stem, method, "vocal", "si_sdr")]
+            kind = first["kind"] + ("" if first["suited"] else "*")
+            if not first["suited"]:
+                flagged.append((stem, method))
+            cells = "".join(f"{format_db(stats[(stem, method, s, m)]['median'], 8)} "
+                            f"({format_db(stats[(stem, method, s, m)]['mad'], 5)})" for s, m in cols)
+            lines.append(f"{method:{name_w}} {kind:6} {first['n']:>3}{cells}")
+    if flagged:
+        lines.append("")
+        lines.append("* not built to estimate that target (shown for completeness, not a fair blind baseline): "
+                     + ", ".join(f"{method} for {stem}" for stem, method in flagged) + ".")
     if result.misaligned:
         lines.append("")
-        lines.append(f"Warning: in {len(result.misaligned)} song(s) the vocal does not sit sample-exactly in the "
+        target = "vocal" if result.stems == [DEFAULT_TARGET] else "target"
+        lines.append(f"Warning: in {len(result.misaligned)} song(s) the {target} does not sit sample-exactly in the "
                      f"mixture, so their waveform metrics are meaningless: {', '.join(result.misaligned)}.")
     for failure in result.failures:
-        lines.append(f"Skipped {failure['song']}: {failure['error']}")
+        what = failure["song"] + (f" ({failure['stem']})" if failure.get("stem") else "")
+        lines.append(f"Skipped {what}: {failure['error']}")
     return "\n".join(lines)

@@ -103,9 +103,15 @@ def _add_audio_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mixture", required=True, metavar="FILE",
                    help="the song (any format libsndfile or ffmpeg decodes)")
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--vocal", metavar="FILE", help="the isolated vocal of the same song (the oracle target)")
+    target.add_argument("--target", "--vocal", dest="vocal", metavar="FILE",
+                        help="the isolated target stem of the same song (the oracle target): the vocal by "
+                             "default, or the stem --target-name names (--vocal is the same option)")
     target.add_argument("--instrumental", metavar="FILE",
-                        help="the instrumental of the same song; the vocal is then mixture − instrumental")
+                        help="everything but the target, from the same song (for the vocal: the instrumental); "
+                             "the target is then mixture − this")
+    p.add_argument("--target-name", default=None, metavar="NAME",
+                   help="which stem the target is: vocals, drums, bass, other or chords (vocals); names the "
+                        "outputs, and 'everything else' replaces 'instrumental' for any stem but the vocal")
 
 
 def _add_settings_arguments(p: argparse.ArgumentParser, *, level_default: str) -> None:
@@ -143,7 +149,8 @@ def _add_scoring_arguments(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("scoring")
     g.add_argument("--methods", nargs="+", default=["all"], metavar="NAME",
-                   help="methods to run (space- or comma-separated; default all): " + ", ".join(method_names())
+                   help="methods to run (space- or comma-separated; default all: for the vocal every one but "
+                        "hpss_percussive, a drums baseline): " + ", ".join(method_names("drums"))
                         + ", or seed_progressive_N for the first N slices of --order")
     g.add_argument("--window", type=window_value, default=_BSS_WINDOW_S, metavar="SECONDS|whole",
                    help="BSS Eval frame length (default 1 s, median over frames, as SiSEC); "
@@ -197,10 +204,19 @@ def settings_from_args(args) -> Settings:
     )
 
 
+def target_from_args(args) -> str:
+    """The canonical target name from ``--target-name`` (raises VsepError for an unknown one)."""
+    from .stems import target_name
+
+    return target_name(getattr(args, "target_name", None))
+
+
 def _checked_settings(args, command: str):
     """Settings, slice order and count from the arguments, all validated; warnings on stderr."""
     from .experiment import resolve_order
 
+    if hasattr(args, "target_name"):
+        args.target_name = target_from_args(args)  # one canonical spelling from here on
     settings = settings_from_args(args)
     order, used = resolve_order(args.order, args.slices)
     if not getattr(args, "quiet", False):
@@ -293,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                        help="where to write per_song.csv, summary.csv, failures.csv and batch.json: a new or "
                             "empty folder, or an earlier batch's (replaced when complete) (%(default)s)")
+    batch.add_argument("--stems", nargs="+", default=None, metavar="STEM",
+                       help="targets to evaluate, space- or comma-separated, of vocals, drums, bass, other, chords "
+                            "(default: every stem each song folder has)")
     batch.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     _add_settings_arguments(batch, level_default="as_is")
     batch.set_defaults(func=main_batch)
@@ -320,7 +339,7 @@ def main_run(args) -> int:
     with StagedFolder(target) as staged:
         # A report or scores keep every run's audio in memory: the engine's workload limit for that applies.
         pair = prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
-                            keep_audio=args.report or args.metrics)
+                            keep_audio=args.report or args.metrics, target_name=args.target_name)
         keep_audio = args.report or args.metrics
         outputs = Outputs(pair, settings, max_slices, out_dir=staged.path,
                           inputs=runs is None or "inputs" in runs)
@@ -340,7 +359,8 @@ def main_run(args) -> int:
                         outputs.add_run(label, run)
             metrics = None
             if args.metrics:
-                truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
+                truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
+                                  target_name=args.target_name)
                 metrics = evaluate_experiment(result, truth, progress=scaled(bar, split, 1.0))
         outputs.finish(result, metrics=metrics, plots=not args.no_plots)
         if args.report:
@@ -369,6 +389,7 @@ def main_run_joint(args) -> int:
     from .progress import TerminalProgress, scaled
     from .reconstruct import Estimate, vocal_from_db
     from .staging import StagedFolder, check_out_dir
+    from .stems import labels
     from .views import RAW
 
     t0 = time.perf_counter()
@@ -382,25 +403,29 @@ def main_run_joint(args) -> int:
     if args.metrics:
         from .evaluate import evaluate_joint, format_table, load_pair  # needs museval: fail before any work
     with StagedFolder(target) as staged:
-        pair = prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
+        pair = prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
+                            target_name=args.target_name)
+        names = labels(args.target_name)
         with TerminalProgress(enabled=False if args.quiet else None) as bar:
             split = 0.8 if args.metrics else 1.0
             analysis = analyse(pair, settings, views=(RAW, *joint.view_names), progress=scaled(bar, 0.0, 0.05))
             found = run_joint(analysis, joint, progress=scaled(bar, 0.05, split))
             metrics = None
             if args.metrics:
-                truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
+                truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
+                                  target_name=args.target_name)
                 metrics = evaluate_joint(found, analysis, truth, joint=joint, progress=scaled(bar, split, 1.0))
         estimate = Estimate(vocal_raw=vocal_from_db(found.final_db, analysis), mixture=pair.mixture, sr=pair.sr)
         # As the seed runs' files: the vocal peak-normalised (the research code's habit), mixture − vocal beside it.
         (staged.path / "joint").mkdir(exist_ok=True)
         if runs is None or "best" in runs:
-            write_wav(staged.path / "joint" / "extracted_vocal.wav", estimate.vocal, pair.sr)
-            write_wav(staged.path / "joint" / "extracted_instrumental.wav", estimate.instrumental, pair.sr)
+            write_wav(staged.path / "joint" / f"extracted_{names.target_file}.wav", estimate.vocal, pair.sr)
+            write_wav(staged.path / "joint" / f"extracted_{names.complement_file}.wav", estimate.instrumental,
+                      pair.sr)
         if runs is None or "inputs" in runs:
             write_wav(staged.path / "joint" / "mixture.wav", pair.mixture, pair.sr)
             write_wav(staged.path / "joint" / "target.wav", pair.vocal, pair.sr)
-        summary = {"method": "joint", "pair": pair.info, "settings": settings.to_dict(),
+        summary = {"method": "joint", "target": names.to_dict(), "pair": pair.info, "settings": settings.to_dict(),
                    "joint": {"steps": joint.steps, "step_size": joint.step_size,
                              "views": [list(v) for v in joint.views], "clip_db": joint.clip_db},
                    "final_loss": found.final_loss, "view_losses": found.view_losses,
@@ -430,7 +455,8 @@ def main_attribute(args) -> int:
     joint = joint_from_args(args)
     if args.json is not None:
         check_out_file(args.json)
-    truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
+    truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
+                      target_name=args.target_name)
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
         if args.method == "joint":
             found = attribute_joint(truth, settings, joint, slices=order[:max_slices], weight=args.weight,
@@ -453,10 +479,11 @@ def main_evaluate(args) -> int:
 
     settings, order, max_slices = _checked_settings(args, "evaluate")
     methods = resolve_methods(args.methods, settings, order=order, max_slices=max_slices,
-                              joint=joint_from_args(args))
+                              joint=joint_from_args(args), target_name=args.target_name)
     if args.json is not None:
         check_out_file(args.json)
-    pair = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings)
+    pair = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
+                     target_name=args.target_name)
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
         result = evaluate_pair(pair, methods, settings=settings, window_s=args.window, align=args.apply_alignment,
                                max_lag_s=args.max_lag, progress=bar)
@@ -471,19 +498,21 @@ def main_batch(args) -> int:
     """``batch``: 0 when every song finished, 1 when some failed (the rest are written),
     2 on bad input or when no song could be evaluated."""
     from .baselines import resolve_methods
-    from .batch import format_summary, run_batch, write_outputs
+    from .batch import format_summary, parse_stems, run_batch, write_outputs
     from .progress import TerminalProgress
     from .staging import BATCH_ENTRIES, check_out_dir
 
     settings, order, max_slices = _checked_settings(args, "batch")
     resolve_methods(args.methods, settings, order=order, max_slices=max_slices)  # fail early on a typo
+    stems = parse_stems(args.stems)  # and on an unknown stem
     if args.workers is not None and args.workers < 1:
         raise VsepError(f"--workers must be at least 1, got {args.workers}.")
     target = check_out_dir(args.out, entries=BATCH_ENTRIES, marker="batch.json")
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
         result = run_batch(args.folder, methods=args.methods, settings=settings, window_s=args.window,
                            align=args.apply_alignment, max_lag_s=args.max_lag, scheduler=args.scheduler,
-                           n_workers=args.workers, order=order, max_slices=max_slices, progress=bar)
+                           n_workers=args.workers, order=order, max_slices=max_slices, progress=bar,
+                           stems=stems)
     paths = write_outputs(result, target)
     print(format_summary(result))
     print("\nWritten: " + ", ".join(str(p) for p in paths))

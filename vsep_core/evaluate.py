@@ -35,9 +35,21 @@ from .metrics import BSS_FILTER_LENGTH, BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES
 from .progress import Progress, report
 from .reconstruct import instrumental_from_vocal
 from .settings import Settings
+from .stems import labels, pair_target
 
 #: Ceilings and floors measured beside an experiment's runs (names in :mod:`vsep_core.baselines`).
 REFERENCE_METHODS = ("exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture")
+
+
+def reference_methods(target_name: str | None = None) -> tuple:
+    """The ceilings and floors beside a run for this target: :data:`REFERENCE_METHODS`, plus, for any
+    target but the vocal, the drums baseline ``hpss_percussive`` (flagged for stems it does not suit)."""
+    from .stems import DEFAULT_TARGET, target_name as canonical
+
+    if canonical(target_name) == DEFAULT_TARGET:
+        return REFERENCE_METHODS
+    return (*REFERENCE_METHODS[:-1], "hpss_percussive", REFERENCE_METHODS[-1])
+
 
 #: Level of the truth pair: the files as they are.
 TRUTH_LEVEL = "as_is"
@@ -58,15 +70,19 @@ def evaluation_settings(settings: Settings | None = None, **changes) -> Settings
     return settings.replace(**changes) if changes else settings
 
 
-def load_pair(mixture, *, vocal=None, instrumental=None, settings: Settings | None = None) -> Pair:
+def load_pair(mixture, *, vocal=None, instrumental=None, settings: Settings | None = None,
+              target_name: str | None = None) -> Pair:
     """Decode and prepare the truth pair: the segment of ``settings`` at level ``"as_is"``.
 
     Parameters
     ----------
     mixture, vocal, instrumental : path, bytes, file object or Decoded
-        The target as exactly one of ``vocal`` and ``instrumental``.
+        The target as exactly one of ``vocal`` (the target stem's file) and
+        ``instrumental`` (everything but the target).
     settings : Settings, optional
         Segment settings (default: the first 4.7 s); its level is ignored.
+    target_name : str, optional
+        Which stem the target is (default ``"vocals"``; see :mod:`vsep_core.stems`).
 
     Returns
     -------
@@ -74,7 +90,8 @@ def load_pair(mixture, *, vocal=None, instrumental=None, settings: Settings | No
         ``info["target_mode"]`` says which target was given, ``info["files"]`` the paths.
     """
     settings = evaluation_settings(settings).replace(level=TRUTH_LEVEL)
-    pair = prepare_pair(mixture, vocal=vocal, instrumental=instrumental, settings=settings)
+    pair = prepare_pair(mixture, vocal=vocal, instrumental=instrumental, settings=settings,
+                        target_name=target_name)
     # Keep the file names for the report (prepare_pair names the signals by role, for its messages).
     files = {role: str(source) for role, source in
              (("mixture", mixture), ("vocal", vocal), ("instrumental", instrumental))
@@ -96,12 +113,19 @@ class Candidate:
     separate : callable(Pair) -> Separation
         Makes the estimate from the truth pair (after any alignment repair),
         on the pair's true scale.
+    suited_targets : tuple of str or None
+        The targets the method is built to estimate (``None``: any target).
+        For another target it still runs, and the report flags its figures.
+    unsuited_note : str
+        Why its figures mean little for another target (shown with the flag).
     """
 
     name: str
     kind: str
     description: str
     separate: Callable[[Pair], Separation]
+    suited_targets: tuple | None = None
+    unsuited_note: str = ""
 
 
 def method_candidate(method) -> Candidate:
@@ -109,7 +133,8 @@ def method_candidate(method) -> Candidate:
     def separate(truth: Pair) -> Separation:
         return run_method(method, truth.mixture, truth.sr, None if method.kind == "blind" else truth.vocal)
 
-    return Candidate(method.name, method.kind, method.description, separate)
+    return Candidate(method.name, method.kind, method.description, separate,
+                     getattr(method, "suited_targets", None), getattr(method, "unsuited_note", ""))
 
 
 def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None = BSS_WINDOW_S,
@@ -139,10 +164,14 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
     -------
     dict
         ``{"pair", "settings", "alignment", "alignment_applied", "bss_eval",
-        "methods": [{"name", "kind", "description", "vocal": {metric: dB},
-        "instrumental": {...}, "seconds", "info", "error"}], "seconds"}``.
-        A candidate that rejects the pair (:class:`VsepError`) gets ``"error"``
-        and NaN metrics; the others still run.
+        "methods": [{"name", "kind", "description", "suited", "note", "vocal":
+        {metric: dB}, "instrumental": {...}, "seconds", "info", "error"}],
+        "seconds"}``. A candidate that rejects the pair (:class:`VsepError`)
+        gets ``"error"`` and NaN metrics; the others still run. The
+        ``"vocal"`` slot holds the target's figures and ``"instrumental"`` its
+        complement's, whatever the target (``pair["target_name"]`` and
+        ``pair["labels"]`` say what they are); ``"suited"`` is false, with a
+        ``"note"`` saying why, for a blind method built for another target.
 
     Raises
     ------
@@ -154,10 +183,12 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
         raise VsepError(f"The truth pair must be at level {TRUTH_LEVEL!r} (the files' true scale), "
                         f"not {truth.info['level']!r}; load it with vsep_core.evaluate.load_pair.")
     target_mode = truth.info.get("target_mode", "vocal")
+    names = labels(pair_target(truth.info))
     given = "instrumental" if target_mode == "mixture_minus_instrumental" else "vocal"
+    given_label = names.complement if given == "instrumental" else names.target
     given_signal = truth.vocal if given == "vocal" else truth.mixture - truth.vocal
-    report(progress, 0.0, f"Checking the alignment of the {given}")
-    alignment = check_alignment(truth.mixture, given_signal, truth.sr, max_lag_s=max_lag_s, name=given)
+    report(progress, 0.0, f"Checking the alignment of the {given_label}")
+    alignment = check_alignment(truth.mixture, given_signal, truth.sr, max_lag_s=max_lag_s, name=given_label)
     # Only a real misfit is repaired: an aligned pair's fitted gain is off by <i, v> / <v, v>
     # (the instrumental's chance correlation with the vocal), and an unrelated file has nothing to fix.
     if align and not alignment.aligned and abs(alignment.correlation_at_lag) >= MIN_CORRELATION:
@@ -168,15 +199,17 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
     vocal_ref = truth.vocal.astype(np.float64)
     instrumental_ref = truth.mixture.astype(np.float64) - vocal_ref
     if not np.any(instrumental_ref):
-        raise VsepError("The instrumental (mixture − vocal) is silent: the vocal file is the mixture itself, "
-                        "so there is nothing to separate.")
+        raise VsepError(f"The {names.complement} (mixture − {names.target}) is silent: the {names.target} file "
+                        "is the mixture itself, so there is nothing to separate.")
     if not np.any(vocal_ref):
-        raise VsepError("The vocal is silent in the evaluated segment; there is nothing to measure.")
+        raise VsepError(f"The {names.target} is silent in the evaluated segment; there is nothing to measure.")
     candidates = list(candidates)
     entries = []
     for i, candidate in enumerate(candidates):
         report(progress, (i + 0.5) / (len(candidates) + 0.5), f"Running {candidate.name}")
         entry = {"name": candidate.name, "kind": candidate.kind, "description": candidate.description}
+        entry["suited"] = candidate.suited_targets is None or names.name in candidate.suited_targets
+        entry["note"] = None if entry["suited"] else candidate.unsuited_note
         t0 = time.perf_counter()
         try:
             separation = candidate.separate(truth)
@@ -192,7 +225,7 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
         entries.append(entry)
     report(progress, 1.0, "Evaluation done")
     return {
-        "pair": _pair_summary(truth, given, settings.level),
+        "pair": _pair_summary(truth, given, settings.level, names),
         "settings": settings.to_dict(),
         "alignment": alignment.to_dict(),
         "alignment_applied": bool(truth.info.get("alignment_applied", False)),
@@ -234,7 +267,8 @@ def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, wind
     settings = evaluation_settings(settings)
     methods = [methods] if isinstance(methods, str) else list(methods)
     if all(isinstance(m, str) for m in methods):
-        methods = resolve_methods(methods, settings, order=order, max_slices=max_slices, joint=joint)
+        methods = resolve_methods(methods, settings, order=order, max_slices=max_slices, joint=joint,
+                                  target_name=pair_target(pair.info))
     return score(pair, [method_candidate(m) for m in methods], settings=settings, window_s=window_s, align=align,
                  max_lag_s=max_lag_s, progress=progress)
 
@@ -301,7 +335,7 @@ def experiment_candidates(result, truth: Pair) -> list[Candidate]:
     return out
 
 
-def evaluate_experiment(result, truth: Pair, *, methods=REFERENCE_METHODS, window_s: float | None = BSS_WINDOW_S,
+def evaluate_experiment(result, truth: Pair, *, methods=None, window_s: float | None = BSS_WINDOW_S,
                         align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None) -> dict:
     """Score an experiment's runs, and reference methods beside them, against the truth.
 
@@ -316,9 +350,10 @@ def evaluate_experiment(result, truth: Pair, *, methods=REFERENCE_METHODS, windo
     truth : Pair
         The pair at level ``"as_is"`` with the experiment's segment settings
         (``load_pair(..., settings=result.settings)``).
-    methods : sequence of str
+    methods : sequence of str, optional
         Reference methods run beside the experiment's runs (default
-        :data:`REFERENCE_METHODS`), with the experiment's settings.
+        :func:`reference_methods` for the truth's target), with the
+        experiment's settings.
     window_s, align, max_lag_s, progress
         See :func:`score`.
 
@@ -328,6 +363,7 @@ def evaluate_experiment(result, truth: Pair, *, methods=REFERENCE_METHODS, windo
         See :func:`score`; the runs come first (see :func:`experiment_candidates`).
     """
     settings = result.settings
+    methods = reference_methods(pair_target(truth.info)) if methods is None else methods
     references = resolve_methods(list(methods), settings, order=result.order,
                                  max_slices=len(result.progressive)) if methods else []
     candidates = experiment_candidates(result, truth) + [method_candidate(m) for m in references]
@@ -335,7 +371,7 @@ def evaluate_experiment(result, truth: Pair, *, methods=REFERENCE_METHODS, windo
                  progress=progress)
 
 
-def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=REFERENCE_METHODS,
+def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=None,
                    window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = MAX_LAG_S,
                    progress: Progress = None) -> dict:
     """Score a finished joint matching, and reference methods beside it (as :func:`evaluate_experiment`).
@@ -362,6 +398,7 @@ def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=REFERENCE_MET
     from .reconstruct import vocal_from_db
 
     settings = analysis.settings
+    methods = reference_methods(pair_target(truth.info)) if methods is None else methods
     if truth.n_samples != analysis.n_samples or truth.sr != settings.sr:
         raise VsepError("The truth pair does not fit the analysis (length or sample rate); load it with the "
                         "same segment settings.")
@@ -387,18 +424,25 @@ def bss_eval_description(window_s: float | None) -> dict:
     }
 
 
-def _pair_summary(pair: Pair, given: str, level: str) -> dict:
+def _pair_summary(pair: Pair, given: str, level: str, names) -> dict:
     info = pair.info
     files = info.get("files", {})
     return {
         "mixture": files.get("mixture", info.get("mixture", "mixture")),
         given: files.get(given, info.get(given, given)),
         "target": given,
+        "target_name": names.name,
+        "labels": {"vocal": names.target, "instrumental": names.complement},
         "sr": pair.sr,
         "n_samples": pair.n_samples,
         "duration_s": pair.duration_s,
         "level": level,
     }
+
+
+def source_labels(result: dict) -> dict:
+    """What a report's ``"vocal"`` and ``"instrumental"`` slots are: ``{"vocal": "drums", ...}``."""
+    return result.get("pair", {}).get("labels") or {"vocal": "vocal", "instrumental": "instrumental"}
 
 
 # --- output -----------------------------------------------------------------------
@@ -429,8 +473,10 @@ def format_table(result: dict) -> str:
     """
     pair, bss = result["pair"], result["bss_eval"]
     target = pair["target"]
+    slot_labels = source_labels(result)
     lines = [
-        f"Pair: mixture {pair['mixture']} + {target} {pair[target]}, {pair['duration_s']:.2f} s at {pair['sr']} Hz "
+        f"Pair: mixture {pair['mixture']} + {slot_labels[target]} {pair[target]}, {pair['duration_s']:.2f} s at "
+        f"{pair['sr']} Hz "
         f"(engine level {pair['level']}; scored at the files' true scale)",
         f"Alignment: {result['alignment']['verdict']}"
         + (" [lag and gain applied]" if result.get("alignment_applied") else ""),
@@ -442,13 +488,20 @@ def format_table(result: dict) -> str:
     name_w = max(18, *(len(m["name"]) for m in result["methods"]))
     metric_heads = "".join(METRIC_LABELS[k].rjust(8) for k in METRIC_NAMES)
     group_w = len(metric_heads)
-    lines.append(f"{'':{name_w}} {'':6} |{'vocal'.center(group_w)} |{'instrumental'.center(group_w)} |")
+    lines.append(f"{'':{name_w}} {'':6} |{slot_labels['vocal'].center(group_w)} |"
+                 f"{slot_labels['instrumental'].center(group_w)} |")
     lines.append(f"{'method':{name_w}} {'kind':6} |{metric_heads} |{metric_heads} | {'time':>6}")
     lines.append("-" * len(lines[-1]))
     for m in result["methods"]:
         cells = [" |".join("".join(" " + format_db(m[source][k]) for k in METRIC_NAMES) for source in SOURCE_NAMES)]
-        row = f"{m['name']:{name_w}} {m['kind']:6} |{cells[0]} | {m['seconds']:5.2f}s"
+        # A blind method built for another target is marked, not scored as if it were meant for this one.
+        kind = m["kind"] + ("*" if m.get("suited") is False else "")
+        row = f"{m['name']:{name_w}} {kind:6} |{cells[0]} | {m['seconds']:5.2f}s"
         lines.append(row)
         if m.get("error"):
             lines.append(f"{'':{name_w}}   failed: {m['error']}")
+    notes = [f"* {m['name']}: {m['note']}" for m in result["methods"] if m.get("suited") is False]
+    if notes:
+        lines += ["", f"Target: {slot_labels['vocal']}. Marked * = not built to estimate this target; its figures "
+                      "are shown for completeness, not as a fair blind baseline:"] + notes
     return "\n".join(lines)

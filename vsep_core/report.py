@@ -24,6 +24,7 @@ from . import ORACLE_NOTE
 from .experiment import ExperimentResult, RunSummary
 from .jsonio import json_ready, json_text
 from .settings import Settings
+from .stems import labels, pair_target
 from .views import VIEWS_BY_NAME, stft
 
 
@@ -33,12 +34,18 @@ def run_folder(label: str) -> str:
     return {"greedy": "best_sequence_found", "best_prefix": "best_prefix_found"}.get(label, f"{label}_slices")
 
 
-def run_wav_paths(label: str) -> dict:
-    """Relative paths of a run's vocal and instrumental WAVs."""
+def run_wav_paths(label: str, target_name: str | None = None) -> dict:
+    """Relative paths of a run's target and complement WAVs, under the keys ``"vocal"`` and ``"instrumental"``.
+
+    The files are named after the target: ``extracted_vocal.wav`` and
+    ``extracted_instrumental.wav`` for the vocal (the research code's names),
+    ``extracted_drums.wav`` and ``extracted_everything_else.wav`` for drums.
+    """
+    names = labels(target_name)
     folder = run_folder(label)
     stem = {"greedy": "_best_sequence", "best_prefix": "_best_prefix"}.get(label, "")
-    return {"vocal": f"{folder}/extracted_vocal{stem}.wav",
-            "instrumental": f"{folder}/extracted_instrumental{stem}.wav"}
+    return {"vocal": f"{folder}/extracted_{names.target_file}{stem}.wav",
+            "instrumental": f"{folder}/extracted_{names.complement_file}{stem}.wav"}
 
 
 class Outputs:
@@ -66,6 +73,7 @@ class Outputs:
 
     def __init__(self, pair: Pair, settings: Settings, max_slices: int, out_dir=None, *, inputs: bool = True):
         self.pair, self.settings = pair, settings
+        self.target_name = pair_target(pair.info)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.files: dict[str, bytes] = {}
         self.spectrogram_labels = {str(1), str(max(1, (max_slices + 1) // 2)), str(max_slices), "greedy"}
@@ -91,7 +99,7 @@ class Outputs:
 
     def add_run(self, label: str, run: RunSummary) -> None:
         """Write a run's WAVs (16-bit PCM, vocal peak-normalised as the research code did)."""
-        paths = run_wav_paths(label)
+        paths = run_wav_paths(label, self.target_name)
         self._put_wav(paths["vocal"], run.estimate.vocal, run.estimate.sr)
         self._put_wav(paths["instrumental"], run.estimate.instrumental, run.estimate.sr)
         self.written.add(label)
@@ -143,10 +151,12 @@ def summary_dict(result: ExperimentResult, *, metrics: dict | None = None, writt
     ``written`` names the runs whose WAVs exist (labels as ``Outputs.written``);
     the others' paths are ``null``. Default: every run's.
     """
+    target = pair_target(result.pair_info)
+
     def paths(label: str) -> dict:
         if written is not None and label not in written:
             return {"vocal": None, "instrumental": None}
-        return run_wav_paths(label)
+        return run_wav_paths(label, target)
 
     summary = result.to_dict()
     for entry in summary["progressive"]:
@@ -157,6 +167,8 @@ def summary_dict(result: ExperimentResult, *, metrics: dict | None = None, writt
         summary["greedy"]["instrumental_wav"] = paths("greedy")["instrumental"]
         summary["greedy"]["best_prefix_wav"] = paths(
             "greedy" if result.best_prefix_run is result.greedy_run else "best_prefix")["vocal"]
+    # Which stem was separated: "instrumental_wav" then holds everything else (mixture − target).
+    summary["target"] = labels(target).to_dict()
     summary["oracle_note"] = ORACLE_NOTE
     if metrics is not None:
         summary["metrics_json"] = "metrics.json"
@@ -177,7 +189,7 @@ def figures(result: ExperimentResult, pair: Pair, spectrograms: dict | None = No
         greedy_bars[f"best prefix ({result.greedy.best_prefix_length})"] = result.greedy.best_prefix_loss
     out["final_loss"] = plots.final_loss_figure({r.n: r.final_loss for r in result.progressive}, greedy_bars)
     if spectrograms:
-        panels = {"target (vocal)": _magnitude(pair.vocal, result.settings, pair),
+        panels = {f"target ({labels(pair_target(pair.info)).target})": _magnitude(pair.vocal, result.settings, pair),
                   "mixture": _magnitude(pair.mixture, result.settings, pair)}
         for label, mag in sorted(spectrograms.items(), key=lambda kv: (not kv[0].isdigit(), kv[0].zfill(3))):
             panels[f"extracted N={label}" if label.isdigit() else f"extracted ({label})"] = mag
@@ -250,17 +262,22 @@ def _db(value) -> str:
 def _metrics_html(metrics: dict) -> str:
     """The evaluation report (``metrics.json``) as a table: every method, every metric, as ``evaluate`` prints it."""
     names = ("si_sdr", "sdr", "sir", "sar")
-    labels = {"si_sdr": "SI-SDR", "sdr": "SDR", "sir": "SIR", "sar": "SAR"}
+    metric_labels = {"si_sdr": "SI-SDR", "sdr": "SDR", "sir": "SIR", "sar": "SAR"}
+    slots = (metrics.get("pair") or {}).get("labels") or {"vocal": "vocal", "instrumental": "instrumental"}
+    complement_head = "instr." if slots["instrumental"] == "instrumental" else slots["instrumental"]
     rows = []
     for m in metrics.get("methods", []):
         v, i = m.get("vocal") or {}, m.get("instrumental") or {}
-        rows.append((m.get("name"), m.get("kind"), *(_db(v.get(k)) for k in names), *(_db(i.get(k)) for k in names),
-                     m.get("error") or ""))
+        # A blind method built for another stem is flagged with its note, not passed off as a fair baseline.
+        kind = m.get("kind") if m.get("suited", True) else f"{m.get('kind')} (not for {slots['vocal']})"
+        rows.append((m.get("name"), kind, *(_db(v.get(k)) for k in names), *(_db(i.get(k)) for k in names),
+                     m.get("error") or m.get("note") or ""))
     out = ("<h2>Separation quality (dB, higher is better)</h2>"
-           "<p>Scored at the files' true scale, as <code>python -m vsep_core evaluate</code> does; "
+           f"<p>Target: <b>{html.escape(slots['vocal'])}</b>. "
+           "Scored at the files' true scale, as <code>python -m vsep_core evaluate</code> does; "
            "the same figures are in <code>metrics.json</code>.</p>"
-           + _table(["method", "kind", *(f"vocal {labels[k]}" for k in names),
-                     *(f"instr. {labels[k]}" for k in names), "error"], rows))
+           + _table(["method", "kind", *(f"{slots['vocal']} {metric_labels[k]}" for k in names),
+                     *(f"{complement_head} {metric_labels[k]}" for k in names), "error"], rows))
     alignment = metrics.get("alignment") or {}
     if alignment.get("verdict"):
         out += f"<p class='note'>{html.escape(str(alignment['verdict']))}</p>"
@@ -284,14 +301,19 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
     fig_html = "".join(f'<section>{fig.to_html(include_plotlyjs=False, full_html=False)}</section>'
                        for fig in figs.values())
     best = result.best_progressive
-    players = [("Mixture", pair.mixture), ("Target (true vocal)", pair.vocal)]
+    names = labels(pair_target(pair.info))
+    complement = names.complement[:1].upper() + names.complement[1:]
+    players = [("Mixture", pair.mixture), (f"Target (true {names.target})", pair.vocal)]
     if best.estimate is not None:
-        players.append((f"Extracted vocal, best N = {best.n} (loss {best.final_loss:.2f})", best.estimate.vocal))
+        players.append((f"Extracted {names.target}, best N = {best.n} (loss {best.final_loss:.2f})",
+                        best.estimate.vocal))
     for run, label in ((result.greedy_run, "greedy order"), (result.best_prefix_run, "best prefix of the greedy order")):
         if run is not None and run.estimate is not None and not (label.startswith("best") and run is result.greedy_run):
-            players.append((f"Extracted vocal, {label} ({run.n} slices, loss {run.final_loss:.2f})", run.estimate.vocal))
+            players.append((f"Extracted {names.target}, {label} ({run.n} slices, loss {run.final_loss:.2f})",
+                            run.estimate.vocal))
     if best.estimate is not None:
-        players.append((f"Instrumental estimate (mixture − vocal, N = {best.n})", best.estimate.instrumental))
+        players.append((f"{complement} estimate (mixture − {names.target}, N = {best.n})",
+                        best.estimate.instrumental))
     audio = "".join(f"<div class='player'><b>{html.escape(label)}</b><br>{_audio_tag(y, pair.sr)}</div>"
                     for label, y in players)
 
@@ -319,11 +341,12 @@ th {{ background: #f3f3f3; }} .note {{ background: #fff6e0; border-left: 4px sol
 <h1>{html.escape(title)}</h1>
 <p class="note"><b>Oracle experiment.</b> {html.escape(ORACLE_NOTE)}</p>
 <p>Made {generated}. Mixture {html.escape(str(pair.info.get('mixture', 'mixture')))}, {pair.duration_s:.2f} s at {pair.sr} Hz.
+{'' if names.is_vocal else f'Target stem: <b>{html.escape(names.target)}</b> (the complement is everything else).'}
 {'Seed-compatible settings (the research code’s numbers).' if result.settings.is_seed_compatible else 'Improved (not seed-compatible) options are on.'}</p>
 <h2>Listen</h2>{audio}
 {metrics_html}
 <h2>Final loss per number of slices</h2>
-<p>The loss is the mean squared difference, in dB², between the processed mixture's 400-point profile and the true vocal's, after the final polish. Lower is closer.</p>
+<p>The loss is the mean squared difference, in dB², between the processed mixture's 400-point profile and the true {html.escape(names.target)}'s, after the final polish. Lower is closer.</p>
 {_table(["N", "slices (in order)", "final loss"], loss_rows)}
 {greedy_html}
 <h2>Plots</h2>{fig_html}
