@@ -232,3 +232,20 @@ def test_a_real_server_in_chromium_sends_its_jobs_to_the_cluster(dask_cluster, t
         assert server.alive()
     done = _tasks_on_worker(dask_cluster)[len(before):]
     assert {"run_experiment", "greedy", "evaluate_experiment"} <= set(done), done
+
+
+def test_batch_takes_the_dashboards_cluster_from_the_environment(dask_cluster, tmp_path, monkeypatch, capsys):
+    """``batch`` without ``--scheduler`` uses ``VSEP_DASK_SCHEDULER`` (the dashboard's cluster) when it is set."""
+    import shutil
+
+    from vsep_core.cli import main
+
+    song = tmp_path / "songs" / "pop"
+    song.mkdir(parents=True)
+    for name in ("mixture.wav", "vocal.wav"):
+        shutil.copy(_sample_folder() / name, song / name)
+    monkeypatch.setenv(cluster.SCHEDULER_ENV, dask_cluster)
+    code = main(["batch", str(tmp_path / "songs"), "--methods", "mixture", "--quiet", "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"the Dask cluster at {dask_cluster}" in out

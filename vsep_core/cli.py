@@ -303,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scoring_arguments(batch)
     batch.add_argument("--scheduler", metavar="ADDRESS",
                        help="use an existing Dask cluster (e.g. tcp://10.0.0.5:8786) instead of a local one; "
-                            "its workers need vsep_core installed and access to DIR")
+                            "its workers need vsep_core installed and access to DIR (default: "
+                            "$VSEP_DASK_SCHEDULER, the dashboard's cluster, when set)")
     batch.add_argument("--workers", type=int, default=None, metavar="N",
                        help="workers of the local cluster (default: one per CPU core, one thread each)")
     batch.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
@@ -499,6 +500,7 @@ def main_batch(args) -> int:
     2 on bad input or when no song could be evaluated."""
     from .baselines import resolve_methods
     from .batch import format_summary, parse_stems, run_batch, write_outputs
+    from .cluster import scheduler_address
     from .progress import TerminalProgress
     from .staging import BATCH_ENTRIES, check_out_dir
 
@@ -510,7 +512,8 @@ def main_batch(args) -> int:
     target = check_out_dir(args.out, entries=BATCH_ENTRIES, marker="batch.json")
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
         result = run_batch(args.folder, methods=args.methods, settings=settings, window_s=args.window,
-                           align=args.apply_alignment, max_lag_s=args.max_lag, scheduler=args.scheduler,
+                           align=args.apply_alignment, max_lag_s=args.max_lag,
+                           scheduler=args.scheduler or scheduler_address(),
                            n_workers=args.workers, order=order, max_slices=max_slices, progress=bar,
                            stems=stems)
     paths = write_outputs(result, target)
