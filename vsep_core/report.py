@@ -13,6 +13,7 @@ import base64
 import html
 import io
 import math
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -246,6 +247,27 @@ def _metrics_html(metrics: dict) -> str:
     return out
 
 
+def _file_name(role: str, label) -> str:
+    """The file name in a pair's label for ``role`` (``'mixture “song.wav”'`` or ``'song.wav'`` → ``song.wav``;
+    the bare role → ``""``)."""
+    text = str(label or "").strip()
+    match = re.fullmatch(rf"{re.escape(role)}\s+[“\"'](.*)[”\"']", text)
+    if match:
+        text = match.group(1)
+    return "" if text == role else text
+
+
+def _pair_line(pair: Pair) -> str:
+    """One sentence naming the pair's files, e.g. "The mixture (song.wav) and the isolated vocal (vocal.wav): …"."""
+    other = "instrumental" if "instrumental" in pair.info else "vocal"
+    parts = []
+    for role, words in (("mixture", "the mixture"),
+                        (other, "the isolated vocal" if other == "vocal" else "the instrumental")):
+        name = _file_name(role, pair.info.get(role))
+        parts.append(f"{words} ({name})" if name else words)
+    return f"Analysed {parts[0]} and {parts[1]}: {pair.duration_s:.2f} s at {pair.sr} Hz."
+
+
 def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = None,
                 spectrograms: dict | None = None, title: str = "Vocal separation by spectrogram fingerprints") -> str:
     """One HTML file with the plots, the numbers and the audio, that opens offline.
@@ -264,8 +286,6 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
                        for fig in figs.values())
     best = result.best_progressive
     players = [("Mixture", pair.mixture), ("Target (true vocal)", pair.vocal)]
-    if best.estimate is not None:
-        players.append((f"Extracted vocal, best N = {best.n} (loss {best.final_loss:.2f})", best.estimate.vocal))
     for run, label in ((result.greedy_run, "greedy order"), (result.best_prefix_run, "best prefix of the greedy order")):
         if run is not None and run.estimate is not None and not (label.startswith("best") and run is result.greedy_run):
             players.append((f"Extracted vocal, {label} ({run.n} slices, loss {run.final_loss:.2f})", run.estimate.vocal))
@@ -273,6 +293,13 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
         players.append((f"Instrumental estimate (mixture − vocal, N = {best.n})", best.estimate.instrumental))
     audio = "".join(f"<div class='player'><b>{html.escape(label)}</b><br>{_audio_tag(y, pair.sr)}</div>"
                     for label, y in players)
+    per_n = "".join(
+        f"<div class='player'><b>N = {run.n}</b> · loss {run.final_loss:.2f}"
+        + (" · <b>★ lowest loss</b>" if run is best else "") + f"<br>{_audio_tag(run.estimate.vocal, pair.sr)}</div>"
+        for run in result.progressive if run.estimate is not None)
+    if per_n:
+        audio += ("<h3>Extracted vocal for every N</h3><p>The progressive run over the first N slices, then the "
+                  "polish; peak-normalised, as the research code saved them.</p><div class='grid'>" + per_n + "</div>")
 
     loss_rows = [(r.n, ", ".join(VIEWS_BY_NAME[s].label for s in r.slices), f"{r.final_loss:.4f}")
                  for r in result.progressive]
@@ -294,10 +321,12 @@ body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto;
 table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
 th {{ background: #f3f3f3; }} .note {{ background: #fff6e0; border-left: 4px solid #f0a000; padding: .6em 1em; }}
 .player {{ margin: .6em 0; }} audio {{ width: 100%; max-width: 600px; }}
+.grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 0 1.5em; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p class="note"><b>Oracle experiment.</b> {html.escape(ORACLE_NOTE)}</p>
-<p>Made {generated}. Mixture {html.escape(str(pair.info.get('mixture', 'mixture')))}, {pair.duration_s:.2f} s at {pair.sr} Hz.
+<noscript><p class="note"><b>JavaScript is off in this browser.</b> The players, tables and numbers below work without it; the plots need it: turn JavaScript on (or open this file in another browser) to see them.</p></noscript>
+<p>Made {generated}. {html.escape(_pair_line(pair))}
 {'Seed-compatible settings (the research code’s numbers).' if result.settings.is_seed_compatible else 'Improved (not seed-compatible) options are on.'}</p>
 <h2>Listen</h2>{audio}
 {metrics_html}
@@ -305,6 +334,6 @@ th {{ background: #f3f3f3; }} .note {{ background: #fff6e0; border-left: 4px sol
 <p>The loss is the mean squared difference, in dB², between the processed mixture's 400-point profile and the true vocal's, after the final polish. Lower is closer.</p>
 {_table(["N", "slices (in order)", "final loss"], loss_rows)}
 {greedy_html}
-<h2>Plots</h2>{fig_html}
+<h2>Plots</h2><noscript><p class="note">The plots need JavaScript, which is off: the tables above hold the same numbers.</p></noscript>{fig_html}
 <h2>Settings</h2>{_table(["setting", "value"], settings_rows)}
 </body></html>"""
