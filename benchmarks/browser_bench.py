@@ -188,6 +188,9 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "BROWSER_RESULTS.md"))
     parser.add_argument("--skip-long", action="store_true", help="Skip the 3-minute song.")
     parser.add_argument("--load", metavar="N,N,…", help="Measure concurrent sessions instead (e.g. 1,4,8).")
+    parser.add_argument("--ux", action="store_true",
+                        help="Measure issue #10's timings instead (every page's first content, Results' first "
+                             "scores, recording Stop → take, Mix and use).")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so the servers are stopped when interrupted
     reason = missing_browser_reason()
@@ -203,6 +206,8 @@ def main() -> int:
             print("browser_bench: --load takes positive session counts, e.g. 1,4,8", file=sys.stderr)
             return 2
         return load_benchmark(counts, Path(args.out))
+    if args.ux:
+        return ux_benchmark(args.reps, Path(args.out))
     from playwright.sync_api import sync_playwright
 
     results: dict[str, list[float]] = {}
@@ -379,8 +384,9 @@ def write_report(path: Path, results: dict, args, load_before, load_after) -> No
         "are made on the Results page, not during the run; everything is cached on content.",
     ]
     old = path.read_text() if path.exists() else ""
-    if LOAD_BEGIN in old and LOAD_END in old:  # keep the concurrent-sessions section (--load)
-        lines += ["", old[old.index(LOAD_BEGIN):old.index(LOAD_END) + len(LOAD_END)]]
+    for begin, end in ((LOAD_BEGIN, LOAD_END), (UX_BEGIN, UX_END)):  # keep the --load and --ux sections
+        if begin in old and end in old:
+            lines += ["", old[old.index(begin):old.index(end) + len(end)]]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -454,6 +460,181 @@ def load_benchmark(counts: list[int], path: Path) -> int:
     path.write_text(text)
     print(f"\nWritten to {path}")
     return 0
+
+
+# --- issue #10: clear and quick for people who do not program ----------------------------------
+
+UX_BEGIN, UX_END = "<!-- issue 10: begin -->", "<!-- issue 10: end -->"
+UX_PAGES = {"Load audio": "", "Slices": "slices", "Optimise": "optimise", "Results": "results"}
+
+
+def heading_js(title: str) -> str:
+    """The page's title heading is in the page (its first content)."""
+    return ("Array.from(document.querySelectorAll('[data-testid=\"stMain\"] h1'))"
+            f".some(h => h.innerText.trim() === {title!r})")
+
+
+#: The scores table has drawn numbers (its grid cells are in the page).
+SCORES_JS = ("Array.from(document.querySelectorAll(\"[data-testid='stDataFrame'] [role='gridcell']\"))"
+             ".some(c => /^-?\\d+\\.\\d\\d$/.test(c.innerText.trim()))")
+
+
+def first_content(browser, url: str, title: str, context=None) -> tuple[float, float]:
+    """Open ``url`` in a new tab: seconds from the navigation start to the title heading, and to the page complete."""
+    context = context or browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.add_init_script(PROBE_JS + f"window.__vsepWatch('first', {heading_js(title)!r});"
+                         f"window.__vsepWatch('done', {RUN_COUNT_JS + ' > 0'!r});")
+    page.goto(url, wait_until="commit")
+    first = watched_ms(page, "first", 60) / 1000
+    done = watched_ms(page, "done", 120) / 1000
+    context.close()
+    return first, done
+
+
+def nav_times(page, title: str, timeout: float = 300.0, extra: str | None = None) -> dict:
+    """Click ``title`` in the navigation: seconds (timed in the page) to its heading, [to ``extra``], to complete."""
+    before = run_count(page)
+    tag = time.perf_counter_ns()
+    names = {"first": f"h{tag}", "done": f"d{tag}"}
+    watch(page, names["first"], f"({RUN_COUNT_JS}) >= {before} && {heading_js(title)}")
+    watch(page, names["done"], f"({RUN_COUNT_JS}) > {before}")
+    if extra:
+        names["extra"] = f"x{tag}"
+        watch(page, names["extra"], extra)
+    start = page.evaluate("() => performance.now()")
+    nav(page, title)
+    return {k: (watched_ms(page, v, timeout) - start) / 1000 for k, v in names.items()}
+
+
+def audiorec_conversion_s(seconds: float = 4.0) -> tuple[float, float]:
+    """st-audiorec's own byte loop and ours (numpy) on a ``seconds`` take's raw value (44.1 kHz stereo WAV)."""
+    from vsep_app.recorder import raw_to_wav_bytes
+    from vsep_core.audio import wav_bytes
+
+    wav = wav_bytes(np.zeros(int(seconds * 44100 * 2), dtype=np.float32), 44100)
+    raw = {"arr": {str(i): int(b) for i, b in enumerate(wav)}}
+    t0 = time.perf_counter()
+    theirs = b"".join(int(v).to_bytes(1, "big") for v in raw["arr"].values())  # the package's wrapper
+    t1 = time.perf_counter()
+    ours = raw_to_wav_bytes(raw)
+    t2 = time.perf_counter()
+    assert ours == theirs == wav
+    return t1 - t0, t2 - t1
+
+
+def ux_benchmark(reps: int, path: Path) -> int:
+    """Issue #10's timings, each repetition on fresh servers; print them and write them to ``path``."""
+    from playwright.sync_api import sync_playwright
+
+    from browser_support import make_voice_wav
+
+    results: dict[str, list[float]] = {}
+
+    def record(name: str, value: float) -> None:
+        results.setdefault(name, []).append(value)
+        print(f"{name}: {value:.2f} s", flush=True)
+
+    load_before = os.getloadavg()
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
+        browser = launch(p, fake_mic_wav=make_voice_wav(Path(tmp) / "voice.wav"))
+        for rep in range(reps):
+            for title, slug in UX_PAGES.items():
+                with Server() as server:  # the first request this server ever gets
+                    first, done = first_content(browser, f"{server.url}/{slug}", title)
+                    record(f"{title}: first content, fresh server (direct link)", first)
+                    record(f"{title}: page complete, fresh server (direct link)", done)
+                    first, done = first_content(browser, f"{server.url}/{slug}", title)
+                    record(f"{title}: first content, warm server (new visitor, direct link)", first)
+            with Server() as server:
+                page, _ = open_app(browser, server.url)
+                page.wait_for_timeout(2500)  # a person reading the first page; the chart library loads
+                for title in ("Slices", "Optimise"):
+                    times = nav_times(page, title)
+                    record(f"{title}: first content, warm server (from the navigation)", times["first"])
+                    record(f"{title}: page complete, warm server (from the navigation)", times["done"])
+                press_run(page)
+                times = nav_times(page, "Results", extra=SCORES_JS)
+                record("Results: first scores, opened at once after Run both", times["extra"])
+                record("Results: first content, opened at once after Run both", times["first"])
+                record("Results: page complete, opened at once after Run both", times["done"])
+                nav_times(page, "Optimise")
+                set_number(page, "Learning rate", "0.0110")
+                press_run(page)
+                page.wait_for_timeout(3000)  # reading the run's charts; Results are computed meanwhile
+                times = nav_times(page, "Results", extra=SCORES_JS)
+                record("Results: first scores, opened 3 s after Run both", times["extra"])
+                record("Results: page complete, opened 3 s after Run both", times["done"])
+                times = nav_times(page, "Load audio")
+                record("Load audio: first content, warm server (from the navigation)", times["first"])
+                # Recording: Stop → the take described on screen; Mix and use → the new pair loaded.
+                before = run_count(page)
+                page.get_by_text("Record a vocal").click()
+                wait_for_run(page, before)
+                action = page.locator("[data-testid='stAudioInput'] [data-testid='stAudioInputActionButton']")
+                action.click()
+                page.wait_for_timeout(4000)
+                record("recording: Stop → usable take (\"Got a take\" on screen)",
+                       timed_click(page, action, "document.body.innerText.includes('Got a take')"))
+                record("recording: \"Mix and use this take\" → the new pair loaded",
+                       timed_click(page, page.get_by_role("button", name="Mix and use this take"),
+                                   "document.body.innerText.includes('Loaded: Your recording over')"))
+                page.context.close()
+        browser.close()
+    theirs, ours = audiorec_conversion_s()
+    print(f"st-audiorec 4 s take, bytes → WAV: its wrapper {theirs:.3f} s, ours (numpy) {ours * 1000:.1f} ms")
+    load_after = os.getloadavg()
+    write_ux_report(path, results, reps, load_before, load_after, (theirs, ours))
+    print(f"\nWritten to {path}")
+    return 0
+
+
+UX_TARGETS = [
+    ("first content, warm", 1.5), ("first content, fresh", 3.0), ("first scores", 2.0),
+    ("Stop → usable take", 1.0), ("Mix and use", 1.5),
+]
+
+
+def write_ux_report(path: Path, results: dict, reps: int, load_before, load_after, conversion) -> None:
+    def target(name: str) -> str:
+        hit = next((t for key, t in UX_TARGETS if key in name), None)
+        if hit is None:
+            return ""
+        verdict = "meets" if median(results[name]) < hit else "**misses**"
+        return f"< {hit:g} s: {verdict}"
+
+    rows = [f"| {name} | {median(values):.2f} s | {target(name)} | {', '.join(f'{v:.2f}' for v in values)} |"
+            for name, values in results.items()]
+    section = "\n".join([
+        UX_BEGIN,
+        "## Clear and quick (issue #10)",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `.venv/bin/python benchmarks/browser_bench.py --ux "
+        f"--reps {reps}` (fresh servers each repetition; the 4.7 s default sample). {os.cpu_count()} cores, "
+        f"load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; after: "
+        f"{', '.join(f'{x:.2f}' for x in load_after)}.",
+        "",
+        "| measurement | median | target | every run (s) |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        f"st-audiorec's data (a 4 s take, 44.1 kHz stereo, as the dict of byte values it sends): its own wrapper "
+        f"rebuilds the WAV in {conversion[0]:.3f} s, `vsep_app.recorder.raw_to_wav_bytes` (numpy) in "
+        f"{conversion[1] * 1000:.1f} ms.",
+        "",
+        "*First content*: from the start of the navigation (a direct link) or the click in the sidebar to the "
+        "first animation frame with the page's title heading; *page complete*: the end of that script run. "
+        "*First scores*: from the click on *Results* to the scores table's first number drawn. Recording: from "
+        "the click on the recorder's stop button to \"Got a take\" on screen; from the click on *Mix and use this "
+        "take* to the new pair's name on the page. All timed inside the page.",
+        UX_END,
+    ])
+    text = path.read_text() if path.exists() else ""
+    if UX_BEGIN in text and UX_END in text:
+        text = text[:text.index(UX_BEGIN)] + section + text[text.index(UX_END) + len(UX_END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -184,8 +184,6 @@ if source is not None:
         g = greedy.outcome.greedy
         st.subheader("Greedy search")
         fig = plots.greedy_heatmap_figure(g.steps, g.sequence, g.best_prefix_length)
-        fig.update_layout(legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"), title_y=0.97,
-                          margin=dict(t=90))
         st.plotly_chart(fig, theme=None, key="greedy_heatmap")
         c1, c2 = st.columns(2)
         c1.metric(f"Full greedy sequence ({len(g.sequence)} slices)", f"{g.loss:.2f} dB²",

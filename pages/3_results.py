@@ -73,24 +73,30 @@ elif source is not None:
         st.subheader("Separation quality")
         st.caption(report.ORACLE_NOTE)
         metrics = None
+        scores_box = st.empty()  # the runs' SI-SDR at once, then the whole table in its place
         if pair.duration_s <= cache.AUTO_MEASURE_S or st.button(
                 f"Measure separation quality ({pair.duration_s:.0f} s of audio: this takes a while)",
                 key="measure_quality", icon=":material/analytics:"):
-            bar = st.progress(0.0, text="Measuring: checking the alignment…")
+            if not cache.results_ready(prog, greedy, "metrics"):
+                with scores_box.container():
+                    ui.quick_scores_section(cache.quick_scores(source, prog, greedy_used),
+                                            cache.alignment(source, settings))
+            bar = st.progress(0.0, text="Measuring SDR, SIR and SAR: checking the alignment…")
             if cache.results_pending(prog, greedy, "metrics"):  # started on Optimise, not done yet
-                bar.progress(0.5, text="Measuring (started while you were on Optimise)…")
+                bar.progress(0.5, text="Measuring SDR, SIR and SAR (started while you were on Optimise)…")
                 cache.wait_for_results(prog, greedy, "metrics", on_wait)
 
             def show(events, elapsed, done):
                 last = [e for e in events if e[0] == "progress"]
                 if last and not done:
-                    bar.progress(last[-1][1], text=last[-1][2])
+                    bar.progress(last[-1][1], text=f"Measuring SDR, SIR and SAR: {last[-1][2]}")
 
             metrics = jobs.run_with_events(lambda emit: cache.evaluation(source, prog, greedy_used, emit), show)
             bar.empty()
         marks = ui.quality_marks(metrics)
         if metrics is not None:
-            ui.metrics_section(metrics, marks)
+            with scores_box.container():
+                ui.metrics_section(metrics, marks)
 
         cache.wait_for_results(prog, greedy, "files", on_wait)
         files = jobs.run(lambda: cache.run_files(source, prog, greedy_used)["files"], on_wait)
@@ -123,7 +129,11 @@ elif source is not None:
             ab[f"Greedy order ({len(result.greedy.sequence)})"] = wav_paths("greedy")["vocal"]
             if result.best_prefix_run is not result.greedy_run:
                 ab[f"Best prefix ({result.greedy.best_prefix_length})"] = wav_paths("best_prefix")["vocal"]
-        ui.ab_player({label: files[path] for label, path in ab.items()}, pair.duration_s, key="results_ab")
+        choices = {label: files[path] for label, path in ab.items()}
+        if pair.duration_s <= ui.AB_MAX_S:  # the ceilings too: how close could a mask get?
+            oracle = cache.oracle_wavs(source, settings)
+            choices.update({f"Oracle {name} (ideal mask, reads the true {names.target})": wav for name, wav in oracle.items()})
+        ui.ab_player(choices, pair.duration_s, key="results_ab")
 
         st.markdown(f"##### Extracted {names.target} for every N")
         per_row = 3  # wide enough players to seek in

@@ -285,7 +285,8 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     n_players = 3 + 8 + 2 + (expected.greedy.best_prefix_length != 8)
     assert len(at.get("audio")) == n_players
     assert at.selectbox(key="results_ab_a").options[:2] == ["Mixture", "Target (true vocal)"]
-    assert len(at.selectbox(key="results_ab_b").options) == 2 + 8 + 1 + (expected.greedy.best_prefix_length != 8)
+    assert len(at.selectbox(key="results_ab_b").options) == 2 + 8 + 1 + (expected.greedy.best_prefix_length != 8) + 3
+    assert any(o.startswith("Oracle irm") for o in at.selectbox(key="results_ab_b").options)
     labels = [b.label for b in at.download_button]
     assert labels.count("WAV") == n_players
     every_wav = [b for b in at.download_button if b.key and b.key.startswith("dl_all_")]
@@ -306,6 +307,9 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
                     assert row[f"{part} {label}"] is None or np.isnan(row[f"{part} {label}"])  # shown as "—"
                 else:
                     assert row[f"{part} {label}"] == pytest.approx(m[part][metric], abs=1e-6), (m["name"], part, metric)
+    # Missing values (no loss for reference methods, no SAR for the mixture) are shown as "—".
+    assert at.dataframe[0].proto.placeholder == "—"
+    assert all(np.isnan(loss) for loss, kind in zip(scores["loss"], scores["kind"]) if kind != "seed")
     # ★ marks: the lowest loss and the best SI-SDR among the scored runs (the pair is aligned).
     seed = [m for m in expected_metrics["methods"] if m["kind"] == "seed"]
     by_name = dict(zip(scores["method"], scores["mark"]))
@@ -337,7 +341,8 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     assert sf.info(io.BytesIO(wav)).frames == 102_960  # 99 windows × hop 1040, as the research code
 
     html = media(at.download_button[labels.index("Download the report (HTML)")]).decode()
-    assert html.startswith("<!DOCTYPE html>") and html.count("<audio") >= 5
+    assert html.startswith("<!DOCTYPE html>") and html.count("<audio") >= 4 + 8  # a player for every N too
+    assert "Analysed the mixture (mixture.wav) and the isolated vocal (vocal.wav)" in html and "<noscript>" in html
     assert "Oracle experiment" in html and "Separation quality" in html
     greedy_entry = next(m for m in expected_metrics["methods"] if m["name"] == "seed_greedy")
     assert f"{greedy_entry['vocal']['si_sdr']:.2f}" in html  # the report shows the same figures

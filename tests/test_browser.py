@@ -21,6 +21,7 @@ is missing. Run: ``.venv/bin/python -m pytest tests/test_browser.py -m browser``
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -158,12 +159,22 @@ def test_record_a_vocal_from_the_fake_microphone(page):
     _act(page, lambda: page.get_by_text("Record a vocal").click())
     action = page.locator("[data-testid='stAudioInput'] [data-testid='stAudioInputActionButton']")
     action.click()  # the microphone: start
-    page.wait_for_timeout(3_000)
+    # A running timer while recording.
+    wait_js(page, "/00:0[2-9]/.test(document.querySelector(\"[data-testid='stAudioInput']\").innerText)", 15,
+            what="the recorder's timer")
     before = run_count(page)
     action.click()  # the square: stop (the take is sent to the server)
     wait_for_run(page, before, 60)
     page.get_by_text("Got a take").wait_for(timeout=30_000)
     assert page.get_by_text("came back empty").count() == 0
+    # The take as it really is: the rate and channels the browser's microphone reports (the fake one: 48 kHz,
+    # one channel), not 44.1 kHz stereo whatever it gave, nor 16 kHz.
+    mic = page.evaluate("""async () => { const s = await navigator.mediaDevices.getUserMedia({audio: true});
+        const t = s.getAudioTracks()[0].getSettings(); s.getTracks().forEach(k => k.stop());
+        return [t.sampleRate, t.channelCount]; }""")
+    described = page.get_by_text("Got a take").first.inner_text()
+    channels = {1: "mono", 2: "stereo"}[mic[1]]
+    assert re.search(rf"Got a take: \d+\.\d s, {mic[0]} Hz, {channels}", described), (described, mic)
     _shot(page, "record", 1800)
     _act(page, lambda: page.get_by_role("button", name="Mix and use this take").click())
     page.get_by_text("Loaded: Your recording over").wait_for()
@@ -291,3 +302,129 @@ def test_results_zip_metrics_equal_evaluate_json(page, tmp_path, level):
                     assert abs(ours - theirs) <= 0.05, (level, m["name"], part, band, ours, theirs)
                     compared += 1
     assert compared >= 8 * len(names) // 2
+
+
+# --- issue #10: clear and quick for people who do not program --------------------------------
+
+def _open_results_after_run_both(page) -> None:
+    _act(page, lambda: nav(page, "Optimise"))
+    _act(page, lambda: page.get_by_role("button", name="Run both").click(), 180)
+    page.get_by_text("Greedy search done").wait_for()
+    _act(page, lambda: nav(page, "Results"), 300)
+    page.get_by_text("Take it with you").wait_for(timeout=300_000)
+
+
+def _overflowing(page, selector: str) -> list[str]:
+    """Texts of the elements matching ``selector`` that are cut off (their content is wider than the box)."""
+    return page.evaluate("""(sel) => Array.from(document.querySelectorAll(sel))
+        .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)""", selector)
+
+
+def test_results_mark_quality_explain_words_and_compare_two_results_at_one_moment(page, tmp_path):
+    _open_results_after_run_both(page)
+    # The best by quality beside the lowest loss, and one sentence on why they can differ.
+    labels = page.locator("[data-testid='stMain'] [data-testid='stMarkdownContainer']")  # the players' titles
+    labels.filter(has_text="★ best SI-SDR").first.wait_for()
+    assert labels.filter(has_text="★ lowest loss").count() >= 1
+    page.get_by_text("Why the lowest loss and the best SI-SDR can be different runs").first.wait_for()
+    # The table: reference methods have no loss and the mixture no SAR: missing values (drawn as the table's
+    # placeholder "—", on a canvas), never "None" nor 231 dB. Its cells' text is in the page for screen readers.
+    page.locator("[data-testid='stDataFrame']").first.scroll_into_view_if_needed()
+    rows = page.evaluate("""() => Array.from(document.querySelectorAll(
+        "[data-testid='stDataFrame'] [role='row']")).map(r => Array.from(r.children).map(c => c.innerText.trim()))""")
+    header, body = rows[0], {r[0]: dict(zip(rows[0], r)) for r in rows[1:] if r}
+    assert "None" not in [c for r in rows for c in r], rows
+    assert "loss (dB²)" in header and "vocal SAR" in header, header
+    assert body["irm"]["loss (dB²)"] == "" and body["mixture"]["vocal SAR"] == "", (body["irm"], body["mixture"])
+    assert float(body["seed_greedy"]["loss (dB²)"]) > 0 and float(body["irm"]["vocal SAR"]) > 0
+    assert not any(h.startswith("instrumental") for h in header)  # the vocal's scores fit the page first
+    # The glossary explains every method and metric in plain words.
+    page.get_by_text("Glossary: methods, metrics and terms").click()
+    for words in ("the ideal ratio mask", "Signal-to-artefacts ratio (dB)", "REPET-SIM keeps what repeats"):
+        page.get_by_text(words).first.wait_for()
+    _shot(page, "results_ux", 4200)
+
+    # A/B: pick any two (an oracle mask among them) and switch at the same position.
+    b_box = page.locator("[data-testid='stSelectbox']").filter(has=page.locator("label").get_by_text("B", exact=True))
+    b_box.click()  # opens the list (no script run); typing filters it (a long list shows only its first options)
+    page.keyboard.type("Oracle irm")
+    _act(page, lambda: page.get_by_role("option", name="Oracle irm (ideal mask, reads the true vocal)").click())
+    frame = page.frame_locator("iframe").first
+    frame.get_by_text("B: Oracle irm").wait_for()
+    player = frame.locator("audio#ab")
+    player.evaluate("a => new Promise(r => { if (a.readyState >= 1) r(); else a.onloadedmetadata = () => r(); })")
+    first_src = player.evaluate("a => a.src.slice(0, 200) + a.src.length")
+    player.evaluate("a => new Promise(r => { a.onseeked = () => r(); a.currentTime = 2.5; })")
+    frame.get_by_role("button", name="B: Oracle irm (ideal mask, reads the true vocal)").click()
+    frame.get_by_text("Playing B").wait_for()
+    page.wait_for_function("""() => { const f = document.querySelector('iframe');
+        const a = f && f.contentDocument && f.contentDocument.querySelector('audio#ab');
+        return a && a.readyState >= 1 && Math.abs(a.currentTime - 2.5) < 0.05; }""", timeout=30_000)
+    assert player.evaluate("a => a.src.slice(0, 200) + a.src.length") != first_src  # another signal, same moment
+    frame.get_by_role("button", name="A: Mixture").click()
+    frame.get_by_text("Playing A").wait_for()
+    page.wait_for_function("""() => { const a = document.querySelector('iframe').contentDocument
+        .querySelector('audio#ab'); return a.readyState >= 1 && Math.abs(a.currentTime - 2.5) < 0.05; }""",
+                           timeout=30_000)
+    assert player.evaluate("a => a.src.slice(0, 200) + a.src.length") == first_src
+
+    # The HTML report: a player per N, and with JavaScript off a visible notice instead of blank charts.
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download the report (HTML)").click()
+    report = tmp_path / "report.html"
+    info.value.save_as(report)
+    # (Playwright's text locators skip <noscript>, so the rendered notices are read from the page itself.)
+    shown_notices = """() => Array.from(document.querySelectorAll('noscript p'))
+        .filter(p => p.getBoundingClientRect().height > 0).map(p => p.innerText)"""
+    context = page.context.browser.new_context(viewport=VIEWPORT)
+    with_js = context.new_page()
+    with_js.goto(report.as_uri())
+    assert with_js.evaluate(shown_notices) == []  # JavaScript on: no notice, the charts are drawn
+    assert with_js.locator(".js-plotly-plot").count() >= 3
+    context.close()
+    context = page.context.browser.new_context(java_script_enabled=False, viewport=VIEWPORT)
+    offline = context.new_page()
+    offline.goto(report.as_uri())
+    notices = offline.evaluate(shown_notices)
+    assert any(n.startswith("JavaScript is off in this browser.") for n in notices), notices
+    assert offline.locator(".js-plotly-plot").count() == 0
+    for n in range(1, 9):
+        assert offline.locator(".player", has_text=f"N = {n} ·").locator("audio").count() == 1
+    assert offline.get_by_text("Analysed the mixture (mixture.wav) and the isolated vocal (vocal.wav)").is_visible()
+    assert offline.get_by_text("Mixture mixture").count() == 0
+    offline.screenshot(path=str(SHOTS / "report_without_javascript.png"), full_page=True)
+    context.close()
+
+
+def test_a_pair_that_is_not_aligned_gets_its_verdict_first_and_no_meaningless_scores(page, tmp_path):
+    import numpy as np
+
+    # The issue's case: the vocal 319 samples early (another export of the same song).
+    mixture = DEFAULT_SAMPLE / "mixture.wav"
+    vocal, sr = sf.read(DEFAULT_SAMPLE / "vocal.wav", dtype="float32")
+    other = tmp_path / "other_voice.wav"
+    sf.write(other, np.concatenate([vocal[319:], np.zeros(319, dtype=np.float32)]), sr, subtype="PCM_16")
+
+    _act(page, lambda: page.get_by_text("Upload files", exact=True).click())
+    uploaders = page.locator("[data-testid='stFileUploader'] input[type=file]")
+    uploaders.nth(0).set_input_files(str(mixture))
+    uploaders.nth(1).set_input_files(str(other))
+    wait_js(page, "document.body.innerText.includes('Ready: other_voice.wav')", 60, what="the uploads")
+    _act(page, lambda: page.get_by_role("button", name="Load these files").click(), 120)
+    page.get_by_text("Loaded: mixture.wav + other_voice.wav").wait_for()
+    page.get_by_text("fits the mixture best delayed by 319 samples").first.wait_for(timeout=60_000)
+    # Nothing of the alignment check is cut off (the lag was shown as "Lag 319 sam…").
+    assert not _overflowing(page, "[data-testid='stMetricLabel'], [data-testid='stMetricValue']")
+
+    _act(page, lambda: nav(page, "Optimise"))
+    _act(page, lambda: page.get_by_role("button", name="Run the progressive test").click(), 180)
+    _act(page, lambda: nav(page, "Results"), 300)
+    page.get_by_text("Take it with you").wait_for(timeout=300_000)
+    alerts = page.locator("[data-testid='stMain'] [data-testid='stAlert']").all_inner_texts()
+    assert alerts and "mean nothing until the pair is aligned" in alerts[0], alerts
+    # The scores wait, folded, under the reason; no quality mark is given for meaningless numbers.
+    folded = page.locator("[data-testid='stExpander']").filter(has_text="not meaningful until it is aligned")
+    assert folded.count() == 1
+    assert not page.locator("[data-testid='stDataFrame']").first.is_visible()
+    assert page.get_by_text("★ best SI-SDR").count() == 0
+    _shot(page, "results_not_aligned", 1800)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -91,6 +92,16 @@ def test_outputs_zip_and_html_report(synthetic_pair):
     page = html_report(result, synthetic_pair, spectrograms=out.spectrograms)
     assert "Oracle experiment" in page
     assert page.count("<audio") >= 4
+    # A player for every N, the lowest loss marked; a notice for a browser without JavaScript; the header
+    # names each file once ("Mixture mixture 'mixture.wav'" was the old header).
+    for run in result.progressive:
+        assert f"<b>N = {run.n}</b> · loss {run.final_loss:.2f}" in page
+    assert page.count("★ lowest loss") == 1
+    assert "<noscript>" in page and "JavaScript is off" in page
+    assert "Analysed the mixture (synthetic) and the isolated vocal: " in page  # no vocal file name given
+    named = dataclasses.replace(synthetic_pair, info={**synthetic_pair.info, "mixture": "mixture “song.wav”",
+                                                      "vocal": "voice.wav"})
+    assert "Analysed the mixture (song.wav) and the isolated vocal (voice.wav): " in html_report(result, named)
     # Self-contained: no script loaded from a file or the web, no media fetched
     # (links written inside plotly.js's own code are not fetches; skip inline scripts).
     assert not re.search(r"<script[^>]*\ssrc=", page)

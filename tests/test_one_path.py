@@ -13,7 +13,7 @@ import pytest
 from conftest_eval import eval_dir, write_pair  # noqa: F401  (fixture)
 from vsep_core.audio import normalise_levels, prepare_pair
 from vsep_core.errors import VsepError
-from vsep_core.evaluate import REFERENCE_METHODS, evaluate_experiment, evaluate_pair, load_pair
+from vsep_core.evaluate import REFERENCE_METHODS, evaluate_experiment, evaluate_pair, experiment_si_sdr, load_pair
 from vsep_core.experiment import run_experiment
 from vsep_core.metrics import METRIC_NAMES, SOURCE_NAMES
 from vsep_core.reconstruct import Estimate
@@ -87,6 +87,14 @@ def test_evaluate_experiment_equals_evaluate_pair_at_every_level(pair_files, lev
         assert a["info"].get("slices") == b["info"].get("slices")
         if "loss" in a["info"]:
             assert a["info"]["loss"] == pytest.approx(b["info"]["loss"], rel=1e-12)
+    # The dashboard's first look (the runs' SI-SDR only) is the same arithmetic: equal figures, same runs.
+    quick = experiment_si_sdr(result, truth)["methods"]
+    runs = [m for m in by_experiment["methods"] if m["kind"] == "seed"]
+    assert [m["name"] for m in quick] == [m["name"] for m in runs]
+    for q, m in zip(quick, runs):
+        assert q["info"]["loss"] == m["info"]["loss"] and q["error"] is None
+        for source in SOURCE_NAMES:
+            assert q[source]["si_sdr"] == m[source]["si_sdr"], (q["name"], source)
 
 
 def test_runs_named_as_evaluate_names_them(pair_files):

@@ -544,6 +544,33 @@ def downloads(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, met
     return compute(key, session_names(source), _source=source, _prog=prog, _greedy=greedy_rec, _metrics=metrics)
 
 
+# --- listening to the oracle masks (the A/B player) ---------------------------------------
+
+#: The ideal masks offered in the Results page's A/B player (ceilings: they read the true vocal).
+ORACLE_MASKS = ("irm", "ibm", "wiener")
+
+
+@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
+def _oracle_wavs(identity: str, pair_settings: dict, _source: Source) -> dict:
+    from vsep_core.baselines import get_method, run_method
+
+    t = truth(_source, Settings().replace(**pair_settings))
+    out = {}
+    for name in ORACLE_MASKS:
+        found = run_method(get_method(name), t.mixture, t.sr, t.vocal)
+        # Peak-normalised like every extracted vocal the page plays, so A/B compares sound, not loudness.
+        out[name] = audio.wav_bytes(audio.peak_normalise(found.vocal), t.sr)
+    return out
+
+
+def oracle_wavs(source: Source, settings: Settings) -> dict:
+    """The ideal masks' vocal estimates (:data:`ORACLE_MASKS`) as peak-normalised WAVs, by method name.
+
+    Made on the pair at its true scale, as the scores are (:func:`truth`).
+    """
+    return _oracle_wavs(source.identity, subset(settings, PAIR_FIELDS), _source=source)
+
+
 # --- separation quality ------------------------------------------------------------
 
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
@@ -567,6 +594,18 @@ def evaluation(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, em
     metrics = _evaluation(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec, _emit=emit)
     names = {k: v for k, v in session_names(source).items() if k in metrics["pair"]}
     return {**metrics, "pair": {**metrics["pair"], **names}}
+
+
+@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
+def _quick_scores(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None) -> dict:
+    from vsep_core.evaluate import experiment_si_sdr
+
+    return experiment_si_sdr(experiment_result(_source, _prog, _greedy), truth(_source, _prog.settings))
+
+
+def quick_scores(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> dict:
+    """The runs' SI-SDR only (:func:`vsep_core.evaluate.experiment_si_sdr`): shown while the full report is made."""
+    return _quick_scores(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec)
 
 
 #: Separation quality is measured without asking (and prefetched from Optimise) for segments up to this long.
@@ -619,6 +658,12 @@ def results_pending(prog: RunRecord, greedy_rec: RunRecord | None, item: str) ->
     """Whether ``item`` ("metrics", "files") of this session's results prefetch is still being computed."""
     event, _ = _results_prefetch(prog, greedy_rec, item)
     return event is not None and not event.is_set()
+
+
+def results_ready(prog: RunRecord, greedy_rec: RunRecord | None, item: str) -> bool:
+    """Whether ``item`` of this session's results prefetch for these records has finished (so it is cached)."""
+    event, _ = _results_prefetch(prog, greedy_rec, item)
+    return event is not None and event.is_set()
 
 
 def wait_for_results(prog: RunRecord, greedy_rec: RunRecord | None, item: str, on_wait=None,

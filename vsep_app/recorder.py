@@ -1,9 +1,10 @@
 """Recording a vocal in the browser (Streamlit's own ``st.audio_input``) and mixing it over an instrumental.
 
 ``st.audio_input`` sends the take as one binary WAV upload (bounded by the
-server's upload cap), with a timer and its own Record / Stop / Clear buttons;
-with ``sample_rate=None`` the WAV keeps the microphone's own rate, so the take
-is described as it really is. (st-audiorec, used before, sent the file as a
+server's upload cap), with a timer and its own Record / Stop / Clear buttons.
+It is asked for 48 kHz (:data:`TAKE_SAMPLE_RATE`): with ``sample_rate=None``
+Chromium 156 sent 16 kHz takes (measured with a 48 kHz microphone), which
+lose everything above 8 kHz. The take is described as its WAV really is. (st-audiorec, used before, sent the file as a
 JSON object of byte index → value: 14 bytes of JSON and ~100 bytes of Python
 objects per audio byte, a memory hazard on a shared server, and it always
 wrote 44.1 kHz stereo whatever the microphone gave.)
@@ -52,6 +53,9 @@ SECURE_ORIGIN_NOTE = (
 )
 
 
+#: The rate st.audio_input records at (Hz): its highest, a common microphone rate, above the analysis rate.
+TAKE_SAMPLE_RATE = 48000
+
 #: Recorders the Load page can draw (env ``VSEP_RECORDER``): Streamlit's own, or st-audiorec.
 RECORDERS = ("audio_input", "st-audiorec")
 
@@ -79,7 +83,7 @@ def record(key: str = "recorder"):
     """Draw the recorder; its value is the take's WAV (an ``UploadedFile``) or ``None``."""
     import streamlit as st
 
-    return st.audio_input("Record your voice", sample_rate=None, key=key,
+    return st.audio_input("Record your voice", sample_rate=TAKE_SAMPLE_RATE, key=key,
                           help=f"Press the microphone to start, the square to stop (at most {MAX_TAKE_S / 60:.0f} "
                                "minutes). The take plays back here; the bin clears it.")
 

@@ -411,6 +411,11 @@ def quality_marks(metrics: dict | None) -> dict:
     return marks
 
 
+NO_LOSS_NOTE = ("The other methods (ceilings, blind methods, the mixture) do not match fingerprints, so they "
+                "have no loss: —.")
+KIND_HELP = ("seed: this method's runs; oracle: ceilings that read the true vocal; blind: methods that never "
+             "see it; the mixture itself is the floor.")
+
 #: Methods whose SAR is not meaningful (nothing was processed): shown as "—".
 NO_SAR = {"mixture"}
 
@@ -442,17 +447,27 @@ def metrics_section(metrics: dict, marks: dict) -> None:
                              + (f" — * not for this target: {m['note']}" if m.get("suited") is False else ""))
         rows.append(row)
     table = pd.DataFrame(rows)
-    number = {c: st.column_config.NumberColumn(format="%.2f", help=GLOSSARY.get(c.split(" ")[-1]))
-              for c in table.columns if c.split(" ")[-1] in ("SI-SDR", "SDR", "SIR", "SAR")}
-    number["loss"] = st.column_config.NumberColumn("loss (dB²)", format="%.1f", help=GLOSSARY["loss"])
-    number["method"] = st.column_config.TextColumn("method", help="See the glossary below for each name.")
+    numbers = [c for c in table.columns if c.split(" ")[-1] in ("SI-SDR", "SDR", "SIR", "SAR")]
+    config = {c: st.column_config.NumberColumn(c, format="%.2f", help=GLOSSARY.get(c.split(" ")[-1]), width=95)
+              for c in numbers}
+    config["loss"] = st.column_config.NumberColumn("loss (dB²)", format="%.1f", width=80,
+                                                   help=GLOSSARY["loss"] + " " + NO_LOSS_NOTE)
+    config["method"] = st.column_config.TextColumn("method", help="See the glossary below for each name.")
+    config["kind"] = st.column_config.TextColumn("kind", width="small", help=KIND_HELP)
+    config["mark"] = st.column_config.TextColumn("mark", width=110, help=LOSS_VS_QUALITY)
 
     def draw() -> None:
+        # The vocal's scores first, so the table fits the page; the instrumental's on request.
+        with_instrumental = st.toggle("Show the instrumental estimate's scores too", key="metrics_instrumental",
+                                      help="The instrumental estimate is the mixture minus the extracted vocal.")
+        order = [c for c in table.columns if with_instrumental or not c.startswith("instrumental ")]
+        # The numbers stay numbers (sortable); what means nothing (a reference method's loss, the mixture's
+        # SAR) is missing, shown as "—".
         st.dataframe(table, hide_index=True, width="stretch", height=36 * (len(table) + 1) + 4,
-                     column_config=number, key="metrics_table")
+                     column_config=config, column_order=order, placeholder="—", key="metrics_table")
         st.caption("All in dB; higher is better. *seed*: this method; *oracle*: ceilings that read the true vocal; "
                    "*blind*: methods that never see it; *mixture*: the mixture itself, the floor (its SAR means "
-                   "nothing, shown as —). Measured on the files as they are (level as is): an estimate made on a "
+                   "nothing, shown as —). *loss* is only for this method's runs: " + NO_LOSS_NOTE + " Measured on the files as they are (level as is): an estimate made on a "
                    "normalised pair is brought back by undoing the vocal's gain. "
                    f"BSS Eval: {metrics['bss_eval']['implementation']}, {metrics['bss_eval']['aggregation']}. "
                    + LOSS_VS_QUALITY)
@@ -468,6 +483,29 @@ def metrics_section(metrics: dict, marks: dict) -> None:
             draw()
     with st.expander("Glossary: methods, metrics and terms", icon=":material/menu_book:"):
         st.markdown("\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY.items()))
+
+
+def quick_scores_section(quick: dict, alignment: dict) -> None:
+    """The runs' SI-SDR (:func:`vsep_app.cache.quick_scores`), shown at once while the full table is measured.
+
+    A pair that is not aligned gets its verdict instead: its waveform scores mean nothing.
+    """
+    if not alignment["aligned"]:
+        st.warning(alignment["verdict"] + " Waveform scores mean nothing until the pair is aligned: fix it on "
+                   "Load audio (the alignment check offers the fix).", icon=":material/warning:")
+        return
+    marks = quality_marks({"methods": quick["methods"], "alignment": alignment})
+    rows = [{"method": m["name"], "mark": " ".join(marks.get(_player_key(m), [])),
+             "loss": m.get("info", {}).get("loss"), "vocal SI-SDR": m["vocal"]["si_sdr"],
+             "instrumental SI-SDR": m["instrumental"]["si_sdr"]} for m in quick["methods"]]
+    st.dataframe(rows, hide_index=True, key="quick_scores_table", placeholder="—",
+                 column_config={"loss": st.column_config.NumberColumn("loss (dB²)", format="%.1f",
+                                                                      help=GLOSSARY["loss"]),
+                                "vocal SI-SDR": st.column_config.NumberColumn(format="%.2f", help=GLOSSARY["SI-SDR"]),
+                                "instrumental SI-SDR": st.column_config.NumberColumn(format="%.2f"),
+                                "mark": st.column_config.TextColumn(width=110, help=LOSS_VS_QUALITY)})
+    st.caption("First look: your runs' SI-SDR (dB, higher is better). SDR, SIR, SAR and the ceilings and blind "
+               "methods beside them are being measured and replace this table in a moment.")
 
 
 # --- listening: an A/B player ---------------------------------------------------------

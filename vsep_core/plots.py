@@ -193,8 +193,12 @@ def greedy_heatmap_figure(steps: list, sequence: list, best_prefix_length: int) 
         fig.add_trace(go.Scatter(x=[chosen_x[best_prefix_length - 1]], y=[rows[best_prefix_length - 1]],
                                  mode="markers", name="best prefix",
                                  marker=dict(symbol="star", size=18, color="#E45756")))
+    # The legend in a row above the plot, on a grey band (the "chosen" marker is white): at the right it
+    # sat on the colour bar's title.
+    layout = {**_LAYOUT, "margin": {**_LAYOUT.get("margin", {}), "t": 90}}
     fig.update_layout(title="Greedy search: every candidate's polish loss", yaxis_autorange="reversed",
-                      height=max(300, 28 * len(steps) + 140), **_LAYOUT)
+                      height=max(300, 28 * len(steps) + 190), title_y=0.97,
+                      legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", bgcolor="#bbbbbb"), **layout)
     return fig
 
 

@@ -13,6 +13,7 @@ import base64
 import html
 import io
 import math
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -284,6 +285,28 @@ def _metrics_html(metrics: dict) -> str:
     return out
 
 
+def _file_name(role: str, label) -> str:
+    """The file name in a pair's label for ``role`` (``'mixture “song.wav”'`` or ``'song.wav'`` → ``song.wav``;
+    the bare role → ``""``)."""
+    text = str(label or "").strip()
+    match = re.fullmatch(rf"{re.escape(role)}\s+[“\"'](.*)[”\"']", text)
+    if match:
+        text = match.group(1)
+    return "" if text == role else text
+
+
+def _pair_line(pair: Pair) -> str:
+    """One sentence naming the pair's files, e.g. "The mixture (song.wav) and the isolated vocal (vocal.wav): …"."""
+    names = labels(pair_target(pair.info))
+    other = "instrumental" if "instrumental" in pair.info else "vocal"  # info keys name the file given
+    parts = []
+    for role, words in (("mixture", "the mixture"),
+                        (other, f"the isolated {names.target}" if other == "vocal" else f"the {names.complement}")):
+        name = _file_name(role, pair.info.get(role))
+        parts.append(f"{words} ({name})" if name else words)
+    return f"Analysed {parts[0]} and {parts[1]}: {pair.duration_s:.2f} s at {pair.sr} Hz."
+
+
 def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = None,
                 spectrograms: dict | None = None, title: str = "Vocal separation by spectrogram fingerprints") -> str:
     """One HTML file with the plots, the numbers and the audio, that opens offline.
@@ -304,9 +327,6 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
     names = labels(pair_target(pair.info))
     complement = names.complement[:1].upper() + names.complement[1:]
     players = [("Mixture", pair.mixture), (f"Target (true {names.target})", pair.vocal)]
-    if best.estimate is not None:
-        players.append((f"Extracted {names.target}, best N = {best.n} (loss {best.final_loss:.2f})",
-                        best.estimate.vocal))
     for run, label in ((result.greedy_run, "greedy order"), (result.best_prefix_run, "best prefix of the greedy order")):
         if run is not None and run.estimate is not None and not (label.startswith("best") and run is result.greedy_run):
             players.append((f"Extracted {names.target}, {label} ({run.n} slices, loss {run.final_loss:.2f})",
@@ -316,6 +336,14 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
                         best.estimate.instrumental))
     audio = "".join(f"<div class='player'><b>{html.escape(label)}</b><br>{_audio_tag(y, pair.sr)}</div>"
                     for label, y in players)
+    per_n = "".join(
+        f"<div class='player'><b>N = {run.n}</b> · loss {run.final_loss:.2f}"
+        + (" · <b>★ lowest loss</b>" if run is best else "") + f"<br>{_audio_tag(run.estimate.vocal, pair.sr)}</div>"
+        for run in result.progressive if run.estimate is not None)
+    if per_n:
+        audio += (f"<h3>Extracted {html.escape(names.target)} for every N</h3><p>The progressive run over the first "
+                  "N slices, then the polish; peak-normalised, as the research code saved them.</p>"
+                  "<div class='grid'>" + per_n + "</div>")
 
     loss_rows = [(r.n, ", ".join(VIEWS_BY_NAME[s].label for s in r.slices), f"{r.final_loss:.4f}")
                  for r in result.progressive]
@@ -337,10 +365,12 @@ body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto;
 table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
 th {{ background: #f3f3f3; }} .note {{ background: #fff6e0; border-left: 4px solid #f0a000; padding: .6em 1em; }}
 .player {{ margin: .6em 0; }} audio {{ width: 100%; max-width: 600px; }}
+.grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 0 1.5em; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p class="note"><b>Oracle experiment.</b> {html.escape(ORACLE_NOTE)}</p>
-<p>Made {generated}. Mixture {html.escape(str(pair.info.get('mixture', 'mixture')))}, {pair.duration_s:.2f} s at {pair.sr} Hz.
+<noscript><p class="note"><b>JavaScript is off in this browser.</b> The players, tables and numbers below work without it; the plots need it: turn JavaScript on (or open this file in another browser) to see them.</p></noscript>
+<p>Made {generated}. {html.escape(_pair_line(pair))}
 {'' if names.is_vocal else f'Target stem: <b>{html.escape(names.target)}</b> (the complement is everything else).'}
 {'Seed-compatible settings (the research code’s numbers).' if result.settings.is_seed_compatible else 'Improved (not seed-compatible) options are on.'}</p>
 <h2>Listen</h2>{audio}
@@ -349,6 +379,6 @@ th {{ background: #f3f3f3; }} .note {{ background: #fff6e0; border-left: 4px sol
 <p>The loss is the mean squared difference, in dB², between the processed mixture's 400-point profile and the true {html.escape(names.target)}'s, after the final polish. Lower is closer.</p>
 {_table(["N", "slices (in order)", "final loss"], loss_rows)}
 {greedy_html}
-<h2>Plots</h2>{fig_html}
+<h2>Plots</h2><noscript><p class="note">The plots need JavaScript, which is off: the tables above hold the same numbers.</p></noscript>{fig_html}
 <h2>Settings</h2>{_table(["setting", "value"], settings_rows)}
 </body></html>"""
