@@ -29,7 +29,7 @@ import zipfile
 import pytest
 import soundfile as sf
 
-from browser_support import (HEATMAPS_JS, OUTPUT, REPO, Server, block_outside_requests, launch, make_voice_wav,
+from browser_support import (HEATMAPS_JS, OUTPUT, REPO, SIDEBAR_LINKS, Server, block_outside_requests, launch, make_voice_wav,
                              missing_browser_reason, nav, run_count, sidebar_titles, wait_for_run, wait_js)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
@@ -229,6 +229,9 @@ def test_a_direct_link_to_every_page_on_a_fresh_server(browser, tmp_path, title)
         assert page.locator("[data-testid='stSidebar']").get_by_text("Pop, female voice").count() >= 1
         page.get_by_role("heading", name=title, exact=True).first.wait_for()
         assert page.url.rstrip("/") == f"{fresh.url}/{URLS[title]}".rstrip("/")
+        # The links are drawn in the same run as the heading, but may reach the screen a frame later.
+        wait_js(page, f"document.querySelectorAll({SIDEBAR_LINKS!r}).length >= {len(TITLES)}", 30,
+                what="the navigation links")
         assert sidebar_titles(page) == TITLES
         painted = page.evaluate("() => window.__vsepNav")
         assert painted, "the sidebar navigation was never drawn"
@@ -330,6 +333,8 @@ def test_results_mark_quality_explain_words_and_compare_two_results_at_one_momen
     # The table: reference methods have no loss and the mixture no SAR: missing values (drawn as the table's
     # placeholder "—", on a canvas), never "None" nor 231 dB. Its cells' text is in the page for screen readers.
     page.locator("[data-testid='stDataFrame']").first.scroll_into_view_if_needed()
+    wait_js(page, "document.querySelectorAll(\"[data-testid='stDataFrame'] [role='row']\").length >= 2", 60,
+            what="the scores table's rows")
     rows = page.evaluate("""() => Array.from(document.querySelectorAll(
         "[data-testid='stDataFrame'] [role='row']")).map(r => Array.from(r.children).map(c => c.innerText.trim()))""")
     header, body = rows[0], {r[0]: dict(zip(rows[0], r)) for r in rows[1:] if r}
