@@ -412,10 +412,19 @@ def run_sessions(server: Server, browser, pairs: list[dict], workdir: Path, *, t
         phase("choose files")
         for pg, pair, done in zip(pages, pairs, uploaded):
             # Press Load only once both files have reached the server (the file's name shows earlier).
+            # A file chosen while a rerun replaces the uploader is dropped (seen once with 4 sessions on a
+            # busy machine: no upload ever started); as a person would, choose it again after a while.
             deadline = time.monotonic() + timeout
+            chosen_again = time.monotonic() + 20
             while len(done) < 2:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"session {pair['word']}: the uploads did not finish")
+                if time.monotonic() > chosen_again:
+                    chosen_again = time.monotonic() + 20
+                    done.clear()
+                    uploaders = pg.locator("[data-testid='stFileUploader'] input[type=file]")
+                    uploaders.nth(0).set_input_files(str(pair["mixture"]))
+                    uploaders.nth(1).set_input_files(str(pair["vocal"]))
                 pg.wait_for_timeout(50)
             names = (pair["mixture"].name, pair["vocal"].name)
             wait_js(pg, " && ".join(f"document.body.innerText.includes('{n}')" for n in names), timeout,
