@@ -462,8 +462,9 @@ def metrics_section(metrics: dict, marks: dict) -> None:
                      column_config=config, column_order=order, placeholder="—", key="metrics_table")
         st.caption("All in dB; higher is better. *seed*: this method; *oracle*: ceilings that read the true vocal; "
                    "*blind*: methods that never see it; *mixture*: the mixture itself, the floor (its SAR means "
-                   "nothing, shown as —). *loss* is only for this method's runs: " + NO_LOSS_NOTE + " Measured on the files as they are (level as is): an estimate made on a "
-                   "normalised pair is brought back by undoing the vocal's gain. "
+                   "nothing, shown as —). *loss* is only for this method's runs: " + NO_LOSS_NOTE
+                   + " Measured on the files as they are (level as is): an estimate made on a normalised pair is "
+                   "brought back by undoing the vocal's gain. "
                    f"BSS Eval: {metrics['bss_eval']['implementation']}, {metrics['bss_eval']['aggregation']}. "
                    + LOSS_VS_QUALITY)
 
