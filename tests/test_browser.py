@@ -330,6 +330,8 @@ def test_results_mark_quality_explain_words_and_compare_two_results_at_one_momen
     # The table: reference methods have no loss and the mixture no SAR: missing values (drawn as the table's
     # placeholder "—", on a canvas), never "None" nor 231 dB. Its cells' text is in the page for screen readers.
     page.locator("[data-testid='stDataFrame']").first.scroll_into_view_if_needed()
+    wait_js(page, "Array.from(document.querySelectorAll(\"[data-testid='stDataFrame'] [role='gridcell']\"))"
+                  ".some(c => c.innerText.trim() === 'mixture')", 30, what="the whole scores table")
     rows = page.evaluate("""() => Array.from(document.querySelectorAll(
         "[data-testid='stDataFrame'] [role='row']")).map(r => Array.from(r.children).map(c => c.innerText.trim()))""")
     header, body = rows[0], {r[0]: dict(zip(rows[0], r)) for r in rows[1:] if r}
@@ -422,6 +424,7 @@ def test_a_pair_that_is_not_aligned_gets_its_verdict_first_and_no_meaningless_sc
     page.get_by_text("Take it with you").wait_for(timeout=300_000)
     alerts = page.locator("[data-testid='stMain'] [data-testid='stAlert']").all_inner_texts()
     assert alerts and "mean nothing until the pair is aligned" in alerts[0], alerts
+    assert "--apply-alignment" not in alerts[0]  # the page's own fix, not the command line's
     # The scores wait, folded, under the reason; no quality mark is given for meaningless numbers.
     folded = page.locator("[data-testid='stExpander']").filter(has_text="not meaningful until it is aligned")
     assert folded.count() == 1
