@@ -181,6 +181,33 @@ def test_record_a_vocal_from_the_fake_microphone(page):
     wait_js(page, "document.querySelectorAll('audio').length >= 3", 30, what="the recording's players")
 
 
+def test_record_with_st_audiorec_when_the_server_opts_in(browser, tmp_path):
+    """VSEP_RECORDER=st-audiorec: its recorder from Chromium's fake microphone, its bytes rebuilt with numpy,
+    the take described as its WAV is (st-audiorec writes 44.1 kHz stereo) and mixed over an instrumental."""
+    with Server(log_path=tmp_path / "streamlit.log", env={"VSEP_RECORDER": "st-audiorec"}) as srv:
+        context = browser.new_context(viewport=VIEWPORT, permissions=["microphone"])
+        outside = block_outside_requests(context)
+        pg = context.new_page()
+        errors = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        pg.goto(srv.url)
+        wait_for_run(pg, 0, 60)
+        _act(pg, lambda: pg.get_by_text("Record a vocal").click())
+        recorder = pg.frame_locator("iframe[title*='st_audiorec']")
+        recorder.get_by_role("button", name="Start Recording").click()
+        pg.wait_for_timeout(3_000)
+        before = run_count(pg)
+        recorder.get_by_role("button", name="Stop").click()
+        wait_for_run(pg, before, 60, also="document.body.innerText.includes('Got a take')")
+        described = pg.get_by_text("Got a take").first.inner_text()
+        assert re.search(r"Got a take: [1-9]\d*\.\d s, 44100 Hz, stereo", described), described
+        _act(pg, lambda: pg.get_by_role("button", name="Mix and use this take").click())
+        pg.get_by_text("Loaded: Your recording over").wait_for()
+        context.close()
+        assert not [e for e in errors if "ResizeObserver" not in e], errors
+        assert not outside, sorted(set(outside))
+
+
 def test_live_loss_chart_during_a_long_run(page):
     # The iterative loop with many iterations makes the progressive test last a few seconds,
     # long enough for the live chart (drawn for runs longer than 0.75 s).
