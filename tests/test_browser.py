@@ -5,7 +5,13 @@ the Load page (players, waveform, alignment), the Slices page (19 heatmaps,
 one window up close), the Optimise page (progressive test and greedy search),
 the Results page (players, downloads of a WAV, the ZIP and the HTML report),
 and a recording with st.audio_input from Chromium's fake microphone fed by a WAV
-file, mixed over a bundled instrumental. Saves a screenshot of every page to
+file (its timer, its true rate and channels), mixed over a bundled instrumental;
+st-audiorec's opt-in recorder the same way. Issue #10's points: the ★ marks for
+the lowest loss and the best SI-SDR with the sentence on why they differ, "—"
+for values that mean nothing, the glossary, the A/B player switching between
+two results (an ideal mask among them) at the same position, the HTML report
+(a player per N, a notice with JavaScript off), and a pair that is not aligned
+(its verdict first, its scores folded away, nothing cut off). Saves a screenshot of every page to
 ``tests/output/screenshots/`` (ignored by git: the suite leaves the tree clean).
 
 Offline: every browser context aborts requests to any host but this machine and
@@ -14,8 +20,8 @@ link: the first navigation ever painted must show only the app's page titles.
 The honest-pipeline test compares the Results ZIP's ``metrics.json`` with
 ``python -m vsep_core evaluate --json`` at every level.
 
-Skipped, with the reason, when /usr/bin/chromium or the playwright package
-is missing. Run: ``.venv/bin/python -m pytest tests/test_browser.py -m browser``.
+Fails, with the reason, when /usr/bin/chromium or the playwright package
+is missing (the suite allows no skips). Run: ``.venv/bin/python -m pytest tests/test_browser.py -m browser``.
 """
 
 from __future__ import annotations
