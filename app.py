@@ -273,7 +273,7 @@ if alignment_box is not None:
         if found["aligned"]:
             st.success(found["verdict"], icon=":material/check_circle:")
         else:
-            st.warning(found["verdict"], icon=":material/warning:")
+            st.warning(ui.plain_verdict(found["verdict"]), icon=":material/warning:")
             fixable = abs(found["correlation_at_lag"]) >= 0.1 and (found["lag_samples"] != 0 or found["gain"] < 0)
             if fixable and st.button(f"Fix it: delay the {source.other_label} by {found['lag_samples']} samples "
                                      f"and scale it by {found['gain']:.3f}", icon=":material/auto_fix_high:"):

@@ -159,7 +159,7 @@ def load_long_song(page, mixture: Path, vocal: Path) -> None:
 
 
 def set_number(page, label: str, value: str) -> None:
-    box = page.get_by_label(label)
+    box = page.get_by_role("spinbutton", name=label)  # help buttons share the label
     before = run_count(page)
     box.fill(value)
     box.press("Enter")
@@ -476,7 +476,7 @@ def heading_js(title: str) -> str:
 
 #: The scores table has drawn numbers (its grid cells are in the page).
 SCORES_JS = ("Array.from(document.querySelectorAll(\"[data-testid='stDataFrame'] [role='gridcell']\"))"
-             ".some(c => /^-?\\d+\\.\\d\\d$/.test(c.innerText.trim()))")
+             ".some(c => /^-?\\d+\\.\\d+$/.test(c.innerText.trim()))")
 
 
 def first_content(browser, url: str, title: str, context=None) -> tuple[float, float]:
@@ -492,12 +492,13 @@ def first_content(browser, url: str, title: str, context=None) -> tuple[float, f
     return first, done
 
 
-def nav_times(page, title: str, timeout: float = 300.0, extra: str | None = None) -> dict:
+def nav_times(page, title: str, timeout: float = 120.0, extra: str | None = None) -> dict:
     """Click ``title`` in the navigation: seconds (timed in the page) to its heading, [to ``extra``], to complete."""
     before = run_count(page)
     tag = time.perf_counter_ns()
     names = {"first": f"h{tag}", "done": f"d{tag}"}
-    watch(page, names["first"], f"({RUN_COUNT_JS}) >= {before} && {heading_js(title)}")
+    # The new page's heading alone: the old page's end-of-run mark goes when the new page starts to draw.
+    watch(page, names["first"], heading_js(title))
     watch(page, names["done"], f"({RUN_COUNT_JS}) > {before}")
     if extra:
         names["extra"] = f"x{tag}"

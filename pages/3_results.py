@@ -134,6 +134,12 @@ elif source is not None:
             oracle = cache.oracle_wavs(source, settings)
             choices.update({f"Oracle {name} (ideal mask, reads the true {names.target})": wav for name, wav in oracle.items()})
         ui.ab_player(choices, pair.duration_s, key="results_ab")
+        if pair.duration_s <= ui.AB_MAX_S:
+            masks = st.container(horizontal=True)
+            for name, wav in oracle.items():
+                masks.download_button(f"Oracle {name} vocal (WAV)", wav, file_name=f"oracle_{name}_vocal.wav",
+                                      mime="audio/wav", key=f"dl_oracle_{name}", icon=":material/download:",
+                                      on_click="ignore")
 
         st.markdown(f"##### Extracted {names.target} for every N")
         per_row = 3  # wide enough players to seek in

@@ -292,6 +292,7 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     every_wav = [b for b in at.download_button if b.key and b.key.startswith("dl_all_")]
     assert len(every_wav) == 2 + 2 * 8 + 2 + 2 * (expected.greedy.best_prefix_length != 8)
     assert "N = 3: instrumental" in [b.label for b in every_wav]
+    assert {f"Oracle {name} vocal (WAV)" for name in ("irm", "ibm", "wiener")} <= set(labels)  # the A/B's masks too
     assert {"Spectrograms", "Learned EQ curves", "Separation quality", "Take it with you"} <= set(_subheaders(at))
     # The scores are exactly the engine's evaluation of this experiment (the evaluate --json report).
     expected_metrics = evaluate_experiment(expected, prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav",

@@ -467,8 +467,9 @@ def metrics_section(metrics: dict, marks: dict) -> None:
                      column_config=config, column_order=order, placeholder="—", key="metrics_table")
         st.caption("All in dB; higher is better. *seed*: this method; *oracle*: ceilings that read the true vocal; "
                    "*blind*: methods that never see it; *mixture*: the mixture itself, the floor (its SAR means "
-                   "nothing, shown as —). *loss* is only for this method's runs: " + NO_LOSS_NOTE + " Measured on the files as they are (level as is): an estimate made on a "
-                   "normalised pair is brought back by undoing the vocal's gain. "
+                   "nothing, shown as —). *loss* is only for this method's runs: " + NO_LOSS_NOTE
+                   + " Measured on the files as they are (level as is): an estimate made on a normalised pair is "
+                   "brought back by undoing the vocal's gain. "
                    f"BSS Eval: {metrics['bss_eval']['implementation']}, {metrics['bss_eval']['aggregation']}. "
                    + LOSS_VS_QUALITY)
 
@@ -476,7 +477,8 @@ def metrics_section(metrics: dict, marks: dict) -> None:
         st.success(align["verdict"], icon=":material/check_circle:")
         draw()
     else:
-        st.warning(align["verdict"] + " The scores below compare waveforms sample by sample, so they mean "
+        st.warning(plain_verdict(align["verdict"])
+                   + " The scores below compare waveforms sample by sample, so they mean "
                    "nothing until the pair is aligned: fix it on Load audio (the alignment check offers the fix).",
                    icon=":material/warning:")
         with st.expander("Scores of the pair as it is (not meaningful until it is aligned)"):
@@ -485,13 +487,19 @@ def metrics_section(metrics: dict, marks: dict) -> None:
         st.markdown("\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY.items()))
 
 
+def plain_verdict(verdict: str) -> str:
+    """The alignment check's verdict without its pointer to the command line (the page offers the fix)."""
+    return verdict.replace(" (apply_alignment, or --apply-alignment)", "")
+
+
 def quick_scores_section(quick: dict, alignment: dict) -> None:
     """The runs' SI-SDR (:func:`vsep_app.cache.quick_scores`), shown at once while the full table is measured.
 
     A pair that is not aligned gets its verdict instead: its waveform scores mean nothing.
     """
     if not alignment["aligned"]:
-        st.warning(alignment["verdict"] + " Waveform scores mean nothing until the pair is aligned: fix it on "
+        st.warning(plain_verdict(alignment["verdict"])
+                   + " Waveform scores mean nothing until the pair is aligned: fix it on "
                    "Load audio (the alignment check offers the fix).", icon=":material/warning:")
         return
     marks = quality_marks({"methods": quick["methods"], "alignment": alignment})
