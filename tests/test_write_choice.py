@@ -157,3 +157,14 @@ def test_joint_choice(tmp_path, pair_files, capsys):
     code = main(["run", "--method", "joint", "--mixture", pair_files[0], "--vocal", pair_files[1], "--quiet",
                  "--write", "3", "--out", str(tmp_path / "j2")])
     assert code == 2 and "one estimate" in capsys.readouterr().err
+
+
+def test_the_report_and_summary_name_the_given_files_not_their_folders(tmp_path, pair_files):
+    out = tmp_path / "results"
+    assert main(["run", "--mixture", pair_files[0], "--vocal", pair_files[1], "--slices", "2", "--report",
+                 "--quiet", "--out", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert "Analysed the mixture (mixture.wav) and the isolated vocal (vocal.wav)" in html
+    assert str(Path(pair_files[0]).parent) not in html  # a shared report does not show the machine's folders
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["pair"]["mixture"] == "mixture.wav" and summary["pair"]["vocal"] == "vocal.wav"

@@ -182,6 +182,17 @@ def joint_from_args(args):
     return JointSettings(steps=args.joint_steps, step_size=args.joint_step_size,
                          views=parse_views(args.joint_views), clip_db=args.joint_clip_db)
 
+def _with_file_names(pair, args):
+    """``pair`` with the given files' names (not their folders) in its ``info``, for the report and summary.json,
+    as the dashboard names a visitor's files."""
+    import dataclasses
+    from pathlib import Path
+
+    other = "vocal" if args.vocal is not None else "instrumental"
+    names = {"mixture": Path(args.mixture).name, other: Path(getattr(args, other)).name}
+    return dataclasses.replace(pair, info={**pair.info, **names})
+
+
 def _checked_write(args, max_slices: int):
     """``run --write``'s choice checked against the run: None (every file) or the set of words and numbers."""
     runs = args.write
@@ -339,8 +350,9 @@ def main_run(args) -> int:
         from .evaluate import evaluate_experiment, load_pair  # needs museval: fail before any work
     with StagedFolder(target) as staged:
         # A report or scores keep every run's audio in memory: the engine's workload limit for that applies.
-        pair = prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
-                            keep_audio=args.report or args.metrics, target_name=args.target_name)
+        pair = _with_file_names(prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental,
+                                             settings=settings, keep_audio=args.report or args.metrics,
+                                             target_name=args.target_name), args)
         keep_audio = args.report or args.metrics
         outputs = Outputs(pair, settings, max_slices, out_dir=staged.path,
                           inputs=runs is None or "inputs" in runs)
@@ -404,8 +416,8 @@ def main_run_joint(args) -> int:
     if args.metrics:
         from .evaluate import evaluate_joint, format_table, load_pair  # needs museval: fail before any work
     with StagedFolder(target) as staged:
-        pair = prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
-                            target_name=args.target_name)
+        pair = _with_file_names(prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental,
+                                             settings=settings, target_name=args.target_name), args)
         names = labels(args.target_name)
         with TerminalProgress(enabled=False if args.quiet else None) as bar:
             split = 0.8 if args.metrics else 1.0
