@@ -14,7 +14,8 @@ st.title("Slices")
 st.markdown(
     "**19 ways to look at a spectrogram.** Each **slice** filters the magnitude spectrogram with a small 3×3 kernel (rows: frequency, columns: time) "
     "and keeps a different kind of detail: steady tones, onsets, pitch glides, edges. The method matches the "
-    "mixture to the vocal's **fingerprint** in one slice after another. Colours are dB of the filtered "
+    "mixture to the target's (the vocal's, or another stem's) **fingerprint** in one slice after another. "
+    "Colours are dB of the filtered "
     "magnitude (80 dB range) against time (s) and frequency (Hz); the pictures are reduced for display, the "
     "method uses every bin. Drag to zoom, double-click to reset."
 )
@@ -76,7 +77,7 @@ if source is not None:
                 grid("mixture")
         if tab_window.open:
             with tab_window:
-                st.caption(f"{n_windows} windows of {1000 * hop / pair.sr:.1f} ms. Pick one to compare the vocal's "
+                st.caption(f"{n_windows} windows of {1000 * hop / pair.sr:.1f} ms. Pick one to compare the {target}'s "
                            "and the mixture's 400-point fingerprint (the curve the optimiser matches, in dB, from "
                            "0 Hz to half the sample rate) in every view, and the 25 measurements made from it.")
                 last_s = float((n_windows - 1) * hop / pair.sr)
@@ -86,7 +87,7 @@ if source is not None:
                 ui.remember("slices_time", t)
                 window = min(int(round(t * pair.sr / hop)), n_windows - 1)
                 detail = cache.window_detail(source, settings, window)
-                st.plotly_chart(figures.profiles_grid(detail, pair.sr, window, t), theme=None,
+                st.plotly_chart(figures.profiles_grid(detail, pair.sr, window, t, target=target), theme=None,
                                 config={"displayModeBar": False}, key="profiles_grid")
                 ui.mark_charts_ready()
                 st.markdown("##### The 25 measurements of this window")
@@ -96,11 +97,11 @@ if source is not None:
                 table = pd.DataFrame({
                     "measurement": [ui.measurement_label(name) for name, _ in METRICS],
                     "unit": [unit for _, unit in METRICS],
-                    "vocal": detail[view]["vocal_metrics"],
+                    target: detail[view]["vocal_metrics"],
                     "mixture": detail[view]["mixture_metrics"],
                 })
                 st.dataframe(table, hide_index=True, width="stretch", height=35 * 26,
-                             column_config={"vocal": st.column_config.NumberColumn(format="%.4g"),
+                             column_config={target: st.column_config.NumberColumn(format="%.4g"),
                                             "mixture": st.column_config.NumberColumn(format="%.4g")})
                 st.caption("Energies are sums of squared magnitudes in the band; ratios have no unit; frequencies "
                            "are 0 where no peak was found.")

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from vsep_core import plots, report
-from vsep_core.stems import labels, pair_target
+from vsep_core.stems import labels, oracle_note, pair_target
 from vsep_app import cache, jobs, state, ui
 
 frame = ui.setup_page("Results")
@@ -71,7 +71,7 @@ elif source is not None:
 
         # --- separation quality: first, where the visitor looks ----------------------------
         st.subheader("Separation quality")
-        st.caption(report.ORACLE_NOTE)
+        st.caption(oracle_note(names.name))
         metrics = None
         scores_box = st.empty()  # the runs' SI-SDR at once, then the whole table in its place
         if pair.duration_s <= cache.AUTO_MEASURE_S or st.button(

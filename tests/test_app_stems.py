@@ -135,6 +135,23 @@ def test_optimise_and_results_score_the_drums_as_the_engine_does():
     labels = [m.value for m in at.markdown]
     assert any("Target: the true drums" in v for v in labels)
     assert any("Everything else estimate (mixture − drums" in v for v in labels)
+    # The oracle note names what the method reads: the true drums, not a vocal.
+    notes = [c.value for c in at.caption] + [c.value for c in at.sidebar.caption]
+    assert any("learns from the true isolated drums" in v for v in notes), notes
+    assert not any("learns from the true isolated vocal" in v for v in notes)
+
+
+def test_one_window_up_close_names_the_stem():
+    at = _load_with_target("drums")
+    at.switch_page("pages/1_slices.py").run()
+    at.session_state["slices_tab"] = "One window up close"
+    at.run(timeout=RUN_TIMEOUT)
+    _ok(at)
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["measurement", "unit", "drums", "mixture"]
+    spec = json.loads(_charts(at)[0].proto.spec)
+    assert "drums (red) and mixture (blue)" in spec["layout"]["title"]["text"]
+    assert {t["name"] for t in spec["data"]} == {"drums", "mixture"}
 
 
 def test_uploads_name_their_stem_and_refuse_a_stem_of_another_length():

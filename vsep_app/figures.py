@@ -61,8 +61,8 @@ def _fmt(v: float) -> str:
     return f"{v:.2f}".replace("0.", ".")
 
 
-def profiles_grid(detail: dict, sr: int, window: int, t: float, cols: int = 4) -> go.Figure:
-    """Every view's 400-point fingerprint at one window: the vocal against the mixture."""
+def profiles_grid(detail: dict, sr: int, window: int, t: float, cols: int = 4, target: str = "vocal") -> go.Figure:
+    """Every view's 400-point fingerprint at one window: the target (``target`` names it) against the mixture."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -74,17 +74,17 @@ def profiles_grid(detail: dict, sr: int, window: int, t: float, cols: int = 4) -
     khz = np.linspace(0.0, sr / 2000.0, 400)
     for i, spec in enumerate(VIEWS):
         r, c = divmod(i, cols)
-        for signal, colour in (("vocal", VOCAL_COLOUR), ("mixture", MIXTURE_COLOUR)):
+        for signal, name, colour in (("vocal", target, VOCAL_COLOUR), ("mixture", "mixture", MIXTURE_COLOUR)):
             fig.add_trace(go.Scatter(x=khz, y=detail[spec.name][f"{signal}_profile"], mode="lines",
-                                       line=dict(width=1.2, color=colour), name=signal, legendgroup=signal,
+                                       line=dict(width=1.2, color=colour), name=name, legendgroup=signal,
                                        showlegend=i == 0,
-                                       hovertemplate=f"{signal}: %{{y:.1f}} dB at %{{x:.2f}} kHz<extra></extra>"),
+                                       hovertemplate=f"{name}: %{{y:.1f}} dB at %{{x:.2f}} kHz<extra></extra>"),
                           row=r + 1, col=c + 1)
     fig.update_xaxes(title_text="kHz", title_standoff=2, title_font_size=10, tickfont_size=9)
     fig.update_yaxes(title_text="dB", title_standoff=2, title_font_size=10, tickfont_size=9)
     fig.update_annotations(font_size=12)
     fig.update_layout(height=230 * rows, template="plotly_white", margin=dict(l=40, r=10, t=70, b=30),
-                      title=f"Fingerprints at window {window} ({t:.2f} s): vocal (red) and mixture (blue)",
+                      title=f"Fingerprints at window {window} ({t:.2f} s): {target} (red) and mixture (blue)",
                       legend=dict(orientation="h", x=1, xanchor="right", y=1.04))
     return fig
 

@@ -195,7 +195,10 @@ def sidebar(sb) -> None:
             stale = "" if record.matches(source, settings) else " (earlier settings)"
             lines.append(f"{name}: {what} ✓{stale}")
     sb.caption("  \n".join(lines))
-    sb.expander("An oracle experiment", icon=":material/info:").caption(ORACLE_NOTE)
+    from vsep_core.stems import oracle_note
+
+    sb.expander("An oracle experiment", icon=":material/info:").caption(
+        oracle_note(source.names.name) if source is not None else ORACLE_NOTE)
 
 
 def audio_player(label: str, data, *, sample_rate: int | None = None, fmt: str = "audio/wav") -> None:

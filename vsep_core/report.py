@@ -25,7 +25,7 @@ from . import ORACLE_NOTE
 from .experiment import ExperimentResult, RunSummary
 from .jsonio import json_ready, json_text
 from .settings import Settings
-from .stems import labels, pair_target
+from .stems import labels, oracle_note, pair_target
 from .views import VIEWS_BY_NAME, stft
 
 
@@ -170,7 +170,7 @@ def summary_dict(result: ExperimentResult, *, metrics: dict | None = None, writt
             "greedy" if result.best_prefix_run is result.greedy_run else "best_prefix")["vocal"]
     # Which stem was separated: "instrumental_wav" then holds everything else (mixture − target).
     summary["target"] = labels(target).to_dict()
-    summary["oracle_note"] = ORACLE_NOTE
+    summary["oracle_note"] = oracle_note(target)
     if metrics is not None:
         summary["metrics_json"] = "metrics.json"
     return json_ready(summary)
@@ -368,7 +368,7 @@ th {{ background: #f3f3f3; }} .note {{ background: #fff6e0; border-left: 4px sol
 .grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 0 1.5em; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
-<p class="note"><b>Oracle experiment.</b> {html.escape(ORACLE_NOTE)}</p>
+<p class="note"><b>Oracle experiment.</b> {html.escape(oracle_note(names.name))}</p>
 <noscript><p class="note"><b>JavaScript is off in this browser.</b> The players, tables and numbers below work without it; the plots need it: turn JavaScript on (or open this file in another browser) to see them.</p></noscript>
 <p>Made {generated}. {html.escape(_pair_line(pair))}
 {'' if names.is_vocal else f'Target stem: <b>{html.escape(names.target)}</b> (the complement is everything else).'}

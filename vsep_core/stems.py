@@ -98,6 +98,22 @@ def labels(name=None) -> TargetLabels:
     return TargetLabels(key, key, "everything else", key, "everything_else")
 
 
+def oracle_note(name=None) -> str:
+    """What every result screen and report says about the method, naming the target it reads.
+
+    For the vocal this is :data:`vsep_core.ORACLE_NOTE` word for word.
+    """
+    from . import ORACLE_NOTE
+
+    names = labels(name)
+    if names.is_vocal:
+        return ORACLE_NOTE
+    return (f"This is an oracle experiment: the fingerprint-EQ method learns from the true isolated "
+            f"{names.target}, which a real separator never has. Its scores say how far the method can go with "
+            f"perfect knowledge; compare them with the ideal masks (the ceiling) and the blind methods (what works "
+            f"without the {names.target}), not with real separators' published scores.")
+
+
 def pair_target(info: dict | None) -> str:
     """The target name a pair's ``info`` records (``"vocals"`` when it records none)."""
     return target_name((info or {}).get("target_name"))
