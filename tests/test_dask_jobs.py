@@ -249,3 +249,26 @@ def test_batch_takes_the_dashboards_cluster_from_the_environment(dask_cluster, t
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"the Dask cluster at {dask_cluster}" in out
+
+
+def test_a_job_that_waits_for_a_busy_worker_says_so(dask_cluster):
+    """The cluster's only worker thread is busy (a 3 s sleep): the job reports that it waits, then runs."""
+    settings = Settings()
+    folder = _sample_folder()
+    pair = prepare_pair(folder / "mixture.wav", vocal=folder / "vocal.wav", settings=settings)
+    remote = cluster.Remote(dask_cluster)
+    try:
+        busy = remote.client.submit(time.sleep, 3, pure=False)
+        deadline = time.monotonic() + 30
+        while not any(busy.key in keys for keys in remote.client.processing().values()):
+            assert time.monotonic() < deadline, "the sleep never started"
+            time.sleep(0.05)
+        events = []
+        result = remote.call("run_experiment", (pair, settings), dict(max_slices=1, greedy=False),
+                             emit=events.append)
+        busy.release()
+    finally:
+        remote.close()
+    waits = [e for e in events if e[0] == "progress" and "Waiting for a Dask worker" in e[2]]
+    assert len(waits) == 1 and events[0] is waits[0]  # said before the task's own first progress
+    assert len(result.progressive) == 1

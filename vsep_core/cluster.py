@@ -109,8 +109,8 @@ RUN_EVENTS = ("run_experiment", "greedy")
 
 
 def run_task(name: str, args: tuple, kwargs: dict, queue_name: str | None = None):
-    """Run task ``name`` here (on a Dask worker), sending ``("progress", f, label)`` and ``("run", label, run)``
-    events to the ``distributed.Queue`` called ``queue_name``.
+    """Run task ``name`` here (on a Dask worker), sending ``["started"]`` first, then ``("progress", f, label)``
+    and ``("run", label, run)`` events, to the ``distributed.Queue`` called ``queue_name``.
 
     Queue items must be msgpack-encodable, so a finished run is sent as plain
     lists, without its audio (the page draws its loss curve; the audio comes
@@ -136,6 +136,8 @@ def run_task(name: str, args: tuple, kwargs: dict, queue_name: str | None = None
                        [float(x) for x in run.loss_curve], [float(x) for x in run.pass_losses]])
 
     extra = {"progress": progress} | ({"on_run": on_run} if name in RUN_EVENTS else {})
+    if queue is not None:
+        queue.put(["started"])
     result = fn(*args, **kwargs, **extra)
     done_here.append(name)
     return result
@@ -154,7 +156,7 @@ class Remote:
         self.address = address
         self.client = connect(address)
 
-    def call(self, name: str, args: tuple = (), kwargs: dict | None = None, emit=None, poll: float = 0.05):
+    def call(self, name: str, args: tuple = (), kwargs: dict | None = None, emit=None, poll: float = 0.1):
         """Run task ``name`` on the cluster; ``emit(event)`` here for each of its events; its result.
 
         While the task waits for a free worker, ``emit(("progress", 0.0, "Waiting for a Dask worker…"))``.
@@ -171,17 +173,21 @@ class Remote:
         queue = Queue(queue_name, client=self.client)
         future = self.client.submit(run_task, name, args, dict(kwargs or {}), queue_name, pure=False,
                                     key=f"vsep-{name}-{uuid.uuid4().hex[:12]}")
-        told_waiting = False
+        # The task's first event says it has started on a worker; without it after a moment, it waits for one.
+        started, waiting_after = False, time.monotonic() + 0.3
         try:
             while True:
                 finished = future.done()
                 for event in queue.get(batch=True):
-                    emit(_event(event))
+                    if event[0] == "started":
+                        started = True
+                    else:
+                        emit(_event(event))
                 if finished:
                     break
-                if not told_waiting and future.status == "pending" and not self._processing(future.key):
+                if not started and waiting_after is not None and time.monotonic() >= waiting_after:
+                    waiting_after = None
                     emit(("progress", 0.0, f"Waiting for a Dask worker at {self.address}…"))
-                    told_waiting = True
                 time.sleep(poll)
             return future.result()
         finally:
@@ -190,14 +196,6 @@ class Remote:
                 queue.close()
             except Exception:  # noqa: BLE001 - a closed client or scheduler: nothing left to clean
                 pass
-
-    def _processing(self, key) -> bool:
-        """Whether the scheduler has given the task to a worker."""
-        try:
-            processing = self.client.processing()
-        except Exception:  # noqa: BLE001 - only decides whether to say "waiting"
-            return True
-        return any(key in keys for keys in processing.values())
 
     def workers(self) -> list[str]:
         """The addresses of the cluster's workers."""
