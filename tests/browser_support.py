@@ -402,34 +402,48 @@ def run_sessions(server: Server, browser, pairs: list[dict], workdir: Path, *, t
             wait_for_run(pg, before, timeout)
         phase("upload mode")
         uploaded = [[] for _ in pages]  # finished uploads (HTTP PUT to the server) of each session
-        for pg, done in zip(pages, uploaded):
-            pg.on("requestfinished", lambda req, done=done: done.append(req.url)
-                  if req.method == "PUT" and "/_stcore/upload_file" in req.url else None)
-        for pg, pair in zip(pages, pairs):
-            uploaders = pg.locator("[data-testid='stFileUploader'] input[type=file]")
-            uploaders.nth(0).set_input_files(str(pair["mixture"]))
-            uploaders.nth(1).set_input_files(str(pair["vocal"]))
-        phase("choose files")
-        for pg, pair, done in zip(pages, pairs, uploaded):
-            # Press Load only once both files have reached the server (the file's name shows earlier).
-            # A file chosen while a rerun replaces the uploader is dropped (seen once with 4 sessions on a
-            # busy machine: no upload ever started); as a person would, choose it again after a while.
-            deadline = time.monotonic() + timeout
-            chosen_again = time.monotonic() + 20
-            while len(done) < 2:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"session {pair['word']}: the uploads did not finish")
-                if time.monotonic() > chosen_again:
-                    chosen_again = time.monotonic() + 20
-                    done.clear()
-                    uploaders = pg.locator("[data-testid='stFileUploader'] input[type=file]")
-                    uploaders.nth(0).set_input_files(str(pair["mixture"]))
-                    uploaders.nth(1).set_input_files(str(pair["vocal"]))
-                pg.wait_for_timeout(50)
-            names = (pair["mixture"].name, pair["vocal"].name)
-            wait_js(pg, " && ".join(f"document.body.innerText.includes('{n}')" for n in names), timeout,
-                    what="the uploads")
-        phase("uploads")
+        upload_log = [[] for _ in pages]  # every upload request's fate, for the message when one never ends
+        for pg, done, log in zip(pages, uploaded, upload_log):
+            def finished(req, done=done, log=log):
+                if req.method == "PUT" and "/_stcore/upload_file" in req.url:
+                    response = req.response()
+                    log.append(f"finished {response.status if response else '?'}")
+                    done.append(req.url)
+
+            def failed(req, log=log):
+                if "/_stcore/upload_file" in req.url:
+                    log.append(f"failed {req.method} {req.failure}")
+
+            pg.on("requestfinished", finished)
+            pg.on("requestfailed", failed)
+            pg.on("request", lambda req, log=log: log.append(f"sent {req.method}")
+                  if "/_stcore/upload_file" in req.url else None)
+        # One file at a time in every session, as a person would: the page reruns when a file arrives (it says
+        # "Ready: …"), and a second file chosen during that rerun was dropped (seen with 4 and 8 sessions on a
+        # busy machine: its upload never started). Each wait chooses the file again every 20 s if it has not
+        # reached the server.
+        def choose(pg, index: int, path: Path) -> None:
+            pg.locator("[data-testid='stFileUploader']").nth(index).locator("input[type=file]").set_input_files(
+                str(path))
+
+        for index, role in enumerate(("mixture", "vocal")):
+            for pg, pair in zip(pages, pairs):
+                choose(pg, index, pair[role])
+            for pg, pair, done, log in zip(pages, pairs, uploaded, upload_log):
+                deadline = time.monotonic() + timeout
+                chosen_again = time.monotonic() + 20
+                while len(done) < index + 1:
+                    if time.monotonic() > deadline:
+                        shown = " ".join(pg.inner_text("[data-testid='stMain']").split())[:600]
+                        raise TimeoutError(f"session {pair['word']}: the {role} upload did not finish; upload "
+                                           f"requests: {log}; the page shows: {shown}")
+                    if time.monotonic() > chosen_again:
+                        chosen_again = time.monotonic() + 20
+                        choose(pg, index, pair[role])
+                    pg.wait_for_timeout(50)
+                wait_js(pg, f"document.body.innerText.includes('Ready: {pair[role].name}')", timeout,
+                        what=f"the {role} upload's rerun")
+            phase(f"choose and upload the {role}")
         starts = {}
         for pg, pair in zip(pages, pairs):
             watch(pg, "loaded", f"document.body.textContent.includes('Loaded: {pair['mixture'].name}')")
