@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ import numba
 import numpy as np
 
 from . import dsp
-from .analysis import analyse
+from .analysis import Analysis, analyse
 from .audio import Pair, check_signal, engine_pair, to_true_scale
 from .errors import VsepError
 from .experiment import resolve_order
@@ -214,7 +215,7 @@ class SeedProgressive:
         vocal = _check_vocal(vocal, mixture, self.name)
         pair = _engine_pair(mixture, vocal, sr, self.settings)
         slices = tuple(self.order[: self.n_slices])
-        analysis = analyse(pair, self.settings, views=(RAW, *slices))
+        analysis = _analysis_for(pair, self.settings, (RAW, *slices))
         chain = run_chain(analysis, slices)
         return _separation_from_db(chain.final_db, analysis, mixture, pair,
                                    {"slices": list(slices), "loss": chain.final_loss})
@@ -236,16 +237,39 @@ def progressive_name(n_slices: int, order=SLICE_NAMES) -> str:
 #: in one evaluation search once.
 _GREEDY_CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
 _GREEDY_CACHE_SIZE = 4
+#: The last analysis made for a seed method, so that "seed_progressive" and the greedy search over the
+#: same slices in one evaluation fingerprint the pair once (~1 s of a 3-minute song's evaluation).
+_ANALYSIS_CACHE: "OrderedDict[tuple, Analysis]" = OrderedDict()
+_ANALYSIS_CACHE_SIZE = 1
+_ANALYSIS_LOCK = threading.Lock()
+
+
+def _pair_key(pair: Pair, settings: Settings) -> tuple:
+    return (hashlib.sha1(pair.mixture.tobytes()).hexdigest(), hashlib.sha1(pair.vocal.tobytes()).hexdigest(),
+            pair.sr, settings)
+
+
+def _analysis_for(pair: Pair, settings: Settings, views: tuple):
+    """:func:`vsep_core.analysis.analyse` of ``pair`` for ``views``, the last one kept (read-only after)."""
+    key = (*_pair_key(pair, settings), tuple(views))
+    with _ANALYSIS_LOCK:
+        if key in _ANALYSIS_CACHE:
+            return _ANALYSIS_CACHE[key]
+    analysis = analyse(pair, settings, views=tuple(views))
+    with _ANALYSIS_LOCK:
+        _ANALYSIS_CACHE[key] = analysis
+        while len(_ANALYSIS_CACHE) > _ANALYSIS_CACHE_SIZE:
+            _ANALYSIS_CACHE.popitem(last=False)
+    return analysis
 
 
 def _greedy_for(pair: Pair, settings: Settings, candidates=SLICE_NAMES):
     candidates = tuple(candidates)
-    key = (hashlib.sha1(pair.mixture.tobytes()).hexdigest(), hashlib.sha1(pair.vocal.tobytes()).hexdigest(),
-           pair.sr, settings, candidates)
+    key = (*_pair_key(pair, settings), candidates)
     if key in _GREEDY_CACHE:
         _GREEDY_CACHE.move_to_end(key)
         return _GREEDY_CACHE[key]
-    analysis = analyse(pair, settings, views=(RAW, *candidates))
+    analysis = _analysis_for(pair, settings, (RAW, *candidates))
     result = (analysis, greedy_search(analysis, candidates))
     _GREEDY_CACHE[key] = result
     while len(_GREEDY_CACHE) > _GREEDY_CACHE_SIZE:
