@@ -393,6 +393,17 @@ def write_report(path: Path, results: dict, args, load_before, load_after) -> No
 LOAD_BEGIN, LOAD_END = "<!-- concurrent sessions: begin -->", "<!-- concurrent sessions: end -->"
 
 
+def write_section(path: Path, begin: str, end: str, section: str) -> None:
+    """Put ``section`` (which starts with ``begin`` and ends with ``end``) in place of the file's old one, or
+    at its end."""
+    text = path.read_text() if path.exists() else ""
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
 def load_benchmark(counts: list[int], path: Path) -> int:
     """N sessions at once on a fresh server for each N in ``counts``; print and record the figures."""
     from playwright.sync_api import sync_playwright
@@ -452,12 +463,7 @@ def load_benchmark(counts: list[int], path: Path) -> int:
         *details,
         LOAD_END,
     ])
-    text = path.read_text() if path.exists() else ""
-    if LOAD_BEGIN in text and LOAD_END in text:
-        text = text[:text.index(LOAD_BEGIN)] + section + text[text.index(LOAD_END) + len(LOAD_END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    write_section(path, LOAD_BEGIN, LOAD_END, section)
     print(f"\nWritten to {path}")
     return 0
 
@@ -630,12 +636,7 @@ def write_ux_report(path: Path, results: dict, reps: int, load_before, load_afte
         "take* to the new pair's name on the page. All timed inside the page.",
         UX_END,
     ])
-    text = path.read_text() if path.exists() else ""
-    if UX_BEGIN in text and UX_END in text:
-        text = text[:text.index(UX_BEGIN)] + section + text[text.index(UX_END) + len(UX_END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    write_section(path, UX_BEGIN, UX_END, section)
 
 
 if __name__ == "__main__":
