@@ -174,6 +174,15 @@ def apply_start(page, seconds: str) -> None:
     wait_for_run(page, before, 120, also=f"document.body.innerText.includes('from {float(seconds):g} s at')")
 
 
+def recorder(results: dict):
+    """``record(name, seconds)``: keep a measurement in ``results`` and print it."""
+    def record(name: str, value: float) -> None:
+        results.setdefault(name, []).append(value)
+        print(f"{name}: {value:.2f} s", flush=True)
+
+    return record
+
+
 def median(values) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -211,10 +220,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     results: dict[str, list[float]] = {}
-
-    def record(name: str, value: float) -> None:
-        results.setdefault(name, []).append(value)
-        print(f"{name}: {value:.2f} s", flush=True)
+    record = recorder(results)
 
     load_before = os.getloadavg()
     with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
@@ -537,10 +543,7 @@ def ux_benchmark(reps: int, path: Path) -> int:
     from browser_support import make_voice_wav
 
     results: dict[str, list[float]] = {}
-
-    def record(name: str, value: float) -> None:
-        results.setdefault(name, []).append(value)
-        print(f"{name}: {value:.2f} s", flush=True)
+    record = recorder(results)
 
     load_before = os.getloadavg()
     with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:

@@ -317,10 +317,7 @@ def remote() -> Remote | None:
         if address is None:
             return None
         if _remote is None or _remote.address != address or _remote.client.status not in ("running", "connecting"):
-            if _remote is not None:
-                with contextlib.suppress(Exception):
-                    _remote.close()
-            _remote = None
+            _drop_remote()  # a failed connection below leaves none
             _remote = Remote(address)
             log.info("vsep jobs go to the Dask cluster at %s (%s)", address, SCHEDULER_ENV)
         return _remote
@@ -328,12 +325,17 @@ def remote() -> Remote | None:
 
 def close_remote() -> None:
     """Close the connection to the Dask scheduler, if any (the next :func:`remote` connects again)."""
-    global _remote
     with _remote_lock:
-        if _remote is not None:
-            with contextlib.suppress(Exception):
-                _remote.close()
-        _remote = None
+        _drop_remote()
+
+
+def _drop_remote() -> None:
+    """Close and forget the connection (the caller holds ``_remote_lock``)."""
+    global _remote
+    if _remote is not None:
+        with contextlib.suppress(Exception):
+            _remote.close()
+    _remote = None
 
 
 def _run_on_thread(job: Callable, emit: Callable, lease: Lease | None, box: dict) -> threading.Thread:

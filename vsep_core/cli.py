@@ -350,10 +350,10 @@ def main_run(args) -> int:
         from .evaluate import evaluate_experiment, load_pair  # needs museval: fail before any work
     with StagedFolder(target) as staged:
         # A report or scores keep every run's audio in memory: the engine's workload limit for that applies.
-        pair = _with_file_names(prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental,
-                                             settings=settings, keep_audio=args.report or args.metrics,
-                                             target_name=args.target_name), args)
         keep_audio = args.report or args.metrics
+        pair = _with_file_names(prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental,
+                                             settings=settings, keep_audio=keep_audio,
+                                             target_name=args.target_name), args)
         outputs = Outputs(pair, settings, max_slices, out_dir=staged.path,
                           inputs=runs is None or "inputs" in runs)
         with TerminalProgress(enabled=False if args.quiet else None) as bar:
@@ -385,8 +385,7 @@ def main_run(args) -> int:
             from .evaluate import format_table
 
             print("\n" + format_table(metrics))
-        wavs = "WAVs" if runs is None else (f"{2 * len(outputs.written) + 2 * ('inputs' in runs)} WAVs"
-                                            if outputs.written or "inputs" in runs else "no WAV")
+        wavs = "WAVs" if runs is None else (f"{outputs.wav_count} WAVs" if outputs.wav_count else "no WAV")
         made = ", ".join(["summary.json", wavs] + (["plots"] if not args.no_plots else [])
                          + (["metrics.json"] if args.metrics else []) + (["report.html"] if args.report else []))
         print(f"\nwrote {args.out}/ ({made}) in {time.perf_counter() - t0:.2f} s")

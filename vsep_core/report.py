@@ -70,6 +70,8 @@ class Outputs:
     written : set of str
         The labels of the runs whose WAVs were written (``summary.json`` names
         only their files).
+    wav_count : int
+        WAV files written so far.
     """
 
     def __init__(self, pair: Pair, settings: Settings, max_slices: int, out_dir=None, *, inputs: bool = True):
@@ -80,6 +82,7 @@ class Outputs:
         self.spectrogram_labels = {str(1), str(max(1, (max_slices + 1) // 2)), str(max_slices), "greedy"}
         self.spectrograms: dict[str, np.ndarray] = {}
         self.written: set[str] = set()
+        self.wav_count = 0
         if inputs:
             self._put_wav("1_slices/mixture.wav", pair.mixture, pair.sr)
             self._put_wav("1_slices/target.wav", pair.vocal, pair.sr)
@@ -93,6 +96,7 @@ class Outputs:
             path.write_bytes(data)
 
     def _put_wav(self, relpath: str, y: np.ndarray, sr: int) -> None:
+        self.wav_count += 1
         if self.out_dir is None:
             self.files[relpath] = wav_bytes(y, sr)
         else:  # straight to the file: no in-memory copy of a long song's WAV
