@@ -11,6 +11,8 @@ PYTHON="${PYTHON:-python3}"
 PIP_VERSION=26.3   # pinned like everything else: the same installer on every machine
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
+started=$SECONDS
+step() { echo "setup [$1/4, $((SECONDS - started)) s] $2"; }
 
 apt_install() {
   local sudo=""
@@ -33,6 +35,7 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 
+step 1 "Checking the Debian packages vsep needs (ffmpeg$([ "$want_test" = 1 ] && echo ', Chromium, espeak-ng, sox'))"
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)           # decodes m4a/aac; museval needs it on PATH
 # Debian splits venv's pip bootstrap (ensurepip) into python3-venv.
@@ -44,16 +47,32 @@ if [ "$want_test" = 1 ]; then
   command -v espeak-ng >/dev/null || missing+=(espeak-ng)    # speech for the fake microphone
   command -v sox >/dev/null || missing+=(sox)
 fi
-[ "${#missing[@]}" -gt 0 ] && apt_install "${missing[@]}"
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "        installing with apt (a first run downloads them: a minute or more): ${missing[*]}"
+  apt_install "${missing[@]}"
+else
+  echo "        all present"
+fi
 
 reqs=requirements.txt
 [ "$want_test" = 1 ] && reqs=requirements-dev.txt
 stamp=.venv/.installed-$( { cat requirements.txt "$reqs"; echo "pip==$PIP_VERSION"; } | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
+  n_packages=$(grep -cE '^[A-Za-z]' requirements.txt "$reqs" | awk -F: '{s += $2} END {print s}')
+  step 2 "Installing the pinned Python packages from $reqs into .venv (about $n_packages, with what they need; 1–2 minutes the first time)"
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install -q "pip==$PIP_VERSION"
-  .venv/bin/python -m pip install -q -r "$reqs"
+  # One line per package as pip reaches it, so a first run shows it is moving.
+  if ! .venv/bin/python -m pip install -r "$reqs" 2>&1 \
+      | awk '/^Collecting /{n++; printf "        %3d  %s\n", n, $2; fflush()} /^(ERROR|error)/{print; fflush()}'; then
+    echo "setup: pip could not install $reqs (its errors are above)" >&2
+    exit 1
+  fi
   touch "$stamp"
+else
+  step 2 "Python packages already installed in .venv"
 fi
-# Build numba's compiled loops once (~8 s), so the first run of the CLI or the dashboard does not.
+step 3 "Compiling the greedy search's loops once (numba; a few seconds)"
+# Build numba's compiled loops now, so the first run of the CLI or the dashboard does not.
 .venv/bin/python -c "from vsep_core.experiment import warm_up; warm_up()"
+step 4 "Ready"

@@ -101,3 +101,24 @@ def test_no_test_reads_outside_the_checkout():
     offenders = [p.name for p in SOURCES if p.parent == REPO / "tests" and p != Path(__file__).resolve()
                  and re.search(r"""["'/]shared["'/]|parents\[2\]""", p.read_text())]
     assert not offenders, offenders
+
+
+_MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def test_every_relative_link_in_the_documentation_resolves_inside_the_clone():
+    """A plain clone has no ../shared: the README's links (the method, the serving guide…) must point at files
+    the repository itself holds."""
+    documents = [REPO / "README.md", REPO / "RESULTS.md", REPO / "BENCHMARKS.md", *sorted((REPO / "docs").glob("*.md")),
+                 *sorted(REPO.glob("*/README.md"))]
+    checked, broken = 0, []
+    for document in documents:
+        for target in _MD_LINK.findall(document.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue  # web addresses and in-page anchors
+            path = (document.parent / target.split("#", 1)[0]).resolve()
+            checked += 1
+            if not path.exists() or REPO not in (path, *path.parents):
+                broken.append(f"{document.relative_to(REPO)} → {target}")
+    assert checked > 5, "the scan found too few links to be reading the documents"
+    assert not broken, broken
