@@ -480,7 +480,7 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
                               key=f"vsep-{batch_id}-song-{i}-{stem}", pure=False): (song, stem)
                 for i, (song, stem) in enumerate(runnable)
             }
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):  # the client is not the default one
                 song, stem = futures[future]
                 what = song.name if stem == DEFAULT_TARGET else f"{song.name} ({stem})"
                 try:
@@ -522,15 +522,21 @@ class _dask_client:
         from distributed import Client, LocalCluster, Security
 
         from .cluster import DESERIALIZERS, connect
+        from .cluster_setup import PRELOAD
 
         if self.scheduler:  # mutual TLS with the cluster's certificates, or a one-line refusal (vsep_core.cluster)
             self.client = connect(self.scheduler)
             return self.client, f"the Dask cluster at {self.scheduler}"
         # Processes, not threads: the methods hold the GIL in places (librosa, museval's loops). TLS with
-        # throw-away certificates and loopback only: another local user cannot join the cluster meanwhile.
-        self.cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1, processes=True,
-                                    host="127.0.0.1", security=Security.temporary(),
-                                    dashboard_address=None, silence_logs=logging.ERROR)
+        # throw-away certificates and loopback only: another local user cannot join the cluster meanwhile;
+        # and no HTTP server (no routes, and vsep_core.cluster_setup's preload closes the listener).
+        import dask
+
+        with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
+            self.cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1, processes=True,
+                                        host="127.0.0.1", security=Security.temporary(),
+                                        dashboard_address=None, silence_logs=logging.ERROR,
+                                        scheduler_kwargs={"preload": [PRELOAD]}, preload=[PRELOAD])
         self.client = Client(self.cluster, deserializers=list(DESERIALIZERS))
         return self.client, f"a local Dask cluster ({self.n_workers} worker(s), 1 thread each)"
 
