@@ -97,13 +97,13 @@ def closed_cluster(folder: Path, *, nworkers: int = 1):
             log.close()
 
 
-def listeners(pid: int) -> list[tuple[int, str, int]]:
-    """``(pid, ip, port)`` of every listening TCP socket of process ``pid`` and its descendants."""
+def listeners(pid: int, descendants: bool = True) -> list[tuple[int, str, int]]:
+    """``(pid, ip, port)`` of every listening TCP socket of process ``pid`` (and its descendants)."""
     import psutil
 
     root = psutil.Process(pid)
     out = []
-    for proc in [root, *root.children(recursive=True)]:
+    for proc in [root, *(root.children(recursive=True) if descendants else [])]:
         with contextlib.suppress(psutil.NoSuchProcess):
             for conn in proc.net_connections("inet"):
                 if conn.status == psutil.CONN_LISTEN:

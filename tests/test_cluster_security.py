@@ -401,3 +401,31 @@ def test_relayed_events_are_checked():
                 ["exec", "import os"], "progress", [], ["run", "N", ["a"], 1.0, [float("inf")], [1.0]]]:
         with pytest.raises(VsepError, match="not a vsep event"):
             cluster._event(bad)
+
+
+def test_batchs_own_local_cluster_is_closed_too():
+    """``batch`` without a scheduler starts a local cluster: TLS with throw-away certificates, loopback only,
+    no HTTP listener, and a plain-tcp client is refused."""
+    import psutil
+    from distributed import Client
+
+    from vsep_core.batch import _dask_client
+
+    here_before = {p for _, _, p in listeners(os.getpid(), descendants=False)}
+    with _dask_client(None, 1) as (client, label):
+        address = client.scheduler.address
+        assert address.startswith("tls://127.0.0.1:") and "local Dask cluster" in label
+        workers = sorted(client.scheduler_info()["workers"])
+        assert len(workers) == 1 and workers[0].startswith("tls://127.0.0.1:")
+        # This process holds the scheduler and the nanny: their two TLS ports are its only new listeners
+        # (the scheduler's HTTP listener is closed); the worker process listens on its TLS port only.
+        here = [(ip, p) for _, ip, p in listeners(os.getpid(), descendants=False) if p not in here_before]
+        assert len(here) == 2 and {ip for ip, _ in here} == {"127.0.0.1"}, here
+        assert int(address.rsplit(":", 1)[1]) in {p for _, p in here}
+        children = [c.pid for c in psutil.Process().children()]
+        in_workers = [(ip, p) for pid in children for _, ip, p in listeners(pid)]
+        assert in_workers == [("127.0.0.1", int(workers[0].rsplit(":", 1)[1]))], in_workers
+        host_port = address.removeprefix("tls://")
+        with pytest.raises((OSError, TimeoutError)):
+            with Client(f"tcp://{host_port}", timeout="4s", set_as_default=False) as anonymous:
+                anonymous.run(os.getpid)
