@@ -346,6 +346,64 @@ def test_the_codec_gives_back_an_equal_result():
     assert back.progressive[0].slices == result.progressive[0].slices  # a tuple stays a tuple
 
 
+def test_every_tasks_real_result_passes_the_codec_unchanged():
+    """Each task of vsep_core.cluster, run here on the evaluation pair, encodes and decodes to an equal
+    result: the allow-list accepts everything the engine really sends back."""
+    from vsep_core.batch import discover_songs
+    from vsep_core.evaluate import evaluate_experiment, evaluation_settings
+    from vsep_core.joint import JointSettings
+
+    pair, settings = _pair()
+    truth = prepare_pair(EVAL_PAIR / "mixture.wav", vocal=EVAL_PAIR / "vocal.wav",
+                         settings=settings.replace(level="as_is"))
+    tasks = cluster._tasks()
+    joint = JointSettings(steps=3)
+    experiment = run_experiment(pair, settings, max_slices=2, greedy=False)
+    song = [s for s in discover_songs(EVAL_PAIR.parent) if s.name == EVAL_PAIR.name][0]
+    cases = {
+        "run_experiment": ((pair, settings), dict(max_slices=2, greedy=True)),
+        "greedy": ((pair, settings, ("slice_1_horizontal", "slice_2_vertical")), {}),
+        "evaluate_experiment": ((experiment, truth), {}),
+        "joint": ((pair, truth, settings, joint), {}),
+        "attribute_slices": ((truth, settings), dict(order=("slice_1_horizontal", "slice_2_vertical"))),
+        "attribute_joint": ((truth, settings, joint), dict(slices=("slice_1_horizontal",))),
+        "batch_song": ((song, ["mixture", "irm"], evaluation_settings(None)), {}),
+    }
+    assert set(cases) == set(cluster.TASKS)
+
+    def same(a, b, where="result"):
+        assert type(a) is type(b), where
+        if "timings" in where or "seconds" in where or where.startswith("greedy[3]"):  # timings of a second run
+            return
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype, where
+            np.testing.assert_array_equal(a, b, err_msg=where)
+        elif isinstance(a, dict):
+            assert list(a) == list(b), where
+            for k in a:
+                same(a[k], b[k], f"{where}[{k!r}]")
+        elif isinstance(a, (list, tuple)):
+            assert len(a) == len(b), where
+            for i, (x, y) in enumerate(zip(a, b)):
+                same(x, y, f"{where}[{i}]")
+        elif hasattr(a, "__dataclass_fields__"):
+            for name in a.__dataclass_fields__:
+                same(getattr(a, name), getattr(b, name), f"{where}.{name}")
+        elif isinstance(a, float) and np.isnan(a):
+            assert np.isnan(b), where
+        else:
+            assert a == b, where
+
+    for name, (args, kwargs) in cases.items():
+        extra = {} if name in cluster.NO_PROGRESS else {"progress": None}
+        result = tasks[name](*args, **kwargs, **extra)
+        if name == "batch_song":
+            assert "report" in result, result
+        same(result, cluster_codec.decode(cluster_codec.encode(result), name), name)
+        # And through run_task, as a worker runs it (no queue: no events).
+        same(result, cluster_codec.decode(cluster.run_task(name, args, kwargs), name), name)
+
+
 def _npz(header: dict, **arrays) -> bytes:
     buffer = io.BytesIO()
     text = json.dumps(header).encode()
