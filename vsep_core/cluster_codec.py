@@ -12,6 +12,8 @@ unpickles anything:
   is never larger than what arrived): a member ``header.npy`` holding the
   result's structure as UTF-8 JSON, and one ``.npy`` member per array, read
   with ``allow_pickle=False`` (an object array is refused by numpy itself);
+  an array found in several places (every run's estimate shares the
+  mixture) is written once and shared again after decoding, as locally;
 * the structure holds only JSON values, tuples, lists, dicts, numeric arrays
   (bool, integer or float dtypes) and the engine's result dataclasses named in
   :func:`allowed_classes`, whose fields are checked (types, shapes, finite audio and
@@ -64,12 +66,17 @@ def encode(value) -> bytes:
         For a value that is not plain data or an allow-listed dataclass.
     """
     arrays: dict[str, np.ndarray] = {}
+    keys: dict[int, str] = {}  # id of an array already written -> its member
 
     def array_ref(kind: str, arr: np.ndarray) -> dict:
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"arrays of dtype {arr.dtype} are not sent back from the cluster")
+        if kind == "array" and id(arr) in keys:  # one array in several places (every run's Estimate shares
+            return {"t": kind, "k": keys[id(arr)]}  # the mixture): written once, shared again after decoding
         key = f"a{len(arrays)}"
-        arrays[key] = arr
+        arrays[key] = arr  # kept alive here, so its id is not reused meanwhile
+        if kind == "array":
+            keys[id(arr)] = key
         return {"t": kind, "k": key}
 
     def enc(x, depth: int = 0):
@@ -84,7 +91,7 @@ def encode(value) -> bytes:
         if isinstance(x, np.generic):  # a numpy scalar keeps its dtype
             return array_ref("scalar", np.asarray(x))
         if isinstance(x, np.ndarray):
-            return array_ref("array", np.ascontiguousarray(x))
+            return array_ref("array", x)
         if type(x) is tuple:
             return {"t": "tuple", "v": [enc(v, depth + 1) for v in x]}
         if type(x) is list:
@@ -307,14 +314,15 @@ def decode(blob, task: str):
         kind = node["t"]
         if kind in ("array", "scalar"):
             key = node.get("k")
-            _check(isinstance(key, str) and key in arrays and key not in used, "a missing or reused array")
-            used.add(key)
+            _check(isinstance(key, str) and key in arrays, "a missing array")
             arr = arrays[key]
             _check(arr.dtype.kind in "biuf", f"an array of dtype {arr.dtype}")
             if kind == "scalar":
-                _check(arr.ndim == 0, "a scalar that is not 0-d")
+                _check(arr.ndim == 0 and key not in used, "a scalar that is not 0-d, or used twice")
+                used.add(key)
                 return arr[()]
-            return arr
+            used.add(key)
+            return arr  # the same object wherever the sender had the same array
         values = node.get("v")
         if kind in ("tuple", "list"):
             _check(type(values) is list, f"a malformed {kind}")
