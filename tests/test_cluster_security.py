@@ -163,6 +163,13 @@ def test_an_anonymous_client_is_refused_by_the_scheduler_and_every_worker(closed
     assert not marker.exists()
 
 
+def test_a_dashboard_with_a_strangers_certificate_gets_one_message(closed, stranger_certs, monkeypatch):
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 3.0)
+    with pytest.raises(VsepError, match="refused the certificate") as caught:
+        cluster.Remote(closed[0], {cluster.CERTS_ENV: str(stranger_certs)})
+    assert "\n" not in str(caught.value)
+
+
 def test_everything_listens_on_the_chosen_interface_only_and_serves_no_http(closed):
     address, _, (scheduler, worker) = closed
     port = int(address.rsplit(":", 1)[1])

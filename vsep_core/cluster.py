@@ -117,7 +117,8 @@ def connect(address: str, environ=None):
         return Client(address, security=sec, timeout=f"{CONNECT_TIMEOUT_S:g}s", set_as_default=False,
                       deserializers=list(DESERIALIZERS))
     except (OSError, TimeoutError, ValueError) as exc:
-        raise VsepError(f"Cannot reach the Dask scheduler at {address!r} ({SCHEDULER_ENV}): {exc}") from exc
+        raise VsepError(f"Cannot reach the Dask scheduler at {address!r} ({SCHEDULER_ENV}), or it refused the "
+                        f"certificate of {CERTS_ENV}: {exc}") from exc
 
 
 # --- the tasks: engine functions with the dashboard's arguments -----------------------------
