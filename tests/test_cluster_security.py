@@ -283,46 +283,47 @@ def _install_on_workers(address, certs, fake):
     return undo
 
 
-def test_a_worker_returning_an_object_that_runs_a_command_is_refused_and_nothing_runs_here(closed, tmp_path):
+@pytest.mark.parametrize("kind, words", [("an object", "not plain data"),
+                                         ("pickled bytes", "not a valid vsep result")])
+def test_a_worker_sending_code_instead_of_data_is_refused_on_the_page_and_nothing_runs_here(
+        closed, tmp_path, monkeypatch, kind, words):
+    """The issue's end-to-end attack: the workers' vsep task replaced by one that returns an object whose
+    unpickling runs a shell command (or the pickle of one, as bytes). A visitor presses Run: the page says the
+    result was refused, and the command never runs in this (the dashboard's) process."""
+    import streamlit as st
+
+    from vsep_app import jobs
+
     address, certs, _ = closed
     marker = tmp_path / "pwned"
 
     def evil_task(name, args, kwargs, queue_name=None):
         import os as os_
 
+        import cloudpickle
+
         class Payload:  # defined here, so it travels by value to the worker
             def __reduce__(self):
                 return (os_.system, (f"echo $PPID >> {marker}",))
-        return Payload()
+        return Payload() if kind == "an object" else cloudpickle.dumps(Payload())
 
     undo = _install_on_workers(address, certs, evil_task)
-    remote = cluster.Remote(address, {cluster.CERTS_ENV: str(certs)})
+    monkeypatch.setenv(cluster.SCHEDULER_ENV, address)
+    monkeypatch.setenv(cluster.CERTS_ENV, str(certs))
+    st.cache_data.clear()  # the run must be computed, not found in a cache
     try:
-        with pytest.raises(VsepError, match="not plain data"):
-            remote.call("evaluate_experiment", (None, None))
-        # The same through the dashboard's code path (vsep_app.jobs' connection).
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+        at.run()
+        at.switch_page("pages/2_optimise.py").run()
+        at.slider(key="opt_n").set_value(2).run()
+        at.button(key="run_progressive").click().run(timeout=120)
+        assert not at.exception
+        messages = [e.value for e in at.error]
+        assert any(words in m for m in messages), messages
     finally:
-        remote.close()
+        jobs.close_remote()
         undo()
     assert not marker.exists(), f"the payload ran in process {marker.read_text()} (this one is {os.getpid()})"
-
-
-def test_a_worker_returning_bytes_that_are_not_a_vsep_result_is_refused(closed, tmp_path):
-    address, certs, _ = closed
-    pickled = __import__("pickle").dumps(_Payload(str(tmp_path / "pwned")))
-
-    def evil_task(name, args, kwargs, queue_name=None):
-        return pickled  # bytes, but a pickle: decode never unpickles
-
-    undo = _install_on_workers(address, certs, evil_task)
-    remote = cluster.Remote(address, {cluster.CERTS_ENV: str(certs)})
-    try:
-        with pytest.raises(VsepError, match="not a valid vsep result"):
-            remote.call("evaluate_experiment", (None, None))
-    finally:
-        remote.close()
-        undo()
-    assert not (tmp_path / "pwned").exists()
 
 
 def test_a_tasks_failure_comes_back_as_plain_data(closed):
@@ -363,7 +364,7 @@ def test_every_tasks_real_result_passes_the_codec_unchanged():
     """Each task of vsep_core.cluster, run here on the evaluation pair, encodes and decodes to an equal
     result: the allow-list accepts everything the engine really sends back."""
     from vsep_core.batch import discover_songs
-    from vsep_core.evaluate import evaluate_experiment, evaluation_settings
+    from vsep_core.evaluate import evaluation_settings
     from vsep_core.joint import JointSettings
 
     pair, settings = _pair()

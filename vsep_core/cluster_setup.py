@@ -93,7 +93,7 @@ def make_certificates(folder, *, days: int = DEFAULT_DAYS) -> dict:
     except OSError as exc:
         raise VsepError(f"Cannot create the certificates folder {str(folder)!r}: {exc.strerror or exc}") from None
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vsep Dask cluster CA")])
