@@ -28,9 +28,11 @@ fails (undecodable file, missing target, lengths that differ …) is reported
 and skipped; the others finish. By default the cluster is a local one
 (``distributed.LocalCluster``) with one single-threaded worker process per
 CPU core — numeric libraries inside the workers are held to one thread, so
-two workers on a two-core machine do not fight over the cores; ``scheduler``
-connects to an existing cluster instead, whose workers need ``vsep_core``
-installed and the folder at the same path.
+two workers on a two-core machine do not fight over the cores (and TLS-only,
+without HTTP); ``scheduler`` connects to an existing closed cluster instead
+(``tls://`` with ``VSEP_DASK_CERTS``, :mod:`vsep_core.cluster`), whose workers
+need ``vsep_core`` importable and the folder at the same path. A song's report
+comes back as plain data (:mod:`vsep_core.cluster_codec`).
 
 Outputs (:func:`write_outputs`): ``per_song.csv`` (one row per song, stem and
 method), ``summary.csv`` (per stem, method, source and metric: the median over
