@@ -300,12 +300,12 @@ def test_a_worker_sending_code_instead_of_data_is_refused_on_the_page_and_nothin
     def evil_task(name, args, kwargs, queue_name=None):
         import os as os_
 
-        import cloudpickle
-
         class Payload:  # defined here, so it travels by value to the worker
             def __reduce__(self):
                 return (os_.system, (f"echo $PPID >> {marker}",))
-        return Payload() if kind == "an object" else cloudpickle.dumps(Payload())
+        if kind == "an object":
+            return Payload()
+        return f"cos\nsystem\n(S'echo $PPID >> {marker}'\ntR.".encode()  # a pickle that runs the command
 
     undo = _install_on_workers(address, certs, evil_task)
     monkeypatch.setenv(cluster.SCHEDULER_ENV, address)
