@@ -154,11 +154,21 @@ def test_batch_on_a_local_dask_cluster_skips_the_broken_song(batch_dir, tmp_path
     assert [s["song"] for s in report["songs"]] == ["song_one", "song_two"]
 
 
-def test_batch_on_an_existing_scheduler(batch_dir, tmp_path):
-    """``scheduler=`` connects to a cluster someone else started (here an in-process one, on TCP)."""
-    from distributed import LocalCluster
+def test_batch_on_an_existing_scheduler(batch_dir, tmp_path, monkeypatch):
+    """``scheduler=`` connects to a cluster someone else started (here an in-process one, with TLS and the
+    cluster's certificates, as vsep requires: a ``tcp://`` address is refused)."""
+    from distributed import LocalCluster, Security
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://",
+    from vsep_core.cluster_setup import make_certificates
+
+    certs = make_certificates(tmp_path / "certs")
+    monkeypatch.setenv("VSEP_DASK_CERTS", str(tmp_path / "certs"))
+    with pytest.raises(VsepError, match="is not a TLS address"):
+        run_batch(batch_dir, methods=["mixture"], scheduler="tcp://127.0.0.1:8786")
+    tls = {f"tls_{role}_{part}": str(certs[part]) for role in ("scheduler", "worker", "client")
+           for part in ("cert", "key")}
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tls://", host="127.0.0.1",
+                      security=Security(tls_ca_file=str(certs["ca"]), require_encryption=True, **tls),
                       dashboard_address=None) as cluster:
         progress = []
         result = run_batch(batch_dir, methods=["mixture"], scheduler=cluster.scheduler_address,

@@ -7,9 +7,7 @@ worker, and the pages show the same numbers as when they are computed here.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import contextlib
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cluster_support import closed_cluster, security
 from vsep_core import cluster
 from vsep_core.audio import prepare_pair
 from vsep_core.errors import VsepError
@@ -25,7 +24,6 @@ from vsep_core.experiment import run_experiment
 from vsep_core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 RUN_TIMEOUT = 180
 
 
@@ -39,64 +37,44 @@ def _sample_folder() -> Path:
 
 @pytest.fixture(scope="module")
 def dask_cluster(tmp_path_factory):
-    """``dask scheduler`` and one ``dask worker`` (1 thread) started as separate processes; the address."""
-    folder = tmp_path_factory.mktemp("dask")
-    scheduler_file = folder / "scheduler.json"
-    env = dict(os.environ, PYTHONPATH=str(REPO), DASK_DISTRIBUTED__WORKER__DAEMON="False")
-    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
-                               "--no-dashboard", "--scheduler-file", str(scheduler_file)],
-                              cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() or not scheduler_file.read_text().strip():
-            assert time.monotonic() < deadline, "the Dask scheduler did not start"
-            time.sleep(0.2)
-        procs.append(subprocess.Popen([str(BIN / "dask"), "worker", "--scheduler-file", str(scheduler_file),
-                                       "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
-                                       "--name", "vsep-test-worker"],
-                                      cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        import json
-
-        address = json.loads(scheduler_file.read_text())["address"]
-        from distributed import Client
-
-        with Client(address, timeout="30s") as client:
-            client.wait_for_workers(1, timeout=90)
-        yield address
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in reversed(procs):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    """A closed cluster (TLS with the cluster's certificates) started as docs/SERVING.md says: a scheduler
+    and one worker (1 thread) as separate processes; ``(address, certificates folder)``."""
+    with closed_cluster(tmp_path_factory.mktemp("dask")) as (address, certs, _):
+        yield address, certs
 
 
-def _tasks_on_worker(address: str) -> list[str]:
-    """What :data:`vsep_core.cluster.done_here` holds in the worker process."""
-    from distributed import Client
+@pytest.fixture
+def cluster_env(dask_cluster, monkeypatch):
+    """The dashboard's environment pointing at the closed cluster; its address."""
+    address, certs = dask_cluster
+    monkeypatch.setenv(cluster.SCHEDULER_ENV, address)
+    monkeypatch.setenv(cluster.CERTS_ENV, str(certs))
+    return address
 
-    def read():
-        from vsep_core import cluster as worker_cluster
 
-        return list(worker_cluster.done_here)
+@contextlib.contextmanager
+def _tasks_on_worker(dask_cluster):
+    """The names of the vsep tasks the cluster ran while the block ran (from the scheduler's task stream)."""
+    from distributed import Client, get_task_stream
 
-    with Client(address, timeout="30s") as client:
-        (tasks,) = client.run(read).values()
-    return tasks
+    address, certs = dask_cluster
+    names: list[str] = []
+    with Client(address, security=security(certs), timeout="30s", set_as_default=False) as client:
+        with get_task_stream(client) as stream:
+            yield names
+        names.extend(str(t["key"]).split("-")[1] for t in stream.data if str(t["key"]).startswith("vsep-"))
 
 
 def test_scheduler_address_comes_from_the_environment():
     assert cluster.scheduler_address({}) is None
     assert cluster.scheduler_address({cluster.SCHEDULER_ENV: "  "}) is None
-    assert cluster.scheduler_address({cluster.SCHEDULER_ENV: "tcp://10.0.0.5:8786"}) == "tcp://10.0.0.5:8786"
+    assert cluster.scheduler_address({cluster.SCHEDULER_ENV: "tls://10.0.0.5:8786"}) == "tls://10.0.0.5:8786"
 
 
-def test_an_unreachable_scheduler_is_one_message(monkeypatch):
+def test_an_unreachable_scheduler_is_one_message(monkeypatch, dask_cluster):
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1.0)
-    with pytest.raises(VsepError, match="Cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
-        cluster.connect("tcp://127.0.0.1:9")
+    with pytest.raises(VsepError, match="Cannot reach the Dask scheduler at 'tls://127.0.0.1:9'"):
+        cluster.connect("tls://127.0.0.1:9", {cluster.CERTS_ENV: str(dask_cluster[1])})
 
 
 def test_a_task_on_the_cluster_equals_the_local_call_and_relays_progress(dask_cluster):
@@ -105,10 +83,11 @@ def test_a_task_on_the_cluster_equals_the_local_call_and_relays_progress(dask_cl
     pair = prepare_pair(folder / "mixture.wav", vocal=folder / "vocal.wav", settings=settings)
     local = run_experiment(pair, settings, max_slices=4, greedy=False)
     events = []
-    remote = cluster.Remote(dask_cluster)
+    remote = cluster.Remote(dask_cluster[0], {cluster.CERTS_ENV: str(dask_cluster[1])})
     try:
-        result = remote.call("run_experiment", (pair, settings), dict(max_slices=4, greedy=False),
-                             emit=events.append)
+        with _tasks_on_worker(dask_cluster) as done:
+            result = remote.call("run_experiment", (pair, settings), dict(max_slices=4, greedy=False),
+                                 emit=events.append)
         assert remote.workers() and len(remote.workers()) == 1
     finally:
         remote.close()
@@ -118,11 +97,11 @@ def test_a_task_on_the_cluster_equals_the_local_call_and_relays_progress(dask_cl
     runs = [e for e in events if e[0] == "run"]
     assert [e[2].n for e in runs] == [1, 2, 3, 4]  # each finished run reached this process as it finished
     np.testing.assert_allclose(runs[-1][2].loss_curve, local.progressive[-1].loss_curve)
-    assert "run_experiment" in _tasks_on_worker(dask_cluster)
+    assert done == ["run_experiment"]
 
 
 def test_an_error_inside_a_task_comes_back_to_the_caller(dask_cluster):
-    remote = cluster.Remote(dask_cluster)
+    remote = cluster.Remote(dask_cluster[0], {cluster.CERTS_ENV: str(dask_cluster[1])})
     try:
         with pytest.raises(Exception, match="slice"):
             remote.call("run_experiment", (None, Settings()), dict(order=["no_such_slice"], max_slices=1))
@@ -135,7 +114,7 @@ def _assert_clean(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
-def test_the_dashboard_runs_its_jobs_on_the_cluster_end_to_end(dask_cluster, monkeypatch):
+def test_the_dashboard_runs_its_jobs_on_the_cluster_end_to_end(dask_cluster, cluster_env):
     """Optimise (run both) and Results with the scheduler named: the worker computes, the page shows the
     engine's numbers."""
     import streamlit as st
@@ -143,21 +122,19 @@ def test_the_dashboard_runs_its_jobs_on_the_cluster_end_to_end(dask_cluster, mon
     from vsep_app import jobs
 
     st.cache_data.clear()  # earlier tests in this process may have computed the same pair and settings
-    monkeypatch.setenv(cluster.SCHEDULER_ENV, dask_cluster)
-    before = _tasks_on_worker(dask_cluster)
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=RUN_TIMEOUT)
-    at.run()
-    _assert_clean(at)
-    at.switch_page("pages/2_optimise.py").run()
-    at.slider(key="opt_n").set_value(3).run()
-    at.button(key="run_both").click().run(timeout=RUN_TIMEOUT)
-    _assert_clean(at)
-    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
-    _assert_clean(at)
-    done = _tasks_on_worker(dask_cluster)[len(before):]
+    with _tasks_on_worker(dask_cluster) as done:
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=RUN_TIMEOUT)
+        at.run()
+        _assert_clean(at)
+        at.switch_page("pages/2_optimise.py").run()
+        at.slider(key="opt_n").set_value(3).run()
+        at.button(key="run_both").click().run(timeout=RUN_TIMEOUT)
+        _assert_clean(at)
+        at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+        _assert_clean(at)
     # The runs, the search and the scores were this worker's tasks (the cache was empty for this pair and N).
     assert {"run_experiment", "greedy", "evaluate_experiment"} <= set(done), done
-    assert jobs.remote() is not None and jobs.remote().address == dask_cluster
+    assert jobs.remote() is not None and jobs.remote().address == cluster_env
     jobs.close_remote()
 
     settings = at.session_state["vsep_settings"]
@@ -181,8 +158,9 @@ def test_the_dashboard_runs_its_jobs_on_the_cluster_end_to_end(dask_cluster, mon
             assert rows[name]["vocal SI-SDR"] == pytest.approx(by_name[name]["vocal"]["si_sdr"], abs=1e-6), name
 
 
-def test_an_unreachable_cluster_is_a_message_on_the_page(monkeypatch):
-    monkeypatch.setenv(cluster.SCHEDULER_ENV, "tcp://127.0.0.1:9")
+def test_an_unreachable_cluster_is_a_message_on_the_page(monkeypatch, dask_cluster):
+    monkeypatch.setenv(cluster.SCHEDULER_ENV, "tls://127.0.0.1:9")
+    monkeypatch.setenv(cluster.CERTS_ENV, str(dask_cluster[1]))
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1.0)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=RUN_TIMEOUT)
     at.run()
@@ -202,8 +180,10 @@ def test_a_real_server_in_chromium_sends_its_jobs_to_the_cluster(dask_cluster, t
 
     from browser_support import Server, block_outside_requests, launch, nav, run_count, wait_for_run, wait_js
 
-    before = _tasks_on_worker(dask_cluster)
-    with Server(log_path=tmp_path / "streamlit.log", env={cluster.SCHEDULER_ENV: dask_cluster}) as server, \
+    address, certs = dask_cluster
+    with _tasks_on_worker(dask_cluster) as done, \
+            Server(log_path=tmp_path / "streamlit.log",
+                   env={cluster.SCHEDULER_ENV: address, cluster.CERTS_ENV: str(certs)}) as server, \
             sync_playwright() as p:
         browser = launch(p)
         try:
@@ -230,11 +210,10 @@ def test_a_real_server_in_chromium_sends_its_jobs_to_the_cluster(dask_cluster, t
         finally:
             browser.close()
         assert server.alive()
-    done = _tasks_on_worker(dask_cluster)[len(before):]
     assert {"run_experiment", "greedy", "evaluate_experiment"} <= set(done), done
 
 
-def test_batch_takes_the_dashboards_cluster_from_the_environment(dask_cluster, tmp_path, monkeypatch, capsys):
+def test_batch_takes_the_dashboards_cluster_from_the_environment(cluster_env, tmp_path, capsys):
     """``batch`` without ``--scheduler`` uses ``VSEP_DASK_SCHEDULER`` (the dashboard's cluster) when it is set."""
     import shutil
 
@@ -244,11 +223,10 @@ def test_batch_takes_the_dashboards_cluster_from_the_environment(dask_cluster, t
     song.mkdir(parents=True)
     for name in ("mixture.wav", "vocal.wav"):
         shutil.copy(_sample_folder() / name, song / name)
-    monkeypatch.setenv(cluster.SCHEDULER_ENV, dask_cluster)
     code = main(["batch", str(tmp_path / "songs"), "--methods", "mixture", "--quiet", "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert f"the Dask cluster at {dask_cluster}" in out
+    assert f"the Dask cluster at {cluster_env}" in out
 
 
 def test_a_job_that_waits_for_a_busy_worker_says_so(dask_cluster):
@@ -256,7 +234,7 @@ def test_a_job_that_waits_for_a_busy_worker_says_so(dask_cluster):
     settings = Settings()
     folder = _sample_folder()
     pair = prepare_pair(folder / "mixture.wav", vocal=folder / "vocal.wav", settings=settings)
-    remote = cluster.Remote(dask_cluster)
+    remote = cluster.Remote(dask_cluster[0], {cluster.CERTS_ENV: str(dask_cluster[1])})
     try:
         busy = remote.client.submit(time.sleep, 3, pure=False)
         deadline = time.monotonic() + 30

@@ -22,7 +22,9 @@ through a queue; the script thread drains the queue and draws, at most every
 same address ``batch --scheduler`` takes), :func:`remote` connects to it once
 per process and ``vsep_app.cache`` sends each heavy job there as one task
 (:mod:`vsep_core.cluster`): the same engine call, run on a worker, its progress
-relayed back. The pool above still orders the sessions' turns, with 8 slots by
+relayed back and its result decoded from plain data. Only a closed cluster is
+accepted: a ``tls://`` address with the certificates of ``VSEP_DASK_CERTS``
+(anything else is one message on the page, nothing computed locally). The pool above still orders the sessions' turns, with 8 slots by
 default instead of the cores' count (the server only waits and draws; the
 cluster's scheduler queues the tasks, and a waiting job says so).
 
@@ -308,8 +310,9 @@ def remote() -> Remote | None:
     Raises
     ------
     VsepError
-        When the scheduler cannot be reached (the page shows the message; nothing runs locally behind the
-        operator's back).
+        When the address is not ``tls://``, ``VSEP_DASK_CERTS`` does not name the certificates, or the
+        scheduler cannot be reached (the page shows the message; nothing runs locally behind the operator's
+        back).
     """
     global _remote
     address = scheduler_address()

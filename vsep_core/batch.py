@@ -28,9 +28,11 @@ fails (undecodable file, missing target, lengths that differ …) is reported
 and skipped; the others finish. By default the cluster is a local one
 (``distributed.LocalCluster``) with one single-threaded worker process per
 CPU core — numeric libraries inside the workers are held to one thread, so
-two workers on a two-core machine do not fight over the cores; ``scheduler``
-connects to an existing cluster instead, whose workers need ``vsep_core``
-installed and the folder at the same path.
+two workers on a two-core machine do not fight over the cores (and TLS-only,
+without HTTP); ``scheduler`` connects to an existing closed cluster instead
+(``tls://`` with ``VSEP_DASK_CERTS``, :mod:`vsep_core.cluster`), whose workers
+need ``vsep_core`` importable and the folder at the same path. A song's report
+comes back as plain data (:mod:`vsep_core.cluster_codec`).
 
 Outputs (:func:`write_outputs`): ``per_song.csv`` (one row per song, stem and
 method), ``summary.csv`` (per stem, method, source and metric: the median over
@@ -464,22 +466,28 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
     if runnable:
         from distributed import as_completed
 
+        from .cluster import run_task
+        from .cluster_codec import decode
+
         with _dask_client(scheduler, n_workers or min(len(runnable), os.cpu_count() or 1)) as (client, label):
             result.cluster = label
             report(progress, done / total, f"Running on {label}")
             batch_id = uuid.uuid4().hex[:8]  # keys unique even when batches share a cluster
+            # Each song is vsep_core.cluster's "batch_song" task (evaluate_song), its report sent back as
+            # plain data and decoded through an allow-list (vsep_core.cluster_codec), never unpickled here.
             futures = {
-                client.submit(evaluate_song, song, result.stem_methods[stem], settings, window_s=window_s,
-                              align=align, max_lag_s=max_lag_s, order=order, max_slices=max_slices, stem=stem,
+                client.submit(run_task, "batch_song", (song, result.stem_methods[stem], settings),
+                              dict(window_s=window_s, align=align, max_lag_s=max_lag_s, order=order,
+                                   max_slices=max_slices, stem=stem),
                               key=f"vsep-{batch_id}-song-{i}-{stem}", pure=False): (song, stem)
                 for i, (song, stem) in enumerate(runnable)
             }
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):  # the client is not the default one
                 song, stem = futures[future]
                 what = song.name if stem == DEFAULT_TARGET else f"{song.name} ({stem})"
                 try:
-                    outcome = future.result()
-                except Exception as exc:  # the worker died or the task could not run
+                    outcome = decode(future.result(), "batch_song")
+                except Exception as exc:  # the worker died, the task could not run or sent no plain report
                     outcome = {"song": song.name, "error": f"the Dask task failed: {type(exc).__name__}: {exc}"}
                     if stem != DEFAULT_TARGET:
                         outcome["stem"] = stem
@@ -513,18 +521,25 @@ class _dask_client:
         self.cluster = self.client = None
 
     def __enter__(self):
-        from distributed import Client, LocalCluster
+        from distributed import Client, LocalCluster, Security
 
-        if self.scheduler:
-            try:
-                self.client = Client(self.scheduler, timeout="10s")
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise VsepError(f"Cannot reach the Dask scheduler at {self.scheduler!r}: {exc}") from exc
+        from .cluster import DESERIALIZERS, connect
+        from .cluster_setup import PRELOAD
+
+        if self.scheduler:  # mutual TLS with the cluster's certificates, or a one-line refusal (vsep_core.cluster)
+            self.client = connect(self.scheduler)
             return self.client, f"the Dask cluster at {self.scheduler}"
-        # Processes, not threads: the methods hold the GIL in places (librosa, museval's loops).
-        self.cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1, processes=True,
-                                    dashboard_address=None, silence_logs=logging.ERROR)
-        self.client = Client(self.cluster)
+        # Processes, not threads: the methods hold the GIL in places (librosa, museval's loops). TLS with
+        # throw-away certificates and loopback only: another local user cannot join the cluster meanwhile;
+        # and no HTTP server (no routes, and vsep_core.cluster_setup's preload closes the listener).
+        import dask
+
+        with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
+            self.cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1, processes=True,
+                                        host="127.0.0.1", security=Security.temporary(),
+                                        dashboard_address=None, silence_logs=logging.ERROR,
+                                        scheduler_kwargs={"preload": [PRELOAD]}, preload=[PRELOAD])
+        self.client = Client(self.cluster, deserializers=list(DESERIALIZERS))
         return self.client, f"a local Dask cluster ({self.n_workers} worker(s), 1 thread each)"
 
     def __exit__(self, *exc):

@@ -313,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("folder", metavar="DIR", help="folder with one sub-folder per song")
     _add_scoring_arguments(batch)
     batch.add_argument("--scheduler", metavar="ADDRESS",
-                       help="use an existing Dask cluster (e.g. tcp://10.0.0.5:8786) instead of a local one; "
+                       help="use an existing closed Dask cluster (tls://10.0.0.5:8786, its certificates in $VSEP_DASK_CERTS; "
+                            "docs/SERVING.md) instead of a local one; "
                             "its workers need vsep_core installed and access to DIR (default: "
                             "$VSEP_DASK_SCHEDULER, the dashboard's cluster, when set)")
     batch.add_argument("--workers", type=int, default=None, metavar="N",

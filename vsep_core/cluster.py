@@ -5,31 +5,51 @@ matching, attribution) through one job interface (``vsep_app.jobs``). By
 default they run in the server process, in a bounded pool. When the person
 running the server names a Dask scheduler — ``VSEP_DASK_SCHEDULER``, the same
 address ``batch --scheduler`` takes — each job is one Dask task instead:
-:func:`call` runs an engine function on a worker and relays its progress
-through a ``distributed.Queue`` to the server, which draws it.
+:meth:`Remote.call` runs an engine function on a worker and relays its
+progress through a ``distributed.Queue`` to the server, which draws it.
 
-The tasks are the engine's own functions (:data:`TASKS`), called with the same
-arguments the local path gives them, so a job computes the same numbers
-wherever it runs. Workers need this package importable (start them from the
-repository, or with it on ``PYTHONPATH``) and the same pinned libraries.
+**A closed cluster.** Whoever can talk to a Dask scheduler or worker can run
+any code there (that is what Dask is for). So vsep talks only to a cluster
+with TLS and mutual authentication: the address must be ``tls://…`` and the
+certificates (made by ``python -m vsep_core.cluster_setup certs DIR``) are
+named by ``VSEP_DASK_CERTS``; anything else is refused with one message
+before a connection is tried. The scheduler and workers are started by the
+same module (docs/SERVING.md). And a task's result is never code for the
+server: each task returns bytes of plain data (:mod:`vsep_core.cluster_codec`),
+the server's client accepts only msgpack-encoded replies (a returned object
+that Dask would have to unpickle is refused), and the result is rebuilt
+through an allow-list after checking types, shapes and finite values.
+
+The tasks are the engine's own functions (:func:`_tasks`), called with the
+same arguments the local path gives them, so a job computes the same numbers
+wherever it runs. Workers need this package importable (the cluster_setup
+commands put the checkout on ``PYTHONPATH``) and the same pinned libraries.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from pathlib import Path
 
 from .errors import VsepError
 
-#: Environment variable naming the Dask scheduler the dashboard sends its jobs to (e.g. ``tcp://10.0.0.5:8786``).
+log = logging.getLogger(__name__)
+
+#: Environment variable naming the Dask scheduler the dashboard sends its jobs to (``tls://10.0.0.5:8786``).
 SCHEDULER_ENV = "VSEP_DASK_SCHEDULER"
+#: Environment variable naming the folder of the cluster's certificates (what ``cluster_setup certs`` wrote).
+CERTS_ENV = "VSEP_DASK_CERTS"
+#: The files of that folder: the cluster's certificate authority, and the one certificate and key that
+#: every member (scheduler, workers, the dashboard and ``batch`` as clients) presents.
+CA_FILE, CERT_FILE, KEY_FILE = "ca.pem", "node.pem", "node-key.pem"
 #: Seconds to wait for the scheduler when connecting.
 CONNECT_TIMEOUT_S = 10.0
 #: A worker sends at most this many progress updates per second (each is a round trip to the scheduler).
 PROGRESS_PER_S = 5.0
-
-#: Names of the tasks run on this process as a Dask worker, in order (what a test can ask a worker for).
-done_here: list[str] = []
+#: What the server's client accepts from the cluster: msgpack only (a result Dask would unpickle is refused).
+DESERIALIZERS = ("msgpack",)
 
 
 def scheduler_address(environ=None) -> str | None:
@@ -39,20 +59,66 @@ def scheduler_address(environ=None) -> str | None:
     return address or None
 
 
-def connect(address: str):
-    """A ``distributed.Client`` for the scheduler at ``address``.
+def certificate_files(folder) -> dict:
+    """The paths of the CA, the certificate and the key in ``folder``; VsepError naming a missing one."""
+    folder = Path(folder).expanduser()
+    files = {"ca": folder / CA_FILE, "cert": folder / CERT_FILE, "key": folder / KEY_FILE}
+    missing = [p.name for p in files.values() if not p.is_file()]
+    if missing:
+        raise VsepError(f"The Dask certificates folder {str(folder)!r} has no {', '.join(missing)} "
+                        "(make them with: python -m vsep_core.cluster_setup certs DIR).")
+    return files
+
+
+def security(environ=None):
+    """The ``distributed.Security`` of a vsep client: mutual TLS with the certificates of ``VSEP_DASK_CERTS``.
 
     Raises
     ------
     VsepError
-        When the scheduler cannot be reached within :data:`CONNECT_TIMEOUT_S`.
+        When ``VSEP_DASK_CERTS`` is unset or its folder lacks a file.
     """
+    from distributed import Security
+
+    environ = os.environ if environ is None else environ
+    folder = environ.get(CERTS_ENV, "").strip()
+    if not folder:
+        raise VsepError(f"{CERTS_ENV} is not set: vsep talks to a Dask cluster only with its certificates "
+                        "(docs/SERVING.md, 'Heavy jobs on a Dask cluster').")
+    files = certificate_files(folder)
+    return Security(tls_ca_file=str(files["ca"]), tls_client_cert=str(files["cert"]),
+                    tls_client_key=str(files["key"]), require_encryption=True)
+
+
+def check_address(address: str) -> str:
+    """``address`` if it is a ``tls://host:port`` scheduler address; VsepError otherwise (one line)."""
+    text = str(address).strip()
+    if not text.startswith("tls://") or not text[len("tls://"):].strip(":/"):
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise VsepError(f"The Dask scheduler address {shown!r} is not a TLS address: vsep talks only to a "
+                        f"cluster with TLS and certificates (tls://host:port and {CERTS_ENV}; docs/SERVING.md).")
+    return text
+
+
+def connect(address: str, environ=None):
+    """A ``distributed.Client`` for the scheduler at ``address``, with mutual TLS, accepting plain data only.
+
+    Raises
+    ------
+    VsepError
+        When the address is not ``tls://``, the certificates are not configured, or the scheduler cannot be
+        reached (or refuses the certificate) within :data:`CONNECT_TIMEOUT_S`.
+    """
+    address = check_address(address)
+    sec = security(environ)
     from distributed import Client
 
     try:
-        return Client(address, timeout=f"{CONNECT_TIMEOUT_S:g}s", set_as_default=False)
+        return Client(address, security=sec, timeout=f"{CONNECT_TIMEOUT_S:g}s", set_as_default=False,
+                      deserializers=list(DESERIALIZERS))
     except (OSError, TimeoutError, ValueError) as exc:
-        raise VsepError(f"Cannot reach the Dask scheduler at {address!r} ({SCHEDULER_ENV}): {exc}") from exc
+        raise VsepError(f"Cannot reach the Dask scheduler at {address!r} ({SCHEDULER_ENV}), or it refused the "
+                        f"certificate of {CERTS_ENV}: {exc}") from exc
 
 
 # --- the tasks: engine functions with the dashboard's arguments -----------------------------
@@ -95,52 +161,65 @@ def joint_task(pair, truth, settings, joint, *, progress=None):
 
 def _tasks() -> dict:
     from .attribute import attribute_joint, attribute_slices
+    from .batch import evaluate_song
     from .evaluate import evaluate_experiment
     from .experiment import run_experiment
 
     return {"run_experiment": run_experiment, "greedy": greedy_task, "evaluate_experiment": evaluate_experiment,
-            "joint": joint_task, "attribute_slices": attribute_slices, "attribute_joint": attribute_joint}
+            "joint": joint_task, "attribute_slices": attribute_slices, "attribute_joint": attribute_joint,
+            "batch_song": evaluate_song}
 
 
-#: The tasks :func:`call` may run, by name; each takes ``progress`` and those marked in
-#: :data:`RUN_EVENTS` also ``on_run``.
-TASKS = ("run_experiment", "greedy", "evaluate_experiment", "joint", "attribute_slices", "attribute_joint")
+#: The tasks :func:`run_task` may run, by name; each takes ``progress`` except those in :data:`NO_PROGRESS`,
+#: and those in :data:`RUN_EVENTS` also ``on_run``.
+TASKS = ("run_experiment", "greedy", "evaluate_experiment", "joint", "attribute_slices", "attribute_joint",
+         "batch_song")
 RUN_EVENTS = ("run_experiment", "greedy")
+NO_PROGRESS = ("batch_song",)
 
 
-def run_task(name: str, args: tuple, kwargs: dict, queue_name: str | None = None):
-    """Run task ``name`` here (on a Dask worker), sending ``["started"]`` first, then ``("progress", f, label)``
-    and ``("run", label, run)`` events, to the ``distributed.Queue`` called ``queue_name``.
+def run_task(name: str, args: tuple, kwargs: dict, queue_name: str | None = None) -> bytes:
+    """Run task ``name`` here (on a Dask worker); its result, or its error, as plain-data bytes
+    (:func:`vsep_core.cluster_codec.encode`), never raised.
 
-    Queue items must be msgpack-encodable, so a finished run is sent as plain
-    lists, without its audio (the page draws its loss curve; the audio comes
-    back with the task's result); :meth:`Remote.call` rebuilds it.
+    When ``queue_name`` is given, sends ``["started"]`` first, then ``["progress", f, label]`` and
+    ``["run", label, slices, final_loss, loss_curve, pass_losses]`` events to the ``distributed.Queue`` of
+    that name. Queue items are msgpack-encoded plain lists (a finished run without its audio: the page
+    draws its loss curve; the audio comes back with the task's result); :meth:`Remote.call` checks and
+    rebuilds them.
     """
-    fn = _tasks()[name]
-    queue = None
-    if queue_name is not None:
-        from distributed import Queue
+    from .cluster_codec import encode, encode_error
 
-        queue = Queue(queue_name)
-    last = [0.0]
+    try:
+        fn = _tasks()[name]
+        queue = None
+        if queue_name is not None:
+            from distributed import Queue
 
-    def progress(fraction, label) -> None:
-        now = time.monotonic()
-        if queue is not None and now - last[0] >= 1.0 / PROGRESS_PER_S:
-            last[0] = now
-            queue.put(["progress", float(fraction), str(label)])
+            queue = Queue(queue_name)
+        last = [0.0]
 
-    def on_run(label, run) -> None:
+        def progress(fraction, label) -> None:
+            now = time.monotonic()
+            if queue is not None and now - last[0] >= 1.0 / PROGRESS_PER_S:
+                last[0] = now
+                queue.put(["progress", float(fraction), str(label)])
+
+        def on_run(label, run) -> None:
+            if queue is not None:
+                queue.put(["run", str(label), [str(s) for s in run.slices], float(run.final_loss),
+                           [float(x) for x in run.loss_curve], [float(x) for x in run.pass_losses]])
+
+        extra = {} if name in NO_PROGRESS else {"progress": progress}
+        if name in RUN_EVENTS:
+            extra["on_run"] = on_run
         if queue is not None:
-            queue.put(["run", str(label), list(run.slices), float(run.final_loss),
-                       [float(x) for x in run.loss_curve], [float(x) for x in run.pass_losses]])
-
-    extra = {"progress": progress} | ({"on_run": on_run} if name in RUN_EVENTS else {})
-    if queue is not None:
-        queue.put(["started"])
-    result = fn(*args, **kwargs, **extra)
-    done_here.append(name)
-    return result
+            queue.put(["started"])
+        return encode(fn(*args, **kwargs, **extra))
+    except Exception as exc:  # noqa: BLE001 - sent back as plain data, so no exception object travels
+        if not isinstance(exc, VsepError):
+            log.exception("vsep task %r failed", name)
+        return encode_error(exc)
 
 
 class Remote:
@@ -149,22 +228,28 @@ class Remote:
     Parameters
     ----------
     address : str
-        The scheduler's address.
+        The scheduler's address (``tls://``).
+    environ : mapping, optional
+        Where ``VSEP_DASK_CERTS`` is read (default ``os.environ``).
     """
 
-    def __init__(self, address: str):
+    def __init__(self, address: str, environ=None):
         self.address = address
-        self.client = connect(address)
+        self.client = connect(address, environ)
 
     def call(self, name: str, args: tuple = (), kwargs: dict | None = None, emit=None, poll: float = 0.1):
         """Run task ``name`` on the cluster; ``emit(event)`` here for each of its events; its result.
 
         While the task waits for a free worker, ``emit(("progress", 0.0, "Waiting for a Dask worker…"))``.
-        An exception raised by the task is raised here.
+        The result is decoded from plain data (:func:`vsep_core.cluster_codec.decode`); the task's error is
+        raised here (VsepError for bad input, ``cluster_codec.TaskFailed`` otherwise), and so is a VsepError
+        for a result or event that is not what a vsep task sends.
         """
         import uuid
 
         from distributed import Queue
+
+        from .cluster_codec import decode
 
         if name not in TASKS:
             raise ValueError(f"unknown task {name!r}")
@@ -179,7 +264,7 @@ class Remote:
             while True:
                 finished = future.done()
                 for event in queue.get(batch=True):
-                    if event[0] == "started":
+                    if isinstance(event, (list, tuple)) and list(event) == ["started"]:
                         started = True
                     else:
                         emit(_event(event))
@@ -189,13 +274,14 @@ class Remote:
                     waiting_after = None
                     emit(("progress", 0.0, f"Waiting for a Dask worker at {self.address}…"))
                 time.sleep(poll)
-            return future.result()
+            blob = _plain_result(future)
         finally:
             future.release()
             try:
                 queue.close()
             except Exception:  # noqa: BLE001 - a closed client or scheduler: nothing left to clean
                 pass
+        return decode(blob, name)
 
     def workers(self) -> list[str]:
         """The addresses of the cluster's workers."""
@@ -205,13 +291,41 @@ class Remote:
         self.client.close()
 
 
-def _event(item: list) -> tuple:
-    """A queue item back as the event the local path emits."""
+def _plain_result(future) -> bytes:
+    """The task's result as sent: bytes, or a VsepError (a reply that is not msgpack is never unpickled)."""
+    try:
+        return future.result()
+    except TypeError as exc:  # distributed refused data serialised other than by msgpack (DESERIALIZERS)
+        raise VsepError("The Dask cluster sent a result that is not plain data; it was refused "
+                        f"({str(exc)[:200]}).") from None
+
+
+def _event(item) -> tuple:
+    """A queue item back as the event the local path emits, after checking that it is one."""
+    from .cluster_codec import is_finite_number
+
+    def bad() -> VsepError:
+        return VsepError("The Dask cluster sent a progress event that is not a vsep event; it was refused.")
+
+    if not isinstance(item, (list, tuple)) or not item or not isinstance(item[0], str):
+        raise bad()
+    if item[0] == "progress":
+        if len(item) != 3 or not is_finite_number(item[1]) or not isinstance(item[2], str):
+            raise bad()
+        return ("progress", float(item[1]), item[2][:500])
     if item[0] == "run":
+        if len(item) != 6:
+            raise bad()
+        _, label, slices, final_loss, curve, pass_losses = item
+        if not (isinstance(label, str) and isinstance(slices, (list, tuple))
+                and all(isinstance(x, str) for x in slices) and is_finite_number(final_loss)
+                and isinstance(curve, (list, tuple)) and all(is_finite_number(x) for x in curve)
+                and isinstance(pass_losses, (list, tuple)) and all(is_finite_number(x) for x in pass_losses)):
+            raise bad()
         import numpy as np
 
         from .experiment import RunSummary
 
-        _, label, slices, final_loss, curve, pass_losses = item
-        return ("run", label, RunSummary(tuple(slices), final_loss, np.asarray(curve), list(pass_losses)))
-    return tuple(item)
+        return ("run", label, RunSummary(tuple(slices), float(final_loss), np.asarray(curve, dtype=float),
+                                         [float(x) for x in pass_losses]))
+    raise bad()
