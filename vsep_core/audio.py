@@ -1090,18 +1090,20 @@ def wav_bytes(y: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> bytes:
 
 
 def write_wav(path, y: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> Path:
-    """:func:`wav_bytes` into a file (16-bit PCM, as the research code did), creating folders."""
+    """:func:`wav_bytes` into a file (16-bit PCM, as the research code did), creating folders, atomically
+    (:func:`vsep_core.staging.atomic_file`)."""
+    from .staging import atomic_file
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if subtype == "PCM_16":
-        header, pcm = _pcm16_wav(y, sr)
-        with open(path, "wb") as f:
+    with atomic_file(path, "wb") as f:
+        if subtype == "PCM_16":
+            header, pcm = _pcm16_wav(y, sr)
             f.write(header)
             f.write(memoryview(pcm).cast("B"))
-        return path
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sf.write(path, np.asarray(y, dtype=np.float32), sr, subtype=subtype)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sf.write(f, np.asarray(y, dtype=np.float32), sr, format="WAV", subtype=subtype)
     return path
 
 
