@@ -56,11 +56,30 @@ MAX_SEGMENT_S = 6 * 60
 #: run peaked at 1.31 GB for 4 minutes, 1.59 GB for 5 and 1.88 GB for 6.
 KEEP_AUDIO_SHARE = 2 / 3
 
+#: Largest sample magnitude accepted, whatever the level setting: full scale is 1.0, and float files may go a
+#: little beyond it (an unlimited master), but 1000 (+60 dB over full scale) is no recording. Above it the
+#: engine's float32 powers lose all precision and, near 1e19, overflow: NaN losses and all-zero WAVs.
+MAX_SAMPLE_ABS = 1e3
+
 #: Peak below which a signal counts as silent (about -200 dBFS).
 SILENCE_PEAK = 1e-10
 
 #: Added to the peak before dividing, as the research code does.
 NORMALISE_EPS = 1e-8
+
+#: A file with several audio streams (a Matroska or MP4 with a silent or commentary track first): the
+#: first stream whose first this-many seconds are not silent is used, and named in what is shown.
+STREAM_SCAN_S = 30.0
+
+#: libsndfile's frame count for "unknown" (SF_COUNT_MAX, 2**63 - 1), from anything at or above this.
+_UNKNOWN_FRAMES = 1 << 62
+
+#: Most a pair's lengths may differ by, in seconds, when one analysis frame is less: what lossy codecs add
+#: at the ends. An MP3 without a gapless header (piped from an encoder) carries its encoder delay and last
+#: frame's padding, up to 3 frames of 1,152 samples (0.08 s at 44.1 kHz, 0.11 s at 32 kHz); AAC 2,048 priming
+#: and padding samples (0.13 s at 16 kHz); Opus in WebM, which has no end trim, up to 0.1 s measured. The
+#: segments are then cut to the shorter file; the alignment check still finds a real offset.
+CODEC_PADDING_S = 0.25
 
 #: Frames decoded at a time: memory per block stays a few MB whatever the file.
 _BLOCK_FRAMES = 1 << 16
@@ -113,6 +132,11 @@ class AudioInfo:
     container, codec : str
         E.g. ``"WAV"`` / ``"PCM_16"`` (libsndfile) or ``"mov"`` / ``"aac"`` (ffmpeg).
     decoder : {"libsndfile", "ffmpeg"}
+    stream, n_streams : int
+        Which audio stream is read (0-based) of how many the file holds
+        (ffmpeg: the first with signal, see :data:`STREAM_SCAN_S`).
+    skipped : tuple of int
+        Audio streams before it that were found silent.
     """
 
     duration_s: float
@@ -122,6 +146,18 @@ class AudioInfo:
     container: str
     codec: str
     decoder: str
+    stream: int = 0
+    n_streams: int = 1
+    skipped: tuple = ()
+
+    def stream_label(self) -> str:
+        """Which stream was used, in words ("" for a file with one audio stream)."""
+        if self.n_streams <= 1:
+            return ""
+        silent = (f"; {'stream' if len(self.skipped) == 1 else 'streams'} "
+                  f"{', '.join(str(k + 1) for k in self.skipped)} silent" if self.skipped else "")
+        return (f"audio stream {self.stream + 1} of {self.n_streams} ({self.codec}, {self.sr} Hz, "
+                f"{self.channels} ch{silent})")
 
 
 @dataclass(frozen=True)
@@ -327,6 +363,11 @@ def _probe_soundfile(src: _Input) -> AudioInfo | None:
             container, codec = f.format, f.subtype
     except Exception:  # libsndfile says only "format not recognised" etc.; ffmpeg may know it
         return None
+    if frames >= _UNKNOWN_FRAMES:
+        # A streamed FLAC (STREAMINFO's total samples 0, legal): libsndfile says "2**63 - 1 frames" and then
+        # cannot read it in blocks (its position update seeks, which needs the length). ffmpeg reads it, and
+        # the samples are counted as they come, so the duration limit still holds.
+        return None
     duration = frames / sr if sr > 0 and frames >= 0 else float("nan")
     return AudioInfo(duration_s=duration, sr=sr, channels=channels, frames=frames, container=container,
                      codec=codec, decoder="libsndfile")
@@ -490,6 +531,12 @@ def _decode(src: _Input, info: AudioInfo, *, start_s: float, duration_s: float |
                    source_duration_s=None if (start == 0 and count is None) else whole, start_s=float(start_s))
 
 
+def _refuse_absurd(name: str, peak: float):
+    raise VsepError(f"The {name} holds samples as large as {peak:.3g}; audio lies within ±1 (float files a "
+                    f"little beyond), and above {MAX_SAMPLE_ABS:g} it is not a recording. Is it damaged, or raw "
+                    "data saved as audio?")
+
+
 def _refuse_start(name: str, duration_s: float, start_s: float):
     raise VsepError(f"The {name} lasts {duration_s:.2f} s; a segment cannot start at {start_s:.2f} s.")
 
@@ -525,8 +572,11 @@ class _Collector:
         if hi <= lo:
             return
         part = block[:, lo:hi] if (lo, hi) != (0, n) else block
-        if not np.isfinite(part).all():
+        peak = float(np.max(np.abs(part))) if part.size else 0.0
+        if not np.isfinite(peak):
             raise VsepError(f"The {self.name} file holds NaN or infinite samples; it cannot be analysed.")
+        if peak > MAX_SAMPLE_ABS:
+            _refuse_absurd(self.name + " file", peak)
         self.channels = part.shape[0]
         # The same reduction as to_mono on the whole (channels, n) array, so the same bits.
         self.blocks.append(np.mean(np.ascontiguousarray(part), axis=0)[None, :] if self.mono
@@ -623,7 +673,7 @@ def _probe_ffmpeg(src: _Input) -> AudioInfo:
     with _PrivateCopy(src) as path:
         try:
             run = subprocess.run(
-                [ffprobe, "-v", "error", *_whitelists(), "-select_streams", "a:0", "-show_entries",
+                [ffprobe, "-v", "error", *_whitelists(), "-select_streams", "a", "-show_entries",
                  "stream=codec_name,sample_rate,channels,duration:format=format_name,duration", "-of", "json",
                  "file:" + path],
                 capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
@@ -637,11 +687,20 @@ def _probe_ffmpeg(src: _Input) -> AudioInfo:
     streams = found.get("streams") or []
     if run.returncode != 0 or not streams:
         raise _not_audio(src.name)
-    stream, fmt = streams[0], found.get("format") or {}
+    fmt = found.get("format") or {}
+    infos = [_stream_info(stream, fmt, k, len(streams)) for k, stream in enumerate(streams)]
+    if infos[0] is None:
+        raise _not_audio(src.name)
+    if len(infos) == 1:
+        return infos[0]
+    return _first_with_signal(src, [info for info in infos if info is not None])
+
+
+def _stream_info(stream: dict, fmt: dict, k: int, n: int) -> AudioInfo | None:
     try:
         sr, channels = int(stream.get("sample_rate", 0)), int(stream.get("channels", 0))
     except (TypeError, ValueError):
-        raise _not_audio(src.name) from None
+        return None
     duration = float("nan")
     for value in (stream.get("duration"), fmt.get("duration")):
         try:
@@ -652,7 +711,31 @@ def _probe_ffmpeg(src: _Input) -> AudioInfo:
     frames = int(round(duration * sr)) if np.isfinite(duration) else -1
     return AudioInfo(duration_s=duration, sr=sr, channels=channels, frames=frames,
                      container=str(fmt.get("format_name", "?")), codec=str(stream.get("codec_name", "?")),
-                     decoder="ffmpeg")
+                     decoder="ffmpeg", stream=k, n_streams=n)
+
+
+def _first_with_signal(src: _Input, infos: list) -> AudioInfo:
+    """Of a file's audio streams, the first whose first :data:`STREAM_SCAN_S` seconds are not silent.
+
+    Each candidate is checked against the limits first and read only that far
+    (mono, in blocks). When all are silent, the first is returned (and refused
+    as silent later, with its streams named).
+    """
+    import dataclasses
+
+    skipped = []
+    for info in infos:
+        if not (1 <= info.channels <= MAX_CHANNELS and MIN_SAMPLE_RATE <= info.sr <= MAX_SAMPLE_RATE):
+            skipped.append(info.stream)
+            continue
+        scan = _Collector(src.name, info.sr, 0, int(STREAM_SCAN_S * info.sr), True,
+                          max_frames=int(STREAM_SCAN_S * info.sr) + _BLOCK_FRAMES)
+        _read_ffmpeg(src, info, scan)
+        y = scan.result()
+        if y.size and float(np.max(np.abs(y))) > SILENCE_PEAK:
+            return dataclasses.replace(info, skipped=tuple(skipped))
+        skipped.append(info.stream)
+    return infos[0]
 
 
 def _read_ffmpeg(src: _Input, info: AudioInfo, collector: _Collector) -> None:
@@ -667,7 +750,7 @@ def _read_ffmpeg(src: _Input, info: AudioInfo, collector: _Collector) -> None:
             try:
                 proc = subprocess.Popen(
                     [ffmpeg, "-v", "error", "-nostdin", *_whitelists(), "-f", demuxer, "-i", "file:" + path,
-                     "-map", "0:a:0", "-vn", "-sn", "-dn", "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"],
+                     "-map", f"0:a:{info.stream}", "-vn", "-sn", "-dn", "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"],
                     stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
                 )
             except OSError:
@@ -826,7 +909,8 @@ def check_signal(y, name: str, settings: Settings | None = None, *, dtype=np.flo
         What the signal is, for the message ("mixture", "vocal reference" ...).
     settings : Settings, optional
         A prepared signal for analysis: then it must last one STFT frame
-        (``settings.n_fft`` samples at ``settings.sr``) and must not be silent.
+        (``settings.n_fft`` samples at ``settings.sr``), must not be silent and
+        must stay within ±:data:`MAX_SAMPLE_ABS`.
     dtype : numpy dtype
         What to return it as (float32 for audio, float64 for metrics).
     min_samples : int
@@ -861,6 +945,8 @@ def check_signal(y, name: str, settings: Settings | None = None, *, dtype=np.flo
                         f"{' after cutting the segment' if settings is not None else ''}.")
     if not np.isfinite(y).all():
         raise VsepError(f"The {name} holds NaN or infinite samples.")
+    if settings is not None and float(np.max(np.abs(y))) > MAX_SAMPLE_ABS:
+        _refuse_absurd(name, float(np.max(np.abs(y))))
     if refuse_silent:
         peak = float(np.max(np.abs(y)))
         if (peak <= silence_peak) if silence_peak > 0 else peak == 0.0:
@@ -980,8 +1066,8 @@ def prepare_pair(
     ------
     VsepError
         For undecodable, damaged, empty, silent or non-finite input, input
-        over a limit, a pair whose lengths differ by more than one frame
-        (``n_fft`` samples), a pair with nothing to separate (the vocal is
+        over a limit, a pair whose lengths differ by more than one frame or
+        :data:`CODEC_PADDING_S` (whichever is longer), a pair with nothing to separate (the vocal is
         the mixture), and when not exactly one of ``vocal`` and
         ``instrumental`` is given.
     """
@@ -1037,6 +1123,12 @@ def prepare_pair(
         "n_samples": n,
         "target_name": names.name,
     }
+    # A file with several audio streams: which one was read (a silent first track is skipped, and said so).
+    streams = {role: side.info.stream_label() for role, side in
+               (("mixture", mix_side), ("vocal" if vocal is not None else "instrumental", other_side))
+               if side.info is not None and side.info.stream_label()}
+    if streams:
+        info["streams"] = streams
     return Pair(mixture=mix_out.astype(np.float32, copy=False), vocal=voc_out.astype(np.float32, copy=False),
                 sr=settings.sr, info=info)
 
@@ -1055,7 +1147,7 @@ def _check_something_to_separate(mixture: np.ndarray, vocal: np.ndarray, names=N
 
 
 def check_lengths(a: Decoded, b: Decoded, *, frame: int = 2048) -> None:
-    """Reject a pair whose lengths differ by more than ``frame`` samples.
+    """Reject a pair whose lengths differ by more than ``frame`` samples or :data:`CODEC_PADDING_S`.
 
     Lengths are compared in seconds, so files at different rates compare fairly.
     """
@@ -1066,12 +1158,15 @@ def _check_lengths(a, b, *, frame: int) -> None:
     if not (np.isfinite(a.duration_s) and np.isfinite(b.duration_s)):
         return  # a container that does not say: the segments are cut to the shorter
     diff_s = a.duration_s - b.duration_s
-    if abs(diff_s) * max(a.sr, b.sr) > frame:
+    sr = max(a.sr, b.sr)
+    tolerance = max(frame, CODEC_PADDING_S * sr)  # in samples at the higher rate
+    if abs(diff_s) * sr > tolerance:
         longer, shorter = (a, b) if diff_s > 0 else (b, a)
         raise VsepError(
             f"The {longer.name} ({longer.duration_s:.3f} s) is longer than the {shorter.name} "
             f"({shorter.duration_s:.3f} s) by {abs(diff_s):.3f} s; a pair must have the same length "
-            f"(within one frame, {frame / max(a.sr, b.sr) * 1000:.0f} ms). Are they from the same song and edit?"
+            f"(within {tolerance / sr * 1000:.0f} ms: an analysis frame or a codec's padding). "
+            "Are they from the same song and edit?"
         )
 
 

@@ -196,6 +196,9 @@ def _with_file_names(pair, args):
 
     # Printable and bounded (no bidi override or escape sequence in the report, summary.json or terminal).
     names = {"mixture": display_name(Path(args.mixture).name), other: display_name(Path(getattr(args, other)).name)}
+    for role, label in pair.info.get("streams", {}).items():  # a file with several audio streams: say which
+        if not getattr(args, "quiet", False):
+            print(f"vsep {args.command}: note: the {role} file: used {label}.", file=sys.stderr)
     return dataclasses.replace(pair, info={**pair.info, **names})
 
 
