@@ -22,10 +22,8 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import warnings
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -323,42 +321,23 @@ def _probe(src: _Input, max_duration: float | None) -> AudioInfo:
     return info
 
 
-_STDERR_LOCK = threading.Lock()
+#: libsndfile's names of MPEG audio (MP3): decoded in a child process (:mod:`vsep_core._mpeg_child`).
+_MPEG_FORMATS = ("MP3", "MPEG")
 
 
-@contextmanager
-def _decoder_notes_dropped():
-    """Drop the "Note: …" / "Warning: …" lines libmpg123 (inside libsndfile) prints on damaged MP3.
-
-    It writes them straight to file descriptor 2, so they would break the
-    CLI's one-line message. While libsndfile runs, fd 2 goes to a temporary
-    file; anything else written there meanwhile is passed on afterwards. A
-    lock keeps two threads from swapping fd 2 at once.
-    """
-    with _STDERR_LOCK:
-        try:
-            sys.stderr.flush()
-            saved = os.dup(2)
-        except (OSError, ValueError, AttributeError):  # no stderr to protect
-            yield
-            return
-        with tempfile.TemporaryFile() as capture:
-            os.dup2(capture.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-                capture.seek(0)
-                kept = [line for line in capture.read().splitlines(keepends=True)
-                        if not line.startswith((b"Note: ", b"Warning: "))]
-                if kept:
-                    os.write(2, b"".join(kept))
+def _looks_like_mpeg(head: bytes) -> bool:
+    """What libsndfile may open as MPEG audio: an ID3v2 tag or an MPEG frame sync (11 set bits) first."""
+    return head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
 
 
 def _probe_soundfile(src: _Input) -> AudioInfo | None:
+    if _looks_like_mpeg(src.head(4)):
+        info = _probe_mpeg_child(src)
+        if info is None or info.container in _MPEG_FORMATS:
+            return info
+        # Another format behind an ID3 tag (a tagged FLAC): libmpg123 is not involved, read it here.
     try:
-        with _decoder_notes_dropped(), src.open_soundfile() as f:
+        with src.open_soundfile() as f:
             sr, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
             container, codec = f.format, f.subtype
     except Exception:  # libsndfile says only "format not recognised" etc.; ffmpeg may know it
@@ -591,10 +570,11 @@ class _Collector:
 
 
 def _read_soundfile(src: _Input, info: AudioInfo, collector: _Collector) -> None:
-    # Only MP3 (libmpg123) prints on fd 2; other formats need not wait for the lock.
-    quiet = _decoder_notes_dropped() if info.container in ("MP3", "MPEG") else nullcontext()
+    if info.container in _MPEG_FORMATS:
+        _read_mpeg_child(src, info, collector)
+        return
     try:
-        with quiet, src.open_soundfile() as f:
+        with src.open_soundfile() as f:
             if collector.start > 0 and f.seekable() and f.format in _EXACT_SEEK:
                 f.seek(collector.start)
                 collector.skip_to(collector.start)
@@ -755,34 +735,111 @@ def _read_ffmpeg(src: _Input, info: AudioInfo, collector: _Collector) -> None:
                 )
             except OSError:
                 raise _not_audio(src.name) from None
-        stopped = False
-        try:
-            pending = b""
-            while not collector.done:
-                want = _BLOCK_FRAMES * frame_bytes
-                chunk = proc.stdout.read(want)
-                if not chunk:
-                    collector.reached_end = True
-                    break
-                pending += chunk
-                usable = len(pending) - len(pending) % frame_bytes
-                if usable:
-                    block = np.frombuffer(pending[:usable], dtype="<f4").reshape(-1, info.channels)
-                    pending = pending[usable:]
-                    collector.add(np.ascontiguousarray(block.T, dtype=np.float32))
-                if time.monotonic() > deadline:
-                    raise VsepError(f"Decoding the {src.name} file took over 10 minutes; it was stopped.")
-            stopped = not collector.reached_end
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.stdout.close()
-            proc.wait()
+        stopped = _pump(proc, info, collector, src.name)
         if not stopped and proc.returncode != 0 and collector.total == 0:
             raise _not_audio(src.name)
         if not stopped and proc.returncode != 0:
             raise VsepError(f"The {src.name} file is damaged: decoding stopped at "
                             f"{collector.total / info.sr:.2f} s.")
+
+
+def _pump(proc: subprocess.Popen, info: AudioInfo, collector: _Collector, name: str) -> bool:
+    """Read interleaved float32 frames from a decoder process's stdout into ``collector``, in blocks.
+
+    Stops (and kills the process) once the collector has what it wants, or
+    after 10 minutes. Returns whether it stopped before the end.
+    """
+    frame_bytes = 4 * info.channels
+    deadline = time.monotonic() + 600
+    try:
+        pending = b""
+        while not collector.done:
+            chunk = proc.stdout.read(_BLOCK_FRAMES * frame_bytes)
+            if not chunk:
+                collector.reached_end = True
+                break
+            pending += chunk
+            usable = len(pending) - len(pending) % frame_bytes
+            if usable:
+                block = np.frombuffer(pending[:usable], dtype="<f4").reshape(-1, info.channels)
+                pending = pending[usable:]
+                collector.add(np.ascontiguousarray(block.T, dtype=np.float32))
+            if time.monotonic() > deadline:
+                raise VsepError(f"Decoding the {name} file took over 10 minutes; it was stopped.")
+        return not collector.reached_end
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+        proc.wait()
+
+
+def _mpeg_child(path: str, mode: str, errors) -> tuple:
+    """Start :mod:`vsep_core._mpeg_child` on the file; (process, its header dict) or (None, None)."""
+    child = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_mpeg_child.py")
+    try:
+        proc = subprocess.Popen([sys.executable, "-I", child, path, mode], stdout=subprocess.PIPE,
+                                stderr=errors, stdin=subprocess.DEVNULL)
+    except OSError:
+        return None, None
+    import json
+
+    try:
+        header = json.loads(proc.stdout.readline(4096) or b"{}")
+    except ValueError:
+        header = {}
+    if not isinstance(header, dict) or "sr" not in header:
+        proc.kill()
+        proc.stdout.close()
+        proc.wait()
+        return None, None
+    return proc, header
+
+
+def _probe_mpeg_child(src: _Input) -> AudioInfo | None:
+    """The header of a file libsndfile may open as MP3, read in a child process (libmpg123 prints there)."""
+    with _PrivateCopy(src) as path, open(os.devnull, "wb") as errors:
+        proc, header = _mpeg_child(path, "probe", errors)
+        if proc is None:
+            return None
+        proc.stdout.close()
+        proc.wait()
+    try:
+        sr, channels, frames = int(header["sr"]), int(header["channels"]), int(header["frames"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if frames >= _UNKNOWN_FRAMES:
+        return None
+    return AudioInfo(duration_s=frames / sr if sr > 0 and frames >= 0 else float("nan"), sr=sr, channels=channels,
+                     frames=frames, container=str(header.get("format", "?")), codec=str(header.get("subtype", "?")),
+                     decoder="libsndfile")
+
+
+def _read_mpeg_child(src: _Input, info: AudioInfo, collector: _Collector) -> None:
+    """libsndfile's samples of an MP3, from a child process whose fd 2 (libmpg123's notes) is its own.
+
+    No lock and no redirection of this process's fd 2: sessions decode MP3 in parallel, and the
+    server's own log lines are never lost. The notes are dropped; other lines end a failure's message.
+    """
+    with _PrivateCopy(src) as path:
+        errors_path = os.path.join(os.path.dirname(path), "errors.txt")
+        with open(errors_path, "wb") as errors:
+            proc, header = _mpeg_child(path, "decode", errors)
+        if proc is None:
+            raise _not_audio(src.name)
+        if int(header.get("channels", -1)) != info.channels:  # the file changed between probe and decode
+            proc.kill()
+            proc.stdout.close()
+            proc.wait()
+            raise VsepError(f"The {src.name} file changed while it was being read.")
+        stopped = _pump(proc, info, collector, src.name)
+        if not stopped and proc.returncode != 0:
+            with open(errors_path, "rb") as f:
+                lines = [line for line in f.read(1 << 16).decode(errors="replace").splitlines()
+                         if line.strip() and not line.startswith(("Note: ", "Warning: "))]
+            why = f" ({_short(lines[-1])})" if lines else ""
+            raise VsepError(f"The {src.name} file is damaged: decoding stopped at "
+                            f"{collector.total / info.sr:.2f} s{why}.")
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
