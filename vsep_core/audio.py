@@ -722,8 +722,6 @@ def _read_ffmpeg(src: _Input, info: AudioInfo, collector: _Collector) -> None:
     """Stream float32 samples from ffmpeg's stdout in blocks; stop it once enough are read."""
     ffmpeg, _ = _ffmpeg_tools()
     demuxer = info.container.split(",")[0]
-    frame_bytes = 4 * info.channels
-    deadline = time.monotonic() + 600
     with _PrivateCopy(src) as path:
         errors = os.path.join(os.path.dirname(path), "errors.txt")
         with open(errors, "wb") as err:
@@ -735,7 +733,13 @@ def _read_ffmpeg(src: _Input, info: AudioInfo, collector: _Collector) -> None:
                 )
             except OSError:
                 raise _not_audio(src.name) from None
-        stopped = _pump(proc, info, collector, src.name)
+        try:
+            stopped = _collect(lambda n, seconds: proc.stdout.read(n), info, collector, src.name)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.stdout.close()
+            proc.wait()
         if not stopped and proc.returncode != 0 and collector.total == 0:
             raise _not_audio(src.name)
         if not stopped and proc.returncode != 0:
@@ -743,67 +747,72 @@ def _read_ffmpeg(src: _Input, info: AudioInfo, collector: _Collector) -> None:
                             f"{collector.total / info.sr:.2f} s.")
 
 
-def _pump(proc: subprocess.Popen, info: AudioInfo, collector: _Collector, name: str) -> bool:
-    """Read interleaved float32 frames from a decoder process's stdout into ``collector``, in blocks.
+def _collect(read, info: AudioInfo, collector: _Collector, name: str) -> bool:
+    """Feed ``collector`` interleaved float32 frames from ``read(n_bytes, seconds_left)`` (``b""`` at the end).
 
-    Stops (and kills the process) once the collector has what it wants, or
-    after 10 minutes. Returns whether it stopped before the end.
+    Stops once the collector has what it wants, or after 10 minutes. Returns
+    whether it stopped before the end (the caller then stops the decoder).
     """
     frame_bytes = 4 * info.channels
     deadline = time.monotonic() + 600
-    try:
-        pending = b""
-        while not collector.done:
-            chunk = proc.stdout.read(_BLOCK_FRAMES * frame_bytes)
-            if not chunk:
-                collector.reached_end = True
-                break
-            pending += chunk
-            usable = len(pending) - len(pending) % frame_bytes
-            if usable:
-                block = np.frombuffer(pending[:usable], dtype="<f4").reshape(-1, info.channels)
-                pending = pending[usable:]
-                collector.add(np.ascontiguousarray(block.T, dtype=np.float32))
-            if time.monotonic() > deadline:
-                raise VsepError(f"Decoding the {name} file took over 10 minutes; it was stopped.")
-        return not collector.reached_end
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.stdout.close()
-        proc.wait()
+    pending = b""
+    while not collector.done:
+        chunk = read(_BLOCK_FRAMES * frame_bytes, max(deadline - time.monotonic(), 0.0))
+        if not chunk:
+            collector.reached_end = True
+            break
+        pending += chunk
+        usable = len(pending) - len(pending) % frame_bytes
+        if usable:
+            block = np.frombuffer(pending[:usable], dtype="<f4").reshape(-1, info.channels)
+            pending = pending[usable:]
+            collector.add(np.ascontiguousarray(block.T, dtype=np.float32))
+        if time.monotonic() > deadline:
+            raise VsepError(f"Decoding the {name} file took over 10 minutes; it was stopped.")
+    return not collector.reached_end
 
 
-def _mpeg_child(path: str, mode: str, errors) -> tuple:
-    """Start :mod:`vsep_core._mpeg_child` on the file; (process, its header dict) or (None, None)."""
-    child = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_mpeg_child.py")
-    try:
-        proc = subprocess.Popen([sys.executable, "-I", child, path, mode], stdout=subprocess.PIPE,
-                                stderr=errors, stdin=subprocess.DEVNULL)
-    except OSError:
-        return None, None
-    import json
+def _mpeg_child(src: _Input, mode: str):
+    """A :class:`vsep_core._mpeg_child.Child` reading the file (bytes go to a private copy first)."""
+    from ._mpeg_child import Child
 
-    try:
-        header = json.loads(proc.stdout.readline(4096) or b"{}")
-    except ValueError:
-        header = {}
-    if not isinstance(header, dict) or "sr" not in header:
-        proc.kill()
-        proc.stdout.close()
-        proc.wait()
-        return None, None
-    return proc, header
+    return Child(str(src.path), mode) if src.path is not None else _CopyAndChild(src, mode)
+
+
+class _CopyAndChild:
+    """A child reading a private copy of in-memory bytes; the copy is removed when the child is closed."""
+
+    def __init__(self, src: _Input, mode: str):
+        from ._mpeg_child import Child
+
+        self.copy = _PrivateCopy(src)
+        path = self.copy.__enter__()
+        try:
+            self.child = Child(path, mode)
+        except BaseException:
+            self.copy.__exit__(None, None, None)
+            raise
+        self.header, self.error = self.child.header, self.child.error
+
+    def read(self, timeout: float) -> bytes:
+        return self.child.read(timeout)
+
+    def close(self) -> None:
+        self.child.close()
+        self.copy.__exit__(None, None, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
 
 def _probe_mpeg_child(src: _Input) -> AudioInfo | None:
-    """The header of a file libsndfile may open as MP3, read in a child process (libmpg123 prints there)."""
-    with _PrivateCopy(src) as path, open(os.devnull, "wb") as errors:
-        proc, header = _mpeg_child(path, "probe", errors)
-        if proc is None:
-            return None
-        proc.stdout.close()
-        proc.wait()
+    """The header of a file libsndfile may open as MP3, read in a child (libmpg123 prints there, not here)."""
+    with _mpeg_child(src, "probe") as child:
+        header = child.header
     try:
         sr, channels, frames = int(header["sr"]), int(header["channels"]), int(header["frames"])
     except (KeyError, TypeError, ValueError):
@@ -816,30 +825,23 @@ def _probe_mpeg_child(src: _Input) -> AudioInfo | None:
 
 
 def _read_mpeg_child(src: _Input, info: AudioInfo, collector: _Collector) -> None:
-    """libsndfile's samples of an MP3, from a child process whose fd 2 (libmpg123's notes) is its own.
+    """libsndfile's samples of an MP3, from a child whose fd 2 (libmpg123's notes) is not this process's.
 
-    No lock and no redirection of this process's fd 2: sessions decode MP3 in parallel, and the
-    server's own log lines are never lost. The notes are dropped; other lines end a failure's message.
+    No lock around the decoding and no redirection of this process's fd 2:
+    sessions decode MP3 at once, and the server's own log lines are never touched.
     """
-    with _PrivateCopy(src) as path:
-        errors_path = os.path.join(os.path.dirname(path), "errors.txt")
-        with open(errors_path, "wb") as errors:
-            proc, header = _mpeg_child(path, "decode", errors)
-        if proc is None:
+    from ._mpeg_child import ChildError
+
+    with _mpeg_child(src, "decode") as child:
+        if child.header is None:
             raise _not_audio(src.name)
-        if int(header.get("channels", -1)) != info.channels:  # the file changed between probe and decode
-            proc.kill()
-            proc.stdout.close()
-            proc.wait()
+        if int(child.header.get("channels", -1)) != info.channels:  # the file changed since it was probed
             raise VsepError(f"The {src.name} file changed while it was being read.")
-        stopped = _pump(proc, info, collector, src.name)
-        if not stopped and proc.returncode != 0:
-            with open(errors_path, "rb") as f:
-                lines = [line for line in f.read(1 << 16).decode(errors="replace").splitlines()
-                         if line.strip() and not line.startswith(("Note: ", "Warning: "))]
-            why = f" ({_short(lines[-1])})" if lines else ""
+        try:
+            _collect(lambda n, seconds: child.read(seconds), info, collector, src.name)
+        except ChildError as exc:
             raise VsepError(f"The {src.name} file is damaged: decoding stopped at "
-                            f"{collector.total / info.sr:.2f} s{why}.")
+                            f"{collector.total / info.sr:.2f} s ({_short(exc)}).") from None
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
