@@ -324,17 +324,24 @@ def _probe(src: _Input, max_duration: float | None) -> AudioInfo:
 _MPEG_FORMATS = ("MP3", "MPEG")
 
 
-def _looks_like_mpeg(head: bytes) -> bool:
-    """What libsndfile may open as MPEG audio: an ID3v2 tag or an MPEG frame sync (11 set bits) first."""
-    return head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+#: First bytes of formats libsndfile opens without libmpg123 (WAV, RF64, W64, AIFF, AU, FLAC, Ogg, CAF, NIST,
+#: VOC, WavPack ...). Anything else may be opened as MPEG (libsndfile also tries MPEG for an unknown file called
+#: ``.mp3``), so it is probed in a child.
+_PLAIN_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"riff", b"FORM", b"fLaC", b"OggS", b".snd", b"dns.", b"caff",
+                b"NIST", b"Crea", b"wvpk")
+
+
+def _may_be_mpeg(head: bytes) -> bool:
+    """Whether libsndfile might hand the file to libmpg123 (which prints on fd 2)."""
+    return head[:4] not in _PLAIN_MAGIC
 
 
 def _probe_soundfile(src: _Input) -> AudioInfo | None:
-    if _looks_like_mpeg(src.head(4)):
+    if _may_be_mpeg(src.head(4)):
         info = _probe_mpeg_child(src)
         if info is None or info.container in _MPEG_FORMATS:
             return info
-        # Another format behind an ID3 tag (a tagged FLAC): libmpg123 is not involved, read it here.
+        # Another format (a FLAC behind an ID3 tag, a headerless format): libmpg123 is not involved.
     try:
         with src.open_soundfile() as f:
             sr, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
@@ -569,7 +576,7 @@ class _Collector:
 
 
 def _read_soundfile(src: _Input, info: AudioInfo, collector: _Collector) -> None:
-    if info.container in _MPEG_FORMATS:
+    if info.container in _MPEG_FORMATS or info.codec.startswith("MPEG"):  # MP3, or MPEG audio in a WAV
         _read_mpeg_child(src, info, collector)
         return
     try:
