@@ -191,6 +191,7 @@ def test_a_live_runs_staging_is_not_swept_but_a_dead_ones_is(tmp_path):
         busy = tmp_path / ".busy.vsep-staging-0123456789ab"
         idle = tmp_path / ".idle.vsep-old-0123456789ab"
         stranger = tmp_path / ".idle.vsep-staging-mine"  # not a name vsep makes: kept
+        (tmp_path / ".gone.vsep-lock").write_bytes(b"")  # a killed command's lock file, nobody holding it
         for folder in (busy, idle, stranger):
             folder.mkdir()
             (folder / "x.wav").write_bytes(b"x")

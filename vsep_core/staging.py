@@ -240,7 +240,8 @@ def sweep_leftovers(parent) -> list:
     ``.<name>.vsep-staging-…`` and ``.<name>.vsep-old-…`` belong to the
     place ``<name>``: they are stale when this process has claimed that place,
     or when its lock is free (no process is writing there, so they are what a
-    killed command left). Those of a place another process holds are left alone.
+    killed command left; a free lock file ``.<name>.vsep-lock`` goes too).
+    Those of a place another process holds are left alone.
 
     Returns
     -------
@@ -249,12 +250,15 @@ def sweep_leftovers(parent) -> list:
     """
     parent = Path(parent)
     try:
-        entries = [e for e in os.scandir(parent) if _LEFTOVER.match(e.name) and e.is_dir(follow_symlinks=False)]
+        entries = list(os.scandir(parent))
     except OSError:
         return []
     by_place: dict = {}
     for entry in entries:
-        by_place.setdefault(_LEFTOVER.match(entry.name)["name"], []).append(entry.path)
+        if _LEFTOVER.match(entry.name) and entry.is_dir(follow_symlinks=False):
+            by_place.setdefault(_LEFTOVER.match(entry.name)["name"], []).append(entry.path)
+        elif entry.name.startswith(".") and entry.name.endswith(_LOCK_MARK) and len(entry.name) > len(_LOCK_MARK) + 1:
+            by_place.setdefault(entry.name[1:-len(_LOCK_MARK)], [])  # a lock file alone: removed if free
     removed = []
     for name, found in by_place.items():
         place = (parent / name).absolute()
