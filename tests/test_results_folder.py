@@ -156,7 +156,7 @@ def test_ctrl_c_mid_run_leaves_the_earlier_folder_byte_identical(sig, earlier, t
         deadline = time.monotonic() + 240
         # Wait until the run is writing: its staging folder beside the target holds a run's WAV.
         while time.monotonic() < deadline and proc.poll() is None:
-            staging = [p for p in out.parent.iterdir() if p.name.startswith(".results")]
+            staging = [p for p in out.parent.iterdir() if p.name.startswith(".results.vsep-staging-")]
             if staging and any(staging[0].glob("*_slices/extracted_vocal.wav")):
                 break
             time.sleep(0.05)

@@ -126,10 +126,11 @@ def upload_source(mixture, other, other_kind: str, target_name: str = "vocals") 
 
 
 def display_name(name: str) -> str:
-    """A file name as the user sees it: no folders, no control characters, at most :data:`MAX_NAME_CHARS`."""
-    base = str(name).replace("\\", "/").rsplit("/", 1)[-1]
-    clean = "".join(ch for ch in base if ch.isprintable()).strip() or "file"
-    return clean if len(clean) <= MAX_NAME_CHARS else clean[:MAX_NAME_CHARS - 1] + "…"
+    """A file name as the user sees it: no folders, no control characters, at most :data:`MAX_NAME_CHARS`
+    (the one helper the command line uses too, :func:`vsep_core.text.display_name`)."""
+    from vsep_core.text import display_name as shown
+
+    return shown(name, MAX_NAME_CHARS)
 
 
 def _name_bytes(item) -> tuple[str, bytes]:

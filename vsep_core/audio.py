@@ -20,12 +20,9 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 import warnings
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,11 +53,30 @@ MAX_SEGMENT_S = 6 * 60
 #: run peaked at 1.31 GB for 4 minutes, 1.59 GB for 5 and 1.88 GB for 6.
 KEEP_AUDIO_SHARE = 2 / 3
 
+#: Largest sample magnitude accepted, whatever the level setting: full scale is 1.0, and float files may go a
+#: little beyond it (an unlimited master), but 1000 (+60 dB over full scale) is no recording. Above it the
+#: engine's float32 powers lose all precision and, near 1e19, overflow: NaN losses and all-zero WAVs.
+MAX_SAMPLE_ABS = 1e3
+
 #: Peak below which a signal counts as silent (about -200 dBFS).
 SILENCE_PEAK = 1e-10
 
 #: Added to the peak before dividing, as the research code does.
 NORMALISE_EPS = 1e-8
+
+#: A file with several audio streams (a Matroska or MP4 with a silent or commentary track first): the
+#: first stream whose first this-many seconds are not silent is used, and named in what is shown.
+STREAM_SCAN_S = 30.0
+
+#: libsndfile's frame count for "unknown" (SF_COUNT_MAX, 2**63 - 1), from anything at or above this.
+_UNKNOWN_FRAMES = 1 << 62
+
+#: Most a pair's lengths may differ by, in seconds, when one analysis frame is less: what lossy codecs add
+#: at the ends. An MP3 without a gapless header (piped from an encoder) carries its encoder delay and last
+#: frame's padding, up to 3 frames of 1,152 samples (0.08 s at 44.1 kHz, 0.11 s at 32 kHz); AAC 2,048 priming
+#: and padding samples (0.13 s at 16 kHz); Opus in WebM, which has no end trim, up to 0.1 s measured. The
+#: segments are then cut to the shorter file; the alignment check still finds a real offset.
+CODEC_PADDING_S = 0.25
 
 #: Frames decoded at a time: memory per block stays a few MB whatever the file.
 _BLOCK_FRAMES = 1 << 16
@@ -113,6 +129,11 @@ class AudioInfo:
     container, codec : str
         E.g. ``"WAV"`` / ``"PCM_16"`` (libsndfile) or ``"mov"`` / ``"aac"`` (ffmpeg).
     decoder : {"libsndfile", "ffmpeg"}
+    stream, n_streams : int
+        Which audio stream is read (0-based) of how many the file holds
+        (ffmpeg: the first with signal, see :data:`STREAM_SCAN_S`).
+    skipped : tuple of int
+        Audio streams before it that were found silent.
     """
 
     duration_s: float
@@ -122,6 +143,18 @@ class AudioInfo:
     container: str
     codec: str
     decoder: str
+    stream: int = 0
+    n_streams: int = 1
+    skipped: tuple = ()
+
+    def stream_label(self) -> str:
+        """Which stream was used, in words ("" for a file with one audio stream)."""
+        if self.n_streams <= 1:
+            return ""
+        silent = (f"; {'stream' if len(self.skipped) == 1 else 'streams'} "
+                  f"{', '.join(str(k + 1) for k in self.skipped)} silent" if self.skipped else "")
+        return (f"audio stream {self.stream + 1} of {self.n_streams} ({self.codec}, {self.sr} Hz, "
+                f"{self.channels} ch{silent})")
 
 
 @dataclass(frozen=True)
@@ -287,45 +320,38 @@ def _probe(src: _Input, max_duration: float | None) -> AudioInfo:
     return info
 
 
-_STDERR_LOCK = threading.Lock()
+#: libsndfile's names of MPEG audio (MP3): decoded in a child process (:mod:`vsep_core._mpeg_child`).
+_MPEG_FORMATS = ("MP3", "MPEG")
 
 
-@contextmanager
-def _decoder_notes_dropped():
-    """Drop the "Note: …" / "Warning: …" lines libmpg123 (inside libsndfile) prints on damaged MP3.
+#: First bytes of formats libsndfile opens without libmpg123 (WAV, RF64, W64, AIFF, AU, FLAC, Ogg, CAF, NIST,
+#: VOC, WavPack ...). Anything else may be opened as MPEG (libsndfile also tries MPEG for an unknown file called
+#: ``.mp3``), so it is probed in a child.
+_PLAIN_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"riff", b"FORM", b"fLaC", b"OggS", b".snd", b"dns.", b"caff",
+                b"NIST", b"Crea", b"wvpk")
 
-    It writes them straight to file descriptor 2, so they would break the
-    CLI's one-line message. While libsndfile runs, fd 2 goes to a temporary
-    file; anything else written there meanwhile is passed on afterwards. A
-    lock keeps two threads from swapping fd 2 at once.
-    """
-    with _STDERR_LOCK:
-        try:
-            sys.stderr.flush()
-            saved = os.dup(2)
-        except (OSError, ValueError, AttributeError):  # no stderr to protect
-            yield
-            return
-        with tempfile.TemporaryFile() as capture:
-            os.dup2(capture.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-                capture.seek(0)
-                kept = [line for line in capture.read().splitlines(keepends=True)
-                        if not line.startswith((b"Note: ", b"Warning: "))]
-                if kept:
-                    os.write(2, b"".join(kept))
+
+def _may_be_mpeg(head: bytes) -> bool:
+    """Whether libsndfile might hand the file to libmpg123 (which prints on fd 2)."""
+    return head[:4] not in _PLAIN_MAGIC
 
 
 def _probe_soundfile(src: _Input) -> AudioInfo | None:
+    if _may_be_mpeg(src.head(4)):
+        info = _probe_mpeg_child(src)
+        if info is None or info.container in _MPEG_FORMATS:
+            return info
+        # Another format (a FLAC behind an ID3 tag, a headerless format): libmpg123 is not involved.
     try:
-        with _decoder_notes_dropped(), src.open_soundfile() as f:
+        with src.open_soundfile() as f:
             sr, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
             container, codec = f.format, f.subtype
     except Exception:  # libsndfile says only "format not recognised" etc.; ffmpeg may know it
+        return None
+    if frames >= _UNKNOWN_FRAMES:
+        # A streamed FLAC (STREAMINFO's total samples 0, legal): libsndfile says "2**63 - 1 frames" and then
+        # cannot read it in blocks (its position update seeks, which needs the length). ffmpeg reads it, and
+        # the samples are counted as they come, so the duration limit still holds.
         return None
     duration = frames / sr if sr > 0 and frames >= 0 else float("nan")
     return AudioInfo(duration_s=duration, sr=sr, channels=channels, frames=frames, container=container,
@@ -490,6 +516,12 @@ def _decode(src: _Input, info: AudioInfo, *, start_s: float, duration_s: float |
                    source_duration_s=None if (start == 0 and count is None) else whole, start_s=float(start_s))
 
 
+def _refuse_absurd(name: str, peak: float):
+    raise VsepError(f"The {name} holds samples as large as {peak:.3g}; audio lies within ±1 (float files a "
+                    f"little beyond), and above {MAX_SAMPLE_ABS:g} it is not a recording. Is it damaged, or raw "
+                    "data saved as audio?")
+
+
 def _refuse_start(name: str, duration_s: float, start_s: float):
     raise VsepError(f"The {name} lasts {duration_s:.2f} s; a segment cannot start at {start_s:.2f} s.")
 
@@ -525,8 +557,11 @@ class _Collector:
         if hi <= lo:
             return
         part = block[:, lo:hi] if (lo, hi) != (0, n) else block
-        if not np.isfinite(part).all():
+        peak = float(np.max(np.abs(part))) if part.size else 0.0
+        if not np.isfinite(peak):
             raise VsepError(f"The {self.name} file holds NaN or infinite samples; it cannot be analysed.")
+        if peak > MAX_SAMPLE_ABS:
+            _refuse_absurd(self.name + " file", peak)
         self.channels = part.shape[0]
         # The same reduction as to_mono on the whole (channels, n) array, so the same bits.
         self.blocks.append(np.mean(np.ascontiguousarray(part), axis=0)[None, :] if self.mono
@@ -541,10 +576,11 @@ class _Collector:
 
 
 def _read_soundfile(src: _Input, info: AudioInfo, collector: _Collector) -> None:
-    # Only MP3 (libmpg123) prints on fd 2; other formats need not wait for the lock.
-    quiet = _decoder_notes_dropped() if info.container in ("MP3", "MPEG") else nullcontext()
+    if info.container in _MPEG_FORMATS or info.codec.startswith("MPEG"):  # MP3, or MPEG audio in a WAV
+        _read_mpeg_child(src, info, collector)
+        return
     try:
-        with quiet, src.open_soundfile() as f:
+        with src.open_soundfile() as f:
             if collector.start > 0 and f.seekable() and f.format in _EXACT_SEEK:
                 f.seek(collector.start)
                 collector.skip_to(collector.start)
@@ -623,7 +659,7 @@ def _probe_ffmpeg(src: _Input) -> AudioInfo:
     with _PrivateCopy(src) as path:
         try:
             run = subprocess.run(
-                [ffprobe, "-v", "error", *_whitelists(), "-select_streams", "a:0", "-show_entries",
+                [ffprobe, "-v", "error", *_whitelists(), "-select_streams", "a", "-show_entries",
                  "stream=codec_name,sample_rate,channels,duration:format=format_name,duration", "-of", "json",
                  "file:" + path],
                 capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
@@ -637,11 +673,20 @@ def _probe_ffmpeg(src: _Input) -> AudioInfo:
     streams = found.get("streams") or []
     if run.returncode != 0 or not streams:
         raise _not_audio(src.name)
-    stream, fmt = streams[0], found.get("format") or {}
+    fmt = found.get("format") or {}
+    infos = [_stream_info(stream, fmt, k, len(streams)) for k, stream in enumerate(streams)]
+    if infos[0] is None:
+        raise _not_audio(src.name)
+    if len(infos) == 1:
+        return infos[0]
+    return _first_with_signal(src, [info for info in infos if info is not None])
+
+
+def _stream_info(stream: dict, fmt: dict, k: int, n: int) -> AudioInfo | None:
     try:
         sr, channels = int(stream.get("sample_rate", 0)), int(stream.get("channels", 0))
     except (TypeError, ValueError):
-        raise _not_audio(src.name) from None
+        return None
     duration = float("nan")
     for value in (stream.get("duration"), fmt.get("duration")):
         try:
@@ -652,44 +697,50 @@ def _probe_ffmpeg(src: _Input) -> AudioInfo:
     frames = int(round(duration * sr)) if np.isfinite(duration) else -1
     return AudioInfo(duration_s=duration, sr=sr, channels=channels, frames=frames,
                      container=str(fmt.get("format_name", "?")), codec=str(stream.get("codec_name", "?")),
-                     decoder="ffmpeg")
+                     decoder="ffmpeg", stream=k, n_streams=n)
+
+
+def _first_with_signal(src: _Input, infos: list) -> AudioInfo:
+    """Of a file's audio streams, the first whose first :data:`STREAM_SCAN_S` seconds are not silent.
+
+    Each candidate is checked against the limits first and read only that far
+    (mono, in blocks). When all are silent, the first is returned (and refused
+    as silent later, with its streams named).
+    """
+    import dataclasses
+
+    skipped = []
+    for info in infos:
+        if not (1 <= info.channels <= MAX_CHANNELS and MIN_SAMPLE_RATE <= info.sr <= MAX_SAMPLE_RATE):
+            skipped.append(info.stream)
+            continue
+        scan = _Collector(src.name, info.sr, 0, int(STREAM_SCAN_S * info.sr), True,
+                          max_frames=int(STREAM_SCAN_S * info.sr) + _BLOCK_FRAMES)
+        _read_ffmpeg(src, info, scan)
+        y = scan.result()
+        if y.size and float(np.max(np.abs(y))) > SILENCE_PEAK:
+            return dataclasses.replace(info, skipped=tuple(skipped))
+        skipped.append(info.stream)
+    return infos[0]
 
 
 def _read_ffmpeg(src: _Input, info: AudioInfo, collector: _Collector) -> None:
     """Stream float32 samples from ffmpeg's stdout in blocks; stop it once enough are read."""
     ffmpeg, _ = _ffmpeg_tools()
     demuxer = info.container.split(",")[0]
-    frame_bytes = 4 * info.channels
-    deadline = time.monotonic() + 600
     with _PrivateCopy(src) as path:
         errors = os.path.join(os.path.dirname(path), "errors.txt")
         with open(errors, "wb") as err:
             try:
                 proc = subprocess.Popen(
                     [ffmpeg, "-v", "error", "-nostdin", *_whitelists(), "-f", demuxer, "-i", "file:" + path,
-                     "-map", "0:a:0", "-vn", "-sn", "-dn", "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"],
+                     "-map", f"0:a:{info.stream}", "-vn", "-sn", "-dn", "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"],
                     stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
                 )
             except OSError:
                 raise _not_audio(src.name) from None
-        stopped = False
         try:
-            pending = b""
-            while not collector.done:
-                want = _BLOCK_FRAMES * frame_bytes
-                chunk = proc.stdout.read(want)
-                if not chunk:
-                    collector.reached_end = True
-                    break
-                pending += chunk
-                usable = len(pending) - len(pending) % frame_bytes
-                if usable:
-                    block = np.frombuffer(pending[:usable], dtype="<f4").reshape(-1, info.channels)
-                    pending = pending[usable:]
-                    collector.add(np.ascontiguousarray(block.T, dtype=np.float32))
-                if time.monotonic() > deadline:
-                    raise VsepError(f"Decoding the {src.name} file took over 10 minutes; it was stopped.")
-            stopped = not collector.reached_end
+            stopped = _collect(lambda n, seconds: proc.stdout.read(n), info, collector, src.name)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -700,6 +751,103 @@ def _read_ffmpeg(src: _Input, info: AudioInfo, collector: _Collector) -> None:
         if not stopped and proc.returncode != 0:
             raise VsepError(f"The {src.name} file is damaged: decoding stopped at "
                             f"{collector.total / info.sr:.2f} s.")
+
+
+def _collect(read, info: AudioInfo, collector: _Collector, name: str) -> bool:
+    """Feed ``collector`` interleaved float32 frames from ``read(n_bytes, seconds_left)`` (``b""`` at the end).
+
+    Stops once the collector has what it wants, or after 10 minutes. Returns
+    whether it stopped before the end (the caller then stops the decoder).
+    """
+    frame_bytes = 4 * info.channels
+    deadline = time.monotonic() + 600
+    pending = b""
+    while not collector.done:
+        chunk = read(_BLOCK_FRAMES * frame_bytes, max(deadline - time.monotonic(), 0.0))
+        if not chunk:
+            collector.reached_end = True
+            break
+        pending += chunk
+        usable = len(pending) - len(pending) % frame_bytes
+        if usable:
+            block = np.frombuffer(pending[:usable], dtype="<f4").reshape(-1, info.channels)
+            pending = pending[usable:]
+            collector.add(np.ascontiguousarray(block.T, dtype=np.float32))
+        if time.monotonic() > deadline:
+            raise VsepError(f"Decoding the {name} file took over 10 minutes; it was stopped.")
+    return not collector.reached_end
+
+
+def _mpeg_child(src: _Input, mode: str):
+    """A :class:`vsep_core._mpeg_child.Child` reading the file (bytes go to a private copy first)."""
+    from ._mpeg_child import Child
+
+    return Child(str(src.path), mode) if src.path is not None else _CopyAndChild(src, mode)
+
+
+class _CopyAndChild:
+    """A child reading a private copy of in-memory bytes; the copy is removed when the child is closed."""
+
+    def __init__(self, src: _Input, mode: str):
+        from ._mpeg_child import Child
+
+        self.copy = _PrivateCopy(src)
+        path = self.copy.__enter__()
+        try:
+            self.child = Child(path, mode)
+        except BaseException:
+            self.copy.__exit__(None, None, None)
+            raise
+        self.header, self.error = self.child.header, self.child.error
+
+    def read(self, timeout: float) -> bytes:
+        return self.child.read(timeout)
+
+    def close(self) -> None:
+        self.child.close()
+        self.copy.__exit__(None, None, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def _probe_mpeg_child(src: _Input) -> AudioInfo | None:
+    """The header of a file libsndfile may open as MP3, read in a child (libmpg123 prints there, not here)."""
+    with _mpeg_child(src, "probe") as child:
+        header = child.header
+    try:
+        sr, channels, frames = int(header["sr"]), int(header["channels"]), int(header["frames"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if frames >= _UNKNOWN_FRAMES:
+        return None
+    return AudioInfo(duration_s=frames / sr if sr > 0 and frames >= 0 else float("nan"), sr=sr, channels=channels,
+                     frames=frames, container=str(header.get("format", "?")), codec=str(header.get("subtype", "?")),
+                     decoder="libsndfile")
+
+
+def _read_mpeg_child(src: _Input, info: AudioInfo, collector: _Collector) -> None:
+    """libsndfile's samples of an MP3, from a child whose fd 2 (libmpg123's notes) is not this process's.
+
+    No lock around the decoding and no redirection of this process's fd 2:
+    sessions decode MP3 at once, and the server's own log lines are never touched.
+    """
+    from ._mpeg_child import ChildError
+
+    with _mpeg_child(src, "decode") as child:
+        if child.header is None:
+            raise _not_audio(src.name)
+        if int(child.header.get("channels", -1)) != info.channels:  # the file changed since it was probed
+            raise VsepError(f"The {src.name} file changed while it was being read.")
+        try:
+            _collect(lambda n, seconds: child.read(seconds), info, collector, src.name)
+        except ChildError as exc:
+            raise VsepError(f"The {src.name} file is damaged: decoding stopped at "
+                            f"{collector.total / info.sr:.2f} s ({_short(exc)}).") from None
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
@@ -826,7 +974,8 @@ def check_signal(y, name: str, settings: Settings | None = None, *, dtype=np.flo
         What the signal is, for the message ("mixture", "vocal reference" ...).
     settings : Settings, optional
         A prepared signal for analysis: then it must last one STFT frame
-        (``settings.n_fft`` samples at ``settings.sr``) and must not be silent.
+        (``settings.n_fft`` samples at ``settings.sr``), must not be silent and
+        must stay within ±:data:`MAX_SAMPLE_ABS`.
     dtype : numpy dtype
         What to return it as (float32 for audio, float64 for metrics).
     min_samples : int
@@ -861,6 +1010,8 @@ def check_signal(y, name: str, settings: Settings | None = None, *, dtype=np.flo
                         f"{' after cutting the segment' if settings is not None else ''}.")
     if not np.isfinite(y).all():
         raise VsepError(f"The {name} holds NaN or infinite samples.")
+    if settings is not None and float(np.max(np.abs(y))) > MAX_SAMPLE_ABS:
+        _refuse_absurd(name, float(np.max(np.abs(y))))
     if refuse_silent:
         peak = float(np.max(np.abs(y)))
         if (peak <= silence_peak) if silence_peak > 0 else peak == 0.0:
@@ -980,8 +1131,8 @@ def prepare_pair(
     ------
     VsepError
         For undecodable, damaged, empty, silent or non-finite input, input
-        over a limit, a pair whose lengths differ by more than one frame
-        (``n_fft`` samples), a pair with nothing to separate (the vocal is
+        over a limit, a pair whose lengths differ by more than one frame or
+        :data:`CODEC_PADDING_S` (whichever is longer), a pair with nothing to separate (the vocal is
         the mixture), and when not exactly one of ``vocal`` and
         ``instrumental`` is given.
     """
@@ -1037,6 +1188,12 @@ def prepare_pair(
         "n_samples": n,
         "target_name": names.name,
     }
+    # A file with several audio streams: which one was read (a silent first track is skipped, and said so).
+    streams = {role: side.info.stream_label() for role, side in
+               (("mixture", mix_side), ("vocal" if vocal is not None else "instrumental", other_side))
+               if side.info is not None and side.info.stream_label()}
+    if streams:
+        info["streams"] = streams
     return Pair(mixture=mix_out.astype(np.float32, copy=False), vocal=voc_out.astype(np.float32, copy=False),
                 sr=settings.sr, info=info)
 
@@ -1055,7 +1212,7 @@ def _check_something_to_separate(mixture: np.ndarray, vocal: np.ndarray, names=N
 
 
 def check_lengths(a: Decoded, b: Decoded, *, frame: int = 2048) -> None:
-    """Reject a pair whose lengths differ by more than ``frame`` samples.
+    """Reject a pair whose lengths differ by more than ``frame`` samples or :data:`CODEC_PADDING_S`.
 
     Lengths are compared in seconds, so files at different rates compare fairly.
     """
@@ -1066,12 +1223,15 @@ def _check_lengths(a, b, *, frame: int) -> None:
     if not (np.isfinite(a.duration_s) and np.isfinite(b.duration_s)):
         return  # a container that does not say: the segments are cut to the shorter
     diff_s = a.duration_s - b.duration_s
-    if abs(diff_s) * max(a.sr, b.sr) > frame:
+    sr = max(a.sr, b.sr)
+    tolerance = max(frame, CODEC_PADDING_S * sr)  # in samples at the higher rate
+    if abs(diff_s) * sr > tolerance:
         longer, shorter = (a, b) if diff_s > 0 else (b, a)
         raise VsepError(
             f"The {longer.name} ({longer.duration_s:.3f} s) is longer than the {shorter.name} "
             f"({shorter.duration_s:.3f} s) by {abs(diff_s):.3f} s; a pair must have the same length "
-            f"(within one frame, {frame / max(a.sr, b.sr) * 1000:.0f} ms). Are they from the same song and edit?"
+            f"(within {tolerance / sr * 1000:.0f} ms: an analysis frame or a codec's padding). "
+            "Are they from the same song and edit?"
         )
 
 
@@ -1090,18 +1250,20 @@ def wav_bytes(y: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> bytes:
 
 
 def write_wav(path, y: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> Path:
-    """:func:`wav_bytes` into a file (16-bit PCM, as the research code did), creating folders."""
+    """:func:`wav_bytes` into a file (16-bit PCM, as the research code did), creating folders, atomically
+    (:func:`vsep_core.staging.atomic_file`)."""
+    from .staging import atomic_file
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if subtype == "PCM_16":
-        header, pcm = _pcm16_wav(y, sr)
-        with open(path, "wb") as f:
+    with atomic_file(path, "wb") as f:
+        if subtype == "PCM_16":
+            header, pcm = _pcm16_wav(y, sr)
             f.write(header)
             f.write(memoryview(pcm).cast("B"))
-        return path
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sf.write(path, np.asarray(y, dtype=np.float32), sr, subtype=subtype)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sf.write(f, np.asarray(y, dtype=np.float32), sr, format="WAV", subtype=subtype)
     return path
 
 

@@ -62,7 +62,8 @@ from .metrics import BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES
 from .progress import Progress, report
 from .settings import Settings
 from .stems import DEFAULT_TARGET, labels, target_name
-from .staging import BATCH_ENTRIES, StagedFolder, check_out_dir
+from .staging import BATCH_ENTRIES, StagedFolder, atomic_file, check_out_dir
+from .text import csv_cell, terminal_text
 
 #: File name stems (lower case, without extension) for each role.
 MIXTURE_NAMES = ("mixture", "mix")
@@ -590,7 +591,7 @@ def _per_song_columns() -> list[str]:
 
 
 def _write_csv(path: Path, rows, columns) -> Path:
-    with path.open("w", newline="") as f:
+    with atomic_file(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for row in rows:
@@ -599,8 +600,9 @@ def _write_csv(path: Path, rows, columns) -> Path:
 
 
 def _csv_value(value):
+    """A cell: numbers as JSON has them, text no spreadsheet runs as a formula (:func:`vsep_core.text.csv_cell`)."""
     value = json_ready(value)
-    return "" if value is None else value
+    return "" if value is None else csv_cell(value)
 
 
 def format_summary(result: BatchResult) -> str:
@@ -649,4 +651,4 @@ def format_summary(result: BatchResult) -> str:
     for failure in result.failures:
         what = failure["song"] + (f" ({failure['stem']})" if failure.get("stem") else "")
         lines.append(f"Skipped {what}: {failure['error']}")
-    return "\n".join(lines)
+    return terminal_text("\n".join(lines))  # folder names may hold escape sequences

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shutil
 import signal
 import sys
 import time
 
 from .errors import VsepError
+from .staging import release_all_claims
 from .settings import LEVEL_MODES, PASS_METHODS, POOLED_WINDOW_MODES, Settings
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 #: Default BSS Eval frame length (as :data:`vsep_core.metrics.BSS_WINDOW_S`; metrics imports museval lazily).
@@ -189,7 +192,13 @@ def _with_file_names(pair, args):
     from pathlib import Path
 
     other = "vocal" if args.vocal is not None else "instrumental"
-    names = {"mixture": Path(args.mixture).name, other: Path(getattr(args, other)).name}
+    from .text import display_name
+
+    # Printable and bounded (no bidi override or escape sequence in the report, summary.json or terminal).
+    names = {"mixture": display_name(Path(args.mixture).name), other: display_name(Path(getattr(args, other)).name)}
+    for role, label in pair.info.get("streams", {}).items():  # a file with several audio streams: say which
+        if not getattr(args, "quiet", False):
+            print(f"vsep {args.command}: note: the {role} file: used {label}.", file=sys.stderr)
     return dataclasses.replace(pair, info={**pair.info, **names})
 
 
@@ -515,6 +524,7 @@ def main_batch(args) -> int:
     from .cluster import scheduler_address
     from .progress import TerminalProgress
     from .staging import BATCH_ENTRIES, check_out_dir
+    from .text import terminal_text
 
     settings, order, max_slices = _checked_settings(args, "batch")
     resolve_methods(args.methods, settings, order=order, max_slices=max_slices)  # fail early on a typo
@@ -530,7 +540,7 @@ def main_batch(args) -> int:
                            stems=stems)
     paths = write_outputs(result, target)
     print(format_summary(result))
-    print("\nWritten: " + ", ".join(str(p) for p in paths))
+    print(terminal_text("\nWritten: " + ", ".join(str(p) for p in paths)))
     if not result.reports:
         print("vsep batch: error: no song could be evaluated.", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -570,25 +580,104 @@ def main_check(args) -> int:
 
 
 def main(argv=None) -> int:
-    """Parse, run, and turn bad input into one line on stderr (exit 2) and Ctrl-C into exit 130."""
+    """Parse, run, and turn every failure into one line on stderr, never a traceback.
+
+    Exit codes: 0 done; 1 ``batch`` with some songs skipped, or ``check`` with a
+    part missing; 2 bad input, or a place or device that cannot be written (a
+    full disk, a full or closed output: results folders and reports are left as
+    they were); 70 an internal error (a bug: the line says what, and
+    ``VSEP_DEBUG=1`` shows the traceback); 130 interrupted (Ctrl-C, SIGTERM).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     previous = _terminate_as_interrupt()
+    stdout = sys.stdout = _WatchedOutput(sys.stdout)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a full or closed output fails here, inside the handlers, not at exit
+        return code
     except VsepError as exc:
-        print(f"vsep {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(args.command, str(exc))
     except ImportError as exc:
-        print(f"vsep {args.command}: error: a part this command needs is not installed ({exc}); "
-              "see `python -m vsep_core check`.", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(args.command, f"a part this command needs is not installed ({exc}); "
+                                   "see `python -m vsep_core check`.")
     except KeyboardInterrupt:
-        print(f"vsep {args.command}: interrupted (a results folder is left as it was).", file=sys.stderr)
+        _say(f"vsep {args.command}: interrupted (a results folder is left as it was).")
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a full disk or device, a closed pipe, an I/O error: not a bug, not bad input
+        why = exc.strerror or _one_line(exc)
+        if stdout.failed:
+            _quiet_stdout()
+            return _fail(args.command, f"cannot write to the standard output: {why}.")
+        place = getattr(exc, "filename", None) or getattr(args, "out", None)
+        where = f" {place}" if place else ""
+        return _fail(args.command, f"cannot write{where}: {why}. Earlier results are left as they were.")
+    except Exception as exc:  # a bug: one line (the traceback on request), never a wall of text
+        if os.environ.get("VSEP_DEBUG"):
+            raise
+        _fail(args.command, f"internal error ({type(exc).__name__}: {_one_line(exc)}); please report it "
+                            "(VSEP_DEBUG=1 shows the traceback).")
+        return EXIT_INTERNAL
     finally:
+        if sys.stdout is stdout:
+            sys.stdout = stdout.stream
+        release_all_claims()  # results places this command claimed (normally released already)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def _say(line: str) -> None:
+    """``line`` on stderr, made safe for a terminal; nothing when stderr itself cannot be written."""
+    from .text import terminal_text
+
+    try:
+        print(terminal_text(line), file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _fail(command: str, message: str) -> int:
+    _say(f"vsep {command}: error: {message}")
+    return EXIT_BAD_INPUT
+
+
+class _WatchedOutput:
+    """stdout, noting whether writing to it failed (a full device, a closed pipe): that failure is told
+    apart from a full results disk, which raises the same OSError."""
+
+    def __init__(self, stream):
+        self.stream, self.failed = stream, False
+
+    def write(self, text):
+        try:
+            return self.stream.write(text)
+        except OSError:
+            self.failed = True
+            raise
+
+    def flush(self):
+        try:
+            return self.stream.flush()
+        except OSError:
+            self.failed = True
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def _quiet_stdout() -> None:
+    """Point a failed stdout at /dev/null, so Python's own flush at exit prints no "Exception ignored …"."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture): nothing to quiet
+        pass
 
 
 def _terminate_as_interrupt():

@@ -36,6 +36,7 @@ from .progress import Progress, report
 from .reconstruct import instrumental_from_vocal
 from .settings import Settings
 from .stems import labels, pair_target
+from .text import terminal_text
 
 #: Ceilings and floors measured beside an experiment's runs (names in :mod:`vsep_core.baselines`).
 REFERENCE_METHODS = ("exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture")
@@ -476,6 +477,7 @@ def _pair_summary(pair: Pair, given: str, level: str, names) -> dict:
         "n_samples": pair.n_samples,
         "duration_s": pair.duration_s,
         "level": level,
+        **({"streams": info["streams"]} if info.get("streams") else {}),
     }
 
 
@@ -516,7 +518,8 @@ def format_table(result: dict) -> str:
     lines = [
         f"Pair: mixture {pair['mixture']} + {slot_labels[target]} {pair[target]}, {pair['duration_s']:.2f} s at "
         f"{pair['sr']} Hz "
-        f"(engine level {pair['level']}; scored at the files' true scale)",
+        f"(engine level {pair['level']}; scored at the files' true scale)"
+        + "".join(f"; {role}: {label}" for role, label in pair.get("streams", {}).items()),
         f"Alignment: {result['alignment']['verdict']}"
         + (" [lag and gain applied]" if result.get("alignment_applied") else ""),
         f"BSS Eval: {bss['implementation']}; "
@@ -543,4 +546,4 @@ def format_table(result: dict) -> str:
     if notes:
         lines += ["", f"Target: {slot_labels['vocal']}. Marked * = not built to estimate this target; its figures "
                       "are shown for completeness, not as a fair blind baseline:"] + notes
-    return "\n".join(lines)
+    return terminal_text("\n".join(lines))  # file names may hold escape sequences or bidi controls

@@ -45,15 +45,19 @@ def json_text(value, *, indent: int = 2) -> str:
 def write_json(value, path) -> Path:
     """Write ``value`` as strict JSON to ``path``, creating its folder.
 
+    Atomically (:func:`vsep_core.staging.atomic_file`): a full disk or a kill
+    leaves the previous file as it was, never half a report.
+
     Raises
     ------
     VsepError
         When the file cannot be written (one line naming the path and why).
     """
+    from .staging import write_text_atomic
+
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json_text(value))
+        write_text_atomic(path, json_text(value))
     except OSError as exc:
         raise VsepError(f"Cannot write the JSON report to {str(path)!r}: {exc.strerror or exc}.") from exc
     return path

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from .text import terminal_text
+
 Progress = Optional[Callable[[float, str], None]]
 
 
@@ -61,7 +63,7 @@ class TerminalProgress:
         if self._bar.disable:
             return
         steps = int(round(min(max(float(fraction), 0.0), 1.0) * self.STEPS))
-        self._bar.set_description_str(label, refresh=False)
+        self._bar.set_description_str(terminal_text(label), refresh=False)  # names may hold escapes
         self._bar.n = steps  # a later stage may start its own 0 … 1: set, do not add
         self._bar.refresh()
 

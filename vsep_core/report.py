@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import Pair, wav_bytes, write_wav
+from .staging import write_bytes_atomic
 from . import ORACLE_NOTE
 from .experiment import ExperimentResult, RunSummary
 from .jsonio import json_ready, json_text
@@ -91,9 +92,7 @@ class Outputs:
         if self.out_dir is None:
             self.files[relpath] = data
         else:
-            path = self.out_dir / relpath
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            write_bytes_atomic(self.out_dir / relpath, data)
 
     def _put_wav(self, relpath: str, y: np.ndarray, sr: int) -> None:
         self.wav_count += 1
