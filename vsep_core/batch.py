@@ -51,10 +51,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .api import batch_song
 from .audio import Decoded, decode
 from .baselines import resolve_methods
 from .errors import VsepError
-from .evaluate import evaluate_pair, evaluation_settings, format_db, load_pair
+from .evaluate import evaluation_settings, format_db
 from .jsonio import json_ready, write_json
 from .metrics import BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES
 from .progress import Progress, report
@@ -201,7 +202,8 @@ def _song_from_folder(folder: Path) -> Song:
                 instrumental=None if vocal is not None else instrumental, stems=stems, extra_stems=extra)
 
 
-def _summed_stems(stems) -> Decoded:
+def summed_stems(stems) -> Decoded:
+    """The drums, bass and other stems summed in mono: the instrumental of a MUSDB-style song folder."""
     decoded = [decode(path, name=f"{path.parent.name}/{path.name}") for path in stems]
     rates = {d.sr for d in decoded}
     if len(rates) != 1:
@@ -217,46 +219,8 @@ def _summed_stems(stems) -> Decoded:
 
 # --- one song (runs on a worker) -----------------------------------------------------
 
-def evaluate_song(song: Song, methods, settings: Settings, *, window_s: float | None = BSS_WINDOW_S,
-                  align: bool = False, max_lag_s: float = 1.0, order=None, max_slices: int | None = None,
-                  stem: str = DEFAULT_TARGET) -> dict:
-    """Evaluate one song with one stem as the target; never raises.
-
-    Arguments as :func:`vsep_core.evaluate.evaluate_pair`'s; ``stem`` is the
-    target (default the vocal; see :attr:`Song.targets`).
-
-    Returns
-    -------
-    dict
-        ``{"song", "layout", "stem", "report"}`` (the :func:`evaluate_pair`
-        report) or ``{"song", "layout", "stem", "error"}`` with a message.
-    """
-    out = {"song": song.name, "layout": song.layout}
-    if stem != DEFAULT_TARGET:  # a vocal-only batch's outcomes read as they always did
-        out["stem"] = stem
-    try:
-        if song.problem:
-            raise VsepError(song.problem)
-        if stem != DEFAULT_TARGET:
-            if stem not in song.targets:
-                raise VsepError(f"no {stem} file in this song folder.")
-            pair = load_pair(song.mixture, vocal=song.targets[stem], settings=settings, target_name=stem)
-            pair.info.setdefault("song", song.name)
-            out["report"] = evaluate_pair(pair, methods, settings=settings, window_s=window_s, align=align,
-                                          max_lag_s=max_lag_s, order=order, max_slices=max_slices)
-            return out
-        instrumental = song.instrumental
-        if song.vocal is None and instrumental is None:
-            instrumental = _summed_stems(song.stems)
-        pair = load_pair(song.mixture, vocal=song.vocal, instrumental=instrumental, settings=settings)
-        pair.info.setdefault("song", song.name)
-        out["report"] = evaluate_pair(pair, methods, settings=settings, window_s=window_s, align=align,
-                                      max_lag_s=max_lag_s, order=order, max_slices=max_slices)
-    except VsepError as exc:
-        out["error"] = str(exc)
-    except Exception as exc:  # one broken song must not stop the batch: record it and go on
-        out["error"] = f"unexpected {type(exc).__name__}: {exc}"
-    return out
+#: One song, one stem: :func:`vsep_core.api.batch_song` (the name batch's callers know).
+evaluate_song = batch_song
 
 
 # --- the batch --------------------------------------------------------------------------
@@ -469,7 +433,7 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
             report(progress, done / total, f"Running on {label}")
             batch_id = uuid.uuid4().hex[:8]  # keys unique even when batches share a cluster
             futures = {
-                client.submit(evaluate_song, song, result.stem_methods[stem], settings, window_s=window_s,
+                client.submit(batch_song, song, result.stem_methods[stem], settings, window_s=window_s,
                               align=align, max_lag_s=max_lag_s, order=order, max_slices=max_slices, stem=stem,
                               key=f"vsep-{batch_id}-song-{i}-{stem}", pure=False): (song, stem)
                 for i, (song, stem) in enumerate(runnable)

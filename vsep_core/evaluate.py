@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from .alignment import MAX_LAG_S, MIN_CORRELATION, apply_alignment, check_alignment
+from .alignment import MAX_LAG_S, apply_alignment, check_alignment
 from .audio import Pair, engine_pair, prepare_pair, to_true_scale
 from .baselines import Separation, progressive_name, resolve_methods, run_method
 from .errors import VsepError
@@ -189,9 +189,7 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
     given_signal = truth.vocal if given == "vocal" else truth.mixture - truth.vocal
     report(progress, 0.0, f"Checking the alignment of the {given_label}")
     alignment = check_alignment(truth.mixture, given_signal, truth.sr, max_lag_s=max_lag_s, name=given_label)
-    # Only a real misfit is repaired: an aligned pair's fitted gain is off by <i, v> / <v, v>
-    # (the instrumental's chance correlation with the vocal), and an unrelated file has nothing to fix.
-    if align and not alignment.aligned and abs(alignment.correlation_at_lag) >= MIN_CORRELATION:
+    if align and alignment.fixable:
         fixed = apply_alignment(given_signal, alignment.lag_samples, alignment.gain)
         vocal = fixed if given == "vocal" else (truth.mixture - fixed).astype(np.float32)
         truth = Pair(mixture=truth.mixture, vocal=vocal, sr=truth.sr, info={**truth.info, "alignment_applied": True})
@@ -412,7 +410,7 @@ def experiment_si_sdr(result, truth: Pair) -> dict:
 
 def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=None,
                    window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = MAX_LAG_S,
-                   progress: Progress = None) -> dict:
+                   progress: Progress = None, vocal_raw: np.ndarray | None = None) -> dict:
     """Score a finished joint matching, and reference methods beside it (as :func:`evaluate_experiment`).
 
     Parameters
@@ -426,6 +424,8 @@ def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=None,
         The pair at its true scale with the same segment settings.
     joint : JointSettings
         The settings ``found`` was made with (named in the report).
+    vocal_raw : np.ndarray, optional
+        ``vocal_from_db(found.final_db, analysis)`` when the caller has made it already.
 
     Returns
     -------
@@ -443,7 +443,8 @@ def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=None,
                         "same segment settings.")
     method = JointMatching(settings, joint)
     candidate = estimate_candidate(method.name, method.kind, method.description,
-                                   vocal_from_db(found.final_db, analysis), engine_pair(truth, settings.level),
+                                   vocal_from_db(found.final_db, analysis) if vocal_raw is None else vocal_raw,
+                                   engine_pair(truth, settings.level),
                                    {"views": [list(v) for v in joint.views], "loss": found.final_loss,
                                     "steps": joint.steps, "step_size": joint.step_size, "clip_db": joint.clip_db})
     references = resolve_methods(list(methods), settings) if methods else []

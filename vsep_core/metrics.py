@@ -34,6 +34,7 @@ import numpy as np
 
 from .audio import check_signal
 from .errors import VsepError
+from .limits import BSS_WINDOW_S  # noqa: F401 - the BSS Eval frame length, re-exported here
 
 #: The metrics reported for each source, in table order.
 METRIC_NAMES = ("si_sdr", "sdr", "sir", "sar")
@@ -41,8 +42,6 @@ METRIC_NAMES = ("si_sdr", "sdr", "sir", "sar")
 #: The two sources of a pair, in table order.
 SOURCE_NAMES = ("vocal", "instrumental")
 
-#: BSS Eval frame length in seconds (SiSEC: 1 s frames, median over frames).
-BSS_WINDOW_S = 1.0
 
 #: Distortion filter length of BSS Eval v4 (museval's default, as in SiSEC).
 BSS_FILTER_LENGTH = 512

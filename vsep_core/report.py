@@ -140,6 +140,40 @@ class Outputs:
             self._put("plots/plotly.min.js", get_plotlyjs().encode())
         return summary
 
+    def add_joint(self, outcome, *, estimate: bool = True, inputs: bool = True) -> None:
+        """Write a joint matching's WAVs into ``joint/``: the estimate (target peak-normalised, as the seed runs'
+        files, and mixture − target) and copies of the inputs."""
+        names = labels(self.target_name)
+        if estimate:
+            self._put_wav(f"joint/extracted_{names.target_file}.wav", outcome.estimate.vocal, self.pair.sr)
+            self._put_wav(f"joint/extracted_{names.complement_file}.wav", outcome.estimate.instrumental,
+                          self.pair.sr)
+            self.written.add("joint")
+        if inputs:
+            self._put_wav("joint/mixture.wav", self.pair.mixture, self.pair.sr)
+            self._put_wav("joint/target.wav", self.pair.vocal, self.pair.sr)
+
+    def finish_joint(self, outcome, joint, *, metrics: dict | None = None) -> dict:
+        """Write a joint matching's ``summary.json``, ``settings.json`` and ``metrics.json`` (when given).
+
+        Returns
+        -------
+        dict
+            The summary (JSON-ready).
+        """
+        found = outcome.result
+        summary = {"method": "joint", "target": labels(self.target_name).to_dict(), "pair": self.pair.info,
+                   "settings": self.settings.to_dict(),
+                   "joint": {"steps": joint.steps, "step_size": joint.step_size,
+                             "views": [list(v) for v in joint.views], "clip_db": joint.clip_db},
+                   "final_loss": found.final_loss, "view_losses": found.view_losses,
+                   "loss_curve": found.loss_curve, "seconds": outcome.seconds}
+        self._put("summary.json", json_text(summary).encode())
+        self._put("settings.json", json_text(self.settings.to_dict()).encode())
+        if metrics is not None:
+            self._put("metrics.json", json_text(metrics).encode())
+        return summary
+
     def zip_bytes(self) -> bytes:
         """Every collected file in one ZIP (in-memory mode only)."""
         return zip_files(self.files)
