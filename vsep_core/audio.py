@@ -33,28 +33,9 @@ import numpy as np
 import soundfile as sf
 
 from .errors import VsepError
+from .limits import (  # noqa: F401 - the input limits live in vsep_core.limits; re-exported under their old names
+    KEEP_AUDIO_SHARE, MAX_CHANNELS, MAX_DURATION_S, MAX_SAMPLE_RATE, MAX_SEGMENT_S, MIN_SAMPLE_RATE)
 from .settings import Settings
-
-#: Longest input accepted by default, in seconds (a whole album side is not a song).
-#: ``VSEP_MAX_DURATION_S`` in the environment, or a ``max_duration_s`` argument, overrides it.
-MAX_DURATION_S = 20 * 60
-
-#: Most channels accepted (7.1 surround); more is not a song's recording.
-MAX_CHANNELS = 8
-
-#: Sample rates accepted, in Hz: telephone speech to high-resolution studio audio.
-MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 192_000
-
-#: Longest analysed segment by default, in seconds at the default STFT (hop 1040, n_fft 2048),
-#: so that 18 slices plus the greedy search stay under 1.5 GB with room to spare (``run
-#: --full-length --slices 18 --greedy`` peaked at 1.1 GB for 5 minutes, 1.39–1.47 GB for 7 and
-#: 1.70 GB for 9). ``VSEP_MAX_SEGMENT_S`` overrides it; other hops and FFT sizes scale it (the
-#: work is windows × bins).
-MAX_SEGMENT_S = 6 * 60
-
-#: Share of the segment limit when every run's audio is kept: with ``--report`` and plots the same
-#: run peaked at 1.31 GB for 4 minutes, 1.59 GB for 5 and 1.88 GB for 6.
-KEEP_AUDIO_SHARE = 2 / 3
 
 #: Peak below which a signal counts as silent (about -200 dBFS).
 SILENCE_PEAK = 1e-10

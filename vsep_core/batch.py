@@ -57,6 +57,7 @@ from .baselines import resolve_methods
 from .errors import VsepError
 from .evaluate import evaluation_settings, format_db
 from .jsonio import json_ready, write_json
+from .limits import STEM_LENGTH_TOLERANCE
 from .metrics import BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES
 from .progress import Progress, report
 from .settings import Settings
@@ -210,7 +211,7 @@ def summed_stems(stems) -> Decoded:
         raise VsepError("The drums, bass and other stems have different sample rates "
                         f"({', '.join(str(r) for r in sorted(rates))} Hz).")
     n = min(d.samples.shape[1] for d in decoded)
-    if max(d.samples.shape[1] for d in decoded) - n > 2048:
+    if max(d.samples.shape[1] for d in decoded) - n > STEM_LENGTH_TOLERANCE:
         raise VsepError("The drums, bass and other stems have different lengths.")
     # Mono first (the pair is analysed in mono anyway), so stems may differ in channel count.
     total = np.sum([np.mean(d.samples[:, :n], axis=0) for d in decoded], axis=0, dtype=np.float32)

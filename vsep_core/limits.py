@@ -20,3 +20,26 @@ MIN_CORRELATION = 0.1
 #: Figures above this (dB) are ratios to rounding noise (e.g. the mixture-as-estimate's SAR): views of the
 #: scores show ">150" rather than digits that only reflect float rounding; JSON keeps the number.
 NOISE_FLOOR_DB = 150.0
+
+# --- input limits (vsep_core.audio applies them) -------------------------------------------------
+
+#: Longest input accepted by default, in seconds (a whole album side is not a song).
+#: ``VSEP_MAX_DURATION_S`` in the environment, or a ``max_duration_s`` argument, overrides it.
+MAX_DURATION_S = 20 * 60
+
+#: Most channels accepted (7.1 surround); more is not a song's recording.
+MAX_CHANNELS = 8
+
+#: Sample rates accepted, in Hz: telephone speech to high-resolution studio audio.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 192_000
+
+#: Longest analysed segment by default, in seconds at the default STFT (hop 1040, n_fft 2048), so that
+#: 18 slices plus the greedy search stay under 1.5 GB with room to spare (measured: BENCHMARKS.md).
+#: ``VSEP_MAX_SEGMENT_S`` overrides it; other hops and FFT sizes scale it (the work is windows × bins).
+MAX_SEGMENT_S = 6 * 60
+
+#: Share of the segment limit when every run's audio is kept (a report, scores, the dashboard).
+KEEP_AUDIO_SHARE = 2 / 3
+
+#: Most samples by which stems summed into one source may differ in length (one STFT frame at 2048).
+STEM_LENGTH_TOLERANCE = 2048
