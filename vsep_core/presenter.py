@@ -91,6 +91,8 @@ class ScoreRow:
     seconds : float or None
     values : tuple of (float or None)
         One per column of the table; ``None`` where the figure means nothing.
+    figures : tuple of float
+        The report's figures as they are, one per column (NaN where missing): what ``metrics.json`` holds.
     """
 
     name: str
@@ -102,6 +104,7 @@ class ScoreRow:
     loss: float | None
     seconds: float | None
     values: tuple
+    figures: tuple = ()
 
     @property
     def marked_kind(self) -> str:
@@ -169,16 +172,17 @@ def score_table(report: dict, metrics=None) -> ScoreTable:
                     for slot in SOURCE_SLOTS for k in metrics)
     rows = []
     for m in methods:
-        values = []
+        values, figures = [], []
         for c in columns:
             value = (m.get(c.slot) or {}).get(c.metric)
+            figures.append(math.nan if value is None else float(value))
             meaningless = c.metric == "sar" and m["name"] in NO_SAR
-            values.append(None if meaningless else (math.nan if value is None else float(value)))
+            values.append(None if meaningless else figures[-1])
         loss = (m.get("info") or {}).get("loss")  # only this method's runs match fingerprints
         rows.append(ScoreRow(name=m["name"], kind=m.get("kind", ""), description=m.get("description", ""),
                              suited=m.get("suited") is not False, note=m.get("note"), error=m.get("error"),
                              loss=None if loss is None else float(loss), seconds=m.get("seconds"),
-                             values=tuple(values)))
+                             values=tuple(values), figures=tuple(figures)))
     return ScoreTable(target=names["vocal"], complement=names["instrumental"], columns=columns, rows=tuple(rows),
                       alignment=report.get("alignment"))
 

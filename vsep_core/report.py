@@ -304,6 +304,11 @@ def _metrics_html(metrics: dict) -> str:
            f"{DASH}: not meaningful (the mixture's SAR: nothing was processed; the loss of a method that "
            "matches no fingerprints).</p>"
            + _table(["method", "kind", *(c.label for c in table.columns), "loss (dB²)", "error"], rows))
+    # The figures as metrics.json holds them (two decimals, none hidden), for comparing with evaluate --json.
+    exact = [(row.name, *(f"{v:.2f}" for v in row.figures)) for row in table.rows]
+    out += ("<details><summary>Exact figures (as in metrics.json, including those shown as "
+            f"{DASH} or &gt;150)</summary>" + _table(["method", *(c.label for c in table.columns)], exact)
+            + "</details>")
     alignment = metrics.get("alignment") or {}
     if alignment.get("verdict"):
         out += f"<p class='note'>{html.escape(str(alignment['verdict']))}</p>"
