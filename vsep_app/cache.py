@@ -48,11 +48,11 @@ if TYPE_CHECKING:
 
 # The rest of vsep_core (views: scipy.ndimage; plots: plotly; optimise: numba kernels; report) is
 # imported inside the functions that use it: the first page needs none of it, and a server's
-# first visitor would otherwise wait ~0.6 s for those imports (see vsep_app.warmup, which
+# first visitor would otherwise wait for those imports (see vsep_app.warmup, which
 # imports them in the background once that page is drawn).
 
 #: The alignment check reads at most this much of the segment (a lag and a gain show in any 30 s;
-#: the whole of a 3-minute song took 4 s).
+#: the whole song's check takes seconds).
 ALIGNMENT_EXCERPT_S = 30.0
 
 #: Settings that change the prepared pair.
@@ -62,11 +62,11 @@ ANALYSIS_FIELDS = PAIR_FIELDS + ("hop_length", "n_windows", "n_points", "top_db"
 
 _OPTS = dict(show_spinner=False)
 #: Entries older than this (seconds: two hours) are dropped, so a long-running server does not keep
-#: every song it saw. A number, not "2h": Streamlit reads such a string with pandas (~0.3 s to import).
+#: every song it saw. A number, not "2h": Streamlit reads such a string with pandas (slow to import).
 TTL = 2 * 3600
 
 #: Cells of a slice heatmap on screen (rows × columns): about one per pixel at four views per row.
-#: Fewer cells draw faster in the browser (160 × 240 took ~1 s longer for 19 views).
+#: Fewer cells draw faster in the browser.
 DISPLAY_CELLS = (100, 160)
 
 
@@ -78,10 +78,6 @@ def subset(settings: Settings, fields) -> dict:
 def content_key(*parts) -> str:
     """A short hash of JSON-able parts (for keys built from several inputs)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-def pair_key(source: Source, settings: Settings) -> str:
-    return content_key(source.identity, subset(settings, PAIR_FIELDS))
 
 
 # --- decoding and preparing -------------------------------------------------------
@@ -112,9 +108,8 @@ def _file_label(role: str, file_name: str) -> str:
 
 #: The dashboard's analysed-segment limit when ``VSEP_MAX_SEGMENT_S`` is not set (seconds, before the
 #: engine's 2/3 for kept audio: 50 s at the default hop). A session's memory grows with the segment and
-#: with N (every run's audio is kept). Measured, one session, run both then Results, N = 18: 1.26 GB at
-#: 50 s, 1.49 GB at 60 s, 1.73 GB at 80 s (N = 8: 1.26 GB at 80 s). So this keeps a session under 1.5 GB on
-#: a shared server; a server for one person can raise it (docs/SERVING.md).
+#: with N (every run's audio is kept); this keeps a session under 1.5 GB on a shared server (measured:
+#: BENCHMARKS.md); a server for one person can raise it (docs/SERVING.md).
 APP_MAX_SEGMENT_S = 75.0
 
 
@@ -290,7 +285,7 @@ class ProgressiveOutcome:
 
 
 #: Runs of segments longer than this (seconds) are not kept in the shared caches: each holds every run's
-#: audio (a 3-minute segment's progressive test with N = 8: ~0.3 GB), and a second visitor with the same long
+#: audio (hundreds of MB for a long segment), and a second visitor with the same long
 #: song and settings is unlikely. They live in the session that ran them (its RunRecord) and nowhere else.
 SHARED_MAX_S = 30.0
 

@@ -237,14 +237,13 @@ def preload_charts(where=st) -> None:
     appears at once); this makes the browser fetch and start the plotly
     library, and set up the trace types the other pages use, while the
     visitor reads a page or the server computes, rather than when the first
-    real chart is due (about 1.5 s for the library and 2 s for the first
-    charts on a 2-core machine without a GPU).
+    real chart is due (seconds on a machine without a GPU: BENCHMARKS.md).
     """
     import plotly.graph_objects as go
 
     hidden = dict(visible=False, fixedrange=True)
     # One tiny trace of each type the later pages draw: plotly sets each type up on its first
-    # use (~2 s for the Optimise page's first charts here), so that happens now, unseen.
+    # use, which is slow, so that happens now, unseen.
     # Drawn fully transparent: set up, not seen.
     fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines+markers+text", text=["", ""], opacity=0),
                      go.Bar(x=[0], y=[1], text=[""], textposition="outside", opacity=0),
@@ -277,7 +276,7 @@ def preload_charts_now() -> None:
     """Preload the chart library now, unless this browser has it (a blank chart at the sidebar's bottom).
 
     Called at the start of every script run after the first page: the browser
-    loads the library (4.7 MB of JavaScript, ~1 s of its time here) while the
+    loads the library (megabytes of JavaScript) while the
     server computes the page the visitor asked for (a run, the slice views,
     an upload), rather than after the page's first chart arrives. Not on the
     first page, which is what a visitor waits for first (see
@@ -299,7 +298,7 @@ def _preload_fragment() -> None:
     """:func:`preload_charts_quietly` on this fragment's first timed run, 2 s after the page.
 
     Loading the chart library (4.7 MB of JavaScript) while a page is still being
-    drawn delayed the first page by ~1.2 s here; two seconds later the page is on
+    drawn delayed the first page; two seconds later the page is on
     screen and the visitor is reading it. Its first call, inside a full run of the
     script, only notes that run; the timer's runs (the full run's number has not
     changed) draw the blank chart. It ticks (a few milliseconds every 2 s) only

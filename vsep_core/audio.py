@@ -713,7 +713,7 @@ def _resampled(y: np.ndarray, sr: int, settings: Settings) -> np.ndarray:
 
     Its steps written out (soxr, then trimmed or zero-padded to
     ``ceil(n · ratio)`` samples) so that preparing a pair does not import
-    librosa (~130 MB and a second), which matters most for input refused later.
+    librosa (its import is large and slow), which matters most for input refused later.
     """
     y = np.ascontiguousarray(y, dtype=np.float32)
     if sr != settings.sr:
@@ -1035,14 +1035,6 @@ def _check_something_to_separate(mixture: np.ndarray, vocal: np.ndarray, names=N
                         "song again.")
 
 
-def check_lengths(a: Decoded, b: Decoded, *, frame: int = 2048) -> None:
-    """Reject a pair whose lengths differ by more than ``frame`` samples.
-
-    Lengths are compared in seconds, so files at different rates compare fairly.
-    """
-    _check_lengths(a, b, frame=frame)
-
-
 def _check_lengths(a, b, *, frame: int) -> None:
     if not (np.isfinite(a.duration_s) and np.isfinite(b.duration_s)):
         return  # a container that does not say: the segments are cut to the shorter
@@ -1089,8 +1081,8 @@ def write_wav(path, y: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> Path:
 def _pcm16_wav(y: np.ndarray, sr: int) -> tuple[bytes, np.ndarray]:
     """The header and samples of a mono 16-bit WAV (samples by :func:`vsep_core.dsp.pcm16`).
 
-    libsndfile converts float samples one by one through its own buffers
-    (~35 ms for a 3-minute song here); one compiled loop does it in a few.
+    libsndfile converts float samples one by one through its own buffers; one compiled
+    loop is several times faster (BENCHMARKS.md).
     """
     from .dsp import pcm16
 

@@ -265,8 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write no WAV (the same as --write none)")
     run.add_argument("--report", action="store_true", help="also write report.html (self-contained, opens offline)")
     run.add_argument("--metrics", action="store_true",
-                     help="also score the runs and the reference methods (as evaluate) into metrics.json "
-                          "(needs museval)")
+                     help="also score the runs and the reference methods (as evaluate) into metrics.json")
     run.add_argument("--quiet", action="store_true", help="no progress bar, warnings or table")
     _add_settings_arguments(run, level_default=Settings().level)
     _add_joint_arguments(run)
@@ -521,8 +520,9 @@ def main_check(args) -> int:
         print(f"  {ext:5s} {'yes (' + how + ')' if how else 'no'}")
         ok &= how is not None or ext in ("wma", "opus", "aac")
     print("Optional parts:")
-    for module, purpose in [("museval", "SDR/SIR/SAR (BSS Eval v4)"), ("dask.distributed", "batch evaluation"),
+    for module, purpose in [("dask.distributed", "batch evaluation, Dask jobs"),
                             ("plotly", "plots"), ("streamlit", "the dashboard"), ("st_audiorec", "recording"),
+                            ("museval", "the reference BSS Eval the tests compare with"),
                             ("playwright", "browser tests")]:
         try:
             importlib.import_module(module)

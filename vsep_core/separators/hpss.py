@@ -14,8 +14,8 @@ def median_filter_along(x: np.ndarray, size: int, axis: int) -> np.ndarray:
     """``scipy.ndimage.median_filter(x, size=…, mode="reflect")`` of a 2-D array along one axis.
 
     ``size`` points along ``axis``, one along the other. scipy's n-dimensional rank filter
-    collects and selects every window anew; its 1-D path slides one window along (about ten
-    times faster here). The lines along ``axis``, each extended by its own reflection
+    collects and selects every window anew; its 1-D path slides one window along (much
+    faster: BENCHMARKS.md). The lines along ``axis``, each extended by its own reflection
     (numpy's ``"symmetric"`` is scipy's ``"reflect"``), are laid end to end and filtered in
     one 1-D call; the extensions are cut off again. Each output is the same element of the
     same window, so the result is identical. Lines shorter than the window (where repeated
