@@ -14,7 +14,7 @@ from vsep_core.errors import VsepError
 from vsep_core.settings import Settings
 
 from . import cache, state
-from .loading import md_escape  # noqa: F401  (pages use ui.md_escape)
+from .loading import md_escape  # pages use ui.md_escape
 
 _LOG = logging.getLogger("vsep_app")
 

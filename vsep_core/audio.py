@@ -33,7 +33,7 @@ import numpy as np
 import soundfile as sf
 
 from .errors import VsepError
-from .limits import (  # noqa: F401 - the input limits live in vsep_core.limits; re-exported under their old names
+from .limits import (  # the input limits live in vsep_core.limits (applied here)
     KEEP_AUDIO_SHARE, MAX_CHANNELS, MAX_DURATION_S, MAX_SAMPLE_RATE, MAX_SEGMENT_S, MIN_SAMPLE_RATE)
 from .settings import Settings
 
@@ -306,7 +306,7 @@ def _probe_soundfile(src: _Input) -> AudioInfo | None:
         with _decoder_notes_dropped(), src.open_soundfile() as f:
             sr, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
             container, codec = f.format, f.subtype
-    except Exception:  # libsndfile says only "format not recognised" etc.; ffmpeg may know it
+    except Exception:  # noqa: BLE001 - libsndfile says only "format not recognised" etc.; ffmpeg may know it
         return None
     duration = frames / sr if sr > 0 and frames >= 0 else float("nan")
     return AudioInfo(duration_s=duration, sr=sr, channels=channels, frames=frames, container=container,
@@ -541,7 +541,7 @@ def _read_soundfile(src: _Input, info: AudioInfo, collector: _Collector) -> None
                     break
     except VsepError:
         raise
-    except Exception as exc:  # libsndfile's errors (a damaged frame, a read error) end here, as one message
+    except Exception as exc:  # noqa: BLE001 - libsndfile's errors (a damaged frame, a read error) end here, as one message
         raise VsepError(f"The {src.name} file is damaged: decoding stopped at "
                         f"{collector.total / info.sr:.2f} s ({_short(exc)}).") from None
 

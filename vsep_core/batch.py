@@ -444,7 +444,7 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
                 what = song.name if stem == DEFAULT_TARGET else f"{song.name} ({stem})"
                 try:
                     outcome = future.result()
-                except Exception as exc:  # the worker died or the task could not run
+                except Exception as exc:  # noqa: BLE001 - the worker died or the task could not run
                     outcome = {"song": song.name, "error": f"the Dask task failed: {type(exc).__name__}: {exc}"}
                     if stem != DEFAULT_TARGET:
                         outcome["stem"] = stem

@@ -34,7 +34,7 @@ import numpy as np
 
 from .audio import check_signal
 from .errors import VsepError
-from .limits import BSS_WINDOW_S  # noqa: F401 - the BSS Eval frame length, re-exported here
+from .limits import BSS_WINDOW_S
 
 #: The metrics reported for each source, in table order.
 METRIC_NAMES = ("si_sdr", "sdr", "sir", "sar")
@@ -288,7 +288,7 @@ def _museval_metrics():
                 file_spec = importlib.util.spec_from_file_location("vsep_core._museval_metrics", path)
                 module = importlib.util.module_from_spec(file_spec)
                 file_spec.loader.exec_module(module)
-        except Exception:  # any surprise in the package layout: use the ordinary import below
+        except Exception:  # noqa: BLE001 - any surprise in the package layout: use the ordinary import below
             module = None
     if module is None or not hasattr(module, "bss_eval"):
         try:
