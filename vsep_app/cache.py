@@ -406,11 +406,8 @@ def attribution(source: Source, settings: Settings, method: str, slices, joint_s
 
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
 def _eq_curves(identity: str, settings_dict: dict, slices: tuple, _source: Source) -> list:
-    from vsep_core.optimise import run_chain
-
     settings = Settings.from_dict(settings_dict)
-    chain = run_chain(analysis(_source, settings, slices), slices, keep_eq=True)
-    return [(p.view, p.eq) for p in chain.passes]
+    return api.eq_curves(analysis(_source, settings, slices), slices)
 
 
 def eq_curves(source: Source, settings: Settings, slices) -> list:

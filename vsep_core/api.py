@@ -11,6 +11,7 @@ import graph). As demucs's ``api.Separator``: one public face per workflow.
 ==========================  ===========================================================
 :func:`seed_experiment`     progressive runs N = 1 … max, and (optionally) the greedy search
 :func:`seed_greedy`         the greedy search alone (the dashboard runs it apart)
+:func:`eq_curves`           one run's learned EQ curves, pass by pass (the dashboard draws them)
 :func:`joint_matching`      the joint method, its audio and (with a truth) its scores
 :func:`attribution`         which slices help, for the seed chain or the joint loss
 :func:`score_methods`       named methods run and scored on a truth pair (``evaluate``)
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 __all__ = [
-    "GreedyOutcome", "JointOutcome", "seed_experiment", "seed_greedy", "with_greedy", "belongs_together",
+    "GreedyOutcome", "JointOutcome", "seed_experiment", "seed_greedy", "eq_curves", "with_greedy", "belongs_together",
     "joint_matching", "attribution", "score_methods", "score_experiment", "quick_scores", "batch_song",
 ]
 
@@ -120,6 +121,17 @@ def belongs_together(progressive, greedy) -> bool:
     """
     return (greedy is not None and progressive is not None and greedy.identity == progressive.identity
             and greedy.settings == progressive.settings)
+
+
+def eq_curves(analysis, slices) -> list:
+    """Every pass's learned EQ curves of the run over ``slices``, the polish last: ``[(view, eq [400 × windows] dB)]``.
+
+    ``analysis`` must hold the raw view and every slice (what the Optimise and Results pages draw).
+    """
+    from .optimise import run_chain
+
+    chain = run_chain(analysis, tuple(slices), keep_eq=True)
+    return [(p.view, p.eq) for p in chain.passes]
 
 
 def with_greedy(result: ExperimentResult, greedy: GreedyOutcome | None) -> ExperimentResult:

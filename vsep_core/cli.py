@@ -333,7 +333,7 @@ def main_run(args) -> int:
     from .api import score_experiment, seed_experiment
     from .audio import prepare_pair
     from .progress import TerminalProgress, scaled
-    from .report import Outputs, html_report, summary_table
+    from .report import Outputs, summary_table
     from .staging import StagedFolder, check_out_dir
 
     if args.method == "joint":
@@ -369,8 +369,7 @@ def main_run(args) -> int:
                 metrics = score_experiment(result, _truth(args, settings), progress=scaled(bar, split, 1.0))
         outputs.finish(result, metrics=metrics, plots=not args.no_plots)
         if args.report:
-            (staged.path / "report.html").write_text(
-                html_report(result, pair, metrics=metrics, spectrograms=outputs.spectrograms))
+            outputs.add_report(result, metrics=metrics)
     if not args.quiet:
         print(summary_table(result))
         if metrics is not None:
@@ -527,7 +526,7 @@ def main_check(args) -> int:
         try:
             importlib.import_module(module)
             print(f"  {module:18s} yes  ({purpose})")
-        except Exception as exc:  # any import failure means "not usable here"
+        except Exception as exc:  # noqa: BLE001 - any import failure means "not usable here"
             print(f"  {module:18s} no   ({purpose}: {type(exc).__name__}: {exc})")
     for tool in ("ffmpeg", "ffprobe", "chromium"):
         print(f"  {tool:18s} {'yes' if shutil.which(tool) else 'no'}")
@@ -535,7 +534,7 @@ def main_check(args) -> int:
 
     try:
         print(f"Compiled loops: ready ({warm_up():.1f} s; built once, then loaded from numba's cache)")
-    except Exception as exc:  # a diagnostic: report, do not crash
+    except Exception as exc:  # noqa: BLE001 - a diagnostic: report, do not crash
         print(f"Compiled loops: no ({type(exc).__name__}: {exc})")
         ok = False
     return 0 if ok else 1

@@ -139,6 +139,11 @@ class Outputs:
             self._put("plots/plotly.min.js", get_plotlyjs().encode())
         return summary
 
+    def add_report(self, result: ExperimentResult, *, metrics: dict | None = None) -> None:
+        """Write ``report.html`` (:func:`html_report`, with the spectrograms collected so far)."""
+        self._put("report.html", html_report(result, self.pair, metrics=metrics,
+                                             spectrograms=self.spectrograms).encode())
+
     def add_joint(self, outcome, *, estimate: bool = True, inputs: bool = True) -> None:
         """Write a joint matching's WAVs into ``joint/``: the estimate (target peak-normalised, as the seed runs'
         files, and mixture − target) and copies of the inputs."""
