@@ -247,6 +247,7 @@ def test_slices_page_draws_every_view_and_one_window(sample_pair):
     assert any("Fingerprints at window 50" in t for t in _chart_titles(at))
 
 
+@pytest.mark.slow  # every run, the greedy search, the scores and every download
 def test_walk_optimise_results_and_downloads(media, sample_pair):
     at = _new_app()
     at.switch_page("pages/2_optimise.py").run()

@@ -123,6 +123,7 @@ def batch_dir(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # a local Dask cluster of worker processes
 def test_batch_on_a_local_dask_cluster_skips_the_broken_song(batch_dir, tmp_path):
     """Through the CLI glue: a real LocalCluster (2 worker processes), one song broken on purpose."""
     out_dir = tmp_path / "results"
