@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from vsep_core.alignment import is_fixable
 from vsep_core.settings import Settings
 from vsep_core.stems import TARGET_NAMES, labels
 from vsep_app import cache, figures, loading, recorder, sample, state, ui
@@ -274,7 +275,7 @@ if alignment_box is not None:
             st.success(found["verdict"], icon=":material/check_circle:")
         else:
             st.warning(ui.plain_verdict(found["verdict"]), icon=":material/warning:")
-            fixable = abs(found["correlation_at_lag"]) >= 0.1 and (found["lag_samples"] != 0 or found["gain"] < 0)
+            fixable = is_fixable(found)
             if fixable and st.button(f"Fix it: delay the {source.other_label} by {found['lag_samples']} samples "
                                      f"and scale it by {found['gain']:.3f}", icon=":material/auto_fix_high:"):
                 fixed = loading.aligned_source(source, found, settings)

@@ -226,7 +226,7 @@ def main() -> int:
     with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
         browser = launch(p)
         long_pair = None if args.skip_long else make_long_pair(Path(tmp))
-        for rep in range(args.reps):
+        for _rep in range(args.reps):
             # 1 + 2: first page and the run, on a fresh server.
             with Server() as server:
                 page, seconds = open_app(browser, server.url)
@@ -548,7 +548,7 @@ def ux_benchmark(reps: int, path: Path) -> int:
     load_before = os.getloadavg()
     with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
         browser = launch(p, fake_mic_wav=make_voice_wav(Path(tmp) / "voice.wav"))
-        for rep in range(reps):
+        for _rep in range(reps):
             for title, slug in UX_PAGES.items():
                 with Server() as server:  # the first request this server ever gets
                     first, done = first_content(browser, f"{server.url}/{slug}", title)

@@ -55,13 +55,13 @@ def main() -> None:
         reference = truth.vocal.astype(np.float64)
 
         def score(vocal_raw) -> float:
-            return si_sdr(reference, fit_length(to_true_scale(vocal_raw, pair), truth.n_samples))
+            return si_sdr(reference, fit_length(to_true_scale(vocal_raw, pair), truth.n_samples))  # noqa: B023 - used in this iteration only
 
         analysis = analyse(pair, settings)
         seed = {}
         run_progressive(analysis, SLICE_NAMES, len(SLICE_NAMES),
-                        on_run=lambda chain: seed.__setitem__(f"N={len(chain.slices)}",
-                                                              score(vocal_from_db(chain.final_db, analysis))))
+                        on_run=lambda chain: seed.__setitem__(f"N={len(chain.slices)}",  # noqa: B023 - used in this iteration only
+                                                              score(vocal_from_db(chain.final_db, analysis))))  # noqa: B023 - used in this iteration only
         found = greedy_search(analysis)
         for label, slices in (("greedy", found.sequence), ("greedy best prefix", found.best_prefix)):
             seed[label] = score(vocal_from_db(run_chain(analysis, slices).final_db, analysis))

@@ -59,7 +59,7 @@ if source is not None:
             st.caption(f"Left: the {target}; right: the vocal of the same song, each in the same view. "
                        "A view that keeps a source's shape (onsets for drums, steady lines for sustained notes) "
                        "gives the optimiser a fingerprint worth matching.")
-            for i, spec in enumerate(VIEWS):
+            for i, _spec in enumerate(VIEWS):
                 pair_figs = [dict(stem_figs[i], title=f"{target} · {stem_figs[i]['title']}"),
                              dict(vocal_figs[i], title=f"vocal · {vocal_figs[i]['title']}")]
                 st.plotly_chart(figures.view_row(pair_figs, 2), theme=None, config={"displayModeBar": False},

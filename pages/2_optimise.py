@@ -159,7 +159,7 @@ if source is not None:
         st.subheader("Progressive test")
         runs = prog.outcome.runs
         greedy_bars = {}
-        if greedy is not None and greedy.identity == prog.identity and greedy.settings == prog.settings:
+        if cache.matching_greedy(prog, greedy) is not None:
             g = greedy.outcome.greedy
             greedy_bars = {f"greedy ({len(g.sequence)})": g.loss,
                            f"best prefix ({g.best_prefix_length})": g.best_prefix_loss}
@@ -252,8 +252,8 @@ if source is not None:
     kept = st.session_state.get("vsep_joint")
     if kept is not None and kept[0] == source.identity:
         _, joint_run_settings, joint_used, outcome = kept
-        scores = outcome["scores"]["methods"][0]
-        found = outcome["result"]
+        scores = outcome.scores["methods"][0]
+        found = outcome.result
         m1, m2, m3, m4 = st.columns(4)
         target, rest = source.names.target.capitalize(), source.names.complement.capitalize()
         m1.metric(f"{target} SI-SDR", f"{scores['vocal']['si_sdr']:.2f} dB", help=ui.GLOSSARY["SI-SDR"])
@@ -261,7 +261,7 @@ if source is not None:
         m3.metric(f"{rest} SI-SDR", f"{scores['instrumental']['si_sdr']:.2f} dB")
         m4.metric("Final loss", f"{found.final_loss:.2f} dB²", help="Mean squared fingerprint difference over "
                   "the views in the loss, weighted; not comparable with the research method's loss.")
-        estimate = outcome["estimate"]
+        estimate = outcome.estimate
         joint_wav = audio.wav_bytes(estimate.vocal, estimate.sr)
         st.audio(joint_wav, format="audio/wav")
         st.download_button(f"Download the joint {source.names.target} (WAV)", joint_wav,

@@ -37,7 +37,7 @@ fi
 
 step 1 "Checking the Debian packages vsep needs (ffmpeg$([ "$want_test" = 1 ] && echo ', Chromium, espeak-ng, sox'))"
 missing=()
-command -v ffmpeg >/dev/null || missing+=(ffmpeg)           # decodes m4a/aac; museval needs it on PATH
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)           # decodes m4a/aac; museval (tests) needs it on PATH
 # Debian splits venv's pip bootstrap (ensurepip) into python3-venv.
 [ -x .venv/bin/python ] || "$PYTHON" -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
 if [ "$want_test" = 1 ]; then

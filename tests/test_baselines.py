@@ -177,12 +177,12 @@ def test_seed_level_quirk_keeps_the_output_on_the_mixture_scale(pair):
 
 
 def test_seed_greedy_runs_the_search_once_for_both_prefixes(pair, monkeypatch):
-    import vsep_core.baselines as baselines
+    from vsep_core.separators import caches
 
     calls = []
-    real = baselines.greedy_search
-    monkeypatch.setattr(baselines, "greedy_search", lambda *a, **k: calls.append(1) or real(*a, **k))
-    baselines._GREEDY_CACHE.clear()
+    real = caches.greedy_search
+    monkeypatch.setattr(caches, "greedy_search", lambda *a, **k: calls.append(1) or real(*a, **k))
+    caches.clear()
     full = get_method("seed_greedy").separate(pair.mixture, SR, vocal=pair.vocal)
     best = get_method("seed_greedy_best").separate(pair.mixture, SR, vocal=pair.vocal)
     assert len(calls) == 1

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from conftest_eval import write_pair
-from vsep_core.batch import Song, _summed_stems, discover_songs, evaluate_song, run_batch, spread, write_outputs
+from vsep_core.batch import Song, discover_songs, summed_stems, evaluate_song, run_batch, spread, write_outputs
 from vsep_core.errors import VsepError
 from vsep_core.cli import main
 from vsep_core.evaluate import evaluation_settings
@@ -71,7 +71,7 @@ def test_musdb_stems_are_summed_into_the_instrumental(tmp_path):
     stems = {name: (0.1 * rng.standard_normal((3000, 2))).astype(np.float32) for name in ("drums", "bass", "other")}
     for name, data in stems.items():
         sf.write(tmp_path / f"{name}.wav", data, SR, subtype="FLOAT")
-    summed = _summed_stems([tmp_path / f"{name}.wav" for name in stems])
+    summed = summed_stems([tmp_path / f"{name}.wav" for name in stems])
     expected = sum(data.mean(axis=1) for data in stems.values())
     np.testing.assert_allclose(summed.samples[0], expected, atol=1e-6)
 
@@ -123,6 +123,7 @@ def batch_dir(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # a local Dask cluster of worker processes
 def test_batch_on_a_local_dask_cluster_skips_the_broken_song(batch_dir, tmp_path):
     """Through the CLI glue: a real LocalCluster (2 worker processes), one song broken on purpose."""
     out_dir = tmp_path / "results"

@@ -10,8 +10,10 @@ import sklearn
 import soundfile as sf
 from hypothesis import assume, given, settings as hyp_settings, strategies as st
 
-from vsep_core import baselines
-from vsep_core.baselines import RepetSim, TwoStageHPSS, _median_filter_along, _repet_background
+from vsep_core.baselines import RepetSim, TwoStageHPSS
+from vsep_core.separators import hpss, repet_sim
+from vsep_core.separators.hpss import median_filter_along
+from vsep_core.separators.repet_sim import _repet_background
 
 
 def librosa_background(mag, width):
@@ -92,7 +94,7 @@ def test_repet_neighbours_follow_sklearn_when_it_chunks_the_distances(monkeypatc
     mag = rng.random((40, 700), dtype=np.float32) ** 2
     mag[:, [3, 50, 51]] = 0.0
     mag[:, 100] = mag[:, 400]
-    monkeypatch.setattr(baselines, "_KNN_WORKING_MEMORY_MIB", working_memory_mib)
+    monkeypatch.setattr(repet_sim, "_KNN_WORKING_MEMORY_MIB", working_memory_mib)
     with sklearn.config_context(working_memory=working_memory_mib):
         expected = librosa_background(mag, 12)
     np.testing.assert_array_equal(fast_background(mag, 12), expected)
@@ -114,9 +116,9 @@ def test_median_filter_along_is_scipy_median_filter(seed, rows, length, size, ti
     if ties:
         x = np.round(x * 4) / 4
     expected = scipy.ndimage.median_filter(x, size=(1, size), mode="reflect")
-    np.testing.assert_array_equal(_median_filter_along(x, size, axis=1), expected)
+    np.testing.assert_array_equal(median_filter_along(x, size, axis=1), expected)
     expected_t = scipy.ndimage.median_filter(x, size=(size, 1), mode="reflect")
-    np.testing.assert_array_equal(_median_filter_along(x, size, axis=0), expected_t)
+    np.testing.assert_array_equal(median_filter_along(x, size, axis=0), expected_t)
 
 
 def test_hpss_separation_is_the_librosa_path(real_mixture):
@@ -132,7 +134,7 @@ def test_hpss_masks_are_librosa_hpss_on_short_clips():
     rng = np.random.default_rng(10)
     for frames in (1, 2, 15, 31, 40):
         mag = rng.random((129, frames), dtype=np.float32)
-        ours = baselines._hpss_masks(mag, 31)
+        ours = hpss.hpss_masks(mag, 31)
         theirs = librosa.decompose.hpss(mag, kernel_size=31, mask=True)
         for a, b in zip(ours, theirs):
             np.testing.assert_array_equal(a, b)

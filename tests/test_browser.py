@@ -36,7 +36,7 @@ import pytest
 import soundfile as sf
 
 from browser_support import (HEATMAPS_JS, OUTPUT, REPO, SIDEBAR_LINKS, Server, block_outside_requests, launch, make_voice_wav,
-                             missing_browser_reason, nav, run_count, sidebar_titles, wait_for_run, wait_js)
+                             nav, run_count, sidebar_titles, wait_for_run, wait_js)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
 

@@ -25,6 +25,8 @@ from vsep_core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT = 180
+#: Every test here starts a Dask scheduler and worker as separate processes.
+pytestmark = pytest.mark.slow
 
 
 def _sample_folder() -> Path:

@@ -47,8 +47,8 @@ def test_interp_map_equals_np_interp(n_from, n_to):
 
 def test_cascade_layers():
     layers = encoder_cascade(np.ones((1025, 3)))
-    assert [l.shape[0] for l in layers] == [1025, 512, 256, 128, 64, 32]
-    assert [l.shape[0] for l in encoder_cascade(np.ones((513, 3)))] == [1025, 512, 256, 128, 64, 32]
+    assert [layer.shape[0] for layer in layers] == [1025, 512, 256, 128, 64, 32]
+    assert [layer.shape[0] for layer in encoder_cascade(np.ones((513, 3)))] == [1025, 512, 256, 128, 64, 32]
 
 
 def _column(freqs_amps, n=1025):

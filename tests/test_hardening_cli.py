@@ -444,7 +444,7 @@ def test_two_mp3_decodes_run_at_once(damaged_mp3):
     def work():
         try:
             results.append(audio.decode(damaged_mp3).samples)
-        except Exception as exc:  # reported below
+        except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(2)]

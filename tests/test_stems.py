@@ -185,6 +185,7 @@ def musdb_folder(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # a Dask batch over every stem
 def test_batch_evaluates_every_stem_with_per_stem_tables(musdb_folder, tmp_path):
     run = cli(["batch", musdb_folder, "--methods", "exact_eq", "irm", "repet_sim", "hpss_percussive", "mixture",
                "--workers", "2", "--out", "out", "--quiet"], cwd=tmp_path)
@@ -214,6 +215,7 @@ def test_batch_evaluates_every_stem_with_per_stem_tables(musdb_folder, tmp_path)
     assert report["stems"] == ["vocals", "drums", "bass", "other"]
 
 
+@pytest.mark.slow  # a Dask batch over every stem
 def test_batch_stems_picks_some_and_refuses_unknown_ones(musdb_folder, tmp_path):
     run = cli(["batch", musdb_folder, "--stems", "drums,bass", "--methods", "mixture", "--workers", "1",
                "--out", "out", "--quiet"], cwd=tmp_path)

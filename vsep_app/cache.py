@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from vsep_core import audio
+from vsep_core import api, audio
+from vsep_core.api import GreedyOutcome
 from vsep_core.settings import Settings
 
 from . import jobs
@@ -43,16 +44,15 @@ from .state import RunRecord, Source
 
 if TYPE_CHECKING:
     from vsep_core.analysis import Analysis
-    from vsep_core.experiment import ExperimentResult, RunSummary
-    from vsep_core.search import GreedyResult
+    from vsep_core.experiment import ExperimentResult
 
 # The rest of vsep_core (views: scipy.ndimage; plots: plotly; optimise: numba kernels; report) is
 # imported inside the functions that use it: the first page needs none of it, and a server's
-# first visitor would otherwise wait ~0.6 s for those imports (see vsep_app.warmup, which
+# first visitor would otherwise wait for those imports (see vsep_app.warmup, which
 # imports them in the background once that page is drawn).
 
 #: The alignment check reads at most this much of the segment (a lag and a gain show in any 30 s;
-#: the whole of a 3-minute song took 4 s).
+#: the whole song's check takes seconds).
 ALIGNMENT_EXCERPT_S = 30.0
 
 #: Settings that change the prepared pair.
@@ -62,11 +62,11 @@ ANALYSIS_FIELDS = PAIR_FIELDS + ("hop_length", "n_windows", "n_points", "top_db"
 
 _OPTS = dict(show_spinner=False)
 #: Entries older than this (seconds: two hours) are dropped, so a long-running server does not keep
-#: every song it saw. A number, not "2h": Streamlit reads such a string with pandas (~0.3 s to import).
+#: every song it saw. A number, not "2h": Streamlit reads such a string with pandas (slow to import).
 TTL = 2 * 3600
 
 #: Cells of a slice heatmap on screen (rows × columns): about one per pixel at four views per row.
-#: Fewer cells draw faster in the browser (160 × 240 took ~1 s longer for 19 views).
+#: Fewer cells draw faster in the browser.
 DISPLAY_CELLS = (100, 160)
 
 
@@ -78,10 +78,6 @@ def subset(settings: Settings, fields) -> dict:
 def content_key(*parts) -> str:
     """A short hash of JSON-able parts (for keys built from several inputs)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-def pair_key(source: Source, settings: Settings) -> str:
-    return content_key(source.identity, subset(settings, PAIR_FIELDS))
 
 
 # --- decoding and preparing -------------------------------------------------------
@@ -112,9 +108,8 @@ def _file_label(role: str, file_name: str) -> str:
 
 #: The dashboard's analysed-segment limit when ``VSEP_MAX_SEGMENT_S`` is not set (seconds, before the
 #: engine's 2/3 for kept audio: 50 s at the default hop). A session's memory grows with the segment and
-#: with N (every run's audio is kept). Measured, one session, run both then Results, N = 18: 1.26 GB at
-#: 50 s, 1.49 GB at 60 s, 1.73 GB at 80 s (N = 8: 1.26 GB at 80 s). So this keeps a session under 1.5 GB on
-#: a shared server; a server for one person can raise it (docs/SERVING.md).
+#: with N (every run's audio is kept); this keeps a session under 1.5 GB on a shared server (measured:
+#: BENCHMARKS.md); a server for one person can raise it (docs/SERVING.md).
 APP_MAX_SEGMENT_S = 75.0
 
 
@@ -289,18 +284,8 @@ class ProgressiveOutcome:
     timings_s: dict = field(default_factory=dict)
 
 
-@dataclass
-class GreedyOutcome:
-    """The greedy search, its full sequence and best prefix run again with audio."""
-
-    greedy: GreedyResult
-    greedy_run: RunSummary
-    best_prefix_run: RunSummary
-    timings_s: dict = field(default_factory=dict)
-
-
 #: Runs of segments longer than this (seconds) are not kept in the shared caches: each holds every run's
-#: audio (a 3-minute segment's progressive test with N = 8: ~0.3 GB), and a second visitor with the same long
+#: audio (hundreds of MB for a long segment), and a second visitor with the same long
 #: song and settings is unlikely. They live in the session that ran them (its RunRecord) and nowhere else.
 SHARED_MAX_S = 30.0
 
@@ -311,22 +296,19 @@ def _shared(source: Source, settings: Settings) -> bool:
 
 def _progressive_compute(identity: str, settings_dict: dict, order: tuple, max_slices: int, _source: Source,
                          _emit) -> ProgressiveOutcome:
-    from vsep_core.experiment import run_experiment
-
     settings = Settings.from_dict(settings_dict)
     p = pair(_source, settings)
-    t0 = time.perf_counter()
+    kwargs = dict(order=order, max_slices=max_slices, greedy=False)
     cluster = jobs.remote()
     if cluster is not None:  # the same call on a Dask worker (which makes the analysis there)
-        result = cluster.call("run_experiment", (p, settings),
-                              dict(order=order, max_slices=max_slices, greedy=False), emit=_emit)
+        result = cluster.call("run_experiment", (p, settings), kwargs, emit=_emit)
         return ProgressiveOutcome(runs=result.progressive, timings_s=dict(result.timings_s))
-    a = analysis(_source, settings, order[:max_slices])
-    result = run_experiment(p, settings, order=order, max_slices=max_slices, greedy=False, analysis=a,
-                            on_run=lambda label, run: _emit(("run", label, run)),
-                            progress=lambda f, label: _emit(("progress", f, label)))
-    timings = dict(result.timings_s, analyse=time.perf_counter() - t0 - sum(result.timings_s.values()))
-    return ProgressiveOutcome(runs=result.progressive, timings_s=timings)
+    t0 = time.perf_counter()
+    a = analysis(_source, settings, order[:max_slices])  # cached: shared with the greedy search and Slices
+    analyse_s = time.perf_counter() - t0
+    result = api.seed_experiment(p, settings, **kwargs, analysis=a, on_run=lambda label, run: _emit(("run", label, run)),
+                                 progress=lambda f, label: _emit(("progress", f, label)))
+    return ProgressiveOutcome(runs=result.progressive, timings_s=dict(result.timings_s, analyse=analyse_s))
 
 
 _progressive = st.cache_data(max_entries=8, ttl=TTL, **_OPTS)(_progressive_compute)
@@ -340,22 +322,18 @@ def progressive(source: Source, settings: Settings, order, max_slices: int, emit
 
 
 def _greedy_compute(identity: str, settings_dict: dict, candidates: tuple, _source: Source, _emit) -> GreedyOutcome:
-    from vsep_core.experiment import run_greedy
-
     settings = Settings.from_dict(settings_dict)
     cluster = jobs.remote()
-    if cluster is not None:  # vsep_core.cluster.greedy_task: the same analysis and search on a Dask worker
-        found, greedy_run, best_prefix_run, timings = cluster.call(
-            "greedy", (pair(_source, settings), settings, candidates), emit=_emit)
-        return GreedyOutcome(greedy=found, greedy_run=greedy_run, best_prefix_run=best_prefix_run,
-                             timings_s=timings)
+    if cluster is not None:  # vsep_core.cluster.greedy_task: the same call on a Dask worker
+        return cluster.call("greedy", (pair(_source, settings), settings, candidates), emit=_emit)
     t0 = time.perf_counter()
     a = analysis(_source, settings, candidates)
-    timings = {"analyse": time.perf_counter() - t0}
-    found, greedy_run, best_prefix_run = run_greedy(
-        a, pair(_source, settings), candidates, on_run=lambda label, run: _emit(("run", label, run)),
-        progress=lambda f, label: _emit(("progress", f, label)), timings=timings)
-    return GreedyOutcome(greedy=found, greedy_run=greedy_run, best_prefix_run=best_prefix_run, timings_s=timings)
+    analyse_s = time.perf_counter() - t0
+    outcome = api.seed_greedy(pair(_source, settings), settings, candidates, analysis=a,
+                              on_run=lambda label, run: _emit(("run", label, run)),
+                              progress=lambda f, label: _emit(("progress", f, label)))
+    outcome.timings_s["analyse"] = analyse_s
+    return outcome
 
 
 _greedy = st.cache_data(max_entries=8, ttl=TTL, **_OPTS)(_greedy_compute)
@@ -382,53 +360,37 @@ def joint_key(joint) -> tuple:
     return (joint.steps, joint.step_size, tuple(joint.views), joint.clip_db)
 
 
-def _joint_compute(identity: str, settings_dict: dict, key: tuple, _source: Source, _emit) -> dict:
-    from vsep_core.evaluate import evaluate_joint
-    from vsep_core.joint import run_joint
-    from vsep_core.reconstruct import Estimate, vocal_from_db
-
+def _joint_compute(identity: str, settings_dict: dict, key: tuple, _source: Source, _emit) -> api.JointOutcome:
     settings = Settings.from_dict(settings_dict)
     joint = _joint_settings(key)
     cluster = jobs.remote()
-    if cluster is not None:  # vsep_core.cluster.joint_task: these same steps on a Dask worker
+    if cluster is not None:  # vsep_core.cluster.joint_task: the same call on a Dask worker
         return cluster.call("joint", (pair(_source, settings), truth(_source, settings), settings, joint),
                             emit=_emit)
-    a = analysis(_source, settings, joint.view_names)
-    found = run_joint(a, joint, progress=lambda f, label: _emit(("progress", 0.85 * f, label)))
-    p = pair(_source, settings)
-    _emit(("progress", 0.85, "Scoring the joint result against the true vocal"))
-    scores = evaluate_joint(found, a, truth(_source, settings), joint=joint, methods=())
-    return {"result": found, "scores": scores,
-            "estimate": Estimate(vocal_raw=vocal_from_db(found.final_db, a), mixture=p.mixture, sr=p.sr)}
+    return api.joint_matching(pair(_source, settings), settings, joint, truth=truth(_source, settings),
+                              analysis=analysis(_source, settings, joint.view_names),
+                              progress=lambda f, label: _emit(("progress", f, label)))
 
 
 _joint = st.cache_data(max_entries=4, ttl=TTL, **_OPTS)(_joint_compute)
 
 
-def joint(source: Source, settings: Settings, joint_settings, emit=lambda event: None) -> dict:
-    """The joint matching (:func:`vsep_core.joint.run_joint`), its audio and its scores
-    (:func:`vsep_core.evaluate.evaluate_joint`): ``{"result", "estimate", "scores"}``."""
+def joint(source: Source, settings: Settings, joint_settings, emit=lambda event: None) -> api.JointOutcome:
+    """The joint matching, its audio and its scores (:func:`vsep_core.api.joint_matching`)."""
     compute = _joint if _shared(source, settings) else _joint_compute
     return compute(source.identity, settings.to_dict(), joint_key(joint_settings), _source=source, _emit=emit)
 
 
 def _attribution_compute(identity: str, settings_dict: dict, method: str, slices: tuple, key: tuple,
                          _source: Source, _emit) -> dict:
-    from vsep_core.attribute import attribute_joint, attribute_slices
-
     settings = Settings.from_dict(settings_dict)
+    joint = _joint_settings(key)
     cluster = jobs.remote()
     if cluster is not None:  # the same engine call on a Dask worker
-        if method == "joint":
-            return cluster.call("attribute_joint", (truth(_source, settings), settings, _joint_settings(key)),
-                                dict(slices=slices), emit=_emit)
-        return cluster.call("attribute_slices", (truth(_source, settings), settings), dict(order=slices),
-                            emit=_emit)
-    progress = lambda f, label: _emit(("progress", f, label))  # noqa: E731
-    if method == "joint":
-        return attribute_joint(truth(_source, settings), settings, _joint_settings(key), slices=slices,
-                               progress=progress)
-    return attribute_slices(truth(_source, settings), settings, order=slices, progress=progress)
+        return cluster.call(f"attribute_{'joint' if method == 'joint' else 'slices'}", (truth(_source, settings), settings),
+                            dict(slices=slices, joint=joint), emit=_emit)
+    return api.attribution(truth(_source, settings), settings, method=method, slices=slices, joint=joint,
+                           progress=lambda f, label: _emit(("progress", f, label)))
 
 
 _attribution = st.cache_data(max_entries=4, ttl=TTL, **_OPTS)(_attribution_compute)
@@ -444,11 +406,8 @@ def attribution(source: Source, settings: Settings, method: str, slices, joint_s
 
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
 def _eq_curves(identity: str, settings_dict: dict, slices: tuple, _source: Source) -> list:
-    from vsep_core.optimise import run_chain
-
     settings = Settings.from_dict(settings_dict)
-    chain = run_chain(analysis(_source, settings, slices), slices, keep_eq=True)
-    return [(p.view, p.eq) for p in chain.passes]
+    return api.eq_curves(analysis(_source, settings, slices), slices)
 
 
 def eq_curves(source: Source, settings: Settings, slices) -> list:
@@ -472,18 +431,15 @@ def run_magnitude(key: str, y: np.ndarray, settings: Settings, n_samples: int) -
 # --- results and downloads ---------------------------------------------------------
 
 def experiment_result(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> ExperimentResult:
-    """The progressive test and (when it matches) the greedy search as one ``ExperimentResult``."""
+    """The progressive test and (when it belongs with it: :func:`vsep_core.api.belongs_together`) the greedy
+    search as one ``ExperimentResult``."""
     from vsep_core.experiment import ExperimentResult
 
     p = pair(source, prog.settings)
     out: ProgressiveOutcome = prog.outcome
     result = ExperimentResult(settings=prog.settings, order=tuple(prog.order), progressive=list(out.runs),
                               timings_s=dict(out.timings_s), pair_info={**p.info, **session_names(source)})
-    if greedy_rec is not None and greedy_rec.identity == prog.identity and greedy_rec.settings == prog.settings:
-        g: GreedyOutcome = greedy_rec.outcome
-        result.greedy, result.greedy_run, result.best_prefix_run = g.greedy, g.greedy_run, g.best_prefix_run
-        result.timings_s.update({f"greedy_{k}": v for k, v in g.timings_s.items()})
-    return result
+    return api.with_greedy(result, greedy_rec.outcome if api.belongs_together(prog, greedy_rec) else None)
 
 
 def result_key(prog: RunRecord, greedy_rec: RunRecord | None) -> str:
@@ -575,14 +531,12 @@ def oracle_wavs(source: Source, settings: Settings) -> dict:
 
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
 def _evaluation(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _emit) -> dict:
-    from vsep_core.evaluate import evaluate_experiment
-
     result = experiment_result(_source, _prog, _greedy)
     cluster = jobs.remote()
     if cluster is not None:  # the same scoring on a Dask worker
         return cluster.call("evaluate_experiment", (result, truth(_source, _prog.settings)), emit=_emit)
-    return evaluate_experiment(result, truth(_source, _prog.settings),
-                               progress=lambda f, label: _emit(("progress", f, label)))
+    return api.score_experiment(result, truth(_source, _prog.settings),
+                                progress=lambda f, label: _emit(("progress", f, label)))
 
 
 def evaluation(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, emit=lambda event: None) -> dict:
@@ -598,9 +552,7 @@ def evaluation(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, em
 
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
 def _quick_scores(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None) -> dict:
-    from vsep_core.evaluate import experiment_si_sdr
-
-    return experiment_si_sdr(experiment_result(_source, _prog, _greedy), truth(_source, _prog.settings))
+    return api.quick_scores(experiment_result(_source, _prog, _greedy), truth(_source, _prog.settings))
 
 
 def quick_scores(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> dict:
@@ -613,10 +565,8 @@ AUTO_MEASURE_S = 30.0
 
 
 def matching_greedy(prog: RunRecord, greedy_rec: RunRecord | None) -> RunRecord | None:
-    """The greedy search when it belongs with the progressive test (same pair and settings), else ``None``."""
-    if greedy_rec is not None and greedy_rec.identity == prog.identity and greedy_rec.settings == prog.settings:
-        return greedy_rec
-    return None
+    """The greedy search when it belongs with the progressive test (:func:`vsep_core.api.belongs_together`)."""
+    return greedy_rec if api.belongs_together(prog, greedy_rec) else None
 
 
 def results_key(prog: RunRecord, greedy_rec: RunRecord | None) -> str:

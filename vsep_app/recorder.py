@@ -12,8 +12,8 @@ wrote 44.1 kHz stereo whatever the microphone gave.)
 st-audiorec stays available for a server run by and for one person:
 ``VSEP_RECORDER=st-audiorec`` draws its recorder instead, through Streamlit's
 public component API on the frontend the package ships, with its bytes
-rebuilt by numpy (:func:`raw_to_wav_bytes`: milliseconds instead of its
-wrapper's 2.4 s per 4 s take). Its takes are capped at
+rebuilt by numpy (:func:`raw_to_wav_bytes`, far faster than its wrapper's
+Python loop). Its takes are capped at
 :data:`MAX_AUDIOREC_TAKE_S`; the JSON is parsed by Streamlit before any check
 can run, so on a shared server keep the default.
 

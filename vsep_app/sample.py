@@ -81,9 +81,3 @@ def default_pair() -> SamplePair:
         raise VsepError("sample_audio/pairs.json lists no pairs.")
     return found[0]
 
-
-def by_folder(folder: str) -> SamplePair:
-    for pair in pairs():
-        if pair.folder == folder:
-            return pair
-    raise VsepError(f"There is no bundled sample called {folder!r}.")

@@ -14,7 +14,7 @@ from vsep_core.errors import VsepError
 from vsep_core.settings import Settings
 
 from . import cache, state
-from .loading import md_escape  # noqa: F401  (pages use ui.md_escape)
+from .loading import md_escape  # pages use ui.md_escape
 
 _LOG = logging.getLogger("vsep_app")
 
@@ -237,14 +237,13 @@ def preload_charts(where=st) -> None:
     appears at once); this makes the browser fetch and start the plotly
     library, and set up the trace types the other pages use, while the
     visitor reads a page or the server computes, rather than when the first
-    real chart is due (about 1.5 s for the library and 2 s for the first
-    charts on a 2-core machine without a GPU).
+    real chart is due (seconds on a machine without a GPU: BENCHMARKS.md).
     """
     import plotly.graph_objects as go
 
     hidden = dict(visible=False, fixedrange=True)
     # One tiny trace of each type the later pages draw: plotly sets each type up on its first
-    # use (~2 s for the Optimise page's first charts here), so that happens now, unseen.
+    # use, which is slow, so that happens now, unseen.
     # Drawn fully transparent: set up, not seen.
     fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines+markers+text", text=["", ""], opacity=0),
                      go.Bar(x=[0], y=[1], text=[""], textposition="outside", opacity=0),
@@ -277,7 +276,7 @@ def preload_charts_now() -> None:
     """Preload the chart library now, unless this browser has it (a blank chart at the sidebar's bottom).
 
     Called at the start of every script run after the first page: the browser
-    loads the library (4.7 MB of JavaScript, ~1 s of its time here) while the
+    loads the library (megabytes of JavaScript) while the
     server computes the page the visitor asked for (a run, the slice views,
     an upload), rather than after the page's first chart arrives. Not on the
     first page, which is what a visitor waits for first (see
@@ -299,7 +298,7 @@ def _preload_fragment() -> None:
     """:func:`preload_charts_quietly` on this fragment's first timed run, 2 s after the page.
 
     Loading the chart library (4.7 MB of JavaScript) while a page is still being
-    drawn delayed the first page by ~1.2 s here; two seconds later the page is on
+    drawn delayed the first page; two seconds later the page is on
     screen and the visitor is reading it. Its first call, inside a full run of the
     script, only notes that run; the timer's runs (the full run's number has not
     changed) draw the blank chart. It ticks (a few milliseconds every 2 s) only
@@ -419,60 +418,55 @@ NO_LOSS_NOTE = ("The other methods (ceilings, blind methods, the mixture) do not
 KIND_HELP = ("seed: this method's runs; oracle: ceilings that read the true vocal; blind: methods that never "
              "see it; the mixture itself is the floor.")
 
-#: Methods whose SAR is not meaningful (nothing was processed): shown as "—".
-NO_SAR = {"mixture"}
-
 
 def metrics_section(metrics: dict, marks: dict) -> None:
     """The scores as :func:`vsep_core.evaluate.evaluate_experiment` returned them, with the verdict first.
 
+    The rows, labels and rules are :func:`vsep_core.presenter.score_table`'s; this only lays them out.
     A pair that is not aligned gets its warning first and the table tucked into an expander: its
     waveform scores mean nothing until the pair is aligned.
     """
     import pandas as pd
 
-    from vsep_core.evaluate import source_labels
+    from vsep_core.presenter import score_table
 
     align = metrics["alignment"]
-    slot_names = source_labels(metrics)  # "vocal"/"instrumental", or e.g. "drums"/"everything else"
+    scores = score_table(metrics)
     rows = []
-    for m in metrics["methods"]:
-        v, i = m["vocal"], m["instrumental"]
+    for m, r in zip(metrics["methods"], scores.rows):
         key = _player_key(m)
-        # A blind method built for another stem is marked, with the reason, not passed off as a fair baseline.
-        row = {"method": m["name"], "kind": m["kind"] + ("*" if m.get("suited") is False else ""),
-               "mark": " ".join(marks.get(key, [])) if key else "", "loss": m.get("info", {}).get("loss")}
-        for part, values in ((slot_names["vocal"], v), (slot_names["instrumental"], i)):
-            for metric, label in (("si_sdr", "SI-SDR"), ("sdr", "SDR"), ("sir", "SIR"), ("sar", "SAR")):
-                value = values[metric]
-                row[f"{part} {label}"] = None if (metric == "sar" and m["name"] in NO_SAR) else value
-        row["what it is"] = (m["description"] + (f" (failed: {m['error']})" if m.get("error") else "")
-                             + (f" — * not for this target: {m['note']}" if m.get("suited") is False else ""))
+        row = {"method": r.name, "kind": r.marked_kind, "mark": " ".join(marks.get(key, [])) if key else "",
+               "loss": r.loss}
+        row.update({c.label: value for c, value in zip(scores.columns, r.values)})
+        row["what it is"] = (r.description + (f" (failed: {r.error})" if r.error else "")
+                             + (f" — * not for this target: {r.note}" if not r.suited else ""))
         rows.append(row)
     table = pd.DataFrame(rows)
-    numbers = [c for c in table.columns if c.split(" ")[-1] in ("SI-SDR", "SDR", "SIR", "SAR")]
-    config = {c: st.column_config.NumberColumn(c, format="%.2f", help=GLOSSARY.get(c.split(" ")[-1]), width=95)
-              for c in numbers}
+    config = {c.label: st.column_config.NumberColumn(c.label, format="%.2f", help=GLOSSARY.get(c.metric_label),
+                                                     width=95) for c in scores.columns}
     config["loss"] = st.column_config.NumberColumn("loss (dB²)", format="%.1f", width=80,
                                                    help=GLOSSARY["loss"] + " " + NO_LOSS_NOTE)
     config["method"] = st.column_config.TextColumn("method", help="See the glossary below for each name.")
     config["kind"] = st.column_config.TextColumn("kind", width="small", help=KIND_HELP)
     config["mark"] = st.column_config.TextColumn("mark", width=110, help=LOSS_VS_QUALITY)
+    complement = {c.label for c in scores.columns_of("complement")}
 
     def draw() -> None:
-        # The vocal's scores first, so the table fits the page; the instrumental's on request.
-        with_instrumental = st.toggle("Show the instrumental estimate's scores too", key="metrics_instrumental",
-                                      help="The instrumental estimate is the mixture minus the extracted vocal.")
-        order = [c for c in table.columns if with_instrumental or not c.startswith("instrumental ")]
+        # The target's scores first, so the table fits the page; its complement's on request.
+        with_complement = st.toggle(f"Show the {scores.complement} estimate's scores too", key="metrics_instrumental",
+                                    help=f"The {scores.complement} estimate is the mixture minus the extracted "
+                                         f"{scores.target}.")
+        order = [c for c in table.columns if with_complement or c not in complement]
         # The numbers stay numbers (sortable); what means nothing (a reference method's loss, the mixture's
         # SAR) is missing, shown as "—".
         st.dataframe(table, hide_index=True, width="stretch", height=36 * (len(table) + 1) + 4,
                      column_config=config, column_order=order, placeholder="—", key="metrics_table")
-        st.caption("All in dB; higher is better. *seed*: this method; *oracle*: ceilings that read the true vocal; "
+        st.caption(f"All in dB; higher is better. *seed*: this method; *oracle*: ceilings that read the true "
+                   f"{scores.target}; "
                    "*blind*: methods that never see it; *mixture*: the mixture itself, the floor (its SAR means "
                    "nothing, shown as —). *loss* is only for this method's runs: " + NO_LOSS_NOTE
                    + " Measured on the files as they are (level as is): an estimate made on a normalised pair is "
-                   "brought back by undoing the vocal's gain. "
+                   f"brought back by undoing the {scores.target}'s gain. "
                    f"BSS Eval: {metrics['bss_eval']['implementation']}, {metrics['bss_eval']['aggregation']}. "
                    + LOSS_VS_QUALITY)
 
@@ -505,15 +499,19 @@ def quick_scores_section(quick: dict, alignment: dict) -> None:
                    + " Waveform scores mean nothing until the pair is aligned: fix it on "
                    "Load audio (the alignment check offers the fix).", icon=":material/warning:")
         return
+    from vsep_core.presenter import score_table
+
     marks = quality_marks({"methods": quick["methods"], "alignment": alignment})
-    rows = [{"method": m["name"], "mark": " ".join(marks.get(_player_key(m), [])),
-             "loss": m.get("info", {}).get("loss"), "vocal SI-SDR": m["vocal"]["si_sdr"],
-             "instrumental SI-SDR": m["instrumental"]["si_sdr"]} for m in quick["methods"]]
+    scores = score_table(quick, metrics=("si_sdr",))
+    rows = [{"method": r.name, "mark": " ".join(marks.get(_player_key(m), [])), "loss": r.loss,
+             **{c.label: value for c, value in zip(scores.columns, r.values)}}
+            for m, r in zip(quick["methods"], scores.rows)]
+    target, complement = (c.label for c in scores.columns)
     st.dataframe(rows, hide_index=True, key="quick_scores_table", placeholder="—",
                  column_config={"loss": st.column_config.NumberColumn("loss (dB²)", format="%.1f",
                                                                       help=GLOSSARY["loss"]),
-                                "vocal SI-SDR": st.column_config.NumberColumn(format="%.2f", help=GLOSSARY["SI-SDR"]),
-                                "instrumental SI-SDR": st.column_config.NumberColumn(format="%.2f"),
+                                target: st.column_config.NumberColumn(format="%.2f", help=GLOSSARY["SI-SDR"]),
+                                complement: st.column_config.NumberColumn(format="%.2f"),
                                 "mark": st.column_config.TextColumn(width=110, help=LOSS_VS_QUALITY)})
     st.caption("First look: your runs' SI-SDR (dB, higher is better). SDR, SIR, SAR and the ceilings and blind "
                "methods beside them are being measured and replace this table in a moment.")

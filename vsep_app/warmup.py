@@ -50,7 +50,7 @@ def warm_up_engine() -> None:
     for name in VIEW_NAMES:
         plots.view_display(compute_view(mag, name), name, sr, 512, max_rows=8, max_cols=8)
     # The Results page and uploads at other sample rates: later, so that it does not compete with the
-    # visitor's first clicks (Python runs one thread at a time; these take ~0.6 s here).
+    # visitor's first clicks (Python runs one thread at a time).
     time.sleep(LATER_S)
     for fig in (plots.spectrograms_figure({"a": np.ones((4, 4))}, sr, 1040),
                 plots.eq_heatmap_figure(np.ones((4, 4)), sr, 1040)):

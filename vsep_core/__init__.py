@@ -5,7 +5,10 @@ An oracle experiment: the method needs the true vocal. Stages, one module each:
 (400-point dB profiles, 25 metrics) → ``analysis`` (targets for a pair) →
 ``optimise`` (passes, chains, progressive runs) → ``search`` (greedy order)
 → ``reconstruct`` (audio with the mixture's phase) → ``experiment`` (all of
-it, with progress) → ``report`` / ``cli``. The target need not be the vocal:
+it, with progress) → ``report`` / ``cli``. ``api`` holds one call per workflow
+(what the CLI, the dashboard, Dask tasks and batch call); ``baselines`` is the
+registry of the separation methods in ``separators/``; ``presenter`` turns a
+metrics report into rows for every view. The target need not be the vocal:
 ``stems`` names any stem (drums, bass …) and its complement, "everything else".
 """
 

@@ -57,7 +57,7 @@ def _helper_main() -> None:
             code = 0
             try:
                 _child(path, mode, fifo)
-            except BaseException:
+            except BaseException:  # noqa: BLE001 - the child reports its failure by its exit code
                 code = 1
             finally:
                 os._exit(code)
@@ -78,7 +78,7 @@ def _child(path: str, mode: str, fifo: str) -> None:
 
         try:
             f = sf.SoundFile(path)
-        except Exception as exc:  # not something libsndfile opens: the caller tries ffmpeg
+        except Exception as exc:  # noqa: BLE001 - not something libsndfile opens: the caller tries ffmpeg
             send(b"E", _why(exc))
             return
         with f:
@@ -93,7 +93,7 @@ def _child(path: str, mode: str, fifo: str) -> None:
                         send(b"D", block.astype("<f4", copy=False).tobytes())
                     if len(block) < BLOCK_FRAMES:
                         break
-            except Exception as exc:  # a damaged frame libsndfile gives up on: said in the caller's message
+            except Exception as exc:  # noqa: BLE001 - a damaged frame libsndfile gives up on: said in the caller's message
                 send(b"E", _why(exc))
                 return
             send(b"D")

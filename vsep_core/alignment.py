@@ -28,14 +28,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .errors import VsepError
-
-#: Furthest lag searched by default, in seconds.
-MAX_LAG_S = 1.0
-
-#: Below this correlation at the best lag the vocal explains under 1 % of the
-#: mixture's energy: it is not the signal that was mixed (a vocal at −20 dB
-#: below its accompaniment would still reach 0.1).
-MIN_CORRELATION = 0.1
+from .limits import MAX_LAG_S, MIN_CORRELATION
 
 #: Lag 0 wins when it explains at least this share of what the best lag explains. A low, smooth
 #: stem (a bass line) correlates with the rest of the mix by chance a sample or two away, so an
@@ -83,11 +76,31 @@ class Alignment:
     def lag_ms(self) -> float:
         return 1000.0 * self.lag_samples / self.sr
 
+    @property
+    def fixable(self) -> bool:
+        """Whether applying the lag and gain repairs the pair (see :func:`is_fixable`)."""
+        return is_fixable(self.to_dict())
+
     def to_dict(self) -> dict:
         """JSON-ready form (the evaluate report's ``"alignment"``)."""
         out = asdict(self)
         out["lag_ms"] = self.lag_ms
         return out
+
+
+def is_fixable(found: dict, min_correlation: float = MIN_CORRELATION) -> bool:
+    """Whether a check's lag and gain repair the pair: the one "fixable" rule.
+
+    A real misfit only (a lag, or inverted polarity) of a file that is the one mixed: an aligned
+    pair's fitted gain is off by the rest's chance correlation with the target, and an unrelated
+    file (correlation below ``min_correlation`` at its best lag) has nothing to fix.
+
+    Parameters
+    ----------
+    found : dict
+        :meth:`Alignment.to_dict` (the dashboard keeps this form).
+    """
+    return abs(found["correlation_at_lag"]) >= min_correlation and (found["lag_samples"] != 0 or found["gain"] < 0)
 
 
 def check_alignment(mixture: np.ndarray, vocal: np.ndarray, sr: int, *, max_lag_s: float = MAX_LAG_S,

@@ -30,33 +30,10 @@ import numpy as np
 import soundfile as sf
 
 from .errors import VsepError
+from .limits import (  # the input limits live in vsep_core.limits (applied here)
+    CODEC_PADDING_S, KEEP_AUDIO_SHARE, MAX_CHANNELS, MAX_DURATION_S, MAX_SAMPLE_ABS, MAX_SAMPLE_RATE, MAX_SEGMENT_S,
+    MIN_SAMPLE_RATE)
 from .settings import Settings
-
-#: Longest input accepted by default, in seconds (a whole album side is not a song).
-#: ``VSEP_MAX_DURATION_S`` in the environment, or a ``max_duration_s`` argument, overrides it.
-MAX_DURATION_S = 20 * 60
-
-#: Most channels accepted (7.1 surround); more is not a song's recording.
-MAX_CHANNELS = 8
-
-#: Sample rates accepted, in Hz: telephone speech to high-resolution studio audio.
-MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 192_000
-
-#: Longest analysed segment by default, in seconds at the default STFT (hop 1040, n_fft 2048),
-#: so that 18 slices plus the greedy search stay under 1.5 GB with room to spare (``run
-#: --full-length --slices 18 --greedy`` peaked at 1.1 GB for 5 minutes, 1.39–1.47 GB for 7 and
-#: 1.70 GB for 9). ``VSEP_MAX_SEGMENT_S`` overrides it; other hops and FFT sizes scale it (the
-#: work is windows × bins).
-MAX_SEGMENT_S = 6 * 60
-
-#: Share of the segment limit when every run's audio is kept: with ``--report`` and plots the same
-#: run peaked at 1.31 GB for 4 minutes, 1.59 GB for 5 and 1.88 GB for 6.
-KEEP_AUDIO_SHARE = 2 / 3
-
-#: Largest sample magnitude accepted, whatever the level setting: full scale is 1.0, and float files may go a
-#: little beyond it (an unlimited master), but 1000 (+60 dB over full scale) is no recording. Above it the
-#: engine's float32 powers lose all precision and, near 1e19, overflow: NaN losses and all-zero WAVs.
-MAX_SAMPLE_ABS = 1e3
 
 #: Peak below which a signal counts as silent (about -200 dBFS).
 SILENCE_PEAK = 1e-10
@@ -70,13 +47,6 @@ STREAM_SCAN_S = 30.0
 
 #: libsndfile's frame count for "unknown" (SF_COUNT_MAX, 2**63 - 1), from anything at or above this.
 _UNKNOWN_FRAMES = 1 << 62
-
-#: Most a pair's lengths may differ by, in seconds, when one analysis frame is less: what lossy codecs add
-#: at the ends. An MP3 without a gapless header (piped from an encoder) carries its encoder delay and last
-#: frame's padding, up to 3 frames of 1,152 samples (0.08 s at 44.1 kHz, 0.11 s at 32 kHz); AAC 2,048 priming
-#: and padding samples (0.13 s at 16 kHz); Opus in WebM, which has no end trim, up to 0.1 s measured. The
-#: segments are then cut to the shorter file; the alignment check still finds a real offset.
-CODEC_PADDING_S = 0.25
 
 #: Frames decoded at a time: memory per block stays a few MB whatever the file.
 _BLOCK_FRAMES = 1 << 16
@@ -346,7 +316,7 @@ def _probe_soundfile(src: _Input) -> AudioInfo | None:
         with src.open_soundfile() as f:
             sr, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
             container, codec = f.format, f.subtype
-    except Exception:  # libsndfile says only "format not recognised" etc.; ffmpeg may know it
+    except Exception:  # noqa: BLE001 - libsndfile says only "format not recognised" etc.; ffmpeg may know it
         return None
     if frames >= _UNKNOWN_FRAMES:
         # A streamed FLAC (STREAMINFO's total samples 0, legal): libsndfile says "2**63 - 1 frames" and then
@@ -596,7 +566,7 @@ def _read_soundfile(src: _Input, info: AudioInfo, collector: _Collector) -> None
                     break
     except VsepError:
         raise
-    except Exception as exc:  # libsndfile's errors (a damaged frame, a read error) end here, as one message
+    except Exception as exc:  # noqa: BLE001 - libsndfile's errors (a damaged frame, a read error) end here, as one message
         raise VsepError(f"The {src.name} file is damaged: decoding stopped at "
                         f"{collector.total / info.sr:.2f} s ({_short(exc)}).") from None
 
@@ -880,7 +850,7 @@ def _resampled(y: np.ndarray, sr: int, settings: Settings) -> np.ndarray:
 
     Its steps written out (soxr, then trimmed or zero-padded to
     ``ceil(n · ratio)`` samples) so that preparing a pair does not import
-    librosa (~130 MB and a second), which matters most for input refused later.
+    librosa (its import is large and slow), which matters most for input refused later.
     """
     y = np.ascontiguousarray(y, dtype=np.float32)
     if sr != settings.sr:
@@ -1211,14 +1181,6 @@ def _check_something_to_separate(mixture: np.ndarray, vocal: np.ndarray, names=N
                         "song again.")
 
 
-def check_lengths(a: Decoded, b: Decoded, *, frame: int = 2048) -> None:
-    """Reject a pair whose lengths differ by more than ``frame`` samples or :data:`CODEC_PADDING_S`.
-
-    Lengths are compared in seconds, so files at different rates compare fairly.
-    """
-    _check_lengths(a, b, frame=frame)
-
-
 def _check_lengths(a, b, *, frame: int) -> None:
     if not (np.isfinite(a.duration_s) and np.isfinite(b.duration_s)):
         return  # a container that does not say: the segments are cut to the shorter
@@ -1270,8 +1232,8 @@ def write_wav(path, y: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> Path:
 def _pcm16_wav(y: np.ndarray, sr: int) -> tuple[bytes, np.ndarray]:
     """The header and samples of a mono 16-bit WAV (samples by :func:`vsep_core.dsp.pcm16`).
 
-    libsndfile converts float samples one by one through its own buffers
-    (~35 ms for a 3-minute song here); one compiled loop does it in a few.
+    libsndfile converts float samples one by one through its own buffers; one compiled
+    loop is several times faster (BENCHMARKS.md).
     """
     from .dsp import pcm16
 

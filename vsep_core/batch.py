@@ -53,11 +53,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .api import batch_song
 from .audio import Decoded, decode
 from .baselines import resolve_methods
 from .errors import VsepError
-from .evaluate import evaluate_pair, evaluation_settings, format_db, load_pair
+from .evaluate import evaluation_settings, format_db
 from .jsonio import json_ready, write_json
+from .limits import STEM_LENGTH_TOLERANCE
 from .metrics import BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES
 from .progress import Progress, report
 from .settings import Settings
@@ -204,14 +206,15 @@ def _song_from_folder(folder: Path) -> Song:
                 instrumental=None if vocal is not None else instrumental, stems=stems, extra_stems=extra)
 
 
-def _summed_stems(stems) -> Decoded:
+def summed_stems(stems) -> Decoded:
+    """The drums, bass and other stems summed in mono: the instrumental of a MUSDB-style song folder."""
     decoded = [decode(path, name=f"{path.parent.name}/{path.name}") for path in stems]
     rates = {d.sr for d in decoded}
     if len(rates) != 1:
         raise VsepError("The drums, bass and other stems have different sample rates "
                         f"({', '.join(str(r) for r in sorted(rates))} Hz).")
     n = min(d.samples.shape[1] for d in decoded)
-    if max(d.samples.shape[1] for d in decoded) - n > 2048:
+    if max(d.samples.shape[1] for d in decoded) - n > STEM_LENGTH_TOLERANCE:
         raise VsepError("The drums, bass and other stems have different lengths.")
     # Mono first (the pair is analysed in mono anyway), so stems may differ in channel count.
     total = np.sum([np.mean(d.samples[:, :n], axis=0) for d in decoded], axis=0, dtype=np.float32)
@@ -220,46 +223,8 @@ def _summed_stems(stems) -> Decoded:
 
 # --- one song (runs on a worker) -----------------------------------------------------
 
-def evaluate_song(song: Song, methods, settings: Settings, *, window_s: float | None = BSS_WINDOW_S,
-                  align: bool = False, max_lag_s: float = 1.0, order=None, max_slices: int | None = None,
-                  stem: str = DEFAULT_TARGET) -> dict:
-    """Evaluate one song with one stem as the target; never raises.
-
-    Arguments as :func:`vsep_core.evaluate.evaluate_pair`'s; ``stem`` is the
-    target (default the vocal; see :attr:`Song.targets`).
-
-    Returns
-    -------
-    dict
-        ``{"song", "layout", "stem", "report"}`` (the :func:`evaluate_pair`
-        report) or ``{"song", "layout", "stem", "error"}`` with a message.
-    """
-    out = {"song": song.name, "layout": song.layout}
-    if stem != DEFAULT_TARGET:  # a vocal-only batch's outcomes read as they always did
-        out["stem"] = stem
-    try:
-        if song.problem:
-            raise VsepError(song.problem)
-        if stem != DEFAULT_TARGET:
-            if stem not in song.targets:
-                raise VsepError(f"no {stem} file in this song folder.")
-            pair = load_pair(song.mixture, vocal=song.targets[stem], settings=settings, target_name=stem)
-            pair.info.setdefault("song", song.name)
-            out["report"] = evaluate_pair(pair, methods, settings=settings, window_s=window_s, align=align,
-                                          max_lag_s=max_lag_s, order=order, max_slices=max_slices)
-            return out
-        instrumental = song.instrumental
-        if song.vocal is None and instrumental is None:
-            instrumental = _summed_stems(song.stems)
-        pair = load_pair(song.mixture, vocal=song.vocal, instrumental=instrumental, settings=settings)
-        pair.info.setdefault("song", song.name)
-        out["report"] = evaluate_pair(pair, methods, settings=settings, window_s=window_s, align=align,
-                                      max_lag_s=max_lag_s, order=order, max_slices=max_slices)
-    except VsepError as exc:
-        out["error"] = str(exc)
-    except Exception as exc:  # one broken song must not stop the batch: record it and go on
-        out["error"] = f"unexpected {type(exc).__name__}: {exc}"
-    return out
+#: One song, one stem: :func:`vsep_core.api.batch_song` (the name batch's callers know).
+evaluate_song = batch_song
 
 
 # --- the batch --------------------------------------------------------------------------
@@ -488,7 +453,7 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
                 what = song.name if stem == DEFAULT_TARGET else f"{song.name} ({stem})"
                 try:
                     outcome = decode(future.result(), "batch_song")
-                except Exception as exc:  # the worker died, the task could not run or sent no plain report
+                except Exception as exc:  # noqa: BLE001 - the worker died, the task could not run or sent no plain report
                     outcome = {"song": song.name, "error": f"the Dask task failed: {type(exc).__name__}: {exc}"}
                     if stem != DEFAULT_TARGET:
                         outcome["stem"] = stem

@@ -58,7 +58,7 @@ _BLOCK = 16384
 _BLOCK_CHUNK = 32
 _FRAME_CHUNK = 16
 
-#: Reference sets whose correlations are kept (one evaluation uses one set; ~200 MB for 3 minutes); 0: off.
+#: Reference sets whose correlations are kept (one evaluation uses one set; it grows with the song); 0: off.
 #: Threads share a kept set, read-only, except the LU pivots: see :func:`_lu_solve`.
 _CACHE_SIZE = 1
 _CACHE: "OrderedDict[tuple, _References]" = OrderedDict()

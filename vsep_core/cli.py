@@ -21,16 +21,13 @@ import time
 
 from .errors import VsepError
 from .staging import release_all_claims
+from .limits import BSS_WINDOW_S, MAX_LAG_S
 from .settings import LEVEL_MODES, PASS_METHODS, POOLED_WINDOW_MODES, Settings
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
-#: Default BSS Eval frame length (as :data:`vsep_core.metrics.BSS_WINDOW_S`; metrics imports museval lazily).
-_BSS_WINDOW_S = 1.0
-#: Default largest lag of the alignment check (as :data:`vsep_core.alignment.MAX_LAG_S`).
-_MAX_LAG_S = 1.0
 
 
 # --- value types: one spelling everywhere ---------------------------------------------
@@ -155,12 +152,12 @@ def _add_scoring_arguments(p: argparse.ArgumentParser) -> None:
                    help="methods to run (space- or comma-separated; default all: for the vocal every one but "
                         "hpss_percussive, a drums baseline): " + ", ".join(method_names("drums"))
                         + ", or seed_progressive_N for the first N slices of --order")
-    g.add_argument("--window", type=window_value, default=_BSS_WINDOW_S, metavar="SECONDS|whole",
+    g.add_argument("--window", type=window_value, default=BSS_WINDOW_S, metavar="SECONDS|whole",
                    help="BSS Eval frame length (default 1 s, median over frames, as SiSEC); "
                         "'whole' for one whole-signal figure")
     g.add_argument("--apply-alignment", action="store_true",
                    help="apply the lag and gain the alignment check finds before scoring")
-    g.add_argument("--max-lag", type=float, default=_MAX_LAG_S, metavar="SECONDS",
+    g.add_argument("--max-lag", type=float, default=MAX_LAG_S, metavar="SECONDS",
                    help="largest lag the alignment check searches (%(default)s s)")
 
 
@@ -277,8 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write no WAV (the same as --write none)")
     run.add_argument("--report", action="store_true", help="also write report.html (self-contained, opens offline)")
     run.add_argument("--metrics", action="store_true",
-                     help="also score the runs and the reference methods (as evaluate) into metrics.json "
-                          "(needs museval)")
+                     help="also score the runs and the reference methods (as evaluate) into metrics.json")
     run.add_argument("--quiet", action="store_true", help="no progress bar, warnings or table")
     _add_settings_arguments(run, level_default=Settings().level)
     _add_joint_arguments(run)
@@ -344,10 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main_run(args) -> int:
     """``run``: everything validated first, then written into a staging folder moved into place at the end."""
+    from .api import score_experiment, seed_experiment
     from .audio import prepare_pair
-    from .experiment import run_experiment
     from .progress import TerminalProgress, scaled
-    from .report import Outputs, html_report, summary_table
+    from .report import Outputs, summary_table
     from .staging import StagedFolder, check_out_dir
 
     if args.method == "joint":
@@ -356,8 +352,6 @@ def main_run(args) -> int:
     settings, order, max_slices = _checked_settings(args, "run")
     runs = _checked_write(args, max_slices)
     target = check_out_dir(args.out)
-    if args.metrics:
-        from .evaluate import evaluate_experiment, load_pair  # needs museval: fail before any work
     with StagedFolder(target) as staged:
         # A report or scores keep every run's audio in memory: the engine's workload limit for that applies.
         keep_audio = args.report or args.metrics
@@ -371,10 +365,10 @@ def main_run(args) -> int:
             # Without a report or scores, only the runs to be written get audio (the inverse STFT is most of
             # a long song's time); with them every run's audio is kept, and the chosen ones are written after.
             choose_later = keep_audio and runs is not None
-            result = run_experiment(pair, settings, order=order, max_slices=max_slices, greedy=args.greedy,
-                                    keep_audio=keep_audio, on_run=None if choose_later else outputs.add_run,
-                                    audio_runs=None if (runs is None or keep_audio) else runs - {"inputs"},
-                                    progress=scaled(bar, 0.0, split))
+            result = seed_experiment(pair, settings, order=order, max_slices=max_slices, greedy=args.greedy,
+                                     keep_audio=keep_audio, on_run=None if choose_later else outputs.add_run,
+                                     audio_runs=None if (runs is None or keep_audio) else runs - {"inputs"},
+                                     progress=scaled(bar, 0.0, split))
             if choose_later:
                 chosen = result.run_labels(runs)
                 for label, run in result.labelled_runs():
@@ -382,13 +376,10 @@ def main_run(args) -> int:
                         outputs.add_run(label, run)
             metrics = None
             if args.metrics:
-                truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
-                                  target_name=args.target_name)
-                metrics = evaluate_experiment(result, truth, progress=scaled(bar, split, 1.0))
+                metrics = score_experiment(result, _truth(args, settings), progress=scaled(bar, split, 1.0))
         outputs.finish(result, metrics=metrics, plots=not args.no_plots)
         if args.report:
-            (staged.path / "report.html").write_text(
-                html_report(result, pair, metrics=metrics, spectrograms=outputs.spectrograms))
+            outputs.add_report(result, metrics=metrics)
     if not args.quiet:
         print(summary_table(result))
         if metrics is not None:
@@ -402,17 +393,21 @@ def main_run(args) -> int:
     return 0
 
 
+def _truth(args, settings):
+    """The pair at its true scale (what scores are measured on) from the command's files."""
+    from .evaluate import load_pair
+
+    return load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
+                     target_name=args.target_name)
+
+
 def main_run_joint(args) -> int:
     """``run --method joint``: the joint matching's WAVs, summary.json and (with --metrics) metrics.json."""
-    from .analysis import analyse
-    from .audio import prepare_pair, write_wav
-    from .joint import run_joint
-    from .jsonio import json_text
-    from .progress import TerminalProgress, scaled
-    from .reconstruct import Estimate, vocal_from_db
+    from .api import joint_matching
+    from .audio import prepare_pair
+    from .progress import TerminalProgress
+    from .report import Outputs
     from .staging import StagedFolder, check_out_dir
-    from .stems import labels
-    from .views import RAW
 
     t0 = time.perf_counter()
     settings, _, _ = _checked_settings(args, "run")
@@ -422,53 +417,32 @@ def main_run_joint(args) -> int:
         raise VsepError("run --method joint makes one estimate: --write takes all, none, inputs or best (the "
                         "estimate).")
     target = check_out_dir(args.out)
-    if args.metrics:
-        from .evaluate import evaluate_joint, format_table, load_pair  # needs museval: fail before any work
     with StagedFolder(target) as staged:
         pair = _with_file_names(prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental,
                                              settings=settings, target_name=args.target_name), args)
-        names = labels(args.target_name)
         with TerminalProgress(enabled=False if args.quiet else None) as bar:
-            split = 0.8 if args.metrics else 1.0
-            analysis = analyse(pair, settings, views=(RAW, *joint.view_names), progress=scaled(bar, 0.0, 0.05))
-            found = run_joint(analysis, joint, progress=scaled(bar, 0.05, split))
-            metrics = None
-            if args.metrics:
-                truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
-                                  target_name=args.target_name)
-                metrics = evaluate_joint(found, analysis, truth, joint=joint, progress=scaled(bar, split, 1.0))
-        estimate = Estimate(vocal_raw=vocal_from_db(found.final_db, analysis), mixture=pair.mixture, sr=pair.sr)
-        # As the seed runs' files: the vocal peak-normalised (the research code's habit), mixture − vocal beside it.
+            outcome = joint_matching(pair, settings, joint, truth=_truth(args, settings) if args.metrics else None,
+                                     methods=None, progress=bar)
+        outputs = Outputs(pair, settings, 1, out_dir=staged.path, inputs=False)
         (staged.path / "joint").mkdir(exist_ok=True)
-        if runs is None or "best" in runs:
-            write_wav(staged.path / "joint" / f"extracted_{names.target_file}.wav", estimate.vocal, pair.sr)
-            write_wav(staged.path / "joint" / f"extracted_{names.complement_file}.wav", estimate.instrumental,
-                      pair.sr)
-        if runs is None or "inputs" in runs:
-            write_wav(staged.path / "joint" / "mixture.wav", pair.mixture, pair.sr)
-            write_wav(staged.path / "joint" / "target.wav", pair.vocal, pair.sr)
-        summary = {"method": "joint", "target": names.to_dict(), "pair": pair.info, "settings": settings.to_dict(),
-                   "joint": {"steps": joint.steps, "step_size": joint.step_size,
-                             "views": [list(v) for v in joint.views], "clip_db": joint.clip_db},
-                   "final_loss": found.final_loss, "view_losses": found.view_losses,
-                   "loss_curve": found.loss_curve, "seconds": time.perf_counter() - t0}
-        (staged.path / "summary.json").write_text(json_text(summary))
-        (staged.path / "settings.json").write_text(json_text(settings.to_dict()))
-        if metrics is not None:
-            (staged.path / "metrics.json").write_text(json_text(metrics))
+        outputs.add_joint(outcome, estimate=runs is None or "best" in runs, inputs=runs is None or "inputs" in runs)
+        outputs.finish_joint(outcome, joint, metrics=outcome.scores)
     if not args.quiet:
+        found = outcome.result
         print(f"joint matching: loss {found.loss_curve[0]:.2f} -> {found.final_loss:.2f} after {joint.steps} steps")
-        if metrics is not None:
-            print("\n" + format_table(metrics))
-        made = "summary.json, joint/ WAVs" + (", metrics.json" if metrics is not None else "")
+        if outcome.scores is not None:
+            from .evaluate import format_table
+
+            print("\n" + format_table(outcome.scores))
+        made = "summary.json, joint/ WAVs" + (", metrics.json" if outcome.scores is not None else "")
         print(f"\nwrote {args.out}/ ({made}) in {time.perf_counter() - t0:.2f} s")
     return 0
 
 
 def main_attribute(args) -> int:
     """``attribute``: the table of each slice's effect, JSON if asked."""
-    from .attribute import attribute_joint, attribute_slices, format_attribution
-    from .evaluate import load_pair
+    from .api import attribution
+    from .attribute import format_attribution
     from .jsonio import write_json
     from .progress import TerminalProgress
     from .staging import check_out_file
@@ -477,24 +451,22 @@ def main_attribute(args) -> int:
     joint = joint_from_args(args)
     if args.json is not None:
         check_out_file(args.json)
-    truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
-                      target_name=args.target_name)
+    truth = _truth(args, settings)
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
-        if args.method == "joint":
-            found = attribute_joint(truth, settings, joint, slices=order[:max_slices], weight=args.weight,
-                                    progress=bar)
-        else:
-            found = attribute_slices(truth, settings, order=order, n_slices=max_slices, progress=bar)
+        found = attribution(truth, settings, method=args.method, slices=order[:max_slices], joint=joint,
+                            weight=args.weight, progress=bar)
     print(format_attribution(found))
     if args.json:
         path = write_json(found, args.json)
         print(f"\nJSON written to {path}")
     return 0
 
+
 def main_evaluate(args) -> int:
     """``evaluate``: print the table, write JSON if asked."""
+    from .api import score_methods
     from .baselines import resolve_methods
-    from .evaluate import evaluate_pair, format_table, load_pair
+    from .evaluate import format_table
     from .jsonio import write_json
     from .progress import TerminalProgress
     from .staging import check_out_file
@@ -504,10 +476,9 @@ def main_evaluate(args) -> int:
                               joint=joint_from_args(args), target_name=args.target_name)
     if args.json is not None:
         check_out_file(args.json)
-    pair = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
-                     target_name=args.target_name)
+    truth = _truth(args, settings)
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
-        result = evaluate_pair(pair, methods, settings=settings, window_s=args.window, align=args.apply_alignment,
+        result = score_methods(truth, methods, settings, window_s=args.window, align=args.apply_alignment,
                                max_lag_s=args.max_lag, progress=bar)
     print(format_table(result))
     if args.json:
@@ -559,13 +530,14 @@ def main_check(args) -> int:
         print(f"  {ext:5s} {'yes (' + how + ')' if how else 'no'}")
         ok &= how is not None or ext in ("wma", "opus", "aac")
     print("Optional parts:")
-    for module, purpose in [("museval", "SDR/SIR/SAR (BSS Eval v4)"), ("dask.distributed", "batch evaluation"),
+    for module, purpose in [("dask.distributed", "batch evaluation, Dask jobs"),
                             ("plotly", "plots"), ("streamlit", "the dashboard"), ("st_audiorec", "recording"),
+                            ("museval", "the reference BSS Eval the tests compare with"),
                             ("playwright", "browser tests")]:
         try:
             importlib.import_module(module)
             print(f"  {module:18s} yes  ({purpose})")
-        except Exception as exc:  # any import failure means "not usable here"
+        except Exception as exc:  # noqa: BLE001 - any import failure means "not usable here"
             print(f"  {module:18s} no   ({purpose}: {type(exc).__name__}: {exc})")
     for tool in ("ffmpeg", "ffprobe", "chromium"):
         print(f"  {tool:18s} {'yes' if shutil.which(tool) else 'no'}")
@@ -573,7 +545,7 @@ def main_check(args) -> int:
 
     try:
         print(f"Compiled loops: ready ({warm_up():.1f} s; built once, then loaded from numba's cache)")
-    except Exception as exc:  # a diagnostic: report, do not crash
+    except Exception as exc:  # noqa: BLE001 - a diagnostic: report, do not crash
         print(f"Compiled loops: no ({type(exc).__name__}: {exc})")
         ok = False
     return 0 if ok else 1

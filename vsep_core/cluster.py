@@ -124,50 +124,28 @@ def connect(address: str, environ=None):
 # --- the tasks: engine functions with the dashboard's arguments -----------------------------
 
 def greedy_task(pair, settings, candidates, *, progress=None, on_run=None):
-    """Analyse ``pair`` for ``candidates`` and run the greedy search (as ``vsep_app.cache`` does locally).
+    """:func:`vsep_core.api.seed_greedy` (analysis made here): a ``GreedyOutcome``."""
+    from .api import seed_greedy
 
-    Returns ``(found, greedy_run, best_prefix_run, timings)``.
-    """
-    from .analysis import analyse
-    from .experiment import run_greedy
-    from .views import RAW
-
-    t0 = time.perf_counter()
-    analysis = analyse(pair, settings, views=(RAW, *candidates))
-    timings = {"analyse": time.perf_counter() - t0}
-    found, greedy_run, best_prefix_run = run_greedy(analysis, pair, candidates, on_run=on_run, progress=progress,
-                                                    timings=timings)
-    return found, greedy_run, best_prefix_run, timings
+    return seed_greedy(pair, settings, candidates, on_run=on_run, progress=progress)
 
 
 def joint_task(pair, truth, settings, joint, *, progress=None):
-    """Joint matching, its audio and its scores (as ``vsep_app.cache`` does locally): a dict."""
-    from .analysis import analyse
-    from .evaluate import evaluate_joint
-    from .joint import run_joint
-    from .reconstruct import Estimate, vocal_from_db
-    from .views import RAW
+    """:func:`vsep_core.api.joint_matching`, scored against ``truth``: a ``JointOutcome``."""
+    from .api import joint_matching
 
-    analysis = analyse(pair, settings, views=(RAW, *joint.view_names))
-    found = run_joint(analysis, joint, progress=None if progress is None else
-                      (lambda f, label: progress(0.85 * f, label)))
-    if progress is not None:
-        progress(0.85, "Scoring the joint result against the true vocal")
-    scores = evaluate_joint(found, analysis, truth, joint=joint, methods=())
-    return {"result": found, "scores": scores,
-            "estimate": Estimate(vocal_raw=vocal_from_db(found.final_db, analysis), mixture=pair.mixture,
-                                 sr=pair.sr)}
+    return joint_matching(pair, settings, joint, truth=truth, progress=progress)
 
 
 def _tasks() -> dict:
-    from .attribute import attribute_joint, attribute_slices
-    from .batch import evaluate_song
-    from .evaluate import evaluate_experiment
-    from .experiment import run_experiment
+    from functools import partial
 
-    return {"run_experiment": run_experiment, "greedy": greedy_task, "evaluate_experiment": evaluate_experiment,
-            "joint": joint_task, "attribute_slices": attribute_slices, "attribute_joint": attribute_joint,
-            "batch_song": evaluate_song}
+    from . import api
+
+    return {"run_experiment": api.seed_experiment, "greedy": greedy_task, "evaluate_experiment": api.score_experiment,
+            "joint": joint_task, "attribute_slices": partial(api.attribution, method="seed"),
+            "attribute_joint": partial(api.attribution, method="joint"),
+            "batch_song": api.batch_song}
 
 
 #: The tasks :func:`run_task` may run, by name; each takes ``progress`` except those in :data:`NO_PROGRESS`,
@@ -216,7 +194,7 @@ def run_task(name: str, args: tuple, kwargs: dict, queue_name: str | None = None
         if queue is not None:
             queue.put(["started"])
         return encode(fn(*args, **kwargs, **extra))
-    except Exception as exc:  # noqa: BLE001 - sent back as plain data, so no exception object travels
+    except Exception as exc:  # sent back as plain data, so no exception object travels
         if not isinstance(exc, VsepError):
             log.exception("vsep task %r failed", name)
         return encode_error(exc)

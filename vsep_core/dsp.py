@@ -108,7 +108,7 @@ def magphase(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mag, phase
 
 
-@lru_cache(maxsize=4)  # a 3-minute song's sum is ~16 MB
+@lru_cache(maxsize=4)  # a few songs' sums: each is one float per sample
 def window_sum_square(n_fft: int, hop_length: int, n_frames: int, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """The Hann window and ``librosa.filters.window_sumsquare``, as librosa's istft uses them.
 

@@ -27,11 +27,12 @@ from typing import Callable
 
 import numpy as np
 
-from .alignment import MAX_LAG_S, MIN_CORRELATION, apply_alignment, check_alignment
+from .alignment import MAX_LAG_S, apply_alignment, check_alignment
 from .audio import Pair, engine_pair, prepare_pair, to_true_scale
 from .baselines import Separation, progressive_name, resolve_methods, run_method
 from .errors import VsepError
 from .metrics import BSS_FILTER_LENGTH, BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES, evaluate_estimate
+from .presenter import METRIC_LABELS, format_score, score_table, source_labels  # noqa: F401 - re-exported
 from .progress import Progress, report
 from .reconstruct import instrumental_from_vocal
 from .settings import Settings
@@ -55,8 +56,6 @@ def reference_methods(target_name: str | None = None) -> tuple:
 #: Level of the truth pair: the files as they are.
 TRUTH_LEVEL = "as_is"
 
-#: How the metrics' column headings read in tables.
-METRIC_LABELS = {"si_sdr": "SI-SDR", "sdr": "SDR", "sir": "SIR", "sar": "SAR"}
 
 
 # --- loading ----------------------------------------------------------------
@@ -190,9 +189,7 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
     given_signal = truth.vocal if given == "vocal" else truth.mixture - truth.vocal
     report(progress, 0.0, f"Checking the alignment of the {given_label}")
     alignment = check_alignment(truth.mixture, given_signal, truth.sr, max_lag_s=max_lag_s, name=given_label)
-    # Only a real misfit is repaired: an aligned pair's fitted gain is off by <i, v> / <v, v>
-    # (the instrumental's chance correlation with the vocal), and an unrelated file has nothing to fix.
-    if align and not alignment.aligned and abs(alignment.correlation_at_lag) >= MIN_CORRELATION:
+    if align and alignment.fixable:
         fixed = apply_alignment(given_signal, alignment.lag_samples, alignment.gain)
         vocal = fixed if given == "vocal" else (truth.mixture - fixed).astype(np.float32)
         truth = Pair(mixture=truth.mixture, vocal=vocal, sr=truth.sr, info={**truth.info, "alignment_applied": True})
@@ -389,8 +386,8 @@ def experiment_si_sdr(result, truth: Pair) -> dict:
     -------
     dict
         ``{"methods": [{"name", "kind", "description", "vocal": {"si_sdr"},
-        "instrumental": {"si_sdr"}, "info", "error"}]}``, the runs in
-        :func:`experiment_candidates`' order.
+        "instrumental": {"si_sdr"}, "info", "error"}], "pair": {"labels"}}``, the runs in
+        :func:`experiment_candidates`' order (``labels`` names the target and its complement).
     """
     from .metrics import si_sdr
 
@@ -408,12 +405,13 @@ def experiment_si_sdr(result, truth: Pair) -> dict:
             entry.update({source: {"si_sdr": float("nan")} for source in SOURCE_NAMES})
             entry["info"], entry["error"] = {}, str(exc)
         entries.append(entry)
-    return {"methods": entries}
+    names = labels(pair_target(truth.info))
+    return {"methods": entries, "pair": {"labels": {"vocal": names.target, "instrumental": names.complement}}}
 
 
 def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=None,
                    window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = MAX_LAG_S,
-                   progress: Progress = None) -> dict:
+                   progress: Progress = None, vocal_raw: np.ndarray | None = None) -> dict:
     """Score a finished joint matching, and reference methods beside it (as :func:`evaluate_experiment`).
 
     Parameters
@@ -427,6 +425,8 @@ def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=None,
         The pair at its true scale with the same segment settings.
     joint : JointSettings
         The settings ``found`` was made with (named in the report).
+    vocal_raw : np.ndarray, optional
+        ``vocal_from_db(found.final_db, analysis)`` when the caller has made it already.
 
     Returns
     -------
@@ -444,7 +444,8 @@ def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=None,
                         "same segment settings.")
     method = JointMatching(settings, joint)
     candidate = estimate_candidate(method.name, method.kind, method.description,
-                                   vocal_from_db(found.final_db, analysis), engine_pair(truth, settings.level),
+                                   vocal_from_db(found.final_db, analysis) if vocal_raw is None else vocal_raw,
+                                   engine_pair(truth, settings.level),
                                    {"views": [list(v) for v in joint.views], "loss": found.final_loss,
                                     "steps": joint.steps, "step_size": joint.step_size, "clip_db": joint.clip_db})
     references = resolve_methods(list(methods), settings) if methods else []
@@ -481,31 +482,13 @@ def _pair_summary(pair: Pair, given: str, level: str, names) -> dict:
     }
 
 
-def source_labels(result: dict) -> dict:
-    """What a report's ``"vocal"`` and ``"instrumental"`` slots are: ``{"vocal": "drums", ...}``."""
-    return result.get("pair", {}).get("labels") or {"vocal": "vocal", "instrumental": "instrumental"}
-
-
-# --- output -----------------------------------------------------------------------
-
-#: Figures above this (dB) are ratios to rounding noise (e.g. the mixture-as-estimate's SAR): tables
-#: print ">150" rather than digits that only reflect float rounding; JSON keeps the number.
-NOISE_FLOOR_DB = 150.0
-
-
 def format_db(value, width: int = 7) -> str:
-    """A figure in dB for tables: two decimals, ``inf``, ``>150`` (rounding noise), or ``n/a`` for NaN / missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a".rjust(width)
-    if isinstance(value, float) and math.isinf(value):
-        return ("inf" if value > 0 else "-inf").rjust(width)
-    if value > NOISE_FLOOR_DB:
-        return f">{NOISE_FLOOR_DB:.0f}".rjust(width)
-    return f"{value:{width}.2f}"
+    """A figure in dB for tables (:func:`vsep_core.presenter.format_score`), right-aligned; ``n/a`` for missing."""
+    return format_score(math.nan if value is None else value).rjust(width)
 
 
 def format_table(result: dict) -> str:
-    """The report as text: a header, the alignment verdict, then method × metric.
+    """The report as text: a header, the alignment verdict, then method × metric (:func:`score_table`'s rows).
 
     Parameters
     ----------
@@ -513,10 +496,11 @@ def format_table(result: dict) -> str:
         What :func:`evaluate_pair` or :func:`evaluate_experiment` returned.
     """
     pair, bss = result["pair"], result["bss_eval"]
-    target = pair["target"]
-    slot_labels = source_labels(result)
+    table = score_table(result)
+    given = pair["target"]
+    given_label = table.target if given == "vocal" else table.complement
     lines = [
-        f"Pair: mixture {pair['mixture']} + {slot_labels[target]} {pair[target]}, {pair['duration_s']:.2f} s at "
+        f"Pair: mixture {pair['mixture']} + {given_label} {pair[given]}, {pair['duration_s']:.2f} s at "
         f"{pair['sr']} Hz "
         f"(engine level {pair['level']}; scored at the files' true scale)"
         + "".join(f"; {role}: {label}" for role, label in pair.get("streams", {}).items()),
@@ -527,23 +511,23 @@ def format_table(result: dict) -> str:
         "All figures in dB; higher is better.",
         "",
     ]
-    name_w = max(18, *(len(m["name"]) for m in result["methods"]))
-    metric_heads = "".join(METRIC_LABELS[k].rjust(8) for k in METRIC_NAMES)
-    group_w = len(metric_heads)
-    lines.append(f"{'':{name_w}} {'':6} |{slot_labels['vocal'].center(group_w)} |"
-                 f"{slot_labels['instrumental'].center(group_w)} |")
-    lines.append(f"{'method':{name_w}} {'kind':6} |{metric_heads} |{metric_heads} | {'time':>6}")
+    name_w = max(18, *(len(row.name) for row in table.rows))
+    groups = [table.columns_of("target"), table.columns_of("complement")]
+    heads = ["".join(c.metric_label.rjust(8) for c in columns) for columns in groups]
+    lines.append(f"{'':{name_w}} {'':6} |{table.target.center(len(heads[0]))} |"
+                 f"{table.complement.center(len(heads[1]))} |")
+    lines.append(f"{'method':{name_w}} {'kind':6} |{heads[0]} |{heads[1]} | {'time':>6}")
     lines.append("-" * len(lines[-1]))
-    for m in result["methods"]:
-        cells = [" |".join("".join(" " + format_db(m[source][k]) for k in METRIC_NAMES) for source in SOURCE_NAMES)]
-        # A blind method built for another target is marked, not scored as if it were meant for this one.
-        kind = m["kind"] + ("*" if m.get("suited") is False else "")
-        row = f"{m['name']:{name_w}} {kind:6} |{cells[0]} | {m['seconds']:5.2f}s"
-        lines.append(row)
-        if m.get("error"):
-            lines.append(f"{'':{name_w}}   failed: {m['error']}")
-    notes = [f"* {m['name']}: {m['note']}" for m in result["methods"] if m.get("suited") is False]
-    if notes:
-        lines += ["", f"Target: {slot_labels['vocal']}. Marked * = not built to estimate this target; its figures "
-                      "are shown for completeness, not as a fair blind baseline:"] + notes
+    for row in table.rows:
+        texts = [format_score(v).rjust(7) for v in row.values]
+        n = len(groups[0])
+        cells = " |".join("".join(" " + t for t in part) for part in (texts[:n], texts[n:]))
+        seconds = row.seconds if row.seconds is not None else math.nan
+        lines.append(f"{row.name:{name_w}} {row.marked_kind:6} |{cells} | {seconds:5.2f}s")
+        if row.error:
+            lines.append(f"{'':{name_w}}   failed: {row.error}")
+    if table.unsuited:
+        lines += ["", f"Target: {table.target}. Marked * = not built to estimate this target; its figures "
+                      "are shown for completeness, not as a fair blind baseline:"]
+        lines += [f"* {row.name}: {row.note}" for row in table.unsuited]
     return terminal_text("\n".join(lines))  # file names may hold escape sequences or bidi controls

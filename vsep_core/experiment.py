@@ -358,9 +358,9 @@ def run_experiment(
 def warm_up() -> float:
     """Run a tiny experiment so that every compiled loop is built (or loaded) once.
 
-    numba compiles :mod:`vsep_core._kernels` on first use (~8 s here) and caches
+    numba compiles :mod:`vsep_core._kernels` on first use (seconds) and caches
     the machine code beside the package, so later processes only load it
-    (~0.3 s). Set-up calls this once; the dashboard calls it in the background.
+    (a fraction of a second). Set-up calls this once; the dashboard calls it in the background.
 
     Returns
     -------

@@ -204,7 +204,7 @@ def window_metrics(view: np.ndarray, sr: int = 22050) -> np.ndarray:
     """
     layers = encoder_cascade(view)
     l256, l128, l64, l32 = layers[2], layers[3], layers[4], layers[5]
-    f256, f128, f64 = (_layer_freqs(l.shape[0], lvl, sr) for l, lvl in ((l256, 2), (l128, 3), (l64, 4)))
+    f256, f128, f64 = (_layer_freqs(layer.shape[0], lvl, sr) for layer, lvl in ((l256, 2), (l128, 3), (l64, 4)))
     out = {}
 
     e256 = l256 ** 2

@@ -10,10 +10,10 @@ inverse STFT is 675 samples short of a 4.7 s mixture).
 
 BSS Eval: v4 "images" as ``museval`` (the SiSEC 2018 / MUSDB18 reference)
 computes it, re-implemented in :mod:`vsep_core.bss` with whole-signal
-products and batched frames (museval took ~6 s per method on a 3-minute
-song; this takes well under one, and agrees with museval within 1e-5 dB:
-``tests/test_bss.py`` checks it against museval itself, which stays the
-reference). As ``museval.evaluate`` does for SiSEC: time-invariant 512-tap
+products and batched frames (much faster than museval: BENCHMARKS.md), and
+agrees with museval within 1e-5 dB: ``tests/test_bss.py`` checks it against
+museval itself, which stays the reference and is needed only for that
+comparison (the ``dev`` extra). As ``museval.evaluate`` does for SiSEC: time-invariant 512-tap
 distortion filters estimated on the whole signal, metrics on 1 s frames
 without overlap, aggregated by the median over frames (frames where a signal
 is silent are NaN and left out). ``window_s=None`` gives one whole-signal
@@ -34,6 +34,7 @@ import numpy as np
 
 from .audio import check_signal
 from .errors import VsepError
+from .limits import BSS_WINDOW_S
 
 #: The metrics reported for each source, in table order.
 METRIC_NAMES = ("si_sdr", "sdr", "sir", "sar")
@@ -41,8 +42,6 @@ METRIC_NAMES = ("si_sdr", "sdr", "sir", "sar")
 #: The two sources of a pair, in table order.
 SOURCE_NAMES = ("vocal", "instrumental")
 
-#: BSS Eval frame length in seconds (SiSEC: 1 s frames, median over frames).
-BSS_WINDOW_S = 1.0
 
 #: Distortion filter length of BSS Eval v4 (museval's default, as in SiSEC).
 BSS_FILTER_LENGTH = 512
@@ -247,12 +246,11 @@ def _fill_silent(fitted: np.ndarray, audible: np.ndarray) -> np.ndarray:
 
 
 def _one_blas_thread():
-    """Hold BLAS to one thread around museval's small (1024 × 1024) solves.
+    """Hold BLAS to one thread around BSS Eval's small (1024 × 1024) solves.
 
-    Measured on the 2-core machine with another job running: 0.2 s per
-    4.7 s pair on one thread against 0.7 s on two, which fight the other job
-    for the cores; unloaded, the two are about equal. threadpoolctl comes with
-    scikit-learn (a librosa dependency); without it this does nothing.
+    Threads fighting other jobs for the cores cost more than these small solves
+    gain (BENCHMARKS.md). threadpoolctl comes with scikit-learn (a librosa
+    dependency); without it this does nothing.
     """
     try:
         from threadpoolctl import threadpool_limits
@@ -266,11 +264,12 @@ _MUSEVAL_METRICS = None
 
 
 def _museval_metrics():
-    """museval's ``metrics`` module, without running the package's ``__init__``.
+    """museval's ``metrics`` module, without running the package's ``__init__`` (the reference that
+    ``tests/test_metrics.py`` and ``benchmarks/bench_evaluate.py`` compare with; the product never calls it).
 
     ``import museval`` also imports musdb, stempeg and pandas for dataset
     I/O; stempeg refuses to import without ffmpeg on PATH, and the chain
-    costs ~2.5 s per process (every Dask worker pays it). ``museval/metrics.py``
+    is slow to import. ``museval/metrics.py``
     itself needs only numpy and scipy, so it is loaded straight from the
     installed package; the plain import is the fallback.
     """
@@ -289,7 +288,7 @@ def _museval_metrics():
                 file_spec = importlib.util.spec_from_file_location("vsep_core._museval_metrics", path)
                 module = importlib.util.module_from_spec(file_spec)
                 file_spec.loader.exec_module(module)
-        except Exception:  # any surprise in the package layout: use the ordinary import below
+        except Exception:  # noqa: BLE001 - any surprise in the package layout: use the ordinary import below
             module = None
     if module is None or not hasattr(module, "bss_eval"):
         try:

@@ -112,18 +112,6 @@ def view_heatmap(view: np.ndarray, name: str, sr: int, hop: int, *, height: int 
     return fig
 
 
-def kernel_figure(name: str, size: int = 120) -> go.Figure:
-    """The view's 3×3 kernel (or operation footprint) with its values written in."""
-    k = VIEWS_BY_NAME[name].display_kernel().astype(np.float64)
-    text = [[f"{v:.2g}" for v in row] for row in k]
-    lim = float(np.max(np.abs(k))) or 1.0
-    fig = go.Figure(go.Heatmap(z=k[::-1], text=text[::-1], texttemplate="%{text}", colorscale="RdBu",
-                               zmin=-lim, zmax=lim, showscale=False, xgap=2, ygap=2))
-    fig.update_layout(width=size, height=size, margin=dict(l=2, r=2, t=2, b=2),
-                      xaxis=dict(visible=False), yaxis=dict(visible=False))
-    return fig
-
-
 def spectrograms_figure(panels: dict, sr: int, hop: int, *, max_cols: int = 300) -> go.Figure:
     """Magnitude spectrograms side by side (title → magnitude matrix), one colour scale."""
     titles = list(panels)
@@ -208,31 +196,3 @@ def eq_heatmap_figure(eq: np.ndarray, sr: int, hop: int, *, title: str = "Learne
     return heatmap(eq, sr, hop, title=title, colorscale="RdBu_r", zmin=-lim, zmax=lim,
                    colorbar_title="dB")
 
-
-def profiles_figure(curves: dict, sr: int, *, title: str = "") -> go.Figure:
-    """400-point profiles (label → dB values over 0 … sr/2)."""
-    fig = go.Figure()
-    for label, values in curves.items():
-        values = np.asarray(values)
-        fig.add_trace(go.Scatter(x=np.linspace(0, sr / 2, len(values)), y=values, mode="lines", name=label))
-    fig.update_layout(title=title, xaxis_title="frequency (Hz)", yaxis_title="dB", height=260,
-                      margin=dict(l=40, r=10, t=35, b=30), template="plotly_white",
-                      legend=dict(orientation="h", y=-0.3))
-    return fig
-
-
-def waveform_figure(signals: dict, sr: int, *, max_points: int = 2000) -> go.Figure:
-    """Waveforms (label → samples) as min/max envelopes, so long songs draw fast."""
-    fig = go.Figure()
-    for label, y in signals.items():
-        y = np.asarray(y, dtype=np.float64)
-        block = max(1, -(-len(y) // max_points))
-        pad = -len(y) % block
-        blocks = np.pad(y, (0, pad)).reshape(-1, block)
-        t = np.arange(blocks.shape[0]) * block / sr
-        fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]),
-                                 y=np.concatenate([blocks.max(axis=1), blocks.min(axis=1)[::-1]]),
-                                 fill="toself", mode="lines", line=dict(width=0.5), name=label, opacity=0.6))
-    fig.update_layout(xaxis_title="time (s)", yaxis_title="amplitude", height=220,
-                      margin=dict(l=40, r=10, t=20, b=30), template="plotly_white")
-    return fig

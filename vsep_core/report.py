@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 import re
 import time
 import zipfile
@@ -22,9 +21,9 @@ import numpy as np
 
 from .audio import Pair, wav_bytes, write_wav
 from .staging import write_bytes_atomic
-from . import ORACLE_NOTE
 from .experiment import ExperimentResult, RunSummary
 from .jsonio import json_ready, json_text
+from .presenter import DASH, format_score, score_table
 from .settings import Settings
 from .stems import labels, oracle_note, pair_target
 from .views import VIEWS_BY_NAME, stft
@@ -137,6 +136,45 @@ class Outputs:
             for name, fig in figures(result, self.pair, self.spectrograms).items():
                 self._put(f"plots/{name}.html", fig.to_html(include_plotlyjs="directory", full_html=True).encode())
             self._put("plots/plotly.min.js", get_plotlyjs().encode())
+        return summary
+
+    def add_report(self, result: ExperimentResult, *, metrics: dict | None = None) -> None:
+        """Write ``report.html`` (:func:`html_report`, with the spectrograms collected so far)."""
+        self._put("report.html", html_report(result, self.pair, metrics=metrics,
+                                             spectrograms=self.spectrograms).encode())
+
+    def add_joint(self, outcome, *, estimate: bool = True, inputs: bool = True) -> None:
+        """Write a joint matching's WAVs into ``joint/``: the estimate (target peak-normalised, as the seed runs'
+        files, and mixture − target) and copies of the inputs."""
+        names = labels(self.target_name)
+        if estimate:
+            self._put_wav(f"joint/extracted_{names.target_file}.wav", outcome.estimate.vocal, self.pair.sr)
+            self._put_wav(f"joint/extracted_{names.complement_file}.wav", outcome.estimate.instrumental,
+                          self.pair.sr)
+            self.written.add("joint")
+        if inputs:
+            self._put_wav("joint/mixture.wav", self.pair.mixture, self.pair.sr)
+            self._put_wav("joint/target.wav", self.pair.vocal, self.pair.sr)
+
+    def finish_joint(self, outcome, joint, *, metrics: dict | None = None) -> dict:
+        """Write a joint matching's ``summary.json``, ``settings.json`` and ``metrics.json`` (when given).
+
+        Returns
+        -------
+        dict
+            The summary (JSON-ready).
+        """
+        found = outcome.result
+        summary = {"method": "joint", "target": labels(self.target_name).to_dict(), "pair": self.pair.info,
+                   "settings": self.settings.to_dict(),
+                   "joint": {"steps": joint.steps, "step_size": joint.step_size,
+                             "views": [list(v) for v in joint.views], "clip_db": joint.clip_db},
+                   "final_loss": found.final_loss, "view_losses": found.view_losses,
+                   "loss_curve": found.loss_curve, "seconds": outcome.seconds}
+        self._put("summary.json", json_text(summary).encode())
+        self._put("settings.json", json_text(self.settings.to_dict()).encode())
+        if metrics is not None:
+            self._put("metrics.json", json_text(metrics).encode())
         return summary
 
     def zip_bytes(self) -> bytes:
@@ -254,34 +292,27 @@ def _table(headers, rows) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _db(value) -> str:
-    """A figure as the evaluate table prints it: two decimals, ``inf``, or ``n/a`` for NaN / missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.2f}"
-
-
 def _metrics_html(metrics: dict) -> str:
-    """The evaluation report (``metrics.json``) as a table: every method, every metric, as ``evaluate`` prints it."""
-    names = ("si_sdr", "sdr", "sir", "sar")
-    metric_labels = {"si_sdr": "SI-SDR", "sdr": "SDR", "sir": "SIR", "sar": "SAR"}
-    slots = (metrics.get("pair") or {}).get("labels") or {"vocal": "vocal", "instrumental": "instrumental"}
-    complement_head = "instr." if slots["instrumental"] == "instrumental" else slots["instrumental"]
+    """The evaluation report (``metrics.json``) as a table: :func:`vsep_core.presenter.score_table`'s rows."""
+    table = score_table(metrics)
     rows = []
-    for m in metrics.get("methods", []):
-        v, i = m.get("vocal") or {}, m.get("instrumental") or {}
+    for row in table.rows:
         # A blind method built for another stem is flagged with its note, not passed off as a fair baseline.
-        kind = m.get("kind") if m.get("suited", True) else f"{m.get('kind')} (not for {slots['vocal']})"
-        rows.append((m.get("name"), kind, *(_db(v.get(k)) for k in names), *(_db(i.get(k)) for k in names),
-                     m.get("error") or m.get("note") or ""))
+        kind = row.kind if row.suited else f"{row.kind} (not for {table.target})"
+        rows.append((row.name, kind, *(format_score(v) for v in row.values), format_score(row.loss),
+                     row.error or row.note or ""))
     out = ("<h2>Separation quality (dB, higher is better)</h2>"
-           f"<p>Target: <b>{html.escape(slots['vocal'])}</b>. "
+           f"<p>Target: <b>{html.escape(table.target)}</b>. "
            "Scored at the files' true scale, as <code>python -m vsep_core evaluate</code> does; "
-           "the same figures are in <code>metrics.json</code>.</p>"
-           + _table(["method", "kind", *(f"{slots['vocal']} {metric_labels[k]}" for k in names),
-                     *(f"{complement_head} {metric_labels[k]}" for k in names), "error"], rows))
+           "the same figures are in <code>metrics.json</code>. "
+           f"{DASH}: not meaningful (the mixture's SAR: nothing was processed; the loss of a method that "
+           "matches no fingerprints).</p>"
+           + _table(["method", "kind", *(c.label for c in table.columns), "loss (dB²)", "error"], rows))
+    # The figures as metrics.json holds them (two decimals, none hidden), for comparing with evaluate --json.
+    exact = [(row.name, *(f"{v:.2f}" for v in row.figures)) for row in table.rows]
+    out += ("<details><summary>Exact figures (as in metrics.json, including those shown as "
+            f"{DASH} or &gt;150)</summary>" + _table(["method", *(c.label for c in table.columns)], exact)
+            + "</details>")
     alignment = metrics.get("alignment") or {}
     if alignment.get("verdict"):
         out += f"<p class='note'>{html.escape(str(alignment['verdict']))}</p>"

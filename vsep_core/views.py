@@ -209,11 +209,6 @@ def compute_view(X: np.ndarray, name: str) -> np.ndarray:
     return X
 
 
-def compute_views(X: np.ndarray, names=VIEW_NAMES) -> dict[str, np.ndarray]:
-    """Several views at once, as a name → array dict."""
-    return {name: compute_view(X, name) for name in names}
-
-
 def view_column(mag: np.ndarray, name: str, window: int) -> np.ndarray:
     """One window (column) of a view, computed on a few frames around it.
 

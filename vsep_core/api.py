@@ -1,0 +1,323 @@
+"""One engine call per workflow: what the CLI, the dashboard, a Dask task and batch all call.
+
+Each function takes a prepared pair (or the truth pair), settings and a
+progress callback ``progress(fraction, label)``, and returns a result object;
+none writes a file or draws anything. The command line (:mod:`vsep_core.cli`),
+the dashboard's cache (``vsep_app.cache``), the Dask tasks
+(:mod:`vsep_core.cluster`) and batch (:mod:`vsep_core.batch`) call exactly
+these, so no workflow is assembled twice (``tests/test_one_api.py`` checks the
+import graph). As demucs's ``api.Separator``: one public face per workflow.
+
+==========================  ===========================================================
+:func:`seed_experiment`     progressive runs N = 1 … max, and (optionally) the greedy search
+:func:`seed_greedy`         the greedy search alone (the dashboard runs it apart)
+:func:`eq_curves`           one run's learned EQ curves, pass by pass (the dashboard draws them)
+:func:`joint_matching`      the joint method, its audio and (with a truth) its scores
+:func:`attribution`         which slices help, for the seed chain or the joint loss
+:func:`score_methods`       named methods run and scored on a truth pair (``evaluate``)
+:func:`score_experiment`    an experiment's runs scored beside the reference methods
+:func:`quick_scores`        the runs' SI-SDR only (the dashboard's first look)
+:func:`batch_song`          one song of a batch, one stem as the target; never raises
+==========================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import VsepError
+from .limits import BSS_WINDOW_S, MAX_LAG_S
+from .progress import Progress, report, scaled
+
+# The engine's heavy modules (the optimiser's compiled loops, the views' scipy.ndimage) are imported by the
+# functions that use them: the dashboard imports this module on its first page.
+if TYPE_CHECKING:
+    from .audio import Pair
+    from .experiment import ExperimentResult, RunSummary
+    from .settings import Settings
+
+__all__ = [
+    "GreedyOutcome", "JointOutcome", "seed_experiment", "seed_greedy", "eq_curves", "with_greedy", "belongs_together",
+    "joint_matching", "attribution", "score_methods", "score_experiment", "quick_scores", "batch_song",
+]
+
+
+# --- the seed method ------------------------------------------------------------------------
+
+def seed_experiment(pair: Pair, settings: Settings, *, order=None, max_slices: int | None = None,
+                    greedy: bool = True, keep_audio: bool = True, on_run=None, audio_runs=None, analysis=None,
+                    progress: Progress = None) -> ExperimentResult:
+    """The research script's workload: progressive runs N = 1 … ``max_slices`` and the greedy search.
+
+    Parameters and result as :func:`vsep_core.experiment.run_experiment` (``analysis``: a ready
+    fingerprinting of ``pair`` with the raw view and ``order[:max_slices]``, e.g. from a cache).
+    """
+    from .experiment import run_experiment
+
+    return run_experiment(pair, settings, order=order, max_slices=max_slices, greedy=greedy, keep_audio=keep_audio,
+                          on_run=on_run, audio_runs=audio_runs, analysis=analysis, progress=progress)
+
+
+@dataclass
+class GreedyOutcome:
+    """The greedy search and its full sequence and best prefix run again with their audio.
+
+    Attributes
+    ----------
+    greedy : GreedyResult
+    greedy_run, best_prefix_run : RunSummary
+        The same object when the best prefix is the whole sequence.
+    timings_s : dict
+        ``"analyse"`` (0 when the analysis was given), ``"greedy"``, ``"reconstruct"``.
+    """
+
+    greedy: object
+    greedy_run: RunSummary
+    best_prefix_run: RunSummary
+    timings_s: dict = field(default_factory=dict)
+
+
+def seed_greedy(pair: Pair, settings: Settings, candidates, *, analysis=None, on_run=None,
+                progress: Progress = None) -> GreedyOutcome:
+    """The greedy order search over ``candidates`` alone (without the progressive runs), with its audio.
+
+    Parameters
+    ----------
+    pair : Pair
+        The prepared pair.
+    settings : Settings
+    candidates : sequence of str
+        Canonical slice names to order.
+    analysis : Analysis, optional
+        A ready fingerprinting of ``pair`` with the raw view and every candidate.
+    on_run : callable(label, RunSummary), optional
+        ``"greedy"`` and ``"best_prefix"`` as their audio is ready.
+    progress : callable(fraction, label), optional
+
+    Returns
+    -------
+    GreedyOutcome
+    """
+    from .analysis import analyse
+    from .experiment import run_greedy
+    from .views import RAW
+
+    t0 = time.perf_counter()
+    if analysis is None:
+        analysis = analyse(pair, settings, views=(RAW, *candidates))
+    timings = {"analyse": time.perf_counter() - t0}
+    found, greedy_run, best_prefix_run = run_greedy(analysis, pair, candidates, on_run=on_run, progress=progress,
+                                                    timings=timings)
+    return GreedyOutcome(greedy=found, greedy_run=greedy_run, best_prefix_run=best_prefix_run, timings_s=timings)
+
+
+def belongs_together(progressive, greedy) -> bool:
+    """Whether a greedy search belongs with a progressive test: made from the same pair with the same settings.
+
+    Both are records with ``identity`` (the pair's content key) and ``settings``
+    (e.g. the dashboard's ``RunRecord``); ``greedy`` may be ``None``.
+    """
+    return (greedy is not None and progressive is not None and greedy.identity == progressive.identity
+            and greedy.settings == progressive.settings)
+
+
+def eq_curves(analysis, slices) -> list:
+    """Every pass's learned EQ curves of the run over ``slices``, the polish last: ``[(view, eq [400 × windows] dB)]``.
+
+    ``analysis`` must hold the raw view and every slice (what the Optimise and Results pages draw).
+    """
+    from .optimise import run_chain
+
+    chain = run_chain(analysis, tuple(slices), keep_eq=True)
+    return [(p.view, p.eq) for p in chain.passes]
+
+
+def with_greedy(result: ExperimentResult, greedy: GreedyOutcome | None) -> ExperimentResult:
+    """``result`` (progressive runs) with a separately run greedy search added, as one experiment."""
+    if greedy is not None:
+        result.greedy, result.greedy_run, result.best_prefix_run = (greedy.greedy, greedy.greedy_run,
+                                                                    greedy.best_prefix_run)
+        result.timings_s.update({f"greedy_{k}": v for k, v in greedy.timings_s.items()})
+    return result
+
+
+# --- the joint method -----------------------------------------------------------------------
+
+@dataclass
+class JointOutcome:
+    """A joint matching: what it found, its audio, and its scores.
+
+    Attributes
+    ----------
+    result : JointResult
+    estimate : Estimate
+        The target estimate on the engine pair's scale and ``mixture − target``.
+    scores : dict or None
+        :func:`vsep_core.evaluate.evaluate_joint`'s report (``None`` without a truth).
+    seconds : float
+        Wall time of the whole call.
+    """
+
+    result: object
+    estimate: object
+    scores: dict | None = None
+    seconds: float = 0.0
+
+
+def joint_matching(pair: Pair, settings: Settings, joint, *, truth: Pair | None = None, methods=(),
+                   analysis=None, progress: Progress = None) -> JointOutcome:
+    """Every window's EQ learned at once (:func:`vsep_core.joint.run_joint`), its audio and its scores.
+
+    Parameters
+    ----------
+    pair : Pair
+        The prepared (engine) pair.
+    settings : Settings
+    joint : JointSettings
+    truth : Pair, optional
+        The pair at its true scale with the same segment: when given, the
+        result is scored (:func:`vsep_core.evaluate.evaluate_joint`).
+    methods : sequence of str or None
+        Reference methods scored beside it (``None``: the target's reference
+        methods; default none).
+    analysis : Analysis, optional
+        A ready fingerprinting of ``pair`` with the joint loss's views.
+    progress : callable(fraction, label), optional
+
+    Returns
+    -------
+    JointOutcome
+    """
+    from .analysis import analyse
+    from .joint import run_joint
+    from .reconstruct import Estimate, vocal_from_db
+    from .views import RAW
+
+    t0 = time.perf_counter()
+    if analysis is None:
+        analysis = analyse(pair, settings, views=(RAW, *joint.view_names), progress=scaled(progress, 0.0, 0.05))
+    end = 0.85 if truth is not None else 1.0
+    found = run_joint(analysis, joint, progress=scaled(progress, 0.05, end))
+    estimate = Estimate(vocal_raw=vocal_from_db(found.final_db, analysis), mixture=pair.mixture, sr=pair.sr)
+    scores = None
+    if truth is not None:
+        from .evaluate import evaluate_joint
+
+        report(progress, end, "Scoring the joint result against the true target")
+        scores = evaluate_joint(found, analysis, truth, joint=joint, methods=methods, vocal_raw=estimate.vocal_raw,
+                                progress=scaled(progress, end, 1.0))
+    report(progress, 1.0, "Joint matching done")
+    return JointOutcome(result=found, estimate=estimate, scores=scores, seconds=time.perf_counter() - t0)
+
+
+# --- attribution ----------------------------------------------------------------------------
+
+def attribution(truth: Pair, settings: Settings, *, method: str = "seed", slices=None, joint=None,
+                weight: float = 1.0, progress: Progress = None) -> dict:
+    """Each slice's effect: on the seed chain over ``slices`` (``method="seed"``), or added to the joint loss.
+
+    Parameters
+    ----------
+    truth : Pair
+        The pair at its true scale.
+    settings : Settings
+    method : {"seed", "joint"}
+    slices : sequence of str, optional
+        The chain (seed) or the slices to add one at a time (joint); default 1 … 18.
+    joint : JointSettings, optional
+        The joint baseline (joint only).
+    weight : float
+        Weight of an added slice (joint only).
+
+    Returns
+    -------
+    dict
+        :func:`vsep_core.attribute.attribute_slices`' or :func:`~vsep_core.attribute.attribute_joint`'s table.
+    """
+    from .attribute import attribute_joint, attribute_slices
+
+    if method == "joint":
+        return attribute_joint(truth, settings, joint, slices=slices, weight=weight, progress=progress)
+    if method != "seed":
+        raise VsepError(f"Unknown attribution method {method!r}; use seed or joint.")
+    return attribute_slices(truth, settings, order=slices, progress=progress)
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+def score_methods(truth: Pair, methods, settings: Settings | None = None, *,
+                  window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = MAX_LAG_S,
+                  order=None, max_slices: int | None = None, joint=None, progress: Progress = None) -> dict:
+    """Run named methods on a truth pair and score them: :func:`vsep_core.evaluate.evaluate_pair`'s report.
+
+    ``window_s`` is the BSS Eval frame length (``None``: one whole-signal figure).
+    """
+    from .evaluate import evaluate_pair
+
+    return evaluate_pair(truth, methods, settings=settings, window_s=window_s, align=align, max_lag_s=max_lag_s,
+                         order=order, max_slices=max_slices, joint=joint, progress=progress)
+
+
+def score_experiment(result: ExperimentResult, truth: Pair, *, methods=None, progress: Progress = None) -> dict:
+    """An experiment's runs scored beside the reference methods: :func:`vsep_core.evaluate.evaluate_experiment`."""
+    from .evaluate import evaluate_experiment
+
+    return evaluate_experiment(result, truth, methods=methods, progress=progress)
+
+
+def quick_scores(result: ExperimentResult, truth: Pair) -> dict:
+    """The runs' SI-SDR only: :func:`vsep_core.evaluate.experiment_si_sdr`."""
+    from .evaluate import experiment_si_sdr
+
+    return experiment_si_sdr(result, truth)
+
+
+def batch_song(song, methods, settings: Settings, *, window_s: float | None = BSS_WINDOW_S, align: bool = False,
+               max_lag_s: float = MAX_LAG_S, order=None, max_slices: int | None = None,
+               stem: str | None = None) -> dict:
+    """Evaluate one song of a batch with one stem as the target; never raises (runs on a Dask worker).
+
+    Parameters
+    ----------
+    song : vsep_core.batch.Song
+    methods, settings, window_s, align, max_lag_s, order, max_slices
+        As :func:`score_methods`.
+    stem : str, optional
+        The target (default the vocal; see ``Song.targets``).
+
+    Returns
+    -------
+    dict
+        ``{"song", "layout", "stem", "report"}`` or ``{"song", "layout", "stem", "error"}``
+        with a message (``"stem"`` only for a stem other than the vocal).
+    """
+    from .batch import summed_stems
+    from .evaluate import load_pair
+    from .stems import DEFAULT_TARGET
+
+    stem = stem or DEFAULT_TARGET
+    out = {"song": song.name, "layout": song.layout}
+    if stem != DEFAULT_TARGET:  # a vocal-only batch's outcomes read as they always did
+        out["stem"] = stem
+    try:
+        if song.problem:
+            raise VsepError(song.problem)
+        if stem != DEFAULT_TARGET:
+            if stem not in song.targets:
+                raise VsepError(f"no {stem} file in this song folder.")
+            pair = load_pair(song.mixture, vocal=song.targets[stem], settings=settings, target_name=stem)
+        else:
+            instrumental = song.instrumental
+            if song.vocal is None and instrumental is None:
+                instrumental = summed_stems(song.stems)
+            pair = load_pair(song.mixture, vocal=song.vocal, instrumental=instrumental, settings=settings)
+        pair.info.setdefault("song", song.name)
+        out["report"] = score_methods(pair, methods, settings, window_s=window_s, align=align, max_lag_s=max_lag_s,
+                                      order=order, max_slices=max_slices)
+    except VsepError as exc:
+        out["error"] = str(exc)
+    except Exception as exc:  # noqa: BLE001 - one broken song must not stop the batch: record it and go on
+        out["error"] = f"unexpected {type(exc).__name__}: {exc}"
+    return out
