@@ -379,8 +379,8 @@ def test_every_tasks_real_result_passes_the_codec_unchanged():
         "greedy": ((pair, settings, ("slice_1_horizontal", "slice_2_vertical")), {}),
         "evaluate_experiment": ((experiment, truth), {}),
         "joint": ((pair, truth, settings, joint), {}),
-        "attribute_slices": ((truth, settings), dict(order=("slice_1_horizontal", "slice_2_vertical"))),
-        "attribute_joint": ((truth, settings, joint), dict(slices=("slice_1_horizontal",))),
+        "attribute_slices": ((truth, settings), dict(slices=("slice_1_horizontal", "slice_2_vertical"))),
+        "attribute_joint": ((truth, settings), dict(slices=("slice_1_horizontal",), joint=joint)),
         "batch_song": ((song, ["mixture", "irm"], evaluation_settings(None)), {}),
     }
     assert set(cases) == set(cluster.TASKS)

@@ -182,6 +182,11 @@ def _dict_of(value_check):
     return check
 
 
+def _any_dict_or_none(name, v):
+    if v is not None:
+        _plain_dict(name, v)
+
+
 def _any(name, v):
     pass  # a decoded value is plain data by construction; the dataclass's own validation checks the rest
 
@@ -193,6 +198,7 @@ def _estimate(name, fields):
 
 
 def _classes() -> dict:
+    from .api import GreedyOutcome, JointOutcome
     from .experiment import ExperimentResult, RunSummary
     from .joint import JointResult, JointSettings
     from .reconstruct import Estimate
@@ -215,6 +221,10 @@ def _classes() -> dict:
         "JointResult": (JointResult, {"eq": _array(ndims=(2,)), "final_db": _array(ndims=(2,)),
                                       "loss_curve": _array(finite=True, ndims=(1,)), "final_loss": _num,
                                       "view_losses": _dict_of(_num)}, None),
+        "GreedyOutcome": (GreedyOutcome, {"greedy": _of("GreedyResult"), "greedy_run": _of("RunSummary"),
+                                          "best_prefix_run": _of("RunSummary"), "timings_s": _dict_of(_num)}, None),
+        "JointOutcome": (JointOutcome, {"result": _of("JointResult"), "estimate": _of("Estimate"),
+                                        "scores": _any_dict_or_none, "seconds": _num}, None),
         # Settings validate themselves when built (ranges, names).
         "Settings": (Settings, {f.name: _any for f in dataclasses.fields(Settings)}, None),
         "JointSettings": (JointSettings, {f.name: _any for f in dataclasses.fields(JointSettings)}, None),
@@ -232,28 +242,12 @@ def allowed_classes() -> dict:
 _ALLOWED: dict | None = None  # filled on first use: the engine's modules are imported only when needed
 
 
-def _tuple_of(*checks):
-    def check(name, v):
-        _check(type(v) is tuple and len(v) == len(checks), f"{name} is not a tuple of {len(checks)}")
-        for i, (c, x) in enumerate(zip(checks, v)):
-            c(f"{name}[{i}]", x)
-    return check
-
-
-def _keys(**checks):
-    def check(name, v):
-        _check(type(v) is dict and set(v) == set(checks), f"{name} does not have the keys {sorted(checks)}")
-        for k, c in checks.items():
-            c(f"{name}[{k!r}]", v[k])
-    return check
-
-
 #: What each task must return, checked after decoding.
 EXPECTED = {
     "run_experiment": _of("ExperimentResult"),
-    "greedy": _tuple_of(_of("GreedyResult"), _of("RunSummary"), _of("RunSummary", True), _dict_of(_num)),
+    "greedy": _of("GreedyOutcome"),
     "evaluate_experiment": _plain_dict,
-    "joint": _keys(result=_of("JointResult"), scores=_plain_dict, estimate=_of("Estimate")),
+    "joint": _of("JointOutcome"),
     "attribute_slices": _plain_dict,
     "attribute_joint": _plain_dict,
     "batch_song": _plain_dict,
