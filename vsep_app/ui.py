@@ -42,6 +42,7 @@ PAGES = {
     "slices": ("pages/1_slices.py", "Slices", ":material/grid_view:"),
     "optimise": ("pages/2_optimise.py", "Optimise", ":material/tune:"),
     "results": ("pages/3_results.py", "Results", ":material/headphones:"),
+    "shared": ("pages/4_shared.py", "Shared result", ":material/link:"),  # opened from a link (issue #20)
 }
 
 #: Set to 1 by the person running the server to see Python tracebacks of unexpected errors in the page.
