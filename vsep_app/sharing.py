@@ -27,8 +27,19 @@ _LAST_KEY = "vsep_last_published"
 
 
 def escape(text) -> str:
-    """A stored text shown literally in Markdown (titles are visitors' text): ui's escaping helper."""
-    return ui.md_escape(str(text))
+    """A stored text (a visitor's title) as literal HTML: markup, links, maths and icon codes shown as typed.
+
+    Shown through ``st.html``, not Markdown: Markdown turns a bare ``http://…`` into a link whatever is
+    escaped. Our own small function until the app's shared escaping helper exists.
+    """
+    import html
+
+    return html.escape(" ".join(str(text).split()))
+
+
+def show_text(text: str, tag: str = "p", style: str = "") -> None:
+    """One line of our own HTML around already-escaped text (see :func:`escape`)."""
+    st.html(f'<{tag} style="{style}">{text}</{tag}>')
 
 
 def rate_check(times: list, now: float, limit: int = RATE_LIMIT, window_s: float = RATE_WINDOW_S) -> str | None:
@@ -65,12 +76,11 @@ def base_url() -> str:
 
 def share_section(source, result, pair, metrics: dict | None, settings) -> None:
     """"Share this result" on Results: title, audio or not, which estimates; publish; the two links."""
-    from vsep_core.bundle import default_estimates, run_key
-    from vsep_core.store import default_store
+    from vsep_core.bundle import default_estimates
+    from vsep_core.store import Limits
 
     st.subheader("Share this result")
-    store = default_store()
-    days = store.limits.retention_days
+    days = Limits.from_env().retention_days  # the store itself is opened (and created) at the first publish
     st.caption(f"Publish it as a link anyone can open, without an account and without computing anything: the "
                f"scores, charts and (if you choose) the audio. Links last {days:g} days. Your file names are "
                "never published; only the title you type.")
@@ -243,7 +253,8 @@ def _shared_page() -> None:
 
 def delete_section(store, record, token: str) -> None:
     st.title("Delete a shared result")
-    st.markdown(f"**{escape(record.title)}**, published {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(record.created_at))}.")
+    show_text(f"<b>{escape(record.title)}</b>, published "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(record.created_at))}.")
     if st.button("Delete this result for everyone", icon=":material/delete:", type="primary", key="share_delete"):
         if store.delete(record.id, token):
             st.success("Deleted: the link no longer opens anything.", icon=":material/check_circle:")
@@ -259,13 +270,16 @@ def show(shown: Shared) -> None:
 
     share, record = shown.share, shown.record
     names = share["target"]
-    st.title(escape(record.title))
-    st.caption(f"A published vsep result ({escape(share.get('source', 'dashboard'))}): "
-               f"{share.get('duration_s') or 0:.2f} s at {share.get('sr')} Hz, target: {escape(names['label'])}. "
+    show_text(escape(record.title), "h1", "font-size:2.75rem;font-weight:700;line-height:1.2;padding:1.25rem 0 1rem;margin:0")
+    st.caption(f"A published vsep result (from the {'command line' if share.get('source') == 'command line' else 'dashboard'}): "
+               f"{float(share.get('duration_s') or 0):.2f} s at {int(share.get('sr') or 0)} Hz, target: "
+               f"{ui.md_escape(names['label'])}. "
                f"Published {time.strftime('%Y-%m-%d', time.gmtime(record.created_at))}; this link works until "
                f"{time.strftime('%Y-%m-%d', time.gmtime(record.expires_at))} "
                f"(results are kept {shown.store.limits.retention_days:g} days). Read-only: nothing is computed.")
-    st.info(share["oracle_note"], icon=":material/info:")
+    from vsep_core.stems import oracle_note
+
+    st.info(oracle_note(names["name"]), icon=":material/info:")  # made here from the target's name, not stored text
     st.subheader("Separation quality")
     metrics = shown.metrics
     if metrics is not None:
@@ -290,7 +304,7 @@ def show(shown: Shared) -> None:
         for start in range(0, len(items), per_row):
             for col, (label, path) in zip(st.columns(per_row), items[start:start + per_row]):
                 with col:
-                    st.markdown(f"**{escape(label)}**")
+                    st.markdown(f"**{ui.md_escape(label)}**")
                     st.audio(shown.file(path), format="audio/flac")
 
     arrays = shown.plots()
@@ -347,7 +361,7 @@ def compare_section(store, shown: Shared) -> None:
     except NotFound as exc:
         st.error(str(exc), icon=":material/link_off:")
         return
-    st.markdown(f"**A**: {escape(shown.record.title)} · **B**: {escape(other.record.title)}")
+    show_text(f"<b>A</b>: {escape(shown.record.title)} · <b>B</b>: {escape(other.record.title)}")
     if shown.metrics is None or other.metrics is None:
         st.caption("One of the two has no scores to compare.")
     else:
