@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]
 
 VIEWPORT = {"width": 1400, "height": 1000}
 TITLE = "Pop <b>shared</b> [click](http://example.com) $x$"
+VIEW_IS = "Array.from(document.querySelectorAll('input[aria-label=\"View\"]')).some(e => e.value === '{}')"
 CODES_JS = "Array.from(document.querySelectorAll('[data-testid=stCode]')).map(e => e.innerText)"
 
 
@@ -209,3 +210,38 @@ def test_publish_open_compare_restart_and_delete(browser, store_env, tmp_path):
         page.get_by_text("No published result has this link").wait_for()
         context.close()
         assert not outside, outside
+
+
+def test_a_view_permalink_reopens_sample_stem_settings_slice_and_window(browser, tmp_path):
+    """"Slice 6, window 42 of the ballad's drums" (with a 520-sample hop) is a link; the page writes its URL."""
+    link = "/slices?sample=sung_phrases_ballad&stem=drums&hop_length=520&tab=window&window=42&slice=slice_6_harmonic"
+    with Server(log_path=tmp_path / "server.log") as server:
+        context, outside = _context(browser)
+        page = context.new_page()
+        page.goto(server.url + link)
+        wait_for_run(page, 0, 90)
+        sidebar = page.locator("[data-testid='stSidebar']")
+        sidebar.get_by_text("Ballad, female voice, two phrases · target: drums").wait_for()
+        sidebar.get_by_text("hop 520 samples").wait_for()
+        page.get_by_text("Fingerprints at window 42 (").wait_for()
+        assert page.get_by_role("tab", name="One window up close").get_attribute("aria-selected") == "true"
+        wait_js(page, VIEW_IS.format("6: harmonic"), 30, what="slice 6 chosen")
+        # The page keeps its address a link to what is shown: choose another slice, the URL follows.
+        _act(page, lambda: (page.get_by_role("combobox", name="View").click(),
+                            page.keyboard.type("7: highpass"), page.keyboard.press("Enter")), 90)
+        wait_js(page, "location.search.includes('slice=slice_7_highpass')", 30, what="the URL to follow")
+        assert "window=42" in page.url and "stem=drums" in page.url and "hop_length=520" in page.url
+        followed = page.url
+        context.close()
+        # That address, in a fresh session, opens the new view.
+        context, outside2 = _context(browser)
+        page = context.new_page()
+        page.goto(followed)
+        wait_for_run(page, 0, 90)
+        page.get_by_text("Fingerprints at window 42 (").wait_for()
+        wait_js(page, VIEW_IS.format("7: highpass"), 30, what="slice 7 chosen")
+        # A link naming a sample this server does not have says so, and shows the default sample.
+        page.goto(server.url + "/slices?sample=no_such_sample")
+        page.get_by_text("This link's view could not be opened").wait_for()
+        context.close()
+        assert not outside and not outside2

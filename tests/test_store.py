@@ -406,7 +406,11 @@ def test_pack_result_holds_the_figures_no_file_names_and_an_escaped_title(engine
     stored = json.loads(files["metrics.json"])
     assert [m["vocal"]["si_sdr"] for m in stored["methods"]] == pytest.approx(
         [m["vocal"]["si_sdr"] for m in metrics["methods"]], nan_ok=True)
-    html = files["report.html"].decode()
+    from vsep_core.bundle import report_html
+
+    assert len(files["report.html"]) < len(files["plotly.min.js"])  # the chart library is stored on its own
+    html = report_html(files.__getitem__).decode()
+    assert "Plotly" in html and "vsep: plotly" not in html
     assert "<script>alert" not in html and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
     share = json.loads(files["share.json"])
     keys = [e["key"] for e in share["estimates"]]
@@ -425,6 +429,7 @@ def test_pack_result_holds_the_figures_no_file_names_and_an_escaped_title(engine
     quiet = pack_result(result, pair, title="t", metrics=metrics, audio=False)
     assert not any(p.startswith("audio/") for p in quiet)
     assert "<audio" not in quiet["report.html"].decode()
+    assert quiet["plotly.min.js"] == files["plotly.min.js"]  # one content-addressed file for every result
     # All estimates on request.
     every = json.loads(pack_result(result, pair, title="t", metrics=metrics, estimates="all",
                                    report=False)["share.json"])
@@ -465,3 +470,20 @@ def test_cli_share_and_store_commands(cli_run, tmp_path):
     assert bad.returncode == 2 and "No result" in bad.stderr
     missing = cli("share", str(tmp_path), check=False)
     assert missing.returncode == 2 and "metrics.json" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_view_permalink_settings_round_trip():
+    from vsep_app.permalink import settings_from_params, settings_params
+    from vsep_core.errors import VsepError
+    from vsep_core.settings import Settings
+
+    assert settings_params(Settings()) == {}
+    changed = Settings(duration_s=None, hop_length=520, level="common", learning_rate=0.02, n_windows=150)
+    params = settings_params(changed)
+    assert params["duration_s"] == "all" and params["hop_length"] == "520" and "sr" not in params
+    assert settings_from_params(params) == changed
+    assert settings_from_params({**params, "sample": "x", "window": "3"}) == changed  # view keys are not settings
+    with pytest.raises(VsepError):
+        settings_from_params({"hop_length": "many"})
+    with pytest.raises(VsepError):
+        settings_from_params({"level": "loud"})

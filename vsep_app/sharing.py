@@ -266,6 +266,7 @@ def delete_section(store, record, token: str) -> None:
 def show(shown: Shared) -> None:
     """Title, dates, oracle note, scores, players, charts and downloads, all from the stored files."""
     from vsep_core import plots
+    from vsep_core.bundle import PLOTLY_FILE, report_html
     from vsep_core.report import zip_files
 
     share, record = shown.share, shown.record
@@ -331,13 +332,19 @@ def show(shown: Shared) -> None:
                             theme=None, key="shared_eq")
     st.subheader("Take it with you")
     c1, c2 = st.columns(2)
-    c1.download_button("Download everything (ZIP)", lambda: zip_files({p: shown.file(p) for p in record.files}),
+    def everything() -> bytes:
+        files = {p: shown.file(p) for p in record.files if p != PLOTLY_FILE}
+        if "report.html" in files:
+            files["report.html"] = report_html(shown.file)
+        return zip_files(files)
+
+    c1.download_button("Download everything (ZIP)", everything,
                        file_name="vsep_shared_result.zip", mime="application/zip", icon=":material/folder_zip:",
                        type="primary", key="shared_zip", on_click="ignore")
     c1.caption("metrics.json (as `python -m vsep_core evaluate --json` writes it), summary.json, settings.json, "
                "the plots' data and the audio that was published.")
     if "report.html" in record.files:
-        c2.download_button("Download the report (HTML)", lambda: shown.file("report.html"),
+        c2.download_button("Download the report (HTML)", lambda: report_html(shown.file),
                            file_name="vsep_report.html", mime="text/html", icon=":material/description:",
                            key="shared_html", on_click="ignore")
 

@@ -9,7 +9,8 @@ A bundle is ``relative path → bytes``:
   estimates (FLAC: lossless, about half a 16-bit WAV), when audio is included;
 - ``plots.npz``: the spectrogram magnitudes reduced for display (dB, float16)
   and each included run's EQ curves, all passes added up;
-- ``report.html``: the self-contained report (:func:`vsep_core.report.html_report`).
+- ``report.html``: the self-contained report (:func:`vsep_core.report.html_report`), stored with a
+  mark where the chart library goes (``plotly.min.js``, one file shared by every result): :func:`report_html`.
 
 File names of the inputs are never packed: every name the pair's ``info`` or
 the metrics carry is replaced by its role ("mixture", "vocal"), so only a typed
@@ -30,6 +31,9 @@ from .jsonio import json_ready, json_text
 from .stems import labels, oracle_note, pair_target
 
 FORMAT = 1
+#: ``report.html`` is stored with this in place of the chart library, which is :data:`PLOTLY_FILE`.
+PLOTLY_MARK = "/*vsep: plotly.min.js*/"
+PLOTLY_FILE = "plotly.min.js"
 _NAME_KEYS = ("mixture", "vocal", "instrumental", "label", "files")
 
 
@@ -199,9 +203,16 @@ def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio:
                              else only_chosen(result.best_prefix_run, "best_prefix")))
         spectrograms = {label: np.abs(stft(runs[label].estimate.vocal_raw, settings, hop_length=hop))
                         for label in chosen if runs[label].estimate is not None and label == "greedy"}
-        files["report.html"] = report_mod.html_report(report_result, clean_pair, metrics=metrics,
-                                                      spectrograms=spectrograms, title=title,
-                                                      players=audio).encode()
+        html = report_mod.html_report(report_result, clean_pair, metrics=metrics, spectrograms=spectrograms,
+                                      title=title, players=audio)
+        # The chart library (4.6 MB, the same in every report) is stored once for all results, not per result.
+        from plotly.offline import get_plotlyjs
+
+        library = get_plotlyjs()
+        if f"<script>{library}</script>" in html:
+            html = html.replace(f"<script>{library}</script>", f"<script>{PLOTLY_MARK}</script>", 1)
+            files[PLOTLY_FILE] = library.encode()
+        files["report.html"] = html.encode()
     share = {"format": FORMAT, "title": title, "target": names.to_dict(), "oracle_note": oracle_note(names.name),
              "sr": pair.sr, "duration_s": pair.duration_s, "hop": hop, "spec_col_factor": col_factor,
              "audio": bool(audio), "inputs": inputs, "estimates": entries, "source": "dashboard",
@@ -273,6 +284,15 @@ def bundle_from_folder(folder, *, title: str | None = None, audio: bool = True) 
              "seed_compatible": None}
     files["share.json"] = json_text(json_ready(share)).encode()
     return files, title
+
+
+def report_html(read) -> bytes:
+    """The self-contained report of a stored result (``read(path) → bytes``), its chart library put back."""
+    html = read("report.html")
+    mark = f"<script>{PLOTLY_MARK}</script>".encode()
+    if mark in html:
+        html = html.replace(mark, b"<script>" + read(PLOTLY_FILE) + b"</script>", 1)
+    return html
 
 
 def load_plots(data: bytes) -> dict:
