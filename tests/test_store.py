@@ -487,3 +487,23 @@ def test_view_permalink_settings_round_trip():
         settings_from_params({"hop_length": "many"})
     with pytest.raises(VsepError):
         settings_from_params({"level": "loud"})
+
+
+def test_copy_a_sqlite_store_to_postgresql_keeps_the_links(postgres, tmp_path):
+    from vsep_core.store import Store
+
+    source = Store(tmp_path / "sqlite")
+    published = [source.publish(some_files(seed=i), f"result {i}") for i in range(3)]
+    env = {**os.environ, "VSEP_STORE": str(tmp_path / "sqlite"), "PYTHONPATH": str(REPO)}
+    url = postgres.new_database()
+    done = subprocess.run([sys.executable, "-m", "vsep_core", "store", "copy-to", url, "--files",
+                           str(tmp_path / "pgfiles")], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0 and "copied 3 results" in done.stdout, done.stderr
+    target = Store(url, files_dir=tmp_path / "pgfiles")
+    for i, p in enumerate(published):
+        record = target.get(p.id)
+        assert record.title == f"result {i}"
+        assert json.loads(target.read_file(record, "metrics.json"))["seed"] == i
+    assert target.check() == []
+    assert target.delete(published[0].id, published[0].delete_token)  # the delete links work too
+    assert source.copy_to(target) == 1  # again: only what the target lacks (the deleted one)

@@ -489,6 +489,29 @@ class Store:
                 problems.append(f"{rid}: {path} is damaged (its hash differs)")
         return problems
 
+    def copy_to(self, target: "Store") -> int:
+        """Copy every result (ids, delete-token hashes, dates, files) into ``target``; how many were copied.
+
+        How a SQLite store moves to PostgreSQL: the links keep working. Results ``target``
+        already has are left as they are.
+        """
+        import sqlalchemy as sa
+
+        with self.engine.begin() as conn:
+            results = [dict(r._mapping) for r in conn.execute(sa.select(self.t_results))]
+            files = [dict(r._mapping) for r in conn.execute(sa.select(self.t_files))]
+        for sha in {f["sha256"] for f in files}:
+            if not target._blob_path(sha).exists():
+                target._put_blob(self._blob_path(sha).read_bytes())
+        with target._lock, target.engine.begin() as conn:
+            have = set(conn.execute(sa.select(target.t_results.c.id)).scalars())
+            new = [r for r in results if r["id"] not in have]
+            if new:
+                conn.execute(target.t_results.insert(), new)
+                ids = {r["id"] for r in new}
+                conn.execute(target.t_files.insert(), [f for f in files if f["result_id"] in ids])
+        return len(new)
+
     def disk_bytes(self) -> int:
         """Bytes the files take on disk (shared files counted once)."""
         return sum(p.stat().st_size for _, p in self._blobs())
@@ -534,7 +557,7 @@ def read_json(store: Store, record: Record, path: str):
 # --- the command line's bodies (``share`` and ``store``) ------------------------------------
 
 def main_store(args) -> int:
-    """``store list|delete ID|gc|check``."""
+    """``store list|delete ID|gc|check|copy-to URL``."""
     store = Store()
     if args.store_command == "list":
         now = time.time()
@@ -548,6 +571,10 @@ def main_store(args) -> int:
         if not store.delete(args.id):
             raise VsepError(f"No result {args.id!r} in the store.")
         print(f"deleted {args.id} (its files go at the next `store gc`)")
+        return 0
+    if args.store_command == "copy-to":
+        n = store.copy_to(Store(args.target, files_dir=args.files))
+        print(f"copied {n} results to {args.target.split('@')[-1]} (links keep working with VSEP_STORE set to it)")
         return 0
     if args.store_command == "gc":
         done = store.gc(grace_s=args.grace)
