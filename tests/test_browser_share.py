@@ -245,3 +245,54 @@ def test_a_view_permalink_reopens_sample_stem_settings_slice_and_window(browser,
         page.get_by_text("This link's view could not be opened").wait_for()
         context.close()
         assert not outside and not outside2
+
+
+def test_the_server_killed_mid_publish_leaves_no_record_and_gc_leaves_no_file(browser, tmp_path):
+    """The dashboard's server is killed after a publish wrote its files, before the record: no link, no orphan."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from browser_support import REPO
+
+    store = tmp_path / "store"
+    env = {"VSEP_STORE": str(store), "VSEP_STORE_TEST_PAUSE_S": "600"}
+    server = Server(log_path=tmp_path / "server.log", env=env)
+    with server:
+        context, outside = _context(browser)
+        page = context.new_page()
+        page.goto(server.url)
+        wait_for_run(page, 0, 90)
+        _act(page, lambda: nav(page, "Optimise"))
+        _act(page, lambda: page.get_by_role("button", name="Run both").click(), 240)
+        page.get_by_text("Greedy search done").wait_for()
+        _act(page, lambda: nav(page, "Results"), 300)
+        page.get_by_text("Share this result").wait_for(timeout=300_000)
+        page.get_by_role("button", name="Publish and get a link").click()
+        files = store / "files"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # the files are written (then the publish waits)
+            blobs = [p for p in files.glob("??/*")] if files.exists() else []
+            if any(p.parent.name != "tmp" for p in blobs) and len(blobs) >= 8:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the publish never wrote its files")
+        time.sleep(1)
+        os.killpg(server.proc.pid, signal.SIGKILL)  # the server dies mid-publish
+        server.proc.wait(10)
+        context.close()
+    cli_env = {**os.environ, "VSEP_STORE": str(store), "PYTHONPATH": str(REPO)}
+
+    def cli(*args):
+        done = subprocess.run([sys.executable, "-m", "vsep_core", "store", *args], capture_output=True, text=True,
+                              env=cli_env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert cli("list").startswith("0 results")
+    assert "removed 0 expired results and" in cli("gc", "--grace", "0")
+    assert [p for p in files.rglob("*") if p.is_file()] == []
+    assert "all files present" in cli("check")

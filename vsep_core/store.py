@@ -52,6 +52,8 @@ DEFAULT_FOLDER = Path(__file__).resolve().parents[1] / ".vsep_store"
 SCHEMA_VERSION = 2
 #: Orphan files younger than this are left alone by :meth:`Store.gc`: a publish may be writing them.
 GC_GRACE_S = 3600.0
+#: Seconds a publish waits between its files and its record (crash tests only; unset in use).
+PAUSE_ENV = "VSEP_STORE_TEST_PAUSE_S"
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _PATH_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
@@ -330,6 +332,9 @@ class Store:
         manifest = {path: (self._put_blob(bytes(data)), len(data)) for path, data in files.items()}
         if _after_files is not None:  # tests: stop here, as a process killed mid-publish would
             _after_files()
+        pause = os.environ.get(PAUSE_ENV)
+        if pause:  # crash tests of a whole server: a window in which to kill it between files and record
+            time.sleep(float(pause))
         now = time.time() if now is None else now
         rid, token = secrets.token_urlsafe(18), secrets.token_urlsafe(24)
         expires = now + self.limits.retention_days * 86400.0
