@@ -55,6 +55,19 @@ def _context(browser):
     return context, block_outside_requests(context)
 
 
+def _results_of_the_default_sample(browser, server):
+    """A new visitor on the default sample: Run both on Optimise, then Results; (context, outside, page)."""
+    context, outside = _context(browser)
+    page = context.new_page()
+    page.goto(server.url)
+    wait_for_run(page, 0, 90)
+    _act(page, lambda: nav(page, "Optimise"))
+    _act(page, lambda: page.get_by_role("button", name="Run both").click(), 240)
+    page.get_by_text("Greedy search done").wait_for()
+    _act(page, lambda: nav(page, "Results"), 300)
+    return context, outside, page
+
+
 def _publish(page, title: str, *, audio: bool = True) -> tuple[str, str]:
     """Fill the Share form on Results and publish; the link and the delete link shown."""
     page.get_by_text("Share this result").wait_for(timeout=300_000)
@@ -114,14 +127,7 @@ def test_publish_open_compare_restart_and_delete(browser, store_env, tmp_path):
     shots.mkdir(parents=True, exist_ok=True)
     with Server(log_path=tmp_path / "server1.log", env=store_env) as server:
         # --- the publisher: run both on the default sample, publish twice ---------------------
-        context, outside = _context(browser)
-        page = context.new_page()
-        page.goto(server.url)
-        wait_for_run(page, 0, 90)
-        _act(page, lambda: nav(page, "Optimise"))
-        _act(page, lambda: page.get_by_role("button", name="Run both").click(), 240)
-        page.get_by_text("Greedy search done").wait_for()
-        _act(page, lambda: nav(page, "Results"), 300)
+        context, outside, page = _results_of_the_default_sample(browser, server)
         page.get_by_text("Take it with you").wait_for(timeout=300_000)
         with page.expect_download(timeout=300_000) as info:
             page.get_by_role("button", name="Download everything (ZIP)").click()
@@ -261,14 +267,7 @@ def test_the_server_killed_mid_publish_leaves_no_record_and_gc_leaves_no_file(br
     env = {"VSEP_STORE": str(store), "VSEP_STORE_TEST_PAUSE_S": "600"}
     server = Server(log_path=tmp_path / "server.log", env=env)
     with server:
-        context, outside = _context(browser)
-        page = context.new_page()
-        page.goto(server.url)
-        wait_for_run(page, 0, 90)
-        _act(page, lambda: nav(page, "Optimise"))
-        _act(page, lambda: page.get_by_role("button", name="Run both").click(), 240)
-        page.get_by_text("Greedy search done").wait_for()
-        _act(page, lambda: nav(page, "Results"), 300)
+        context, outside, page = _results_of_the_default_sample(browser, server)
         page.get_by_text("Share this result").wait_for(timeout=300_000)
         page.get_by_role("button", name="Publish and get a link").click()
         files = store / "files"

@@ -133,9 +133,13 @@ def publish(source, result, pair, metrics, settings, *, title: str, audio: bool,
     from . import cache, jobs
 
     runs = dict(result.labelled_runs())
-    eqs = {label: cache.eq_curves(source, settings, runs[label].slices) for label in estimates}
-    files = jobs.run(lambda: pack_result(result, pair, title=title, metrics=metrics, audio=audio,
-                                         estimates=estimates, eq_curves=eqs))
+
+    def pack() -> dict:  # in the process-wide job pool, like every heavy step of the pages
+        eqs = {label: cache.eq_curves(source, settings, runs[label].slices) for label in estimates}
+        return pack_result(result, pair, title=title, metrics=metrics, audio=audio, estimates=estimates,
+                           eq_curves=eqs)
+
+    files = jobs.run(pack)
     published = default_store().publish(files, title)
     return {"id": published.id, "link": published.link, "delete_link": published.delete_link}
 
@@ -234,6 +238,12 @@ def _shared_page() -> None:
     from vsep_core.store import NotFound, default_store
 
     rid = st.query_params.get("id", "")
+    if not rid:
+        st.title("Shared result")
+        st.info("This page shows a published result: open it from its link (…/shared?id=…). To publish one, "
+                "run the optimiser on your pair and use Results → Share this result.", icon=":material/link:")
+        ui.link("upload", "Go to the start page", ":material/home:")
+        return
     with ui.guard("Opening the shared result"):
         store = default_store()
         try:
