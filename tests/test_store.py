@@ -507,3 +507,27 @@ def test_copy_a_sqlite_store_to_postgresql_keeps_the_links(postgres, tmp_path):
     assert target.check() == []
     assert target.delete(published[0].id, published[0].delete_token)  # the delete links work too
     assert source.copy_to(target) == 1  # again: only what the target lacks (the deleted one)
+
+
+def test_a_visitors_own_files_never_go_into_the_url_the_page_says_publish():
+    """View permalinks are for bundled samples: with uploaded files the URL is emptied and the sidebar says why."""
+    from streamlit.testing.v1 import AppTest
+
+    from vsep_app.state import SOURCE, Source
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.query_params["sample"] = "sung_vowels_pop"
+    at.query_params["hop_length"] = "520"
+    at.run()  # a view link opens the sample with its settings
+    assert not at.exception
+    assert at.session_state["vsep_settings"].hop_length == 520
+    assert at.query_params["sample"] == "sung_vowels_pop" and at.query_params["hop_length"] == "520"
+    upload = Source.create(label="my_secret_song.wav", origin="upload",
+                           mixture=(SAMPLE / "mixture.wav").read_bytes(), other=(SAMPLE / "vocal.wav").read_bytes(),
+                           mixture_name="my_secret_song.wav", other_name="my_secret_vocal.wav")
+    at.session_state[SOURCE] = upload
+    at.run()
+    assert not at.exception
+    assert dict(at.query_params) == {}  # nothing of the visitor's files in the address
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert "does not carry your own files" in sidebar and "Share this result" in sidebar
