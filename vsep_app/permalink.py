@@ -109,7 +109,8 @@ def open_from_url(first_run: bool) -> bool:
 
 
 def write_url() -> None:
-    """At the end of a run: the URL carries this view (bundled samples), or nothing (a visitor's own files)."""
+    """At the end of a run: the URL carries this view (bundled samples), or nothing (a visitor's own files,
+    or the default sample with the default settings, which the bare address opens)."""
     extras = st.session_state.pop(_EXTRAS, {})
     source = state.source()
     if source is None or source.origin != "sample":
@@ -129,5 +130,7 @@ def write_url() -> None:
         params["stem"] = source.target_name
     params.update(settings_params(state.settings()))
     params.update(extras)
+    if params == {"sample": sample.pairs()[0].folder}:  # the default view: the bare address already opens it
+        params = {}
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)

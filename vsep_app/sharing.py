@@ -85,6 +85,9 @@ def share_section(source, result, pair, metrics: dict | None, settings) -> None:
                f"scores, charts and (if you choose) the audio. Links last {days:g} days. Your file names are "
                "never published; only the title you type.")
     last = st.session_state.get(_LAST_KEY)
+    this = (source.identity, settings.to_dict())
+    if last and last.get("of") != this:  # the links of a result published before this one was made
+        last = None
     if metrics is None:
         st.info("Measure the separation quality above first: a shared result carries its scores.",
                 icon=":material/info:")
@@ -114,6 +117,7 @@ def share_section(source, result, pair, metrics: dict | None, settings) -> None:
                 last = publish(source, result, pair, metrics, settings, title=title, audio=with_audio,
                                estimates=chosen)
             times.append(time.time())
+            last["of"] = this
             st.session_state[_LAST_KEY] = last
     if last:
         base = base_url()
