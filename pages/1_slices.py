@@ -6,7 +6,7 @@ import streamlit as st
 
 from vsep_core.fingerprint import METRICS
 from vsep_core.views import VIEWS
-from vsep_app import cache, figures, jobs, loading, state, ui
+from vsep_app import cache, figures, jobs, loading, permalink, state, ui
 
 frame = ui.setup_page("Slices")
 
@@ -92,6 +92,7 @@ if source is not None:
                 ui.mark_charts_ready()
                 st.markdown("##### The 25 measurements of this window")
                 view = st.selectbox("View", [v.name for v in VIEWS], format_func=ui.slice_label, key="metrics_view")
+                permalink.note(tab="window", window=window, slice=view)  # the URL reopens this window and slice
                 import pandas as pd  # here: only this tab needs it (~0.3 s to import)
 
                 table = pd.DataFrame({

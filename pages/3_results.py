@@ -7,7 +7,7 @@ import streamlit as st
 
 from vsep_core import plots, report
 from vsep_core.stems import labels, oracle_note, pair_target
-from vsep_app import cache, jobs, state, ui
+from vsep_app import cache, jobs, sharing, state, ui
 
 frame = ui.setup_page("Results")
 
@@ -235,5 +235,7 @@ elif source is not None:
                                         on_click="ignore", width="stretch")
         with st.expander("Settings of these results"):
             st.json(settings.to_dict())
+
+        sharing.share_section(source, result, pair, metrics, settings)  # "Share this result" (issue #20)
 
 frame.finish()

@@ -2,7 +2,7 @@
 # Set up what vsep needs on a Debian machine: system packages (through apt, only
 # when missing) and a virtual environment in .venv with the pinned packages.
 #   bash scripts/setup.sh          # for the dashboard and CLI
-#   bash scripts/setup.sh --test   # also what the test suite needs (Chromium, espeak-ng, sox)
+#   bash scripts/setup.sh --test   # also what the test suite needs (Chromium, espeak-ng, sox, PostgreSQL)
 # PYTHON=/path/to/python3.11 picks the interpreter (default: python3, installed through apt when absent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +46,8 @@ if [ "$want_test" = 1 ]; then
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
   command -v espeak-ng >/dev/null || missing+=(espeak-ng)    # speech for the fake microphone
   command -v sox >/dev/null || missing+=(sox)
+  # The results store's tests start a real PostgreSQL server (initdb/pg_ctl under /usr/lib/postgresql).
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "        installing with apt (a first run downloads them: a minute or more): ${missing[*]}"

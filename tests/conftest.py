@@ -8,14 +8,21 @@ broken test or a broken setup, and either must show.
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# The results store (issue #20) of every app, server and CLI the tests start: a temporary folder, never the
+# default one beside the app (tests must not write into the repository). Tests that need their own set it.
+os.environ["VSEP_STORE"] = tempfile.mkdtemp(prefix="vsep_test_store_")
+atexit.register(shutil.rmtree, os.environ["VSEP_STORE"], True)
 DATA = REPO / "tests" / "data"
 EVAL_PAIR_DIR = DATA / "speech_brahms_4.7s"
 GOLDEN_DIR = DATA / "golden"

@@ -41,7 +41,7 @@ from browser_support import (HEATMAPS_JS, OUTPUT, REPO, SIDEBAR_LINKS, Server, b
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
 
 SHOTS = OUTPUT / "screenshots"
-TITLES = ["Load audio", "Slices", "Optimise", "Results"]  # the app's navigation, top to bottom
+TITLES = ["Load audio", "Slices", "Optimise", "Results", "Shared result"]  # the app's navigation, top to bottom
 URLS = {"Load audio": "", "Slices": "slices", "Optimise": "optimise", "Results": "results"}
 DEFAULT_SAMPLE = REPO / "sample_audio" / "sung_vowels_pop"  # the sample the app loads for a new visitor
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -246,7 +246,7 @@ new MutationObserver(record).observe(document, {subtree: true, childList: true, 
 """
 
 
-@pytest.mark.parametrize("title", TITLES)
+@pytest.mark.parametrize("title", list(URLS))  # the shared page's own tests: tests/test_browser_share.py
 def test_a_direct_link_to_every_page_on_a_fresh_server(browser, tmp_path, title):
     """The first request a new server ever gets is a link to this page: it shows the page, with the
     sidebar and the default sample, and its navigation never shows anything but the app's titles

@@ -42,6 +42,7 @@ PAGES = {
     "slices": ("pages/1_slices.py", "Slices", ":material/grid_view:"),
     "optimise": ("pages/2_optimise.py", "Optimise", ":material/tune:"),
     "results": ("pages/3_results.py", "Results", ":material/headphones:"),
+    "shared": ("pages/4_shared.py", "Shared result", ":material/link:"),  # opened from a link (issue #20)
 }
 
 #: Set to 1 by the person running the server to see Python tracebacks of unexpected errors in the page.
@@ -61,6 +62,9 @@ class Frame:
         """
         with guard("The sidebar"):
             sidebar(self._status)
+        from . import permalink
+
+        permalink.write_url()  # the address is a link to this view (bundled samples; issue #20)
         run_marker()
         cache.warm_up()  # after the page is drawn: the rest of the engine, in the background, once per server
         if state.source() is not None:  # the likely next page: compute its pictures while this one is read
@@ -84,6 +88,9 @@ def setup_page(title: str) -> Frame:
     status = st.sidebar.container()
     if state.get(RUNS, 0) > 0:  # not while the first page is awaited: see preload_charts_now
         preload_charts_now()
+    from . import permalink
+
+    permalink.open_from_url(first_run=state.get(RUNS, 0) == 0)  # a view link (issue #20): its sample and settings
     # First visit (on any page, also a direct link): the bundled default pair, so everything works at once.
     if state.source() is None and not state.get(state.DEFAULT_TRIED):
         st.session_state[state.DEFAULT_TRIED] = True

@@ -333,6 +333,26 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     _add_settings_arguments(batch, level_default="as_is")
     batch.set_defaults(func=main_batch)
+
+    from .store import main_share, main_store  # issue #20: the results store (bodies in vsep_core/store.py)
+
+    share = sub.add_parser("share", help="publish a results folder (run --metrics) as a link in the results store")
+    share.add_argument("folder", metavar="RESULTS_FOLDER", help="a `run --metrics` results folder")
+    share.add_argument("--title", default=None, help="the title shown on the page (default: the folder's name)")
+    share.add_argument("--no-audio", action="store_true", help="publish the scores and charts only")
+    share.set_defaults(func=main_share)
+    store = sub.add_parser("store", help="the results store (VSEP_STORE): list, delete ID, gc, check, copy-to")
+    store_sub = store.add_subparsers(dest="store_command", required=True, metavar="ACTION")
+    store_sub.add_parser("list", help="every stored result (id, date, size, expiry, title)")
+    store_sub.add_parser("delete", help="delete one result").add_argument("id", metavar="ID")
+    gc = store_sub.add_parser("gc", help="remove expired results and files no result uses")
+    gc.add_argument("--grace", type=float, default=3600.0, metavar="SECONDS",
+                    help="leave unused files younger than this (a publish may be writing them) (%(default)s)")
+    store_sub.add_parser("check", help="verify every result's files and their SHA-256 (exit 1 on a problem)")
+    copy = store_sub.add_parser("copy-to", help="copy every result into another store, e.g. PostgreSQL")
+    copy.add_argument("target", metavar="URL_OR_FOLDER", help="postgresql://… or a folder")
+    copy.add_argument("--files", default=None, metavar="DIR", help="the target's files folder (VSEP_STORE_FILES)")
+    store.set_defaults(func=main_store)
     return parser
 
 

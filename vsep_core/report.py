@@ -342,7 +342,8 @@ def _pair_line(pair: Pair) -> str:
 
 
 def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = None,
-                spectrograms: dict | None = None, title: str = "Vocal separation by spectrogram fingerprints") -> str:
+                spectrograms: dict | None = None, title: str = "Vocal separation by spectrogram fingerprints",
+                players: bool = True) -> str:
     """One HTML file with the plots, the numbers and the audio, that opens offline.
 
     Parameters
@@ -351,6 +352,8 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
         :func:`vsep_core.evaluate.evaluate_experiment`'s report (``metrics.json``) to show as a table.
     spectrograms : dict, optional
         Extracted magnitudes by run label (from :class:`Outputs`).
+    players : bool
+        Include the audio (a result published without audio has none).
     """
     from plotly.offline import get_plotlyjs
 
@@ -360,7 +363,7 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
     best = result.best_progressive
     names = labels(pair_target(pair.info))
     complement = names.complement[:1].upper() + names.complement[1:]
-    players = [("Mixture", pair.mixture), (f"Target (true {names.target})", pair.vocal)]
+    with_audio, players = players, [("Mixture", pair.mixture), (f"Target (true {names.target})", pair.vocal)]
     for run, label in ((result.greedy_run, "greedy order"), (result.best_prefix_run, "best prefix of the greedy order")):
         if run is not None and run.estimate is not None and not (label.startswith("best") and run is result.greedy_run):
             players.append((f"Extracted {names.target}, {label} ({run.n} slices, loss {run.final_loss:.2f})",
@@ -368,12 +371,16 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
     if best.estimate is not None:
         players.append((f"{complement} estimate (mixture − {names.target}, N = {best.n})",
                         best.estimate.instrumental))
+    if not with_audio:  # published without audio: no players at all
+        players, per_n_runs = [], []
+    else:
+        per_n_runs = [run for run in result.progressive if run.estimate is not None]
     audio = "".join(f"<div class='player'><b>{html.escape(label)}</b><br>{_audio_tag(y, pair.sr)}</div>"
                     for label, y in players)
     per_n = "".join(
         f"<div class='player'><b>N = {run.n}</b> · loss {run.final_loss:.2f}"
         + (" · <b>★ lowest loss</b>" if run is best else "") + f"<br>{_audio_tag(run.estimate.vocal, pair.sr)}</div>"
-        for run in result.progressive if run.estimate is not None)
+        for run in per_n_runs)
     if per_n:
         audio += (f"<h3>Extracted {html.escape(names.target)} for every N</h3><p>The progressive run over the first "
                   "N slices, then the polish; peak-normalised, as the research code saved them.</p>"
@@ -407,7 +414,7 @@ th {{ background: #f3f3f3; }} .note {{ background: #fff6e0; border-left: 4px sol
 <p>Made {generated}. {html.escape(_pair_line(pair))}
 {'' if names.is_vocal else f'Target stem: <b>{html.escape(names.target)}</b> (the complement is everything else).'}
 {'Seed-compatible settings (the research code’s numbers).' if result.settings.is_seed_compatible else 'Improved (not seed-compatible) options are on.'}</p>
-<h2>Listen</h2>{audio}
+<h2>Listen</h2>{audio or "<p>Published without audio: the scores and charts only.</p>"}
 {metrics_html}
 <h2>Final loss per number of slices</h2>
 <p>The loss is the mean squared difference, in dB², between the processed mixture's 400-point profile and the true {html.escape(names.target)}'s, after the final polish. Lower is closer.</p>

@@ -1,0 +1,301 @@
+"""A finished result packed into files for the results store (:mod:`vsep_core.store`), and read back.
+
+A bundle is ``relative path → bytes``:
+
+- ``share.json``: what the shared page needs to lay itself out (title, target
+  labels, oracle note, sample rate, which estimates, the plots' axes);
+- ``metrics.json`` (the ``evaluate --json`` shape), ``summary.json``, ``settings.json``;
+- ``audio/*.flac``: the analysed segment of the inputs and the chosen
+  estimates (FLAC: lossless, about half a 16-bit WAV), when audio is included;
+- ``plots.npz``: the spectrogram magnitudes reduced for display (dB, float16)
+  and each included run's EQ curves, all passes added up;
+- ``report.html``: the self-contained report (:func:`vsep_core.report.html_report`), stored with a
+  mark where the chart library goes (``plotly.min.js``, one file shared by every result): :func:`report_html`.
+
+File names of the inputs are never packed: every name the pair's ``info`` or
+the metrics carry is replaced by its role ("mixture", "vocal"), so only a typed
+title names the song.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .errors import VsepError
+from .jsonio import json_ready, json_text
+from .stems import labels, oracle_note, pair_target
+
+FORMAT = 1
+#: ``report.html`` is stored with this in place of the chart library, which is :data:`PLOTLY_FILE`.
+PLOTLY_MARK = "/*vsep: plotly.min.js*/"
+PLOTLY_FILE = "plotly.min.js"
+_NAME_KEYS = ("mixture", "vocal", "instrumental", "label", "files")
+
+
+def scrub_info(info: dict) -> dict:
+    """A pair's ``info`` with every file name and label replaced by its role."""
+    out = {k: v for k, v in (info or {}).items() if k not in _NAME_KEYS}
+    for key in ("mixture", "vocal", "instrumental"):
+        if key in (info or {}):
+            out[key] = key
+    return out
+
+
+def scrub_metrics(metrics: dict | None) -> dict | None:
+    """``metrics.json`` with the files' names in its ``pair`` replaced by their roles."""
+    if metrics is None:
+        return None
+    pair = dict(metrics.get("pair") or {})
+    for key in ("mixture", "vocal", "instrumental"):
+        if key in pair:
+            pair[key] = key
+    return {**metrics, "pair": pair}
+
+
+def flac_bytes(y: np.ndarray, sr: int) -> bytes:
+    """16-bit FLAC of a mono or (samples, channels) signal."""
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0), sr, format="FLAC", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def run_key(label: str) -> str:
+    """``"3"`` → ``"N=3"``; ``"greedy"``, ``"best_prefix"`` as they are (the Results page's player keys)."""
+    return f"N={label}" if str(label).isdigit() else str(label)
+
+
+def default_estimates(result, metrics: dict | None = None) -> list[str]:
+    """The runs published by default: the lowest loss, the best SI-SDR (when scored), the greedy order, its best prefix."""
+    chosen = [str(result.best_progressive.n)]
+    if metrics is not None:
+        scored = [m for m in metrics.get("methods", []) if m.get("name", "").startswith("seed_progressive")
+                  and not m.get("error") and m.get("vocal", {}).get("si_sdr") is not None]
+        if scored:
+            best = max(scored, key=lambda m: m["vocal"]["si_sdr"])
+            n = str(len(best["info"]["slices"]))
+            if n not in chosen:
+                chosen.append(n)
+    return chosen + [label for label, _ in result.labelled_runs() if label in ("greedy", "best_prefix")]
+
+
+def _display_db(mag: np.ndarray, max_cols: int) -> tuple[np.ndarray, int]:
+    """Magnitude → the display's dB (80 dB range), pooled as the page draws it; and the column factor."""
+    from .plots import MAX_ROWS, reduce_for_display, to_display_db
+
+    reduced, _, ci = reduce_for_display(np.asarray(mag, dtype=np.float32), MAX_ROWS, max_cols)
+    factor = int(ci[1] - ci[0]) if len(ci) > 1 else 1
+    return to_display_db(reduced).astype(np.float16), factor
+
+
+def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio: bool = True,
+                estimates=None, eq_curves: dict | None = None, report: bool = True) -> dict:
+    """Pack an experiment's result for publishing.
+
+    Parameters
+    ----------
+    result : vsep_core.experiment.ExperimentResult
+        With each published run's audio (``keep_audio``).
+    pair : vsep_core.audio.Pair
+        The analysed segment the result was made from.
+    title : str
+    metrics : dict, optional
+        :func:`vsep_core.evaluate.evaluate_experiment`'s report (the figures shown).
+    audio : bool
+        Include the inputs' and the chosen estimates' audio (and the report's players).
+    estimates : iterable of str, optional
+        Run labels (``"1"`` … ``"N"``, ``"greedy"``, ``"best_prefix"``) or ``"all"``;
+        default :func:`default_estimates`.
+    eq_curves : dict, optional
+        Run label → EQ curves of every pass (``[(view, eq), …]``, as the Results page draws them).
+    report : bool
+        Include ``report.html``.
+
+    Returns
+    -------
+    dict
+        ``relative path → bytes``.
+    """
+    import dataclasses
+
+    from . import report as report_mod
+    from .views import stft
+
+    runs = dict(result.labelled_runs())
+    if estimates is None:
+        chosen = default_estimates(result, metrics)
+    elif estimates == "all" or (not isinstance(estimates, str) and "all" in estimates):
+        chosen = list(runs)
+    else:
+        chosen = [str(e) for e in estimates]
+    unknown = [c for c in chosen if c not in runs]
+    if unknown:
+        raise VsepError(f"This result has no run {unknown[0]!r}; it has {', '.join(runs)}.")
+    names = labels(pair_target(result.pair_info or pair.info))
+    settings = result.settings
+    hop = settings.hop_for(pair.n_samples)
+    clean_pair = dataclasses.replace(pair, info=scrub_info(pair.info))
+    clean_result = dataclasses.replace(result, pair_info=scrub_info(result.pair_info))
+    metrics = scrub_metrics(metrics)
+    files: dict[str, bytes] = {}
+    entries = []
+    plot_arrays: dict[str, np.ndarray] = {}
+    for label in chosen:
+        run = runs[label]
+        key = run_key(label)
+        entry = {"key": key, "label": label, "n": run.n, "loss": float(run.final_loss),
+                 "slices": list(run.slices), "audio": None, "complement_audio": None}
+        if audio:
+            if run.estimate is None:
+                raise VsepError(f"Run {key} has no audio kept; publish without audio.")
+            entry["audio"] = f"audio/{_safe(key)}_{names.target_file}.flac"
+            files[entry["audio"]] = flac_bytes(run.estimate.vocal, pair.sr)
+            if label == str(result.best_progressive.n) or label == "greedy":
+                entry["complement_audio"] = f"audio/{_safe(key)}_{names.complement_file}.flac"
+                files[entry["complement_audio"]] = flac_bytes(run.estimate.instrumental, pair.sr)
+        if run.estimate is not None:
+            plot_arrays[f"spec/{key}"], col_factor = _display_db(np.abs(stft(run.estimate.vocal_raw, settings,
+                                                                                hop_length=hop)), 300)
+        if eq_curves and label in eq_curves:
+            passes = eq_curves[label]
+            n_windows = passes[-1][1].shape[1]
+            total = np.zeros((passes[-1][1].shape[0], n_windows), dtype=np.float32)
+            for _, eq in passes:
+                total[:, :eq.shape[1]] += eq[:, :n_windows]
+            from .plots import MAX_COLS, MAX_ROWS, reduce_for_display
+
+            reduced, _, ci = reduce_for_display(total, MAX_ROWS, MAX_COLS)
+            plot_arrays[f"eq/{key}"] = reduced.astype(np.float16)
+            entry["eq_col_factor"] = int(ci[1] - ci[0]) if len(ci) > 1 else 1
+        entries.append(entry)
+    col_factor = 1
+    for name, signal in (("target", pair.vocal), ("mixture", pair.mixture)):
+        plot_arrays[f"spec/{name}"], col_factor = _display_db(np.abs(stft(signal, settings, hop_length=hop)), 300)
+    inputs = {}
+    if audio:
+        inputs = {"mixture": "audio/mixture.flac", "target": f"audio/target_{names.target_file}.flac"}
+        files[inputs["mixture"]] = flac_bytes(pair.mixture, pair.sr)
+        files[inputs["target"]] = flac_bytes(pair.vocal, pair.sr)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{k.replace("/", "__"): v for k, v in plot_arrays.items()})
+    files["plots.npz"] = buf.getvalue()
+    summary = report_mod.summary_dict(clean_result, metrics=metrics, written=set())
+    files["summary.json"] = json_text(summary).encode()
+    files["settings.json"] = json_text(settings.to_dict()).encode()
+    if metrics is not None:
+        files["metrics.json"] = json_text(metrics).encode()
+    if report:
+        # The report plays only what was chosen: the other runs' audio is left out.
+        def only_chosen(run, label):
+            keep = run is not None and label in chosen
+            return run if keep or run is None else dataclasses.replace(run, estimate=None)
+
+        report_result = dataclasses.replace(
+            clean_result, progressive=[only_chosen(r, str(r.n)) for r in result.progressive],
+            greedy_run=only_chosen(result.greedy_run, "greedy"),
+            best_prefix_run=(only_chosen(result.greedy_run, "greedy") if result.best_prefix_run is result.greedy_run
+                             else only_chosen(result.best_prefix_run, "best_prefix")))
+        spectrograms = {label: np.abs(stft(runs[label].estimate.vocal_raw, settings, hop_length=hop))
+                        for label in chosen if runs[label].estimate is not None and label == "greedy"}
+        html = report_mod.html_report(report_result, clean_pair, metrics=metrics, spectrograms=spectrograms,
+                                      title=title, players=audio)
+        # The chart library (4.6 MB, the same in every report) is stored once for all results, not per result.
+        from plotly.offline import get_plotlyjs
+
+        library = get_plotlyjs()
+        if f"<script>{library}</script>" in html:
+            html = html.replace(f"<script>{library}</script>", f"<script>{PLOTLY_MARK}</script>", 1)
+            files[PLOTLY_FILE] = library.encode()
+        files["report.html"] = html.encode()
+    share = {"format": FORMAT, "title": title, "target": names.to_dict(), "oracle_note": oracle_note(names.name),
+             "sr": pair.sr, "duration_s": pair.duration_s, "hop": hop, "spec_col_factor": col_factor,
+             "audio": bool(audio), "inputs": inputs, "estimates": entries, "source": "dashboard",
+             "seed_compatible": settings.is_seed_compatible}
+    files["share.json"] = json_text(json_ready(share)).encode()
+    return files
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_")
+
+
+def bundle_from_folder(folder, *, title: str | None = None, audio: bool = True) -> tuple[dict, str]:
+    """Pack a ``python -m vsep_core run`` results folder (it needs ``metrics.json``, from ``run --metrics``).
+
+    Returns ``(files, title)``; the default title is the folder's name.
+    """
+    import soundfile as sf
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise VsepError(f"{folder} is not a folder.")
+    if not (root / "metrics.json").is_file():
+        raise VsepError(f"{folder} has no metrics.json: run `python -m vsep_core run … --metrics` to score the "
+                        "runs, then share the folder.")
+    try:
+        metrics = scrub_metrics(json.loads((root / "metrics.json").read_text()))
+        summary = json.loads((root / "summary.json").read_text()) if (root / "summary.json").is_file() else {}
+    except (ValueError, OSError) as exc:
+        raise VsepError(f"{folder}: metrics.json or summary.json is not readable JSON ({exc}).") from None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("methods"), list):
+        raise VsepError(f"{folder}/metrics.json is not an evaluate report (no 'methods').")
+    title = " ".join(str(title or root.resolve().name).split())
+    target = (summary.get("target") or {}).get("name") or (metrics.get("pair") or {}).get("target_name")
+    names = labels(target)
+    if "pair" in summary:
+        summary["pair"] = scrub_info(summary["pair"])
+    files: dict[str, bytes] = {"metrics.json": json_text(metrics).encode(), "summary.json": json_text(summary).encode()}
+    if (root / "settings.json").is_file():
+        files["settings.json"] = (root / "settings.json").read_bytes()
+    entries, inputs, sr = [], {}, (metrics.get("pair") or {}).get("sr")
+    wav_runs = []
+    for entry in summary.get("progressive", []):
+        wav_runs.append((str(entry["n"]), entry.get("wav"), entry.get("final_loss"), entry.get("slices", [])))
+    greedy = summary.get("greedy")
+    if greedy:
+        wav_runs.append(("greedy", greedy.get("wav"), greedy.get("loss"), greedy.get("sequence", [])))
+    if summary.get("method") == "joint":
+        wav_runs.append(("joint", f"joint/extracted_{names.target_file}.wav", summary.get("final_loss"), []))
+    for label, wav, loss, slices in wav_runs:
+        entry = {"key": run_key(label), "label": label, "n": len(slices), "loss": loss, "slices": slices,
+                 "audio": None, "complement_audio": None}
+        if audio and wav and (root / wav).is_file():
+            y, sr = sf.read(root / wav, dtype="float32")
+            entry["audio"] = f"audio/{_safe(entry['key'])}_{names.target_file}.flac"
+            files[entry["audio"]] = flac_bytes(y, sr)
+        entries.append(entry)
+    if audio:
+        for role, rel in (("mixture", ["1_slices/mixture.wav", "joint/mixture.wav"]),
+                          ("target", ["1_slices/target.wav", "joint/target.wav"])):
+            found = next((root / r for r in rel if (root / r).is_file()), None)
+            if found is not None:
+                y, sr = sf.read(found, dtype="float32")
+                inputs[role] = f"audio/{role}.flac"
+                files[inputs[role]] = flac_bytes(y, sr)
+    share = {"format": FORMAT, "title": title, "target": names.to_dict(), "oracle_note": oracle_note(names.name),
+             "sr": sr, "duration_s": (metrics.get("pair") or {}).get("duration_s"), "hop": None,
+             "audio": bool(audio), "inputs": inputs, "estimates": entries, "source": "command line",
+             "seed_compatible": None}
+    files["share.json"] = json_text(json_ready(share)).encode()
+    return files, title
+
+
+def report_html(read) -> bytes:
+    """The self-contained report of a stored result (``read(path) → bytes``), its chart library put back."""
+    html = read("report.html")
+    mark = f"<script>{PLOTLY_MARK}</script>".encode()
+    if mark in html:
+        html = html.replace(mark, b"<script>" + read(PLOTLY_FILE) + b"</script>", 1)
+    return html
+
+
+def load_plots(data: bytes) -> dict:
+    """``plots.npz`` back: ``{"spec/target": dB array, "eq/N=3": …}`` (no pickles: plain arrays only)."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        return {k.replace("__", "/"): npz[k].astype(np.float32) for k in npz.files}
