@@ -92,7 +92,7 @@ def bench_concurrent(files: dict, locations: dict, n: int = 8) -> dict:
         stores = [Store(where, files_dir=files_dir) for _ in range(n)]
         barrier, times, errors = threading.Barrier(n), [None] * n, []
 
-        def one(i):
+        def one(i, stores=stores, barrier=barrier, times=times, errors=errors):
             try:
                 # Each session's own result: its audio differs (a different estimate), so nothing is shared.
                 mine = {k: (v + bytes([i]) * 64 if k.startswith("audio/") else v) for k, v in files.items()}

@@ -15,9 +15,8 @@ import time
 import numpy as np
 import streamlit as st
 
-from vsep_core.errors import VsepError
 
-from . import state, ui
+from . import ui
 
 #: Publishes one session may make per :data:`RATE_WINDOW_S` (a shared server's store is everybody's).
 RATE_LIMIT = 5
