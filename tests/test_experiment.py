@@ -173,3 +173,36 @@ def test_run_metrics_json_is_evaluate_json_and_the_report_shows_it(tmp_path, syn
                 assert ours[source][metric] == pytest.approx(theirs[source][metric], abs=1e-6)
                 assert f"<td>{ours[source][metric]:.2f}</td>" in page
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["metrics_json"] == "metrics.json"
+
+
+@pytest.mark.parametrize("audio_runs", [None, {"2", "best", "greedy"}])
+def test_audio_made_beside_the_optimiser_is_the_same_audio_in_the_same_order(synthetic_pair, audio_runs):
+    """``background_audio`` only moves the inverse STFTs to a second thread: every loss, every sample and the order
+    ``on_run`` sees are those of the plain run."""
+    results, calls = {}, {}
+    for background in (False, True):
+        seen = []
+        results[background] = run_experiment(
+            synthetic_pair, Settings(), max_slices=4, audio_runs=audio_runs, background_audio=background,
+            on_run=lambda label, run, seen=seen: seen.append((label, run.estimate.vocal_raw.copy())))
+        calls[background] = seen
+    assert [label for label, _ in calls[True]] == [label for label, _ in calls[False]]
+    assert len(calls[True]) >= 3
+    for (_, plain), (_, beside) in zip(calls[False], calls[True]):
+        np.testing.assert_array_equal(beside, plain)
+    plain_runs, beside_runs = results[False].labelled_runs(), results[True].labelled_runs()
+    assert [label for label, _ in beside_runs] == [label for label, _ in plain_runs]
+    for (_, a), (_, b) in zip(plain_runs, beside_runs):
+        assert b.final_loss == a.final_loss
+        assert (a.estimate is None) == (b.estimate is None)
+        if a.estimate is not None:
+            np.testing.assert_array_equal(b.estimate.vocal_raw, a.estimate.vocal_raw)
+
+
+def test_an_error_while_making_audio_beside_the_optimiser_reaches_the_caller(synthetic_pair):
+    def on_run(label, run):
+        if label == "2":
+            raise OSError("No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        run_experiment(synthetic_pair, Settings(), max_slices=4, greedy=False, background_audio=True, on_run=on_run)

@@ -48,7 +48,7 @@ __all__ = [
 
 def seed_experiment(pair: Pair, settings: Settings, *, order=None, max_slices: int | None = None,
                     greedy: bool = True, keep_audio: bool = True, on_run=None, audio_runs=None, analysis=None,
-                    progress: Progress = None) -> ExperimentResult:
+                    progress: Progress = None, background_audio: bool = False) -> ExperimentResult:
     """The research script's workload: progressive runs N = 1 … ``max_slices`` and the greedy search.
 
     Parameters and result as :func:`vsep_core.experiment.run_experiment` (``analysis``: a ready
@@ -57,7 +57,8 @@ def seed_experiment(pair: Pair, settings: Settings, *, order=None, max_slices: i
     from .experiment import run_experiment
 
     return run_experiment(pair, settings, order=order, max_slices=max_slices, greedy=greedy, keep_audio=keep_audio,
-                          on_run=on_run, audio_runs=audio_runs, analysis=analysis, progress=progress)
+                          on_run=on_run, audio_runs=audio_runs, analysis=analysis, progress=progress,
+                          background_audio=background_audio)
 
 
 @dataclass

@@ -388,7 +388,7 @@ def main_run(args) -> int:
             result = seed_experiment(pair, settings, order=order, max_slices=max_slices, greedy=args.greedy,
                                      keep_audio=keep_audio, on_run=None if choose_later else outputs.add_run,
                                      audio_runs=None if (runs is None or keep_audio) else runs - {"inputs"},
-                                     progress=scaled(bar, 0.0, split))
+                                     progress=scaled(bar, 0.0, split), background_audio=True)
             if choose_later:
                 chosen = result.run_labels(runs)
                 for label, run in result.labelled_runs():

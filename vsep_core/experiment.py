@@ -7,7 +7,9 @@ plain data (losses, sequences, estimates) that ``report`` writes out.
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -157,19 +159,79 @@ def resolve_order(order=None, max_slices: int | None = None) -> tuple[tuple, tup
 
 
 def _summary(label: str, chain: ChainResult, analysis: Analysis, pair: Pair, on_run, keep_audio: bool,
-             audio: bool = True) -> RunSummary:
+             audio: bool = True, maker: "AudioMaker | None" = None) -> RunSummary:
     """A finished chain as a RunSummary; with ``audio``, its estimate is made and shown to ``on_run``.
 
     ``on_run`` sees the audio even when it is not kept. Without ``audio`` the run
-    has no estimate and ``on_run`` is not called (nothing to write).
+    has no estimate and ``on_run`` is not called (nothing to write). With a
+    ``maker``, the audio is made on its thread and the summary's estimate is
+    filled in there (before :meth:`AudioMaker.finish` returns).
     """
-    summary = RunSummary.from_chain(chain, estimate_from_chain(chain, analysis, pair) if audio else None)
-    if audio and on_run is not None:
+    summary = RunSummary.from_chain(chain, None)
+    if not audio:
+        chain.final_db = None
+        return summary
+    if maker is None:
+        _attach_audio(summary, label, chain, analysis, pair, on_run, keep_audio)
+    else:
+        maker.submit(_attach_audio, summary, label, chain, analysis, pair, on_run, keep_audio)
+    return summary
+
+
+def _attach_audio(summary: RunSummary, label: str, chain: ChainResult, analysis: Analysis, pair: Pair, on_run,
+                  keep_audio: bool) -> None:
+    summary.estimate = estimate_from_chain(chain, analysis, pair)
+    chain.final_db = None  # the audio is made; the big matrix can go
+    if on_run is not None:
         on_run(label, summary)
     if not keep_audio:
         summary.estimate = None
-    chain.final_db = None  # the audio is made (or not wanted); the big matrix can go
-    return summary
+
+
+class AudioMaker:
+    """Makes finished runs' audio (inverse STFT, then ``on_run``) on one thread beside the optimiser.
+
+    The passes and the inverse STFTs are compiled or FFT code that releases the
+    GIL, so on two cores the audio of run N is made while run N + 1 is
+    optimised. Runs are handled in the order they are submitted, ``on_run`` is
+    always called from the same thread, and at most ``max_pending`` finished
+    spectrograms wait at once (the optimiser blocks beyond that), which bounds
+    the extra memory to that many matrices. The first error raised while
+    making audio is raised again by the next :meth:`submit` or by :meth:`finish`.
+    """
+
+    def __init__(self, max_pending: int = 2):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vsep-audio")
+        self._slots = threading.BoundedSemaphore(max_pending)
+        self._futures: list[Future] = []
+        self.seconds = 0.0
+
+    def _timed(self, work, *args) -> None:
+        t = time.perf_counter()
+        try:
+            work(*args)
+        finally:
+            self.seconds += time.perf_counter() - t
+            self._slots.release()
+
+    def _raise_first_error(self) -> None:
+        for future in self._futures:
+            if future.done() and future.exception() is not None:
+                raise future.exception()
+
+    def submit(self, work, *args) -> None:
+        self._raise_first_error()
+        self._slots.acquire()
+        self._futures.append(self._pool.submit(self._timed, work, *args))
+
+    def finish(self) -> None:
+        """Wait for every submitted run; raise the first error."""
+        for future in self._futures:
+            future.result()
+
+    def close(self) -> None:
+        """Drop what has not started and wait for what has (after an error, too)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 #: Labels :func:`run_experiment`'s ``audio_runs`` takes besides the run numbers "1" … "N".
@@ -177,7 +239,8 @@ AUDIO_RUN_WORDS = ("best", "greedy", "best_prefix")
 
 
 def run_greedy(analysis: Analysis, pair: Pair, candidates, *, on_run=None, progress: Progress = None,
-               keep_audio: bool = True, timings: dict | None = None, audio_runs=None):
+               keep_audio: bool = True, timings: dict | None = None, audio_runs=None,
+               maker: AudioMaker | None = None):
     """The greedy order search, then its full sequence and best prefix run again with their audio.
 
     Parameters
@@ -199,6 +262,8 @@ def run_greedy(analysis: Analysis, pair: Pair, candidates, *, on_run=None, progr
     audio_runs : collection of str, optional
         Make audio only for the runs named here (``"greedy"``, ``"best_prefix"``);
         default both. A run without audio keeps its losses and has no estimate.
+    maker : AudioMaker, optional
+        Make the replays' audio on its thread (the caller finishes it); default: here, in turn.
 
     Returns
     -------
@@ -216,13 +281,13 @@ def run_greedy(analysis: Analysis, pair: Pair, candidates, *, on_run=None, progr
     wanted = (lambda label: True) if audio_runs is None else (lambda label: label in audio_runs)
     whole_is_prefix = found.best_prefix_length == len(found.sequence)
     greedy_run = _summary("greedy", run_chain(analysis, found.sequence), analysis, pair, on_run, keep_audio,
-                          audio=wanted("greedy") or (whole_is_prefix and wanted("best_prefix")))
+                          audio=wanted("greedy") or (whole_is_prefix and wanted("best_prefix")), maker=maker)
     if whole_is_prefix:
         best_prefix_run = greedy_run
     else:
         report(progress, 0.95, "Rebuilding the best prefix")
         best_prefix_run = _summary("best_prefix", run_chain(analysis, found.best_prefix), analysis, pair, on_run,
-                                   keep_audio, audio=wanted("best_prefix"))
+                                   keep_audio, audio=wanted("best_prefix"), maker=maker)
     report(progress, 1.0, "Greedy search done")
     if timings is not None:
         timings["greedy"] = t1 - t0
@@ -242,6 +307,7 @@ def run_experiment(
     analysis: Analysis | None = None,
     progress: Progress = None,
     audio_runs=None,
+    background_audio: bool = False,
 ) -> ExperimentResult:
     """Progressive runs N = 1 … ``max_slices`` and the greedy search, with audio.
 
@@ -274,6 +340,11 @@ def run_experiment(
         the lowest loss), ``"greedy"`` and ``"best_prefix"``. Default: every run.
         The other runs keep their losses and curves, with no estimate, and
         ``on_run`` is not called for them.
+    background_audio : bool
+        Make each run's audio on a second thread while the next run is
+        optimised (:class:`AudioMaker`; every figure and file is identical,
+        ``on_run`` is then called from that thread). Default: in turn, on the
+        calling thread.
 
     Returns
     -------
@@ -313,6 +384,27 @@ def run_experiment(
     timings["analyse"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    maker = AudioMaker() if background_audio else None
+    try:
+        _progressive_and_greedy(result, analysis, pair, used, max_slices, greedy, on_run, keep_audio, audio_runs,
+                                progress, bounds, maker)
+        if maker is not None:
+            maker.finish()
+    finally:
+        if maker is not None:
+            maker.close()
+    if maker is not None:
+        timings["reconstruct"] = maker.seconds
+        timings["progressive_and_greedy_wall"] = time.perf_counter() - t0
+    report(progress, 1.0, "Done")
+    return result
+
+
+def _progressive_and_greedy(result: ExperimentResult, analysis: Analysis, pair: Pair, used, max_slices: int,
+                            greedy: bool, on_run, keep_audio: bool, audio_runs, progress, bounds: dict,
+                            maker: AudioMaker | None) -> None:
+    timings = result.timings_s
+    t0 = time.perf_counter()
     reconstruct_s = [0.0]
     # With "best" wanted, the lowest-loss chain so far that got no audio keeps its final
     # spectrogram until the progressive runs end (one extra matrix); then, if it is the best run, its audio is made.
@@ -328,7 +420,8 @@ def run_experiment(
                 held["chain"].final_db = None
             held["chain"] = ChainResult(chain.slices, chain.passes, chain.final_db)
             held["index"] = len(result.progressive)
-        result.progressive.append(_summary(label, chain, analysis, pair, on_run, keep_audio, audio=audio))
+        result.progressive.append(_summary(label, chain, analysis, pair, on_run, keep_audio, audio=audio,
+                                           maker=maker))
         reconstruct_s[0] += time.perf_counter() - t
 
     run_progressive(analysis, used, max_slices, on_run=on_progressive,
@@ -338,8 +431,9 @@ def run_experiment(
         losses = [run.final_loss for run in result.progressive]
         if losses.index(min(losses)) == held["index"]:  # the first of equal losses, as best_progressive
             result.progressive[held["index"]] = _summary(str(len(held["chain"].slices)), held["chain"], analysis,
-                                                         pair, on_run, keep_audio)
-        held["chain"].final_db = None
+                                                         pair, on_run, keep_audio, maker=maker)
+        else:
+            held["chain"].final_db = None
         reconstruct_s[0] += time.perf_counter() - t
     timings["progressive"] = time.perf_counter() - t0 - reconstruct_s[0]
 
@@ -347,12 +441,10 @@ def run_experiment(
         greedy_timings = {}
         result.greedy, result.greedy_run, result.best_prefix_run = run_greedy(
             analysis, pair, used, on_run=on_run, progress=scaled(progress, *bounds["greedy"]),
-            keep_audio=keep_audio, timings=greedy_timings, audio_runs=audio_runs)
+            keep_audio=keep_audio, timings=greedy_timings, audio_runs=audio_runs, maker=maker)
         timings["greedy"] = greedy_timings["greedy"]
         reconstruct_s[0] += greedy_timings["reconstruct"]
     timings["reconstruct"] = reconstruct_s[0]
-    report(progress, 1.0, "Done")
-    return result
 
 
 def warm_up() -> float:
