@@ -241,16 +241,16 @@ def test_probe_reads_the_header_and_names_the_limits(monkeypatch):
 
 def test_a_header_that_understates_the_length_cannot_defeat_the_limit(monkeypatch):
     """Samples are counted as they are decoded: decoding stops at the limit, whatever the header said."""
-    from vsep_core import audio
+    from vsep_core import audio, decode as decoding
 
     data = wav_bytes(tone(3.0), SR)
-    real_probe = audio._probe_soundfile
+    real_probe = decoding._probe_soundfile
 
     def lying_probe(src):  # a header that says 0.5 s
         info = real_probe(src)
         return audio.AudioInfo(0.5, info.sr, info.channels, SR // 2, info.container, info.codec, info.decoder)
 
-    monkeypatch.setattr(audio, "_probe_soundfile", lying_probe)
+    monkeypatch.setattr(decoding, "_probe_soundfile", lying_probe)
     with pytest.raises(VsepError, match=r"lasts more than \d\.\d s; the limit is 2 s"):
         decode(data, max_duration_s=2.0)
 
@@ -288,7 +288,7 @@ def test_a_whole_song_analysis_over_the_memory_budget_is_refused(monkeypatch):
 def test_resampling_is_librosas_soxr_hq(orig_sr, n):
     import librosa
 
-    from vsep_core.audio import _resampled
+    from vsep_core.prepare import _resampled
 
     y = np.random.default_rng(n).standard_normal(n).astype(np.float32)
     expected = librosa.resample(y, orig_sr=orig_sr, target_sr=SR, res_type="soxr_hq")
@@ -300,18 +300,18 @@ def test_ffmpeg_gets_one_private_file_removed_also_after_errors(tmp_path, monkey
     """Each ffmpeg call sees only ``input`` in a fresh folder of mode 0700, gone afterwards, refused or not."""
     import tempfile
 
-    from vsep_core import audio
+    from vsep_core import decode as decoding
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     modes = []
-    real_enter = audio._PrivateCopy.__enter__
+    real_enter = decoding._PrivateCopy.__enter__
 
     def enter(self):
         path = real_enter(self)
         modes.append((os.stat(os.path.dirname(path)).st_mode & 0o777, sorted(os.listdir(os.path.dirname(path)))))
         return path
 
-    monkeypatch.setattr(audio._PrivateCopy, "__enter__", enter)
+    monkeypatch.setattr(decoding._PrivateCopy, "__enter__", enter)
     wav = tmp_path / "a.wav"
     sf.write(wav, tone(1.0, 44100, channels=2), 44100)
     m4a = tmp_path / "a.m4a"

@@ -199,7 +199,7 @@ def test_publish_open_compare_restart_and_delete(browser, store_env, tmp_path):
 
     # --- the server restarts: the link still opens ------------------------------------------------------
     with Server(log_path=tmp_path / "server2.log", env=store_env) as server:
-        reopened = link.replace(link.split("/shared")[0], server.url)
+        reopened = link.replace(link.split("/shared?")[0], server.url)
         context, page, outside, _ = _open_shared(browser, reopened)
         page.get_by_role("heading", name=TITLE).wait_for()
         wait_js(page, "document.querySelectorAll('[data-testid=stDataFrame] [role=row]').length > 5", 60,
@@ -208,7 +208,7 @@ def test_publish_open_compare_restart_and_delete(browser, store_env, tmp_path):
         context.close()
 
         # --- the delete link ------------------------------------------------------------------------------
-        context, page, outside, _ = _open_shared(browser, delete_link.replace(link.split("/shared")[0], server.url))
+        context, page, outside, _ = _open_shared(browser, delete_link.replace(link.split("/shared?")[0], server.url))
         _act(page, lambda: page.get_by_role("button", name="Delete this result for everyone").click())
         page.get_by_text("Deleted: the link no longer opens anything").wait_for()
         context.close()

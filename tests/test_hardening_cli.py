@@ -436,14 +436,14 @@ def test_a_damaged_mp3_through_the_cli_is_clean(damaged_mp3, tmp_path):
 
 def test_two_mp3_decodes_run_at_once(damaged_mp3):
     """No process-wide lock: two threads decode at the same time (each in its own child process)."""
-    from vsep_core import audio
+    from vsep_core import decode as decoding
 
-    assert not hasattr(audio, "_STDERR_LOCK")
+    assert not hasattr(decoding, "_STDERR_LOCK")
     results, errors = [], []
 
     def work():
         try:
-            results.append(audio.decode(damaged_mp3).samples)
+            results.append(decoding.decode(damaged_mp3).samples)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
