@@ -198,7 +198,12 @@ def test_the_dashboard_refuses_an_unauthenticated_scheduler_address(monkeypatch,
     cases = [({"VSEP_DASK_SCHEDULER": "tcp://127.0.0.1:8786"}, "is not a TLS address"),
              ({"VSEP_DASK_SCHEDULER": "tls://127.0.0.1:8786"}, "VSEP_DASK_CERTS is not set"),
              ({"VSEP_DASK_SCHEDULER": "tls://127.0.0.1:8786", "VSEP_DASK_CERTS": str(tmp_path)}, "has no ca.pem")]
+    import streamlit as st
+
     for env, words in cases:
+        # Another test in this process may have cached these very runs (the same sample and settings), and a
+        # cached result never asks the cluster: start from empty caches.
+        st.cache_data.clear()
         monkeypatch.delenv(cluster.CERTS_ENV, raising=False)
         for key, value in env.items():
             monkeypatch.setenv(key, value)
