@@ -379,6 +379,12 @@ GLOSSARY = {
            "leaks into the estimate. Higher is better.",
     "SAR": "Signal-to-artefacts ratio (dB): how little new noise or distortion the method itself added. "
            "Higher is better.",
+    "phase_oracle": "Ceiling (oracle): the true vocal's magnitude in every bin with the mixture's phase. What "
+                    "any method that keeps the mixture's phase (as this one does) could reach at most.",
+    "SIR/SAR split": "Whether BSS Eval's split of the error into interference (SIR) and artefacts (SAR) passed "
+                     "its stability check (vsep_core.bss_split): the split must be possible for an estimate with "
+                     "that SDR, and must not move by more than 2 dB when the last quarter of the signal is left "
+                     "out. Where it fails, read SDR and SI-SDR; the split is an artefact of the filter fit.",
 }
 
 LOSS_VS_QUALITY = ("Why the lowest loss and the best SI-SDR can be different runs: the loss compares "
@@ -446,6 +452,7 @@ def metrics_section(metrics: dict, marks: dict) -> None:
             for metric, label in (("si_sdr", "SI-SDR"), ("sdr", "SDR"), ("sir", "SIR"), ("sar", "SAR")):
                 value = values[metric]
                 row[f"{part} {label}"] = None if (metric == "sar" and m["name"] in NO_SAR) else value
+        row["SIR/SAR split"] = split_column(m, slot_names)
         row["what it is"] = (m["description"] + (f" (failed: {m['error']})" if m.get("error") else "")
                              + (f" — * not for this target: {m['note']}" if m.get("suited") is False else ""))
         rows.append(row)
@@ -457,6 +464,7 @@ def metrics_section(metrics: dict, marks: dict) -> None:
                                                    help=GLOSSARY["loss"] + " " + NO_LOSS_NOTE)
     config["method"] = st.column_config.TextColumn("method", help="See the glossary below for each name.")
     config["kind"] = st.column_config.TextColumn("kind", width="small", help=KIND_HELP)
+    config["SIR/SAR split"] = st.column_config.TextColumn("SIR/SAR split", width=120, help=GLOSSARY["SIR/SAR split"])
     config["mark"] = st.column_config.TextColumn("mark", width=110, help=LOSS_VS_QUALITY)
 
     def draw() -> None:
@@ -475,6 +483,7 @@ def metrics_section(metrics: dict, marks: dict) -> None:
                    "brought back by undoing the vocal's gain. "
                    f"BSS Eval: {metrics['bss_eval']['implementation']}, {metrics['bss_eval']['aggregation']}. "
                    + LOSS_VS_QUALITY)
+        split_notes_section(metrics, slot_names)
 
     if align["aligned"]:
         st.success(align["verdict"], icon=":material/check_circle:")
@@ -488,6 +497,48 @@ def metrics_section(metrics: dict, marks: dict) -> None:
             draw()
     with st.expander("Glossary: methods, metrics and terms", icon=":material/menu_book:"):
         st.markdown("\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY.items()))
+
+
+def waterfall_section(metrics: dict) -> None:
+    """Where the decibels go: the loss waterfall of the target's SI-SDR (:mod:`vsep_core.waterfall`)."""
+    from vsep_core.errors import VsepError
+    from vsep_core.evaluate import source_labels
+    from vsep_core.waterfall import COSTS, loss_waterfall, waterfall_figure
+
+    try:
+        steps = loss_waterfall(metrics)
+    except VsepError:
+        return  # a report without the phase oracle or the mixture (e.g. an older one): no waterfall
+    target = source_labels(metrics)["vocal"]
+    with st.expander(f"Where the decibels go: true {target} → phase oracle → … → mixture", expanded=False,
+                     icon=":material/waterfall_chart:"):
+        st.plotly_chart(waterfall_figure(steps, title=f"{target} SI-SDR, step by step (dB)"), theme=None,
+                        key="loss_waterfall")
+        st.caption("Each step is named for what it costs: " + "; ".join(f"**{k}**: {v}" for k, v in COSTS.items())
+                   + ". The steps add up: the phase oracle plus every step is the mixture's SI-SDR. A step the "
+                   "scores lack (e.g. joint, measured on Optimise) is merged into the next.")
+
+
+def split_column(method: dict, slot_names: dict) -> str:
+    """The metrics table's "SIR/SAR split" cell: "checked", or which sources' splits are not to be trusted."""
+    from vsep_core.bss_split import is_untrusted
+
+    if not method.get("bss_split") or not any(method["bss_split"].values()):
+        return "not checked"
+    bad = [slot_names[s] for s in ("vocal", "instrumental") if is_untrusted(method, s)]
+    return "untrusted: " + ", ".join(bad) if bad else "checked"
+
+
+def split_notes_section(metrics: dict, slot_names: dict) -> None:
+    """Under the metrics table: whether BSS Eval's SIR/SAR split passed its check, and why not where it failed."""
+    from vsep_core.bss_split import headline, report_notes
+
+    notes = report_notes(metrics["methods"], slot_names)
+    if notes:
+        st.warning(headline(metrics["methods"]) + "\n\n" + "\n".join(f"- {n}" for n in notes),
+                   icon=":material/help:")
+    else:
+        st.caption(headline(metrics["methods"]))
 
 
 def plain_verdict(verdict: str) -> str:

@@ -219,7 +219,7 @@ def _summed_stems(stems) -> Decoded:
 
 def evaluate_song(song: Song, methods, settings: Settings, *, window_s: float | None = BSS_WINDOW_S,
                   align: bool = False, max_lag_s: float = 1.0, order=None, max_slices: int | None = None,
-                  stem: str = DEFAULT_TARGET) -> dict:
+                  stem: str = DEFAULT_TARGET, bss_filters: str = "global") -> dict:
     """Evaluate one song with one stem as the target; never raises.
 
     Arguments as :func:`vsep_core.evaluate.evaluate_pair`'s; ``stem`` is the
@@ -243,7 +243,8 @@ def evaluate_song(song: Song, methods, settings: Settings, *, window_s: float | 
             pair = load_pair(song.mixture, vocal=song.targets[stem], settings=settings, target_name=stem)
             pair.info.setdefault("song", song.name)
             out["report"] = evaluate_pair(pair, methods, settings=settings, window_s=window_s, align=align,
-                                          max_lag_s=max_lag_s, order=order, max_slices=max_slices)
+                                          max_lag_s=max_lag_s, order=order, max_slices=max_slices,
+                                          bss_filters=bss_filters)
             return out
         instrumental = song.instrumental
         if song.vocal is None and instrumental is None:
@@ -251,7 +252,8 @@ def evaluate_song(song: Song, methods, settings: Settings, *, window_s: float | 
         pair = load_pair(song.mixture, vocal=song.vocal, instrumental=instrumental, settings=settings)
         pair.info.setdefault("song", song.name)
         out["report"] = evaluate_pair(pair, methods, settings=settings, window_s=window_s, align=align,
-                                      max_lag_s=max_lag_s, order=order, max_slices=max_slices)
+                                      max_lag_s=max_lag_s, order=order, max_slices=max_slices,
+                                      bss_filters=bss_filters)
     except VsepError as exc:
         out["error"] = str(exc)
     except Exception as exc:  # one broken song must not stop the batch: record it and go on
@@ -400,7 +402,8 @@ def parse_stems(names) -> tuple | None:
 def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
               window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = 1.0,
               scheduler: str | None = None, n_workers: int | None = None, order=None,
-              max_slices: int | None = None, progress: Progress = None, stems=None) -> BatchResult:
+              max_slices: int | None = None, progress: Progress = None, stems=None,
+              bss_filters: str = "global") -> BatchResult:
     """Evaluate every song under ``folder`` on a Dask cluster.
 
     Parameters
@@ -411,7 +414,7 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
         Method names (``"all"`` for every one).
     settings : Settings, optional
         Segment, level and engine settings (default: first 4.7 s, level ``"as_is"``).
-    window_s, align, max_lag_s, order, max_slices
+    window_s, align, max_lag_s, order, max_slices, bss_filters
         As in :func:`vsep_core.evaluate.evaluate_pair`.
     scheduler : str, optional
         Address of an existing Dask scheduler; default: a local cluster.
@@ -471,6 +474,7 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
             futures = {
                 client.submit(evaluate_song, song, result.stem_methods[stem], settings, window_s=window_s,
                               align=align, max_lag_s=max_lag_s, order=order, max_slices=max_slices, stem=stem,
+                              bss_filters=bss_filters,
                               key=f"vsep-{batch_id}-song-{i}-{stem}", pure=False): (song, stem)
                 for i, (song, stem) in enumerate(runnable)
             }

@@ -144,6 +144,12 @@ def _add_settings_arguments(p: argparse.ArgumentParser, *, level_default: str) -
                    help="gradient descent: closed form where exact, or the iterative loop (%(default)s)")
 
 
+def _add_bss_filters_argument(g) -> None:
+    g.add_argument("--bss-filters", choices=("global", "framewise"), default="global",
+                   help="BSS Eval distortion filters: global (fitted once on the whole signal, the SiSEC 2018 "
+                        "setting) or framewise (fitted on each frame; slower) (%(default)s)")
+
+
 def _add_scoring_arguments(p: argparse.ArgumentParser) -> None:
     from .baselines import method_names
 
@@ -155,6 +161,7 @@ def _add_scoring_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--window", type=window_value, default=_BSS_WINDOW_S, metavar="SECONDS|whole",
                    help="BSS Eval frame length (default 1 s, median over frames, as SiSEC); "
                         "'whole' for one whole-signal figure")
+    _add_bss_filters_argument(g)
     g.add_argument("--apply-alignment", action="store_true",
                    help="apply the lag and gain the alignment check finds before scoring")
     g.add_argument("--max-lag", type=float, default=_MAX_LAG_S, metavar="SECONDS",
@@ -270,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics", action="store_true",
                      help="also score the runs and the reference methods (as evaluate) into metrics.json "
                           "(needs museval)")
+    _add_bss_filters_argument(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar, warnings or table")
     _add_settings_arguments(run, level_default=Settings().level)
     _add_joint_arguments(run)
@@ -374,7 +382,8 @@ def main_run(args) -> int:
             if args.metrics:
                 truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
                                   target_name=args.target_name)
-                metrics = evaluate_experiment(result, truth, progress=scaled(bar, split, 1.0))
+                metrics = evaluate_experiment(result, truth, progress=scaled(bar, split, 1.0),
+                                              bss_filters=args.bss_filters)
         outputs.finish(result, metrics=metrics, plots=not args.no_plots)
         if args.report:
             (staged.path / "report.html").write_text(
@@ -426,7 +435,8 @@ def main_run_joint(args) -> int:
             if args.metrics:
                 truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
                                   target_name=args.target_name)
-                metrics = evaluate_joint(found, analysis, truth, joint=joint, progress=scaled(bar, split, 1.0))
+                metrics = evaluate_joint(found, analysis, truth, joint=joint, progress=scaled(bar, split, 1.0),
+                                         bss_filters=args.bss_filters)
         estimate = Estimate(vocal_raw=vocal_from_db(found.final_db, analysis), mixture=pair.mixture, sr=pair.sr)
         # As the seed runs' files: the vocal peak-normalised (the research code's habit), mixture − vocal beside it.
         (staged.path / "joint").mkdir(exist_ok=True)
@@ -498,8 +508,13 @@ def main_evaluate(args) -> int:
                      target_name=args.target_name)
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
         result = evaluate_pair(pair, methods, settings=settings, window_s=args.window, align=args.apply_alignment,
-                               max_lag_s=args.max_lag, progress=bar)
+                               max_lag_s=args.max_lag, progress=bar, bss_filters=args.bss_filters)
     print(format_table(result))
+    names = {m["name"] for m in result["methods"]}
+    if {"phase_oracle", "mixture"} <= names:  # where the decibels go (vsep_core.waterfall)
+        from .waterfall import format_waterfall, loss_waterfall
+
+        print("\n" + format_waterfall(loss_waterfall(result), label=result["pair"]["labels"]["vocal"]))
     if args.json:
         path = write_json(result, args.json)
         print(f"\nJSON report written to {path}")
@@ -526,7 +541,7 @@ def main_batch(args) -> int:
                            align=args.apply_alignment, max_lag_s=args.max_lag,
                            scheduler=args.scheduler or scheduler_address(),
                            n_workers=args.workers, order=order, max_slices=max_slices, progress=bar,
-                           stems=stems)
+                           stems=stems, bss_filters=args.bss_filters)
     paths = write_outputs(result, target)
     print(format_summary(result))
     print("\nWritten: " + ", ".join(str(p) for p in paths))

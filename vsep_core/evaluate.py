@@ -30,15 +30,16 @@ import numpy as np
 from .alignment import MAX_LAG_S, MIN_CORRELATION, apply_alignment, check_alignment
 from .audio import Pair, engine_pair, prepare_pair, to_true_scale
 from .baselines import Separation, progressive_name, resolve_methods, run_method
+from .bss_split import headline as split_headline, mark as split_mark, report_notes as split_notes
 from .errors import VsepError
-from .metrics import BSS_FILTER_LENGTH, BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES, evaluate_estimate
+from .metrics import BSS_FILTER_LENGTH, BSS_FILTERS, BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES, evaluate_estimate
 from .progress import Progress, report
 from .reconstruct import instrumental_from_vocal
 from .settings import Settings
 from .stems import labels, pair_target
 
 #: Ceilings and floors measured beside an experiment's runs (names in :mod:`vsep_core.baselines`).
-REFERENCE_METHODS = ("exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture")
+REFERENCE_METHODS = ("phase_oracle", "exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture")
 
 
 def reference_methods(target_name: str | None = None) -> tuple:
@@ -138,7 +139,8 @@ def method_candidate(method) -> Candidate:
 
 
 def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None = BSS_WINDOW_S,
-          align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None) -> dict:
+          align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None,
+          bss_filters: str = BSS_FILTERS) -> dict:
     """Score named estimates against a truth pair: the one evaluation loop.
 
     Parameters
@@ -151,6 +153,9 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
         Recorded in the report (the engine settings the estimates were made with).
     window_s : float or None
         BSS Eval frame length (1 s, as SiSEC; ``None``: whole signal).
+    bss_filters : {"global", "framewise"}
+        BSS Eval's distortion filters: solved once on the whole signal (the
+        SiSEC 2018 setting, default) or on every frame.
     align : bool
         When the alignment check finds a misfit it can repair (a lag or an
         inverted polarity), apply its lag and gain before scoring — to the
@@ -214,11 +219,12 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
         try:
             separation = candidate.separate(truth)
             entry.update(evaluate_estimate(vocal_ref, instrumental_ref, separation.vocal, separation.instrumental,
-                                           truth.sr, window_s=window_s))
+                                           truth.sr, window_s=window_s, filters=bss_filters))
             entry["info"] = separation.info
             entry["error"] = None
         except VsepError as exc:
             entry.update({source: dict.fromkeys(METRIC_NAMES, float("nan")) for source in SOURCE_NAMES})
+            entry["bss_split"] = dict.fromkeys(SOURCE_NAMES)
             entry["info"] = {}
             entry["error"] = str(exc)
         entry["seconds"] = time.perf_counter() - t0
@@ -229,7 +235,7 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
         "settings": settings.to_dict(),
         "alignment": alignment.to_dict(),
         "alignment_applied": bool(truth.info.get("alignment_applied", False)),
-        "bss_eval": bss_eval_description(window_s),
+        "bss_eval": bss_eval_description(window_s, bss_filters),
         "methods": entries,
         "seconds": time.perf_counter() - started,
     }
@@ -239,7 +245,7 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
 
 def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, window_s: float | None = BSS_WINDOW_S,
                   align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None, order=None,
-                  max_slices: int | None = None, joint=None) -> dict:
+                  max_slices: int | None = None, joint=None, bss_filters: str = BSS_FILTERS) -> dict:
     """Run methods on a truth pair and score them (what ``evaluate`` prints).
 
     Parameters
@@ -251,7 +257,7 @@ def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, wind
     settings : Settings, optional
         Engine settings of the methods built from names, level included
         (default :func:`evaluation_settings`); recorded in the report.
-    window_s, align, max_lag_s, progress
+    window_s, align, max_lag_s, progress, bss_filters
         See :func:`score`.
     order, max_slices : optional
         The seed methods' slice order and count, as ``run --order`` and
@@ -270,7 +276,7 @@ def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, wind
         methods = resolve_methods(methods, settings, order=order, max_slices=max_slices, joint=joint,
                                   target_name=pair_target(pair.info))
     return score(pair, [method_candidate(m) for m in methods], settings=settings, window_s=window_s, align=align,
-                 max_lag_s=max_lag_s, progress=progress)
+                 max_lag_s=max_lag_s, progress=progress, bss_filters=bss_filters)
 
 
 def estimate_candidate(name: str, kind: str, description: str, vocal_raw: np.ndarray, pair: Pair,
@@ -336,7 +342,8 @@ def experiment_candidates(result, truth: Pair) -> list[Candidate]:
 
 
 def evaluate_experiment(result, truth: Pair, *, methods=None, window_s: float | None = BSS_WINDOW_S,
-                        align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None) -> dict:
+                        align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None,
+                        bss_filters: str = BSS_FILTERS) -> dict:
     """Score an experiment's runs, and reference methods beside them, against the truth.
 
     The same report as :func:`evaluate_pair`: for the same pair and settings,
@@ -368,7 +375,7 @@ def evaluate_experiment(result, truth: Pair, *, methods=None, window_s: float | 
                                  max_slices=len(result.progressive)) if methods else []
     candidates = experiment_candidates(result, truth) + [method_candidate(m) for m in references]
     return score(truth, candidates, settings=settings, window_s=window_s, align=align, max_lag_s=max_lag_s,
-                 progress=progress)
+                 progress=progress, bss_filters=bss_filters)
 
 
 def experiment_si_sdr(result, truth: Pair) -> dict:
@@ -412,7 +419,7 @@ def experiment_si_sdr(result, truth: Pair) -> dict:
 
 def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=None,
                    window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = MAX_LAG_S,
-                   progress: Progress = None) -> dict:
+                   progress: Progress = None, bss_filters: str = BSS_FILTERS) -> dict:
     """Score a finished joint matching, and reference methods beside it (as :func:`evaluate_experiment`).
 
     Parameters
@@ -448,13 +455,16 @@ def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=None,
                                     "steps": joint.steps, "step_size": joint.step_size, "clip_db": joint.clip_db})
     references = resolve_methods(list(methods), settings) if methods else []
     return score(truth, [candidate] + [method_candidate(m) for m in references], settings=settings,
-                 window_s=window_s, align=align, max_lag_s=max_lag_s, progress=progress)
+                 window_s=window_s, align=align, max_lag_s=max_lag_s, progress=progress, bss_filters=bss_filters)
 
-def bss_eval_description(window_s: float | None) -> dict:
+def bss_eval_description(window_s: float | None, bss_filters: str = BSS_FILTERS) -> dict:
     """How the SDR / SIR / SAR figures were computed, for the report."""
+    fitted = ("time-invariant distortion filters (fitted on the whole signal, as SiSEC 2018)"
+              if bss_filters == "global" else "distortion filters fitted on each frame (framewise)")
     return {
         "implementation": f"vsep_core.bss: BSS Eval v4 (images) as museval 0.4.1 computes it, vectorised (equal "
-                          f"within 1e-5 dB), {BSS_FILTER_LENGTH}-tap time-invariant distortion filters",
+                          f"within 1e-5 dB), {BSS_FILTER_LENGTH}-tap {fitted}",
+        "filters": bss_filters,
         "window_s": window_s,
         "aggregation": "median over frames" if window_s is not None else "whole signal",
         "si_sdr": "whole signal, no mean removed",
@@ -502,6 +512,11 @@ def format_db(value, width: int = 7) -> str:
     return f"{value:{width}.2f}"
 
 
+def _split_mark(cell: str, method: dict, source: str, metric: str) -> str:
+    """A SIR or SAR cell whose split failed its check ends in ``?`` (same width)."""
+    return split_mark(cell.strip(), method, source, metric).rjust(len(cell))
+
+
 def format_table(result: dict) -> str:
     """The report as text: a header, the alignment verdict, then method × metric.
 
@@ -521,7 +536,7 @@ def format_table(result: dict) -> str:
         + (" [lag and gain applied]" if result.get("alignment_applied") else ""),
         f"BSS Eval: {bss['implementation']}; "
         + (f"{bss['window_s']:g} s frames, median over frames" if bss["window_s"] else "whole signal"),
-        "All figures in dB; higher is better.",
+        "All figures in dB; higher is better. " + split_headline(result["methods"]),
         "",
     ]
     name_w = max(18, *(len(m["name"]) for m in result["methods"]))
@@ -532,13 +547,18 @@ def format_table(result: dict) -> str:
     lines.append(f"{'method':{name_w}} {'kind':6} |{metric_heads} |{metric_heads} | {'time':>6}")
     lines.append("-" * len(lines[-1]))
     for m in result["methods"]:
-        cells = [" |".join("".join(" " + format_db(m[source][k]) for k in METRIC_NAMES) for source in SOURCE_NAMES)]
+        cells = [" |".join("".join(" " + _split_mark(format_db(m[source][k]), m, source, k) for k in METRIC_NAMES)
+                           for source in SOURCE_NAMES)]
         # A blind method built for another target is marked, not scored as if it were meant for this one.
         kind = m["kind"] + ("*" if m.get("suited") is False else "")
         row = f"{m['name']:{name_w}} {kind:6} |{cells[0]} | {m['seconds']:5.2f}s"
         lines.append(row)
         if m.get("error"):
             lines.append(f"{'':{name_w}}   failed: {m['error']}")
+    untrusted = split_notes(result["methods"], slot_labels)
+    if untrusted:
+        lines += ["", "? = SIR/SAR split failed its stability check (vsep_core.bss_split):"] + \
+            [f"? {line}" for line in untrusted]
     notes = [f"* {m['name']}: {m['note']}" for m in result["methods"] if m.get("suited") is False]
     if notes:
         lines += ["", f"Target: {slot_labels['vocal']}. Marked * = not built to estimate this target; its figures "

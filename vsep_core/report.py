@@ -266,6 +266,8 @@ def _db(value) -> str:
 
 def _metrics_html(metrics: dict) -> str:
     """The evaluation report (``metrics.json``) as a table: every method, every metric, as ``evaluate`` prints it."""
+    from .bss_split import headline as split_headline, mark as split_mark, report_notes as split_notes
+
     names = ("si_sdr", "sdr", "sir", "sar")
     metric_labels = {"si_sdr": "SI-SDR", "sdr": "SDR", "sir": "SIR", "sar": "SAR"}
     slots = (metrics.get("pair") or {}).get("labels") or {"vocal": "vocal", "instrumental": "instrumental"}
@@ -275,7 +277,8 @@ def _metrics_html(metrics: dict) -> str:
         v, i = m.get("vocal") or {}, m.get("instrumental") or {}
         # A blind method built for another stem is flagged with its note, not passed off as a fair baseline.
         kind = m.get("kind") if m.get("suited", True) else f"{m.get('kind')} (not for {slots['vocal']})"
-        rows.append((m.get("name"), kind, *(_db(v.get(k)) for k in names), *(_db(i.get(k)) for k in names),
+        rows.append((m.get("name"), kind, *(split_mark(_db(v.get(k)), m, "vocal", k) for k in names),
+                     *(split_mark(_db(i.get(k)), m, "instrumental", k) for k in names),
                      m.get("error") or m.get("note") or ""))
     out = ("<h2>Separation quality (dB, higher is better)</h2>"
            f"<p>Target: <b>{html.escape(slots['vocal'])}</b>. "
@@ -283,10 +286,29 @@ def _metrics_html(metrics: dict) -> str:
            "the same figures are in <code>metrics.json</code>.</p>"
            + _table(["method", "kind", *(f"{slots['vocal']} {metric_labels[k]}" for k in names),
                      *(f"{complement_head} {metric_labels[k]}" for k in names), "error"], rows))
+    out += f"<p class='note'>{html.escape(split_headline(metrics.get('methods', [])))}</p>"
+    out += "".join(f"<p class='note'>? {html.escape(line)}</p>"
+                   for line in split_notes(metrics.get("methods", []), slots))
+    out += _waterfall_html(metrics)
     alignment = metrics.get("alignment") or {}
     if alignment.get("verdict"):
         out += f"<p class='note'>{html.escape(str(alignment['verdict']))}</p>"
     return out
+
+
+def _waterfall_html(metrics: dict) -> str:
+    """Where the decibels go (:mod:`vsep_core.waterfall`): the chart and its steps; "" without a phase oracle."""
+    from .errors import VsepError
+    from .waterfall import format_waterfall, loss_waterfall, waterfall_figure
+
+    try:
+        steps = loss_waterfall(metrics)
+    except VsepError:
+        return ""
+    target = ((metrics.get("pair") or {}).get("labels") or {}).get("vocal", "vocal")
+    chart = waterfall_figure(steps, title=f"Where the decibels go: {target} SI-SDR (dB)")
+    return ("<h2>Where the decibels go</h2>" + chart.to_html(include_plotlyjs=False, full_html=False)
+            + f"<pre>{html.escape(format_waterfall(steps, label=target))}</pre>")
 
 
 def _file_name(role: str, label) -> str:
