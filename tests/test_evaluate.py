@@ -126,7 +126,7 @@ def test_cli_prints_a_table_and_writes_json(pair_files, tmp_path, capsys):
     for m in report["methods"]:
         assert m["kind"] in ("seed", "oracle", "blind")
         for source in ("vocal", "instrumental"):
-            assert set(m[source]) == {"si_sdr", "sdr", "sir", "sar"}
+            assert set(m[source]) == {"si_sdr", "sdr", "sir", "sar", "usdr", "bleedless", "fullness"}
 
 
 def test_cli_instrumental_mode_gives_the_same_figures(pair_files, capsys, tmp_path):

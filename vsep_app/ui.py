@@ -381,6 +381,16 @@ GLOSSARY = {
            "Higher is better.",
     "phase_oracle": "Ceiling (oracle): the true vocal's magnitude in every bin with the mixture's phase. What "
                     "any method that keeps the mixture's phase (as this one does) could reach at most.",
+    "uSDR": "Whole-signal SDR (dB) as the Music Demixing challenges (2021, 2023) and the MVSep leaderboard "
+            "report it: 10·log10(Σ s² / Σ (s − ŝ)²) over the whole signal, no filters, no frames (ε = 1e-8 "
+            "as Music-Source-Separation-Training's utils/metrics.py). The SDR column is BSS Eval's instead "
+            "(median over 1 s frames, as SiSEC 2018). Higher is better.",
+    "bleedless": "Music-Source-Separation-Training's bleedless (0–100, utils/metrics.py bleed_full): the mel "
+                 "spectrograms (512 bands, STFT 4096/1024) of estimate and truth in dB, and 100 / (1 + the mean "
+                 "of the positive differences): 100 when the estimate has no energy the truth lacks (no "
+                 "bleed). Used on the MVSep leaderboard because metrics and ears disagree.",
+    "fullness": "Music-Source-Separation-Training's fullness (0–100): 100 / (1 + the mean of the negative "
+                "differences' size), as bleedless: 100 when the estimate lost none of the truth's energy.",
     "SIR/SAR split": "Whether BSS Eval's split of the error into interference (SIR) and artefacts (SAR) passed "
                      "its stability check (vsep_core.bss_split): the split must be possible for an estimate with "
                      "that SDR, and must not move by more than 2 dB when the last quarter of the signal is left "
@@ -449,15 +459,17 @@ def metrics_section(metrics: dict, marks: dict) -> None:
         row = {"method": m["name"], "kind": m["kind"] + ("*" if m.get("suited") is False else ""),
                "mark": " ".join(marks.get(key, [])) if key else "", "loss": m.get("info", {}).get("loss")}
         for part, values in ((slot_names["vocal"], v), (slot_names["instrumental"], i)):
-            for metric, label in (("si_sdr", "SI-SDR"), ("sdr", "SDR"), ("sir", "SIR"), ("sar", "SAR")):
-                value = values[metric]
+            for metric, label in (("si_sdr", "SI-SDR"), ("sdr", "SDR"), ("sir", "SIR"), ("sar", "SAR"),
+                                  ("usdr", "uSDR"), ("bleedless", "bleedless"), ("fullness", "fullness")):
+                value = values.get(metric)
                 row[f"{part} {label}"] = None if (metric == "sar" and m["name"] in NO_SAR) else value
         row["SIR/SAR split"] = split_column(m, slot_names)
         row["what it is"] = (m["description"] + (f" (failed: {m['error']})" if m.get("error") else "")
                              + (f" — * not for this target: {m['note']}" if m.get("suited") is False else ""))
         rows.append(row)
     table = pd.DataFrame(rows)
-    numbers = [c for c in table.columns if c.split(" ")[-1] in ("SI-SDR", "SDR", "SIR", "SAR")]
+    numbers = [c for c in table.columns
+               if c.split(" ")[-1] in ("SI-SDR", "SDR", "SIR", "SAR", "uSDR", "bleedless", "fullness")]
     config = {c: st.column_config.NumberColumn(c, format="%.2f", help=GLOSSARY.get(c.split(" ")[-1]), width=95)
               for c in numbers}
     config["loss"] = st.column_config.NumberColumn("loss (dB²)", format="%.1f", width=80,

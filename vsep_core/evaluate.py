@@ -32,6 +32,7 @@ from .audio import Pair, engine_pair, prepare_pair, to_true_scale
 from .baselines import Separation, progressive_name, resolve_methods, run_method
 from .bss_split import headline as split_headline, mark as split_mark, report_notes as split_notes
 from .errors import VsepError
+from .field_metrics import FIELD_METRICS
 from .metrics import BSS_FILTER_LENGTH, BSS_FILTERS, BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES, evaluate_estimate
 from .progress import Progress, report
 from .reconstruct import instrumental_from_vocal
@@ -223,7 +224,8 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
             entry["info"] = separation.info
             entry["error"] = None
         except VsepError as exc:
-            entry.update({source: dict.fromkeys(METRIC_NAMES, float("nan")) for source in SOURCE_NAMES})
+            entry.update({source: dict.fromkeys((*METRIC_NAMES, *FIELD_METRICS), float("nan"))
+                          for source in SOURCE_NAMES})
             entry["bss_split"] = dict.fromkeys(SOURCE_NAMES)
             entry["info"] = {}
             entry["error"] = str(exc)
@@ -517,6 +519,22 @@ def _split_mark(cell: str, method: dict, source: str, metric: str) -> str:
     return split_mark(cell.strip(), method, source, metric).rjust(len(cell))
 
 
+def _field_lines(result: dict, name_w: int, slot_labels: dict) -> list[str]:
+    """The metrics the field reads now (:mod:`vsep_core.field_metrics`), one row per method, below the table."""
+    methods = [m for m in result["methods"] if "usdr" in m["vocal"]]
+    if not methods:
+        return []
+    heads = "".join(FIELD_METRICS[k].rjust(10) for k in FIELD_METRICS)
+    lines = ["", "Also read now: uSDR = whole-signal SDR (MDX challenges, MVSep leaderboard; dB); bleedless and "
+                 "fullness (Music-Source-Separation-Training; 0-100, higher is better)",
+             f"{'':{name_w}} |{slot_labels['vocal'].center(len(heads))} |{slot_labels['instrumental'].center(len(heads))}",
+             f"{'method':{name_w}} |{heads} |{heads}"]
+    for m in methods:
+        cells = [" ".join(format_db(m[source].get(k), 9) for k in FIELD_METRICS) for source in SOURCE_NAMES]
+        lines.append(f"{m['name']:{name_w}} | {cells[0]} | {cells[1]}")
+    return lines
+
+
 def format_table(result: dict) -> str:
     """The report as text: a header, the alignment verdict, then method × metric.
 
@@ -555,6 +573,7 @@ def format_table(result: dict) -> str:
         lines.append(row)
         if m.get("error"):
             lines.append(f"{'':{name_w}}   failed: {m['error']}")
+    lines += _field_lines(result, name_w, slot_labels)
     untrusted = split_notes(result["methods"], slot_labels)
     if untrusted:
         lines += ["", "? = SIR/SAR split failed its stability check (vsep_core.bss_split):"] + \

@@ -226,8 +226,10 @@ def evaluate_estimate(vocal_ref: np.ndarray, instrumental_ref: np.ndarray, vocal
     Returns
     -------
     dict
-        ``{"vocal": {"si_sdr", "sdr", "sir", "sar"}, "instrumental": {...},
-        "bss_split": {"vocal": check, "instrumental": check}}``, figures in dB
+        ``{"vocal": {"si_sdr", "sdr", "sir", "sar", "usdr", "bleedless",
+        "fullness"}, "instrumental": {...}, "bss_split": {"vocal": check,
+        "instrumental": check}}``, figures in dB (bleedless and fullness 0–100,
+        :mod:`vsep_core.field_metrics`)
         (NaN where undefined, ``inf`` for a perfect SI-SDR); each check says
         whether that source's SIR/SAR split can be trusted
         (:func:`vsep_core.bss_split.check_split`).
@@ -243,6 +245,8 @@ def evaluate_estimate(vocal_ref: np.ndarray, instrumental_ref: np.ndarray, vocal
                         f"{len(refs[1])}; they must match.")
     for ref, name in zip(refs, ("vocal reference", "instrumental reference")):
         _check_not_silent(ref, name)
+    from .field_metrics import field_metrics
+
     n = len(refs[0])
     ests = [fit_length(vocal_est, n), fit_length(instrumental_est, n)]
     bss = bss_eval(np.stack(refs), np.stack(ests), sr, window_s=window_s, filters=filters)
@@ -253,6 +257,7 @@ def evaluate_estimate(vocal_ref: np.ndarray, instrumental_ref: np.ndarray, vocal
             "sdr": float(bss["sdr"][i]),
             "sir": float(bss["sir"][i]),
             "sar": float(bss["sar"][i]),
+            **field_metrics(refs[i], ests[i], sr),  # uSDR, bleedless, fullness (vsep_core.field_metrics)
         }
     result["bss_split"] = dict(zip(SOURCE_NAMES, bss["split"]))
     return result

@@ -289,11 +289,29 @@ def _metrics_html(metrics: dict) -> str:
     out += f"<p class='note'>{html.escape(split_headline(metrics.get('methods', [])))}</p>"
     out += "".join(f"<p class='note'>? {html.escape(line)}</p>"
                    for line in split_notes(metrics.get("methods", []), slots))
+    out += _field_html(metrics, slots)
     out += _waterfall_html(metrics)
     alignment = metrics.get("alignment") or {}
     if alignment.get("verdict"):
         out += f"<p class='note'>{html.escape(str(alignment['verdict']))}</p>"
     return out
+
+
+def _field_html(metrics: dict, slots: dict) -> str:
+    """uSDR, bleedless and fullness (:mod:`vsep_core.field_metrics`) as a second table; "" for older reports."""
+    from .field_metrics import FIELD_METRICS
+
+    methods = [m for m in metrics.get("methods", []) if "usdr" in (m.get("vocal") or {})]
+    if not methods:
+        return ""
+    rows = [(m.get("name"), *(_db(m[source].get(k)) for source in ("vocal", "instrumental") for k in FIELD_METRICS))
+            for m in methods]
+    return ("<p>The metrics the field reads now: <b>uSDR</b>, the whole-signal SDR of the Music Demixing "
+            "challenges and the MVSep leaderboard (dB), and <b>bleedless</b> / <b>fullness</b> as "
+            "Music-Source-Separation-Training defines them (0–100; bleedless: little energy the reference lacks, "
+            "fullness: little of the reference's energy lost).</p>"
+            + _table(["method", *(f"{slots[source]} {label}" for source in ("vocal", "instrumental")
+                                  for label in FIELD_METRICS.values())], rows))
 
 
 def _waterfall_html(metrics: dict) -> str:
