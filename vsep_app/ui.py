@@ -42,6 +42,7 @@ PAGES = {
     "slices": ("pages/1_slices.py", "Slices", ":material/grid_view:"),
     "optimise": ("pages/2_optimise.py", "Optimise", ":material/tune:"),
     "results": ("pages/3_results.py", "Results", ":material/headphones:"),
+    "listen": ("pages/4_listen.py", "Listening test", ":material/hearing:"),
 }
 
 #: Set to 1 by the person running the server to see Python tracebacks of unexpected errors in the page.
