@@ -77,9 +77,8 @@ if source is not None:
                 st.iframe(_PLAYER.format(sources=json.dumps(sources)), height=120)  # our labels and base64 only
                 st.markdown("##### Your ratings")
                 ratings = {}
-                cols = st.columns(min(len(trial), 4))
-                for i, item in enumerate(trial):
-                    ratings[item["label"]] = cols[i % len(cols)].slider(
+                for item in trial:  # in the order A, B, C …, one under the other
+                    ratings[item["label"]] = st.slider(
                         f"Item {item['label']}", 0, 100, 50, key=f"listen_{seed}_{item['label']}",
                         help="80–100 excellent, 60–80 good, 40–60 fair, 20–40 poor, 0–20 bad")
                 rows = ratings_rows(trial, ratings, items["metrics"])
