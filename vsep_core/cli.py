@@ -332,6 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--stems", nargs="+", default=None, metavar="STEM",
                        help="targets to evaluate, space- or comma-separated, of vocals, drums, bass, other, chords "
                             "(default: every stem each song folder has)")
+    batch.add_argument("--protocol", choices=("vsep", "sisec18"), default="vsep",
+                       help="vsep: the pairs as evaluate scores them (default); sisec18: a MUSDB18-style folder "
+                            "in the SiSEC 2018 protocol (stereo at the files' rate, whole tracks, sigsep's oracles "
+                            "IBM1 IBM2 IRM1 IRM2 MWF MIX and vsep's irm ibm wiener phase_oracle repet_sim hpss "
+                            "mixture, BSS Eval v4 on 1 s frames, median over frames then tracks) beside the "
+                            "published SiSEC 2018 figures; writes sisec18.json, sisec18_per_track.csv and "
+                            "sisec18.html")
     batch.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     _add_settings_arguments(batch, level_default="as_is")
     batch.set_defaults(func=main_batch)
@@ -530,6 +537,8 @@ def main_batch(args) -> int:
     from .progress import TerminalProgress
     from .staging import BATCH_ENTRIES, check_out_dir
 
+    if args.protocol == "sisec18":
+        return _main_sisec(args)
     settings, order, max_slices = _checked_settings(args, "batch")
     resolve_methods(args.methods, settings, order=order, max_slices=max_slices)  # fail early on a typo
     stems = parse_stems(args.stems)  # and on an unknown stem
@@ -549,6 +558,27 @@ def main_batch(args) -> int:
         print("vsep batch: error: no song could be evaluated.", file=sys.stderr)
         return EXIT_BAD_INPUT
     return 1 if result.failures else 0
+
+
+def _main_sisec(args) -> int:
+    """``batch --protocol sisec18`` (vsep_core.sisec): 0 when every track was scored, 1 when some failed."""
+    from pathlib import Path
+
+    from .progress import TerminalProgress
+    from .sisec import format_protocol, run_protocol, write_protocol
+
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(not p.name.startswith("sisec18") for p in out.iterdir())):
+        raise VsepError(f"--out {out} holds other files; give a new or empty folder (or an earlier sisec18 one).")
+    names = [part.strip() for item in args.methods for part in item.split(",") if part.strip()]
+    with TerminalProgress(enabled=False if args.quiet else None) as bar:
+        result = run_protocol(args.folder, methods=None if names in ([], ["all"]) else names, progress=bar)
+    print(format_protocol(result))
+    print("\nWritten: " + ", ".join(str(p) for p in write_protocol(result, out)))
+    if not result["per_track"]:
+        print("vsep batch: error: no track could be scored.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 1 if result["failures"] else 0
 
 
 def main_check(args) -> int:
