@@ -96,6 +96,7 @@ elif source is not None:
         if metrics is not None:
             with scores_box.container():
                 ui.metrics_section(metrics, marks)
+                ui.waterfall_section(metrics)
 
         cache.wait_for_results(prog, greedy, "files", on_wait)
         files = jobs.run(lambda: cache.run_files(source, prog, greedy_used)["files"], on_wait)

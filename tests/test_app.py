@@ -176,7 +176,7 @@ def test_every_page_has_the_frame_and_our_navigation():
         at.switch_page(path).run()  # a new session's first run, on that page (a direct link)
         _assert_no_exception(at)
         links = [e.proto.label for e in at.sidebar.get("page_link")]
-        assert links == ["Load audio", "Slices", "Optimise", "Results", "Shared result"], path
+        assert links == ["Load audio", "Slices", "Optimise", "Results", "Listening test", "Shared result"], path
         assert at.title[0].value == title, path
         sidebar = " ".join(m.value for m in at.sidebar.markdown)
         assert "Active pair" in sidebar and SAMPLE_LABEL in sidebar, path  # the default sample, on any page

@@ -41,7 +41,7 @@ from browser_support import (HEATMAPS_JS, OUTPUT, REPO, SIDEBAR_LINKS, Server, b
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
 
 SHOTS = OUTPUT / "screenshots"
-TITLES = ["Load audio", "Slices", "Optimise", "Results", "Shared result"]  # the app's navigation, top to bottom
+TITLES = ["Load audio", "Slices", "Optimise", "Results", "Listening test", "Shared result"]  # the app's navigation, top to bottom
 URLS = {"Load audio": "", "Slices": "slices", "Optimise": "optimise", "Results": "results"}
 DEFAULT_SAMPLE = REPO / "sample_audio" / "sung_vowels_pop"  # the sample the app loads for a new visitor
 VIEWPORT = {"width": 1400, "height": 1000}

@@ -185,9 +185,10 @@ def test_evaluate_estimate_fits_lengths_and_reports_every_metric(sources):
     vocal, instrumental = sources
     short_vocal = (vocal + 0.1 * instrumental)[:-300]
     out = evaluate_estimate(vocal, instrumental, short_vocal, instrumental + 0.1 * vocal, SR)
-    assert set(out) == {"vocal", "instrumental"}
-    for source in out.values():
-        assert set(source) == {"si_sdr", "sdr", "sir", "sar"}
+    assert set(out) == {"vocal", "instrumental", "bss_split"}
+    for source in ("vocal", "instrumental"):
+        assert set(out[source]) == {"si_sdr", "sdr", "sir", "sar", "usdr", "bleedless", "fullness"}
+        assert out["bss_split"][source]["trusted"] in (True, False)
     assert out["vocal"]["si_sdr"] == pytest.approx(si_sdr(vocal, np.concatenate([short_vocal, np.zeros(300)])))
 
 

@@ -527,6 +527,29 @@ def oracle_wavs(source: Source, settings: Settings) -> dict:
     return _oracle_wavs(source.identity, subset(settings, PAIR_FIELDS), _source=source)
 
 
+@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
+def _listening_items(identity: str, pair_settings: dict, names: tuple, _source: Source) -> dict:
+    from vsep_core.baselines import get_method, run_method
+    from vsep_core.listening import HIDDEN_REFERENCE, LOW_ANCHOR, low_anchor
+    from vsep_core.metrics import fit_length, si_sdr
+
+    settings = Settings().replace(**pair_settings)
+    t = truth(_source, settings)
+    signals = {HIDDEN_REFERENCE: t.vocal, LOW_ANCHOR: low_anchor(t.vocal, t.sr)}
+    for name in names:
+        signals[name] = run_method(get_method(name, settings.replace(level="as_is")), t.mixture, t.sr, t.vocal).vocal
+    wavs = {name: audio.wav_bytes(audio.peak_normalise(x), t.sr) for name, x in signals.items()}
+    scores = {name: {"si_sdr": si_sdr(t.vocal, fit_length(x, t.n_samples))} for name, x in signals.items()}
+    return {"wavs": wavs, "metrics": scores, "duration_s": t.duration_s}
+
+
+def listening_items(source: Source, settings: Settings, names) -> dict:
+    """The listening test's items (:mod:`vsep_core.listening`): the chosen methods' target estimates, the
+    hidden reference and the low anchor, as peak-normalised WAVs with their SI-SDR: ``{"wavs", "metrics",
+    "duration_s"}``."""
+    return _listening_items(source.identity, subset(settings, PAIR_FIELDS), tuple(names), _source=source)
+
+
 # --- separation quality ------------------------------------------------------------
 
 @st.cache_data(max_entries=4, ttl=TTL, **_OPTS)

@@ -42,6 +42,7 @@ PAGES = {
     "slices": ("pages/1_slices.py", "Slices", ":material/grid_view:"),
     "optimise": ("pages/2_optimise.py", "Optimise", ":material/tune:"),
     "results": ("pages/3_results.py", "Results", ":material/headphones:"),
+    "listen": ("pages/5_listen.py", "Listening test", ":material/hearing:"),
     "shared": ("pages/4_shared.py", "Shared result", ":material/link:"),  # opened from a link (issue #20)
 }
 
@@ -385,6 +386,22 @@ GLOSSARY = {
            "leaks into the estimate. Higher is better.",
     "SAR": "Signal-to-artefacts ratio (dB): how little new noise or distortion the method itself added. "
            "Higher is better.",
+    "phase_oracle": "Ceiling (oracle): the true vocal's magnitude in every bin with the mixture's phase. What "
+                    "any method that keeps the mixture's phase (as this one does) could reach at most.",
+    "uSDR": "Whole-signal SDR (dB) as the Music Demixing challenges (2021, 2023) and the MVSep leaderboard "
+            "report it: 10·log10(Σ s² / Σ (s − ŝ)²) over the whole signal, no filters, no frames (ε = 1e-8 "
+            "as Music-Source-Separation-Training's utils/metrics.py). The SDR column is BSS Eval's instead "
+            "(median over 1 s frames, as SiSEC 2018). Higher is better.",
+    "bleedless": "Music-Source-Separation-Training's bleedless (0–100, utils/metrics.py bleed_full): the mel "
+                 "spectrograms (512 bands, STFT 4096/1024) of estimate and truth in dB, and 100 / (1 + the mean "
+                 "of the positive differences): 100 when the estimate has no energy the truth lacks (no "
+                 "bleed). Used on the MVSep leaderboard because metrics and ears disagree.",
+    "fullness": "Music-Source-Separation-Training's fullness (0–100): 100 / (1 + the mean of the negative "
+                "differences' size), as bleedless: 100 when the estimate lost none of the truth's energy.",
+    "SIR/SAR split": "Whether BSS Eval's split of the error into interference (SIR) and artefacts (SAR) passed "
+                     "its stability check (vsep_core.bss_split): the split must be possible for an estimate with "
+                     "that SDR, and must not move by more than 2 dB when the last quarter of the signal is left "
+                     "out. Where it fails, read SDR and SI-SDR; the split is an artefact of the filter fit.",
 }
 
 LOSS_VS_QUALITY = ("Why the lowest loss and the best SI-SDR can be different runs: the loss compares "
@@ -420,6 +437,9 @@ def quality_marks(metrics: dict | None) -> dict:
     return marks
 
 
+#: The metrics the field reads now (vsep_core.field_metrics), as columns beside BSS Eval's when a report has them.
+FIELD_COLUMNS = (("usdr", "uSDR"), ("bleedless", "bleedless"), ("fullness", "fullness"))
+
 NO_LOSS_NOTE = ("The other methods (ceilings, blind methods, the mixture) do not match fingerprints, so they "
                 "have no loss: —.")
 KIND_HELP = ("seed: this method's runs; oracle: ceilings that read the true vocal; blind: methods that never "
@@ -439,22 +459,33 @@ def metrics_section(metrics: dict, marks: dict) -> None:
 
     align = metrics["alignment"]
     scores = score_table(metrics)
+    slot_names = {"vocal": scores.target, "instrumental": scores.complement}
     rows = []
     for m, r in zip(metrics["methods"], scores.rows):
         key = _player_key(m)
         row = {"method": r.name, "kind": r.marked_kind, "mark": " ".join(marks.get(key, [])) if key else "",
                "loss": r.loss}
         row.update({c.label: value for c, value in zip(scores.columns, r.values)})
+        for part, slot in ((scores.target, "vocal"), (scores.complement, "instrumental")):
+            for metric, label in FIELD_COLUMNS:  # the metrics the field reads now, when the report has them
+                if metric in m[slot]:
+                    row[f"{part} {label}"] = m[slot][metric]
+        row["SIR/SAR split"] = split_column(m, slot_names)
         row["what it is"] = (r.description + (f" (failed: {r.error})" if r.error else "")
                              + (f" — * not for this target: {r.note}" if not r.suited else ""))
         rows.append(row)
     table = pd.DataFrame(rows)
     config = {c.label: st.column_config.NumberColumn(c.label, format="%.2f", help=GLOSSARY.get(c.metric_label),
                                                      width=95) for c in scores.columns}
+    for part in (scores.target, scores.complement):
+        for _, label in FIELD_COLUMNS:
+            config[f"{part} {label}"] = st.column_config.NumberColumn(f"{part} {label}", format="%.2f",
+                                                                       help=GLOSSARY.get(label), width=95)
     config["loss"] = st.column_config.NumberColumn("loss (dB²)", format="%.1f", width=80,
                                                    help=GLOSSARY["loss"] + " " + NO_LOSS_NOTE)
     config["method"] = st.column_config.TextColumn("method", help="See the glossary below for each name.")
     config["kind"] = st.column_config.TextColumn("kind", width="small", help=KIND_HELP)
+    config["SIR/SAR split"] = st.column_config.TextColumn("SIR/SAR split", width=120, help=GLOSSARY["SIR/SAR split"])
     config["mark"] = st.column_config.TextColumn("mark", width=110, help=LOSS_VS_QUALITY)
     complement = {c.label for c in scores.columns_of("complement")}
 
@@ -476,6 +507,7 @@ def metrics_section(metrics: dict, marks: dict) -> None:
                    f"brought back by undoing the {scores.target}'s gain. "
                    f"BSS Eval: {metrics['bss_eval']['implementation']}, {metrics['bss_eval']['aggregation']}. "
                    + LOSS_VS_QUALITY)
+        split_notes_section(metrics, slot_names)
 
     if align["aligned"]:
         st.success(align["verdict"], icon=":material/check_circle:")
@@ -489,6 +521,48 @@ def metrics_section(metrics: dict, marks: dict) -> None:
             draw()
     with st.expander("Glossary: methods, metrics and terms", icon=":material/menu_book:"):
         st.markdown("\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY.items()))
+
+
+def waterfall_section(metrics: dict) -> None:
+    """Where the decibels go: the loss waterfall of the target's SI-SDR (:mod:`vsep_core.waterfall`)."""
+    from vsep_core.errors import VsepError
+    from vsep_core.evaluate import source_labels
+    from vsep_core.waterfall import COSTS, loss_waterfall, waterfall_figure
+
+    try:
+        steps = loss_waterfall(metrics)
+    except VsepError:
+        return  # a report without the phase oracle or the mixture (e.g. an older one): no waterfall
+    target = source_labels(metrics)["vocal"]
+    with st.expander(f"Where the decibels go: true {target} → phase oracle → … → mixture", expanded=False,
+                     icon=":material/waterfall_chart:"):
+        st.plotly_chart(waterfall_figure(steps, title=f"{target} SI-SDR, step by step (dB)"), theme=None,
+                        key="loss_waterfall")
+        st.caption("Each step is named for what it costs: " + "; ".join(f"**{k}**: {v}" for k, v in COSTS.items())
+                   + ". The steps add up: the phase oracle plus every step is the mixture's SI-SDR. A step the "
+                   "scores lack (e.g. joint, measured on Optimise) is merged into the next.")
+
+
+def split_column(method: dict, slot_names: dict) -> str:
+    """The metrics table's "SIR/SAR split" cell: "checked", or which sources' splits are not to be trusted."""
+    from vsep_core.bss_split import is_untrusted
+
+    if not method.get("bss_split") or not any(method["bss_split"].values()):
+        return "not checked"
+    bad = [slot_names[s] for s in ("vocal", "instrumental") if is_untrusted(method, s)]
+    return "untrusted: " + ", ".join(bad) if bad else "checked"
+
+
+def split_notes_section(metrics: dict, slot_names: dict) -> None:
+    """Under the metrics table: whether BSS Eval's SIR/SAR split passed its check, and why not where it failed."""
+    from vsep_core.bss_split import headline, report_notes
+
+    notes = report_notes(metrics["methods"], slot_names)
+    if notes:
+        st.warning(headline(metrics["methods"]) + "\n\n" + "\n".join(f"- {n}" for n in notes),
+                   icon=":material/help:")
+    else:
+        st.caption(headline(metrics["methods"]))
 
 
 def plain_verdict(verdict: str) -> str:

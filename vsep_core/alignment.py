@@ -229,7 +229,8 @@ def _verdict(lag, gain, correlation, correlation_at_lag, explained, sr, min_corr
         )
     return True, (
         f"The {name} is aligned with the mixture: lag 0, gain {gain:.3f}, correlation {correlation:.3f}, "
-        f"explaining {100 * explained:.1f} % of the mixture. Waveform metrics are meaningful."
+        f"explaining {100 * explained:.1f} % of the mixture. The pair lines up sample by sample, so waveform "
+        "metrics can be computed on it."
     )
 
 

@@ -168,7 +168,7 @@ class JointOutcome:
 
 
 def joint_matching(pair: Pair, settings: Settings, joint, *, truth: Pair | None = None, methods=(),
-                   analysis=None, progress: Progress = None) -> JointOutcome:
+                   analysis=None, progress: Progress = None, bss_filters: str = "global") -> JointOutcome:
     """Every window's EQ learned at once (:func:`vsep_core.joint.run_joint`), its audio and its scores.
 
     Parameters
@@ -186,6 +186,8 @@ def joint_matching(pair: Pair, settings: Settings, joint, *, truth: Pair | None 
     analysis : Analysis, optional
         A ready fingerprinting of ``pair`` with the joint loss's views.
     progress : callable(fraction, label), optional
+    bss_filters : {"global", "framewise"}
+        BSS Eval's distortion filters for the scores (:mod:`vsep_core.bss`).
 
     Returns
     -------
@@ -208,7 +210,7 @@ def joint_matching(pair: Pair, settings: Settings, joint, *, truth: Pair | None 
 
         report(progress, end, "Scoring the joint result against the true target")
         scores = evaluate_joint(found, analysis, truth, joint=joint, methods=methods, vocal_raw=estimate.vocal_raw,
-                                progress=scaled(progress, end, 1.0))
+                                progress=scaled(progress, end, 1.0), bss_filters=bss_filters)
     report(progress, 1.0, "Joint matching done")
     return JointOutcome(result=found, estimate=estimate, scores=scores, seconds=time.perf_counter() - t0)
 

@@ -66,6 +66,8 @@ METHODS: "OrderedDict[str, Callable[..., Separator]]" = OrderedDict([
     ("seed_greedy", lambda settings, order, used, joint: SeedGreedy("full", settings, used)),
     ("seed_greedy_best", lambda settings, order, used, joint: SeedGreedy("best", settings, used)),
     ("joint", lambda settings, order, used, joint: JointMatching(settings, joint or JointSettings())),
+    ("phase_oracle", lambda settings, order, used, joint:  # (its own module: vsep_core.oracle_phase)
+        __import__("oracle_phase", globals(), None, ["PhaseOracle"], 1).PhaseOracle(settings)),
     ("exact_eq", lambda settings, order, used, joint: ExactEQ(settings=settings)),
     ("irm", lambda settings, order, used, joint: IdealMask("irm")),
     ("ibm", lambda settings, order, used, joint: IdealMask("ibm")),

@@ -368,7 +368,8 @@ def parse_stems(names) -> tuple | None:
 def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
               window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = 1.0,
               scheduler: str | None = None, n_workers: int | None = None, order=None,
-              max_slices: int | None = None, progress: Progress = None, stems=None) -> BatchResult:
+              max_slices: int | None = None, progress: Progress = None, stems=None,
+              bss_filters: str = "global") -> BatchResult:
     """Evaluate every song under ``folder`` on a Dask cluster.
 
     Parameters
@@ -379,7 +380,7 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
         Method names (``"all"`` for every one).
     settings : Settings, optional
         Segment, level and engine settings (default: first 4.7 s, level ``"as_is"``).
-    window_s, align, max_lag_s, order, max_slices
+    window_s, align, max_lag_s, order, max_slices, bss_filters
         As in :func:`vsep_core.evaluate.evaluate_pair`.
     scheduler : str, optional
         Address of an existing Dask scheduler; default: a local cluster.
@@ -444,7 +445,7 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
             futures = {
                 client.submit(run_task, "batch_song", (song, result.stem_methods[stem], settings),
                               dict(window_s=window_s, align=align, max_lag_s=max_lag_s, order=order,
-                                   max_slices=max_slices, stem=stem),
+                                   max_slices=max_slices, stem=stem, bss_filters=bss_filters),
                               key=f"vsep-{batch_id}-song-{i}-{stem}", pure=False): (song, stem)
                 for i, (song, stem) in enumerate(runnable)
             }

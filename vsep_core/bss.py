@@ -1,4 +1,4 @@
-"""BSS Eval v4 (images, time-invariant filters), vectorised.
+"""BSS Eval v4 (images; time-invariant or framewise filters), vectorised.
 
 The figures are museval's ``bss_eval(references, estimates, window, hop,
 filters_len=512, framewise_filters=False, bsseval_sources_version=False)``
@@ -29,6 +29,9 @@ A frame in which any reference or any estimate is all zeros is NaN for every
 source (museval's rule). The references' spectra and factorised Gram matrix
 are kept for the last reference set, so scoring many methods against one
 pair computes them once.
+
+``filters="framewise"`` is museval's ``framewise_filters=True``: every frame
+is scored as a whole signal of its own (its own Gram matrix and filters).
 
 Figures agree with museval's to about 1e-6 dB on real estimates. Above
 ~150 dB a figure is a ratio to rounding noise (an error term that is zero in
@@ -159,8 +162,13 @@ class _References:
         self.frame_silent = ~np.any(self.frames != 0.0, axis=-1)
 
 
+#: The two ways of fitting the distortion filters: once on the whole signal (SiSEC 2018, museval's
+#: ``framewise_filters=False``) or afresh on every frame (BSS Eval v2/v3, ``framewise_filters=True``).
+FILTER_MODES = ("global", "framewise")
+
+
 def bss_eval_images(references, estimates, *, window: int, hop: int | None = None,
-                    filters_len: int = FILTERS_LEN):
+                    filters_len: int = FILTERS_LEN, filters: str = "global", cache: bool = True):
     """Framewise SDR, ISR, SIR and SAR of each estimate (BSS Eval v4 images).
 
     Parameters
@@ -176,6 +184,16 @@ def bss_eval_images(references, estimates, *, window: int, hop: int | None = Non
         Distance between frame starts (``window``: frames without overlap).
     filters_len : int
         Distortion filter length L (512).
+    filters : {"global", "framewise"}
+        ``"global"``: time-invariant filters solved once on the whole signal
+        (museval ``framewise_filters=False``, the SiSEC 2018 setting);
+        ``"framewise"``: each frame's filters solved on that frame alone
+        (museval ``framewise_filters=True``, as BSS Eval v2/v3). The global
+        fit makes a frame's SIR/SAR split depend on the rest of the signal;
+        the framewise one costs one 2L × 2L solve per frame.
+    cache : bool
+        Keep (and reuse) the references' correlations for the next call
+        (False: a one-off reference set that must not evict the kept one).
 
     Returns
     -------
@@ -210,13 +228,43 @@ def bss_eval_images(references, estimates, *, window: int, hop: int | None = Non
     hop = window if hop is None else hop
     if not (isinstance(hop, (int, np.integer)) and hop >= 1):
         raise VsepError(f"The hop must be a positive whole number of samples, got {hop!r}.")
+    if filters not in FILTER_MODES:
+        raise VsepError(f"BSS Eval filters must be one of {', '.join(FILTER_MODES)}, got {filters!r}.")
     window, hop, filters_len = int(window), int(hop), int(filters_len)
     if window >= n:  # museval: one frame, the whole signal
         window, starts = n, np.zeros(1, dtype=np.int64)
     else:
         starts = hop * np.arange((n - window + hop) // hop, dtype=np.int64)
+    if filters == "framewise" and len(starts) > 1:
+        return _framewise(references, estimates, starts, window, filters_len)
+    refs = (_references(references, filters_len, starts, window) if cache
+            else _References(references.copy(), filters_len, starts, window))
+    return _decompose(refs, estimates, starts, window, filters_len)
 
-    refs = _references(references, filters_len, starts, window)
+
+def _framewise(references: np.ndarray, estimates: np.ndarray, starts: np.ndarray, window: int,
+               filters_len: int):
+    """Each frame scored as a whole signal of its own: its filters fitted on that frame only.
+
+    museval's ``framewise_filters=True`` computes the Gram matrix and the right-hand sides
+    from the frame's samples alone (zero outside it), which is exactly the one-frame case of
+    the global computation. Frames are not cached (a frame's factorisation is used once per
+    estimate; keeping them would cost ~13 MB per frame).
+    """
+    out = np.full((4, len(references), len(starts)), np.nan)
+    for t, start in enumerate(starts):
+        r, e = references[:, start:start + window], estimates[:, start:start + window]
+        if not (np.any(r != 0.0, axis=1).all() and np.any(e != 0.0, axis=1).all()):
+            continue  # museval: a frame where any signal is silent is NaN for every source
+        one = np.zeros(1, dtype=np.int64)
+        out[:, :, t] = np.stack(_decompose(_References(r.copy(), filters_len, one, window), e, one, window,
+                                           filters_len))[:, :, 0]
+    return out[0], out[1], out[2], out[3]
+
+
+def _decompose(refs: "_References", estimates: np.ndarray, starts: np.ndarray, window: int, filters_len: int):
+    """The four figures of every frame, the filters solved once with ``refs``' correlations."""
+    n_src = len(estimates)
     L = filters_len
     # D[k, j, a] = <r_k delayed a, ŝ_j>: the right-hand sides of the normal equations.
     D = _lagged_products(refs.delayed, estimates)

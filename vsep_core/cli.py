@@ -144,6 +144,12 @@ def _add_settings_arguments(p: argparse.ArgumentParser, *, level_default: str) -
                    help="gradient descent: closed form where exact, or the iterative loop (%(default)s)")
 
 
+def _add_bss_filters_argument(g) -> None:
+    g.add_argument("--bss-filters", choices=("global", "framewise"), default="global",
+                   help="BSS Eval distortion filters: global (fitted once on the whole signal, the SiSEC 2018 "
+                        "setting) or framewise (fitted on each frame; slower) (%(default)s)")
+
+
 def _add_scoring_arguments(p: argparse.ArgumentParser) -> None:
     from .baselines import method_names
 
@@ -155,6 +161,7 @@ def _add_scoring_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--window", type=window_value, default=BSS_WINDOW_S, metavar="SECONDS|whole",
                    help="BSS Eval frame length (default 1 s, median over frames, as SiSEC); "
                         "'whole' for one whole-signal figure")
+    _add_bss_filters_argument(g)
     g.add_argument("--apply-alignment", action="store_true",
                    help="apply the lag and gain the alignment check finds before scoring")
     g.add_argument("--max-lag", type=float, default=MAX_LAG_S, metavar="SECONDS",
@@ -275,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report", action="store_true", help="also write report.html (self-contained, opens offline)")
     run.add_argument("--metrics", action="store_true",
                      help="also score the runs and the reference methods (as evaluate) into metrics.json")
+    _add_bss_filters_argument(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar, warnings or table")
     _add_settings_arguments(run, level_default=Settings().level)
     _add_joint_arguments(run)
@@ -330,6 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--stems", nargs="+", default=None, metavar="STEM",
                        help="targets to evaluate, space- or comma-separated, of vocals, drums, bass, other, chords "
                             "(default: every stem each song folder has)")
+    batch.add_argument("--protocol", choices=("vsep", "sisec18"), default="vsep",
+                       help="vsep: the pairs as evaluate scores them (default); sisec18: a MUSDB18-style folder "
+                            "in the SiSEC 2018 protocol (stereo at the files' rate, whole tracks, sigsep's oracles "
+                            "IBM1 IBM2 IRM1 IRM2 MWF MIX and vsep's irm ibm wiener phase_oracle repet_sim hpss "
+                            "mixture, BSS Eval v4 on 1 s frames, median over frames then tracks) beside the "
+                            "published SiSEC 2018 figures; writes sisec18.json, sisec18_per_track.csv and "
+                            "sisec18.html")
     batch.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     _add_settings_arguments(batch, level_default="as_is")
     batch.set_defaults(func=main_batch)
@@ -396,7 +411,8 @@ def main_run(args) -> int:
                         outputs.add_run(label, run)
             metrics = None
             if args.metrics:
-                metrics = score_experiment(result, _truth(args, settings), progress=scaled(bar, split, 1.0))
+                metrics = score_experiment(result, _truth(args, settings), progress=scaled(bar, split, 1.0),
+                                           bss_filters=args.bss_filters)
         outputs.finish(result, metrics=metrics, plots=not args.no_plots)
         if args.report:
             outputs.add_report(result, metrics=metrics)
@@ -442,7 +458,7 @@ def main_run_joint(args) -> int:
                                              settings=settings, target_name=args.target_name), args)
         with TerminalProgress(enabled=False if args.quiet else None) as bar:
             outcome = joint_matching(pair, settings, joint, truth=_truth(args, settings) if args.metrics else None,
-                                     methods=None, progress=bar)
+                                     methods=None, progress=bar, bss_filters=args.bss_filters)
         outputs = Outputs(pair, settings, 1, out_dir=staged.path, inputs=False)
         (staged.path / "joint").mkdir(exist_ok=True)
         outputs.add_joint(outcome, estimate=runs is None or "best" in runs, inputs=runs is None or "inputs" in runs)
@@ -499,8 +515,14 @@ def main_evaluate(args) -> int:
     truth = _truth(args, settings)
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
         result = score_methods(truth, methods, settings, window_s=args.window, align=args.apply_alignment,
-                               max_lag_s=args.max_lag, progress=bar)
+                               max_lag_s=args.max_lag, progress=bar,
+                               bss_filters=args.bss_filters)
     print(format_table(result))
+    names = {m["name"] for m in result["methods"]}
+    if {"phase_oracle", "mixture"} <= names:  # where the decibels go (vsep_core.waterfall)
+        from .waterfall import format_waterfall, loss_waterfall
+
+        print("\n" + format_waterfall(loss_waterfall(result), label=result["pair"]["labels"]["vocal"]))
     if args.json:
         path = write_json(result, args.json)
         print(f"\nJSON report written to {path}")
@@ -517,6 +539,8 @@ def main_batch(args) -> int:
     from .staging import BATCH_ENTRIES, check_out_dir
     from .text import terminal_text
 
+    if args.protocol == "sisec18":
+        return _main_sisec(args)
     settings, order, max_slices = _checked_settings(args, "batch")
     resolve_methods(args.methods, settings, order=order, max_slices=max_slices)  # fail early on a typo
     stems = parse_stems(args.stems)  # and on an unknown stem
@@ -528,7 +552,7 @@ def main_batch(args) -> int:
                            align=args.apply_alignment, max_lag_s=args.max_lag,
                            scheduler=args.scheduler or scheduler_address(),
                            n_workers=args.workers, order=order, max_slices=max_slices, progress=bar,
-                           stems=stems)
+                           stems=stems, bss_filters=args.bss_filters)
     paths = write_outputs(result, target)
     print(format_summary(result))
     print(terminal_text("\nWritten: " + ", ".join(str(p) for p in paths)))
@@ -536,6 +560,27 @@ def main_batch(args) -> int:
         print("vsep batch: error: no song could be evaluated.", file=sys.stderr)
         return EXIT_BAD_INPUT
     return 1 if result.failures else 0
+
+
+def _main_sisec(args) -> int:
+    """``batch --protocol sisec18`` (vsep_core.sisec): 0 when every track was scored, 1 when some failed."""
+    from pathlib import Path
+
+    from .progress import TerminalProgress
+    from .sisec import format_protocol, run_protocol, write_protocol
+
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(not p.name.startswith("sisec18") for p in out.iterdir())):
+        raise VsepError(f"--out {out} holds other files; give a new or empty folder (or an earlier sisec18 one).")
+    names = [part.strip() for item in args.methods for part in item.split(",") if part.strip()]
+    with TerminalProgress(enabled=False if args.quiet else None) as bar:
+        result = run_protocol(args.folder, methods=None if names in ([], ["all"]) else names, progress=bar)
+    print(format_protocol(result))
+    print("\nWritten: " + ", ".join(str(p) for p in write_protocol(result, out)))
+    if not result["per_track"]:
+        print("vsep batch: error: no track could be scored.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 1 if result["failures"] else 0
 
 
 def main_check(args) -> int:

@@ -30,8 +30,10 @@ import numpy as np
 from .alignment import MAX_LAG_S, apply_alignment, check_alignment
 from .audio import Pair, engine_pair, prepare_pair, to_true_scale
 from .baselines import Separation, progressive_name, resolve_methods, run_method
+from .bss_split import headline as split_headline, mark as split_mark, report_notes as split_notes
 from .errors import VsepError
-from .metrics import BSS_FILTER_LENGTH, BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES, evaluate_estimate
+from .field_metrics import FIELD_METRICS
+from .metrics import BSS_FILTER_LENGTH, BSS_FILTERS, BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES, evaluate_estimate
 from .presenter import METRIC_LABELS, format_score, score_table, source_labels  # noqa: F401 - re-exported
 from .progress import Progress, report
 from .reconstruct import instrumental_from_vocal
@@ -40,7 +42,7 @@ from .stems import labels, pair_target
 from .text import terminal_text
 
 #: Ceilings and floors measured beside an experiment's runs (names in :mod:`vsep_core.baselines`).
-REFERENCE_METHODS = ("exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture")
+REFERENCE_METHODS = ("phase_oracle", "exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture")
 
 
 def reference_methods(target_name: str | None = None) -> tuple:
@@ -138,7 +140,8 @@ def method_candidate(method) -> Candidate:
 
 
 def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None = BSS_WINDOW_S,
-          align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None) -> dict:
+          align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None,
+          bss_filters: str = BSS_FILTERS) -> dict:
     """Score named estimates against a truth pair: the one evaluation loop.
 
     Parameters
@@ -151,6 +154,9 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
         Recorded in the report (the engine settings the estimates were made with).
     window_s : float or None
         BSS Eval frame length (1 s, as SiSEC; ``None``: whole signal).
+    bss_filters : {"global", "framewise"}
+        BSS Eval's distortion filters: solved once on the whole signal (the
+        SiSEC 2018 setting, default) or on every frame.
     align : bool
         When the alignment check finds a misfit it can repair (a lag or an
         inverted polarity), apply its lag and gain before scoring — to the
@@ -212,11 +218,13 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
         try:
             separation = candidate.separate(truth)
             entry.update(evaluate_estimate(vocal_ref, instrumental_ref, separation.vocal, separation.instrumental,
-                                           truth.sr, window_s=window_s))
+                                           truth.sr, window_s=window_s, filters=bss_filters))
             entry["info"] = separation.info
             entry["error"] = None
         except VsepError as exc:
-            entry.update({source: dict.fromkeys(METRIC_NAMES, float("nan")) for source in SOURCE_NAMES})
+            entry.update({source: dict.fromkeys((*METRIC_NAMES, *FIELD_METRICS), float("nan"))
+                          for source in SOURCE_NAMES})
+            entry["bss_split"] = dict.fromkeys(SOURCE_NAMES)
             entry["info"] = {}
             entry["error"] = str(exc)
         entry["seconds"] = time.perf_counter() - t0
@@ -227,7 +235,7 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
         "settings": settings.to_dict(),
         "alignment": alignment.to_dict(),
         "alignment_applied": bool(truth.info.get("alignment_applied", False)),
-        "bss_eval": bss_eval_description(window_s),
+        "bss_eval": bss_eval_description(window_s, bss_filters),
         "methods": entries,
         "seconds": time.perf_counter() - started,
     }
@@ -237,7 +245,7 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
 
 def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, window_s: float | None = BSS_WINDOW_S,
                   align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None, order=None,
-                  max_slices: int | None = None, joint=None) -> dict:
+                  max_slices: int | None = None, joint=None, bss_filters: str = BSS_FILTERS) -> dict:
     """Run methods on a truth pair and score them (what ``evaluate`` prints).
 
     Parameters
@@ -249,7 +257,7 @@ def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, wind
     settings : Settings, optional
         Engine settings of the methods built from names, level included
         (default :func:`evaluation_settings`); recorded in the report.
-    window_s, align, max_lag_s, progress
+    window_s, align, max_lag_s, progress, bss_filters
         See :func:`score`.
     order, max_slices : optional
         The seed methods' slice order and count, as ``run --order`` and
@@ -268,7 +276,7 @@ def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, wind
         methods = resolve_methods(methods, settings, order=order, max_slices=max_slices, joint=joint,
                                   target_name=pair_target(pair.info))
     return score(pair, [method_candidate(m) for m in methods], settings=settings, window_s=window_s, align=align,
-                 max_lag_s=max_lag_s, progress=progress)
+                 max_lag_s=max_lag_s, progress=progress, bss_filters=bss_filters)
 
 
 def estimate_candidate(name: str, kind: str, description: str, vocal_raw: np.ndarray, pair: Pair,
@@ -334,7 +342,8 @@ def experiment_candidates(result, truth: Pair) -> list[Candidate]:
 
 
 def evaluate_experiment(result, truth: Pair, *, methods=None, window_s: float | None = BSS_WINDOW_S,
-                        align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None) -> dict:
+                        align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None,
+                        bss_filters: str = BSS_FILTERS) -> dict:
     """Score an experiment's runs, and reference methods beside them, against the truth.
 
     The same report as :func:`evaluate_pair`: for the same pair and settings,
@@ -366,7 +375,7 @@ def evaluate_experiment(result, truth: Pair, *, methods=None, window_s: float | 
                                  max_slices=len(result.progressive)) if methods else []
     candidates = experiment_candidates(result, truth) + [method_candidate(m) for m in references]
     return score(truth, candidates, settings=settings, window_s=window_s, align=align, max_lag_s=max_lag_s,
-                 progress=progress)
+                 progress=progress, bss_filters=bss_filters)
 
 
 def experiment_si_sdr(result, truth: Pair) -> dict:
@@ -411,7 +420,8 @@ def experiment_si_sdr(result, truth: Pair) -> dict:
 
 def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=None,
                    window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = MAX_LAG_S,
-                   progress: Progress = None, vocal_raw: np.ndarray | None = None) -> dict:
+                   progress: Progress = None, vocal_raw: np.ndarray | None = None,
+                   bss_filters: str = BSS_FILTERS) -> dict:
     """Score a finished joint matching, and reference methods beside it (as :func:`evaluate_experiment`).
 
     Parameters
@@ -450,13 +460,16 @@ def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=None,
                                     "steps": joint.steps, "step_size": joint.step_size, "clip_db": joint.clip_db})
     references = resolve_methods(list(methods), settings) if methods else []
     return score(truth, [candidate] + [method_candidate(m) for m in references], settings=settings,
-                 window_s=window_s, align=align, max_lag_s=max_lag_s, progress=progress)
+                 window_s=window_s, align=align, max_lag_s=max_lag_s, progress=progress, bss_filters=bss_filters)
 
-def bss_eval_description(window_s: float | None) -> dict:
+def bss_eval_description(window_s: float | None, bss_filters: str = BSS_FILTERS) -> dict:
     """How the SDR / SIR / SAR figures were computed, for the report."""
+    fitted = ("time-invariant distortion filters (fitted on the whole signal, as SiSEC 2018)"
+              if bss_filters == "global" else "distortion filters fitted on each frame (framewise)")
     return {
         "implementation": f"vsep_core.bss: BSS Eval v4 (images) as museval 0.4.1 computes it, vectorised (equal "
-                          f"within 1e-5 dB), {BSS_FILTER_LENGTH}-tap time-invariant distortion filters",
+                          f"within 1e-5 dB), {BSS_FILTER_LENGTH}-tap {fitted}",
+        "filters": bss_filters,
         "window_s": window_s,
         "aggregation": "median over frames" if window_s is not None else "whole signal",
         "si_sdr": "whole signal, no mean removed",
@@ -487,6 +500,27 @@ def format_db(value, width: int = 7) -> str:
     return format_score(math.nan if value is None else value).rjust(width)
 
 
+def _split_mark(cell: str, method: dict, source: str, metric: str) -> str:
+    """A SIR or SAR cell whose split failed its check ends in ``?`` (same width)."""
+    return split_mark(cell.strip(), method, source, metric).rjust(len(cell))
+
+
+def _field_lines(result: dict, name_w: int, slot_labels: dict) -> list[str]:
+    """The metrics the field reads now (:mod:`vsep_core.field_metrics`), one row per method, below the table."""
+    methods = [m for m in result["methods"] if "usdr" in m["vocal"]]
+    if not methods:
+        return []
+    heads = "".join(FIELD_METRICS[k].rjust(10) for k in FIELD_METRICS)
+    lines = ["", "Also read now: uSDR = whole-signal SDR (MDX challenges, MVSep leaderboard; dB); bleedless and "
+                 "fullness (Music-Source-Separation-Training; 0-100, higher is better)",
+             f"{'':{name_w}} |{slot_labels['vocal'].center(len(heads))} |{slot_labels['instrumental'].center(len(heads))}",
+             f"{'method':{name_w}} |{heads} |{heads}"]
+    for m in methods:
+        cells = [" ".join(format_db(m[source].get(k), 9) for k in FIELD_METRICS) for source in SOURCE_NAMES]
+        lines.append(f"{m['name']:{name_w}} | {cells[0]} | {cells[1]}")
+    return lines
+
+
 def format_table(result: dict) -> str:
     """The report as text: a header, the alignment verdict, then method × metric (:func:`score_table`'s rows).
 
@@ -508,7 +542,7 @@ def format_table(result: dict) -> str:
         + (" [lag and gain applied]" if result.get("alignment_applied") else ""),
         f"BSS Eval: {bss['implementation']}; "
         + (f"{bss['window_s']:g} s frames, median over frames" if bss["window_s"] else "whole signal"),
-        "All figures in dB; higher is better.",
+        "All figures in dB; higher is better. " + split_headline(result["methods"]),
         "",
     ]
     name_w = max(18, *(len(row.name) for row in table.rows))
@@ -518,14 +552,20 @@ def format_table(result: dict) -> str:
                  f"{table.complement.center(len(heads[1]))} |")
     lines.append(f"{'method':{name_w}} {'kind':6} |{heads[0]} |{heads[1]} | {'time':>6}")
     lines.append("-" * len(lines[-1]))
-    for row in table.rows:
-        texts = [format_score(v).rjust(7) for v in row.values]
+    for m, row in zip(result["methods"], table.rows):
+        texts = [_split_mark(format_score(v).rjust(7), m, c.slot, c.metric) for c, v in zip(table.columns, row.values)]
         n = len(groups[0])
         cells = " |".join("".join(" " + t for t in part) for part in (texts[:n], texts[n:]))
         seconds = row.seconds if row.seconds is not None else math.nan
         lines.append(f"{row.name:{name_w}} {row.marked_kind:6} |{cells} | {seconds:5.2f}s")
         if row.error:
             lines.append(f"{'':{name_w}}   failed: {row.error}")
+    slot_labels = {"vocal": table.target, "instrumental": table.complement}
+    lines += _field_lines(result, name_w, slot_labels)
+    untrusted = split_notes(result["methods"], slot_labels)
+    if untrusted:
+        lines += ["", "? = SIR/SAR split failed its stability check (vsep_core.bss_split):"] + \
+            [f"? {line}" for line in untrusted]
     if table.unsuited:
         lines += ["", f"Target: {table.target}. Marked * = not built to estimate this target; its figures "
                       "are shown for completeness, not as a fair blind baseline:"]

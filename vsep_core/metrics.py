@@ -46,6 +46,10 @@ SOURCE_NAMES = ("vocal", "instrumental")
 #: Distortion filter length of BSS Eval v4 (museval's default, as in SiSEC).
 BSS_FILTER_LENGTH = 512
 
+#: How the distortion filters are fitted: once on the whole signal (SiSEC 2018) or per frame.
+BSS_FILTER_MODES = ("global", "framewise")
+BSS_FILTERS = "global"
+
 
 def fit_length(estimate: np.ndarray, n_samples: int) -> np.ndarray:
     """Zero-pad or trim an estimate to ``n_samples`` samples.
@@ -106,7 +110,7 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
 
 
 def bss_eval(references: np.ndarray, estimates: np.ndarray, sr: int, *,
-             window_s: float | None = BSS_WINDOW_S) -> dict:
+             window_s: float | None = BSS_WINDOW_S, filters: str = BSS_FILTERS) -> dict:
     """SDR, ISR, SIR and SAR of every source (BSS Eval v4 images, as museval; :mod:`vsep_core.bss`).
 
     Parameters
@@ -121,13 +125,19 @@ def bss_eval(references: np.ndarray, estimates: np.ndarray, sr: int, *,
     window_s : float or None
         Frame length in seconds (1 s, as SiSEC); ``None`` evaluates the
         whole signal as one frame.
+    filters : {"global", "framewise"}
+        Distortion filters solved once on the whole signal (SiSEC 2018, the
+        default) or on every frame (see :func:`vsep_core.bss.bss_eval_images`).
 
     Returns
     -------
     dict of str → np.ndarray [shape=(n_sources,)]
         ``"sdr"``, ``"isr"``, ``"sir"``, ``"sar"`` in dB: the median over
         frames, NaN frames (silent reference or estimate) left out. A source
-        whose estimate is all zeros gets NaN throughout.
+        whose estimate is all zeros gets NaN throughout. ``"split"``: a list
+        with each source's stability check of its SIR/SAR split
+        (:func:`vsep_core.bss_split.check_split`; ``None`` for a silent
+        estimate).
 
     Raises
     ------
@@ -146,7 +156,10 @@ def bss_eval(references: np.ndarray, estimates: np.ndarray, sr: int, *,
     fitted = np.stack([fit_length(e, n) for e in estimates])
     from .bss import bss_eval_images  # (imported here: this block is the only user)
 
+    if filters not in BSS_FILTER_MODES:
+        raise VsepError(f"BSS Eval filters must be one of {', '.join(BSS_FILTER_MODES)}, got {filters!r}.")
     out = {key: np.full(len(references), np.nan) for key in ("sdr", "isr", "sir", "sar")}
+    out["split"] = [None] * len(references)
     # An all-zero estimate has no BSS Eval figures (its projection is underdetermined);
     # such a source keeps NaN and the others are evaluated as usual.
     audible = np.flatnonzero(np.any(fitted != 0.0, axis=1))
@@ -157,7 +170,13 @@ def bss_eval(references: np.ndarray, estimates: np.ndarray, sr: int, *,
     with _one_blas_thread():
         # museval's bss_eval(..., window=window, hop=window, filters_len=512, framewise_filters=False,
         # bsseval_sources_version=False), vectorised (vsep_core.bss; tests compare the two).
-        sdr, isr, sir, sar = bss_eval_images(references, runnable, window=window, filters_len=BSS_FILTER_LENGTH)
+        sdr, isr, sir, sar = bss_eval_images(references, runnable, window=window, filters_len=BSS_FILTER_LENGTH,
+                                             filters=filters)
+        short_sir, short_sar = _length_check(references, runnable, window, filters, sir)
+    from .bss_split import check_split
+
+    for j in audible:
+        out["split"][j] = check_split(sdr[j], sir[j], sar[j], short_sir=short_sir[j], short_sar=short_sar[j])
     for key, values in zip(("sdr", "isr", "sir", "sar"), (sdr, isr, sir, sar)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": NaN is the right answer
@@ -166,9 +185,28 @@ def bss_eval(references: np.ndarray, estimates: np.ndarray, sr: int, *,
     return out
 
 
+def _length_check(references, estimates, window, filters, sir):
+    """SIR and SAR of the leading frames with the global filters fitted on those frames' span only.
+
+    For :func:`vsep_core.bss_split.check_split`'s length check; ``(None, None)`` when it does
+    not apply (framewise filters, or one frame). Not cached: the whole signal's correlations
+    stay the kept set.
+    """
+    from .bss import bss_eval_images
+    from .bss_split import kept_frames
+
+    k = kept_frames(sir.shape[1])
+    if filters == "framewise" or k == 0:
+        return [None] * len(sir), [None] * len(sir)
+    span = k * window
+    _, _, short_sir, short_sar = bss_eval_images(references[:, :span], estimates[:, :span], window=window,
+                                                 filters_len=BSS_FILTER_LENGTH, cache=False)
+    return short_sir, short_sar
+
+
 def evaluate_estimate(vocal_ref: np.ndarray, instrumental_ref: np.ndarray, vocal_est: np.ndarray,
                       instrumental_est: np.ndarray, sr: int, *,
-                      window_s: float | None = BSS_WINDOW_S) -> dict:
+                      window_s: float | None = BSS_WINDOW_S, filters: str = BSS_FILTERS) -> dict:
     """Every metric of a (vocal, instrumental) estimate against the truth.
 
     Parameters
@@ -181,12 +219,19 @@ def evaluate_estimate(vocal_ref: np.ndarray, instrumental_ref: np.ndarray, vocal
     sr : int
     window_s : float or None
         BSS Eval frame length (see :func:`bss_eval`).
+    filters : {"global", "framewise"}
+        BSS Eval's distortion filters (see :func:`bss_eval`).
 
     Returns
     -------
     dict
-        ``{"vocal": {"si_sdr", "sdr", "sir", "sar"}, "instrumental": {...}}``,
-        floats in dB (NaN where undefined, ``inf`` for a perfect SI-SDR).
+        ``{"vocal": {"si_sdr", "sdr", "sir", "sar", "usdr", "bleedless",
+        "fullness"}, "instrumental": {...}, "bss_split": {"vocal": check,
+        "instrumental": check}}``, figures in dB (bleedless and fullness 0–100,
+        :mod:`vsep_core.field_metrics`)
+        (NaN where undefined, ``inf`` for a perfect SI-SDR); each check says
+        whether that source's SIR/SAR split can be trusted
+        (:func:`vsep_core.bss_split.check_split`).
 
     Raises
     ------
@@ -199,9 +244,11 @@ def evaluate_estimate(vocal_ref: np.ndarray, instrumental_ref: np.ndarray, vocal
                         f"{len(refs[1])}; they must match.")
     for ref, name in zip(refs, ("vocal reference", "instrumental reference")):
         _check_not_silent(ref, name)
+    from .field_metrics import field_metrics
+
     n = len(refs[0])
     ests = [fit_length(vocal_est, n), fit_length(instrumental_est, n)]
-    bss = bss_eval(np.stack(refs), np.stack(ests), sr, window_s=window_s)
+    bss = bss_eval(np.stack(refs), np.stack(ests), sr, window_s=window_s, filters=filters)
     result = {}
     for i, source in enumerate(SOURCE_NAMES):
         result[source] = {
@@ -209,7 +256,9 @@ def evaluate_estimate(vocal_ref: np.ndarray, instrumental_ref: np.ndarray, vocal
             "sdr": float(bss["sdr"][i]),
             "sir": float(bss["sir"][i]),
             "sar": float(bss["sar"][i]),
+            **field_metrics(refs[i], ests[i], sr),  # uSDR, bleedless, fullness (vsep_core.field_metrics)
         }
+    result["bss_split"] = dict(zip(SOURCE_NAMES, bss["split"]))
     return result
 
 

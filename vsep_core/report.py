@@ -295,12 +295,16 @@ def _table(headers, rows) -> str:
 def _metrics_html(metrics: dict) -> str:
     """The evaluation report (``metrics.json``) as a table: :func:`vsep_core.presenter.score_table`'s rows."""
     table = score_table(metrics)
+    from .bss_split import headline as split_headline, mark as split_mark, report_notes as split_notes
+
+    slots = {"vocal": table.target, "instrumental": table.complement}
     rows = []
-    for row in table.rows:
+    for m, row in zip(metrics["methods"], table.rows):
         # A blind method built for another stem is flagged with its note, not passed off as a fair baseline.
         kind = row.kind if row.suited else f"{row.kind} (not for {table.target})"
-        rows.append((row.name, kind, *(format_score(v) for v in row.values), format_score(row.loss),
-                     row.error or row.note or ""))
+        rows.append((row.name, kind, *(split_mark(format_score(v), m, c.slot, c.metric)
+                                       for c, v in zip(table.columns, row.values)),
+                     format_score(row.loss), row.error or row.note or ""))
     out = ("<h2>Separation quality (dB, higher is better)</h2>"
            f"<p>Target: <b>{html.escape(table.target)}</b>. "
            "Scored at the files' true scale, as <code>python -m vsep_core evaluate</code> does; "
@@ -313,10 +317,52 @@ def _metrics_html(metrics: dict) -> str:
     out += ("<details><summary>Exact figures (as in metrics.json, including those shown as "
             f"{DASH} or &gt;150)</summary>" + _table(["method", *(c.label for c in table.columns)], exact)
             + "</details>")
+    out += f"<p class='note'>{html.escape(split_headline(metrics.get('methods', [])))}</p>"
+    out += "".join(f"<p class='note'>? {html.escape(line)}</p>"
+                   for line in split_notes(metrics.get("methods", []), slots))
+    out += _field_html(metrics, slots)
+    out += _waterfall_html(metrics)
     alignment = metrics.get("alignment") or {}
     if alignment.get("verdict"):
         out += f"<p class='note'>{html.escape(str(alignment['verdict']))}</p>"
     return out
+
+
+def _db(value) -> str:
+    """A field metric's cell: :func:`vsep_core.presenter.format_score` (two decimals; a dash for what is missing)."""
+    return format_score(value)
+
+
+def _field_html(metrics: dict, slots: dict) -> str:
+    """uSDR, bleedless and fullness (:mod:`vsep_core.field_metrics`) as a second table; "" for older reports."""
+    from .field_metrics import FIELD_METRICS
+
+    methods = [m for m in metrics.get("methods", []) if "usdr" in (m.get("vocal") or {})]
+    if not methods:
+        return ""
+    rows = [(m.get("name"), *(_db(m[source].get(k)) for source in ("vocal", "instrumental") for k in FIELD_METRICS))
+            for m in methods]
+    return ("<p>The metrics the field reads now: <b>uSDR</b>, the whole-signal SDR of the Music Demixing "
+            "challenges and the MVSep leaderboard (dB), and <b>bleedless</b> / <b>fullness</b> as "
+            "Music-Source-Separation-Training defines them (0–100; bleedless: little energy the reference lacks, "
+            "fullness: little of the reference's energy lost).</p>"
+            + _table(["method", *(f"{slots[source]} {label}" for source in ("vocal", "instrumental")
+                                  for label in FIELD_METRICS.values())], rows))
+
+
+def _waterfall_html(metrics: dict) -> str:
+    """Where the decibels go (:mod:`vsep_core.waterfall`): the chart and its steps; "" without a phase oracle."""
+    from .errors import VsepError
+    from .waterfall import format_waterfall, loss_waterfall, waterfall_figure
+
+    try:
+        steps = loss_waterfall(metrics)
+    except VsepError:
+        return ""
+    target = ((metrics.get("pair") or {}).get("labels") or {}).get("vocal", "vocal")
+    chart = waterfall_figure(steps, title=f"Where the decibels go: {target} SI-SDR (dB)")
+    return ("<h2>Where the decibels go</h2>" + chart.to_html(include_plotlyjs=False, full_html=False)
+            + f"<pre>{html.escape(format_waterfall(steps, label=target))}</pre>")
 
 
 def _file_name(role: str, label) -> str:
