@@ -327,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     _add_settings_arguments(batch, level_default="as_is")
     batch.set_defaults(func=main_batch)
+    from .learned_cli import add_train_parser  # the train command's arguments and body: vsep_core/learned_cli.py
+
+    add_train_parser(sub)
     return parser
 
 

@@ -38,7 +38,7 @@ from .settings import Settings
 from .stems import labels, pair_target
 
 #: Ceilings and floors measured beside an experiment's runs (names in :mod:`vsep_core.baselines`).
-REFERENCE_METHODS = ("exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture")
+REFERENCE_METHODS = ("exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "learned_fingerprint", "mixture")
 
 
 def reference_methods(target_name: str | None = None) -> tuple:
