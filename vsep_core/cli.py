@@ -250,9 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
                                      "greedy ordering search, and the audio of every run. The results folder is "
                                      "written beside its place and moved there when complete.")
     _add_audio_arguments(run)
-    run.add_argument("--method", choices=("seed", "joint"), default="seed",
+    run.add_argument("--method", choices=("seed", "joint", "learned_fingerprint"), default="seed",
                      help="seed: the research workload (progressive runs, --greedy); joint: every window's EQ "
-                          "learned at once through the whole round trip (see the joint options) (%(default)s)")
+                          "learned at once through the whole round trip (see the joint options); "
+                          "learned_fingerprint: blind, the bundled model's fingerprint predicted from the mixture "
+                          "alone (the target file is read only for --metrics) (%(default)s)")
     run.add_argument("--greedy", action="store_true", help="also run the greedy ordering search")
     run.add_argument("--out", default="results", metavar="DIR",
                      help="output folder: new, empty, or an earlier run's results (replaced when the new run "
@@ -345,6 +347,10 @@ def main_run(args) -> int:
 
     if args.method == "joint":
         return main_run_joint(args)
+    if args.method == "learned_fingerprint":  # blind: vsep_core/learned_cli.py
+        from .learned_cli import main_run_learned
+
+        return main_run_learned(args)
     t0 = time.perf_counter()
     settings, order, max_slices = _checked_settings(args, "run")
     runs = _checked_write(args, max_slices)

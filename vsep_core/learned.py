@@ -262,7 +262,11 @@ class LearnedModel:
 
     def predict_mask(self, x: np.ndarray) -> np.ndarray:
         """Each window's predicted mask (target amplitude / mixture amplitude), ``(windows, n_points)``."""
-        return _forward(self.arrays, (x - self.arrays["x_mean"]) / self.arrays["x_std"])[2]
+        # In float64: BLAS splits a product differently with other thread counts (a Dask worker has one
+        # thread), and float32 rounding of those sums would make batch's figures differ from evaluate's.
+        params = {k: a.astype(np.float64) for k, a in self.arrays.items()}
+        xn = (np.asarray(x, dtype=np.float64) - params["x_mean"]) / params["x_std"]
+        return _forward(params, xn)[2]
 
     def predict_gain(self, x: np.ndarray) -> np.ndarray:
         """Each window's predicted gain in dB, ``(windows, n_points)``, at least the config's ``gain_floor``."""
@@ -396,7 +400,7 @@ def _forward(params, xn):
     pre = xn @ params["w1"] + params["b1"]
     hidden = np.maximum(pre, 0.0)
     logits = np.clip(hidden @ params["w2"] + params["b2"], -30.0, 30.0)
-    return pre, hidden, (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+    return pre, hidden, (1.0 / (1.0 + np.exp(-logits))).astype(logits.dtype)
 
 
 def _batched_loss(params, x, y, w, size: int = 4096) -> float:
@@ -490,12 +494,12 @@ def fit(train: dict, validation: dict | None, config: ModelConfig, *, progress: 
         train_loss = _batched_loss(params, xn, y, w)
         val_loss = _batched_loss(params, xv, validation["y"], validation["w"]) if xv is not None else float("nan")
         curve.append({"epoch": epoch + 1, "train": train_loss, "validation": val_loss})
-        if on_epoch is not None:
-            on_epoch(epoch + 1, train_loss, val_loss)
-        report(progress, (epoch + 1) / config.epochs,
-               f"Epoch {epoch + 1}/{config.epochs}: train {train_loss:.5f}, validation {val_loss:.5f}")
         if checkpoint is not None:
             _save_checkpoint(checkpoint, run_key, params, m, v, curve, epoch + 1, step)
+        report(progress, (epoch + 1) / config.epochs,
+               f"Epoch {epoch + 1}/{config.epochs}: train {train_loss:.5f}, validation {val_loss:.5f}")
+        if on_epoch is not None:
+            on_epoch(epoch + 1, train_loss, val_loss)
     return params, {"x_mean": x_mean, "x_std": x_std}, curve
 
 

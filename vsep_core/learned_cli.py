@@ -104,3 +104,71 @@ def main_train(args) -> int:
         print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB) and {curve_path}; feature cache and checkpoint "
               f"in {cache}/")
     return 0
+
+
+#: What a ``run --method learned_fingerprint`` results folder holds (a run's entries and the method's folder).
+LEARNED_RUN_ENTRIES = r"^(summary\.json|settings\.json|metrics\.json|learned_fingerprint)$"
+
+
+def main_run_learned(args) -> int:
+    """``run --method learned_fingerprint``: the blind estimate's WAVs, summary.json and (with --metrics) metrics.json.
+
+    The method reads the mixture only; the target file is read for ``--metrics``
+    (the scores, as ``evaluate`` makes them) and for the ``inputs`` copies.
+    """
+    import re
+
+    from .audio import prepare_pair, write_wav
+    from .cli import _checked_settings, _with_file_names
+    from .jsonio import json_text
+    from .learned import BUNDLED_MODEL, LearnedFingerprint
+    from .reconstruct import Estimate
+    from .staging import StagedFolder, check_out_dir
+    from .stems import labels
+
+    t0 = time.perf_counter()
+    settings, _, _ = _checked_settings(args, "run")
+    runs = args.write
+    if runs is not None and runs - {"inputs", "best"}:
+        raise VsepError("run --method learned_fingerprint makes one estimate: --write takes all, none, inputs or "
+                        "best (the estimate).")
+    target = check_out_dir(args.out, entries=re.compile(LEARNED_RUN_ENTRIES))
+    method = LearnedFingerprint(settings)
+    if args.metrics:
+        from .evaluate import evaluate_pair, format_table, load_pair, reference_methods  # needs museval: fail early
+    with StagedFolder(target) as staged:
+        pair = _with_file_names(prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental,
+                                             settings=settings, target_name=args.target_name), args)
+        names = labels(args.target_name)
+        separation = method.separate(pair.mixture, pair.sr)
+        estimate = Estimate(vocal_raw=separation.vocal, mixture=pair.mixture, sr=pair.sr)
+        folder = staged.path / "learned_fingerprint"
+        folder.mkdir(exist_ok=True)
+        if runs is None or "best" in runs:
+            write_wav(folder / f"extracted_{names.target_file}.wav", estimate.vocal, pair.sr)
+            write_wav(folder / f"extracted_{names.complement_file}.wav", estimate.instrumental, pair.sr)
+        if runs is None or "inputs" in runs:
+            write_wav(folder / "mixture.wav", pair.mixture, pair.sr)
+            write_wav(folder / "target.wav", pair.vocal, pair.sr)
+        metrics = None
+        if args.metrics:
+            truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
+                              target_name=args.target_name)
+            others = [name for name in reference_methods(names.name) if name != method.name]
+            from .baselines import resolve_methods
+
+            metrics = evaluate_pair(truth, [method, *resolve_methods(others, settings)], settings=settings)
+            (staged.path / "metrics.json").write_text(json_text(metrics))
+        summary = {"method": method.name, "kind": method.kind, "target": names.to_dict(), "pair": pair.info,
+                   "settings": settings.to_dict(), "model": str(BUNDLED_MODEL.name), "info": separation.info,
+                   "seconds": time.perf_counter() - t0}
+        (staged.path / "summary.json").write_text(json_text(summary))
+        (staged.path / "settings.json").write_text(json_text(settings.to_dict()))
+    if not args.quiet:
+        print(f"learned_fingerprint (blind): the {names.target} predicted from the mixture alone; joint loss "
+              f"{separation.info['loss']:.2f}")
+        if metrics is not None:
+            print("\n" + format_table(metrics))
+        made = "summary.json, learned_fingerprint/ WAVs" + (", metrics.json" if metrics is not None else "")
+        print(f"\nwrote {args.out}/ ({made}) in {time.perf_counter() - t0:.2f} s")
+    return 0
