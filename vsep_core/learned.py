@@ -684,8 +684,8 @@ def train(songs, *, target: str = "vocals", settings: Settings | None = None, co
         "config": config.to_dict(),
         "training": {
             **(description or {}),
-            "songs": len(used), "validation_songs": int(held.sum()), "train_windows": int(len(train_set["x"])),
-            "validation_windows": int(len(validation_set["x"])),
+            "songs": len(used), "validation_songs": int(held.sum()), "train_windows": len(train_set["x"]),
+            "validation_windows": len(validation_set["x"]),
             "list_sha256": training_list_hash(used, target, settings),
             "failed_songs": [{"song": n, "error": e} for n, e in failures],
             "curve": curve,

@@ -46,7 +46,8 @@ def add_train_parser(sub) -> None:
                    help="share of the songs held out for the validation curve (%(default)s)")
     p.add_argument("--cache", default=None, metavar="DIR",
                    help="feature cache (default: MODEL's name + .cache/ beside it)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask cluster for the features")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="an existing Dask cluster for the features (default: $VSEP_DASK_SCHEDULER when set, as batch)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="local Dask workers (default one per core; 0: no Dask, in this process)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or curve")
@@ -55,6 +56,7 @@ def add_train_parser(sub) -> None:
 
 def main_train(args) -> int:
     """``train``: songs → features (cached) → fit (checkpointed) → the model file and its curve."""
+    from .cluster import scheduler_address
     from .learned_songs import folder_songs, generated_songs
     from .progress import TerminalProgress
     from .stems import target_name
@@ -85,16 +87,16 @@ def main_train(args) -> int:
 
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
         model = train(songs, target=target, settings=Settings(), config=config, cache_dir=cache,
-                      checkpoint=checkpoint, scheduler=args.scheduler, n_workers=args.workers, progress=bar,
-                      on_epoch=on_epoch,
+                      checkpoint=checkpoint, scheduler=args.scheduler or scheduler_address(), n_workers=args.workers,
+                      progress=bar, on_epoch=on_epoch,
                       description={"generate": args.generate, "seed": args.seed,
                                    "data": [Path(d).name for d in args.data]})
     model.save(out)
     curve_path = out.with_name(out.name + ".curve.csv")
     with open(curve_path, "w", encoding="utf-8") as fh:
         fh.write("epoch,train,validation\n")
-        for row in model.header["training"]["curve"]:
-            fh.write(f"{row['epoch']},{row['train']:.6f},{row['validation']:.6f}\n")
+        fh.writelines(f"{row['epoch']},{row['train']:.6f},{row['validation']:.6f}\n"
+                      for row in model.header["training"]["curve"])
     for item in model.header["training"]["failed_songs"]:
         print(f"vsep train: failed {item['song']}: {item['error']}", file=sys.stderr)
     if not args.quiet:
