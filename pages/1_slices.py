@@ -6,6 +6,7 @@ import streamlit as st
 
 from vsep_core.errors import VsepError
 from vsep_core.fingerprint import METRICS
+from vsep_core.stems import labels
 from vsep_core.views import VIEWS
 from vsep_app import cache, figures, jobs, loading, state, ui
 
@@ -94,10 +95,12 @@ if source is not None:
                     guess = cache.predicted_fingerprints(source, settings)
                     st.plotly_chart(figures.predicted_fingerprint_figure(
                         detail["slice_0_raw"]["vocal_profile"], guess["predicted"][:, window],
-                        guess["mixture"][:, window], pair.sr, window, t, target=target),
+                        guess["mixture"][:, window], pair.sr, window, t, target=target,
+                        predicted=labels(guess["target"]).target),
                         theme=None, config={"displayModeBar": False}, key="predicted_fingerprint")
                     if guess["target"] != source.names.name:
-                        st.caption(f"The bundled model predicts the {guess['target']}, not the {target}.")
+                        st.caption(f"The bundled model predicts the {labels(guess['target']).target}, not the "
+                                   f"{target}: its curve is shown for comparison only.")
                 except VsepError as exc:
                     st.info(f"No learned prediction for these settings: {exc}")
                 ui.mark_charts_ready()

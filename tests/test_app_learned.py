@@ -99,3 +99,17 @@ def test_the_run_command_writes_the_blind_estimate(tmp_path, capsys, method):
                            ["learned_fingerprint"], settings=settings)
     assert metrics["methods"][0]["vocal"]["si_sdr"] == pytest.approx(report["methods"][0]["vocal"]["si_sdr"],
                                                                      abs=1e-9)
+
+
+def test_with_another_stem_as_the_target_the_prediction_says_it_is_the_vocal():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.selectbox(key="sample_target").set_value("drums").run()
+    at.button[[b.label for b in at.button].index("Load this sample")].click().run()
+    at.switch_page("pages/1_slices.py").run()
+    at.session_state["slices_tab"] = "One window up close"
+    at.run(timeout=RUN_TIMEOUT)
+    _ok(at)
+    spec = _chart(at, "predicted_fingerprint")
+    assert [trace["name"] for trace in spec["data"]] == ["mixture", "true drums", "predicted vocal (blind)"]
+    assert any("predicts the vocal, not the drums" in c.value for c in at.caption)
