@@ -234,3 +234,27 @@ def test_the_train_command_reports_bad_input(tmp_path, capsys):
     assert "Unknown target" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m.npz")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_attribute_asks_which_views_of_the_prediction_help(tmp_path, capsys):
+    import soundfile as sf
+
+    from vsep_core.cli import main
+    from vsep_core.evaluate import evaluate_pair, load_pair
+
+    mixture, vocal, sr = synthesise(random_song_spec(780, 0))
+    sf.write(tmp_path / "mixture.wav", mixture, sr, subtype="FLOAT")
+    sf.write(tmp_path / "vocal.wav", vocal, sr, subtype="FLOAT")
+    assert main(["attribute", "--mixture", str(tmp_path / "mixture.wav"), "--vocal", str(tmp_path / "vocal.wav"),
+                 "--level", "as-is", "--method", "learned_fingerprint", "--slices", "2", "--quiet",
+                 "--json", str(tmp_path / "a.json")]) == 0
+    assert "learned_fingerprint (blind)" in capsys.readouterr().out
+    found = json.loads((tmp_path / "a.json").read_text())
+    assert [row["name"] for row in found["slices"]] == ["slice_1_horizontal", "slice_2_vertical"]
+    for row in found["slices"]:
+        assert row["delta_si_sdr"] == pytest.approx(row["with_si_sdr"] - found["baseline"]["si_sdr"])
+    # The baseline is the method itself: evaluate's figure for the same pair.
+    settings = Settings(level="as_is")
+    report = evaluate_pair(load_pair(tmp_path / "mixture.wav", vocal=tmp_path / "vocal.wav", settings=settings),
+                           ["learned_fingerprint"], settings=settings)
+    assert found["baseline"]["si_sdr"] == pytest.approx(report["methods"][0]["vocal"]["si_sdr"], abs=1e-6)

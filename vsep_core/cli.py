@@ -298,8 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "and the difference; with --method joint, each slice added to the joint "
                                      "loss instead. Losses beside every figure.")
     _add_audio_arguments(att)
-    att.add_argument("--method", choices=("seed", "joint"), default="seed",
-                     help="attribute the seed chain's slices, or slices added to the joint loss (%(default)s)")
+    att.add_argument("--method", choices=("seed", "joint", "learned_fingerprint"), default="seed",
+                     help="attribute the seed chain's slices, or slices added to the joint loss, or (blind) slices of "
+                          "the learned model's predicted spectrogram added to its round trip (%(default)s)")
     att.add_argument("--weight", type=float, default=1.0,
                      help="weight of each slice added to the joint loss (--method joint) (%(default)s)")
     att.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
@@ -482,6 +483,11 @@ def main_attribute(args) -> int:
         if args.method == "joint":
             found = attribute_joint(truth, settings, joint, slices=order[:max_slices], weight=args.weight,
                                     progress=bar)
+        elif args.method == "learned_fingerprint":  # blind: vsep_core/learned.py
+            from .learned import attribute_learned
+
+            found = attribute_learned(truth, settings, slices=order[:max_slices], weight=args.weight, progress=bar)
+            print("learned_fingerprint (blind): each slice of the predicted spectrogram added to the round trip")
         else:
             found = attribute_slices(truth, settings, order=order, n_slices=max_slices, progress=bar)
     print(format_attribution(found))
