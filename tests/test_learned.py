@@ -258,3 +258,19 @@ def test_attribute_asks_which_views_of_the_prediction_help(tmp_path, capsys):
     report = evaluate_pair(load_pair(tmp_path / "mixture.wav", vocal=tmp_path / "vocal.wav", settings=settings),
                            ["learned_fingerprint"], settings=settings)
     assert found["baseline"]["si_sdr"] == pytest.approx(report["methods"][0]["vocal"]["si_sdr"], abs=1e-6)
+
+
+def test_training_reads_musdb_style_folders_for_any_stem(tmp_path):
+    from vsep_core.learned_songs import folder_songs, generator
+
+    specs = [dict(random_song_spec(781, i), folder=f"song_{i}") for i in range(2)]
+    generator().write_musdb(tmp_path / "musdb", pairs=specs)
+    (tmp_path / "musdb" / "broken").mkdir()  # no mixture: skipped with the reason, as batch reports it
+    songs, skipped = folder_songs([tmp_path / "musdb"], "drums")
+    assert [s.name for s in songs] == ["musdb/song_0", "musdb/song_1"]
+    assert skipped == [("broken", "no mixture file (mixture.wav, mix.flac ...).")]
+    model = train(songs, target="drums", config=TINY, n_workers=0)
+    assert model.target == "drums" and model.header["training"]["songs"] == 2
+    vocal_songs, _ = folder_songs([tmp_path / "musdb"], "vocals")
+    assert train(vocal_songs, config=TINY, n_workers=0).header["training"]["list_sha256"] != \
+        model.header["training"]["list_sha256"]
