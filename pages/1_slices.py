@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from vsep_core.errors import VsepError
 from vsep_core.fingerprint import METRICS
+from vsep_core.stems import labels
 from vsep_core.views import VIEWS
 from vsep_app import cache, figures, jobs, loading, permalink, state, ui
 
@@ -89,6 +91,18 @@ if source is not None:
                 detail = cache.window_detail(source, settings, window)
                 st.plotly_chart(figures.profiles_grid(detail, pair.sr, window, t, target=target), theme=None,
                                 config={"displayModeBar": False}, key="profiles_grid")
+                try:  # the blind method's view of this window (the bundled model predicts the raw view)
+                    guess = cache.predicted_fingerprints(source, settings)
+                    st.plotly_chart(figures.predicted_fingerprint_figure(
+                        detail["slice_0_raw"]["vocal_profile"], guess["predicted"][:, window],
+                        guess["mixture"][:, window], pair.sr, window, t, target=target,
+                        predicted=labels(guess["target"]).target),
+                        theme=None, config={"displayModeBar": False}, key="predicted_fingerprint")
+                    if guess["target"] != source.names.name:
+                        st.caption(f"The bundled model predicts the {labels(guess['target']).target}, not the "
+                                   f"{target}: its curve is shown for comparison only.")
+                except VsepError as exc:
+                    st.info(f"No learned prediction for these settings: {exc}")
                 ui.mark_charts_ready()
                 st.markdown("##### The 25 measurements of this window")
                 view = st.selectbox("View", [v.name for v in VIEWS], format_func=ui.slice_label, key="metrics_view")

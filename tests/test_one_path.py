@@ -106,7 +106,8 @@ def test_runs_named_as_evaluate_names_them(pair_files):
     names = [m["name"] for m in report["methods"]]
     best = result.best_progressive.n
     assert names == ([f"seed_progressive_{best}"] if best == 3 else [f"seed_progressive_{best}", "seed_progressive_3"])
-    assert REFERENCE_METHODS == ("phase_oracle", "exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture")
+    assert REFERENCE_METHODS == ("phase_oracle", "exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss",
+                                 "learned_fingerprint", "mixture")
 
 
 def test_evaluate_experiment_refuses_what_does_not_fit(pair_files):

@@ -274,6 +274,20 @@ def window_detail(source: Source, settings: Settings, window: int) -> dict:
     return _window_detail(source.identity, subset(settings, ANALYSIS_FIELDS), int(window), _source=source)
 
 
+@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
+def _predicted_fingerprints(identity: str, settings_dict: dict, _source: Source) -> dict:
+    from vsep_core.learned import predicted_fingerprints
+
+    settings = Settings.from_dict(settings_dict)
+    return predicted_fingerprints(pair(_source, settings).mixture, settings)
+
+
+def predicted_fingerprints(source: Source, settings: Settings) -> dict:
+    """The bundled learned model's prediction of the target's raw-view fingerprint from the mixture alone
+    (:func:`vsep_core.learned.predicted_fingerprints`; raises VsepError for settings the model was not made for)."""
+    return _predicted_fingerprints(source.identity, settings.to_dict(), _source=source)
+
+
 # --- optimisation -----------------------------------------------------------------
 
 @dataclass

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # waveform_svg, and a server's first visitor should not wait for them.
 
 VOCAL_COLOUR, MIXTURE_COLOUR = "#E45756", "#4C78A8"
+PREDICTED_COLOUR = "#54A24B"
 
 
 def _cell_colour(value: float, lim: float) -> str:
@@ -86,6 +87,26 @@ def profiles_grid(detail: dict, sr: int, window: int, t: float, cols: int = 4, t
     fig.update_layout(height=230 * rows, template="plotly_white", margin=dict(l=40, r=10, t=70, b=30),
                       title=f"Fingerprints at window {window} ({t:.2f} s): {target} (red) and mixture (blue)",
                       legend=dict(orientation="h", x=1, xanchor="right", y=1.04))
+    return fig
+
+
+def predicted_fingerprint_figure(true_profile, predicted_profile, mixture_profile, sr: int, window: int, t: float,
+                                 target: str = "vocal", predicted: str = "vocal") -> go.Figure:
+    """One window's raw-view fingerprint: the true target's, the learned model's prediction (from the mixture
+    alone) of the stem it was trained for (``predicted``), and the mixture's."""
+    import plotly.graph_objects as go
+
+    khz = np.linspace(0.0, sr / 2000.0, len(true_profile))
+    fig = go.Figure()
+    for y, name, colour, dash in ((mixture_profile, "mixture", MIXTURE_COLOUR, "solid"),
+                                  (true_profile, f"true {target}", VOCAL_COLOUR, "solid"),
+                                  (predicted_profile, f"predicted {predicted} (blind)", PREDICTED_COLOUR, "dot")):
+        fig.add_trace(go.Scatter(x=khz, y=y, mode="lines", name=name, line=dict(width=1.4, color=colour, dash=dash),
+                                 hovertemplate=f"{name}: %{{y:.1f}} dB at %{{x:.2f}} kHz<extra></extra>"))
+    fig.update_layout(height=320, template="plotly_white", margin=dict(l=40, r=10, t=50, b=30),
+                      title=f"Raw view at window {window} ({t:.2f} s): what the learned model believes the {predicted} "
+                            "looks like",
+                      xaxis_title="kHz", yaxis_title="dB", legend=dict(orientation="h", x=1, xanchor="right", y=1.1))
     return fig
 
 

@@ -226,7 +226,7 @@ def attribution(truth: Pair, settings: Settings, *, method: str = "seed", slices
     truth : Pair
         The pair at its true scale.
     settings : Settings
-    method : {"seed", "joint"}
+    method : {"seed", "joint", "learned_fingerprint"}
     slices : sequence of str, optional
         The chain (seed) or the slices to add one at a time (joint); default 1 … 18.
     joint : JointSettings, optional
@@ -243,8 +243,12 @@ def attribution(truth: Pair, settings: Settings, *, method: str = "seed", slices
 
     if method == "joint":
         return attribute_joint(truth, settings, joint, slices=slices, weight=weight, progress=progress)
+    if method == "learned_fingerprint":  # blind: each slice of the predicted spectrogram added to the round trip
+        from .learned import attribute_learned
+
+        return attribute_learned(truth, settings, slices=slices, weight=weight, progress=progress)
     if method != "seed":
-        raise VsepError(f"Unknown attribution method {method!r}; use seed or joint.")
+        raise VsepError(f"Unknown attribution method {method!r}; use seed, joint or learned_fingerprint.")
     return attribute_slices(truth, settings, order=slices, progress=progress)
 
 

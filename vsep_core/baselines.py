@@ -75,6 +75,7 @@ METHODS: "OrderedDict[str, Callable[..., Separator]]" = OrderedDict([
     ("repet_sim", lambda settings, order, used, joint: RepetSim()),
     ("hpss", lambda settings, order, used, joint: TwoStageHPSS()),
     ("hpss_percussive", lambda settings, order, used, joint: PercussiveHPSS()),
+    ("learned_fingerprint", lambda settings, order, used, joint: __import__("learned", globals(), None, ["_"], 1).LearnedFingerprint(settings)),
     ("mixture", lambda settings, order, used, joint: MixtureAsEstimate()),
 ])
 

@@ -263,9 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
                                      "greedy ordering search, and the audio of every run. The results folder is "
                                      "written beside its place and moved there when complete.")
     _add_audio_arguments(run)
-    run.add_argument("--method", choices=("seed", "joint"), default="seed",
+    run.add_argument("--method", choices=("seed", "joint", "learned_fingerprint"), default="seed",
                      help="seed: the research workload (progressive runs, --greedy); joint: every window's EQ "
-                          "learned at once through the whole round trip (see the joint options) (%(default)s)")
+                          "learned at once through the whole round trip (see the joint options); "
+                          "learned_fingerprint: blind, the bundled model's fingerprint predicted from the mixture "
+                          "alone (the target file is read only for --metrics) (%(default)s)")
     run.add_argument("--greedy", action="store_true", help="also run the greedy ordering search")
     run.add_argument("--out", default="results", metavar="DIR",
                      help="output folder: new, empty, or an earlier run's results (replaced when the new run "
@@ -309,8 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "and the difference; with --method joint, each slice added to the joint "
                                      "loss instead. Losses beside every figure.")
     _add_audio_arguments(att)
-    att.add_argument("--method", choices=("seed", "joint"), default="seed",
-                     help="attribute the seed chain's slices, or slices added to the joint loss (%(default)s)")
+    att.add_argument("--method", choices=("seed", "joint", "learned_fingerprint"), default="seed",
+                     help="attribute the seed chain's slices, or slices added to the joint loss, or (blind) slices of "
+                          "the learned model's predicted spectrogram added to its round trip (%(default)s)")
     att.add_argument("--weight", type=float, default=1.0,
                      help="weight of each slice added to the joint loss (--method joint) (%(default)s)")
     att.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
@@ -368,6 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("target", metavar="URL_OR_FOLDER", help="postgresql://… or a folder")
     copy.add_argument("--files", default=None, metavar="DIR", help="the target's files folder (VSEP_STORE_FILES)")
     store.set_defaults(func=main_store)
+
+    from .learned_cli import add_train_parser  # the train command's arguments and body: vsep_core/learned_cli.py
+
+    add_train_parser(sub)
     return parser
 
 
@@ -383,6 +390,10 @@ def main_run(args) -> int:
 
     if args.method == "joint":
         return main_run_joint(args)
+    if args.method == "learned_fingerprint":  # blind: vsep_core/learned_cli.py
+        from .learned_cli import main_run_learned
+
+        return main_run_learned(args)
     t0 = time.perf_counter()
     settings, order, max_slices = _checked_settings(args, "run")
     runs = _checked_write(args, max_slices)
@@ -491,6 +502,8 @@ def main_attribute(args) -> int:
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
         found = attribution(truth, settings, method=args.method, slices=order[:max_slices], joint=joint,
                             weight=args.weight, progress=bar)
+        if args.method == "learned_fingerprint":
+            print("learned_fingerprint (blind): each slice of the predicted spectrogram added to the round trip")
     print(format_attribution(found))
     if args.json:
         path = write_json(found, args.json)

@@ -42,7 +42,8 @@ from .stems import labels, pair_target
 from .text import terminal_text
 
 #: Ceilings and floors measured beside an experiment's runs (names in :mod:`vsep_core.baselines`).
-REFERENCE_METHODS = ("phase_oracle", "exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "mixture")
+REFERENCE_METHODS = ("phase_oracle", "exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "learned_fingerprint",
+                     "mixture")
 
 
 def reference_methods(target_name: str | None = None) -> tuple:
