@@ -83,7 +83,7 @@ elif mode == "Upload files":
                                   type=AUDIO_TYPES, key="upload_other")
     for col, chosen_file in ((c1, mix_file), (c2, other_file)):
         if chosen_file is not None:  # what "Load" will read, so a message is never about another file
-            col.caption(f"Ready: {ui.md_escape(loading.display_name(chosen_file.name))}, "
+            col.caption(f"Ready: {ui.plain(loading.display_name(chosen_file.name))}, "
                         f"{chosen_file.size / 1e6:.1f} MB")
     st.caption(f"WAV, FLAC, OGG, MP3 or M4A, up to {loading.upload_cap_mb()} MB and 20 minutes each (a bigger file "
                "is refused by the browser with a red mark: send a FLAC or MP3 copy). The two files must be the "
@@ -92,7 +92,7 @@ elif mode == "Upload files":
         with ui.guard("Loading the files"), st.spinner("Reading and checking the two files…"):
             source = loading.upload_source(mix_file, other_file, kind, upload_target)
             loading.activate(source, state.settings())
-            applied(f"Loaded {ui.md_escape(source.label)}.")
+            applied(f"Loaded {ui.plain(source.label)}.")
 
 else:
     st.info(recorder.SECURE_ORIGIN_NOTE, icon=":material/mic:")
@@ -142,9 +142,9 @@ st.divider()
 if source is None:
     st.info("Nothing is loaded yet.")
 else:
-    st.subheader(f"Loaded: {ui.md_escape(source.label)}")
+    st.subheader(f"Loaded: {ui.plain(source.label)}")
     if source.note and source.origin != "sample":  # a sample's description is shown where it is chosen
-        st.caption(ui.md_escape(source.note))
+        st.caption(ui.plain(source.note))
     with ui.guard("Showing the loaded pair"):
         pair = cache.pair(source, settings)
         players = [("Mixture", source.mixture, source.mixture_name),

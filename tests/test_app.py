@@ -440,7 +440,7 @@ def test_a_recording_becomes_the_active_pair():
 def test_sessions_do_not_see_each_others_uploads():
     first, second = _new_app(), _new_app()
     _upload(first, ("mine.wav", _sample_bytes("mixture")), ("my_vocal.wav", _sample_bytes("vocal")))
-    assert "Loaded: " + ui.md_escape("mine.wav + my_vocal.wav") in _subheaders(first)
+    assert "Loaded: " + ui.plain("mine.wav + my_vocal.wav") in _subheaders(first)
     second.run()
     assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(second)
     assert second.session_state["vsep_source"].label == SAMPLE_LABEL

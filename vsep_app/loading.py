@@ -19,14 +19,6 @@ from . import cache, recorder, sample, state
 from .state import Source
 
 
-_MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>$~|:{}"})
-
-
-def md_escape(text: str) -> str:
-    """``text`` shown literally in Markdown: a file name such as ``$x$`` or ``[a](b)`` is not formatted."""
-    return str(text).translate(_MARKDOWN_SPECIAL)
-
-
 def activate(source: Source, settings: Settings) -> Source:
     """Check that ``source`` prepares with ``settings``, then make it the active pair.
 
@@ -42,8 +34,8 @@ def activate(source: Source, settings: Settings) -> Source:
             raise
         # The engine names files by role; say which files were read, so a message is never taken for
         # one about a file chosen earlier.
-        raise VsepError(f"{exc} (Read: mixture “{md_escape(source.mixture_name)}”, {source.other_kind} "
-                        f"“{md_escape(source.other_name)}”.)") from exc
+        raise VsepError(f"{exc} (Read: mixture “{source.mixture_name}”, {source.other_kind} "
+                        f"“{source.other_name}”.)") from exc
     state.set_source(source)
     return source
 
@@ -112,10 +104,10 @@ def upload_source(mixture, other, other_kind: str, target_name: str = "vocals") 
     for role, item in (("mixture", mixture), (role_other, other)):
         name, data = _name_bytes(item)
         if len(data) > cap * 1024 * 1024:  # the browser checks this too; a hostile client may not
-            raise VsepError(f"The {role} file “{md_escape(name)}” is {len(data) / 1e6:.1f} MB; the limit is "
+            raise VsepError(f"The {role} file “{name}” is {len(data) / 1e6:.1f} MB; the limit is "
                             f"{cap} MB per file.")
         if len(data) == 0:
-            raise VsepError(f"The {role} file “{md_escape(name)}” is empty (0 bytes).")
+            raise VsepError(f"The {role} file “{name}” is empty (0 bytes).")
         files.append((name, data))
     (mix_name, mix_bytes), (other_name, other_bytes) = files
     return Source.create(label=f"{mix_name} + {other_name}", origin="upload", mixture=mix_bytes, other=other_bytes,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import traceback
 from contextlib import contextmanager
 
@@ -14,9 +15,30 @@ from vsep_core.errors import VsepError
 from vsep_core.settings import Settings
 
 from . import cache, state
-from .loading import md_escape  # noqa: F401  (pages use ui.md_escape)
 
 _LOG = logging.getLogger("vsep_app")
+
+# Characters that start Markdown, HTML or Streamlit formatting anywhere in a line: emphasis, code, links and
+# images ([ ] !), HTML and autolinks (< > &), maths ($), colours, icons and emoji shortcodes (:), tables (|),
+# strikethrough (~), directives ({ }), headings (#). A backslash before any ASCII punctuation shows it as is.
+_INLINE_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_{}[]<>!#$&|~:"})
+# At the start of a line: list items, quotes, setext underlines, numbered lists.
+_LINE_START = re.compile(r"^(\s*)([-+=]|\d+\.)", re.MULTILINE)
+# Bare web addresses and e-mail addresses, which GitHub-flavoured Markdown links after escapes are read:
+# a zero-width space after "www", after "://"'s colon and after "@" keeps them text.
+_AUTOLINK = re.compile(r"(?i)(www)(?=\\?\.)|(:)(?=//)|(@)")
+
+
+def plain(text) -> str:
+    """``text`` shown literally wherever Streamlit reads Markdown (``st.error``, captions, toasts, titles).
+
+    The one escaping helper for everything a visitor typed or uploaded (file names, labels, messages that
+    quote them): no emphasis, link, image, HTML, colour, icon, maths or list comes out of it. Apply it once,
+    where the text is drawn.
+    """
+    out = _AUTOLINK.sub(lambda m: m.group(0) + "\u200b", str(text))
+    out = out.translate(_INLINE_SPECIAL)
+    return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), out)
 
 LEVEL_LABELS = {
     "independent": "Normalise each file on its own (the research code's prepare step)",
@@ -106,7 +128,7 @@ def guard(what: str = "This step"):
     try:
         yield
     except VsepError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")  # messages quote file names: shown literally
     except Exception as exc:  # noqa: BLE001 - the page must stay up
         _LOG.exception("%s hit an unexpected problem", what)
         st.error(f"{what} hit an unexpected problem ({type(exc).__name__}). What you loaded and computed is "
@@ -172,14 +194,14 @@ def sidebar(sb) -> None:
     if source is None:
         sb.caption("Nothing loaded yet.")
     else:
-        sb.markdown(f"**{md_escape(source.label)}**")
+        sb.markdown(f"**{plain(source.label)}**")
         n_samples = None
         try:
             pair = cache.pair(source, settings)
             n_samples = pair.n_samples
             sb.caption(f"{source.origin} · target: {source.target_label} · analysed {pair.duration_s:.2f} s at {pair.sr} Hz")
         except VsepError as exc:
-            sb.warning(str(exc))
+            sb.warning(plain(exc))
     sb.markdown("#### Settings")
     seed_badge(settings, sb)
     sb.caption("  \n".join(settings_lines(settings, n_samples if source is not None else None)))
