@@ -269,7 +269,7 @@ if source is not None:
                   "the views in the loss, weighted; not comparable with the research method's loss.")
         estimate = outcome["estimate"]
         joint_wav = audio.wav_bytes(estimate.vocal, estimate.sr)
-        st.audio(joint_wav, format="audio/wav")
+        ui.play(joint_wav)
         st.download_button(f"Download the joint {source.names.target} (WAV)", joint_wav,
                            file_name=f"joint_extracted_{source.names.target_file}.wav", mime="audio/wav", key="joint_download",
                            icon=":material/download:")

@@ -486,7 +486,7 @@ def test_identical_bytes_under_other_names_never_show_the_first_visitors_names(m
 
 
 def test_an_unexpected_error_is_a_short_message(monkeypatch):
-    def broken(source):
+    def broken(*args):
         raise RuntimeError("something deep inside broke")
 
     monkeypatch.setattr(cache, "waveforms", broken)
@@ -498,7 +498,7 @@ def test_an_unexpected_error_is_a_short_message(monkeypatch):
 
 
 def test_the_person_running_the_server_can_ask_for_tracebacks(monkeypatch):
-    def broken(source):
+    def broken(*args):
         raise RuntimeError("something deep inside broke")
 
     monkeypatch.setattr(cache, "waveforms", broken)

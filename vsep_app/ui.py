@@ -8,6 +8,7 @@ import re
 import traceback
 from contextlib import contextmanager
 
+import numpy as np
 import streamlit as st
 
 from vsep_core import ORACLE_NOTE
@@ -223,9 +224,33 @@ def sidebar(sb) -> None:
         oracle_note(source.names.name) if source is not None else ORACLE_NOTE)
 
 
-def audio_player(label: str, data, *, sample_rate: int | None = None, fmt: str = "audio/wav") -> None:
-    st.markdown(f"**{label}**")
-    st.audio(data, format=fmt, sample_rate=sample_rate)
+def audio_player(label: str, data, *, sample_rate: int | None = None, fmt: str = "audio/wav",
+                 content_digest: str | None = None) -> None:
+    st.markdown(f"**{plain(label)}**")
+    play(data, fmt, sample_rate=sample_rate, content_digest=content_digest)
+
+
+def play(data, fmt: str = "audio/wav", *, sample_rate: int | None = None, content_digest: str | None = None,
+         where=None) -> None:
+    """``st.audio`` whose media URL stands for the whole content, never for another session's file.
+
+    Streamlit names a media file by a hash of its length, its MIME type and, above 1 MiB, only three 64 KiB
+    samples of its bytes (head, middle, tail): two different files that agree there got one URL, and one
+    visitor's player played another visitor's audio. The MIME type given here carries the SHA-256 of the
+    whole content as a parameter (``audio/wav; content=…``, a valid MIME type that browsers play as
+    ``audio/wav``), so files that differ anywhere get different URLs. ``content_digest`` is that digest
+    when already known (a :class:`~vsep_app.state.Source` keeps its files'); a signal (array) is written
+    as a 16-bit WAV first, peak-normalised as Streamlit would.
+    """
+    from vsep_core import audio
+
+    if not isinstance(data, (bytes, bytearray)):
+        if sample_rate is None:
+            raise ValueError("a signal needs its sample rate")
+        data = audio.wav_bytes(audio.peak_normalise(np.asarray(data, dtype=np.float32)), int(sample_rate))
+        fmt, content_digest = "audio/wav", None
+    digest = content_digest or state.digest(bytes(data))
+    (where or st).audio(bytes(data), format=f"{fmt}; content={digest}")
 
 
 def mime_for(name: str) -> str:
