@@ -459,6 +459,8 @@ def _run_on_thread(job: Callable, emit: Callable, lease: Lease | None, box: dict
             box["result"] = job(emit)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, never to the process
             box["error"] = exc
+            if isinstance(exc, JobStopped):  # for the operator: which jobs the budget or a closed tab ended
+                log.warning("vsep job stopped: %s", type(exc).__name__)
         finally:
             _held.lease = None
             if release is not None:
@@ -568,6 +570,7 @@ def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None
         if not finished:  # this thread stopped waiting: nobody will use the result
             control.stop(JobAbandoned)
             release()
+            log.warning("vsep job slot given back: its page stopped waiting")
     if "error" in box:
         raise box["error"]
     return box["result"]
