@@ -375,3 +375,24 @@ def test_an_accepted_decompression_bomb_draws_its_waveform_from_the_segment_only
     assert errors == "-", errors
     assert images == "1" and "mixture 1194.00 s, 192000 Hz, 8 ch" in caption, caption
     assert int(grown_mb) < 150, f"the session's peak memory grew by {grown_mb} MB ({seconds} s) loading the bombs"
+
+
+def test_the_alignment_fix_refuses_a_file_too_long_at_its_rate_before_decoding_it(monkeypatch):
+    """The fix rewrites the whole target file: one that would be huge decoded is refused from its header."""
+    from vsep_core.errors import VsepError
+    from vsep_core.settings import Settings
+
+    from vsep_app import cache, sample
+
+    source = loading.sample_source(sample.default_pair())
+    monkeypatch.setattr(loading, "MAX_ALIGN_SAMPLES", N - 1)  # the sample's vocal is N samples long
+
+    def never(*args):
+        raise AssertionError("decoded the whole file")
+
+    monkeypatch.setattr(cache, "decoded_other", never)
+    with pytest.raises(VsepError, match="too long at its sample rate"):
+        loading.aligned_source(source, {"lag_samples": 10, "gain": 1.0}, Settings())
+    monkeypatch.setattr(loading, "MAX_ALIGN_SAMPLES", N)
+    with pytest.raises(AssertionError, match="decoded the whole file"):  # at the limit it goes on to decode
+        loading.aligned_source(source, {"lag_samples": 10, "gain": 1.0}, Settings())

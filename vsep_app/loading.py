@@ -145,6 +145,10 @@ def recording_source(take: recorder.Take, instrumental: Decoded, instrumental_na
              f"{level_db:+.1f} dB against the instrumental (RMS).")
 
 
+#: The most samples (per channel) of a target file the alignment fix rewrites: 20 minutes at 48 kHz.
+MAX_ALIGN_SAMPLES = 20 * 60 * 48_000
+
+
 def aligned_source(source: Source, alignment: dict, settings: Settings) -> Source:
     """The source with its target file delayed and scaled as the alignment check found.
 
@@ -154,6 +158,16 @@ def aligned_source(source: Source, alignment: dict, settings: Settings) -> Sourc
     """
     from vsep_core.alignment import apply_alignment
 
+    # The fix rewrites the whole file at its own rate (mono, 32-bit float): refuse what would be huge in
+    # memory (a small FLAC of 20 minutes at 192 kHz is 229 M samples, 0.9 GB) before decoding it.
+    info = audio.probe(source.other, name=source.other_label)
+    samples = info.frames if info.frames >= 0 else int((info.duration_s if np.isfinite(info.duration_s) else 0)
+                                                       * info.sr)
+    if samples > MAX_ALIGN_SAMPLES:
+        raise VsepError(f"The {source.other_label} file is too long at its sample rate to be rewritten here "
+                        f"({samples / 1e6:.0f} million samples; the limit is {MAX_ALIGN_SAMPLES / 1e6:.1f} million, "
+                        "20 minutes at 48 kHz). Measure it aligned with the command line (evaluate --apply-alignment), or "
+                        "upload a copy at 48 kHz or less.")
     other = cache.decoded_other(source)
     lag = int(round(alignment["lag_samples"] * other.sr / settings.sr))
     gain = float(alignment["gain"])
