@@ -16,7 +16,7 @@ import streamlit as st
 from vsep_core.alignment import is_fixable
 from vsep_core.settings import Settings
 from vsep_core.stems import TARGET_NAMES, labels
-from vsep_app import cache, figures, loading, recorder, sample, state, ui
+from vsep_app import cache, figures, jobs, loading, recorder, sample, state, ui
 
 frame = ui.setup_page("Load audio")
 
@@ -84,7 +84,7 @@ elif mode == "Upload files":
                                   type=AUDIO_TYPES, key="upload_other")
     for col, chosen_file in ((c1, mix_file), (c2, other_file)):
         if chosen_file is not None:  # what "Load" will read, so a message is never about another file
-            col.caption(f"Ready: {ui.md_escape(loading.display_name(chosen_file.name))}, "
+            col.caption(f"Ready: {ui.plain(loading.display_name(chosen_file.name))}, "
                         f"{chosen_file.size / 1e6:.1f} MB")
     st.caption(f"WAV, FLAC, OGG, MP3 or M4A, up to {loading.upload_cap_mb()} MB and 20 minutes each (a bigger file "
                "is refused by the browser with a red mark: send a FLAC or MP3 copy). The two files must be the "
@@ -93,7 +93,7 @@ elif mode == "Upload files":
         with ui.guard("Loading the files"), st.spinner("Reading and checking the two files…"):
             source = loading.upload_source(mix_file, other_file, kind, upload_target)
             loading.activate(source, state.settings())
-            applied(f"Loaded {ui.md_escape(source.label)}.")
+            applied(f"Loaded {ui.plain(source.label)}.")
 
 else:
     st.info(recorder.SECURE_ORIGIN_NOTE, icon=":material/mic:")
@@ -111,8 +111,9 @@ else:
                 data, inst_name = ((up.getvalue(), loading.display_name(up.name)) if up is not None
                                    else (None, ""))
             if data is not None:
-                st.audio(data, format="audio/wav" if backing.startswith("A bundled") else ui.mime_for(inst_name))
-                instrumental = cache.decode(data, "instrumental", inst_name)
+                ui.play(data, "audio/wav" if backing.startswith("A bundled") else ui.mime_for(inst_name))
+                # As long as the longest take, in the job pool: never a whole upload decoded (bounded memory).
+                instrumental = jobs.run(lambda: cache.decode(data, "instrumental", inst_name, recorder.MAX_TAKE_S))
         with c2:
             level_db = st.slider("Vocal level against the instrumental (dB)", -20.0, 10.0, 0.0, 0.5, key="rec_level",
                                  help="RMS level of your voice relative to the instrumental in the mix: 0 dB is "
@@ -138,35 +139,32 @@ else:
 
 source = state.source()
 settings = state.settings()
-alignment_box = None  # where the alignment check goes (drawn last, see the end of the page)
+alignment_box = wave_box = None  # where the alignment check and the waveforms go (drawn last, see the end)
 st.divider()
 if source is None:
     st.info("Nothing is loaded yet.")
 else:
-    st.subheader(f"Loaded: {ui.md_escape(source.label)}")
+    st.subheader(f"Loaded: {ui.plain(source.label)}")
     if source.note and source.origin != "sample":  # a sample's description is shown where it is chosen
-        st.caption(ui.md_escape(source.note))
+        st.caption(ui.plain(source.note))
     with ui.guard("Showing the loaded pair"):
         pair = cache.pair(source, settings)
-        players = [("Mixture", source.mixture, source.mixture_name),
+        players = [("Mixture", source.mixture, source.mixture_name, source.mixture_digest),
                    (f"{source.other_label.capitalize()} (the target)" if source.other_kind == "vocal"
-                    else source.other_label.capitalize(), source.other, source.other_name)]
+                    else source.other_label.capitalize(), source.other, source.other_name, source.other_digest)]
         if source.instrumental is not None and source.other_kind == "vocal":
-            players.append(("Instrumental", source.instrumental, "instrumental.wav"))
+            players.append(("Instrumental", source.instrumental, "instrumental.wav", None))
         cols = st.columns(len(players) + (source.other_kind == "instrumental"))
-        for col, (label, data, name) in zip(cols, players):
+        for col, (label, data, name, known) in zip(cols, players):
             with col:
-                ui.audio_player(label, data, fmt=ui.mime_for(name))
+                ui.audio_player(label, data, fmt=ui.mime_for(name), content_digest=known or None)
         if source.other_kind == "instrumental":
             with cols[-1]:
                 ui.audio_player("Vocal (mixture − instrumental, analysed segment)", pair.vocal, sample_rate=pair.sr)
 
-        waves = cache.waveforms(source)
-        st.image(figures.waveform_svg(waves, (settings.start_s, settings.start_s + pair.duration_s)),
-                 width="stretch")
-        durations = " · ".join(f"{k} {w['duration_s']:.2f} s, {w['sr']} Hz, {w['channels']} ch" for k, w in waves.items())
-        st.caption(f"Files: {durations}. Analysed: {pair.duration_s:.2f} s from {settings.start_s:g} s at "
-                   f"{pair.sr} Hz, mono.")
+        # Drawn last (see the end of the page): made in the job pool, from the analysed segment only.
+        wave_box = st.empty()
+        wave_box.caption("Drawing the waveforms of the analysed segment…")
 
         st.markdown("##### Alignment check")
         st.caption(f"Does the {source.other_label} sit sample-exactly inside the mixture? The method itself compares "
@@ -257,6 +255,23 @@ if st.button("Reset to the research code's settings", icon=":material/restart_al
     st.rerun()
 
 ui.link("slices", "Next: look at the 19 slice views", ":material/arrow_forward:")
+
+# --- the waveforms, into their place above ------------------------------------------------
+
+if wave_box is not None:
+    with ui.guard("The waveforms"):
+        # In the job pool like any work on the files (a busy server shows this visitor's place in line), and
+        # from the bounded segment the engine decoded for the pair: never from the whole files, whose decoded
+        # size a small upload can make huge (19.9 min at 192 kHz × 8 channels is 0.5 MB of FLAC, 7 GB decoded).
+        waves = jobs.run(lambda: cache.waveforms(source, settings),
+                         lambda ahead: wave_box.caption(jobs.waiting_text(ahead)))
+        with wave_box.container():
+            st.image(figures.waveform_svg(waves), width="stretch")
+            durations = " · ".join(f"{k} {w['duration_s']:.2f} s, {w['sr']} Hz, {w['channels']} ch"
+                                   for k, w in waves.items())
+            first = next(iter(waves.values()))
+            st.caption(f"Files: {durations}. Analysed (drawn above): {first['segment_s']:.2f} s from "
+                       f"{settings.start_s:g} s at {first['analysis_sr']} Hz, mono.")
 
 # --- the alignment check, into its place above -----------------------------------------
 

@@ -110,7 +110,7 @@ elif source is not None:
         def player(label: str, path: str, key: str, col) -> None:
             with col:
                 st.markdown(f"**{label}**")
-                st.audio(files[path], format="audio/wav")
+                ui.play(files[path])
                 st.download_button("WAV", lambda: files[path], file_name=path.replace("/", "_"), mime="audio/wav",
                                    key=f"dl_{key}", icon=":material/download:", on_click="ignore")
 

@@ -323,3 +323,80 @@ def test_a_whole_song_over_the_dashboards_segment_limit_is_refused_with_the_sett
         cache.pair(source, Settings(duration_s=None))
     monkeypatch.setenv("VSEP_MAX_SEGMENT_S", "200")  # the person running the server may allow more
     assert cache.pair(source, Settings(duration_s=None)).duration_s == pytest.approx(100.0, abs=0.01)
+
+
+_WAVEFORM_PROBE = """
+import resource, sys, time
+from pathlib import Path
+from streamlit.testing.v1 import AppTest
+app, mixture, vocal = sys.argv[1:4]
+at = AppTest.from_file(app, default_timeout=300)
+at.run()
+at.radio(key="load_mode").set_value("Upload files").run()
+import threading
+for thread in threading.enumerate():  # the background warm-up's imports are not the upload's memory
+    if thread.name == "vsep-warmup":
+        thread.join(300)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+at.file_uploader(key="upload_mixture").set_value(("mixture.flac", Path(mixture).read_bytes(), "audio/flac"))
+at.file_uploader(key="upload_other").set_value(("vocal.flac", Path(vocal).read_bytes(), "audio/flac"))
+at.run()
+at.button(key="load_uploads").click().run(timeout=300)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+captions = [c.value for c in at.caption if c.value.startswith("Files: ")]
+print(int((peak - base) / 1024), f"{time.perf_counter() - t0:.1f}", len(at.get("image")), "|".join(
+    e.value for e in at.error) or "-", captions[0] if captions else "no waveform caption")
+"""
+
+
+def test_an_accepted_decompression_bomb_draws_its_waveform_from_the_segment_only(tmp_path):
+    """Issue 17: two small FLACs of 19.9 min at 192 kHz with 8 channels, inside every limit, are loaded.
+
+    The Load page drew their waveforms from the whole files (decoded: 1.8 G samples each, 917 MB each mixed
+    to mono; the server went from 0.98 to 4.1 GB for one visitor). Now the waveforms come from the analysed
+    segment the pair reads (4.7 s here), in the job pool: measured in a subprocess, the session's peak
+    memory grows by less than 150 MB and the page shows the waveform of the files it loaded.
+    """
+    import shutil
+    import subprocess
+    import sys
+
+    paths = {}
+    for role, expr in (("mixture", "0.3*sin(2*PI*440*t)+0.3*sin(2*PI*220*t)"), ("vocal", "0.3*sin(2*PI*440*t)")):
+        paths[role] = tmp_path / f"{role}.flac"
+        # A tone for 2 s (the analysed segment must not be silent), then silence to 19.9 min; big FLAC blocks.
+        subprocess.run([shutil.which("ffmpeg"), "-v", "error", "-y", "-f", "lavfi", "-i",
+                        f"aevalsrc={'|'.join([expr] * 8)}:s=192000:d=2,apad=whole_dur=1194", "-c:a", "flac",
+                        "-compression_level", "0", "-frame_size", "32768", str(paths[role])],
+                       check=True, timeout=600)
+        assert paths[role].stat().st_size < 3_000_000  # 7 GB of 32-bit samples once decoded
+    out = subprocess.run([sys.executable, "-c", _WAVEFORM_PROBE, APP, str(paths["mixture"]), str(paths["vocal"])],
+                         capture_output=True, text=True, timeout=900, cwd=REPO,
+                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    grown_mb, seconds, images, errors, caption = out.stdout.strip().splitlines()[-1].split(" ", 4)
+    assert errors == "-", errors
+    assert images == "1" and "mixture 1194.00 s, 192000 Hz, 8 ch" in caption, caption
+    assert int(grown_mb) < 150, f"the session's peak memory grew by {grown_mb} MB ({seconds} s) loading the bombs"
+
+
+def test_the_alignment_fix_refuses_a_file_too_long_at_its_rate_before_decoding_it(monkeypatch):
+    """The fix rewrites the whole target file: one that would be huge decoded is refused from its header."""
+    from vsep_core.errors import VsepError
+    from vsep_core.settings import Settings
+
+    from vsep_app import cache, sample
+
+    source = loading.sample_source(sample.default_pair())
+    monkeypatch.setattr(loading, "MAX_ALIGN_SAMPLES", N - 1)  # the sample's vocal is N samples long
+
+    def never(*args):
+        raise AssertionError("decoded the whole file")
+
+    monkeypatch.setattr(cache, "decoded_other", never)
+    with pytest.raises(VsepError, match="too long at its sample rate"):
+        loading.aligned_source(source, {"lag_samples": 10, "gain": 1.0}, Settings())
+    monkeypatch.setattr(loading, "MAX_ALIGN_SAMPLES", N)
+    with pytest.raises(AssertionError, match="decoded the whole file"):  # at the limit it goes on to decode
+        loading.aligned_source(source, {"lag_samples": 10, "gain": 1.0}, Settings())

@@ -168,23 +168,77 @@ def test_a_session_interrupted_while_waiting_leaves_the_line():
     assert after.result == "next" and jobs.waiting_text(0) in after.texts()
 
 
-def test_the_slot_is_held_until_the_work_ends_even_if_the_caller_stops_watching():
+def test_a_job_whose_caller_stops_watching_is_stopped_and_frees_its_slot_at_once():
     pool = JobPool(1)
-    finish = threading.Event()
+    reports, stopped = threading.Event(), threading.Event()
+    seen = {}
 
     def job(emit):
         emit(("progress", 0.1, "started"))
-        finish.wait(10)
+        reports.wait(10)  # a long pass: the engine reports again only at its end
+        try:
+            emit(("progress", 0.5, "next pass"))
+        except jobs.JobStopped as exc:
+            seen["stop"] = exc
+            stopped.set()
+            raise
+        return "finished anyway"
 
     def stop_watching(events, elapsed, done):
         if events:
-            raise KeyboardInterrupt  # any exception on the script thread while the worker runs
+            raise KeyboardInterrupt  # what Streamlit raises in a script thread whose tab was closed (StopException)
 
     with pytest.raises(KeyboardInterrupt):
         run_with_events(job, stop_watching, interval=0.0, poll=0.005, job_pool=pool)
-    assert pool.running == 1  # the worker is still computing (its result will fill the cache)
-    finish.set()
-    wait_for(lambda: pool.running == 0)
+    assert pool.running == 0  # the slot is free while the abandoned job is still in its pass
+    after = Caller(pool, lambda emit: "next visitor")
+    after.start()
+    after.join(10)
+    assert after.result == "next visitor"
+    reports.set()
+    assert stopped.wait(10) and isinstance(seen["stop"], jobs.JobAbandoned)
+
+
+def test_a_checkpoint_that_raises_stops_the_job_even_when_it_reports_nothing():
+    pool = JobPool(1)
+    calls = []
+
+    def checkpoint():
+        calls.append(time.monotonic())
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Streamlit stopping the script at its yield point
+
+    release = threading.Event()
+    with pytest.raises(KeyboardInterrupt):
+        run_with_events(lambda emit: release.wait(10), lambda *a: None, poll=0.005, job_pool=pool,
+                        checkpoint=checkpoint, check_every=0.01)
+    assert len(calls) == 2 and pool.running == 0
+    release.set()
+
+
+def test_a_job_over_its_time_budget_stops_with_a_message_naming_the_setting():
+    pool = JobPool(1)
+
+    def reporting(emit):
+        while True:
+            emit(("progress", 0.0, "a step"))
+            time.sleep(0.01)
+
+    caller_errors = []
+    for job in (reporting, lambda emit: time.sleep(3)):  # the second reports nothing: given up a second later
+        try:
+            run_with_events(job, lambda *a: None, poll=0.005, job_pool=pool, time_limit_s=0.2)
+        except jobs.JobTimeLimit as exc:
+            caller_errors.append(exc)
+        assert pool.running == 0
+    assert len(caller_errors) == 2
+    assert all(jobs.TIME_LIMIT_ENV in str(e) and "0.2 s" in str(e) for e in caller_errors)
+
+
+def test_the_time_budget_comes_from_the_environment():
+    assert jobs.job_time_limit_s({"VSEP_JOB_TIME_S": "90"}) == 90.0
+    for bad in ("0", "-5", "soon", "nan", "inf", ""):
+        assert jobs.job_time_limit_s({"VSEP_JOB_TIME_S": bad}) == jobs.DEFAULT_TIME_LIMIT_S
 
 
 def test_nested_jobs_reuse_the_slot_instead_of_waiting_for_themselves():

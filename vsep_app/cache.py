@@ -83,17 +83,18 @@ def content_key(*parts) -> str:
 # --- decoding and preparing -------------------------------------------------------
 
 @st.cache_data(max_entries=2, ttl=TTL, **_OPTS)
-def _decode(content_digest: str, role: str, _data: bytes, _label: str) -> audio.Decoded:
+def _decode(content_digest: str, role: str, max_s: float | None, _data: bytes, _label: str) -> audio.Decoded:
     # Keyed on content and role only: what is kept holds no file name (``_label`` names the file in an
     # error message, and errors are never cached), so another visitor's identical bytes get no name of ours.
-    return dataclasses.replace(audio.decode(_data, name=_label, mono=True), name=role)
+    return dataclasses.replace(audio.decode(_data, name=_label, mono=True, duration_s=max_s), name=role)
 
 
-def decode(data: bytes, role: str, file_name: str = "") -> audio.Decoded:
-    """Decode a whole file (cached on its content: the recorder's instrumental); named by ``role``."""
+def decode(data: bytes, role: str, file_name: str = "", max_s: float | None = None) -> audio.Decoded:
+    """Decode a file, its first ``max_s`` seconds if given (cached on its content: the recorder's
+    instrumental, which is only needed as long as a take); named by ``role``."""
     from .state import digest
 
-    return _decode(digest(data), role, _data=data, _label=_file_label(role, file_name))
+    return _decode(digest(data), role, max_s, _data=data, _label=_file_label(role, file_name))
 
 
 def decoded_other(source: Source) -> audio.Decoded:
@@ -175,23 +176,32 @@ def alignment(source: Source, settings: Settings) -> dict:
 
 
 @st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
-def _waveforms(identity: str, _source: Source, max_points: int = 2000) -> dict:
-    """Min/max envelopes of the whole files (cheap to draw for any length); the samples are not kept."""
+def _waveforms(identity: str, pair_settings: dict, _source: Source, max_points: int = 2000) -> dict:
+    """Min/max envelopes of the analysed segment, from the bounded pair the engine decoded.
+
+    Never from the whole files: a file's header is read for its length, rate and channels, but its samples
+    only as far as the pair reads them (the dashboard's segment limit), so a small upload that decodes to
+    gigabytes (long, 192 kHz, 8 channels) costs no more than any other.
+    """
+    t = truth(_source, Settings().replace(**pair_settings))
+    other = t.vocal if _source.other_kind == "vocal" else t.mixture - t.vocal
+    start_s = float(pair_settings["start_s"])
     out = {}
-    for label, data in (("mixture", _source.mixture), (_source.other_label, _source.other)):
-        probed = audio.probe(data, name=label)
-        dec = audio.decode(data, name=label, mono=True)  # channels averaged block by block: bounded memory
-        y = dec.samples[0]
+    for label, data, y in (("mixture", _source.mixture, t.mixture), (_source.other_label, _source.other, other)):
+        probed = audio.probe(data, name=label)  # the header only
         block = max(1, -(-len(y) // max_points))
         blocks = np.pad(y, (0, -len(y) % block)).reshape(-1, block)
-        out[label] = {"t": np.arange(blocks.shape[0]) * block / dec.sr, "max": blocks.max(axis=1),
-                      "min": blocks.min(axis=1), "duration_s": dec.duration_s, "sr": dec.sr,
-                      "channels": probed.channels}
+        duration = probed.duration_s if np.isfinite(probed.duration_s) else \
+            t.info.get("source_durations_s", {}).get(label, float("nan"))
+        out[label] = {"t": start_s + np.arange(blocks.shape[0]) * block / t.sr, "max": blocks.max(axis=1),
+                      "min": blocks.min(axis=1), "duration_s": duration, "sr": probed.sr,
+                      "channels": probed.channels, "segment_s": t.duration_s, "analysis_sr": t.sr}
     return out
 
 
-def waveforms(source: Source) -> dict:
-    return _waveforms(source.identity, _source=source)
+def waveforms(source: Source, settings: Settings) -> dict:
+    """The analysed segment's envelopes by role, with each file's duration, rate and channels (its header)."""
+    return _waveforms(source.identity, subset(settings, PAIR_FIELDS), _source=source)
 
 
 # --- analysis and the slice views --------------------------------------------------

@@ -127,17 +127,21 @@ def waveform_svg(waves: dict, segment: tuple[float, float] | None = None, *, wid
                  height: int = 170) -> str:
     """Waveform envelopes (label → {"t", "min", "max"}) as a small SVG picture.
 
-    A plain SVG (no charting library) so the first page draws at once; the
-    analysed segment is shaded.
+    A plain SVG (no charting library) so the first page draws at once. The
+    time axis spans the envelopes' times; ``segment`` (start, end in s), if
+    given, is shaded.
     """
     colours = {"mixture": "#4C78A8", "vocal": "#E45756", "instrumental": "#54A24B"}
     left, right, top, bottom = 44, 8, 22, 24
     w, h = width - left - right, height - top - bottom
-    duration = max(float(wv["t"][-1]) if len(wv["t"]) else 0.0 for wv in waves.values()) or 1.0
+    # The time axis spans the envelopes given (the analysed segment need not start at 0).
+    origin = min((float(wv["t"][0]) for wv in waves.values() if len(wv["t"])), default=0.0)
+    end = max((float(wv["t"][-1]) for wv in waves.values() if len(wv["t"])), default=origin)
+    duration = (end - origin) or 1.0
     peak = max(float(max(np.max(np.abs(wv["max"])), np.max(np.abs(wv["min"])))) for wv in waves.values()) or 1.0
 
     def x(t):
-        return left + w * np.asarray(t) / duration
+        return left + w * (np.asarray(t) - origin) / duration
 
     def y(v):
         return top + h / 2 - (h / 2) * np.asarray(v) / peak
@@ -146,7 +150,7 @@ def waveform_svg(waves: dict, segment: tuple[float, float] | None = None, *, wid
              f'font-family="sans-serif" font-size="11" fill="#555">']
     parts.append(f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="#fafafa" stroke="#ddd"/>')
     if segment is not None:
-        x0, x1 = x(min(segment[0], duration)), x(min(segment[1], duration))
+        x0, x1 = x(min(max(segment[0], origin), end)), x(min(max(segment[1], origin), end))
         parts.append(f'<rect x="{x0:.1f}" y="{top}" width="{max(x1 - x0, 1):.1f}" height="{h}" fill="#F58518" '
                      f'fill-opacity="0.12"/><text x="{x0 + 4:.1f}" y="{top + 12}">analysed segment</text>')
     for label, wv in waves.items():
@@ -156,7 +160,7 @@ def waveform_svg(waves: dict, segment: tuple[float, float] | None = None, *, wid
         parts.append(f'<polygon points="{upper} {lower}" fill="{colours.get(label, "#888")}" fill-opacity="0.55" '
                      f'stroke="none"/>')
     step = _nice_step(duration)
-    for tick in np.arange(0.0, duration + 1e-9, step):
+    for tick in np.arange(np.ceil(origin / step) * step, end + 1e-9, step):
         parts.append(f'<text x="{x(tick):.1f}" y="{height - 8}" text-anchor="middle">{tick:g}</text>')
     parts.append(f'<text x="{left + w}" y="{height - 8}" text-anchor="end">s</text>')
     for v, text in ((peak, f"{peak:.2f}"), (0.0, "0"), (-peak, f"{-peak:.2f}")):

@@ -47,6 +47,7 @@ from typing import Callable, Iterator
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from vsep_core.cluster import SCHEDULER_ENV, Remote, scheduler_address
+from vsep_core.errors import VsepError
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,116 @@ def default_workers(environ: dict | None = None) -> int:
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     return max(1, min(cores, MAX_DEFAULT_WORKERS))
+
+
+#: Environment variable: the most seconds one job may compute before it is stopped (with a message).
+TIME_LIMIT_ENV = "VSEP_JOB_TIME_S"
+#: The default time budget per job (seconds). The longest legitimate job of the dashboard's ranges, the
+#: progressive test N = 1 … 18 with the iterative loop at 1000 iterations on a 50 s segment, is ~190 passes of
+#: ~1.7 s (2 cores); the greedy search with the loop at such settings would take hours and is stopped.
+DEFAULT_TIME_LIMIT_S = 600.0
+
+
+def job_time_limit_s(environ: dict | None = None) -> float:
+    """``VSEP_JOB_TIME_S`` if it is a positive number of seconds, else :data:`DEFAULT_TIME_LIMIT_S`."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(TIME_LIMIT_ENV, "").strip()
+    if raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = 0.0
+        if value > 0 and value == value and value != float("inf"):
+            return value
+        log.warning("%s=%r is not a positive number of seconds; using the default", TIME_LIMIT_ENV, raw)
+    return DEFAULT_TIME_LIMIT_S
+
+
+class JobStopped(VsepError):
+    """A job stopped before its end (its page stopped waiting for it, or it hit the time budget)."""
+
+
+class JobTimeLimit(JobStopped):
+    """A job ran longer than the server's time budget per job (:data:`TIME_LIMIT_ENV`)."""
+
+    def __init__(self, limit_s: float):
+        super().__init__(f"This job was stopped after {limit_s:g} s: that is this server's time limit per job "
+                         f"({TIME_LIMIT_ENV}). Choose fewer slices or iterations, the closed form (“How a pass "
+                         "is computed”), or a shorter segment, and run it again.")
+        self.limit_s = limit_s
+
+
+class JobAbandoned(JobStopped):
+    """The page that started a job stopped waiting for it (the tab was closed, the session ended, a rerun)."""
+
+    def __init__(self):
+        super().__init__("This job was stopped: the page that started it was closed or started something else.")
+
+
+class JobControl:
+    """Cooperative cancellation of one job: the engine's progress callbacks call :meth:`check`.
+
+    Python threads cannot be killed; a job stops at its next progress report
+    (the engine reports at least once per pass, step or scored method), where
+    :meth:`check` raises :class:`JobStopped` once the job was stopped or its
+    time budget is spent. The exception unwinds the engine call (a cached
+    function caches nothing then) and the worker thread ends.
+    """
+
+    def __init__(self, limit_s: float):
+        self.limit_s = float(limit_s)
+        self.deadline = time.monotonic() + self.limit_s
+        self._stopped: Callable[[], JobStopped] | None = None
+
+    def stop(self, why: Callable[[], JobStopped]) -> None:
+        if self._stopped is None:
+            self._stopped = why
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped is not None
+
+    def overdue(self, grace_s: float = 0.0) -> bool:
+        return time.monotonic() > self.deadline + grace_s
+
+    def check(self) -> None:
+        """Raise :class:`JobStopped` if the job was stopped or is over its time budget."""
+        if self._stopped is None and self.overdue():
+            self.stop(lambda: JobTimeLimit(self.limit_s))
+        if self._stopped is not None:
+            raise self._stopped()
+
+
+def _once(release: Callable[[], None]) -> Callable[[], None]:
+    """``release`` callable any number of times from any thread; it runs once."""
+    lock, done = threading.Lock(), [False]
+
+    def call() -> None:
+        with lock:
+            if done[0]:
+                return
+            done[0] = True
+        release()
+
+    return call
+
+
+def _streamlit_checkpoint() -> Callable[[], None] | None:
+    """A cheap yield point for this script thread, or ``None`` outside a Streamlit script run.
+
+    Streamlit stops or reruns a script only where it sends the page something
+    (the documented behaviour: most ``st`` calls are the points where a rerun or
+    stop takes effect). A job's waiting loop may draw nothing for seconds, so
+    it empties an invisible placeholder now and then: a stop (the tab was
+    closed, the session ended) or a rerun then takes effect within that time,
+    and the job is stopped with it (see :func:`run_with_events`).
+    """
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    import streamlit as st
+
+    placeholder = st.empty()
+    return placeholder.empty
 
 
 def waiting_text(ahead: int) -> str:
@@ -341,17 +452,22 @@ def _drop_remote() -> None:
     _remote = None
 
 
-def _run_on_thread(job: Callable, emit: Callable, lease: Lease | None, box: dict) -> threading.Thread:
+def _run_on_thread(job: Callable, emit: Callable, lease: Lease | None, box: dict,
+                   release: Callable[[], None] | None = None) -> threading.Thread:
+    release = release or (lease.release if lease is not None else None)
+
     def target() -> None:
         _held.lease = lease
         try:
             box["result"] = job(emit)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, never to the process
             box["error"] = exc
+            if isinstance(exc, JobStopped):  # for the operator: which jobs the budget or a closed tab ended
+                log.warning("vsep job stopped: %s", type(exc).__name__)
         finally:
             _held.lease = None
-            if lease is not None:
-                lease.release()
+            if release is not None:
+                release()
 
     worker = threading.Thread(target=target, name="vsep-job", daemon=True)
     ctx = get_script_run_ctx()
@@ -361,13 +477,17 @@ def _run_on_thread(job: Callable, emit: Callable, lease: Lease | None, box: dict
 
 
 def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None], *, interval: float = 0.25,
-                    poll: float = 0.02, job_pool: JobPool | None = None):
+                    poll: float = 0.02, job_pool: JobPool | None = None, time_limit_s: float | None = None,
+                    checkpoint: Callable[[], None] | None = None, check_every: float = 0.5):
     """Call ``job(emit)`` in a slot of the pool on a worker thread; pass what it emits to ``on_events`` here.
 
     Parameters
     ----------
     job : callable(emit) -> result
-        ``emit(event)`` may be called from the worker with any object.
+        ``emit(event)`` may be called from the worker with any object. It is
+        also where the job is stopped: once the caller stopped waiting or the
+        time budget is spent, ``emit`` raises :class:`JobStopped` (so pass it
+        on to the engine's progress callbacks).
     on_events : callable(events, elapsed_s, done)
         Called on this (the script's) thread with the events gathered since
         the last call, at most every ``interval`` seconds, and once more when
@@ -378,6 +498,20 @@ def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None
         browser an update, which costs it tens of milliseconds: keep them few.
     job_pool : JobPool, optional
         The pool to queue in (default: the process-wide :func:`pool`).
+    time_limit_s : float, optional
+        The job's time budget once it runs (default :func:`job_time_limit_s`).
+        Over it, the job stops at its next progress report and this raises
+        :class:`JobTimeLimit`; a job that reports nothing is given up a second
+        later (its slot is freed, the thread stops at its next report).
+    checkpoint : callable, optional
+        Called on this thread every ``check_every`` seconds while waiting (by
+        default, in a Streamlit script run, an invisible placeholder is emptied:
+        the point where Streamlit stops a script whose tab was closed).
+
+    When this thread stops waiting before the job is done (an exception from
+    ``on_events`` or ``checkpoint``: Streamlit stopping the script of a closed
+    tab or an ended session, or a rerun), the job is stopped too and its slot is
+    given back at once, so the next visitor in line starts.
 
     Returns
     -------
@@ -391,31 +525,55 @@ def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None
         on_events([("progress", 0.0, waiting_text(ahead))], time.perf_counter() - start, False)
 
     held = getattr(_held, "lease", None)
-    lease = held.retain() if held is not None else job_pool.acquire(on_wait, owner=current_owner())
+    nested = held is not None
+    lease = held.retain() if nested else job_pool.acquire(on_wait, owner=current_owner())
+    control = JobControl(job_time_limit_s() if time_limit_s is None else time_limit_s)
     events: queue.SimpleQueue = queue.SimpleQueue()
+
+    def emit(event) -> None:
+        control.check()
+        events.put(event)
+
     box: dict = {}
+    release = _once(lease.release)
     try:
-        worker = _run_on_thread(job, events.put, lease, box)
+        worker = _run_on_thread(job, emit, lease, box, release)
         worker.start()
     except BaseException:
-        lease.release()
+        release()
         raise
-    last = start
+    if checkpoint is None and not nested:
+        checkpoint = _streamlit_checkpoint()
+    last = checked = start
     pending: list = []
-    while True:
-        worker.join(poll)
-        alive = worker.is_alive()
+    finished = False
+    try:
         while True:
-            try:
-                pending.append(events.get_nowait())
-            except queue.Empty:
+            worker.join(poll)
+            alive = worker.is_alive()
+            while True:
+                try:
+                    pending.append(events.get_nowait())
+                except queue.Empty:
+                    break
+            now = time.perf_counter()
+            if not alive or (pending and now - last >= interval):
+                on_events(pending, now - start, not alive)
+                pending, last = [], now
+            if not alive:
                 break
-        now = time.perf_counter()
-        if not alive or (pending and now - last >= interval):
-            on_events(pending, now - start, not alive)
-            pending, last = [], now
-        if not alive:
-            break
+            if checkpoint is not None and now - checked >= check_every:
+                checkpoint()
+                checked = now
+            if control.overdue(grace_s=1.0):  # the job has not reported since its budget ran out
+                control.stop(lambda: JobTimeLimit(control.limit_s))
+                raise JobTimeLimit(control.limit_s)
+        finished = True
+    finally:
+        if not finished:  # this thread stopped waiting: nobody will use the result
+            control.stop(JobAbandoned)
+            release()
+            log.warning("vsep job slot given back: its page stopped waiting")
     if "error" in box:
         raise box["error"]
     return box["result"]

@@ -19,14 +19,6 @@ from . import cache, recorder, sample, state
 from .state import Source
 
 
-_MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>$~|:{}"})
-
-
-def md_escape(text: str) -> str:
-    """``text`` shown literally in Markdown: a file name such as ``$x$`` or ``[a](b)`` is not formatted."""
-    return str(text).translate(_MARKDOWN_SPECIAL)
-
-
 def activate(source: Source, settings: Settings) -> Source:
     """Check that ``source`` prepares with ``settings``, then make it the active pair.
 
@@ -42,8 +34,8 @@ def activate(source: Source, settings: Settings) -> Source:
             raise
         # The engine names files by role; say which files were read, so a message is never taken for
         # one about a file chosen earlier.
-        raise VsepError(f"{exc} (Read: mixture “{md_escape(source.mixture_name)}”, {source.other_kind} "
-                        f"“{md_escape(source.other_name)}”.)") from exc
+        raise VsepError(f"{exc} (Read: mixture “{source.mixture_name}”, {source.other_kind} "
+                        f"“{source.other_name}”.)") from exc
     state.set_source(source)
     return source
 
@@ -112,10 +104,10 @@ def upload_source(mixture, other, other_kind: str, target_name: str = "vocals") 
     for role, item in (("mixture", mixture), (role_other, other)):
         name, data = _name_bytes(item)
         if len(data) > cap * 1024 * 1024:  # the browser checks this too; a hostile client may not
-            raise VsepError(f"The {role} file “{md_escape(name)}” is {len(data) / 1e6:.1f} MB; the limit is "
+            raise VsepError(f"The {role} file “{name}” is {len(data) / 1e6:.1f} MB; the limit is "
                             f"{cap} MB per file.")
         if len(data) == 0:
-            raise VsepError(f"The {role} file “{md_escape(name)}” is empty (0 bytes).")
+            raise VsepError(f"The {role} file “{name}” is empty (0 bytes).")
         files.append((name, data))
     (mix_name, mix_bytes), (other_name, other_bytes) = files
     return Source.create(label=f"{mix_name} + {other_name}", origin="upload", mixture=mix_bytes, other=other_bytes,
@@ -154,6 +146,10 @@ def recording_source(take: recorder.Take, instrumental: Decoded, instrumental_na
              f"{level_db:+.1f} dB against the instrumental (RMS).")
 
 
+#: The most samples (per channel) of a target file the alignment fix rewrites: 20 minutes at 48 kHz.
+MAX_ALIGN_SAMPLES = 20 * 60 * 48_000
+
+
 def aligned_source(source: Source, alignment: dict, settings: Settings) -> Source:
     """The source with its target file delayed and scaled as the alignment check found.
 
@@ -163,6 +159,16 @@ def aligned_source(source: Source, alignment: dict, settings: Settings) -> Sourc
     """
     from vsep_core.alignment import apply_alignment
 
+    # The fix rewrites the whole file at its own rate (mono, 32-bit float): refuse what would be huge in
+    # memory (a small FLAC of 20 minutes at 192 kHz is 229 M samples, 0.9 GB) before decoding it.
+    info = audio.probe(source.other, name=source.other_label)
+    samples = info.frames if info.frames >= 0 else int((info.duration_s if np.isfinite(info.duration_s) else 0)
+                                                       * info.sr)
+    if samples > MAX_ALIGN_SAMPLES:
+        raise VsepError(f"The {source.other_label} file is too long at its sample rate to be rewritten here "
+                        f"({samples / 1e6:.0f} million samples; the limit is {MAX_ALIGN_SAMPLES / 1e6:.1f} million, "
+                        "20 minutes at 48 kHz). Measure it aligned with the command line (evaluate --apply-alignment), or "
+                        "upload a copy at 48 kHz or less.")
     other = cache.decoded_other(source)
     lag = int(round(alignment["lag_samples"] * other.sr / settings.sr))
     gain = float(alignment["gain"])

@@ -287,7 +287,7 @@ def show(shown: Shared) -> None:
     show_text(escape(record.title), "h1", "font-size:2.75rem;font-weight:700;line-height:1.2;padding:1.25rem 0 1rem;margin:0")
     st.caption(f"A published vsep result (from the {'command line' if share.get('source') == 'command line' else 'dashboard'}): "
                f"{float(share.get('duration_s') or 0):.2f} s at {int(share.get('sr') or 0)} Hz, target: "
-               f"{ui.md_escape(names['label'])}. "
+               f"{ui.plain(names['label'])}. "
                f"Published {time.strftime('%Y-%m-%d', time.gmtime(record.created_at))}; this link works until "
                f"{time.strftime('%Y-%m-%d', time.gmtime(record.expires_at))} "
                f"(results are kept {shown.store.limits.retention_days:g} days). Read-only: nothing is computed.")
@@ -318,7 +318,7 @@ def show(shown: Shared) -> None:
         for start in range(0, len(items), per_row):
             for col, (label, path) in zip(st.columns(per_row), items[start:start + per_row]):
                 with col:
-                    st.markdown(f"**{ui.md_escape(label)}**")
+                    st.markdown(f"**{ui.plain(label)}**")
                     st.audio(shown.file(path), format="audio/flac")
 
     arrays = shown.plots()

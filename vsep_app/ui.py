@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import traceback
 from contextlib import contextmanager
 
+import numpy as np
 import streamlit as st
 
 from vsep_core import ORACLE_NOTE
@@ -14,9 +16,30 @@ from vsep_core.errors import VsepError
 from vsep_core.settings import Settings
 
 from . import cache, state
-from .loading import md_escape  # pages use ui.md_escape
 
 _LOG = logging.getLogger("vsep_app")
+
+# Characters that start Markdown, HTML or Streamlit formatting anywhere in a line: emphasis, code, links and
+# images ([ ] !), HTML and autolinks (< > &), maths ($), colours, icons and emoji shortcodes (:), tables (|),
+# strikethrough (~), directives ({ }), headings (#). A backslash before any ASCII punctuation shows it as is.
+_INLINE_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_{}[]<>!#$&|~:"})
+# At the start of a line: list items, quotes, setext underlines, numbered lists.
+_LINE_START = re.compile(r"^(\s*)([-+=]|\d+\.)", re.MULTILINE)
+# Bare web addresses and e-mail addresses, which GitHub-flavoured Markdown links after escapes are read:
+# a zero-width space after "www", after "://"'s colon and after "@" keeps them text.
+_AUTOLINK = re.compile(r"(?i)(www)(?=\\?\.)|(:)(?=//)|(@)")
+
+
+def plain(text) -> str:
+    """``text`` shown literally wherever Streamlit reads Markdown (``st.error``, captions, toasts, titles).
+
+    The one escaping helper for everything a visitor typed or uploaded (file names, labels, messages that
+    quote them): no emphasis, link, image, HTML, colour, icon, maths or list comes out of it. Apply it once,
+    where the text is drawn.
+    """
+    out = _AUTOLINK.sub(lambda m: m.group(0) + "\u200b", str(text))
+    out = out.translate(_INLINE_SPECIAL)
+    return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), out)
 
 LEVEL_LABELS = {
     "independent": "Normalise each file on its own (the research code's prepare step)",
@@ -114,7 +137,7 @@ def guard(what: str = "This step"):
     try:
         yield
     except VsepError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")  # messages quote file names: shown literally
     except Exception as exc:  # noqa: BLE001 - the page must stay up
         _LOG.exception("%s hit an unexpected problem", what)
         st.error(f"{what} hit an unexpected problem ({type(exc).__name__}). What you loaded and computed is "
@@ -180,14 +203,14 @@ def sidebar(sb) -> None:
     if source is None:
         sb.caption("Nothing loaded yet.")
     else:
-        sb.markdown(f"**{md_escape(source.label)}**")
+        sb.markdown(f"**{plain(source.label)}**")
         n_samples = None
         try:
             pair = cache.pair(source, settings)
             n_samples = pair.n_samples
             sb.caption(f"{source.origin} · target: {source.target_label} · analysed {pair.duration_s:.2f} s at {pair.sr} Hz")
         except VsepError as exc:
-            sb.warning(str(exc))
+            sb.warning(plain(exc))
     sb.markdown("#### Settings")
     seed_badge(settings, sb)
     sb.caption("  \n".join(settings_lines(settings, n_samples if source is not None else None)))
@@ -209,9 +232,33 @@ def sidebar(sb) -> None:
         oracle_note(source.names.name) if source is not None else ORACLE_NOTE)
 
 
-def audio_player(label: str, data, *, sample_rate: int | None = None, fmt: str = "audio/wav") -> None:
-    st.markdown(f"**{label}**")
-    st.audio(data, format=fmt, sample_rate=sample_rate)
+def audio_player(label: str, data, *, sample_rate: int | None = None, fmt: str = "audio/wav",
+                 content_digest: str | None = None) -> None:
+    st.markdown(f"**{plain(label)}**")
+    play(data, fmt, sample_rate=sample_rate, content_digest=content_digest)
+
+
+def play(data, fmt: str = "audio/wav", *, sample_rate: int | None = None, content_digest: str | None = None,
+         where=None) -> None:
+    """``st.audio`` whose media URL stands for the whole content, never for another session's file.
+
+    Streamlit names a media file by a hash of its length, its MIME type and, above 1 MiB, only three 64 KiB
+    samples of its bytes (head, middle, tail): two different files that agree there got one URL, and one
+    visitor's player played another visitor's audio. The MIME type given here carries the SHA-256 of the
+    whole content as a parameter (``audio/wav; content=…``, a valid MIME type that browsers play as
+    ``audio/wav``), so files that differ anywhere get different URLs. ``content_digest`` is that digest
+    when already known (a :class:`~vsep_app.state.Source` keeps its files'); a signal (array) is written
+    as a 16-bit WAV first, peak-normalised as Streamlit would.
+    """
+    from vsep_core import audio
+
+    if not isinstance(data, (bytes, bytearray)):
+        if sample_rate is None:
+            raise ValueError("a signal needs its sample rate")
+        data = audio.wav_bytes(audio.peak_normalise(np.asarray(data, dtype=np.float32)), int(sample_rate))
+        fmt, content_digest = "audio/wav", None
+    digest = content_digest or state.digest(bytes(data))
+    (where or st).audio(bytes(data), format=f"{fmt}; content={digest}")
 
 
 def mime_for(name: str) -> str:
