@@ -535,6 +535,7 @@ def metrics_section(metrics: dict, marks: dict) -> None:
     config["SIR/SAR split"] = st.column_config.TextColumn("SIR/SAR split", width=120, help=GLOSSARY["SIR/SAR split"])
     config["mark"] = st.column_config.TextColumn("mark", width=110, help=LOSS_VS_QUALITY)
     complement = {c.label for c in scores.columns_of("complement")}
+    complement |= {f"{scores.complement} {label}" for _, label in FIELD_COLUMNS}
 
     def draw() -> None:
         # The target's scores first, so the table fits the page; its complement's on request.

@@ -256,22 +256,25 @@ def attribution(truth: Pair, settings: Settings, *, method: str = "seed", slices
 
 def score_methods(truth: Pair, methods, settings: Settings | None = None, *,
                   window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = MAX_LAG_S,
-                  order=None, max_slices: int | None = None, joint=None, progress: Progress = None) -> dict:
+                  order=None, max_slices: int | None = None, joint=None, progress: Progress = None,
+                  bss_filters: str = "global") -> dict:
     """Run named methods on a truth pair and score them: :func:`vsep_core.evaluate.evaluate_pair`'s report.
 
-    ``window_s`` is the BSS Eval frame length (``None``: one whole-signal figure).
+    ``window_s`` is the BSS Eval frame length (``None``: one whole-signal figure); ``bss_filters`` its
+    distortion filters (``"global"``, SiSEC's, or ``"framewise"``).
     """
     from .evaluate import evaluate_pair
 
     return evaluate_pair(truth, methods, settings=settings, window_s=window_s, align=align, max_lag_s=max_lag_s,
-                         order=order, max_slices=max_slices, joint=joint, progress=progress)
+                         order=order, max_slices=max_slices, joint=joint, progress=progress, bss_filters=bss_filters)
 
 
-def score_experiment(result: ExperimentResult, truth: Pair, *, methods=None, progress: Progress = None) -> dict:
+def score_experiment(result: ExperimentResult, truth: Pair, *, methods=None, progress: Progress = None,
+                     bss_filters: str = "global") -> dict:
     """An experiment's runs scored beside the reference methods: :func:`vsep_core.evaluate.evaluate_experiment`."""
     from .evaluate import evaluate_experiment
 
-    return evaluate_experiment(result, truth, methods=methods, progress=progress)
+    return evaluate_experiment(result, truth, methods=methods, progress=progress, bss_filters=bss_filters)
 
 
 def quick_scores(result: ExperimentResult, truth: Pair) -> dict:
@@ -283,13 +286,13 @@ def quick_scores(result: ExperimentResult, truth: Pair) -> dict:
 
 def batch_song(song, methods, settings: Settings, *, window_s: float | None = BSS_WINDOW_S, align: bool = False,
                max_lag_s: float = MAX_LAG_S, order=None, max_slices: int | None = None,
-               stem: str | None = None) -> dict:
+               stem: str | None = None, bss_filters: str = "global") -> dict:
     """Evaluate one song of a batch with one stem as the target; never raises (runs on a Dask worker).
 
     Parameters
     ----------
     song : vsep_core.batch.Song
-    methods, settings, window_s, align, max_lag_s, order, max_slices
+    methods, settings, window_s, align, max_lag_s, order, max_slices, bss_filters
         As :func:`score_methods`.
     stem : str, optional
         The target (default the vocal; see ``Song.targets``).
@@ -322,7 +325,7 @@ def batch_song(song, methods, settings: Settings, *, window_s: float | None = BS
             pair = load_pair(song.mixture, vocal=song.vocal, instrumental=instrumental, settings=settings)
         pair.info.setdefault("song", song.name)
         out["report"] = score_methods(pair, methods, settings, window_s=window_s, align=align, max_lag_s=max_lag_s,
-                                      order=order, max_slices=max_slices)
+                                      order=order, max_slices=max_slices, bss_filters=bss_filters)
     except VsepError as exc:
         out["error"] = str(exc)
     except Exception as exc:  # noqa: BLE001 - one broken song must not stop the batch: record it and go on

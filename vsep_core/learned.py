@@ -777,7 +777,7 @@ class LearnedFingerprint:
         return Separation(vocal=vocal_raw, instrumental=instrumental_from_vocal(mixture, vocal_raw),
                           info={"model": str(self.model_path or BUNDLED_MODEL.name),
                                 "model_sha256": model.header["training"]["list_sha256"][:16],
-                                "loss": result.final_loss, "steps": joint.steps})
+                                "round_trip_loss": result.final_loss, "steps": joint.steps})
 
 
 # --- which views help the prediction -------------------------------------------------------------
