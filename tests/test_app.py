@@ -247,6 +247,38 @@ def test_slices_page_draws_every_view_and_one_window(sample_pair):
     assert any("Fingerprints at window 50" in t for t in _chart_titles(at))
 
 
+def test_the_load_page_prefetches_the_slices_views_into_the_memo(monkeypatch):
+    """The Load page computes the Slices page's views on a background thread (jobs.prefetch, which calls no
+    Streamlit and runs under AppTest as on a server); Slices then draws them without computing a view again."""
+    import threading
+
+    from vsep_app import state
+
+    cache._slice_figures.clear()  # an earlier test in this process may have computed these very views
+    cache._magnitude.clear()
+    real = views.compute_view
+    calls = []
+
+    def counting(*args, **kwargs):
+        if threading.current_thread().name != "vsep-warmup":  # the warm-up's tiny pair is not the page's work
+            calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(views, "compute_view", counting)
+    at = _new_app()
+    key, done, _ = at.session_state[state.SLICES_PREFETCH]
+    assert key == cache.slices_key(at.session_state["vsep_source"], at.session_state["vsep_settings"])
+    assert done["vocal"].wait(120), "the prefetch did not finish"
+    assert sorted(calls) == sorted(views.VIEW_NAMES)  # the vocal's 19 views, computed in the background
+    at.switch_page("pages/1_slices.py").run()
+    _assert_no_exception(at)
+    assert _chart_titles(at) == [f"{v.index}: {v.label}" for v in views.VIEWS]
+    assert len(calls) == len(views.VIEW_NAMES)  # served from the memo: not one view computed again
+    at.session_state["slices_tab"] = "Mixture"  # not prefetched: computed now, and counted
+    at.run()
+    assert len(calls) == 2 * len(views.VIEW_NAMES)
+
+
 @pytest.mark.slow  # every run, the greedy search, the scores and every download
 def test_walk_optimise_results_and_downloads(media, sample_pair):
     at = _new_app()

@@ -22,6 +22,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cluster_support import HOST, PYTHON, REPO, closed_cluster, listeners, plain_env, security
+from vsep_app import memo
 from vsep_core import cluster, cluster_codec
 from vsep_core.audio import prepare_pair
 from vsep_core.cluster_setup import make_certificates
@@ -198,12 +199,10 @@ def test_the_dashboard_refuses_an_unauthenticated_scheduler_address(monkeypatch,
     cases = [({"VSEP_DASK_SCHEDULER": "tcp://127.0.0.1:8786"}, "is not a TLS address"),
              ({"VSEP_DASK_SCHEDULER": "tls://127.0.0.1:8786"}, "VSEP_DASK_CERTS is not set"),
              ({"VSEP_DASK_SCHEDULER": "tls://127.0.0.1:8786", "VSEP_DASK_CERTS": str(tmp_path)}, "has no ca.pem")]
-    import streamlit as st
-
     for env, words in cases:
         # Another test in this process may have cached these very runs (the same sample and settings), and a
         # cached result never asks the cluster: start from empty caches.
-        st.cache_data.clear()
+        memo.clear_all()
         monkeypatch.delenv(cluster.CERTS_ENV, raising=False)
         for key, value in env.items():
             monkeypatch.setenv(key, value)
@@ -295,8 +294,6 @@ def test_a_worker_sending_code_instead_of_data_is_refused_on_the_page_and_nothin
     """The issue's end-to-end attack: the workers' vsep task replaced by one that returns an object whose
     unpickling runs a shell command (or the pickle of one, as bytes). A visitor presses Run: the page says the
     result was refused, and the command never runs in this (the dashboard's) process."""
-    import streamlit as st
-
     from vsep_app import jobs
 
     address, certs, _ = closed
@@ -315,7 +312,7 @@ def test_a_worker_sending_code_instead_of_data_is_refused_on_the_page_and_nothin
     undo = _install_on_workers(address, certs, evil_task)
     monkeypatch.setenv(cluster.SCHEDULER_ENV, address)
     monkeypatch.setenv(cluster.CERTS_ENV, str(certs))
-    st.cache_data.clear()  # the run must be computed, not found in a cache
+    memo.clear_all()  # the run must be computed, not found in a cache
     try:
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
         at.run()

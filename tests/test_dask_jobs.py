@@ -16,6 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cluster_support import closed_cluster, security
+from vsep_app import memo
 from vsep_core import cluster
 from vsep_core.audio import prepare_pair
 from vsep_core.errors import VsepError
@@ -119,11 +120,9 @@ def _assert_clean(at: AppTest) -> None:
 def test_the_dashboard_runs_its_jobs_on_the_cluster_end_to_end(dask_cluster, cluster_env):
     """Optimise (run both) and Results with the scheduler named: the worker computes, the page shows the
     engine's numbers."""
-    import streamlit as st
-
     from vsep_app import jobs
 
-    st.cache_data.clear()  # earlier tests in this process may have computed the same pair and settings
+    memo.clear_all()  # earlier tests in this process may have computed the same pair and settings
     with _tasks_on_worker(dask_cluster) as done:
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=RUN_TIMEOUT)
         at.run()

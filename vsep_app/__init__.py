@@ -3,9 +3,10 @@
 ``vsep_core`` never imports Streamlit; everything Streamlit-specific lives
 here and in ``app.py`` / ``pages/``. Pages only lay out widgets and call:
 
-* :mod:`vsep_app.cache` — the one module with Streamlit caching: the
-  ``st.cache_data`` wrappers around ``vsep_core``, keyed on content hashes
-  and settings, and the once-per-server background warm-up (``st.cache_resource``);
+* :mod:`vsep_app.cache` — every cached call into ``vsep_core``, keyed on
+  content hashes and settings, and the once-per-server background warm-up;
+* :mod:`vsep_app.memo` — the one cache they use (the app's own, thread-safe:
+  no ``st.cache_data``, which any client can empty for every session);
 * :mod:`vsep_app.state` — what one browser session has loaded and computed
   (``st.session_state`` only, never module globals);
 * :mod:`vsep_app.sample` — the bundled sample pairs;

@@ -1,11 +1,14 @@
-"""Every cached call into ``vsep_core``: the one module with Streamlit caching.
+"""Every cached call into ``vsep_core``: the one module that decides what the dashboard keeps.
 
-Each cached function is keyed on content: the SHA-256 of the input files'
-bytes (``Source.identity``), the settings that matter for that stage as a
-plain dict, and the slice order and count. Arguments whose names start with
-``_`` (the bytes, the prepared pair, callbacks) are not hashed again; the key
-arguments stand for them. So the same inputs and settings are computed once,
-whichever page or session asks, and switching pages or re-running is instant.
+Each cached function is a :func:`vsep_app.memo.memo` (the app's own thread-safe
+cache; not ``st.cache_data``, which a bare WebSocket can empty for everyone
+and which app code may not call from the job threads) keyed on content: the
+SHA-256 of the input files' bytes (``Source.identity``), the settings that
+matter for that stage as a plain dict, and the slice order and count. Arguments
+whose names start with ``_`` (the bytes, the prepared pair, callbacks) are not
+hashed again; the key arguments stand for them. So the same inputs and settings
+are computed once, whichever page or session asks (two at once: the second
+waits for the first's result), and switching pages or re-running is instant.
 The caches hold only results of content a session supplied itself; what a
 session has loaded and run is in its own ``st.session_state`` (see
 :mod:`vsep_app.state`).
@@ -17,8 +20,9 @@ Stages and the settings they depend on:
 * analysis, slice views, window profiles → :data:`ANALYSIS_FIELDS`;
 * progressive runs, greedy search, EQ curves, downloads → every setting.
 
-Besides these ``st.cache_data`` functions, :func:`warm_up` is a process-wide
-``st.cache_resource``: the background warm-up of :mod:`vsep_app.warmup`.
+Besides these, :func:`warm_up` is kept once per process: the background warm-up of :mod:`vsep_app.warmup`.
+The ``vsep_app`` logger writes where Streamlit's log goes, at its ``logger.level``
+(``--logger.level debug`` shows each memo's computations and hits).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +45,7 @@ from vsep_core.api import GreedyOutcome
 from vsep_core.settings import Settings
 
 from . import jobs
+from .memo import memo
 from .state import RunRecord, Source
 
 if TYPE_CHECKING:
@@ -60,10 +66,27 @@ PAIR_FIELDS = ("sr", "start_s", "duration_s", "n_fft", "level")
 #: Settings that change the spectrograms and fingerprints.
 ANALYSIS_FIELDS = PAIR_FIELDS + ("hop_length", "n_windows", "n_points", "top_db", "pooled_windows")
 
-_OPTS = dict(show_spinner=False)
 #: Entries older than this (seconds: two hours) are dropped, so a long-running server does not keep
-#: every song it saw. A number, not "2h": Streamlit reads such a string with pandas (slow to import).
+#: every song it saw.
 TTL = 2 * 3600
+
+
+def _log_with_streamlit() -> None:
+    """Send the ``vsep_app`` loggers' lines to the server's log, at Streamlit's ``logger.level`` (once).
+
+    Without this they would reach nobody below WARNING (Streamlit configures only its own loggers). Left
+    alone when the operator's own logging configuration already handles them.
+    """
+    logger = logging.getLogger("vsep_app")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(st.get_option("logger.messageFormat")))
+    logger.addHandler(handler)
+    logger.setLevel(str(st.get_option("logger.level")).upper())
+
+
+_log_with_streamlit()
 
 #: Cells of a slice heatmap on screen (rows × columns): about one per pixel at four views per row.
 #: Fewer cells draw faster in the browser.
@@ -82,7 +105,7 @@ def content_key(*parts) -> str:
 
 # --- decoding and preparing -------------------------------------------------------
 
-@st.cache_data(max_entries=2, ttl=TTL, **_OPTS)
+@memo(max_entries=2, ttl=TTL)
 def _decode(content_digest: str, role: str, max_s: float | None, _data: bytes, _label: str) -> audio.Decoded:
     # Keyed on content and role only: what is kept holds no file name (``_label`` names the file in an
     # error message, and errors are never cached), so another visitor's identical bytes get no name of ours.
@@ -119,7 +142,7 @@ def app_segment_limit_s() -> float:
     return audio.segment_limit_s(None) if os.environ.get("VSEP_MAX_SEGMENT_S", "").strip() else APP_MAX_SEGMENT_S
 
 
-@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
+@memo(max_entries=8, ttl=TTL)
 def _pair(identity: str, pair_settings: dict, segment_limit_s: float, _source: Source) -> audio.Pair:
     # The files' bytes go to the engine, which probes them and decodes only the analysed segment. The
     # dashboard keeps every run's audio (players, downloads): the engine's workload limit for that applies.
@@ -155,7 +178,7 @@ def named(prepared: audio.Pair, source: Source) -> audio.Pair:
     return dataclasses.replace(prepared, info={**prepared.info, **session_names(source)})
 
 
-@st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
+@memo(max_entries=16, ttl=TTL)
 def _alignment(identity: str, pair_settings: dict, _source: Source) -> dict:
     from vsep_core.alignment import check_alignment
 
@@ -175,7 +198,7 @@ def alignment(source: Source, settings: Settings) -> dict:
     return _alignment(source.identity, subset(settings, PAIR_FIELDS), _source=source)
 
 
-@st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
+@memo(max_entries=16, ttl=TTL)
 def _waveforms(identity: str, pair_settings: dict, _source: Source, max_points: int = 2000) -> dict:
     """Min/max envelopes of the analysed segment, from the bounded pair the engine decoded.
 
@@ -206,7 +229,7 @@ def waveforms(source: Source, settings: Settings) -> dict:
 
 # --- analysis and the slice views --------------------------------------------------
 
-@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
+@memo(max_entries=8, ttl=TTL)
 def _analysis(identity: str, analysis_settings: dict, view_names: tuple, _source: Source) -> Analysis:
     from vsep_core.analysis import analyse
 
@@ -221,7 +244,7 @@ def analysis(source: Source, settings: Settings, view_names) -> Analysis:
     return dataclasses.replace(result, settings=settings)
 
 
-@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
+@memo(max_entries=8, ttl=TTL)
 def _magnitude(identity: str, analysis_settings: dict, signal: str, _source: Source) -> dict:
     from vsep_core import views
 
@@ -237,7 +260,7 @@ def magnitude(source: Source, settings: Settings, signal: str) -> dict:
     return _magnitude(source.identity, subset(settings, ANALYSIS_FIELDS), signal, _source=source)
 
 
-@st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
+@memo(max_entries=16, ttl=TTL)
 def _slice_figures(identity: str, analysis_settings: dict, signal: str, _source: Source) -> list:
     from vsep_core import plots, views
 
@@ -262,7 +285,7 @@ def slice_figures(source: Source, settings: Settings, signal: str) -> list:
     return _slice_figures(source.identity, subset(settings, ANALYSIS_FIELDS), signal, _source=source)
 
 
-@st.cache_data(max_entries=64, ttl=TTL, **_OPTS)
+@memo(max_entries=64, ttl=TTL)
 def _window_detail(identity: str, analysis_settings: dict, window: int, _source: Source) -> dict:
     from vsep_core import fingerprint, views
 
@@ -284,7 +307,7 @@ def window_detail(source: Source, settings: Settings, window: int) -> dict:
     return _window_detail(source.identity, subset(settings, ANALYSIS_FIELDS), int(window), _source=source)
 
 
-@st.cache_data(max_entries=8, ttl=TTL, **_OPTS)
+@memo(max_entries=8, ttl=TTL)
 def _predicted_fingerprints(identity: str, settings_dict: dict, _source: Source) -> dict:
     from vsep_core.learned import predicted_fingerprints
 
@@ -335,7 +358,7 @@ def _progressive_compute(identity: str, settings_dict: dict, order: tuple, max_s
     return ProgressiveOutcome(runs=result.progressive, timings_s=dict(result.timings_s, analyse=analyse_s))
 
 
-_progressive = st.cache_data(max_entries=8, ttl=TTL, **_OPTS)(_progressive_compute)
+_progressive = memo(max_entries=8, ttl=TTL)(_progressive_compute)
 
 
 def progressive(source: Source, settings: Settings, order, max_slices: int, emit=lambda event: None):
@@ -360,7 +383,7 @@ def _greedy_compute(identity: str, settings_dict: dict, candidates: tuple, _sour
     return outcome
 
 
-_greedy = st.cache_data(max_entries=8, ttl=TTL, **_OPTS)(_greedy_compute)
+_greedy = memo(max_entries=8, ttl=TTL)(_greedy_compute)
 
 
 def greedy(source: Source, settings: Settings, candidates, emit=lambda event: None) -> GreedyOutcome:
@@ -396,7 +419,7 @@ def _joint_compute(identity: str, settings_dict: dict, key: tuple, _source: Sour
                               progress=lambda f, label: _emit(("progress", f, label)))
 
 
-_joint = st.cache_data(max_entries=4, ttl=TTL, **_OPTS)(_joint_compute)
+_joint = memo(max_entries=4, ttl=TTL)(_joint_compute)
 
 
 def joint(source: Source, settings: Settings, joint_settings, emit=lambda event: None) -> api.JointOutcome:
@@ -417,7 +440,7 @@ def _attribution_compute(identity: str, settings_dict: dict, method: str, slices
                            progress=lambda f, label: _emit(("progress", f, label)))
 
 
-_attribution = st.cache_data(max_entries=4, ttl=TTL, **_OPTS)(_attribution_compute)
+_attribution = memo(max_entries=4, ttl=TTL)(_attribution_compute)
 
 
 def attribution(source: Source, settings: Settings, method: str, slices, joint_settings,
@@ -428,7 +451,7 @@ def attribution(source: Source, settings: Settings, method: str, slices, joint_s
     return compute(source.identity, settings.to_dict(), method, tuple(slices), joint_key(joint_settings),
                    _source=source, _emit=emit)
 
-@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
+@memo(max_entries=4, ttl=TTL)
 def _eq_curves(identity: str, settings_dict: dict, slices: tuple, _source: Source) -> list:
     settings = Settings.from_dict(settings_dict)
     return api.eq_curves(analysis(_source, settings, slices), slices)
@@ -439,7 +462,7 @@ def eq_curves(source: Source, settings: Settings, slices) -> list:
     return _eq_curves(source.identity, settings.to_dict(), tuple(slices), _source=source)
 
 
-@st.cache_data(max_entries=16, ttl=TTL, **_OPTS)
+@memo(max_entries=16, ttl=TTL)
 def _run_magnitude(key: str, _y: np.ndarray, settings_dict: dict, n_samples: int) -> np.ndarray:
     from vsep_core import views
 
@@ -473,7 +496,7 @@ def result_key(prog: RunRecord, greedy_rec: RunRecord | None) -> str:
     return content_key(*parts)
 
 
-@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
+@memo(max_entries=4, ttl=TTL)
 def _outputs(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None) -> dict:
     from vsep_core import report
 
@@ -510,7 +533,7 @@ def _downloads_compute(key: str, names: dict, _source: Source, _prog: RunRecord,
     return {"zip": outputs.zip_bytes(), "html": html_text.encode(), "files": sorted(outputs.files)}
 
 
-_downloads = st.cache_data(max_entries=4, ttl=TTL, **_OPTS)(_downloads_compute)
+_downloads = memo(max_entries=4, ttl=TTL)(_downloads_compute)
 
 
 def downloads(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, metrics: dict | None = None) -> dict:
@@ -530,7 +553,7 @@ def downloads(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, met
 ORACLE_MASKS = ("irm", "ibm", "wiener")
 
 
-@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
+@memo(max_entries=4, ttl=TTL)
 def _oracle_wavs(identity: str, pair_settings: dict, _source: Source) -> dict:
     from vsep_core.baselines import get_method, run_method
 
@@ -551,7 +574,7 @@ def oracle_wavs(source: Source, settings: Settings) -> dict:
     return _oracle_wavs(source.identity, subset(settings, PAIR_FIELDS), _source=source)
 
 
-@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
+@memo(max_entries=4, ttl=TTL)
 def _listening_items(identity: str, pair_settings: dict, names: tuple, _source: Source) -> dict:
     from vsep_core.baselines import get_method, run_method
     from vsep_core.listening import HIDDEN_REFERENCE, LOW_ANCHOR, low_anchor
@@ -576,7 +599,7 @@ def listening_items(source: Source, settings: Settings, names) -> dict:
 
 # --- separation quality ------------------------------------------------------------
 
-@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
+@memo(max_entries=4, ttl=TTL)
 def _evaluation(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _emit) -> dict:
     result = experiment_result(_source, _prog, _greedy)
     cluster = jobs.remote()
@@ -597,7 +620,7 @@ def evaluation(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, em
     return {**metrics, "pair": {**metrics["pair"], **names}}
 
 
-@st.cache_data(max_entries=4, ttl=TTL, **_OPTS)
+@memo(max_entries=4, ttl=TTL)
 def _quick_scores(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None) -> dict:
     return api.quick_scores(experiment_result(_source, _prog, _greedy), truth(_source, _prog.settings))
 
@@ -693,7 +716,7 @@ def prefetch_slices(source: Source, settings: Settings) -> None:
 
 # --- process-wide resources ----------------------------------------------------------
 
-@st.cache_resource(show_spinner=False)
+@memo(max_entries=1, copy=False)
 def warm_up():
     """Start the background warm-up (:mod:`vsep_app.warmup`) once per server process; its thread."""
     from . import warmup

@@ -11,12 +11,12 @@ next steps and background work run in it without queueing again. A job's excepti
 that started it (raised on its script thread, where ``ui.guard`` turns it into
 a message); it never reaches the pool or other sessions.
 
-A ``st.cache_data`` function must not draw on elements created outside it (a
-cache hit replays what it drew, and those elements would not exist), so the
-engine's progress callback cannot move an ``st.progress`` bar directly from
-inside a cached call. Instead the job runs on a worker thread and reports
-through a queue; the script thread drains the queue and draws, at most every
-``interval`` seconds.
+Streamlit does not support app code calling Streamlit from other threads, so
+a job's worker thread never does: it calls the engine through the app's own
+caches (:mod:`vsep_app.memo`, plain Python) and reports its progress through a
+queue; the script thread drains the queue and draws, at most every
+``interval`` seconds. What a worker needs to know of its session (the owner of
+its pool slot) is captured as a plain value on the script thread.
 
 **On a Dask cluster.** When ``VSEP_DASK_SCHEDULER`` names a scheduler (the
 same address ``batch --scheduler`` takes), :func:`remote` connects to it once
@@ -28,8 +28,9 @@ accepted: a ``tls://`` address with the certificates of ``VSEP_DASK_CERTS``
 default instead of the cores' count (the server only waits and draws; the
 cluster's scheduler queues the tasks, and a waiting job says so).
 
-Nothing here imports Streamlit at module level except the script-context
-helpers: the pool itself is plain Python and is tested without a server.
+Nothing here imports Streamlit at module level except ``get_script_run_ctx``,
+called on the script thread only (whose session is this, and is there one):
+the pool itself is plain Python and is tested without a server.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import threading
 import time
 from typing import Callable, Iterator
 
-from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from vsep_core.cluster import SCHEDULER_ENV, Remote, scheduler_address
 from vsep_core.errors import VsepError
@@ -469,11 +470,7 @@ def _run_on_thread(job: Callable, emit: Callable, lease: Lease | None, box: dict
             if release is not None:
                 release()
 
-    worker = threading.Thread(target=target, name="vsep-job", daemon=True)
-    ctx = get_script_run_ctx()
-    if ctx is not None:
-        add_script_run_ctx(worker, ctx)
-    return worker
+    return threading.Thread(target=target, name="vsep-job", daemon=True)
 
 
 def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None], *, interval: float = 0.25,
@@ -602,23 +599,23 @@ def prefetch(key: str, slot: str, items: list[tuple[str, Callable[[], object]]])
     for just the item a page needs (the page never computes it a second time
     in parallel), and ``place["ahead"]`` is the number of jobs ahead of this
     one while it waits for a slot (``None`` once it runs). Errors are left for
-    the page to meet and report when it computes the same thing. Not used
-    under AppTest (no browser to keep waiting, and its runtime ends with each
-    run).
+    the page to meet and report when it computes the same thing. The thread
+    calls no Streamlit (the session it works for is captured here, on the
+    script thread): it finishes on its own whether or not its session or
+    script run is still there.
     """
     import streamlit as st
 
-    if st.get_option("global.appTest"):
-        return
     current = st.session_state.get(slot)
     if current is not None and current[0] == key:
         return
     done = {name: threading.Event() for name, _ in items}
     place: dict = {"ahead": None}
+    owner = current_owner()
 
     def target() -> None:
         try:
-            with pool().slot(lambda ahead: place.update(ahead=ahead)):
+            with pool().slot(lambda ahead: place.update(ahead=ahead), owner=owner):
                 place["ahead"] = None
                 for name, work in items:
                     try:
@@ -633,9 +630,6 @@ def prefetch(key: str, slot: str, items: list[tuple[str, Callable[[], object]]])
                 event.set()
 
     worker = threading.Thread(target=target, name="vsep-prefetch", daemon=True)
-    ctx = get_script_run_ctx()
-    if ctx is not None:
-        add_script_run_ctx(worker, ctx)
     st.session_state[slot] = (key, done, place)
     worker.start()
 
