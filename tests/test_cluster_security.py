@@ -368,6 +368,8 @@ def test_every_tasks_real_result_passes_the_codec_unchanged():
     from vsep_core.batch import discover_songs
     from vsep_core.evaluate import evaluation_settings
     from vsep_core.joint import JointSettings
+    from vsep_core.learned import ModelConfig
+    from vsep_core.learned_songs import folder_songs
 
     pair, settings = _pair()
     truth = prepare_pair(EVAL_PAIR / "mixture.wav", vocal=EVAL_PAIR / "vocal.wav",
@@ -384,6 +386,7 @@ def test_every_tasks_real_result_passes_the_codec_unchanged():
         "attribute_slices": ((truth, settings), dict(slices=("slice_1_horizontal", "slice_2_vertical"))),
         "attribute_joint": ((truth, settings), dict(slices=("slice_1_horizontal",), joint=joint)),
         "batch_song": ((song, ["mixture", "irm"], evaluation_settings(None)), {}),
+        "learned_features": ((folder_songs([EVAL_PAIR.parent], "vocals")[0][0], "vocals", settings, ModelConfig()), {}),
     }
     assert set(cases) == set(cluster.TASKS)
 

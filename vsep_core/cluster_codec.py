@@ -251,6 +251,7 @@ EXPECTED = {
     "attribute_slices": _plain_dict,
     "attribute_joint": _plain_dict,
     "batch_song": _plain_dict,
+    "learned_features": _dict_of(_array(finite=True, ndims=(1, 2, 3))),
 }
 
 

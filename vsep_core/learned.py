@@ -594,16 +594,20 @@ def extract_features(songs, target: str, settings: Settings, config: ModelConfig
         from distributed import as_completed
 
         from .batch import _dask_client
+        from .cluster import run_task
+        from .cluster_codec import decode
 
         with _dask_client(scheduler, n_workers or min(len(todo), os.cpu_count() or 1)) as (client, label):
             report(progress, done / len(songs), f"Features on {label}")
             run_id = hashlib.sha1(f"{time.time()}-{os.getpid()}".encode()).hexdigest()[:8]
-            futures = {client.submit(_song_features_task, songs[i], target, settings, config,
+            # Each song is vsep_core.cluster's "learned_features" task: its arrays come back as plain data,
+            # decoded through the cluster's allow-list (vsep_core.cluster_codec), never unpickled here.
+            futures = {client.submit(run_task, "learned_features", (songs[i], target, settings, config), {},
                                      key=f"vsep-train-{run_id}-{i}", pure=False): i for i in todo}
             for future in as_completed(futures):
                 i = futures[future]
                 try:
-                    store(i, future.result())
+                    store(i, decode(future.result(), "learned_features"))
                 except Exception as exc:  # noqa: BLE001 - one bad song must not stop the training: report it
                     failures.append((songs[i].name, f"{type(exc).__name__}: {exc}"))
                 done += 1

@@ -309,7 +309,7 @@ def _metrics_html(metrics: dict) -> str:
            f"<p>Target: <b>{html.escape(table.target)}</b>. "
            "Scored at the files' true scale, as <code>python -m vsep_core evaluate</code> does; "
            "the same figures are in <code>metrics.json</code>. "
-           f"{DASH}: not meaningful (the mixture's SAR: nothing was processed; the loss of a method that "
+           f"{DASH}: means nothing here (the mixture's SAR: nothing was processed; the loss of a method that "
            "matches no fingerprints).</p>"
            + _table(["method", "kind", *(c.label for c in table.columns), "loss (dB²)", "error"], rows))
     # The figures as metrics.json holds them (two decimals, none hidden), for comparing with evaluate --json.
