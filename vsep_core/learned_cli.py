@@ -168,7 +168,7 @@ def main_run_learned(args) -> int:
         (staged.path / "settings.json").write_text(json_text(settings.to_dict()))
     if not args.quiet:
         print(f"learned_fingerprint (blind): the {names.target} predicted from the mixture alone; joint loss "
-              f"{separation.info['loss']:.2f}")
+              f"{separation.info['round_trip_loss']:.2f}")
         if metrics is not None:
             print("\n" + format_table(metrics))
         made = "summary.json, learned_fingerprint/ WAVs" + (", metrics.json" if metrics is not None else "")
