@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GreedyOutcome", "JointOutcome", "seed_experiment", "seed_greedy", "eq_curves", "with_greedy", "belongs_together",
     "joint_matching", "attribution", "score_methods", "score_experiment", "quick_scores", "batch_song",
+    "training_features",
 ]
 
 
@@ -331,3 +332,16 @@ def batch_song(song, methods, settings: Settings, *, window_s: float | None = BS
     except Exception as exc:  # noqa: BLE001 - one broken song must not stop the batch: record it and go on
         out["error"] = f"unexpected {type(exc).__name__}: {exc}"
     return out
+
+
+# --- the learned fingerprint's training ------------------------------------------------------
+
+def training_features(song, target: str, settings: Settings, config) -> dict:
+    """One training song's features for ``train`` (:mod:`vsep_core.learned`): a dict of arrays.
+
+    ``song`` is a :class:`vsep_core.learned_songs.TrainingSong`, ``config`` a
+    :class:`vsep_core.learned.ModelConfig`; runs on a Dask worker or here.
+    """
+    from .learned import _song_features_task
+
+    return _song_features_task(song, target, settings, config)

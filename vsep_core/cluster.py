@@ -145,14 +145,7 @@ def _tasks() -> dict:
     return {"run_experiment": api.seed_experiment, "greedy": greedy_task, "evaluate_experiment": api.score_experiment,
             "joint": joint_task, "attribute_slices": partial(api.attribution, method="seed"),
             "attribute_joint": partial(api.attribution, method="joint"),
-            "batch_song": api.batch_song, "learned_features": _learned_features}
-
-
-def _learned_features(song, target, settings, config) -> dict:
-    """One song's training features for ``train`` (:mod:`vsep_core.learned`): a dict of arrays."""
-    from .learned import _song_features_task
-
-    return _song_features_task(song, target, settings, config)
+            "batch_song": api.batch_song, "learned_features": api.training_features}
 
 
 #: The tasks :func:`run_task` may run, by name; each takes ``progress`` except those in :data:`NO_PROGRESS`,
