@@ -63,15 +63,9 @@ def default_workers(environ: dict | None = None) -> int:
     """Slots of the process-wide pool: ``VSEP_JOB_WORKERS`` if it is a positive integer, else min(cores, 2)
     (:data:`CLUSTER_DEFAULT_WORKERS` when the jobs go to a Dask cluster)."""
     environ = os.environ if environ is None else environ
-    raw = environ.get(WORKERS_ENV, "").strip()
-    if raw:
-        try:
-            value = int(raw)
-        except ValueError:
-            value = 0
-        if value >= 1:
-            return value
-        log.warning("%s=%r is not a positive whole number; using the default", WORKERS_ENV, raw)
+    value = _positive_setting(environ, WORKERS_ENV, int, "a positive whole number")
+    if value is not None:
+        return value
     if scheduler_address(environ) is not None:
         return CLUSTER_DEFAULT_WORKERS
     try:
@@ -92,16 +86,24 @@ DEFAULT_TIME_LIMIT_S = 600.0
 def job_time_limit_s(environ: dict | None = None) -> float:
     """``VSEP_JOB_TIME_S`` if it is a positive number of seconds, else :data:`DEFAULT_TIME_LIMIT_S`."""
     environ = os.environ if environ is None else environ
-    raw = environ.get(TIME_LIMIT_ENV, "").strip()
-    if raw:
-        try:
-            value = float(raw)
-        except ValueError:
-            value = 0.0
-        if value > 0 and value == value and value != float("inf"):
-            return value
-        log.warning("%s=%r is not a positive number of seconds; using the default", TIME_LIMIT_ENV, raw)
-    return DEFAULT_TIME_LIMIT_S
+    value = _positive_setting(environ, TIME_LIMIT_ENV, float, "a positive number of seconds")
+    return DEFAULT_TIME_LIMIT_S if value is None else value
+
+
+def _positive_setting(environ, name: str, parse, what: str):
+    """The environment setting ``name`` parsed with ``parse`` if it is finite and positive; ``None`` when it is
+    unset, or (with a warning) when it is not ``what``."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = parse(raw)
+    except ValueError:
+        value = 0
+    if value > 0 and value != float("inf"):  # NaN fails the first test
+        return value
+    log.warning("%s=%r is not %s; using the default", name, raw, what)
+    return None
 
 
 class JobStopped(VsepError):
