@@ -31,14 +31,9 @@ _PLAYER = """<div style="font-family:sans-serif;font-size:14px">
 <script>
 const src = {sources};
 const player = document.getElementById("p");
+{switch_js}
 function pick(label) {{
-  const t = player.currentTime, playing = !player.paused;
-  player.src = src[label];
-  player.addEventListener("loadedmetadata", function once() {{
-    player.removeEventListener("loadedmetadata", once);
-    player.currentTime = Math.min(t, player.duration || t);
-    if (playing) player.play();
-  }});
+  switchKeepingPlace(player, src[label]);
   for (const k of Object.keys(src)) document.getElementById("item_" + k).style.background = k === label ? "#ffe0e0" : "";
   document.getElementById("now").textContent = "Playing " + label + " (one shared position: switching keeps it)";
 }}
@@ -74,7 +69,7 @@ if source is not None:
             else:
                 sources = {item["label"]: "data:audio/wav;base64," + base64.b64encode(items["wavs"][item["name"]]).decode()
                            for item in trial}
-                st.iframe(_PLAYER.format(sources=json.dumps(sources)), height=120)  # our labels and base64 only
+                st.iframe(_PLAYER.format(switch_js=ui.SWITCH_KEEPING_PLACE_JS, sources=json.dumps(sources)), height=120)  # our labels and base64 only
                 st.markdown("##### Your ratings")
                 ratings = {}
                 for item in trial:  # in the order A, B, C …, one under the other

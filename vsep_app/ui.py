@@ -651,6 +651,18 @@ def quick_scores_section(quick: dict, alignment: dict) -> None:
 #: Longest segment offered in the A/B player: both WAVs travel inside the page (base64), 60 s ≈ 3.5 MB.
 AB_MAX_S = 60.0
 
+#: One player, several sources: switching keeps the play position (and playing or paused), for the A/B player
+#: and the listening test. Plain JavaScript, inserted into their pages.
+SWITCH_KEEPING_PLACE_JS = """function switchKeepingPlace(player, url) {
+  const t = player.currentTime, playing = !player.paused;
+  player.src = url;
+  player.addEventListener("loadedmetadata", function once() {
+    player.removeEventListener("loadedmetadata", once);
+    player.currentTime = Math.min(t, player.duration || t);
+    if (playing) player.play();
+  });
+}"""
+
 _AB_HTML = """<div style="font-family:sans-serif;font-size:14px">
 <audio id="ab" controls preload="auto" style="width:100%"></audio>
 <div style="margin-top:6px;display:flex;gap:8px;align-items:center">
@@ -661,14 +673,9 @@ _AB_HTML = """<div style="font-family:sans-serif;font-size:14px">
 const src = {{a: "data:audio/wav;base64,{data_a}", b: "data:audio/wav;base64,{data_b}"}};
 const names = {{a: "A", b: "B"}};
 const player = document.getElementById("ab");
+{switch_js}
 function pick(which) {{
-  const t = player.currentTime, playing = !player.paused;
-  player.src = src[which];
-  player.addEventListener("loadedmetadata", function once() {{
-    player.removeEventListener("loadedmetadata", once);
-    player.currentTime = Math.min(t, player.duration || t);
-    if (playing) player.play();
-  }});
+  switchKeepingPlace(player, src[which]);
   for (const k of ["a", "b"]) document.getElementById(k).style.background = k === which ? "#ffe0e0" : "";
   document.getElementById("now").textContent = "Playing " + names[which] + " (the position is kept when you switch)";
 }}
@@ -692,6 +699,6 @@ def ab_player(choices: dict, duration_s: float, key: str = "ab") -> None:
     a = c1.selectbox("A", labels, index=0, key=f"{key}_a")
     b = c2.selectbox("B", labels, index=min(1, len(labels) - 1), key=f"{key}_b")
     # Our own markup (labels escaped, no visitor text): st.iframe runs its script in a frame.
-    st.iframe(_AB_HTML.format(label_a=html_lib.escape(a), label_b=html_lib.escape(b),
+    st.iframe(_AB_HTML.format(switch_js=SWITCH_KEEPING_PLACE_JS, label_a=html_lib.escape(a), label_b=html_lib.escape(b),
                               data_a=base64.b64encode(choices[a]).decode(), data_b=base64.b64encode(choices[b]).decode()),
               height=110)
