@@ -2,7 +2,7 @@
 
 Run with ``streamlit run app.py``. Streamlit's native multipage mode: this file is the first page
 ("Load audio", URL ``/``); ``pages/`` holds Slices, Optimise and Results. Every page starts with
-:func:`vsep_app.ui.setup_page` (page config, the sidebar's navigation, the default sample on a first
+:func:`vsep_app.frame.setup_page` (page config, the sidebar's navigation, the default sample on a first
 visit) and ends with ``frame.finish()`` (the sidebar's status, background work).
 
 This page imports and computes only what it shows; the rest of the engine is imported and warmed up
@@ -16,9 +16,9 @@ import streamlit as st
 from vsep_core.alignment import is_fixable
 from vsep_core.settings import Settings
 from vsep_core.stems import TARGET_NAMES, labels
-from vsep_app import cache, figures, jobs, loading, recorder, sample, state, ui
+from vsep_app import cache, escape, figures, frame, jobs, loading, players, prefetch, recorder, sample, scores_view, sidebar, state, wording
 
-frame = ui.setup_page("Load audio")
+page_frame = frame.setup_page("Load audio")
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "m4a", "aac", "opus", "aiff", "aif"]
 RESEARCH_LENGTH_S = 4.7
@@ -39,20 +39,20 @@ def applied(message: str) -> None:
     drawn again, rather than only after it.
     """
     if state.source() is not None:
-        cache.prefetch_slices(state.source(), state.settings())
+        prefetch.prefetch_slices(state.source(), state.settings())
     state.notify(message)
     st.rerun()
 
 
 MODES = ["Bundled sample", "Upload files", "Record a vocal"]
 mode = st.radio("Where does the audio come from?", MODES, horizontal=True, key="load_mode",
-                index=MODES.index(ui.remembered("load_mode", MODES[0])))
-ui.remember("load_mode", mode)
+                index=MODES.index(state.remembered("load_mode", MODES[0])))
+state.remember("load_mode", mode)
 
 # --- loaders ------------------------------------------------------------------------
 
 if mode == "Bundled sample":
-    with ui.guard("Loading the sample"):
+    with frame.guard("Loading the sample"):
         pairs = sample.pairs()
         chosen = st.selectbox("Sample", pairs, format_func=lambda p: f"{p.title} · {p.duration_s:g} s",
                               key="sample_choice")
@@ -84,20 +84,20 @@ elif mode == "Upload files":
                                   type=AUDIO_TYPES, key="upload_other")
     for col, chosen_file in ((c1, mix_file), (c2, other_file)):
         if chosen_file is not None:  # what "Load" will read, so a message is never about another file
-            col.caption(f"Ready: {ui.plain(loading.display_name(chosen_file.name))}, "
+            col.caption(f"Ready: {escape.plain(loading.display_name(chosen_file.name))}, "
                         f"{chosen_file.size / 1e6:.1f} MB")
     st.caption(f"WAV, FLAC, OGG, MP3 or M4A, up to {loading.upload_cap_mb()} MB and 20 minutes each (a bigger file "
                "is refused by the browser with a red mark: send a FLAC or MP3 copy). The two files must be the "
                "same length (the same edit of the song).")
     if st.button("Load these files", icon=":material/upload_file:", type="primary", key="load_uploads"):
-        with ui.guard("Loading the files"), st.spinner("Reading and checking the two files…"):
+        with frame.guard("Loading the files"), st.spinner("Reading and checking the two files…"):
             source = loading.upload_source(mix_file, other_file, kind, upload_target)
             loading.activate(source, state.settings())
-            applied(f"Loaded {ui.plain(source.label)}.")
+            applied(f"Loaded {escape.plain(source.label)}.")
 
 else:
     st.info(recorder.SECURE_ORIGIN_NOTE, icon=":material/mic:")
-    with ui.guard("Recording"):
+    with frame.guard("Recording"):
         c1, c2 = st.columns([3, 2])
         with c1:
             backing = st.radio("Instrumental to sing over", ["A bundled sample's instrumental", "Upload an instrumental"],
@@ -111,7 +111,7 @@ else:
                 data, inst_name = ((up.getvalue(), loading.display_name(up.name)) if up is not None
                                    else (None, ""))
             if data is not None:
-                ui.play(data, "audio/wav" if backing.startswith("A bundled") else ui.mime_for(inst_name))
+                players.play(data, "audio/wav" if backing.startswith("A bundled") else players.mime_for(inst_name))
                 # As long as the longest take, in the job pool: never a whole upload decoded (bounded memory).
                 instrumental = jobs.run(lambda: cache.decode(data, "instrumental", inst_name, recorder.MAX_TAKE_S))
         with c2:
@@ -144,23 +144,23 @@ st.divider()
 if source is None:
     st.info("Nothing is loaded yet.")
 else:
-    st.subheader(f"Loaded: {ui.plain(source.label)}")
+    st.subheader(f"Loaded: {escape.plain(source.label)}")
     if source.note and source.origin != "sample":  # a sample's description is shown where it is chosen
-        st.caption(ui.plain(source.note))
-    with ui.guard("Showing the loaded pair"):
+        st.caption(escape.plain(source.note))
+    with frame.guard("Showing the loaded pair"):
         pair = cache.pair(source, settings)
-        players = [("Mixture", source.mixture, source.mixture_name, source.mixture_digest),
+        loaded = [("Mixture", source.mixture, source.mixture_name, source.mixture_digest),
                    (f"{source.other_label.capitalize()} (the target)" if source.other_kind == "vocal"
                     else source.other_label.capitalize(), source.other, source.other_name, source.other_digest)]
         if source.instrumental is not None and source.other_kind == "vocal":
-            players.append(("Instrumental", source.instrumental, "instrumental.wav", None))
-        cols = st.columns(len(players) + (source.other_kind == "instrumental"))
-        for col, (label, data, name, known) in zip(cols, players):
+            loaded.append(("Instrumental", source.instrumental, "instrumental.wav", None))
+        cols = st.columns(len(loaded) + (source.other_kind == "instrumental"))
+        for col, (label, data, name, known) in zip(cols, loaded):
             with col:
-                ui.audio_player(label, data, fmt=ui.mime_for(name), content_digest=known or None)
+                players.audio_player(label, data, fmt=players.mime_for(name), content_digest=known or None)
         if source.other_kind == "instrumental":
             with cols[-1]:
-                ui.audio_player("Vocal (mixture − instrumental, analysed segment)", pair.vocal, sample_rate=pair.sr)
+                players.audio_player("Vocal (mixture − instrumental, analysed segment)", pair.vocal, sample_rate=pair.sr)
 
         # Drawn last (see the end of the page): made in the job pool, from the analysed segment only.
         wave_box = st.empty()
@@ -186,7 +186,7 @@ c_title, c_badge = st.columns([4, 1])
 c_title.caption("Which part of the song is analysed, how finely it is cut into windows, and whether the research "
                 "code's quirks are kept (seed-compatible: its numbers are reproduced) or fixed.")
 with c_badge:
-    ui.seed_badge(settings)
+    sidebar.seed_badge(settings)
 
 LENGTHS = ["research", "custom", "whole"]
 length_mode = "whole" if settings.duration_s is None else (
@@ -217,22 +217,22 @@ with st.form("analysis_settings"):
         n_windows = st.number_input("Number of windows", min_value=2, max_value=100000,
                                     value=int(settings.n_windows or 100), step=10, key="set_n_windows")
     with c3:
-        level = st.radio("Level of the two files", list(ui.LEVEL_LABELS), key="set_level",
+        level = st.radio("Level of the two files", list(wording.LEVEL_LABELS), key="set_level",
                          help="How loud the two files are made before the analysis. Scores are always measured "
                               "on the files as they are; this only changes what the method sees.",
-                         index=list(ui.LEVEL_LABELS).index(settings.level), format_func=ui.LEVEL_LABELS.get)
-        pooled = st.radio("Pooled slices (17 max pool, 18 average pool)", list(ui.POOLED_LABELS), key="set_pooled",
+                         index=list(wording.LEVEL_LABELS).index(settings.level), format_func=wording.LEVEL_LABELS.get)
+        pooled = st.radio("Pooled slices (17 max pool, 18 average pool)", list(wording.POOLED_LABELS), key="set_pooled",
                           help="Slices 17 and 18 shrink the spectrogram 2× in time, so they have half as many "
                                "windows. The research code applied their EQ to the first half of the song's windows "
                                "only; “every window” stretches it over the whole segment.",
-                          index=list(ui.POOLED_LABELS).index(settings.pooled_windows),
-                          format_func=ui.POOLED_LABELS.get)
+                          index=list(wording.POOLED_LABELS).index(settings.pooled_windows),
+                          format_func=wording.POOLED_LABELS.get)
     st.caption("Seed-compatible means: normalise each file on its own, and pooled window j adjusts window j. "
                "The golden numbers of the research code were made with “analyse as is”.")
     submitted = st.form_submit_button("Apply settings", icon=":material/check:", type="primary")
 
 if submitted:
-    with ui.guard("Applying the settings"):
+    with frame.guard("Applying the settings"):
         new = settings.replace(
             start_s=float(start_s),
             duration_s={"research": RESEARCH_LENGTH_S, "custom": float(custom_len), "whole": None}[length_choice],
@@ -254,12 +254,12 @@ if st.button("Reset to the research code's settings", icon=":material/restart_al
         st.session_state.pop(key, None)
     st.rerun()
 
-ui.link("slices", "Next: look at the 19 slice views", ":material/arrow_forward:")
+frame.link("slices", "Next: look at the 19 slice views", ":material/arrow_forward:")
 
 # --- the waveforms, into their place above ------------------------------------------------
 
 if wave_box is not None:
-    with ui.guard("The waveforms"):
+    with frame.guard("The waveforms"):
         # In the job pool like any work on the files (a busy server shows this visitor's place in line), and
         # from the bounded segment the engine decoded for the pair: never from the whole files, whose decoded
         # size a small upload can make huge (19.9 min at 192 kHz × 8 channels is 0.5 MB of FLAC, 7 GB decoded).
@@ -276,7 +276,7 @@ if wave_box is not None:
 # --- the alignment check, into its place above -----------------------------------------
 
 if alignment_box is not None:
-    with alignment_box, ui.guard("The alignment check"):
+    with alignment_box, frame.guard("The alignment check"):
         found = cache.alignment(source, settings)
         values = [f"{found['lag_samples']}", f"{found['gain']:.3f}", f"{found['correlation']:.3f}",
                   f"{found['correlation_at_lag']:.3f}", f"{100 * found['explained']:.1f} %"]
@@ -289,7 +289,7 @@ if alignment_box is not None:
         if found["aligned"]:
             st.success(found["verdict"], icon=":material/check_circle:")
         else:
-            st.warning(ui.plain_verdict(found["verdict"]), icon=":material/warning:")
+            st.warning(scores_view.plain_verdict(found["verdict"]), icon=":material/warning:")
             fixable = is_fixable(found)
             if fixable and st.button(f"Fix it: delay the {source.other_label} by {found['lag_samples']} samples "
                                      f"and scale it by {found['gain']:.3f}", icon=":material/auto_fix_high:"):
@@ -297,4 +297,4 @@ if alignment_box is not None:
                 loading.activate(fixed, settings)
                 applied(f"The {source.other_label} is now aligned with the mixture.")
 
-frame.finish()
+page_frame.finish()

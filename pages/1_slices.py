@@ -8,9 +8,9 @@ from vsep_core.errors import VsepError
 from vsep_core.fingerprint import METRICS
 from vsep_core.stems import labels
 from vsep_core.views import VIEWS
-from vsep_app import cache, figures, jobs, loading, permalink, state, ui
+from vsep_app import cache, chart_preload, figures, frame, jobs, loading, permalink, prefetch, state, wording
 
-frame = ui.setup_page("Slices")
+page_frame = frame.setup_page("Slices")
 
 st.title("Slices")
 st.markdown(
@@ -22,16 +22,16 @@ st.markdown(
     "method uses every bin. Drag to zoom, double-click to reset."
 )
 
-source = ui.require_source()
+source = frame.require_source()
 if source is not None:
     settings = state.settings()
-    with ui.guard("Drawing the slices"):
+    with frame.guard("Drawing the slices"):
         pair = cache.pair(source, settings)
         hop = settings.hop_for(pair.n_samples)
         n_windows = 1 + pair.n_samples // hop
-        cols_per_row = st.select_slider("Views per row", options=[2, 3, 4, 5], value=ui.remembered("slices_per_row", 4),
+        cols_per_row = st.select_slider("Views per row", options=[2, 3, 4, 5], value=state.remembered("slices_per_row", 4),
                                         key="slices_per_row")
-        ui.remember("slices_per_row", cols_per_row)
+        state.remember("slices_per_row", cols_per_row)
         target = source.names.target
         # With another stem as the target, its views beside the vocal's (same song, same settings).
         companion = loading.companion_vocal_source(source)
@@ -42,7 +42,7 @@ if source is not None:
         tab_vocal, tab_mix, tab_window = tabs[tab_names[0]], tabs["Mixture"], tabs["One window up close"]
 
         def grid(signal: str) -> None:
-            jobs.wait_for_prefetch(cache.slices_key(source, settings), state.SLICES_PREFETCH, signal)
+            jobs.wait_for_prefetch(prefetch.slices_key(source, settings), state.SLICES_PREFETCH, signal)
             figs = cache.slice_figures(source, settings, signal)
             for row_start in range(0, len(VIEWS), cols_per_row):
                 specs = VIEWS[row_start:row_start + cols_per_row]
@@ -52,7 +52,7 @@ if source is not None:
                     k, d = col.columns([2, 3], vertical_alignment="center")
                     k.markdown(figures.kernel_html(spec), unsafe_allow_html=True)
                     d.caption(spec.description)
-            ui.mark_charts_ready()
+            chart_preload.mark_charts_ready()
 
         def side_by_side() -> None:
             """Each view of the target stem (left) and of the vocal (right): one row per view."""
@@ -66,7 +66,7 @@ if source is not None:
                              dict(vocal_figs[i], title=f"vocal · {vocal_figs[i]['title']}")]
                 st.plotly_chart(figures.view_row(pair_figs, 2), theme=None, config={"displayModeBar": False},
                                 key=f"stem_vs_vocal_{i}")
-            ui.mark_charts_ready()
+            chart_preload.mark_charts_ready()
 
         if tab_vocal.open:
             with tab_vocal:
@@ -84,9 +84,9 @@ if source is not None:
                            "0 Hz to half the sample rate) in every view, and the 25 measurements made from it.")
                 last_s = float((n_windows - 1) * hop / pair.sr)
                 t = st.slider("Time of the window (s)", 0.0, last_s,
-                              min(ui.remembered("slices_time", float(n_windows // 2 * hop / pair.sr)), last_s),
+                              min(state.remembered("slices_time", float(n_windows // 2 * hop / pair.sr)), last_s),
                               step=float(hop / pair.sr), format="%.2f s", key="slices_time")
-                ui.remember("slices_time", t)
+                state.remember("slices_time", t)
                 window = min(int(round(t * pair.sr / hop)), n_windows - 1)
                 detail = cache.window_detail(source, settings, window)
                 st.plotly_chart(figures.profiles_grid(detail, pair.sr, window, t, target=target), theme=None,
@@ -103,14 +103,14 @@ if source is not None:
                                    f"{target}: its curve is shown for comparison only.")
                 except VsepError as exc:
                     st.info(f"No learned prediction for these settings: {exc}")
-                ui.mark_charts_ready()
+                chart_preload.mark_charts_ready()
                 st.markdown("##### The 25 measurements of this window")
-                view = st.selectbox("View", [v.name for v in VIEWS], format_func=ui.slice_label, key="metrics_view")
+                view = st.selectbox("View", [v.name for v in VIEWS], format_func=wording.slice_label, key="metrics_view")
                 permalink.note(tab="window", window=window, slice=view)  # the URL reopens this window and slice
                 import pandas as pd  # here: only this tab needs it (~0.3 s to import)
 
                 table = pd.DataFrame({
-                    "measurement": [ui.measurement_label(name) for name, _ in METRICS],
+                    "measurement": [wording.measurement_label(name) for name, _ in METRICS],
                     "unit": [unit for _, unit in METRICS],
                     target: detail[view]["vocal_metrics"],
                     "mixture": detail[view]["mixture_metrics"],
@@ -120,6 +120,6 @@ if source is not None:
                                             "mixture": st.column_config.NumberColumn(format="%.4g")})
                 st.caption("Energies are sums of squared magnitudes in the band; ratios have no unit; frequencies "
                            "are 0 where no peak was found.")
-    ui.link("optimise", "Next: run the optimiser", ":material/arrow_forward:")
+    frame.link("optimise", "Next: run the optimiser", ":material/arrow_forward:")
 
-frame.finish()
+page_frame.finish()

@@ -11,10 +11,10 @@ from vsep_core import audio, plots
 from vsep_core.joint import JointSettings, parse_views
 from vsep_core.jsonio import json_text
 from vsep_core.views import SLICE_NAMES, VIEWS_BY_NAME
-from vsep_app import cache, figures, jobs, state, ui
+from vsep_app import cache, chart_preload, figures, frame, glossary, jobs, limits, players, prefetch, state, wording
 from vsep_app.state import RunRecord
 
-frame = ui.setup_page("Optimise")
+page_frame = frame.setup_page("Optimise")
 
 st.title("Optimise")
 st.markdown(
@@ -29,7 +29,7 @@ st.markdown(
 
 def friendly(label: str) -> str:
     """Engine progress labels with canonical slice names replaced by their short labels."""
-    return re.sub(r"slice_\d+_[a-z0-9_]+", lambda m: ui.slice_label(m.group(0)) if m.group(0) in VIEWS_BY_NAME
+    return re.sub(r"slice_\d+_[a-z0-9_]+", lambda m: wording.slice_label(m.group(0)) if m.group(0) in VIEWS_BY_NAME
                   else m.group(0), label)
 
 
@@ -41,23 +41,23 @@ LIVE_AFTER_S, LIVE_EVERY_S, PROGRESS_EVERY_S = 0.75, 1.0, 0.4
 #: the iterative loop at 1000 iterations on a 50 s segment took 1.7 s here (2 cores), at 100,000 about 170 s.
 MAX_ITERATIONS = 1000
 
-source = ui.require_source()
+source = frame.require_source()
 if source is not None:
     settings = state.settings()
-    with ui.guard("The optimiser settings"):
+    with frame.guard("The optimiser settings"):
         # The order on a row of its own, so that all its slices show (the test uses its first N).
         order = st.multiselect("Slice order (the progressive test uses the first N, in this order)", list(SLICE_NAMES),
-                               default=ui.remembered("opt_order", list(SLICE_NAMES)), key="opt_order",
-                               format_func=ui.slice_label,
+                               default=state.remembered("opt_order", list(SLICE_NAMES)), key="opt_order",
+                               format_func=wording.slice_label,
                                help="Remove slices and add them back to change the order; the greedy search "
                                     "tries the first N as its candidates.")
-        ui.remember("opt_order", order)
+        state.remember("opt_order", order)
         c1, c2, c3 = st.columns([3, 2, 2])
         with c1:
             max_n = max(1, len(order))
             n = st.slider("Number of slices N (the test runs N = 1 … this)", 1, max_n,
-                          min(ui.remembered("opt_n", 8), max_n), key="opt_n", disabled=len(order) < 2)
-            ui.remember("opt_n", n)
+                          min(state.remembered("opt_n", 8), max_n), key="opt_n", disabled=len(order) < 2)
+            state.remember("opt_n", n)
         with c2:
             lr = st.number_input("Learning rate", 0.0001, 0.99, float(settings.learning_rate), step=0.005,
                                  format="%.4f", key="opt_lr",
@@ -74,12 +74,12 @@ if source is not None:
                                    help="The most any band of a window's EQ may boost or cut, in dB (the research "
                                         "code: 20).")
         with c3:
-            method = st.radio("How a pass is computed", list(ui.PASS_LABELS), key="opt_method",
+            method = st.radio("How a pass is computed", list(wording.PASS_LABELS), key="opt_method",
                               help="The same numbers either way: the closed form jumps straight to where the "
                                    "steps end, the loop takes them one by one (slower).",
-                              index=list(ui.PASS_LABELS).index(settings.pass_method), format_func=ui.PASS_LABELS.get)
-            st.caption(f"Pooled slices adjust: {ui.POOLED_SHORT[settings.pooled_windows]}; level: "
-                       f"{ui.LEVEL_SHORT[settings.level]} (change these on *Load audio*).")
+                              index=list(wording.PASS_LABELS).index(settings.pass_method), format_func=wording.PASS_LABELS.get)
+            st.caption(f"Pooled slices adjust: {wording.POOLED_SHORT[settings.pooled_windows]}; level: "
+                       f"{wording.LEVEL_SHORT[settings.level]} (change these on *Load audio*).")
         wanted = settings.replace(learning_rate=float(lr), iterations=int(iterations), clip_db=float(clip),
                                   pass_method=method)
         if wanted != settings:
@@ -98,12 +98,12 @@ if source is not None:
                                 key="run_greedy")
     run_both = buttons.button("Run both", icon=":material/fast_forward:", disabled=not used, key="run_both")
     st.caption(f"Uses {len(used)} slice{'s' if len(used) != 1 else ''}: "
-               + ", ".join(ui.slice_label(s) for s in used)
-               + f". Results of segments up to {cache.SHARED_MAX_S:.0f} s are cached: the same "
+               + ", ".join(wording.slice_label(s) for s in used)
+               + f". Results of segments up to {limits.SHARED_MAX_S:.0f} s are cached: the same "
                "inputs and settings are not computed twice.")
 
     if run_prog or run_both:
-        with ui.guard("The progressive test"):
+        with frame.guard("The progressive test"):
             bar = st.progress(0.0, text="Starting the progressive test…")
             chart = st.empty()
             curves: dict = {}
@@ -133,7 +133,7 @@ if source is not None:
                 chart.empty()  # the full loss curves are drawn below
 
     if run_greedy or run_both:
-        with ui.guard("The greedy search"):
+        with frame.guard("The greedy search"):
             bar = st.progress(0.0, text="Starting the greedy search…")
             t0 = time.perf_counter()
             seen = []
@@ -165,7 +165,7 @@ if source is not None:
         st.subheader("Progressive test")
         runs = prog.outcome.runs
         greedy_bars = {}
-        if cache.matching_greedy(prog, greedy) is not None:
+        if prefetch.matching_greedy(prog, greedy) is not None:
             g = greedy.outcome.greedy
             greedy_bars = {f"greedy ({len(g.sequence)})": g.loss,
                            f"best prefix ({g.best_prefix_length})": g.best_prefix_loss}
@@ -184,7 +184,7 @@ if source is not None:
                    "end to end; the polish is the last segment.")
         with st.expander("Table: final loss per N"):
             st.markdown("| N | slice added | final loss (dB²) |\n|---:|---|---:|\n" + "\n".join(
-                f"| {r.n} | {ui.slice_label(r.slices[-1])} | {r.final_loss:.3f} |" for r in runs))
+                f"| {r.n} | {wording.slice_label(r.slices[-1])} | {r.final_loss:.3f} |" for r in runs))
 
     if greedy is not None:
         g = greedy.outcome.greedy
@@ -196,16 +196,16 @@ if source is not None:
                   help="What the research code reports.")
         c2.metric(f"Best prefix ({g.best_prefix_length} slice{'s' if g.best_prefix_length > 1 else ''})",
                   f"{g.best_prefix_loss:.2f} dB²", help="The lowest loss over all steps of the search.")
-        st.caption("Order found: " + " → ".join(ui.slice_label(s) for s in g.sequence)
+        st.caption("Order found: " + " → ".join(wording.slice_label(s) for s in g.sequence)
                    + ". Rows are steps, columns the candidate slices; circles mark the chosen slice at each step, "
                    "the star the step with the lowest loss.")
 
     if prog is not None and prog.matches(source, settings):
-        with ui.guard("Preparing the results"):
-            cache.prefetch_results(source, prog, greedy)  # Results opens with its scores ready
+        with frame.guard("Preparing the results"):
+            prefetch.prefetch_results(source, prog, greedy)  # Results opens with its scores ready
     if prog is not None or greedy is not None:
-        ui.mark_charts_ready()
-        ui.link("results", "Next: listen to the results and download them", ":material/arrow_forward:")
+        chart_preload.mark_charts_ready()
+        frame.link("results", "Next: listen to the results and download them", ":material/arrow_forward:")
 
     # --- the improved method and which slices help (issue #12) ----------------------------
     st.divider()
@@ -234,7 +234,7 @@ if source is not None:
         joint_clip = st.number_input("EQ limit (± dB)", 1.0, 60.0, 20.0, step=1.0, key="joint_clip",
                                      disabled=not joint_clip_on)
     joint_settings = None
-    with ui.guard("The joint matching settings"):
+    with frame.guard("The joint matching settings"):
         joint_settings = JointSettings(steps=int(joint_steps), step_size=float(joint_step),
                                        views=parse_views(joint_views_choice),
                                        clip_db=float(joint_clip) if joint_clip_on else None)
@@ -242,7 +242,7 @@ if source is not None:
         run_joint = st.button("Run joint matching", icon=":material/auto_awesome:", key="run_joint",
                               disabled=joint_settings is None)
     if run_joint and joint_settings is not None:
-        with ui.guard("The joint matching"):
+        with frame.guard("The joint matching"):
             bar = st.progress(0.0, text="Starting the joint matching…")
             t0 = time.perf_counter()
 
@@ -262,14 +262,14 @@ if source is not None:
         found = outcome.result
         m1, m2, m3, m4 = st.columns(4)
         target, rest = source.names.target.capitalize(), source.names.complement.capitalize()
-        m1.metric(f"{target} SI-SDR", f"{scores['vocal']['si_sdr']:.2f} dB", help=ui.GLOSSARY["SI-SDR"])
-        m2.metric(f"{target} SDR", f"{scores['vocal']['sdr']:.2f} dB", help=ui.GLOSSARY["SDR"])
+        m1.metric(f"{target} SI-SDR", f"{scores['vocal']['si_sdr']:.2f} dB", help=glossary.GLOSSARY["SI-SDR"])
+        m2.metric(f"{target} SDR", f"{scores['vocal']['sdr']:.2f} dB", help=glossary.GLOSSARY["SDR"])
         m3.metric(f"{rest} SI-SDR", f"{scores['instrumental']['si_sdr']:.2f} dB")
         m4.metric("Final loss", f"{found.final_loss:.2f} dB²", help="Mean squared fingerprint difference over "
                   "the views in the loss, weighted; not comparable with the research method's loss.")
         estimate = outcome.estimate
         joint_wav = audio.wav_bytes(estimate.vocal, estimate.sr)
-        ui.play(joint_wav)
+        players.play(joint_wav)
         st.download_button(f"Download the joint {source.names.target} (WAV)", joint_wav,
                            file_name=f"joint_extracted_{source.names.target_file}.wav", mime="audio/wav", key="joint_download",
                            icon=":material/download:")
@@ -290,7 +290,7 @@ if source is not None:
     run_attribution = ac2.button("Measure which slices help", icon=":material/insights:", key="run_attribution",
                                  disabled=not used or (attribution_method == "joint" and joint_settings is None))
     if run_attribution:
-        with ui.guard("The slice attribution"):
+        with frame.guard("The slice attribution"):
             bar = st.progress(0.0, text="Starting…")
 
             def show_attr(events: list, elapsed: float, done: bool) -> None:
@@ -306,9 +306,9 @@ if source is not None:
     kept_attr = st.session_state.get("vsep_attribution")
     if kept_attr is not None and kept_attr[0] == source.identity:
         found_attr = kept_attr[1]
-        st.plotly_chart(figures.attribution_figure(found_attr, ui.slice_label), theme=None, key="attribution")
+        st.plotly_chart(figures.attribution_figure(found_attr, wording.slice_label), theme=None, key="attribution")
         # The figures and the losses beside them (loss and quality often disagree).
-        st.dataframe([{"slice": ui.slice_label(row["name"]), **{k: v for k, v in row.items() if k != "name"}}
+        st.dataframe([{"slice": wording.slice_label(row["name"]), **{k: v for k, v in row.items() if k != "name"}}
                       for row in found_attr["slices"]], hide_index=True,
                      column_config={k: st.column_config.NumberColumn(format="%.2f") for k in found_attr["slices"][0]
                                     if k != "name"} if found_attr["slices"] else None)
@@ -316,4 +316,4 @@ if source is not None:
                            file_name="attribution.json", mime="application/json", key="attribution_download",
                            icon=":material/download:")
 
-frame.finish()
+page_frame.finish()

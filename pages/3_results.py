@@ -7,9 +7,9 @@ import streamlit as st
 
 from vsep_core import plots, report
 from vsep_core.stems import labels, oracle_note, pair_target
-from vsep_app import cache, jobs, sharing, state, ui
+from vsep_app import cache, chart_preload, frame, jobs, limits, players, prefetch, scores_view, sharing, state, wording
 
-frame = ui.setup_page("Results")
+page_frame = frame.setup_page("Results")
 
 st.title("Results")
 st.markdown("Listen to what each run extracted, see where it put energy, and take everything with you.")
@@ -37,7 +37,7 @@ def wav_order(path: str):
     return (0 if "mixture" in path or "target" in path else 1, int(head) if head.isdigit() else 999, folder, path)
 
 
-source = ui.require_source()
+source = frame.require_source()
 prog, greedy = state.progressive(), state.greedy()
 if source is not None and prog is None:
     if greedy is None:
@@ -46,9 +46,9 @@ if source is not None and prog is None:
     else:
         st.info("The greedy search is done; run the progressive test too for the full results and the downloads.",
                 icon=":material/info:")
-    ui.link("optimise", "Go to Optimise", ":material/tune:")
+    frame.link("optimise", "Go to Optimise", ":material/tune:")
 elif source is not None:
-    with ui.guard("Showing the results"):
+    with frame.guard("Showing the results"):
         if not prog.matches(source, state.settings()):
             st.warning("These results were computed with earlier settings or another pair; they are shown with "
                        "the settings they were made with (below).", icon=":material/history:")
@@ -73,17 +73,17 @@ elif source is not None:
         st.caption(oracle_note(names.name))
         metrics = None
         scores_box = st.empty()  # the runs' SI-SDR at once, then the whole table in its place
-        if pair.duration_s <= cache.AUTO_MEASURE_S or st.button(
+        if pair.duration_s <= limits.AUTO_MEASURE_S or st.button(
                 f"Measure separation quality ({pair.duration_s:.0f} s of audio: this takes a while)",
                 key="measure_quality", icon=":material/analytics:"):
-            if not cache.results_ready(prog, greedy, "metrics"):
+            if not prefetch.results_ready(prog, greedy, "metrics"):
                 with scores_box.container():
-                    ui.quick_scores_section(cache.quick_scores(source, prog, greedy_used),
+                    scores_view.quick_scores_section(cache.quick_scores(source, prog, greedy_used),
                                             cache.alignment(source, settings))
             bar = st.progress(0.0, text="Measuring SDR, SIR and SAR: checking the alignment…")
-            if cache.results_pending(prog, greedy, "metrics"):  # started on Optimise, not done yet
+            if prefetch.results_pending(prog, greedy, "metrics"):  # started on Optimise, not done yet
                 bar.progress(0.5, text="Measuring SDR, SIR and SAR (started while you were on Optimise)…")
-                cache.wait_for_results(prog, greedy, "metrics", on_wait)
+                prefetch.wait_for_results(prog, greedy, "metrics", on_wait)
 
             def show(events, elapsed, done):
                 last = [e for e in events if e[0] == "progress"]
@@ -92,13 +92,13 @@ elif source is not None:
 
             metrics = jobs.run_with_events(lambda emit: cache.evaluation(source, prog, greedy_used, emit), show)
             bar.empty()
-        marks = ui.quality_marks(metrics)
+        marks = scores_view.quality_marks(metrics)
         if metrics is not None:
             with scores_box.container():
-                ui.metrics_section(metrics, marks)
-                ui.waterfall_section(metrics)
+                scores_view.metrics_section(metrics, marks)
+                scores_view.waterfall_section(metrics)
 
-        cache.wait_for_results(prog, greedy, "files", on_wait)
+        prefetch.wait_for_results(prog, greedy, "files", on_wait)
         files = jobs.run(lambda: cache.run_files(source, prog, greedy_used)["files"], on_wait)
         waiting.empty()
 
@@ -110,7 +110,7 @@ elif source is not None:
         def player(label: str, path: str, key: str, col) -> None:
             with col:
                 st.markdown(f"**{label}**")
-                ui.play(files[path])
+                players.play(files[path])
                 st.download_button("WAV", lambda: files[path], file_name=path.replace("/", "_"), mime="audio/wav",
                                    key=f"dl_{key}", icon=":material/download:", on_click="ignore")
 
@@ -130,11 +130,11 @@ elif source is not None:
             if result.best_prefix_run is not result.greedy_run:
                 ab[f"Best prefix ({result.greedy.best_prefix_length})"] = wav_paths("best_prefix")["vocal"]
         choices = {label: files[path] for label, path in ab.items()}
-        if pair.duration_s <= ui.AB_MAX_S:  # the ceilings too: how close could a mask get?
+        if pair.duration_s <= limits.AB_MAX_S:  # the ceilings too: how close could a mask get?
             oracle = cache.oracle_wavs(source, settings)
             choices.update({f"Oracle {name} (ideal mask, reads the true {names.target})": wav for name, wav in oracle.items()})
-        ui.ab_player(choices, pair.duration_s, key="results_ab")
-        if pair.duration_s <= ui.AB_MAX_S:
+        players.ab_player(choices, pair.duration_s, key="results_ab")
+        if pair.duration_s <= limits.AB_MAX_S:
             masks = st.container(horizontal=True)
             for name, wav in oracle.items():
                 masks.download_button(f"Oracle {name} vocal (WAV)", wav, file_name=f"oracle_{name}_vocal.wav",
@@ -185,10 +185,10 @@ elif source is not None:
         st.caption("Magnitude in dB, one colour scale for the three. A good extraction looks like the target: "
                    "the vocal's harmonics kept, the drums and chords between them gone.")
 
-        ui.mark_charts_ready()
+        chart_preload.mark_charts_ready()
         st.subheader("Learned EQ curves")
         eqs = cache.eq_curves(source, settings, run.slices)
-        pass_names = [f"pass {i + 1}: {ui.slice_label(view)}" + (" (polish)" if i == len(eqs) - 1 else "")
+        pass_names = [f"pass {i + 1}: {wording.slice_label(view)}" + (" (polish)" if i == len(eqs) - 1 else "")
                       for i, (view, _) in enumerate(eqs)]
         which = st.selectbox("Pass", ["all passes added up"] + pass_names, key="results_eq_pass")
         n_windows = eqs[-1][1].shape[1]
@@ -239,4 +239,4 @@ elif source is not None:
 
         sharing.share_section(source, result, pair, metrics, settings)  # "Share this result" (issue #20)
 
-frame.finish()
+page_frame.finish()

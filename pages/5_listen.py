@@ -10,9 +10,9 @@ import streamlit as st
 
 from vsep_core.listening import (HIDDEN_REFERENCE, LOW_ANCHOR, MAX_ITEMS, make_trial, post_screening, ratings_csv,
                                  ratings_json, ratings_rows)
-from vsep_app import cache, jobs, state, ui
+from vsep_app import cache, frame, jobs, limits, players, state
 
-frame = ui.setup_page("Listening test")
+page_frame = frame.setup_page("Listening test")
 
 st.title("Listening test")
 st.markdown(
@@ -46,10 +46,10 @@ for (const k of Object.keys(src)) {{
 pick(Object.keys(src)[0]);
 </script>"""
 
-source = ui.require_source()
+source = frame.require_source()
 if source is not None:
     settings = state.settings()
-    with ui.guard("Preparing the listening test"):
+    with frame.guard("Preparing the listening test"):
         chosen = st.multiselect("Results to rate", CHOICES, default=["irm", "exact_eq", "hpss"],
                                 max_selections=MAX_ITEMS, key="listen_methods",
                                 help="Each is computed on the loaded pair's segment (see the glossary on Results).")
@@ -62,14 +62,14 @@ if source is not None:
             seed = st.session_state["listen_seed"]
             items = jobs.run(lambda: cache.listening_items(source, settings, chosen))
             trial = make_trial(chosen, seed)
-            if items["duration_s"] > ui.AB_MAX_S:
+            if items["duration_s"] > limits.AB_MAX_S:
                 st.warning(f"The segment is {items['duration_s']:.0f} s; the test plays segments up to "
-                           f"{ui.AB_MAX_S:.0f} s (every item travels inside the page). Choose a shorter duration "
+                           f"{limits.AB_MAX_S:.0f} s (every item travels inside the page). Choose a shorter duration "
                            "on Load audio.", icon=":material/warning:")
             else:
                 sources = {item["label"]: "data:audio/wav;base64," + base64.b64encode(items["wavs"][item["name"]]).decode()
                            for item in trial}
-                st.iframe(_PLAYER.format(switch_js=ui.SWITCH_KEEPING_PLACE_JS, sources=json.dumps(sources)), height=120)  # our labels and base64 only
+                st.iframe(_PLAYER.format(switch_js=players.SWITCH_KEEPING_PLACE_JS, sources=json.dumps(sources)), height=120)  # our labels and base64 only
                 st.markdown("##### Your ratings")
                 ratings = {}
                 for item in trial:  # in the order A, B, C …, one under the other
@@ -112,4 +112,4 @@ if source is not None:
                            "target low-passed, the standard's lower anchor. Ratings are kept in this browser tab "
                            "only until you download them.")
 
-frame.finish()
+page_frame.finish()

@@ -232,7 +232,7 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "a
 
 
 def run_count(page) -> int:
-    """The number of the last finished script run of this page's session (see ``ui.run_marker``)."""
+    """The number of the last finished script run of this page's session (see ``frame.run_marker``)."""
     return page.evaluate(f"() => {RUN_COUNT_JS}")
 
 

@@ -26,7 +26,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from vsep_app import cache, ui
+from vsep_app import cache, escape, limits, prefetch
 from vsep_core import views
 from vsep_core.audio import prepare_pair
 from vsep_core.evaluate import evaluate_experiment
@@ -180,7 +180,7 @@ def test_every_page_has_the_frame_and_our_navigation():
         assert at.title[0].value == title, path
         sidebar = " ".join(m.value for m in at.sidebar.markdown)
         assert "Active pair" in sidebar and SAMPLE_LABEL in sidebar, path  # the default sample, on any page
-    assert not (REPO / "vsep_app" / "ui.py").read_text().count("PagesManager")  # no private API
+    assert not any("PagesManager" in f.read_text() for f in (REPO / "vsep_app").glob("*.py"))  # no private API
 
 
 def test_the_first_page_imports_only_what_it_needs():
@@ -188,7 +188,8 @@ def test_the_first_page_imports_only_what_it_needs():
     figures, the STFT and pandas for later (the background warm-up), so a server's first visitor does not wait."""
     code = ("import sys, streamlit\n"
             "import vsep_app.cache, vsep_app.figures, vsep_app.loading, vsep_app.recorder, vsep_app.sample, "
-            "vsep_app.state, vsep_app.ui\n"
+            "vsep_app.state, vsep_app.frame, vsep_app.escape, vsep_app.players, vsep_app.prefetch, "
+            "vsep_app.scores_view, vsep_app.sidebar\n"
             "heavy = ('numba', 'scipy.ndimage', 'pandas', 'librosa.core.spectrum', 'vsep_core.plots', "
             "'vsep_core.optimise', 'plotly.graph_objs._figure')\n"
             "print(','.join(m for m in heavy if m in sys.modules))")
@@ -267,7 +268,7 @@ def test_the_load_page_prefetches_the_slices_views_into_the_memo(monkeypatch):
     monkeypatch.setattr(views, "compute_view", counting)
     at = _new_app()
     key, done, _ = at.session_state[state.SLICES_PREFETCH]
-    assert key == cache.slices_key(at.session_state["vsep_source"], at.session_state["vsep_settings"])
+    assert key == prefetch.slices_key(at.session_state["vsep_source"], at.session_state["vsep_settings"])
     assert done["vocal"].wait(120), "the prefetch did not finish"
     assert sorted(calls) == sorted(views.VIEW_NAMES)  # the vocal's 19 views, computed in the background
     at.switch_page("pages/1_slices.py").run()
@@ -473,7 +474,7 @@ def test_a_recording_becomes_the_active_pair():
 def test_sessions_do_not_see_each_others_uploads():
     first, second = _new_app(), _new_app()
     _upload(first, ("mine.wav", _sample_bytes("mixture")), ("my_vocal.wav", _sample_bytes("vocal")))
-    assert "Loaded: " + ui.plain("mine.wav + my_vocal.wav") in _subheaders(first)
+    assert "Loaded: " + escape.plain("mine.wav + my_vocal.wav") in _subheaders(first)
     second.run()
     assert f"Loaded: {SAMPLE_LABEL}" in _subheaders(second)
     assert second.session_state["vsep_source"].label == SAMPLE_LABEL
@@ -598,8 +599,8 @@ def test_results_of_a_pair_that_is_not_aligned_show_the_verdict_first_and_hide_t
 
 
 def test_runs_of_a_long_segment_stay_out_of_the_shared_caches():
-    """Over cache.SHARED_MAX_S, the runs (every run's audio) live in the session only: never computed for another."""
-    seconds = cache.SHARED_MAX_S + 5
+    """Over limits.SHARED_MAX_S, the runs (every run's audio) live in the session only: never computed for another."""
+    seconds = limits.SHARED_MAX_S + 5
     tiled = {}
     for role in ("mixture", "vocal"):
         y, sr = sf.read(SAMPLE / f"{role}.wav", dtype="float32")

@@ -4,7 +4,7 @@ Every entry point that shows a visitor's file name (the uploads' "Ready" lines, 
 note, sidebar and toast, the error boxes of Upload files and of Record a vocal → Upload an instrumental)
 is walked with hostile names under AppTest, and each element's Markdown body is checked: every character
 that would start an image, a link, HTML, a colour, emphasis or maths is escaped, and bare addresses are
-kept from being linked. ``ui.plain`` is the one helper that does it. The Chromium check that the browser
+kept from being linked. ``escape.plain`` is the one helper that does it. The Chromium check that the browser
 makes no outside request for such a name is in tests/test_server_hostile.py.
 """
 
@@ -19,7 +19,7 @@ import pytest
 import soundfile as sf
 from streamlit.testing.v1 import AppTest
 
-from vsep_app import ui
+from vsep_app import escape
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -74,7 +74,7 @@ def assert_plain(at: AppTest, expect_at_least: int) -> None:
 
 def test_the_helper_escapes_every_construct_and_keeps_the_words():
     for text in (IMAGE_NAME, LINK_NAME, "# title\n- item\n1. one\n> quote", "&lt;b&gt; :material/home: {x}"):
-        escaped = ui.plain(text)
+        escaped = escape.plain(text)
         assert formatting_in(escaped) == [], escaped
         assert re.sub(r"\\(.)", r"\1", escaped).replace("\u200b", "") == text  # the same words, shown literally
     assert formatting_in(IMAGE_NAME) and formatting_in(LINK_NAME)  # the check sees them unescaped

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from vsep_app import cache
+from vsep_app import limits
 from vsep_core import plots, views
 from vsep_core.attribute import attribute_slices
 from vsep_core.audio import prepare_pair
@@ -89,7 +89,7 @@ def test_slices_page_shows_the_stem_beside_the_vocal():
         hop = settings.hop_for(pair.n_samples)
         mag = views.magphase(views.stft(pair.vocal, settings, hop_length=hop))[0]
         expected[role] = {name: plots.view_display(views.compute_view(mag, name), name, pair.sr, hop,
-                                                   max_rows=cache.DISPLAY_CELLS[0], max_cols=cache.DISPLAY_CELLS[1])
+                                                   max_rows=limits.DISPLAY_CELLS[0], max_cols=limits.DISPLAY_CELLS[1])
                           for name in ("slice_0_raw", "slice_2_vertical")}
     for i in (0, 2):  # the raw view and the vertical one, each the engine's picture of that stem
         spec = json.loads(charts[i].proto.spec)

@@ -212,7 +212,7 @@ def test_the_dashboard_refuses_an_unauthenticated_scheduler_address(monkeypatch,
         at.slider(key="opt_n").set_value(2).run()
         at.button(key="run_progressive").click().run(timeout=120)
         assert not at.exception
-        messages = [e.value.replace("\\", "") for e in at.error]  # shown through ui.plain (Markdown escaped)
+        messages = [e.value.replace("\\", "") for e in at.error]  # shown through escape.plain (Markdown escaped)
         assert any(words in m for m in messages), (env, messages)
         assert all("Traceback" not in m for m in messages)
 
@@ -320,7 +320,7 @@ def test_a_worker_sending_code_instead_of_data_is_refused_on_the_page_and_nothin
         at.slider(key="opt_n").set_value(2).run()
         at.button(key="run_progressive").click().run(timeout=120)
         assert not at.exception
-        messages = [e.value.replace("\\", "") for e in at.error]  # shown through ui.plain (Markdown escaped)
+        messages = [e.value.replace("\\", "") for e in at.error]  # shown through escape.plain (Markdown escaped)
         assert any(words in m for m in messages), messages
     finally:
         jobs.close_remote()

@@ -47,7 +47,8 @@ def test_the_api_is_where_the_workflows_are_assembled():
     used = _uses(REPO / "vsep_core" / "api.py")
     assert {"run_experiment", "run_greedy", "run_joint", "evaluate_joint", "evaluate_experiment", "evaluate_pair",
             "attribute_slices", "attribute_joint", "experiment_si_sdr"} <= used
-    for front in ("vsep_core/cli.py", "vsep_app/cache.py", "vsep_core/cluster.py", "vsep_core/batch.py"):
+    for front in ("vsep_core/cli.py", "vsep_app/cache.py", "vsep_app/dispatch.py", "vsep_core/cluster.py",
+                  "vsep_core/batch.py"):
         source = (REPO / front).read_text()
         assert "api" in _uses(REPO / front) or "from .api import" in source or "from vsep_core import api" in source, front
 

@@ -1,7 +1,7 @@
 """One way to show scores (issue #18): every view of a drums or bass report follows the presenter's rows.
 
 The report is a real evaluation of a bundled sample with drums or bass as the target; the terminal
-table, the HTML report and the dashboard's Results table (an AppTest of ``ui.metrics_section``, the
+table, the HTML report and the dashboard's Results table (an AppTest of ``scores_view.metrics_section``, the
 function the Results page draws its scores with) must all name the stem and its complement, dash the
 mixture's SAR and a reference method's loss, and hide the complement's columns behind the toggle.
 """
@@ -78,9 +78,9 @@ def test_html_report_names_the_stem(stem_report):
 
 
 def _scores_page(report):
-    from vsep_app import ui
+    from vsep_app import scores_view
 
-    ui.metrics_section(report, {})
+    scores_view.metrics_section(report, {})
 
 
 def test_results_table_names_the_stem_and_its_toggle_shows_the_rest(stem_report):

@@ -20,8 +20,9 @@ Stages and the settings they depend on:
 * analysis, slice views, window profiles → :data:`ANALYSIS_FIELDS`;
 * progressive runs, greedy search, EQ curves, downloads → every setting.
 
-Besides these, :func:`warm_up` is kept once per process: the background warm-up of :mod:`vsep_app.warmup`.
-The ``vsep_app`` logger writes where Streamlit's log goes, at its ``logger.level``
+Where a workflow runs (here or on Dask) is :mod:`vsep_app.dispatch`'s; the limits on segment length and
+on what is shared are :mod:`vsep_app.limits`'; what runs in the background for the next page is
+:mod:`vsep_app.prefetch`'s. The ``vsep_app`` logger writes where Streamlit's log goes, at its ``logger.level``
 (``--logger.level debug`` shows each memo's computations and hits).
 """
 
@@ -30,21 +31,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import logging
-import os
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import streamlit as st
 
 from vsep_core import api, audio
 from vsep_core.api import GreedyOutcome
 from vsep_core.settings import Settings
 
-from . import jobs
+from . import dispatch
+from .dispatch import ProgressiveOutcome
+from .limits import ALIGNMENT_EXCERPT_S, DISPLAY_CELLS, app_segment_limit_s, kept_in_shared_caches
+from .logs import log_with_streamlit
 from .memo import memo
 from .state import RunRecord, Source
 
@@ -57,10 +56,6 @@ if TYPE_CHECKING:
 # first visitor would otherwise wait for those imports (see vsep_app.warmup, which
 # imports them in the background once that page is drawn).
 
-#: The alignment check reads at most this much of the segment (a lag and a gain show in any 30 s;
-#: the whole song's check takes seconds).
-ALIGNMENT_EXCERPT_S = 30.0
-
 #: Settings that change the prepared pair.
 PAIR_FIELDS = ("sr", "start_s", "duration_s", "n_fft", "level")
 #: Settings that change the spectrograms and fingerprints.
@@ -70,27 +65,7 @@ ANALYSIS_FIELDS = PAIR_FIELDS + ("hop_length", "n_windows", "n_points", "top_db"
 #: every song it saw.
 TTL = 2 * 3600
 
-
-def _log_with_streamlit() -> None:
-    """Send the ``vsep_app`` loggers' lines to the server's log, at Streamlit's ``logger.level`` (once).
-
-    Without this they would reach nobody below WARNING (Streamlit configures only its own loggers). Left
-    alone when the operator's own logging configuration already handles them.
-    """
-    logger = logging.getLogger("vsep_app")
-    if logger.handlers or logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(st.get_option("logger.messageFormat")))
-    logger.addHandler(handler)
-    logger.setLevel(str(st.get_option("logger.level")).upper())
-
-
-_log_with_streamlit()
-
-#: Cells of a slice heatmap on screen (rows × columns): about one per pixel at four views per row.
-#: Fewer cells draw faster in the browser.
-DISPLAY_CELLS = (100, 160)
+log_with_streamlit()  # the caches' lines (computed, hit) in the server's log
 
 
 def subset(settings: Settings, fields) -> dict:
@@ -128,18 +103,6 @@ def decoded_other(source: Source) -> audio.Decoded:
 
 def _file_label(role: str, file_name: str) -> str:
     return role if file_name in ("", role) else f"{role} “{file_name}”"
-
-
-#: The dashboard's analysed-segment limit when ``VSEP_MAX_SEGMENT_S`` is not set (seconds, before the
-#: engine's 2/3 for kept audio: 50 s at the default hop). A session's memory grows with the segment and
-#: with N (every run's audio is kept); this keeps a session under 1.5 GB on a shared server (measured:
-#: BENCHMARKS.md); a server for one person can raise it (docs/SERVING.md).
-APP_MAX_SEGMENT_S = 75.0
-
-
-def app_segment_limit_s() -> float:
-    """``$VSEP_MAX_SEGMENT_S`` if set, else :data:`APP_MAX_SEGMENT_S` (the engine checks the value)."""
-    return audio.segment_limit_s(None) if os.environ.get("VSEP_MAX_SEGMENT_S", "").strip() else APP_MAX_SEGMENT_S
 
 
 @memo(max_entries=8, ttl=TTL)
@@ -323,39 +286,15 @@ def predicted_fingerprints(source: Source, settings: Settings) -> dict:
 
 # --- optimisation -----------------------------------------------------------------
 
-@dataclass
-class ProgressiveOutcome:
-    """Progressive runs N = 1 … max_slices (with their audio in memory; files are made on demand)."""
-
-    runs: list                      # RunSummary per N
-    timings_s: dict = field(default_factory=dict)
-
-
-#: Runs of segments longer than this (seconds) are not kept in the shared caches: each holds every run's
-#: audio (hundreds of MB for a long segment), and a second visitor with the same long
-#: song and settings is unlikely. They live in the session that ran them (its RunRecord) and nowhere else.
-SHARED_MAX_S = 30.0
-
-
 def _shared(source: Source, settings: Settings) -> bool:
-    return pair(source, settings).duration_s <= SHARED_MAX_S
+    return kept_in_shared_caches(pair(source, settings).duration_s)
 
 
 def _progressive_compute(identity: str, settings_dict: dict, order: tuple, max_slices: int, _source: Source,
                          _emit) -> ProgressiveOutcome:
     settings = Settings.from_dict(settings_dict)
-    p = pair(_source, settings)
-    kwargs = dict(order=order, max_slices=max_slices, greedy=False)
-    cluster = jobs.remote()
-    if cluster is not None:  # the same call on a Dask worker (which makes the analysis there)
-        result = cluster.call("run_experiment", (p, settings), kwargs, emit=_emit)
-        return ProgressiveOutcome(runs=result.progressive, timings_s=dict(result.timings_s))
-    t0 = time.perf_counter()
-    a = analysis(_source, settings, order[:max_slices])  # cached: shared with the greedy search and Slices
-    analyse_s = time.perf_counter() - t0
-    result = api.seed_experiment(p, settings, **kwargs, analysis=a, on_run=lambda label, run: _emit(("run", label, run)),
-                                 progress=lambda f, label: _emit(("progress", f, label)))
-    return ProgressiveOutcome(runs=result.progressive, timings_s=dict(result.timings_s, analyse=analyse_s))
+    return dispatch.progressive(pair(_source, settings), settings, order, max_slices,
+                                lambda names: analysis(_source, settings, names), _emit)
 
 
 _progressive = memo(max_entries=8, ttl=TTL)(_progressive_compute)
@@ -370,17 +309,8 @@ def progressive(source: Source, settings: Settings, order, max_slices: int, emit
 
 def _greedy_compute(identity: str, settings_dict: dict, candidates: tuple, _source: Source, _emit) -> GreedyOutcome:
     settings = Settings.from_dict(settings_dict)
-    cluster = jobs.remote()
-    if cluster is not None:  # vsep_core.cluster.greedy_task: the same call on a Dask worker
-        return cluster.call("greedy", (pair(_source, settings), settings, candidates), emit=_emit)
-    t0 = time.perf_counter()
-    a = analysis(_source, settings, candidates)
-    analyse_s = time.perf_counter() - t0
-    outcome = api.seed_greedy(pair(_source, settings), settings, candidates, analysis=a,
-                              on_run=lambda label, run: _emit(("run", label, run)),
-                              progress=lambda f, label: _emit(("progress", f, label)))
-    outcome.timings_s["analyse"] = analyse_s
-    return outcome
+    return dispatch.greedy(pair(_source, settings), settings, candidates,
+                           lambda names: analysis(_source, settings, names), _emit)
 
 
 _greedy = memo(max_entries=8, ttl=TTL)(_greedy_compute)
@@ -406,17 +336,10 @@ def joint_key(joint) -> tuple:
     """A JointSettings as a plain, hashable cache key."""
     return (joint.steps, joint.step_size, tuple(joint.views), joint.clip_db)
 
-
 def _joint_compute(identity: str, settings_dict: dict, key: tuple, _source: Source, _emit) -> api.JointOutcome:
     settings = Settings.from_dict(settings_dict)
-    joint = _joint_settings(key)
-    cluster = jobs.remote()
-    if cluster is not None:  # vsep_core.cluster.joint_task: the same call on a Dask worker
-        return cluster.call("joint", (pair(_source, settings), truth(_source, settings), settings, joint),
-                            emit=_emit)
-    return api.joint_matching(pair(_source, settings), settings, joint, truth=truth(_source, settings),
-                              analysis=analysis(_source, settings, joint.view_names),
-                              progress=lambda f, label: _emit(("progress", f, label)))
+    return dispatch.joint(pair(_source, settings), truth(_source, settings), settings, _joint_settings(key),
+                          lambda names: analysis(_source, settings, names), _emit)
 
 
 _joint = memo(max_entries=4, ttl=TTL)(_joint_compute)
@@ -427,17 +350,10 @@ def joint(source: Source, settings: Settings, joint_settings, emit=lambda event:
     compute = _joint if _shared(source, settings) else _joint_compute
     return compute(source.identity, settings.to_dict(), joint_key(joint_settings), _source=source, _emit=emit)
 
-
 def _attribution_compute(identity: str, settings_dict: dict, method: str, slices: tuple, key: tuple,
                          _source: Source, _emit) -> dict:
     settings = Settings.from_dict(settings_dict)
-    joint = _joint_settings(key)
-    cluster = jobs.remote()
-    if cluster is not None:  # the same engine call on a Dask worker
-        return cluster.call(f"attribute_{'joint' if method == 'joint' else 'slices'}", (truth(_source, settings), settings),
-                            dict(slices=slices, joint=joint), emit=_emit)
-    return api.attribution(truth(_source, settings), settings, method=method, slices=slices, joint=joint,
-                           progress=lambda f, label: _emit(("progress", f, label)))
+    return dispatch.attribution(truth(_source, settings), settings, method, slices, _joint_settings(key), _emit)
 
 
 _attribution = memo(max_entries=4, ttl=TTL)(_attribution_compute)
@@ -598,15 +514,8 @@ def listening_items(source: Source, settings: Settings, names) -> dict:
 
 
 # --- separation quality ------------------------------------------------------------
-
-@memo(max_entries=4, ttl=TTL)
 def _evaluation(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _emit) -> dict:
-    result = experiment_result(_source, _prog, _greedy)
-    cluster = jobs.remote()
-    if cluster is not None:  # the same scoring on a Dask worker
-        return cluster.call("evaluate_experiment", (result, truth(_source, _prog.settings)), emit=_emit)
-    return api.score_experiment(result, truth(_source, _prog.settings),
-                                progress=lambda f, label: _emit(("progress", f, label)))
+    return dispatch.evaluation(experiment_result(_source, _prog, _greedy), truth(_source, _prog.settings), _emit)
 
 
 def evaluation(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, emit=lambda event: None) -> dict:
@@ -628,97 +537,3 @@ def _quick_scores(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecor
 def quick_scores(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> dict:
     """The runs' SI-SDR only (:func:`vsep_core.evaluate.experiment_si_sdr`): shown while the full report is made."""
     return _quick_scores(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec)
-
-
-#: Separation quality is measured without asking (and prefetched from Optimise) for segments up to this long.
-AUTO_MEASURE_S = 30.0
-
-
-def matching_greedy(prog: RunRecord, greedy_rec: RunRecord | None) -> RunRecord | None:
-    """The greedy search when it belongs with the progressive test (:func:`vsep_core.api.belongs_together`)."""
-    return greedy_rec if api.belongs_together(prog, greedy_rec) else None
-
-
-def results_key(prog: RunRecord, greedy_rec: RunRecord | None) -> str:
-    return content_key(result_key(prog, matching_greedy(prog, greedy_rec)), "results")
-
-
-def prefetch_results(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> None:
-    """Score the runs and make their WAVs in the background while the visitor is still on Optimise.
-
-    The Results page then finds them in the caches (or waits for the item it needs, see
-    :func:`wait_for_results`). In the job pool like any heavy work; segments over
-    :data:`AUTO_MEASURE_S` are measured only when asked.
-    """
-    from . import jobs
-    from .state import RESULTS_PREFETCH
-
-    greedy_used = matching_greedy(prog, greedy_rec)
-    items = []
-    if pair(source, prog.settings).duration_s <= AUTO_MEASURE_S:
-        items.append(("metrics", lambda: evaluation(source, prog, greedy_used)))
-    items.append(("files", lambda: run_files(source, prog, greedy_used)))
-    jobs.prefetch(results_key(prog, greedy_rec), RESULTS_PREFETCH, items)
-
-
-def _results_prefetch(prog: RunRecord, greedy_rec: RunRecord | None, item: str):
-    """``(event, place)`` of ``item`` in this session's results prefetch for these records, or ``(None, None)``."""
-    import streamlit as st
-
-    from .state import RESULTS_PREFETCH
-
-    # The prefetch slot holds (key, {item: threading.Event}, place in the queue) (vsep_app.jobs.prefetch).
-    current = st.session_state.get(RESULTS_PREFETCH)
-    if current is None or current[0] != results_key(prog, greedy_rec):
-        return None, None
-    return current[1].get(item), (current[2] if len(current) > 2 else None)
-
-
-def results_pending(prog: RunRecord, greedy_rec: RunRecord | None, item: str) -> bool:
-    """Whether ``item`` ("metrics", "files") of this session's results prefetch is still being computed."""
-    event, _ = _results_prefetch(prog, greedy_rec, item)
-    return event is not None and not event.is_set()
-
-
-def results_ready(prog: RunRecord, greedy_rec: RunRecord | None, item: str) -> bool:
-    """Whether ``item`` of this session's results prefetch for these records has finished (so it is cached)."""
-    event, _ = _results_prefetch(prog, greedy_rec, item)
-    return event is not None and event.is_set()
-
-
-def wait_for_results(prog: RunRecord, greedy_rec: RunRecord | None, item: str, on_wait=None,
-                     timeout: float = 300.0) -> None:
-    """Wait for ``item`` of this session's results prefetch, if it is under way (never computed twice at once).
-
-    ``on_wait(ahead)`` is told the job's place while it waits for a slot of the pool.
-    """
-    from . import jobs
-
-    event, place = _results_prefetch(prog, greedy_rec, item)
-    if event is not None:
-        jobs.wait_for_item(event, place, on_wait, timeout)
-
-
-def slices_key(source: Source, settings: Settings) -> str:
-    return content_key(source.identity, subset(settings, ANALYSIS_FIELDS))
-
-
-def prefetch_slices(source: Source, settings: Settings) -> None:
-    """Compute the Slices page's heatmaps in the background (see :func:`vsep_app.jobs.prefetch`)."""
-    from . import jobs
-    from .state import SLICES_PREFETCH
-
-    # The vocal only: the page opens on it, and the mixture's views would compete for the CPU with
-    # the page being drawn (the mixture tab computes its own when opened).
-    jobs.prefetch(slices_key(source, settings), SLICES_PREFETCH,
-                  [("vocal", lambda: slice_figures(source, settings, "vocal"))])
-
-
-# --- process-wide resources ----------------------------------------------------------
-
-@memo(max_entries=1, copy=False)
-def warm_up():
-    """Start the background warm-up (:mod:`vsep_app.warmup`) once per server process; its thread."""
-    from . import warmup
-
-    return warmup.start()

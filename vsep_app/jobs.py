@@ -8,7 +8,7 @@ by default as many as the cores this process may use, at most 2); when none is
 free it waits in line, first come first served, and its progress widget says
 how many jobs are ahead of it. A slot is one session's turn: the session's
 next steps and background work run in it without queueing again. A job's exception is handed back to the session
-that started it (raised on its script thread, where ``ui.guard`` turns it into
+that started it (raised on its script thread, where ``frame.guard`` turns it into
 a message); it never reaches the pool or other sessions.
 
 Streamlit does not support app code calling Streamlit from other threads, so

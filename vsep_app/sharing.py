@@ -16,7 +16,11 @@ import numpy as np
 import streamlit as st
 
 
-from . import ui
+from .escape import plain
+from .frame import PAGES, guard, link, run_marker
+from .limits import AB_MAX_S
+from .players import ab_player
+from .scores_view import metrics_section, quality_marks
 
 #: Publishes one session may make per :data:`RATE_WINDOW_S` (a shared server's store is everybody's).
 RATE_LIMIT = 5
@@ -166,7 +170,7 @@ def frame() -> None:
     """The shared page's frame: page config and the app's navigation; no sample loaded, nothing computed."""
     st.set_page_config(page_title="Shared result · vsep", page_icon="🎙️", layout="wide")
     nav = st.sidebar.container(key="vsep_nav")
-    for file, label, icon in ui.PAGES.values():
+    for file, label, icon in PAGES.values():
         nav.page_link(file, label=label, icon=icon)
 
 
@@ -225,7 +229,7 @@ def run_title(entry: dict) -> str:
 
 def not_found(sentence: str) -> None:
     st.error(sentence, icon=":material/link_off:")
-    ui.link("upload", "Go to the start page", ":material/home:")
+    link("upload", "Go to the start page", ":material/home:")
 
 
 def shared_page() -> None:
@@ -234,7 +238,7 @@ def shared_page() -> None:
     try:
         _shared_page()
     finally:
-        ui.run_marker()  # the browser tests wait for it, as on every page
+        run_marker()  # the browser tests wait for it, as on every page
 
 
 def _shared_page() -> None:
@@ -245,9 +249,9 @@ def _shared_page() -> None:
         st.title("Shared result")
         st.info("This page shows a published result: open it from its link (…/shared?id=…). To publish one, "
                 "run the optimiser on your pair and use Results → Share this result.", icon=":material/link:")
-        ui.link("upload", "Go to the start page", ":material/home:")
+        link("upload", "Go to the start page", ":material/home:")
         return
-    with ui.guard("Opening the shared result"):
+    with guard("Opening the shared result"):
         store = default_store()
         try:
             record = store.get(rid)
@@ -273,7 +277,7 @@ def delete_section(store, record, token: str) -> None:
             st.success("Deleted: the link no longer opens anything.", icon=":material/check_circle:")
         else:
             st.error("This delete link is not valid for this result.", icon=":material/error:")
-        ui.link("upload", "Go to the start page", ":material/home:")
+        link("upload", "Go to the start page", ":material/home:")
 
 
 def show(shown: Shared) -> None:
@@ -287,7 +291,7 @@ def show(shown: Shared) -> None:
     show_text(escape(record.title), "h1", "font-size:2.75rem;font-weight:700;line-height:1.2;padding:1.25rem 0 1rem;margin:0")
     st.caption(f"A published vsep result (from the {'command line' if share.get('source') == 'command line' else 'dashboard'}): "
                f"{float(share.get('duration_s') or 0):.2f} s at {int(share.get('sr') or 0)} Hz, target: "
-               f"{ui.plain(names['label'])}. "
+               f"{plain(names['label'])}. "
                f"Published {time.strftime('%Y-%m-%d', time.gmtime(record.created_at))}; this link works until "
                f"{time.strftime('%Y-%m-%d', time.gmtime(record.expires_at))} "
                f"(results are kept {shown.store.limits.retention_days:g} days). Read-only: nothing is computed.")
@@ -297,7 +301,7 @@ def show(shown: Shared) -> None:
     st.subheader("Separation quality")
     metrics = shown.metrics
     if metrics is not None:
-        ui.metrics_section(metrics, ui.quality_marks(metrics))
+        metrics_section(metrics, quality_marks(metrics))
     else:
         st.caption("This result was published without scores.")
 
@@ -307,9 +311,9 @@ def show(shown: Shared) -> None:
         st.caption("Published without audio: the scores and charts only.")
     else:
         duration = share.get("duration_s") or 0.0
-        if duration <= ui.AB_MAX_S:
+        if duration <= AB_MAX_S:
             st.markdown("##### A/B: compare any two at the same moment")
-            ui.ab_player({label: shown.wav(path) for label, path in players.items()}, duration, key="shared_ab")
+            ab_player({label: shown.wav(path) for label, path in players.items()}, duration, key="shared_ab")
         per_row = 3
         items = list(players.items())
         for e in share["estimates"]:
@@ -318,7 +322,7 @@ def show(shown: Shared) -> None:
         for start in range(0, len(items), per_row):
             for col, (label, path) in zip(st.columns(per_row), items[start:start + per_row]):
                 with col:
-                    st.markdown(f"**{ui.plain(label)}**")
+                    st.markdown(f"**{plain(label)}**")
                     st.audio(shown.file(path), format="audio/flac")
 
     arrays = shown.plots()
@@ -394,11 +398,11 @@ def compare_section(store, shown: Shared) -> None:
     a, b = shown.players("A: "), other.players("B: ")
     if a and b:
         duration = max(shown.share.get("duration_s") or 0, other.share.get("duration_s") or 0)
-        if duration <= ui.AB_MAX_S:
+        if duration <= AB_MAX_S:
             st.markdown("##### A/B across the two results")
             choices = {label: shown.wav(path) for label, path in a.items()}
             choices.update({label: other.wav(path) for label, path in b.items()})
-            ui.ab_player(choices, duration, key="compare_ab")
+            ab_player(choices, duration, key="compare_ab")
 
 
 def compare_rows(a: dict, b: dict) -> list[dict]:

@@ -24,6 +24,7 @@ NOTICE = "vsep_notice"            # a message to show once after a rerun
 DEFAULT_TRIED = "vsep_default_tried"
 SLICES_PREFETCH = "vsep_slices_prefetch"
 RESULTS_PREFETCH = "vsep_results_prefetch"
+RUNS = "vsep_runs"                # how many script runs this session has had (vsep_app.frame)
 
 
 def digest(data: bytes) -> str:
@@ -112,7 +113,7 @@ class RunRecord:
     identity: str        # Source.identity
     settings: Settings
     order: tuple         # slices offered (progressive order, or greedy candidates)
-    outcome: object      # cache.ProgressiveOutcome or cache.GreedyOutcome
+    outcome: object      # dispatch.ProgressiveOutcome or api.GreedyOutcome
     seconds: float = 0.0
 
     def matches(self, source: Source | None, settings: Settings) -> bool:
@@ -169,3 +170,17 @@ def notify(message: str) -> None:
 
 def pop_notice() -> str | None:
     return st.session_state.pop(NOTICE, None)
+
+
+def remembered(key: str, default):
+    """The value a widget with ``key`` had when this session last drew it (else ``default``).
+
+    Streamlit forgets a widget's value when its page is not shown; pass this
+    as the widget's default and call :func:`remember` after drawing it, and
+    the choice survives a visit to another page.
+    """
+    return st.session_state.get(f"vsep_keep_{key}", default)
+
+
+def remember(key: str, value) -> None:
+    st.session_state[f"vsep_keep_{key}"] = value

@@ -7,7 +7,7 @@ classes; importing and first calling them takes a few seconds here. So the
 first page does not import them, and this work runs on a thread once that
 page is drawn: by the time the Slices or Optimise page asks for a
 spectrogram, a run or a chart, it is done (or under way, and the page waits
-only for the rest). Plain functions: :func:`vsep_app.cache.warm_up` starts it
+only for the rest). Plain functions: :func:`start_once` starts it
 once per server.
 """
 
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import threading
 import time
+
+from .memo import memo
 
 #: Seconds between the warm-up of the Optimise and Slices pages and that of the Results page.
 LATER_S = 5.0
@@ -72,3 +74,9 @@ def start() -> threading.Thread:
     thread = threading.Thread(target=_quietly, name="vsep-warmup", daemon=True)
     thread.start()
     return thread
+
+
+@memo(max_entries=1, copy=False)
+def start_once() -> threading.Thread:
+    """:func:`start`, once per server process (every page calls it after it is drawn); the thread."""
+    return start()

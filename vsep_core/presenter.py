@@ -17,7 +17,7 @@ every view follows:
   note kept.
 
 The terminal table (:func:`vsep_core.evaluate.format_table`), the HTML report
-(``vsep_core.report``) and the dashboard (``vsep_app.ui.metrics_section``) only
+(``vsep_core.report``) and the dashboard (``vsep_app.scores_view.metrics_section``) only
 format these rows.
 """
 
