@@ -86,9 +86,9 @@ elif mode == "Upload files":
         if chosen_file is not None:  # what "Load" will read, so a message is never about another file
             col.caption(f"Ready: {escape.plain(loading.display_name(chosen_file.name))}, "
                         f"{chosen_file.size / 1e6:.1f} MB")
-    st.caption(f"WAV, FLAC, OGG, MP3 or M4A, up to {loading.upload_cap_mb()} MB and 20 minutes each (a bigger file "
-               "is refused by the browser with a red mark: send a FLAC or MP3 copy). The two files must be the "
-               "same length (the same edit of the song).")
+    st.caption(f"WAV, FLAC, OGG, MP3 or M4A, up to {loading.upload_cap_mb()} MB and 20 minutes each, "
+               f"{loading.session_upload_total_mb()} MB together (a bigger file is refused with a red mark: send a "
+               "FLAC or MP3 copy). The two files must be the same length (the same edit of the song).")
     if st.button("Load these files", icon=":material/upload_file:", type="primary", key="load_uploads"):
         with frame.guard("Loading the files"), st.spinner("Reading and checking the two files…"):
             source = loading.upload_source(mix_file, other_file, kind, upload_target)

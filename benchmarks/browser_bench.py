@@ -320,7 +320,7 @@ def write_report(path: Path, results: dict, args, load_before, load_after) -> No
         "# Browser benchmark of the dashboard",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `benchmarks/browser_bench.py` "
-        f"(repetitions: {args.reps}, each with a fresh `streamlit run app.py` server).",
+        f"(repetitions: {args.reps}, each with a fresh `streamlit run serve.py` server).",
         "",
         "Command (from the repository root):",
         "",

@@ -9,7 +9,7 @@ plot data, the HTML report) and to publish it (files, then the record), on
 SQLite and on a PostgreSQL server this script starts; the bytes a result takes
 with and without audio; eight publishes at once (eight threads, each its own
 Store as eight servers would have); and, in Debian's Chromium on a fresh
-``streamlit run app.py``, the time from opening a link to the title (first
+``streamlit run serve.py``, the time from opening a link to the title (first
 content) and to every score in the table.
 """
 

@@ -8,7 +8,7 @@ new process each time (start-up, decoding, plots and the WAVs included; ``/usr/b
 gives the wall time and peak memory) for each ``--write`` choice: every file (40 WAVs),
 ``best,greedy`` and ``--no-audio``.
 
-``--dashboard`` starts ``streamlit run app.py`` (fresh, ``VSEP_MAX_SEGMENT_S=360`` — the
+``--dashboard`` starts ``streamlit run serve.py`` (fresh, ``VSEP_MAX_SEGMENT_S=360`` — the
 dashboard refuses segments over 50 s by default, for the memory of a shared server —
 and ``VSEP_JOB_WORKERS`` as given) and, in Debian's Chromium, uploads the song, then
 times inside the page: *Load these files* → the pair loaded; *Whole song* applied →

@@ -1,6 +1,6 @@
 """Helpers shared by the real-browser test and the browser benchmark.
 
-Start ``streamlit run app.py`` on a free port, launch Debian's Chromium
+Start ``streamlit run serve.py`` (the pages behind the gate, as served to others) on a free port, launch Debian's Chromium
 through Playwright (headless, fake microphone fed from a WAV file), and wait
 for the app's pages with bounded waits.
 """
@@ -44,7 +44,7 @@ def free_port() -> int:
 
 
 class Server:
-    """``streamlit run app.py`` in a subprocess (its own process group), stopped on exit."""
+    """``streamlit run serve.py`` in a subprocess (its own process group), stopped on exit."""
 
     def __init__(self, port: int | None = None, log_path: Path | None = None, startup_timeout: float = 60.0,
                  env: dict | None = None):
@@ -58,7 +58,7 @@ class Server:
     def __enter__(self) -> "Server":
         streamlit = Path(sys.executable).with_name("streamlit")
         cmd = [str(streamlit) if streamlit.exists() else sys.executable, *([] if streamlit.exists() else ["-m", "streamlit"]),
-               "run", "app.py", "--server.headless", "true", "--server.port", str(self.port),
+               "run", "serve.py", "--server.headless", "true", "--server.port", str(self.port),
                "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
         log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -267,7 +267,7 @@ def test_the_load_page_prefetches_the_slices_views_into_the_memo(monkeypatch):
 
     monkeypatch.setattr(views, "compute_view", counting)
     at = _new_app()
-    key, done, _ = at.session_state[state.SLICES_PREFETCH]
+    key, done = at.session_state[state.SLICES_PREFETCH][:2]
     assert key == prefetch.slices_key(at.session_state["vsep_source"], at.session_state["vsep_settings"])
     assert done["vocal"].wait(120), "the prefetch did not finish"
     assert sorted(calls) == sorted(views.VIEW_NAMES)  # the vocal's 19 views, computed in the background

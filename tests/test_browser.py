@@ -1,6 +1,6 @@
 """The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright.
 
-Starts ``streamlit run app.py`` on a free port, then, on the bundled sample:
+Starts ``streamlit run serve.py`` on a free port, then, on the bundled sample:
 the Load page (players, waveform, alignment), the Slices page (19 heatmaps,
 one window up close), the Optimise page (progressive test and greedy search),
 the Results page (players, downloads of a WAV, the ZIP and the HTML report),

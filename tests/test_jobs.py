@@ -342,3 +342,82 @@ def test_a_turn_ends_when_its_follow_up_time_is_over():
     other = pool.acquire(owner="B")  # waits at most about follow_up_s for A's turn to end
     assert time.monotonic() - start < 2.0
     other.release()
+
+
+def test_a_prefetch_ends_with_its_ticket_and_gives_its_slot_back():
+    """The session's state holds the ticket; when it goes (the session ended, another pair was loaded), the
+    prefetch stops before its next item and frees its slot; a prefetch still in line leaves the line."""
+    import weakref
+
+    pool = JobPool(1)
+    ran, first_started, let_first_finish = [], threading.Event(), threading.Event()
+
+    def first():
+        ran.append("first")
+        first_started.set()
+        let_first_finish.wait(10)
+
+    items = [("first", first), ("second", lambda: ran.append("second"))]
+    done = {name: threading.Event() for name, _ in items}
+    ticket = jobs.PrefetchTicket()
+    worker = threading.Thread(target=jobs.prefetch_work,
+                              args=(items, done, {"ahead": None}, "S", weakref.ref(ticket), pool))
+    worker.start()
+    assert first_started.wait(10)
+    del ticket  # the session's state is gone
+    let_first_finish.set()
+    worker.join(10)
+    assert ran == ["first"] and all(event.is_set() for event in done.values())
+    assert pool.running == 0
+
+    # Waiting in line: a cancelled ticket leaves at the next change of place, having run nothing.
+    blocker = pool.acquire(owner="other")
+    let_ahead_finish = threading.Event()
+    ahead_in_line = Caller(pool, lambda emit: let_ahead_finish.wait(10))
+    ahead_in_line.start()
+    wait_for(lambda: pool.waiting == 1)
+    ticket = jobs.PrefetchTicket()
+    place = {"ahead": None}
+    done = {"only": threading.Event()}
+    worker = threading.Thread(target=jobs.prefetch_work,
+                              args=([("only", lambda: ran.append("only"))], done, place, "S", weakref.ref(ticket), pool))
+    worker.start()
+    wait_for(lambda: place["ahead"] == 1)
+    ticket.cancelled = True  # a newer prefetch took the slot
+    blocker.release()  # the line moves: the prefetch notices and leaves, while the job ahead still runs
+    worker.join(10)
+    assert not worker.is_alive() and "only" not in ran and done["only"].is_set()
+    assert pool.waiting == 0 and pool.running == 1
+    let_ahead_finish.set()
+    ahead_in_line.join(10)
+
+
+def test_run_gives_the_slot_back_when_its_page_stops_waiting():
+    """jobs.run (the steps that report no progress) waits like run_with_events: a page that stops waiting (the
+    checkpoint raises, as Streamlit does in a closed tab's script) frees the slot at once."""
+    pool = JobPool(1)
+    release = threading.Event()
+    stop_waiting = threading.Event()
+
+    def checkpoint():
+        if stop_waiting.is_set():
+            raise KeyboardInterrupt("the tab was closed")
+
+    out: dict = {}
+
+    def page():
+        try:
+            jobs.run_with_events(lambda emit: release.wait(10), lambda *a: None, job_pool=pool,
+                                 checkpoint=checkpoint, check_every=0.01)
+        except KeyboardInterrupt as exc:
+            out["stopped"] = str(exc)
+
+    t = threading.Thread(target=page)
+    t.start()
+    wait_for(lambda: pool.running == 1)
+    stop_waiting.set()
+    t.join(5)
+    assert out == {"stopped": "the tab was closed"}
+    assert pool.running == 0  # freed although the job itself is still running
+    release.set()
+    assert jobs.run(lambda: threading.current_thread().name, job_pool=pool) == "vsep-job"  # on a worker thread

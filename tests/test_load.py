@@ -1,7 +1,7 @@
 """Eight visitors at once on one dashboard server, in a real browser (issue 8's load test).
 
 Eight browser sessions (Debian's Chromium through Playwright, one context
-each) on one ``streamlit run app.py``, each with a pair of its own (a
+each) on one ``streamlit run serve.py``, each with a pair of its own (a
 different vocal, instrumental, offset and gain; file names carrying a word of
 their own), uploaded through the Load page's file uploaders. Every session
 presses *Load*, then *Run both*, then opens Results at the same time as the

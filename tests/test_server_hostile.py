@@ -1,4 +1,4 @@
-"""A hostile visitor against a real ``streamlit run app.py`` (issue 17): media identity, frames, names.
+"""A hostile visitor against a real ``streamlit run serve.py`` (issue 17): media identity, frames, names.
 
 * Two sessions upload different files that Streamlit's media hash cannot tell apart (over 1 MiB, the same
   length, the same first, middle and last 64 KiB): each player's media URL must serve that session's own
@@ -6,6 +6,8 @@
 * WebSocket frames far over what the app needs are refused before they are buffered whole
   (``server.maxMessageSize``; before: four 380 MB frames held 1.97 GB).
 * A file name that is a Markdown image of an outside address makes the browser fetch nothing.
+* Uploads straight to the endpoint, with no widget: a total per session (the gate, ``vsep_app/gate.py``),
+  and no metrics endpoint.
 """
 
 from __future__ import annotations
@@ -201,63 +203,116 @@ async def _open_session(ws_url: str, xsrf: str):
             return ws, msg.new_session.initialize.session_id
 
 
-def test_uploads_without_a_widget_are_capped_per_file_and_released_with_the_session():
-    """A raw client writing straight to the upload endpoint (with its XSRF cookie), measured in server RSS.
+def test_uploads_without_a_widget_have_a_total_per_session_released_when_deleted():
+    """A raw client writing straight to the upload endpoint (with its XSRF cookie), no widget involved.
 
-    What Streamlit bounds: each file (``server.maxUploadSize``: over it, 413) and how long a closed
-    session's files stay (``server.disconnectedSessionTTL``: then they are freed). What it does not: a total
-    per session while it is open (each PUT of a new file id adds one; docs/SERVING.md says so and gives the
-    proxy rule that limits it). Here with a 20 MB cap and a 2 s TTL to keep the test short.
+    Streamlit caps each file (``server.maxUploadSize``: over it, 413); the gate in front of it
+    (``vsep_app/gate.py``, installed by ``serve.py``) caps what one session holds (``VSEP_UPLOAD_SESSION_MB``):
+    a file that would take the session over is refused, a deleted one makes room again, another session has
+    its own total, an upload that does not say its length is refused, and a session that ended can upload
+    nothing. Here with a 20 MB cap per file, 40 MB per session and a 2 s TTL to keep the test short.
     """
     import requests
 
-    env = {"STREAMLIT_SERVER_MAX_UPLOAD_SIZE": "20", "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "2"}
+    mib = 1024 * 1024
+    env = {"STREAMLIT_SERVER_MAX_UPLOAD_SIZE": "20", "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "2",
+           "VSEP_UPLOAD_SESSION_MB": "40"}
     with Server(log_path=OUTPUT / "uploads_server.log", env=env) as server:
         page = requests.get(f"{server.url}/_stcore/health", timeout=60)  # where the page gets its XSRF cookie
         xsrf = page.cookies.get("_streamlit_xsrf")
         assert xsrf, page.headers
         ws_url = server.url.replace("http", "ws") + "/_stcore/stream"
+        auth = {"headers": {"X-Xsrftoken": xsrf}, "cookies": {"_streamlit_xsrf": xsrf}, "timeout": 120}
+
+        def put(session, file_id, size) -> int:
+            return requests.put(f"{server.url}/_stcore/upload_file/{session}/{file_id}",
+                                files={"file": ("x.wav", b"\1" * size)}, **auth).status_code
+
+        def put_unannounced(session, file_id, size) -> int:
+            body = b"--b\r\nContent-Disposition: form-data; name=file; filename=x.wav\r\n\r\n" + b"\1" * size
+            chunks = (body[i:i + mib] for i in range(0, len(body), mib))  # a generator: sent chunked, no length
+            return requests.put(f"{server.url}/_stcore/upload_file/{session}/{file_id}", data=chunks,
+                                headers={**auth["headers"], "Content-Type": "multipart/form-data; boundary=b"},
+                                cookies=auth["cookies"], timeout=120).status_code
+
+        def delete(session, file_id) -> int:
+            return requests.delete(f"{server.url}/_stcore/upload_file/{session}/{file_id}", **auth).status_code
 
         async def scenario() -> dict:
             ws, session = await _open_session(ws_url, xsrf)
+            other_ws, other = await _open_session(ws_url, xsrf)
             await asyncio.sleep(2.0)  # the first page's run settles
-            figures = {"base": server.rss_bytes()}
-            put = lambda file_id, size: requests.put(  # noqa: E731
-                f"{server.url}/_stcore/upload_file/{session}/{file_id}", files={"file": ("x.wav", b"\1" * size)},
-                headers={"X-Xsrftoken": xsrf}, cookies={"_streamlit_xsrf": xsrf}, timeout=120)
-            figures["over_cap"] = (await asyncio.to_thread(put, "big", 21 * 1024 * 1024)).status_code
-            figures["kept"] = [(await asyncio.to_thread(put, f"f{i}", 19 * 1024 * 1024)).status_code
-                               for i in range(5)]
-            figures["holding"] = server.rss_bytes()
-            figures["held_files"] = held_upload_bytes()
+            base = server.rss_bytes()
+            run = asyncio.to_thread
+            figures = {"over_file_cap": await run(put, session, "big", 21 * mib),
+                       "kept": [await run(put, session, f"f{i}", 19 * mib) for i in range(5)]}
+            figures["holding_mb"] = (server.rss_bytes() - base) / 1e6
+            figures["same_id_again"] = await run(put, session, "f0", 19 * mib)  # replaces f0: no more held
+            figures["unannounced"] = await run(put_unannounced, session, "u", 1 * mib)
+            figures["other_session"] = await run(put, other, "g0", 19 * mib)
+            figures["delete"] = await run(delete, session, "f0")
+            figures["after_delete"] = await run(put, session, "f2", 19 * mib)
             await ws.close()
+            await other_ws.close()
             await asyncio.sleep(4.0)  # over the TTL
-            # An expired stored session is dropped at the store's next write (another tab closing), and its files
-            # when the session object is collected (AppSession.__del__ → shutdown → remove_session_files).
-            for _ in range(2):
-                other, _ = await _open_session(ws_url, xsrf)
+            for _ in range(2):  # an expired session is dropped at the store's next write (another tab closing)
+                third, _ = await _open_session(ws_url, xsrf)
                 await asyncio.sleep(1.0)
-                await other.close()
+                await third.close()
                 await asyncio.sleep(3.0)
-            figures["after"] = server.rss_bytes()
-            figures["held_files_after"] = held_upload_bytes()
+            figures["ended_session"] = await run(put, session, "f3", 1 * mib)
             return figures
 
-        def held_upload_bytes() -> int:
-            # What Streamlit's upload manager holds, as its own metrics say (RSS does not fall when Python frees
-            # big buffers: the allocator keeps them for the next ones).
-            text = requests.get(f"{server.url}/_stcore/metrics", timeout=60).text
-            lines = [line for line in text.splitlines() if "cache_memory_bytes" in line and "UploadedFileManager" in line]
-            assert "cache_memory_bytes" in text, text[:2000]
-            return int(float(lines[0].rsplit(" ", 1)[-1])) if lines else 0  # no line once it holds nothing
-
         figures = asyncio.run(scenario())
+        metrics = requests.get(f"{server.url}/_stcore/metrics", timeout=60)
         assert server.alive()
-    mb = {k: v / 1e6 for k, v in figures.items() if k not in ("over_cap", "kept")}
-    print(f"\nuploads: server RSS {mb['base']:.0f} MB, {mb['holding']:.0f} MB with five 19 MiB files of one session "
-          f"(the upload manager holds {mb['held_files']:.0f} MB), {mb['after']:.0f} MB after it ended (holds "
-          f"{mb['held_files_after']:.0f} MB); a 21 MiB file: {figures['over_cap']}")
-    assert figures["over_cap"] == 413
-    assert figures["kept"] == [204] * 5
-    assert mb["held_files"] > 5 * 19 * 1.04  # no total per session: all five are held (Streamlit has no bound)
-    assert mb["held_files_after"] < 1, "the ended session's uploads were not released"
+    print(f"\nuploads: {figures}; server RSS +{figures['holding_mb']:.0f} MB while holding two 19 MiB files")
+    assert figures["over_file_cap"] == 413  # Streamlit's own cap per file
+    assert figures["kept"] == [204, 204, 413, 413, 413]  # the session's total: 40 MB
+    assert figures["same_id_again"] == 204
+    assert figures["unannounced"] == 411
+    assert figures["other_session"] == 204  # a total per session, not one for the whole server
+    assert figures["delete"] == 204 and figures["after_delete"] == 204  # a deleted file makes room
+    assert figures["ended_session"] == 400  # Streamlit refuses an ended session's id
+    assert metrics.status_code == 404 and "cache_memory_bytes" not in metrics.text
+
+
+def test_a_visitor_replacing_files_keeps_within_the_session_total_and_is_told_when_over():
+    """In Chromium, through the uploaders: replacing the mixture three times (5.3 MB each, 16 MB in all) stays
+    within a 12 MiB session total, because the page deletes the file it replaces; a target that would take the
+    session over gets the red mark, and Load says why in words."""
+    from playwright.sync_api import sync_playwright
+
+    def tone(seconds: float, hz: float) -> bytes:
+        t = np.arange(int(SR * seconds)) / SR
+        buf = io.BytesIO()
+        sf.write(buf, 0.3 * np.sin(2 * np.pi * hz * t), SR, format="WAV", subtype="PCM_16")
+        return buf.getvalue()
+
+    mixture, too_big = tone(120, 220), tone(200, 330)  # 5.3 MB, 8.8 MB: 14.1 MB together, over 12 MiB
+    with Server(log_path=OUTPUT / "session_total_server.log", env={"VSEP_UPLOAD_SESSION_MB": "12"}) as server, \
+            sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(server.url)
+            wait_js(page, "document.body.innerText.includes('Upload files')", 120, what="the Load page")
+            page.get_by_text("Upload files", exact=True).click()
+            wait_js(page, "document.querySelectorAll(\"[data-testid='stFileUploader']\").length >= 2", 60,
+                    what="the two uploaders")
+            wait_js(page, "document.body.innerText.includes('12 MB together')", 60, what="the total in the caption")
+            uploaders = page.locator("[data-testid='stFileUploader']")
+            for i in range(3):
+                uploaders.nth(0).locator("input[type=file]").set_input_files(
+                    {"name": f"take{i}.wav", "mimeType": "audio/wav", "buffer": mixture})
+                wait_js(page, f"document.body.innerText.includes('Ready: take{i}.wav')", 120, what=f"take{i}.wav")
+            uploaders.nth(1).locator("input[type=file]").set_input_files(
+                {"name": "vocal.wav", "mimeType": "audio/wav", "buffer": too_big})
+            wait_js(page, "document.querySelectorAll(\"[data-testid='stFileUploader']\")[1].innerText"
+                    ".includes('status code 413')", 120, what="the refused upload's mark")
+            page.get_by_role("button", name="Load these files").click()
+            wait_js(page, "document.body.innerText.includes('12 MB together')"
+                    " && document.body.innerText.includes('No isolated vocal file is chosen')", 120, what="Load's message")
+            assert "Traceback" not in page.inner_text("body")
+        finally:
+            browser.close()

@@ -42,6 +42,7 @@ import logging
 import os
 import queue
 import threading
+import weakref
 import time
 from typing import Callable, Iterator
 
@@ -477,7 +478,8 @@ def _run_on_thread(job: Callable, emit: Callable, lease: Lease | None, box: dict
 
 def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None], *, interval: float = 0.25,
                     poll: float = 0.02, job_pool: JobPool | None = None, time_limit_s: float | None = None,
-                    checkpoint: Callable[[], None] | None = None, check_every: float = 0.5):
+                    checkpoint: Callable[[], None] | None = None, check_every: float = 0.5,
+                    on_wait: Callable[[int], None] | None = None):
     """Call ``job(emit)`` in a slot of the pool on a worker thread; pass what it emits to ``on_events`` here.
 
     Parameters
@@ -493,8 +495,9 @@ def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None
         the job is done (``done=True``). While the job waits for a slot, it is
         called with ``[("progress", 0.0, "Waiting: 3 jobs ahead of yours")]``
         each time its place in the line changes, so a page's progress bar shows
-        the place without any code of its own. Every call that draws sends the
-        browser an update, which costs it tens of milliseconds: keep them few.
+        the place without any code of its own (unless ``on_wait`` is given).
+        Every call that draws sends the browser an update, which costs it tens
+        of milliseconds: keep them few.
     job_pool : JobPool, optional
         The pool to queue in (default: the process-wide :func:`pool`).
     time_limit_s : float, optional
@@ -520,12 +523,15 @@ def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None
     job_pool = job_pool or pool()
     start = time.perf_counter()
 
-    def on_wait(ahead: int) -> None:
-        on_events([("progress", 0.0, waiting_text(ahead))], time.perf_counter() - start, False)
+    def waiting(ahead: int) -> None:
+        if on_wait is not None:
+            on_wait(ahead)
+        else:
+            on_events([("progress", 0.0, waiting_text(ahead))], time.perf_counter() - start, False)
 
     held = getattr(_held, "lease", None)
     nested = held is not None
-    lease = held.retain() if nested else job_pool.acquire(on_wait, owner=current_owner())
+    lease = held.retain() if nested else job_pool.acquire(waiting, owner=current_owner())
     control = JobControl(job_time_limit_s() if time_limit_s is None else time_limit_s)
     events: queue.SimpleQueue = queue.SimpleQueue()
 
@@ -580,14 +586,61 @@ def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None
 
 def run(job: Callable[[], object], on_wait: Callable[[int], None] | None = None, *,
         job_pool: JobPool | None = None):
-    """Call ``job()`` on this thread while holding a slot of the pool; its result (its exception is raised).
+    """Call ``job()`` in a slot of the pool on a worker thread; its result (its exception is raised here).
 
     For heavy steps that report no progress (the Results page's reconstruction,
     the ZIP). ``on_wait(ahead)`` is called while waiting, e.g. to write
-    :func:`waiting_text` into a placeholder.
+    :func:`waiting_text` into a placeholder. This thread waits as in
+    :func:`run_with_events`: when its page stops waiting (a closed tab, an ended
+    session), the slot is given back within a second, though a job that reports
+    nothing finishes its current step on its worker thread.
     """
-    with (job_pool or pool()).slot(on_wait):
-        return job()
+    return run_with_events(lambda emit: job(), lambda events, elapsed, done: None, on_wait=on_wait,
+                           job_pool=job_pool)
+
+
+class PrefetchTicket:
+    """What a session holds of its prefetch (in its state): the prefetch goes on only while the ticket lives.
+
+    The prefetch's thread keeps only a weak reference to it, so when the session ends (Streamlit drops its
+    state), loads another pair (the slot is cleared) or starts a newer prefetch in the same slot
+    (:attr:`cancelled`), the work stops before its next item and its slot of the pool is given back.
+    """
+
+    cancelled = False
+
+
+def prefetch_work(items: list[tuple[str, Callable[[], object]]], done: dict, place: dict, owner,
+                  ticket: "weakref.ref[PrefetchTicket]", job_pool: JobPool | None = None) -> None:
+    """The body of :func:`prefetch`'s thread: each item in turn in one slot of the pool while the ticket lives."""
+
+    def wanted() -> bool:
+        held = ticket()
+        return held is not None and not held.cancelled
+
+    def on_wait(ahead: int) -> None:
+        if not wanted():
+            raise JobAbandoned()  # leaves the line
+        place.update(ahead=ahead)
+
+    try:
+        with (job_pool or pool()).slot(on_wait, owner=owner):
+            place["ahead"] = None
+            for name, work in items:
+                if not wanted():
+                    break
+                try:
+                    work()
+                except Exception:  # noqa: BLE001 - the page reports it when it computes the same thing
+                    pass
+                finally:
+                    done[name].set()
+    except JobAbandoned:
+        pass
+    finally:
+        place["ahead"] = None
+        for event in done.values():
+            event.set()
 
 
 def prefetch(key: str, slot: str, items: list[tuple[str, Callable[[], object]]]) -> None:
@@ -597,42 +650,28 @@ def prefetch(key: str, slot: str, items: list[tuple[str, Callable[[], object]]])
     results) while the user is still reading this one. The work takes a slot
     of the pool like any other job (eight visitors loading pairs at once must
     not start eight view computations). The session's ``slot`` remembers
-    ``(key, {name: threading.Event}, place)``: :func:`wait_for_prefetch` waits
-    for just the item a page needs (the page never computes it a second time
-    in parallel), and ``place["ahead"]`` is the number of jobs ahead of this
-    one while it waits for a slot (``None`` once it runs). Errors are left for
-    the page to meet and report when it computes the same thing. The thread
-    calls no Streamlit (the session it works for is captured here, on the
-    script thread): it finishes on its own whether or not its session or
-    script run is still there.
+    ``(key, {name: threading.Event}, place, ticket)``: :func:`wait_for_prefetch`
+    waits for just the item a page needs (the page never computes it a second
+    time in parallel), ``place["ahead"]`` is the number of jobs ahead of this
+    one while it waits for a slot (``None`` once it runs), and the
+    :class:`PrefetchTicket` ends the work with the session (or when replaced).
+    Errors are left for the page to meet and report when it computes the same
+    thing. The thread calls no Streamlit (the session it works for is captured
+    here, on the script thread).
     """
     import streamlit as st
 
     current = st.session_state.get(slot)
     if current is not None and current[0] == key:
         return
+    if current is not None and len(current) > 3:
+        current[3].cancelled = True  # a newer prefetch replaces it
     done = {name: threading.Event() for name, _ in items}
     place: dict = {"ahead": None}
-    owner = current_owner()
-
-    def target() -> None:
-        try:
-            with pool().slot(lambda ahead: place.update(ahead=ahead), owner=owner):
-                place["ahead"] = None
-                for name, work in items:
-                    try:
-                        work()
-                    except Exception:  # noqa: BLE001 - the page reports it when it computes the same thing
-                        pass
-                    finally:
-                        done[name].set()
-        finally:
-            place["ahead"] = None
-            for event in done.values():
-                event.set()
-
-    worker = threading.Thread(target=target, name="vsep-prefetch", daemon=True)
-    st.session_state[slot] = (key, done, place)
+    ticket = PrefetchTicket()
+    worker = threading.Thread(target=prefetch_work, args=(items, done, place, current_owner(), weakref.ref(ticket)),
+                              name="vsep-prefetch", daemon=True)
+    st.session_state[slot] = (key, done, place, ticket)
     worker.start()
 
 

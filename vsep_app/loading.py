@@ -76,10 +76,18 @@ def upload_cap_mb() -> int:
     return int(st.get_option("server.maxUploadSize"))
 
 
+def session_upload_total_mb() -> int:
+    """What one visitor's uploads may hold together, in MB (the server's gate, ``vsep_app/gate.py``)."""
+    from vsep_app.gate import session_upload_total
+
+    return int(session_upload_total() / (1024 * 1024))
+
+
 def missing_file_message(role: str) -> str:
-    return (f"No {role} file is chosen. A file over {upload_cap_mb()} MB is refused by the browser before it "
-            "reaches the server (it shows a red mark next to the file's name); so is a file whose upload "
-            "failed. Choose it again, or a smaller copy (FLAC or MP3).")
+    return (f"No {role} file is chosen. A file over {upload_cap_mb()} MB, or one that takes your uploads over "
+            f"{session_upload_total_mb()} MB together, is refused before it reaches the server (a red mark next "
+            "to the file's name); so is a file whose upload failed. Choose it again, or a smaller copy (FLAC or "
+            "MP3).")
 
 
 def upload_source(mixture, other, other_kind: str, target_name: str = "vocals") -> Source:

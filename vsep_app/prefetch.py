@@ -43,7 +43,7 @@ def prefetch_results(source: Source, prog: RunRecord, greedy_rec: RunRecord | No
 
 def _results_prefetch(prog: RunRecord, greedy_rec: RunRecord | None, item: str):
     """``(event, place)`` of ``item`` in this session's results prefetch for these records, or ``(None, None)``."""
-    # The prefetch slot holds (key, {item: threading.Event}, place in the queue) (vsep_app.jobs.prefetch).
+    # The prefetch slot holds (key, {item: threading.Event}, place in the queue, ticket) (vsep_app.jobs.prefetch).
     current = st.session_state.get(RESULTS_PREFETCH)
     if current is None or current[0] != results_key(prog, greedy_rec):
         return None, None
