@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from pg_support import PostgresServer, missing_reason
+from vsep_core.errors import VsepError
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_audio" / "sung_vowels_pop"
@@ -433,6 +434,59 @@ def test_pack_result_holds_the_figures_no_file_names_and_an_escaped_title(engine
     every = json.loads(pack_result(result, pair, title="t", metrics=metrics, estimates="all",
                                    report=False)["share.json"])
     assert [e["label"] for e in every["estimates"]] == [label for label, _ in result.labelled_runs()]
+
+
+def _ratings():
+    from vsep_core.listening import make_trial, ratings_rows
+
+    trial = make_trial(["irm", "hpss", "exact_eq"], seed=7)
+    values = dict(zip([t["label"] for t in trial], (91, 12, 64, 38, 77)))
+    rows = ratings_rows(trial, values, {"irm": {"si_sdr": 12.5}})
+    return {"rows": rows, "info": {"pair": "secret label", "seed": 7, "order": list(values)}}
+
+
+def test_a_published_result_carries_the_listening_ratings_and_the_shared_page_reads_them(engine_result, tmp_path):
+    from vsep_app.sharing import Shared
+    from vsep_core.bundle import pack_result
+    from vsep_core.listening import RATINGS_CSV, RATINGS_JSON, ratings_files
+
+    result, pair, metrics = engine_result
+    rated = _ratings()
+    files = pack_result(result, pair, title="t", metrics=metrics, audio=False, report=False, ratings=rated)
+    assert b"secret label" not in files[RATINGS_JSON]  # the pair's label may be a file name: not published
+    expected = ratings_files(rated["rows"], {k: v for k, v in rated["info"].items() if k != "pair"})
+    assert files[RATINGS_CSV] == expected[RATINGS_CSV] and files[RATINGS_JSON] == expected[RATINGS_JSON]
+    store = make_store((str(tmp_path / "store"), None))
+    shown = Shared(store, store.get(store.publish(files, "rated").id))
+    back = shown.ratings()
+    assert [(r["label"], r["item"], r["rating"]) for r in back["rows"]] == [
+        (r["label"], r["item"], r["rating"]) for r in rated["rows"]]
+    assert back["info"]["seed"] == 7
+    # No ratings: no file, and the shared page has none to show.
+    plain = pack_result(result, pair, title="t", metrics=metrics, audio=False, report=False)
+    assert not any(p.startswith("listening") for p in plain)
+    assert Shared(store, store.get(store.publish(plain, "plain").id)).ratings() is None
+
+
+def test_cli_share_carries_ratings_saved_into_a_results_folder(cli_run, tmp_path):
+    import shutil
+
+    from vsep_core.bundle import bundle_from_folder
+    from vsep_core.listening import RATINGS_JSON, ratings_files, read_ratings
+
+    folder = tmp_path / "with_ratings"
+    shutil.copytree(cli_run, folder)
+    rated = _ratings()
+    for path, data in ratings_files(rated["rows"], rated["info"]).items():
+        (folder / path).write_bytes(data)
+    files, _ = bundle_from_folder(folder, audio=False)
+    assert [r["rating"] for r in read_ratings(files[RATINGS_JSON])["rows"]] == [91, 12, 64, 38, 77]
+    assert b"secret label" not in files[RATINGS_JSON]
+    (folder / RATINGS_JSON).write_text("{}")
+    with pytest.raises(VsepError, match="listening ratings"):
+        bundle_from_folder(folder, audio=False)
+    files, _ = bundle_from_folder(cli_run, audio=False)
+    assert not any(p.startswith("listening") for p in files)
 
 
 def test_cli_share_and_store_commands(cli_run, tmp_path):

@@ -177,6 +177,13 @@ class Outputs:
             self._put("metrics.json", json_text(metrics).encode())
         return summary
 
+    def add_ratings(self, rows: list[dict], info: dict) -> None:
+        """Write a listening test's ratings (:func:`vsep_core.listening.ratings_files`: CSV and JSON)."""
+        from .listening import ratings_files
+
+        for path, data in ratings_files(rows, info).items():
+            self._put(path, data)
+
     def zip_bytes(self) -> bytes:
         """Every collected file in one ZIP (in-memory mode only)."""
         return zip_files(self.files)
