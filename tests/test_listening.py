@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_app import media  # noqa: F401 - the fixture serving what a download button makes
 
 from vsep_core.errors import VsepError
 from vsep_core.listening import (HIDDEN_REFERENCE, LOW_ANCHOR, RATINGS_CSV, RATINGS_JSON, grade, low_anchor,
@@ -157,3 +158,43 @@ def test_the_page_keeps_ratings_only_once_a_slider_moved_and_shows_them_again_on
     shown = {s.label: s.value for s in at.slider if s.key and s.key.startswith("listen_")}
     assert shown == {"Item A": 85, "Item B": 15, "Item C": 60, "Item D": 50, "Item E": 50}
     assert {r["label"]: r["rating"] for r in at.session_state[state.RATINGS]["rows"]}["A"] == 85
+
+
+def test_the_results_zip_holds_this_visitors_ratings_and_no_one_elses(media):  # noqa: F811 - the fixture
+    """Ratings made on Listening test go into the Results page's ZIP (the page's numbers, CSV and JSON); another
+    visitor with the same pair and results, who rated nothing, gets a ZIP without them (the ZIPs are cached
+    across sessions by content)."""
+    import zipfile
+
+    from test_app import _run_and_open_results
+
+    from vsep_app import state
+
+    rater = AppTest.from_file(APP, default_timeout=60)
+    rater.run()
+    rater.switch_page("pages/5_listen.py").run(timeout=120)
+    sliders = {s.label: s for s in rater.slider if s.key and s.key.startswith("listen_")}
+    for label, value in {"Item A": 90, "Item B": 10, "Item C": 70}.items():
+        sliders[label].set_value(value)
+    rater.run(timeout=120)
+    assert not rater.exception, [e.value for e in rater.exception]
+    page_csv = media(rater.download_button(key="listen_csv")).decode()
+    page_json = json.loads(media(rater.download_button(key="listen_json")))
+    other = AppTest.from_file(APP, default_timeout=60)
+    other.run()
+
+    def results_zip(at) -> dict:
+        _run_and_open_results(at, 2)
+        labels = [b.label for b in at.download_button]
+        with zipfile.ZipFile(io.BytesIO(media(at.download_button[labels.index("Download everything (ZIP)")]))) as zf:
+            return {name: zf.read(name) for name in zf.namelist()}
+
+    rated, unrated = results_zip(rater), results_zip(other)
+    assert rated[RATINGS_CSV].decode() == page_csv
+    assert json.loads(rated[RATINGS_JSON]) == page_json
+    assert [r["rating"] for r in page_json["ratings"]] == [90, 10, 70, 50, 50]
+    assert "Your listening test's ratings" in " ".join(c.value for c in rater.caption)
+    assert not any(name.startswith("listening") for name in unrated)
+    assert "listening" not in " ".join(c.value for c in other.caption).lower()
+    assert state.RATINGS not in other.session_state
+    assert set(rated) - {RATINGS_CSV, RATINGS_JSON} == set(unrated)
