@@ -209,8 +209,10 @@ elif source is not None:
         # Made when a button is pressed (a callable as the data), not on every visit: a long song's ZIP and
         # report are hundreds of MB that would otherwise sit in the server's memory for each session.
 
+        ratings = state.ratings(source, settings)  # the visitor's listening test of this pair and segment
+
         def bundle(part: str):
-            return lambda: jobs.run(lambda: cache.downloads(source, prog, greedy_used, metrics))[part]
+            return lambda: jobs.run(lambda: cache.downloads(source, prog, greedy_used, metrics, ratings))[part]
 
         n_wavs = sum(p.endswith(".wav") for p in files)
         c1, c2 = st.columns(2)
@@ -221,6 +223,7 @@ elif source is not None:
             st.caption(f"Every WAV ({n_wavs}: vocal and instrumental per run), the plots, summary.json, "
                        "settings.json" + (" and metrics.json (the scores, as `python -m vsep_core evaluate --json` "
                                           "writes them)." if metrics is not None else ".")
+                       + (" Your listening test's ratings (listening_ratings.csv and .json)." if ratings else "")
                        + " Packed when you press the button (a few seconds for a long song).")
         with c2:
             st.download_button("Download the report (HTML)", bundle("html"), file_name="vsep_report.html",
@@ -237,6 +240,6 @@ elif source is not None:
         with st.expander("Settings of these results"):
             st.json(settings.to_dict())
 
-        sharing.share_section(source, result, pair, metrics, settings)  # "Share this result" (issue #20)
+        sharing.share_section(source, result, pair, metrics, settings, ratings)  # "Share this result" (issue #20)
 
 page_frame.finish()

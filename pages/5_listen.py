@@ -8,9 +8,9 @@ import secrets
 
 import streamlit as st
 
-from vsep_core.listening import (HIDDEN_REFERENCE, LOW_ANCHOR, MAX_ITEMS, make_trial, post_screening, ratings_csv,
-                                 ratings_json, ratings_rows)
-from vsep_app import cache, frame, jobs, limits, players, state
+from vsep_core.listening import (HIDDEN_REFERENCE, LOW_ANCHOR, MAX_ITEMS, RATINGS_CSV, RATINGS_JSON, make_trial,
+                                 ratings_csv, ratings_json, ratings_rows)
+from vsep_app import cache, frame, jobs, limits, players, scores_view, state
 
 page_frame = frame.setup_page("Listening test")
 
@@ -71,45 +71,37 @@ if source is not None:
                            for item in trial}
                 st.iframe(_PLAYER.format(switch_js=players.SWITCH_KEEPING_PLACE_JS, sources=json.dumps(sources)), height=120)  # our labels and base64 only
                 st.markdown("##### Your ratings")
+                this_trial = [seed, *chosen]
+
+                def rated() -> None:  # the visitor moved a slider: from now on these are their ratings
+                    st.session_state["listen_rated"] = this_trial
+
+                before = state.rated_before(source, settings, seed, trial)  # back on this page: as rated
                 ratings = {}
                 for item in trial:  # in the order A, B, C …, one under the other
                     ratings[item["label"]] = st.slider(
-                        f"Item {item['label']}", 0, 100, 50, key=f"listen_{seed}_{item['label']}",
-                        help="80–100 excellent, 60–80 good, 40–60 fair, 20–40 poor, 0–20 bad")
+                        f"Item {item['label']}", 0, 100, before.get(item["label"], 50),
+                        key=f"listen_{seed}_{item['label']}",
+                        on_change=rated, help="80–100 excellent, 60–80 good, 40–60 fair, 20–40 poor, 0–20 bad")
                 rows = ratings_rows(trial, ratings, items["metrics"])
                 info = {"pair": source.label, "segment": {"start_s": settings.start_s,
                                                           "duration_s": settings.duration_s},
                         "seed": seed, "order": [item["label"] for item in trial]}
+                if st.session_state.get("listen_rated") == this_trial:
+                    state.keep_ratings(source, settings, rows, info)
                 downloads = st.container(horizontal=True)
-                downloads.download_button("Ratings (CSV)", ratings_csv(rows), file_name="listening_ratings.csv",
+                downloads.download_button("Ratings (CSV)", ratings_csv(rows), file_name=RATINGS_CSV,
                                           mime="text/csv", key="listen_csv", icon=":material/download:",
                                           on_click="ignore")
                 downloads.download_button("Ratings (JSON)", ratings_json(rows, **info),
-                                          file_name="listening_ratings.json", mime="application/json",
+                                          file_name=RATINGS_JSON, mime="application/json",
                                           key="listen_json", icon=":material/download:", on_click="ignore")
                 with st.expander("Which was which, and the ratings beside the metrics (reveals the order)",
                                  icon=":material/visibility:"):
-                    import plotly.graph_objects as go
-
-                    rated = rows
-                    fig = go.Figure([
-                        go.Bar(name="your rating (0–100)", x=[r["item"] for r in rated],
-                               y=[r["rating"] for r in rated], yaxis="y"),
-                        go.Scatter(name="SI-SDR (dB)", x=[r["item"] for r in rated],
-                                   y=[min(r.get("si_sdr", float("nan")), 60.0) for r in rated], yaxis="y2",
-                                   mode="markers", marker={"size": 12, "symbol": "diamond"}),
-                    ])
-                    fig.update_layout(title="Ears and numbers", height=380,
-                                      yaxis={"title": "rating", "range": [0, 100]},
-                                      yaxis2={"title": "SI-SDR (dB, capped at 60)", "overlaying": "y",
-                                              "side": "right"})
-                    st.plotly_chart(fig, theme=None, key="listen_chart")
-                    st.dataframe(rows, hide_index=True, key="listen_table")
-                    note = post_screening(rows)
-                    if note:
-                        st.caption(note)
+                    scores_view.ratings_section(rows, key="listen")
                 st.caption(f"{HIDDEN_REFERENCE.capitalize()}: the true target. {LOW_ANCHOR.capitalize()}: the true "
-                           "target low-passed, the standard's lower anchor. Ratings are kept in this browser tab "
-                           "only until you download them.")
+                           "target low-passed, the standard's lower anchor. Once you move a slider, the ratings "
+                           "also go into the Results page's ZIP and into a result you share from there (the last "
+                           "test you rated on this pair and segment).")
 
 page_frame.finish()

@@ -91,6 +91,12 @@ def test_the_run_command_writes_the_blind_estimate(tmp_path, capsys, method):
     summary = json.loads((out / "summary.json").read_text())
     metrics = json.loads((out / "metrics.json").read_text())
     assert summary["method"] == "learned_fingerprint" and summary["kind"] == "blind"
+    # Written by the one writer of results folders (report.Outputs): summary.json names the estimate's files,
+    # settings.json is the run's settings, metrics.json evaluate's report.
+    assert summary["wav"] == "learned_fingerprint/extracted_vocal.wav" and (out / summary["wav"]).is_file()
+    assert (out / summary["instrumental_wav"]).is_file()
+    assert json.loads((out / "settings.json").read_text()) == summary["settings"] == Settings(level="as_is").to_dict()
+    assert summary["model"] and summary["info"]["round_trip_loss"] > 0
     # The same figure as evaluate's for the same pair and settings.
     from vsep_core.evaluate import evaluate_pair, load_pair
 

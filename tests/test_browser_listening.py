@@ -2,17 +2,21 @@
 
 On the bundled sample a visitor opens Listening test, finds the five shuffled items (three results, the hidden
 reference and the low anchor) in one shared player, rates three of them with the sliders' keyboard, and
-downloads the ratings as CSV. Offline, as the other browser tests.
+downloads the ratings as CSV and JSON. Then runs both searches: the Results page's ZIP holds the same ratings
+(CSV and JSON); a result published from there shows them to a stranger who opens its link. Offline, as the
+other browser tests, with the results store in a temporary folder.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import zipfile
 
 import pytest
 
-from browser_support import Server, block_outside_requests, launch, nav, run_count, wait_for_run
+from browser_support import Server, block_outside_requests, launch, nav, run_count, wait_for_run, wait_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
 
@@ -25,10 +29,29 @@ def _act(page, action, timeout: float = 90) -> None:
     wait_for_run(page, before, timeout)
 
 
-def test_rate_three_results_and_download_the_ratings(tmp_path):
+CODES_JS = "Array.from(document.querySelectorAll('[data-testid=stCode]')).map(e => e.innerText.trim())"
+TABLES_JS = """() => Array.from(document.querySelectorAll('[data-testid=stDataFrame]')).map(t =>
+    Array.from(t.querySelectorAll('[role=row]')).map(r =>
+        Array.from(r.querySelectorAll('[role=columnheader], [role=gridcell], th, td')).map(c => c.innerText.trim())))"""
+
+
+def _rows(text: str) -> list[tuple]:
+    """A ratings CSV's (label, item, rating) rows."""
+    return [(r["label"], r["item"], float(r["rating"])) for r in csv.DictReader(io.StringIO(text))]
+
+
+def _download(page, button: str, path):
+    with page.expect_download(timeout=300_000) as info:
+        page.get_by_role("button", name=button).click()
+    info.value.save_as(path)
+    return path
+
+
+def test_rate_three_results_download_them_with_the_results_and_share_them(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    with Server(log_path=tmp_path / "streamlit.log") as server, sync_playwright() as p:
+    env = {"VSEP_STORE": str(tmp_path / "results_store")}
+    with Server(log_path=tmp_path / "streamlit.log", env=env) as server, sync_playwright() as p:
         browser = launch(p)
         context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
         context.set_default_timeout(90_000)
@@ -61,16 +84,56 @@ def test_rate_three_results_and_download_the_ratings(tmp_path):
         page.get_by_text("Your ratings").click()  # blur: the last slider sends its value
         wait_for_run(page, before, 90)
 
-        with page.expect_download() as info:
-            page.get_by_role("button", name="Ratings (CSV)").click()
-        path = tmp_path / "ratings.csv"
-        info.value.save_as(path)
-        rows = list(csv.DictReader(io.StringIO(path.read_text())))
+        rows = _rows(_download(page, "Ratings (CSV)", tmp_path / "ratings.csv").read_text())
+        page_json = json.loads(_download(page, "Ratings (JSON)", tmp_path / "ratings.json").read_text())
+
+        # --- both searches, then the Results page's ZIP holds the same ratings ------------------------
+        _act(page, lambda: nav(page, "Optimise"), 120)
+        _act(page, lambda: page.get_by_role("button", name="Run both").click(), 240)
+        page.get_by_text("Greedy search done").wait_for(timeout=240_000)
+        _act(page, lambda: nav(page, "Results"), 300)
+        page.get_by_text("Take it with you").wait_for(timeout=300_000)
+        page.get_by_text("Your listening test's ratings").wait_for()
+        with zipfile.ZipFile(_download(page, "Download everything (ZIP)", tmp_path / "results.zip")) as zf:
+            zip_csv = zf.read("listening_ratings.csv").decode()
+            zip_json = json.loads(zf.read("listening_ratings.json"))
+            assert "metrics.json" in zf.namelist()
+
+        # --- published from Results: a stranger opening the link sees the ratings --------------------
+        page.get_by_text("Share this result").wait_for(timeout=300_000)
+        page.get_by_label("Title").fill("Rated by ear")
+        page.get_by_text("Include the audio").click()  # without audio: quicker, the ratings still go
+        _act(page, lambda: page.get_by_role("button", name="Publish and get a link").click(), 180)
+        wait_js(page, f"({CODES_JS}).some(c => c.includes('/shared?id=') && !c.includes('delete='))", 60,
+                what="the link")
+        link = next(c for c in page.evaluate(f"() => {CODES_JS}") if "/shared?id=" in c and "delete=" not in c)
         context.close()
+        assert not outside, f"the app asked other hosts (it must work offline): {sorted(set(outside))}"
+
+        stranger = browser.new_context(viewport=VIEWPORT)
+        outside = block_outside_requests(stranger)
+        shared = stranger.new_page()
+        shared.on("pageerror", lambda exc: errors.append(str(exc)))
+        shared.goto(link)
+        wait_for_run(shared, 0, 90)
+        shared.get_by_role("heading", name="Listening test").wait_for()
+        wait_js(shared, "document.querySelectorAll('.js-plotly-plot .barlayer .point').length >= 5", 60,
+                what="the ratings chart")
+        tables = shared.evaluate(TABLES_JS)
+        ratings_table = next(t for t in tables if t and "rating" in t[0])
+        header, body = ratings_table[0], [r for r in ratings_table[1:] if r]
+        shown = [(r[header.index("label")], r[header.index("item")], float(r[header.index("rating")])) for r in body]
+        stranger.close()
         browser.close()
-    assert [r["label"] for r in rows] == list("ABCDE")
-    ratings = {r["label"]: float(r["rating"]) for r in rows}
+    assert [r[0] for r in rows] == list("ABCDE")
+    ratings = {label: rating for label, _, rating in rows}
     assert ratings["A"] == 100 and ratings["B"] == 0 and ratings["C"] == 60
-    assert {r["item"] for r in rows} >= {"irm", "exact_eq", "hpss", "hidden reference", "low anchor (3.5 kHz)"}
+    assert {item for _, item, _ in rows} >= {"irm", "exact_eq", "hpss", "hidden reference", "low anchor (3.5 kHz)"}
+    # The Results ZIP: the same rows as the page's own downloads, CSV and JSON.
+    assert _rows(zip_csv) == rows
+    assert [(r["label"], r["item"], r["rating"]) for r in zip_json["ratings"]] == rows
+    assert zip_json["ratings"] == page_json["ratings"] and zip_json["seed"] == page_json["seed"]
+    # The shared page: the same ratings, read by a stranger.
+    assert shown == rows
     assert not [e for e in errors if "ResizeObserver" not in e], f"JavaScript errors in the page: {errors}"
-    assert not outside, f"the app asked other hosts (it must work offline): {sorted(set(outside))}"
+    assert not outside, f"the shared page asked other hosts: {sorted(set(outside))}"

@@ -7,7 +7,9 @@ context with every outside request blocked and compare every score on the page
 with the shared ZIP's metrics.json and with the Results page's own ZIP; add a
 second published result to compare (the difference table, the A/B player
 across the two); a wrong id; the same link after the server restarts; the
-delete link. Run: ``.venv/bin/python -m pytest tests/test_browser_share.py``.
+delete link. A publish killed mid-write is tested on a real ``share`` process
+in ``test_store.py``; a result with listening ratings in
+``test_browser_listening.py``. Run: ``.venv/bin/python -m pytest tests/test_browser_share.py``.
 """
 
 from __future__ import annotations
@@ -151,6 +153,8 @@ def test_publish_open_compare_restart_and_delete(browser, store_env, tmp_path):
                 what="the score table")
         wait_js(page, "document.querySelectorAll('.js-plotly-plot .heatmaplayer image').length >= 4", 60,
                 what="the spectrograms and the EQ curves")
+        # Published without a listening test: the page says nothing about one (the sidebar's link aside).
+        assert page.get_by_role("heading", name="Listening test").count() == 0
         assert page.locator("audio").count() >= 1 + 2 + 3  # the A/B player, the inputs, the estimates
         assert page.frame_locator("iframe").first.get_by_role("button", name="A: Mixture").count() == 1
         with page.expect_download() as info:
@@ -251,47 +255,3 @@ def test_a_view_permalink_reopens_sample_stem_settings_slice_and_window(browser,
         page.get_by_text("This link's view could not be opened").wait_for()
         context.close()
         assert not outside and not outside2
-
-
-def test_the_server_killed_mid_publish_leaves_no_record_and_gc_leaves_no_file(browser, tmp_path):
-    """The dashboard's server is killed after a publish wrote its files, before the record: no link, no orphan."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from browser_support import REPO
-
-    store = tmp_path / "store"
-    env = {"VSEP_STORE": str(store), "VSEP_STORE_TEST_PAUSE_S": "600"}
-    server = Server(log_path=tmp_path / "server.log", env=env)
-    with server:
-        context, outside, page = _results_of_the_default_sample(browser, server)
-        page.get_by_text("Share this result").wait_for(timeout=300_000)
-        page.get_by_role("button", name="Publish and get a link").click()
-        files = store / "files"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # the files are written (then the publish waits)
-            blobs = [p for p in files.glob("??/*")] if files.exists() else []
-            if any(p.parent.name != "tmp" for p in blobs) and len(blobs) >= 8:
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError("the publish never wrote its files")
-        time.sleep(1)
-        os.killpg(server.proc.pid, signal.SIGKILL)  # the server dies mid-publish
-        server.proc.wait(10)
-        context.close()
-    cli_env = {**os.environ, "VSEP_STORE": str(store), "PYTHONPATH": str(REPO)}
-
-    def cli(*args):
-        done = subprocess.run([sys.executable, "-m", "vsep_core", "store", *args], capture_output=True, text=True,
-                              env=cli_env, timeout=120)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    assert cli("list").startswith("0 results")
-    assert "removed 0 expired results and" in cli("gc", "--grace", "0")
-    assert [p for p in files.rglob("*") if p.is_file()] == []
-    assert "all files present" in cli("check")

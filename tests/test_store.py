@@ -2,8 +2,8 @@
 
 Every store test runs twice: on SQLite in a temporary folder, and on a
 PostgreSQL server this module starts (Debian's package, ``tests/pg_support.py``)
-with a fresh database per test. Also: a publish killed between its files and
-its record leaves no record and, after ``gc``, no file; eight publishes at
+with a fresh database per test. Also: a real ``share`` process killed while it
+writes the files leaves no record and, after ``gc``, no file; eight publishes at
 once; the quota, retention, size cap and rate limit; delete tokens; packing a
 real result (no file names, escaped title, the same figures); the CLI's
 ``share`` and ``store`` commands.
@@ -17,7 +17,6 @@ import signal
 import stat
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from pg_support import PostgresServer, missing_reason
+from vsep_core.errors import VsepError
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_audio" / "sung_vowels_pop"
@@ -288,37 +288,81 @@ def test_eight_publishes_at_once_all_succeed(location):
     assert stores[0].check() == []
 
 
-def test_a_publish_killed_after_its_files_leaves_no_record_and_gc_removes_them(location, tmp_path):
-    """A process killed between writing the files and the record: no record, and no orphan after gc."""
+def _noise_results_folder(folder: Path, seconds: float = 150.0) -> Path:
+    """A results folder ``share`` accepts, with three long noise WAVs (each about 13 MB once packed as FLAC):
+    big enough that writing each file into the store takes a while."""
+    import numpy as np
+    import soundfile as sf
+
+    sr = 44100
+    rng = np.random.default_rng(5)
+    (folder / "1_slices").mkdir(parents=True)
+    for name in ("mixture", "target", "extracted_vocal"):
+        sf.write(folder / "1_slices" / f"{name}.wav", rng.uniform(-0.5, 0.5, int(seconds * sr)).astype(np.float32),
+                 sr, subtype="PCM_16")
+    (folder / "metrics.json").write_text(json.dumps({"methods": [], "pair": {"sr": sr, "duration_s": seconds}}))
+    (folder / "summary.json").write_text(json.dumps({"progressive": [
+        {"n": 1, "wav": "1_slices/extracted_vocal.wav", "final_loss": 1.0, "slices": ["slice_1_horizontal"]}]}))
+    return folder
+
+
+def _kill_mid_write(proc, files_dir: Path, timeout: float = 240.0) -> None:
+    """SIGKILL ``proc`` while it writes a file into the store, after at least one file is in place.
+
+    Found by watching the files folder, not by any hook: a temporary ``*.part`` file is a file being written
+    (it is renamed into place when complete). The process is stopped (SIGSTOP) as soon as one is seen; if the
+    file is still there, it is killed mid-write, else it goes on and the watch goes on.
+    """
+    tmp = files_dir / "tmp"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the publish finished (exit {proc.returncode}) before it could be caught mid-write")
+        try:
+            writing = [p for p in tmp.iterdir() if p.suffix == ".part"]
+            placed = [f for sub in files_dir.iterdir() if sub.is_dir() and sub.name != "tmp" for f in sub.iterdir()]
+        except FileNotFoundError:
+            continue
+        if writing and placed:
+            os.kill(proc.pid, signal.SIGSTOP)
+            if any(p.exists() for p in writing):
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+                return
+            os.kill(proc.pid, signal.SIGCONT)
+    raise AssertionError("the publish was never seen writing a file")
+
+
+def test_a_share_killed_mid_publish_leaves_no_record_and_gc_leaves_no_file(location, tmp_path):
+    """A real `python -m vsep_core share` killed while it writes the result's files (no test hook in the product):
+    no record, a link to nothing; the files it had written are orphans that gc removes, with the half file."""
     where, files = location
-    marker = tmp_path / "files_written"
-    script = textwrap.dedent(f"""
-        import time, pathlib, sys
-        sys.path.insert(0, {str(REPO)!r})
-        from vsep_core.store import Store
-        store = Store({where!r}, files_dir={files!r})
-        def stop_here():
-            pathlib.Path({str(marker)!r}).write_text("ok")
-            time.sleep(600)
-        store.publish({{"audio/a.flac": b"a" * 50000, "metrics.json": b"{{}}"}}, "half", _after_files=stop_here)
-    """)
-    proc = subprocess.Popen([sys.executable, "-c", script])
+    store = make_store(location)
+    folder = _noise_results_folder(tmp_path / "big_results")
+    env = {**os.environ, "VSEP_STORE": where, "PYTHONPATH": str(REPO)}
+    if files:
+        env["VSEP_STORE_FILES"] = files
+    proc = subprocess.Popen([sys.executable, "-m", "vsep_core", "share", str(folder)], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert marker.exists(), "the publishing process never wrote its files"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        _kill_mid_write(proc, store.files_dir)
     finally:
         if proc.poll() is None:
             proc.kill()
-    store = make_store(location)
+            proc.wait(10)
+    assert [p for p in (store.files_dir / "tmp").iterdir()], "the kill came mid-write: a half file is left"
+    assert blob_count(store) >= 1  # the files written before the kill: named by no record
     assert store.list() == []
-    assert blob_count(store) == 2  # the orphans
+    assert store.check() == []
     store.gc(grace_s=0)
     assert blob_count(store) == 0
     assert list((store.files_dir / "tmp").iterdir()) == []
+    # The same folder, shared again to the end, gives a working link to every file.
+    done = subprocess.run([sys.executable, "-m", "vsep_core", "share", str(folder)], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    record = store.get(done.stdout.splitlines()[0].split("=", 1)[1])
+    assert store.check() == [] and len([p for p in record.files if p.startswith("audio/")]) == 3
 
 
 # --- the app side's helpers ------------------------------------------------------------------------
@@ -433,6 +477,59 @@ def test_pack_result_holds_the_figures_no_file_names_and_an_escaped_title(engine
     every = json.loads(pack_result(result, pair, title="t", metrics=metrics, estimates="all",
                                    report=False)["share.json"])
     assert [e["label"] for e in every["estimates"]] == [label for label, _ in result.labelled_runs()]
+
+
+def _ratings():
+    from vsep_core.listening import make_trial, ratings_rows
+
+    trial = make_trial(["irm", "hpss", "exact_eq"], seed=7)
+    values = dict(zip([t["label"] for t in trial], (91, 12, 64, 38, 77)))
+    rows = ratings_rows(trial, values, {"irm": {"si_sdr": 12.5}})
+    return {"rows": rows, "info": {"pair": "secret label", "seed": 7, "order": list(values)}}
+
+
+def test_a_published_result_carries_the_listening_ratings_and_the_shared_page_reads_them(engine_result, tmp_path):
+    from vsep_app.sharing import Shared
+    from vsep_core.bundle import pack_result
+    from vsep_core.listening import RATINGS_CSV, RATINGS_JSON, ratings_files
+
+    result, pair, metrics = engine_result
+    rated = _ratings()
+    files = pack_result(result, pair, title="t", metrics=metrics, audio=False, report=False, ratings=rated)
+    assert b"secret label" not in files[RATINGS_JSON]  # the pair's label may be a file name: not published
+    expected = ratings_files(rated["rows"], {k: v for k, v in rated["info"].items() if k != "pair"})
+    assert files[RATINGS_CSV] == expected[RATINGS_CSV] and files[RATINGS_JSON] == expected[RATINGS_JSON]
+    store = make_store((str(tmp_path / "store"), None))
+    shown = Shared(store, store.get(store.publish(files, "rated").id))
+    back = shown.ratings()
+    assert [(r["label"], r["item"], r["rating"]) for r in back["rows"]] == [
+        (r["label"], r["item"], r["rating"]) for r in rated["rows"]]
+    assert back["info"]["seed"] == 7
+    # No ratings: no file, and the shared page has none to show.
+    plain = pack_result(result, pair, title="t", metrics=metrics, audio=False, report=False)
+    assert not any(p.startswith("listening") for p in plain)
+    assert Shared(store, store.get(store.publish(plain, "plain").id)).ratings() is None
+
+
+def test_cli_share_carries_ratings_saved_into_a_results_folder(cli_run, tmp_path):
+    import shutil
+
+    from vsep_core.bundle import bundle_from_folder
+    from vsep_core.listening import RATINGS_JSON, ratings_files, read_ratings
+
+    folder = tmp_path / "with_ratings"
+    shutil.copytree(cli_run, folder)
+    rated = _ratings()
+    for path, data in ratings_files(rated["rows"], rated["info"]).items():
+        (folder / path).write_bytes(data)
+    files, _ = bundle_from_folder(folder, audio=False)
+    assert [r["rating"] for r in read_ratings(files[RATINGS_JSON])["rows"]] == [91, 12, 64, 38, 77]
+    assert b"secret label" not in files[RATINGS_JSON]
+    (folder / RATINGS_JSON).write_text("{}")
+    with pytest.raises(VsepError, match="listening ratings"):
+        bundle_from_folder(folder, audio=False)
+    files, _ = bundle_from_folder(cli_run, audio=False)
+    assert not any(p.startswith("listening") for p in files)
 
 
 def test_cli_share_and_store_commands(cli_run, tmp_path):

@@ -433,7 +433,7 @@ def run_files(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> 
 
 
 def _downloads_compute(key: str, names: dict, _source: Source, _prog: RunRecord, _greedy: RunRecord | None,
-                       _metrics) -> dict:
+                       _metrics, ratings: dict | None = None) -> dict:
     from vsep_core import report
 
     # ``names`` (this session's file names) is part of the key: summary.json and the report carry them, so an
@@ -445,6 +445,8 @@ def _downloads_compute(key: str, names: dict, _source: Source, _prog: RunRecord,
     outputs.files.update(made["files"])
     outputs.spectrograms.update(made["spectrograms"])
     outputs.finish(result, metrics=_metrics)
+    if ratings is not None:
+        outputs.add_ratings(ratings["rows"], ratings["info"])
     html_text = report.html_report(result, named(p, _source), metrics=_metrics, spectrograms=outputs.spectrograms)
     return {"zip": outputs.zip_bytes(), "html": html_text.encode(), "files": sorted(outputs.files)}
 
@@ -452,15 +454,18 @@ def _downloads_compute(key: str, names: dict, _source: Source, _prog: RunRecord,
 _downloads = memo(max_entries=4, ttl=TTL)(_downloads_compute)
 
 
-def downloads(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, metrics: dict | None = None) -> dict:
-    """``{"zip": bytes, "html": bytes, "files": [...]}`` for the results, with this session's names.
+def downloads(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, metrics: dict | None = None,
+              ratings: dict | None = None) -> dict:
+    """``{"zip": bytes, "html": bytes, "files": [...]}`` for the results, with this session's names and, when
+    given, the visitor's listening ratings (``{"rows", "info"}``: :meth:`vsep_core.report.Outputs.add_ratings`).
 
     Cached up to :data:`SHARED_MAX_S` of audio; a longer segment's bundle is made for the press that
     asks for it and not kept.
     """
     key = content_key(result_key(prog, greedy_rec), metrics is not None)
     compute = _downloads if _shared(source, prog.settings) else _downloads_compute
-    return compute(key, session_names(source), _source=source, _prog=prog, _greedy=greedy_rec, _metrics=metrics)
+    return compute(key, session_names(source), _source=source, _prog=prog, _greedy=greedy_rec, _metrics=metrics,
+                   ratings=ratings)
 
 
 # --- listening to the oracle masks (the A/B player) ---------------------------------------

@@ -143,6 +143,19 @@ def waterfall_section(metrics: dict) -> None:
                    "scores lack (e.g. joint, measured on Optimise) is merged into the next.")
 
 
+def ratings_section(rows: list[dict], key: str = "listen") -> None:
+    """A listening test's ratings beside the metrics: the chart, the table and MUSHRA's post-screening note
+    (the Listening test page and a shared result draw the same)."""
+    from vsep_core.listening import post_screening
+    from vsep_core.plots import ratings_figure
+
+    st.plotly_chart(ratings_figure(rows), theme=None, key=f"{key}_chart")
+    st.dataframe(rows, hide_index=True, key=f"{key}_table")
+    note = post_screening(rows)
+    if note:
+        st.caption(note)
+
+
 def split_column(method: dict, slot_names: dict) -> str:
     """The metrics table's "SIR/SAR split" cell: "checked", or which sources' splits are not to be trusted."""
     from vsep_core.bss_split import is_untrusted

@@ -20,7 +20,7 @@ from .escape import plain
 from .frame import PAGES, guard, link, run_marker
 from .limits import AB_MAX_S
 from .players import ab_player
-from .scores_view import metrics_section, quality_marks
+from .scores_view import metrics_section, quality_marks, ratings_section
 
 #: Publishes one session may make per :data:`RATE_WINDOW_S` (a shared server's store is everybody's).
 RATE_LIMIT = 5
@@ -77,8 +77,10 @@ def base_url() -> str:
     return root
 
 
-def share_section(source, result, pair, metrics: dict | None, settings) -> None:
-    """"Share this result" on Results: title, audio or not, which estimates; publish; the two links."""
+def share_section(source, result, pair, metrics: dict | None, settings, ratings: dict | None = None) -> None:
+    """"Share this result" on Results: title, audio or not, which estimates; publish; the two links.
+
+    ``ratings`` (the visitor's listening test of this pair, ``{"rows", "info"}``) travel with the result."""
     from vsep_core.bundle import default_estimates
     from vsep_core.store import Limits
 
@@ -118,7 +120,7 @@ def share_section(source, result, pair, metrics: dict | None, settings) -> None:
         else:
             with st.spinner("Publishing…"):
                 last = publish(source, result, pair, metrics, settings, title=title, audio=with_audio,
-                               estimates=chosen)
+                               estimates=chosen, ratings=ratings)
             times.append(time.time())
             last["of"] = this
             st.session_state[_LAST_KEY] = last
@@ -132,8 +134,10 @@ def share_section(source, result, pair, metrics: dict | None, settings) -> None:
         st.code(base + last["delete_link"], language=None)
 
 
-def publish(source, result, pair, metrics, settings, *, title: str, audio: bool, estimates) -> dict:
-    """Pack this session's result (with the EQ curves the Results page draws) and store it; the links."""
+def publish(source, result, pair, metrics, settings, *, title: str, audio: bool, estimates,
+            ratings: dict | None = None) -> dict:
+    """Pack this session's result (with the EQ curves the Results page draws, and the listening ratings when
+    there are) and store it; the links."""
     from vsep_core.bundle import pack_result
     from vsep_core.store import default_store
 
@@ -144,7 +148,7 @@ def publish(source, result, pair, metrics, settings, *, title: str, audio: bool,
     def pack() -> dict:  # in the process-wide job pool, like every heavy step of the pages
         eqs = {label: cache.eq_curves(source, settings, runs[label].slices) for label in estimates}
         return pack_result(result, pair, title=title, metrics=metrics, audio=audio, estimates=estimates,
-                           eq_curves=eqs)
+                           eq_curves=eqs, ratings=ratings)
 
     files = jobs.run(pack)
     published = default_store().publish(files, title)
@@ -187,6 +191,12 @@ class Shared:
 
     def file(self, path: str) -> bytes:
         return self.store.read_file(self.record, path)
+
+    def ratings(self) -> dict | None:
+        """The publisher's listening test (``{"rows", "info"}``), or ``None`` when the result has none."""
+        from vsep_core.listening import RATINGS_JSON, read_ratings
+
+        return read_ratings(self.file(RATINGS_JSON)) if RATINGS_JSON in self.record.files else None
 
     def plots(self) -> dict:
         from vsep_core.bundle import load_plots
@@ -304,6 +314,12 @@ def show(shown: Shared) -> None:
         metrics_section(metrics, quality_marks(metrics))
     else:
         st.caption("This result was published without scores.")
+    rated = shown.ratings()
+    if rated is not None:
+        st.subheader("Listening test")
+        st.caption("The publisher's ratings by ear (MUSHRA style, 0–100, with a hidden reference and a 3.5 kHz low "
+                   "anchor among the items), beside each item's SI-SDR.")
+        ratings_section(rated["rows"], key="shared_ratings")
 
     st.subheader("Listen")
     players = shown.players()
@@ -359,7 +375,8 @@ def show(shown: Shared) -> None:
                        file_name="vsep_shared_result.zip", mime="application/zip", icon=":material/folder_zip:",
                        type="primary", key="shared_zip", on_click="ignore")
     c1.caption("metrics.json (as `python -m vsep_core evaluate --json` writes it), summary.json, settings.json, "
-               "the plots' data and the audio that was published.")
+               "the plots' data and the audio that was published"
+               + (", and the listening test's ratings." if rated is not None else "."))
     if "report.html" in record.files:
         c2.download_button("Download the report (HTML)", lambda: report_html(shown.file),
                            file_name="vsep_report.html", mime="text/html", icon=":material/description:",

@@ -25,6 +25,7 @@ DEFAULT_TRIED = "vsep_default_tried"
 SLICES_PREFETCH = "vsep_slices_prefetch"
 RESULTS_PREFETCH = "vsep_results_prefetch"
 RUNS = "vsep_runs"                # how many script runs this session has had (vsep_app.frame)
+RATINGS = "vsep_listening_ratings"  # the last listening test the visitor rated: {"of", "rows", "info"}
 
 
 def digest(data: bytes) -> str:
@@ -143,7 +144,7 @@ def set_source(new: Source) -> None:
     old = source()
     st.session_state[SOURCE] = new
     if old is None or old.identity != new.identity:
-        for key in (PROGRESSIVE, GREEDY, SLICES_PREFETCH, RESULTS_PREFETCH):
+        for key in (PROGRESSIVE, GREEDY, SLICES_PREFETCH, RESULTS_PREFETCH, RATINGS):
             st.session_state.pop(key, None)
 
 
@@ -184,3 +185,35 @@ def remembered(key: str, default):
 
 def remember(key: str, value) -> None:
     st.session_state[f"vsep_keep_{key}"] = value
+
+
+#: The settings that decide what a listening test played (the pair's segment): ratings go with results of the
+#: same pair and segment only.
+_RATED_FIELDS = ("sr", "start_s", "duration_s")
+
+
+def _rated(source: Source, settings: Settings) -> tuple:
+    return (source.identity, *(getattr(settings, f) for f in _RATED_FIELDS))
+
+
+def keep_ratings(source: Source, settings: Settings, rows: list, info: dict) -> None:
+    """Keep the visitor's listening ratings of ``source``'s segment (the last test rated), for the Results
+    page's ZIP and a shared result."""
+    st.session_state[RATINGS] = {"of": _rated(source, settings), "rows": rows, "info": info}
+
+
+def ratings(source: Source | None, settings: Settings) -> dict | None:
+    """``{"rows", "info"}`` of the visitor's listening ratings of this pair and segment; ``None`` when none."""
+    kept = st.session_state.get(RATINGS)
+    if source is None or not kept or kept["of"] != _rated(source, settings):
+        return None
+    return {"rows": kept["rows"], "info": kept["info"]}
+
+
+def rated_before(source: Source, settings: Settings, seed: int, trial: list) -> dict:
+    """Label → the rating kept for this very trial (same pair, segment, seed and items), so sliders coming back
+    on screen show what the visitor chose; ``{}`` when this trial was not rated."""
+    kept = ratings(source, settings)
+    if not kept or kept["info"].get("seed") != seed or [r["item"] for r in kept["rows"]] != [t["name"] for t in trial]:
+        return {}
+    return {r["label"]: int(r["rating"]) for r in kept["rows"]}

@@ -5,6 +5,8 @@ A bundle is ``relative path → bytes``:
 - ``share.json``: what the shared page needs to lay itself out (title, target
   labels, oracle note, sample rate, which estimates, the plots' axes);
 - ``metrics.json`` (the ``evaluate --json`` shape), ``summary.json``, ``settings.json``;
+- ``listening_ratings.csv`` and ``.json``: a listening test's ratings (:mod:`vsep_core.listening`), when the
+  publisher rated the pair;
 - ``audio/*.flac``: the analysed segment of the inputs and the chosen
   estimates (FLAC: lossless, about half a 16-bit WAV), when audio is included;
 - ``plots.npz``: the spectrogram magnitudes reduced for display (dB, float16)
@@ -28,6 +30,7 @@ import numpy as np
 
 from .errors import VsepError
 from .jsonio import json_ready, json_text
+from .listening import RATINGS_JSON, ratings_files, read_ratings
 from .stems import labels, oracle_note, pair_target
 
 FORMAT = 1
@@ -55,6 +58,11 @@ def scrub_metrics(metrics: dict | None) -> dict | None:
         if key in pair:
             pair[key] = key
     return {**metrics, "pair": pair}
+
+
+def _scrub_rating_info(info: dict) -> dict:
+    """A listening test's ``info`` without the pair's label (it may hold a file name): the title names a result."""
+    return {k: v for k, v in (info or {}).items() if k != "pair"}
 
 
 def flac_bytes(y: np.ndarray, sr: int) -> bytes:
@@ -95,7 +103,8 @@ def _display_db(mag: np.ndarray, max_cols: int) -> tuple[np.ndarray, int]:
 
 
 def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio: bool = True,
-                estimates=None, eq_curves: dict | None = None, report: bool = True) -> dict:
+                estimates=None, eq_curves: dict | None = None, report: bool = True,
+                ratings: dict | None = None) -> dict:
     """Pack an experiment's result for publishing.
 
     Parameters
@@ -116,6 +125,9 @@ def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio:
         Run label → EQ curves of every pass (``[(view, eq), …]``, as the Results page draws them).
     report : bool
         Include ``report.html``.
+    ratings : dict, optional
+        A listening test of this pair, ``{"rows": …, "info": …}`` (:func:`vsep_core.listening.ratings_rows` and
+        what the trial was): packed as :func:`vsep_core.listening.ratings_files` makes them.
 
     Returns
     -------
@@ -190,6 +202,8 @@ def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio:
     files["settings.json"] = json_text(settings.to_dict()).encode()
     if metrics is not None:
         files["metrics.json"] = json_text(metrics).encode()
+    if ratings is not None:
+        files.update(ratings_files(ratings["rows"], _scrub_rating_info(ratings["info"])))
     if report:
         # The report plays only what was chosen: the other runs' audio is left out.
         def only_chosen(run, label):
@@ -253,6 +267,9 @@ def bundle_from_folder(folder, *, title: str | None = None, audio: bool = True) 
     files: dict[str, bytes] = {"metrics.json": json_text(metrics).encode(), "summary.json": json_text(summary).encode()}
     if (root / "settings.json").is_file():
         files["settings.json"] = (root / "settings.json").read_bytes()
+    if (root / RATINGS_JSON).is_file():  # a listening test's ratings saved into the folder (the dashboard's ZIP)
+        rated = read_ratings((root / RATINGS_JSON).read_bytes())
+        files.update(ratings_files(rated["rows"], _scrub_rating_info(rated["info"])))
     entries, inputs, sr = [], {}, (metrics.get("pair") or {}).get("sr")
     wav_runs = []
     for entry in summary.get("progressive", []):

@@ -120,11 +120,11 @@ def main_run_learned(args) -> int:
     """
     import re
 
-    from .audio import prepare_pair, write_wav
+    from .audio import prepare_pair
     from .cli import _checked_settings, _with_file_names
-    from .jsonio import json_text
     from .learned import BUNDLED_MODEL, LearnedFingerprint
     from .reconstruct import Estimate
+    from .report import Outputs
     from .staging import StagedFolder, check_out_dir
     from .stems import labels
 
@@ -144,14 +144,9 @@ def main_run_learned(args) -> int:
         names = labels(args.target_name)
         separation = method.separate(pair.mixture, pair.sr)
         estimate = Estimate(vocal_raw=separation.vocal, mixture=pair.mixture, sr=pair.sr)
-        folder = staged.path / "learned_fingerprint"
-        folder.mkdir(exist_ok=True)
-        if runs is None or "best" in runs:
-            write_wav(folder / f"extracted_{names.target_file}.wav", estimate.vocal, pair.sr)
-            write_wav(folder / f"extracted_{names.complement_file}.wav", estimate.instrumental, pair.sr)
-        if runs is None or "inputs" in runs:
-            write_wav(folder / "mixture.wav", pair.mixture, pair.sr)
-            write_wav(folder / "target.wav", pair.vocal, pair.sr)
+        outputs = Outputs(pair, settings, 1, out_dir=staged.path, inputs=False)  # the one writer of results folders
+        wavs = outputs.add_method(method.name, estimate, estimate_files=runs is None or "best" in runs,
+                                  inputs=runs is None or "inputs" in runs)
         metrics = None
         if args.metrics:
             truth = load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
@@ -160,12 +155,10 @@ def main_run_learned(args) -> int:
             from .baselines import resolve_methods
 
             metrics = evaluate_pair(truth, [method, *resolve_methods(others, settings)], settings=settings)
-            (staged.path / "metrics.json").write_text(json_text(metrics))
-        summary = {"method": method.name, "kind": method.kind, "target": names.to_dict(), "pair": pair.info,
-                   "settings": settings.to_dict(), "model": str(BUNDLED_MODEL.name), "info": separation.info,
-                   "seconds": time.perf_counter() - t0}
-        (staged.path / "summary.json").write_text(json_text(summary))
-        (staged.path / "settings.json").write_text(json_text(settings.to_dict()))
+        outputs.finish_method({"method": method.name, "kind": method.kind, "target": names.to_dict(),
+                               "pair": pair.info, "settings": settings.to_dict(), "model": str(BUNDLED_MODEL.name),
+                               "info": separation.info, **wavs, "seconds": time.perf_counter() - t0},
+                              metrics=metrics)
     if not args.quiet:
         print(f"learned_fingerprint (blind): the {names.target} predicted from the mixture alone; joint loss "
               f"{separation.info['round_trip_loss']:.2f}")

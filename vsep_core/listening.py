@@ -25,6 +25,9 @@ ANCHOR_CUTOFF_HZ = 3500.0
 SCALE = ((80, "excellent"), (60, "good"), (40, "fair"), (20, "poor"), (0, "bad"))
 #: How many items one screen holds (the standard: at most 12 plus reference and anchor).
 MAX_ITEMS = 12
+#: The ratings' files in a results folder, its ZIP and a shared result (the listening page's download names).
+RATINGS_CSV = "listening_ratings.csv"
+RATINGS_JSON = "listening_ratings.json"
 
 
 def low_anchor(reference: np.ndarray, sr: int, cutoff_hz: float = ANCHOR_CUTOFF_HZ) -> np.ndarray:
@@ -100,6 +103,35 @@ def ratings_json(rows: list[dict], **info) -> str:
                       **info, "ratings": rows})
 
 
+def ratings_files(rows: list[dict], info: dict) -> dict:
+    """The ratings as files, ``{RATINGS_CSV: bytes, RATINGS_JSON: bytes}``: what the page's two buttons offer."""
+    return {RATINGS_CSV: ratings_csv(rows).encode(), RATINGS_JSON: ratings_json(rows, **info).encode()}
+
+
+def read_ratings(data: bytes) -> dict:
+    """:data:`RATINGS_JSON`'s bytes back as ``{"rows": [...], "info": {...}}``, checked.
+
+    Raises
+    ------
+    VsepError
+        Not a ratings file (no list of rows each with a label, an item and a rating from 0 to 100).
+    """
+    try:
+        loaded = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise VsepError("The listening ratings are not readable JSON.") from None
+    rows = loaded.get("ratings") if isinstance(loaded, dict) else None
+    if not isinstance(rows, list) or not rows or not all(
+            isinstance(r, dict) and isinstance(r.get("label"), str) and isinstance(r.get("item"), str)
+            and isinstance(r.get("rating"), (int, float)) and 0 <= r["rating"] <= 100 for r in rows):
+        raise VsepError("The listening ratings file holds no ratings (label, item and a rating from 0 to 100).")
+    # Only what a row of ratings_rows holds: its words (the grade made again) and numbers, nothing else.
+    clean = [{"label": r["label"], "item": r["item"], "rating": float(r["rating"]), "grade": grade(r["rating"]),
+              **{k: v for k, v in r.items() if k not in ("label", "item", "rating", "grade")
+                 and (v is None or isinstance(v, (int, float)) and not isinstance(v, bool))}} for r in rows]
+    return {"rows": clean, "info": {k: v for k, v in loaded.items() if k != "ratings"}}
+
+
 def post_screening(rows: list[dict]) -> str | None:
     """The standard's check of a listener: the hidden reference rated 90 or more. A sentence when not."""
     ref = [r for r in rows if r["item"] == HIDDEN_REFERENCE]
@@ -108,7 +140,3 @@ def post_screening(rows: list[dict]) -> str | None:
                 "would leave out a listener who rates it below 90. Listen again against the reference.")
     return None
 
-
-def trial_json_roundtrip(text: str) -> dict:
-    """Read back what :func:`ratings_json` wrote (for tests and re-use)."""
-    return json.loads(text)

@@ -196,3 +196,20 @@ def eq_heatmap_figure(eq: np.ndarray, sr: int, hop: int, *, title: str = "Learne
     return heatmap(eq, sr, hop, title=title, colorscale="RdBu_r", zmin=-lim, zmax=lim,
                    colorbar_title="dB")
 
+
+
+def ratings_figure(rows: list[dict]) -> go.Figure:
+    """A listening test's ratings (bars, 0–100) beside each item's SI-SDR (diamonds, dB, capped at 60):
+    :func:`vsep_core.listening.ratings_rows`' rows."""
+    import html
+
+    items = [html.escape(str(r["item"])) for r in rows]  # plotly reads tags in labels: a stored name shows as typed
+    si_sdr = [r.get("si_sdr") for r in rows]
+    fig = go.Figure([
+        go.Bar(name="your rating (0–100)", x=items, y=[r["rating"] for r in rows], yaxis="y"),
+        go.Scatter(name="SI-SDR (dB)", x=items, y=[min(v, 60.0) if v is not None else None for v in si_sdr],
+                   yaxis="y2", mode="markers", marker={"size": 12, "symbol": "diamond"}),
+    ])
+    fig.update_layout(title="Ears and numbers", height=380, yaxis={"title": "rating", "range": [0, 100]},
+                      yaxis2={"title": "SI-SDR (dB, capped at 60)", "overlaying": "y", "side": "right"})
+    return fig

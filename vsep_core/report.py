@@ -125,11 +125,8 @@ class Outputs:
         dict
             The summary (JSON-ready).
         """
-        summary = summary_dict(result, metrics=metrics, written=self.written)
-        self._put("summary.json", json_text(summary).encode())
-        self._put("settings.json", json_text(result.settings.to_dict()).encode())
-        if metrics is not None:
-            self._put("metrics.json", json_text(metrics).encode())
+        summary = self._put_summary(summary_dict(result, metrics=metrics, written=self.written), metrics,
+                                    result.settings)
         if plots:
             from plotly.offline import get_plotlyjs
 
@@ -143,18 +140,30 @@ class Outputs:
         self._put("report.html", html_report(result, self.pair, metrics=metrics,
                                              spectrograms=self.spectrograms).encode())
 
-    def add_joint(self, outcome, *, estimate: bool = True, inputs: bool = True) -> None:
-        """Write a joint matching's WAVs into ``joint/``: the estimate (target peak-normalised, as the seed runs'
-        files, and mixture − target) and copies of the inputs."""
+    def add_method(self, folder: str, estimate, *, estimate_files: bool = True, inputs: bool = True) -> dict:
+        """Write one method's WAVs into ``folder/``: the estimate (target peak-normalised, as the seed runs'
+        files, and mixture − target) and copies of the inputs.
+
+        Returns
+        -------
+        dict
+            The estimate's relative paths, ``{"wav": …, "instrumental_wav": …}`` (``None`` when not written).
+        """
         names = labels(self.target_name)
-        if estimate:
-            self._put_wav(f"joint/extracted_{names.target_file}.wav", outcome.estimate.vocal, self.pair.sr)
-            self._put_wav(f"joint/extracted_{names.complement_file}.wav", outcome.estimate.instrumental,
-                          self.pair.sr)
-            self.written.add("joint")
+        paths = {"wav": f"{folder}/extracted_{names.target_file}.wav",
+                 "instrumental_wav": f"{folder}/extracted_{names.complement_file}.wav"}
+        if estimate_files:
+            self._put_wav(paths["wav"], estimate.vocal, self.pair.sr)
+            self._put_wav(paths["instrumental_wav"], estimate.instrumental, self.pair.sr)
+            self.written.add(folder)
         if inputs:
-            self._put_wav("joint/mixture.wav", self.pair.mixture, self.pair.sr)
-            self._put_wav("joint/target.wav", self.pair.vocal, self.pair.sr)
+            self._put_wav(f"{folder}/mixture.wav", self.pair.mixture, self.pair.sr)
+            self._put_wav(f"{folder}/target.wav", self.pair.vocal, self.pair.sr)
+        return paths if estimate_files else dict.fromkeys(paths)
+
+    def add_joint(self, outcome, *, estimate: bool = True, inputs: bool = True) -> None:
+        """Write a joint matching's WAVs into ``joint/`` (:meth:`add_method`)."""
+        self.add_method("joint", outcome.estimate, estimate_files=estimate, inputs=inputs)
 
     def finish_joint(self, outcome, joint, *, metrics: dict | None = None) -> dict:
         """Write a joint matching's ``summary.json``, ``settings.json`` and ``metrics.json`` (when given).
@@ -171,11 +180,35 @@ class Outputs:
                              "views": [list(v) for v in joint.views], "clip_db": joint.clip_db},
                    "final_loss": found.final_loss, "view_losses": found.view_losses,
                    "loss_curve": found.loss_curve, "seconds": outcome.seconds}
+        return self._put_summary(summary, metrics)
+
+    def finish_method(self, summary: dict, *, metrics: dict | None = None) -> dict:
+        """Write one method's ``summary`` as ``summary.json``, with ``settings.json`` and ``metrics.json`` (when
+        given), as :meth:`finish` does for an experiment.
+
+        Returns
+        -------
+        dict
+            The summary (JSON-ready).
+        """
+        return self._put_summary(summary, metrics)
+
+    def _put_summary(self, summary: dict, metrics: dict | None, settings: Settings | None = None) -> dict:
+        """``summary.json``, ``settings.json`` (``settings``, default the folder's) and (when given)
+        ``metrics.json``: every results folder's three."""
+        summary = json_ready(summary)
         self._put("summary.json", json_text(summary).encode())
-        self._put("settings.json", json_text(self.settings.to_dict()).encode())
+        self._put("settings.json", json_text((settings or self.settings).to_dict()).encode())
         if metrics is not None:
             self._put("metrics.json", json_text(metrics).encode())
         return summary
+
+    def add_ratings(self, rows: list[dict], info: dict) -> None:
+        """Write a listening test's ratings (:func:`vsep_core.listening.ratings_files`: CSV and JSON)."""
+        from .listening import ratings_files
+
+        for path, data in ratings_files(rows, info).items():
+            self._put(path, data)
 
     def zip_bytes(self) -> bytes:
         """Every collected file in one ZIP (in-memory mode only)."""

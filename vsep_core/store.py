@@ -52,8 +52,6 @@ DEFAULT_FOLDER = Path(__file__).resolve().parents[1] / ".vsep_store"
 SCHEMA_VERSION = 2
 #: Orphan files younger than this are left alone by :meth:`Store.gc`: a publish may be writing them.
 GC_GRACE_S = 3600.0
-#: Seconds a publish waits between its files and its record (crash tests only; unset in use).
-PAUSE_ENV = "VSEP_STORE_TEST_PAUSE_S"
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _PATH_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
@@ -308,7 +306,7 @@ class Store:
 
     # --- publish, open, delete ------------------------------------------------------------
 
-    def publish(self, files: dict, title: str, *, now: float | None = None, _after_files=None) -> Published:
+    def publish(self, files: dict, title: str, *, now: float | None = None) -> Published:
         """Store ``files`` (relative path → bytes) as one result; its id and delete token.
 
         Raises
@@ -330,11 +328,6 @@ class Store:
                             f"{self.limits.max_result_bytes / 2**20:.0f} MB per result: publish without audio, "
                             "or fewer estimates.")
         manifest = {path: (self._put_blob(bytes(data)), len(data)) for path, data in files.items()}
-        if _after_files is not None:  # tests: stop here, as a process killed mid-publish would
-            _after_files()
-        pause = os.environ.get(PAUSE_ENV)
-        if pause:  # crash tests of a whole server: a window in which to kill it between files and record
-            time.sleep(float(pause))
         now = time.time() if now is None else now
         rid, token = secrets.token_urlsafe(18), secrets.token_urlsafe(24)
         expires = now + self.limits.retention_days * 86400.0
