@@ -103,13 +103,17 @@ _METHOD_NAMES = {
 }
 
 
+def counted(n: int, noun: str) -> str:
+    """``3 slices``, ``1 slice``: a count with its noun in the right number (the noun given singular)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def method_name(name: str) -> str:
     """A method's name in plain words: ``seed_progressive_8`` → "progressive run over 8 slices",
     ``irm`` → "ideal ratio mask (ceiling)"; an unknown name is returned as it is."""
     match = re.fullmatch(r"seed_progressive_(\d+)", name)
     if match:
-        n = int(match.group(1))
-        return f"progressive run over {n} slice{'' if n == 1 else 's'}"
+        return f"progressive run over {counted(int(match.group(1)), 'slice')}"
     if name == "seed_greedy":
         return "greedy order (whole sequence)"
     if name == "seed_greedy_best":

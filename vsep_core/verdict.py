@@ -103,7 +103,7 @@ def verdict(table: ScoreTable) -> Verdict | None:
     best = max(results, key=lambda row: row.values[column])
     score = best.values[column]
     numbers = [(f"Best result: {method_name(best.name)}", f"{format_score(score)} dB")]
-    text = f"In the best result ({method_name(best.name)}), you hear {_pick(SOUNDS, score).format(**words)}."
+    text = f"In the best result, the {method_name(best.name)}, you hear {_pick(SOUNDS, score).format(**words)}."
 
     if table.alignment is not None and not table.alignment.get("aligned", True):
         text = (f"The mixture and the {t} are not lined up in time, so these scores say nothing yet: align them "
