@@ -112,18 +112,30 @@ def view_heatmap(view: np.ndarray, name: str, sr: int, hop: int, *, height: int 
     return fig
 
 
-def spectrograms_figure(panels: dict, sr: int, hop: int, *, max_cols: int = 300) -> go.Figure:
-    """Magnitude spectrograms side by side (title → magnitude matrix), one colour scale."""
+def spectrograms_figure(panels: dict, sr: int, hop: int, *, max_cols: int = 300, max_rows: int = MAX_ROWS,
+                        compact: bool = False) -> go.Figure:
+    """Magnitude spectrograms side by side (title → magnitude matrix), one colour scale.
+
+    ``compact`` draws whole decibels below the loudest cell (one byte a cell instead of eight): the same
+    picture, for a page that has to stay small (the HTML report).
+    """
     titles = list(panels)
     fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, shared_yaxes=True,
                         horizontal_spacing=0.02)
     dbs = [to_display_db(m) for m in panels.values()]
     zmax = max(float(d.max()) for d in dbs)
     for i, db in enumerate(dbs, start=1):
-        reduced, ri, ci = reduce_for_display(db, MAX_ROWS, max_cols)
+        reduced, ri, ci = reduce_for_display(db, max_rows, max_cols)
         freqs, times = _axes(db.shape[0], db.shape[1], sr, hop)
-        fig.add_trace(go.Heatmap(z=reduced, x=times[ci], y=freqs[ri], colorscale=MAGMA, zmin=zmax - 80,
-                                 zmax=zmax, showscale=i == len(dbs), colorbar=dict(title="dB")), 1, i)
+        x, y = times[ci], freqs[ri]
+        if compact:  # 0 … -80 dB: fits a signed byte whatever the song's level
+            z, low, high, unit = np.round(np.maximum(reduced - zmax, -80.0)).astype(np.int8), -80, 0, "dB below loudest"
+            x, y = x.astype(np.float32), y.astype(np.float32)
+        else:
+            z, low, high, unit = reduced, zmax - 80, zmax, "dB"
+        fig.add_trace(go.Heatmap(z=z, x=x, y=y,
+                                 colorscale=MAGMA, zmin=low, zmax=high, showscale=i == len(dbs),
+                                 colorbar=dict(title=unit)), 1, i)
         fig.update_xaxes(title_text="time (s)", row=1, col=i)
     fig.update_yaxes(title_text="frequency (Hz)", row=1, col=1)
     fig.update_layout(height=380, **_LAYOUT)

@@ -10,6 +10,8 @@ long song's audio is never all in memory) or into memory for a ZIP.
 from __future__ import annotations
 
 import base64
+import functools
+import gzip
 import html
 import io
 import re
@@ -250,8 +252,11 @@ def summary_dict(result: ExperimentResult, *, metrics: dict | None = None, writt
     return json_ready(summary)
 
 
-def figures(result: ExperimentResult, pair: Pair, spectrograms: dict | None = None) -> dict:
-    """The research script's plots (and the greedy table), as plotly figures by file name."""
+def figures(result: ExperimentResult, pair: Pair, spectrograms: dict | None = None, *, compact: bool = False) -> dict:
+    """The research script's plots (and the greedy table), as plotly figures by file name.
+
+    ``compact``: smaller spectrograms (whole dB, 128 × 160 cells a panel) for the HTML report.
+    """
     from . import plots
 
     hop = result.settings.hop_for(pair.n_samples)
@@ -268,7 +273,9 @@ def figures(result: ExperimentResult, pair: Pair, spectrograms: dict | None = No
                   "mixture": _magnitude(pair.mixture, result.settings, pair)}
         for label, mag in sorted(spectrograms.items(), key=lambda kv: (not kv[0].isdigit(), kv[0].zfill(3))):
             panels[f"extracted N={label}" if label.isdigit() else f"extracted ({label})"] = mag
-        out["spectrograms"] = plots.spectrograms_figure(panels, pair.sr, hop)
+        out["spectrograms"] = (plots.spectrograms_figure(panels, pair.sr, hop, max_rows=128, max_cols=160,
+                                                         compact=True)
+                               if compact else plots.spectrograms_figure(panels, pair.sr, hop))
     if result.greedy is not None:
         out["greedy_search"] = plots.greedy_heatmap_figure(result.greedy.steps, result.greedy.sequence,
                                                            result.greedy.best_prefix_length)
@@ -300,51 +307,82 @@ def summary_table(result: ExperimentResult) -> str:
 
 # --- the self-contained HTML report ---------------------------------------------
 
+#: The report's players: MP3 (every browser plays it), constant bit rate so a player knows its length before
+#: it is pressed. 32 kbit/s of the analysis' mono 22.05 kHz: a 20 s player is 80 kB; the WAVs are in the ZIP.
+REPORT_AUDIO_KBPS = 32
+
+#: Largest report the per-N players may grow it to (bytes): a page sent by e-mail. The mixture, the target and the
+#: greedy results always play; the players of every N are left out (their WAVs are in the ZIP) past this.
+REPORT_BUDGET_BYTES = 2_900_000
+
+#: libsndfile's MP3 compression level for :data:`REPORT_AUDIO_KBPS` (0 = highest bit rate, 1 = lowest; at
+#: 22.05 kHz 0.85 is 32 kbit/s constant).
+_MP3_LEVEL = {32: 0.85}
+
+
+def mp3_bytes(y: np.ndarray, sr: int, kbps: int = REPORT_AUDIO_KBPS) -> bytes:
+    """``y`` as a constant-bit-rate MP3 (libsndfile's LAME encoder), written in blocks of a few seconds."""
+    import soundfile as sf
+
+    samples = np.asarray(y, dtype=np.float32)
+    channels = 1 if samples.ndim == 1 else samples.shape[1]
+    buf = io.BytesIO()
+    # In blocks: one long write has overflowed inside libsndfile's lossy encoders (xiph/vorbis#99, libsndfile#1095).
+    with sf.SoundFile(buf, mode="w", samplerate=sr, channels=channels, format="MP3", subtype="MPEG_LAYER_III",
+                      compression_level=_MP3_LEVEL[kbps], bitrate_mode="CONSTANT") as f:
+        block = 5 * sr
+        for start in range(0, len(samples), block):
+            f.write(samples[start:start + block])
+    return buf.getvalue()
+
+
 def _audio_tag(y: np.ndarray, sr: int) -> str:
-    # WAV for short clips (plays everywhere); Ogg Vorbis beyond 30 s keeps the file small.
-    if len(y) <= 30 * sr:
-        data, mime = wav_bytes(y, sr), "audio/wav"
-    else:
-        import soundfile as sf
-
-        # In blocks of a few seconds: one long write overflows inside libvorbis and kills the
-        # process (xiph/vorbis#99, libsndfile#1095).
-        samples = np.asarray(y, dtype=np.float32)
-        buf = io.BytesIO()
-        with sf.SoundFile(buf, mode="w", samplerate=sr, channels=1, format="OGG", subtype="VORBIS") as f:
-            block = 5 * sr
-            for start in range(0, len(samples), block):
-                f.write(samples[start:start + block])
-        data, mime = buf.getvalue(), "audio/ogg"
-    return f'<audio controls preload="none" src="data:{mime};base64,{base64.b64encode(data).decode()}"></audio>'
+    # preload="metadata": the player shows its length before it is pressed (the data is in the page anyway).
+    data = base64.b64encode(mp3_bytes(y, sr)).decode()
+    return f'<audio controls preload="metadata" src="data:audio/mpeg;base64,{data}"></audio>'
 
 
-def _table(headers, rows) -> str:
+def _table(headers, rows, cls: str = "") -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # In its own scrolling box: a wide table scrolls inside it on a phone, never the page.
+    return (f"<div class='scroll'><table{f' class={cls!r}' if cls else ''}><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table></div>")
+
+
+def _verdict_html(metrics: dict) -> str:
+    """The verdict in plain words (:func:`vsep_core.verdict.verdict`), its numbers one click away."""
+    from .verdict import verdict
+
+    said = verdict(score_table(metrics))
+    if said is None:
+        return ""
+    return (f"<p class='verdict'>{html.escape(said.text)}</p><details><summary>The numbers behind this "
+            "sentence</summary>" + _table(["", "score"], said.numbers) + "</details>")
 
 
 def _metrics_html(metrics: dict) -> str:
     """The evaluation report (``metrics.json``) as a table: :func:`vsep_core.presenter.score_table`'s rows."""
     table = score_table(metrics)
     from .bss_split import headline as split_headline, mark as split_mark, report_notes as split_notes
+    from .glossary import method_name
 
     slots = {"vocal": table.target, "instrumental": table.complement}
     rows = []
     for m, row in zip(metrics["methods"], table.rows):
         # A blind method built for another stem is flagged with its note, not passed off as a fair baseline.
         kind = row.kind if row.suited else f"{row.kind} (not for {table.target})"
-        rows.append((row.name, kind, *(split_mark(format_score(v), m, c.slot, c.metric)
-                                       for c, v in zip(table.columns, row.values)),
+        plain = method_name(row.name)
+        rows.append((plain if plain == row.name else f"{plain} ({row.name})", kind,
+                     *(split_mark(format_score(v), m, c.slot, c.metric) for c, v in zip(table.columns, row.values)),
                      format_score(row.loss), row.error or row.note or ""))
-    out = ("<h2>Separation quality (dB, higher is better)</h2>"
-           f"<p>Target: <b>{html.escape(table.target)}</b>. "
+    out = ("<h2>Separation quality (dB, higher is better)</h2>" + _verdict_html(metrics)
+           + f"<p>Target: <b>{html.escape(table.target)}</b>. "
            "Scored at the files' true scale, as <code>python -m vsep_core evaluate</code> does; "
            "the same figures are in <code>metrics.json</code>. "
            f"{DASH}: means nothing here (the mixture's SAR: nothing was processed; the loss of a method that "
-           "matches no fingerprints).</p>"
-           + _table(["method", "kind", *(c.label for c in table.columns), "loss (dB²)", "error"], rows))
+           "matches no fingerprints). Every word is explained under “Words used here” below.</p>"
+           + _table(["method", "kind", *(c.label for c in table.columns), "loss (dB²)", "error"], rows, "scores"))
     # The figures as metrics.json holds them (two decimals, none hidden), for comparing with evaluate --json.
     exact = [(row.name, *(f"{v:.2f}" for v in row.figures)) for row in table.rows]
     out += ("<details><summary>Exact figures (as in metrics.json, including those shown as "
@@ -394,7 +432,7 @@ def _waterfall_html(metrics: dict) -> str:
         return ""
     target = ((metrics.get("pair") or {}).get("labels") or {}).get("vocal", "vocal")
     chart = waterfall_figure(steps, title=f"Where the decibels go: {target} SI-SDR (dB)")
-    return ("<h2>Where the decibels go</h2>" + chart.to_html(include_plotlyjs=False, full_html=False)
+    return ("<h2>Where the decibels go</h2>" + _figure_html(chart)
             + f"<pre>{html.escape(format_waterfall(steps, label=target))}</pre>")
 
 
@@ -420,32 +458,127 @@ def _pair_line(pair: Pair) -> str:
     return f"Analysed {parts[0]} and {parts[1]}: {pair.duration_s:.2f} s at {pair.sr} Hz."
 
 
+@functools.lru_cache(maxsize=1)
+def _plotly_gzip_base64() -> str:
+    """plotly.js, gzip-compressed and base64-encoded: 2.0 MB in the page instead of 4.8 MB."""
+    from plotly.offline import get_plotlyjs
+
+    return base64.b64encode(gzip.compress(get_plotlyjs().encode(), 9, mtime=0)).decode()
+
+
+def _figure_html(fig) -> str:
+    """A figure as data the page draws once plotly.js is unpacked (:data:`_DRAW_FIGURES_JS`)."""
+    data = fig.to_json().replace("</", "<\\/")  # nothing in the data can close its script element
+    return f'<script type="application/json" class="vsep-figure">{data}</script>'
+
+
+#: Unpacks plotly.js (gzip, the browser's own DecompressionStream) and draws every figure in place; a browser
+#: without it says so where the charts would be. The tables above the charts hold the same numbers.
+_DRAW_FIGURES_JS = """(function () {
+  const blobs = Array.from(document.querySelectorAll("script.vsep-figure"));
+  function say(text) {
+    for (const blob of blobs) {
+      const p = document.createElement("p"); p.className = "note"; p.textContent = text;
+      blob.parentNode.insertBefore(p, blob);
+    }
+  }
+  if (!("DecompressionStream" in window)) {
+    say("This browser is too old to draw the charts (the tables hold the same numbers).");
+    return;
+  }
+  const packed = document.getElementById("vsep-plotly").textContent.trim();
+  const bytes = Uint8Array.from(atob(packed), function (c) { return c.charCodeAt(0); });
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  new Response(stream).text().then(function (code) {
+    const script = document.createElement("script");
+    script.textContent = code;
+    document.head.appendChild(script);
+    for (const blob of blobs) {
+      const fig = JSON.parse(blob.textContent);
+      const div = document.createElement("div");
+      div.className = "figure";
+      blob.parentNode.insertBefore(div, blob);
+      Plotly.newPlot(div, fig.data, fig.layout, {responsive: true, displaylogo: false});
+    }
+    document.body.dataset.charts = "drawn";
+  });
+})();"""
+
+_STYLE = """
+* { box-sizing: border-box; }
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 1.5em auto; padding: 0 12px; color: #222;
+       line-height: 1.45; overflow-wrap: anywhere; }
+h1 { font-size: 1.6em; line-height: 1.2; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; margin: 1em 0; } td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+td:first-child, th:first-child { text-align: left; } .settings td { text-align: left; } th { background: #f3f3f3; }
+td, th { overflow-wrap: normal; }
+.note { background: #fff6e0; border-left: 4px solid #f0a000; padding: .6em 1em; }
+.verdict { font-size: 1.15em; background: #eef6ee; border-left: 4px solid #3a8a3a; padding: .6em 1em; }
+.player { margin: .6em 0; } audio { width: 100%; max-width: 600px; display: block; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(320px, 100%), 1fr)); gap: 0 1.5em; }
+.figure { width: 100%; }
+pre { overflow-x: auto; }
+dt { font-weight: bold; margin-top: .5em; } dd { margin-left: 1.2em; }
+.default { color: #3a8a3a; } .changed { color: #b05000; font-weight: bold; }
+"""
+
+
+def _glossary_html(target_name) -> str:
+    """Every term the page uses, in plain words (:func:`vsep_core.glossary.glossary`: the dashboard's words)."""
+    from .glossary import glossary
+
+    items = "".join(f"<dt>{html.escape(term)}</dt><dd>{html.escape(text)}</dd>"
+                    for term, text in glossary(target_name).items())
+    return f"<h2>Words used here</h2><dl class='glossary'>{items}</dl>"
+
+
+def _settings_html(settings: Settings) -> str:
+    """The settings in words, each marked as the research default or changed (:func:`settings_in_words`)."""
+    from .glossary import settings_in_words
+
+    rows = "".join(
+        f"<tr><td>{html.escape(line.what)}</td><td>{html.escape(line.value)}</td>"
+        + ("<td class='default'>research default</td>" if line.default else "<td class='changed'>changed</td>")
+        + "</tr>" for line in settings_in_words(settings))
+    return ("<h2>Settings</h2><div class='scroll'><table class='settings'><thead><tr><th>what it decides</th><th>value</th>"
+            f"<th></th></tr></thead><tbody>{rows}</tbody></table></div>"
+            "<p>The exact values are in <code>settings.json</code> in the ZIP.</p>")
+
+
 def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = None,
-                spectrograms: dict | None = None, title: str = "Vocal separation by spectrogram fingerprints",
-                players: bool = True) -> str:
-    """One HTML file with the plots, the numbers and the audio, that opens offline.
+                spectrograms: dict | None = None, title: str | None = None,
+                players: bool = True, budget_bytes: int = REPORT_BUDGET_BYTES) -> str:
+    """One HTML file with the plots, the numbers and the audio, that opens offline, on a phone too.
 
     Parameters
     ----------
     metrics : dict, optional
-        :func:`vsep_core.evaluate.evaluate_experiment`'s report (``metrics.json``) to show as a table.
+        :func:`vsep_core.evaluate.evaluate_experiment`'s report (``metrics.json``) to show as a table, with the
+        verdict in plain words above it.
     spectrograms : dict, optional
         Extracted magnitudes by run label (from :class:`Outputs`).
+    title : str, optional
+        The page's title (default: "<Target> separation by spectrogram fingerprints").
     players : bool
         Include the audio (a result published without audio has none).
+    budget_bytes : int
+        The players of every N are left out when they would grow the page past this (their WAVs are in the ZIP);
+        the mixture, the target and the greedy results always play.
     """
-    from plotly.offline import get_plotlyjs
+    from .glossary import counted
 
-    figs = figures(result, pair, spectrograms)
-    fig_html = "".join(f'<section>{fig.to_html(include_plotlyjs=False, full_html=False)}</section>'
-                       for fig in figs.values())
-    best = result.best_progressive
     names = labels(pair_target(pair.info))
+    if title is None:
+        title = f"{names.target[:1].upper() + names.target[1:]} separation by spectrogram fingerprints"
+    figs = figures(result, pair, spectrograms, compact=True)
+    fig_html = "".join(f"<section>{_figure_html(fig)}</section>" for fig in figs.values())
+    best = result.best_progressive
     complement = names.complement[:1].upper() + names.complement[1:]
     with_audio, players = players, [("Mixture", pair.mixture), (f"Target (true {names.target})", pair.vocal)]
     for run, label in ((result.greedy_run, "greedy order"), (result.best_prefix_run, "best prefix of the greedy order")):
         if run is not None and run.estimate is not None and not (label.startswith("best") and run is result.greedy_run):
-            players.append((f"Extracted {names.target}, {label} ({run.n} slices, loss {run.final_loss:.2f})",
+            players.append((f"Extracted {names.target}, {label} ({counted(run.n, 'slice')}, loss {run.final_loss:.2f})",
                             run.estimate.vocal))
     if best.estimate is not None:
         players.append((f"{complement} estimate (mixture − {names.target}, N = {best.n})",
@@ -460,45 +593,55 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
         f"<div class='player'><b>N = {run.n}</b> · loss {run.final_loss:.2f}"
         + (" · <b>★ lowest loss</b>" if run is best else "") + f"<br>{_audio_tag(run.estimate.vocal, pair.sr)}</div>"
         for run in per_n_runs)
-    if per_n:
-        audio += (f"<h3>Extracted {html.escape(names.target)} for every N</h3><p>The progressive run over the first "
-                  "N slices, then the polish; peak-normalised, as the research code saved them.</p>"
-                  "<div class='grid'>" + per_n + "</div>")
+    metrics_html = _metrics_html(metrics) if metrics else ""
 
     loss_rows = [(r.n, ", ".join(VIEWS_BY_NAME[s].label for s in r.slices), f"{r.final_loss:.4f}")
                  for r in result.progressive]
     greedy_html = ""
     if result.greedy is not None:
         g = result.greedy
-        greedy_html = (f"<h2>Greedy order search</h2><p>Full sequence ({len(g.sequence)} slices, what the "
-                       f"research code reports): loss <b>{g.loss:.4f}</b>.<br>Best prefix ({g.best_prefix_length} "
-                       f"slices: {html.escape(', '.join(VIEWS_BY_NAME[s].label for s in g.best_prefix))}): loss "
+        greedy_html = (f"<h2>Greedy order search</h2><p>Full sequence ({counted(len(g.sequence), 'slice')}, what "
+                       f"the research code reports): loss <b>{g.loss:.4f}</b>.<br>Best prefix "
+                       f"({counted(g.best_prefix_length, 'slice')}: {html.escape(', '.join(VIEWS_BY_NAME[s].label for s in g.best_prefix))}): loss "
                        f"<b>{g.best_prefix_loss:.4f}</b>.</p>")
-    metrics_html = _metrics_html(metrics) if metrics else ""
-    settings_rows = [(k, v) for k, v in result.settings.to_dict().items()]
     generated = time.strftime("%Y-%m-%d %H:%M")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<script>{get_plotlyjs()}</script>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
-th {{ background: #f3f3f3; }} .note {{ background: #fff6e0; border-left: 4px solid #f0a000; padding: .6em 1em; }}
-.player {{ margin: .6em 0; }} audio {{ width: 100%; max-width: 600px; }}
-.grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 0 1.5em; }}
-</style></head><body>
+    settings_note = ("Research-default settings (the research code’s numbers)." if result.settings.is_seed_compatible
+                     else "Some settings differ from the research code’s (marked under Settings).")
+
+    def page(listen: str) -> str:
+        return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>{_STYLE}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p class="note"><b>Oracle experiment.</b> {html.escape(oracle_note(names.name))}</p>
 <noscript><p class="note"><b>JavaScript is off in this browser.</b> The players, tables and numbers below work without it; the plots need it: turn JavaScript on (or open this file in another browser) to see them.</p></noscript>
 <p>Made {generated}. {html.escape(_pair_line(pair))}
 {'' if names.is_vocal else f'Target stem: <b>{html.escape(names.target)}</b> (the complement is everything else).'}
-{'Seed-compatible settings (the research code’s numbers).' if result.settings.is_seed_compatible else 'Improved (not seed-compatible) options are on.'}</p>
-<h2>Listen</h2>{audio or "<p>Published without audio: the scores and charts only.</p>"}
+{settings_note}</p>
+<h2>Listen</h2>{listen}
 {metrics_html}
 <h2>Final loss per number of slices</h2>
-<p>The loss is the mean squared difference, in dB², between the processed mixture's 400-point profile and the true {html.escape(names.target)}'s, after the final polish. Lower is closer.</p>
+<p>The loss is the mean squared difference, in dB² (decibels squared), between the processed mixture's 400-point profile and the true {html.escape(names.target)}'s, after the final polish. Lower is closer.</p>
 {_table(["N", "slices (in order)", "final loss"], loss_rows)}
 {greedy_html}
 <h2>Plots</h2><noscript><p class="note">The plots need JavaScript, which is off: the tables above hold the same numbers.</p></noscript>{fig_html}
-<h2>Settings</h2>{_table(["setting", "value"], settings_rows)}
+{_settings_html(result.settings)}
+{_glossary_html(names.name)}
+<script type="application/octet-stream" id="vsep-plotly">{_plotly_gzip_base64()}</script>
+<script>{_DRAW_FIGURES_JS}</script>
 </body></html>"""
+
+    if not audio:
+        return page("<p>Published without audio: the scores and charts only.</p>")
+    per_n_heading = (f"<h3>Extracted {html.escape(names.target)} for every N</h3><p>The progressive run over the "
+                     "first N slices, then the polish; peak-normalised, as the research code saved them.</p>")
+    with_every_n = page(audio + (per_n_heading + "<div class='grid'>" + per_n + "</div>" if per_n else ""))
+    if len(with_every_n.encode()) <= budget_bytes or not per_n:
+        return with_every_n
+    listed = _table(["N", "loss", "file in the ZIP"],
+                    [(run.n, f"{run.final_loss:.2f}" + (" ★ lowest loss" if run is best else ""),
+                      run_wav_paths(str(run.n), names.name)["vocal"]) for run in per_n_runs])
+    return page(audio + per_n_heading.replace("</p>", f" Their players would make this page too large to send "
+                                                      f"(over {budget_bytes / 1e6:.1f} MB): each is in the ZIP, "
+                                                      f"in its folder (N_slices).</p>") + listed)

@@ -85,9 +85,23 @@ class TargetLabels:
     def is_vocal(self) -> bool:
         return self.name == DEFAULT_TARGET
 
+    @property
+    def be(self) -> str:
+        """The verb the target's word takes: "the drums are", "the vocal is", "the bass is"."""
+        return verb_for(self.target)
+
     def to_dict(self) -> dict:
         """JSON-ready: ``{"name", "label", "complement"}``."""
         return {"name": self.name, "label": self.target, "complement": self.complement}
+
+
+#: Targets whose word is a plural ("the drums are").
+PLURAL_WORDS = frozenset({"drums", "chords"})
+
+
+def verb_for(word: str) -> str:
+    """"are" for a plural target word (:data:`PLURAL_WORDS`), else "is"."""
+    return "are" if str(word).strip().lower() in PLURAL_WORDS else "is"
 
 
 def labels(name=None) -> TargetLabels:

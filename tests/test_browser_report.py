@@ -1,0 +1,110 @@
+"""The HTML report for people who do not program (issue #21), in real Chromium.
+
+A 20-second song (the ballad sample played twice) with the drums as the target: the report must stay under
+3 MB, explain its words (the dashboard's glossary), say its settings in words, put the verdict above the
+scores, show every player's length before it is pressed, draw its charts from the plotly.js it carries, and
+fit a 390-pixel-wide phone (no sideways scroll of the page; a wide table scrolls inside its own box).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from browser_support import OUTPUT, launch
+from vsep_core.evaluate import evaluate_experiment, load_pair
+from vsep_core.experiment import run_experiment
+from vsep_core.glossary import glossary
+from vsep_core.report import html_report
+from vsep_core.settings import Settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]
+
+BALLAD = Path(__file__).resolve().parents[1] / "sample_audio" / "sung_phrases_ballad"
+PHONE = {"width": 390, "height": 844}
+DESK = {"width": 1400, "height": 1000}
+RAW_KEYS = ("n_fft", "top_db", "hop_length", "n_windows", "n_points", "learning_rate", "pooled_windows",
+            "pass_method", "clip_db", "None")
+
+
+@pytest.fixture(scope="module")
+def report_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("song20")
+    for name in ("mixture", "drums"):  # a 20 s song: the 10 s sample twice
+        y, sr = sf.read(BALLAD / f"{name}.wav", dtype="float32")
+        sf.write(folder / f"{name}.wav", np.concatenate([y, y]), sr)
+    settings = Settings(duration_s=None)
+    pair = load_pair(folder / "mixture.wav", vocal=folder / "drums.wav", settings=settings, target_name="drums")
+    result = run_experiment(pair, settings, max_slices=8)
+    metrics = evaluate_experiment(result, pair, methods=["irm", "ibm", "mixture"])
+    path = folder / "report.html"
+    path.write_text(html_report(result, pair, metrics=metrics), encoding="utf-8")
+    return path, pair
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+def test_report_of_a_20_second_song_is_small_and_in_plain_words(report_file):
+    path, pair = report_file
+    assert pair.duration_s == pytest.approx(20.0, abs=0.01)
+    assert path.stat().st_size < 3_000_000
+    text = path.read_text(encoding="utf-8")
+    visible = re.sub(r"<script[^>]*>.*?</script>", "", text, flags=re.S)
+    for key in RAW_KEYS:
+        assert key not in visible, key
+    assert "research default" in visible
+    for term, words in glossary("drums").items():
+        assert term in visible
+        assert words.replace("'", "&#x27;").split(".")[0] in visible
+    assert "vocal" not in visible.lower().replace("vocal_separation", "")  # drums throughout
+    # The verdict comes before the score table.
+    assert visible.index("class='verdict'") < visible.index("class='scores'")
+
+
+def test_report_plays_charts_and_fits_a_phone(browser, report_file):
+    path, pair = report_file
+    for viewport, name in ((PHONE, "390"), (DESK, "1400")):
+        context = browser.new_context(viewport=viewport)
+        outside = []  # the report asks no host for anything: only its own file and what it carries
+
+        def refuse(route, outside=outside):
+            if route.request.url.startswith(("file:", "data:", "blob:")):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", refuse)
+        page = context.new_page()
+        page.goto(path.as_uri())
+        page.wait_for_function("document.body.dataset.charts === 'drawn'", timeout=60_000)
+        assert page.locator(".js-plotly-plot").count() >= 3
+        # Every player knows its length before it is pressed.
+        page.wait_for_function("""() => Array.from(document.querySelectorAll('audio'))
+            .every(a => a.readyState >= 1 && isFinite(a.duration))""", timeout=60_000)
+        durations = page.evaluate("Array.from(document.querySelectorAll('audio')).map(a => a.duration)")
+        assert len(durations) >= 5
+        assert all(abs(d - pair.duration_s) < 0.2 for d in durations), durations
+        assert page.evaluate("Array.from(document.querySelectorAll('audio')).every(a => a.paused)")
+        # No sideways scroll of the page; the score table scrolls inside its own box when it is wider.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        box = page.locator(".scroll:has(table.scores)")
+        if viewport is PHONE:
+            assert box.evaluate("b => b.scrollWidth > b.clientWidth")
+            assert box.evaluate("b => getComputedStyle(b).overflowX") == "auto"
+        page.locator(".verdict").wait_for()
+        page.screenshot(path=str(OUTPUT / f"report_{name}.png"), full_page=False)
+        assert outside == []
+        context.close()
