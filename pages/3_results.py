@@ -28,6 +28,8 @@ def wav_label(path: str, target: str = "vocal") -> str:
         return f"Greedy order: {what}"
     if folder == "best_prefix_found":
         return f"Best prefix: {what}"
+    if folder == "joint":
+        return f"Joint matching: {what}"
     return f"N = {folder.split('_')[0]}: {what}"
 
 
@@ -61,6 +63,7 @@ elif source is not None:
         result = jobs.run(lambda: cache.experiment_result(source, prog, greedy), on_wait)
         pair = cache.pair(source, settings)
         greedy_used = greedy if result.greedy is not None else None
+        joint_run = state.joint(source, settings)  # the joint matching run on Optimise, when it was
         sr = pair.sr
         names = labels(pair_target(result.pair_info))  # what the target and everything else are called
         complement = names.complement.capitalize()
@@ -78,7 +81,8 @@ elif source is not None:
                 key="measure_quality", icon=":material/analytics:"):
             if not prefetch.results_ready(prog, greedy, "metrics"):
                 with scores_box.container():
-                    scores_view.quick_scores_section(cache.quick_scores(source, prog, greedy_used),
+                    scores_view.quick_scores_section(cache.with_joint(cache.quick_scores(source, prog, greedy_used),
+                                                                      joint_run),
                                             cache.alignment(source, settings))
             bar = st.progress(0.0, text="Measuring SDR, SIR and SAR: checking the alignment…")
             if prefetch.results_pending(prog, greedy, "metrics"):  # started on Optimise, not done yet
@@ -91,6 +95,7 @@ elif source is not None:
                     bar.progress(last[-1][1], text=f"Measuring SDR, SIR and SAR: {last[-1][2]}")
 
             metrics = jobs.run_with_events(lambda emit: cache.evaluation(source, prog, greedy_used, emit), show)
+            metrics = cache.with_joint(metrics, joint_run)
             bar.empty()
         marks = scores_view.quality_marks(metrics)
         if metrics is not None:
@@ -100,12 +105,13 @@ elif source is not None:
 
         prefetch.wait_for_results(prog, greedy, "files", on_wait)
         files = jobs.run(lambda: cache.run_files(source, prog, greedy_used)["files"], on_wait)
+        files = {**files, **cache.joint_files(source, settings, joint_run)}
         waiting.empty()
 
         # --- listen ------------------------------------------------------------------
         st.subheader("Listen")
-        st.caption("Extracted vocals are peak-normalised, as the research code saved them. Each player has its "
-                   "WAV download below it.")
+        st.caption(f"Each extracted {names.target} is peak-normalised (its loudest moment at full scale), as the "
+                   "research code saved them. Each player has its WAV download below it.")
 
         def player(label: str, path: str, key: str, col) -> None:
             with col:
@@ -129,6 +135,8 @@ elif source is not None:
             ab[f"Greedy order ({len(result.greedy.sequence)})"] = wav_paths("greedy")["vocal"]
             if result.best_prefix_run is not result.greedy_run:
                 ab[f"Best prefix ({result.greedy.best_prefix_length})"] = wav_paths("best_prefix")["vocal"]
+        if joint_run is not None:
+            ab["Joint matching"] = f"joint/extracted_{names.target_file}.wav"
         choices = {label: files[path] for label, path in ab.items()}
         if pair.duration_s <= limits.AB_MAX_S:  # the ceilings too: how close could a mask get?
             oracle = cache.oracle_wavs(source, settings)
@@ -137,7 +145,8 @@ elif source is not None:
         if pair.duration_s <= limits.AB_MAX_S:
             masks = st.container(horizontal=True)
             for name, wav in oracle.items():
-                masks.download_button(f"Oracle {name} vocal (WAV)", wav, file_name=f"oracle_{name}_vocal.wav",
+                masks.download_button(f"Oracle {name} {names.target} (WAV)", wav,
+                                      file_name=f"oracle_{name}_{names.target_file}.wav",
                                       mime="audio/wav", key=f"dl_oracle_{name}", icon=":material/download:",
                                       on_click="ignore")
 
@@ -164,6 +173,13 @@ elif source is not None:
                        wav_paths("best_prefix")["vocal"], "vocal_best_prefix", cols[2])
         elif greedy is not None:
             st.caption("The greedy search was run with other settings; run it again to add it here.")
+        if joint_run is not None:
+            st.markdown("##### Joint matching (run on Optimise)")
+            cols = st.columns(per_row)
+            player("Joint matching · every window learned at once" + "".join(f" {m}" for m in marks.get("joint", [])),
+                   f"joint/extracted_{names.target_file}.wav", "vocal_joint", cols[0])
+            player(f"Joint {names.complement} estimate", f"joint/extracted_{names.complement_file}.wav",
+                   "instrumental_joint", cols[1])
 
         # --- spectrograms and EQ -----------------------------------------------------------
         choices = {f"N = {r.n}": (str(r.n), r) for r in runs}
@@ -182,8 +198,7 @@ elif source is not None:
         st.plotly_chart(plots.spectrograms_figure({f"target (true {names.target})": target["mag"], "mixture": mixture["mag"],
                                                    f"extracted ({chosen})": extracted}, sr, hop),
                         theme=None, key="spectrograms")
-        st.caption("Magnitude in dB, one colour scale for the three. A good extraction looks like the target: "
-                   "the vocal's harmonics kept, the drums and chords between them gone.")
+        st.caption("Magnitude in dB, one colour scale for the three. " + wording.good_extraction(names))
 
         chart_preload.mark_charts_ready()
         st.subheader("Learned EQ curves")
@@ -201,7 +216,7 @@ elif source is not None:
             eq, title = eqs[pass_names.index(which)][1], f"EQ learned in {which}, {chosen}"
         st.plotly_chart(plots.eq_heatmap_figure(eq, sr, hop, title=title), theme=None, key="eq_heatmap")
         st.caption(f"{settings.n_points} bands (rows, 0 Hz to {sr // 2} Hz) × {n_windows} windows (columns): how many "
-                   "dB each pass added (red) or removed (blue) to make the mixture's fingerprint match the vocal's. "
+                   f"dB each pass added (red) or removed (blue) to make the mixture's fingerprint match the {names.owns}. "
                    "Pooled slices learn half as many windows.")
 
         # --- downloads ---------------------------------------------------------------------
@@ -212,7 +227,8 @@ elif source is not None:
         ratings = state.ratings(source, settings)  # the visitor's listening test of this pair and segment
 
         def bundle(part: str):
-            return lambda: jobs.run(lambda: cache.downloads(source, prog, greedy_used, metrics, ratings))[part]
+            return lambda: jobs.run(lambda: cache.downloads(source, prog, greedy_used, metrics, ratings,
+                                                            joint_run))[part]
 
         n_wavs = sum(p.endswith(".wav") for p in files)
         c1, c2 = st.columns(2)
@@ -220,7 +236,8 @@ elif source is not None:
             st.download_button("Download everything (ZIP)", bundle("zip"), file_name="vsep_results.zip",
                                mime="application/zip", icon=":material/folder_zip:", type="primary",
                                key="dl_zip", on_click="ignore")
-            st.caption(f"Every WAV ({n_wavs}: vocal and instrumental per run), the plots, summary.json, "
+            st.caption(f"README.txt (what each folder is), the report, every WAV ({n_wavs}: {names.target} and "
+                       f"{names.complement} per run), the plots, summary.json, "
                        "settings.json" + (" and metrics.json (the scores, as `python -m vsep_core evaluate --json` "
                                           "writes them)." if metrics is not None else ".")
                        + (" Your listening test's ratings (listening_ratings.csv and .json)." if ratings else "")
@@ -229,7 +246,8 @@ elif source is not None:
             st.download_button("Download the report (HTML)", bundle("html"), file_name="vsep_report.html",
                                mime="text/html", icon=":material/description:", key="dl_html", on_click="ignore")
             st.caption("One page that opens offline in any browser: the players, the plots and the numbers, for "
-                       "people who do not program.")
+                       "people who do not program. Made when you press the button: it shows a spinner for the "
+                       "few seconds this takes, then the file downloads.")
         wavs = sorted((p for p in files if p.endswith(".wav")), key=wav_order)
         with st.expander(f"Every WAV file, one by one ({len(wavs)})", icon=":material/library_music:"):
             for start in range(0, len(wavs), 4):

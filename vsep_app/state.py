@@ -26,6 +26,7 @@ SLICES_PREFETCH = "vsep_slices_prefetch"
 RESULTS_PREFETCH = "vsep_results_prefetch"
 RUNS = "vsep_runs"                # how many script runs this session has had (vsep_app.frame)
 RATINGS = "vsep_listening_ratings"  # the last listening test the visitor rated: {"of", "rows", "info"}
+JOINT = "vsep_joint"              # the last joint matching: (Source.identity, Settings, JointSettings, outcome)
 
 
 def digest(data: bytes) -> str:
@@ -217,3 +218,12 @@ def rated_before(source: Source, settings: Settings, seed: int, trial: list) -> 
     if not kept or kept["info"].get("seed") != seed or [r["item"] for r in kept["rows"]] != [t["name"] for t in trial]:
         return {}
     return {r["label"]: int(r["rating"]) for r in kept["rows"]}
+
+
+def joint(source: Source | None, settings: Settings):
+    """``(JointSettings, JointOutcome)`` of the joint matching run on Optimise for this pair with these
+    settings, for the Results page, its ZIP and its report; ``None`` when none was (or another pair's)."""
+    kept = st.session_state.get(JOINT)
+    if source is None or kept is None or kept[0] != source.identity or kept[1] != settings:
+        return None
+    return kept[2], kept[3]

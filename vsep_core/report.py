@@ -84,18 +84,21 @@ class Outputs:
         self.spectrogram_labels = {str(1), str(max(1, (max_slices + 1) // 2)), str(max_slices), "greedy"}
         self.spectrograms: dict[str, np.ndarray] = {}
         self.written: set[str] = set()
+        self.paths: list[str] = []  # every file put so far, in order (README.txt describes them)
         self.wav_count = 0
         if inputs:
             self._put_wav("1_slices/mixture.wav", pair.mixture, pair.sr)
             self._put_wav("1_slices/target.wav", pair.vocal, pair.sr)
 
     def _put(self, relpath: str, data: bytes) -> None:
+        self.paths.append(relpath)
         if self.out_dir is None:
             self.files[relpath] = data
         else:
             write_bytes_atomic(self.out_dir / relpath, data)
 
     def _put_wav(self, relpath: str, y: np.ndarray, sr: int) -> None:
+        self.paths.append(relpath)
         self.wav_count += 1
         if self.out_dir is None:
             self.files[relpath] = wav_bytes(y, sr)
@@ -137,10 +140,16 @@ class Outputs:
             self._put("plots/plotly.min.js", get_plotlyjs().encode())
         return summary
 
-    def add_report(self, result: ExperimentResult, *, metrics: dict | None = None) -> None:
-        """Write ``report.html`` (:func:`html_report`, with the spectrograms collected so far)."""
-        self._put("report.html", html_report(result, self.pair, metrics=metrics,
-                                             spectrograms=self.spectrograms).encode())
+    def add_report(self, result: ExperimentResult, *, metrics: dict | None = None, pair: Pair | None = None,
+                   joint=None) -> None:
+        """Write ``report.html`` (:func:`html_report`, with the spectrograms collected so far; ``pair``: the
+        pair with the names to show, default the folder's; ``joint``: a joint matching's outcome to play)."""
+        self._put("report.html", html_report(result, pair or self.pair, metrics=metrics,
+                                             spectrograms=self.spectrograms, joint=joint).encode())
+
+    def add_readme(self, result: ExperimentResult, *, metrics: dict | None = None) -> None:
+        """Write ``README.txt``: what each folder and file written so far is, in plain words (:func:`readme_text`)."""
+        self._put("README.txt", readme_text(self.paths, result, self.pair, metrics=metrics).encode())
 
     def add_method(self, folder: str, estimate, *, estimate_files: bool = True, inputs: bool = True) -> dict:
         """Write one method's WAVs into ``folder/``: the estimate (target peak-normalised, as the seed runs'
@@ -213,8 +222,9 @@ class Outputs:
             self._put(path, data)
 
     def zip_bytes(self) -> bytes:
-        """Every collected file in one ZIP (in-memory mode only)."""
-        return zip_files(self.files)
+        """Every collected file in one ZIP (in-memory mode only), ``README.txt`` and ``report.html`` first."""
+        first = [name for name in READ_FIRST if name in self.files]
+        return zip_files({name: self.files[name] for name in [*first, *(n for n in self.files if n not in first)]})
 
 
 def _magnitude(y: np.ndarray, settings: Settings, pair: Pair) -> np.ndarray:
@@ -303,6 +313,89 @@ def summary_table(result: ExperimentResult) -> str:
                   f"best prefix ({g.best_prefix_length}): {', '.join(g.best_prefix)} → {g.best_prefix_loss:.6f}"]
     lines += ["", "timings (s): " + ", ".join(f"{k} {v:.3f}" for k, v in result.timings_s.items())]
     return "\n".join(lines)
+
+
+# --- README.txt: what the folder (or ZIP) holds, in plain words ----------------------
+
+#: The files a person opens first: first in the ZIP.
+READ_FIRST = ("README.txt", "report.html")
+
+
+def readme_text(paths, result: ExperimentResult, pair: Pair, *, metrics: dict | None = None) -> str:
+    """``README.txt`` of a results folder or ZIP: what each folder and file in ``paths`` is, naming the target.
+
+    Parameters
+    ----------
+    paths : iterable of str
+        The files written (relative paths, as :attr:`Outputs.paths`); only what is there is described.
+    result : ExperimentResult
+    pair : Pair
+        The analysed pair (its segment and rate are described).
+    metrics : dict, optional
+        The scores; their verdict in plain words (:mod:`vsep_core.verdict`) opens the file.
+    """
+    from .glossary import counted
+
+    names = labels(pair_target(pair.info))
+    t, rest = names.target, names.complement
+    paths = set(paths) | {"README.txt"}
+    folders = {path.split("/", 1)[0] for path in paths if "/" in path}
+    segment = (f"{pair.duration_s:.2f} s of the song (from {result.settings.start_s:g} s), mono, {pair.sr} Hz: "
+               "the segment that was analysed")
+    lines = [f"{t[:1].upper() + t[1:]} separation by spectrogram fingerprints: the results", "",
+             "Open report.html first: it plays in any browser, offline, and explains every score and word.", ""]
+    if metrics:
+        from .verdict import verdict
+
+        said = verdict(score_table(metrics))
+        if said is not None:
+            lines += ["In short: " + said.text, ""]
+    lines += [f"Oracle experiment: {oracle_note(names.name)}", "",
+              f"Every WAV is {segment}. Each extracted {t} is peak-normalised (its loudest moment at full scale), "
+              f"as the research code saved them; each \"{rest}\" file is the mixture minus the extracted {t}.",
+              "", "What is here:", ""]
+
+    def item(name: str, text: str) -> None:
+        lines.append(f"{name}")
+        lines.append(f"    {text}")
+
+    item("README.txt", "This file.")
+    if "report.html" in paths:
+        item("report.html", "The report: the players, the scores in plain words with the numbers behind them, "
+                            "the charts, the settings and a glossary. One file; send it to anyone.")
+    if "1_slices" in folders:
+        item("1_slices/mixture.wav, 1_slices/target.wav", f"What went in: the song (the mixture) and the true {t}.")
+    runs = sorted((f for f in folders if f.endswith("_slices") and f.split("_")[0].isdigit()),
+                  key=lambda f: int(f.split("_")[0]))
+    if runs:
+        numbers = [f.split("_")[0] for f in runs]
+        span = numbers[0] if len(numbers) == 1 else f"{numbers[0]}_slices … {numbers[-1]}"
+        item(f"{span}_slices/", f"One folder per run: the run over the first N slices of the order (N = "
+             f"{', '.join(numbers)}), then one more pass on the plain spectrogram. In each: "
+             f"extracted_{names.target_file}.wav (the {t} it found) and extracted_{names.complement_file}.wav "
+             f"(the {rest}).")
+    if "best_sequence_found" in folders and result.greedy is not None:
+        item("best_sequence_found/", f"The greedy search's order ({counted(len(result.greedy.sequence), 'slice')}, "
+                                     f"each chosen because it lowered the loss most): its {t} and {rest}.")
+    if "best_prefix_found" in folders and result.greedy is not None:
+        item("best_prefix_found/", f"The greedy order cut where the loss was lowest "
+                                   f"({counted(result.greedy.best_prefix_length, 'slice')}): its {t} and {rest}.")
+    if "joint" in folders:
+        item("joint/", f"Joint matching (the improved method, run on Optimise): every window's EQ learned at once. "
+                       f"Its {t} and {rest}.")
+    if "plots" in folders:
+        item("plots/", "The charts (loss curves, final losses, spectrograms, the greedy search), each an HTML "
+                       "page to open in a browser; they need plotly.min.js beside them.")
+    for name, text in (
+            ("metrics.json", f"The scores (how close each result is to the true {t}, in dB), for programs: what "
+                             "`python -m vsep_core evaluate --json` writes."),
+            ("summary.json", "Every run's numbers (losses, slices, file names), for programs."),
+            ("settings.json", "The exact settings (the report lists them in words)."),
+            ("listening_ratings.csv", "Your listening test's ratings (also as listening_ratings.json)."),
+    ):
+        if name in paths:
+            item(name, text)
+    return "\n".join(lines) + "\n"
 
 
 # --- the self-contained HTML report ---------------------------------------------
@@ -548,7 +641,7 @@ def _settings_html(settings: Settings) -> str:
 
 def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = None,
                 spectrograms: dict | None = None, title: str | None = None,
-                players: bool = True, budget_bytes: int = REPORT_BUDGET_BYTES) -> str:
+                players: bool = True, budget_bytes: int = REPORT_BUDGET_BYTES, joint=None) -> str:
     """One HTML file with the plots, the numbers and the audio, that opens offline, on a phone too.
 
     Parameters
@@ -565,6 +658,9 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
     budget_bytes : int
         The players of every N are left out when they would grow the page past this (their WAVs are in the ZIP);
         the mixture, the target and the greedy results always play.
+    joint : JointOutcome, optional
+        A joint matching of the same pair and settings (:func:`vsep_core.api.joint_matching`): it plays beside
+        the greedy results (its scores are in ``metrics`` when they were added: :func:`vsep_core.evaluate.with_methods`).
     """
     from .glossary import counted
 
@@ -580,6 +676,9 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
         if run is not None and run.estimate is not None and not (label.startswith("best") and run is result.greedy_run):
             players.append((f"Extracted {names.target}, {label} ({counted(run.n, 'slice')}, loss {run.final_loss:.2f})",
                             run.estimate.vocal))
+    if joint is not None and joint.estimate is not None:
+        players.append((f"Extracted {names.target}, joint matching (every window learned at once)",
+                        joint.estimate.vocal))
     if best.estimate is not None:
         players.append((f"{complement} estimate (mixture − {names.target}, N = {best.n})",
                         best.estimate.instrumental))
