@@ -26,9 +26,10 @@ ALIGNMENT_METRICS = ["Lag (samples)", "Gain", "Correlation as given", "Correlati
 
 st.title("Load audio")
 st.markdown(
-    "The method needs two signals of the same song: the **mixture** (the full song) and the **true vocal**, "
-    "or the instrumental (then the vocal is the mixture minus the instrumental). A bundled sample is "
-    "loaded for you; you can also upload your own pair, or record your voice and mix it over an instrumental."
+    "The method needs two signals of the same song: the **mixture** (the full song) and the **true target**, "
+    "the part you want out of it, isolated (the vocal, or another stem: drums, bass…), or everything else "
+    "(then the target is the mixture minus it). A bundled sample is loaded for you; you can also upload your own "
+    "pair, or record your voice and mix it over an instrumental."
 )
 
 
@@ -281,7 +282,7 @@ if alignment_box is not None:
         values = [f"{found['lag_samples']}", f"{found['gain']:.3f}", f"{found['correlation']:.3f}",
                   f"{found['correlation_at_lag']:.3f}", f"{100 * found['explained']:.1f} %"]
         helps = {"Lag (samples)": f"{found['lag_ms']:.1f} ms at {found['sr']} Hz. "
-                        "Positive: the vocal comes late and must be delayed."}
+                        f"Positive: the {source.names.target} file is late and must be delayed."}
         for slot, label, value in zip(metric_slots, ALIGNMENT_METRICS, values):
             slot.metric(label, value, help=helps.get(label))
         if found["excerpt_s"] < found["segment_s"]:

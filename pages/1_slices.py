@@ -16,7 +16,7 @@ st.title("Slices")
 st.markdown(
     "**19 ways to look at a spectrogram.** Each **slice** filters the magnitude spectrogram with a small 3×3 kernel (rows: frequency, columns: time) "
     "and keeps a different kind of detail: steady tones, onsets, pitch glides, edges. The method matches the "
-    "mixture to the target's (the vocal's, or another stem's) **fingerprint** in one slice after another. "
+    "mixture to the target's **fingerprint** (the stem chosen on Load audio) in one slice after another. "
     "Colours are dB of the filtered "
     "magnitude (80 dB range) against time (s) and frequency (Hz); the pictures are reduced for display, the "
     "method uses every bin. Drag to zoom, double-click to reset."

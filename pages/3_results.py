@@ -110,7 +110,7 @@ elif source is not None:
 
         # --- listen ------------------------------------------------------------------
         st.subheader("Listen")
-        st.caption(f"Each extracted {names.target} is peak-normalised (its loudest moment at full scale), as the "
+        st.caption(f"Every extracted {names.target} file is peak-normalised (its loudest moment at full scale), as the "
                    "research code saved them. Each player has its WAV download below it.")
 
         def player(label: str, path: str, key: str, col) -> None:

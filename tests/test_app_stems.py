@@ -70,7 +70,7 @@ def test_load_page_picks_a_stem_as_the_target():
     assert "**Drums (the target)**" in " ".join(m.value for m in at.markdown)
     # The alignment check runs on the drum stem: exact stems sit at lag 0.
     verdicts = [s.value for s in at.success]
-    assert any(v.startswith("The drums is aligned with the mixture: lag 0") for v in verdicts), verdicts
+    assert any(v.startswith("The drums are aligned with the mixture: lag 0") for v in verdicts), verdicts
 
 
 def test_slices_page_shows_the_stem_beside_the_vocal():

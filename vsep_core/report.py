@@ -351,7 +351,8 @@ def readme_text(paths, result: ExperimentResult, pair: Pair, *, metrics: dict | 
         if said is not None:
             lines += ["In short: " + said.text, ""]
     lines += [f"Oracle experiment: {oracle_note(names.name)}", "",
-              f"Every WAV is {segment}. Each extracted {t} is peak-normalised (its loudest moment at full scale), "
+              f"Every WAV is {segment}. Every extracted {t} file is peak-normalised (its loudest moment at full "
+              "scale), "
               f"as the research code saved them; each \"{rest}\" file is the mixture minus the extracted {t}.",
               "", "What is here:", ""]
 
@@ -721,7 +722,7 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
 <h2>Listen</h2>{listen}
 {metrics_html}
 <h2>Final loss per number of slices</h2>
-<p>The loss is the mean squared difference, in dB² (decibels squared), between the processed mixture's 400-point profile and the true {html.escape(names.target)}'s, after the final polish. Lower is closer.</p>
+<p>The loss is the mean squared difference, in dB² (decibels squared), between the processed mixture's 400-point profile and the true {html.escape(names.owns)}, after the final polish. Lower is closer.</p>
 {_table(["N", "slices (in order)", "final loss"], loss_rows)}
 {greedy_html}
 <h2>Plots</h2><noscript><p class="note">The plots need JavaScript, which is off: the tables above hold the same numbers.</p></noscript>{fig_html}
