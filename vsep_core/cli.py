@@ -427,6 +427,7 @@ def main_run(args) -> int:
         outputs.finish(result, metrics=metrics, plots=not args.no_plots)
         if args.report:
             outputs.add_report(result, metrics=metrics)
+        outputs.add_readme(result, metrics=metrics)  # what each folder and file is, in plain words
     if not args.quiet:
         print(summary_table(result))
         if metrics is not None:
@@ -434,7 +435,7 @@ def main_run(args) -> int:
 
             print("\n" + format_table(metrics))
         wavs = "WAVs" if runs is None else (f"{outputs.wav_count} WAVs" if outputs.wav_count else "no WAV")
-        made = ", ".join(["summary.json", wavs] + (["plots"] if not args.no_plots else [])
+        made = ", ".join(["README.txt", "summary.json", wavs] + (["plots"] if not args.no_plots else [])
                          + (["metrics.json"] if args.metrics else []) + (["report.html"] if args.report else []))
         print(f"\nwrote {args.out}/ ({made}) in {time.perf_counter() - t0:.2f} s")
     return 0
