@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import re
 
 import numpy as np
 import pytest
@@ -230,3 +232,58 @@ def test_stereo_wav_bytes_are_what_libsndfile_writes():
     buf = io.BytesIO()
     sf.write(buf, y, 44100, format="WAV", subtype="PCM_16")
     assert wav_bytes(y, 44100) == buf.getvalue()
+
+
+# --- the command line -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stereo_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("stereo")
+    for name, data in zip(("mixture.wav", "vocal.wav", "instrumental.wav"), stereo_pair(seconds=3.0)):
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def test_cli_run_full_quality_writes_full_rate_wavs_beside_the_others_and_scores_them(stereo_files, tmp_path,
+                                                                                     capsys):
+    from vsep_core.cli import main
+
+    out = tmp_path / "out"
+    assert main(["run", "--mixture", str(stereo_files / "mixture.wav"), "--vocal", str(stereo_files / "vocal.wav"),
+                 "--slices", "2", "--write", "2,inputs", "--duration", "2", "--full-quality", "--metrics",
+                 "--no-plots", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    # Which segment was analysed, at what rate, and how to choose another.
+    assert "analysed: 0.00 s to 2.00 s of the mixture “mixture.wav” (0:03 long), at 22050 Hz mono" in printed
+    assert "--start SECONDS and --duration SECONDS, or --duration all" in printed
+    assert re.search(r"2: 44100 Hz, 2 channel\(s\); vocal SI-SDR -?\d+\.\d\d dB, SDR .* \(per channel, averaged\)",
+                     printed), printed
+    for path in ("2_slices/extracted_vocal_full_quality.wav", "2_slices/extracted_instrumental_full_quality.wav",
+                 "1_slices/mixture_full_quality.wav", "1_slices/target_full_quality.wav"):
+        info = sf.info(out / path)
+        assert (info.samplerate, info.channels, info.frames) == (44100, 2, 88200), path
+    assert sf.info(out / "2_slices/extracted_vocal.wav").samplerate == 22050  # the analysis-rate files stay
+    assert not (out / "1_slices" / "extracted_vocal_full_quality.wav").exists()  # only the runs written
+    found = json.loads((out / "full_quality.json").read_text())
+    assert found["segment"] == {"start_s": 0.0, "duration_s": 2.0}
+    entry = found["runs"]["2"]
+    assert entry["sr"] == 44100 and entry["channels"] == 2 and entry["scores"]["n_channels"] == 2
+    assert np.isfinite(entry["scores"]["vocal"]["si_sdr"])
+    # Scored the same way as at the analysis rate: the same metric names for the target and its complement.
+    metrics = json.loads((out / "metrics.json").read_text())
+    seed = next(m for m in metrics["methods"] if m["name"] == "seed_progressive_2")
+    assert set(seed["vocal"]) == set(entry["scores"]["vocal"])
+
+
+def test_cli_joint_full_quality(stereo_files, tmp_path, capsys):
+    from vsep_core.cli import main
+
+    out = tmp_path / "joint_out"
+    assert main(["run", "--method", "joint", "--joint-steps", "20", "--mixture", str(stereo_files / "mixture.wav"),
+                 "--instrumental", str(stereo_files / "instrumental.wav"), "--duration", "2", "--full-quality",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "analysed: 0.00 s to 2.00 s" in printed and "joint: 44100 Hz, 2 channel(s)" in printed
+    info = sf.info(out / "joint" / "extracted_vocal_full_quality.wav")
+    assert (info.samplerate, info.channels) == (44100, 2)
+    assert json.loads((out / "full_quality.json").read_text())["runs"]["joint"]["scores"] is None

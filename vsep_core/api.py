@@ -19,6 +19,7 @@ import graph). As demucs's ``api.Separator``: one public face per workflow.
 :func:`quick_scores`        the runs' SI-SDR only (the dashboard's first look)
 :func:`batch_song`          one song of a batch, one stem as the target; never raises
 :func:`full_quality`        a result's EQ on the original mixture at its own rate and channels, scored
+:func:`full_quality_runs`   the same for several seed runs, the files decoded once (the CLI's ``--full-quality``)
 ==========================  ===========================================================
 """
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GreedyOutcome", "JointOutcome", "seed_experiment", "seed_greedy", "eq_curves", "with_greedy", "belongs_together",
     "joint_matching", "attribution", "score_methods", "score_experiment", "quick_scores", "batch_song",
-    "training_features", "FullQualityOutcome", "full_quality", "seed_eq",
+    "training_features", "FullQualityOutcome", "full_quality", "full_quality_runs", "seed_eq",
 ]
 
 
@@ -442,3 +443,49 @@ def full_quality(mixture, pair: Pair, settings: Settings, *, eq=None, slices=Non
         scores = score_full_quality(estimate, truth, window_s=window_s, bss_filters=bss_filters)
     report(progress, 1.0, "Full quality done")
     return FullQualityOutcome(estimate=estimate, scores=scores, seconds=time.perf_counter() - t0)
+
+
+def full_quality_runs(mixture, pair: Pair, settings: Settings, runs: dict, *, analysis=None, target=None,
+                      given: str = "vocal", window_s: float | None = BSS_WINDOW_S, bss_filters: str = "global",
+                      on_run=None, progress: Progress = None) -> dict:
+    """:func:`full_quality` for several seed runs: the files decoded and the pair analysed once.
+
+    Parameters
+    ----------
+    runs : dict of str → sequence of str
+        Each run's label and slices (e.g. from ``ExperimentResult.labelled_runs``).
+    on_run : callable(label, FullQualityOutcome), optional
+        Called as each run is ready (to write its files); its estimate is then dropped, so memory holds one
+        run's audio at a time.
+    mixture, pair, settings, analysis, target, given, window_s, bss_filters, progress
+        As :func:`full_quality`.
+
+    Returns
+    -------
+    dict of str → FullQualityOutcome
+        Without audio when ``on_run`` is given (``estimate`` is ``None``: the scores and timing stay).
+    """
+    from .decode import Decoded
+    from .full_quality import decode_segment
+
+    used = sorted({name for slices in runs.values() for name in slices})
+    if analysis is None and runs:
+        from .analysis import analyse
+        from .views import RAW
+
+        analysis = analyse(pair, settings, views=(RAW, *used))
+    if not isinstance(mixture, Decoded):
+        mixture = decode_segment(mixture, settings)
+    if target is not None and not isinstance(target, Decoded):
+        target = decode_segment(target, settings, name=given)
+    out = {}
+    for i, (label, slices) in enumerate(runs.items()):
+        report(progress, i / max(len(runs), 1), f"Full quality: run {label}")
+        found = full_quality(mixture, pair, settings, slices=tuple(slices), analysis=analysis, target=target,
+                             given=given, window_s=window_s, bss_filters=bss_filters)
+        if on_run is not None:
+            on_run(label, found)
+            found.estimate = None
+        out[label] = found
+    report(progress, 1.0, "Full quality done")
+    return out
