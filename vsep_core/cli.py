@@ -228,22 +228,17 @@ def _clock(seconds: float) -> str:
     return f"{minutes}:{rest:02d}"
 
 
-def _full_quality_path(path: str) -> str:
-    return path.removesuffix(".wav") + "_full_quality.wav"
-
-
-def _write_full_quality(args, pair, settings, folder, runs: dict, analysis=None, *, eq=None, bar=None) -> dict:
+def _write_full_quality(args, pair, settings, outputs, runs: dict, analysis=None, *, eq=None, inputs: bool = False,
+                        bar=None) -> dict:
     """``--full-quality``: each run's EQ on the original mixture, its WAVs beside the run's (and, with
-    ``--metrics``, its scores): ``{label: {"sr", "channels", "seconds", "scores"}}`` for full_quality.json.
+    ``--metrics``, its scores), then ``full_quality.json``; returns its ``runs`` entry,
+    ``{label: {"sr", "channels", "held_above_hz", "files", "seconds", "scores"}}``.
 
-    ``runs`` maps a label to ``(slices, paths)`` (a seed run) or ``(None, paths)`` with ``eq`` (the joint result);
-    ``paths`` are the run's analysis-rate WAVs (:func:`vsep_core.report.run_wav_paths`).
+    ``runs`` maps a label to a seed run's slices, or ``{"joint": None}`` with the joint result's ``eq``;
+    ``inputs``: also the mixture's and the target file's segments at their own rate (beside ``1_slices/``'s copies).
     """
-    import numpy as np
-
     from .api import full_quality, full_quality_runs
     from .full_quality import decode_segment
-    from .wavio import write_wav
 
     given = "vocal" if args.vocal is not None else "instrumental"
     target = (args.vocal if args.vocal is not None else args.instrumental) if args.metrics else None
@@ -252,12 +247,9 @@ def _write_full_quality(args, pair, settings, folder, runs: dict, analysis=None,
 
     def write(label, found) -> None:
         est = found.estimate
-        paths = runs[label][1]
-        write_wav(folder / _full_quality_path(paths["vocal"]), est.frames(), est.sr)
-        write_wav(folder / _full_quality_path(paths["instrumental"]), np.ascontiguousarray(est.complement_raw.T),
-                  est.sr)
+        files = outputs.add_full_quality(label, est)
         written[label] = {"sr": est.sr, "channels": est.channels, "held_above_hz": est.held_hz,
-                          "files": [_full_quality_path(paths["vocal"]), _full_quality_path(paths["instrumental"])]}
+                          "files": [files["vocal"], files["instrumental"]]}
 
     if eq is not None:
         (label,) = runs
@@ -267,11 +259,14 @@ def _write_full_quality(args, pair, settings, folder, runs: dict, analysis=None,
         found.estimate = None
         outcomes = {label: found}
     else:
-        outcomes = full_quality_runs(mixture, pair, settings, {label: slices for label, (slices, _) in runs.items()},
-                                     analysis=analysis, target=target, given=given, bss_filters=args.bss_filters,
-                                     on_run=write, progress=bar)
+        outcomes = full_quality_runs(mixture, pair, settings, runs, analysis=analysis, target=target, given=given,
+                                     bss_filters=args.bss_filters, on_run=write, progress=bar)
     for label, found in outcomes.items():
         written[label].update(seconds=found.seconds, scores=found.scores)
+    if inputs:
+        outputs.add_full_quality_inputs(mixture, decode_segment(args.vocal, settings, name="target")
+                                        if args.vocal is not None else None)
+    outputs.finish_full_quality(written, {"start_s": settings.start_s, "duration_s": pair.duration_s})
     return written
 
 
@@ -524,19 +519,12 @@ def main_run(args) -> int:
         outputs.finish(result, metrics=metrics, plots=not args.no_plots)
         if args.report:
             outputs.add_report(result, metrics=metrics)
-        full = None
+        full, analysis_wavs = None, outputs.wav_count
         if args.full_quality:
-            from .jsonio import write_json
-            from .report import run_wav_paths
-
-            chosen = {label: (run.slices, run_wav_paths(label, pair.info.get("target_name")))
-                      for label, run in result.labelled_runs() if label in outputs.written}
+            chosen = {label: run.slices for label, run in result.labelled_runs() if label in outputs.written}
             with TerminalProgress(enabled=False if args.quiet else None) as bar:
-                full = _write_full_quality(args, pair, settings, staged.path, chosen, analysis, bar=bar)
-            if runs is None or "inputs" in runs:
-                _write_full_quality_inputs(args, settings, staged.path)
-            write_json({"segment": {"start_s": settings.start_s, "duration_s": pair.duration_s},
-                        "runs": full}, staged.path / "full_quality.json")
+                full = _write_full_quality(args, pair, settings, outputs, chosen, analysis,
+                                           inputs=runs is None or "inputs" in runs, bar=bar)
     if not args.quiet:
         print(segment_note(pair, settings))
         print(summary_table(result))
@@ -544,10 +532,11 @@ def main_run(args) -> int:
             from .evaluate import format_table
 
             print("\n" + format_table(metrics))
-        wavs = "WAVs" if runs is None else (f"{outputs.wav_count} WAVs" if outputs.wav_count else "no WAV")
+        wavs = "WAVs" if runs is None else (f"{analysis_wavs} WAVs" if analysis_wavs else "no WAV")
         made = ", ".join(["summary.json", wavs] + (["plots"] if not args.no_plots else [])
                          + (["metrics.json"] if args.metrics else []) + (["report.html"] if args.report else [])
-                         + ([f"{2 * len(full)} full-quality WAVs, full_quality.json"] if full is not None else []))
+                         + ([f"{outputs.wav_count - analysis_wavs} full-quality WAVs, full_quality.json"]
+                            if full is not None else []))
         if full:
             from .stems import labels
 
@@ -557,21 +546,6 @@ def main_run(args) -> int:
             print("\n--full-quality: no run's WAVs were written (--write), so none at full quality either.")
         print(f"\nwrote {args.out}/ ({made}) in {time.perf_counter() - t0:.2f} s")
     return 0
-
-
-def _write_full_quality_inputs(args, settings, folder) -> None:
-    """The mixture's and the given target file's segments at their own rate and channels, beside the inputs'
-    analysis-rate copies (to hear the full-quality estimates against)."""
-    import numpy as np
-
-    from .full_quality import decode_segment
-    from .wavio import write_wav
-
-    for source, name, path in ((args.mixture, "mixture", "1_slices/mixture_full_quality.wav"),
-                               (args.vocal, "target", "1_slices/target_full_quality.wav")):
-        if source is not None:
-            decoded = decode_segment(source, settings, name=name)
-            write_wav(folder / path, np.ascontiguousarray(decoded.samples.T), decoded.sr)
 
 
 def _truth(args, settings):
@@ -610,16 +584,7 @@ def main_run_joint(args) -> int:
         outputs.finish_joint(outcome, joint, metrics=outcome.scores)
         full = None
         if args.full_quality and "joint" in outputs.written:
-            from .jsonio import write_json
-            from .stems import labels
-
-            names = labels(pair.info.get("target_name"))
-            paths = {"vocal": f"joint/extracted_{names.target_file}.wav",
-                     "instrumental": f"joint/extracted_{names.complement_file}.wav"}
-            full = _write_full_quality(args, pair, settings, staged.path, {"joint": (None, paths)},
-                                       eq=outcome.result.eq)
-            write_json({"segment": {"start_s": settings.start_s, "duration_s": pair.duration_s}, "runs": full},
-                       staged.path / "full_quality.json")
+            full = _write_full_quality(args, pair, settings, outputs, {"joint": None}, eq=outcome.result.eq)
     if not args.quiet:
         print(segment_note(pair, settings))
         found = outcome.result
