@@ -1,0 +1,93 @@
+"""Results page: full-quality audio (issue #21) beside the analysis-rate audio, with its rate, channels and scores."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from streamlit.testing.v1 import AppTest
+
+from stereo_support import stereo_pair
+from test_app import media  # noqa: F401 - the fixture that reads a player's or a download's file
+from vsep_core import api
+from vsep_core.audio import prepare_pair
+from vsep_core.settings import Settings
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+RUN_TIMEOUT = 90
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [e.value for e in at.error]
+
+
+def _scores(at: AppTest):
+    """The full-quality scores table (the one with an "audio" column)."""
+    return next(d.value for d in at.dataframe if "audio" in d.value.columns)
+
+
+def _upload_and_run(mixture: bytes, vocal: bytes, n: int = 2) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.radio(key="load_mode").set_value("Upload files").run()
+    at.radio(key="upload_kind").set_value("vocal").run()
+    at.file_uploader(key="upload_mixture").set_value(("song.wav", mixture, "audio/wav"))
+    at.file_uploader(key="upload_other").set_value(("voice.wav", vocal, "audio/wav"))
+    at.run()
+    at.button[[b.label for b in at.button].index("Load these files")].click().run()
+    _ok(at)
+    at.switch_page("pages/2_optimise.py").run()
+    at.slider(key="opt_n").set_value(n).run()
+    at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
+    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    _ok(at)
+    return at
+
+
+def test_results_plays_and_scores_the_full_quality_audio_of_a_44k_stereo_upload(media):  # noqa: F811
+    mixture, vocal, _ = stereo_pair(seconds=6.0)
+    at = _upload_and_run(mixture, vocal)
+    text = " ".join(m.value for m in at.markdown)
+    # Which segment was analysed, and how to choose another.
+    assert "Analysed: 0 s to 4.7 s of the song (the song lasts 0:06)**, at 22050 Hz mono" in text
+    assert "*Segment start* and *Segment length* under **Analysis settings** on the Load audio page" in text
+    assert "Full quality" in [h.value for h in at.subheader]
+    captions = " ".join(c.value for c in at.caption)
+    assert "**44100 Hz stereo**, against the analysis's 22050 Hz mono" in captions
+    assert "Above 9.9 kHz" in captions and "each channel scored on its own and the figures averaged" in captions
+    assert "**Vocal at full quality (44100 Hz stereo)**" in text
+    assert "**Instrumental at full quality (44100 Hz stereo)**" in text
+
+    # The players and downloads hold 44.1 kHz stereo WAVs of the analysed segment.
+    full = [info for info in (sf.info(io.BytesIO(media(a.proto.url))) for a in at.get("audio")) if info.samplerate == 44100]
+    assert len(full) == 2 and all(i.channels == 2 and i.frames == int(4.7 * 44100) for i in full)
+    download = next(b for b in at.download_button if "dl_full_quality_target" in b.proto.id)
+    info = sf.info(io.BytesIO(media(download)))
+    assert (info.samplerate, info.channels) == (44100, 2)
+
+    # Its scores: the engine's figures for the lowest-loss run, beside the analysis-rate ones.
+    table = _scores(at)
+    assert list(table["audio"]) == ["Full quality (44100 Hz stereo)", "Analysis rate (22050 Hz mono)"]
+    settings = Settings()
+    pair = prepare_pair(mixture, vocal=vocal, settings=settings)
+    prog = at.session_state["vsep_progressive"].outcome
+    best = min(prog.runs, key=lambda r: r.final_loss)
+    expected = api.full_quality(mixture, pair, settings, slices=best.slices, target=vocal).scores["vocal"]
+    row = table.to_dict("records")[0]
+    assert row["SI-SDR (dB)"] == pytest.approx(expected["si_sdr"], abs=1e-6)
+    assert row["SAR (dB)"] == pytest.approx(expected["sar"], abs=1e-6)
+    assert np.isfinite(table.to_dict("records")[1]["SI-SDR (dB)"])
+
+
+def test_another_run_can_be_heard_at_full_quality():
+    mixture, vocal, _ = stereo_pair(seconds=5.0, seed=2)
+    at = _upload_and_run(mixture, vocal, n=2)
+    box = at.selectbox(key="full_quality_run")
+    others = [o for o in box.options if "lowest loss" not in o]
+    box.set_value(others[0]).run(timeout=RUN_TIMEOUT)
+    _ok(at)
+    assert _scores(at)["audio"][0] == "Full quality (44100 Hz stereo)"
