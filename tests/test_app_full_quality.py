@@ -91,3 +91,38 @@ def test_another_run_can_be_heard_at_full_quality():
     box.set_value(others[0]).run(timeout=RUN_TIMEOUT)
     _ok(at)
     assert _scores(at)["audio"][0] == "Full quality (44100 Hz stereo)"
+
+
+def test_a_take_longer_than_the_segment_is_kept_and_the_page_says_which_part_is_analysed():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.radio(key="load_mode").set_value("Record a vocal").run()
+    # The default sample's instrumental is 4.7 s: the take is cut to it, and the page says so.
+    sr = 48000
+    t = np.arange(int(6.2 * sr)) / sr
+    voice = 0.3 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t))
+    buf = io.BytesIO()
+    sf.write(buf, voice.astype(np.float32), sr, format="WAV")
+    at.audio_input(key="recorder").set_value(("take.wav", buf.getvalue(), "audio/wav")).run()
+    _ok(at)
+    assert any("Your take is 6.2 s long but the instrumental only 4.7 s: the mix keeps the first 4.7 s" in i.value
+               for i in at.info), [i.value for i in at.info]
+    # Over a 10 s instrumental, the whole take is mixed and kept; the analysed segment is said.
+    from vsep_app import sample
+
+    ballad = next(p for p in sample.pairs() if p.title.startswith("Ballad"))
+    at.selectbox(key="rec_sample").set_value(ballad).run()
+    _ok(at)
+    note = "Your take is 6.2 s long. All of it is kept; the analysis reads 0 s to 4.7 s of it"
+    assert any(note in i.value for i in at.info), [i.value for i in at.info]
+    at.button(key="use_take").click().run()
+    _ok(at)
+    source = at.session_state["vsep_source"]
+    kept = sf.info(io.BytesIO(source.mixture))
+    assert kept.duration == pytest.approx(6.2, abs=0.01)  # the whole take, not the segment
+    shown = " ".join(t.value for t in at.toast)  # the notice after loading
+    assert "Your recording is the active pair. " + note in shown
+    from vsep_app import cache
+
+    whole = cache.pair(source, at.session_state["vsep_settings"].replace(duration_s=None))
+    assert whole.duration_s == pytest.approx(6.2, abs=0.01)  # "Whole song" analyses all of it
