@@ -97,6 +97,9 @@ def full_quality_section(source, settings, pair, result, names, *, metrics: dict
             file_name = f"{stem}_{(names.target_file if key == 'target' else names.complement_file)}_full_quality.wav"
             st.download_button("WAV", data, file_name=file_name, mime="audio/wav", key=f"dl_full_quality_{key}",
                                icon=":material/download:", on_click="ignore")
+    if not cache.alignment(source, settings)["aligned"]:  # as the page's own table: scores of a misfit mean nothing
+        st.caption("Scores are left out until the pair is aligned (see the alignment check on Load audio).")
+        return
     full = (got["scores"] or {}).get("vocal")
     analysed = _analysis_rate_scores(run, metrics, quick)
     rows = []
