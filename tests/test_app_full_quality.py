@@ -126,3 +126,25 @@ def test_a_take_longer_than_the_segment_is_kept_and_the_page_says_which_part_is_
 
     whole = cache.pair(source, at.session_state["vsep_settings"].replace(duration_s=None))
     assert whole.duration_s == pytest.approx(6.2, abs=0.01)  # "Whole song" analyses all of it
+
+
+def test_a_long_segment_is_made_at_full_quality_when_asked_and_kept_in_the_session_only(monkeypatch, media):  # noqa: F811
+    from vsep_app import limits
+
+    monkeypatch.setattr(limits, "SHARED_MAX_S", 3.0)  # the 4.7 s segment counts as long: out of the shared caches
+    mixture, vocal, _ = stereo_pair(seconds=5.0, seed=3)
+    at = _upload_and_run(mixture, vocal, n=1)
+
+    def full_players() -> int:
+        return sum(sf.info(io.BytesIO(media(a.proto.url))).samplerate == 44100 for a in at.get("audio"))
+
+    assert full_players() == 0 and "vsep_full_quality" not in at.session_state
+    at.button(key="make_full_quality").click().run(timeout=RUN_TIMEOUT)
+    _ok(at)
+    assert full_players() == 2 and _scores(at)["audio"][0] == "Full quality (44100 Hz stereo)"
+    # Another rerun (a page visit and back) shows it again without the button: kept in this session.
+    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    _ok(at)
+    assert full_players() == 2 and not [b for b in at.button if b.key == "make_full_quality"]
+    assert at.session_state["vsep_full_quality"][1]["sr"] == 44100

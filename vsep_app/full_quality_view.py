@@ -14,8 +14,9 @@ import streamlit as st
 
 from vsep_core.metrics import METRIC_NAMES
 
-from . import cache, jobs, players
+from . import cache, jobs, players, state
 from .escape import plain
+from .limits import kept_in_shared_caches
 
 #: Column titles of the scores table.
 METRIC_TITLES = {"si_sdr": "SI-SDR (dB)", "sdr": "SDR (dB)", "sir": "SIR (dB)", "sar": "SAR (dB)"}
@@ -68,6 +69,26 @@ def _cell(value) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
+def _made(source, settings, pair, run, scored: bool, on_wait) -> dict | None:
+    """The run at full quality: at once for a segment the shared caches keep; for a longer one, when its button
+    is pressed, then kept in this session (the last one only) so that the page's other widgets do not make it
+    again on every rerun."""
+    make = lambda: jobs.run(lambda: cache.full_quality(source, settings, run.slices, scored), on_wait)  # noqa: E731
+    if kept_in_shared_caches(pair.duration_s):
+        return make()
+    key = cache.content_key(source.identity, settings.to_dict(), list(run.slices), scored)
+    kept = state.get(state.FULL_QUALITY)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    if not st.button(f"Make the full-quality audio ({pair.duration_s:.0f} s of audio: this takes a while)",
+                     key="make_full_quality", icon=":material/high_quality:"):
+        st.caption("A long segment's full-quality audio is made when you ask for it.")
+        return None
+    got = make()
+    st.session_state[state.FULL_QUALITY] = (key, got)
+    return got
+
+
 def full_quality_section(source, settings, pair, result, names, *, metrics: dict | None = None,
                          quick: dict | None = None, on_wait=None) -> None:
     """Draw the section: a run to hear at full quality, its players, downloads and scores (the segment is said at
@@ -77,7 +98,9 @@ def full_quality_section(source, settings, pair, result, names, *, metrics: dict
     chosen = st.selectbox("Run to hear at full quality", list(choices), key="full_quality_run")
     run = choices[chosen]
     scored = metrics is not None  # measured with the page's scores (a long segment waits for its button)
-    got = jobs.run(lambda: cache.full_quality(source, settings, run.slices, scored), on_wait)
+    got = _made(source, settings, pair, run, scored, on_wait)
+    if got is None:
+        return
     quality = f"{got['sr']} Hz {channels_word(got['channels'])}"
     same = got["sr"] == pair.sr and got["channels"] == 1
     st.caption(f"The run's learned EQ applied to your mixture file at its own rate and channels: **{quality}**"
