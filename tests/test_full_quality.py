@@ -266,3 +266,12 @@ def test_cli_joint_full_quality(stereo_files, tmp_path, capsys):
     info = sf.info(out / "joint" / "extracted_vocal_full_quality.wav")
     assert (info.samplerate, info.channels) == (44100, 2)
     assert json.loads((out / "full_quality.json").read_text())["runs"]["joint"]["scores"] is None
+
+
+def test_cli_full_quality_is_refused_where_it_is_not_offered(stereo_files, tmp_path, capsys):
+    from vsep_core.cli import main
+
+    assert main(["run", "--method", "learned_fingerprint", "--mixture", str(stereo_files / "mixture.wav"),
+                 "--vocal", str(stereo_files / "vocal.wav"), "--full-quality", "--out", str(tmp_path / "o")]) == 2
+    assert "--full-quality is offered for the seed and joint methods" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -473,6 +473,8 @@ def main_run(args) -> int:
 
     if args.method == "joint":
         return main_run_joint(args)
+    if args.method == "learned_fingerprint" and args.full_quality:
+        raise VsepError("--full-quality is offered for the seed and joint methods, not yet for learned_fingerprint.")
     if args.method == "learned_fingerprint":  # blind: vsep_core/learned_cli.py
         from .learned_cli import main_run_learned
 
