@@ -139,12 +139,39 @@ def test_a_long_segment_is_made_at_full_quality_when_asked_and_kept_in_the_sessi
         return sum(sf.info(io.BytesIO(media(a.proto.url))).samplerate == 44100 for a in at.get("audio"))
 
     assert full_players() == 0 and "vsep_full_quality" not in at.session_state
-    at.button(key="make_full_quality").click().run(timeout=RUN_TIMEOUT)
+    next(b for b in at.button if b.key.startswith("make_full_quality")).click().run(timeout=RUN_TIMEOUT)
     _ok(at)
     assert full_players() == 2 and _scores(at)["audio"][0] == "Full quality (44100 Hz stereo)"
     # Another rerun (a page visit and back) shows it again without the button: kept in this session.
     at.switch_page("pages/2_optimise.py").run()
     at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
     _ok(at)
-    assert full_players() == 2 and not [b for b in at.button if b.key == "make_full_quality"]
+    assert full_players() == 2 and not [b for b in at.button if b.key.startswith("make_full_quality")]
     assert at.session_state["vsep_full_quality"][1]["sr"] == 44100
+
+
+def test_the_joint_result_is_offered_at_full_quality_on_optimise(media):  # noqa: F811
+    mixture, vocal, _ = stereo_pair(seconds=5.0, seed=4)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.radio(key="load_mode").set_value("Upload files").run()
+    at.file_uploader(key="upload_mixture").set_value(("song.wav", mixture, "audio/wav"))
+    at.file_uploader(key="upload_other").set_value(("voice.wav", vocal, "audio/wav"))
+    at.run()
+    at.button[[b.label for b in at.button].index("Load these files")].click().run()
+    at.switch_page("pages/2_optimise.py").run()
+    at.number_input(key="joint_steps").set_value(30)
+    at.button(key="run_joint").click().run(timeout=RUN_TIMEOUT)
+    _ok(at)
+    assert any(m.value.startswith("**At full quality**") for m in at.markdown)
+    table = _scores(at)
+    assert list(table["audio"]) == ["Full quality (44100 Hz stereo)", "Analysis rate (22050 Hz mono)"]
+    outcome = at.session_state["vsep_joint"][3]
+    settings = Settings()
+    expected = api.full_quality(mixture, prepare_pair(mixture, vocal=vocal, settings=settings), settings,
+                                eq=outcome.result.eq, target=vocal).scores["vocal"]
+    assert table["SI-SDR (dB)"][0] == pytest.approx(expected["si_sdr"], abs=1e-6)
+    assert table["SI-SDR (dB)"][1] == pytest.approx(outcome.scores["methods"][0]["vocal"]["si_sdr"], abs=1e-6)
+    download = next(b for b in at.download_button if "dl_joint_full_quality_target" in b.proto.id)
+    info = sf.info(io.BytesIO(media(download)))
+    assert (info.samplerate, info.channels, info.frames) == (44100, 2, int(4.7 * 44100))

@@ -570,3 +570,24 @@ def full_quality(source: Source, settings: Settings, slices, scored: bool = True
     ``scored``. Cached up to :data:`SHARED_MAX_S` of audio."""
     compute = _full_quality if _shared(source, settings) else _full_quality_compute
     return compute(source.identity, settings.to_dict(), tuple(slices), bool(scored), _source=source)
+
+
+def _joint_full_quality_compute(identity: str, settings_dict: dict, key: tuple, _source: Source, _eq) -> dict:
+    settings = Settings.from_dict(settings_dict)
+    found = api.full_quality(_source.mixture, pair(_source, settings), settings, eq=_eq, target=_source.other,
+                             given=_source.other_kind)
+    est = found.estimate
+    return {"target_wav": audio.wav_bytes(est.frames(), est.sr),
+            "complement_wav": audio.wav_bytes(np.ascontiguousarray(est.complement_raw.T), est.sr),
+            "sr": est.sr, "channels": est.channels, "start_s": est.start_s, "duration_s": est.duration_s,
+            "held_hz": est.held_hz, "scores": found.scores, "seconds": found.seconds}
+
+
+_joint_full_quality = memo(max_entries=2, ttl=TTL)(_joint_full_quality_compute)
+
+
+def joint_full_quality(source: Source, settings: Settings, joint_settings, eq) -> dict:
+    """A joint matching's EQ (``eq``: its ``result.eq``, made with ``joint_settings``) on the original mixture at
+    the file's own rate and channels, scored: as :func:`full_quality`."""
+    compute = _joint_full_quality if _shared(source, settings) else _joint_full_quality_compute
+    return compute(source.identity, settings.to_dict(), joint_key(joint_settings), _source=source, _eq=eq)

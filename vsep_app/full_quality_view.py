@@ -69,24 +69,58 @@ def _cell(value) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def _made(source, settings, pair, run, scored: bool, on_wait) -> dict | None:
-    """The run at full quality: at once for a segment the shared caches keep; for a longer one, when its button
+def _made(source, pair, key: str, make, on_wait) -> dict | None:
+    """``make()`` in the job pool: at once for a segment the shared caches keep; for a longer one, when its button
     is pressed, then kept in this session (the last one only) so that the page's other widgets do not make it
     again on every rerun."""
-    make = lambda: jobs.run(lambda: cache.full_quality(source, settings, run.slices, scored), on_wait)  # noqa: E731
     if kept_in_shared_caches(pair.duration_s):
-        return make()
-    key = cache.content_key(source.identity, settings.to_dict(), list(run.slices), scored)
+        return jobs.run(make, on_wait)
     kept = state.get(state.FULL_QUALITY)
     if kept is not None and kept[0] == key:
         return kept[1]
     if not st.button(f"Make the full-quality audio ({pair.duration_s:.0f} s of audio: this takes a while)",
-                     key="make_full_quality", icon=":material/high_quality:"):
+                     key=f"make_full_quality_{key[:8]}", icon=":material/high_quality:"):
         st.caption("A long segment's full-quality audio is made when you ask for it.")
         return None
-    got = make()
+    got = jobs.run(make, on_wait)
     st.session_state[state.FULL_QUALITY] = (key, got)
     return got
+
+
+def _players(got: dict, names, file_stem: str, key: str) -> str:
+    """The target's and the complement's full-quality players and downloads, side by side; returns the quality
+    ("44100 Hz stereo")."""
+    quality = f"{got['sr']} Hz {channels_word(got['channels'])}"
+    left, right = st.columns(2)
+    for col, part, label, data in ((left, "target", f"{names.target.capitalize()} at full quality ({quality})",
+                                    got["target_wav"]),
+                                   (right, "complement", f"{names.complement.capitalize()} at full quality "
+                                                         f"({quality})", got["complement_wav"])):
+        with col:
+            st.markdown(f"**{plain(label)}**")
+            players.play(data)
+            file_name = f"{file_stem}_{(names.target_file if part == 'target' else names.complement_file)}_full_quality.wav"
+            st.download_button("WAV", data, file_name=file_name, mime="audio/wav", key=f"dl_{key}_{part}",
+                               icon=":material/download:", on_click="ignore")
+    return quality
+
+
+def joint_full_quality(source, settings, joint_settings, outcome, pair, names, *, on_wait=None) -> None:
+    """The joint matching's EQ on the original mixture (the Optimise page, under the joint result): players,
+    downloads and its scores beside the analysis-rate ones."""
+    st.markdown("**At full quality**: the same EQ applied to your mixture file at its own rate and channels.")
+    key = cache.content_key("joint", source.identity, settings.to_dict(), cache.joint_key(joint_settings))
+    got = _made(source, pair, key, lambda: cache.joint_full_quality(source, settings, joint_settings,
+                                                                     outcome.result.eq), on_wait)
+    if got is None:
+        return
+    quality = _players(got, names, "joint", "joint_full_quality")
+    full, analysed = got["scores"]["vocal"], outcome.scores["methods"][0]["vocal"]
+    rows = [{"audio": f"Full quality ({quality})", **{METRIC_TITLES[m]: _cell(full.get(m)) for m in METRIC_NAMES}},
+            {"audio": f"Analysis rate ({pair.sr} Hz mono)",
+             **{METRIC_TITLES[m]: _cell(analysed.get(m)) for m in METRIC_NAMES}}]
+    st.dataframe(rows, hide_index=True, key="joint_full_quality_scores", placeholder="—",
+                 column_config={t: st.column_config.NumberColumn(format="%.2f") for t in METRIC_TITLES.values()})
 
 
 def full_quality_section(source, settings, pair, result, names, *, metrics: dict | None = None,
@@ -98,7 +132,8 @@ def full_quality_section(source, settings, pair, result, names, *, metrics: dict
     chosen = st.selectbox("Run to hear at full quality", list(choices), key="full_quality_run")
     run = choices[chosen]
     scored = metrics is not None  # measured with the page's scores (a long segment waits for its button)
-    got = _made(source, settings, pair, run, scored, on_wait)
+    key = cache.content_key(source.identity, settings.to_dict(), list(run.slices), scored)
+    got = _made(source, pair, key, lambda: cache.full_quality(source, settings, run.slices, scored), on_wait)
     if got is None:
         return
     quality = f"{got['sr']} Hz {channels_word(got['channels'])}"
@@ -109,17 +144,7 @@ def full_quality_section(source, settings, pair, result, names, *, metrics: dict
                + (f" Above {got['held_hz'] / 1000:.1f} kHz, which the analysis could not hear in full, each window "
                   "keeps the gain it learned there." if got["held_hz"] else ""))
     stem = plain(chosen).split(" (")[0].replace(" ", "").replace("=", "")
-    left, right = st.columns(2)
-    for col, key, label, data in ((left, "target", f"{names.target.capitalize()} at full quality ({quality})",
-                                   got["target_wav"]),
-                                  (right, "complement", f"{names.complement.capitalize()} at full quality "
-                                                        f"({quality})", got["complement_wav"])):
-        with col:
-            st.markdown(f"**{plain(label)}**")
-            players.play(data)
-            file_name = f"{stem}_{(names.target_file if key == 'target' else names.complement_file)}_full_quality.wav"
-            st.download_button("WAV", data, file_name=file_name, mime="audio/wav", key=f"dl_full_quality_{key}",
-                               icon=":material/download:", on_click="ignore")
+    _players(got, names, stem, "full_quality")
     if not cache.alignment(source, settings)["aligned"]:  # as the page's own table: scores of a misfit mean nothing
         st.caption("Scores are left out until the pair is aligned (see the alignment check on Load audio).")
         return
