@@ -128,13 +128,17 @@ else:
             take = recorder.take_from_wav(recorded.getvalue() if recorded is not None else None)
         if take is not None:
             st.success(f"Got a take: {take.describe()}.", icon=":material/mic:")
+            longer = recorder.segment_note(take.duration_s, state.settings(),  # longer than the backing or segment
+                                           None if instrumental is None else instrumental.duration_s)
+            if longer:
+                st.info(longer, icon=":material/content_cut:")
             if instrumental is None:
                 st.warning("Choose an instrumental to mix the take over.")
             elif st.button("Mix and use this take", icon=":material/merge:", type="primary", key="use_take"):
                 with st.spinner("Mixing the take over the instrumental…"):
                     source = loading.recording_source(take, instrumental, inst_name, level_db)
                     loading.activate(source, state.settings())
-                applied("Your recording is the active pair.")
+                applied("Your recording is the active pair." + (f" {longer}" if longer else ""))
 
 # --- what is loaded -----------------------------------------------------------------
 

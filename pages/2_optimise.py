@@ -11,7 +11,8 @@ from vsep_core import audio, plots
 from vsep_core.joint import JointSettings, parse_views
 from vsep_core.jsonio import json_text
 from vsep_core.views import SLICE_NAMES, VIEWS_BY_NAME
-from vsep_app import cache, chart_preload, figures, frame, glossary, jobs, limits, players, prefetch, state, wording
+from vsep_app import (cache, chart_preload, figures, frame, full_quality_view, glossary, jobs, limits, players, prefetch,
+                      state, wording)
 from vsep_app.state import RunRecord
 
 page_frame = frame.setup_page("Optimise")
@@ -275,6 +276,9 @@ if source is not None:
                            icon=":material/download:")
         if joint_run_settings != settings or joint_used != joint_settings:
             st.caption("These figures were computed with other settings; run again to update them.")
+        with frame.guard("The joint result at full quality"):  # its EQ on the original mixture (issue #21)
+            full_quality_view.joint_full_quality(source, joint_run_settings, joint_used, outcome,
+                                                 cache.pair(source, joint_run_settings), source.names)
 
     st.divider()
     st.subheader("Which slices help?")

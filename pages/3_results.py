@@ -7,7 +7,8 @@ import streamlit as st
 
 from vsep_core import plots, report
 from vsep_core.stems import labels, oracle_note, pair_target
-from vsep_app import cache, chart_preload, frame, jobs, limits, players, prefetch, scores_view, sharing, state, wording
+from vsep_app import (cache, chart_preload, frame, full_quality_view, jobs, limits, players, prefetch, scores_view,
+                      sharing, state, wording)
 
 page_frame = frame.setup_page("Results")
 
@@ -110,6 +111,7 @@ elif source is not None:
 
         # --- listen ------------------------------------------------------------------
         st.subheader("Listen")
+        st.markdown(full_quality_view.segment_sentence(pair, settings))  # which part, and how to choose another
         st.caption(f"Every extracted {names.target} file is peak-normalised (its loudest moment at full scale), as the "
                    "research code saved them. Each player has its WAV download below it.")
 
@@ -180,6 +182,11 @@ elif source is not None:
                    f"joint/extracted_{names.target_file}.wav", "vocal_joint", cols[0])
             player(f"Joint {names.complement} estimate", f"joint/extracted_{names.complement_file}.wav",
                    "instrumental_joint", cols[1])
+
+        # --- full quality: a run's EQ on the original mixture at its own rate and channels (issue #21) ----
+        full_quality_view.full_quality_section(
+            source, settings, pair, result, names, metrics=metrics, on_wait=on_wait,
+            quick=None if metrics is not None else cache.quick_scores(source, prog, greedy_used))
 
         # --- spectrograms and EQ -----------------------------------------------------------
         choices = {f"N = {r.n}": (str(r.n), r) for r in runs}

@@ -319,7 +319,8 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
     _assert_no_exception(at)
     assert not _errors(at)
-    n_players = 3 + 8 + 2 + (expected.greedy.best_prefix_length != 8)
+    # mixture, target, complement; N = 1 … 8; greedy (and best prefix); the full-quality target and complement
+    n_players = 3 + 8 + 2 + (expected.greedy.best_prefix_length != 8) + 2
     assert len(at.get("audio")) == n_players
     assert at.selectbox(key="results_ab_a").options[:2] == ["Mixture", "Target (true vocal)"]
     assert len(at.selectbox(key="results_ab_b").options) == 2 + 8 + 1 + (expected.greedy.best_prefix_length != 8) + 3

@@ -582,3 +582,52 @@ def _quick_scores(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecor
 def quick_scores(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> dict:
     """The runs' SI-SDR only (:func:`vsep_core.evaluate.experiment_si_sdr`): shown while the full report is made."""
     return _quick_scores(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec)
+
+
+# --- full quality (issue #21): a result's EQ on the original mixture at its own rate and channels -----
+
+def _full_quality_compute(identity: str, settings_dict: dict, slices: tuple, scored: bool, _source: Source) -> dict:
+    settings = Settings.from_dict(settings_dict)
+    p = pair(_source, settings)
+    # The engine decodes only the analysed segment of the original file (all its channels, its own rate): memory
+    # is bounded by the segment limit the pair was prepared under, never by the whole upload.
+    found = api.full_quality(_source.mixture, p, settings, slices=slices, analysis=analysis(_source, settings, slices),
+                             target=_source.other if scored else None, given=_source.other_kind)
+    est = found.estimate
+    return {"target_wav": audio.wav_bytes(est.frames(), est.sr),
+            "complement_wav": audio.wav_bytes(np.ascontiguousarray(est.complement_raw.T), est.sr),
+            "sr": est.sr, "channels": est.channels, "start_s": est.start_s, "duration_s": est.duration_s,
+            "held_hz": est.held_hz, "scores": found.scores, "seconds": found.seconds}
+
+
+_full_quality = memo(max_entries=4, ttl=TTL)(_full_quality_compute)
+
+
+def full_quality(source: Source, settings: Settings, slices, scored: bool = True) -> dict:
+    """One seed run's EQ on the original mixture at the file's own rate and channels
+    (:func:`vsep_core.api.full_quality`): ``{"target_wav", "complement_wav", "sr", "channels", "start_s",
+    "duration_s", "held_hz", "scores", "seconds"}``; the target peak-normalised, ``scores`` ``None`` unless
+    ``scored``. Cached up to :data:`SHARED_MAX_S` of audio."""
+    compute = _full_quality if _shared(source, settings) else _full_quality_compute
+    return compute(source.identity, settings.to_dict(), tuple(slices), bool(scored), _source=source)
+
+
+def _joint_full_quality_compute(identity: str, settings_dict: dict, key: tuple, _source: Source, _eq) -> dict:
+    settings = Settings.from_dict(settings_dict)
+    found = api.full_quality(_source.mixture, pair(_source, settings), settings, eq=_eq, target=_source.other,
+                             given=_source.other_kind)
+    est = found.estimate
+    return {"target_wav": audio.wav_bytes(est.frames(), est.sr),
+            "complement_wav": audio.wav_bytes(np.ascontiguousarray(est.complement_raw.T), est.sr),
+            "sr": est.sr, "channels": est.channels, "start_s": est.start_s, "duration_s": est.duration_s,
+            "held_hz": est.held_hz, "scores": found.scores, "seconds": found.seconds}
+
+
+_joint_full_quality = memo(max_entries=2, ttl=TTL)(_joint_full_quality_compute)
+
+
+def joint_full_quality(source: Source, settings: Settings, joint_settings, eq) -> dict:
+    """A joint matching's EQ (``eq``: its ``result.eq``, made with ``joint_settings``) on the original mixture at
+    the file's own rate and channels, scored: as :func:`full_quality`."""
+    compute = _joint_full_quality if _shared(source, settings) else _joint_full_quality_compute
+    return compute(source.identity, settings.to_dict(), joint_key(joint_settings), _source=source, _eq=eq)

@@ -27,6 +27,7 @@ RESULTS_PREFETCH = "vsep_results_prefetch"
 RUNS = "vsep_runs"                # how many script runs this session has had (vsep_app.frame)
 RATINGS = "vsep_listening_ratings"  # the last listening test the visitor rated: {"of", "rows", "info"}
 JOINT = "vsep_joint"              # the last joint matching: (Source.identity, Settings, JointSettings, outcome)
+FULL_QUALITY = "vsep_full_quality"  # (key, audio) of the last full-quality run of a segment too long to share
 
 
 def digest(data: bytes) -> str:
@@ -145,7 +146,7 @@ def set_source(new: Source) -> None:
     old = source()
     st.session_state[SOURCE] = new
     if old is None or old.identity != new.identity:
-        for key in (PROGRESSIVE, GREEDY, SLICES_PREFETCH, RESULTS_PREFETCH, RATINGS):
+        for key in (PROGRESSIVE, GREEDY, SLICES_PREFETCH, RESULTS_PREFETCH, RATINGS, FULL_QUALITY):
             st.session_state.pop(key, None)
 
 

@@ -226,6 +226,45 @@ class Outputs:
         first = [name for name in READ_FIRST if name in self.files]
         return zip_files({name: self.files[name] for name in [*first, *(n for n in self.files if n not in first)]})
 
+    # --- full quality (issue #21): beside the analysis-rate files ---------------------------------
+
+    def full_quality_paths(self, label: str) -> dict:
+        """Where a run's full-quality WAVs go: its analysis-rate paths with ``_full_quality`` before ``.wav``
+        (``label`` ``"joint"``: the joint method's folder)."""
+        if label == "joint":
+            names = labels(self.target_name)
+            paths = {"vocal": f"joint/extracted_{names.target_file}.wav",
+                     "instrumental": f"joint/extracted_{names.complement_file}.wav"}
+        else:
+            paths = run_wav_paths(label, self.target_name)
+        return {key: path.removesuffix(".wav") + "_full_quality.wav" for key, path in paths.items()}
+
+    def add_full_quality(self, label: str, estimate) -> dict:
+        """Write a :class:`~vsep_core.full_quality.FullQualityEstimate`'s WAVs (16-bit, at its rate and channels:
+        the target peak-normalised over its channels, as the analysis-rate files, and mixture − target).
+
+        Returns
+        -------
+        dict
+            Its relative paths, ``{"vocal": …, "instrumental": …}``.
+        """
+        paths = self.full_quality_paths(label)
+        self._put_wav(paths["vocal"], estimate.frames(), estimate.sr)
+        self._put_wav(paths["instrumental"], np.ascontiguousarray(estimate.complement_raw.T), estimate.sr)
+        return paths
+
+    def add_full_quality_inputs(self, mixture, target=None) -> None:
+        """The mixture's (and the target file's) segment at its own rate and channels (``Decoded``), beside the
+        inputs' analysis-rate copies in ``1_slices/``."""
+        for decoded, path in ((mixture, "1_slices/mixture_full_quality.wav"),
+                              (target, "1_slices/target_full_quality.wav")):
+            if decoded is not None:
+                self._put_wav(path, np.ascontiguousarray(decoded.samples.T), decoded.sr)
+
+    def finish_full_quality(self, runs: dict, segment: dict) -> None:
+        """``full_quality.json``: the segment and, per run, its rate, channels, files and (when scored) scores."""
+        self._put("full_quality.json", json_text({"segment": segment, "runs": runs}).encode())
+
 
 def _magnitude(y: np.ndarray, settings: Settings, pair: Pair) -> np.ndarray:
     hop = settings.hop_for(pair.n_samples)
