@@ -592,7 +592,7 @@ def _pair_line(pair: Pair) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _plotly_gzip_base64() -> str:
+def plotly_packed() -> str:
     """plotly.js, gzip-compressed and base64-encoded: 2.0 MB in the page instead of 4.8 MB."""
     from plotly.offline import get_plotlyjs
 
@@ -767,7 +767,7 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
 <h2>Plots</h2><noscript><p class="note">The plots need JavaScript, which is off: the tables above hold the same numbers.</p></noscript>{fig_html}
 {_settings_html(result.settings)}
 {_glossary_html(names.name)}
-<script type="application/octet-stream" id="vsep-plotly">{_plotly_gzip_base64()}</script>
+<script type="application/octet-stream" id="vsep-plotly">{plotly_packed()}</script>
 <script>{_DRAW_FIGURES_JS}</script>
 </body></html>"""
 
