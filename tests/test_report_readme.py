@@ -86,3 +86,22 @@ def test_the_readme_describes_only_what_is_there(drums):
     pair, result, _, _ = drums
     text = readme_text(["1_slices/mixture.wav", "1_slices/target.wav", "1_slices/extracted_drums.wav"], result, pair)
     assert "1_slices/" in text and "joint/" not in text and "report.html\n" not in text and "In short" not in text
+
+
+def test_runs_made_once_and_copied_into_a_zip_are_named_in_its_summary_and_readme(drums):
+    """The dashboard writes its runs' WAVs once (for its players) and copies them into each ZIP."""
+    import json
+
+    pair, result, metrics, _ = drums
+    made = Outputs(pair, result.settings, len(result.progressive))
+    for run in result.progressive:
+        made.add_run(str(run.n), run)
+    outputs = Outputs(pair, result.settings, len(result.progressive))
+    outputs.adopt(made)
+    outputs.finish(result, metrics=metrics, plots=False)
+    outputs.add_readme(result, metrics=metrics)
+    readme = outputs.files["README.txt"].decode()
+    assert "1_slices … 2_slices/" in readme and "extracted_drums.wav (the drums it found)" in readme
+    summary = json.loads(outputs.files["summary.json"])
+    assert all(run["wav"] for run in summary["progressive"]), summary["progressive"]
+    assert outputs.wav_count == made.wav_count  # the inputs once, each run's two files

@@ -441,7 +441,7 @@ def test_pack_result_holds_the_figures_no_file_names_and_an_escaped_title(engine
     from vsep_core.bundle import load_plots, pack_result
 
     result, pair, metrics = engine_result
-    title = '<script>alert("x")</script> & "Pop"'
+    title = '<script>alert("x")</script> & "Pop" vsep:plotly.js.gz.b64'  # the library's mark text, too
     files = pack_result(result, pair, title=title, metrics=metrics)
     everything = b"".join(files.values())
     assert b"secret_song_name" not in everything and b"secret_vocal_name" not in everything
@@ -453,8 +453,10 @@ def test_pack_result_holds_the_figures_no_file_names_and_an_escaped_title(engine
 
     assert len(files["report.html"]) < len(files["plotly.js.gz.b64"])  # the chart library is stored on its own
     html = report_html(files.__getitem__).decode()
-    assert "vsep-plotly" in html and "vsep:plotly" not in html and "vsep: plotly" not in html
+    assert html.count(files["plotly.js.gz.b64"].decode()) == 1  # the library back where it goes, once
+    assert 'id="vsep-plotly">' + files["plotly.js.gz.b64"].decode() + "</script>" in html
     assert "<script>alert" not in html and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert "&quot;Pop&quot; vsep:plotly.js.gz.b64" in html  # the title as typed
     share = json.loads(files["share.json"])
     keys = [e["key"] for e in share["estimates"]]
     assert keys[0] == f"N={result.best_progressive.n}" and "greedy" in keys

@@ -457,7 +457,7 @@ def _outputs(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | N
         outputs.add_run("greedy", result.greedy_run)
         if result.best_prefix_run is not result.greedy_run:
             outputs.add_run("best_prefix", result.best_prefix_run)
-    return {"files": outputs.files, "spectrograms": outputs.spectrograms}
+    return {"files": outputs.files, "spectrograms": outputs.spectrograms, "outputs": outputs}
 
 
 def run_files(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> dict:
@@ -475,8 +475,7 @@ def _downloads_compute(key: str, names: dict, _source: Source, _prog: RunRecord,
     result = experiment_result(_source, _prog, _greedy)
     made = run_files(_source, _prog, _greedy)
     outputs = report.Outputs(p, _prog.settings, len(result.progressive))
-    outputs.files.update(made["files"])
-    outputs.spectrograms.update(made["spectrograms"])
+    outputs.adopt(made["outputs"])  # the runs' WAVs, named in summary.json and README.txt
     if _joint is not None:
         outputs.add_joint(_joint[1], inputs=False)
     outputs.finish(result, metrics=_metrics)

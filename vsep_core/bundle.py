@@ -40,7 +40,8 @@ PLOTLY_FILE = "plotly.min.js"
 #: Reports since the packed chart library (gzip + base64, unpacked by the page): this mark stands where the packed
 #: text was, and the packed text is :data:`PLOTLY_PACKED_FILE`, shared by every result like :data:`PLOTLY_FILE`
 #: (which results stored before keep).
-PLOTLY_PACKED_MARK = "vsep:plotly.js.gz.b64"
+#: The mark includes its element's opening (quotes and ">"), which no escaped text in the report can hold.
+PLOTLY_PACKED_MARK = 'id="vsep-plotly">vsep:plotly.js.gz.b64'
 PLOTLY_PACKED_FILE = "plotly.js.gz.b64"
 #: The chart-library files a result may hold: never offered as the result's own files.
 LIBRARY_FILES = (PLOTLY_FILE, PLOTLY_PACKED_FILE)
@@ -228,8 +229,8 @@ def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio:
                                       title=title, players=audio)
         # The chart library (2 MB packed, the same in every report) is stored once for all results, not per result.
         packed = report_mod.plotly_packed()
-        if packed in html:
-            html = html.replace(packed, PLOTLY_PACKED_MARK, 1)
+        if f'id="vsep-plotly">{packed}' in html:
+            html = html.replace(f'id="vsep-plotly">{packed}', PLOTLY_PACKED_MARK, 1)
             files[PLOTLY_PACKED_FILE] = packed.encode()
         files["report.html"] = html.encode()
     share = {"format": FORMAT, "title": title, "target": names.to_dict(), "oracle_note": oracle_note(names.name),
@@ -315,7 +316,7 @@ def report_html(read) -> bytes:
     if mark in html:  # a result stored before the library was packed
         html = html.replace(mark, b"<script>" + read(PLOTLY_FILE) + b"</script>", 1)
     elif PLOTLY_PACKED_MARK.encode() in html:
-        html = html.replace(PLOTLY_PACKED_MARK.encode(), read(PLOTLY_PACKED_FILE), 1)
+        html = html.replace(PLOTLY_PACKED_MARK.encode(), b'id="vsep-plotly">' + read(PLOTLY_PACKED_FILE), 1)
     return html
 
 

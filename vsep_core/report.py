@@ -114,6 +114,18 @@ class Outputs:
         if label in self.spectrogram_labels:
             self.spectrograms[label] = _magnitude(run.estimate.vocal_raw, self.settings, self.pair)
 
+    def adopt(self, other: "Outputs") -> None:
+        """Take the runs another in-memory ``Outputs`` wrote (their WAVs, spectrograms and labels), as if added
+        here: the dashboard makes its runs' WAVs once for its players and copies them into each ZIP, whose
+        ``summary.json`` and ``README.txt`` then name them."""
+        for path in other.paths:
+            if path not in self.files:
+                self.paths.append(path)
+                self.wav_count += path.endswith(".wav")
+        self.files.update(other.files)
+        self.spectrograms.update(other.spectrograms)
+        self.written |= other.written
+
     def finish(self, result: ExperimentResult, *, metrics: dict | None = None, plots: bool = True) -> dict:
         """Write ``summary.json``, ``settings.json``, ``metrics.json`` (when given) and the plots.
 
