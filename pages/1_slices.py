@@ -79,7 +79,7 @@ if source is not None:
                 grid("mixture")
         if tab_window.open:
             with tab_window:
-                st.caption(f"{n_windows} windows of {1000 * hop / pair.sr:.1f} ms. Pick one to compare the {target}'s "
+                st.caption(f"{n_windows} windows of {1000 * hop / pair.sr:.1f} ms. Pick one to compare the {source.names.owns} "
                            "and the mixture's 400-point fingerprint (the curve the optimiser matches, in dB, from "
                            "0 Hz to half the sample rate) in every view, and the 25 measurements made from it.")
                 last_s = float((n_windows - 1) * hop / pair.sr)

@@ -160,7 +160,7 @@ def full_quality_section(source, settings, pair, result, names, *, metrics: dict
                  column_config={t: st.column_config.NumberColumn(format="%.2f") for t in METRIC_TITLES.values()})
     if full:
         how = got["scores"]["channel_scoring"]
-        st.caption(f"The {names.target}'s scores, measured the same way at both rates (higher is better), against "
+        st.caption(f"The {names.owns} scores, measured the same way at both rates (higher is better), against "
                    f"your {names.target} file at {got['sr']} Hz: "
                    + ("each channel scored on its own and the figures averaged." if how.startswith("per channel")
                       else "mixed to mono first, because the target file and the mixture have different "
