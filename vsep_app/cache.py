@@ -95,6 +95,21 @@ def decode(data: bytes, role: str, file_name: str = "", max_s: float | None = No
     return _decode(digest(data), role, max_s, _data=data, _label=_file_label(role, file_name))
 
 
+@memo(max_entries=2, ttl=TTL)
+def _recorder_backing(content_digest: str, max_s: float, _instrumental: audio.Decoded) -> bytes:
+    from .backing_recorder import backing_flac
+
+    return backing_flac(_instrumental, max_s)
+
+
+def recorder_backing(data: bytes, instrumental: audio.Decoded, max_s: float) -> bytes:
+    """What the recorder plays while it records: ``instrumental`` (``data`` decoded by :func:`decode`), its first
+    ``max_s`` seconds as FLAC (cached on the file's content)."""
+    from .state import digest
+
+    return _recorder_backing(digest(data), max_s, _instrumental=instrumental)
+
+
 def decoded_other(source: Source) -> audio.Decoded:
     """The source's target file decoded whole, at its own rate (not cached: used once, by the alignment fix)."""
     return dataclasses.replace(audio.decode(source.other, name=_file_label(source.other_kind, source.other_name),
