@@ -83,6 +83,7 @@ button { font: inherit; padding: 0.3rem 0.9rem; border-radius: var(--st-button-r
   color: var(--st-text-color); cursor: pointer; }
 button[data-part="start"] { background: var(--st-primary-color); color: #fff; border-color: var(--st-primary-color); }
 button:disabled { opacity: 0.5; cursor: default; }
+.vsep-rec[data-state="recording"] { border-color: var(--st-red-color); }
 [data-part="status"][data-kind="error"] { color: var(--st-red-color); }
 [data-part="status"][data-kind="recording"] { color: var(--st-red-color); font-weight: 600; }
 """
