@@ -100,9 +100,10 @@ export default function (component) {
 
   let ctx = null, backing = null, workletReady = false, take = null, frameId = 0, closed = false;
 
-  async function setUp() {
+  async function setUp(deviceRate) {
     if (!ctx) {
-      ctx = new AudioContext({ sampleRate: data.sample_rate, latencyHint: "interactive" });
+      ctx = new AudioContext(deviceRate ? { latencyHint: "interactive" }
+                                        : { sampleRate: data.sample_rate, latencyHint: "interactive" });
     }
     await ctx.resume();
     if (!backing) {
@@ -133,7 +134,15 @@ export default function (component) {
       const stream = await navigator.mediaDevices.getUserMedia({
         audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
       });
-      const mic = ctx.createMediaStreamSource(stream);
+      let mic;
+      try {
+        mic = ctx.createMediaStreamSource(stream);
+      } catch (err) {  // Firefox: a microphone can only feed a context at its own rate
+        await ctx.close();
+        ctx = null; backing = null; workletReady = false;
+        await setUp(true);
+        mic = ctx.createMediaStreamSource(stream);
+      }
       const capture = new AudioWorkletNode(ctx, "vsep-capture", { numberOfOutputs: 1, outputChannelCount: [1] });
       const micAnalyser = ctx.createAnalyser(), backingAnalyser = ctx.createAnalyser();
       mic.connect(capture);
@@ -181,13 +190,19 @@ export default function (component) {
         backingTime.textContent = `${clock(played)} / ${clock(data.backing_s)}`;
         backingLevel.value = Math.min(1, 4 * rms(backingAnalyser, level));
         micLevel.value = Math.min(1, 4 * rms(micAnalyser, level));
-        if (ctx.currentTime - t0 >= data.max_s) { stop(`Takes stop at ${clock(data.max_s)}: the take is sent.`); return; }
+        // The cap is in bytes (the server's message cap): at a device rate above the asked one, fewer seconds.
+        if (ctx.currentTime - t0 >= data.max_s * Math.min(1, data.sample_rate / ctx.sampleRate)) { stop(`Takes stop at ${clock(data.max_s)}: the take is sent.`); return; }
         frameId = requestAnimationFrame(tick);
       };
       frameId = requestAnimationFrame(tick);
     } catch (err) {
       startButton.disabled = false;
-      sayStatus(`Recording could not start: ${err && err.message ? err.message : err}`, "error");
+      const name = err && err.name;
+      const why = name === "NotAllowedError"
+        ? "the browser may not use the microphone here: allow it for this page (the icon in the address bar), then press Record again."
+        : name === "NotFoundError" ? "no microphone was found: connect one, then press Record again."
+        : (err && err.message ? err.message : String(err));
+      sayStatus(`Recording could not start: ${why}`, "error");
     }
   }
 

@@ -170,10 +170,12 @@ def take_from_component(value, *, max_s: float | None = None) -> LinedUp | None:
         wav = base64.b64decode(text, validate=True)
     except (TypeError, ValueError, OverflowError, binascii.Error) as exc:
         raise not_a_take from exc
-    if not (0 <= lead <= MAX_LEAD_S * SAMPLE_RATE and 0.0 <= latency_s <= MAX_LATENCY_S and math.isfinite(played_s)):
+    if not (0.0 <= latency_s <= MAX_LATENCY_S and math.isfinite(played_s)):
         raise not_a_take
     take = recorder.take_from_wav(wav)
-    sr = take.decoded.sr
+    sr = take.decoded.sr  # the asked rate, or the microphone's where the browser cannot change it (Firefox)
+    if not 0 <= lead <= MAX_LEAD_S * sr:
+        raise not_a_take
     latency = int(round(latency_s * sr))
     cut = lead + latency
     samples = take.decoded.samples[:, cut:]
