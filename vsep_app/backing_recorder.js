@@ -215,7 +215,8 @@ export default function (component) {
     sayStatus("Sending the take…");
     const played = Math.min(data.backing_s, Math.max(0, ctx.currentTime - t.t0));
     t.capture.port.postMessage("stop");
-    await t.stopped;
+    // The worklet answers within a render quantum; a context the system has stopped would never answer.
+    await Promise.race([t.stopped, new Promise((resolve) => setTimeout(resolve, 2000))]);
     try { t.source.onended = null; t.source.stop(); } catch (e) { /* it had ended */ }
     t.source.disconnect(); t.mic.disconnect(); t.capture.disconnect();
     const latency = latencyOf(t.track);
