@@ -1,4 +1,8 @@
-"""Recording a vocal in the browser (Streamlit's own ``st.audio_input``) and mixing it over an instrumental.
+"""Recording a vocal in the browser and mixing it over an instrumental.
+
+The Load page's recorders (:func:`draw`): first the one that plays the instrumental while it records
+(:mod:`vsep_app.backing_recorder`, issue #21), then, folded away, Streamlit's own ``st.audio_input`` for a
+take without the backing; every take goes through :func:`take_from_wav`.
 
 ``st.audio_input`` sends the take as one binary WAV upload (bounded by the
 server's upload cap), with a timer and its own Record / Stop / Clear buttons.
