@@ -184,7 +184,7 @@ elif source is not None:
                    "instrumental_joint", cols[1])
 
         # --- full quality: a run's EQ on the original mixture at its own rate and channels (issue #21) ----
-        full_quality_view.full_quality_section(
+        made_full = full_quality_view.full_quality_section(  # what was made goes into the ZIP, report and share
             source, settings, pair, result, names, metrics=metrics, on_wait=on_wait,
             quick=None if metrics is not None else cache.quick_scores(source, prog, greedy_used))
 
@@ -235,7 +235,7 @@ elif source is not None:
 
         def bundle(part: str):
             return lambda: jobs.run(lambda: cache.downloads(source, prog, greedy_used, metrics, ratings,
-                                                            joint_run))[part]
+                                                            joint_run, made_full))[part]
 
         n_wavs = sum(p.endswith(".wav") for p in files)
         c1, c2 = st.columns(2)
@@ -248,6 +248,7 @@ elif source is not None:
                        "settings.json" + (" and metrics.json (the scores, as `python -m vsep_core evaluate --json` "
                                           "writes them)." if metrics is not None else ".")
                        + (" Your listening test's ratings (listening_ratings.csv and .json)." if ratings else "")
+                       + (" The full-quality audio you made (*_full_quality.wav) and its scores." if made_full else "")
                        + " Packed when you press the button (a few seconds for a long song).")
         with c2:
             st.download_button("Download the report (HTML)", bundle("html"), file_name="vsep_report.html",
@@ -265,6 +266,6 @@ elif source is not None:
         with st.expander("Settings of these results"):
             st.json(settings.to_dict())
 
-        sharing.share_section(source, result, pair, metrics, settings, ratings)  # "Share this result" (issue #20)
+        sharing.share_section(source, result, pair, metrics, settings, ratings, made_full)  # "Share this result" (issue #20)
 
 page_frame.finish()

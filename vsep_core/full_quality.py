@@ -461,6 +461,26 @@ class FullQualityRun:
                 "seconds": self.seconds, "scores": self.scores}
 
 
+def run_from_wavs(label: str, target_wav: bytes, complement_wav: bytes, *, held_hz: float | None = None,
+                  scores: dict | None = None, seconds: float | None = None, slices=None, files=(),
+                  keep_audio: bool = True) -> FullQualityRun:
+    """A :class:`FullQualityRun` from its two WAVs (the dashboard's players' files): rate and channels read from
+    them, the audio decoded when ``keep_audio`` (for a report's players or a shared result)."""
+    import io
+
+    import soundfile as sf
+
+    info = sf.info(io.BytesIO(target_wav))
+    audio = {}
+    if keep_audio:
+        for part, data in (("target", target_wav), ("complement", complement_wav)):
+            audio[part] = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)[0]
+    return FullQualityRun(label=str(label), sr=int(info.samplerate), channels=int(info.channels), held_hz=held_hz,
+                          scores=scores, files=tuple(files), seconds=seconds,
+                          slices=None if slices is None else tuple(str(s) for s in slices),
+                          target=audio.get("target"), complement=audio.get("complement"))
+
+
 def scores_report(runs, pair_labels: dict | None = None) -> dict:
     """Full-quality scores in the shape of an evaluation report (``metrics.json``), one method per scored run:
     what :func:`vsep_core.presenter.score_table` turns into rows, as it does the analysis-rate scores.

@@ -293,23 +293,15 @@ class Outputs:
         dict
             Their relative paths, ``{"vocal": …, "instrumental": …}``.
         """
-        import soundfile as sf
-
-        from .full_quality import FullQualityRun
+        from .full_quality import run_from_wavs
 
         paths = self.full_quality_paths(label)
         for path, data in ((paths["vocal"], target_wav), (paths["instrumental"], complement_wav)):
             self._put(path, data)
             self.wav_count += 1
-        audio = {}
-        if keep_audio:
-            for part, data in (("target", target_wav), ("complement", complement_wav)):
-                audio[part], sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-        info = sf.info(io.BytesIO(target_wav))
-        self.full_quality[label] = FullQualityRun(
-            label=label, sr=int(info.samplerate), channels=int(info.channels), held_hz=held_hz, scores=scores,
-            files=(paths["vocal"], paths["instrumental"]), seconds=seconds, slices=_slices(slices),
-            target=audio.get("target"), complement=audio.get("complement"))
+        self.full_quality[label] = run_from_wavs(label, target_wav, complement_wav, held_hz=held_hz, scores=scores,
+                                                 seconds=seconds, slices=slices,
+                                                 files=(paths["vocal"], paths["instrumental"]), keep_audio=keep_audio)
         return paths
 
     def add_full_quality_inputs(self, mixture, target=None) -> None:
