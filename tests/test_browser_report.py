@@ -175,3 +175,35 @@ def test_the_report_download_shows_a_sign_of_work_until_it_arrives(tmp_path):
         context.close()
         browser.close()
     assert not outside, sorted(set(outside))
+
+
+def test_a_report_with_full_quality_of_a_20_second_stereo_song_stays_under_3_mb(tmp_path):
+    """The full-quality players (MP3 at the song's rate and channels) fit within the size rule: the players of
+    every N go first, then the full-quality complement's; the target's plays."""
+    import base64
+    import io
+
+    from stereo_support import stereo_pair
+    from vsep_core import api
+    from vsep_core.audio import prepare_pair
+    from vsep_core.full_quality import FullQualityRun
+
+    mixture, vocal, _ = stereo_pair(seconds=20.0)
+    settings = Settings(duration_s=None)
+    pair = prepare_pair(mixture, vocal=vocal, settings=settings, keep_audio=True)
+    truth = prepare_pair(mixture, vocal=vocal, settings=settings.replace(level="as_is"))
+    result = run_experiment(pair, settings, max_slices=8, keep_audio=True)
+    metrics = evaluate_experiment(result, truth, methods=["irm", "ibm", "mixture"])
+    best = result.best_progressive
+    found = api.full_quality(mixture, pair, settings, slices=best.slices, target=vocal)
+    est = found.estimate
+    run = FullQualityRun(label=str(best.n), sr=est.sr, channels=est.channels, scores=found.scores,
+                         slices=best.slices, target=est.frames(), complement=np.ascontiguousarray(est.complement_raw.T))
+    page = html_report(result, pair, metrics=metrics, full_quality=[run]).encode()
+    assert len(page) < 3_000_000
+    text = page.decode()
+    section = text[text.index("<h2>At full quality</h2>"):text.index("<h2>Final loss")]
+    (player,) = re.findall(r"src='data:audio/mpeg;base64,([A-Za-z0-9+/=]+)'", section)
+    info = sf.info(io.BytesIO(base64.b64decode(player)))
+    assert (info.samplerate, info.channels) == (44100, 2) and info.duration == pytest.approx(20.0, abs=0.1)
+    assert "One full-quality player was left out" in section and f"N = {best.n}, full quality (44100 Hz stereo)" in section

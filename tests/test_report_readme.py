@@ -179,8 +179,8 @@ def test_full_quality_joins_the_zip_its_readme_and_the_report(stereo_made):
     assert len(players) == 2
     info = sf.info(io.BytesIO(base64.b64decode(players[0])))
     assert (info.samplerate, info.channels) == (44100, 2)
-    # 96 kbit/s: about 12 kB a second of audio.
-    assert len(base64.b64decode(players[0])) == pytest.approx(found.estimate.n_samples / 44100 * 12_000, rel=0.15)
+    # 64 kbit/s: about 8 kB a second of audio.
+    assert len(base64.b64decode(players[0])) == pytest.approx(found.estimate.n_samples / 44100 * 8_000, rel=0.15)
 
 
 def test_without_full_quality_nothing_of_it_appears(stereo_made):

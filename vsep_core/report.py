@@ -528,13 +528,14 @@ REPORT_AUDIO_KBPS = 32
 #: greedy results always play; the players of every N are left out (their WAVs are in the ZIP) past this.
 REPORT_BUDGET_BYTES = 2_900_000
 
-#: The full-quality players' bit rate (MP3 at 32–48 kHz, stereo): enough to hear the air and the stereo image the
-#: analysis rate loses; a 20 s player is 240 kB. Below 32 kHz they play at :data:`REPORT_AUDIO_KBPS`.
-FULL_QUALITY_KBPS = 96
+#: The full-quality players' bit rate (MP3 at 32–48 kHz, stereo): the full band and the stereo image the analysis
+#: rate loses, in 160 kB for 20 s (so that the target's player fits the report's budget beside the others; the WAVs
+#: are with the report). Below 32 kHz they play at :data:`REPORT_AUDIO_KBPS`.
+FULL_QUALITY_KBPS = 64
 
 #: libsndfile's MP3 compression level for a bit rate (0 = highest bit rate, 1 = lowest; measured constant rates:
-#: 0.85 is 32 kbit/s at 22.05 kHz, 0.7778 is 96 kbit/s at 32–48 kHz).
-_MP3_LEVEL = {32: 0.85, 96: 0.7778}
+#: 0.85 is 32 kbit/s at 22.05 kHz, 0.8889 is 64 kbit/s at 32–48 kHz).
+_MP3_LEVEL = {32: 0.85, 64: 0.8889}
 
 
 def mp3_bytes(y: np.ndarray, sr: int, kbps: int = REPORT_AUDIO_KBPS) -> bytes:
@@ -577,9 +578,32 @@ def full_quality_player(y: np.ndarray, sr: int) -> tuple[bytes, str]:
     return mp3_bytes(y if y.shape[1] > 1 else y[:, 0], sr, kbps), "; ".join(notes)
 
 
-def _full_quality_html(runs, metrics: dict | None, pair: Pair, players: bool) -> str:
-    """The runs made at full quality: what they are, the featured run's players, and their scores as rows of the
-    one presenter (:func:`vsep_core.presenter.score_table`), beside the same runs' analysis-rate scores."""
+def full_quality_players(runs, pair: Pair) -> list[str]:
+    """The report's full-quality players of the first run that kept its audio: the target's, then the
+    complement's (HTML blocks; ``[]`` when no run kept its audio)."""
+    from .full_quality import run_title
+
+    names = labels(pair_target(pair.info))
+    featured = next((run for run in runs if run.target is not None), None)
+    if featured is None:
+        return []
+    blocks = []
+    for part, y in ((f"{names.target.capitalize()}, {run_title(featured.label)}", featured.target),
+                    (f"{names.complement.capitalize()} ({run_title(featured.label)})", featured.complement)):
+        if y is None:
+            continue
+        data, note = full_quality_player(y, featured.sr)
+        blocks.append(f"<div class='player'><b>{html.escape(part)}, full quality ({html.escape(featured.quality)})</b>"
+                      + (f" ({html.escape(note)})" if note else "")
+                      + "<br><audio controls preload='metadata' "
+                      f"src='data:audio/mpeg;base64,{base64.b64encode(data).decode()}'></audio></div>")
+    return blocks
+
+
+def _full_quality_html(runs, metrics: dict | None, pair: Pair, players=(), left_out: int = 0) -> str:
+    """The runs made at full quality: what they are, the ``players`` (:func:`full_quality_players`; ``left_out``:
+    how many were left out to keep the page small), and their scores as rows of the one presenter
+    (:func:`vsep_core.presenter.score_table`), beside the same runs' analysis-rate scores."""
     from .full_quality import run_title, scores_report
 
     if not runs:
@@ -589,16 +613,10 @@ def _full_quality_html(runs, metrics: dict | None, pair: Pair, players: bool) ->
     out = (f"<h2>At full quality</h2><p>The analysis listens to {pair.sr} Hz mono. Here the same learned EQ is applied "
            f"to the song file itself, at its own sample rate and channels (<b>{html.escape(qualities)}</b>), so it "
            "sounds as the song does; its WAVs come with this report (the files ending in "
-           "<code>_full_quality.wav</code>).</p>")
-    featured = next((run for run in runs if run.target is not None), None)
-    if players and featured is not None:
-        for part, y in ((f"{names.target.capitalize()}, {run_title(featured.label)}", featured.target),
-                        (f"{names.complement.capitalize()} ({run_title(featured.label)})", featured.complement)):
-            data, note = full_quality_player(y, featured.sr)
-            out += (f"<div class='player'><b>{html.escape(part)}, full quality ({html.escape(featured.quality)})</b>"
-                    + (f" ({html.escape(note)})" if note else "")
-                    + "<br><audio controls preload='metadata' "
-                    f"src='data:audio/mpeg;base64,{base64.b64encode(data).decode()}'></audio></div>")
+           "<code>_full_quality.wav</code>).</p>" + "".join(players))
+    if left_out:
+        out += (f"<p class='note'>{'One full-quality player was' if left_out == 1 else 'The full-quality players were'}"
+                " left out: this page would be too large to send. The WAVs are with this report.</p>")
     report = scores_report(runs, (metrics or {}).get("pair", {}).get("labels")
                            or {"vocal": names.target, "instrumental": names.complement})
     if not report["methods"]:
@@ -859,8 +877,9 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
         A joint matching of the same pair and settings (:func:`vsep_core.api.joint_matching`): it plays beside
         the greedy results (its scores are in ``metrics`` when they were added: :func:`vsep_core.evaluate.with_methods`).
     full_quality : sequence of FullQualityRun, optional
-        Runs made at full quality (:attr:`Outputs.full_quality`): their scores (one presenter's rows) and the first
-        one's players that kept its audio (MP3, :data:`FULL_QUALITY_KBPS`), always kept within the budget.
+        Runs made at full quality (:attr:`Outputs.full_quality`): their scores (one presenter's rows) and the players
+        of the first that kept its audio (MP3, :data:`FULL_QUALITY_KBPS`), within the budget after the players of
+        every N.
     """
     from .glossary import counted
 
@@ -893,7 +912,8 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
         + (" · <b>★ lowest loss</b>" if run is best else "") + f"<br>{_audio_tag(run.estimate.vocal, pair.sr)}</div>"
         for run in per_n_runs)
     metrics_html = _metrics_html(metrics) if metrics else ""
-    full_html = _full_quality_html(list(full_quality), metrics, pair, with_audio)
+    full_quality = list(full_quality)
+    full_players = full_quality_players(full_quality, pair) if with_audio else []
 
     loss_rows = [(r.n, ", ".join(VIEWS_BY_NAME[s].label for s in r.slices), f"{r.final_loss:.4f}")
                  for r in result.progressive]
@@ -908,7 +928,7 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
     settings_note = ("Research-default settings (the research code’s numbers)." if result.settings.is_seed_compatible
                      else "Some settings differ from the research code’s (marked under Settings).")
 
-    def page(listen: str) -> str:
+    def page(listen: str, full_html: str = "") -> str:
         return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
@@ -934,15 +954,25 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
 </body></html>"""
 
     if not audio:
-        return page("<p>Published without audio: the scores and charts only.</p>")
+        return page("<p>Published without audio: the scores and charts only.</p>",
+                    _full_quality_html(full_quality, metrics, pair))
     per_n_heading = (f"<h3>Extracted {html.escape(names.target)} for every N</h3><p>The progressive run over the "
                      "first N slices, then the polish; peak-normalised, as the research code saved them.</p>")
-    with_every_n = page(audio + (per_n_heading + "<div class='grid'>" + per_n + "</div>" if per_n else ""))
-    if len(with_every_n.encode()) <= budget_bytes or not per_n:
-        return with_every_n
     listed = _table(["N", "loss", "file in the ZIP"],
                     [(run.n, f"{run.final_loss:.2f}" + (" ★ lowest loss" if run is best else ""),
                       run_wav_paths(str(run.n), names.name)["vocal"]) for run in per_n_runs])
-    return page(audio + per_n_heading.replace("</p>", f" Their players would make this page too large to send "
-                                                      f"(over {budget_bytes / 1e6:.1f} MB): each is in the ZIP, "
-                                                      f"in its folder (N_slices).</p>") + listed)
+    every_n = per_n_heading + "<div class='grid'>" + per_n + "</div>" if per_n else ""
+    without_every_n = (per_n_heading.replace("</p>", f" Their players would make this page too large to send "
+                                                     f"(over {budget_bytes / 1e6:.1f} MB): each is in the ZIP, "
+                                                     f"in its folder (N_slices).</p>") + listed) if per_n else ""
+    # Within the budget, in this order: the players of every N go first, then the full-quality complement's, then
+    # the full-quality target's (their WAVs are with the report). The mixture, the target and the results play.
+    choices = [(every_n, len(full_players))] if per_n else []
+    choices += [(without_every_n, n) for n in range(len(full_players), -1, -1)]
+    made = ""
+    for listen, kept in choices:
+        made = page(audio + listen, _full_quality_html(full_quality, metrics, pair, full_players[:kept],
+                                                       left_out=len(full_players) - kept))
+        if len(made.encode()) <= budget_bytes:
+            break
+    return made
