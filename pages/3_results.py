@@ -122,7 +122,7 @@ elif source is not None:
                 st.download_button("WAV", lambda: files[path], file_name=path.replace("/", "_"), mime="audio/wav",
                                    key=f"dl_{key}", icon=":material/download:", on_click="ignore")
 
-        top = st.columns(3)
+        top = st.columns(3, vertical_alignment="bottom")  # a wrapped label never lowers one player
         player("Mixture (analysed segment)", "1_slices/mixture.wav", "mixture", top[0])
         player(f"Target: the true {names.target}", "1_slices/target.wav", "target", top[1])
         best = result.best_progressive
@@ -156,14 +156,14 @@ elif source is not None:
         per_row = 3  # wide enough players to seek in
         runs = result.progressive
         for start in range(0, len(runs), per_row):
-            cols = st.columns(per_row)
+            cols = st.columns(per_row, vertical_alignment="bottom")
             for col, run in zip(cols, runs[start:start + per_row]):
                 mark = "".join(f" {m}" for m in marks.get(f"N={run.n}", [])) or (" ★ lowest loss" if run is best else "")
                 player(f"N = {run.n} · loss {run.final_loss:.1f}{mark}", wav_paths(str(run.n))["vocal"],
                        f"vocal_{run.n}", col)
         if result.greedy is not None:
             st.markdown("##### Greedy search")
-            cols = st.columns(per_row)
+            cols = st.columns(per_row, vertical_alignment="bottom")
             player(f"Greedy order ({len(result.greedy.sequence)} slices) · loss {result.greedy.loss:.1f}"
                    + "".join(f" {m}" for m in marks.get("greedy", [])),
                    wav_paths("greedy")["vocal"], "vocal_greedy", cols[0])
@@ -177,7 +177,7 @@ elif source is not None:
             st.caption("The greedy search was run with other settings; run it again to add it here.")
         if joint_run is not None:
             st.markdown("##### Joint matching (run on Optimise)")
-            cols = st.columns(per_row)
+            cols = st.columns(per_row, vertical_alignment="bottom")
             player("Joint matching · every window learned at once" + "".join(f" {m}" for m in marks.get("joint", [])),
                    f"joint/extracted_{names.target_file}.wav", "vocal_joint", cols[0])
             player(f"Joint {names.complement} estimate", f"joint/extracted_{names.complement_file}.wav",

@@ -91,7 +91,7 @@ def _players(got: dict, names, file_stem: str, key: str) -> str:
     """The target's and the complement's full-quality players and downloads, side by side; returns the quality
     ("44100 Hz stereo")."""
     quality = f"{got['sr']} Hz {channels_word(got['channels'])}"
-    left, right = st.columns(2)
+    left, right = st.columns(2, vertical_alignment="bottom")  # a wrapped label never lowers one player
     for col, part, label, data in ((left, "target", f"{names.target.capitalize()} at full quality ({quality})",
                                     got["target_wav"]),
                                    (right, "complement", f"{names.complement.capitalize()} at full quality "
@@ -190,9 +190,10 @@ def _draw(got, chosen, run, pair, names, source, settings, metrics, quick) -> No
         how = got["scores"]["channel_scoring"]
         st.caption(f"The {names.owns} scores, measured the same way at both rates (higher is better), against "
                    f"your {names.target} file at {got['sr']} Hz: "
-                   + ("each channel scored on its own and the figures averaged." if how.startswith("per channel")
+                   + ("one channel (mono)." if got["channels"] == 1 else
+                      "each channel scored on its own and the figures averaged." if how.startswith("per channel")
                       else "mixed to mono first, because the target file and the mixture have different "
-                           "channels." if got["channels"] > 1 else "one channel.")
+                           "channels.")
                    + ("" if analysed else " This run is not in the analysis-rate table (it scores the lowest-loss "
                                           "run, the largest N and the greedy runs)."))
     else:
