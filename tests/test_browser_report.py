@@ -134,16 +134,13 @@ SIGNS_JS = """() => {
 }"""
 
 
-def test_the_report_download_shows_a_sign_of_work_until_it_arrives(tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_the_report_download_shows_a_sign_of_work_until_it_arrives(browser, tmp_path):
     def act(page, action, timeout: float = 60) -> None:
         before = run_count(page)
         action()
         wait_for_run(page, before, timeout)
 
-    with Server(log_path=tmp_path / "streamlit.log") as server, sync_playwright() as p:
-        browser = launch(p)
+    with Server(log_path=tmp_path / "streamlit.log") as server:
         context = browser.new_context(viewport=DESK, accept_downloads=True)
         context.set_default_timeout(120_000)
         outside = block_outside_requests(context)
@@ -173,7 +170,6 @@ def test_the_report_download_shows_a_sign_of_work_until_it_arrives(tmp_path):
         page.wait_for_function("() => !document.querySelector('.st-key-dl_html button').disabled", timeout=30_000)
         assert page.locator(".st-key-dl_html [data-testid=stSpinnerIcon]").count() == 0
         context.close()
-        browser.close()
     assert not outside, sorted(set(outside))
 
 

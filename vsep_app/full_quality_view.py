@@ -146,8 +146,8 @@ def full_quality_section(source, settings, pair, result, names, *, metrics: dict
     made = {"label": next(label for label, r in result.labelled_runs() if r is run), "slices": tuple(run.slices),
             "made": got}
     _draw(got, chosen, run, pair, names, source, settings, metrics, quick)
-    st.caption("The ZIP and the report under *Take it with you* include this run at full quality, and so does a "
-               "result you share.")
+    st.caption("The ZIP and the report (downloads below) include this run at full quality, and so does a result "
+               "you share.")
     return made
 
 
