@@ -63,7 +63,7 @@ def shoot(page, name: str, out: Path, max_height: int) -> list[Path]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
-    parser.add_argument("--max-height", type=int, default=6000, help="tallest screenshot in pixels (default 6000)")
+    parser.add_argument("--max-height", type=int, default=10000, help="tallest screenshot in pixels (default 10000)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
