@@ -7,6 +7,8 @@ the mixture's magnitude in dB (the first pass's working matrix), its phase
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,7 +61,12 @@ class Analysis:
         return self.mixture_db.shape[0]
 
 
-def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progress = None) -> Analysis:
+#: From this many windows on, the views are fingerprinted on several threads (below it, thread overhead wins).
+THREADED_FROM_WINDOWS = 1024
+
+
+def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progress = None,
+            workers: int | None = None) -> Analysis:
     """STFT the pair and compute the fingerprint targets of ``views``.
 
     Parameters
@@ -70,6 +77,9 @@ def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progr
     views : sequence of str
         Views to fingerprint; the raw view is always included (the polish).
     progress : callable(fraction, label), optional
+    workers : int, optional
+        Threads fingerprinting the views (default: two for long inputs, one
+        for short ones). The result does not depend on it.
 
     Returns
     -------
@@ -100,15 +110,29 @@ def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progr
     mixture_db = amplitude_to_db(mix_mag, top_db=settings.top_db)
     n_windows = mixture_db.shape[1]
 
-    targets, target_windows = {}, {}
-    for i, name in enumerate(names):
-        report(progress, (i + 1) / (len(names) + 1), f"Fingerprinting {name}")
+    def fingerprint(name: str) -> np.ndarray:
         t = target_profiles_db(compute_view(voc_mag, name), settings)
         if VIEWS_BY_NAME[name].is_pooled and settings.pooled_windows == "expand":
             t = np.ascontiguousarray(np.repeat(t, 2, axis=1)[:, :n_windows])
-        target_windows[name] = t.shape[1]
         t.setflags(write=False)
-        targets[name] = t
+        return t
+
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 2) if n_windows >= THREADED_FROM_WINDOWS else 1
+    targets, target_windows = {}, {}
+    # Each view on its own (the filters, the interpolation and numpy's big ufuncs release the GIL):
+    # submitted at once, collected in order, so progress comes from this thread and the result is the same.
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        pending = [pool.submit(fingerprint, name) if pool is not None else None for name in names]
+        for i, (name, future) in enumerate(zip(names, pending)):
+            report(progress, (i + 1) / (len(names) + 1), f"Fingerprinting {name}")
+            t = fingerprint(name) if future is None else future.result()
+            target_windows[name] = t.shape[1]
+            targets[name] = t
+    finally:  # after an error or a cancelled progress: drop what has not started
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     report(progress, 1.0, "Fingerprints ready")
     mixture_db.setflags(write=False)
     return Analysis(settings=settings, hop_length=hop, n_samples=len(pair.mixture), mixture_db=mixture_db,
