@@ -101,29 +101,36 @@ def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progr
         if name not in VIEWS_BY_NAME:
             raise VsepError(f"Unknown view {name!r}.")
     hop = settings.hop_for(len(pair.mixture))
-    report(progress, 0.0, "STFT of the mixture and the vocal")
-    mix_mag, phase = magphase(stft(pair.mixture, settings, hop_length=hop))
-    voc_mag = np.abs(stft(pair.vocal, settings, hop_length=hop))  # magphase's magnitude; no phase needed
-    # The STFT is frames-first in memory (Fortran order, as librosa's); every later step reads whole
-    # rows (bins), so go C order once.
-    mix_mag, voc_mag = np.ascontiguousarray(mix_mag), np.ascontiguousarray(voc_mag)
-    mixture_db = amplitude_to_db(mix_mag, top_db=settings.top_db)
-    n_windows = mixture_db.shape[1]
-
-    def fingerprint(name: str) -> np.ndarray:
-        t = target_profiles_db(compute_view(voc_mag, name), settings)
-        if VIEWS_BY_NAME[name].is_pooled and settings.pooled_windows == "expand":
-            t = np.ascontiguousarray(np.repeat(t, 2, axis=1)[:, :n_windows])
-        t.setflags(write=False)
-        return t
-
     if workers is None:
-        workers = min(os.cpu_count() or 1, 2) if n_windows >= THREADED_FROM_WINDOWS else 1
-    targets, target_windows = {}, {}
-    # Each view on its own (the filters, the interpolation and numpy's big ufuncs release the GIL):
-    # submitted at once, collected in order, so progress comes from this thread and the result is the same.
+        workers = min(os.cpu_count() or 1, 2) if 1 + len(pair.mixture) // hop >= THREADED_FROM_WINDOWS else 1
+    # The STFTs, filters, interpolation and numpy's big ufuncs release the GIL: the vocal's STFT runs beside the
+    # mixture's, then each view on its own; submitted at once, collected in order, so progress comes from this
+    # thread and the result is the same.
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
+        report(progress, 0.0, "STFT of the mixture and the vocal")
+
+        def vocal_magnitude() -> np.ndarray:  # magphase's magnitude; no phase needed
+            return np.ascontiguousarray(np.abs(stft(pair.vocal, settings, hop_length=hop)))
+
+        voc_later = pool.submit(vocal_magnitude) if pool is not None else None
+        mix_mag, phase = magphase(stft(pair.mixture, settings, hop_length=hop))
+        # The STFT is frames-first in memory (Fortran order, as librosa's); every later step reads whole
+        # rows (bins), so go C order once.
+        mix_mag = np.ascontiguousarray(mix_mag)
+        mixture_db = amplitude_to_db(mix_mag, top_db=settings.top_db)
+        del mix_mag
+        voc_mag = vocal_magnitude() if voc_later is None else voc_later.result()
+        n_windows = mixture_db.shape[1]
+
+        def fingerprint(name: str) -> np.ndarray:
+            t = target_profiles_db(compute_view(voc_mag, name), settings)
+            if VIEWS_BY_NAME[name].is_pooled and settings.pooled_windows == "expand":
+                t = np.ascontiguousarray(np.repeat(t, 2, axis=1)[:, :n_windows])
+            t.setflags(write=False)
+            return t
+
+        targets, target_windows = {}, {}
         pending = [pool.submit(fingerprint, name) if pool is not None else None for name in names]
         for i, (name, future) in enumerate(zip(names, pending)):
             report(progress, (i + 1) / (len(names) + 1), f"Fingerprinting {name}")
