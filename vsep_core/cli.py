@@ -490,7 +490,7 @@ def _warm_in_background(*, plots: bool):
     """Start loading the compiled loops (and the plots' library) on a thread, while the main one decodes.
 
     A fresh process spends seconds on these (numba loads each loop from its
-    cache; plotly's import is large) before the first window is analysed;
+    cache; plotly's import is large and its template is built on first use);
     decoding runs outside the GIL, so the two overlap. Errors are left to
     the main thread, which meets the same steps again and reports them.
     """
@@ -502,7 +502,9 @@ def _warm_in_background(*, plots: bool):
 
             warm_up()
             if plots:
-                from . import plots as _  # noqa: F401
+                from .plots import load_template
+
+                load_template()
         except Exception:  # noqa: BLE001 - only a head start: the main thread repeats and reports it
             pass
 
