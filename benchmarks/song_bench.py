@@ -135,17 +135,18 @@ def before_tree(ref: str) -> tuple[Path, str]:
     return folder, commit
 
 
-def timed(tree: Path, args: list[str], out: Path) -> tuple[float, float]:
-    """Wall seconds and peak resident MB of ``python -m vsep_core ARGS`` in a new process, from ``tree``."""
+def timed(tree: Path, args: list[str], out: Path) -> tuple[float, float, float]:
+    """Wall seconds, peak resident MB and CPU seconds (user + system) of ``python -m vsep_core ARGS`` in a new
+    process, from ``tree``. On a loaded machine the CPU seconds show the work done; the wall, the waiting too."""
     if out.exists():
         shutil.rmtree(out) if out.is_dir() else out.unlink()
-    cmd = ["/usr/bin/time", "-f", "%e %M", sys.executable, "-m", "vsep_core", *args]
+    cmd = ["/usr/bin/time", "-f", "%e %M %U %S", sys.executable, "-m", "vsep_core", *args]
     env = {**os.environ, "PYTHONPATH": str(tree)}
     done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"song_bench: {' '.join(args[:1])} failed in {tree}:\n{done.stderr[-2000:]}")
-    wall, peak_kb = done.stderr.strip().splitlines()[-1].split()
-    return float(wall), int(peak_kb) / 1024
+    wall, peak_kb, user, system = done.stderr.strip().splitlines()[-1].split()
+    return float(wall), int(peak_kb) / 1024, float(user) + float(system)
 
 
 def workloads(song: dict, out: Path, do_cli: bool, do_evaluate: bool) -> dict[str, list[str]]:
@@ -176,21 +177,25 @@ def compare(song: dict, before: Path, reps: int, do_cli: bool, do_evaluate: bool
         for tree in trees.values():  # untimed: numba's compiled loops, the page cache
             timed(tree, warm, out / ("results" if first[0] == "run" else "ev.json"))
         for name, args in jobs.items():
-            row = {label: {"wall_s": [], "peak_mb": []} for label in trees}
+            row = {label: {"wall_s": [], "peak_mb": [], "cpu_s": []} for label in trees}
             load = []
             for _ in range(reps):
                 for label, tree in trees.items():
                     load.append(os.getloadavg()[0])
-                    wall, peak = timed(tree, args, out / ("results" if args[0] == "run" else "ev.json"))
+                    wall, peak, cpu = timed(tree, args, out / ("results" if args[0] == "run" else "ev.json"))
                     row[label]["wall_s"].append(wall)
                     row[label]["peak_mb"].append(peak)
+                    row[label]["cpu_s"].append(cpu)
             old, new = min(row["before"]["wall_s"]), min(row["now"]["wall_s"])
             row["ratio"] = old / new
             row["load"] = [min(load), max(load)]
             figures[name] = row
             target = next((t for key, t in TARGETS.items() if name.startswith(key)), None)
+            cpu_old, cpu_new = min(row["before"]["cpu_s"]), min(row["now"]["cpu_s"])
+            row["cpu_ratio"] = cpu_old / cpu_new
             print(f"{name:34s} before {old:6.2f} s {max(row['before']['peak_mb']):6.0f} MB | now {new:6.2f} s "
-                  f"{max(row['now']['peak_mb']):6.0f} MB | {row['ratio']:4.2f}x | load {load[0]:.1f}–{max(load):.1f}"
+                  f"{max(row['now']['peak_mb']):6.0f} MB | {row['ratio']:4.2f}x | CPU {cpu_old:.1f} → {cpu_new:.1f} s "
+                  f"({row['cpu_ratio']:4.2f}x) | load {load[0]:.1f}–{max(load):.1f}"
                   + (f" | target < {target:g} s: {'met' if new < target else 'not met'}" if target else ""),
                   flush=True)
     return figures
