@@ -7,7 +7,6 @@ the mixture's magnitude in dB (the first pass's working matrix), its phase
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -61,12 +60,8 @@ class Analysis:
         return self.mixture_db.shape[0]
 
 
-#: From this many windows on, the views are fingerprinted on several threads (below it, thread overhead wins).
-THREADED_FROM_WINDOWS = 1024
-
-
 def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progress = None,
-            workers: int | None = None) -> Analysis:
+            workers: int = 1) -> Analysis:
     """STFT the pair and compute the fingerprint targets of ``views``.
 
     Parameters
@@ -77,9 +72,10 @@ def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progr
     views : sequence of str
         Views to fingerprint; the raw view is always included (the polish).
     progress : callable(fraction, label), optional
-    workers : int, optional
-        Threads fingerprinting the views (default: two for long inputs, one
-        for short ones). The result does not depend on it.
+    workers : int
+        Threads for the vocal's STFT and the views (default 1). The result
+        does not depend on it. Two gave no speed-up on the shared 2-core
+        machine (load 3-13) and cost ~60 MB on a 3-minute song (BENCHMARKS.md, issue #19).
 
     Returns
     -------
@@ -101,8 +97,6 @@ def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progr
         if name not in VIEWS_BY_NAME:
             raise VsepError(f"Unknown view {name!r}.")
     hop = settings.hop_for(len(pair.mixture))
-    if workers is None:
-        workers = min(os.cpu_count() or 1, 2) if 1 + len(pair.mixture) // hop >= THREADED_FROM_WINDOWS else 1
     # The STFTs, filters, interpolation and numpy's big ufuncs release the GIL: the vocal's STFT runs beside the
     # mixture's, then each view on its own; submitted at once, collected in order, so progress comes from this
     # thread and the result is the same.

@@ -465,7 +465,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main_run(args) -> int:
     """``run``: everything validated first, then written into a staging folder moved into place at the end."""
-    from .staging import check_out_dir
+    from .api import score_experiment, seed_experiment
+    from .audio import prepare_pair
+    from .progress import TerminalProgress, scaled
+    from .report import Outputs, summary_table
+    from .staging import StagedFolder, check_out_dir
 
     if args.method == "joint":
         return main_run_joint(args)
@@ -479,48 +483,6 @@ def main_run(args) -> int:
     settings, order, max_slices = _checked_settings(args, "run")
     runs = _checked_write(args, max_slices)
     target = check_out_dir(args.out)
-    warm = _warm_in_background(plots=not args.no_plots)
-    try:
-        return _run_seed(args, settings, order, max_slices, runs, target, t0)
-    finally:
-        warm.join()
-
-
-def _warm_in_background(*, plots: bool):
-    """Start loading the compiled loops (and the plots' library) on a thread, while the main one decodes.
-
-    A fresh process spends seconds on these (numba loads each loop from its
-    cache; plotly's import is large and its template is built on first use);
-    decoding runs outside the GIL, so the two overlap. Errors are left to
-    the main thread, which meets the same steps again and reports them.
-    """
-    import threading
-
-    def warm() -> None:
-        try:
-            from .experiment import warm_up
-
-            warm_up()
-            if plots:
-                from .plots import load_template
-
-                load_template()
-        except Exception:  # noqa: BLE001 - only a head start: the main thread repeats and reports it
-            pass
-
-    thread = threading.Thread(target=warm, name="vsep-warm-up", daemon=True)
-    thread.start()
-    return thread
-
-
-def _run_seed(args, settings, order, max_slices: int, runs, target, t0: float) -> int:
-    """``run``'s seed workload, after its arguments and output place were checked."""
-    from .api import score_experiment, seed_experiment
-    from .audio import prepare_pair
-    from .progress import TerminalProgress, scaled
-    from .report import Outputs, summary_table
-    from .staging import StagedFolder
-
     with StagedFolder(target) as staged:
         # A report or scores keep every run's audio in memory: the engine's workload limit for that applies.
         keep_audio = args.report or args.metrics

@@ -32,16 +32,7 @@ MAGMA = _colorscale("Magma")
 
 #: Largest heatmap drawn, in cells (rows × columns), before reduction.
 MAX_ROWS, MAX_COLS = 256, 400
-#: The figures' plotly template.
-TEMPLATE = "plotly_white"
-_LAYOUT = dict(template=TEMPLATE, margin=dict(l=50, r=20, t=50, b=40))
-
-
-def load_template() -> None:
-    """Load :data:`TEMPLATE` now: plotly builds a template on its first use (a second), not at import."""
-    import plotly.io as pio
-
-    pio.templates[TEMPLATE]
+_LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=50, b=40))
 
 
 def reduce_for_display(matrix: np.ndarray, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS,

@@ -10,7 +10,6 @@ bring estimates back to the files' true scale (:func:`to_true_scale`).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -198,23 +197,6 @@ class _Side:
         return _resampled(decoded.samples[0], decoded.sr, settings)
 
 
-def _segments(first: _Side, second: _Side, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """Both sides' segments; two files are decoded at once (each decoder, libsndfile's reads or an ffmpeg or
-    MP3 child, works outside the GIL). An error is the first side's when both fail, as one after the other."""
-    if first.decoded is not None or second.decoded is not None or (os.cpu_count() or 1) < 2:
-        return first.segment(settings), second.segment(settings)
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vsep-decode") as pool:
-        later = pool.submit(second.segment, settings)
-        try:
-            ours = first.segment(settings)
-        except BaseException:
-            later.cancel()
-            raise
-        return ours, later.result()
-
-
 def check_workload(segment_s: float, settings: Settings, *, max_segment_s: float | None = None,
                    keep_audio: bool = False) -> None:
     """Refuse an analysis whose size (windows × bins) would take the process past its memory budget.
@@ -318,7 +300,8 @@ def prepare_pair(
         check_workload(available if settings.duration_s is None else min(settings.duration_s, available),
                        settings, max_segment_s=max_segment_s, keep_audio=keep_audio)
 
-    mix, other = _segments(mix_side, other_side, settings)
+    mix = mix_side.segment(settings)
+    other = other_side.segment(settings)
     n = min(len(mix), len(other))  # equal to within a frame (checked above)
     mix, other = mix[:n], other[:n]
     # Again on what was decoded: a container that gave no length skipped the check above.
