@@ -1,12 +1,27 @@
-"""Whole-song benchmark (issue #11): the CLI's ``run`` and the dashboard on a 3-minute song.
+"""Whole-song benchmark (issues #11, #19): the CLI's ``run``, ``evaluate`` and the dashboard on a 3-minute song.
 
-    .venv/bin/python benchmarks/song_bench.py --cli          # run --duration all, 18 slices + greedy
-    .venv/bin/python benchmarks/song_bench.py --dashboard    # the same song in the dashboard, real Chromium
+    .venv/bin/python benchmarks/song_bench.py --cli --evaluate        # this tree beside main, in one run
+    .venv/bin/python benchmarks/song_bench.py --cli --before-ref HEAD~3
+    .venv/bin/python benchmarks/song_bench.py --dashboard             # the same song in the dashboard, real Chromium
+
+The song is what users have: 3 minutes of 44.1 kHz stereo, as MP3 and as FLAC
+(decoding and resampling included). Its instrumental is two tracks of Debian's
+``hyperrogue-music`` (GPL, Ogg Vorbis 44.1 kHz stereo, ``apt-get install
+hyperrogue-music``), one after the other; its vocal is espeak-ng speech (the
+same words in two voices, panned apart); the mixture is their sum. It is built
+once with ffmpeg and kept in ``benchmarks/.song_cache/`` (ignored by git).
 
 ``--cli`` times ``python -m vsep_core run --duration all --slices 18 --greedy`` in a
 new process each time (start-up, decoding, plots and the WAVs included; ``/usr/bin/time``
-gives the wall time and peak memory) for each ``--write`` choice: every file (40 WAVs),
-``best,greedy`` and ``--no-audio``.
+gives the wall time and peak memory), with every WAV (40 files) and with ``--no-audio``,
+for the MP3 and the FLAC pair. ``--evaluate`` times ``python -m vsep_core evaluate
+--duration all`` (every method) the same way, on the FLAC pair.
+
+Every figure is measured twice in the same run: for the previous tree (``git archive``
+of ``--before-ref``, default ``main``, unpacked into the cache and run with the same
+Python) and for this tree, one after the other, and printed side by side with the
+ratio old / new and the machine's load average. On a shared machine the ratio is what
+holds. Each tree runs once untimed first (numba builds or loads its compiled loops).
 
 ``--dashboard`` starts ``streamlit run serve.py`` (fresh, ``VSEP_MAX_SEGMENT_S=360`` — the
 dashboard refuses segments over 50 s by default, for the memory of a shared server —
@@ -16,8 +31,6 @@ the page drawn; *Slices* → the vocal's 19 heatmaps drawn; *Run both* with N = 
 searches done; *Results* → the first score on screen, and every score. The server's
 peak resident memory is sampled throughout.
 
-The song is the bundled samples' vocals and mixtures, one after another, repeated to
-180 s (22050 Hz mono), as ``browser_bench.py`` makes it.
 """
 
 from __future__ import annotations
@@ -26,44 +39,197 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO / "tests"))
 
-#: Issue #11's targets.
-CLI_TARGET_S, CLI_TARGET_MB = 10.0, 1500.0
-DASHBOARD_TARGETS = {"load": 3.0, "slices": 3.0, "run": 10.0, "first score": 5.0, "every score": 30.0}
+CACHE = REPO / "benchmarks" / ".song_cache"
+MUSIC = Path("/usr/share/hyperrogue/music")
+#: The instrumental: these tracks one after the other, cut to SONG_S.
+TRACKS = ("hr3-hell.ogg", "hr3-laboratory.ogg")
+SONG_S = 180.0
+SR = 44100
+SPEECH = (
+    "The quick brown fox jumps over the lazy dog. A demo is a song, not four seconds. "
+    "Every window of the spectrogram carries a fingerprint of the voice, and the engine learns "
+    "an equaliser that moves the mixture toward it, slice after slice, until the loss stops falling. "
+    "Sing a song of sixpence, a pocket full of rye, four and twenty blackbirds baked in a pie. "
+    "When the pie was opened the birds began to sing; was not that a dainty dish to set before the king? "
+)
+
+#: Issue #19's targets (seconds, megabytes), this 2-core machine, quiet.
+TARGETS = {"run, every WAV": 5.0, "run --no-audio": 3.0, "evaluate, every method": 20.0}
+EVALUATE_TARGET_MB = 1500.0
 
 
-def cli(song: tuple[Path, Path], reps: int) -> dict:
-    """Wall time and peak memory of ``run`` in a fresh process, per ``--write`` choice."""
-    choices = {"every file (40 WAVs)": [], "--write best,greedy": ["--write", "best,greedy"],
-               "--no-audio": ["--no-audio"]}
-    out = {}
+# --- the song ---------------------------------------------------------------------------
+
+def _decode(path: Path, seconds: float | None = None) -> np.ndarray:
+    """``path`` as float32 (frames, 2) at 44.1 kHz, by ffmpeg."""
+    cmd = ["ffmpeg", "-v", "error", "-i", str(path), *(["-t", str(seconds)] if seconds else []),
+           "-f", "f32le", "-ac", "2", "-ar", str(SR), "-"]
+    raw = subprocess.run(cmd, capture_output=True, check=True).stdout
+    return np.frombuffer(raw, dtype=np.float32).reshape(-1, 2)
+
+
+def _speech(folder: Path) -> np.ndarray:
+    """SONG_S of espeak-ng speech, two voices panned left and right, (frames, 2) float32 at 44.1 kHz."""
+    n = int(SONG_S * SR)
+    voices = []
+    for voice, speed in (("en", 150), ("en-us+f3", 165)):
+        wav = folder / f"speech_{voice.replace('+', '_')}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), SPEECH * 12], check=True)
+        mono = _decode(wav)[:, 0]
+        reps = -(-n // len(mono))
+        voices.append(np.tile(mono, reps)[:n])
+    left, right = voices
+    return np.stack([0.8 * left + 0.3 * right, 0.3 * left + 0.8 * right], axis=1).astype(np.float32)
+
+
+def make_song() -> dict[str, tuple[Path, Path]]:
+    """The cached song pair: ``{"mp3": (mixture, vocal), "flac": (mixture, vocal)}`` (built once)."""
+    pairs = {ext: (CACHE / f"mixture.{ext}", CACHE / f"vocal.{ext}") for ext in ("mp3", "flac")}
+    if all(p.exists() for pair in pairs.values() for p in pair):
+        return pairs
+    missing = [t for t in TRACKS if not (MUSIC / t).exists()]
+    if missing or not shutil.which("espeak-ng") or not shutil.which("ffmpeg"):
+        sys.exit("song_bench: needs ffmpeg, espeak-ng and Debian's hyperrogue-music "
+                 "(apt-get install ffmpeg espeak-ng hyperrogue-music)")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    n = int(SONG_S * SR)
     with tempfile.TemporaryDirectory() as tmp:
-        for label, extra in choices.items():
-            walls, peaks = [], []
-            for _ in range(reps):
-                cmd = ["/usr/bin/time", "-f", "%e %M", sys.executable, "-m", "vsep_core", "run",
-                       "--mixture", str(song[0]), "--vocal", str(song[1]), "--duration", "all", "--slices", "18",
-                       "--greedy", "--quiet", "--out", str(Path(tmp) / "results"), *extra]
-                done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True)
-                wall, peak_kb = done.stderr.strip().splitlines()[-1].split()
-                walls.append(float(wall))
-                peaks.append(int(peak_kb) / 1024)
-                summary = json.loads((Path(tmp) / "results" / "summary.json").read_text())
-                wavs = len(list((Path(tmp) / "results").rglob("*.wav")))
-            out[label] = {"wall_s": walls, "peak_mb": peaks, "wavs": wavs, "timings_s": summary["timings_s"]}
-            print(f"run {label}: wall {', '.join(f'{w:.2f}' for w in walls)} s, peak "
-                  f"{max(peaks):.0f} MB, {wavs} WAVs, engine {summary['timings_s']}", flush=True)
-    return out
+        music = np.concatenate([_decode(MUSIC / t) for t in TRACKS])[:n]
+        vocal = _speech(Path(tmp))
+        music *= 0.5 / np.abs(music).max()
+        vocal *= 0.4 / np.abs(vocal).max()
+        mixture = music + vocal
+        for name, signal in (("mixture", mixture), ("vocal", vocal)):
+            raw = Path(tmp) / f"{name}.f32"
+            signal.astype(np.float32).tofile(raw)
+            for ext, codec in (("mp3", ["-c:a", "libmp3lame", "-b:a", "192k"]), ("flac", ["-c:a", "flac"])):
+                subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "f32le", "-ar", str(SR), "-ac", "2",
+                                "-i", str(raw), *codec, str(CACHE / f"{name}.{ext}")], check=True)
+    return pairs
 
+
+# --- the two trees ----------------------------------------------------------------------
+
+def before_tree(ref: str) -> tuple[Path, str]:
+    """``ref`` of this repository unpacked (git archive) into the cache, kept per commit."""
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    folder = CACHE / f"tree-{commit[:12]}"
+    if not (folder / "vsep_core").is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", commit], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder, commit
+
+
+def timed(tree: Path, args: list[str], out: Path) -> tuple[float, float, float]:
+    """Wall seconds, peak resident MB and CPU seconds (user + system) of ``python -m vsep_core ARGS`` in a new
+    process, from ``tree``. On a loaded machine the CPU seconds show the work done; the wall, the waiting too."""
+    if out.exists():
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    cmd = ["/usr/bin/time", "-f", "%e %M %U %S", sys.executable, "-m", "vsep_core", *args]
+    # Bytecode written and read, as in a user's install (a CI or agent shell may set PYTHONDONTWRITEBYTECODE,
+    # and then every process compiles vsep_core's 50 modules again, ~0.5 s); the untimed first run writes it.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(tree)
+    done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"song_bench: {' '.join(args[:1])} failed in {tree}:\n{done.stderr[-2000:]}")
+    wall, peak_kb, user, system = done.stderr.strip().splitlines()[-1].split()
+    return float(wall), int(peak_kb) / 1024, float(user) + float(system)
+
+
+def workloads(song: dict, out: Path, do_cli: bool, do_evaluate: bool) -> dict[str, list[str]]:
+    """Each figure's name → the command's arguments."""
+    jobs = {}
+    if do_cli:
+        for ext, (mixture, vocal) in song.items():
+            base = ["run", "--mixture", str(mixture), "--vocal", str(vocal), "--duration", "all", "--slices", "18",
+                    "--greedy", "--quiet", "--out", str(out / "results")]
+            jobs[f"run, every WAV ({ext})"] = base
+            jobs[f"run --no-audio ({ext})"] = [*base, "--no-audio"]
+    if do_evaluate:
+        mixture, vocal = song["flac"]
+        jobs["evaluate, every method (flac)"] = ["evaluate", "--mixture", str(mixture), "--vocal", str(vocal),
+                                                 "--duration", "all", "--quiet", "--json", str(out / "ev.json")]
+    return jobs
+
+
+def compare(song: dict, before: Path, reps: int, do_cli: bool, do_evaluate: bool) -> dict:
+    """Every workload for both trees, alternating, ``reps`` times; the best wall and peak of each."""
+    figures: dict = {}
+    trees = {"before": before, "now": REPO}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        jobs = workloads(song, out, do_cli, do_evaluate)
+        first = next(iter(jobs.values()))
+        warm = [*first, "--no-audio"] if first[0] == "run" else first
+        for tree in trees.values():  # untimed: numba's compiled loops, the page cache
+            timed(tree, warm, out / ("results" if first[0] == "run" else "ev.json"))
+        for name, args in jobs.items():
+            row = {label: {"wall_s": [], "peak_mb": [], "cpu_s": []} for label in trees}
+            load = []
+            for _ in range(reps):
+                for label, tree in trees.items():
+                    load.append(os.getloadavg()[0])
+                    wall, peak, cpu = timed(tree, args, out / ("results" if args[0] == "run" else "ev.json"))
+                    row[label]["wall_s"].append(wall)
+                    row[label]["peak_mb"].append(peak)
+                    row[label]["cpu_s"].append(cpu)
+            old, new = min(row["before"]["wall_s"]), min(row["now"]["wall_s"])
+            row["ratio"] = old / new
+            row["load"] = [min(load), max(load)]
+            figures[name] = row
+            target = next((t for key, t in TARGETS.items() if name.startswith(key)), None)
+            cpu_old, cpu_new = min(row["before"]["cpu_s"]), min(row["now"]["cpu_s"])
+            row["cpu_ratio"] = cpu_old / cpu_new
+            print(f"{name:34s} before {old:6.2f} s {max(row['before']['peak_mb']):6.0f} MB | now {new:6.2f} s "
+                  f"{max(row['now']['peak_mb']):6.0f} MB | {row['ratio']:4.2f}x | CPU {cpu_old:.1f} → {cpu_new:.1f} s "
+                  f"({row['cpu_ratio']:4.2f}x) | load {load[0]:.1f}–{max(load):.1f}"
+                  + (f" | target < {target:g} s: {'met' if new < target else 'not met'}" if target else ""),
+                  flush=True)
+    return figures
+
+
+def evaluate_figures(song: dict, before: Path) -> dict:
+    """Each method's scores from both trees (one more run each, JSON), and the largest difference in dB."""
+    mixture, vocal = song["flac"]
+    reports = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, tree in (("before", before), ("now", REPO)):
+            path = Path(tmp) / f"{label}.json"
+            timed(tree, ["evaluate", "--mixture", str(mixture), "--vocal", str(vocal), "--duration", "all",
+                         "--quiet", "--json", str(path)], path)
+            reports[label] = {m["name"]: m for m in json.loads(path.read_text())["methods"]}
+    worst = 0.0
+    for name, old in reports["before"].items():
+        new = reports["now"][name]
+        for source in ("vocal", "instrumental"):
+            for metric, value in old[source].items():
+                other = new[source][metric]
+                if isinstance(value, (int, float)) and isinstance(other, (int, float)) and abs(value) < 150:
+                    worst = max(worst, abs(value - other))
+    seconds = {label: {n: round(m["seconds"], 2) for n, m in r.items()} for label, r in reports.items()}
+    for name in seconds["before"]:
+        print(f"  evaluate {name:24s} before {seconds['before'][name]:6.2f} s  now {seconds['now'].get(name, 0):6.2f} s")
+    print(f"  largest score difference, before vs now: {worst:.4f} dB (figures above 150 dB left out)")
+    return {"method_seconds": seconds, "max_diff_db": worst}
+
+
+# --- the dashboard ------------------------------------------------------------------------
 
 def dashboard(song: tuple[Path, Path], workers: str | None) -> dict:
     """The dashboard's whole-song timings (one fresh server), in seconds, and its peak memory."""
@@ -118,13 +284,12 @@ def dashboard(song: tuple[Path, Path], workers: str | None) -> dict:
             measure.click()
         except Exception:  # noqa: BLE001 - measured without asking (short segments)
             pass
-        first = wait_js(page, "document.body.innerText.match(/SI-SDR[^\\n]*\\n?[^\\n]*-?\\d+\\.\\d+ ?dB/) || "
-                              "document.querySelectorAll('[data-testid=\"stDataFrame\"]').length > 0", 300,
-                        what="the first score")
+        wait_js(page, "document.body.innerText.match(/SI-SDR[^\\n]*\\n?[^\\n]*-?\\d+\\.\\d+ ?dB/) || "
+                      "document.querySelectorAll('[data-testid=\"stDataFrame\"]').length > 0", 300,
+                what="the first score")
         times["results: first score"] = (page.evaluate("() => performance.now()") - start) / 1000.0
         wait_js(page, "!document.body.innerText.includes('Measuring')", 600, what="every score")
         times["results: every score"] = (page.evaluate("() => performance.now()") - start) / 1000.0
-        del first
         peak = memory.peak / 2**20
         browser.close()
     for name, value in times.items():
@@ -135,23 +300,31 @@ def dashboard(song: tuple[Path, Path], workers: str | None) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cli", action="store_true")
+    parser.add_argument("--cli", action="store_true", help="run --duration all --slices 18 --greedy, MP3 and FLAC")
+    parser.add_argument("--evaluate", action="store_true", help="evaluate --duration all, every method")
     parser.add_argument("--dashboard", action="store_true")
-    parser.add_argument("--reps", type=int, default=3, help="CLI repetitions per choice (%(default)s)")
+    parser.add_argument("--before-ref", default="main", metavar="REF",
+                        help="the tree to compare with (git ref of this repository) (%(default)s)")
+    parser.add_argument("--reps", type=int, default=2, help="repetitions per figure and tree; best kept (%(default)s)")
     parser.add_argument("--workers", help="VSEP_JOB_WORKERS for the dashboard's server")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
     args = parser.parse_args()
-    if not (args.cli or args.dashboard):
-        parser.error("choose --cli and/or --dashboard")
-    from browser_bench import make_long_pair
-
-    figures: dict = {"load_before": os.getloadavg(), "when": time.strftime("%Y-%m-%d %H:%M")}
-    with tempfile.TemporaryDirectory() as tmp:
-        song = make_long_pair(Path(tmp))
-        if args.cli:
-            figures["cli"] = cli(song, args.reps)
-        if args.dashboard:
-            figures["dashboard"] = dashboard(song, args.workers)
+    if not (args.cli or args.evaluate or args.dashboard):
+        parser.error("choose --cli, --evaluate and/or --dashboard")
+    song = make_song()
+    figures: dict = {"load_before": os.getloadavg(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                     "cores": os.cpu_count()}
+    print(f"song: {SONG_S:.0f} s, {SR} Hz stereo, {', '.join(str(p) for p in song['mp3'] + song['flac'])}")
+    if args.cli or args.evaluate:
+        before, commit = before_tree(args.before_ref)
+        figures["before"] = {"ref": args.before_ref, "commit": commit}
+        print(f"before: {args.before_ref} ({commit[:12]}), now: {REPO}; load average {figures['load_before']}; "
+              f"best of {args.reps} per tree (wall, peak RSS)", flush=True)
+        figures["figures"] = compare(song, before, args.reps, args.cli, args.evaluate)
+        if args.evaluate:
+            figures["evaluate"] = evaluate_figures(song, before)
+    if args.dashboard:
+        figures["dashboard"] = dashboard(song["flac"], args.workers)
     figures["load_after"] = os.getloadavg()
     print(f"load average before {figures['load_before']}, after {figures['load_after']}")
     if args.json:

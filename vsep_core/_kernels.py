@@ -265,3 +265,42 @@ def window_sum_square(window_sq, hop, n_frames, out):  # pragma: no cover - comp
         base = j * hop
         for k in range(min(window_sq.shape[0], n - base)):
             out[base + k] = out[base + k] + window_sq[k]
+
+
+#: ``scipy.ndimage``'s test for a weight in the footprint (``fabs(w) > DBL_EPSILON``).
+_DBL_EPSILON = 2.220446049250313e-16
+
+
+@numba.njit(cache=True, nogil=True)
+def correlate_3x3(x, weights, out):  # pragma: no cover - compiled
+    """``scipy.ndimage.correlate(x, weights, mode="constant", cval=0.0)`` for a 3 × 3 ``weights``.
+
+    ndimage's arithmetic, step for step: each output is a float64 sum, started
+    at 0, over the weights larger than ``DBL_EPSILON`` in C order (each weight
+    times the input as float64), stored in ``out``'s dtype. Outside the input
+    the value is 0, which adds nothing to the sum, so it is skipped.
+    """
+    rows, cols = x.shape
+    n = 0
+    dr = np.empty(9, np.int64)
+    dc = np.empty(9, np.int64)
+    w = np.empty(9, np.float64)
+    for a in range(3):
+        for b in range(3):
+            if abs(weights[a, b]) > _DBL_EPSILON:
+                dr[n] = a - 1
+                dc[n] = b - 1
+                w[n] = weights[a, b]
+                n += 1
+    acc = np.empty(cols, np.float64)
+    for i in range(rows):  # a row at a time, weight by weight: each sum in ndimage's order, in vector lanes
+        acc[:] = 0.0
+        for k in range(n):
+            ii = i + dr[k]
+            if ii < 0 or ii >= rows:
+                continue
+            src, wk, d = x[ii], w[k], dc[k]
+            for j in range(max(0, -d), min(cols, cols - d)):
+                acc[j] += wk * np.float64(src[j + d])
+        for j in range(cols):
+            out[i, j] = acc[j]

@@ -7,6 +7,7 @@ the mixture's magnitude in dB (the first pass's working matrix), its phase
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,7 +60,8 @@ class Analysis:
         return self.mixture_db.shape[0]
 
 
-def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progress = None) -> Analysis:
+def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progress = None,
+            workers: int = 1) -> Analysis:
     """STFT the pair and compute the fingerprint targets of ``views``.
 
     Parameters
@@ -70,6 +72,10 @@ def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progr
     views : sequence of str
         Views to fingerprint; the raw view is always included (the polish).
     progress : callable(fraction, label), optional
+    workers : int
+        Threads for the vocal's STFT and the views (default 1). The result
+        does not depend on it. Two gave no speed-up on the shared 2-core
+        machine (load 3-13) and cost ~60 MB on a 3-minute song (BENCHMARKS.md, issue #19).
 
     Returns
     -------
@@ -91,24 +97,43 @@ def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progr
         if name not in VIEWS_BY_NAME:
             raise VsepError(f"Unknown view {name!r}.")
     hop = settings.hop_for(len(pair.mixture))
-    report(progress, 0.0, "STFT of the mixture and the vocal")
-    mix_mag, phase = magphase(stft(pair.mixture, settings, hop_length=hop))
-    voc_mag = np.abs(stft(pair.vocal, settings, hop_length=hop))  # magphase's magnitude; no phase needed
-    # The STFT is frames-first in memory (Fortran order, as librosa's); every later step reads whole
-    # rows (bins), so go C order once.
-    mix_mag, voc_mag = np.ascontiguousarray(mix_mag), np.ascontiguousarray(voc_mag)
-    mixture_db = amplitude_to_db(mix_mag, top_db=settings.top_db)
-    n_windows = mixture_db.shape[1]
+    # The STFTs, filters, interpolation and numpy's big ufuncs release the GIL: the vocal's STFT runs beside the
+    # mixture's, then each view on its own; submitted at once, collected in order, so progress comes from this
+    # thread and the result is the same.
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        report(progress, 0.0, "STFT of the mixture and the vocal")
 
-    targets, target_windows = {}, {}
-    for i, name in enumerate(names):
-        report(progress, (i + 1) / (len(names) + 1), f"Fingerprinting {name}")
-        t = target_profiles_db(compute_view(voc_mag, name), settings)
-        if VIEWS_BY_NAME[name].is_pooled and settings.pooled_windows == "expand":
-            t = np.ascontiguousarray(np.repeat(t, 2, axis=1)[:, :n_windows])
-        target_windows[name] = t.shape[1]
-        t.setflags(write=False)
-        targets[name] = t
+        def vocal_magnitude() -> np.ndarray:  # magphase's magnitude; no phase needed
+            return np.ascontiguousarray(np.abs(stft(pair.vocal, settings, hop_length=hop)))
+
+        voc_later = pool.submit(vocal_magnitude) if pool is not None else None
+        mix_mag, phase = magphase(stft(pair.mixture, settings, hop_length=hop))
+        # The STFT is frames-first in memory (Fortran order, as librosa's); every later step reads whole
+        # rows (bins), so go C order once.
+        mix_mag = np.ascontiguousarray(mix_mag)
+        mixture_db = amplitude_to_db(mix_mag, top_db=settings.top_db)
+        del mix_mag
+        voc_mag = vocal_magnitude() if voc_later is None else voc_later.result()
+        n_windows = mixture_db.shape[1]
+
+        def fingerprint(name: str) -> np.ndarray:
+            t = target_profiles_db(compute_view(voc_mag, name), settings)
+            if VIEWS_BY_NAME[name].is_pooled and settings.pooled_windows == "expand":
+                t = np.ascontiguousarray(np.repeat(t, 2, axis=1)[:, :n_windows])
+            t.setflags(write=False)
+            return t
+
+        targets, target_windows = {}, {}
+        pending = [pool.submit(fingerprint, name) if pool is not None else None for name in names]
+        for i, (name, future) in enumerate(zip(names, pending)):
+            report(progress, (i + 1) / (len(names) + 1), f"Fingerprinting {name}")
+            t = fingerprint(name) if future is None else future.result()
+            target_windows[name] = t.shape[1]
+            targets[name] = t
+    finally:  # after an error or a cancelled progress: drop what has not started
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     report(progress, 1.0, "Fingerprints ready")
     mixture_db.setflags(write=False)
     return Analysis(settings=settings, hop_length=hop, n_samples=len(pair.mixture), mixture_db=mixture_db,

@@ -24,6 +24,8 @@ def json_ready(value):
     if isinstance(value, dict):
         return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
+        if all(type(v) is float for v in value):  # a long curve of plain floats: one pass, no call per number
+            return [v if math.isfinite(v) else None for v in value]
         return [json_ready(v) for v in value]
     if isinstance(value, np.ndarray):
         return json_ready(value.tolist())

@@ -3,7 +3,8 @@
 Spec §2–3. Every view is computed from a magnitude spectrogram
 ``X [shape=(bins, frames), dtype=float32]`` with float32 kernels applied by
 true 2-D convolution (``scipy.ndimage.convolve``, kernel flipped, zeros
-outside), except the two pooled views, which halve both axes.
+outside; computed by a compiled loop with ndimage's arithmetic, bit for bit,
+that releases the GIL), except the two pooled views, which halve both axes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from . import dsp
 from .dsp import hann_window, magphase  # noqa: F401  (re-exported: callers outside the engine)
@@ -201,12 +201,39 @@ def compute_view(X: np.ndarray, name: str) -> np.ndarray:
         raise VsepError(f"Unknown view {name!r}.")
     X = np.asarray(X, dtype=np.float32)
     if spec.kernel is not None:
-        return ndimage.convolve(X, spec.kernel, mode="constant", cval=0.0)
+        return convolve_3x3(X, spec.kernel)
+    from scipy import ndimage  # the pools only (its import is a second of a command's start-up)
+
     if spec.pool == "max":
         return ndimage.maximum_filter(X, size=(2, 2))[::2, ::2]
     if spec.pool == "mean":
         return ndimage.uniform_filter(X, size=(2, 2))[::2, ::2]
     return X
+
+
+def convolve_3x3(X: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``scipy.ndimage.convolve(X, kernel, mode="constant", cval=0.0)`` for a 3 × 3 kernel, bit for bit.
+
+    A compiled loop (:func:`vsep_core._kernels.correlate_3x3`, the flipped
+    kernel) that releases the GIL, so views can be made on several threads.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(rows, columns), dtype=float32]
+    kernel : np.ndarray [shape=(3, 3)]
+
+    Returns
+    -------
+    np.ndarray [shape=(rows, columns), dtype=float32]
+    """
+    from ._kernels import correlate_3x3
+
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    weights = np.ascontiguousarray(np.asarray(kernel, dtype=np.float64)[::-1, ::-1])
+    out = np.empty(X.shape, dtype=np.float32)
+    if X.size:
+        correlate_3x3(X, weights, out)
+    return out
 
 
 def view_column(mag: np.ndarray, name: str, window: int) -> np.ndarray:
