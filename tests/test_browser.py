@@ -220,7 +220,7 @@ def test_live_loss_chart_during_a_long_run(page):
     _act(page, lambda: nav(page, "Optimise"))
     _act(page, lambda: page.get_by_text("Iterative loop (as the research code)").click())
     box = page.get_by_role("spinbutton", name="Iterations per pass")
-    box.fill("1000")  # the dashboard's most (pages/2_optimise.py MAX_ITERATIONS)
+    box.fill("1000")  # the dashboard's most (app_pages/optimise.py MAX_ITERATIONS)
     _act(page, lambda: box.press("Enter"))
     before = run_count(page)
     page.get_by_role("button", name="Run the progressive test").click()

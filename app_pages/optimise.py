@@ -14,7 +14,6 @@ from vsep_core.views import SLICE_NAMES, VIEWS_BY_NAME
 from vsep_app import cache, chart_preload, figures, frame, glossary, jobs, limits, players, prefetch, state, wording
 from vsep_app.state import RunRecord
 
-page_frame = frame.setup_page("Optimise")
 
 st.title("Optimise")
 st.markdown(
@@ -315,5 +314,3 @@ if source is not None:
         st.download_button("Download these figures (JSON)", json_text(found_attr).encode(),
                            file_name="attribution.json", mime="application/json", key="attribution_download",
                            icon=":material/download:")
-
-page_frame.finish()

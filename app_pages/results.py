@@ -9,7 +9,6 @@ from vsep_core import plots, report
 from vsep_core.stems import labels, oracle_note, pair_target
 from vsep_app import cache, chart_preload, frame, jobs, limits, players, prefetch, scores_view, sharing, state, wording
 
-page_frame = frame.setup_page("Results")
 
 st.title("Results")
 st.markdown("Listen to what each run extracted, see where it put energy, and take everything with you.")
@@ -241,5 +240,3 @@ elif source is not None:
             st.json(settings.to_dict())
 
         sharing.share_section(source, result, pair, metrics, settings, ratings)  # "Share this result" (issue #20)
-
-page_frame.finish()
