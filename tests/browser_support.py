@@ -200,8 +200,41 @@ def launch(playwright, *, fake_mic_wav: Path | None = None, headless: bool = Tru
 # browser itself): polling from Python with several locator queries per round trip competes
 # with the page's own rendering for the renderer's main thread and slowed it measurably.
 
-RUN_COUNT_JS = ("Math.max(0, ...Array.from(document.querySelectorAll('[class*=\"st-key-vsep-run-done-\"]'))"
-                ".map(e => parseInt((e.className.match(/st-key-vsep-run-done-(\\d+)/) || [])[1]) || 0))")
+# When a script run has finished, from Streamlit's own marks (what its browser tests wait on): the app's
+# root carries the run's state (data-test-script-state: "initial", "running", "notRunning", …), and while a
+# run is under way every element the previous run drew and this one has not yet is data-stale="true"
+# (Streamlit keeps it on screen meanwhile). A run of the whole page redraws the sidebar, so its elements go
+# stale; a fragment's timer run (the chart preload on the first page) leaves the sidebar alone. The watcher
+# counts the page's first run and every run that ends ("notRunning") after the sidebar went stale.
+RUN_WATCH_JS = """
+(() => {
+  if (window.__vsepRuns) return;
+  const runs = window.__vsepRuns = {done: 0, full: false, state: null};
+  const sidebar = "[data-testid='stSidebar']";
+  const see = (state) => {
+    if (state === runs.state) return;
+    if (state === 'notRunning') {
+      if (runs.full || runs.done === 0) runs.done += 1;
+      runs.full = false;
+    }
+    runs.state = state;
+  };
+  new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.attributeName === 'data-test-script-state') see(r.target.getAttribute('data-test-script-state'));
+      else if (r.target.getAttribute('data-stale') === 'true' && r.target.closest(sidebar)) runs.full = true;
+    }
+  }).observe(document, {subtree: true, attributes: true,
+                        attributeFilter: ['data-test-script-state', 'data-stale']});
+  // Installed after the page's first run began: start from what the page shows now.
+  const app = document.querySelector("[data-testid='stApp']");
+  if (app) {
+    runs.full = Boolean(app.querySelector(sidebar + " [data-stale='true']"));
+    see(app.getAttribute('data-test-script-state'));
+  }
+})();
+"""
+RUN_COUNT_JS = "(window.__vsepRuns ? window.__vsepRuns.done : 0)"
 HEATMAPS_JS = "document.querySelectorAll('.js-plotly-plot .heatmaplayer image').length"
 
 
@@ -231,13 +264,23 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "a
         time.sleep(interval)
 
 
+def watch_runs(page) -> None:
+    """Start counting this document's finished script runs (:data:`RUN_WATCH_JS`; once per document)."""
+    page.evaluate(f"() => {{ {RUN_WATCH_JS} }}")
+
+
 def run_count(page) -> int:
-    """The number of the last finished script run of this page's session (see ``frame.run_marker``)."""
+    """How many script runs of the whole page this document has seen finish (see :data:`RUN_WATCH_JS`)."""
+    watch_runs(page)
     return page.evaluate(f"() => {RUN_COUNT_JS}")
 
 
 def wait_for_run(page, after: int, timeout: float = 60.0, also: str = "true") -> float:
-    """Wait until a script run numbered above ``after`` has finished drawing (and ``also`` holds)."""
+    """Wait until a script run numbered above ``after`` has finished drawing (and ``also`` holds).
+
+    ``after`` is what :func:`run_count` said before the action; 0 after opening a page waits for its first run.
+    """
+    watch_runs(page)
     return wait_js(page, f"({RUN_COUNT_JS}) > {int(after)} && ({also})", timeout,
                    what="the app to finish drawing the page")
 
