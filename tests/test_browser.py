@@ -43,7 +43,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  
 SHOTS = OUTPUT / "screenshots"
 TITLES = ["Load audio", "Slices", "Optimise", "Results", "Listening test", "Shared result"]  # the app's navigation, top to bottom
 URLS = {"Load audio": "", "Slices": "slices", "Optimise": "optimise", "Results": "results",
-        "Listening test": "listen", "Shared result": "shared"}  # each page's address (README, shared links)
+        "Listening test": "listen", "Shared result": "shared?id="}  # each page's address (README, shared links)
 DEFAULT_SAMPLE = REPO / "sample_audio" / "sung_vowels_pop"  # the sample the app loads for a new visitor
 VIEWPORT = {"width": 1400, "height": 1000}
 
