@@ -203,14 +203,15 @@ def launch(playwright, *, fake_mic_wav: Path | None = None, headless: bool = Tru
 # When a script run has finished, from Streamlit's own marks (what its browser tests wait on): the app's
 # root carries the run's state (data-test-script-state: "initial", "running", "notRunning", …), and while a
 # run is under way every element the previous run drew and this one has not yet is data-stale="true"
-# (Streamlit keeps it on screen meanwhile). A run of the whole page redraws the sidebar, so its elements go
-# stale; a fragment's timer run (the chart preload on the first page) leaves the sidebar alone. The watcher
-# counts the page's first run and every run that ends ("notRunning") after the sidebar went stale.
+# (Streamlit keeps it on screen meanwhile). A run of the whole page starts with (almost) every element stale;
+# a fragment's timer run (the chart preload on the first page) only its own. The watcher counts the page's
+# first run and every run that ends ("notRunning") after most of the page's elements were stale at once.
 RUN_WATCH_JS = """
 (() => {
   if (window.__vsepRuns) return;
   const runs = window.__vsepRuns = {done: 0, full: false, state: null};
-  const sidebar = "[data-testid='stSidebar']";
+  const mostlyStale = () => document.querySelectorAll("[data-stale='true']").length * 2 >
+                            document.querySelectorAll("[data-testid='stElementContainer']").length;
   const see = (state) => {
     if (state === runs.state) return;
     if (state === 'notRunning') {
@@ -220,16 +221,17 @@ RUN_WATCH_JS = """
     runs.state = state;
   };
   new MutationObserver((records) => {
+    if (records.some(r => r.attributeName === 'data-stale' && r.target.getAttribute('data-stale') === 'true')
+        && mostlyStale()) runs.full = true;
     for (const r of records) {
       if (r.attributeName === 'data-test-script-state') see(r.target.getAttribute('data-test-script-state'));
-      else if (r.target.getAttribute('data-stale') === 'true' && r.target.closest(sidebar)) runs.full = true;
     }
   }).observe(document, {subtree: true, attributes: true,
                         attributeFilter: ['data-test-script-state', 'data-stale']});
   // Installed after the page's first run began: start from what the page shows now.
   const app = document.querySelector("[data-testid='stApp']");
   if (app) {
-    runs.full = Boolean(app.querySelector(sidebar + " [data-stale='true']"));
+    runs.full = mostlyStale();
     see(app.getAttribute('data-test-script-state'));
   }
 })();
