@@ -21,9 +21,10 @@ ALIGNMENT_METRICS = ["Lag (samples)", "Gain", "Correlation as given", "Correlati
 
 st.title("Load audio")
 st.markdown(
-    "The method needs two signals of the same song: the **mixture** (the full song) and the **true vocal**, "
-    "or the instrumental (then the vocal is the mixture minus the instrumental). A bundled sample is "
-    "loaded for you; you can also upload your own pair, or record your voice and mix it over an instrumental."
+    "The method needs two signals of the same song: the **mixture** (the full song) and the **true target**, "
+    "the part you want out of it, isolated (the vocal, or another stem: drums, bass…), or everything else "
+    "(then the target is the mixture minus it). A bundled sample is loaded for you; you can also upload your own "
+    "pair, or record your voice and mix it over an instrumental."
 )
 
 
@@ -122,13 +123,17 @@ else:
             take = recorder.take_from_wav(recorded.getvalue() if recorded is not None else None)
         if take is not None:
             st.success(f"Got a take: {take.describe()}.", icon=":material/mic:")
+            longer = recorder.segment_note(take.duration_s, state.settings(),  # longer than the backing or segment
+                                           None if instrumental is None else instrumental.duration_s)
+            if longer:
+                st.info(longer, icon=":material/content_cut:")
             if instrumental is None:
                 st.warning("Choose an instrumental to mix the take over.")
             elif st.button("Mix and use this take", icon=":material/merge:", type="primary", key="use_take"):
                 with st.spinner("Mixing the take over the instrumental…"):
                     source = loading.recording_source(take, instrumental, inst_name, level_db)
                     loading.activate(source, state.settings())
-                applied("Your recording is the active pair.")
+                applied("Your recording is the active pair." + (f" {longer}" if longer else ""))
 
 # --- what is loaded -----------------------------------------------------------------
 
@@ -276,7 +281,7 @@ if alignment_box is not None:
         values = [f"{found['lag_samples']}", f"{found['gain']:.3f}", f"{found['correlation']:.3f}",
                   f"{found['correlation_at_lag']:.3f}", f"{100 * found['explained']:.1f} %"]
         helps = {"Lag (samples)": f"{found['lag_ms']:.1f} ms at {found['sr']} Hz. "
-                        "Positive: the vocal comes late and must be delayed."}
+                        f"Positive: the {source.names.target} file is late and must be delayed."}
         for slot, label, value in zip(metric_slots, ALIGNMENT_METRICS, values):
             slot.metric(label, value, help=helps.get(label))
         if found["excerpt_s"] < found["segment_s"]:

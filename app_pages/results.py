@@ -7,7 +7,8 @@ import streamlit as st
 
 from vsep_core import plots, report
 from vsep_core.stems import labels, oracle_note, pair_target
-from vsep_app import cache, chart_preload, frame, jobs, limits, players, prefetch, scores_view, sharing, state, wording
+from vsep_app import (cache, chart_preload, frame, full_quality_view, jobs, limits, players, prefetch, scores_view,
+                      sharing, state, wording)
 
 
 st.title("Results")
@@ -27,6 +28,8 @@ def wav_label(path: str, target: str = "vocal") -> str:
         return f"Greedy order: {what}"
     if folder == "best_prefix_found":
         return f"Best prefix: {what}"
+    if folder == "joint":
+        return f"Joint matching: {what}"
     return f"N = {folder.split('_')[0]}: {what}"
 
 
@@ -60,6 +63,7 @@ elif source is not None:
         result = jobs.run(lambda: cache.experiment_result(source, prog, greedy), on_wait)
         pair = cache.pair(source, settings)
         greedy_used = greedy if result.greedy is not None else None
+        joint_run = state.joint(source, settings)  # the joint matching run on Optimise, when it was
         sr = pair.sr
         names = labels(pair_target(result.pair_info))  # what the target and everything else are called
         complement = names.complement.capitalize()
@@ -77,7 +81,8 @@ elif source is not None:
                 key="measure_quality", icon=":material/analytics:"):
             if not prefetch.results_ready(prog, greedy, "metrics"):
                 with scores_box.container():
-                    scores_view.quick_scores_section(cache.quick_scores(source, prog, greedy_used),
+                    scores_view.quick_scores_section(cache.with_joint(cache.quick_scores(source, prog, greedy_used),
+                                                                      joint_run),
                                             cache.alignment(source, settings))
             bar = st.progress(0.0, text="Measuring SDR, SIR and SAR: checking the alignment…")
             if prefetch.results_pending(prog, greedy, "metrics"):  # started on Optimise, not done yet
@@ -90,6 +95,7 @@ elif source is not None:
                     bar.progress(last[-1][1], text=f"Measuring SDR, SIR and SAR: {last[-1][2]}")
 
             metrics = jobs.run_with_events(lambda emit: cache.evaluation(source, prog, greedy_used, emit), show)
+            metrics = cache.with_joint(metrics, joint_run)
             bar.empty()
         marks = scores_view.quality_marks(metrics)
         if metrics is not None:
@@ -99,12 +105,14 @@ elif source is not None:
 
         prefetch.wait_for_results(prog, greedy, "files", on_wait)
         files = jobs.run(lambda: cache.run_files(source, prog, greedy_used)["files"], on_wait)
+        files = {**files, **cache.joint_files(source, settings, joint_run)}
         waiting.empty()
 
         # --- listen ------------------------------------------------------------------
         st.subheader("Listen")
-        st.caption("Extracted vocals are peak-normalised, as the research code saved them. Each player has its "
-                   "WAV download below it.")
+        st.markdown(full_quality_view.segment_sentence(pair, settings))  # which part, and how to choose another
+        st.caption(f"Every extracted {names.target} file is peak-normalised (its loudest moment at full scale), as the "
+                   "research code saved them. Each player has its WAV download below it.")
 
         def player(label: str, path: str, key: str, col) -> None:
             with col:
@@ -128,6 +136,8 @@ elif source is not None:
             ab[f"Greedy order ({len(result.greedy.sequence)})"] = wav_paths("greedy")["vocal"]
             if result.best_prefix_run is not result.greedy_run:
                 ab[f"Best prefix ({result.greedy.best_prefix_length})"] = wav_paths("best_prefix")["vocal"]
+        if joint_run is not None:
+            ab["Joint matching"] = f"joint/extracted_{names.target_file}.wav"
         choices = {label: files[path] for label, path in ab.items()}
         if pair.duration_s <= limits.AB_MAX_S:  # the ceilings too: how close could a mask get?
             oracle = cache.oracle_wavs(source, settings)
@@ -136,7 +146,8 @@ elif source is not None:
         if pair.duration_s <= limits.AB_MAX_S:
             masks = st.container(horizontal=True)
             for name, wav in oracle.items():
-                masks.download_button(f"Oracle {name} vocal (WAV)", wav, file_name=f"oracle_{name}_vocal.wav",
+                masks.download_button(f"Oracle {name} {names.target} (WAV)", wav,
+                                      file_name=f"oracle_{name}_{names.target_file}.wav",
                                       mime="audio/wav", key=f"dl_oracle_{name}", icon=":material/download:",
                                       on_click="ignore")
 
@@ -163,6 +174,18 @@ elif source is not None:
                        wav_paths("best_prefix")["vocal"], "vocal_best_prefix", cols[2])
         elif greedy is not None:
             st.caption("The greedy search was run with other settings; run it again to add it here.")
+        if joint_run is not None:
+            st.markdown("##### Joint matching (run on Optimise)")
+            cols = st.columns(per_row)
+            player("Joint matching · every window learned at once" + "".join(f" {m}" for m in marks.get("joint", [])),
+                   f"joint/extracted_{names.target_file}.wav", "vocal_joint", cols[0])
+            player(f"Joint {names.complement} estimate", f"joint/extracted_{names.complement_file}.wav",
+                   "instrumental_joint", cols[1])
+
+        # --- full quality: a run's EQ on the original mixture at its own rate and channels (issue #21) ----
+        full_quality_view.full_quality_section(
+            source, settings, pair, result, names, metrics=metrics, on_wait=on_wait,
+            quick=None if metrics is not None else cache.quick_scores(source, prog, greedy_used))
 
         # --- spectrograms and EQ -----------------------------------------------------------
         choices = {f"N = {r.n}": (str(r.n), r) for r in runs}
@@ -181,8 +204,7 @@ elif source is not None:
         st.plotly_chart(plots.spectrograms_figure({f"target (true {names.target})": target["mag"], "mixture": mixture["mag"],
                                                    f"extracted ({chosen})": extracted}, sr, hop),
                         theme=None, key="spectrograms")
-        st.caption("Magnitude in dB, one colour scale for the three. A good extraction looks like the target: "
-                   "the vocal's harmonics kept, the drums and chords between them gone.")
+        st.caption("Magnitude in dB, one colour scale for the three. " + wording.good_extraction(names))
 
         chart_preload.mark_charts_ready()
         st.subheader("Learned EQ curves")
@@ -200,7 +222,7 @@ elif source is not None:
             eq, title = eqs[pass_names.index(which)][1], f"EQ learned in {which}, {chosen}"
         st.plotly_chart(plots.eq_heatmap_figure(eq, sr, hop, title=title), theme=None, key="eq_heatmap")
         st.caption(f"{settings.n_points} bands (rows, 0 Hz to {sr // 2} Hz) × {n_windows} windows (columns): how many "
-                   "dB each pass added (red) or removed (blue) to make the mixture's fingerprint match the vocal's. "
+                   f"dB each pass added (red) or removed (blue) to make the mixture's fingerprint match the {names.owns}. "
                    "Pooled slices learn half as many windows.")
 
         # --- downloads ---------------------------------------------------------------------
@@ -211,7 +233,8 @@ elif source is not None:
         ratings = state.ratings(source, settings)  # the visitor's listening test of this pair and segment
 
         def bundle(part: str):
-            return lambda: jobs.run(lambda: cache.downloads(source, prog, greedy_used, metrics, ratings))[part]
+            return lambda: jobs.run(lambda: cache.downloads(source, prog, greedy_used, metrics, ratings,
+                                                            joint_run))[part]
 
         n_wavs = sum(p.endswith(".wav") for p in files)
         c1, c2 = st.columns(2)
@@ -219,7 +242,8 @@ elif source is not None:
             st.download_button("Download everything (ZIP)", bundle("zip"), file_name="vsep_results.zip",
                                mime="application/zip", icon=":material/folder_zip:", type="primary",
                                key="dl_zip", on_click="ignore")
-            st.caption(f"Every WAV ({n_wavs}: vocal and instrumental per run), the plots, summary.json, "
+            st.caption(f"README.txt (what each folder is), the report, every WAV ({n_wavs}: {names.target} and "
+                       f"{names.complement} per run), the plots, summary.json, "
                        "settings.json" + (" and metrics.json (the scores, as `python -m vsep_core evaluate --json` "
                                           "writes them)." if metrics is not None else ".")
                        + (" Your listening test's ratings (listening_ratings.csv and .json)." if ratings else "")
@@ -228,7 +252,8 @@ elif source is not None:
             st.download_button("Download the report (HTML)", bundle("html"), file_name="vsep_report.html",
                                mime="text/html", icon=":material/description:", key="dl_html", on_click="ignore")
             st.caption("One page that opens offline in any browser: the players, the plots and the numbers, for "
-                       "people who do not program.")
+                       "people who do not program. Made when you press the button: it shows a spinner for the "
+                       "few seconds this takes, then the file downloads.")
         wavs = sorted((p for p in files if p.endswith(".wav")), key=wav_order)
         with st.expander(f"Every WAV file, one by one ({len(wavs)})", icon=":material/library_music:"):
             for start in range(0, len(wavs), 4):

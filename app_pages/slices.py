@@ -15,7 +15,7 @@ st.title("Slices")
 st.markdown(
     "**19 ways to look at a spectrogram.** Each **slice** filters the magnitude spectrogram with a small 3×3 kernel (rows: frequency, columns: time) "
     "and keeps a different kind of detail: steady tones, onsets, pitch glides, edges. The method matches the "
-    "mixture to the target's (the vocal's, or another stem's) **fingerprint** in one slice after another. "
+    "mixture to the target's **fingerprint** (the stem chosen on Load audio) in one slice after another. "
     "Colours are dB of the filtered "
     "magnitude (80 dB range) against time (s) and frequency (Hz); the pictures are reduced for display, the "
     "method uses every bin. Drag to zoom, double-click to reset."
@@ -78,7 +78,7 @@ if source is not None:
                 grid("mixture")
         if tab_window.open:
             with tab_window:
-                st.caption(f"{n_windows} windows of {1000 * hop / pair.sr:.1f} ms. Pick one to compare the {target}'s "
+                st.caption(f"{n_windows} windows of {1000 * hop / pair.sr:.1f} ms. Pick one to compare the {source.names.owns} "
                            "and the mixture's 400-point fingerprint (the curve the optimiser matches, in dB, from "
                            "0 Hz to half the sample rate) in every view, and the 25 measurements made from it.")
                 last_s = float((n_windows - 1) * hop / pair.sr)

@@ -13,6 +13,19 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 started=$SECONDS
 step() { echo "setup [$1/4, $((SECONDS - started)) s] $2"; }
+# Run "$@" and say every 10 s that it is still going, so a long quiet step never looks stuck.
+with_ticks() {
+  local label=$1; shift
+  "$@" &
+  local pid=$! waited=0
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1; waited=$((waited + 1))
+    if [ $((waited % 10)) -eq 0 ] && kill -0 "$pid" 2>/dev/null; then
+      echo "        … still $label ($((SECONDS - started)) s)"
+    fi
+  done
+  wait "$pid"
+}
 
 apt_install() {
   local sudo=""
@@ -20,9 +33,10 @@ apt_install() {
     command -v sudo >/dev/null || { echo "setup: need root or sudo to install Debian packages: $*" >&2; exit 1; }
     sudo="sudo"
   fi
-  echo "Installing Debian packages: $*"
-  $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  echo "        apt-get update (reading the package lists)"
+  with_ticks "reading the package lists" $sudo apt-get update -qq
+  echo "        apt-get install: $*"
+  with_ticks "installing $*" $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
 if ! command -v "$PYTHON" >/dev/null; then
@@ -62,11 +76,18 @@ stamp=.venv/.installed-$( { cat requirements.txt "$reqs"; echo "pip==$PIP_VERSIO
 if [ ! -f "$stamp" ]; then
   n_packages=$(grep -cE '^[A-Za-z]' requirements.txt "$reqs" | awk -F: '{s += $2} END {print s}')
   step 2 "Installing the pinned Python packages from $reqs into .venv (about $n_packages, with what they need; 1–2 minutes the first time)"
-  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-  .venv/bin/python -m pip install -q "pip==$PIP_VERSION"
+  if [ ! -x .venv/bin/python ]; then
+    echo "        creating the virtual environment in .venv"
+    with_ticks "creating .venv" "$PYTHON" -m venv .venv
+  fi
+  echo "        installing pip $PIP_VERSION (the pinned installer)"
+  with_ticks "installing pip" .venv/bin/python -m pip install -q "pip==$PIP_VERSION"
   # One line per package as pip reaches it, so a first run shows it is moving.
   if ! .venv/bin/python -m pip install -r "$reqs" 2>&1 \
-      | awk '/^Collecting /{n++; printf "        %3d  %s\n", n, $2; fflush()} /^(ERROR|error)/{print; fflush()}'; then
+      | awk '/^Collecting /{n++; printf "        %3d  %s\n", n, $2; fflush()}
+             /^Installing collected packages/{print "        unpacking and installing them into .venv (the longest part: up to a minute)"; fflush()}
+             /^Successfully installed/{print "        installed"; fflush()}
+             /^(ERROR|error)/{print; fflush()}'; then
     echo "setup: pip could not install $reqs (its errors are above)" >&2
     exit 1
   fi

@@ -30,6 +30,9 @@ from vsep_app import cache, escape, limits, prefetch
 from vsep_core import views
 from vsep_core.audio import prepare_pair
 from vsep_core.evaluate import evaluate_experiment
+from vsep_core.presenter import score_table
+from vsep_core.verdict import verdict
+from vsep_app.escape import plain
 from vsep_core.experiment import run_experiment
 from vsep_core.fingerprint import window_metrics
 from vsep_core.settings import Settings
@@ -320,7 +323,8 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     at.switch_page("app_pages/results.py").run(timeout=RUN_TIMEOUT)
     _assert_no_exception(at)
     assert not _errors(at)
-    n_players = 3 + 8 + 2 + (expected.greedy.best_prefix_length != 8)
+    # mixture, target, complement; N = 1 … 8; greedy (and best prefix); the full-quality target and complement
+    n_players = 3 + 8 + 2 + (expected.greedy.best_prefix_length != 8) + 2
     assert len(at.get("audio")) == n_players
     assert at.selectbox(key="results_ab_a").options[:2] == ["Mixture", "Target (true vocal)"]
     assert len(at.selectbox(key="results_ab_b").options) == 2 + 8 + 1 + (expected.greedy.best_prefix_length != 8) + 3
@@ -584,6 +588,12 @@ def test_the_scores_table_is_the_engines_evaluation_at_every_level(level):
         assert row["vocal SI-SDR"] == pytest.approx(m["vocal"]["si_sdr"], abs=1e-6), m["name"]
         assert row["vocal SDR"] == pytest.approx(m["vocal"]["sdr"], abs=1e-6), m["name"]
         assert row["instrumental SI-SDR"] == pytest.approx(m["instrumental"]["si_sdr"], abs=1e-6), m["name"]
+    # Above the table, the verdict in plain words (the presenter's rows said in sentences), its figures one
+    # click away.
+    said = verdict(score_table(expected))
+    assert [i.value for i in at.info][:1] == [plain(said.text)] and "the vocal" in said.text
+    behind = next(e for e in at.expander if e.label == "The numbers behind this sentence")
+    assert [tuple(r) for r in behind.table[0].value.itertuples(index=False)] == list(said.numbers)
 
 
 def test_results_of_a_pair_that_is_not_aligned_show_the_verdict_first_and_hide_the_scores():

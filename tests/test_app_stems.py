@@ -20,6 +20,9 @@ from vsep_core import plots, views
 from vsep_core.attribute import attribute_slices
 from vsep_core.audio import prepare_pair
 from vsep_core.evaluate import evaluate_experiment
+from vsep_core.presenter import score_table
+from vsep_core.verdict import verdict
+from vsep_app.escape import plain
 from vsep_core.experiment import run_experiment
 from vsep_core.settings import Settings
 
@@ -70,7 +73,7 @@ def test_load_page_picks_a_stem_as_the_target():
     assert "**Drums (the target)**" in " ".join(m.value for m in at.markdown)
     # The alignment check runs on the drum stem: exact stems sit at lag 0.
     verdicts = [s.value for s in at.success]
-    assert any(v.startswith("The drums is aligned with the mixture: lag 0") for v in verdicts), verdicts
+    assert any(v.startswith("The drums are aligned with the mixture: lag 0") for v in verdicts), verdicts
 
 
 def test_slices_page_shows_the_stem_beside_the_vocal():
@@ -130,6 +133,9 @@ def test_optimise_and_results_score_the_drums_as_the_engine_does():
         assert row["drums SI-SDR"] == pytest.approx(m["vocal"]["si_sdr"], abs=1e-6), m["name"]
         assert row["everything else SDR"] == pytest.approx(m["instrumental"]["sdr"], abs=1e-6), m["name"]
         assert row["kind"].endswith("*") == (m["suited"] is False), m["name"]
+    # The verdict in plain words above the table names the drums and says what the engine's scores say.
+    said = verdict(score_table(expected))
+    assert [i.value for i in at.info][:1] == [plain(said.text)] and "the drums" in said.text and "vocal" not in said.text
     kinds = dict(zip(table["method"], table["kind"]))
     assert kinds["repet_sim"] == "blind*" and kinds["hpss_percussive"] == "blind"
     labels = [m.value for m in at.markdown]

@@ -298,7 +298,7 @@ def test_a_direct_link_to_every_page_on_a_fresh_server(browser, tmp_path, title)
 
 # --- one honest pipeline: the Results ZIP's metrics equal `evaluate --json` ---------------------
 
-LEVEL_CHOICES = {"independent": "Normalise each file on its own", "common": "Keep the vocal's level inside the mixture",
+LEVEL_CHOICES = {"independent": "Normalise each file on its own", "common": "Keep the target's level inside the mixture",
                  "as-is": "Analyse as is"}
 BANDS = ("si_sdr", "sdr", "sir", "sar")
 

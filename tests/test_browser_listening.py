@@ -119,6 +119,9 @@ def test_rate_three_results_download_them_with_the_results_and_share_them(tmp_pa
         shared.get_by_role("heading", name="Listening test").wait_for()
         wait_js(shared, "document.querySelectorAll('.js-plotly-plot .barlayer .point').length >= 5", 60,
                 what="the ratings chart")
+        # The grid draws its rows after the chart on a slow machine: wait for the ratings table itself.
+        wait_js(shared, f"({TABLES_JS})().some(t => t.length > 5 && t[0].includes('rating'))", 60,
+                what="the ratings table")
         tables = shared.evaluate(TABLES_JS)
         ratings_table = next(t for t in tables if t and "rating" in t[0])
         header, body = ratings_table[0], [r for r in ratings_table[1:] if r]

@@ -52,7 +52,7 @@ def test_pick_the_drums_as_the_target_and_see_them_beside_the_vocal(tmp_path):
         _act(page, lambda: page.get_by_role("button", name="Load this sample").click())
         page.get_by_text("target: drums").first.wait_for()
         page.get_by_text("Drums (the target)").wait_for()
-        page.get_by_text("The drums is aligned with the mixture: lag 0").wait_for()
+        page.get_by_text("The drums are aligned with the mixture: lag 0").wait_for()
 
         # Slices: the drums' views, then the drums beside the vocal (19 rows of two).
         _act(page, lambda: nav(page, "Slices"))

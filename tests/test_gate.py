@@ -71,6 +71,40 @@ def test_a_session_total_counts_replacements_and_deletions():
     assert call(gate, "PUT", up.format("s1", "c"), None) == 411  # no length: cannot be counted before reading
 
 
+def test_uploads_sent_at_once_share_one_total():
+    """Each upload's bytes are reserved before its body is read: parallel PUTs cannot each see an empty total."""
+
+    class Slow(Behind):
+        async def __call__(self, scope, receive, send):
+            await asyncio.sleep(0.05)  # every upload is under way at once
+            await super().__call__(scope, receive, send)
+
+    behind = Slow()
+    gate = Gate(behind, per_session_bytes=10 * MIB)
+
+    async def put(file_id: str) -> int:
+        answered = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                answered.append(message["status"])
+
+        scope = {"type": "http", "method": "PUT", "path": f"/_stcore/upload_file/s/{file_id}",
+                 "headers": [(b"content-length", str(4 * MIB).encode())]}
+        await gate(scope, receive, send)
+        return answered[0]
+
+    async def at_once():
+        return await asyncio.gather(*(put(f"f{i}") for i in range(5)))
+
+    statuses = asyncio.run(at_once())
+    assert sorted(statuses) == [204, 204, 413, 413, 413]  # 8 MiB of 10 held, not 20
+    assert gate.ledger.held("s") == 8 * MIB
+
+
 def test_what_streamlit_refuses_is_not_counted():
     behind = Behind(400)  # e.g. an ended session's id
     gate = Gate(behind, per_session_bytes=10 * MIB)

@@ -342,7 +342,7 @@ def test_accepted_extremes_just_run(tmp_path, name, make):
 
 
 def test_a_long_ogg_report_clip_does_not_crash_the_process(tmp_path):
-    """One long Ogg Vorbis write segfaults in libvorbis; the report writes 150 s in blocks."""
+    """A 150 s report clip (one long Ogg Vorbis write used to segfault in libvorbis) comes back whole."""
     script = (
         "import base64, io, re, numpy as np, soundfile as sf\n"
         "from vsep_core.report import _audio_tag\n"
@@ -355,7 +355,9 @@ def test_a_long_ogg_report_clip_does_not_crash_the_process(tmp_path):
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
     assert run.returncode == 0, (run.returncode, run.stderr)
-    assert run.stdout.split() == [str(150 * 22050), "22050"]
+    decoded, rate = map(int, run.stdout.split())
+    # The report's players are MP3: the decoder returns the encoder's padding too (under two 1152-sample frames).
+    assert rate == 22050 and 150 * 22050 <= decoded < 150 * 22050 + 2 * 1152
 
 
 @pytest.mark.parametrize("name", ["hls_names_local_mp3", "bomb_100_min_aac", "truncated_wav_vocal",

@@ -205,16 +205,26 @@ def test_a_live_runs_staging_is_not_swept_but_a_dead_ones_is(tmp_path):
 
 
 def test_a_second_run_into_a_folder_in_use_is_refused(song, tmp_path):
+    # The first command holds the place for as long as the test needs (a real run can finish while the second
+    # command is still starting); the killed-run test above shows a real run claims its place the same way.
     out = tmp_path / "results"
-    first = start_run(song, out, tmp_path)
-    wait_for_staging(tmp_path, first)
-    second = run_cli(run_args(song, out, "--quiet"), cwd=tmp_path)
-    one_clean_line(second, r"^vsep run: error: --out '.*results' is in use: another vsep command is writing its "
-                           r"results there\. Wait for it to finish, or give another folder\.$")
-    _, err = first.communicate(timeout=600)
-    assert first.returncode == 0, err
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom vsep_core.staging import claim_out_dir\n"
+                               f"claim_out_dir({str(out)!r})\nprint('held', flush=True)\ntime.sleep(120)\n"],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        second = run_cli(run_args(song, out, "--quiet"), cwd=tmp_path)
+        one_clean_line(second, r"^vsep run: error: --out '.*results' is in use: another vsep command is writing its "
+                               r"results there\. Wait for it to finish, or give another folder\.$")
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    again = run_cli(run_args(song, out, "--quiet"), cwd=tmp_path)  # released when its holder ends
+    assert again.code == 0, again.stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert len(summary["progressive"]) == 18 and (out / "best_sequence_found").is_dir()
+    assert len(summary["progressive"]) == 1 and any(out.rglob("*.wav"))
     assert hidden(tmp_path) == [".peak_kb.txt", ".stderr.txt", ".stdout.txt"]  # the lock file went with the run
 
 

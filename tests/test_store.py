@@ -441,7 +441,7 @@ def test_pack_result_holds_the_figures_no_file_names_and_an_escaped_title(engine
     from vsep_core.bundle import load_plots, pack_result
 
     result, pair, metrics = engine_result
-    title = '<script>alert("x")</script> & "Pop"'
+    title = '<script>alert("x")</script> & "Pop" vsep:plotly.js.gz.b64'  # the library's mark text, too
     files = pack_result(result, pair, title=title, metrics=metrics)
     everything = b"".join(files.values())
     assert b"secret_song_name" not in everything and b"secret_vocal_name" not in everything
@@ -451,10 +451,12 @@ def test_pack_result_holds_the_figures_no_file_names_and_an_escaped_title(engine
         [m["vocal"]["si_sdr"] for m in metrics["methods"]], nan_ok=True)
     from vsep_core.bundle import report_html
 
-    assert len(files["report.html"]) < len(files["plotly.min.js"])  # the chart library is stored on its own
+    assert len(files["report.html"]) < len(files["plotly.js.gz.b64"])  # the chart library is stored on its own
     html = report_html(files.__getitem__).decode()
-    assert "Plotly" in html and "vsep: plotly" not in html
+    assert html.count(files["plotly.js.gz.b64"].decode()) == 1  # the library back where it goes, once
+    assert 'id="vsep-plotly">' + files["plotly.js.gz.b64"].decode() + "</script>" in html
     assert "<script>alert" not in html and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert "&quot;Pop&quot; vsep:plotly.js.gz.b64" in html  # the title as typed
     share = json.loads(files["share.json"])
     keys = [e["key"] for e in share["estimates"]]
     assert keys[0] == f"N={result.best_progressive.n}" and "greedy" in keys
@@ -472,7 +474,7 @@ def test_pack_result_holds_the_figures_no_file_names_and_an_escaped_title(engine
     quiet = pack_result(result, pair, title="t", metrics=metrics, audio=False)
     assert not any(p.startswith("audio/") for p in quiet)
     assert "<audio" not in quiet["report.html"].decode()
-    assert quiet["plotly.min.js"] == files["plotly.min.js"]  # one content-addressed file for every result
+    assert quiet["plotly.js.gz.b64"] == files["plotly.js.gz.b64"]  # one content-addressed file for every result
     # All estimates on request.
     every = json.loads(pack_result(result, pair, title="t", metrics=metrics, estimates="all",
                                    report=False)["share.json"])

@@ -350,6 +350,39 @@ def joint(source: Source, settings: Settings, joint_settings, emit=lambda event:
     compute = _joint if _shared(source, settings) else _joint_compute
     return compute(source.identity, settings.to_dict(), joint_key(joint_settings), _source=source, _emit=emit)
 
+def with_joint(report: dict, joint_run) -> dict:
+    """``report`` (the experiment's scores, full or quick) with the joint matching's entry after the runs, when
+    one was run on this pair with these settings (:func:`vsep_app.state.joint`); ``report`` itself otherwise.
+
+    The joint's figures are :func:`vsep_core.evaluate.evaluate_joint`'s, on the same truth with the same
+    settings (:func:`vsep_core.evaluate.with_methods`)."""
+    if joint_run is None or not joint_run[1].scores:
+        return report
+    from vsep_core.evaluate import with_methods
+
+    return with_methods(report, joint_run[1].scores)
+
+
+@memo(max_entries=4, ttl=TTL)
+def _joint_files(identity: str, settings_dict: dict, key: tuple, _source: Source, _outcome) -> dict:
+    from vsep_core import report
+
+    settings = Settings.from_dict(settings_dict)
+    outputs = report.Outputs(pair(_source, settings), settings, 1, inputs=False)
+    outputs.add_joint(_outcome, inputs=False)
+    return outputs.files
+
+
+def joint_files(source: Source, settings: Settings, joint_run) -> dict:
+    """The joint matching's WAVs by report path (``joint/extracted_<target>.wav`` and its complement's);
+    ``{}`` without one (``joint_run``: :func:`vsep_app.state.joint`)."""
+    if joint_run is None:
+        return {}
+    joint_settings, outcome = joint_run
+    return _joint_files(source.identity, settings.to_dict(), joint_key(joint_settings), _source=source,
+                        _outcome=outcome)
+
+
 def _attribution_compute(identity: str, settings_dict: dict, method: str, slices: tuple, key: tuple,
                          _source: Source, _emit) -> dict:
     settings = Settings.from_dict(settings_dict)
@@ -424,7 +457,7 @@ def _outputs(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | N
         outputs.add_run("greedy", result.greedy_run)
         if result.best_prefix_run is not result.greedy_run:
             outputs.add_run("best_prefix", result.best_prefix_run)
-    return {"files": outputs.files, "spectrograms": outputs.spectrograms}
+    return {"files": outputs.files, "spectrograms": outputs.spectrograms, "outputs": outputs}
 
 
 def run_files(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> dict:
@@ -433,7 +466,7 @@ def run_files(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> 
 
 
 def _downloads_compute(key: str, names: dict, _source: Source, _prog: RunRecord, _greedy: RunRecord | None,
-                       _metrics, ratings: dict | None = None) -> dict:
+                       _metrics, ratings: dict | None = None, _joint=None) -> dict:
     from vsep_core import report
 
     # ``names`` (this session's file names) is part of the key: summary.json and the report carry them, so an
@@ -442,30 +475,36 @@ def _downloads_compute(key: str, names: dict, _source: Source, _prog: RunRecord,
     result = experiment_result(_source, _prog, _greedy)
     made = run_files(_source, _prog, _greedy)
     outputs = report.Outputs(p, _prog.settings, len(result.progressive))
-    outputs.files.update(made["files"])
-    outputs.spectrograms.update(made["spectrograms"])
+    outputs.adopt(made["outputs"])  # the runs' WAVs, named in summary.json and README.txt
+    if _joint is not None:
+        outputs.add_joint(_joint[1], inputs=False)
     outputs.finish(result, metrics=_metrics)
     if ratings is not None:
         outputs.add_ratings(ratings["rows"], ratings["info"])
-    html_text = report.html_report(result, named(p, _source), metrics=_metrics, spectrograms=outputs.spectrograms)
-    return {"zip": outputs.zip_bytes(), "html": html_text.encode(), "files": sorted(outputs.files)}
+    # The ZIP opens with what a person reads first: README.txt (what each folder is) and the report.
+    outputs.add_report(result, metrics=_metrics, pair=named(p, _source), joint=_joint[1] if _joint else None)
+    outputs.add_readme(result, metrics=_metrics)
+    return {"zip": outputs.zip_bytes(), "html": outputs.files["report.html"], "files": sorted(outputs.files)}
 
 
 _downloads = memo(max_entries=4, ttl=TTL)(_downloads_compute)
 
 
 def downloads(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, metrics: dict | None = None,
-              ratings: dict | None = None) -> dict:
+              ratings: dict | None = None, joint_run=None) -> dict:
     """``{"zip": bytes, "html": bytes, "files": [...]}`` for the results, with this session's names and, when
-    given, the visitor's listening ratings (``{"rows", "info"}``: :meth:`vsep_core.report.Outputs.add_ratings`).
+    given, the visitor's listening ratings (``{"rows", "info"}``: :meth:`vsep_core.report.Outputs.add_ratings`)
+    and the joint matching (``joint_run``: :func:`vsep_app.state.joint`; its WAVs in ``joint/``, its scores in
+    ``metrics`` as :func:`with_joint` adds them). The ZIP holds ``README.txt`` and ``report.html`` first.
 
     Cached up to :data:`SHARED_MAX_S` of audio; a longer segment's bundle is made for the press that
     asks for it and not kept.
     """
-    key = content_key(result_key(prog, greedy_rec), metrics is not None)
+    joint_part = joint_key(joint_run[0]) if joint_run is not None else None
+    key = content_key(result_key(prog, greedy_rec), metrics is not None, joint_part)
     compute = _downloads if _shared(source, prog.settings) else _downloads_compute
     return compute(key, session_names(source), _source=source, _prog=prog, _greedy=greedy_rec, _metrics=metrics,
-                   ratings=ratings)
+                   ratings=ratings, _joint=joint_run)
 
 
 # --- listening to the oracle masks (the A/B player) ---------------------------------------
@@ -542,3 +581,52 @@ def _quick_scores(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecor
 def quick_scores(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> dict:
     """The runs' SI-SDR only (:func:`vsep_core.evaluate.experiment_si_sdr`): shown while the full report is made."""
     return _quick_scores(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec)
+
+
+# --- full quality (issue #21): a result's EQ on the original mixture at its own rate and channels -----
+
+def _full_quality_compute(identity: str, settings_dict: dict, slices: tuple, scored: bool, _source: Source) -> dict:
+    settings = Settings.from_dict(settings_dict)
+    p = pair(_source, settings)
+    # The engine decodes only the analysed segment of the original file (all its channels, its own rate): memory
+    # is bounded by the segment limit the pair was prepared under, never by the whole upload.
+    found = api.full_quality(_source.mixture, p, settings, slices=slices, analysis=analysis(_source, settings, slices),
+                             target=_source.other if scored else None, given=_source.other_kind)
+    est = found.estimate
+    return {"target_wav": audio.wav_bytes(est.frames(), est.sr),
+            "complement_wav": audio.wav_bytes(np.ascontiguousarray(est.complement_raw.T), est.sr),
+            "sr": est.sr, "channels": est.channels, "start_s": est.start_s, "duration_s": est.duration_s,
+            "held_hz": est.held_hz, "scores": found.scores, "seconds": found.seconds}
+
+
+_full_quality = memo(max_entries=4, ttl=TTL)(_full_quality_compute)
+
+
+def full_quality(source: Source, settings: Settings, slices, scored: bool = True) -> dict:
+    """One seed run's EQ on the original mixture at the file's own rate and channels
+    (:func:`vsep_core.api.full_quality`): ``{"target_wav", "complement_wav", "sr", "channels", "start_s",
+    "duration_s", "held_hz", "scores", "seconds"}``; the target peak-normalised, ``scores`` ``None`` unless
+    ``scored``. Cached up to :data:`SHARED_MAX_S` of audio."""
+    compute = _full_quality if _shared(source, settings) else _full_quality_compute
+    return compute(source.identity, settings.to_dict(), tuple(slices), bool(scored), _source=source)
+
+
+def _joint_full_quality_compute(identity: str, settings_dict: dict, key: tuple, _source: Source, _eq) -> dict:
+    settings = Settings.from_dict(settings_dict)
+    found = api.full_quality(_source.mixture, pair(_source, settings), settings, eq=_eq, target=_source.other,
+                             given=_source.other_kind)
+    est = found.estimate
+    return {"target_wav": audio.wav_bytes(est.frames(), est.sr),
+            "complement_wav": audio.wav_bytes(np.ascontiguousarray(est.complement_raw.T), est.sr),
+            "sr": est.sr, "channels": est.channels, "start_s": est.start_s, "duration_s": est.duration_s,
+            "held_hz": est.held_hz, "scores": found.scores, "seconds": found.seconds}
+
+
+_joint_full_quality = memo(max_entries=2, ttl=TTL)(_joint_full_quality_compute)
+
+
+def joint_full_quality(source: Source, settings: Settings, joint_settings, eq) -> dict:
+    """A joint matching's EQ (``eq``: its ``result.eq``, made with ``joint_settings``) on the original mixture at
+    the file's own rate and channels, scored: as :func:`full_quality`."""
+    compute = _joint_full_quality if _shared(source, settings) else _joint_full_quality_compute
+    return compute(source.identity, settings.to_dict(), joint_key(joint_settings), _source=source, _eq=eq)

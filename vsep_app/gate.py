@@ -22,6 +22,7 @@ Streamlit and reads no Streamlit internals.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
@@ -40,14 +41,20 @@ _ENVELOPE_BYTES = 64 * 1024
 @dataclass
 class _SessionUploads:
     files: dict[str, int] = field(default_factory=dict)  # file id -> announced bytes
+    reserved: dict[int, int] = field(default_factory=dict)  # uploads under way: ticket -> announced bytes
     last_seen: float = 0.0
 
     def total(self, excluding: str | None = None) -> int:
-        return sum(size for file_id, size in self.files.items() if file_id != excluding)
+        held = sum(size for file_id, size in self.files.items() if file_id != excluding)
+        return held + sum(self.reserved.values())
 
 
 class UploadLedger:
-    """What each session's uploads hold, in bytes as announced (thread-safe; one per server process)."""
+    """What each session's uploads hold, in bytes as announced (thread-safe; one per server process).
+
+    An upload's bytes are reserved before its body is read (:meth:`reserve`) and held or released when
+    Streamlit has answered (:meth:`settle`): uploads sent at once share one total, not one each.
+    """
 
     def __init__(self, per_session_bytes: int, clock=time.monotonic):
         if per_session_bytes <= 0:
@@ -56,13 +63,35 @@ class UploadLedger:
         self._clock = clock
         self._sessions: dict[str, _SessionUploads] = {}
         self._lock = threading.Lock()
+        self._tickets = itertools.count()
 
-    def room_for(self, session: str, file_id: str, size: int) -> bool:
-        """Whether ``size`` more bytes under ``file_id`` keep ``session`` within its total."""
+    def reserve(self, session: str, file_id: str, size: int) -> int | None:
+        """A ticket for ``size`` more bytes under ``file_id``, or ``None`` when they would take ``session`` over
+        its total (uploads under way count)."""
+        with self._lock:
+            self._forget_idle()
+            held = self._sessions.setdefault(session, _SessionUploads())
+            if held.total(excluding=file_id) + size > self.per_session_bytes + _ENVELOPE_BYTES:
+                if not held.files and not held.reserved:
+                    del self._sessions[session]
+                return None
+            ticket = next(self._tickets)
+            held.reserved[ticket] = int(size)
+            held.last_seen = self._clock()
+            return ticket
+
+    def settle(self, session: str, file_id: str, ticket: int, stored: bool) -> None:
+        """End the reservation ``ticket``: the file is held under ``file_id`` when ``stored``, else released."""
         with self._lock:
             held = self._sessions.get(session)
-            used = held.total(excluding=file_id) if held else 0
-        return used + size <= self.per_session_bytes + _ENVELOPE_BYTES
+            if held is None:
+                return
+            size = held.reserved.pop(ticket, None)
+            if stored and size is not None:
+                held.files[file_id] = size
+                held.last_seen = self._clock()
+            if not held.files and not held.reserved:
+                del self._sessions[session]
 
     def add(self, session: str, file_id: str, size: int) -> None:
         with self._lock:
@@ -76,7 +105,7 @@ class UploadLedger:
             held = self._sessions.get(session)
             if held is not None:
                 held.files.pop(file_id, None)
-                if not held.files:
+                if not held.files and not held.reserved:
                     del self._sessions[session]
 
     def held(self, session: str) -> int:
@@ -86,7 +115,7 @@ class UploadLedger:
 
     def _forget_idle(self) -> None:
         cutoff = self._clock() - _FORGET_AFTER_S
-        for session in [s for s, held in self._sessions.items() if held.last_seen < cutoff]:
+        for session in [s for s, held in self._sessions.items() if held.last_seen < cutoff and not held.reserved]:
             del self._sessions[session]
 
 
@@ -136,12 +165,15 @@ class Gate:
         if length is None:
             await _answer(send, 411, "An upload must say its length (Content-Length).")
             return
-        if not self.ledger.room_for(session, file_id, length):
+        ticket = self.ledger.reserve(session, file_id, length)
+        if ticket is None:
             await _answer(send, 413, "This session's uploads are over the server's total; remove a file first.")
             return
-        status = await self._forward(scope, receive, send)
-        if status is not None and status < 300:
-            self.ledger.add(session, file_id, length)
+        status = None
+        try:
+            status = await self._forward(scope, receive, send)
+        finally:  # also when the client goes away mid-upload: the reservation never outlives the request
+            self.ledger.settle(session, file_id, ticket, stored=status is not None and status < 300)
 
     async def _forward(self, scope, receive, send) -> int | None:
         """Pass the request on; the status Streamlit answered with."""

@@ -244,3 +244,26 @@ def mix_over(vocal: Decoded, instrumental: Decoded, level_db: float) -> dict:
         mix = inst + voc
     return {"mixture": mix.astype(np.float32), "vocal": voc.astype(np.float32),
             "instrumental": inst.astype(np.float32), "sr": sr}
+
+
+def segment_note(take_s: float, settings: Settings, instrumental_s: float | None = None) -> str | None:
+    """What happens to a take longer than the instrumental or the analysed segment, in sentences (``None`` when
+    it fits).
+
+    The mix is as long as the shorter of the take and the instrumental (:func:`mix_over`); all of that is kept in
+    the pair (every player and download has it), and the analysis reads the segment of the settings, which the
+    visitor can move or lengthen (issue #21: a 6.2 s take over the 4.7 s default sample was silently cut).
+    """
+    out = []
+    kept = take_s
+    if instrumental_s is not None and take_s > instrumental_s + 0.05:
+        kept = instrumental_s
+        out.append(f"Your take is {take_s:.1f} s long but the instrumental only {instrumental_s:.1f} s: the mix keeps "
+                   f"the first {instrumental_s:.1f} s of your take. For all of it, sing over a longer instrumental "
+                   "(upload one, or a longer sample).")
+    if settings.duration_s is not None and kept > settings.start_s + settings.duration_s + 0.05:
+        end = settings.start_s + settings.duration_s
+        out.append(f"{'The mix' if out else f'Your take is {take_s:.1f} s long. All of it'} is kept; the analysis "
+                   f"reads {settings.start_s:g} s to {end:g} s of it (the segment under Analysis settings below). To "
+                   "analyse all of it, choose Segment length “Whole song” (or a custom length) there and apply.")
+    return " ".join(out) or None

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .glossary import GLOSSARY, LOSS_VS_QUALITY
+from vsep_core.stems import possessive
+
+from .glossary import loss_vs_quality, words
 
 def _player_key(entry: dict) -> str | None:
     """Which player a scored run belongs to ("N=3", "greedy", "best_prefix"); ``None`` for other methods."""
@@ -18,6 +20,8 @@ def _player_key(entry: dict) -> str | None:
         return "best_prefix"
     if name.startswith("seed_progressive"):
         return f"N={len(entry['info']['slices'])}"
+    if name == "joint":
+        return "joint"
     return None
 
 
@@ -28,8 +32,11 @@ def quality_marks(metrics: dict | None) -> dict:
     runs = [m for m in metrics["methods"] if m["kind"] == "seed" and not m.get("error") and _player_key(m)]
     marks: dict = {}
     if runs:
-        lowest = min(runs, key=lambda m: m["info"]["loss"])
-        marks.setdefault(_player_key(lowest), []).append("★ lowest loss")
+        # The joint loss is another measure (its own views and weights): the lowest loss is the research runs'.
+        research = [m for m in runs if m["name"] != "joint"]
+        if research:
+            lowest = min(research, key=lambda m: m["info"]["loss"])
+            marks.setdefault(_player_key(lowest), []).append("★ lowest loss")
         if metrics["alignment"]["aligned"]:
             best = max(runs, key=lambda m: m["vocal"]["si_sdr"])
             marks.setdefault(_player_key(best), []).append("★ best SI-SDR")
@@ -41,8 +48,27 @@ FIELD_COLUMNS = (("usdr", "uSDR"), ("bleedless", "bleedless"), ("fullness", "ful
 
 NO_LOSS_NOTE = ("The other methods (ceilings, blind methods, the mixture) do not match fingerprints, so they "
                 "have no loss: —.")
-KIND_HELP = ("seed: this method's runs; oracle: ceilings that read the true vocal; blind: methods that never "
-             "see it; the mixture itself is the floor.")
+
+
+def kind_help(target: str) -> str:
+    """The "kind" column's help, naming the target."""
+    return (f"seed: this method's runs; oracle: ceilings that read the true {target}; blind: methods that never "
+            "see it; the mixture itself is the floor.")
+
+
+def verdict_section(scores) -> None:
+    """The scores in one or two plain sentences (:func:`vsep_core.verdict.verdict`), the figures behind them one
+    click away; nothing when there is no result to judge."""
+    from vsep_core.verdict import verdict
+
+    from .escape import plain
+
+    said = verdict(scores)
+    if said is None:
+        return
+    st.info(plain(said.text), icon=":material/hearing:")
+    with st.expander("The numbers behind this sentence", icon=":material/calculate:"):
+        st.table({"": [what for what, _ in said.numbers], "score": [value for _, value in said.numbers]})
 
 
 def metrics_section(metrics: dict, marks: dict) -> None:
@@ -59,6 +85,7 @@ def metrics_section(metrics: dict, marks: dict) -> None:
     align = metrics["alignment"]
     scores = score_table(metrics)
     slot_names = {"vocal": scores.target, "instrumental": scores.complement}
+    glossary, loss_note = words(scores.target), loss_vs_quality(scores.target)
     rows = []
     for m, r in zip(metrics["methods"], scores.rows):
         key = _player_key(m)
@@ -74,18 +101,18 @@ def metrics_section(metrics: dict, marks: dict) -> None:
                              + (f" — * not for this target: {r.note}" if not r.suited else ""))
         rows.append(row)
     table = pd.DataFrame(rows)
-    config = {c.label: st.column_config.NumberColumn(c.label, format="%.2f", help=GLOSSARY.get(c.metric_label),
+    config = {c.label: st.column_config.NumberColumn(c.label, format="%.2f", help=glossary.get(c.metric_label),
                                                      width=95) for c in scores.columns}
     for part in (scores.target, scores.complement):
         for _, label in FIELD_COLUMNS:
             config[f"{part} {label}"] = st.column_config.NumberColumn(f"{part} {label}", format="%.2f",
-                                                                       help=GLOSSARY.get(label), width=95)
+                                                                       help=glossary.get(label), width=95)
     config["loss"] = st.column_config.NumberColumn("loss (dB²)", format="%.1f", width=80,
-                                                   help=GLOSSARY["loss"] + " " + NO_LOSS_NOTE)
+                                                   help=glossary["loss"] + " " + NO_LOSS_NOTE)
     config["method"] = st.column_config.TextColumn("method", help="See the glossary below for each name.")
-    config["kind"] = st.column_config.TextColumn("kind", width="small", help=KIND_HELP)
-    config["SIR/SAR split"] = st.column_config.TextColumn("SIR/SAR split", width=120, help=GLOSSARY["SIR/SAR split"])
-    config["mark"] = st.column_config.TextColumn("mark", width=110, help=LOSS_VS_QUALITY)
+    config["kind"] = st.column_config.TextColumn("kind", width="small", help=kind_help(scores.target))
+    config["SIR/SAR split"] = st.column_config.TextColumn("SIR/SAR split", width=120, help=glossary["SIR/SAR split"])
+    config["mark"] = st.column_config.TextColumn("mark", width=110, help=loss_note)
     complement = {c.label for c in scores.columns_of("complement")}
     complement |= {f"{scores.complement} {label}" for _, label in FIELD_COLUMNS}
 
@@ -104,12 +131,13 @@ def metrics_section(metrics: dict, marks: dict) -> None:
                    "*blind*: methods that never see it; *mixture*: the mixture itself, the floor (its SAR means "
                    "nothing, shown as —). *loss* is only for this method's runs: " + NO_LOSS_NOTE
                    + " Measured on the files as they are (level as is): an estimate made on a normalised pair is "
-                   f"brought back by undoing the {scores.target}'s gain. "
+                   f"brought back by undoing the {possessive(scores.target)} gain. "
                    f"BSS Eval: {metrics['bss_eval']['implementation']}, {metrics['bss_eval']['aggregation']}. "
-                   + LOSS_VS_QUALITY)
+                   + loss_note)
         split_notes_section(metrics, slot_names)
 
     if align["aligned"]:
+        verdict_section(scores)  # is it good? in words, above the numbers
         st.success(align["verdict"], icon=":material/check_circle:")
         draw()
     else:
@@ -120,7 +148,7 @@ def metrics_section(metrics: dict, marks: dict) -> None:
         with st.expander("Scores of the pair as it is (not meaningful until it is aligned)"):
             draw()
     with st.expander("Glossary: methods, metrics and terms", icon=":material/menu_book:"):
-        st.markdown("\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY.items()))
+        st.markdown("\n".join(f"- **{term}**: {text}" for term, text in glossary.items()))
 
 
 def waterfall_section(metrics: dict) -> None:
@@ -201,11 +229,13 @@ def quick_scores_section(quick: dict, alignment: dict) -> None:
              **{c.label: value for c, value in zip(scores.columns, r.values)}}
             for m, r in zip(quick["methods"], scores.rows)]
     target, complement = (c.label for c in scores.columns)
+    glossary = words(scores.target)
+    verdict_section(scores)
     st.dataframe(rows, hide_index=True, key="quick_scores_table", placeholder="—",
                  column_config={"loss": st.column_config.NumberColumn("loss (dB²)", format="%.1f",
-                                                                      help=GLOSSARY["loss"]),
-                                target: st.column_config.NumberColumn(format="%.2f", help=GLOSSARY["SI-SDR"]),
+                                                                      help=glossary["loss"]),
+                                target: st.column_config.NumberColumn(format="%.2f", help=glossary["SI-SDR"]),
                                 complement: st.column_config.NumberColumn(format="%.2f"),
-                                "mark": st.column_config.TextColumn(width=110, help=LOSS_VS_QUALITY)})
+                                "mark": st.column_config.TextColumn(width=110, help=loss_vs_quality(scores.target))})
     st.caption("First look: your runs' SI-SDR (dB, higher is better). SDR, SIR, SAR and the ceilings and blind "
                "methods beside them are being measured and replace this table in a moment.")

@@ -280,7 +280,7 @@ def delete_section(store, record, token: str) -> None:
 def show(shown: Shared) -> None:
     """Title, dates, oracle note, scores, players, charts and downloads, all from the stored files."""
     from vsep_core import plots
-    from vsep_core.bundle import PLOTLY_FILE, report_html
+    from vsep_core.bundle import LIBRARY_FILES, report_html
     from vsep_core.report import zip_files
 
     share, record = shown.share, shown.record
@@ -353,7 +353,7 @@ def show(shown: Shared) -> None:
     st.subheader("Take it with you")
     c1, c2 = st.columns(2)
     def everything() -> bytes:
-        files = {p: shown.file(p) for p in record.files if p != PLOTLY_FILE}
+        files = {p: shown.file(p) for p in record.files if p not in LIBRARY_FILES}
         if "report.html" in files:
             files["report.html"] = report_html(shown.file)
         return zip_files(files)

@@ -26,6 +26,8 @@ SLICES_PREFETCH = "vsep_slices_prefetch"
 RESULTS_PREFETCH = "vsep_results_prefetch"
 RUNS = "vsep_runs"                # how many script runs this session has had (vsep_app.frame)
 RATINGS = "vsep_listening_ratings"  # the last listening test the visitor rated: {"of", "rows", "info"}
+JOINT = "vsep_joint"              # the last joint matching: (Source.identity, Settings, JointSettings, outcome)
+FULL_QUALITY = "vsep_full_quality"  # (key, audio) of the last full-quality run of a segment too long to share
 
 
 def digest(data: bytes) -> str:
@@ -144,7 +146,7 @@ def set_source(new: Source) -> None:
     old = source()
     st.session_state[SOURCE] = new
     if old is None or old.identity != new.identity:
-        for key in (PROGRESSIVE, GREEDY, SLICES_PREFETCH, RESULTS_PREFETCH, RATINGS):
+        for key in (PROGRESSIVE, GREEDY, SLICES_PREFETCH, RESULTS_PREFETCH, RATINGS, FULL_QUALITY):
             st.session_state.pop(key, None)
 
 
@@ -217,3 +219,12 @@ def rated_before(source: Source, settings: Settings, seed: int, trial: list) -> 
     if not kept or kept["info"].get("seed") != seed or [r["item"] for r in kept["rows"]] != [t["name"] for t in trial]:
         return {}
     return {r["label"]: int(r["rating"]) for r in kept["rows"]}
+
+
+def joint(source: Source | None, settings: Settings):
+    """``(JointSettings, JointOutcome)`` of the joint matching run on Optimise for this pair with these
+    settings, for the Results page, its ZIP and its report; ``None`` when none was (or another pair's)."""
+    kept = st.session_state.get(JOINT)
+    if source is None or kept is None or kept[0] != source.identity or kept[1] != settings:
+        return None
+    return kept[2], kept[3]

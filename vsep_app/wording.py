@@ -6,7 +6,7 @@ import re
 
 LEVEL_LABELS = {
     "independent": "Normalise each file on its own (the research code's prepare step)",
-    "common": "Keep the vocal's level inside the mixture (one gain for both)",
+    "common": "Keep the target's level inside the mixture (one gain for both)",
     "as_is": "Analyse as is (as the research script read files)",
 }
 LEVEL_SHORT = {"independent": "each file normalised on its own", "common": "one gain for both files",
@@ -43,3 +43,13 @@ def measurement_label(name: str) -> str:
         return f"Energy {match.group(1)}–{match.group(2)} Hz"
     text = re.sub(r"(\d+)hz", r"\1 Hz", name).replace("_", " ")
     return text[:1].upper() + text[1:]
+
+
+def good_extraction(names) -> str:
+    """What a good extraction looks like in a spectrogram, for the target ``names``
+    (:class:`vsep_core.stems.TargetLabels`)."""
+    if names.is_vocal:
+        return ("A good extraction looks like the target: the vocal's harmonics kept, the drums and chords "
+                "between them gone.")
+    return (f"A good extraction looks like the target: the {names.owns} energy kept where the target has it, "
+            f"{names.complement} between it gone.")

@@ -207,28 +207,32 @@ def _cross_correlation(m: np.ndarray, v: np.ndarray, max_lag: int) -> np.ndarray
 
 
 def _verdict(lag, gain, correlation, correlation_at_lag, explained, sr, min_correlation, name):
+    from .stems import verb_for
+
     polarity = " with inverted polarity" if gain < 0 else ""
+    plural = verb_for(name) == "are"  # "the drums are aligned", "the vocal is"
+    be, does, fits, its = ("are", "do", "fit", "their") if plural else ("is", "does", "fits", "its")
     if abs(correlation_at_lag) < min_correlation:
         return False, (
-            f"The {name} does not match the mixture's waveform: waveform correlation {correlation:.3f}, "
+            f"The {name} {does} not match the mixture's waveform: waveform correlation {correlation:.3f}, "
             f"at best {abs(correlation_at_lag):.3f} (lag {lag} samples); it explains {100 * explained:.1f} % "
             "of the mixture. The files are probably from different masters or edits, so waveform metrics "
             "(SI-SDR, SDR, SIR, SAR) on this pair are meaningless; compare spectra instead."
         )
     if lag != 0:
         return False, (
-            f"The {name} fits the mixture best delayed by {lag} samples ({1000 * lag / sr:.1f} ms) with gain "
+            f"The {name} {fits} the mixture best delayed by {lag} samples ({1000 * lag / sr:.1f} ms) with gain "
             f"{gain:.3f}{polarity}: correlation {correlation:.3f} as given, {abs(correlation_at_lag):.3f} "
             f"at that lag, explaining {100 * explained:.1f} % of the mixture. Waveform metrics on the pair "
             "as given are meaningless; apply the lag and gain first (apply_alignment, or --apply-alignment)."
         )
     if gain < 0:
         return False, (
-            f"The {name} is aligned (lag 0) but its polarity is inverted (gain {gain:.3f}); waveform metrics "
-            "are meaningless until it is flipped (apply the gain)."
+            f"The {name} {be} aligned (lag 0) but {its} polarity is inverted (gain {gain:.3f}); waveform metrics "
+            f"are meaningless until {'they are' if plural else 'it is'} flipped (apply the gain)."
         )
     return True, (
-        f"The {name} is aligned with the mixture: lag 0, gain {gain:.3f}, correlation {correlation:.3f}, "
+        f"The {name} {be} aligned with the mixture: lag 0, gain {gain:.3f}, correlation {correlation:.3f}, "
         f"explaining {100 * explained:.1f} % of the mixture. The pair lines up sample by sample, so waveform "
         "metrics can be computed on it."
     )

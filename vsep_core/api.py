@@ -18,6 +18,8 @@ import graph). As demucs's ``api.Separator``: one public face per workflow.
 :func:`score_experiment`    an experiment's runs scored beside the reference methods
 :func:`quick_scores`        the runs' SI-SDR only (the dashboard's first look)
 :func:`batch_song`          one song of a batch, one stem as the target; never raises
+:func:`full_quality`        a result's EQ on the original mixture at its own rate and channels, scored
+:func:`full_quality_runs`   the same for several seed runs, the files decoded once (the CLI's ``--full-quality``)
 ==========================  ===========================================================
 """
 
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GreedyOutcome", "JointOutcome", "seed_experiment", "seed_greedy", "eq_curves", "with_greedy", "belongs_together",
     "joint_matching", "attribution", "score_methods", "score_experiment", "quick_scores", "batch_song",
-    "training_features",
+    "training_features", "FullQualityOutcome", "full_quality", "full_quality_runs", "seed_eq",
 ]
 
 
@@ -345,3 +347,145 @@ def training_features(song, target: str, settings: Settings, config) -> dict:
     from .learned import _song_features_task
 
     return _song_features_task(song, target, settings, config)
+
+
+# --- full-quality output (issue #21) ---------------------------------------------------------
+
+@dataclass
+class FullQualityOutcome:
+    """A result's EQ applied to the original mixture, and (with a truth) its scores.
+
+    Attributes
+    ----------
+    estimate : FullQualityEstimate
+        At the mixture file's own rate and channels (:mod:`vsep_core.full_quality`).
+    scores : dict or None
+        :func:`vsep_core.full_quality.score_full_quality`'s figures (``None`` without a target file).
+    seconds : float
+    """
+
+    estimate: object
+    scores: dict | None = None
+    seconds: float = 0.0
+
+
+def seed_eq(analysis, slices):
+    """A seed run's whole EQ: every pass over ``slices`` and the polish added up, ``[n_points × windows]`` dB.
+
+    ``analysis`` must hold the raw view and every slice (as for :func:`eq_curves`).
+    """
+    from .full_quality import total_eq
+
+    return total_eq([eq for _, eq in eq_curves(analysis, slices)], analysis.n_windows,
+                    analysis.settings.n_points)
+
+
+def full_quality(mixture, pair: Pair, settings: Settings, *, eq=None, slices=None, analysis=None, target=None,
+                 given: str = "vocal", window_s: float | None = BSS_WINDOW_S, bss_filters: str = "global",
+                 progress: Progress = None) -> FullQualityOutcome:
+    """A result at full quality: its learned EQ applied to the original mixture's segment at the file's own
+    sample rate and channels, and scored against the true target there.
+
+    Parameters
+    ----------
+    mixture : path, bytes, file object or Decoded
+        The original mixture file (the segment of ``settings`` is decoded with all its channels), or that
+        segment already decoded (:func:`vsep_core.full_quality.decode_segment`).
+    pair : Pair
+        The engine pair the result was made from (its gains give the true scale, its length the hop).
+    settings : Settings
+        The result's settings.
+    eq : np.ndarray [shape=(n_points, windows)], optional
+        The result's EQ in dB (a joint result's ``eq``), or
+    slices : sequence of str, optional
+        a seed run's slices (its passes and polish are run again to read their curves; ``()`` is the
+        polish alone).
+    analysis : Analysis, optional
+        A ready fingerprinting of ``pair`` with the raw view and ``slices``.
+    target : path, bytes, file object or Decoded, optional
+        The true target's file (``given="vocal"``) or everything else's (``given="instrumental"``): when
+        given, the estimate is scored.
+    window_s, bss_filters
+        As :func:`score_methods`.
+    progress : callable(fraction, label), optional
+
+    Returns
+    -------
+    FullQualityOutcome
+
+    Raises
+    ------
+    VsepError
+        For neither or both of ``eq`` and ``slices``, an undecodable file, or a segment the engine refuses.
+    """
+    from .full_quality import full_quality_estimate, score_full_quality, target_at_rate
+
+    t0 = time.perf_counter()
+    if (eq is None) == (slices is None):
+        raise VsepError("Give the result's EQ as exactly one of: its curves (eq), or a seed run's slices.")
+    if given not in ("vocal", "instrumental"):
+        raise VsepError(f"given must be vocal or instrumental, got {given!r}.")
+    hop = analysis.hop_length if analysis is not None else settings.hop_for(pair.n_samples)
+    if slices is not None:
+        report(progress, 0.0, "Reading the run's EQ curves")
+        if analysis is None:
+            from .analysis import analyse
+            from .views import RAW
+
+            analysis = analyse(pair, settings, views=(RAW, *slices))
+        eq = seed_eq(analysis, tuple(slices))
+    report(progress, 0.3, "Applying the EQ to the original mixture")
+    estimate = full_quality_estimate(mixture, eq, settings, analysis_hop=hop, pair_info=pair.info)
+    scores = None
+    if target is not None:
+        report(progress, 0.5, "Scoring the full-quality estimate")
+        truth = target_at_rate(target, estimate, settings, given=given)
+        scores = score_full_quality(estimate, truth, window_s=window_s, bss_filters=bss_filters)
+    report(progress, 1.0, "Full quality done")
+    return FullQualityOutcome(estimate=estimate, scores=scores, seconds=time.perf_counter() - t0)
+
+
+def full_quality_runs(mixture, pair: Pair, settings: Settings, runs: dict, *, analysis=None, target=None,
+                      given: str = "vocal", window_s: float | None = BSS_WINDOW_S, bss_filters: str = "global",
+                      on_run=None, progress: Progress = None) -> dict:
+    """:func:`full_quality` for several seed runs: the files decoded and the pair analysed once.
+
+    Parameters
+    ----------
+    runs : dict of str → sequence of str
+        Each run's label and slices (e.g. from ``ExperimentResult.labelled_runs``).
+    on_run : callable(label, FullQualityOutcome), optional
+        Called as each run is ready (to write its files); its estimate is then dropped, so memory holds one
+        run's audio at a time.
+    mixture, pair, settings, analysis, target, given, window_s, bss_filters, progress
+        As :func:`full_quality`.
+
+    Returns
+    -------
+    dict of str → FullQualityOutcome
+        Without audio when ``on_run`` is given (``estimate`` is ``None``: the scores and timing stay).
+    """
+    from .decode import Decoded
+    from .full_quality import decode_segment
+
+    used = sorted({name for slices in runs.values() for name in slices})
+    if analysis is None and runs:
+        from .analysis import analyse
+        from .views import RAW
+
+        analysis = analyse(pair, settings, views=(RAW, *used))
+    if not isinstance(mixture, Decoded):
+        mixture = decode_segment(mixture, settings)
+    if target is not None and not isinstance(target, Decoded):
+        target = decode_segment(target, settings, name=given)
+    out = {}
+    for i, (label, slices) in enumerate(runs.items()):
+        report(progress, i / max(len(runs), 1), f"Full quality: run {label}")
+        found = full_quality(mixture, pair, settings, slices=tuple(slices), analysis=analysis, target=target,
+                             given=given, window_s=window_s, bss_filters=bss_filters)
+        if on_run is not None:
+            on_run(label, found)
+            found.estimate = None
+        out[label] = found
+    report(progress, 1.0, "Full quality done")
+    return out

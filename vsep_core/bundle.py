@@ -37,6 +37,14 @@ FORMAT = 1
 #: ``report.html`` is stored with this in place of the chart library, which is :data:`PLOTLY_FILE`.
 PLOTLY_MARK = "/*vsep: plotly.min.js*/"
 PLOTLY_FILE = "plotly.min.js"
+#: Reports since the packed chart library (gzip + base64, unpacked by the page): this mark stands where the packed
+#: text was, and the packed text is :data:`PLOTLY_PACKED_FILE`, shared by every result like :data:`PLOTLY_FILE`
+#: (which results stored before keep).
+#: The mark includes its element's opening (quotes and ">"), which no escaped text in the report can hold.
+PLOTLY_PACKED_MARK = 'id="vsep-plotly">vsep:plotly.js.gz.b64'
+PLOTLY_PACKED_FILE = "plotly.js.gz.b64"
+#: The chart-library files a result may hold: never offered as the result's own files.
+LIBRARY_FILES = (PLOTLY_FILE, PLOTLY_PACKED_FILE)
 _NAME_KEYS = ("mixture", "vocal", "instrumental", "label", "files")
 
 
@@ -219,13 +227,11 @@ def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio:
                         for label in chosen if runs[label].estimate is not None and label == "greedy"}
         html = report_mod.html_report(report_result, clean_pair, metrics=metrics, spectrograms=spectrograms,
                                       title=title, players=audio)
-        # The chart library (4.6 MB, the same in every report) is stored once for all results, not per result.
-        from plotly.offline import get_plotlyjs
-
-        library = get_plotlyjs()
-        if f"<script>{library}</script>" in html:
-            html = html.replace(f"<script>{library}</script>", f"<script>{PLOTLY_MARK}</script>", 1)
-            files[PLOTLY_FILE] = library.encode()
+        # The chart library (2 MB packed, the same in every report) is stored once for all results, not per result.
+        packed = report_mod.plotly_packed()
+        if f'id="vsep-plotly">{packed}' in html:
+            html = html.replace(f'id="vsep-plotly">{packed}', PLOTLY_PACKED_MARK, 1)
+            files[PLOTLY_PACKED_FILE] = packed.encode()
         files["report.html"] = html.encode()
     share = {"format": FORMAT, "title": title, "target": names.to_dict(), "oracle_note": oracle_note(names.name),
              "sr": pair.sr, "duration_s": pair.duration_s, "hop": hop, "spec_col_factor": col_factor,
@@ -307,8 +313,10 @@ def report_html(read) -> bytes:
     """The self-contained report of a stored result (``read(path) → bytes``), its chart library put back."""
     html = read("report.html")
     mark = f"<script>{PLOTLY_MARK}</script>".encode()
-    if mark in html:
+    if mark in html:  # a result stored before the library was packed
         html = html.replace(mark, b"<script>" + read(PLOTLY_FILE) + b"</script>", 1)
+    elif PLOTLY_PACKED_MARK.encode() in html:
+        html = html.replace(PLOTLY_PACKED_MARK.encode(), b'id="vsep-plotly">' + read(PLOTLY_PACKED_FILE), 1)
     return html
 
 

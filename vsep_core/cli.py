@@ -206,6 +206,84 @@ def _with_file_names(pair, args):
     return dataclasses.replace(pair, info={**pair.info, **names})
 
 
+def segment_note(pair, settings) -> str:
+    """Which part of the song was analysed, at what rate, and how to choose another part: what ``run`` prints."""
+    info = pair.info
+    whole = info.get("source_durations_s", {}).get("mixture")
+    name = info.get("mixture", "mixture")
+    of = f"the mixture “{name}”" + (f" ({_clock(whole)} long)" if whole and math.isfinite(whole) else "")
+    start, end = settings.start_s, settings.start_s + pair.duration_s
+    if settings.duration_s is None and start == 0:
+        part = f"all of {of}"
+        how = "choose a part with --start SECONDS and --duration SECONDS."
+    else:
+        part = f"{start:.2f} s to {end:.2f} s of {of}"
+        how = "choose another part with --start SECONDS and --duration SECONDS, or --duration all for the whole song."
+    return (f"analysed: {part}, at {settings.sr} Hz mono (--full-quality also writes each result at the file's "
+            f"own rate and channels); {how}")
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+def _write_full_quality(args, pair, settings, outputs, runs: dict, analysis=None, *, eq=None, inputs: bool = False,
+                        bar=None) -> dict:
+    """``--full-quality``: each run's EQ on the original mixture, its WAVs beside the run's (and, with
+    ``--metrics``, its scores), then ``full_quality.json``; returns its ``runs`` entry,
+    ``{label: {"sr", "channels", "held_above_hz", "files", "seconds", "scores"}}``.
+
+    ``runs`` maps a label to a seed run's slices, or ``{"joint": None}`` with the joint result's ``eq``;
+    ``inputs``: also the mixture's and the target file's segments at their own rate (beside ``1_slices/``'s copies).
+    """
+    from .api import full_quality, full_quality_runs
+    from .full_quality import decode_segment
+
+    given = "vocal" if args.vocal is not None else "instrumental"
+    target = (args.vocal if args.vocal is not None else args.instrumental) if args.metrics else None
+    mixture = decode_segment(args.mixture, settings)
+    written = {}
+
+    def write(label, found) -> None:
+        est = found.estimate
+        files = outputs.add_full_quality(label, est)
+        written[label] = {"sr": est.sr, "channels": est.channels, "held_above_hz": est.held_hz,
+                          "files": [files["vocal"], files["instrumental"]]}
+
+    if eq is not None:
+        (label,) = runs
+        found = full_quality(mixture, pair, settings, eq=eq, target=target, given=given,
+                             bss_filters=args.bss_filters, progress=bar)
+        write(label, found)
+        found.estimate = None
+        outcomes = {label: found}
+    else:
+        outcomes = full_quality_runs(mixture, pair, settings, runs, analysis=analysis, target=target, given=given,
+                                     bss_filters=args.bss_filters, on_run=write, progress=bar)
+    for label, found in outcomes.items():
+        written[label].update(seconds=found.seconds, scores=found.scores)
+    if inputs:
+        outputs.add_full_quality_inputs(mixture, decode_segment(args.vocal, settings, name="target")
+                                        if args.vocal is not None else None)
+    outputs.finish_full_quality(written, {"start_s": settings.start_s, "duration_s": pair.duration_s})
+    return written
+
+
+def _full_quality_lines(found: dict, names) -> list[str]:
+    """The terminal's lines about the full-quality files: rate, channels and (with --metrics) the scores."""
+    lines = []
+    for label, entry in found.items():
+        line = f"  {label:>12}: {entry['sr']} Hz, {entry['channels']} channel(s)"
+        scores = entry.get("scores")
+        if scores:
+            v = scores["vocal"]
+            line += (f"; {names.target} SI-SDR {v['si_sdr']:.2f} dB, SDR {v['sdr']:.2f}, SIR {v['sir']:.2f}, "
+                     f"SAR {v['sar']:.2f} ({scores['channel_scoring']})")
+        lines.append(line)
+    return lines
+
+
 def _checked_write(args, max_slices: int):
     """``run --write``'s choice checked against the run: None (every file) or the set of words and numbers."""
     runs = args.write
@@ -285,6 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics", action="store_true",
                      help="also score the runs and the reference methods (as evaluate) into metrics.json")
     _add_bss_filters_argument(run)
+    run.add_argument("--full-quality", action="store_true",
+                     help="also apply each written run's learned EQ to the original mixture at its own sample rate "
+                          "and channels (e.g. 44.1 kHz stereo; the analysis is 22.05 kHz mono) and write those "
+                          "WAVs beside the others (*_full_quality.wav); with --metrics, score them the same way "
+                          "into full_quality.json (seed and joint methods)")
     run.add_argument("--quiet", action="store_true", help="no progress bar, warnings or table")
     _add_settings_arguments(run, level_default=Settings().level)
     _add_joint_arguments(run)
@@ -390,6 +473,8 @@ def main_run(args) -> int:
 
     if args.method == "joint":
         return main_run_joint(args)
+    if args.method == "learned_fingerprint" and args.full_quality:
+        raise VsepError("--full-quality is offered for the seed and joint methods, not yet for learned_fingerprint.")
     if args.method == "learned_fingerprint":  # blind: vsep_core/learned_cli.py
         from .learned_cli import main_run_learned
 
@@ -406,6 +491,13 @@ def main_run(args) -> int:
                                              target_name=args.target_name), args)
         outputs = Outputs(pair, settings, max_slices, out_dir=staged.path,
                           inputs=runs is None or "inputs" in runs)
+        analysis, analyse_s = None, 0.0
+        if args.full_quality:  # fingerprinted once, for the runs and their full-quality EQ
+            from .analysis import analyse
+
+            analyse_s = time.perf_counter()
+            analysis = analyse(pair, settings, views=("slice_0_raw", *order[:max_slices]))
+            analyse_s = time.perf_counter() - analyse_s
         with TerminalProgress(enabled=False if args.quiet else None) as bar:
             split = 0.8 if args.metrics else 1.0  # the scoring takes about a fifth of a short run
             # Without a report or scores, only the runs to be written get audio (the inverse STFT is most of
@@ -414,7 +506,9 @@ def main_run(args) -> int:
             result = seed_experiment(pair, settings, order=order, max_slices=max_slices, greedy=args.greedy,
                                      keep_audio=keep_audio, on_run=None if choose_later else outputs.add_run,
                                      audio_runs=None if (runs is None or keep_audio) else runs - {"inputs"},
-                                     progress=scaled(bar, 0.0, split), background_audio=True)
+                                     progress=scaled(bar, 0.0, split), background_audio=True, analysis=analysis)
+            if analysis is not None:
+                result.timings_s["analyse"] = analyse_s  # done before, for the full-quality EQ too
             if choose_later:
                 chosen = result.run_labels(runs)
                 for label, run in result.labelled_runs():
@@ -427,15 +521,32 @@ def main_run(args) -> int:
         outputs.finish(result, metrics=metrics, plots=not args.no_plots)
         if args.report:
             outputs.add_report(result, metrics=metrics)
+        full, analysis_wavs = None, outputs.wav_count
+        if args.full_quality:
+            chosen = {label: run.slices for label, run in result.labelled_runs() if label in outputs.written}
+            with TerminalProgress(enabled=False if args.quiet else None) as bar:
+                full = _write_full_quality(args, pair, settings, outputs, chosen, analysis,
+                                           inputs=runs is None or "inputs" in runs, bar=bar)
+        outputs.add_readme(result, metrics=metrics)  # what each folder and file is, in plain words
     if not args.quiet:
+        print(segment_note(pair, settings))
         print(summary_table(result))
         if metrics is not None:
             from .evaluate import format_table
 
             print("\n" + format_table(metrics))
-        wavs = "WAVs" if runs is None else (f"{outputs.wav_count} WAVs" if outputs.wav_count else "no WAV")
-        made = ", ".join(["summary.json", wavs] + (["plots"] if not args.no_plots else [])
-                         + (["metrics.json"] if args.metrics else []) + (["report.html"] if args.report else []))
+        wavs = "WAVs" if runs is None else (f"{analysis_wavs} WAVs" if analysis_wavs else "no WAV")
+        made = ", ".join(["README.txt", "summary.json", wavs] + (["plots"] if not args.no_plots else [])
+                         + (["metrics.json"] if args.metrics else []) + (["report.html"] if args.report else [])
+                         + ([f"{outputs.wav_count - analysis_wavs} full-quality WAVs, full_quality.json"]
+                            if full is not None else []))
+        if full:
+            from .stems import labels
+
+            print("\nfull quality (each run's EQ on the original mixture, *_full_quality.wav):")
+            print("\n".join(_full_quality_lines(full, labels(pair.info.get("target_name")))))
+        elif full is not None:
+            print("\n--full-quality: no run's WAVs were written (--write), so none at full quality either.")
         print(f"\nwrote {args.out}/ ({made}) in {time.perf_counter() - t0:.2f} s")
     return 0
 
@@ -474,7 +585,11 @@ def main_run_joint(args) -> int:
         (staged.path / "joint").mkdir(exist_ok=True)
         outputs.add_joint(outcome, estimate=runs is None or "best" in runs, inputs=runs is None or "inputs" in runs)
         outputs.finish_joint(outcome, joint, metrics=outcome.scores)
+        full = None
+        if args.full_quality and "joint" in outputs.written:
+            full = _write_full_quality(args, pair, settings, outputs, {"joint": None}, eq=outcome.result.eq)
     if not args.quiet:
+        print(segment_note(pair, settings))
         found = outcome.result
         print(f"joint matching: loss {found.loss_curve[0]:.2f} -> {found.final_loss:.2f} after {joint.steps} steps")
         if outcome.scores is not None:
@@ -482,6 +597,12 @@ def main_run_joint(args) -> int:
 
             print("\n" + format_table(outcome.scores))
         made = "summary.json, joint/ WAVs" + (", metrics.json" if outcome.scores is not None else "")
+        if full:
+            from .stems import labels
+
+            made += ", 2 full-quality WAVs, full_quality.json"
+            print("\nfull quality (the EQ on the original mixture, *_full_quality.wav):")
+            print("\n".join(_full_quality_lines(full, labels(pair.info.get("target_name")))))
         print(f"\nwrote {args.out}/ ({made}) in {time.perf_counter() - t0:.2f} s")
     return 0
 

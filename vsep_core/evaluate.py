@@ -572,3 +572,50 @@ def format_table(result: dict) -> str:
                       "are shown for completeness, not as a fair blind baseline:"]
         lines += [f"* {row.name}: {row.note}" for row in table.unsuited]
     return terminal_text("\n".join(lines))  # file names may hold escape sequences or bidi controls
+
+
+#: What two reports must share for their scores to stand in one table: the pair as scored and how.
+_SAME_PAIR = ("target_name", "labels", "sr", "n_samples", "level")
+
+
+def with_methods(report: dict, other: dict, names=("joint",)) -> dict:
+    """``report`` with ``other``'s entries named in ``names`` added after its runs (a method scored apart, on
+    the same pair with the same settings, as the dashboard's joint matching is).
+
+    The figures are ``other``'s as they are: :func:`score` on the same truth with the same BSS Eval settings
+    gives the same numbers as one report of every method would (``evaluate --methods … joint``).
+
+    Parameters
+    ----------
+    report : dict
+        :func:`evaluate_experiment`'s report, or :func:`experiment_si_sdr`'s (the runs' SI-SDR only).
+    other : dict
+        :func:`evaluate_joint`'s (or any :func:`score`) report.
+    names : sequence of str
+        Which of ``other``'s methods to add; one ``report`` has already is left as it is.
+
+    Returns
+    -------
+    dict
+        A new report (``report`` is not changed); ``"methods"`` holds the added entries right after the
+        experiment's runs (``seed_*``), before the reference methods.
+
+    Raises
+    ------
+    VsepError
+        When the two were scored on different pairs or with different settings or BSS Eval settings.
+    """
+    mine, theirs = report.get("pair") or {}, other.get("pair") or {}
+    for key in _SAME_PAIR:
+        if key in mine and key in theirs and mine[key] != theirs[key]:
+            raise VsepError(f"These scores were measured on another pair ({key}: {theirs[key]!r}, not "
+                            f"{mine[key]!r}); they cannot share a table.")
+    for key in ("settings", "bss_eval"):
+        if key in report and key in other and report[key] != other[key]:
+            raise VsepError(f"These scores were measured with other {key.replace('_', ' ')}; they cannot share a "
+                            "table.")
+    have = {m["name"] for m in report["methods"]}
+    added = [m for m in other["methods"] if m["name"] in names and m["name"] not in have]
+    methods = list(report["methods"])
+    at = max((i + 1 for i, m in enumerate(methods) if m["name"].startswith("seed_")), default=0)
+    return {**report, "methods": methods[:at] + added + methods[at:]}

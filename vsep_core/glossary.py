@@ -32,18 +32,18 @@ def glossary(target_name=None) -> dict:
         ``term → text``, in the order a reader meets the terms.
     """
     names = labels(target_name)
-    t, rest = names.target, names.complement
+    t, rest, owns = names.target, names.complement, names.owns
     backing = "the backing" if names.is_vocal else rest
     return {
         "seed": "This method (fingerprint EQ): it learns, window by window, a 400-band EQ that makes the mixture's "
-                f"fingerprint look like the true {t}'s. It reads the true {t}, so it is an oracle experiment.",
+                f"fingerprint look like the true {owns}. It reads the true {t}, so it is an oracle experiment.",
         "seed_progressive_N": "The progressive run over the first N slices of your order, then the polish.",
         "seed_greedy / seed_greedy_best": "The greedy search's order: the whole sequence, and its best prefix "
                                           "(the steps up to the lowest loss).",
         "polish": "The last pass of every run: one more EQ pass on the plain (raw) spectrogram.",
         "joint": "The improved method (Optimise page, and `evaluate --methods joint`): every window's EQ learned at "
                  f"once against the fingerprint of the result, with Adam. Also an oracle: it reads the true {t}.",
-        "loss": f"How far the mixture's fingerprints still are from the {t}'s after a run (mean squared difference "
+        "loss": f"How far the mixture's fingerprints still are from the {owns} after a run (mean squared difference "
                 "of the dB profiles, in dB²: decibels squared). Lower is closer; it measures fingerprints, not sound.",
         "exact_eq": f"Ceiling (oracle): the best 400-band EQ per window, computed exactly from the true {t}. "
                     "Shows the most any per-window EQ could reach.",
@@ -68,7 +68,7 @@ def glossary(target_name=None) -> dict:
                "leaks into the estimate. Higher is better.",
         "SAR": "Signal-to-artefacts ratio (dB): how little new noise or distortion the method itself added. "
                "Higher is better.",
-        "phase_oracle": f"Ceiling (oracle): the true {t}'s magnitude in every bin with the mixture's phase. What "
+        "phase_oracle": f"Ceiling (oracle): the true {owns} magnitude in every bin with the mixture's phase. What "
                         "any method that keeps the mixture's phase (as this one does) could reach at most.",
         "uSDR": "Whole-signal SDR (dB) as the Music Demixing challenges (2021, 2023) and the MVSep leaderboard "
                 "report it: 10·log10(Σ s² / Σ (s − ŝ)²) over the whole signal, no filters, no frames (ε = 1e-8 "

@@ -61,7 +61,7 @@ class PhaseOracle:
     settings: Settings = _DEFAULT_SETTINGS
     name: ClassVar[str] = "phase_oracle"
     kind: ClassVar[str] = "oracle"
-    description: ClassVar[str] = ("Phase oracle: the true vocal's magnitude in every bin with the mixture's phase "
+    description: ClassVar[str] = ("Phase oracle: the true target's magnitude in every bin with the mixture's phase "
                                   "(what keeping the mixture's phase costs)")
 
     def separate(self, mixture, sr, *, vocal=None):

@@ -84,18 +84,21 @@ class Outputs:
         self.spectrogram_labels = {str(1), str(max(1, (max_slices + 1) // 2)), str(max_slices), "greedy"}
         self.spectrograms: dict[str, np.ndarray] = {}
         self.written: set[str] = set()
+        self.paths: list[str] = []  # every file put so far, in order (README.txt describes them)
         self.wav_count = 0
         if inputs:
             self._put_wav("1_slices/mixture.wav", pair.mixture, pair.sr)
             self._put_wav("1_slices/target.wav", pair.vocal, pair.sr)
 
     def _put(self, relpath: str, data: bytes) -> None:
+        self.paths.append(relpath)
         if self.out_dir is None:
             self.files[relpath] = data
         else:
             write_bytes_atomic(self.out_dir / relpath, data)
 
     def _put_wav(self, relpath: str, y: np.ndarray, sr: int) -> None:
+        self.paths.append(relpath)
         self.wav_count += 1
         if self.out_dir is None:
             self.files[relpath] = wav_bytes(y, sr)
@@ -110,6 +113,18 @@ class Outputs:
         self.written.add(label)
         if label in self.spectrogram_labels:
             self.spectrograms[label] = _magnitude(run.estimate.vocal_raw, self.settings, self.pair)
+
+    def adopt(self, other: "Outputs") -> None:
+        """Take the runs another in-memory ``Outputs`` wrote (their WAVs, spectrograms and labels), as if added
+        here: the dashboard makes its runs' WAVs once for its players and copies them into each ZIP, whose
+        ``summary.json`` and ``README.txt`` then name them."""
+        for path in other.paths:
+            if path not in self.files:
+                self.paths.append(path)
+                self.wav_count += path.endswith(".wav")
+        self.files.update(other.files)
+        self.spectrograms.update(other.spectrograms)
+        self.written |= other.written
 
     def finish(self, result: ExperimentResult, *, metrics: dict | None = None, plots: bool = True) -> dict:
         """Write ``summary.json``, ``settings.json``, ``metrics.json`` (when given) and the plots.
@@ -137,10 +152,16 @@ class Outputs:
             self._put("plots/plotly.min.js", get_plotlyjs().encode())
         return summary
 
-    def add_report(self, result: ExperimentResult, *, metrics: dict | None = None) -> None:
-        """Write ``report.html`` (:func:`html_report`, with the spectrograms collected so far)."""
-        self._put("report.html", html_report(result, self.pair, metrics=metrics,
-                                             spectrograms=self.spectrograms).encode())
+    def add_report(self, result: ExperimentResult, *, metrics: dict | None = None, pair: Pair | None = None,
+                   joint=None) -> None:
+        """Write ``report.html`` (:func:`html_report`, with the spectrograms collected so far; ``pair``: the
+        pair with the names to show, default the folder's; ``joint``: a joint matching's outcome to play)."""
+        self._put("report.html", html_report(result, pair or self.pair, metrics=metrics,
+                                             spectrograms=self.spectrograms, joint=joint).encode())
+
+    def add_readme(self, result: ExperimentResult, *, metrics: dict | None = None) -> None:
+        """Write ``README.txt``: what each folder and file written so far is, in plain words (:func:`readme_text`)."""
+        self._put("README.txt", readme_text(self.paths, result, self.pair, metrics=metrics).encode())
 
     def add_method(self, folder: str, estimate, *, estimate_files: bool = True, inputs: bool = True) -> dict:
         """Write one method's WAVs into ``folder/``: the estimate (target peak-normalised, as the seed runs'
@@ -213,8 +234,48 @@ class Outputs:
             self._put(path, data)
 
     def zip_bytes(self) -> bytes:
-        """Every collected file in one ZIP (in-memory mode only)."""
-        return zip_files(self.files)
+        """Every collected file in one ZIP (in-memory mode only), ``README.txt`` and ``report.html`` first."""
+        first = [name for name in READ_FIRST if name in self.files]
+        return zip_files({name: self.files[name] for name in [*first, *(n for n in self.files if n not in first)]})
+
+    # --- full quality (issue #21): beside the analysis-rate files ---------------------------------
+
+    def full_quality_paths(self, label: str) -> dict:
+        """Where a run's full-quality WAVs go: its analysis-rate paths with ``_full_quality`` before ``.wav``
+        (``label`` ``"joint"``: the joint method's folder)."""
+        if label == "joint":
+            names = labels(self.target_name)
+            paths = {"vocal": f"joint/extracted_{names.target_file}.wav",
+                     "instrumental": f"joint/extracted_{names.complement_file}.wav"}
+        else:
+            paths = run_wav_paths(label, self.target_name)
+        return {key: path.removesuffix(".wav") + "_full_quality.wav" for key, path in paths.items()}
+
+    def add_full_quality(self, label: str, estimate) -> dict:
+        """Write a :class:`~vsep_core.full_quality.FullQualityEstimate`'s WAVs (16-bit, at its rate and channels:
+        the target peak-normalised over its channels, as the analysis-rate files, and mixture − target).
+
+        Returns
+        -------
+        dict
+            Its relative paths, ``{"vocal": …, "instrumental": …}``.
+        """
+        paths = self.full_quality_paths(label)
+        self._put_wav(paths["vocal"], estimate.frames(), estimate.sr)
+        self._put_wav(paths["instrumental"], np.ascontiguousarray(estimate.complement_raw.T), estimate.sr)
+        return paths
+
+    def add_full_quality_inputs(self, mixture, target=None) -> None:
+        """The mixture's (and the target file's) segment at its own rate and channels (``Decoded``), beside the
+        inputs' analysis-rate copies in ``1_slices/``."""
+        for decoded, path in ((mixture, "1_slices/mixture_full_quality.wav"),
+                              (target, "1_slices/target_full_quality.wav")):
+            if decoded is not None:
+                self._put_wav(path, np.ascontiguousarray(decoded.samples.T), decoded.sr)
+
+    def finish_full_quality(self, runs: dict, segment: dict) -> None:
+        """``full_quality.json``: the segment and, per run, its rate, channels, files and (when scored) scores."""
+        self._put("full_quality.json", json_text({"segment": segment, "runs": runs}).encode())
 
 
 def _magnitude(y: np.ndarray, settings: Settings, pair: Pair) -> np.ndarray:
@@ -303,6 +364,90 @@ def summary_table(result: ExperimentResult) -> str:
                   f"best prefix ({g.best_prefix_length}): {', '.join(g.best_prefix)} → {g.best_prefix_loss:.6f}"]
     lines += ["", "timings (s): " + ", ".join(f"{k} {v:.3f}" for k, v in result.timings_s.items())]
     return "\n".join(lines)
+
+
+# --- README.txt: what the folder (or ZIP) holds, in plain words ----------------------
+
+#: The files a person opens first: first in the ZIP.
+READ_FIRST = ("README.txt", "report.html")
+
+
+def readme_text(paths, result: ExperimentResult, pair: Pair, *, metrics: dict | None = None) -> str:
+    """``README.txt`` of a results folder or ZIP: what each folder and file in ``paths`` is, naming the target.
+
+    Parameters
+    ----------
+    paths : iterable of str
+        The files written (relative paths, as :attr:`Outputs.paths`); only what is there is described.
+    result : ExperimentResult
+    pair : Pair
+        The analysed pair (its segment and rate are described).
+    metrics : dict, optional
+        The scores; their verdict in plain words (:mod:`vsep_core.verdict`) opens the file.
+    """
+    from .glossary import counted
+
+    names = labels(pair_target(pair.info))
+    t, rest = names.target, names.complement
+    paths = set(paths) | {"README.txt"}
+    folders = {path.split("/", 1)[0] for path in paths if "/" in path}
+    segment = (f"{pair.duration_s:.2f} s of the song (from {result.settings.start_s:g} s), mono, {pair.sr} Hz: "
+               "the segment that was analysed")
+    lines = [f"{t[:1].upper() + t[1:]} separation by spectrogram fingerprints: the results", "",
+             "Open report.html first: it plays in any browser, offline, and explains every score and word.", ""]
+    if metrics:
+        from .verdict import verdict
+
+        said = verdict(score_table(metrics))
+        if said is not None:
+            lines += ["In short: " + said.text, ""]
+    lines += [f"Oracle experiment: {oracle_note(names.name)}", "",
+              f"Every WAV is {segment}. Every extracted {t} file is peak-normalised (its loudest moment at full "
+              "scale), "
+              f"as the research code saved them; each \"{rest}\" file is the mixture minus the extracted {t}.",
+              "", "What is here:", ""]
+
+    def item(name: str, text: str) -> None:
+        lines.append(f"{name}")
+        lines.append(f"    {text}")
+
+    item("README.txt", "This file.")
+    if "report.html" in paths:
+        item("report.html", "The report: the players, the scores in plain words with the numbers behind them, "
+                            "the charts, the settings and a glossary. One file; send it to anyone.")
+    if "1_slices" in folders:
+        item("1_slices/mixture.wav, 1_slices/target.wav", f"What went in: the song (the mixture) and the true {t}.")
+    runs = sorted((f for f in folders if f.endswith("_slices") and f.split("_")[0].isdigit()),
+                  key=lambda f: int(f.split("_")[0]))
+    if runs:
+        numbers = [f.split("_")[0] for f in runs]
+        span = numbers[0] if len(numbers) == 1 else f"{numbers[0]}_slices … {numbers[-1]}"
+        item(f"{span}_slices/", f"One folder per run: the run over the first N slices of the order (N = "
+             f"{', '.join(numbers)}), then one more pass on the plain spectrogram. In each: "
+             f"extracted_{names.target_file}.wav (the {t} it found) and extracted_{names.complement_file}.wav "
+             f"(the {rest}).")
+    if "best_sequence_found" in folders and result.greedy is not None:
+        item("best_sequence_found/", f"The greedy search's order ({counted(len(result.greedy.sequence), 'slice')}, "
+                                     f"each chosen because it lowered the loss most): its {t} and {rest}.")
+    if "best_prefix_found" in folders and result.greedy is not None:
+        item("best_prefix_found/", f"The greedy order cut where the loss was lowest "
+                                   f"({counted(result.greedy.best_prefix_length, 'slice')}): its {t} and {rest}.")
+    if "joint" in folders:
+        item("joint/", f"Joint matching (the improved method, run on Optimise): every window's EQ learned at once. "
+                       f"Its {t} and {rest}.")
+    if "plots" in folders:
+        item("plots/", "The charts (loss curves, final losses, spectrograms, the greedy search), each an HTML "
+                       "page to open in a browser; they need plotly.min.js beside them.")
+    for name, text in (
+            ("metrics.json", f"The scores (how close each result is to the true {t}, in dB), for programs: what "
+                             "`python -m vsep_core evaluate --json` writes."),
+            ("summary.json", "Every run's numbers (losses, slices, file names), for programs."),
+            ("settings.json", "The exact settings (the report lists them in words)."),
+            ("listening_ratings.csv", "Your listening test's ratings (also as listening_ratings.json)."),
+    ):
+        if name in paths:
+            item(name, text)
+    return "\n".join(lines) + "\n"
 
 
 # --- the self-contained HTML report ---------------------------------------------
@@ -459,7 +604,7 @@ def _pair_line(pair: Pair) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _plotly_gzip_base64() -> str:
+def plotly_packed() -> str:
     """plotly.js, gzip-compressed and base64-encoded: 2.0 MB in the page instead of 4.8 MB."""
     from plotly.offline import get_plotlyjs
 
@@ -548,7 +693,7 @@ def _settings_html(settings: Settings) -> str:
 
 def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = None,
                 spectrograms: dict | None = None, title: str | None = None,
-                players: bool = True, budget_bytes: int = REPORT_BUDGET_BYTES) -> str:
+                players: bool = True, budget_bytes: int = REPORT_BUDGET_BYTES, joint=None) -> str:
     """One HTML file with the plots, the numbers and the audio, that opens offline, on a phone too.
 
     Parameters
@@ -565,6 +710,9 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
     budget_bytes : int
         The players of every N are left out when they would grow the page past this (their WAVs are in the ZIP);
         the mixture, the target and the greedy results always play.
+    joint : JointOutcome, optional
+        A joint matching of the same pair and settings (:func:`vsep_core.api.joint_matching`): it plays beside
+        the greedy results (its scores are in ``metrics`` when they were added: :func:`vsep_core.evaluate.with_methods`).
     """
     from .glossary import counted
 
@@ -580,6 +728,9 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
         if run is not None and run.estimate is not None and not (label.startswith("best") and run is result.greedy_run):
             players.append((f"Extracted {names.target}, {label} ({counted(run.n, 'slice')}, loss {run.final_loss:.2f})",
                             run.estimate.vocal))
+    if joint is not None and joint.estimate is not None:
+        players.append((f"Extracted {names.target}, joint matching (every window learned at once)",
+                        joint.estimate.vocal))
     if best.estimate is not None:
         players.append((f"{complement} estimate (mixture − {names.target}, N = {best.n})",
                         best.estimate.instrumental))
@@ -622,13 +773,13 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
 <h2>Listen</h2>{listen}
 {metrics_html}
 <h2>Final loss per number of slices</h2>
-<p>The loss is the mean squared difference, in dB² (decibels squared), between the processed mixture's 400-point profile and the true {html.escape(names.target)}'s, after the final polish. Lower is closer.</p>
+<p>The loss is the mean squared difference, in dB² (decibels squared), between the processed mixture's 400-point profile and the true {html.escape(names.owns)}, after the final polish. Lower is closer.</p>
 {_table(["N", "slices (in order)", "final loss"], loss_rows)}
 {greedy_html}
 <h2>Plots</h2><noscript><p class="note">The plots need JavaScript, which is off: the tables above hold the same numbers.</p></noscript>{fig_html}
 {_settings_html(result.settings)}
 {_glossary_html(names.name)}
-<script type="application/octet-stream" id="vsep-plotly">{_plotly_gzip_base64()}</script>
+<script type="application/octet-stream" id="vsep-plotly">{plotly_packed()}</script>
 <script>{_DRAW_FIGURES_JS}</script>
 </body></html>"""
 

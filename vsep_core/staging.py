@@ -33,7 +33,7 @@ from pathlib import Path
 from .errors import VsepError
 
 #: Top-level entries a ``run`` results folder holds (an existing folder with anything else is not replaced).
-RUN_ENTRIES = re.compile(r"^(summary\.json|settings\.json|metrics\.json|report\.html|plots|best_sequence_found"
+RUN_ENTRIES = re.compile(r"^(README\.txt|summary\.json|settings\.json|metrics\.json|full_quality\.json|report\.html|plots|best_sequence_found"
                          r"|best_prefix_found|\d+_slices|joint)$")
 #: Top-level entries of a ``batch`` results folder.
 BATCH_ENTRIES = re.compile(r"^(per_song\.csv|summary\.csv|failures\.csv|batch\.json)$")

@@ -90,6 +90,11 @@ class TargetLabels:
         """The verb the target's word takes: "the drums are", "the vocal is", "the bass is"."""
         return verb_for(self.target)
 
+    @property
+    def owns(self) -> str:
+        """The target's word as an owner: "the vocal's", "the bass's", "the drums'" (:func:`possessive`)."""
+        return possessive(self.target)
+
     def to_dict(self) -> dict:
         """JSON-ready: ``{"name", "label", "complement"}``."""
         return {"name": self.name, "label": self.target, "complement": self.complement}
@@ -102,6 +107,11 @@ PLURAL_WORDS = frozenset({"drums", "chords"})
 def verb_for(word: str) -> str:
     """"are" for a plural target word (:data:`PLURAL_WORDS`), else "is"."""
     return "are" if str(word).strip().lower() in PLURAL_WORDS else "is"
+
+
+def possessive(word: str) -> str:
+    """``word``'s owner form: "vocal's", "bass's", and for a plural word (:data:`PLURAL_WORDS`) "drums'"."""
+    return f"{word}'" if verb_for(word) == "are" else f"{word}'s"
 
 
 def labels(name=None) -> TargetLabels:

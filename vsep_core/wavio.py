@@ -14,6 +14,9 @@ import soundfile as sf
 def wav_bytes(y: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> bytes:
     """The one WAV writer, in memory: a mono signal as 16-bit PCM (default) or ``subtype="FLOAT"``.
 
+    ``y`` may also be ``(n, channels)``, samples first as libsndfile takes them (the full-quality
+    estimates, :mod:`vsep_core.full_quality`).
+
     16-bit output is the bytes libsndfile writes (tests check); other
     subtypes go through libsndfile itself.
     """
@@ -44,18 +47,20 @@ def write_wav(path, y: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> Path:
 
 
 def _pcm16_wav(y: np.ndarray, sr: int) -> tuple[bytes, np.ndarray]:
-    """The header and samples of a mono 16-bit WAV (samples by :func:`vsep_core.dsp.pcm16`).
+    """The header and samples of a 16-bit WAV (samples by :func:`vsep_core.dsp.pcm16`): mono ``(n,)``, or
+    ``(n, channels)`` interleaved as libsndfile writes them.
 
     libsndfile converts float samples one by one through its own buffers; one compiled
     loop is several times faster (BENCHMARKS.md).
     """
     from .dsp import pcm16
 
-    if np.ndim(y) != 1:
-        raise ValueError("write one channel (a 1-D signal)")
+    if np.ndim(y) not in (1, 2):
+        raise ValueError("write one channel (a 1-D signal) or (samples, channels)")
+    channels = 1 if np.ndim(y) == 1 else np.shape(y)[1]
     pcm = pcm16(y)
-    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + pcm.nbytes, b"WAVE", b"fmt ", 16, 1, 1,
-                         sr, 2 * sr, 2, 16, b"data", pcm.nbytes)
+    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + pcm.nbytes, b"WAVE", b"fmt ", 16, 1, channels,
+                         sr, 2 * sr * channels, 2 * channels, 16, b"data", pcm.nbytes)
     return header, pcm
 
 

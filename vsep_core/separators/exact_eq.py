@@ -49,7 +49,7 @@ class ExactEQ:
     settings: Settings = EVALUATION_SETTINGS
     name: ClassVar[str] = "exact_eq"
     kind: ClassVar[str] = "oracle"
-    description: ClassVar[str] = "Exact 400-band EQ: each window set to the vocal's profile (the method's ceiling)"
+    description: ClassVar[str] = "Exact 400-band EQ: each window set to the target's profile (the method's ceiling)"
 
     def separate(self, mixture, sr, *, vocal=None) -> Separation:
         mixture = check_mixture(mixture, sr, self.settings.n_fft)

@@ -1,0 +1,90 @@
+"""Full-quality audio in a real browser (issue #21): Debian's Chromium, headless, driven by Playwright.
+
+A visitor uploads a 44.1 kHz stereo song and its vocal, runs the progressive test and opens Results: the page
+says which segment was analysed and how to choose another, and plays the chosen run at the song's own rate and
+channels beside its scores. The players are real ``<audio>`` elements that load their WAVs: their length is the
+analysed segment's. Offline, as the other browser tests. Saves ``tests/output/screenshots/results_full_quality.png``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from browser_support import OUTPUT, Server, block_outside_requests, launch, nav, run_count, wait_for_run, wait_js
+from stereo_support import stereo_pair
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
+
+VIEWPORT = {"width": 1400, "height": 1000}
+
+#: Every player's length once loaded (NaN before): the full-quality ones are the last two on the page.
+DURATIONS_JS = "Array.from(document.querySelectorAll('[data-testid=stMain] audio')).map(a => a.duration)"
+
+
+def _act(page, action, timeout: float = 60) -> None:
+    before = run_count(page)
+    action()
+    wait_for_run(page, before, timeout)
+
+
+def test_results_plays_the_full_quality_audio_of_a_stereo_upload(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    mixture, vocal, _ = stereo_pair(seconds=6.0)
+    (tmp_path / "song.wav").write_bytes(mixture)
+    (tmp_path / "voice.wav").write_bytes(vocal)
+    with Server(log_path=tmp_path / "streamlit.log") as server, sync_playwright() as p:
+        browser = launch(p)
+        context = browser.new_context(viewport=VIEWPORT)
+        context.set_default_timeout(120_000)
+        outside = block_outside_requests(context)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server.url)
+        wait_for_run(page, 0, 60)
+
+        _act(page, lambda: page.get_by_text("Upload files", exact=True).click())
+        uploaders = page.locator("[data-testid='stFileUploader'] input[type=file]")
+        uploaders.nth(0).set_input_files(str(tmp_path / "song.wav"))
+        wait_js(page, "document.body.innerText.includes('Ready: song.wav')", 60, what="the mixture's upload")
+        uploaders.nth(1).set_input_files(str(tmp_path / "voice.wav"))
+        wait_js(page, "document.body.innerText.includes('Ready: voice.wav')", 60, what="the vocal's upload")
+        _act(page, lambda: page.get_by_role("button", name="Load these files").click(), 120)
+        page.get_by_text("Loaded: song.wav + voice.wav").wait_for()
+
+        _act(page, lambda: nav(page, "Optimise"))
+        _act(page, lambda: page.get_by_role("button", name="Run the progressive test").click(), 240)
+        _act(page, lambda: nav(page, "Results"), 300)
+        page.get_by_text("Take it with you").wait_for(timeout=300_000)
+
+        main = page.locator("[data-testid='stMain']")
+        text = main.inner_text()
+        assert "Analysed: 0 s to 4.7 s of the song (the song lasts 0:06), at 22050 Hz mono." in text
+        assert "change Segment start and Segment length under Analysis settings on the Load audio page" in text
+        assert "Full quality" in text and "44100 Hz stereo" in text
+        assert "Vocal at full quality (44100 Hz stereo)" in text
+        assert "each channel scored on its own and the figures averaged" in text
+        section = page.get_by_text("Vocal at full quality (44100 Hz stereo)")
+        section.scroll_into_view_if_needed()
+        # Every player loads its WAV and knows its length; the full-quality pair is 4.7 s long.
+        wait_js(page, f"{DURATIONS_JS}.length >= 2 && {DURATIONS_JS}.every(d => d > 0)", 120,
+                what="every player's length")
+        durations = page.evaluate(DURATIONS_JS)
+        full = page.evaluate("""() => {
+            const heads = Array.from(document.querySelectorAll('[data-testid=stMain] p'))
+                .filter(p => p.innerText.includes('at full quality (44100 Hz stereo)'));
+            return heads.map(h => {
+                let box = h.closest('[data-testid=stColumn]');
+                const audio = box ? box.querySelector('audio') : null;
+                return audio ? audio.duration : null;
+            });
+        }""")
+        assert len(full) == 2 and all(d == pytest.approx(4.7, abs=0.01) for d in full), (full, durations)
+        shots = OUTPUT / "screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "results_full_quality.png"))
+        context.close()
+        browser.close()
+    assert not [e for e in errors if "ResizeObserver" not in e], f"JavaScript errors in the page: {errors}"
+    assert not outside, f"the app asked other hosts (it must work offline): {sorted(set(outside))}"
