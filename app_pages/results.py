@@ -185,7 +185,7 @@ elif source is not None:
         # --- full quality: a run's EQ on the original mixture at its own rate and channels (issue #21) ----
         full_quality_view.full_quality_section(
             source, settings, pair, result, names, metrics=metrics, on_wait=on_wait,
-            quick=None if metrics is not None else cache.quick_scores(source, prog, greedy_used))
+            quick=lambda: cache.quick_scores(source, prog, greedy_used))  # made only if its table is shown
 
         # --- spectrograms and EQ -----------------------------------------------------------
         choices = {f"N = {r.n}": (str(r.n), r) for r in runs}

@@ -190,6 +190,17 @@ def test_every_page_has_the_frame_and_our_navigation():
     assert not any("PagesManager" in f.read_text() for f in (REPO / "vsep_app").glob("*.py"))  # no private API
 
 
+def test_pages_name_the_sessions_keys_through_the_state_module():
+    """The session's own entries (``vsep_…``) are written and read through :mod:`vsep_app.state`'s names, so a
+    page and the module that reads the entry (Results, the ZIP, the report) cannot drift apart."""
+    import re
+
+    by_hand = re.compile(r"session_state(?:\[|\.get\(|\.pop\()\s*[\"']vsep_")
+    found = [f"{f.name}:{n}" for f in sorted((REPO / "app_pages").glob("*.py"))
+             for n, line in enumerate(f.read_text().splitlines(), 1) if by_hand.search(line)]
+    assert not found, found
+
+
 def test_the_first_page_imports_only_what_it_needs():
     """What app.py and the Load page import leaves the optimiser (numba), the views (scipy.ndimage),
     figures, the STFT and pandas for later (the background warm-up), so a server's first visitor does not wait."""
