@@ -1,4 +1,5 @@
-"""The Results page's full-quality section (issue #21): a run's EQ on the original mixture, heard and scored.
+"""Full quality on the pages (issue #21): a run's EQ on the original mixture, heard and scored (the Results page's
+section, and the joint result on Optimise; both leave the scores out while the pair is not aligned).
 
 The engine analyses a segment at 22 050 Hz, mono; the section plays and offers the same run applied to the
 uploaded mixture at its own sample rate and channels (:func:`vsep_core.api.full_quality`, through
