@@ -10,4 +10,7 @@ import streamlit as st
 
 from vsep_app import frame
 
-frame.run(st.navigation(frame.pages(), position="hidden"))
+# Streamlit runs this script as __main__. A process that multiprocessing spawns from the server (a local Dask
+# cluster's worker) re-imports the parent's main script as __mp_main__, outside any session: it must draw nothing.
+if __name__ == "__main__":
+    frame.run(st.navigation(frame.pages(), position="hidden"))

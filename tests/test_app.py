@@ -190,6 +190,17 @@ def test_every_page_has_the_frame_and_our_navigation():
     assert not any("PagesManager" in f.read_text() for f in (REPO / "vsep_app").glob("*.py"))  # no private API
 
 
+def test_a_spawned_process_that_re_imports_the_entry_script_draws_nothing(tmp_path):
+    """multiprocessing's spawn re-runs the parent's main script as ``__mp_main__`` (Streamlit's script runner leaves
+    ``app.py`` as ``__main__``, so a local Dask cluster started after a page run does so): outside a session,
+    ``app.py`` must do nothing rather than fail (the worker would not start)."""
+    probe = ("import runpy, sys; sys.argv = ['x']; "
+             f"runpy.run_path({str(REPO / 'app.py')!r}, run_name='__mp_main__'); print('imported')")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0 and out.stdout.strip() == "imported", out.stderr[-2000:]
+
+
 def test_pages_name_the_sessions_keys_through_the_state_module():
     """The session's own entries (``vsep_…``) are written and read through :mod:`vsep_app.state`'s names, so a
     page and the module that reads the entry (Results, the ZIP, the report) cannot drift apart."""
