@@ -114,13 +114,7 @@ else:
             level_db = st.slider("Vocal level against the instrumental (dB)", -20.0, 10.0, 0.0, 0.5, key="rec_level",
                                  help="RMS level of your voice relative to the instrumental in the mix: 0 dB is "
                                       "equally loud, −6 dB half the amplitude.")
-        st.markdown("Press the microphone, sing or speak (headphones keep the backing track out of the take), "
-                    "then press stop. The take plays back in the recorder.")
-        if recorder.recorder_choice() == "st-audiorec":
-            take = recorder.take_from_wav(recorder.raw_to_wav_bytes(recorder.record_audiorec()))
-        else:
-            recorded = recorder.record(key="recorder")
-            take = recorder.take_from_wav(recorded.getvalue() if recorded is not None else None)
+        take = recorder.draw(instrumental, data)  # with the backing playing, or (folded away) without
         if take is not None:
             st.success(f"Got a take: {take.describe()}.", icon=":material/mic:")
             longer = recorder.segment_note(take.duration_s, state.settings(),  # longer than the backing or segment

@@ -121,7 +121,7 @@ elif source is not None:
                 st.download_button("WAV", lambda: files[path], file_name=path.replace("/", "_"), mime="audio/wav",
                                    key=f"dl_{key}", icon=":material/download:", on_click="ignore")
 
-        top = st.columns(3)
+        top = st.columns(3, vertical_alignment="bottom")  # a wrapped label never lowers one player
         player("Mixture (analysed segment)", "1_slices/mixture.wav", "mixture", top[0])
         player(f"Target: the true {names.target}", "1_slices/target.wav", "target", top[1])
         best = result.best_progressive
@@ -155,14 +155,14 @@ elif source is not None:
         per_row = 3  # wide enough players to seek in
         runs = result.progressive
         for start in range(0, len(runs), per_row):
-            cols = st.columns(per_row)
+            cols = st.columns(per_row, vertical_alignment="bottom")
             for col, run in zip(cols, runs[start:start + per_row]):
                 mark = "".join(f" {m}" for m in marks.get(f"N={run.n}", [])) or (" ★ lowest loss" if run is best else "")
                 player(f"N = {run.n} · loss {run.final_loss:.1f}{mark}", wav_paths(str(run.n))["vocal"],
                        f"vocal_{run.n}", col)
         if result.greedy is not None:
             st.markdown("##### Greedy search")
-            cols = st.columns(per_row)
+            cols = st.columns(per_row, vertical_alignment="bottom")
             player(f"Greedy order ({len(result.greedy.sequence)} slices) · loss {result.greedy.loss:.1f}"
                    + "".join(f" {m}" for m in marks.get("greedy", [])),
                    wav_paths("greedy")["vocal"], "vocal_greedy", cols[0])
@@ -176,14 +176,14 @@ elif source is not None:
             st.caption("The greedy search was run with other settings; run it again to add it here.")
         if joint_run is not None:
             st.markdown("##### Joint matching (run on Optimise)")
-            cols = st.columns(per_row)
+            cols = st.columns(per_row, vertical_alignment="bottom")
             player("Joint matching · every window learned at once" + "".join(f" {m}" for m in marks.get("joint", [])),
                    f"joint/extracted_{names.target_file}.wav", "vocal_joint", cols[0])
             player(f"Joint {names.complement} estimate", f"joint/extracted_{names.complement_file}.wav",
                    "instrumental_joint", cols[1])
 
         # --- full quality: a run's EQ on the original mixture at its own rate and channels (issue #21) ----
-        full_quality_view.full_quality_section(
+        made_full = full_quality_view.full_quality_section(  # what was made goes into the ZIP, report and share
             source, settings, pair, result, names, metrics=metrics, on_wait=on_wait,
             quick=lambda: cache.quick_scores(source, prog, greedy_used))  # made only if its table is shown
 
@@ -234,7 +234,7 @@ elif source is not None:
 
         def bundle(part: str):
             return lambda: jobs.run(lambda: cache.downloads(source, prog, greedy_used, metrics, ratings,
-                                                            joint_run))[part]
+                                                            joint_run, made_full))[part]
 
         n_wavs = sum(p.endswith(".wav") for p in files)
         c1, c2 = st.columns(2)
@@ -247,6 +247,7 @@ elif source is not None:
                        "settings.json" + (" and metrics.json (the scores, as `python -m vsep_core evaluate --json` "
                                           "writes them)." if metrics is not None else ".")
                        + (" Your listening test's ratings (listening_ratings.csv and .json)." if ratings else "")
+                       + (" The full-quality audio you made (*_full_quality.wav) and its scores." if made_full else "")
                        + " Packed when you press the button (a few seconds for a long song).")
         with c2:
             st.download_button("Download the report (HTML)", bundle("html"), file_name="vsep_report.html",
@@ -264,4 +265,4 @@ elif source is not None:
         with st.expander("Settings of these results"):
             st.json(settings.to_dict())
 
-        sharing.share_section(source, result, pair, metrics, settings, ratings)  # "Share this result" (issue #20)
+        sharing.share_section(source, result, pair, metrics, settings, ratings, made_full)  # "Share this result" (issue #20)

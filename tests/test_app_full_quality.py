@@ -236,3 +236,27 @@ def test_results_makes_the_quick_scores_only_when_the_full_quality_table_shows_t
     assert len(calls) >= 1
     row = _scores(at).to_dict("records")[-1]
     assert row["audio"] == "Analysis rate (22050 Hz mono)" and np.isfinite(row["SI-SDR (dB)"])
+
+
+def test_the_zip_and_the_report_hold_the_full_quality_audio_made_on_results(media):  # noqa: F811
+    import json
+    import zipfile
+
+    mixture, vocal, _ = stereo_pair(seconds=6.0)
+    at = _upload_and_run(mixture, vocal)
+    zipped = zipfile.ZipFile(io.BytesIO(media(next(b for b in at.download_button if "dl_zip" in b.proto.id))))
+    names = zipfile.ZipFile.namelist(zipped)
+    best = str(min(at.session_state["vsep_progressive"].outcome.runs, key=lambda r: r.final_loss).n)
+    wav = f"{best}_slices/extracted_vocal_full_quality.wav"
+    assert wav in names and f"{best}_slices/extracted_instrumental_full_quality.wav" in names
+    info = sf.info(io.BytesIO(zipped.read(wav)))
+    assert (info.samplerate, info.channels) == (44100, 2)
+    readme = zipped.read("README.txt").decode()
+    assert f"Made for: N = {best}." in readme and "(44100 Hz stereo)" in readme
+    stored = json.loads(zipped.read("full_quality.json"))["runs"][best]
+    table = _scores(at).to_dict("records")[0]  # the page's figures
+    assert stored["scores"]["vocal"]["si_sdr"] == pytest.approx(table["SI-SDR (dB)"], abs=1e-9)
+    report = zipped.read("report.html").decode()
+    assert f"<td>N = {best}, full quality (44100 Hz stereo)</td>" in report
+    assert f"{table['SI-SDR (dB)']:.2f}" in report[report.index("At full quality"):]
+    assert any("full-quality audio you made" in c.value for c in at.caption)

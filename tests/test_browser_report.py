@@ -4,6 +4,9 @@ A 20-second song (the ballad sample played twice) with the drums as the target: 
 3 MB, explain its words (the dashboard's glossary), say its settings in words, put the verdict above the
 scores, show every player's length before it is pressed, draw its charts from the plotly.js it carries, and
 fit a 390-pixel-wide phone (no sideways scroll of the page; a wide table scrolls inside its own box).
+
+On the dashboard, "Download the report" makes the report when pressed: the visitor sees the button turn into a
+spinner (and refuse a second press) until the file arrives.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from browser_support import OUTPUT, launch
+from browser_support import OUTPUT, Server, block_outside_requests, launch, nav, run_count, wait_for_run
 from vsep_core.evaluate import evaluate_experiment, load_pair
 from vsep_core.experiment import run_experiment
 from vsep_core.glossary import glossary
@@ -108,3 +111,95 @@ def test_report_plays_charts_and_fits_a_phone(browser, report_file):
         page.screenshot(path=str(OUTPUT / f"report_{name}.png"), full_page=False)
         assert outside == []
         context.close()
+
+
+#: Records, in the page, every moment the report's button shows a sign of work (disabled, with Streamlit's spinner
+#: icon visible in it) and when the download's link is followed (Streamlit clicks a made link to save the file).
+SIGNS_JS = """() => {
+  window.__signs = []; window.__downloadAt = null;
+  const follow = HTMLAnchorElement.prototype.click;
+  HTMLAnchorElement.prototype.click = function () {
+    if (window.__downloadAt === null) window.__downloadAt = performance.now();
+    return follow.call(this);
+  };
+  const button = () => document.querySelector('.st-key-dl_html button');
+  const look = () => {
+    const b = button();
+    if (!b) return;
+    const spinner = b.querySelector('[data-testid=stSpinnerIcon]');
+    const shown = spinner !== null && spinner.getBoundingClientRect().width > 0;
+    if (b.disabled || shown) window.__signs.push({t: performance.now(), disabled: b.disabled, spinner: shown});
+  };
+  new MutationObserver(look).observe(document.body, {subtree: true, childList: true, attributes: true});
+}"""
+
+
+def test_the_report_download_shows_a_sign_of_work_until_it_arrives(browser, tmp_path):
+    def act(page, action, timeout: float = 60) -> None:
+        before = run_count(page)
+        action()
+        wait_for_run(page, before, timeout)
+
+    with Server(log_path=tmp_path / "streamlit.log") as server:
+        context = browser.new_context(viewport=DESK, accept_downloads=True)
+        context.set_default_timeout(120_000)
+        outside = block_outside_requests(context)
+        page = context.new_page()
+        page.goto(server.url)
+        wait_for_run(page, 0, 90)
+        act(page, lambda: nav(page, "Optimise"))
+        act(page, lambda: page.get_by_role("button", name="Run the progressive test").click(), 240)
+        act(page, lambda: nav(page, "Results"), 300)
+        button = page.get_by_role("button", name="Download the report (HTML)")
+        button.scroll_into_view_if_needed()
+        assert button.is_enabled()
+        assert "it shows a spinner for the few seconds this takes" in page.locator("[data-testid=stMain]").inner_text()
+        page.evaluate(SIGNS_JS)
+        with page.expect_download(timeout=120_000) as info:
+            button.click()
+        download = info.value
+        arrived = page.evaluate("() => window.__downloadAt")
+        signs = page.evaluate("() => window.__signs")
+        # The spinner showed in a disabled button after the press and before the file was saved.
+        assert arrived is not None
+        assert any(s["spinner"] and s["disabled"] and s["t"] <= arrived for s in signs), (signs, arrived)
+        # The download arrives: the report itself; then the button is back to normal.
+        html = Path(download.path()).read_text(encoding="utf-8")
+        assert download.suggested_filename == "vsep_report.html"
+        assert html.startswith("<!DOCTYPE html>") and "Words used here" in html
+        page.wait_for_function("() => !document.querySelector('.st-key-dl_html button').disabled", timeout=30_000)
+        assert page.locator(".st-key-dl_html [data-testid=stSpinnerIcon]").count() == 0
+        context.close()
+    assert not outside, sorted(set(outside))
+
+
+def test_a_report_with_full_quality_of_a_20_second_stereo_song_stays_under_3_mb(tmp_path):
+    """The full-quality players (MP3 at the song's rate and channels) fit within the size rule: the players of
+    every N go first, then the full-quality complement's; the target's plays."""
+    import base64
+    import io
+
+    from stereo_support import stereo_pair
+    from vsep_core import api
+    from vsep_core.audio import prepare_pair
+    from vsep_core.full_quality import FullQualityRun
+
+    mixture, vocal, _ = stereo_pair(seconds=20.0)
+    settings = Settings(duration_s=None)
+    pair = prepare_pair(mixture, vocal=vocal, settings=settings, keep_audio=True)
+    truth = prepare_pair(mixture, vocal=vocal, settings=settings.replace(level="as_is"))
+    result = run_experiment(pair, settings, max_slices=8, keep_audio=True)
+    metrics = evaluate_experiment(result, truth, methods=["irm", "ibm", "mixture"])
+    best = result.best_progressive
+    found = api.full_quality(mixture, pair, settings, slices=best.slices, target=vocal)
+    est = found.estimate
+    run = FullQualityRun(label=str(best.n), sr=est.sr, channels=est.channels, scores=found.scores,
+                         slices=best.slices, target=est.frames(), complement=np.ascontiguousarray(est.complement_raw.T))
+    page = html_report(result, pair, metrics=metrics, full_quality=[run]).encode()
+    assert len(page) < 3_000_000
+    text = page.decode()
+    section = text[text.index("<h2>At full quality</h2>"):text.index("<h2>Final loss")]
+    (player,) = re.findall(r"src='data:audio/mpeg;base64,([A-Za-z0-9+/=]+)'", section)
+    info = sf.info(io.BytesIO(base64.b64decode(player)))
+    assert (info.samplerate, info.channels) == (44100, 2) and info.duration == pytest.approx(20.0, abs=0.1)
+    assert "One full-quality player was left out" in section and f"N = {best.n}, full quality (44100 Hz stereo)" in section

@@ -275,3 +275,25 @@ def test_cli_full_quality_is_refused_where_it_is_not_offered(stereo_files, tmp_p
                  "--vocal", str(stereo_files / "vocal.wav"), "--full-quality", "--out", str(tmp_path / "o")]) == 2
     assert "--full-quality is offered for the seed and joint methods" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_report_and_readme_show_the_full_quality_runs(stereo_files, tmp_path):
+    """``run --full-quality --report``: the report (written after them) holds their scores and players, README.txt
+    names their files; one writer (``report.Outputs``) for the folder."""
+    from vsep_core.cli import main
+
+    out = tmp_path / "out"
+    assert main(["run", "--mixture", str(stereo_files / "mixture.wav"), "--vocal", str(stereo_files / "vocal.wav"),
+                 "--slices", "2", "--duration", "2", "--full-quality", "--metrics", "--report", "--no-plots",
+                 "--quiet", "--out", str(out)]) == 0
+    found = json.loads((out / "full_quality.json").read_text())
+    assert set(found["runs"]) == {"1", "2"}
+    report = (out / "report.html").read_text()
+    section = report[report.index("<h2>At full quality</h2>"):report.index("<h2>Final loss")]
+    for label, entry in found["runs"].items():
+        assert f"<td>N = {label}, full quality (44100 Hz stereo)</td><td>full quality</td><td>" \
+               f"{entry['scores']['vocal']['si_sdr']:.2f}</td>" in section
+    assert section.count("<audio") == 2  # one run plays (the lowest loss); the others' WAVs are in the folder
+    readme = (out / "README.txt").read_text()
+    assert "*_full_quality.wav (in the run folders)" in readme and "Made for: N = 1, N = 2." in readme
+    assert "1_slices/mixture_full_quality.wav" in readme and "full_quality.json" in readme

@@ -56,6 +56,9 @@ def test_pip_install_gives_a_working_vsep_command(tmp_path):
     where = subprocess.run([str(python), "-c", "import vsep_core; print(vsep_core.__file__)"], capture_output=True,
                            text=True, cwd=tmp_path, env=clean_env, timeout=120)
     assert Path(where.stdout.strip()).is_relative_to(site), where  # the installed copy, not the checkout
+    # The files the code opens beside itself are installed with it (the blind model, the recorder's script).
+    assert (site / "vsep_core" / "models" / "learned_fingerprint_vocals.npz").is_file()
+    assert (site / "vsep_app" / "backing_recorder.js").is_file()
     check = subprocess.run([str(vsep), "check"], capture_output=True, text=True, cwd=tmp_path, env=clean_env,
                            timeout=600)
     assert check.returncode == 0, check.stdout + check.stderr

@@ -201,3 +201,118 @@ def test_recorder_choice_from_the_environment(monkeypatch):
     monkeypatch.setenv("VSEP_RECORDER", "other")
     with pytest.raises(VsepError, match="VSEP_RECORDER"):
         recorder.recorder_choice()
+
+
+# --- the recorder that plays the backing (vsep_app.backing_recorder) -------------------------
+
+def _component_value(y: np.ndarray, *, lead_frames: int, latency_s: float, sr: int = 48000, **more) -> dict:
+    """What the component's JavaScript sends: a 16-bit mono WAV in base64 and how to line it up."""
+    import base64
+
+    return {"wav": base64.b64encode(_wav(y, sr)).decode(), "sample_rate": sr, "lead_frames": lead_frames,
+            "latency_s": latency_s, "backing_played_s": 4.7, **more}
+
+
+def test_a_take_from_the_backing_recorder_starts_where_the_backing_started():
+    from vsep_app import backing_recorder
+
+    sr = 48000
+    lead, latency_s = 5_000, 0.05  # 104 ms recorded before the backing's first sample, 50 ms of latency
+    cut = lead + int(round(latency_s * sr))
+    rng = np.random.default_rng(3)
+    y = (rng.standard_normal(3 * sr) * 0.1).astype(np.float32)
+    y[cut] = 0.9  # what was sung over the backing's first sample
+    lined = backing_recorder.take_from_component(_component_value(y, lead_frames=lead, latency_s=latency_s), max_s=120)
+    take = recorder.take_from_wav(lined.wav)  # the same checks as any recorder's take
+    sent, _ = sf.read(io.BytesIO(_wav(y, sr)), dtype="float32")
+    assert take.decoded.sr == sr and take.decoded.channels == 1
+    np.testing.assert_allclose(take.decoded.samples[0], sent[cut:], atol=1 / 32768)
+    assert int(np.argmax(take.decoded.samples[0])) == 0
+    assert "104 ms recorded before it started and 50 ms of latency" in lined.note
+    assert "4.7 s of the backing played" in lined.note
+
+
+def test_no_take_from_the_backing_recorder_yet():
+    from vsep_app import backing_recorder
+
+    assert backing_recorder.take_from_component(None, max_s=120) is None
+
+
+@pytest.mark.parametrize("value", [
+    "text", ["nope"], {"wav": None, "lead_frames": 0, "latency_s": 0.0}, {"wav": 5, "lead_frames": 0, "latency_s": 0.0},
+    {"wav": "not base64 !!", "lead_frames": 0, "latency_s": 0.0},
+    {"lead_frames": "x"}, {"lead_frames": -1}, {"lead_frames": 10 ** 9}, {"lead_frames": None},
+    {"latency_s": float("nan")}, {"latency_s": 3.0}, {"latency_s": -0.1}, {"backing_played_s": float("inf")},
+])
+def test_what_is_not_a_take_from_the_backing_recorder_is_a_message(value):
+    from vsep_app import backing_recorder
+
+    if isinstance(value, dict) and "wav" not in value:  # a real take with one wrong field
+        value = {**_component_value(0.1 * np.ones(48000), lead_frames=0, latency_s=0.0), **value}
+    with pytest.raises(VsepError, match="not a recording"):
+        backing_recorder.take_from_component(value, max_s=120)
+
+
+def test_a_bad_wav_from_the_backing_recorder_gets_the_recorders_own_messages():
+    from vsep_app import backing_recorder
+
+    sr = 48000
+    with pytest.raises(VsepError, match="silence"):
+        backing_recorder.take_from_component(_component_value(np.zeros(sr), lead_frames=0, latency_s=0.0), max_s=120)
+    with pytest.raises(VsepError, match="came back empty"):  # all of it was before the backing started
+        backing_recorder.take_from_component(_component_value(0.1 * np.ones(4800), lead_frames=4800, latency_s=0.0),
+                                             max_s=120)
+    y = np.zeros(sr)
+    y[:1000] = 0.5  # sound only before the backing started
+    with pytest.raises(VsepError, match="silence"):
+        backing_recorder.take_from_component(_component_value(y, lead_frames=2000, latency_s=0.0), max_s=120)
+
+
+def test_a_take_from_the_backing_recorder_over_its_cap_is_refused_before_decoding(monkeypatch):
+    from vsep_app import backing_recorder
+
+    sr = backing_recorder.SAMPLE_RATE
+    max_s = 2.0
+    fits = _component_value(0.1 * np.ones(int((max_s + backing_recorder.MAX_LEAD_S) * sr)), lead_frames=0,
+                            latency_s=0.0)
+    assert backing_recorder.take_from_component(fits, max_s=max_s) is not None
+    too_long = _component_value(0.1 * np.ones(int((max_s + backing_recorder.MAX_LEAD_S) * sr) + 2), lead_frames=0,
+                                latency_s=0.0)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded a take over the cap")
+
+    monkeypatch.setattr(backing_recorder.base64, "b64decode", no_decoding)
+    with pytest.raises(VsepError, match="limit of 2 s"):
+        backing_recorder.take_from_component(too_long, max_s=max_s)
+
+
+def test_the_backing_take_fits_the_servers_message_cap():
+    """A take of the longest length, as base64 with its lead-in, stays under ``server.maxWidgetStateSize`` (a
+    browser message over it closes the connection); a smaller cap makes the takes shorter."""
+    from streamlit import config
+
+    from vsep_app import backing_recorder
+
+    cap_mb = config.get_option("server.maxWidgetStateSize")
+    assert backing_recorder.max_take_s() == backing_recorder.MAX_TAKE_S == recorder.MAX_BACKING_TAKE_S
+    assert backing_recorder.max_text_chars(backing_recorder.max_take_s()) < 0.9 * cap_mb * 1e6
+    try:
+        config.set_option("server.maxWidgetStateSize", 5)
+        assert backing_recorder.max_take_s() == 30.0
+        assert backing_recorder.max_text_chars(30.0) < 0.9 * 5e6
+    finally:
+        config.set_option("server.maxWidgetStateSize", cap_mb)
+
+
+def test_the_backing_played_is_the_instrumental_sample_for_sample():
+    from vsep_app import backing_recorder
+
+    sr = 44100
+    rng = np.random.default_rng(5)
+    inst = Decoded(samples=(rng.standard_normal((1, 3 * sr)) * 0.2).astype(np.float32), sr=sr, name="instrumental")
+    flac = backing_recorder.backing_flac(inst, max_s=2.0)
+    played, played_sr = sf.read(io.BytesIO(flac), dtype="float32")
+    assert sf.info(io.BytesIO(flac)).format == "FLAC" and played_sr == sr
+    assert len(played) == 2 * sr  # cut to the longest take
+    np.testing.assert_allclose(played, inst.samples[0, :2 * sr], atol=1 / 32768)

@@ -105,3 +105,86 @@ def test_runs_made_once_and_copied_into_a_zip_are_named_in_its_summary_and_readm
     summary = json.loads(outputs.files["summary.json"])
     assert all(run["wav"] for run in summary["progressive"]), summary["progressive"]
     assert outputs.wav_count == made.wav_count  # the inputs once, each run's two files
+
+
+# --- full quality (issue #21): the ZIP, its README and the report ---------------------------------
+
+@pytest.fixture(scope="module")
+def stereo_made():
+    """A 44.1 kHz stereo song's experiment (N = 1, 2), its scores, and the lowest-loss run made at full quality."""
+    from stereo_support import stereo_pair
+
+    mixture, vocal, _ = stereo_pair(seconds=4.0)
+    settings = Settings(duration_s=3.0)
+    pair = prepare_pair(mixture, vocal=vocal, settings=settings, keep_audio=True)
+    truth = prepare_pair(mixture, vocal=vocal, settings=settings.replace(level="as_is"))
+    result = run_experiment(pair, settings, max_slices=2, greedy=False, keep_audio=True)
+    metrics = evaluate_experiment(result, truth, methods=("irm", "mixture"))
+    best = result.best_progressive
+    full = api.full_quality(mixture, pair, settings, slices=best.slices, target=vocal)
+    return pair, result, metrics, full
+
+
+def _zip_with(stereo_made, full: bool):
+    pair, result, metrics, found = stereo_made
+    outputs = Outputs(pair, result.settings, len(result.progressive))
+    for run in result.progressive:
+        outputs.add_run(str(run.n), run)
+    outputs.finish(result, metrics=metrics, plots=False)
+    if full:
+        best = result.best_progressive
+        outputs.add_full_quality(str(best.n), found.estimate, scores=found.scores, slices=best.slices,
+                                 keep_audio=True)
+        outputs.finish_full_quality()
+    outputs.add_report(result, metrics=metrics)
+    outputs.add_readme(result, metrics=metrics)
+    with zipfile.ZipFile(io.BytesIO(outputs.zip_bytes())) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def test_full_quality_joins_the_zip_its_readme_and_the_report(stereo_made):
+    import base64
+    import json
+    import re
+
+    import soundfile as sf
+
+    from vsep_core.presenter import format_score
+
+    pair, result, metrics, found = stereo_made
+    n = str(result.best_progressive.n)
+    files = _zip_with(stereo_made, full=True)
+    # The WAVs beside the run's, at the file's own rate and channels, and their scores in full_quality.json.
+    for path in (f"{n}_slices/extracted_vocal_full_quality.wav", f"{n}_slices/extracted_instrumental_full_quality.wav"):
+        info = sf.info(io.BytesIO(files[path]))
+        assert (info.samplerate, info.channels) == (44100, 2), path
+    stored = json.loads(files["full_quality.json"])
+    assert stored["runs"][n]["sr"] == 44100 and stored["runs"][n]["channels"] == 2
+    assert stored["runs"][n]["scores"]["vocal"]["si_sdr"] == pytest.approx(found.scores["vocal"]["si_sdr"])
+    # README.txt names and explains them: which files, at what rate and channels.
+    readme = files["README.txt"].decode()
+    assert "*_full_quality.wav (in the run folders)" in readme and "(44100 Hz stereo)" in readme
+    assert f"e.g. {n}_slices/extracted_vocal_full_quality.wav" in readme and "full_quality.json" in readme
+    assert "Every WAV not ending in _full_quality.wav is 3.00 s of the song" in readme
+    # The report: the scores as the presenter's rows, beside the same run at the analysis rate, and two players.
+    report = files["report.html"].decode()
+    section = report[report.index("<h2>At full quality</h2>"):report.index("<h2>Final loss")]
+    row = re.search(r"<tr><td>N = \d+, full quality \(44100 Hz stereo\)</td><td>full quality</td>(.*?)</tr>",
+                    section).group(1)
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    v, i = found.scores["vocal"], found.scores["instrumental"]
+    assert cells == [format_score(x[m]) for x in (v, i) for m in ("si_sdr", "sdr", "sir", "sar")]
+    assert f"<td>N = {n}, analysis rate (22050 Hz mono)</td>" in section
+    players = re.findall(r"src='data:audio/mpeg;base64,([A-Za-z0-9+/=]+)'", section)
+    assert len(players) == 2
+    info = sf.info(io.BytesIO(base64.b64decode(players[0])))
+    assert (info.samplerate, info.channels) == (44100, 2)
+    # 64 kbit/s: about 8 kB a second of audio.
+    assert len(base64.b64decode(players[0])) == pytest.approx(found.estimate.n_samples / 44100 * 8_000, rel=0.15)
+
+
+def test_without_full_quality_nothing_of_it_appears(stereo_made):
+    files = _zip_with(stereo_made, full=False)
+    assert not any("full_quality" in name for name in files)
+    assert "full_quality" not in files["README.txt"].decode() and "Every WAV is 3.00 s" in files["README.txt"].decode()
+    assert "At full quality" not in files["report.html"].decode()

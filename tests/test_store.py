@@ -629,3 +629,77 @@ def test_a_visitors_own_files_never_go_into_the_url_the_page_says_publish():
     assert dict(at.query_params) == {}  # nothing of the visitor's files in the address
     sidebar = " ".join(c.value for c in at.sidebar.caption)
     assert "does not carry your own files" in sidebar and "Share this result" in sidebar
+
+
+def test_a_result_published_after_full_quality_carries_it_and_the_shared_page_reads_it(engine_result, tmp_path):
+    """Its scores always; its audio (FLAC at the file's rate and channels) with "Include the audio"; the report
+    shows it."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from vsep_app.sharing import Shared
+    from vsep_core.bundle import pack_result
+    from vsep_core.full_quality import FullQualityRun
+
+    result, pair, metrics = engine_result
+    rng = np.random.default_rng(1)
+    target, complement = (0.1 * rng.standard_normal((44100, 2)).astype(np.float32) for _ in range(2))
+    scores = {"vocal": {"si_sdr": 7.25, "sdr": 7.5, "sir": 12.0, "sar": 9.0},
+              "instrumental": {"si_sdr": 14.0, "sdr": 14.5, "sir": 18.0, "sar": 16.0},
+              "channel_scoring": "per channel, averaged"}
+    label = str(result.best_progressive.n)
+    run = FullQualityRun(label=label, sr=44100, channels=2, scores=scores, target=target, complement=complement)
+    files = pack_result(result, pair, title="t", metrics=metrics, full_quality=[run])
+    share = json.loads(files["share.json"])
+    (entry,) = share["full_quality"]
+    assert (entry["label"], entry["sr"], entry["channels"], entry["quality"]) == (label, 44100, 2, "44100 Hz stereo")
+    y, sr = sf.read(io.BytesIO(files[entry["audio"]]), dtype="float32")
+    assert sr == 44100 and y.shape == (44100, 2) and np.allclose(y, target, atol=1 / 32768)
+    assert entry["complement_audio"] in files
+    assert json.loads(files["full_quality.json"])["runs"][label]["scores"]["vocal"]["si_sdr"] == 7.25
+    report = files["report.html"].decode()
+    assert "<td>7.25</td>" in report[report.index("At full quality"):] and report.count("<audio") >= 4
+    store = make_store((str(tmp_path / "store"), None))
+    shown = Shared(store, store.get(store.publish(files, "full").id))
+    assert shown.share["full_quality"][0]["scores"]["vocal"]["si_sdr"] == 7.25
+    assert sf.info(io.BytesIO(shown.file(entry["audio"]))).channels == 2
+    # Without the audio: the scores still, no FLAC, no full-quality player in the report.
+    quiet = pack_result(result, pair, title="t", metrics=metrics, audio=False,
+                        full_quality=[FullQualityRun(label=label, sr=44100, channels=2, scores=scores)])
+    (entry,) = json.loads(quiet["share.json"])["full_quality"]
+    assert entry["audio"] is None and not any(p.startswith("audio/") for p in quiet)
+    assert "<td>7.25</td>" in quiet["report.html"].decode() and "<audio" not in quiet["report.html"].decode()
+    # Not made: nothing of it.
+    plain = pack_result(result, pair, title="t", metrics=metrics, audio=False, report=False)
+    assert json.loads(plain["share.json"])["full_quality"] == [] and "full_quality.json" not in plain
+
+
+def test_the_shared_page_shows_the_full_quality_scores_and_players(engine_result, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    import numpy as np
+
+    from vsep_core.bundle import pack_result
+    from vsep_core.full_quality import FullQualityRun
+
+    result, pair, metrics = engine_result
+    y = (0.1 * np.random.default_rng(2).standard_normal((22050, 2))).astype(np.float32)
+    scores = {"vocal": {"si_sdr": 7.25, "sdr": 7.5, "sir": 12.0, "sar": 9.0},
+              "instrumental": {"si_sdr": 14.0, "sdr": 14.5, "sir": 18.0, "sar": 16.0}}
+    run = FullQualityRun(label="greedy", sr=44100, channels=2, scores=scores, target=y, complement=y)
+    files = pack_result(result, pair, title="t", metrics=metrics, report=False, full_quality=[run])
+    location = str(tmp_path / "store")
+    monkeypatch.setenv("VSEP_STORE", location)
+    rid = make_store((location, None)).publish(files, "full").id
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.run()
+    at.query_params["id"] = rid
+    at.switch_page("app_pages/shared.py").run()
+    assert not at.exception
+    assert "At full quality" in [h.value for h in at.subheader]
+    table = next(d.value for d in at.dataframe if "result" in d.value.columns)
+    row = table.to_dict("records")[0]
+    assert row["result"] == "greedy order, full quality (44100 Hz stereo)" and row["vocal SI-SDR"] == 7.25
+    assert any("Vocal, greedy order, full quality (44100 Hz stereo)" in m.value for m in at.markdown)

@@ -95,6 +95,21 @@ def decode(data: bytes, role: str, file_name: str = "", max_s: float | None = No
     return _decode(digest(data), role, max_s, _data=data, _label=_file_label(role, file_name))
 
 
+@memo(max_entries=2, ttl=TTL)
+def _recorder_backing(content_digest: str, max_s: float, _instrumental: audio.Decoded) -> bytes:
+    from .backing_recorder import backing_flac
+
+    return backing_flac(_instrumental, max_s)
+
+
+def recorder_backing(data: bytes, instrumental: audio.Decoded, max_s: float) -> bytes:
+    """What the recorder plays while it records: ``instrumental`` (``data`` decoded by :func:`decode`), its first
+    ``max_s`` seconds as FLAC (cached on the file's content)."""
+    from .state import digest
+
+    return _recorder_backing(digest(data), max_s, _instrumental=instrumental)
+
+
 def decoded_other(source: Source) -> audio.Decoded:
     """The source's target file decoded whole, at its own rate (not cached: used once, by the alignment fix)."""
     return dataclasses.replace(audio.decode(source.other, name=_file_label(source.other_kind, source.other_name),
@@ -466,7 +481,7 @@ def run_files(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> 
 
 
 def _downloads_compute(key: str, names: dict, _source: Source, _prog: RunRecord, _greedy: RunRecord | None,
-                       _metrics, ratings: dict | None = None, _joint=None) -> dict:
+                       _metrics, ratings: dict | None = None, _joint=None, _full=None) -> dict:
     from vsep_core import report
 
     # ``names`` (this session's file names) is part of the key: summary.json and the report carry them, so an
@@ -481,6 +496,11 @@ def _downloads_compute(key: str, names: dict, _source: Source, _prog: RunRecord,
     outputs.finish(result, metrics=_metrics)
     if ratings is not None:
         outputs.add_ratings(ratings["rows"], ratings["info"])
+    if _full is not None:  # the run the visitor made at full quality: its WAVs, scores and players
+        got = _full["made"]
+        outputs.add_full_quality_wavs(_full["label"], got["target_wav"], got["complement_wav"], held_hz=got["held_hz"],
+                                      scores=got["scores"], seconds=got["seconds"], slices=_full["slices"])
+        outputs.finish_full_quality()
     # The ZIP opens with what a person reads first: README.txt (what each folder is) and the report.
     outputs.add_report(result, metrics=_metrics, pair=named(p, _source), joint=_joint[1] if _joint else None)
     outputs.add_readme(result, metrics=_metrics)
@@ -491,20 +511,24 @@ _downloads = memo(max_entries=4, ttl=TTL)(_downloads_compute)
 
 
 def downloads(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, metrics: dict | None = None,
-              ratings: dict | None = None, joint_run=None) -> dict:
+              ratings: dict | None = None, joint_run=None, full_quality: dict | None = None) -> dict:
     """``{"zip": bytes, "html": bytes, "files": [...]}`` for the results, with this session's names and, when
     given, the visitor's listening ratings (``{"rows", "info"}``: :meth:`vsep_core.report.Outputs.add_ratings`)
     and the joint matching (``joint_run``: :func:`vsep_app.state.joint`; its WAVs in ``joint/``, its scores in
-    ``metrics`` as :func:`with_joint` adds them). The ZIP holds ``README.txt`` and ``report.html`` first.
+    ``metrics`` as :func:`with_joint` adds them), and the run made at full quality (``full_quality``:
+    :func:`vsep_app.full_quality_view.full_quality_section`'s record: its WAVs beside the run's, its scores in
+    ``full_quality.json`` and the report). The ZIP holds ``README.txt`` and ``report.html`` first.
 
     Cached up to :data:`SHARED_MAX_S` of audio; a longer segment's bundle is made for the press that
     asks for it and not kept.
     """
     joint_part = joint_key(joint_run[0]) if joint_run is not None else None
-    key = content_key(result_key(prog, greedy_rec), metrics is not None, joint_part)
+    full_part = (None if full_quality is None else
+                 (full_quality["label"], full_quality["made"]["scores"] is not None))
+    key = content_key(result_key(prog, greedy_rec), metrics is not None, joint_part, full_part)
     compute = _downloads if _shared(source, prog.settings) else _downloads_compute
     return compute(key, session_names(source), _source=source, _prog=prog, _greedy=greedy_rec, _metrics=metrics,
-                   ratings=ratings, _joint=joint_run)
+                   ratings=ratings, _joint=joint_run, _full=full_quality)
 
 
 # --- listening to the oracle masks (the A/B player) ---------------------------------------

@@ -95,7 +95,7 @@ def _players(got: dict, names, file_stem: str, key: str) -> str:
     """The target's and the complement's full-quality players and downloads, side by side; returns the quality
     ("44100 Hz stereo")."""
     quality = f"{got['sr']} Hz {channels_word(got['channels'])}"
-    left, right = st.columns(2)
+    left, right = st.columns(2, vertical_alignment="bottom")  # a wrapped label never lowers one player
     for col, part, label, data in ((left, "target", f"{names.target.capitalize()} at full quality ({quality})",
                                     got["target_wav"]),
                                    (right, "complement", f"{names.complement.capitalize()} at full quality "
@@ -131,13 +131,20 @@ def joint_full_quality(source, settings, joint_settings, outcome, pair, names, *
 
 
 def full_quality_section(source, settings, pair, result, names, *, metrics: dict | None = None,
-                         quick: Callable[[], dict] | None = None, on_wait=None) -> None:
+                         quick: Callable[[], dict] | None = None, on_wait=None) -> dict | None:
     """Draw the section: a run to hear at full quality, its players, downloads and scores (the segment is said at
     the top of Listen: :func:`segment_sentence`).
 
     ``quick`` makes the runs' SI-SDR (:func:`vsep_app.cache.quick_scores`) for the analysis-rate row when
     ``metrics`` is ``None``; it is called only when that row is drawn (not while a long segment's audio waits
-    for its button, nor for a pair that is not aligned)."""
+    for its button, nor for a pair that is not aligned).
+
+    Returns
+    -------
+    dict or None
+        What was made, for the ZIP, the report and a shared result (:func:`made_run`): ``{"label", "slices",
+        "made"}`` (``made``: :func:`vsep_app.cache.full_quality`'s dict); ``None`` when nothing was made.
+    """
     st.subheader("Full quality")
     choices = run_choices(result)
     chosen = st.selectbox("Run to hear at full quality", list(choices), key="full_quality_run")
@@ -146,7 +153,28 @@ def full_quality_section(source, settings, pair, result, names, *, metrics: dict
     key = cache.content_key(source.identity, settings.to_dict(), list(run.slices), scored)
     got = _made(source, pair, key, lambda: cache.full_quality(source, settings, run.slices, scored), on_wait)
     if got is None:
-        return
+        return None
+    made = {"label": next(label for label, r in result.labelled_runs() if r is run), "slices": tuple(run.slices),
+            "made": got}
+    _draw(got, chosen, run, pair, names, source, settings, metrics, quick)
+    st.caption("The ZIP and the report (downloads below) include this run at full quality, and so does a result "
+               "you share.")
+    return made
+
+
+def made_run(made: dict | None, *, keep_audio: bool = True):
+    """The section's record (:func:`full_quality_section`) as the engine's :class:`~vsep_core.full_quality.
+    FullQualityRun` (``None`` for ``None``)."""
+    if made is None:
+        return None
+    from vsep_core.full_quality import run_from_wavs
+
+    got = made["made"]
+    return run_from_wavs(made["label"], got["target_wav"], got["complement_wav"], held_hz=got["held_hz"],
+                         scores=got["scores"], seconds=got["seconds"], slices=made["slices"], keep_audio=keep_audio)
+
+
+def _draw(got, chosen, run, pair, names, source, settings, metrics, quick) -> None:
     quality = f"{got['sr']} Hz {channels_word(got['channels'])}"
     same = got["sr"] == pair.sr and got["channels"] == 1
     st.caption(f"The run's learned EQ applied to your mixture file at its own rate and channels: **{quality}**"
@@ -173,9 +201,10 @@ def full_quality_section(source, settings, pair, result, names, *, metrics: dict
         how = got["scores"]["channel_scoring"]
         st.caption(f"The {names.owns} scores, measured the same way at both rates (higher is better), against "
                    f"your {names.target} file at {got['sr']} Hz: "
-                   + ("each channel scored on its own and the figures averaged." if how.startswith("per channel")
+                   + ("one channel (mono)." if got["channels"] == 1 else
+                      "each channel scored on its own and the figures averaged." if how.startswith("per channel")
                       else "mixed to mono first, because the target file and the mixture have different "
-                           "channels." if got["channels"] > 1 else "one channel.")
+                           "channels.")
                    + ("" if analysed else " This run is not in the analysis-rate table (it scores the lowest-loss "
                                           "run, the largest N and the greedy runs)."))
     else:

@@ -58,7 +58,7 @@ SWITCH_KEEPING_PLACE_JS = """function switchKeepingPlace(player, url) {
 
 _AB_HTML = """<div style="font-family:sans-serif;font-size:14px">
 <audio id="ab" controls preload="auto" style="width:100%"></audio>
-<div style="margin-top:6px;display:flex;gap:8px;align-items:center">
+<div style="margin-top:6px;display:flex;flex-wrap:wrap;gap:8px;align-items:center">
 <button id="a" style="padding:6px 16px;border-radius:6px;border:1px solid #999;cursor:pointer">A: {label_a}</button>
 <button id="b" style="padding:6px 16px;border-radius:6px;border:1px solid #999;cursor:pointer">B: {label_b}</button>
 <span id="now" style="color:#555"></span></div></div>
@@ -94,4 +94,4 @@ def ab_player(choices: dict, duration_s: float, key: str = "ab") -> None:
     # Our own markup (labels escaped, no visitor text): st.iframe runs its script in a frame.
     st.iframe(_AB_HTML.format(switch_js=SWITCH_KEEPING_PLACE_JS, label_a=html_lib.escape(a), label_b=html_lib.escape(b),
                               data_a=base64.b64encode(choices[a]).decode(), data_b=base64.b64encode(choices[b]).decode()),
-              height=110)
+              height="content")  # as tall as its content: the buttons wrap on a phone, never cut

@@ -1,4 +1,8 @@
-"""Recording a vocal in the browser (Streamlit's own ``st.audio_input``) and mixing it over an instrumental.
+"""Recording a vocal in the browser and mixing it over an instrumental.
+
+The Load page's recorders (:func:`draw`): first the one that plays the instrumental while it records
+(:mod:`vsep_app.backing_recorder`, issue #21), then, folded away, Streamlit's own ``st.audio_input`` for a
+take without the backing; every take goes through :func:`take_from_wav`.
 
 ``st.audio_input`` sends the take as one binary WAV upload (bounded by the
 server's upload cap), with a timer and its own Record / Stop / Clear buttons.
@@ -39,6 +43,9 @@ from vsep_core.settings import Settings
 
 #: The longest take accepted (seconds): a sung line or a verse; the pair is cut to the instrumental anyway.
 MAX_TAKE_S = 300.0
+#: The longest take recorded with the backing playing (seconds; less if the server's message cap is smaller:
+#: :func:`vsep_app.backing_recorder.max_take_s`).
+MAX_BACKING_TAKE_S = 120.0
 
 EMPTY_TAKE_MESSAGE = (
     "The recording came back empty: the browser gave no sound. Check that the browser may use the "
@@ -49,7 +56,7 @@ EMPTY_TAKE_MESSAGE = (
 SECURE_ORIGIN_NOTE = (
     "Browsers only allow the microphone on secure pages: https://… or http://localhost. "
     "If the recorder does nothing, open the app through localhost (or https) and allow the microphone. "
-    f"Takes are limited to {MAX_TAKE_S / 60:.0f} minutes."
+    f"Takes are limited to {MAX_BACKING_TAKE_S / 60:.0f} minutes over the backing, {MAX_TAKE_S / 60:.0f} without it."
 )
 
 
@@ -77,6 +84,52 @@ def recorder_choice() -> str:
     if choice not in RECORDERS:
         raise VsepError(f"VSEP_RECORDER is {choice!r}; it must be one of {', '.join(RECORDERS)}.")
     return choice
+
+
+#: Which recorder's take the page uses (``"backing"`` or ``"plain"``: the last one that gave a new take), and
+#: the content hash of the plain recorder's take seen last.
+TAKE_FROM = "rec_take_from"
+PLAIN_SEEN = "rec_plain_seen"
+
+
+def draw(instrumental: Decoded | None, instrumental_file: bytes | None) -> Take | None:
+    """The Load page's recorders; the take to mix (``None`` before one).
+
+    First the recorder that plays ``instrumental`` while it records (:mod:`vsep_app.backing_recorder`), then,
+    folded away, this server's plain recorder (:func:`recorder_choice`) for a take without the backing. The
+    take is the one of the recorder that gave a new take last.
+    """
+    import streamlit as st
+
+    from . import backing_recorder, cache, jobs
+    from .state import digest
+
+    st.markdown("Press **Record with the backing**: the instrumental starts and your microphone records from the "
+                "same moment, so the take lines up with it. Sing or speak, then press Stop (or let the "
+                "instrumental end).")
+    backing = None
+    if instrumental is not None and instrumental_file is not None:
+        max_s = backing_recorder.max_take_s()
+        backing = jobs.run(lambda: cache.recorder_backing(instrumental_file, instrumental, max_s))
+    lined_up, arrived = backing_recorder.draw(instrumental, backing)
+    if arrived:
+        st.session_state[TAKE_FROM] = "backing"
+    with st.expander("Or record without the backing"):
+        st.markdown("Press the microphone, sing or speak, then press stop. The take plays back in the recorder.")
+        if recorder_choice() == "st-audiorec":
+            plain = raw_to_wav_bytes(record_audiorec())
+        else:
+            recorded = record(key="recorder")
+            plain = recorded.getvalue() if recorded is not None else None
+    seen = digest(plain) if plain is not None else None
+    if seen != st.session_state.get(PLAIN_SEEN):
+        st.session_state[PLAIN_SEEN] = seen
+        if seen is not None:
+            st.session_state[TAKE_FROM] = "plain"
+    if st.session_state.get(TAKE_FROM) == "backing" and lined_up is not None:
+        st.caption(lined_up.note)
+        return take_from_wav(lined_up.wav)
+    return take_from_wav(plain)
 
 
 def record(key: str = "recorder"):

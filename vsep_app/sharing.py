@@ -77,10 +77,12 @@ def base_url() -> str:
     return root
 
 
-def share_section(source, result, pair, metrics: dict | None, settings, ratings: dict | None = None) -> None:
+def share_section(source, result, pair, metrics: dict | None, settings, ratings: dict | None = None,
+                  full_quality: dict | None = None) -> None:
     """"Share this result" on Results: title, audio or not, which estimates; publish; the two links.
 
-    ``ratings`` (the visitor's listening test of this pair, ``{"rows", "info"}``) travel with the result."""
+    ``ratings`` (the visitor's listening test of this pair, ``{"rows", "info"}``) and the run made at full quality
+    (``full_quality``: :func:`vsep_app.full_quality_view.full_quality_section`'s record) travel with the result."""
     from vsep_core.bundle import default_estimates
     from vsep_core.store import Limits
 
@@ -104,7 +106,9 @@ def share_section(source, result, pair, metrics: dict | None, settings, ratings:
     with st.form("share_form", border=True):
         title = st.text_input("Title", value=default_title(source), max_chars=200, key="share_title")
         with_audio = st.toggle("Include the audio (mixture, target and the chosen estimates)", value=True,
-                               key="share_audio", help="Without it: the scores and charts only.")
+                               key="share_audio", help="Without it: the scores and charts only."
+                               + (" With it, the full-quality audio you made too (its scores go either way)."
+                                  if full_quality else ""))
         chosen = st.multiselect("Estimates to include", runs, default=default_estimates(result, metrics),
                                 format_func=names.get, key="share_runs",
                                 help="By default the runs with the lowest loss and the best SI-SDR and the "
@@ -120,7 +124,7 @@ def share_section(source, result, pair, metrics: dict | None, settings, ratings:
         else:
             with st.spinner("Publishing…"):
                 last = publish(source, result, pair, metrics, settings, title=title, audio=with_audio,
-                               estimates=chosen, ratings=ratings)
+                               estimates=chosen, ratings=ratings, full_quality=full_quality)
             times.append(time.time())
             last["of"] = this
             st.session_state[_LAST_KEY] = last
@@ -135,20 +139,23 @@ def share_section(source, result, pair, metrics: dict | None, settings, ratings:
 
 
 def publish(source, result, pair, metrics, settings, *, title: str, audio: bool, estimates,
-            ratings: dict | None = None) -> dict:
-    """Pack this session's result (with the EQ curves the Results page draws, and the listening ratings when
-    there are) and store it; the links."""
+            ratings: dict | None = None, full_quality: dict | None = None) -> dict:
+    """Pack this session's result (with the EQ curves the Results page draws, the listening ratings when there are,
+    and the run made at full quality when one was: its scores always, its audio with the rest) and store it; the
+    links."""
     from vsep_core.bundle import pack_result
     from vsep_core.store import default_store
 
     from . import cache, jobs
+    from .full_quality_view import made_run
 
     runs = dict(result.labelled_runs())
 
     def pack() -> dict:  # in the process-wide job pool, like every heavy step of the pages
         eqs = {label: cache.eq_curves(source, settings, runs[label].slices) for label in estimates}
+        full = made_run(full_quality, keep_audio=audio)
         return pack_result(result, pair, title=title, metrics=metrics, audio=audio, estimates=estimates,
-                           eq_curves=eqs, ratings=ratings)
+                           eq_curves=eqs, ratings=ratings, full_quality=[full] if full is not None else [])
 
     files = jobs.run(pack)
     published = default_store().publish(files, title)
@@ -328,6 +335,8 @@ def show(shown: Shared) -> None:
                     st.markdown(f"**{plain(label)}**")
                     st.audio(shown.file(path), format="audio/flac")
 
+    full_quality_section(shown)
+
     arrays = shown.plots()
     estimates = [e for e in share["estimates"] if f"spec/{e['key']}" in arrays]
     if estimates and share.get("hop"):
@@ -368,6 +377,44 @@ def show(shown: Shared) -> None:
         c2.download_button("Download the report (HTML)", lambda: report_html(shown.file),
                            file_name="vsep_report.html", mime="text/html", icon=":material/description:",
                            key="shared_html", on_click="ignore")
+
+
+def full_quality_section(shown: Shared) -> None:
+    """The runs the publisher made at full quality (``share.json``'s ``full_quality``): their players and their
+    scores, as rows of the one presenter (:func:`vsep_core.presenter.score_table`); nothing for a result without."""
+    from vsep_core.full_quality import FullQualityRun, scores_report
+    from vsep_core.presenter import score_table
+
+    entries = shown.share.get("full_quality") or []
+    if not entries:
+        return
+    names = shown.share["target"]
+    st.subheader("At full quality")
+    qualities = " and ".join(sorted({str(e["quality"]) for e in entries}))
+    st.caption(f"The learned EQ applied to the song file itself, at its own rate and channels ({plain(qualities)}), "
+               f"instead of the analysis' {int(shown.share.get('sr') or 0)} Hz mono.")
+    for e in entries:
+        if e.get("audio"):
+            cols = st.columns(2)
+            for col, path, part in ((cols[0], e["audio"], names["label"]),
+                                    (cols[1], e.get("complement_audio"), names["complement"])):
+                if path:
+                    with col:
+                        st.markdown(f"**{plain(part.capitalize())}, {plain(e['title'])}, full quality "
+                                    f"({plain(e['quality'])})**")
+                        st.audio(shown.file(path), format="audio/flac")
+    runs = [FullQualityRun(label=e["label"], sr=int(e["sr"]), channels=int(e["channels"]), scores=e.get("scores"))
+            for e in entries]
+    report = scores_report(runs, {"vocal": names["label"], "instrumental": names["complement"]})
+    if not report["methods"]:
+        st.caption("Published without full-quality scores.")
+        return
+    table = score_table(report)
+    rows = [{"result": row.name, **{c.label: v for c, v in zip(table.columns, row.values)}} for row in table.rows]
+    st.dataframe(rows, hide_index=True, key="shared_full_quality_scores", placeholder="—",
+                 column_config={c.label: st.column_config.NumberColumn(c.label, format="%.2f")
+                                for c in table.columns})
+    st.caption("dB, higher is better: the same scores as above, measured on the full-quality audio at its rate.")
 
 
 def compare_section(store, shown: Shared) -> None:

@@ -9,6 +9,8 @@ A bundle is ``relative path → bytes``:
   publisher rated the pair;
 - ``audio/*.flac``: the analysed segment of the inputs and the chosen
   estimates (FLAC: lossless, about half a 16-bit WAV), when audio is included;
+- ``full_quality.json``: the runs made at full quality (their rate, channels and scores), when one was made, and
+  with the audio ``audio/full_quality/*.flac`` (at the mixture file's own rate and channels);
 - ``plots.npz``: the spectrogram magnitudes reduced for display (dB, float16)
   and each included run's EQ curves, all passes added up;
 - ``report.html``: the self-contained report (:func:`vsep_core.report.html_report`), stored with a
@@ -112,7 +114,7 @@ def _display_db(mag: np.ndarray, max_cols: int) -> tuple[np.ndarray, int]:
 
 def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio: bool = True,
                 estimates=None, eq_curves: dict | None = None, report: bool = True,
-                ratings: dict | None = None) -> dict:
+                ratings: dict | None = None, full_quality=()) -> dict:
     """Pack an experiment's result for publishing.
 
     Parameters
@@ -136,6 +138,9 @@ def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio:
     ratings : dict, optional
         A listening test of this pair, ``{"rows": …, "info": …}`` (:func:`vsep_core.listening.ratings_rows` and
         what the trial was): packed as :func:`vsep_core.listening.ratings_files` makes them.
+    full_quality : sequence of FullQualityRun, optional
+        Runs made at full quality (:mod:`vsep_core.full_quality`): their scores always, their audio (FLAC at its own
+        rate and channels; needs the runs' ``target`` and ``complement``) when ``audio``; the report shows them.
 
     Returns
     -------
@@ -212,6 +217,7 @@ def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio:
         files["metrics.json"] = json_text(metrics).encode()
     if ratings is not None:
         files.update(ratings_files(ratings["rows"], _scrub_rating_info(ratings["info"])))
+    full_entries = _pack_full_quality(full_quality, names, files, audio)
     if report:
         # The report plays only what was chosen: the other runs' audio is left out.
         def only_chosen(run, label):
@@ -226,7 +232,7 @@ def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio:
         spectrograms = {label: np.abs(stft(runs[label].estimate.vocal_raw, settings, hop_length=hop))
                         for label in chosen if runs[label].estimate is not None and label == "greedy"}
         html = report_mod.html_report(report_result, clean_pair, metrics=metrics, spectrograms=spectrograms,
-                                      title=title, players=audio)
+                                      title=title, players=audio, full_quality=full_quality)
         # The chart library (2 MB packed, the same in every report) is stored once for all results, not per result.
         packed = report_mod.plotly_packed()
         if f'id="vsep-plotly">{packed}' in html:
@@ -236,9 +242,33 @@ def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio:
     share = {"format": FORMAT, "title": title, "target": names.to_dict(), "oracle_note": oracle_note(names.name),
              "sr": pair.sr, "duration_s": pair.duration_s, "hop": hop, "spec_col_factor": col_factor,
              "audio": bool(audio), "inputs": inputs, "estimates": entries, "source": "dashboard",
-             "seed_compatible": settings.is_seed_compatible}
+             "seed_compatible": settings.is_seed_compatible, "full_quality": full_entries}
     files["share.json"] = json_text(json_ready(share)).encode()
     return files
+
+
+def _pack_full_quality(runs, names, files: dict, audio: bool) -> list:
+    """``full_quality.json`` (and with ``audio`` each run's FLACs) into ``files``; the share.json entries."""
+    from .full_quality import run_title
+
+    entries = []
+    for run in runs:
+        key = run_key(run.label)
+        entry = {"key": key, "label": run.label, "title": run_title(run.label), "sr": run.sr,
+                 "channels": run.channels, "quality": run.quality, "held_hz": run.held_hz, "scores": run.scores,
+                 "audio": None, "complement_audio": None}
+        if audio:
+            if run.target is None or run.complement is None:
+                raise VsepError(f"The full-quality audio of run {key} was not kept; publish without audio.")
+            for slot, part, y in (("audio", names.target_file, run.target),
+                                  ("complement_audio", names.complement_file, run.complement)):
+                entry[slot] = f"audio/full_quality/{_safe(key)}_{part}.flac"
+                files[entry[slot]] = flac_bytes(y, run.sr)
+        entries.append(entry)
+    if entries:
+        files["full_quality.json"] = json_text(json_ready(
+            {"runs": {e["label"]: {k: v for k, v in e.items() if k not in ("key", "label")} for e in entries}})).encode()
+    return entries
 
 
 def _safe(text: str) -> str:

@@ -229,13 +229,15 @@ def _clock(seconds: float) -> str:
 
 
 def _write_full_quality(args, pair, settings, outputs, runs: dict, analysis=None, *, eq=None, inputs: bool = False,
-                        bar=None) -> dict:
+                        featured: str | None = None, bar=None) -> dict:
     """``--full-quality``: each run's EQ on the original mixture, its WAVs beside the run's (and, with
-    ``--metrics``, its scores), then ``full_quality.json``; returns its ``runs`` entry,
-    ``{label: {"sr", "channels", "held_above_hz", "files", "seconds", "scores"}}``.
+    ``--metrics``, its scores), recorded in ``outputs`` (README.txt and the report describe them), then
+    ``full_quality.json``; returns its ``runs`` entry, ``{label: {"sr", "channels", "held_above_hz", "files",
+    "seconds", "scores"}}``.
 
     ``runs`` maps a label to a seed run's slices, or ``{"joint": None}`` with the joint result's ``eq``;
-    ``inputs``: also the mixture's and the target file's segments at their own rate (beside ``1_slices/``'s copies).
+    ``inputs``: also the mixture's and the target file's segments at their own rate (beside ``1_slices/``'s copies);
+    ``featured``: the run whose audio the report plays (the others' audio is written and dropped).
     """
     from .api import full_quality, full_quality_runs
     from .full_quality import decode_segment
@@ -243,31 +245,29 @@ def _write_full_quality(args, pair, settings, outputs, runs: dict, analysis=None
     given = "vocal" if args.vocal is not None else "instrumental"
     target = (args.vocal if args.vocal is not None else args.instrumental) if args.metrics else None
     mixture = decode_segment(args.mixture, settings)
-    written = {}
 
     def write(label, found) -> None:
-        est = found.estimate
-        files = outputs.add_full_quality(label, est)
-        written[label] = {"sr": est.sr, "channels": est.channels, "held_above_hz": est.held_hz,
-                          "files": [files["vocal"], files["instrumental"]]}
+        outputs.add_full_quality(label, found.estimate, scores=found.scores, seconds=found.seconds,
+                                 slices=runs.get(label), keep_audio=label == featured)
 
     if eq is not None:
         (label,) = runs
         found = full_quality(mixture, pair, settings, eq=eq, target=target, given=given,
                              bss_filters=args.bss_filters, progress=bar)
         write(label, found)
-        found.estimate = None
-        outcomes = {label: found}
     else:
-        outcomes = full_quality_runs(mixture, pair, settings, runs, analysis=analysis, target=target, given=given,
-                                     bss_filters=args.bss_filters, on_run=write, progress=bar)
-    for label, found in outcomes.items():
-        written[label].update(seconds=found.seconds, scores=found.scores)
+        full_quality_runs(mixture, pair, settings, runs, analysis=analysis, target=target, given=given,
+                          bss_filters=args.bss_filters, on_run=write, progress=bar)
     if inputs:
         outputs.add_full_quality_inputs(mixture, decode_segment(args.vocal, settings, name="target")
                                         if args.vocal is not None else None)
-    outputs.finish_full_quality(written, {"start_s": settings.start_s, "duration_s": pair.duration_s})
-    return written
+    return outputs.finish_full_quality()["runs"]
+
+
+def _featured(result, chosen: dict) -> str | None:
+    """The run the report plays at full quality: the lowest-loss run when it was written, else the first."""
+    best = str(result.best_progressive.n)
+    return best if best in chosen else next(iter(chosen), None)
 
 
 def _full_quality_lines(found: dict, names) -> list[str]:
@@ -519,14 +519,15 @@ def main_run(args) -> int:
                 metrics = score_experiment(result, _truth(args, settings), progress=scaled(bar, split, 1.0),
                                            bss_filters=args.bss_filters)
         outputs.finish(result, metrics=metrics, plots=not args.no_plots)
-        if args.report:
-            outputs.add_report(result, metrics=metrics)
         full, analysis_wavs = None, outputs.wav_count
-        if args.full_quality:
+        if args.full_quality:  # before the report, which shows them
             chosen = {label: run.slices for label, run in result.labelled_runs() if label in outputs.written}
             with TerminalProgress(enabled=False if args.quiet else None) as bar:
                 full = _write_full_quality(args, pair, settings, outputs, chosen, analysis,
-                                           inputs=runs is None or "inputs" in runs, bar=bar)
+                                           inputs=runs is None or "inputs" in runs,
+                                           featured=_featured(result, chosen), bar=bar)
+        if args.report:
+            outputs.add_report(result, metrics=metrics)
         outputs.add_readme(result, metrics=metrics)  # what each folder and file is, in plain words
     if not args.quiet:
         print(segment_note(pair, settings))

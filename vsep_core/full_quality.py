@@ -398,3 +398,115 @@ def score_full_quality(estimate: FullQualityEstimate, target: np.ndarray, *, win
            for source in SOURCE_NAMES}
     out.update(channels=per_channel, channel_scoring=how, sr=estimate.sr, n_channels=estimate.channels)
     return out
+
+
+# --- what a results folder, report or shared result keeps of a run at full quality ----------------
+
+def channels_word(n: int) -> str:
+    """``1`` → ``"mono"``, ``2`` → ``"stereo"``, else ``"N channels"``."""
+    return {1: "mono", 2: "stereo"}.get(int(n), f"{int(n)} channels")
+
+
+def run_title(label: str) -> str:
+    """A run's label as a person reads it: ``"3"`` → ``"N = 3"``, ``"greedy"`` → ``"greedy order"``."""
+    label = str(label)
+    return {"greedy": "greedy order", "best_prefix": "best prefix of the greedy order",
+            "joint": "joint matching"}.get(label, f"N = {label}")
+
+
+@dataclass(frozen=True)
+class FullQualityRun:
+    """One run made at full quality, as a results folder, a report and a shared result keep it.
+
+    Attributes
+    ----------
+    label : str
+        The run (``"3"``, ``"greedy"``, ``"best_prefix"``, ``"joint"``), as :class:`vsep_core.report.Outputs`
+        labels runs.
+    sr, channels : int
+        The original mixture's rate and channels (the files').
+    held_hz : float or None
+        See :class:`FullQualityEstimate`.
+    scores : dict or None
+        :func:`score_full_quality`'s figures (``None``: not scored).
+    files : tuple of str
+        The target's and the complement's WAVs, relative to the results folder.
+    seconds : float or None
+        How long making it took.
+    target, complement : np.ndarray [shape=(n, channels)] or None
+        The audio, samples first (the target peak-normalised, as its WAV), kept only for a report's players.
+    slices : tuple of str or None
+        A seed run's slices (to find the same run's analysis-rate scores).
+    """
+
+    label: str
+    sr: int
+    channels: int
+    held_hz: float | None = None
+    scores: dict | None = None
+    files: tuple = ()
+    seconds: float | None = None
+    target: np.ndarray | None = field(default=None, repr=False)
+    complement: np.ndarray | None = field(default=None, repr=False)
+    slices: tuple | None = None
+
+    @property
+    def quality(self) -> str:
+        """``"44100 Hz stereo"``."""
+        return f"{self.sr} Hz {channels_word(self.channels)}"
+
+    def to_dict(self) -> dict:
+        """The run's entry in ``full_quality.json``."""
+        return {"sr": self.sr, "channels": self.channels, "held_above_hz": self.held_hz, "files": list(self.files),
+                "seconds": self.seconds, "scores": self.scores}
+
+
+def run_from_wavs(label: str, target_wav: bytes, complement_wav: bytes, *, held_hz: float | None = None,
+                  scores: dict | None = None, seconds: float | None = None, slices=None, files=(),
+                  keep_audio: bool = True) -> FullQualityRun:
+    """A :class:`FullQualityRun` from its two WAVs (the dashboard's players' files): rate and channels read from
+    them, the audio decoded when ``keep_audio`` (for a report's players or a shared result)."""
+    import io
+
+    import soundfile as sf
+
+    info = sf.info(io.BytesIO(target_wav))
+    audio = {}
+    if keep_audio:
+        for part, data in (("target", target_wav), ("complement", complement_wav)):
+            audio[part] = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)[0]
+    return FullQualityRun(label=str(label), sr=int(info.samplerate), channels=int(info.channels), held_hz=held_hz,
+                          scores=scores, files=tuple(files), seconds=seconds,
+                          slices=None if slices is None else tuple(str(s) for s in slices),
+                          target=audio.get("target"), complement=audio.get("complement"))
+
+
+def scores_report(runs, pair_labels: dict | None = None) -> dict:
+    """Full-quality scores in the shape of an evaluation report (``metrics.json``), one method per scored run:
+    what :func:`vsep_core.presenter.score_table` turns into rows, as it does the analysis-rate scores.
+
+    Parameters
+    ----------
+    runs : iterable of FullQualityRun
+    pair_labels : dict, optional
+        What the report's ``"vocal"`` and ``"instrumental"`` slots are called (``metrics["pair"]["labels"]``).
+
+    Returns
+    -------
+    dict
+        ``{"pair": {"labels": …}, "methods": [{"name", "kind", "description", "vocal", "instrumental", "info"}]}``;
+        no method for a run without scores.
+    """
+    methods = []
+    for run in runs:
+        if not run.scores:
+            continue
+        methods.append({"name": f"{run_title(run.label)}, full quality ({run.quality})", "kind": "full quality",
+                        "description": "The run's learned EQ applied to the mixture file at its own rate and "
+                                       f"channels; channels scored {run.scores.get('channel_scoring', '')}.",
+                        "vocal": run.scores["vocal"], "instrumental": run.scores["instrumental"],
+                        "info": {"label": run.label, "sr": run.sr, "channels": run.channels}})
+    out = {"methods": methods}
+    if pair_labels:
+        out["pair"] = {"labels": dict(pair_labels)}
+    return out

@@ -120,8 +120,10 @@ def spectrograms_figure(panels: dict, sr: int, hop: int, *, max_cols: int = 300,
     picture, for a page that has to stay small (the HTML report).
     """
     titles = list(panels)
-    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, shared_yaxes=True,
-                        horizontal_spacing=0.02)
+    # "target (true vocal)" on two lines: side by side on a phone, one-line titles ran into each other.
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=[t.replace(" (", "<br>(", 1) for t in titles],
+                        shared_yaxes=True, horizontal_spacing=0.02)
+    fig.update_annotations(font_size=13)
     dbs = [to_display_db(m) for m in panels.values()]
     zmax = max(float(d.max()) for d in dbs)
     for i, db in enumerate(dbs, start=1):
@@ -138,7 +140,7 @@ def spectrograms_figure(panels: dict, sr: int, hop: int, *, max_cols: int = 300,
                                  colorbar=dict(title=unit)), 1, i)
         fig.update_xaxes(title_text="time (s)", row=1, col=i)
     fig.update_yaxes(title_text="frequency (Hz)", row=1, col=1)
-    fig.update_layout(height=380, **_LAYOUT)
+    fig.update_layout(height=390, **{**_LAYOUT, "margin": dict(_LAYOUT["margin"], t=60)})
     return fig
 
 

@@ -86,6 +86,9 @@ class Outputs:
         self.written: set[str] = set()
         self.paths: list[str] = []  # every file put so far, in order (README.txt describes them)
         self.wav_count = 0
+        #: The runs made at full quality (:meth:`add_full_quality`), by label: README.txt, the report and
+        #: ``full_quality.json`` describe them.
+        self.full_quality: dict = {}
         if inputs:
             self._put_wav("1_slices/mixture.wav", pair.mixture, pair.sr)
             self._put_wav("1_slices/target.wav", pair.vocal, pair.sr)
@@ -154,14 +157,17 @@ class Outputs:
 
     def add_report(self, result: ExperimentResult, *, metrics: dict | None = None, pair: Pair | None = None,
                    joint=None) -> None:
-        """Write ``report.html`` (:func:`html_report`, with the spectrograms collected so far; ``pair``: the
-        pair with the names to show, default the folder's; ``joint``: a joint matching's outcome to play)."""
+        """Write ``report.html`` (:func:`html_report`, with the spectrograms collected so far and the runs made
+        at full quality; ``pair``: the pair with the names to show, default the folder's; ``joint``: a joint
+        matching's outcome to play)."""
         self._put("report.html", html_report(result, pair or self.pair, metrics=metrics,
-                                             spectrograms=self.spectrograms, joint=joint).encode())
+                                             spectrograms=self.spectrograms, joint=joint,
+                                             full_quality=list(self.full_quality.values())).encode())
 
     def add_readme(self, result: ExperimentResult, *, metrics: dict | None = None) -> None:
         """Write ``README.txt``: what each folder and file written so far is, in plain words (:func:`readme_text`)."""
-        self._put("README.txt", readme_text(self.paths, result, self.pair, metrics=metrics).encode())
+        self._put("README.txt", readme_text(self.paths, result, self.pair, metrics=metrics,
+                                            full_quality=list(self.full_quality.values())).encode())
 
     def add_method(self, folder: str, estimate, *, estimate_files: bool = True, inputs: bool = True) -> dict:
         """Write one method's WAVs into ``folder/``: the estimate (target peak-normalised, as the seed runs'
@@ -251,18 +257,51 @@ class Outputs:
             paths = run_wav_paths(label, self.target_name)
         return {key: path.removesuffix(".wav") + "_full_quality.wav" for key, path in paths.items()}
 
-    def add_full_quality(self, label: str, estimate) -> dict:
+    def add_full_quality(self, label: str, estimate, *, scores: dict | None = None, seconds: float | None = None,
+                         slices=None, keep_audio: bool = False) -> dict:
         """Write a :class:`~vsep_core.full_quality.FullQualityEstimate`'s WAVs (16-bit, at its rate and channels:
-        the target peak-normalised over its channels, as the analysis-rate files, and mixture − target).
+        the target peak-normalised over its channels, as the analysis-rate files, and mixture − target) and
+        record the run (:attr:`full_quality`) with its ``scores``.
+
+        ``keep_audio``: keep its audio for the report's players (one run's, at its rate: the report plays one).
 
         Returns
         -------
         dict
             Its relative paths, ``{"vocal": …, "instrumental": …}``.
         """
+        from .full_quality import FullQualityRun
+
         paths = self.full_quality_paths(label)
-        self._put_wav(paths["vocal"], estimate.frames(), estimate.sr)
-        self._put_wav(paths["instrumental"], np.ascontiguousarray(estimate.complement_raw.T), estimate.sr)
+        target, complement = estimate.frames(), np.ascontiguousarray(estimate.complement_raw.T)
+        self._put_wav(paths["vocal"], target, estimate.sr)
+        self._put_wav(paths["instrumental"], complement, estimate.sr)
+        self.full_quality[label] = FullQualityRun(
+            label=label, sr=estimate.sr, channels=estimate.channels, held_hz=estimate.held_hz, scores=scores,
+            files=(paths["vocal"], paths["instrumental"]), seconds=seconds, slices=_slices(slices),
+            target=target if keep_audio else None, complement=complement if keep_audio else None)
+        return paths
+
+    def add_full_quality_wavs(self, label: str, target_wav: bytes, complement_wav: bytes, *, held_hz=None,
+                              scores: dict | None = None, seconds: float | None = None, slices=None,
+                              keep_audio: bool = True) -> dict:
+        """:meth:`add_full_quality` for WAVs already made (the dashboard's players' files): the same paths, the
+        same record; the rate and channels are read from the WAVs.
+
+        Returns
+        -------
+        dict
+            Their relative paths, ``{"vocal": …, "instrumental": …}``.
+        """
+        from .full_quality import run_from_wavs
+
+        paths = self.full_quality_paths(label)
+        for path, data in ((paths["vocal"], target_wav), (paths["instrumental"], complement_wav)):
+            self._put(path, data)
+            self.wav_count += 1
+        self.full_quality[label] = run_from_wavs(label, target_wav, complement_wav, held_hz=held_hz, scores=scores,
+                                                 seconds=seconds, slices=slices,
+                                                 files=(paths["vocal"], paths["instrumental"]), keep_audio=keep_audio)
         return paths
 
     def add_full_quality_inputs(self, mixture, target=None) -> None:
@@ -273,9 +312,17 @@ class Outputs:
             if decoded is not None:
                 self._put_wav(path, np.ascontiguousarray(decoded.samples.T), decoded.sr)
 
-    def finish_full_quality(self, runs: dict, segment: dict) -> None:
-        """``full_quality.json``: the segment and, per run, its rate, channels, files and (when scored) scores."""
-        self._put("full_quality.json", json_text({"segment": segment, "runs": runs}).encode())
+    def finish_full_quality(self) -> dict:
+        """``full_quality.json``: the analysed segment and, per run made at full quality (:attr:`full_quality`),
+        its rate, channels, files and (when scored) scores. Returns what was written."""
+        found = {"segment": {"start_s": self.settings.start_s, "duration_s": self.pair.duration_s},
+                 "runs": {label: run.to_dict() for label, run in self.full_quality.items()}}
+        self._put("full_quality.json", json_text(json_ready(found)).encode())
+        return found
+
+
+def _slices(slices) -> tuple | None:
+    return None if slices is None else tuple(str(s) for s in slices)
 
 
 def _magnitude(y: np.ndarray, settings: Settings, pair: Pair) -> np.ndarray:
@@ -372,7 +419,8 @@ def summary_table(result: ExperimentResult) -> str:
 READ_FIRST = ("README.txt", "report.html")
 
 
-def readme_text(paths, result: ExperimentResult, pair: Pair, *, metrics: dict | None = None) -> str:
+def readme_text(paths, result: ExperimentResult, pair: Pair, *, metrics: dict | None = None,
+                full_quality=()) -> str:
     """``README.txt`` of a results folder or ZIP: what each folder and file in ``paths`` is, naming the target.
 
     Parameters
@@ -384,12 +432,15 @@ def readme_text(paths, result: ExperimentResult, pair: Pair, *, metrics: dict | 
         The analysed pair (its segment and rate are described).
     metrics : dict, optional
         The scores; their verdict in plain words (:mod:`vsep_core.verdict`) opens the file.
+    full_quality : sequence of FullQualityRun, optional
+        The runs made at full quality (:attr:`Outputs.full_quality`): their files are named and explained.
     """
     from .glossary import counted
 
     names = labels(pair_target(pair.info))
     t, rest = names.target, names.complement
     paths = set(paths) | {"README.txt"}
+    full_quality = [run for run in full_quality if set(run.files) <= paths]  # only what is there
     folders = {path.split("/", 1)[0] for path in paths if "/" in path}
     segment = (f"{pair.duration_s:.2f} s of the song (from {result.settings.start_s:g} s), mono, {pair.sr} Hz: "
                "the segment that was analysed")
@@ -402,7 +453,7 @@ def readme_text(paths, result: ExperimentResult, pair: Pair, *, metrics: dict | 
         if said is not None:
             lines += ["In short: " + said.text, ""]
     lines += [f"Oracle experiment: {oracle_note(names.name)}", "",
-              f"Every WAV is {segment}. Every extracted {t} file is peak-normalised (its loudest moment at full "
+              f"Every WAV{' not ending in _full_quality.wav' if full_quality else ''} is {segment}. Every extracted {t} file is peak-normalised (its loudest moment at full "
               "scale), "
               f"as the research code saved them; each \"{rest}\" file is the mixture minus the extracted {t}.",
               "", "What is here:", ""]
@@ -435,6 +486,21 @@ def readme_text(paths, result: ExperimentResult, pair: Pair, *, metrics: dict | 
     if "joint" in folders:
         item("joint/", f"Joint matching (the improved method, run on Optimise): every window's EQ learned at once. "
                        f"Its {t} and {rest}.")
+    if full_quality:
+        from .full_quality import run_title
+
+        qualities = sorted({run.quality for run in full_quality})
+        item("*_full_quality.wav (in the run folders)",
+             f"Full quality: the same result applied to the song file itself, at its own sample rate and channels "
+             f"({' and '.join(qualities)}) instead of the analysis' {pair.sr} Hz mono, so it sounds as the song does. "
+             f"Made for: {', '.join(run_title(run.label) for run in full_quality)}. Each run's "
+             f"extracted_{names.target_file}_full_quality.wav (the {t}, peak-normalised) and "
+             f"extracted_{names.complement_file}_full_quality.wav (the {rest}), e.g. {full_quality[0].files[0]}.")
+        if "1_slices/mixture_full_quality.wav" in paths:
+            item("1_slices/mixture_full_quality.wav", "The analysed segment of the song file at its own rate and "
+                                                      "channels" + (f" (and target_full_quality.wav, the true {t})"
+                                                                    if "1_slices/target_full_quality.wav" in paths
+                                                                    else "") + ".")
     if "plots" in folders:
         item("plots/", "The charts (loss curves, final losses, spectrograms, the greedy search), each an HTML "
                        "page to open in a browser; they need plotly.min.js beside them.")
@@ -443,6 +509,8 @@ def readme_text(paths, result: ExperimentResult, pair: Pair, *, metrics: dict | 
                              "`python -m vsep_core evaluate --json` writes."),
             ("summary.json", "Every run's numbers (losses, slices, file names), for programs."),
             ("settings.json", "The exact settings (the report lists them in words)."),
+            ("full_quality.json", "The full-quality files' rate, channels and (when measured) scores, for programs; "
+                                  "the report shows the scores."),
             ("listening_ratings.csv", "Your listening test's ratings (also as listening_ratings.json)."),
     ):
         if name in paths:
@@ -460,9 +528,14 @@ REPORT_AUDIO_KBPS = 32
 #: greedy results always play; the players of every N are left out (their WAVs are in the ZIP) past this.
 REPORT_BUDGET_BYTES = 2_900_000
 
-#: libsndfile's MP3 compression level for :data:`REPORT_AUDIO_KBPS` (0 = highest bit rate, 1 = lowest; at
-#: 22.05 kHz 0.85 is 32 kbit/s constant).
-_MP3_LEVEL = {32: 0.85}
+#: The full-quality players' bit rate (MP3 at 32–48 kHz, stereo): the full band and the stereo image the analysis
+#: rate loses, in 160 kB for 20 s (so that the target's player fits the report's budget beside the others; the WAVs
+#: are with the report). Below 32 kHz they play at :data:`REPORT_AUDIO_KBPS`.
+FULL_QUALITY_KBPS = 64
+
+#: libsndfile's MP3 compression level for a bit rate (0 = highest bit rate, 1 = lowest; measured constant rates:
+#: 0.85 is 32 kbit/s at 22.05 kHz, 0.8889 is 64 kbit/s at 32–48 kHz).
+_MP3_LEVEL = {32: 0.85, 64: 0.8889}
 
 
 def mp3_bytes(y: np.ndarray, sr: int, kbps: int = REPORT_AUDIO_KBPS) -> bytes:
@@ -485,6 +558,96 @@ def _audio_tag(y: np.ndarray, sr: int) -> str:
     # preload="metadata": the player shows its length before it is pressed (the data is in the page anyway).
     data = base64.b64encode(mp3_bytes(y, sr)).decode()
     return f'<audio controls preload="metadata" src="data:audio/mpeg;base64,{data}"></audio>'
+
+
+def full_quality_player(y: np.ndarray, sr: int) -> tuple[bytes, str]:
+    """A full-quality estimate (``(n, channels)``) as the report plays it: MP3 at its own rate and channels where MP3
+    can (at most 48 kHz, two channels; else at 48 kHz, or mixed to mono), and a note of what was changed."""
+    y = np.asarray(y, dtype=np.float32)
+    y = y[:, None] if y.ndim == 1 else y
+    notes = []
+    if y.shape[1] > 2:
+        y, notes = y.mean(axis=1, keepdims=True), [f"{y.shape[1]} channels mixed to mono for this player"]
+    if sr > 48_000:
+        import soxr
+
+        y, notes = soxr.resample(y, sr, 48_000, quality="soxr_hq").astype(np.float32), notes + [
+            "played at 48000 Hz"]
+        sr = 48_000
+    kbps = FULL_QUALITY_KBPS if sr >= 32_000 else REPORT_AUDIO_KBPS
+    return mp3_bytes(y if y.shape[1] > 1 else y[:, 0], sr, kbps), "; ".join(notes)
+
+
+def full_quality_players(runs, pair: Pair) -> list[str]:
+    """The report's full-quality players of the first run that kept its audio: the target's, then the
+    complement's (HTML blocks; ``[]`` when no run kept its audio)."""
+    from .full_quality import run_title
+
+    names = labels(pair_target(pair.info))
+    featured = next((run for run in runs if run.target is not None), None)
+    if featured is None:
+        return []
+    blocks = []
+    for part, y in ((f"{names.target.capitalize()}, {run_title(featured.label)}", featured.target),
+                    (f"{names.complement.capitalize()} ({run_title(featured.label)})", featured.complement)):
+        if y is None:
+            continue
+        data, note = full_quality_player(y, featured.sr)
+        blocks.append(f"<div class='player'><b>{html.escape(part)}, full quality ({html.escape(featured.quality)})</b>"
+                      + (f" ({html.escape(note)})" if note else "")
+                      + "<br><audio controls preload='metadata' "
+                      f"src='data:audio/mpeg;base64,{base64.b64encode(data).decode()}'></audio></div>")
+    return blocks
+
+
+def _full_quality_html(runs, metrics: dict | None, pair: Pair, players=(), left_out: int = 0) -> str:
+    """The runs made at full quality: what they are, the ``players`` (:func:`full_quality_players`; ``left_out``:
+    how many were left out to keep the page small), and their scores as rows of the one presenter
+    (:func:`vsep_core.presenter.score_table`), beside the same runs' analysis-rate scores."""
+    from .full_quality import run_title, scores_report
+
+    if not runs:
+        return ""
+    names = labels(pair_target(pair.info))
+    qualities = " and ".join(sorted({run.quality for run in runs}))
+    out = (f"<h2>At full quality</h2><p>The analysis listens to {pair.sr} Hz mono. Here the same learned EQ is applied "
+           f"to the song file itself, at its own sample rate and channels (<b>{html.escape(qualities)}</b>), so it "
+           "sounds as the song does; its WAVs come with this report (the files ending in "
+           "<code>_full_quality.wav</code>).</p>" + "".join(players))
+    if left_out:
+        out += (f"<p class='note'>{'One full-quality player was' if left_out == 1 else 'The full-quality players were'}"
+                " left out: this page would be too large to send. The WAVs are with this report.</p>")
+    report = scores_report(runs, (metrics or {}).get("pair", {}).get("labels")
+                           or {"vocal": names.target, "instrumental": names.complement})
+    if not report["methods"]:
+        return out + "<p>Not scored: the full-quality scores are measured against the true target file.</p>"
+    methods = []
+    for entry in report["methods"]:  # each run beside the same run at the analysis rate, when it was scored
+        methods.append(entry)
+        run = next(r for r in runs if r.label == entry["info"]["label"])
+        same = _analysis_rate_entry(metrics, run)
+        if same is not None:
+            methods.append({"name": f"{run_title(run.label)}, analysis rate ({pair.sr} Hz mono)",
+                            "kind": "analysis rate", "vocal": same["vocal"], "instrumental": same["instrumental"]})
+    table = score_table({**report, "methods": methods})
+    rows = [(row.name, row.kind, *(format_score(v) for v in row.values)) for row in table.rows]
+    return out + (_table(["result", "audio", *(c.label for c in table.columns)], rows, "full-quality")
+                  + f"<p>dB, higher is better, measured the same way at both rates, each against the true "
+                    f"{html.escape(names.target)} at its rate (at full quality each channel is scored on its own and "
+                    "the figures averaged, or all is mixed to mono when the target file has other channels).</p>")
+
+
+def _analysis_rate_entry(metrics: dict | None, run) -> dict | None:
+    """The scores entry of the same run at the analysis rate (a seed run by its slices; the joint matching)."""
+    for entry in (metrics or {}).get("methods", []):
+        if entry.get("error") or "vocal" not in entry:
+            continue
+        if run.label == "joint" and entry.get("name") == "joint":
+            return entry
+        if (run.slices is not None and entry.get("kind") == "seed"
+                and tuple(entry.get("info", {}).get("slices", ())) == tuple(run.slices)):
+            return entry
+    return None
 
 
 def _table(headers, rows, cls: str = "") -> str:
@@ -693,7 +856,7 @@ def _settings_html(settings: Settings) -> str:
 
 def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = None,
                 spectrograms: dict | None = None, title: str | None = None,
-                players: bool = True, budget_bytes: int = REPORT_BUDGET_BYTES, joint=None) -> str:
+                players: bool = True, budget_bytes: int = REPORT_BUDGET_BYTES, joint=None, full_quality=()) -> str:
     """One HTML file with the plots, the numbers and the audio, that opens offline, on a phone too.
 
     Parameters
@@ -713,6 +876,10 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
     joint : JointOutcome, optional
         A joint matching of the same pair and settings (:func:`vsep_core.api.joint_matching`): it plays beside
         the greedy results (its scores are in ``metrics`` when they were added: :func:`vsep_core.evaluate.with_methods`).
+    full_quality : sequence of FullQualityRun, optional
+        Runs made at full quality (:attr:`Outputs.full_quality`): their scores (one presenter's rows) and the players
+        of the first that kept its audio (MP3, :data:`FULL_QUALITY_KBPS`), within the budget after the players of
+        every N.
     """
     from .glossary import counted
 
@@ -745,6 +912,8 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
         + (" · <b>★ lowest loss</b>" if run is best else "") + f"<br>{_audio_tag(run.estimate.vocal, pair.sr)}</div>"
         for run in per_n_runs)
     metrics_html = _metrics_html(metrics) if metrics else ""
+    full_quality = list(full_quality)
+    full_players = full_quality_players(full_quality, pair) if with_audio else []
 
     loss_rows = [(r.n, ", ".join(VIEWS_BY_NAME[s].label for s in r.slices), f"{r.final_loss:.4f}")
                  for r in result.progressive]
@@ -759,7 +928,7 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
     settings_note = ("Research-default settings (the research code’s numbers)." if result.settings.is_seed_compatible
                      else "Some settings differ from the research code’s (marked under Settings).")
 
-    def page(listen: str) -> str:
+    def page(listen: str, full_html: str = "") -> str:
         return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
@@ -772,6 +941,7 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
 {settings_note}</p>
 <h2>Listen</h2>{listen}
 {metrics_html}
+{full_html}
 <h2>Final loss per number of slices</h2>
 <p>The loss is the mean squared difference, in dB² (decibels squared), between the processed mixture's 400-point profile and the true {html.escape(names.owns)}, after the final polish. Lower is closer.</p>
 {_table(["N", "slices (in order)", "final loss"], loss_rows)}
@@ -784,15 +954,25 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
 </body></html>"""
 
     if not audio:
-        return page("<p>Published without audio: the scores and charts only.</p>")
+        return page("<p>Published without audio: the scores and charts only.</p>",
+                    _full_quality_html(full_quality, metrics, pair))
     per_n_heading = (f"<h3>Extracted {html.escape(names.target)} for every N</h3><p>The progressive run over the "
                      "first N slices, then the polish; peak-normalised, as the research code saved them.</p>")
-    with_every_n = page(audio + (per_n_heading + "<div class='grid'>" + per_n + "</div>" if per_n else ""))
-    if len(with_every_n.encode()) <= budget_bytes or not per_n:
-        return with_every_n
     listed = _table(["N", "loss", "file in the ZIP"],
                     [(run.n, f"{run.final_loss:.2f}" + (" ★ lowest loss" if run is best else ""),
                       run_wav_paths(str(run.n), names.name)["vocal"]) for run in per_n_runs])
-    return page(audio + per_n_heading.replace("</p>", f" Their players would make this page too large to send "
-                                                      f"(over {budget_bytes / 1e6:.1f} MB): each is in the ZIP, "
-                                                      f"in its folder (N_slices).</p>") + listed)
+    every_n = per_n_heading + "<div class='grid'>" + per_n + "</div>" if per_n else ""
+    without_every_n = (per_n_heading.replace("</p>", f" Their players would make this page too large to send "
+                                                     f"(over {budget_bytes / 1e6:.1f} MB): each is in the ZIP, "
+                                                     f"in its folder (N_slices).</p>") + listed) if per_n else ""
+    # Within the budget, in this order: the players of every N go first, then the full-quality complement's, then
+    # the full-quality target's (their WAVs are with the report). The mixture, the target and the results play.
+    choices = [(every_n, len(full_players))] if per_n else []
+    choices += [(without_every_n, n) for n in range(len(full_players), -1, -1)]
+    made = ""
+    for listen, kept in choices:
+        made = page(audio + listen, _full_quality_html(full_quality, metrics, pair, full_players[:kept],
+                                                       left_out=len(full_players) - kept))
+        if len(made.encode()) <= budget_bytes:
+            break
+    return made
