@@ -215,12 +215,13 @@ def launch(playwright, *, fake_mic_wav: Path | None = None, headless: bool = Tru
 RUN_WATCH_JS = """
 (() => {
   if (window.__vsepRuns) return;
-  const runs = window.__vsepRuns = {done: 0, page: false, state: null};
+  const runs = window.__vsepRuns = {done: 0, cycles: 0, page: false, state: null};  // cycles: for messages
   const fragment = (el) => el.closest('.st-key-vsep_preload_charts') !== null;
   const see = (state) => {
     if (state === runs.state) return;
     if (state === 'notRunning' || state === 'compilationError') {
       if (runs.page || runs.done === 0) runs.done += 1;
+      if (runs.state !== null) runs.cycles += 1;
       runs.page = false;
     }
     runs.state = state;
@@ -295,9 +296,14 @@ def wait_for_run(page, after: int, timeout: float = 60.0, also: str = "true") ->
     run must have drawn, where the test needs more than "a run finished".
     """
     watch_runs(page)
-    return wait_js(page, f"({RUN_COUNT_JS}) > {int(after)} && {RUN_IDLE_JS} && ({also})", timeout,
-                   what=f"a run of the page after run {int(after)} to finish"
-                        + ("" if also == "true" else f" with {also}"))
+    try:
+        return wait_js(page, f"({RUN_COUNT_JS}) > {int(after)} && {RUN_IDLE_JS} && ({also})", timeout,
+                       what=f"a run of the page after run {int(after)} to finish"
+                            + ("" if also == "true" else f" with {also}"))
+    except TimeoutError as exc:  # say what the watcher saw: no run at all (a lost click?), one still going, …
+        seen = page.evaluate("() => window.__vsepRuns && ({done: window.__vsepRuns.done, "
+                             "cycles: window.__vsepRuns.cycles, state: window.__vsepRuns.state})")
+        raise TimeoutError(f"{exc}; the watcher saw {seen}") from exc
 
 
 SIDEBAR_LINKS = "[data-testid='stSidebar'] [data-testid='stPageLink-NavLink'], [data-testid='stSidebarNav'] a"
