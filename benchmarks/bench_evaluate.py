@@ -74,22 +74,26 @@ def use_old_paths() -> None:
     """Put back the paths the engine replaced (museval, librosa's nn_filter and hpss)."""
     import librosa
 
-    from vsep_core import baselines, bss
+    from vsep_core import bss
     from vsep_core.metrics import _museval_metrics
+    from vsep_core.separators import hpss, repet_sim
 
     museval = _museval_metrics()
 
-    def museval_bss_eval_images(references, estimates, *, window, hop=None, filters_len=512):
+    def museval_bss_eval_images(references, estimates, *, window, hop=None, filters_len=512, filters="global",
+                                cache=True):  # bss.bss_eval_images's signature (nothing to cache here)
         sdr, isr, sir, sar, _ = museval.bss_eval(
             np.asarray(references)[:, :, None], np.asarray(estimates)[:, :, None], window=window,
             hop=window if hop is None else hop, compute_permutation=False, filters_len=filters_len,
-            framewise_filters=False, bsseval_sources_version=False)
+            framewise_filters=filters == "framewise", bsseval_sources_version=False)
         return sdr, isr, sir, sar
 
     bss.bss_eval_images = museval_bss_eval_images
-    baselines._repet_background = lambda mag, width: librosa.decompose.nn_filter(
+    # The separators look these up in their own modules when they run (RepetSim.separate, TwoStageHPSS.separate
+    # and PercussiveHPSS.separate), so replacing the modules' names swaps the path.
+    repet_sim._repet_background = lambda mag, width: librosa.decompose.nn_filter(
         mag, aggregate=np.median, metric="cosine", width=width)
-    baselines._hpss_masks = lambda mag, kernel_size: librosa.decompose.hpss(mag, kernel_size=kernel_size, mask=True)
+    hpss.hpss_masks = lambda mag, kernel_size: librosa.decompose.hpss(mag, kernel_size=kernel_size, mask=True)
 
 
 def child_loop(mixture: Path, vocal: Path, mode: str, workers: int = 1) -> dict:

@@ -58,7 +58,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from browser_support import (HEATMAPS_JS, PROBE_JS, RUN_COUNT_JS, MemorySampler, Server, launch,  # noqa: E402
+from browser_support import (HEATMAPS_JS, PROBE_JS, RUN_COUNT_JS, RUN_WATCH_JS, MemorySampler, Server, launch,  # noqa: E402
                              make_distinct_pairs, missing_browser_reason, nav, run_count, run_sessions, wait_for_run,
                              wait_js, watch, watched_ms)
 
@@ -102,7 +102,7 @@ def open_app(browser, url: str, context=None, timeout: float = 60.0):
     """Open the app in a new tab; return (page, seconds from the navigation start to the first page drawn)."""
     context = context or browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
-    page.add_init_script(PROBE_JS + f"window.__vsepWatch('first', {FIRST_PAGE_JS!r});")
+    page.add_init_script(RUN_WATCH_JS + PROBE_JS + f"window.__vsepWatch('first', {FIRST_PAGE_JS!r});")
     page.goto(url, wait_until="commit")
     return page, watched_ms(page, "first", timeout) / 1000.0
 
@@ -353,7 +353,7 @@ def write_report(path: Path, results: dict, args, load_before, load_after) -> No
         "What each figure includes:",
         "",
         "- *first page*: from the start of the navigation to the first animation frame after the Load page is "
-        "complete in the page: the script run finished (an invisible end-of-run mark), three audio players, the "
+        "complete in the page: the script run finished (Streamlit's script state on the app root), three audio players, the "
         "waveform picture and the alignment check's verdict. Timed inside the page (a MutationObserver and "
         "`requestAnimationFrame`, `performance.now()`), so Playwright's own round trips do not count. "
         "It includes loading Streamlit's own frontend. *First visitor after the server starts* also pays the "
@@ -495,7 +495,7 @@ def first_content(browser, url: str, title: str, context=None) -> tuple[float, f
     """Open ``url`` in a new tab: seconds from the navigation start to the title heading, and to the page complete."""
     context = context or browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
-    page.add_init_script(PROBE_JS + f"window.__vsepWatch('first', {heading_js(title)!r});"
+    page.add_init_script(RUN_WATCH_JS + PROBE_JS + f"window.__vsepWatch('first', {heading_js(title)!r});"
                          f"window.__vsepWatch('done', {RUN_COUNT_JS + ' > 0'!r});")
     page.goto(url, wait_until="commit")
     first = watched_ms(page, "first", 60) / 1000
@@ -509,7 +509,7 @@ def nav_times(page, title: str, timeout: float = 120.0, extra: str | None = None
     before = run_count(page)
     tag = time.perf_counter_ns()
     names = {"first": f"h{tag}", "done": f"d{tag}"}
-    # The new page's heading alone: the old page's end-of-run mark goes when the new page starts to draw.
+    # The new page's heading alone (the old page's elements stay on screen until the new run replaces them).
     watch(page, names["first"], heading_js(title))
     watch(page, names["done"], f"({RUN_COUNT_JS}) > {before}")
     if extra:

@@ -200,8 +200,54 @@ def launch(playwright, *, fake_mic_wav: Path | None = None, headless: bool = Tru
 # browser itself): polling from Python with several locator queries per round trip competes
 # with the page's own rendering for the renderer's main thread and slowed it measurably.
 
-RUN_COUNT_JS = ("Math.max(0, ...Array.from(document.querySelectorAll('[class*=\"st-key-vsep-run-done-\"]'))"
-                ".map(e => parseInt((e.className.match(/st-key-vsep-run-done-(\\d+)/) || [])[1]) || 0))")
+# When a script run of the page has finished, from Streamlit's own marks (what its browser tests wait on): the
+# app's root carries the run's state (data-test-script-state: "initial" before the first run, then "running",
+# "notRunning", …), and while a run is under way every element the previous run drew and this one has not yet
+# re-sent is data-stale="true" (Streamlit keeps it on screen meanwhile). The watcher counts cycles: the state
+# leaves "notRunning" and comes back to it. A cycle counts as a run of the page if some element went stale
+# during it; the only other runs are the chart preload's timer fragment (vsep_app.chart_preload: one element,
+# its own blank chart, or nothing when the tick draws nothing), which are left out, so a tick between an action
+# and its run cannot pass for the run. The page's first run counts whatever went stale (there was nothing to go
+# stale). Installed before the action (run_count does it), the watcher sees the run's whole cycle, so a run that
+# ends before the wait starts is still counted; a count above the one taken before the action is a run that
+# started after it. A run so short that the browser drew its start and its end in one go would leave no mark;
+# whole-page runs of this app last far longer than a frame (the sidebar alone is many messages).
+RUN_WATCH_JS = """
+(() => {
+  if (window.__vsepRuns) return;
+  const runs = window.__vsepRuns = {done: 0, cycles: 0, page: false, state: null};  // cycles: for messages
+  const fragment = (el) => el.closest('.st-key-vsep_preload_charts') !== null;
+  const see = (state) => {
+    if (state === runs.state) return;
+    if (state === 'notRunning' || state === 'compilationError') {
+      if (runs.page || runs.done === 0) runs.done += 1;
+      if (runs.state !== null) runs.cycles += 1;
+      runs.page = false;
+    }
+    runs.state = state;
+  };
+  // One callback can hold a commit's stale marks before or after its state change: a stale element marks the
+  // cycle it belongs to (stale marks only exist while a run is under way), so it is noted before states change.
+  new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.attributeName === 'data-stale' && r.target.getAttribute('data-stale') === 'true' && !fragment(r.target))
+        runs.page = true;
+    }
+    for (const r of records) {
+      if (r.attributeName === 'data-test-script-state') see(r.target.getAttribute('data-test-script-state'));
+    }
+  }).observe(document, {subtree: true, attributes: true,
+                        attributeFilter: ['data-test-script-state', 'data-stale']});
+  // Installed after the page's first run began: start from what the page shows now.
+  const app = document.querySelector("[data-testid='stApp']");
+  if (app) {
+    runs.page = Array.from(document.querySelectorAll("[data-stale='true']")).some(el => !fragment(el));
+    see(app.getAttribute('data-test-script-state'));
+  }
+})();
+"""
+RUN_COUNT_JS = "(window.__vsepRuns ? window.__vsepRuns.done : 0)"
+RUN_IDLE_JS = "(window.__vsepRuns && window.__vsepRuns.state === 'notRunning')"
 HEATMAPS_JS = "document.querySelectorAll('.js-plotly-plot .heatmaplayer image').length"
 
 
@@ -231,15 +277,33 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "a
         time.sleep(interval)
 
 
+def watch_runs(page) -> None:
+    """Start counting this document's finished script runs (:data:`RUN_WATCH_JS`; once per document)."""
+    page.evaluate(f"() => {{ {RUN_WATCH_JS} }}")
+
+
 def run_count(page) -> int:
-    """The number of the last finished script run of this page's session (see ``frame.run_marker``)."""
+    """How many script runs of the whole page this document has seen finish (see :data:`RUN_WATCH_JS`)."""
+    watch_runs(page)
     return page.evaluate(f"() => {RUN_COUNT_JS}")
 
 
 def wait_for_run(page, after: int, timeout: float = 60.0, also: str = "true") -> float:
-    """Wait until a script run numbered above ``after`` has finished drawing (and ``also`` holds)."""
-    return wait_js(page, f"({RUN_COUNT_JS}) > {int(after)} && ({also})", timeout,
-                   what="the app to finish drawing the page")
+    """Wait until a run of the page numbered above ``after`` has finished, no other has begun, and ``also`` holds.
+
+    ``after`` is what :func:`run_count` said before the action (so the watcher saw the action's run from its
+    start); 0 after opening a page waits for its first run. ``also`` (a JavaScript expression) names what the
+    run must have drawn, where the test needs more than "a run finished".
+    """
+    watch_runs(page)
+    try:
+        return wait_js(page, f"({RUN_COUNT_JS}) > {int(after)} && {RUN_IDLE_JS} && ({also})", timeout,
+                       what=f"a run of the page after run {int(after)} to finish"
+                            + ("" if also == "true" else f" with {also}"))
+    except TimeoutError as exc:  # say what the watcher saw: no run at all (a lost click?), one still going, …
+        seen = page.evaluate("() => window.__vsepRuns && ({done: window.__vsepRuns.done, "
+                             "cycles: window.__vsepRuns.cycles, state: window.__vsepRuns.state})")
+        raise TimeoutError(f"{exc}; the watcher saw {seen}") from exc
 
 
 SIDEBAR_LINKS = "[data-testid='stSidebar'] [data-testid='stPageLink-NavLink'], [data-testid='stSidebarNav'] a"

@@ -167,23 +167,49 @@ def test_first_visit_loads_the_default_sample():
 
 
 def test_every_page_has_the_frame_and_our_navigation():
-    """Native multipage mode: each page, opened directly in a new session, has our navigation and the sample."""
+    """st.navigation: each page, opened directly in a new session, is drawn inside app.py's frame (our
+    navigation, the default sample, the sidebar's status) under its own title."""
     import tomllib
 
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
-    assert config["client"]["showSidebarNavigation"] is False  # no list of raw file names
     assert config["client"]["showErrorDetails"] == "none"
-    for path, title in [("app.py", "Load audio"), ("pages/1_slices.py", "Slices"),
-                        ("pages/2_optimise.py", "Optimise"), ("pages/3_results.py", "Results")]:
+    # A folder named pages/ beside the entry script makes a fresh server run its files without the frame.
+    assert not (REPO / "pages").exists(), "remove the folder pages/ (the pages are in app_pages/)"
+    for path, title in [("app_pages/load.py", "Load audio"), ("app_pages/slices.py", "Slices"),
+                        ("app_pages/optimise.py", "Optimise"), ("app_pages/results.py", "Results"),
+                        ("app_pages/listen.py", "Listening test")]:
         at = AppTest.from_file(APP, default_timeout=30)
         at.switch_page(path).run()  # a new session's first run, on that page (a direct link)
         _assert_no_exception(at)
         links = [e.proto.label for e in at.sidebar.get("page_link")]
         assert links == ["Load audio", "Slices", "Optimise", "Results", "Listening test", "Shared result"], path
         assert at.title[0].value == title, path
+        assert len(at.title) == 1, path  # one page's content, not two
         sidebar = " ".join(m.value for m in at.sidebar.markdown)
         assert "Active pair" in sidebar and SAMPLE_LABEL in sidebar, path  # the default sample, on any page
     assert not any("PagesManager" in f.read_text() for f in (REPO / "vsep_app").glob("*.py"))  # no private API
+
+
+def test_a_spawned_process_that_re_imports_the_entry_script_draws_nothing(tmp_path):
+    """multiprocessing's spawn re-runs the parent's main script as ``__mp_main__`` (Streamlit's script runner leaves
+    ``app.py`` as ``__main__``, so a local Dask cluster started after a page run does so): outside a session,
+    ``app.py`` must do nothing rather than fail (the worker would not start)."""
+    probe = ("import runpy, sys; sys.argv = ['x']; "
+             f"runpy.run_path({str(REPO / 'app.py')!r}, run_name='__mp_main__'); print('imported')")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0 and out.stdout.strip() == "imported", out.stderr[-2000:]
+
+
+def test_pages_name_the_sessions_keys_through_the_state_module():
+    """The session's own entries (``vsep_…``) are written and read through :mod:`vsep_app.state`'s names, so a
+    page and the module that reads the entry (Results, the ZIP, the report) cannot drift apart."""
+    import re
+
+    by_hand = re.compile(r"session_state(?:\[|\.get\(|\.pop\()\s*[\"']vsep_")
+    found = [f"{f.name}:{n}" for f in sorted((REPO / "app_pages").glob("*.py"))
+             for n, line in enumerate(f.read_text().splitlines(), 1) if by_hand.search(line)]
+    assert not found, found
 
 
 def test_the_first_page_imports_only_what_it_needs():
@@ -213,7 +239,7 @@ def test_the_warm_up_runs_every_stage(monkeypatch):
 def test_the_chart_library_is_preloaded_from_the_second_run_on():
     at = _new_app()
     assert not at.get("plotly_chart")  # not while the first page is awaited (a timed fragment does it later)
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     _assert_no_exception(at)
     preload = [c for c in at.sidebar.get("plotly_chart") if "vsep_preload_charts" in c.proto.id]
     assert len(preload) == 1 and at.session_state["vsep_charts_ready"]
@@ -223,7 +249,7 @@ def test_the_chart_library_is_preloaded_from_the_second_run_on():
 
 def test_slices_page_draws_every_view_and_one_window(sample_pair):
     at = _new_app()
-    at.switch_page("pages/1_slices.py").run()
+    at.switch_page("app_pages/slices.py").run()
     _assert_no_exception(at)
     assert not _errors(at)
     assert len(_charts(at)) == 5  # a row of four views per chart
@@ -274,7 +300,7 @@ def test_the_load_page_prefetches_the_slices_views_into_the_memo(monkeypatch):
     assert key == prefetch.slices_key(at.session_state["vsep_source"], at.session_state["vsep_settings"])
     assert done["vocal"].wait(120), "the prefetch did not finish"
     assert sorted(calls) == sorted(views.VIEW_NAMES)  # the vocal's 19 views, computed in the background
-    at.switch_page("pages/1_slices.py").run()
+    at.switch_page("app_pages/slices.py").run()
     _assert_no_exception(at)
     assert _chart_titles(at) == [f"{v.index}: {v.label}" for v in views.VIEWS]
     assert len(calls) == len(views.VIEW_NAMES)  # served from the memo: not one view computed again
@@ -286,7 +312,7 @@ def test_the_load_page_prefetches_the_slices_views_into_the_memo(monkeypatch):
 @pytest.mark.slow  # every run, the greedy search, the scores and every download
 def test_walk_optimise_results_and_downloads(media, sample_pair):
     at = _new_app()
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     _assert_no_exception(at)
     assert at.slider(key="opt_n").value == 8
 
@@ -316,7 +342,7 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     shown = {m.label: m.value for m in at.metric}
     assert shown["Full greedy sequence (8 slices)"] == f"{expected.greedy.loss:.2f} dB²"
 
-    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("app_pages/results.py").run(timeout=RUN_TIMEOUT)
     _assert_no_exception(at)
     assert not _errors(at)
     # mixture, target, complement; N = 1 … 8; greedy (and best prefix); the full-quality target and complement
@@ -387,10 +413,10 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     assert f"{greedy_entry['vocal']['si_sdr']:.2f}" in html  # the report shows the same figures
 
     # Results survive page switches, and the same run again comes from the cache.
-    at.switch_page("app.py").run()
-    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("app_pages/load.py").run()
+    at.switch_page("app_pages/results.py").run(timeout=RUN_TIMEOUT)
     assert len(at.get("audio")) == n_players
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
     assert any("(from the cache)" in p.proto.text for p in at.get("progress"))
 
@@ -486,10 +512,10 @@ def test_sessions_do_not_see_each_others_uploads():
 
 def _run_and_open_results(at: AppTest, n: int) -> None:
     """Run the progressive test over N = 1 … n on Optimise, then open Results (no error either time)."""
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     at.slider(key="opt_n").set_value(n).run()
     at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
-    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("app_pages/results.py").run(timeout=RUN_TIMEOUT)
     _assert_no_exception(at)
     assert not _errors(at)
 
@@ -551,15 +577,15 @@ def test_the_person_running_the_server_can_ask_for_tracebacks(monkeypatch):
 
 def test_choices_survive_a_visit_to_another_page():
     at = _new_app()
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     at.slider(key="opt_n").set_value(5).run()
     at.radio(key="opt_method").set_value("iterative").run()
-    at.switch_page("app.py").run()
+    at.switch_page("app_pages/load.py").run()
     at.radio(key="load_mode").set_value("Upload files").run()
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     assert at.slider(key="opt_n").value == 5
     assert at.radio(key="opt_method").value == "iterative"
-    at.switch_page("app.py").run()
+    at.switch_page("app_pages/load.py").run()
     assert at.radio(key="load_mode").value == "Upload files"
 
 
@@ -597,10 +623,10 @@ def test_results_of_a_pair_that_is_not_aligned_show_the_verdict_first_and_hide_t
     unrelated = 0.3 * np.sin(2 * np.pi * 330 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 1.5 * t))
     at = _upload(_new_app(), ("song.wav", _sample_bytes("mixture")), ("other_vocal.wav", _wav(unrelated)))
     assert not _errors(at)
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     at.slider(key="opt_n").set_value(1).run()
     at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
-    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("app_pages/results.py").run(timeout=RUN_TIMEOUT)
     _assert_no_exception(at)
     assert at.warning and "mean nothing until the pair is aligned" in at.warning[0].value  # the first alert
     hidden = [e for e in at.expander if e.label.startswith("Scores of the pair as it is")]
@@ -619,7 +645,7 @@ def test_runs_of_a_long_segment_stay_out_of_the_shared_caches():
     at.radio(key="set_length_mode").set_value("whole")
     at.button[[b.label for b in at.button].index("Apply settings")].click().run(timeout=RUN_TIMEOUT)
     assert not _errors(at)
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     at.slider(key="opt_n").set_value(1).run()
     for _ in range(2):
         at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
@@ -648,7 +674,7 @@ def test_joint_matching_and_which_slices_help_on_optimise(sample_pair):
     from vsep_core.joint import JointSettings, run_joint
 
     at = _new_app()
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     _assert_no_exception(at)
     at.number_input(key="joint_steps").set_value(40)
     at.button(key="run_joint").click().run(timeout=RUN_TIMEOUT)

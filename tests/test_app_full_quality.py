@@ -40,10 +40,10 @@ def _upload_and_run(mixture: bytes, vocal: bytes, n: int = 2) -> AppTest:
     at.run()
     at.button[[b.label for b in at.button].index("Load these files")].click().run()
     _ok(at)
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     at.slider(key="opt_n").set_value(n).run()
     at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
-    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("app_pages/results.py").run(timeout=RUN_TIMEOUT)
     _ok(at)
     return at
 
@@ -143,8 +143,8 @@ def test_a_long_segment_is_made_at_full_quality_when_asked_and_kept_in_the_sessi
     _ok(at)
     assert full_players() == 2 and _scores(at)["audio"][0] == "Full quality (44100 Hz stereo)"
     # Another rerun (a page visit and back) shows it again without the button: kept in this session.
-    at.switch_page("pages/2_optimise.py").run()
-    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("app_pages/optimise.py").run()
+    at.switch_page("app_pages/results.py").run(timeout=RUN_TIMEOUT)
     _ok(at)
     assert full_players() == 2 and not [b for b in at.button if b.key.startswith("make_full_quality")]
     assert at.session_state["vsep_full_quality"][1]["sr"] == 44100
@@ -159,7 +159,7 @@ def test_the_joint_result_is_offered_at_full_quality_on_optimise(media):  # noqa
     at.file_uploader(key="upload_other").set_value(("voice.wav", vocal, "audio/wav"))
     at.run()
     at.button[[b.label for b in at.button].index("Load these files")].click().run()
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     at.number_input(key="joint_steps").set_value(30)
     at.button(key="run_joint").click().run(timeout=RUN_TIMEOUT)
     _ok(at)
@@ -175,6 +175,67 @@ def test_the_joint_result_is_offered_at_full_quality_on_optimise(media):  # noqa
     download = next(b for b in at.download_button if "dl_joint_full_quality_target" in b.proto.id)
     info = sf.info(io.BytesIO(media(download)))
     assert (info.samplerate, info.channels, info.frames) == (44100, 2, int(4.7 * 44100))
+
+
+def _delayed(wav: bytes, seconds: float) -> bytes:
+    """The same file ``seconds`` late (silence first, the end cut): a pair that is not aligned."""
+    x, sr = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
+    late = np.concatenate([np.zeros((int(seconds * sr), x.shape[1]), np.float32), x])[:len(x)]
+    buf = io.BytesIO()
+    sf.write(buf, late, sr, format="WAV", subtype="FLOAT")
+    return buf.getvalue()
+
+
+def test_optimise_leaves_out_the_joint_full_quality_scores_of_a_pair_that_is_not_aligned():
+    """As Results does: the full-quality audio is offered, its scores are not (they would measure the misfit)."""
+    from vsep_app.full_quality_view import NOT_ALIGNED_NOTE
+
+    mixture, vocal, _ = stereo_pair(seconds=5.0, seed=5)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.radio(key="load_mode").set_value("Upload files").run()
+    at.file_uploader(key="upload_mixture").set_value(("song.wav", mixture, "audio/wav"))
+    at.file_uploader(key="upload_other").set_value(("voice.wav", _delayed(vocal, 0.1), "audio/wav"))
+    at.run()
+    at.button[[b.label for b in at.button].index("Load these files")].click().run()
+    _ok(at)
+    assert not _aligned(at)  # the app's own check says so (and Load audio offers to fix it)
+    at.switch_page("app_pages/optimise.py").run()
+    at.number_input(key="joint_steps").set_value(20)
+    at.button(key="run_joint").click().run(timeout=RUN_TIMEOUT)
+    _ok(at)
+    assert any(m.value.startswith("**At full quality**") for m in at.markdown)
+    assert any("dl_joint_full_quality_target" in b.proto.id for b in at.download_button)  # the audio is offered
+    assert NOT_ALIGNED_NOTE in [c.value for c in at.caption]
+    assert not [d for d in at.dataframe if "audio" in d.value.columns]  # no full-quality scores table
+
+
+def _aligned(at: AppTest) -> bool:
+    """The app's own alignment check of the active pair with the active settings."""
+    from vsep_app import cache
+
+    return cache.alignment(at.session_state["vsep_source"], at.session_state["vsep_settings"])["aligned"]
+
+
+def test_results_makes_the_quick_scores_only_when_the_full_quality_table_shows_them(monkeypatch):
+    """A long segment (its scores and its full-quality audio each wait for a button): the runs' SI-SDR is not
+    computed for a table that is not drawn; once the audio is made, its analysis-rate row shows them."""
+    from vsep_app import cache, limits
+
+    monkeypatch.setattr(limits, "SHARED_MAX_S", 3.0)  # the 4.7 s segment counts as long
+    monkeypatch.setattr(limits, "AUTO_MEASURE_S", 3.0)  # and its scores wait for their button
+    calls = []
+    quick_scores = cache.quick_scores
+    monkeypatch.setattr(cache, "quick_scores", lambda *a: calls.append(a) or quick_scores(*a))
+    mixture, vocal, _ = stereo_pair(seconds=5.0, seed=6)
+    at = _upload_and_run(mixture, vocal, n=1)
+    assert [b for b in at.button if b.key == "measure_quality"]  # nothing measured
+    assert calls == []
+    next(b for b in at.button if b.key.startswith("make_full_quality")).click().run(timeout=RUN_TIMEOUT)
+    _ok(at)
+    assert len(calls) >= 1
+    row = _scores(at).to_dict("records")[-1]
+    assert row["audio"] == "Analysis rate (22050 Hz mono)" and np.isfinite(row["SI-SDR (dB)"])
 
 
 def test_the_zip_and_the_report_hold_the_full_quality_audio_made_on_results(media):  # noqa: F811

@@ -148,11 +148,11 @@ def loaded_session():
     def make() -> AppTest:
         at = AppTest.from_file(APP, default_timeout=60)
         at.run()
-        at.switch_page("pages/2_optimise.py").run()
+        at.switch_page("app_pages/optimise.py").run()
         at.slider(key="opt_n").set_value(2).run()
         at.button(key="run_progressive").click().run(timeout=60)
         assert at.session_state["vsep_progressive"] is not None
-        at.switch_page("app.py").run()
+        at.switch_page("app_pages/load.py").run()
         assert not at.exception
         return at
 

@@ -32,7 +32,7 @@ def _chart(at: AppTest, key_part: str) -> dict:
 def test_slices_shows_the_predicted_fingerprint_beside_the_true_one():
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/1_slices.py").run()
+    at.switch_page("app_pages/slices.py").run()
     at.session_state["slices_tab"] = "One window up close"
     at.run()
     _ok(at)
@@ -55,7 +55,7 @@ def test_settings_the_model_was_not_made_for_are_a_message_on_slices():
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.session_state["vsep_settings"] = Settings(hop_length=512)
-    at.switch_page("pages/1_slices.py").run()
+    at.switch_page("app_pages/slices.py").run()
     at.session_state["slices_tab"] = "One window up close"
     at.run()
     _ok(at)
@@ -65,10 +65,10 @@ def test_settings_the_model_was_not_made_for_are_a_message_on_slices():
 def test_the_results_table_lists_the_blind_method():
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     at.slider(key="opt_n").set_value(1).run()
     at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
-    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("app_pages/results.py").run(timeout=RUN_TIMEOUT)
     _ok(at)
     table = at.dataframe[0].value
     rows = {r["method"]: r for r in table.to_dict("records")}
@@ -112,7 +112,7 @@ def test_with_another_stem_as_the_target_the_prediction_says_it_is_the_vocal():
     at.run()
     at.selectbox(key="sample_target").set_value("drums").run()
     at.button[[b.label for b in at.button].index("Load this sample")].click().run()
-    at.switch_page("pages/1_slices.py").run()
+    at.switch_page("app_pages/slices.py").run()
     at.session_state["slices_tab"] = "One window up close"
     at.run(timeout=RUN_TIMEOUT)
     _ok(at)

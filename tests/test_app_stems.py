@@ -78,7 +78,7 @@ def test_load_page_picks_a_stem_as_the_target():
 
 def test_slices_page_shows_the_stem_beside_the_vocal():
     at = _load_with_target("drums")
-    at.switch_page("pages/1_slices.py").run()
+    at.switch_page("app_pages/slices.py").run()
     _ok(at)
     at.session_state["slices_tab"] = "Drums beside the vocal"
     at.run(timeout=RUN_TIMEOUT)
@@ -108,7 +108,7 @@ def test_slices_page_shows_the_stem_beside_the_vocal():
 
 def test_optimise_and_results_score_the_drums_as_the_engine_does():
     at = _load_with_target("drums")
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     at.slider(key="opt_n").set_value(2).run()
     at.button(key="run_attribution").click().run(timeout=RUN_TIMEOUT)
     _ok(at)
@@ -119,7 +119,7 @@ def test_optimise_and_results_score_the_drums_as_the_engine_does():
     assert found == attribute_slices(truth, Settings(), order=order) and found["target"] == "drums"
 
     at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
-    at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+    at.switch_page("app_pages/results.py").run(timeout=RUN_TIMEOUT)
     _ok(at)
     settings = Settings()
     engine_pair = prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "drums.wav", settings=settings,
@@ -149,7 +149,7 @@ def test_optimise_and_results_score_the_drums_as_the_engine_does():
 
 def test_one_window_up_close_names_the_stem():
     at = _load_with_target("drums")
-    at.switch_page("pages/1_slices.py").run()
+    at.switch_page("app_pages/slices.py").run()
     at.session_state["slices_tab"] = "One window up close"
     at.run(timeout=RUN_TIMEOUT)
     _ok(at)

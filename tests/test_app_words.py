@@ -113,9 +113,9 @@ def test_every_page_the_report_and_the_readme_name_the_target(stem, media):  # n
     at.button[[b.label for b in at.button].index("Load this sample")].click().run()
     _ok(at)
     found = _findings(_texts(at.main) + _texts(at.sidebar), "Load audio")
-    found += _page(at, "pages/1_slices.py", "Slices", timeout=RUN_TIMEOUT)
+    found += _page(at, "app_pages/slices.py", "Slices", timeout=RUN_TIMEOUT)
 
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     at.slider(key="opt_n").set_value(2).run()
     at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
     at.button(key="run_greedy").click().run(timeout=RUN_TIMEOUT)
@@ -124,7 +124,7 @@ def test_every_page_the_report_and_the_readme_name_the_target(stem, media):  # n
     _ok(at)
     found += _findings(_texts(at.main) + _texts(at.sidebar), "Optimise")
 
-    found += _page(at, "pages/3_results.py", "Results", timeout=RUN_TIMEOUT)
+    found += _page(at, "app_pages/results.py", "Results", timeout=RUN_TIMEOUT)
     # The joint matching run on Optimise is in the scores (right after the runs), the players and the A/B.
     table = at.dataframe[0].value
     methods = list(table["method"])
@@ -162,6 +162,6 @@ def test_every_page_the_report_and_the_readme_name_the_target(stem, media):  # n
     found += _findings([readme], "README.txt")
     found += _findings([re.sub(r"<script.*?</script>", "", report, flags=re.S)], "report.html")
 
-    found += _page(at, "pages/5_listen.py", "Listening test", timeout=RUN_TIMEOUT)
-    found += _page(at, "pages/4_shared.py", "Shared result")
+    found += _page(at, "app_pages/listen.py", "Listening test", timeout=RUN_TIMEOUT)
+    found += _page(at, "app_pages/shared.py", "Shared result")
     assert not found, f"{len(found)} words to fix:\n" + "\n".join(found)

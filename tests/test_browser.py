@@ -42,7 +42,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  
 
 SHOTS = OUTPUT / "screenshots"
 TITLES = ["Load audio", "Slices", "Optimise", "Results", "Listening test", "Shared result"]  # the app's navigation, top to bottom
-URLS = {"Load audio": "", "Slices": "slices", "Optimise": "optimise", "Results": "results"}
+URLS = {"Load audio": "", "Slices": "slices", "Optimise": "optimise", "Results": "results",
+        "Listening test": "listen", "Shared result": "shared?id="}  # each page's address (README, shared links)
 DEFAULT_SAMPLE = REPO / "sample_audio" / "sung_vowels_pop"  # the sample the app loads for a new visitor
 VIEWPORT = {"width": 1400, "height": 1000}
 
@@ -222,7 +223,7 @@ def test_live_loss_chart_during_a_long_run(page):
     _act(page, lambda: nav(page, "Optimise"))
     _act(page, lambda: page.get_by_text("Iterative loop (as the research code)").click())
     box = page.get_by_role("spinbutton", name="Iterations per pass")
-    box.fill("1000")  # the dashboard's most (pages/2_optimise.py MAX_ITERATIONS)
+    box.fill("1000")  # the dashboard's most (app_pages/optimise.py MAX_ITERATIONS)
     _act(page, lambda: box.press("Enter"))
     before = run_count(page)
     page.get_by_role("button", name="Run the progressive test").click()
@@ -233,26 +234,38 @@ def test_live_loss_chart_during_a_long_run(page):
     assert page.get_by_text("Loss curves (every pass's iterations end to end)").count() == 1
 
 
-# Every state the sidebar's navigation is ever drawn in, recorded from the first paint on (installed before
-# any script of the page runs): Streamlit's own page list and the app's links alike.
+# Every state the sidebar's navigation is ever drawn in, every main heading and every tab title ever shown, and
+# whether "Page not found" ever appeared, recorded from the first paint on (installed before any script of the
+# page runs): Streamlit's own page list and the app's links alike.
 NAV_RECORDER_JS = """
 window.__vsepNav = [];
+window.__vsepHeadings = [];
+window.__vsepTabTitles = [];
+window.__vsepNotFound = false;
 const record = () => {
   const links = Array.from(document.querySelectorAll(
       "[data-testid='stSidebarNav'] a, [data-testid='stSidebar'] [data-testid='stPageLink-NavLink']"));
-  if (!links.length) return;
-  const titles = links.map(a => a.innerText.trim().split('\\n').pop().trim()).join('|');
-  if (window.__vsepNav[window.__vsepNav.length - 1] !== titles) window.__vsepNav.push(titles);
+  if (links.length) {
+    const titles = links.map(a => a.innerText.trim().split('\\n').pop().trim()).join('|');
+    if (window.__vsepNav[window.__vsepNav.length - 1] !== titles) window.__vsepNav.push(titles);
+  }
+  for (const h of document.querySelectorAll("[data-testid='stMain'] h1")) {
+    const text = h.innerText.trim();
+    if (text && !window.__vsepHeadings.includes(text)) window.__vsepHeadings.push(text);
+  }
+  if (document.title && !window.__vsepTabTitles.includes(document.title)) window.__vsepTabTitles.push(document.title);
+  if (document.body && document.body.innerText.includes('Page not found')) window.__vsepNotFound = true;
 };
 new MutationObserver(record).observe(document, {subtree: true, childList: true, characterData: true});
 """
 
 
-@pytest.mark.parametrize("title", list(URLS))  # the shared page's own tests: tests/test_browser_share.py
+@pytest.mark.parametrize("title", list(URLS))
 def test_a_direct_link_to_every_page_on_a_fresh_server(browser, tmp_path, title):
-    """The first request a new server ever gets is a link to this page: it shows the page, with the
-    sidebar and the default sample, and its navigation never shows anything but the app's titles
-    (no raw file names such as "app, upload, slices"), not even for one frame."""
+    """The first request a new server ever gets is a link to this page: it shows that page, inside the frame
+    (the sidebar and, except on the shared page, the default sample), and never anything else, not even for
+    one frame: no other page's heading or tab title, no "Page not found", no raw file names in the navigation
+    (a folder named pages/ would make a fresh server run its files without app.py's frame)."""
     with Server(log_path=tmp_path / "streamlit.log") as fresh:
         context = browser.new_context(viewport=VIEWPORT)
         outside = block_outside_requests(context)
@@ -260,9 +273,10 @@ def test_a_direct_link_to_every_page_on_a_fresh_server(browser, tmp_path, title)
         page = context.new_page()
         page.goto(f"{fresh.url}/{URLS[title]}")
         wait_for_run(page, 0, 60)
-        page.locator("[data-testid='stSidebar']").get_by_text("Active pair").wait_for()
-        assert page.locator("[data-testid='stSidebar']").get_by_text("Pop, female voice").count() >= 1
         page.get_by_role("heading", name=title, exact=True).first.wait_for()
+        if title != "Shared result":  # a published result's page loads no sample
+            page.locator("[data-testid='stSidebar']").get_by_text("Active pair").wait_for()
+            assert page.locator("[data-testid='stSidebar']").get_by_text("Pop, female voice").count() >= 1
         assert page.url.rstrip("/") == f"{fresh.url}/{URLS[title]}".rstrip("/")
         # The links are drawn in the same run as the heading, but may reach the screen a frame later.
         wait_js(page, f"document.querySelectorAll({SIDEBAR_LINKS!r}).length >= {len(TITLES)}", 30,
@@ -274,6 +288,12 @@ def test_a_direct_link_to_every_page_on_a_fresh_server(browser, tmp_path, title)
         assert all(set(state.split("|")) <= set(TITLES) for state in painted), painted
         if title == "Slices":
             wait_js(page, f"{HEATMAPS_JS} >= 19", 60, what="19 heatmaps")
+        assert page.evaluate("() => window.__vsepHeadings") == [title]
+        assert page.title() == f"{title} · vsep"
+        tab_titles = page.evaluate("() => window.__vsepTabTitles")
+        assert all(t == f"{title} · vsep" or t not in {f"{other} · vsep" for other in TITLES} for t in tab_titles), \
+            tab_titles
+        assert not page.evaluate("() => window.__vsepNotFound"), "Streamlit said: Page not found"
         context.close()
         assert not outside, f"the app asked other hosts: {sorted(set(outside))}"
 

@@ -208,7 +208,7 @@ def test_the_dashboard_refuses_an_unauthenticated_scheduler_address(monkeypatch,
             monkeypatch.setenv(key, value)
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
         at.run()
-        at.switch_page("pages/2_optimise.py").run()
+        at.switch_page("app_pages/optimise.py").run()
         at.slider(key="opt_n").set_value(2).run()
         at.button(key="run_progressive").click().run(timeout=120)
         assert not at.exception
@@ -316,7 +316,7 @@ def test_a_worker_sending_code_instead_of_data_is_refused_on_the_page_and_nothin
     try:
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
         at.run()
-        at.switch_page("pages/2_optimise.py").run()
+        at.switch_page("app_pages/optimise.py").run()
         at.slider(key="opt_n").set_value(2).run()
         at.button(key="run_progressive").click().run(timeout=120)
         assert not at.exception

@@ -127,11 +127,11 @@ def test_the_dashboard_runs_its_jobs_on_the_cluster_end_to_end(dask_cluster, clu
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=RUN_TIMEOUT)
         at.run()
         _assert_clean(at)
-        at.switch_page("pages/2_optimise.py").run()
+        at.switch_page("app_pages/optimise.py").run()
         at.slider(key="opt_n").set_value(3).run()
         at.button(key="run_both").click().run(timeout=RUN_TIMEOUT)
         _assert_clean(at)
-        at.switch_page("pages/3_results.py").run(timeout=RUN_TIMEOUT)
+        at.switch_page("app_pages/results.py").run(timeout=RUN_TIMEOUT)
         _assert_clean(at)
     # The runs, the search and the scores were this worker's tasks (the cache was empty for this pair and N).
     assert {"run_experiment", "greedy", "evaluate_experiment"} <= set(done), done
@@ -165,7 +165,7 @@ def test_an_unreachable_cluster_is_a_message_on_the_page(monkeypatch, dask_clust
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1.0)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=RUN_TIMEOUT)
     at.run()
-    at.switch_page("pages/2_optimise.py").run()
+    at.switch_page("app_pages/optimise.py").run()
     at.slider(key="opt_n").set_value(2).run()
     at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
     assert not at.exception

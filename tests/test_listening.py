@@ -113,7 +113,7 @@ def test_read_ratings_keeps_words_and_numbers_only():
 def test_page_rates_three_results_and_offers_the_ratings():
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/5_listen.py").run(timeout=120)
+    at.switch_page("app_pages/listen.py").run(timeout=120)
     assert not at.exception, [e.value for e in at.exception]
     assert at.multiselect(key="listen_methods").value == ["irm", "exact_eq", "hpss"]
     sliders = [s for s in at.slider if s.key and s.key.startswith("listen_")]
@@ -137,7 +137,7 @@ def test_the_page_keeps_ratings_only_once_a_slider_moved_and_shows_them_again_on
 
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/5_listen.py").run(timeout=120)
+    at.switch_page("app_pages/listen.py").run(timeout=120)
     assert not at.exception, [e.value for e in at.exception]
     assert state.RATINGS not in at.session_state  # sliders at their start: no ratings of the visitor's
     sliders = {s.label: s for s in at.slider if s.key and s.key.startswith("listen_")}
@@ -152,8 +152,8 @@ def test_the_page_keeps_ratings_only_once_a_slider_moved_and_shows_them_again_on
     assert {r["label"]: r["rating"] for r in kept["rows"]} == {"A": 85, "B": 15, "C": 60, "D": 50, "E": 50}
     assert kept["info"]["order"] == list("ABCDE")
     # Away to another page (the sliders leave the screen) and back: the same ratings, kept and shown.
-    at.switch_page("pages/1_slices.py").run(timeout=120)
-    at.switch_page("pages/5_listen.py").run(timeout=120)
+    at.switch_page("app_pages/slices.py").run(timeout=120)
+    at.switch_page("app_pages/listen.py").run(timeout=120)
     assert not at.exception, [e.value for e in at.exception]
     shown = {s.label: s.value for s in at.slider if s.key and s.key.startswith("listen_")}
     assert shown == {"Item A": 85, "Item B": 15, "Item C": 60, "Item D": 50, "Item E": 50}
@@ -172,7 +172,7 @@ def test_the_results_zip_holds_this_visitors_ratings_and_no_one_elses(media):  #
 
     rater = AppTest.from_file(APP, default_timeout=60)
     rater.run()
-    rater.switch_page("pages/5_listen.py").run(timeout=120)
+    rater.switch_page("app_pages/listen.py").run(timeout=120)
     sliders = {s.label: s for s in rater.slider if s.key and s.key.startswith("listen_")}
     for label, value in {"Item A": 90, "Item B": 10, "Item C": 70}.items():
         sliders[label].set_value(value)

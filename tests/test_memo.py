@@ -245,5 +245,5 @@ def test_the_dashboard_keeps_no_streamlit_cache():
 
     root = Path(__file__).resolve().parents[1]
     used = re.compile(r"\bst\.cache_(data|resource)\s*[(.]|@st\.cache|\badd_script_run_ctx\b|global\.appTest")
-    for path in [root / "app.py", *(root / "pages").glob("*.py"), *(root / "vsep_app").glob("*.py")]:
+    for path in [root / "app.py", *(root / "app_pages").glob("*.py"), *(root / "vsep_app").glob("*.py")]:
         assert not used.search(path.read_text()), (path.name, used.search(path.read_text()))

@@ -23,7 +23,7 @@ INTERNALS = {
 #: The front ends: they parse, cache, dispatch or draw, and call the api for any workflow.
 FRONT_ENDS = ["vsep_core/cli.py", "vsep_core/cluster.py", "vsep_core/batch.py", "app.py",
               *sorted(str(p.relative_to(REPO)) for p in (REPO / "vsep_app").glob("*.py")),
-              *sorted(str(p.relative_to(REPO)) for p in (REPO / "pages").glob("*.py"))]
+              *sorted(str(p.relative_to(REPO)) for p in (REPO / "app_pages").glob("*.py"))]
 
 
 def _uses(path: Path) -> set[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CONFTEST = REPO / "tests" / "conftest.py"
-SOURCES = [REPO / "app.py", *sorted((REPO / "pages").glob("*.py")), *sorted((REPO / "vsep_core").rglob("*.py")),
+SOURCES = [REPO / "app.py", *sorted((REPO / "app_pages").glob("*.py")), *sorted((REPO / "vsep_core").rglob("*.py")),
            *sorted((REPO / "vsep_app").rglob("*.py")), *sorted((REPO / "tests").glob("*.py")),
            *sorted((REPO / "benchmarks").glob("*.py")), REPO / "sample_audio" / "generate.py"]
 

@@ -696,7 +696,7 @@ def test_the_shared_page_shows_the_full_quality_scores_and_players(engine_result
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
     at.run()
     at.query_params["id"] = rid
-    at.switch_page("pages/4_shared.py").run()
+    at.switch_page("app_pages/shared.py").run()
     assert not at.exception
     assert "At full quality" in [h.value for h in at.subheader]
     table = next(d.value for d in at.dataframe if "result" in d.value.columns)

@@ -1,7 +1,7 @@
 """The dashboard's app-side code: cached engine calls, session state, the page frame, the views of results.
 
 ``vsep_core`` never imports Streamlit; everything Streamlit-specific lives
-here and in ``app.py`` / ``pages/``. Pages only lay out widgets and call:
+here and in ``app.py`` / ``app_pages/``. Pages only lay out widgets and call:
 
 * :mod:`vsep_app.cache` — every cached call into ``vsep_core``, keyed on
   content hashes and settings (the one module that decides what is kept);
@@ -13,9 +13,9 @@ here and in ``app.py`` / ``pages/``. Pages only lay out widgets and call:
 * :mod:`vsep_app.jobs` — the job pool (and the Dask client) that heavy work runs in;
 * :mod:`vsep_app.state` — what one browser session has loaded and computed
   (``st.session_state`` only, never module globals);
-* :mod:`vsep_app.frame` — the frame of every page (``setup_page``: page config,
-  navigation, default sample; ``Frame.finish``: the sidebar's status) and the error guard;
-* :mod:`vsep_app.sidebar`, :mod:`vsep_app.labels`, :mod:`vsep_app.escape` (``plain``: visitors' text shown
+* :mod:`vsep_app.frame` — the pages (``PAGES``) and the frame ``app.py`` draws around each of them
+  (``run``: page config, navigation, default sample, the sidebar's status, background work) and the error guard;
+* :mod:`vsep_app.sidebar`, :mod:`vsep_app.wording`, :mod:`vsep_app.escape` (``plain``: visitors' text shown
   literally), :mod:`vsep_app.glossary`;
 * :mod:`vsep_app.scores_view` — the score tables; :mod:`vsep_app.players` — audio players and the A/B player;
   :mod:`vsep_app.figures` — the charts;

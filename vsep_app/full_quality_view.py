@@ -1,4 +1,5 @@
-"""The Results page's full-quality section (issue #21): a run's EQ on the original mixture, heard and scored.
+"""Full quality on the pages (issue #21): a run's EQ on the original mixture, heard and scored (the Results page's
+section, and the joint result on Optimise; both leave the scores out while the pair is not aligned).
 
 The engine analyses a segment at 22 050 Hz, mono; the section plays and offers the same run applied to the
 uploaded mixture at its own sample rate and channels (:func:`vsep_core.api.full_quality`, through
@@ -9,6 +10,7 @@ which segment was analysed and how to choose another.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -20,6 +22,8 @@ from .limits import kept_in_shared_caches
 
 #: Column titles of the scores table.
 METRIC_TITLES = {"si_sdr": "SI-SDR (dB)", "sdr": "SDR (dB)", "sir": "SIR (dB)", "sar": "SAR (dB)"}
+#: Said instead of the scores while the pair is not aligned (Results and Optimise alike).
+NOT_ALIGNED_NOTE = "Scores are left out until the pair is aligned (see the alignment check on Load audio)."
 
 
 def channels_word(n: int) -> str:
@@ -115,6 +119,9 @@ def joint_full_quality(source, settings, joint_settings, outcome, pair, names, *
     if got is None:
         return
     quality = _players(got, names, "joint", "joint_full_quality")
+    if not cache.alignment(source, settings)["aligned"]:  # as on Results: scores of a misfit mean nothing
+        st.caption(NOT_ALIGNED_NOTE)
+        return
     full, analysed = got["scores"]["vocal"], outcome.scores["methods"][0]["vocal"]
     rows = [{"audio": f"Full quality ({quality})", **{METRIC_TITLES[m]: _cell(full.get(m)) for m in METRIC_NAMES}},
             {"audio": f"Analysis rate ({pair.sr} Hz mono)",
@@ -124,9 +131,13 @@ def joint_full_quality(source, settings, joint_settings, outcome, pair, names, *
 
 
 def full_quality_section(source, settings, pair, result, names, *, metrics: dict | None = None,
-                         quick: dict | None = None, on_wait=None) -> dict | None:
+                         quick: Callable[[], dict] | None = None, on_wait=None) -> dict | None:
     """Draw the section: a run to hear at full quality, its players, downloads and scores (the segment is said at
     the top of Listen: :func:`segment_sentence`).
+
+    ``quick`` makes the runs' SI-SDR (:func:`vsep_app.cache.quick_scores`) for the analysis-rate row when
+    ``metrics`` is ``None``; it is called only when that row is drawn (not while a long segment's audio waits
+    for its button, nor for a pair that is not aligned).
 
     Returns
     -------
@@ -174,10 +185,10 @@ def _draw(got, chosen, run, pair, names, source, settings, metrics, quick) -> No
     stem = plain(chosen).split(" (")[0].replace(" ", "").replace("=", "")
     _players(got, names, stem, "full_quality")
     if not cache.alignment(source, settings)["aligned"]:  # as the page's own table: scores of a misfit mean nothing
-        st.caption("Scores are left out until the pair is aligned (see the alignment check on Load audio).")
+        st.caption(NOT_ALIGNED_NOTE)
         return
     full = (got["scores"] or {}).get("vocal")
-    analysed = _analysis_rate_scores(run, metrics, quick)
+    analysed = _analysis_rate_scores(run, metrics, quick() if metrics is None and quick is not None else None)
     rows = []
     if full:
         rows.append({"audio": f"Full quality ({quality})",

@@ -17,7 +17,7 @@ import streamlit as st
 
 
 from .escape import plain
-from .frame import PAGES, guard, link, run_marker
+from .frame import PAGES, guard, link
 from .limits import AB_MAX_S
 from .players import ab_player
 from .scores_view import metrics_section, quality_marks, ratings_section
@@ -132,7 +132,7 @@ def share_section(source, result, pair, metrics: dict | None, settings, ratings:
         base = base_url()
         st.success("Published. Anyone with this link sees the result:", icon=":material/link:")
         st.code(base + last["link"], language=None)
-        st.page_link("pages/4_shared.py", label="Open the shared page", icon=":material/open_in_new:",
+        st.page_link(PAGES["shared"].file, label="Open the shared page", icon=":material/open_in_new:",
                      query_params={"id": last["id"]})
         st.caption("Keep this delete link to yourself: it removes the result for everyone.")
         st.code(base + last["delete_link"], language=None)
@@ -175,14 +175,6 @@ def id_from_link(text: str) -> str | None:
         return match.group(1)
     match = _ID_IN_LINK.fullmatch(text)
     return match.group(1) if match else None
-
-
-def frame() -> None:
-    """The shared page's frame: page config and the app's navigation; no sample loaded, nothing computed."""
-    st.set_page_config(page_title="Shared result · vsep", page_icon="🎙️", layout="wide")
-    nav = st.sidebar.container(key="vsep_nav")
-    for file, label, icon in PAGES.values():
-        nav.page_link(file, label=label, icon=icon)
 
 
 class Shared:
@@ -250,15 +242,10 @@ def not_found(sentence: str) -> None:
 
 
 def shared_page() -> None:
-    """The read-only page of a published result (``/shared?id=…``; ``&delete=TOKEN`` offers deleting it)."""
-    frame()
-    try:
-        _shared_page()
-    finally:
-        run_marker()  # the browser tests wait for it, as on every page
+    """The read-only page of a published result (``/shared?id=…``; ``&delete=TOKEN`` offers deleting it).
 
-
-def _shared_page() -> None:
+    Its frame (``app.py``) gives it the page config and the navigation only: no sample, nothing computed.
+    """
     from vsep_core.store import NotFound, default_store
 
     rid = st.query_params.get("id", "")

@@ -28,6 +28,7 @@ RUNS = "vsep_runs"                # how many script runs this session has had (v
 RATINGS = "vsep_listening_ratings"  # the last listening test the visitor rated: {"of", "rows", "info"}
 JOINT = "vsep_joint"              # the last joint matching: (Source.identity, Settings, JointSettings, outcome)
 FULL_QUALITY = "vsep_full_quality"  # (key, audio) of the last full-quality run of a segment too long to share
+ATTRIBUTION = "vsep_attribution"  # the last "which slices help?" on Optimise: (Source.identity, attribution)
 
 
 def digest(data: bytes) -> str:
@@ -219,6 +220,11 @@ def rated_before(source: Source, settings: Settings, seed: int, trial: list) -> 
     if not kept or kept["info"].get("seed") != seed or [r["item"] for r in kept["rows"]] != [t["name"] for t in trial]:
         return {}
     return {r["label"]: int(r["rating"]) for r in kept["rows"]}
+
+
+def set_joint(identity: str, settings: Settings, joint_settings, outcome) -> None:
+    """Keep the joint matching just run on Optimise (the last one only): see :data:`JOINT`."""
+    st.session_state[JOINT] = (identity, settings, joint_settings, outcome)
 
 
 def joint(source: Source | None, settings: Settings):

@@ -10,7 +10,6 @@ from vsep_core.stems import labels, oracle_note, pair_target
 from vsep_app import (cache, chart_preload, frame, full_quality_view, jobs, limits, players, prefetch, scores_view,
                       sharing, state, wording)
 
-page_frame = frame.setup_page("Results")
 
 st.title("Results")
 st.markdown("Listen to what each run extracted, see where it put energy, and take everything with you.")
@@ -186,7 +185,7 @@ elif source is not None:
         # --- full quality: a run's EQ on the original mixture at its own rate and channels (issue #21) ----
         made_full = full_quality_view.full_quality_section(  # what was made goes into the ZIP, report and share
             source, settings, pair, result, names, metrics=metrics, on_wait=on_wait,
-            quick=None if metrics is not None else cache.quick_scores(source, prog, greedy_used))
+            quick=lambda: cache.quick_scores(source, prog, greedy_used))  # made only if its table is shown
 
         # --- spectrograms and EQ -----------------------------------------------------------
         choices = {f"N = {r.n}": (str(r.n), r) for r in runs}
@@ -267,5 +266,3 @@ elif source is not None:
             st.json(settings.to_dict())
 
         sharing.share_section(source, result, pair, metrics, settings, ratings, made_full)  # "Share this result" (issue #20)
-
-page_frame.finish()

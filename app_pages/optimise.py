@@ -15,7 +15,6 @@ from vsep_app import (cache, chart_preload, figures, frame, full_quality_view, g
                       state, wording)
 from vsep_app.state import RunRecord
 
-page_frame = frame.setup_page("Optimise")
 
 st.title("Optimise")
 st.markdown(
@@ -254,9 +253,9 @@ if source is not None:
 
             outcome = jobs.run_with_events(lambda emit: cache.joint(source, settings, joint_settings, emit),
                                            show_joint, interval=PROGRESS_EVERY_S)
-            st.session_state["vsep_joint"] = (source.identity, settings, joint_settings, outcome)
+            state.set_joint(source.identity, settings, joint_settings, outcome)
             bar.progress(1.0, text=f"Joint matching done in {time.perf_counter() - t0:.2f} s")
-    kept = st.session_state.get("vsep_joint")
+    kept = state.get(state.JOINT)
     if kept is not None and kept[0] == source.identity:
         _, joint_run_settings, joint_used, outcome = kept
         scores = outcome.scores["methods"][0]
@@ -305,9 +304,9 @@ if source is not None:
             found_attr = jobs.run_with_events(
                 lambda emit: cache.attribution(source, settings, attribution_method, used, joint_settings, emit),
                 show_attr, interval=PROGRESS_EVERY_S)
-            st.session_state["vsep_attribution"] = (source.identity, found_attr)
+            st.session_state[state.ATTRIBUTION] = (source.identity, found_attr)
             bar.progress(1.0, text="Attribution done")
-    kept_attr = st.session_state.get("vsep_attribution")
+    kept_attr = state.get(state.ATTRIBUTION)
     if kept_attr is not None and kept_attr[0] == source.identity:
         found_attr = kept_attr[1]
         st.plotly_chart(figures.attribution_figure(found_attr, wording.slice_label), theme=None, key="attribution")
@@ -319,5 +318,3 @@ if source is not None:
         st.download_button("Download these figures (JSON)", json_text(found_attr).encode(),
                            file_name="attribution.json", mime="application/json", key="attribution_download",
                            icon=":material/download:")
-
-page_frame.finish()

@@ -12,7 +12,6 @@ from vsep_core.listening import (HIDDEN_REFERENCE, LOW_ANCHOR, MAX_ITEMS, RATING
                                  ratings_csv, ratings_json, ratings_rows)
 from vsep_app import cache, frame, jobs, limits, players, scores_view, state
 
-page_frame = frame.setup_page("Listening test")
 
 st.title("Listening test")
 st.markdown(
@@ -103,5 +102,3 @@ if source is not None:
                            "target low-passed, the standard's lower anchor. Once you move a slider, the ratings "
                            "also go into the Results page's ZIP and into a result you share from there (the last "
                            "test you rated on this pair and segment).")
-
-page_frame.finish()

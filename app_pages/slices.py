@@ -10,7 +10,6 @@ from vsep_core.stems import labels
 from vsep_core.views import VIEWS
 from vsep_app import cache, chart_preload, figures, frame, jobs, loading, permalink, prefetch, state, wording
 
-page_frame = frame.setup_page("Slices")
 
 st.title("Slices")
 st.markdown(
@@ -121,5 +120,3 @@ if source is not None:
                 st.caption("Energies are sums of squared magnitudes in the band; ratios have no unit; frequencies "
                            "are 0 where no peak was found.")
     frame.link("optimise", "Next: run the optimiser", ":material/arrow_forward:")
-
-page_frame.finish()
