@@ -51,8 +51,11 @@ def short_pair_paths():
     if (shared / "mixture.wav").exists():
         return shared / "mixture.wav", shared / "vocal.wav", "../shared/eval/speech_brahms_4.7s"
     pairs = json.loads((REPO / "sample_audio" / "pairs.json").read_text())
-    folder = REPO / "sample_audio" / pairs["pairs"][0]["folder"] if isinstance(pairs, dict) else \
-        REPO / "sample_audio" / pairs[0]["folder"]
+    folder = (
+        REPO / "sample_audio" / pairs["pairs"][0]["folder"]
+        if isinstance(pairs, dict)
+        else REPO / "sample_audio" / pairs[0]["folder"]
+    )
     return folder / "mixture.wav", folder / "vocal.wav", f"sample_audio/{folder.name}"
 
 
@@ -60,8 +63,7 @@ def workload(pair: Pair, settings: Settings, n_slices: int, out_dir: Path) -> di
     """Everything the research script did, into ``out_dir``; returns the timings."""
     t0 = time.perf_counter()
     outputs = Outputs(pair, settings, n_slices, out_dir=out_dir)
-    result = run_experiment(pair, settings, max_slices=n_slices, greedy=True, keep_audio=False,
-                            on_run=outputs.add_run)
+    result = run_experiment(pair, settings, max_slices=n_slices, greedy=True, keep_audio=False, on_run=outputs.add_run)
     t1 = time.perf_counter()
     outputs.finish(result)
     t2 = time.perf_counter()
@@ -80,9 +82,28 @@ def time_short(n_slices: int, repeat: int) -> dict:
     median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "vsep_core", "run", "--mixture", str(mix), "--vocal", str(voc),
-                        "--slices", str(n_slices), "--greedy", "--level", "as-is", "--out", tmp, "--quiet"],
-                       check=True, cwd=REPO)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vsep_core",
+                "run",
+                "--mixture",
+                str(mix),
+                "--vocal",
+                str(voc),
+                "--slices",
+                str(n_slices),
+                "--greedy",
+                "--level",
+                "as-is",
+                "--out",
+                tmp,
+                "--quiet",
+            ],
+            check=True,
+            cwd=REPO,
+        )
         cold = time.perf_counter() - t
     return {"pair": label, "median": median, "cold_cli_s": cold}
 
@@ -111,8 +132,12 @@ def run_long() -> dict:
         workload(long_pair(5.0), settings, 2, Path(tmp) / "warmup")  # imports and lazy loading, not timed
         timings = workload(pair, settings, 18, Path(tmp) / "run")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": pair.duration_s, "windows": 1 + pair.n_samples // settings.hop_length,
-            "timings": timings, "peak_rss_mb": peak_mb}
+    return {
+        "seconds": pair.duration_s,
+        "windows": 1 + pair.n_samples // settings.hop_length,
+        "timings": timings,
+        "peak_rss_mb": peak_mb,
+    }
 
 
 def main() -> int:
@@ -125,8 +150,10 @@ def main() -> int:
         print(json.dumps(run_long()))
         return 0
 
-    print(f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores, "
-          f"Python {platform.python_version()}, numpy {np.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores, "
+        f"Python {platform.python_version()}, numpy {np.__version__}"
+    )
     ok = True
     for n, case in ((8, "a"), (18, "b")):
         res = time_short(n, args.repeat)
@@ -135,13 +162,18 @@ def main() -> int:
         ok &= m["total"] < TARGET_S[n]
         print(f"\n({case}) {n} slices, {res['pair']}, median of {args.repeat} warm runs")
         print("    " + "  ".join(f"{k} {v:.3f}s" for k, v in m.items()))
-        print(f"    compute {m['total']:.3f} s  (target < {TARGET_S[n]} s: {'met' if m['total'] < TARGET_S[n] else 'MISSED'})"
-              f"   original {ORIGINAL_S[n]:.0f} s → {ratio:,.0f}× faster")
-        print(f"    cold CLI wall time (new process, imports included): {res['cold_cli_s']:.2f} s "
-              f"→ {ORIGINAL_S[n] / res['cold_cli_s']:,.0f}× faster")
+        print(
+            f"    compute {m['total']:.3f} s  (target < {TARGET_S[n]} s: {'met' if m['total'] < TARGET_S[n] else 'MISSED'})"
+            f"   original {ORIGINAL_S[n]:.0f} s → {ratio:,.0f}× faster"
+        )
+        print(
+            f"    cold CLI wall time (new process, imports included): {res['cold_cli_s']:.2f} s "
+            f"→ {ORIGINAL_S[n] / res['cold_cli_s']:,.0f}× faster"
+        )
     if not args.skip_long:
-        proc = subprocess.run([sys.executable, __file__, "--case", "long"], capture_output=True, text=True,
-                              check=True, cwd=REPO)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--case", "long"], capture_output=True, text=True, check=True, cwd=REPO
+        )
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         t = res["timings"]
         search = t["analyse"] + t["progressive"] + t["greedy"]
@@ -149,9 +181,13 @@ def main() -> int:
         ok &= met
         print(f"\n(c) {res['seconds']:.0f} s input ({res['windows']} windows), 18 slices, progressive + greedy")
         print("    " + "  ".join(f"{k} {v:.2f}s" for k, v in t.items()))
-        print(f"    search (analyse + progressive + greedy) {search:.2f} s (target < {TARGET_S['long']:.0f} s); "
-              f"with all 40 WAVs and plots written {t['total']:.2f} s")
-        print(f"    peak memory {res['peak_rss_mb']:.0f} MB (target < {LONG_TARGET_MB} MB): {'met' if met else 'MISSED'}")
+        print(
+            f"    search (analyse + progressive + greedy) {search:.2f} s (target < {TARGET_S['long']:.0f} s); "
+            f"with all 40 WAVs and plots written {t['total']:.2f} s"
+        )
+        print(
+            f"    peak memory {res['peak_rss_mb']:.0f} MB (target < {LONG_TARGET_MB} MB): {'met' if met else 'MISSED'}"
+        )
     return 0 if ok else 1
 
 

@@ -80,19 +80,27 @@ def use_old_paths() -> None:
 
     museval = _museval_metrics()
 
-    def museval_bss_eval_images(references, estimates, *, window, hop=None, filters_len=512, filters="global",
-                                cache=True):  # bss.bss_eval_images's signature (nothing to cache here)
+    def museval_bss_eval_images(
+        references, estimates, *, window, hop=None, filters_len=512, filters="global", cache=True
+    ):  # bss.bss_eval_images's signature (nothing to cache here)
         sdr, isr, sir, sar, _ = museval.bss_eval(
-            np.asarray(references)[:, :, None], np.asarray(estimates)[:, :, None], window=window,
-            hop=window if hop is None else hop, compute_permutation=False, filters_len=filters_len,
-            framewise_filters=filters == "framewise", bsseval_sources_version=False)
+            np.asarray(references)[:, :, None],
+            np.asarray(estimates)[:, :, None],
+            window=window,
+            hop=window if hop is None else hop,
+            compute_permutation=False,
+            filters_len=filters_len,
+            framewise_filters=filters == "framewise",
+            bsseval_sources_version=False,
+        )
         return sdr, isr, sir, sar
 
     bss.bss_eval_images = museval_bss_eval_images
     # The separators look these up in their own modules when they run (RepetSim.separate, TwoStageHPSS.separate
     # and PercussiveHPSS.separate), so replacing the modules' names swaps the path.
     repet_sim._repet_background = lambda mag, width: librosa.decompose.nn_filter(
-        mag, aggregate=np.median, metric="cosine", width=width)
+        mag, aggregate=np.median, metric="cosine", width=width
+    )
     hpss.hpss_masks = lambda mag, kernel_size: librosa.decompose.hpss(mag, kernel_size=kernel_size, mask=True)
 
 
@@ -120,8 +128,14 @@ def child_loop(mixture: Path, vocal: Path, mode: str, workers: int = 1) -> dict:
         t1, c1 = time.perf_counter(), time.process_time()
         scores = evaluate_estimate(vocal_ref, instrumental_ref, sep.vocal, sep.instrumental, pair.sr)
         t2, c2 = time.perf_counter(), time.process_time()
-        return {"name": method.name, "separate_s": t1 - t0, "score_s": t2 - t1,
-                "separate_cpu_s": c1 - c0, "score_cpu_s": c2 - c1, "scores": scores}
+        return {
+            "name": method.name,
+            "separate_s": t1 - t0,
+            "score_s": t2 - t1,
+            "separate_cpu_s": c1 - c0,
+            "score_cpu_s": c2 - c1,
+            "scores": scores,
+        }
 
     methods = resolve_methods(["all"], settings)
     if workers == 1:
@@ -130,11 +144,18 @@ def child_loop(mixture: Path, vocal: Path, mode: str, workers: int = 1) -> dict:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             rows = list(pool.map(one, methods))
     done = time.perf_counter()
-    return {"mode": mode, "workers": workers, "duration_s": pair.duration_s, "rows": rows,
-            "import_s": imported - START,
-            "load_s": loop_start - imported, "loop_s": done - loop_start, "process_s": done - START,
-            "loop_cpu_s": time.process_time() - loop_cpu,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "mode": mode,
+        "workers": workers,
+        "duration_s": pair.duration_s,
+        "rows": rows,
+        "import_s": imported - START,
+        "load_s": loop_start - imported,
+        "loop_s": done - loop_start,
+        "process_s": done - START,
+        "loop_cpu_s": time.process_time() - loop_cpu,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def child_cli(mixture: Path, vocal: Path, mode: str, out_json: Path) -> dict:
@@ -143,15 +164,30 @@ def child_cli(mixture: Path, vocal: Path, mode: str, out_json: Path) -> dict:
         use_old_paths()
     from vsep_core.cli import main
 
-    help_text = subprocess.run([sys.executable, "-m", "vsep_core", "evaluate", "--help"], cwd=REPO,
-                               capture_output=True, text=True).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "vsep_core", "evaluate", "--help"], cwd=REPO, capture_output=True, text=True
+    ).stdout
     whole = ["--full-length"] if "--full-length" in help_text else ["--duration", "all"]
-    argv = ["evaluate", "--mixture", str(mixture), "--vocal", str(vocal), *whole, "--methods", "all",
-            "--json", str(out_json)]
+    argv = [
+        "evaluate",
+        "--mixture",
+        str(mixture),
+        "--vocal",
+        str(vocal),
+        *whole,
+        "--methods",
+        "all",
+        "--json",
+        str(out_json),
+    ]
     code = main(argv)
     done = time.perf_counter()
-    return {"mode": mode, "exit_code": code, "process_s": done - START,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "mode": mode,
+        "exit_code": code,
+        "process_s": done - START,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def run_child(args: list[str]) -> dict:
@@ -185,48 +221,70 @@ def ratio(before: float, after: float) -> str:
 def report(results: dict[str, dict], source: str) -> None:
     after, before = results["after"], results.get("before")
     print(f"Pair: {source}; {after['duration_s']:.1f} s; methods: all; BSS Eval v4 images, 1 s frames")
-    print(f"Machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end "
-          "(wall times on a shared machine vary with the load; CPU seconds, all threads, much less)")
+    print(
+        f"Machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end "
+        "(wall times on a shared machine vary with the load; CPU seconds, all threads, much less)"
+    )
     head = f"{'method':18s} {'separate':>15s} {'score':>15s}"
     if before:
         head += f" | {'before: separate':>16s} {'score':>15s} | {'ratio (CPU) sep':>15s} {'score':>6s}"
-    print(head + "\n" + " " * 19 + "wall s / CPU s" + "   wall s / CPU s" + (" |" + " " * 18 + "wall / CPU"
-                                                                              + "    wall / CPU |" if before else ""))
+    print(
+        head
+        + "\n"
+        + " " * 19
+        + "wall s / CPU s"
+        + "   wall s / CPU s"
+        + (" |" + " " * 18 + "wall / CPU" + "    wall / CPU |" if before else "")
+    )
     for i, row in enumerate(after["rows"]):
-        line = (f"{row['name']:18s} {row['separate_s']:6.2f} / {row['separate_cpu_s']:6.2f}"
-                f" {row['score_s']:6.2f} / {row['score_cpu_s']:6.2f}")
+        line = (
+            f"{row['name']:18s} {row['separate_s']:6.2f} / {row['separate_cpu_s']:6.2f}"
+            f" {row['score_s']:6.2f} / {row['score_cpu_s']:6.2f}"
+        )
         if before:
             old = before["rows"][i]
-            line += (f" | {old['separate_s']:7.2f} / {old['separate_cpu_s']:6.2f} {old['score_s']:6.2f} / "
-                     f"{old['score_cpu_s']:6.2f} | {ratio(old['separate_cpu_s'], row['separate_cpu_s']):>15s} "
-                     f"{ratio(old['score_cpu_s'], row['score_cpu_s'])}")
+            line += (
+                f" | {old['separate_s']:7.2f} / {old['separate_cpu_s']:6.2f} {old['score_s']:6.2f} / "
+                f"{old['score_cpu_s']:6.2f} | {ratio(old['separate_cpu_s'], row['separate_cpu_s']):>15s} "
+                f"{ratio(old['score_cpu_s'], row['score_cpu_s'])}"
+            )
         print(line)
     for label, r in (("after", after), ("before", before)):
         if r is None:
             continue
         sep = sum(row["separate_s"] for row in r["rows"])
         score = sum(row["score_s"] for row in r["rows"])
-        print(f"{label:6s}: separate {sep:6.1f} s + score {score:6.1f} s = loop {r['loop_s']:6.1f} s wall, "
-              f"{r['loop_cpu_s']:6.1f} s CPU; imports {r['import_s']:.1f} s, load {r['load_s']:.1f} s; "
-              f"process wall {r['wall_s']:.1f} s; peak RSS {r['peak_rss_mb']:.0f} MB")
+        print(
+            f"{label:6s}: separate {sep:6.1f} s + score {score:6.1f} s = loop {r['loop_s']:6.1f} s wall, "
+            f"{r['loop_cpu_s']:6.1f} s CPU; imports {r['import_s']:.1f} s, load {r['load_s']:.1f} s; "
+            f"process wall {r['wall_s']:.1f} s; peak RSS {r['peak_rss_mb']:.0f} MB"
+        )
     if "parallel" in results:
         r = results["parallel"]
-        print(f"after, methods in {r['workers']} threads: loop {r['loop_s']:6.1f} s wall, "
-              f"{r['loop_cpu_s']:6.1f} s CPU; process wall {r['wall_s']:.1f} s; peak RSS {r['peak_rss_mb']:.0f} MB; largest figure difference "
-              f"from the serial loop {largest_difference(r, after):.2g} dB")
+        print(
+            f"after, methods in {r['workers']} threads: loop {r['loop_s']:6.1f} s wall, "
+            f"{r['loop_cpu_s']:6.1f} s CPU; process wall {r['wall_s']:.1f} s; peak RSS {r['peak_rss_mb']:.0f} MB; largest figure difference "
+            f"from the serial loop {largest_difference(r, after):.2g} dB"
+        )
     if before:
-        print(f"loop ratio before/after: {before['loop_s'] / after['loop_s']:.1f}x wall, "
-              f"{before['loop_cpu_s'] / after['loop_cpu_s']:.1f}x CPU; largest figure difference "
-              f"{largest_difference(after, before):.2g} dB (figures above {ROUNDING_DB:.0f} dB left out)")
+        print(
+            f"loop ratio before/after: {before['loop_s'] / after['loop_s']:.1f}x wall, "
+            f"{before['loop_cpu_s'] / after['loop_cpu_s']:.1f}x CPU; largest figure difference "
+            f"{largest_difference(after, before):.2g} dB (figures above {ROUNDING_DB:.0f} dB left out)"
+        )
     for label in ("cli_after", "cli_before"):
         if label in results:
             r = results[label]
-            print(f"CLI ({label[4:]}): python -m vsep_core evaluate … --methods all, whole file: {r['wall_s']:.1f} s "
-                  f"wall (start-up included), peak RSS {r['peak_rss_mb']:.0f} MB, exit {r['exit_code']}")
+            print(
+                f"CLI ({label[4:]}): python -m vsep_core evaluate … --methods all, whole file: {r['wall_s']:.1f} s "
+                f"wall (start-up included), peak RSS {r['peak_rss_mb']:.0f} MB, exit {r['exit_code']}"
+            )
     wall = results.get("cli_after", after)["wall_s"]
-    print(f"Target (issue #11): < {TARGET_WALL_S:.0f} s and < {TARGET_RSS_MB:.0f} MB -> "
-          f"{'met' if wall < TARGET_WALL_S and after['peak_rss_mb'] < TARGET_RSS_MB else 'NOT met'} "
-          f"({wall:.1f} s, {after['peak_rss_mb']:.0f} MB)")
+    print(
+        f"Target (issue #11): < {TARGET_WALL_S:.0f} s and < {TARGET_RSS_MB:.0f} MB -> "
+        f"{'met' if wall < TARGET_WALL_S and after['peak_rss_mb'] < TARGET_RSS_MB else 'NOT met'} "
+        f"({wall:.1f} s, {after['peak_rss_mb']:.0f} MB)"
+    )
 
 
 def main() -> int:
@@ -234,8 +292,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=180.0, help="length of the song (%(default)s)")
     parser.add_argument("--before", action="store_true", help="also run the old paths (museval, librosa)")
     parser.add_argument("--cli", action="store_true", help="also time the CLI in a fresh process")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="also run the loop with methods in this many parallel threads (after only)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="also run the loop with methods in this many parallel threads (after only)",
+    )
     parser.add_argument("--json", metavar="FILE", help="write every figure here")
     parser.add_argument("--child", choices=["loop", "cli"], help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=["after", "before"], default="after", help=argparse.SUPPRESS)
@@ -256,22 +318,26 @@ def main() -> int:
         files = ["--mixture", str(mixture), "--vocal", str(vocal)]
         # A short run of every method first compiles numba's cached kernels (the engine's and
         # REPET-SIM's), so no mode pays for compiling; it is a first-install cost, not a per-run one.
-        warm_up = ("import numpy as np; from vsep_core.baselines import resolve_methods, run_method; "
-                   "from vsep_core.settings import Settings; s = Settings(level='as_is', duration_s=None); "
-                   "rng = np.random.default_rng(0); v = rng.standard_normal(6 * 22050).astype(np.float32); "
-                   "m = (v + rng.standard_normal(6 * 22050)).astype(np.float32); "
-                   "[run_method(x, m, 22050, None if x.kind == 'blind' else v) for x in resolve_methods(['all'], s)]")
+        warm_up = (
+            "import numpy as np; from vsep_core.baselines import resolve_methods, run_method; "
+            "from vsep_core.settings import Settings; s = Settings(level='as_is', duration_s=None); "
+            "rng = np.random.default_rng(0); v = rng.standard_normal(6 * 22050).astype(np.float32); "
+            "m = (v + rng.standard_normal(6 * 22050)).astype(np.float32); "
+            "[run_method(x, m, 22050, None if x.kind == 'blind' else v) for x in resolve_methods(['all'], s)]"
+        )
         subprocess.run([sys.executable, "-c", warm_up], cwd=REPO, check=True)
         results = {"after": run_child(["--child", "loop", "--mode", "after", *files])}
         if args.workers > 1:
-            results["parallel"] = run_child(["--child", "loop", "--mode", "after", "--workers", str(args.workers),
-                                             *files])
+            results["parallel"] = run_child(
+                ["--child", "loop", "--mode", "after", "--workers", str(args.workers), *files]
+            )
         if args.before:
             results["before"] = run_child(["--child", "loop", "--mode", "before", *files])
         if args.cli:
             for mode in ("after", "before") if args.before else ("after",):
-                results[f"cli_{mode}"] = run_child(["--child", "cli", "--mode", mode, *files,
-                                                    "--out-json", str(Path(tmp) / f"cli_{mode}.json")])
+                results[f"cli_{mode}"] = run_child(
+                    ["--child", "cli", "--mode", mode, *files, "--out-json", str(Path(tmp) / f"cli_{mode}.json")]
+                )
     report(results, source)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))

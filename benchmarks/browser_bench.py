@@ -58,9 +58,24 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from browser_support import (HEATMAPS_JS, PROBE_JS, RUN_COUNT_JS, RUN_WATCH_JS, MemorySampler, Server, launch,  # noqa: E402
-                             make_distinct_pairs, missing_browser_reason, nav, run_count, run_sessions, wait_for_run,
-                             wait_js, watch, watched_ms)
+from browser_support import (  # noqa: E402
+    HEATMAPS_JS,
+    PROBE_JS,
+    RUN_COUNT_JS,
+    RUN_WATCH_JS,
+    MemorySampler,
+    Server,
+    launch,
+    make_distinct_pairs,
+    missing_browser_reason,
+    nav,
+    run_count,
+    run_sessions,
+    wait_for_run,
+    wait_js,
+    watch,
+    watched_ms,
+)
 
 VIEWPORT = {"width": 1400, "height": 1000}
 SONG_S = 180.0
@@ -88,14 +103,18 @@ def make_long_pair(folder: Path, seconds: float = SONG_S) -> tuple[Path, Path]:
 
 
 #: The Load page is complete: a finished run, three players, the waveform picture, the alignment check's verdict.
-FIRST_PAGE_JS = (f"({RUN_COUNT_JS}) > 0 && document.querySelectorAll('audio').length >= 3 && "
-                 "document.querySelector(\"[data-testid='stImage'] img\") && "
-                 "document.body.innerText.includes('The vocal is aligned with the mixture')")
+FIRST_PAGE_JS = (
+    f"({RUN_COUNT_JS}) > 0 && document.querySelectorAll('audio').length >= 3 && "
+    "document.querySelector(\"[data-testid='stImage'] img\") && "
+    "document.body.innerText.includes('The vocal is aligned with the mixture')"
+)
 #: The optimiser's results are on screen: both bars done, the loss curves, final-loss bars, greedy heatmap.
-RESULTS_JS = ("document.body.innerText.includes('Greedy search done') && "
-              "document.body.innerText.includes('Progressive test done') && "
-              "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6 && "
-              f"{HEATMAPS_JS} >= 1")
+RESULTS_JS = (
+    "document.body.innerText.includes('Greedy search done') && "
+    "document.body.innerText.includes('Progressive test done') && "
+    "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6 && "
+    f"{HEATMAPS_JS} >= 1"
+)
 
 
 def open_app(browser, url: str, context=None, timeout: float = 60.0):
@@ -146,8 +165,12 @@ def load_long_song(page, mixture: Path, vocal: Path) -> None:
     wait_for_run(page, before)
     page.locator("[data-testid='stFileUploader']").nth(0).locator("input[type=file]").set_input_files(str(mixture))
     page.locator("[data-testid='stFileUploader']").nth(1).locator("input[type=file]").set_input_files(str(vocal))
-    wait_js(page, f"document.body.innerText.includes('{mixture.name}') && document.body.innerText.includes('{vocal.name}')",
-            60, what="the uploads")
+    wait_js(
+        page,
+        f"document.body.innerText.includes('{mixture.name}') && document.body.innerText.includes('{vocal.name}')",
+        60,
+        what="the uploads",
+    )
     page.wait_for_timeout(500)
     before = run_count(page)
     page.get_by_role("button", name="Load these files").click()
@@ -176,6 +199,7 @@ def apply_start(page, seconds: str) -> None:
 
 def recorder(results: dict):
     """``record(name, seconds)``: keep a measurement in ``results`` and print it."""
+
     def record(name: str, value: float) -> None:
         results.setdefault(name, []).append(value)
         print(f"{name}: {value:.2f} s", flush=True)
@@ -197,9 +221,12 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "BROWSER_RESULTS.md"))
     parser.add_argument("--skip-long", action="store_true", help="Skip the 3-minute song.")
     parser.add_argument("--load", metavar="N,N,…", help="Measure concurrent sessions instead (e.g. 1,4,8).")
-    parser.add_argument("--ux", action="store_true",
-                        help="Measure issue #10's timings instead (every page's first content, Results' first "
-                             "scores, recording Stop → take, Mix and use).")
+    parser.add_argument(
+        "--ux",
+        action="store_true",
+        help="Measure issue #10's timings instead (every page's first content, Results' first "
+        "scores, recording Stop → take, Mix and use).",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so the servers are stopped when interrupted
     reason = missing_browser_reason()
@@ -231,8 +258,10 @@ def main() -> int:
             with Server() as server:
                 page, seconds = open_app(browser, server.url)
                 record("first page, first visitor after the server starts", seconds)
-                record("Optimise page, opened at once from the first page (fresh server)",
-                       page_drawn_after_click(page, "Optimise"))
+                record(
+                    "Optimise page, opened at once from the first page (fresh server)",
+                    page_drawn_after_click(page, "Optimise"),
+                )
                 record("run 8 slices + greedy, pressed at once (nothing cached)", press_run(page))
                 record("run 8 slices + greedy, pressed again (cached)", press_run(page))
                 for lr in ("0.0110", "0.0120"):
@@ -270,15 +299,16 @@ def main() -> int:
                 record("slices of a 3-minute song, opened again (cached)", slices_drawn_after_click(page))
                 goto_page(page, "Load audio")
                 apply_start(page, "0.5")
-                record("slices of a 3-minute song, warm server, new segment start, opened at once",
-                       slices_drawn_after_click(page))
+                record(
+                    "slices of a 3-minute song, warm server, new segment start, opened at once",
+                    slices_drawn_after_click(page),
+                )
                 page.context.close()
             with Server(env=long_env) as server:
                 page, _ = open_app(browser, server.url)
                 load_long_song(page, *long_pair)
                 page.wait_for_timeout(10_000)
-                record("slices of a 3-minute song, opened after 10 s on the Load page",
-                       slices_drawn_after_click(page))
+                record("slices of a 3-minute song, opened after 10 s on the Load page", slices_drawn_after_click(page))
                 page.context.close()
         browser.close()
     load_after = os.getloadavg()
@@ -293,19 +323,37 @@ HEADLINES = [
     (3.0, "first page, new visitor (empty browser cache)", "Opening the app (a new visitor, server running)"),
     (3.0, "first page, returning visitor (browser cache)", "Opening the app again (browser cache)"),
     (3.0, "first page, first visitor after the server starts", "The very first visitor after a server start"),
-    (2.0, "run 8 slices + greedy, warm server, new learning rate (nothing cached)",
-     "Run to all results, 8 slices + greedy (computed, server running)"),
-    (2.0, "run 8 slices + greedy, pressed at once (nothing cached)",
-     "The first run after a server start, pressed the instant the Optimise page appears"),
-    (2.0, "run 8 slices + greedy, pressed after 4 s on the page (nothing cached)",
-     "The first run after a server start, pressed after 4 s on the page"),
+    (
+        2.0,
+        "run 8 slices + greedy, warm server, new learning rate (nothing cached)",
+        "Run to all results, 8 slices + greedy (computed, server running)",
+    ),
+    (
+        2.0,
+        "run 8 slices + greedy, pressed at once (nothing cached)",
+        "The first run after a server start, pressed the instant the Optimise page appears",
+    ),
+    (
+        2.0,
+        "run 8 slices + greedy, pressed after 4 s on the page (nothing cached)",
+        "The first run after a server start, pressed after 4 s on the page",
+    ),
     (2.0, "run 8 slices + greedy, pressed again (cached)", "The same run again (cached)"),
-    (3.0, "slices of a 3-minute song, warm server, new segment start, opened at once",
-     "Slices of a 3-minute song, computed (server running)"),
-    (3.0, "slices of a 3-minute song, opened at once",
-     "Slices of a 3-minute song on a fresh server, opened the instant it is applied"),
-    (3.0, "slices of a 3-minute song, opened after 10 s on the Load page",
-     "Slices of a 3-minute song on a fresh server, opened after 10 s"),
+    (
+        3.0,
+        "slices of a 3-minute song, warm server, new segment start, opened at once",
+        "Slices of a 3-minute song, computed (server running)",
+    ),
+    (
+        3.0,
+        "slices of a 3-minute song, opened at once",
+        "Slices of a 3-minute song on a fresh server, opened the instant it is applied",
+    ),
+    (
+        3.0,
+        "slices of a 3-minute song, opened after 10 s on the Load page",
+        "Slices of a 3-minute song on a fresh server, opened after 10 s",
+    ),
     (3.0, "slices of a 3-minute song, opened again (cached)", "Slices of a 3-minute song, cached"),
 ]
 
@@ -346,8 +394,7 @@ def write_report(path: Path, results: dict, args, load_before, load_after) -> No
         values = results.get(name)
         if values:
             verdict = "meets" if median(values) < target else "misses"
-            lines.append(f"- {what}: **{median(values):.2f} s** — {verdict} the target of {target:g} s "
-                         f"({name}).")
+            lines.append(f"- {what}: **{median(values):.2f} s** — {verdict} the target of {target:g} s ({name}).")
     lines += [
         "",
         "What each figure includes:",
@@ -392,7 +439,7 @@ def write_report(path: Path, results: dict, args, load_before, load_after) -> No
     old = path.read_text() if path.exists() else ""
     for begin, end in ((LOAD_BEGIN, LOAD_END), (UX_BEGIN, UX_END)):  # keep the --load and --ux sections
         if begin in old and end in old:
-            lines += ["", old[old.index(begin):old.index(end) + len(end)]]
+            lines += ["", old[old.index(begin) : old.index(end) + len(end)]]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -404,7 +451,7 @@ def write_section(path: Path, begin: str, end: str, section: str) -> None:
     at its end."""
     text = path.read_text() if path.exists() else ""
     if begin in text and end in text:
-        text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
+        text = text[: text.index(begin)] + section + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text)
@@ -431,44 +478,56 @@ def load_benchmark(counts: list[int], path: Path) -> int:
             sessions = outcome["sessions"]
             peak = memory.peak / 2**20
             waited = sum(s["waited"] for s in sessions)
-            print(f"\n{n} session(s): wall {wall:.1f} s, server RSS {memory.first / 2**20:.0f} MB at start, "
-                  f"peak {peak:.0f} MB, {waited} shown a queue place, server alive: {alive}")
+            print(
+                f"\n{n} session(s): wall {wall:.1f} s, server RSS {memory.first / 2**20:.0f} MB at start, "
+                f"peak {peak:.0f} MB, {waited} shown a queue place, server alive: {alive}"
+            )
             print("  phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in outcome["phases"].items()))
             for s in sessions:
-                print(f"  {s['word']}: load {s['load_s']:.2f} s, run both {s['run_s']:.2f} s, "
-                      f"results {s['results_s']:.2f} s{' (waited in the queue)' if s['waited'] else ''}")
+                print(
+                    f"  {s['word']}: load {s['load_s']:.2f} s, run both {s['run_s']:.2f} s, "
+                    f"results {s['results_s']:.2f} s{' (waited in the queue)' if s['waited'] else ''}"
+                )
             col = {k: [s[k] for s in sessions] for k in ("load_s", "run_s", "results_s")}
-            rows.append(f"| {n} | {median(col['load_s']):.1f} | {median(col['run_s']):.1f} (max {max(col['run_s']):.1f})"
-                        f" | {median(col['results_s']):.1f} (max {max(col['results_s']):.1f}) | {waited} of {n} | "
-                        f"{memory.first / 2**20:.0f} → **{peak:.0f}** | {'yes' if alive else 'NO'} |")
-            details.append(f"- {n} session(s), wall {wall:.0f} s: " + "; ".join(
-                f"{s['word']} {s['load_s']:.1f} / {s['run_s']:.1f} / {s['results_s']:.1f} s" for s in sessions))
+            rows.append(
+                f"| {n} | {median(col['load_s']):.1f} | {median(col['run_s']):.1f} (max {max(col['run_s']):.1f})"
+                f" | {median(col['results_s']):.1f} (max {max(col['results_s']):.1f}) | {waited} of {n} | "
+                f"{memory.first / 2**20:.0f} → **{peak:.0f}** | {'yes' if alive else 'NO'} |"
+            )
+            details.append(
+                f"- {n} session(s), wall {wall:.0f} s: "
+                + "; ".join(
+                    f"{s['word']} {s['load_s']:.1f} / {s['run_s']:.1f} / {s['results_s']:.1f} s" for s in sessions
+                )
+            )
         browser.close()
     load_after = os.getloadavg()
-    section = "\n".join([
-        LOAD_BEGIN,
-        "## Concurrent sessions (one server)",
-        "",
-        f"Measured {time.strftime('%Y-%m-%d %H:%M')} with "
-        f"`.venv/bin/python benchmarks/browser_bench.py --load {','.join(map(str, counts))}` "
-        f"(the scenario of `tests/test_load.py`). Job pool: {jobs.default_workers()} worker(s) "
-        f"(`{jobs.WORKERS_ENV}`), {os.cpu_count()} cores. Load average before: "
-        f"{', '.join(f'{x:.2f}' for x in load_before)}; after: {', '.join(f'{x:.2f}' for x in load_after)}.",
-        "",
-        "Each session has its own 4.7 s pair (uploaded), presses *Load*, *Run both* (progressive test N = 1 … 8 and "
-        "the greedy search) and opens *Results* (all scores, every WAV, the ZIP and the report) at the same time "
-        "as the others. Times are medians over the sessions, in seconds, timed inside each page.",
-        "",
-        "| sessions | load | run both | Results complete | shown a queue place | server RSS MB (start → peak) "
-        "| server alive |",
-        "|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-        "Every session (load / run both / Results, s):",
-        "",
-        *details,
-        LOAD_END,
-    ])
+    section = "\n".join(
+        [
+            LOAD_BEGIN,
+            "## Concurrent sessions (one server)",
+            "",
+            f"Measured {time.strftime('%Y-%m-%d %H:%M')} with "
+            f"`.venv/bin/python benchmarks/browser_bench.py --load {','.join(map(str, counts))}` "
+            f"(the scenario of `tests/test_load.py`). Job pool: {jobs.default_workers()} worker(s) "
+            f"(`{jobs.WORKERS_ENV}`), {os.cpu_count()} cores. Load average before: "
+            f"{', '.join(f'{x:.2f}' for x in load_before)}; after: {', '.join(f'{x:.2f}' for x in load_after)}.",
+            "",
+            "Each session has its own 4.7 s pair (uploaded), presses *Load*, *Run both* (progressive test N = 1 … 8 and "
+            "the greedy search) and opens *Results* (all scores, every WAV, the ZIP and the report) at the same time "
+            "as the others. Times are medians over the sessions, in seconds, timed inside each page.",
+            "",
+            "| sessions | load | run both | Results complete | shown a queue place | server RSS MB (start → peak) "
+            "| server alive |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "Every session (load / run both / Results, s):",
+            "",
+            *details,
+            LOAD_END,
+        ]
+    )
     write_section(path, LOAD_BEGIN, LOAD_END, section)
     print(f"\nWritten to {path}")
     return 0
@@ -482,21 +541,27 @@ UX_PAGES = {"Load audio": "", "Slices": "slices", "Optimise": "optimise", "Resul
 
 def heading_js(title: str) -> str:
     """The page's title heading is in the page (its first content)."""
-    return ("Array.from(document.querySelectorAll('[data-testid=\"stMain\"] h1'))"
-            f".some(h => h.innerText.trim() === {title!r})")
+    return (
+        "Array.from(document.querySelectorAll('[data-testid=\"stMain\"] h1'))"
+        f".some(h => h.innerText.trim() === {title!r})"
+    )
 
 
 #: The scores table has drawn numbers (its grid cells are in the page).
-SCORES_JS = ("Array.from(document.querySelectorAll(\"[data-testid='stDataFrame'] [role='gridcell']\"))"
-             ".some(c => /^-?\\d+\\.\\d+$/.test(c.innerText.trim()))")
+SCORES_JS = (
+    "Array.from(document.querySelectorAll(\"[data-testid='stDataFrame'] [role='gridcell']\"))"
+    ".some(c => /^-?\\d+\\.\\d+$/.test(c.innerText.trim()))"
+)
 
 
 def first_content(browser, url: str, title: str, context=None) -> tuple[float, float]:
     """Open ``url`` in a new tab: seconds from the navigation start to the title heading, and to the page complete."""
     context = context or browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
-    page.add_init_script(RUN_WATCH_JS + PROBE_JS + f"window.__vsepWatch('first', {heading_js(title)!r});"
-                         f"window.__vsepWatch('done', {RUN_COUNT_JS + ' > 0'!r});")
+    page.add_init_script(
+        RUN_WATCH_JS + PROBE_JS + f"window.__vsepWatch('first', {heading_js(title)!r});"
+        f"window.__vsepWatch('done', {RUN_COUNT_JS + ' > 0'!r});"
+    )
     page.goto(url, wait_until="commit")
     first = watched_ms(page, "first", 60) / 1000
     done = watched_ms(page, "done", 120) / 1000
@@ -538,9 +603,8 @@ def audiorec_conversion_s(seconds: float = 4.0) -> tuple[float, float]:
 
 def ux_benchmark(reps: int, path: Path) -> int:
     """Issue #10's timings, each repetition on fresh servers; print them and write them to ``path``."""
-    from playwright.sync_api import sync_playwright
-
     from browser_support import make_voice_wav
+    from playwright.sync_api import sync_playwright
 
     results: dict[str, list[float]] = {}
     record = recorder(results)
@@ -584,11 +648,18 @@ def ux_benchmark(reps: int, path: Path) -> int:
                 action = page.locator("[data-testid='stAudioInput'] [data-testid='stAudioInputActionButton']")
                 action.click()
                 page.wait_for_timeout(4000)
-                record("recording: Stop → usable take (\"Got a take\" on screen)",
-                       timed_click(page, action, "document.body.innerText.includes('Got a take')"))
-                record("recording: \"Mix and use this take\" → the new pair loaded",
-                       timed_click(page, page.get_by_role("button", name="Mix and use this take"),
-                                   "document.body.innerText.includes('Loaded: Your recording over')"))
+                record(
+                    'recording: Stop → usable take ("Got a take" on screen)',
+                    timed_click(page, action, "document.body.innerText.includes('Got a take')"),
+                )
+                record(
+                    'recording: "Mix and use this take" → the new pair loaded',
+                    timed_click(
+                        page,
+                        page.get_by_role("button", name="Mix and use this take"),
+                        "document.body.innerText.includes('Loaded: Your recording over')",
+                    ),
+                )
                 page.context.close()
         browser.close()
     theirs, ours = audiorec_conversion_s()
@@ -600,8 +671,11 @@ def ux_benchmark(reps: int, path: Path) -> int:
 
 
 UX_TARGETS = [
-    ("first content, warm", 1.5), ("first content, fresh", 3.0), ("first scores", 2.0),
-    ("Stop → usable take", 1.0), ("Mix and use", 1.5),
+    ("first content, warm", 1.5),
+    ("first content, fresh", 3.0),
+    ("first scores", 2.0),
+    ("Stop → usable take", 1.0),
+    ("Mix and use", 1.5),
 ]
 
 
@@ -613,32 +687,36 @@ def write_ux_report(path: Path, results: dict, reps: int, load_before, load_afte
         verdict = "meets" if median(results[name]) < hit else "**misses**"
         return f"< {hit:g} s: {verdict}"
 
-    rows = [f"| {name} | {median(values):.2f} s | {target(name)} | {', '.join(f'{v:.2f}' for v in values)} |"
-            for name, values in results.items()]
-    section = "\n".join([
-        UX_BEGIN,
-        "## Clear and quick (issue #10)",
-        "",
-        f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `.venv/bin/python benchmarks/browser_bench.py --ux "
-        f"--reps {reps}` (fresh servers each repetition; the 4.7 s default sample). {os.cpu_count()} cores, "
-        f"load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; after: "
-        f"{', '.join(f'{x:.2f}' for x in load_after)}.",
-        "",
-        "| measurement | median | target | every run (s) |",
-        "|---|---|---|---|",
-        *rows,
-        "",
-        f"st-audiorec's data (a 4 s take, 44.1 kHz stereo, as the dict of byte values it sends): its own wrapper "
-        f"rebuilds the WAV in {conversion[0]:.3f} s, `vsep_app.recorder.raw_to_wav_bytes` (numpy) in "
-        f"{conversion[1] * 1000:.1f} ms.",
-        "",
-        "*First content*: from the start of the navigation (a direct link) or the click in the sidebar to the "
-        "first animation frame with the page's title heading; *page complete*: the end of that script run. "
-        "*First scores*: from the click on *Results* to the scores table's first number drawn. Recording: from "
-        "the click on the recorder's stop button to \"Got a take\" on screen; from the click on *Mix and use this "
-        "take* to the new pair's name on the page. All timed inside the page.",
-        UX_END,
-    ])
+    rows = [
+        f"| {name} | {median(values):.2f} s | {target(name)} | {', '.join(f'{v:.2f}' for v in values)} |"
+        for name, values in results.items()
+    ]
+    section = "\n".join(
+        [
+            UX_BEGIN,
+            "## Clear and quick (issue #10)",
+            "",
+            f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `.venv/bin/python benchmarks/browser_bench.py --ux "
+            f"--reps {reps}` (fresh servers each repetition; the 4.7 s default sample). {os.cpu_count()} cores, "
+            f"load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; after: "
+            f"{', '.join(f'{x:.2f}' for x in load_after)}.",
+            "",
+            "| measurement | median | target | every run (s) |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+            f"st-audiorec's data (a 4 s take, 44.1 kHz stereo, as the dict of byte values it sends): its own wrapper "
+            f"rebuilds the WAV in {conversion[0]:.3f} s, `vsep_app.recorder.raw_to_wav_bytes` (numpy) in "
+            f"{conversion[1] * 1000:.1f} ms.",
+            "",
+            "*First content*: from the start of the navigation (a direct link) or the click in the sidebar to the "
+            "first animation frame with the page's title heading; *page complete*: the end of that script run. "
+            "*First scores*: from the click on *Results* to the scores table's first number drawn. Recording: from "
+            'the click on the recorder\'s stop button to "Got a take" on screen; from the click on *Mix and use this '
+            "take* to the new pair's name on the page. All timed inside the page.",
+            UX_END,
+        ]
+    )
     write_section(path, UX_BEGIN, UX_END, section)
 
 

@@ -76,19 +76,24 @@ def measure(mixture: bytes, vocal: bytes, duration: float, repeat: int) -> None:
     chain = run_chain(analysis, slices)
     recon_s, vocal_raw = median_s(lambda: vocal_from_db(chain.final_db, analysis), repeat)
     est = to_true_scale(vocal_raw, pair)
-    score_s, found = median_s(lambda: evaluate_estimate(truth.vocal, truth.mixture - truth.vocal, est,
-                                                        truth.mixture[:len(est)] - est, truth.sr), repeat)
+    score_s, found = median_s(
+        lambda: evaluate_estimate(
+            truth.vocal, truth.mixture - truth.vocal, est, truth.mixture[: len(est)] - est, truth.sr
+        ),
+        repeat,
+    )
     eq_s, _ = median_s(lambda: api.seed_eq(analysis, slices), repeat)
-    full_s, full = median_s(lambda: api.full_quality(mixture, pair, settings, slices=slices, analysis=analysis),
-                            repeat)
+    full_s, full = median_s(lambda: api.full_quality(mixture, pair, settings, slices=slices, analysis=analysis), repeat)
     reference = target_at_rate(decode_segment(vocal, settings, name="vocal"), full.estimate, settings)
     fscore_s, fscores = median_s(lambda: score_full_quality(full.estimate, reference), repeat)
     print(f"\n{duration:g} s segment")
     print(f"  {'':36}{'analysis rate (22050 Hz mono)':>31}{'full quality (44100 Hz stereo)':>33}")
     print(f"  {'make the audio (s)':36}{recon_s:>31.3f}{full_s:>33.3f}   (of which the EQ read: {eq_s:.3f})")
     print(f"  {'score it (s)':36}{score_s:>31.3f}{fscore_s:>33.3f}")
-    print(f"  {'vocal SI-SDR / SDR (dB)':36}{found['vocal']['si_sdr']:>23.2f} / {found['vocal']['sdr']:5.2f}"
-          f"{fscores['vocal']['si_sdr']:>25.2f} / {fscores['vocal']['sdr']:5.2f}")
+    print(
+        f"  {'vocal SI-SDR / SDR (dB)':36}{found['vocal']['si_sdr']:>23.2f} / {found['vocal']['sdr']:5.2f}"
+        f"{fscores['vocal']['si_sdr']:>25.2f} / {fscores['vocal']['sdr']:5.2f}"
+    )
     print(f"  {'ratio full / analysis (make, score)':36}{full_s / recon_s:>30.1f}×{fscore_s / score_s:>32.1f}×")
 
 
@@ -98,8 +103,10 @@ def main() -> None:
     parser.add_argument("--eval", type=Path, default=EVAL, help="the 16 s evaluation pair's folder (%(default)s)")
     args = parser.parse_args()
     mixture, vocal = stereo_song(args.eval)
-    print(f"song: {args.eval.name} made 44.1 kHz stereo FLAC ({len(mixture) / 1e6:.1f} MB); run N = 8; median of "
-          f"{args.repeat}")
+    print(
+        f"song: {args.eval.name} made 44.1 kHz stereo FLAC ({len(mixture) / 1e6:.1f} MB); run N = 8; median of "
+        f"{args.repeat}"
+    )
     for duration in (4.7, 16.0):
         measure(mixture, vocal, duration, args.repeat)
 

@@ -44,13 +44,17 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings(level=args.level, duration_s=args.duration)
     print(f"level {args.level}, {args.duration:g} s, joint: {args.steps} steps of {args.step_size:g} dB, raw view")
-    print(f"{'pair':28s} {'seed best':>16s} {'exact_eq':>9s} {'joint':>7s} {'irm':>7s} {'joint-best':>10s} "
-          f"{'joint s':>8s}")
+    print(
+        f"{'pair':28s} {'seed best':>16s} {'exact_eq':>9s} {'joint':>7s} {'irm':>7s} {'joint-best':>10s} "
+        f"{'joint s':>8s}"
+    )
     gains = []
     for folder in args.pairs:
         if not (folder / "vocal.wav").exists():
             continue
-        truth = prepare_pair(folder / "mixture.wav", vocal=folder / "vocal.wav", settings=settings.replace(level="as_is"))
+        truth = prepare_pair(
+            folder / "mixture.wav", vocal=folder / "vocal.wav", settings=settings.replace(level="as_is")
+        )
         pair = engine_pair(truth, settings.level)
         reference = truth.vocal.astype(np.float64)
 
@@ -59,16 +63,22 @@ def main() -> None:
 
         analysis = analyse(pair, settings)
         seed = {}
-        run_progressive(analysis, SLICE_NAMES, len(SLICE_NAMES),
-                        on_run=lambda chain: seed.__setitem__(f"N={len(chain.slices)}",  # noqa: B023 - used in this iteration only
-                                                              score(vocal_from_db(chain.final_db, analysis))))  # noqa: B023 - used in this iteration only
+        run_progressive(
+            analysis,
+            SLICE_NAMES,
+            len(SLICE_NAMES),
+            on_run=lambda chain, seed=seed, analysis=analysis: seed.__setitem__(
+                f"N={len(chain.slices)}", score(vocal_from_db(chain.final_db, analysis))
+            ),
+        )
         found = greedy_search(analysis)
         for label, slices in (("greedy", found.sequence), ("greedy best prefix", found.best_prefix)):
             seed[label] = score(vocal_from_db(run_chain(analysis, slices).final_db, analysis))
         best_label = max(seed, key=seed.get)
         t0 = time.perf_counter()
-        result = run_joint(analyse(pair, settings, views=("slice_0_raw",)),
-                           JointSettings(steps=args.steps, step_size=args.step_size))
+        result = run_joint(
+            analyse(pair, settings, views=("slice_0_raw",)), JointSettings(steps=args.steps, step_size=args.step_size)
+        )
         seconds = time.perf_counter() - t0
         joint_sdr = score(vocal_from_db(result.final_db, analysis))
         oracle = {}
@@ -76,8 +86,10 @@ def main() -> None:
             sep = baselines.run_method(baselines.get_method(name, settings), truth.mixture, truth.sr, truth.vocal)
             oracle[name] = si_sdr(reference, fit_length(sep.vocal, truth.n_samples))
         gains.append(joint_sdr - seed[best_label])
-        print(f"{folder.name:28s} {seed[best_label]:6.2f} ({best_label[:8]:>8s}) {oracle['exact_eq']:9.2f} "
-              f"{joint_sdr:7.2f} {oracle['irm']:7.2f} {joint_sdr - seed[best_label]:+10.2f} {seconds:8.2f}")
+        print(
+            f"{folder.name:28s} {seed[best_label]:6.2f} ({best_label[:8]:>8s}) {oracle['exact_eq']:9.2f} "
+            f"{joint_sdr:7.2f} {oracle['irm']:7.2f} {joint_sdr - seed[best_label]:+10.2f} {seconds:8.2f}"
+        )
     if gains:
         print(f"mean gain of joint over the seed's best entry: {np.mean(gains):+.2f} dB over {len(gains)} pairs")
 

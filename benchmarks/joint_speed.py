@@ -43,8 +43,10 @@ def main() -> None:
     t1 = time.perf_counter()
     found = run_joint(long)
     t2 = time.perf_counter()
-    print(f"{song.duration_s:.1f} s song ({long.n_windows} windows): analyse {t1 - t0:.2f} s, "
-          f"joint {t2 - t1:.2f} s (target < 30 s), final loss {found.final_loss:.4f}")
+    print(
+        f"{song.duration_s:.1f} s song ({long.n_windows} windows): analyse {t1 - t0:.2f} s, "
+        f"joint {t2 - t1:.2f} s (target < 30 s), final loss {found.final_loss:.4f}"
+    )
 
 
 if __name__ == "__main__":

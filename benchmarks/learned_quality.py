@@ -33,14 +33,26 @@ from vsep_core.learned_songs import random_song_spec, synthesise
 from vsep_core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-METHODS = ("learned_fingerprint", "seed_progressive", "joint", "exact_eq", "irm", "ibm", "wiener", "repet_sim",
-           "hpss", "mixture")
+METHODS = (
+    "learned_fingerprint",
+    "seed_progressive",
+    "joint",
+    "exact_eq",
+    "irm",
+    "ibm",
+    "wiener",
+    "repet_sim",
+    "hpss",
+    "mixture",
+)
 
 
 def scores(mixture_path: Path, vocal_path: Path, settings: Settings, model: str | None) -> dict:
     pair = load_pair(mixture_path, vocal=vocal_path, settings=settings)
-    methods = [LearnedFingerprint(settings, model_path=model) if name == "learned_fingerprint" else m
-               for name, m in zip(METHODS, resolve_methods(list(METHODS), settings))]
+    methods = [
+        LearnedFingerprint(settings, model_path=model) if name == "learned_fingerprint" else m
+        for name, m in zip(METHODS, resolve_methods(list(METHODS), settings))
+    ]
     report = evaluate_pair(pair, methods, settings=settings)
     return {m["name"]: m["vocal"]["si_sdr"] for m in report["methods"]}
 

@@ -62,25 +62,31 @@ def main() -> None:
     model = train(songs, config=ModelConfig(epochs=args.epochs), n_workers=0)
     total_s = time.perf_counter() - t0
     windows = model.header["training"]["train_windows"] + model.header["training"]["validation_windows"]
-    print(f"training on {args.train_songs} generated songs ({windows} windows): features {features_s:.1f} s "
-          f"(one process), {args.epochs} epochs {total_s - features_s:.1f} s "
-          f"({(total_s - features_s) / args.epochs:.2f} s per epoch)")
+    print(
+        f"training on {args.train_songs} generated songs ({windows} windows): features {features_s:.1f} s "
+        f"(one process), {args.epochs} epochs {total_s - features_s:.1f} s "
+        f"({(total_s - features_s) / args.epochs:.2f} s per epoch)"
+    )
 
     bundled = load_model(BUNDLED_MODEL)
     n_weights = sum(a.size for name, a in bundled.arrays.items() if name.startswith(("w", "b")))
-    print(f"bundled model: {BUNDLED_MODEL.stat().st_size / 1024:.0f} KB on disk, {n_weights} weights, trained on "
-          f"{bundled.header['training']['songs']} songs")
+    print(
+        f"bundled model: {BUNDLED_MODEL.stat().st_size / 1024:.0f} KB on disk, {n_weights} weights, trained on "
+        f"{bundled.header['training']['songs']} songs"
+    )
 
     settings = Settings(level="as_is", duration_s=None)
     source = LONG_PAIR if (LONG_PAIR / "mixture.wav").exists() else SHORT_PAIR
     real = load_pair(source / "mixture.wav", vocal=source / "vocal.wav", settings=settings).mixture
-    long_mix = np.tile(real, int(np.ceil(180 * 22050 / len(real))))[:180 * 22050]
+    long_mix = np.tile(real, int(np.ceil(180 * 22050 / len(real))))[: 180 * 22050]
     short_mix = real[:103_635]
     methods = {name: get_method(name, Settings(level="as_is")) for name in ("learned_fingerprint", "hpss", "repet_sim")}
     print(f"mixtures: {source.name} (real music), the first 4.7 s and repeated to 180 s; best of {args.repeats}")
     print(f"{'':34s} {'4.7 s':>9s} {'3 min':>9s}")
-    for label, fn in [("predicted fingerprint only", lambda y: predicted_fingerprints(y, Settings())),
-                      *[(f"{name} (whole method)", lambda y, m=m: m.separate(y, 22050)) for name, m in methods.items()]]:
+    for label, fn in [
+        ("predicted fingerprint only", lambda y: predicted_fingerprints(y, Settings())),
+        *[(f"{name} (whole method)", lambda y, m=m: m.separate(y, 22050)) for name, m in methods.items()],
+    ]:
         fn(short_mix)  # warm-up: imports, compiled loops, the model's first load
         cells = [best_of(args.repeats, lambda y=y, fn=fn: fn(y)) for y in (short_mix, long_mix)]
         print(f"{label:34s} {cells[0]:8.3f}s {cells[1]:8.2f}s", flush=True)

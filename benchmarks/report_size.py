@@ -20,6 +20,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
 from stereo_support import stereo_pair  # noqa: E402
+
 from vsep_core import api  # noqa: E402
 from vsep_core.audio import prepare_pair  # noqa: E402
 from vsep_core.evaluate import evaluate_experiment  # noqa: E402
@@ -38,9 +39,15 @@ def main() -> int:
     metrics = evaluate_experiment(result, truth, methods=["irm", "ibm", "mixture"])
     best = result.best_progressive
     est = api.full_quality(mixture, pair, settings, slices=best.slices, target=vocal)
-    run = FullQualityRun(label=str(best.n), sr=est.estimate.sr, channels=est.estimate.channels, scores=est.scores,
-                         slices=best.slices, target=est.estimate.frames(),
-                         complement=np.ascontiguousarray(est.estimate.complement_raw.T))
+    run = FullQualityRun(
+        label=str(best.n),
+        sr=est.estimate.sr,
+        channels=est.estimate.channels,
+        scores=est.scores,
+        slices=best.slices,
+        target=est.estimate.frames(),
+        complement=np.ascontiguousarray(est.estimate.complement_raw.T),
+    )
     t0 = time.perf_counter()
     without = html_report(result, pair, metrics=metrics).encode()
     t1 = time.perf_counter()

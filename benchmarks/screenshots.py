@@ -22,13 +22,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from browser_support import (Server, block_outside_requests, launch, nav, run_count,  # noqa: E402
-                             wait_for_run, wait_js)
+from browser_support import Server, block_outside_requests, launch, nav, run_count, wait_for_run, wait_js  # noqa: E402
 
 WIDTHS = {"1400": {"width": 1400, "height": 1000}, "390": {"width": 390, "height": 844}}
-MAIN_HEIGHT_JS = ("Math.max(document.documentElement.scrollHeight, "
-                  "...Array.from(document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer]'))"
-                  ".map(e => e.scrollHeight))")
+MAIN_HEIGHT_JS = (
+    "Math.max(document.documentElement.scrollHeight, "
+    "...Array.from(document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer]'))"
+    ".map(e => e.scrollHeight))"
+)
 CODES_JS = "Array.from(document.querySelectorAll('[data-testid=stCode]')).map(e => e.innerText)"
 
 
@@ -69,9 +70,11 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
 
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp, \
-            Server(log_path=Path(tmp) / "streamlit.log", env={"VSEP_STORE": str(Path(tmp) / "store")}) as server, \
-            sync_playwright() as p:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Server(log_path=Path(tmp) / "streamlit.log", env={"VSEP_STORE": str(Path(tmp) / "store")}) as server,
+        sync_playwright() as p,
+    ):
         browser = launch(p)
         context = browser.new_context(viewport=WIDTHS["1400"])
         context.set_default_timeout(300_000)

@@ -109,15 +109,19 @@ def bench_concurrent(files: dict, locations: dict, n: int = 8) -> dict:
             th.start()
         for th in threads:
             th.join()
-        out[name] = {"wall_s": time.perf_counter() - t0, "slowest_s": max(t for t in times if t is not None),
-                     "ok": sum(t is not None for t in times), "errors": errors}
+        out[name] = {
+            "wall_s": time.perf_counter() - t0,
+            "slowest_s": max(t for t in times if t is not None),
+            "ok": sum(t is not None for t in times),
+            "errors": errors,
+        }
     return out
 
 
 def bench_open(files: dict, repeats: int = 3) -> dict:
+    from browser_support import Server, block_outside_requests, launch
     from playwright.sync_api import sync_playwright
 
-    from browser_support import Server, block_outside_requests, launch
     from vsep_core.store import Store
 
     n_methods = len(json.loads(files["metrics.json"])["methods"])
@@ -137,7 +141,9 @@ def bench_open(files: dict, repeats: int = 3) -> dict:
                 firsts.append(time.perf_counter() - t0)
                 page.wait_for_function(
                     f"() => document.querySelectorAll('[data-testid=stDataFrame] [role=row]').length >= {n_methods + 1}",
-                    polling=50, timeout=120_000)
+                    polling=50,
+                    timeout=120_000,
+                )
                 scores.append(time.perf_counter() - t0)
                 assert not outside, outside
                 context.close()
@@ -167,8 +173,10 @@ def main() -> None:
                 from vsep_core.bundle import pack_result
 
                 files = pack_result(result, pair, title="bench", metrics=metrics)
-                c_locations = {"sqlite": (str(tmp / "sqlite8"), None),
-                               "postgresql": (pg.new_database(), str(tmp / "pgfiles8"))}
+                c_locations = {
+                    "sqlite": (str(tmp / "sqlite8"), None),
+                    "postgresql": (pg.new_database(), str(tmp / "pgfiles8")),
+                }
                 report["8 at once"] = bench_concurrent(files, c_locations)
                 print("8 at once", json.dumps(report["8 at once"], indent=1))
                 report["open"] = bench_open(files)

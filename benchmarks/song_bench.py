@@ -73,10 +73,24 @@ EVALUATE_TARGET_MB = 1500.0
 
 # --- the song ---------------------------------------------------------------------------
 
+
 def _decode(path: Path, seconds: float | None = None) -> np.ndarray:
     """``path`` as float32 (frames, 2) at 44.1 kHz, by ffmpeg."""
-    cmd = ["ffmpeg", "-v", "error", "-i", str(path), *(["-t", str(seconds)] if seconds else []),
-           "-f", "f32le", "-ac", "2", "-ar", str(SR), "-"]
+    cmd = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        *(["-t", str(seconds)] if seconds else []),
+        "-f",
+        "f32le",
+        "-ac",
+        "2",
+        "-ar",
+        str(SR),
+        "-",
+    ]
     raw = subprocess.run(cmd, capture_output=True, check=True).stdout
     return np.frombuffer(raw, dtype=np.float32).reshape(-1, 2)
 
@@ -102,8 +116,10 @@ def make_song() -> dict[str, tuple[Path, Path]]:
         return pairs
     missing = [t for t in TRACKS if not (MUSIC / t).exists()]
     if missing or not shutil.which("espeak-ng") or not shutil.which("ffmpeg"):
-        sys.exit("song_bench: needs ffmpeg, espeak-ng and Debian's hyperrogue-music "
-                 "(apt-get install ffmpeg espeak-ng hyperrogue-music)")
+        sys.exit(
+            "song_bench: needs ffmpeg, espeak-ng and Debian's hyperrogue-music "
+            "(apt-get install ffmpeg espeak-ng hyperrogue-music)"
+        )
     CACHE.mkdir(parents=True, exist_ok=True)
     n = int(SONG_S * SR)
     with tempfile.TemporaryDirectory() as tmp:
@@ -116,17 +132,39 @@ def make_song() -> dict[str, tuple[Path, Path]]:
             raw = Path(tmp) / f"{name}.f32"
             signal.astype(np.float32).tofile(raw)
             for ext, codec in (("mp3", ["-c:a", "libmp3lame", "-b:a", "192k"]), ("flac", ["-c:a", "flac"])):
-                subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "f32le", "-ar", str(SR), "-ac", "2",
-                                "-i", str(raw), *codec, str(CACHE / f"{name}.{ext}")], check=True)
+                subprocess.run(
+                    [
+                        "ffmpeg",
+                        "-v",
+                        "error",
+                        "-y",
+                        "-f",
+                        "f32le",
+                        "-ar",
+                        str(SR),
+                        "-ac",
+                        "2",
+                        "-i",
+                        str(raw),
+                        *codec,
+                        str(CACHE / f"{name}.{ext}"),
+                    ],
+                    check=True,
+                )
     return pairs
 
 
 # --- the two trees ----------------------------------------------------------------------
 
+
 def before_tree(ref: str) -> tuple[Path, str]:
     """``ref`` of this repository unpacked (git archive) into the cache, kept per commit."""
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"],
-                            capture_output=True, text=True, check=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     folder = CACHE / f"tree-{commit[:12]}"
     if not (folder / "vsep_core").is_dir():
         folder.mkdir(parents=True, exist_ok=True)
@@ -157,14 +195,37 @@ def workloads(song: dict, out: Path, do_cli: bool, do_evaluate: bool) -> dict[st
     jobs = {}
     if do_cli:
         for ext, (mixture, vocal) in song.items():
-            base = ["run", "--mixture", str(mixture), "--vocal", str(vocal), "--duration", "all", "--slices", "18",
-                    "--greedy", "--quiet", "--out", str(out / "results")]
+            base = [
+                "run",
+                "--mixture",
+                str(mixture),
+                "--vocal",
+                str(vocal),
+                "--duration",
+                "all",
+                "--slices",
+                "18",
+                "--greedy",
+                "--quiet",
+                "--out",
+                str(out / "results"),
+            ]
             jobs[f"run, every WAV ({ext})"] = base
             jobs[f"run --no-audio ({ext})"] = [*base, "--no-audio"]
     if do_evaluate:
         mixture, vocal = song["flac"]
-        jobs["evaluate, every method (flac)"] = ["evaluate", "--mixture", str(mixture), "--vocal", str(vocal),
-                                                 "--duration", "all", "--quiet", "--json", str(out / "ev.json")]
+        jobs["evaluate, every method (flac)"] = [
+            "evaluate",
+            "--mixture",
+            str(mixture),
+            "--vocal",
+            str(vocal),
+            "--duration",
+            "all",
+            "--quiet",
+            "--json",
+            str(out / "ev.json"),
+        ]
     return jobs
 
 
@@ -196,11 +257,13 @@ def compare(song: dict, before: Path, reps: int, do_cli: bool, do_evaluate: bool
             target = next((t for key, t in TARGETS.items() if name.startswith(key)), None)
             cpu_old, cpu_new = min(row["before"]["cpu_s"]), min(row["now"]["cpu_s"])
             row["cpu_ratio"] = cpu_old / cpu_new
-            print(f"{name:34s} before {old:6.2f} s {max(row['before']['peak_mb']):6.0f} MB | now {new:6.2f} s "
-                  f"{max(row['now']['peak_mb']):6.0f} MB | {row['ratio']:4.2f}x | CPU {cpu_old:.1f} → {cpu_new:.1f} s "
-                  f"({row['cpu_ratio']:4.2f}x) | load {load[0]:.1f}–{max(load):.1f}"
-                  + (f" | target < {target:g} s: {'met' if new < target else 'not met'}" if target else ""),
-                  flush=True)
+            print(
+                f"{name:34s} before {old:6.2f} s {max(row['before']['peak_mb']):6.0f} MB | now {new:6.2f} s "
+                f"{max(row['now']['peak_mb']):6.0f} MB | {row['ratio']:4.2f}x | CPU {cpu_old:.1f} → {cpu_new:.1f} s "
+                f"({row['cpu_ratio']:4.2f}x) | load {load[0]:.1f}–{max(load):.1f}"
+                + (f" | target < {target:g} s: {'met' if new < target else 'not met'}" if target else ""),
+                flush=True,
+            )
     return figures
 
 
@@ -211,8 +274,22 @@ def evaluate_figures(song: dict, before: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for label, tree in (("before", before), ("now", REPO)):
             path = Path(tmp) / f"{label}.json"
-            timed(tree, ["evaluate", "--mixture", str(mixture), "--vocal", str(vocal), "--duration", "all",
-                         "--quiet", "--json", str(path)], path)
+            timed(
+                tree,
+                [
+                    "evaluate",
+                    "--mixture",
+                    str(mixture),
+                    "--vocal",
+                    str(vocal),
+                    "--duration",
+                    "all",
+                    "--quiet",
+                    "--json",
+                    str(path),
+                ],
+                path,
+            )
             reports[label] = {m["name"]: m for m in json.loads(path.read_text())["methods"]}
     worst = 0.0
     for name, old in reports["before"].items():
@@ -224,20 +301,30 @@ def evaluate_figures(song: dict, before: Path) -> dict:
                     worst = max(worst, abs(value - other))
     seconds = {label: {n: round(m["seconds"], 2) for n, m in r.items()} for label, r in reports.items()}
     for name in seconds["before"]:
-        print(f"  evaluate {name:24s} before {seconds['before'][name]:6.2f} s  now {seconds['now'].get(name, 0):6.2f} s")
+        print(
+            f"  evaluate {name:24s} before {seconds['before'][name]:6.2f} s  now {seconds['now'].get(name, 0):6.2f} s"
+        )
     print(f"  largest score difference, before vs now: {worst:.4f} dB (figures above 150 dB left out)")
     return {"method_seconds": seconds, "max_diff_db": worst}
 
 
 # --- the dashboard ------------------------------------------------------------------------
 
+
 def dashboard(song: tuple[Path, Path], workers: str | None) -> dict:
     """The dashboard's whole-song timings (one fresh server), in seconds, and its peak memory."""
-    from playwright.sync_api import sync_playwright
-
     from browser_bench import open_app, timed_click
-    from browser_support import (HEATMAPS_JS, SIDEBAR_LINKS, MemorySampler, Server, launch, run_count, wait_for_run,
-                                 wait_js)
+    from browser_support import (
+        HEATMAPS_JS,
+        SIDEBAR_LINKS,
+        MemorySampler,
+        Server,
+        launch,
+        run_count,
+        wait_for_run,
+        wait_js,
+    )
+    from playwright.sync_api import sync_playwright
 
     def nav_link(title: str):
         return page.locator(SIDEBAR_LINKS).filter(has_text=title).first
@@ -254,15 +341,27 @@ def dashboard(song: tuple[Path, Path], workers: str | None) -> dict:
         uploaders = page.locator("[data-testid='stFileUploader']")
         uploaders.nth(0).locator("input[type=file]").set_input_files(str(mixture))
         uploaders.nth(1).locator("input[type=file]").set_input_files(str(vocal))
-        wait_js(page, f"document.body.innerText.includes('{mixture.name}') && "
-                      f"document.body.innerText.includes('{vocal.name}')", 60, what="the uploads")
+        wait_js(
+            page,
+            f"document.body.innerText.includes('{mixture.name}') && document.body.innerText.includes('{vocal.name}')",
+            60,
+            what="the uploads",
+        )
         page.wait_for_timeout(500)
-        times["load"] = timed_click(page, page.get_by_role("button", name="Load these files"),
-                                    f"document.body.innerText.includes('Loaded: {mixture.name} + {vocal.name}') && "
-                                    "document.querySelectorAll('audio').length >= 2", 120)
+        times["load"] = timed_click(
+            page,
+            page.get_by_role("button", name="Load these files"),
+            f"document.body.innerText.includes('Loaded: {mixture.name} + {vocal.name}') && "
+            "document.querySelectorAll('audio').length >= 2",
+            120,
+        )
         page.get_by_text("Whole song").click()
-        times["whole song applied"] = timed_click(page, page.get_by_role("button", name="Apply settings"),
-                                                  "document.body.innerText.includes('Analysed: 180.00 s')", 120)
+        times["whole song applied"] = timed_click(
+            page,
+            page.get_by_role("button", name="Apply settings"),
+            "document.body.innerText.includes('Analysed: 180.00 s')",
+            120,
+        )
         times["slices"] = timed_click(page, nav_link("Slices"), f"{HEATMAPS_JS} >= 19", 120)
         timed_click(page, nav_link("Optimise"), "true", 60)
         slider = page.locator(".st-key-opt_n input[type=range]").first
@@ -272,9 +371,12 @@ def dashboard(song: tuple[Path, Path], workers: str | None) -> dict:
         wait_for_run(page, before, 60)
         assert slider.get_attribute("aria-valuetext") == "18", "could not set N = 18"
         times["run 18 + greedy"] = timed_click(
-            page, page.get_by_role("button", name="Run both"),
+            page,
+            page.get_by_role("button", name="Run both"),
             "document.body.innerText.includes('Greedy search done') && "
-            "document.body.innerText.includes('Progressive test done')", 300)
+            "document.body.innerText.includes('Progressive test done')",
+            300,
+        )
         start = page.evaluate("() => performance.now()")
         nav_link("Results").click()
         measure = page.get_by_role("button", name=re.compile("Measure separation quality"))
@@ -284,9 +386,13 @@ def dashboard(song: tuple[Path, Path], workers: str | None) -> dict:
             measure.click()
         except Exception:  # noqa: BLE001 - measured without asking (short segments)
             pass
-        wait_js(page, "document.body.innerText.match(/SI-SDR[^\\n]*\\n?[^\\n]*-?\\d+\\.\\d+ ?dB/) || "
-                      "document.querySelectorAll('[data-testid=\"stDataFrame\"]').length > 0", 300,
-                what="the first score")
+        wait_js(
+            page,
+            "document.body.innerText.match(/SI-SDR[^\\n]*\\n?[^\\n]*-?\\d+\\.\\d+ ?dB/) || "
+            "document.querySelectorAll('[data-testid=\"stDataFrame\"]').length > 0",
+            300,
+            what="the first score",
+        )
         times["results: first score"] = (page.evaluate("() => performance.now()") - start) / 1000.0
         wait_js(page, "!document.body.innerText.includes('Measuring')", 600, what="every score")
         times["results: every score"] = (page.evaluate("() => performance.now()") - start) / 1000.0
@@ -303,8 +409,12 @@ def main() -> int:
     parser.add_argument("--cli", action="store_true", help="run --duration all --slices 18 --greedy, MP3 and FLAC")
     parser.add_argument("--evaluate", action="store_true", help="evaluate --duration all, every method")
     parser.add_argument("--dashboard", action="store_true")
-    parser.add_argument("--before-ref", default="main", metavar="REF",
-                        help="the tree to compare with (git ref of this repository) (%(default)s)")
+    parser.add_argument(
+        "--before-ref",
+        default="main",
+        metavar="REF",
+        help="the tree to compare with (git ref of this repository) (%(default)s)",
+    )
     parser.add_argument("--reps", type=int, default=2, help="repetitions per figure and tree; best kept (%(default)s)")
     parser.add_argument("--workers", help="VSEP_JOB_WORKERS for the dashboard's server")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
@@ -312,14 +422,20 @@ def main() -> int:
     if not (args.cli or args.evaluate or args.dashboard):
         parser.error("choose --cli, --evaluate and/or --dashboard")
     song = make_song()
-    figures: dict = {"load_before": os.getloadavg(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                     "cores": os.cpu_count()}
+    figures: dict = {
+        "load_before": os.getloadavg(),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cores": os.cpu_count(),
+    }
     print(f"song: {SONG_S:.0f} s, {SR} Hz stereo, {', '.join(str(p) for p in song['mp3'] + song['flac'])}")
     if args.cli or args.evaluate:
         before, commit = before_tree(args.before_ref)
         figures["before"] = {"ref": args.before_ref, "commit": commit}
-        print(f"before: {args.before_ref} ({commit[:12]}), now: {REPO}; load average {figures['load_before']}; "
-              f"best of {args.reps} per tree (wall, peak RSS)", flush=True)
+        print(
+            f"before: {args.before_ref} ({commit[:12]}), now: {REPO}; load average {figures['load_before']}; "
+            f"best of {args.reps} per tree (wall, peak RSS)",
+            flush=True,
+        )
         figures["figures"] = compare(song, before, args.reps, args.cli, args.evaluate)
         if args.evaluate:
             figures["evaluate"] = evaluate_figures(song, before)

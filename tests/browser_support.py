@@ -21,8 +21,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "tests" / "output"  # screenshots and files the browser tests keep (ignored by git)
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 FAKE_MIC_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
@@ -46,8 +51,13 @@ def free_port() -> int:
 class Server:
     """``streamlit run serve.py`` in a subprocess (its own process group), stopped on exit."""
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None, startup_timeout: float = 60.0,
-                 env: dict | None = None):
+    def __init__(
+        self,
+        port: int | None = None,
+        log_path: Path | None = None,
+        startup_timeout: float = 60.0,
+        env: dict | None = None,
+    ):
         self.port = port or free_port()
         self.env = env or {}
         self.url = f"http://localhost:{self.port}"
@@ -57,12 +67,29 @@ class Server:
 
     def __enter__(self) -> "Server":
         streamlit = Path(sys.executable).with_name("streamlit")
-        cmd = [str(streamlit) if streamlit.exists() else sys.executable, *([] if streamlit.exists() else ["-m", "streamlit"]),
-               "run", "serve.py", "--server.headless", "true", "--server.port", str(self.port),
-               "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+        cmd = [
+            str(streamlit) if streamlit.exists() else sys.executable,
+            *([] if streamlit.exists() else ["-m", "streamlit"]),
+            "run",
+            "serve.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ]
         log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                     env={**os.environ, "PYTHONPATH": str(REPO), **self.env})
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "PYTHONPATH": str(REPO), **self.env},
+        )
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -112,10 +139,23 @@ def make_voice_wav(path: Path) -> Path:
     path = Path(path)
     if shutil.which("espeak-ng") and shutil.which("sox"):
         raw = path.with_suffix(".raw.wav")
-        subprocess.run(["espeak-ng", "-w", str(raw), "La la la. Hello, this is my voice, singing a little melody "
-                        "for the vocal separation test."], check=True, capture_output=True, timeout=60)
-        subprocess.run(["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(path), "silence", "1", "0.02", "1%"],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                "espeak-ng",
+                "-w",
+                str(raw),
+                "La la la. Hello, this is my voice, singing a little melody for the vocal separation test.",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        subprocess.run(
+            ["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(path), "silence", "1", "0.02", "1%"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         raw.unlink(missing_ok=True)
         return path
     import numpy as np
@@ -297,12 +337,17 @@ def wait_for_run(page, after: int, timeout: float = 60.0, also: str = "true") ->
     """
     watch_runs(page)
     try:
-        return wait_js(page, f"({RUN_COUNT_JS}) > {int(after)} && {RUN_IDLE_JS} && ({also})", timeout,
-                       what=f"a run of the page after run {int(after)} to finish"
-                            + ("" if also == "true" else f" with {also}"))
+        return wait_js(
+            page,
+            f"({RUN_COUNT_JS}) > {int(after)} && {RUN_IDLE_JS} && ({also})",
+            timeout,
+            what=f"a run of the page after run {int(after)} to finish" + ("" if also == "true" else f" with {also}"),
+        )
     except TimeoutError as exc:  # say what the watcher saw: no run at all (a lost click?), one still going, …
-        seen = page.evaluate("() => window.__vsepRuns && ({done: window.__vsepRuns.done, "
-                             "cycles: window.__vsepRuns.cycles, state: window.__vsepRuns.state})")
+        seen = page.evaluate(
+            "() => window.__vsepRuns && ({done: window.__vsepRuns.done, "
+            "cycles: window.__vsepRuns.cycles, state: window.__vsepRuns.state})"
+        )
         raise TimeoutError(f"{exc}; the watcher saw {seen}") from exc
 
 
@@ -384,8 +429,13 @@ def make_distinct_pairs(folder: Path, n: int, seconds: float = 4.7) -> list[dict
     import soundfile as sf
 
     folder.mkdir(parents=True, exist_ok=True)
-    stems = {name: {kind: sf.read(REPO / "sample_audio" / name / f"{kind}.wav", dtype="float32")[0]
-                    for kind in ("vocal", "instrumental")} for name in SAMPLES}
+    stems = {
+        name: {
+            kind: sf.read(REPO / "sample_audio" / name / f"{kind}.wav", dtype="float32")[0]
+            for kind in ("vocal", "instrumental")
+        }
+        for name in SAMPLES
+    }
     sr = 22050
     pairs = []
     for i in range(n):
@@ -395,8 +445,8 @@ def make_distinct_pairs(folder: Path, n: int, seconds: float = 4.7) -> list[dict
         v_all, i_all = stems[vocal_src]["vocal"], stems[inst_src]["instrumental"]
         start_v = int((0.3 * i * sr)) % max(1, len(v_all) - length + 1)
         start_i = int((0.5 * i * sr)) % max(1, len(i_all) - length + 1)
-        vocal = v_all[start_v:start_v + length] * 10 ** ((-6 + 1.5 * i) / 20)
-        instrumental = i_all[start_i:start_i + length]
+        vocal = v_all[start_v : start_v + length] * 10 ** ((-6 + 1.5 * i) / 20)
+        instrumental = i_all[start_i : start_i + length]
         mixture = vocal + instrumental
         peak = max(1.0, float(np.max(np.abs(mixture))) / 0.95)
         # Short names: the uploader shortens long ones on screen.
@@ -408,8 +458,10 @@ def make_distinct_pairs(folder: Path, n: int, seconds: float = 4.7) -> list[dict
 
 
 WAITING_JS = "document.body && document.body.textContent.includes('Waiting: ')"
-RUN_DONE_JS = ("document.body.textContent.includes('Greedy search done') && "
-               "document.body.textContent.includes('Progressive test done')")
+RUN_DONE_JS = (
+    "document.body.textContent.includes('Greedy search done') && "
+    "document.body.textContent.includes('Progressive test done')"
+)
 RESULTS_DONE_JS = "document.body.textContent.includes('Take it with you')"
 
 
@@ -418,14 +470,18 @@ def _await(page, name: str, timeout: float, label: str) -> float:
     try:
         return watched_ms(page, name, timeout)
     except TimeoutError as exc:
-        text = page.evaluate("() => document.querySelector('section.main, [data-testid=\"stMain\"]')?.innerText "
-                             "|| document.body.innerText")
-        raise TimeoutError(f"session {label}: waited {timeout:.0f} s for {name}; its page shows:\n{text[:3000]}") \
-            from exc
+        text = page.evaluate(
+            "() => document.querySelector('section.main, [data-testid=\"stMain\"]')?.innerText "
+            "|| document.body.innerText"
+        )
+        raise TimeoutError(
+            f"session {label}: waited {timeout:.0f} s for {name}; its page shows:\n{text[:3000]}"
+        ) from exc
 
 
-def run_sessions(server: Server, browser, pairs: list[dict], workdir: Path, *, timeout: float = 240.0,
-                 viewport: dict | None = None) -> dict:
+def run_sessions(
+    server: Server, browser, pairs: list[dict], workdir: Path, *, timeout: float = 240.0, viewport: dict | None = None
+) -> dict:
     """Open one session per pair at once; each uploads its pair, runs both searches, opens Results, downloads
     its ZIP. Everything is started in every session before anything is awaited.
 
@@ -468,6 +524,7 @@ def run_sessions(server: Server, browser, pairs: list[dict], workdir: Path, *, t
         uploaded = [[] for _ in pages]  # finished uploads (HTTP PUT to the server) of each session
         upload_log = [[] for _ in pages]  # every upload request's fate, for the message when one never ends
         for pg, done, log in zip(pages, uploaded, upload_log):
+
             def finished(req, done=done, log=log):
                 if req.method == "PUT" and "/_stcore/upload_file" in req.url:
                     response = req.response()
@@ -480,15 +537,19 @@ def run_sessions(server: Server, browser, pairs: list[dict], workdir: Path, *, t
 
             pg.on("requestfinished", finished)
             pg.on("requestfailed", failed)
-            pg.on("request", lambda req, log=log: log.append(f"sent {req.method}")
-                  if "/_stcore/upload_file" in req.url else None)
+            pg.on(
+                "request",
+                lambda req, log=log: log.append(f"sent {req.method}") if "/_stcore/upload_file" in req.url else None,
+            )
+
         # One file at a time in every session, as a person would: the page reruns when a file arrives (it says
         # "Ready: …"), and a second file chosen during that rerun was dropped (seen with 4 and 8 sessions on a
         # busy machine: its upload never started). Each wait chooses the file again every 20 s if it has not
         # reached the server.
         def choose(pg, index: int, path: Path) -> None:
             pg.locator("[data-testid='stFileUploader']").nth(index).locator("input[type=file]").set_input_files(
-                str(path))
+                str(path)
+            )
 
         for index, role in enumerate(("mixture", "vocal")):
             for pg, pair in zip(pages, pairs):
@@ -499,14 +560,20 @@ def run_sessions(server: Server, browser, pairs: list[dict], workdir: Path, *, t
                 while len(done) < index + 1:
                     if time.monotonic() > deadline:
                         shown = " ".join(pg.inner_text("[data-testid='stMain']").split())[:600]
-                        raise TimeoutError(f"session {pair['word']}: the {role} upload did not finish; upload "
-                                           f"requests: {log}; the page shows: {shown}")
+                        raise TimeoutError(
+                            f"session {pair['word']}: the {role} upload did not finish; upload "
+                            f"requests: {log}; the page shows: {shown}"
+                        )
                     if time.monotonic() > chosen_again:
                         chosen_again = time.monotonic() + 20
                         choose(pg, index, pair[role])
                     pg.wait_for_timeout(50)
-                wait_js(pg, f"document.body.innerText.includes('Ready: {pair[role].name}')", timeout,
-                        what=f"the {role} upload's rerun")
+                wait_js(
+                    pg,
+                    f"document.body.innerText.includes('Ready: {pair[role].name}')",
+                    timeout,
+                    what=f"the {role} upload's rerun",
+                )
             phase(f"choose and upload the {role}")
         starts = {}
         for pg, pair in zip(pages, pairs):
@@ -558,18 +625,24 @@ def run_sessions(server: Server, browser, pairs: list[dict], workdir: Path, *, t
             info.value.save_as(zip_path)
             times = pg.evaluate("() => window.__vsepTimes")
             w = pair["word"]
-            sessions.append({
-                "word": w,
-                "load_s": (times["loaded"] - starts[w, "load"]) / 1000,
-                "run_s": (times["run"] - starts[w, "run"]) / 1000,
-                "results_s": (times["results"] - starts[w, "results"]) / 1000,
-                "waited": "waited" in times,
-                "text": pg.evaluate("() => document.body.innerText"),
-                "zip": zip_path,
-            })
+            sessions.append(
+                {
+                    "word": w,
+                    "load_s": (times["loaded"] - starts[w, "load"]) / 1000,
+                    "run_s": (times["run"] - starts[w, "run"]) / 1000,
+                    "results_s": (times["results"] - starts[w, "results"]) / 1000,
+                    "waited": "waited" in times,
+                    "text": pg.evaluate("() => document.body.innerText"),
+                    "zip": zip_path,
+                }
+            )
         phase("downloads")
-        return {"sessions": sessions, "outside": [url for urls in outside for url in urls], "phases": phases,
-                "load_retries": retries}
+        return {
+            "sessions": sessions,
+            "outside": [url for urls in outside for url in urls],
+            "phases": phases,
+            "load_retries": retries,
+        }
     finally:
         for ctx in contexts:
             with contextlib.suppress(Exception):

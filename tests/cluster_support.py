@@ -29,8 +29,11 @@ def free_port(host: str = HOST) -> int:
 
 def plain_env(**extra) -> dict:
     """The environment of a plain shell: this one without PYTHONPATH and the cluster's variables."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "VSEP_DASK_SCHEDULER", "VSEP_DASK_CERTS") and not k.startswith("DASK_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "VSEP_DASK_SCHEDULER", "VSEP_DASK_CERTS") and not k.startswith("DASK_")
+    }
     env.update(extra)
     return env
 
@@ -39,8 +42,12 @@ def security(certs):
     from distributed import Security
 
     certs = Path(certs)
-    return Security(tls_ca_file=str(certs / "ca.pem"), tls_client_cert=str(certs / "node.pem"),
-                    tls_client_key=str(certs / "node-key.pem"), require_encryption=True)
+    return Security(
+        tls_ca_file=str(certs / "ca.pem"),
+        tls_client_cert=str(certs / "node.pem"),
+        tls_client_key=str(certs / "node-key.pem"),
+        require_encryption=True,
+    )
 
 
 def wait_for_workers(address: str, certs, n: int, timeout: float = 120.0) -> None:
@@ -76,19 +83,62 @@ def closed_cluster(folder: Path, *, nworkers: int = 1):
     yields ``(address, certs, [scheduler process, worker process])``."""
     certs = folder / "certs"
     env = plain_env()
-    subprocess.run([PYTHON, "-m", "vsep_core.cluster_setup", "certs", str(certs)], cwd=REPO, env=env,
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [PYTHON, "-m", "vsep_core.cluster_setup", "certs", str(certs)],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     port = free_port()
     address = f"tls://{HOST}:{port}"
     logs = [open(folder / "scheduler.log", "wb"), open(folder / "worker.log", "wb")]
-    procs = [subprocess.Popen([PYTHON, "-m", "vsep_core.cluster_setup", "scheduler", "--host", HOST,
-                               "--port", str(port), "--certs", str(certs)], cwd=REPO, env=env,
-                              stdout=logs[0], stderr=subprocess.STDOUT)]
+    procs = [
+        subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "vsep_core.cluster_setup",
+                "scheduler",
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--certs",
+                str(certs),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=logs[0],
+            stderr=subprocess.STDOUT,
+        )
+    ]
     try:
-        procs.append(subprocess.Popen([PYTHON, "-m", "vsep_core.cluster_setup", "worker", address, "--host", HOST,
-                                       "--nworkers", str(nworkers), "--certs", str(certs), "--",
-                                       "--name", "vsep-test-worker"],
-                                      cwd=REPO, env=env, stdout=logs[1], stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [
+                    PYTHON,
+                    "-m",
+                    "vsep_core.cluster_setup",
+                    "worker",
+                    address,
+                    "--host",
+                    HOST,
+                    "--nworkers",
+                    str(nworkers),
+                    "--certs",
+                    str(certs),
+                    "--",
+                    "--name",
+                    "vsep-test-worker",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=logs[1],
+                stderr=subprocess.STDOUT,
+            )
+        )
         wait_for_workers(address, certs, nworkers)
         yield address, certs, procs
     finally:

@@ -31,6 +31,7 @@ SETUP_HINT = "run `bash scripts/setup.sh --test` (or `bash scripts/test.sh`), wh
 
 # --- no skips -----------------------------------------------------------------------------------
 
+
 def _skip_reason(report) -> str:
     longrepr = report.longrepr
     reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
@@ -56,12 +57,15 @@ def pytest_make_collect_report(collector):
     report = yield
     if report.skipped:
         report.outcome = "failed"
-        report.longrepr = (f"this suite allows no skips (tests/conftest.py), and {collector.nodeid} skipped "
-                           f"at collection: {_skip_reason(report)}")
+        report.longrepr = (
+            f"this suite allows no skips (tests/conftest.py), and {collector.nodeid} skipped "
+            f"at collection: {_skip_reason(report)}"
+        )
     return report
 
 
 # --- what the machine must have ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def require_browser() -> None:
@@ -82,6 +86,7 @@ def require_ffmpeg() -> None:
 
 # --- vendored data ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def eval_pair_dir() -> Path:
     """The 4.7 s real evaluation pair (speech over Brahms), vendored in tests/data."""
@@ -91,8 +96,10 @@ def eval_pair_dir() -> Path:
 @pytest.fixture(scope="session")
 def golden():
     """Loader of a golden file by slice count (8 or 18)."""
+
     def load(n_slices: int) -> dict:
         return json.loads((GOLDEN_DIR / f"speech_brahms_4.7s_{n_slices}slices.json").read_text())
+
     return load
 
 

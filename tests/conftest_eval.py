@@ -52,8 +52,9 @@ def make_sources(seconds: float = 2.0, sr: int = 22050, seed: int = 0):
     return vocal.astype(np.float32), instrumental.astype(np.float32)
 
 
-def write_pair(folder: Path, *, seconds: float = 2.0, seed: int = 0, sr: int = 22050,
-               names=("mixture", "vocal")) -> tuple:
+def write_pair(
+    folder: Path, *, seconds: float = 2.0, seed: int = 0, sr: int = 22050, names=("mixture", "vocal")
+) -> tuple:
     """Write a made-up pair into ``folder`` (mixture = vocal + instrumental exactly, float WAV).
 
     ``names`` picks which files to write, from mixture, vocal, vocals,

@@ -54,14 +54,30 @@ class PostgresServer:
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *cmd, timeout=120) -> None:
-        subprocess.run([*self.as_user, *cmd], check=True, timeout=timeout, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, cwd=self.root)
+        subprocess.run(
+            [*self.as_user, *cmd],
+            check=True,
+            timeout=timeout,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=self.root,
+        )
 
     def __enter__(self) -> "PostgresServer":
-        self._run(postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--no-sync")
-        self._run(postgres_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-w",
-                  "-o", f"-p {self.port} -k {self.root} -h 127.0.0.1 -c fsync=off -c max_connections=60", "start")
+        self._run(
+            postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"
+        )
+        self._run(
+            postgres_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.root} -h 127.0.0.1 -c fsync=off -c max_connections=60",
+            "start",
+        )
         return self
 
     def new_database(self) -> str:
@@ -69,8 +85,9 @@ class PostgresServer:
         import sqlalchemy as sa
 
         name = f"t_{uuid.uuid4().hex[:12]}"
-        engine = sa.create_engine(self.url.replace("postgresql://", "postgresql+psycopg://"),
-                                  isolation_level="AUTOCOMMIT")
+        engine = sa.create_engine(
+            self.url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+        )
         with engine.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         engine.dispose()

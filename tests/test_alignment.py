@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest_eval import eval_dir, eval_pair, make_sources  # noqa: F401  (fixtures)
+
 from vsep_core.alignment import MIN_CORRELATION, apply_alignment, check_alignment
 from vsep_core.errors import VsepError
 

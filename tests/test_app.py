@@ -27,15 +27,15 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from vsep_app import cache, escape, limits, prefetch
+from vsep_app.escape import plain
 from vsep_core import views
 from vsep_core.audio import prepare_pair
 from vsep_core.evaluate import evaluate_experiment
-from vsep_core.presenter import score_table
-from vsep_core.verdict import verdict
-from vsep_app.escape import plain
 from vsep_core.experiment import run_experiment
 from vsep_core.fingerprint import window_metrics
+from vsep_core.presenter import score_table
 from vsep_core.settings import Settings
+from vsep_core.verdict import verdict
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -149,6 +149,7 @@ def sample_pair():
 
 # --- the walk on the default sample ---------------------------------------------------
 
+
 def test_first_visit_loads_the_default_sample():
     at = _new_app()
     assert not _errors(at)
@@ -175,9 +176,13 @@ def test_every_page_has_the_frame_and_our_navigation():
     assert config["client"]["showErrorDetails"] == "none"
     # A folder named pages/ beside the entry script makes a fresh server run its files without the frame.
     assert not (REPO / "pages").exists(), "remove the folder pages/ (the pages are in app_pages/)"
-    for path, title in [("app_pages/load.py", "Load audio"), ("app_pages/slices.py", "Slices"),
-                        ("app_pages/optimise.py", "Optimise"), ("app_pages/results.py", "Results"),
-                        ("app_pages/listen.py", "Listening test")]:
+    for path, title in [
+        ("app_pages/load.py", "Load audio"),
+        ("app_pages/slices.py", "Slices"),
+        ("app_pages/optimise.py", "Optimise"),
+        ("app_pages/results.py", "Results"),
+        ("app_pages/listen.py", "Listening test"),
+    ]:
         at = AppTest.from_file(APP, default_timeout=30)
         at.switch_page(path).run()  # a new session's first run, on that page (a direct link)
         _assert_no_exception(at)
@@ -194,10 +199,18 @@ def test_a_spawned_process_that_re_imports_the_entry_script_draws_nothing(tmp_pa
     """multiprocessing's spawn re-runs the parent's main script as ``__mp_main__`` (Streamlit's script runner leaves
     ``app.py`` as ``__main__``, so a local Dask cluster started after a page run does so): outside a session,
     ``app.py`` must do nothing rather than fail (the worker would not start)."""
-    probe = ("import runpy, sys; sys.argv = ['x']; "
-             f"runpy.run_path({str(REPO / 'app.py')!r}, run_name='__mp_main__'); print('imported')")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    probe = (
+        "import runpy, sys; sys.argv = ['x']; "
+        f"runpy.run_path({str(REPO / 'app.py')!r}, run_name='__mp_main__'); print('imported')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert out.returncode == 0 and out.stdout.strip() == "imported", out.stderr[-2000:]
 
 
@@ -207,23 +220,35 @@ def test_pages_name_the_sessions_keys_through_the_state_module():
     import re
 
     by_hand = re.compile(r"session_state(?:\[|\.get\(|\.pop\()\s*[\"']vsep_")
-    found = [f"{f.name}:{n}" for f in sorted((REPO / "app_pages").glob("*.py"))
-             for n, line in enumerate(f.read_text().splitlines(), 1) if by_hand.search(line)]
+    found = [
+        f"{f.name}:{n}"
+        for f in sorted((REPO / "app_pages").glob("*.py"))
+        for n, line in enumerate(f.read_text().splitlines(), 1)
+        if by_hand.search(line)
+    ]
     assert not found, found
 
 
 def test_the_first_page_imports_only_what_it_needs():
     """What app.py and the Load page import leaves the optimiser (numba), the views (scipy.ndimage),
     figures, the STFT and pandas for later (the background warm-up), so a server's first visitor does not wait."""
-    code = ("import sys, streamlit\n"
-            "import vsep_app.cache, vsep_app.figures, vsep_app.loading, vsep_app.recorder, vsep_app.sample, "
-            "vsep_app.state, vsep_app.frame, vsep_app.escape, vsep_app.players, vsep_app.prefetch, "
-            "vsep_app.scores_view, vsep_app.sidebar\n"
-            "heavy = ('numba', 'scipy.ndimage', 'pandas', 'librosa.core.spectrum', 'vsep_core.plots', "
-            "'vsep_core.optimise', 'plotly.graph_objs._figure')\n"
-            "print(','.join(m for m in heavy if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    code = (
+        "import sys, streamlit\n"
+        "import vsep_app.cache, vsep_app.figures, vsep_app.loading, vsep_app.recorder, vsep_app.sample, "
+        "vsep_app.state, vsep_app.frame, vsep_app.escape, vsep_app.players, vsep_app.prefetch, "
+        "vsep_app.scores_view, vsep_app.sidebar\n"
+        "heavy = ('numba', 'scipy.ndimage', 'pandas', 'librosa.core.spectrum', 'vsep_core.plots', "
+        "'vsep_core.optimise', 'plotly.graph_objs._figure')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"imported on the first page: {out.stdout.strip()}"
 
@@ -336,7 +361,8 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     expected = run_experiment(sample_pair, Settings(), max_slices=8)
     record = at.session_state["vsep_progressive"]
     assert [r.final_loss for r in record.outcome.runs] == pytest.approx(
-        [r.final_loss for r in expected.progressive], rel=1e-12)
+        [r.final_loss for r in expected.progressive], rel=1e-12
+    )
     greedy = at.session_state["vsep_greedy"].outcome.greedy
     assert greedy.sequence == expected.greedy.sequence
     shown = {m.label: m.value for m in at.metric}
@@ -359,12 +385,22 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
     assert {f"Oracle {name} vocal (WAV)" for name in ("irm", "ibm", "wiener")} <= set(labels)  # the A/B's masks too
     assert {"Spectrograms", "Learned EQ curves", "Separation quality", "Take it with you"} <= set(_subheaders(at))
     # The scores are exactly the engine's evaluation of this experiment (the evaluate --json report).
-    expected_metrics = evaluate_experiment(expected, prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav",
-                                                                  settings=Settings(level="as_is")))
+    expected_metrics = evaluate_experiment(
+        expected, prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav", settings=Settings(level="as_is"))
+    )
     scores = at.dataframe[0].value
     assert list(scores["method"]) == [m["name"] for m in expected_metrics["methods"]]
-    assert {"seed_greedy", "seed_greedy_best", "exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss",
-            "mixture"} <= set(scores["method"])
+    assert {
+        "seed_greedy",
+        "seed_greedy_best",
+        "exact_eq",
+        "irm",
+        "ibm",
+        "wiener",
+        "repet_sim",
+        "hpss",
+        "mixture",
+    } <= set(scores["method"])
     for row, m in zip(scores.to_dict("records"), expected_metrics["methods"]):
         for part in ("vocal", "instrumental"):
             for metric, label in (("si_sdr", "SI-SDR"), ("sdr", "SDR"), ("sir", "SIR"), ("sar", "SAR")):
@@ -390,10 +426,16 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
         settings_json = json.loads(zf.read("settings.json"))
         metrics_json = json.loads(zf.read("metrics.json"))
         wav = zf.read("3_slices/extracted_vocal.wav")
-    assert {"1_slices/mixture.wav", "1_slices/target.wav", "best_sequence_found/extracted_vocal_best_sequence.wav",
-            "plots/loss_curves.html", "plots/greedy_search.html"} <= names
+    assert {
+        "1_slices/mixture.wav",
+        "1_slices/target.wav",
+        "best_sequence_found/extracted_vocal_best_sequence.wav",
+        "plots/loss_curves.html",
+        "plots/greedy_search.html",
+    } <= names
     assert [e["final_loss"] for e in summary["progressive"]] == pytest.approx(
-        [r.final_loss for r in expected.progressive])
+        [r.final_loss for r in expected.progressive]
+    )
     assert summary["greedy"]["sequence"] == expected.greedy.sequence
     # metrics.json: the evaluate --json report (its shape and numbers), with this session's file names.
     assert set(metrics_json) == set(expected_metrics)
@@ -423,18 +465,22 @@ def test_walk_optimise_results_and_downloads(media, sample_pair):
 
 # --- error paths ----------------------------------------------------------------------
 
+
 def _sample_bytes(role: str) -> bytes:
     return (SAMPLE / f"{role}.wav").read_bytes()
 
 
-@pytest.mark.parametrize("mixture, other, message", [
-    (("song.mp3", b"this is a text file, not a song " * 20), ("vocal.wav", None), "is not audio"),
-    (("song.wav", b""), ("vocal.wav", None), "empty (0 bytes)"),
-    (("song.wav", None), ("vocal.wav", _wav(np.zeros(103_635))), "silent"),
-    (("song.wav", None), ("vocal.wav", _wav(np.full(103_635, np.nan), subtype="FLOAT")), "NaN"),
-    (("song.wav", None), ("vocal.wav", _wav(0.1 * np.sin(np.arange(22050 * 2)))), "same length"),
-    (("long.wav", _wav(np.zeros(8000 * 60 * 21), 8000, "PCM_U8")), ("vocal.wav", None), "the limit is 20 minutes"),
-])
+@pytest.mark.parametrize(
+    "mixture, other, message",
+    [
+        (("song.mp3", b"this is a text file, not a song " * 20), ("vocal.wav", None), "is not audio"),
+        (("song.wav", b""), ("vocal.wav", None), "empty (0 bytes)"),
+        (("song.wav", None), ("vocal.wav", _wav(np.zeros(103_635))), "silent"),
+        (("song.wav", None), ("vocal.wav", _wav(np.full(103_635, np.nan), subtype="FLOAT")), "NaN"),
+        (("song.wav", None), ("vocal.wav", _wav(0.1 * np.sin(np.arange(22050 * 2)))), "same length"),
+        (("long.wav", _wav(np.zeros(8000 * 60 * 21), 8000, "PCM_U8")), ("vocal.wav", None), "the limit is 20 minutes"),
+    ],
+)
 def test_bad_uploads_are_messages_and_keep_the_loaded_pair(mixture, other, message):
     mixture = (mixture[0], mixture[1] if mixture[1] is not None else _sample_bytes("mixture"))
     other = (other[0], other[1] if other[1] is not None else _sample_bytes("vocal"))
@@ -574,6 +620,7 @@ def test_the_person_running_the_server_can_ask_for_tracebacks(monkeypatch):
 
 
 # --- app-side helpers -----------------------------------------------------------------
+
 
 def test_choices_survive_a_visit_to_another_page():
     at = _new_app()

@@ -58,8 +58,7 @@ def formatting_in(body: str) -> list[str]:
 
 def markdown_bodies(at: AppTest) -> list[str]:
     out = []
-    for kind in ("error", "warning", "info", "success", "caption", "markdown", "subheader", "title", "header",
-                 "toast"):
+    for kind in ("error", "warning", "info", "success", "caption", "markdown", "subheader", "title", "header", "toast"):
         out += [e.value for e in getattr(at, kind)]
     return out
 

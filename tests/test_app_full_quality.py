@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from streamlit.testing.v1 import AppTest
-
 from stereo_support import stereo_pair
+from streamlit.testing.v1 import AppTest
 from test_app import media  # noqa: F401 - the fixture that reads a player's or a download's file
+
 from vsep_core import api
 from vsep_core.audio import prepare_pair
 from vsep_core.settings import Settings
@@ -63,7 +63,9 @@ def test_results_plays_and_scores_the_full_quality_audio_of_a_44k_stereo_upload(
     assert "**Instrumental at full quality (44100 Hz stereo)**" in text
 
     # The players and downloads hold 44.1 kHz stereo WAVs of the analysed segment.
-    full = [info for info in (sf.info(io.BytesIO(media(a.proto.url))) for a in at.get("audio")) if info.samplerate == 44100]
+    full = [
+        info for info in (sf.info(io.BytesIO(media(a.proto.url))) for a in at.get("audio")) if info.samplerate == 44100
+    ]
     assert len(full) == 2 and all(i.channels == 2 and i.frames == int(4.7 * 44100) for i in full)
     download = next(b for b in at.download_button if "dl_full_quality_target" in b.proto.id)
     info = sf.info(io.BytesIO(media(download)))
@@ -105,8 +107,10 @@ def test_a_take_longer_than_the_segment_is_kept_and_the_page_says_which_part_is_
     sf.write(buf, voice.astype(np.float32), sr, format="WAV")
     at.audio_input(key="recorder").set_value(("take.wav", buf.getvalue(), "audio/wav")).run()
     _ok(at)
-    assert any("Your take is 6.2 s long but the instrumental only 4.7 s: the mix keeps the first 4.7 s" in i.value
-               for i in at.info), [i.value for i in at.info]
+    assert any(
+        "Your take is 6.2 s long but the instrumental only 4.7 s: the mix keeps the first 4.7 s" in i.value
+        for i in at.info
+    ), [i.value for i in at.info]
     # Over a 10 s instrumental, the whole take is mixed and kept; the analysed segment is said.
     from vsep_app import sample
 
@@ -168,8 +172,9 @@ def test_the_joint_result_is_offered_at_full_quality_on_optimise(media):  # noqa
     assert list(table["audio"]) == ["Full quality (44100 Hz stereo)", "Analysis rate (22050 Hz mono)"]
     outcome = at.session_state["vsep_joint"][3]
     settings = Settings()
-    expected = api.full_quality(mixture, prepare_pair(mixture, vocal=vocal, settings=settings), settings,
-                                eq=outcome.result.eq, target=vocal).scores["vocal"]
+    expected = api.full_quality(
+        mixture, prepare_pair(mixture, vocal=vocal, settings=settings), settings, eq=outcome.result.eq, target=vocal
+    ).scores["vocal"]
     assert table["SI-SDR (dB)"][0] == pytest.approx(expected["si_sdr"], abs=1e-6)
     assert table["SI-SDR (dB)"][1] == pytest.approx(outcome.scores["methods"][0]["vocal"]["si_sdr"], abs=1e-6)
     download = next(b for b in at.download_button if "dl_joint_full_quality_target" in b.proto.id)
@@ -180,7 +185,7 @@ def test_the_joint_result_is_offered_at_full_quality_on_optimise(media):  # noqa
 def _delayed(wav: bytes, seconds: float) -> bytes:
     """The same file ``seconds`` late (silence first, the end cut): a pair that is not aligned."""
     x, sr = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
-    late = np.concatenate([np.zeros((int(seconds * sr), x.shape[1]), np.float32), x])[:len(x)]
+    late = np.concatenate([np.zeros((int(seconds * sr), x.shape[1]), np.float32), x])[: len(x)]
     buf = io.BytesIO()
     sf.write(buf, late, sr, format="WAV", subtype="FLOAT")
     return buf.getvalue()
@@ -258,5 +263,5 @@ def test_the_zip_and_the_report_hold_the_full_quality_audio_made_on_results(medi
     assert stored["scores"]["vocal"]["si_sdr"] == pytest.approx(table["SI-SDR (dB)"], abs=1e-9)
     report = zipped.read("report.html").decode()
     assert f"<td>N = {best}, full quality (44100 Hz stereo)</td>" in report
-    assert f"{table['SI-SDR (dB)']:.2f}" in report[report.index("At full quality"):]
+    assert f"{table['SI-SDR (dB)']:.2f}" in report[report.index("At full quality") :]
     assert any("full-quality audio you made" in c.value for c in at.caption)

@@ -69,13 +69,14 @@ def _zip() -> bytes:
     return buf.getvalue()
 
 
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
-       b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+    b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 
 
 def _hls(target: Path) -> bytes:
-    return (f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\n{target}\n"
-            "#EXT-X-ENDLIST\n").encode()
+    return (f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\n{target}\n#EXT-X-ENDLIST\n").encode()
 
 
 SHELL_NAME = "$(touch pwned); rm -rf ~ `id` | ü🎤 'quote\" [x](javascript:alert(1)) $x$.wav"
@@ -145,6 +146,7 @@ def _content(kind, secret: Path) -> bytes:
 @pytest.fixture(scope="module")
 def loaded_session():
     """A session with the default sample loaded and a progressive test (N = 2) run: what must survive."""
+
     def make() -> AppTest:
         at = AppTest.from_file(APP, default_timeout=60)
         at.run()
@@ -183,17 +185,26 @@ def _assert_one_clear_message(at: AppTest, words: str) -> str:
 
 
 @pytest.mark.parametrize("case, mixture, other, words", CASES, ids=[c[0] for c in CASES])
-def test_a_hostile_upload_is_one_clear_message_and_keeps_the_session(loaded_session, secret, case, mixture, other,
-                                                                     words, tmp_path, monkeypatch):
+def test_a_hostile_upload_is_one_clear_message_and_keeps_the_session(
+    loaded_session, secret, case, mixture, other, words, tmp_path, monkeypatch
+):
     at = loaded_session()
     temp = tmp_path / "temp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))  # where a decoder's private copy would go
     before_source, before_prog = at.session_state["vsep_source"], at.session_state["vsep_progressive"]
-    mix = ("mixture.wav", _mixture()) if mixture is None else (mixture[0], _content(mixture[1], secret)
-                                                               if mixture[1] is not None else _mixture())
-    oth = None if other == "missing" else ("vocal.wav", _vocal()) if other is None else (
-        other[0], _content(other[1], secret))
+    mix = (
+        ("mixture.wav", _mixture())
+        if mixture is None
+        else (mixture[0], _content(mixture[1], secret) if mixture[1] is not None else _mixture())
+    )
+    oth = (
+        None
+        if other == "missing"
+        else ("vocal.wav", _vocal())
+        if other is None
+        else (other[0], _content(other[1], secret))
+    )
     if other == "missing":
         at.radio(key="load_mode").set_value("Upload files").run()
         at.file_uploader(key="upload_mixture").set_value((*mix, "audio/wav"))
@@ -269,13 +280,30 @@ print(int((peak - base) / 1024), "|".join(e.value for e in at.error))
 """
 
 
-@pytest.mark.parametrize("name, ffmpeg_input, words", [
-    # 19.9 minutes of 8-channel silence in 0.43 MB of FLAC (issue 8: 5.5 GB before it was refused).
-    ("bomb.flac", ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=7.1", "-t", "1194", "-c:a", "flac"], "longer than"),
-    # 25 minutes of AAC in 3 MB: over the duration limit, refused from its header.
-    ("long.m4a", ["-f", "lavfi", "-i", "sine=frequency=220:sample_rate=22050:duration=1500", "-ac", "1",
-                  "-c:a", "aac", "-b:a", "16k"], "20 minutes"),
-])
+@pytest.mark.parametrize(
+    "name, ffmpeg_input, words",
+    [
+        # 19.9 minutes of 8-channel silence in 0.43 MB of FLAC (issue 8: 5.5 GB before it was refused).
+        ("bomb.flac", ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=7.1", "-t", "1194", "-c:a", "flac"], "longer than"),
+        # 25 minutes of AAC in 3 MB: over the duration limit, refused from its header.
+        (
+            "long.m4a",
+            [
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=220:sample_rate=22050:duration=1500",
+                "-ac",
+                "1",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "16k",
+            ],
+            "20 minutes",
+        ),
+    ],
+)
 def test_a_refused_decompression_bomb_keeps_the_session_small(tmp_path, name, ffmpeg_input, words):
     """Measured in a subprocess: the session's peak memory grows by less than 100 MB while it is refused.
 
@@ -288,9 +316,14 @@ def test_a_refused_decompression_bomb_keeps_the_session_small(tmp_path, name, ff
 
     path = tmp_path / name
     subprocess.run([shutil.which("ffmpeg"), "-v", "error", "-y", *ffmpeg_input, str(path)], check=True, timeout=300)
-    out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, APP, name, str(path), str(SAMPLE / "vocal.wav")],
-                         capture_output=True, text=True, timeout=600, cwd=REPO, env={"PYTHONPATH": str(REPO),
-                                                                                     "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, APP, name, str(path), str(SAMPLE / "vocal.wav")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     grown_mb, message = out.stdout.strip().split(" ", 1)
     assert words in message, message
@@ -366,14 +399,36 @@ def test_an_accepted_decompression_bomb_draws_its_waveform_from_the_segment_only
     for role, expr in (("mixture", "0.3*sin(2*PI*440*t)+0.3*sin(2*PI*220*t)"), ("vocal", "0.3*sin(2*PI*440*t)")):
         paths[role] = tmp_path / f"{role}.flac"
         # A tone for 2 s (the analysed segment must not be silent), then silence to 19.9 min; big FLAC blocks.
-        subprocess.run([shutil.which("ffmpeg"), "-v", "error", "-y", "-f", "lavfi", "-i",
-                        f"aevalsrc={'|'.join([expr] * 8)}:s=192000:d=2,apad=whole_dur=1194", "-c:a", "flac",
-                        "-compression_level", "0", "-frame_size", "32768", str(paths[role])],
-                       check=True, timeout=600)
+        subprocess.run(
+            [
+                shutil.which("ffmpeg"),
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"aevalsrc={'|'.join([expr] * 8)}:s=192000:d=2,apad=whole_dur=1194",
+                "-c:a",
+                "flac",
+                "-compression_level",
+                "0",
+                "-frame_size",
+                "32768",
+                str(paths[role]),
+            ],
+            check=True,
+            timeout=600,
+        )
         assert paths[role].stat().st_size < 3_000_000  # 7 GB of 32-bit samples once decoded
-    out = subprocess.run([sys.executable, "-c", _WAVEFORM_PROBE, APP, str(paths["mixture"]), str(paths["vocal"])],
-                         capture_output=True, text=True, timeout=900, cwd=REPO,
-                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-c", _WAVEFORM_PROBE, APP, str(paths["mixture"]), str(paths["vocal"])],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     grown_mb, seconds, images, errors, caption = out.stdout.strip().splitlines()[-1].split(" ", 4)
     assert errors == "-", errors
@@ -383,10 +438,9 @@ def test_an_accepted_decompression_bomb_draws_its_waveform_from_the_segment_only
 
 def test_the_alignment_fix_refuses_a_file_too_long_at_its_rate_before_decoding_it(monkeypatch):
     """The fix rewrites the whole target file: one that would be huge decoded is refused from its header."""
+    from vsep_app import cache, sample
     from vsep_core.errors import VsepError
     from vsep_core.settings import Settings
-
-    from vsep_app import cache, sample
 
     source = loading.sample_source(sample.default_pair())
     monkeypatch.setattr(loading, "MAX_ALIGN_SAMPLES", N - 1)  # the sample's vocal is N samples long

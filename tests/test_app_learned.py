@@ -82,12 +82,33 @@ def test_the_run_command_writes_the_blind_estimate(tmp_path, capsys, method):
     from vsep_core.cli import main
 
     out = tmp_path / "results"
-    assert main(["run", "--method", method, "--mixture", str(SAMPLE / "mixture.wav"), "--vocal",
-                 str(SAMPLE / "vocal.wav"), "--out", str(out), "--metrics", "--level", "as-is"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--method",
+                method,
+                "--mixture",
+                str(SAMPLE / "mixture.wav"),
+                "--vocal",
+                str(SAMPLE / "vocal.wav"),
+                "--out",
+                str(out),
+                "--metrics",
+                "--level",
+                "as-is",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "learned_fingerprint blind" in printed
     assert sorted(p.name for p in (out / "learned_fingerprint").iterdir()) == [
-        "extracted_instrumental.wav", "extracted_vocal.wav", "mixture.wav", "target.wav"]
+        "extracted_instrumental.wav",
+        "extracted_vocal.wav",
+        "mixture.wav",
+        "target.wav",
+    ]
     summary = json.loads((out / "summary.json").read_text())
     metrics = json.loads((out / "metrics.json").read_text())
     assert summary["method"] == "learned_fingerprint" and summary["kind"] == "blind"
@@ -101,10 +122,12 @@ def test_the_run_command_writes_the_blind_estimate(tmp_path, capsys, method):
     from vsep_core.evaluate import evaluate_pair, load_pair
 
     settings = Settings(level="as_is")
-    report = evaluate_pair(load_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav", settings=settings),
-                           ["learned_fingerprint"], settings=settings)
-    assert metrics["methods"][0]["vocal"]["si_sdr"] == pytest.approx(report["methods"][0]["vocal"]["si_sdr"],
-                                                                     abs=1e-9)
+    report = evaluate_pair(
+        load_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav", settings=settings),
+        ["learned_fingerprint"],
+        settings=settings,
+    )
+    assert metrics["methods"][0]["vocal"]["si_sdr"] == pytest.approx(report["methods"][0]["vocal"]["si_sdr"], abs=1e-9)
 
 
 def test_with_another_stem_as_the_target_the_prediction_says_it_is_the_vocal():

@@ -74,8 +74,14 @@ def test_a_take_over_the_backing_is_mixed_and_a_newer_plain_take_replaces_it():
     sr = 48000
     # As the component's take arrives (tests/test_recorder.py checks the lining up), kept in the session.
     lined = backing_recorder.take_from_component(
-        {"wav": base64.b64encode(_wav(_voice(3.2, sr), sr)).decode(), "lead_frames": 4800, "latency_s": 0.02,
-         "backing_played_s": 3.1}, max_s=backing_recorder.max_take_s())
+        {
+            "wav": base64.b64encode(_wav(_voice(3.2, sr), sr)).decode(),
+            "lead_frames": 4800,
+            "latency_s": 0.02,
+            "backing_played_s": 3.1,
+        },
+        max_s=backing_recorder.max_take_s(),
+    )
     at.session_state[backing_recorder.KEPT] = lined
     at.session_state[recorder.TAKE_FROM] = "backing"
     at.run()

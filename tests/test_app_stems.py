@@ -16,15 +16,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from vsep_app import limits
+from vsep_app.escape import plain
 from vsep_core import plots, views
 from vsep_core.attribute import attribute_slices
 from vsep_core.audio import prepare_pair
 from vsep_core.evaluate import evaluate_experiment
-from vsep_core.presenter import score_table
-from vsep_core.verdict import verdict
-from vsep_app.escape import plain
 from vsep_core.experiment import run_experiment
+from vsep_core.presenter import score_table
 from vsep_core.settings import Settings
+from vsep_core.verdict import verdict
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -69,7 +69,8 @@ def test_load_page_picks_a_stem_as_the_target():
     assert source.target_name == "drums" and source.other == (SAMPLE / "drums.wav").read_bytes()
     assert "target: drums" in source.label
     assert [s.value for s in at.subheader if s.value.startswith("Loaded:")] == [
-        "Loaded: Pop, female voice (default sample) · target\\: drums"]  # the label, Markdown-escaped
+        "Loaded: Pop, female voice (default sample) · target\\: drums"
+    ]  # the label, Markdown-escaped
     assert "**Drums (the target)**" in " ".join(m.value for m in at.markdown)
     # The alignment check runs on the drum stem: exact stems sit at lag 0.
     verdicts = [s.value for s in at.success]
@@ -91,14 +92,24 @@ def test_slices_page_shows_the_stem_beside_the_vocal():
         pair = prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / file, settings=settings)
         hop = settings.hop_for(pair.n_samples)
         mag = views.magphase(views.stft(pair.vocal, settings, hop_length=hop))[0]
-        expected[role] = {name: plots.view_display(views.compute_view(mag, name), name, pair.sr, hop,
-                                                   max_rows=limits.DISPLAY_CELLS[0], max_cols=limits.DISPLAY_CELLS[1])
-                          for name in ("slice_0_raw", "slice_2_vertical")}
+        expected[role] = {
+            name: plots.view_display(
+                views.compute_view(mag, name),
+                name,
+                pair.sr,
+                hop,
+                max_rows=limits.DISPLAY_CELLS[0],
+                max_cols=limits.DISPLAY_CELLS[1],
+            )
+            for name in ("slice_0_raw", "slice_2_vertical")
+        }
     for i in (0, 2):  # the raw view and the vertical one, each the engine's picture of that stem
         spec = json.loads(charts[i].proto.spec)
         titles = [a["text"] for a in spec["layout"]["annotations"]]
-        assert titles == [f"drums · {views.VIEWS[i].index}: {views.VIEWS[i].label}",
-                          f"vocal · {views.VIEWS[i].index}: {views.VIEWS[i].label}"]
+        assert titles == [
+            f"drums · {views.VIEWS[i].index}: {views.VIEWS[i].label}",
+            f"vocal · {views.VIEWS[i].index}: {views.VIEWS[i].label}",
+        ]
         left, right = (_array(t["z"]) for t in spec["data"])
         name = views.VIEWS[i].name
         np.testing.assert_allclose(left, np.asarray(expected["drums"][name]["z"], dtype=np.float32), atol=1e-3)
@@ -112,8 +123,9 @@ def test_optimise_and_results_score_the_drums_as_the_engine_does():
     at.slider(key="opt_n").set_value(2).run()
     at.button(key="run_attribution").click().run(timeout=RUN_TIMEOUT)
     _ok(at)
-    truth = prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "drums.wav", settings=Settings(level="as_is"),
-                         target_name="drums")
+    truth = prepare_pair(
+        SAMPLE / "mixture.wav", vocal=SAMPLE / "drums.wav", settings=Settings(level="as_is"), target_name="drums"
+    )
     found = at.session_state["vsep_attribution"][1]
     order = list(at.multiselect(key="opt_order").value)[:2]
     assert found == attribute_slices(truth, Settings(), order=order) and found["target"] == "drums"
@@ -122,8 +134,9 @@ def test_optimise_and_results_score_the_drums_as_the_engine_does():
     at.switch_page("app_pages/results.py").run(timeout=RUN_TIMEOUT)
     _ok(at)
     settings = Settings()
-    engine_pair = prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "drums.wav", settings=settings,
-                               target_name="drums")
+    engine_pair = prepare_pair(
+        SAMPLE / "mixture.wav", vocal=SAMPLE / "drums.wav", settings=settings, target_name="drums"
+    )
     expected = evaluate_experiment(run_experiment(engine_pair, settings, max_slices=2, greedy=False), truth)
     table = at.dataframe[0].value
     assert "drums SI-SDR" in table.columns and "everything else SI-SDR" in table.columns
@@ -135,7 +148,9 @@ def test_optimise_and_results_score_the_drums_as_the_engine_does():
         assert row["kind"].endswith("*") == (m["suited"] is False), m["name"]
     # The verdict in plain words above the table names the drums and says what the engine's scores say.
     said = verdict(score_table(expected))
-    assert [i.value for i in at.info][:1] == [plain(said.text)] and "the drums" in said.text and "vocal" not in said.text
+    assert (
+        [i.value for i in at.info][:1] == [plain(said.text)] and "the drums" in said.text and "vocal" not in said.text
+    )
     kinds = dict(zip(table["method"], table["kind"]))
     assert kinds["repet_sim"] == "blind*" and kinds["hpss_percussive"] == "blind"
     labels = [m.value for m in at.markdown]
@@ -165,13 +180,13 @@ def test_uploads_name_their_stem_and_refuse_a_stem_of_another_length():
     at.run()
     at.radio(key="load_mode").set_value("Upload files").run()
     at.selectbox(key="upload_target").set_value("bass").run()
-    assert at.radio(key="upload_kind").options == [
-        "the isolated bass", "everything but the bass (bass = mixture − it)"]
+    assert at.radio(key="upload_kind").options == ["the isolated bass", "everything but the bass (bass = mixture − it)"]
     assert "Isolated bass" in [u.label for u in at.get("file_uploader")]
 
     def upload(other: bytes) -> AppTest:
-        at.file_uploader(key="upload_mixture").set_value(("song.wav", (SAMPLE / "mixture.wav").read_bytes(),
-                                                          "audio/wav"))
+        at.file_uploader(key="upload_mixture").set_value(
+            ("song.wav", (SAMPLE / "mixture.wav").read_bytes(), "audio/wav")
+        )
         at.file_uploader(key="upload_other").set_value(("my_bass.wav", other, "audio/wav"))
         at.run()
         at.button[[b.label for b in at.button].index("Load these files")].click().run()

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from google.protobuf import text_format
 from streamlit.testing.v1 import AppTest
-
 from test_app import media  # noqa: F401 - the fixture that reads what a download button serves
+
 from vsep_core.glossary import method_name
 from vsep_core.presenter import format_score
 from vsep_core.stems import labels
@@ -38,27 +38,37 @@ ALLOWED = (
     # The Load page's choice of target: the vocal is one of the sample's stems.
     (r"vocals \(the default\)", "the target choice names the sample's vocal stem"),
     # The Load page's upload choices: what a visitor may upload is a vocal or an instrumental.
-    (r"mixture \+ vocal|mixture \+ instrumental|plus vocal|plus instrumental|vocal or (the )?instrumental",
-     "the upload choices name the files a visitor may give"),
-    (r"Record a vocal|record(ed)? (a|the|your) vocal|record your voice|sing|microphone",
-     "recording is of a voice, over an instrumental"),
+    (
+        r"mixture \+ vocal|mixture \+ instrumental|plus vocal|plus instrumental|vocal or (the )?instrumental",
+        "the upload choices name the files a visitor may give",
+    ),
+    (
+        r"Record a vocal|record(ed)? (a|the|your) vocal|record your voice|sing|microphone",
+        "recording is of a voice, over an instrumental",
+    ),
     # The Load page's list of what a target can be.
     (r"\(the vocal, or another stem", "the list of possible targets"),
     # RESULTS.md's measurements of joint matching were made on vocals.
     (r"songs' vocals", "a measurement made on vocals"),
     # Slices shows the sample's vocal beside another target on purpose.
-    (r"beside the vocal|the vocal's views|vocal · |\bvocal\b.{0,40}for comparison|compare.{0,40}vocal",
-     "Slices shows the vocal's views beside the target's"),
+    (
+        r"beside the vocal|the vocal's views|vocal · |\bvocal\b.{0,40}for comparison|compare.{0,40}vocal",
+        "Slices shows the vocal's views beside the target's",
+    ),
     # Names of bundled samples and of files.
     (r"vocal\.wav|female voice|male voice", "a file or sample name"),
     # Methods and fields named after the vocal in the engine's files (metrics.json keys, method names).
     (r"vocal_raw|\"vocal\"|'vocal'|extracted_vocal", "a key in a data file, not a word to read"),
     # Blind methods made for vocals: their note says so, about the vocal.
-    (r"made for vocals|built for vocals|for vocals\b|vocal separation|vocal-specific|separating vocals",
-     "a blind method described as made for vocals"),
+    (
+        r"made for vocals|built for vocals|for vocals\b|vocal separation|vocal-specific|separating vocals",
+        "a blind method described as made for vocals",
+    ),
     # The learned model was trained on vocals.
-    (r"learned_fingerprint.{0,80}vocal|trained on.{0,40}vocal|predicts.{0,60}vocal",
-     "the learned model's training is on vocals"),
+    (
+        r"learned_fingerprint.{0,80}vocal|trained on.{0,40}vocal|predicts.{0,60}vocal",
+        "the learned model's training is on vocals",
+    ),
 )
 
 
@@ -79,8 +89,11 @@ def _texts(node) -> list[str]:
 
 
 #: Grammar slips a target's word invites: a count of one with a plural noun, a plural target with "is" or "'s".
-GRAMMAR = re.compile(r"\b1 (slices|windows|runs|passes|steps|bands)\b|\b(drums|chords) (is|was|has)\b|"
-                     r"\b(drums|chords)'s\b", re.IGNORECASE)
+GRAMMAR = re.compile(
+    r"\b1 (slices|windows|runs|passes|steps|bands)\b|\b(drums|chords) (is|was|has)\b|"
+    r"\b(drums|chords)'s\b",
+    re.IGNORECASE,
+)
 
 
 def _findings(texts, where: str) -> list[str]:
@@ -89,9 +102,9 @@ def _findings(texts, where: str) -> list[str]:
     found = []
     for text in texts:
         for match in GRAMMAR.finditer(text):
-            found.append(f"{where}: grammar: …{' '.join(text[max(0, match.start() - 80):match.end() + 80].split())}…")
+            found.append(f"{where}: grammar: …{' '.join(text[max(0, match.start() - 80) : match.end() + 80].split())}…")
         for match in VOCAL_WORDS.finditer(text):
-            context = text[max(0, match.start() - 80):match.end() + 80]
+            context = text[max(0, match.start() - 80) : match.end() + 80]
             if not any(re.search(pattern, context, re.IGNORECASE) for pattern, _ in ALLOWED):
                 found.append(f"{where}: …{' '.join(context.split())}…")
     return list(dict.fromkeys(found))
@@ -128,8 +141,10 @@ def test_every_page_the_report_and_the_readme_name_the_target(stem, media):  # n
     # The joint matching run on Optimise is in the scores (right after the runs), the players and the A/B.
     table = at.dataframe[0].value
     methods = list(table["method"])
-    assert "joint" in methods and methods.index("joint") == max(
-        i for i, m in enumerate(methods) if m.startswith("seed_")) + 1
+    assert (
+        "joint" in methods
+        and methods.index("joint") == max(i for i, m in enumerate(methods) if m.startswith("seed_")) + 1
+    )
     joint_scores = at.session_state["vsep_joint"][3].scores
     row = table.to_dict("records")[methods.index("joint")]
     assert row[f"{names.target} SI-SDR"] == pytest.approx(joint_scores["methods"][0]["vocal"]["si_sdr"], abs=1e-9)
@@ -143,8 +158,10 @@ def test_every_page_the_report_and_the_readme_name_the_target(stem, media):  # n
     records = table.to_dict("records")
     best = max((r for r in records if r["kind"].rstrip("*") == "seed"), key=lambda r: r[f"{names.target} SI-SDR"])
     mixture = next(r for r in records if r["method"] == "mixture")
-    assert list(figures["score"])[:2] == [f"{format_score(best[f'{names.target} SI-SDR'])} dB",
-                                          f"{format_score(mixture[f'{names.target} SI-SDR'])} dB"]
+    assert list(figures["score"])[:2] == [
+        f"{format_score(best[f'{names.target} SI-SDR'])} dB",
+        f"{format_score(mixture[f'{names.target} SI-SDR'])} dB",
+    ]
     assert method_name(best["method"]) in shown[0]
 
     labels_ = [b.label for b in at.download_button]

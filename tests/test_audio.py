@@ -22,8 +22,10 @@ def tone(seconds=1.0, sr=SR, freq=440.0, channels=1, amp=0.5):
     return np.stack([y * (c + 1) / channels for c in range(channels)], axis=1) if channels > 1 else y
 
 
-@pytest.mark.parametrize("fmt,subtype", [("WAV", "PCM_16"), ("WAV", "FLOAT"), ("FLAC", "PCM_16"),
-                                         ("OGG", "VORBIS"), ("MP3", "MPEG_LAYER_III")])
+@pytest.mark.parametrize(
+    "fmt,subtype",
+    [("WAV", "PCM_16"), ("WAV", "FLOAT"), ("FLAC", "PCM_16"), ("OGG", "VORBIS"), ("MP3", "MPEG_LAYER_III")],
+)
 def test_decodes_common_formats(tmp_path, fmt, subtype):
     path = tmp_path / f"a.{fmt.lower()}"
     sf.write(path, tone(1.0, 44100), 44100, format=fmt, subtype=subtype)
@@ -51,8 +53,7 @@ def test_prepare_mixes_to_mono_resamples_and_cuts(tmp_path):
     assert pair.sr == SR and pair.n_samples == int(4.7 * SR) == 103_635
     # mono = mean of the channels (amplitudes 0.25 and 0.5 → 0.375)
     assert np.max(np.abs(pair.mixture)) == pytest.approx(0.375, rel=1e-3)
-    seg = prepare_pair(tmp_path / "mix.wav", vocal=tmp_path / "voc.wav",
-                       settings=Settings(start_s=2.0, duration_s=1.5))
+    seg = prepare_pair(tmp_path / "mix.wav", vocal=tmp_path / "voc.wav", settings=Settings(start_s=2.0, duration_s=1.5))
     assert seg.n_samples == pytest.approx(1.5 * SR, abs=2)
     whole = prepare_pair(tmp_path / "mix.wav", vocal=tmp_path / "voc.wav", settings=Settings(duration_s=None))
     assert whole.n_samples == 6 * SR
@@ -75,18 +76,24 @@ def test_level_modes(tmp_path):
 
 def test_instrumental_mode_subtracts_before_normalising():
     voc, inst = tone(3.0, amp=0.3, freq=660), tone(3.0, amp=0.5, freq=110)
-    pair = prepare_pair(wav_bytes(voc + inst, SR, subtype="FLOAT"),
-                        instrumental=wav_bytes(inst, SR, subtype="FLOAT"), settings=Settings(level="as_is"))
+    pair = prepare_pair(
+        wav_bytes(voc + inst, SR, subtype="FLOAT"),
+        instrumental=wav_bytes(inst, SR, subtype="FLOAT"),
+        settings=Settings(level="as_is"),
+    )
     np.testing.assert_allclose(pair.vocal, voc[: pair.n_samples], atol=1e-6)
     assert pair.info["target_mode"] == "mixture_minus_instrumental"
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda: b"", "empty"),
-    (lambda: b"this is not audio at all" * 100, "not audio"),
-    (lambda: wav_bytes(np.zeros(SR * 3), SR), "silent"),
-    (lambda: wav_bytes(np.full(SR * 3, np.nan), SR, subtype="FLOAT"), "NaN"),
-])
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda: b"", "empty"),
+        (lambda: b"this is not audio at all" * 100, "not audio"),
+        (lambda: wav_bytes(np.zeros(SR * 3), SR), "silent"),
+        (lambda: wav_bytes(np.full(SR * 3, np.nan), SR, subtype="FLOAT"), "NaN"),
+    ],
+)
 def test_bad_input_gives_clear_errors(make, message):
     good = wav_bytes(tone(3.0), SR)
     with pytest.raises(VsepError, match=message):
@@ -103,8 +110,9 @@ def test_pair_length_mismatch_says_which_is_longer():
     with pytest.raises(VsepError, match=r"vocal \(3\.500 s\) is longer than the mixture \(3\.000 s\) by 0\.500 s"):
         prepare_pair(wav_bytes(tone(3.0), SR), vocal=wav_bytes(tone(3.5), SR))
     # Within one frame is accepted and trimmed to the shorter.
-    pair = prepare_pair(wav_bytes(tone(3.0), SR), vocal=wav_bytes(tone(3.05, freq=330.0), SR),
-                        settings=Settings(duration_s=None))
+    pair = prepare_pair(
+        wav_bytes(tone(3.0), SR), vocal=wav_bytes(tone(3.05, freq=330.0), SR), settings=Settings(duration_s=None)
+    )
     assert pair.n_samples == 3 * SR
 
 
@@ -153,8 +161,21 @@ def test_pcm16_wav_is_byte_for_byte_what_libsndfile_writes(n, tmp_path):
     rng = np.random.default_rng(n)
     y = rng.uniform(-1.3, 1.3, n).astype(np.float32)
     if n > 10:  # the awkward cases: full scale, just under, halfway between steps, tiny, huge
-        y[:13] = [1.0, -1.0, 0.99999994, -0.99999994, -110.0000076 / 32768, 2.5 / 32768, 1e-40, 3e38, -3e38, 0.0,
-                  np.nan, np.inf, -np.inf]
+        y[:13] = [
+            1.0,
+            -1.0,
+            0.99999994,
+            -0.99999994,
+            -110.0000076 / 32768,
+            2.5 / 32768,
+            1e-40,
+            3e38,
+            -3e38,
+            0.0,
+            np.nan,
+            np.inf,
+            -np.inf,
+        ]
     reference = io.BytesIO()
     sf.write(reference, y, SR, format="WAV", subtype="PCM_16")
     assert wav_bytes(y, SR) == reference.getvalue()
@@ -162,6 +183,7 @@ def test_pcm16_wav_is_byte_for_byte_what_libsndfile_writes(n, tmp_path):
 
 
 # --- decoding only the analysed segment: the same samples as decoding everything ----------------
+
 
 def _encode(tmp_path, y, sr, ext, stem="in"):
     """Write ``y`` [shape=(n, channels)] as ``ext`` (libsndfile, or ffmpeg for m4a/opus)."""
@@ -172,8 +194,13 @@ def _encode(tmp_path, y, sr, ext, stem="in"):
         codec = ["-c:a", "aac"] if ext == "m4a" else ["-c:a", "libopus"]
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), *codec, str(path)], check=True)
     else:
-        fmt, subtype = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_24"), "ogg": ("OGG", "VORBIS"),
-                        "mp3": ("MP3", "MPEG_LAYER_III"), "aiff": ("AIFF", "PCM_16")}[ext]
+        fmt, subtype = {
+            "wav": ("WAV", "PCM_16"),
+            "flac": ("FLAC", "PCM_24"),
+            "ogg": ("OGG", "VORBIS"),
+            "mp3": ("MP3", "MPEG_LAYER_III"),
+            "aiff": ("AIFF", "PCM_16"),
+        }[ext]
         sf.write(path, y, sr, format=fmt, subtype=subtype)
     return path
 
@@ -181,13 +208,25 @@ def _encode(tmp_path, y, sr, ext, stem="in"):
 def _signal(seconds, sr, channels, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * sr)) / sr
-    return np.stack([0.3 * np.sin(2 * np.pi * (220 + 110 * c) * t) + 0.05 * rng.standard_normal(len(t))
-                     for c in range(channels)], axis=1)
+    return np.stack(
+        [0.3 * np.sin(2 * np.pi * (220 + 110 * c) * t) + 0.05 * rng.standard_normal(len(t)) for c in range(channels)],
+        axis=1,
+    )
 
 
-@pytest.mark.parametrize("ext,channels,sr", [("wav", 1, 44100), ("wav", 8, 48000), ("flac", 2, 44100),
-                                             ("ogg", 2, 44100), ("mp3", 2, 44100), ("aiff", 6, 32000),
-                                             ("m4a", 2, 44100), ("opus", 2, 48000)])
+@pytest.mark.parametrize(
+    "ext,channels,sr",
+    [
+        ("wav", 1, 44100),
+        ("wav", 8, 48000),
+        ("flac", 2, 44100),
+        ("ogg", 2, 44100),
+        ("mp3", 2, 44100),
+        ("aiff", 6, 32000),
+        ("m4a", 2, 44100),
+        ("opus", 2, 48000),
+    ],
+)
 def test_decoding_a_segment_gives_the_samples_of_the_whole_decode(tmp_path, ext, channels, sr):
     """prepare_pair decodes only the segment (mono, in blocks); the pair is bit-identical to cutting the whole file."""
     from vsep_core.audio import Decoded, probe
@@ -199,15 +238,25 @@ def test_decoding_a_segment_gives_the_samples_of_the_whole_decode(tmp_path, ext,
         ref, ref_sr = sf.read(mix, dtype="float32", always_2d=True)
         assert ref_sr == whole_mix.sr and np.array_equal(whole_mix.samples, ref.T)
     else:  # ffmpeg: the streamed decode is ffmpeg's whole output
-        raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(mix), "-map", "0:a:0", "-f", "f32le", "-"],
-                             capture_output=True, check=True).stdout
+        raw = subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(mix), "-map", "0:a:0", "-f", "f32le", "-"],
+            capture_output=True,
+            check=True,
+        ).stdout
         ref = np.frombuffer(raw, dtype="<f4").reshape(-1, whole_mix.channels).T
         assert np.array_equal(whole_mix.samples, ref)
-    for settings in (Settings(), Settings(start_s=1.3, duration_s=2.0), Settings(start_s=0.5, duration_s=None),
-                     Settings(duration_s=None, level="common")):
+    for settings in (
+        Settings(),
+        Settings(start_s=1.3, duration_s=2.0),
+        Settings(start_s=0.5, duration_s=None),
+        Settings(duration_s=None, level="common"),
+    ):
         got = prepare_pair(mix, vocal=voc, settings=settings)
-        expected = prepare_pair(Decoded(whole_mix.samples, whole_mix.sr, "mixture"),
-                                vocal=Decoded(whole_voc.samples, whole_voc.sr, "vocal"), settings=settings)
+        expected = prepare_pair(
+            Decoded(whole_mix.samples, whole_mix.sr, "mixture"),
+            vocal=Decoded(whole_voc.samples, whole_voc.sr, "vocal"),
+            settings=settings,
+        )
         assert np.array_equal(got.mixture, expected.mixture) and np.array_equal(got.vocal, expected.vocal)
         assert got.info["source_durations_s"]["mixture"] == pytest.approx(whole_mix.duration_s, abs=0.05)
 
@@ -241,7 +290,8 @@ def test_probe_reads_the_header_and_names_the_limits(monkeypatch):
 
 def test_a_header_that_understates_the_length_cannot_defeat_the_limit(monkeypatch):
     """Samples are counted as they are decoded: decoding stops at the limit, whatever the header said."""
-    from vsep_core import audio, decode as decoding
+    from vsep_core import audio
+    from vsep_core import decode as decoding
 
     data = wav_bytes(tone(3.0), SR)
     real_probe = decoding._probe_soundfile
@@ -279,12 +329,12 @@ def test_a_whole_song_analysis_over_the_memory_budget_is_refused(monkeypatch):
         check_workload(20.0, Settings(hop_length=260), max_segment_s=60.0)
     monkeypatch.setenv("VSEP_MAX_SEGMENT_S", "2")
     with pytest.raises(VsepError, match="VSEP_MAX_SEGMENT_S"):
-        prepare_pair(wav_bytes(tone(3.0), SR), vocal=wav_bytes(tone(3.0, freq=300), SR),
-                     settings=Settings(duration_s=None))
+        prepare_pair(
+            wav_bytes(tone(3.0), SR), vocal=wav_bytes(tone(3.0, freq=300), SR), settings=Settings(duration_s=None)
+        )
 
 
-@pytest.mark.parametrize("orig_sr,n", [(44100, 103_635), (48000, 48_001), (8000, 777), (192000, 100_000),
-                                       (11025, 5)])
+@pytest.mark.parametrize("orig_sr,n", [(44100, 103_635), (48000, 48_001), (8000, 777), (192000, 100_000), (11025, 5)])
 def test_resampling_is_librosas_soxr_hq(orig_sr, n):
     import librosa
 
@@ -333,5 +383,10 @@ def test_keeping_every_runs_audio_lowers_the_workload_limit():
     with pytest.raises(VsepError, match=r"limit is 4 minutes .* with every run's audio kept"):
         check_workload(5 * 60, Settings(), keep_audio=True)
     with pytest.raises(VsepError, match="audio kept"):
-        prepare_pair(wav_bytes(tone(3.0), SR), vocal=wav_bytes(tone(3.0, freq=300), SR),
-                     settings=Settings(duration_s=None), max_segment_s=3.0, keep_audio=True)
+        prepare_pair(
+            wav_bytes(tone(3.0), SR),
+            vocal=wav_bytes(tone(3.0, freq=300), SR),
+            settings=Settings(duration_s=None),
+            max_segment_s=3.0,
+            keep_audio=True,
+        )

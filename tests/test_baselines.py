@@ -8,13 +8,27 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-
 from conftest_eval import GOLDEN_DIR, eval_dir, eval_pair, make_sources  # noqa: F401
+
 from vsep_core.analysis import analyse
 from vsep_core.audio import Pair
-from vsep_core.baselines import (KINDS, METHODS, ExactEQ, IdealMask, MixtureAsEstimate, RepetSim, SeedProgressive,
-                                 Separation, Separator, TwoStageHPSS, exact_eq_db, get_method, method_names,
-                                 resolve_methods, run_method)
+from vsep_core.baselines import (
+    KINDS,
+    METHODS,
+    ExactEQ,
+    IdealMask,
+    MixtureAsEstimate,
+    RepetSim,
+    SeedProgressive,
+    Separation,
+    Separator,
+    TwoStageHPSS,
+    exact_eq_db,
+    get_method,
+    method_names,
+    resolve_methods,
+    run_method,
+)
 from vsep_core.errors import VsepError
 from vsep_core.metrics import si_sdr
 from vsep_core.optimise import run_chain
@@ -32,6 +46,7 @@ def pair():
 
 
 # --- the interface and the registry ------------------------------------------------------
+
 
 def test_every_registered_method_fits_the_interface():
     methods = resolve_methods(["all"], target_name="drums")
@@ -107,6 +122,7 @@ def test_bad_mixtures_are_refused(pair):
 
 # --- each method's output -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["irm", "ibm", "wiener"])
 def test_ideal_masks_split_the_mixture(pair, name):
     out = run_method(get_method(name), pair.mixture, pair.sr, pair.vocal)
@@ -160,8 +176,9 @@ def test_seed_progressive_is_the_engine_chain(pair):
     assert out.info["loss"] == pytest.approx(chain.final_loss, rel=1e-12)
     # The inverse STFT is shorter than the mixture; the instrumental covers the whole mixture.
     assert len(out.vocal) < len(pair.mixture) == len(out.instrumental)
-    np.testing.assert_allclose(out.instrumental[: len(out.vocal)] + out.vocal, pair.mixture[: len(out.vocal)],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        out.instrumental[: len(out.vocal)] + out.vocal, pair.mixture[: len(out.vocal)], atol=1e-6
+    )
 
 
 def test_seed_level_quirk_keeps_the_output_on_the_mixture_scale(pair):
@@ -169,8 +186,7 @@ def test_seed_level_quirk_keeps_the_output_on_the_mixture_scale(pair):
     # still returned on the mixture's scale, so its instrumental is mixture − vocal.
     method = SeedProgressive(n_slices=2, settings=Settings(level="independent"))
     out = method.separate(pair.mixture, SR, vocal=pair.vocal)
-    as_is = SeedProgressive(n_slices=2, settings=Settings(level="as_is")).separate(pair.mixture, SR,
-                                                                                   vocal=pair.vocal)
+    as_is = SeedProgressive(n_slices=2, settings=Settings(level="as_is")).separate(pair.mixture, SR, vocal=pair.vocal)
     n = len(out.vocal)
     np.testing.assert_allclose(out.instrumental[:n] + out.vocal, pair.mixture[:n], atol=1e-5)
     assert not np.allclose(out.vocal, as_is.vocal)
@@ -208,11 +224,16 @@ def test_repet_sim_separates_a_repeating_background():
     rng = np.random.default_rng(0)
     note = SR // 4
     t = np.arange(note) / SR
-    vocal = np.concatenate([sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 8)) * np.hanning(note)
-                            for f0 in rng.uniform(180, 500, 24)])
+    vocal = np.concatenate(
+        [
+            sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 8)) * np.hanning(note)
+            for f0 in rng.uniform(180, 500, 24)
+        ]
+    )
     bar_t = np.arange(SR) / SR
     loop = rng.standard_normal(SR) * np.exp(-20 * (bar_t % 0.25)) + 0.5 * sum(
-        np.sin(2 * np.pi * f * bar_t) for f in (65.0, 98.0, 131.0))
+        np.sin(2 * np.pi * f * bar_t) for f in (65.0, 98.0, 131.0)
+    )
     background = np.tile(loop, 6)[: len(vocal)]
     vocal = vocal / np.std(vocal) * np.std(background)
     mixture = (vocal + background).astype(np.float32)
@@ -230,6 +251,7 @@ def test_repet_sim_refuses_a_clip_too_short_for_it():
 
 
 # --- real audio -------------------------------------------------------------------------------
+
 
 def test_seed_progressive_reproduces_the_golden_loss(eval_pair):  # noqa: F811
     golden = json.loads((GOLDEN_DIR / "speech_brahms_4.7s_18slices.json").read_text())["progressive_final_loss"]

@@ -8,17 +8,18 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest_eval import write_pair
-from vsep_core.batch import Song, discover_songs, summed_stems, evaluate_song, run_batch, spread, write_outputs
-from vsep_core.errors import VsepError
+
+from vsep_core.batch import Song, discover_songs, evaluate_song, run_batch, spread, summed_stems, write_outputs
 from vsep_core.cli import main
+from vsep_core.errors import VsepError
 from vsep_core.evaluate import evaluation_settings
 
 SR = 22050
 
 
 # --- discovery ------------------------------------------------------------------------
+
 
 def test_discovery_of_every_layout(tmp_path):
     write_pair(tmp_path / "a_pair", names=("mixture", "vocal"))
@@ -37,8 +38,7 @@ def test_discovery_of_every_layout(tmp_path):
     (tmp_path / "notes.txt").write_text("not a song")
 
     songs = {s.name: s for s in discover_songs(tmp_path)}
-    assert list(songs) == ["a_pair", "b_instr", "c_musdb", "d_stems_only", "e_no_target", "f_two_mixtures",
-                           "g_empty"]
+    assert list(songs) == ["a_pair", "b_instr", "c_musdb", "d_stems_only", "e_no_target", "f_two_mixtures", "g_empty"]
     assert songs["a_pair"].vocal.name == "vocal.wav" and songs["a_pair"].problem is None
     assert songs["b_instr"].instrumental.name == "instrumental.wav" and songs["b_instr"].vocal is None
     assert songs["c_musdb"].vocal.name == "vocals.wav" and songs["c_musdb"].problem is None
@@ -89,7 +89,8 @@ def test_a_song_made_of_stems_evaluates_like_its_pair(tmp_path):
     assert "error" not in by_stems, by_stems.get("error")
     assert by_stems["layout"].startswith("mixture + summed stems")
     assert by_stems["report"]["methods"][0]["vocal"]["si_sdr"] == pytest.approx(
-        by_pair["report"]["methods"][0]["vocal"]["si_sdr"], abs=0.05)
+        by_pair["report"]["methods"][0]["vocal"]["si_sdr"], abs=0.05
+    )
 
 
 def test_evaluate_song_reports_instead_of_raising(tmp_path):
@@ -98,6 +99,7 @@ def test_evaluate_song_reports_instead_of_raising(tmp_path):
 
 
 # --- statistics ------------------------------------------------------------------------
+
 
 def test_spread_median_mad_and_quartiles():
     values = np.array([1.0, 2.0, 3.0, 4.0, 100.0, np.nan])
@@ -111,6 +113,7 @@ def test_spread_median_mad_and_quartiles():
 
 
 # --- a real Dask run ---------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def batch_dir(tmp_path_factory):
@@ -127,15 +130,20 @@ def batch_dir(tmp_path_factory):
 def test_batch_on_a_local_dask_cluster_skips_the_broken_song(batch_dir, tmp_path):
     """Through the CLI glue: a real LocalCluster (2 worker processes), one song broken on purpose."""
     out_dir = tmp_path / "results"
-    code = main(["batch", str(batch_dir), "--methods", "irm", "mixture", "--out", str(out_dir),
-                 "--workers", "2", "--quiet"])
+    code = main(
+        ["batch", str(batch_dir), "--methods", "irm", "mixture", "--out", str(out_dir), "--workers", "2", "--quiet"]
+    )
     assert code == 1  # finished, but a song was skipped
 
     with (out_dir / "per_song.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert sorted({r["song"] for r in rows}) == ["song_one", "song_two"]
     assert sorted((r["song"], r["method"]) for r in rows) == [
-        ("song_one", "irm"), ("song_one", "mixture"), ("song_two", "irm"), ("song_two", "mixture")]
+        ("song_one", "irm"),
+        ("song_one", "mixture"),
+        ("song_two", "irm"),
+        ("song_two", "mixture"),
+    ]
     with (out_dir / "failures.csv").open() as f:
         failures = list(csv.DictReader(f))
     assert [f["song"] for f in failures] == ["song_broken"] and "not audio" in failures[0]["error"]
@@ -166,14 +174,25 @@ def test_batch_on_an_existing_scheduler(batch_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("VSEP_DASK_CERTS", str(tmp_path / "certs"))
     with pytest.raises(VsepError, match="is not a TLS address"):
         run_batch(batch_dir, methods=["mixture"], scheduler="tcp://127.0.0.1:8786")
-    tls = {f"tls_{role}_{part}": str(certs[part]) for role in ("scheduler", "worker", "client")
-           for part in ("cert", "key")}
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tls://", host="127.0.0.1",
-                      security=Security(tls_ca_file=str(certs["ca"]), require_encryption=True, **tls),
-                      dashboard_address=None) as cluster:
+    tls = {
+        f"tls_{role}_{part}": str(certs[part]) for role in ("scheduler", "worker", "client") for part in ("cert", "key")
+    }
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tls://",
+        host="127.0.0.1",
+        security=Security(tls_ca_file=str(certs["ca"]), require_encryption=True, **tls),
+        dashboard_address=None,
+    ) as cluster:
         progress = []
-        result = run_batch(batch_dir, methods=["mixture"], scheduler=cluster.scheduler_address,
-                           progress=lambda fraction, label: progress.append((fraction, label)))
+        result = run_batch(
+            batch_dir,
+            methods=["mixture"],
+            scheduler=cluster.scheduler_address,
+            progress=lambda fraction, label: progress.append((fraction, label)),
+        )
     assert [r["song"] for r in result.reports] == ["song_one", "song_two"]
     assert [f["song"] for f in result.failures] == ["song_broken"]
     assert cluster.scheduler_address in result.cluster

@@ -8,7 +8,9 @@ import pytest
 import scipy.ndimage
 import sklearn
 import soundfile as sf
-from hypothesis import assume, given, settings as hyp_settings, strategies as st
+from hypothesis import assume, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from vsep_core.baselines import RepetSim, TwoStageHPSS
 from vsep_core.separators import hpss, repet_sim
@@ -28,15 +30,19 @@ def librosa_repet(mixture, sr, method=RepetSim()):
     """RepetSim.separate as it was, on librosa's nn_filter."""
     stft = librosa.stft(mixture, n_fft=method.n_fft, hop_length=method.hop_length)
     mag = np.abs(stft)
-    width = min(int(librosa.time_to_frames(method.min_distance_s, sr=sr, hop_length=method.hop_length)),
-                (mag.shape[1] - 1) // 2 - 1)
+    width = min(
+        int(librosa.time_to_frames(method.min_distance_s, sr=sr, hop_length=method.hop_length)),
+        (mag.shape[1] - 1) // 2 - 1,
+    )
     background = np.minimum(mag, librosa_background(mag, width))
     foreground = mag - background
     mask_bg = librosa.util.softmask(background, method.margin_background * foreground, power=method.power)
     mask_fg = librosa.util.softmask(foreground, method.margin_vocal * background, power=method.power)
     n = len(mixture)
-    return (librosa.istft(mask_fg * stft, n_fft=method.n_fft, hop_length=method.hop_length, length=n),
-            librosa.istft(mask_bg * stft, n_fft=method.n_fft, hop_length=method.hop_length, length=n))
+    return (
+        librosa.istft(mask_fg * stft, n_fft=method.n_fft, hop_length=method.hop_length, length=n),
+        librosa.istft(mask_bg * stft, n_fft=method.n_fft, hop_length=method.hop_length, length=n),
+    )
 
 
 def librosa_hpss(mixture, method=TwoStageHPSS()):
@@ -58,6 +64,7 @@ def real_mixture(eval_pair_dir):
 
 # --- REPET-SIM ------------------------------------------------------------------------------------
 
+
 def test_repet_background_is_librosa_nn_filter_on_the_real_pair(real_mixture):
     mixture, sr = real_mixture
     mag = np.abs(librosa.stft(mixture, n_fft=2048, hop_length=512))
@@ -73,13 +80,19 @@ def test_repet_sim_separation_is_the_librosa_path(real_mixture):
     np.testing.assert_allclose(ours.instrumental, instrumental, rtol=1e-4, atol=1e-7)
 
 
-@given(seed=st.integers(0, 2 ** 31 - 1), bins=st.integers(1, 70), frames=st.integers(7, 260),
-       width=st.integers(1, 40), silent=st.integers(0, 3), duplicates=st.integers(0, 6))
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    bins=st.integers(1, 70),
+    frames=st.integers(7, 260),
+    width=st.integers(1, 40),
+    silent=st.integers(0, 3),
+    duplicates=st.integers(0, 6),
+)
 @hyp_settings(max_examples=40, deadline=None)
 def test_repet_background_is_librosa_nn_filter_on_random_spectra(seed, bins, frames, width, silent, duplicates):
     width = min(width, (frames - 1) // 2 - 1)
     rng = np.random.default_rng(seed)
-    mag = (rng.random((bins, frames), dtype=np.float32) ** 3)
+    mag = rng.random((bins, frames), dtype=np.float32) ** 3
     mag[:, rng.integers(0, frames, silent)] = 0.0  # silent frames: cosine distance 1 to everything
     for _ in range(duplicates):  # equal frames: ties at distance 0
         mag[:, rng.integers(frames)] = mag[:, rng.integers(frames)]
@@ -102,8 +115,14 @@ def test_repet_neighbours_follow_sklearn_when_it_chunks_the_distances(monkeypatc
 
 # --- HPSS -----------------------------------------------------------------------------------------
 
-@given(seed=st.integers(0, 2 ** 31 - 1), rows=st.integers(1, 5), length=st.integers(1, 90),
-       size=st.sampled_from([1, 2, 3, 4, 17, 31, 32]), ties=st.booleans())
+
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    rows=st.integers(1, 5),
+    length=st.integers(1, 90),
+    size=st.sampled_from([1, 2, 3, 4, 17, 31, 32]),
+    ties=st.booleans(),
+)
 @hyp_settings(max_examples=60, deadline=None)
 def test_median_filter_along_is_scipy_median_filter(seed, rows, length, size, ties):
     # Lines shorter than the window are handed to scipy's own n-dimensional filter: nothing of ours to

@@ -34,16 +34,41 @@ import zipfile
 
 import pytest
 import soundfile as sf
-
-from browser_support import (HEATMAPS_JS, OUTPUT, REPO, SIDEBAR_LINKS, Server, block_outside_requests, launch, make_voice_wav,
-                             nav, run_count, sidebar_titles, wait_for_run, wait_js)
+from browser_support import (
+    HEATMAPS_JS,
+    OUTPUT,
+    REPO,
+    SIDEBAR_LINKS,
+    Server,
+    block_outside_requests,
+    launch,
+    make_voice_wav,
+    nav,
+    run_count,
+    sidebar_titles,
+    wait_for_run,
+    wait_js,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
 
 SHOTS = OUTPUT / "screenshots"
-TITLES = ["Load audio", "Slices", "Optimise", "Results", "Listening test", "Shared result"]  # the app's navigation, top to bottom
-URLS = {"Load audio": "", "Slices": "slices", "Optimise": "optimise", "Results": "results",
-        "Listening test": "listen", "Shared result": "shared?id="}  # each page's address (README, shared links)
+TITLES = [
+    "Load audio",
+    "Slices",
+    "Optimise",
+    "Results",
+    "Listening test",
+    "Shared result",
+]  # the app's navigation, top to bottom
+URLS = {
+    "Load audio": "",
+    "Slices": "slices",
+    "Optimise": "optimise",
+    "Results": "results",
+    "Listening test": "listen",
+    "Shared result": "shared?id=",
+}  # each page's address (README, shared links)
 DEFAULT_SAMPLE = REPO / "sample_audio" / "sung_vowels_pop"  # the sample the app loads for a new visitor
 VIEWPORT = {"width": 1400, "height": 1000}
 
@@ -168,8 +193,12 @@ def test_record_a_vocal_from_the_fake_microphone(page):
     action = page.locator("[data-testid='stAudioInput'] [data-testid='stAudioInputActionButton']")
     action.click()  # the microphone: start
     # A running timer while recording.
-    wait_js(page, "/00:0[2-9]/.test(document.querySelector(\"[data-testid='stAudioInput']\").innerText)", 15,
-            what="the recorder's timer")
+    wait_js(
+        page,
+        "/00:0[2-9]/.test(document.querySelector(\"[data-testid='stAudioInput']\").innerText)",
+        15,
+        what="the recorder's timer",
+    )
     before = run_count(page)
     action.click()  # the square: stop (the take is sent to the server)
     wait_for_run(page, before, 60)
@@ -279,8 +308,12 @@ def test_a_direct_link_to_every_page_on_a_fresh_server(browser, tmp_path, title)
             assert page.locator("[data-testid='stSidebar']").get_by_text("Pop, female voice").count() >= 1
         assert page.url.rstrip("/") == f"{fresh.url}/{URLS[title]}".rstrip("/")
         # The links are drawn in the same run as the heading, but may reach the screen a frame later.
-        wait_js(page, f"document.querySelectorAll({SIDEBAR_LINKS!r}).length >= {len(TITLES)}", 30,
-                what="the navigation links")
+        wait_js(
+            page,
+            f"document.querySelectorAll({SIDEBAR_LINKS!r}).length >= {len(TITLES)}",
+            30,
+            what="the navigation links",
+        )
         assert sidebar_titles(page) == TITLES
         painted = page.evaluate("() => window.__vsepNav")
         assert painted, "the sidebar navigation was never drawn"
@@ -291,8 +324,9 @@ def test_a_direct_link_to_every_page_on_a_fresh_server(browser, tmp_path, title)
         assert page.evaluate("() => window.__vsepHeadings") == [title]
         assert page.title() == f"{title} · vsep"
         tab_titles = page.evaluate("() => window.__vsepTabTitles")
-        assert all(t == f"{title} · vsep" or t not in {f"{other} · vsep" for other in TITLES} for t in tab_titles), \
+        assert all(t == f"{title} · vsep" or t not in {f"{other} · vsep" for other in TITLES} for t in tab_titles), (
             tab_titles
+        )
         assert not page.evaluate("() => window.__vsepNotFound"), "Streamlit said: Page not found"
         context.close()
         assert not outside, f"the app asked other hosts: {sorted(set(outside))}"
@@ -300,8 +334,11 @@ def test_a_direct_link_to_every_page_on_a_fresh_server(browser, tmp_path, title)
 
 # --- one honest pipeline: the Results ZIP's metrics equal `evaluate --json` ---------------------
 
-LEVEL_CHOICES = {"independent": "Normalise each file on its own", "common": "Keep the target's level inside the mixture",
-                 "as-is": "Analyse as is"}
+LEVEL_CHOICES = {
+    "independent": "Normalise each file on its own",
+    "common": "Keep the target's level inside the mixture",
+    "as-is": "Analyse as is",
+}
 BANDS = ("si_sdr", "sdr", "sir", "sar")
 
 
@@ -328,9 +365,25 @@ def _metrics_from_the_zip(page, tmp_path, level: str) -> dict:
 
 def _evaluate_cli(tmp_path, level: str, methods: list[str], n_slices: int) -> dict:
     out = tmp_path / f"evaluate_{level}.json"
-    cmd = [sys.executable, "-m", "vsep_core", "evaluate", "--mixture", str(DEFAULT_SAMPLE / "mixture.wav"),
-           "--vocal", str(DEFAULT_SAMPLE / "vocal.wav"), "--level", level, "--slices", str(n_slices),
-           "--methods", ",".join(methods), "--json", str(out), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vsep_core",
+        "evaluate",
+        "--mixture",
+        str(DEFAULT_SAMPLE / "mixture.wav"),
+        "--vocal",
+        str(DEFAULT_SAMPLE / "vocal.wav"),
+        "--level",
+        level,
+        "--slices",
+        str(n_slices),
+        "--methods",
+        ",".join(methods),
+        "--json",
+        str(out),
+        "--quiet",
+    ]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{' '.join(cmd)}\n{done.stderr[-2000:]}"
     return json.loads(out.read_text())
@@ -364,6 +417,7 @@ def test_results_zip_metrics_equal_evaluate_json(page, tmp_path, level):
 
 # --- issue #10: clear and quick for people who do not program --------------------------------
 
+
 def _open_results_after_run_both(page) -> None:
     _act(page, lambda: nav(page, "Optimise"))
     _act(page, lambda: page.get_by_role("button", name="Run both").click(), 180)
@@ -374,8 +428,11 @@ def _open_results_after_run_both(page) -> None:
 
 def _overflowing(page, selector: str) -> list[str]:
     """Texts of the elements matching ``selector`` that are cut off (their content is wider than the box)."""
-    return page.evaluate("""(sel) => Array.from(document.querySelectorAll(sel))
-        .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)""", selector)
+    return page.evaluate(
+        """(sel) => Array.from(document.querySelectorAll(sel))
+        .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)""",
+        selector,
+    )
 
 
 def test_results_mark_quality_explain_words_and_compare_two_results_at_one_moment(page, tmp_path):
@@ -388,8 +445,13 @@ def test_results_mark_quality_explain_words_and_compare_two_results_at_one_momen
     # The table: reference methods have no loss and the mixture no SAR: missing values (drawn as the table's
     # placeholder "—", on a canvas), never "None" nor 231 dB. Its cells' text is in the page for screen readers.
     page.locator("[data-testid='stDataFrame']").first.scroll_into_view_if_needed()
-    wait_js(page, "Array.from(document.querySelectorAll(\"[data-testid='stDataFrame'] [role='gridcell']\"))"
-                  ".some(c => c.innerText.trim() === 'mixture')", 30, what="the whole scores table")
+    wait_js(
+        page,
+        "Array.from(document.querySelectorAll(\"[data-testid='stDataFrame'] [role='gridcell']\"))"
+        ".some(c => c.innerText.trim() === 'mixture')",
+        30,
+        what="the whole scores table",
+    )
     rows = page.evaluate("""() => Array.from(document.querySelectorAll(
         "[data-testid='stDataFrame'] [role='row']")).map(r => Array.from(r.children).map(c => c.innerText.trim()))""")
     header, body = rows[0], {r[0]: dict(zip(rows[0], r)) for r in rows[1:] if r}
@@ -417,15 +479,20 @@ def test_results_mark_quality_explain_words_and_compare_two_results_at_one_momen
     player.evaluate("a => new Promise(r => { a.onseeked = () => r(); a.currentTime = 2.5; })")
     frame.get_by_role("button", name="B: Oracle irm (ideal mask, reads the true vocal)").click()
     frame.get_by_text("Playing B").wait_for()
-    page.wait_for_function("""() => { const f = document.querySelector('iframe');
+    page.wait_for_function(
+        """() => { const f = document.querySelector('iframe');
         const a = f && f.contentDocument && f.contentDocument.querySelector('audio#ab');
-        return a && a.readyState >= 1 && Math.abs(a.currentTime - 2.5) < 0.05; }""", timeout=30_000)
+        return a && a.readyState >= 1 && Math.abs(a.currentTime - 2.5) < 0.05; }""",
+        timeout=30_000,
+    )
     assert player.evaluate("a => a.src.slice(0, 200) + a.src.length") != first_src  # another signal, same moment
     frame.get_by_role("button", name="A: Mixture").click()
     frame.get_by_text("Playing A").wait_for()
-    page.wait_for_function("""() => { const a = document.querySelector('iframe').contentDocument
+    page.wait_for_function(
+        """() => { const a = document.querySelector('iframe').contentDocument
         .querySelector('audio#ab'); return a.readyState >= 1 && Math.abs(a.currentTime - 2.5) < 0.05; }""",
-                           timeout=30_000)
+        timeout=30_000,
+    )
     assert player.evaluate("a => a.src.slice(0, 200) + a.src.length") == first_src
 
     # The HTML report: a player per N, and with JavaScript off a visible notice instead of blank charts.

@@ -9,7 +9,6 @@ analysed segment's. Offline, as the other browser tests. Saves ``tests/output/sc
 from __future__ import annotations
 
 import pytest
-
 from browser_support import OUTPUT, Server, block_outside_requests, launch, nav, run_count, wait_for_run, wait_js
 from stereo_support import stereo_pair
 
@@ -68,8 +67,9 @@ def test_results_plays_the_full_quality_audio_of_a_stereo_upload(tmp_path):
         section = page.get_by_text("Vocal at full quality (44100 Hz stereo)")
         section.scroll_into_view_if_needed()
         # Every player loads its WAV and knows its length; the full-quality pair is 4.7 s long.
-        wait_js(page, f"{DURATIONS_JS}.length >= 2 && {DURATIONS_JS}.every(d => d > 0)", 120,
-                what="every player's length")
+        wait_js(
+            page, f"{DURATIONS_JS}.length >= 2 && {DURATIONS_JS}.every(d => d > 0)", 120, what="every player's length"
+        )
         durations = page.evaluate(DURATIONS_JS)
         full = page.evaluate("""() => {
             const heads = Array.from(document.querySelectorAll('[data-testid=stMain] p'))

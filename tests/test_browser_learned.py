@@ -9,7 +9,6 @@ tests. Saves ``tests/output/screenshots/slices_predicted.png`` (ignored by git).
 from __future__ import annotations
 
 import pytest
-
 from browser_support import OUTPUT, Server, block_outside_requests, launch, nav, run_count, wait_for_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing

@@ -15,7 +15,6 @@ import json
 import zipfile
 
 import pytest
-
 from browser_support import Server, block_outside_requests, launch, nav, run_count, wait_for_run, wait_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
@@ -104,8 +103,9 @@ def test_rate_three_results_download_them_with_the_results_and_share_them(tmp_pa
         page.get_by_label("Title").fill("Rated by ear")
         page.get_by_text("Include the audio").click()  # without audio: quicker, the ratings still go
         _act(page, lambda: page.get_by_role("button", name="Publish and get a link").click(), 180)
-        wait_js(page, f"({CODES_JS}).some(c => c.includes('/shared?id=') && !c.includes('delete='))", 60,
-                what="the link")
+        wait_js(
+            page, f"({CODES_JS}).some(c => c.includes('/shared?id=') && !c.includes('delete='))", 60, what="the link"
+        )
         link = next(c for c in page.evaluate(f"() => {CODES_JS}") if "/shared?id=" in c and "delete=" not in c)
         context.close()
         assert not outside, f"the app asked other hosts (it must work offline): {sorted(set(outside))}"
@@ -117,11 +117,16 @@ def test_rate_three_results_download_them_with_the_results_and_share_them(tmp_pa
         shared.goto(link)
         wait_for_run(shared, 0, 90)
         shared.get_by_role("heading", name="Listening test").wait_for()
-        wait_js(shared, "document.querySelectorAll('.js-plotly-plot .barlayer .point').length >= 5", 60,
-                what="the ratings chart")
+        wait_js(
+            shared,
+            "document.querySelectorAll('.js-plotly-plot .barlayer .point').length >= 5",
+            60,
+            what="the ratings chart",
+        )
         # The grid draws its rows after the chart on a slow machine: wait for the ratings table itself.
-        wait_js(shared, f"({TABLES_JS})().some(t => t.length > 5 && t[0].includes('rating'))", 60,
-                what="the ratings table")
+        wait_js(
+            shared, f"({TABLES_JS})().some(t => t.length > 5 && t[0].includes('rating'))", 60, what="the ratings table"
+        )
         tables = shared.evaluate(TABLES_JS)
         ratings_table = next(t for t in tables if t and "rating" in t[0])
         header, body = ratings_table[0], [r for r in ratings_table[1:] if r]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from browser_support import OUTPUT, Server, block_outside_requests, launch, make_voice_wav, run_count, wait_for_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing

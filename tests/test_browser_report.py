@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from browser_support import OUTPUT, Server, block_outside_requests, launch, nav, run_count, wait_for_run
+
 from vsep_core.evaluate import evaluate_experiment, load_pair
 from vsep_core.experiment import run_experiment
 from vsep_core.glossary import glossary
@@ -30,8 +30,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]
 BALLAD = Path(__file__).resolve().parents[1] / "sample_audio" / "sung_phrases_ballad"
 PHONE = {"width": 390, "height": 844}
 DESK = {"width": 1400, "height": 1000}
-RAW_KEYS = ("n_fft", "top_db", "hop_length", "n_windows", "n_points", "learning_rate", "pooled_windows",
-            "pass_method", "clip_db", "None")
+RAW_KEYS = (
+    "n_fft",
+    "top_db",
+    "hop_length",
+    "n_windows",
+    "n_points",
+    "learning_rate",
+    "pooled_windows",
+    "pass_method",
+    "clip_db",
+    "None",
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +105,11 @@ def test_report_plays_charts_and_fits_a_phone(browser, report_file):
         page.wait_for_function("document.body.dataset.charts === 'drawn'", timeout=60_000)
         assert page.locator(".js-plotly-plot").count() >= 3
         # Every player knows its length before it is pressed.
-        page.wait_for_function("""() => Array.from(document.querySelectorAll('audio'))
-            .every(a => a.readyState >= 1 && isFinite(a.duration))""", timeout=60_000)
+        page.wait_for_function(
+            """() => Array.from(document.querySelectorAll('audio'))
+            .every(a => a.readyState >= 1 && isFinite(a.duration))""",
+            timeout=60_000,
+        )
         durations = page.evaluate("Array.from(document.querySelectorAll('audio')).map(a => a.duration)")
         assert len(durations) >= 5
         assert all(abs(d - pair.duration_s) < 0.2 for d in durations), durations
@@ -180,6 +193,7 @@ def test_a_report_with_full_quality_of_a_20_second_stereo_song_stays_under_3_mb(
     import io
 
     from stereo_support import stereo_pair
+
     from vsep_core import api
     from vsep_core.audio import prepare_pair
     from vsep_core.full_quality import FullQualityRun
@@ -193,13 +207,22 @@ def test_a_report_with_full_quality_of_a_20_second_stereo_song_stays_under_3_mb(
     best = result.best_progressive
     found = api.full_quality(mixture, pair, settings, slices=best.slices, target=vocal)
     est = found.estimate
-    run = FullQualityRun(label=str(best.n), sr=est.sr, channels=est.channels, scores=found.scores,
-                         slices=best.slices, target=est.frames(), complement=np.ascontiguousarray(est.complement_raw.T))
+    run = FullQualityRun(
+        label=str(best.n),
+        sr=est.sr,
+        channels=est.channels,
+        scores=found.scores,
+        slices=best.slices,
+        target=est.frames(),
+        complement=np.ascontiguousarray(est.complement_raw.T),
+    )
     page = html_report(result, pair, metrics=metrics, full_quality=[run]).encode()
     assert len(page) < 3_000_000
     text = page.decode()
-    section = text[text.index("<h2>At full quality</h2>"):text.index("<h2>Final loss")]
+    section = text[text.index("<h2>At full quality</h2>") : text.index("<h2>Final loss")]
     (player,) = re.findall(r"src='data:audio/mpeg;base64,([A-Za-z0-9+/=]+)'", section)
     info = sf.info(io.BytesIO(base64.b64decode(player)))
     assert (info.samplerate, info.channels) == (44100, 2) and info.duration == pytest.approx(20.0, abs=0.1)
-    assert "One full-quality player was left out" in section and f"N = {best.n}, full quality (44100 Hz stereo)" in section
+    assert (
+        "One full-quality player was left out" in section and f"N = {best.n}, full quality (44100 Hz stereo)" in section
+    )

@@ -19,7 +19,6 @@ import math
 import zipfile
 
 import pytest
-
 from browser_support import OUTPUT, Server, block_outside_requests, launch, nav, run_count, wait_for_run, wait_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]
@@ -149,10 +148,18 @@ def test_publish_open_compare_restart_and_delete(browser, store_env, tmp_path):
         assert page.locator("h1 b").count() == 0 and page.locator("a[href='http://example.com']").count() == 0
         page.get_by_text("This is an oracle experiment").first.wait_for()
         page.get_by_text("this link works until").wait_for()
-        wait_js(page, "document.querySelectorAll('[data-testid=stDataFrame] [role=row]').length > 5", 60,
-                what="the score table")
-        wait_js(page, "document.querySelectorAll('.js-plotly-plot .heatmaplayer image').length >= 4", 60,
-                what="the spectrograms and the EQ curves")
+        wait_js(
+            page,
+            "document.querySelectorAll('[data-testid=stDataFrame] [role=row]').length > 5",
+            60,
+            what="the score table",
+        )
+        wait_js(
+            page,
+            "document.querySelectorAll('.js-plotly-plot .heatmaplayer image').length >= 4",
+            60,
+            what="the spectrograms and the EQ curves",
+        )
         # Published without a listening test: the page says nothing about one (the sidebar's link aside).
         assert page.get_by_role("heading", name="Listening test").count() == 0
         assert page.locator("audio").count() >= 1 + 2 + 3  # the A/B player, the inputs, the estimates
@@ -180,14 +187,26 @@ def test_publish_open_compare_restart_and_delete(browser, store_env, tmp_path):
         box = page.get_by_label("Paste the link of another published result")
         _act(page, lambda: (box.fill(second), box.press("Enter")), 60)
         page.get_by_text("B: Second result").wait_for()
-        wait_js(page, "Array.from(document.querySelectorAll('[data-testid=stDataFrame] [role=columnheader]'))"
-                      ".some(c => c.innerText.includes('B − A'))", 60, what="the difference table")
+        wait_js(
+            page,
+            "Array.from(document.querySelectorAll('[data-testid=stDataFrame] [role=columnheader]'))"
+            ".some(c => c.innerText.includes('B − A'))",
+            60,
+            what="the difference table",
+        )
         across = page.locator("iframe").nth(1).content_frame  # the first is this result's own A/B player
         across.get_by_role("button", name="A: A: Mixture").wait_for()
         assert across.get_by_role("button", name="B: A: Target (true vocal)").count() == 1
         # The second player's B: the other result's mixture.
-        _act(page, lambda: (page.get_by_role("combobox", name="B").last.click(),
-                            page.keyboard.type("B: Mixture"), page.keyboard.press("Enter")), 60)
+        _act(
+            page,
+            lambda: (
+                page.get_by_role("combobox", name="B").last.click(),
+                page.keyboard.type("B: Mixture"),
+                page.keyboard.press("Enter"),
+            ),
+            60,
+        )
         across = page.locator("iframe").nth(1).content_frame
         across.get_by_role("button", name="B: B: Mixture").wait_for()
         context.close()
@@ -206,8 +225,12 @@ def test_publish_open_compare_restart_and_delete(browser, store_env, tmp_path):
         reopened = link.replace(link.split("/shared?")[0], server.url)
         context, page, outside, _ = _open_shared(browser, reopened)
         page.get_by_role("heading", name=TITLE).wait_for()
-        wait_js(page, "document.querySelectorAll('[data-testid=stDataFrame] [role=row]').length > 5", 60,
-                what="the score table after a restart")
+        wait_js(
+            page,
+            "document.querySelectorAll('[data-testid=stDataFrame] [role=row]').length > 5",
+            60,
+            what="the score table after a restart",
+        )
         assert _figures_match(page, shared_metrics) >= 4 * 8
         context.close()
 
@@ -223,7 +246,7 @@ def test_publish_open_compare_restart_and_delete(browser, store_env, tmp_path):
 
 
 def test_a_view_permalink_reopens_sample_stem_settings_slice_and_window(browser, tmp_path):
-    """"Slice 6, window 42 of the ballad's drums" (with a 520-sample hop) is a link; the page writes its URL."""
+    """ "Slice 6, window 42 of the ballad's drums" (with a 520-sample hop) is a link; the page writes its URL."""
     link = "/slices?sample=sung_phrases_ballad&stem=drums&hop_length=520&tab=window&window=42&slice=slice_6_harmonic"
     with Server(log_path=tmp_path / "server.log") as server:
         context, outside = _context(browser)
@@ -237,8 +260,15 @@ def test_a_view_permalink_reopens_sample_stem_settings_slice_and_window(browser,
         assert page.get_by_role("tab", name="One window up close").get_attribute("aria-selected") == "true"
         wait_js(page, VIEW_IS.format("6: harmonic"), 30, what="slice 6 chosen")
         # The page keeps its address a link to what is shown: choose another slice, the URL follows.
-        _act(page, lambda: (page.get_by_role("combobox", name="View").click(),
-                            page.keyboard.type("7: highpass"), page.keyboard.press("Enter")), 90)
+        _act(
+            page,
+            lambda: (
+                page.get_by_role("combobox", name="View").click(),
+                page.keyboard.type("7: highpass"),
+                page.keyboard.press("Enter"),
+            ),
+            90,
+        )
         wait_js(page, "location.search.includes('slice=slice_7_highpass')", 30, what="the URL to follow")
         assert "window=42" in page.url and "stem=drums" in page.url and "hop_length=520" in page.url
         followed = page.url

@@ -10,9 +10,17 @@ screenshot to ``tests/output/screenshots/slices_drums.png`` (ignored by git).
 from __future__ import annotations
 
 import pytest
-
-from browser_support import (HEATMAPS_JS, OUTPUT, Server, block_outside_requests, launch, nav, run_count,
-                             wait_for_run, wait_js)
+from browser_support import (
+    HEATMAPS_JS,
+    OUTPUT,
+    Server,
+    block_outside_requests,
+    launch,
+    nav,
+    run_count,
+    wait_for_run,
+    wait_js,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
 

@@ -9,7 +9,9 @@ from unittest import mock
 import numpy as np
 import pytest
 import soundfile as sf
-from hypothesis import given, settings as hyp_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from vsep_core import bss
 from vsep_core.baselines import IdealMask
@@ -39,9 +41,16 @@ MUSEVAL = _museval()
 
 
 def museval_figures(references, estimates, window, hop=None, filters_len=512):
-    out = MUSEVAL.bss_eval(np.asarray(references)[:, :, None], np.asarray(estimates)[:, :, None],
-                           window=window, hop=window if hop is None else hop, compute_permutation=False,
-                           filters_len=filters_len, framewise_filters=False, bsseval_sources_version=False)
+    out = MUSEVAL.bss_eval(
+        np.asarray(references)[:, :, None],
+        np.asarray(estimates)[:, :, None],
+        window=window,
+        hop=window if hop is None else hop,
+        compute_permutation=False,
+        filters_len=filters_len,
+        framewise_filters=False,
+        bsseval_sources_version=False,
+    )
     return out[:4]
 
 
@@ -60,11 +69,12 @@ def assert_same_figures(references, estimates, window, hop=None, filters_len=512
 
 def _fitted(x, n):
     out = np.zeros(n)
-    out[:min(n, len(x))] = x[:n]
+    out[: min(n, len(x))] = x[:n]
     return out
 
 
 # --- the real pair ------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def real(eval_pair_dir):
@@ -93,12 +103,16 @@ def test_real_pair_mixture_noisy_and_silent_frame_equal_museval(real):
     assert_same_figures(references, noisy, sr)
     # One estimate silent for a whole frame: museval gives NaN for every source in that frame.
     gap = noisy.copy()
-    gap[0, sr:2 * sr] = 0.0
+    gap[0, sr : 2 * sr] = 0.0
     theirs, ours = assert_same_figures(references, gap, sr)
     assert np.isnan(ours[0][:, 1]).all() and not np.isnan(ours[0][:, 0]).any()
     # Filtered and mixed-up estimates: delays, gains and leakage the 512-tap filters must explain.
-    blurred = np.stack([np.convolve(references[0], [0.6, 0.3, 0.1])[:n] + 0.2 * references[1],
-                        0.8 * np.roll(references[1], 3) + 0.1 * references[0]])
+    blurred = np.stack(
+        [
+            np.convolve(references[0], [0.6, 0.3, 0.1])[:n] + 0.2 * references[1],
+            0.8 * np.roll(references[1], 3) + 0.1 * references[0],
+        ]
+    )
     assert_same_figures(references, blurred, sr)
 
 
@@ -123,22 +137,34 @@ def test_metrics_bss_eval_is_the_median_of_museval_frames(real):
 
 # --- synthetic cases ----------------------------------------------------------------------------
 
-@given(seed=st.integers(0, 2 ** 31 - 1), n_sources=st.integers(1, 3),
-       window=st.sampled_from([600, 1000, 1500]), n=st.integers(2600, 5200),
-       noise=st.floats(1e-3, 1.0), leak=st.floats(0.0, 0.5), filters_len=st.sampled_from([8, 64, 512]),
-       block=st.sampled_from([None, 300, 1000, 1300]))
+
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_sources=st.integers(1, 3),
+    window=st.sampled_from([600, 1000, 1500]),
+    n=st.integers(2600, 5200),
+    noise=st.floats(1e-3, 1.0),
+    leak=st.floats(0.0, 0.5),
+    filters_len=st.sampled_from([8, 64, 512]),
+    block=st.sampled_from([None, 300, 1000, 1300]),
+)
 @hyp_settings(max_examples=30, deadline=None)
 def test_random_signals_equal_museval(seed, n_sources, window, n, noise, leak, filters_len, block):
     # block: the length of the pieces the lagged products are summed over (the 3-minute case's
     # many block boundaries, on short signals; 1300 divides n = 2600 and 5200 exactly).
     rng = np.random.default_rng(seed)
     # Coloured sources (a random short filter each), so the Gram matrix is not just the identity.
-    references = np.stack([np.convolve(rng.standard_normal(n), rng.standard_normal(rng.integers(1, 40)))[:n]
-                           for _ in range(n_sources)])
-    estimates = np.stack([
-        np.convolve(references[j], rng.standard_normal(rng.integers(1, 20)))[:n]
-        + leak * references[(j + 1) % n_sources] + noise * rng.standard_normal(n) * np.std(references[j])
-        for j in range(n_sources)])
+    references = np.stack(
+        [np.convolve(rng.standard_normal(n), rng.standard_normal(rng.integers(1, 40)))[:n] for _ in range(n_sources)]
+    )
+    estimates = np.stack(
+        [
+            np.convolve(references[j], rng.standard_normal(rng.integers(1, 20)))[:n]
+            + leak * references[(j + 1) % n_sources]
+            + noise * rng.standard_normal(n) * np.std(references[j])
+            for j in range(n_sources)
+        ]
+    )
     with mock.patch.object(bss, "_BLOCK", block or bss._BLOCK):
         assert_same_figures(references, estimates, window, filters_len=filters_len)
 
@@ -235,7 +261,13 @@ def test_threads_scoring_with_one_kept_reference_set_agree_with_one_thread():
     import sys
 
     repo = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-c", _THREADED_SCORING], cwd=repo, capture_output=True, text=True,
-                          timeout=600, env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", _THREADED_SCORING],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "wrong 0"

@@ -12,21 +12,27 @@ import json
 
 import numpy as np
 import pytest
+from test_bss import MUSEVAL, ROUNDING_DB, TOLERANCE_DB
 
 from vsep_core import bss, bss_split
 from vsep_core.baselines import IdealMask
 from vsep_core.errors import VsepError
 from vsep_core.metrics import bss_eval, evaluate_estimate, fit_length
 
-from test_bss import MUSEVAL, ROUNDING_DB, TOLERANCE_DB
-
 SR = 22050
 
 
 def museval_framewise(references, estimates, window, filters_len=512):
-    out = MUSEVAL.bss_eval(np.asarray(references)[:, :, None], np.asarray(estimates)[:, :, None],
-                           window=window, hop=window, compute_permutation=False, filters_len=filters_len,
-                           framewise_filters=True, bsseval_sources_version=False)
+    out = MUSEVAL.bss_eval(
+        np.asarray(references)[:, :, None],
+        np.asarray(estimates)[:, :, None],
+        window=window,
+        hop=window,
+        compute_permutation=False,
+        filters_len=filters_len,
+        framewise_filters=True,
+        bsseval_sources_version=False,
+    )
     return out[:4]
 
 
@@ -43,13 +49,18 @@ def assert_equal_museval_framewise(references, estimates, window, filters_len=51
 
 # --- the framewise-filter variant against museval --------------------------------------------------
 
+
 def test_framewise_filters_equal_museval_on_fixed_signals():
     rng = np.random.default_rng(7)
     n = 9000
     references = np.stack([np.convolve(rng.standard_normal(n), rng.standard_normal(20))[:n] for _ in range(2)])
     references[0, :2000] = 0.0  # a silent first frame: NaN in both
-    estimates = np.stack([references[0] + 0.2 * references[1] + 0.05 * rng.standard_normal(n),
-                          np.convolve(references[1], [0.7, 0.2])[:n] + 0.1 * references[0]])
+    estimates = np.stack(
+        [
+            references[0] + 0.2 * references[1] + 0.05 * rng.standard_normal(n),
+            np.convolve(references[1], [0.7, 0.2])[:n] + 0.1 * references[0],
+        ]
+    )
     theirs, ours = assert_equal_museval_framewise(references, estimates, 2000, filters_len=64)
     assert np.isnan(ours[0][:, 0]).all() and np.isfinite(ours[0][:, 1:]).all()
     # The framewise figures differ from the global ones (another fit), SDR excepted (it needs no filters).
@@ -86,20 +97,21 @@ def test_metrics_bss_eval_takes_the_filter_mode_and_refuses_another():
 
 # --- the coherence bound ------------------------------------------------------------------------
 
+
 def test_coherence_bound_holds_for_every_estimate_of_the_model_and_is_tight():
     # ŝ = α·s + β·i + e with s, i, e orthogonal: SDR − min(SIR, SAR) never exceeds 10·log10(D / (D − 1)).
     rng = np.random.default_rng(0)
     alpha, interference, artifacts = rng.uniform(0.05, 2, 5000), rng.uniform(0, 1, 5000), rng.uniform(0, 1, 5000)
     d = 1 / ((1 - alpha) ** 2 + interference + artifacts)
     sdr = 10 * np.log10(d)
-    sir = 10 * np.log10(alpha ** 2 / np.maximum(interference, 1e-300))
-    sar = 10 * np.log10((alpha ** 2 + interference) / np.maximum(artifacts, 1e-300))
+    sir = 10 * np.log10(alpha**2 / np.maximum(interference, 1e-300))
+    sar = 10 * np.log10((alpha**2 + interference) / np.maximum(artifacts, 1e-300))
     assert not bss_split.incoherent(sdr, sir, sar, margin_db=1e-9).any()
     # Tight: the worst case α = (D − 1) / D, no artifacts, I = 1/D − (1 − α)² reaches the bound.
     D = 10.0
     a = (D - 1) / D
     i = 1 / D - (1 - a) ** 2
-    excess = 10 * np.log10(D) - 10 * np.log10(a ** 2 / i)
+    excess = 10 * np.log10(D) - 10 * np.log10(a**2 / i)
     assert excess == pytest.approx(float(bss_split.coherence_bound_db(10 * np.log10(D))), abs=1e-9)
     assert bss_split.coherence_bound_db(0.0) == np.inf and bss_split.coherence_bound_db(-3.0) == np.inf
     # The issue's figures (SDR 14.80, SIR −0.12, SAR 2.68) describe no estimate.
@@ -108,6 +120,7 @@ def test_coherence_bound_holds_for_every_estimate_of_the_model_and_is_tight():
 
 
 # --- the trap -------------------------------------------------------------------------------------
+
 
 def trap_pair(seconds: int, *, lossy: bool):
     """A voice silent in its first second over a backing; ``lossy``: the mixture band-limited to 9 kHz."""
@@ -118,8 +131,9 @@ def trap_pair(seconds: int, *, lossy: bool):
     gate = (0.5 + 0.5 * np.sin(2 * np.pi * 2 * t)) > 0.3
     voice = 0.3 * sum(np.sin(k * phase) / k for k in range(1, 60)) * gate + 0.1 * rng.standard_normal(n_all)
     voice[:SR] = 0.0
-    backing = (0.1 * np.convolve(rng.standard_normal(n_all), np.exp(-np.arange(200) / 30))[:n_all]
-               + 0.3 * np.sin(2 * np.pi * 110 * t))
+    backing = 0.1 * np.convolve(rng.standard_normal(n_all), np.exp(-np.arange(200) / 30))[:n_all] + 0.3 * np.sin(
+        2 * np.pi * 110 * t
+    )
     n = seconds * SR
     mixture = voice[:n] + backing[:n]
     if lossy:
@@ -162,9 +176,9 @@ def test_framewise_filters_are_stable_on_the_trap():
     refs = np.stack([vocal.astype(np.float64), mixture.astype(np.float64) - vocal])
     est = np.stack([fit_length(sep.vocal, len(vocal)), fit_length(sep.instrumental, len(vocal))])
     ten = bss_eval(refs, est, SR, filters="framewise")
-    seven = bss_eval(refs[:, :7 * SR], est[:, :7 * SR], SR, filters="framewise")
+    seven = bss_eval(refs[:, : 7 * SR], est[:, : 7 * SR], SR, filters="framewise")
     frames_ten = bss.bss_eval_images(refs, est, window=SR, filters="framewise")
-    frames_seven = bss.bss_eval_images(refs[:, :7 * SR], est[:, :7 * SR], window=SR, filters="framewise")
+    frames_seven = bss.bss_eval_images(refs[:, : 7 * SR], est[:, : 7 * SR], window=SR, filters="framewise")
     # Each frame's figures depend on that frame only.
     np.testing.assert_allclose(frames_ten[2][:, :7], frames_seven[2], rtol=0, atol=1e-6, equal_nan=True)
     assert ten["split"][0]["length_move_db"] is None  # the length check does not apply to framewise filters
@@ -172,6 +186,7 @@ def test_framewise_filters_are_stable_on_the_trap():
 
 
 # --- where it is shown --------------------------------------------------------------------------------
+
 
 def _report(tmp_path, lossy: bool, filters: str = "global"):
     import soundfile as sf
@@ -212,11 +227,25 @@ def test_cli_evaluate_takes_bss_filters(tmp_path, capsys):
     from vsep_core.cli import main
 
     mixture, vocal = trap_pair(10, lossy=False)
-    sf.write(tmp_path / "mixture.wav", mixture[:3 * SR], SR, subtype="FLOAT")
-    sf.write(tmp_path / "vocal.wav", vocal[:3 * SR], SR, subtype="FLOAT")
+    sf.write(tmp_path / "mixture.wav", mixture[: 3 * SR], SR, subtype="FLOAT")
+    sf.write(tmp_path / "vocal.wav", vocal[: 3 * SR], SR, subtype="FLOAT")
     out = tmp_path / "out.json"
-    code = main(["evaluate", "--mixture", str(tmp_path / "mixture.wav"), "--vocal", str(tmp_path / "vocal.wav"),
-                 "--methods", "irm", "--bss-filters", "framewise", "--quiet", "--json", str(out)])
+    code = main(
+        [
+            "evaluate",
+            "--mixture",
+            str(tmp_path / "mixture.wav"),
+            "--vocal",
+            str(tmp_path / "vocal.wav"),
+            "--methods",
+            "irm",
+            "--bss-filters",
+            "framewise",
+            "--quiet",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "fitted on each frame (framewise)" in printed

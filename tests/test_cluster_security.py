@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cluster_support import HOST, PYTHON, REPO, closed_cluster, listeners, plain_env, security
 from streamlit.testing.v1 import AppTest
 
-from cluster_support import HOST, PYTHON, REPO, closed_cluster, listeners, plain_env, security
 from vsep_app import memo
 from vsep_core import cluster, cluster_codec
 from vsep_core.audio import prepare_pair
@@ -74,17 +74,25 @@ def _marker_writer(path: str):
         with open(path, "a") as f:
             f.write(f"{os.getpid()}\n")
         return os.getpid()
+
     return write_marker
 
 
 # --- certificates ---------------------------------------------------------------------------------
 
+
 def test_one_command_makes_the_certificates_and_keeps_no_ca_key(tmp_path):
     from cryptography import x509
 
     folder = tmp_path / "certs"
-    done = subprocess.run([PYTHON, "-m", "vsep_core.cluster_setup", "certs", str(folder)], cwd=REPO,
-                          env=plain_env(), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [PYTHON, "-m", "vsep_core.cluster_setup", "certs", str(folder)],
+        cwd=REPO,
+        env=plain_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "can run code" in done.stdout  # it says what the certificate grants
     assert sorted(p.name for p in folder.iterdir()) == ["ca.pem", "node-key.pem", "node.pem"]  # no CA key
@@ -94,27 +102,48 @@ def test_one_command_makes_the_certificates_and_keeps_no_ca_key(tmp_path):
     cert.verify_directly_issued_by(ca)
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     # A second run never overwrites the cluster's certificates.
-    again = subprocess.run([PYTHON, "-m", "vsep_core.cluster_setup", "certs", str(folder)], cwd=REPO,
-                           env=plain_env(), capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [PYTHON, "-m", "vsep_core.cluster_setup", "certs", str(folder)],
+        cwd=REPO,
+        env=plain_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 2 and "already holds" in again.stderr and "Traceback" not in again.stderr
-    assert (folder / "node.pem").read_bytes() == cert.public_bytes(__import__(
-        "cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.PEM)
+    assert (folder / "node.pem").read_bytes() == cert.public_bytes(
+        __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.PEM
+    )
 
 
 def test_the_setup_commands_refuse_every_interface_and_tcp(tmp_path):
     certs = tmp_path / "certs"
     make_certificates(certs)
-    for argv, words in [(["scheduler", "--host", "0.0.0.0"], "never listens on every interface"),
-                        (["worker", "tcp://127.0.0.1:8786", "--host", "127.0.0.1"], "is not a TLS address"),
-                        (["scheduler", "--host", "127.0.0.1", "--certs", str(tmp_path / "none")], "has no ca.pem")]:
-        done = subprocess.run([PYTHON, "-m", "vsep_core.cluster_setup", *argv, *(
-            ["--certs", str(certs)] if "--certs" not in argv else [])], cwd=REPO, env=plain_env(),
-            capture_output=True, text=True, timeout=60)
+    for argv, words in [
+        (["scheduler", "--host", "0.0.0.0"], "never listens on every interface"),
+        (["worker", "tcp://127.0.0.1:8786", "--host", "127.0.0.1"], "is not a TLS address"),
+        (["scheduler", "--host", "127.0.0.1", "--certs", str(tmp_path / "none")], "has no ca.pem"),
+    ]:
+        done = subprocess.run(
+            [
+                PYTHON,
+                "-m",
+                "vsep_core.cluster_setup",
+                *argv,
+                *(["--certs", str(certs)] if "--certs" not in argv else []),
+            ],
+            cwd=REPO,
+            env=plain_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 2 and words in done.stderr, (argv, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1
 
 
 # --- nobody without the certificate gets in ---------------------------------------------------------
+
 
 def test_a_client_with_the_certificate_gets_in(closed, tmp_path):
     """The positive control of the refusals below: the same requests with the cluster's certificate work."""
@@ -195,10 +224,13 @@ def test_everything_listens_on_the_chosen_interface_only_and_serves_no_http(clos
 
 # --- the dashboard and batch refuse an open cluster -------------------------------------------------
 
+
 def test_the_dashboard_refuses_an_unauthenticated_scheduler_address(monkeypatch, tmp_path):
-    cases = [({"VSEP_DASK_SCHEDULER": "tcp://127.0.0.1:8786"}, "is not a TLS address"),
-             ({"VSEP_DASK_SCHEDULER": "tls://127.0.0.1:8786"}, "VSEP_DASK_CERTS is not set"),
-             ({"VSEP_DASK_SCHEDULER": "tls://127.0.0.1:8786", "VSEP_DASK_CERTS": str(tmp_path)}, "has no ca.pem")]
+    cases = [
+        ({"VSEP_DASK_SCHEDULER": "tcp://127.0.0.1:8786"}, "is not a TLS address"),
+        ({"VSEP_DASK_SCHEDULER": "tls://127.0.0.1:8786"}, "VSEP_DASK_CERTS is not set"),
+        ({"VSEP_DASK_SCHEDULER": "tls://127.0.0.1:8786", "VSEP_DASK_CERTS": str(tmp_path)}, "has no ca.pem"),
+    ]
     for env, words in cases:
         # Another test in this process may have cached these very runs (the same sample and settings), and a
         # cached result never asks the cluster: start from empty caches.
@@ -225,14 +257,26 @@ def test_batch_refuses_an_unauthenticated_scheduler_address(tmp_path, capsys, mo
     song.mkdir(parents=True)
     for name in ("mixture.wav", "vocal.wav"):
         (song / name).write_bytes((EVAL_PAIR / name).read_bytes())
-    code = main(["batch", str(tmp_path / "songs"), "--methods", "mixture", "--quiet", "--scheduler",
-                 "tcp://127.0.0.1:8786", "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "batch",
+            str(tmp_path / "songs"),
+            "--methods",
+            "mixture",
+            "--quiet",
+            "--scheduler",
+            "tcp://127.0.0.1:8786",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "is not a TLS address" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
 
 
 # --- what comes back is plain data, checked -------------------------------------------------------
+
 
 def test_a_real_job_on_the_closed_cluster_equals_the_local_call(closed):
     address, certs, _ = closed
@@ -284,13 +328,14 @@ def _install_on_workers(address, certs, fake):
     def undo():
         with Client(address, security=security(certs), timeout="20s", set_as_default=False) as client:
             client.run(restore)
+
     return undo
 
 
-@pytest.mark.parametrize("kind, words", [("an object", "not plain data"),
-                                         ("pickled bytes", "not a valid vsep result")])
+@pytest.mark.parametrize("kind, words", [("an object", "not plain data"), ("pickled bytes", "not a valid vsep result")])
 def test_a_worker_sending_code_instead_of_data_is_refused_on_the_page_and_nothing_runs_here(
-        closed, tmp_path, monkeypatch, kind, words):
+    closed, tmp_path, monkeypatch, kind, words
+):
     """The issue's end-to-end attack: the workers' vsep task replaced by one that returns an object whose
     unpickling runs a shell command (or the pickle of one, as bytes). A visitor presses Run: the page says the
     result was refused, and the command never runs in this (the dashboard's) process."""
@@ -305,6 +350,7 @@ def test_a_worker_sending_code_instead_of_data_is_refused_on_the_page_and_nothin
         class Payload:  # defined here, so it travels by value to the worker
             def __reduce__(self):
                 return (os_.system, (f"echo $PPID >> {marker}",))
+
         if kind == "an object":
             return Payload()
         return f"cos\nsystem\n(S'echo $PPID >> {marker}'\ntR.".encode()  # a pickle that runs the command
@@ -342,6 +388,7 @@ def test_a_tasks_failure_comes_back_as_plain_data(closed):
 
 # --- the decoder's allow-list, without a cluster -----------------------------------------------------
 
+
 def _experiment():
     pair, settings = _pair()
     return run_experiment(pair, settings, max_slices=2, greedy=False)
@@ -372,8 +419,9 @@ def test_every_tasks_real_result_passes_the_codec_unchanged():
     from vsep_core.learned_songs import folder_songs
 
     pair, settings = _pair()
-    truth = prepare_pair(EVAL_PAIR / "mixture.wav", vocal=EVAL_PAIR / "vocal.wav",
-                         settings=settings.replace(level="as_is"))
+    truth = prepare_pair(
+        EVAL_PAIR / "mixture.wav", vocal=EVAL_PAIR / "vocal.wav", settings=settings.replace(level="as_is")
+    )
     tasks = cluster._tasks()
     joint = JointSettings(steps=3)
     experiment = run_experiment(pair, settings, max_slices=2, greedy=False)
@@ -437,11 +485,17 @@ def test_the_codec_refuses_anything_else(tmp_path):
     audio = result.progressive[0].estimate
     nan_audio = np.array(audio.vocal_raw, copy=True)
     nan_audio[3] = np.nan
-    estimate_node = {"t": "obj", "c": "Estimate", "f": {"vocal_raw": {"t": "array", "k": "a0"},
-                                                        "mixture": {"t": "array", "k": "a1"}, "sr": audio.sr}}
+    estimate_node = {
+        "t": "obj",
+        "c": "Estimate",
+        "f": {"vocal_raw": {"t": "array", "k": "a0"}, "mixture": {"t": "array", "k": "a1"}, "sr": audio.sr},
+    }
     object_array = io.BytesIO()
-    np.savez(object_array, header=np.frombuffer(json.dumps({"format": fmt, "value": {"t": "array", "k": "a0"}})
-                                                .encode(), dtype=np.uint8), a0=np.array([_Payload("x")], dtype=object))
+    np.savez(
+        object_array,
+        header=np.frombuffer(json.dumps({"format": fmt, "value": {"t": "array", "k": "a0"}}).encode(), dtype=np.uint8),
+        a0=np.array([_Payload("x")], dtype=object),
+    )
     compressed = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(compressed, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
@@ -452,16 +506,42 @@ def test_the_codec_refuses_anything_else(tmp_path):
         "another task's result": ("joint", good),
         "an object array": ("evaluate_experiment", object_array.getvalue()),
         "compressed members": ("run_experiment", compressed.getvalue()),
-        "a class not allowed": ("evaluate_experiment", _npz({"format": fmt, "value": {
-            "t": "obj", "c": "Popen", "f": {"args": "touch x"}}})),
-        "a field not allowed": ("joint", _npz({"format": fmt, "value": {"t": "dict", "v": [
-            ["estimate", {**estimate_node, "f": {**estimate_node["f"], "extra": 1}}]]}},
-            a0=audio.vocal_raw, a1=audio.mixture)),
-        "audio that is not finite": ("joint", _npz({"format": fmt, "value": {"t": "dict", "v": [
-            ["result", None], ["scores", {"t": "dict", "v": []}], ["estimate", estimate_node]]}},
-            a0=nan_audio, a1=audio.mixture)),
-        "an unused array": ("evaluate_experiment", _npz({"format": fmt, "value": {"t": "dict", "v": []}},
-                                                        a0=np.zeros(3))),
+        "a class not allowed": (
+            "evaluate_experiment",
+            _npz({"format": fmt, "value": {"t": "obj", "c": "Popen", "f": {"args": "touch x"}}}),
+        ),
+        "a field not allowed": (
+            "joint",
+            _npz(
+                {
+                    "format": fmt,
+                    "value": {
+                        "t": "dict",
+                        "v": [["estimate", {**estimate_node, "f": {**estimate_node["f"], "extra": 1}}]],
+                    },
+                },
+                a0=audio.vocal_raw,
+                a1=audio.mixture,
+            ),
+        ),
+        "audio that is not finite": (
+            "joint",
+            _npz(
+                {
+                    "format": fmt,
+                    "value": {
+                        "t": "dict",
+                        "v": [["result", None], ["scores", {"t": "dict", "v": []}], ["estimate", estimate_node]],
+                    },
+                },
+                a0=nan_audio,
+                a1=audio.mixture,
+            ),
+        ),
+        "an unused array": (
+            "evaluate_experiment",
+            _npz({"format": fmt, "value": {"t": "dict", "v": []}}, a0=np.zeros(3)),
+        ),
         "an unknown format": ("evaluate_experiment", _npz({"format": "pickle", "value": None})),
     }
     for why, (task, blob) in cases.items():
@@ -474,8 +554,15 @@ def test_the_codec_refuses_anything_else(tmp_path):
 def test_relayed_events_are_checked():
     good = cluster._event(["run", "N=1", ["slice_1_horizontal"], 1.5, [2.0, 1.5], [1.5]])
     assert good[0] == "run" and good[2].slices == ("slice_1_horizontal",)
-    for bad in [["progress", "0.5", "x"], ["progress", float("nan"), "x"], ["run", "N=1", [1], 1.0, [], []],
-                ["exec", "import os"], "progress", [], ["run", "N", ["a"], 1.0, [float("inf")], [1.0]]]:
+    for bad in [
+        ["progress", "0.5", "x"],
+        ["progress", float("nan"), "x"],
+        ["run", "N=1", [1], 1.0, [], []],
+        ["exec", "import os"],
+        "progress",
+        [],
+        ["run", "N", ["a"], 1.0, [float("inf")], [1.0]],
+    ]:
         with pytest.raises(VsepError, match="not a vsep event"):
             cluster._event(bad)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cluster_support import closed_cluster, security
 from streamlit.testing.v1 import AppTest
 
-from cluster_support import closed_cluster, security
 from vsep_app import memo
 from vsep_core import cluster
 from vsep_core.audio import prepare_pair
@@ -89,8 +89,9 @@ def test_a_task_on_the_cluster_equals_the_local_call_and_relays_progress(dask_cl
     remote = cluster.Remote(dask_cluster[0], {cluster.CERTS_ENV: str(dask_cluster[1])})
     try:
         with _tasks_on_worker(dask_cluster) as done:
-            result = remote.call("run_experiment", (pair, settings), dict(max_slices=4, greedy=False),
-                                 emit=events.append)
+            result = remote.call(
+                "run_experiment", (pair, settings), dict(max_slices=4, greedy=False), emit=events.append
+            )
         assert remote.workers() and len(remote.workers()) == 1
     finally:
         remote.close()
@@ -146,8 +147,7 @@ def test_the_dashboard_runs_its_jobs_on_the_cluster_end_to_end(dask_cluster, clu
     assert [r.final_loss for r in prog.outcome.runs] == [r.final_loss for r in expected.progressive]
     assert greedy.outcome.greedy.sequence == expected.greedy.sequence
     np.testing.assert_array_equal(greedy.outcome.greedy_run.estimate.vocal_raw, expected.greedy_run.estimate.vocal_raw)
-    truth = prepare_pair(folder / "mixture.wav", vocal=folder / "vocal.wav",
-                         settings=settings.replace(level="as_is"))
+    truth = prepare_pair(folder / "mixture.wav", vocal=folder / "vocal.wav", settings=settings.replace(level="as_is"))
     table = at.dataframe[0].value
     scored = evaluate_experiment(expected, truth)
     by_name = {m["name"]: m for m in scored["methods"]}
@@ -177,15 +177,17 @@ def test_an_unreachable_cluster_is_a_message_on_the_page(monkeypatch, dask_clust
 def test_a_real_server_in_chromium_sends_its_jobs_to_the_cluster(dask_cluster, tmp_path):
     """``streamlit run`` with VSEP_DASK_SCHEDULER, a visitor in Chromium presses Run both and opens Results:
     the worker process computed the runs, the search and the scores; the page shows them."""
+    from browser_support import Server, block_outside_requests, launch, nav, run_count, wait_for_run, wait_js
     from playwright.sync_api import sync_playwright
 
-    from browser_support import Server, block_outside_requests, launch, nav, run_count, wait_for_run, wait_js
-
     address, certs = dask_cluster
-    with _tasks_on_worker(dask_cluster) as done, \
-            Server(log_path=tmp_path / "streamlit.log",
-                   env={cluster.SCHEDULER_ENV: address, cluster.CERTS_ENV: str(certs)}) as server, \
-            sync_playwright() as p:
+    with (
+        _tasks_on_worker(dask_cluster) as done,
+        Server(
+            log_path=tmp_path / "streamlit.log", env={cluster.SCHEDULER_ENV: address, cluster.CERTS_ENV: str(certs)}
+        ) as server,
+        sync_playwright() as p,
+    ):
         browser = launch(p)
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -198,12 +200,16 @@ def test_a_real_server_in_chromium_sends_its_jobs_to_the_cluster(dask_cluster, t
             wait_for_run(page, count, 90)
             count = run_count(page)
             page.get_by_role("button", name="Run both").click()
-            wait_for_run(page, count, 180, also="document.body.innerText.includes('Greedy search done') && "
-                                                "document.body.innerText.includes('Progressive test done')")
+            wait_for_run(
+                page,
+                count,
+                180,
+                also="document.body.innerText.includes('Greedy search done') && "
+                "document.body.innerText.includes('Progressive test done')",
+            )
             count = run_count(page)
             nav(page, "Results")
-            wait_js(page, "document.body.innerText.includes('SI-SDR')", 180,
-                    what="the Results page's scores")
+            wait_js(page, "document.body.innerText.includes('SI-SDR')", 180, what="the Results page's scores")
             wait_for_run(page, count, 180)
             text = page.inner_text("body")
             assert "unexpected problem" not in text and "Cannot reach" not in text
@@ -243,8 +249,7 @@ def test_a_job_that_waits_for_a_busy_worker_says_so(dask_cluster):
             assert time.monotonic() < deadline, "the sleep never started"
             time.sleep(0.05)
         events = []
-        result = remote.call("run_experiment", (pair, settings), dict(max_slices=1, greedy=False),
-                             emit=events.append)
+        result = remote.call("run_experiment", (pair, settings), dict(max_slices=1, greedy=False), emit=events.append)
         busy.release()
     finally:
         remote.close()

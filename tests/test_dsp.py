@@ -13,8 +13,9 @@ from vsep_core import dsp
 from vsep_core.errors import VsepError
 
 
-@pytest.mark.parametrize("n_fft,hop,n", [(4096, 1024, 30_000), (512, 128, 7_001), (2048, 512, 2048),
-                                         (4096, 1024, 600), (2048, 512, 44_100)])
+@pytest.mark.parametrize(
+    "n_fft,hop,n", [(4096, 1024, 30_000), (512, 128, 7_001), (2048, 512, 2048), (4096, 1024, 600), (2048, 512, 44_100)]
+)
 def test_stft_equals_librosa_at_the_baselines_sizes(n_fft, hop, n):
     y = np.random.default_rng(n).standard_normal(n).astype(np.float32)
     expected = librosa.stft(y, n_fft=n_fft, hop_length=hop)
@@ -23,16 +24,23 @@ def test_stft_equals_librosa_at_the_baselines_sizes(n_fft, hop, n):
     assert np.array_equal(got, expected)
 
 
-@pytest.mark.parametrize("n_fft,hop,frames,length", [
-    (2048, 512, 40, 20_000),   # shorter than the frames reach: librosa drops frames
-    (2048, 512, 40, 19_968),   # exactly the frames' reach
-    (2048, 512, 40, 30_000),   # longer: zero padded
-    (4096, 1024, 12, 9_000), (512, 128, 60, 7_001), (512, 128, 3, 100), (2048, 1040, 7, None),
-])
+@pytest.mark.parametrize(
+    "n_fft,hop,frames,length",
+    [
+        (2048, 512, 40, 20_000),  # shorter than the frames reach: librosa drops frames
+        (2048, 512, 40, 19_968),  # exactly the frames' reach
+        (2048, 512, 40, 30_000),  # longer: zero padded
+        (4096, 1024, 12, 9_000),
+        (512, 128, 60, 7_001),
+        (512, 128, 3, 100),
+        (2048, 1040, 7, None),
+    ],
+)
 def test_istft_with_length_equals_librosa(n_fft, hop, frames, length):
     rng = np.random.default_rng(frames)
-    D = (rng.standard_normal((1 + n_fft // 2, frames))
-         + 1j * rng.standard_normal((1 + n_fft // 2, frames))).astype(np.complex64)
+    D = (rng.standard_normal((1 + n_fft // 2, frames)) + 1j * rng.standard_normal((1 + n_fft // 2, frames))).astype(
+        np.complex64
+    )
     D = np.asfortranarray(D)
     expected = librosa.istft(D, n_fft=n_fft, hop_length=hop, length=length)
     got = dsp.istft(D, n_fft=n_fft, hop_length=hop, length=length)
@@ -96,10 +104,16 @@ def test_baselines_give_the_results_they_gave_with_librosas_stft(method, monkeyp
     give = {} if separator.kind == "blind" else {"vocal": vocal}
     ours = separator.separate(mixture, sr, **give)
     for module in (ideal_mask, repet_sim, hpss):  # every method module that uses the shared STFT
-        monkeypatch.setattr(module, "stft", lambda y, n_fft, hop: librosa.stft(
-            np.asarray(y, dtype=np.float32), n_fft=n_fft, hop_length=hop))
-        monkeypatch.setattr(module, "istft", lambda D, n_fft, hop, n: librosa.istft(
-            D, n_fft=n_fft, hop_length=hop, length=n).astype(np.float32))
+        monkeypatch.setattr(
+            module,
+            "stft",
+            lambda y, n_fft, hop: librosa.stft(np.asarray(y, dtype=np.float32), n_fft=n_fft, hop_length=hop),
+        )
+        monkeypatch.setattr(
+            module,
+            "istft",
+            lambda D, n_fft, hop, n: librosa.istft(D, n_fft=n_fft, hop_length=hop, length=n).astype(np.float32),
+        )
     theirs = separator.separate(mixture, sr, **give)
     assert np.array_equal(ours.vocal, theirs.vocal)
     assert np.array_equal(ours.instrumental, theirs.instrumental)

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest_eval import eval_dir, eval_pair, write_pair  # noqa: F401  (fixtures)
+
 from vsep_core.alignment import apply_alignment
 from vsep_core.audio import Pair
-from vsep_core.errors import VsepError
 from vsep_core.cli import build_parser, main
+from vsep_core.errors import VsepError
 from vsep_core.evaluate import evaluate_pair, format_table, load_pair
 from vsep_core.jsonio import json_ready, write_json
 from vsep_core.metrics import evaluate_estimate
@@ -39,6 +39,7 @@ def pair_files(tmp_path_factory):
 
 # --- the report -----------------------------------------------------------------------
 
+
 def test_report_holds_alignment_and_every_metric(pair_files):
     pair = load_pair(pair_files / "mixture.wav", vocal=pair_files / "vocal.wav")
     report = evaluate_pair(pair, ["irm", "mixture"])
@@ -50,8 +51,9 @@ def test_report_holds_alignment_and_every_metric(pair_files):
 
     sep = run_method(get_method("irm"), pair.mixture, pair.sr, pair.vocal)
     # (mixture − vocal in float64, as score() takes it: bleedless/fullness see float32 rounding in the reference)
-    expected = evaluate_estimate(pair.vocal, pair.mixture.astype(np.float64) - pair.vocal, sep.vocal,
-                                 sep.instrumental, pair.sr)
+    expected = evaluate_estimate(
+        pair.vocal, pair.mixture.astype(np.float64) - pair.vocal, sep.vocal, sep.instrumental, pair.sr
+    )
     assert report["methods"][0]["vocal"] == pytest.approx(expected["vocal"])
     assert report["methods"][0]["instrumental"] == pytest.approx(expected["instrumental"])
     assert report["pair"]["mixture"].endswith("mixture.wav") and report["pair"]["target"] == "vocal"
@@ -79,12 +81,16 @@ def test_the_truth_must_be_at_its_true_scale(pair_files):
 
 
 def test_json_has_no_nan_and_keeps_the_schema(tmp_path):
-    report = {"alignment": {"lag_samples": np.int64(3), "gain": np.float32(0.5), "correlation": float("nan")},
-              "methods": [{"name": "x", "kind": "blind", "vocal": {"si_sdr": float("inf"), "sdr": 1.0}}]}
+    report = {
+        "alignment": {"lag_samples": np.int64(3), "gain": np.float32(0.5), "correlation": float("nan")},
+        "methods": [{"name": "x", "kind": "blind", "vocal": {"si_sdr": float("inf"), "sdr": 1.0}}],
+    }
     path = write_json(report, tmp_path / "sub" / "r.json")
     loaded = json.loads(path.read_text())
-    assert loaded == {"alignment": {"lag_samples": 3, "gain": 0.5, "correlation": None},
-                      "methods": [{"name": "x", "kind": "blind", "vocal": {"si_sdr": None, "sdr": 1.0}}]}
+    assert loaded == {
+        "alignment": {"lag_samples": 3, "gain": 0.5, "correlation": None},
+        "methods": [{"name": "x", "kind": "blind", "vocal": {"si_sdr": None, "sdr": 1.0}}],
+    }
     assert json_ready(np.array([1.0, np.nan])) == [1.0, None]
 
 
@@ -108,17 +114,32 @@ def test_apply_alignment_repairs_a_shifted_vocal(tmp_path):
     for source in ("vocal", "instrumental"):
         for metric in ("si_sdr", "sdr"):
             assert repaired["methods"][0][source][metric] == pytest.approx(
-                reference["methods"][0][source][metric], abs=0.2)
+                reference["methods"][0][source][metric], abs=0.2
+            )
     # An aligned pair is left as it is.
     assert not evaluate_pair(true_pair, ["mixture"], align=True)["alignment_applied"]
 
 
 # --- the CLI ------------------------------------------------------------------------------
 
+
 def test_cli_prints_a_table_and_writes_json(pair_files, tmp_path, capsys):
     out_json = tmp_path / "report.json"
-    code, out, err = _run(["--mixture", str(pair_files / "mixture.wav"), "--vocal", str(pair_files / "vocal.wav"),
-                           "--methods", "irm,ibm", "mixture", "--json", str(out_json), "--quiet"], capsys)
+    code, out, err = _run(
+        [
+            "--mixture",
+            str(pair_files / "mixture.wav"),
+            "--vocal",
+            str(pair_files / "vocal.wav"),
+            "--methods",
+            "irm,ibm",
+            "mixture",
+            "--json",
+            str(out_json),
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0, err
     for word in ("irm", "ibm", "mixture", "SI-SDR", "SDR", "SIR", "SAR", "Alignment"):
         assert word in out
@@ -134,8 +155,9 @@ def test_cli_prints_a_table_and_writes_json(pair_files, tmp_path, capsys):
 def test_cli_instrumental_mode_gives_the_same_figures(pair_files, capsys, tmp_path):
     args = ["--mixture", str(pair_files / "mixture.wav"), "--methods", "wiener", "--quiet"]
     _run([*args, "--vocal", str(pair_files / "vocal.wav"), "--json", str(tmp_path / "v.json")], capsys)
-    code, _, err = _run([*args, "--instrumental", str(pair_files / "instrumental.wav"),
-                         "--json", str(tmp_path / "i.json")], capsys)
+    code, _, err = _run(
+        [*args, "--instrumental", str(pair_files / "instrumental.wav"), "--json", str(tmp_path / "i.json")], capsys
+    )
     assert code == 0, err
     by_vocal = json.loads((tmp_path / "v.json").read_text())["methods"][0]
     by_instr = json.loads((tmp_path / "i.json").read_text())["methods"][0]
@@ -146,16 +168,19 @@ def test_cli_instrumental_mode_gives_the_same_figures(pair_files, capsys, tmp_pa
         assert by_instr[source]["si_sdr"] == pytest.approx(by_vocal[source]["si_sdr"], abs=0.05)
 
 
-@pytest.mark.parametrize("case, message", [
-    ("not_audio", "not audio"),
-    ("missing", "does not exist"),
-    ("unknown_method", "Unknown method"),
-    ("length_mismatch", "longer than"),
-    ("bad_json_path", "Cannot write the JSON report"),
-    ("json_is_a_folder", "is a folder"),
-    ("json_empty", "--json is empty"),
-    ("vocal_is_mixture", "nothing to separate"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("not_audio", "not audio"),
+        ("missing", "does not exist"),
+        ("unknown_method", "Unknown method"),
+        ("length_mismatch", "longer than"),
+        ("bad_json_path", "Cannot write the JSON report"),
+        ("json_is_a_folder", "is a folder"),
+        ("json_empty", "--json is empty"),
+        ("vocal_is_mixture", "nothing to separate"),
+    ],
+)
 def test_cli_bad_input_is_a_message_not_a_traceback(case, message, pair_files, tmp_path, capsys):
     mixture, vocal = str(pair_files / "mixture.wav"), str(pair_files / "vocal.wav")
     extra = ["--methods", "mixture"]
@@ -188,11 +213,13 @@ def test_cli_bad_input_is_a_message_not_a_traceback(case, message, pair_files, t
 
 
 def test_cli_argument_errors_exit_2(capsys):
-    for argv in (["--mixture", "m.wav"],  # no target
-                 ["--mixture", "m.wav", "--vocal", "v.wav", "--instrumental", "i.wav"],
-                 ["--mixture", "m.wav", "--vocal", "v.wav", "--level", "sideways"],
-                 ["--mixture", "m.wav", "--vocal", "v.wav", "--duration", "whole"],
-                 ["--mixture", "m.wav", "--vocal", "v.wav", "--duration", "-1"]):
+    for argv in (
+        ["--mixture", "m.wav"],  # no target
+        ["--mixture", "m.wav", "--vocal", "v.wav", "--instrumental", "i.wav"],
+        ["--mixture", "m.wav", "--vocal", "v.wav", "--level", "sideways"],
+        ["--mixture", "m.wav", "--vocal", "v.wav", "--duration", "whole"],
+        ["--mixture", "m.wav", "--vocal", "v.wav", "--duration", "-1"],
+    ):
         with pytest.raises(SystemExit) as exit_info:
             _parser().parse_args(["evaluate", *argv])
         assert exit_info.value.code == 2
@@ -200,8 +227,18 @@ def test_cli_argument_errors_exit_2(capsys):
 
 
 def test_cli_on_the_real_pair_with_every_method(eval_dir, tmp_path, capsys):  # noqa: F811
-    code, out, err = _run(["--mixture", str(eval_dir / "mixture.wav"), "--vocal", str(eval_dir / "vocal.wav"),
-                           "--json", str(tmp_path / "r.json"), "--quiet"], capsys)
+    code, out, err = _run(
+        [
+            "--mixture",
+            str(eval_dir / "mixture.wav"),
+            "--vocal",
+            str(eval_dir / "vocal.wav"),
+            "--json",
+            str(tmp_path / "r.json"),
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0, err
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["alignment"]["aligned"] and report["alignment"]["lag_samples"] == 0

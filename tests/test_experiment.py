@@ -64,7 +64,7 @@ def test_window_count_option(synthetic_pair):
     analysis = analyse(synthetic_pair, Settings(n_windows=64))
     assert analysis.n_windows == 64
     with pytest.raises(VsepError, match="windows cannot be made"):
-        analyse(synthetic_pair, Settings(n_windows=10 ** 6))
+        analyse(synthetic_pair, Settings(n_windows=10**6))
 
 
 def test_custom_order_and_bad_counts(synthetic_pair):
@@ -82,9 +82,16 @@ def test_outputs_zip_and_html_report(synthetic_pair):
     names = set(archive.namelist())
     for entry in summary["progressive"]:
         assert entry["wav"] in names and entry["instrumental_wav"] in names
-    assert {"summary.json", "settings.json", "plots/loss_curves.html", "plots/final_loss.html",
-            "plots/spectrograms.html", "plots/greedy_search.html", "plots/plotly.min.js",
-            "best_sequence_found/extracted_vocal_best_sequence.wav"} <= names
+    assert {
+        "summary.json",
+        "settings.json",
+        "plots/loss_curves.html",
+        "plots/final_loss.html",
+        "plots/spectrograms.html",
+        "plots/greedy_search.html",
+        "plots/plotly.min.js",
+        "best_sequence_found/extracted_vocal_best_sequence.wav",
+    } <= names
     assert json.loads(archive.read("summary.json"))["greedy"]["sequence"] == result.greedy.sequence
     y, sr = sf.read(io.BytesIO(archive.read(summary["progressive"][0]["wav"])))
     assert sr == 22050 and np.max(np.abs(y)) > 0.9
@@ -99,8 +106,9 @@ def test_outputs_zip_and_html_report(synthetic_pair):
     assert page.count("★ lowest loss") == 1
     assert "<noscript>" in page and "JavaScript is off" in page
     assert "Analysed the mixture (synthetic) and the isolated vocal: " in page  # no vocal file name given
-    named = dataclasses.replace(synthetic_pair, info={**synthetic_pair.info, "mixture": "mixture “song.wav”",
-                                                      "vocal": "voice.wav"})
+    named = dataclasses.replace(
+        synthetic_pair, info={**synthetic_pair.info, "mixture": "mixture “song.wav”", "vocal": "voice.wav"}
+    )
     assert "Analysed the mixture (song.wav) and the isolated vocal (voice.wav): " in html_report(result, named)
     # Self-contained: no script loaded from a file or the web, no media fetched
     # (links written inside plotly.js's own code are not fetches; skip inline scripts).
@@ -116,8 +124,22 @@ def run_cli(*args):
 def test_cli_help_explains_every_option():
     proc = run_cli("run", "--help")
     assert proc.returncode == 0
-    for option in ("--mixture", "--vocal", "--instrumental", "--slices", "--greedy", "--out", "--duration",
-                   "--order", "--level", "--pooled-windows", "--windows", "--learning-rate", "--report", "--metrics"):
+    for option in (
+        "--mixture",
+        "--vocal",
+        "--instrumental",
+        "--slices",
+        "--greedy",
+        "--out",
+        "--duration",
+        "--order",
+        "--level",
+        "--pooled-windows",
+        "--windows",
+        "--learning-rate",
+        "--report",
+        "--metrics",
+    ):
         assert option in proc.stdout
     assert "--full-length" not in proc.stdout and "as-is" in proc.stdout
 
@@ -135,8 +157,21 @@ def test_cli_bad_input_is_a_message_not_a_traceback(tmp_path):
 def test_cli_run_and_check(tmp_path, synthetic_pair):
     sf.write(tmp_path / "m.wav", synthetic_pair.mixture, 22050)
     sf.write(tmp_path / "i.wav", synthetic_pair.mixture - synthetic_pair.vocal, 22050)
-    proc = run_cli("run", "--mixture", str(tmp_path / "m.wav"), "--instrumental", str(tmp_path / "i.wav"),
-                   "--slices", "2", "--greedy", "--duration", "all", "--report", "--out", str(tmp_path / "out"))
+    proc = run_cli(
+        "run",
+        "--mixture",
+        str(tmp_path / "m.wav"),
+        "--instrumental",
+        str(tmp_path / "i.wav"),
+        "--slices",
+        "2",
+        "--greedy",
+        "--duration",
+        "all",
+        "--report",
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["config"]["duration_s"] is None and len(summary["progressive"]) == 2
@@ -152,17 +187,49 @@ def test_run_metrics_json_is_evaluate_json_and_the_report_shows_it(tmp_path, syn
     sf.write(tmp_path / "m.wav", synthetic_pair.mixture, 22050, subtype="FLOAT")
     sf.write(tmp_path / "v.wav", synthetic_pair.vocal, 22050, subtype="FLOAT")
     audio = ["--mixture", str(tmp_path / "m.wav"), "--vocal", str(tmp_path / "v.wav")]
-    assert main(["run", *audio, "--slices", "2", "--greedy", "--metrics", "--report", "--no-plots", "--quiet",
-                 "--out", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                *audio,
+                "--slices",
+                "2",
+                "--greedy",
+                "--metrics",
+                "--report",
+                "--no-plots",
+                "--quiet",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     names = [m["name"] for m in metrics["methods"]]
     from vsep_core.evaluate import REFERENCE_METHODS
 
-    assert names[-len(REFERENCE_METHODS):] == list(REFERENCE_METHODS)
+    assert names[-len(REFERENCE_METHODS) :] == list(REFERENCE_METHODS)
     assert {"phase_oracle", "exact_eq", "irm", "learned_fingerprint", "mixture"} <= set(REFERENCE_METHODS)
     assert "seed_greedy" in names and "seed_greedy_best" in names
-    assert main(["evaluate", *audio, "--level", "independent", "--slices", "2", "--methods", *names, "--quiet",
-                 "--json", str(tmp_path / "evaluate.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                *audio,
+                "--level",
+                "independent",
+                "--slices",
+                "2",
+                "--methods",
+                *names,
+                "--quiet",
+                "--json",
+                str(tmp_path / "evaluate.json"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     evaluated = json.loads((tmp_path / "evaluate.json").read_text())
     assert set(metrics) == set(evaluated)
@@ -186,8 +253,13 @@ def test_audio_made_beside_the_optimiser_is_the_same_audio_in_the_same_order(syn
     for background in (False, True):
         seen = []
         results[background] = run_experiment(
-            synthetic_pair, Settings(), max_slices=4, audio_runs=audio_runs, background_audio=background,
-            on_run=lambda label, run, seen=seen: seen.append((label, run.estimate.vocal_raw.copy())))
+            synthetic_pair,
+            Settings(),
+            max_slices=4,
+            audio_runs=audio_runs,
+            background_audio=background,
+            on_run=lambda label, run, seen=seen: seen.append((label, run.estimate.vocal_raw.copy())),
+        )
         calls[background] = seen
     assert [label for label, _ in calls[True]] == [label for label, _ in calls[False]]
     assert len(calls[True]) >= 3

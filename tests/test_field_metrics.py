@@ -23,6 +23,7 @@ SR = 22050
 
 # --- the reference, re-typed ------------------------------------------------------------------------
 
+
 def msst_sdr(references: np.ndarray, estimates: np.ndarray) -> np.ndarray:
     # utils/metrics.py, def sdr (shapes (num_sources, num_channels, num_samples))
     eps = 1e-8  # to avoid numerical errors
@@ -46,7 +47,7 @@ def msst_bleed_full(reference, estimate, sr=44100, n_fft=4096, hop_length=1024, 
         out = np.empty((x.shape[0], n_fft // 2 + 1, n_frames), dtype=np.float32)
         for c in range(x.shape[0]):
             for t in range(n_frames):
-                frame = padded[c, t * hop_length:t * hop_length + n_fft] * window
+                frame = padded[c, t * hop_length : t * hop_length + n_fft] * window
                 out[c, :, t] = np.abs(np.fft.rfft(frame))
         return out
 
@@ -74,11 +75,12 @@ def msst_bleed_full(reference, estimate, sr=44100, n_fft=4096, hop_length=1024, 
 
 # --- fixed signals --------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def signals():
     rng = np.random.default_rng(11)
     t = np.arange(int(1.5 * SR)) / SR
-    reference = (0.3 * np.sin(2 * np.pi * 220 * t) * (t > 0.3) + 0.05 * rng.standard_normal(len(t)))
+    reference = 0.3 * np.sin(2 * np.pi * 220 * t) * (t > 0.3) + 0.05 * rng.standard_normal(len(t))
     other = 0.2 * np.sign(np.sin(2 * np.pi * 3 * t)) * rng.standard_normal(len(t))
     estimate = 0.8 * reference + 0.1 * other + 0.01 * rng.standard_normal(len(t))
     return reference, estimate

@@ -6,8 +6,15 @@ import librosa
 import numpy as np
 import pytest
 
-from vsep_core.fingerprint import (METRIC_NAMES, amplitude_to_db, encoder_cascade, interp_map, profiles,
-                                   target_profiles_db, window_metrics)
+from vsep_core.fingerprint import (
+    METRIC_NAMES,
+    amplitude_to_db,
+    encoder_cascade,
+    interp_map,
+    profiles,
+    target_profiles_db,
+    window_metrics,
+)
 from vsep_core.settings import Settings
 
 SR = 22050
@@ -69,7 +76,7 @@ def test_metrics_have_known_answers():
     # Band energies add up to the 256-bin layer's total energy.
     l256 = encoder_cascade(np.stack([harmonic, flat, tone], axis=1))[2]
     bands = sum(m[n] for n in METRIC_NAMES[:6])
-    np.testing.assert_allclose(bands, (l256 ** 2).sum(axis=0))
+    np.testing.assert_allclose(bands, (l256**2).sum(axis=0))
     # A flat spectrum: flatness 1, entropy log2(64) bits, centroid mid-band, crest 1.
     assert m["spectral_flatness"][1] == pytest.approx(1.0, rel=1e-6)
     assert m["spectral_entropy"][1] == pytest.approx(6.0, rel=1e-6)

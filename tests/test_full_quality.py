@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 import soundfile as sf
+from stereo_support import stereo_pair
 
 from vsep_core import api
 from vsep_core import full_quality as fq
@@ -22,8 +23,6 @@ from vsep_core.reconstruct import vocal_from_db
 from vsep_core.settings import Settings
 from vsep_core.views import RAW, SLICE_NAMES
 
-from stereo_support import stereo_pair
-
 
 @pytest.fixture(scope="module")
 def eval_analysis(eval_pair_dir):
@@ -33,6 +32,7 @@ def eval_analysis(eval_pair_dir):
 
 
 # --- at the analysis rate and mono, it is the analysis's reconstruction --------------------------------
+
 
 @pytest.mark.parametrize("slices", [(), tuple(SLICE_NAMES[:3]), tuple(SLICE_NAMES)])
 def test_without_floors_it_is_the_analysis_reconstruction_to_float32(eval_pair_dir, slices):
@@ -44,10 +44,16 @@ def test_without_floors_it_is_the_analysis_reconstruction_to_float32(eval_pair_d
     analysis = analyse(pair, settings, views=(RAW, *slices))
     chain = run_chain(analysis, slices, keep_eq=True)
     reference = vocal_from_db(chain.final_db, analysis)
-    out = fq.apply_eq(pair.mixture, settings.sr, api.seed_eq(analysis, slices), analysis_sr=settings.sr,
-                      analysis_hop=analysis.hop_length, n_fft=settings.n_fft)
+    out = fq.apply_eq(
+        pair.mixture,
+        settings.sr,
+        api.seed_eq(analysis, slices),
+        analysis_sr=settings.sr,
+        analysis_hop=analysis.hop_length,
+        n_fft=settings.n_fft,
+    )
     assert out.shape == (1, pair.n_samples)  # as long as the segment (the analysis's inverse STFT is 675 short)
-    error = out[0, :len(reference)] - reference
+    error = out[0, : len(reference)] - reference
     assert np.linalg.norm(error) / np.linalg.norm(reference) < 1e-5
 
 
@@ -59,12 +65,19 @@ def test_with_the_seed_floors_it_stays_within_two_percent_and_the_same_si_sdr(ev
     pair, analysis = eval_analysis
     chain = run_chain(analysis, slices, keep_eq=True)
     reference = vocal_from_db(chain.final_db, analysis)
-    out = fq.apply_eq(pair.mixture, pair.sr, api.seed_eq(analysis, slices), analysis_sr=pair.sr,
-                      analysis_hop=analysis.hop_length, n_fft=analysis.settings.n_fft)[0]
-    assert np.linalg.norm(out[:len(reference)] - reference) / np.linalg.norm(reference) < 2e-2
+    out = fq.apply_eq(
+        pair.mixture,
+        pair.sr,
+        api.seed_eq(analysis, slices),
+        analysis_sr=pair.sr,
+        analysis_hop=analysis.hop_length,
+        n_fft=analysis.settings.n_fft,
+    )[0]
+    assert np.linalg.norm(out[: len(reference)] - reference) / np.linalg.norm(reference) < 2e-2
     truth = load_pair(eval_pair_dir / "mixture.wav", vocal=eval_pair_dir / "vocal.wav")
     assert si_sdr(truth.vocal, to_true_scale(out, pair)) == pytest.approx(
-        si_sdr(truth.vocal, to_true_scale(reference, pair)), abs=0.05)
+        si_sdr(truth.vocal, to_true_scale(reference, pair)), abs=0.05
+    )
 
 
 def test_total_eq_adds_each_pass_over_the_windows_it_covers():
@@ -81,31 +94,43 @@ def test_total_eq_adds_each_pass_over_the_windows_it_covers():
 
 # --- at the original rate and channels -------------------------------------------------------------------
 
+
 def test_gains_line_up_in_time_and_frequency_at_twice_the_rate():
     # 44.1 kHz over a 22.05 kHz analysis: n_fft 4096, hop 2080, frame f at window f; bin k at bin k's frequency.
     assert fq.full_rate_frame(44100, 22050, 2048, 1040) == (4096, 2080)
     rng = np.random.default_rng(1)
     eq = rng.uniform(-20, 20, (400, 7)).astype(np.float32)
-    gains = fq.frame_gains_db(eq, analysis_sr=22050, analysis_hop=1040, sr=44100, n_fft=4096, hop_length=2080,
-                              n_frames=9)
-    at_analysis = fq.frame_gains_db(eq, analysis_sr=22050, analysis_hop=1040, sr=22050, n_fft=2048,
-                                    hop_length=1040, n_frames=7)
+    gains = fq.frame_gains_db(
+        eq, analysis_sr=22050, analysis_hop=1040, sr=44100, n_fft=4096, hop_length=2080, n_frames=9
+    )
+    at_analysis = fq.frame_gains_db(
+        eq, analysis_sr=22050, analysis_hop=1040, sr=22050, n_fft=2048, hop_length=1040, n_frames=7
+    )
     np.testing.assert_allclose(gains[:1025, :7], at_analysis, rtol=1e-6, atol=1e-5)
     assert np.all(gains[1025:, :7] == gains[1024, :7])  # above the analysis Nyquist: the last band's gain
     assert np.all(gains[:, 7:] == gains[:, 6:7])  # after the last window: its gain
-    held = fq.frame_gains_db(eq, analysis_sr=22050, analysis_hop=1040, sr=44100, n_fft=4096, hop_length=2080,
-                             n_frames=7, held_hz=fq.held_frequency(44100, 22050))
+    held = fq.frame_gains_db(
+        eq,
+        analysis_sr=22050,
+        analysis_hop=1040,
+        sr=44100,
+        n_fft=4096,
+        hop_length=2080,
+        n_frames=7,
+        held_hz=fq.held_frequency(44100, 22050),
+    )
     k = int(np.ceil(fq.HELD_SHARE * 11025 / (44100 / 4096)))  # first bin above the held frequency
     assert np.allclose(held[k:], held[k]) and not np.allclose(held[k - 5], held[k])
-    np.testing.assert_allclose(held[:k - 1], gains[:k - 1, :7])
+    np.testing.assert_allclose(held[: k - 1], gains[: k - 1, :7])
 
 
 def test_gains_are_interpolated_in_time_when_the_hop_does_not_scale_to_whole_samples():
     frame, hop = fq.full_rate_frame(48000, 22050, 2048, 1040)
     assert (frame, hop) == (4458, 2264)
     eq = np.stack([np.arange(5, dtype=np.float32)] * 3)  # 0, 1, 2 … dB over windows, flat over frequency
-    gains = fq.frame_gains_db(eq, analysis_sr=22050, analysis_hop=1040, sr=48000, n_fft=frame, hop_length=hop,
-                              n_frames=5)
+    gains = fq.frame_gains_db(
+        eq, analysis_sr=22050, analysis_hop=1040, sr=48000, n_fft=frame, hop_length=hop, n_frames=5
+    )
     expected = np.minimum(np.arange(5) * hop / 48000 * 22050 / 1040, 4)  # the window position of each frame
     np.testing.assert_allclose(gains[0], expected, rtol=1e-5)
     np.testing.assert_allclose(gains, np.broadcast_to(gains[0], gains.shape), rtol=1e-6)
@@ -158,31 +183,38 @@ def test_the_segment_is_the_one_the_analysis_read():
     pair = prepare_pair(mixture, vocal=vocal, settings=settings)
     out = api.full_quality(mixture, pair, settings, slices=())
     samples, sr = sf.read(io.BytesIO(mixture), dtype="float32", always_2d=True)
-    np.testing.assert_array_equal(out.estimate.mixture, samples[sr: sr + int(1.5 * sr)].T)
+    np.testing.assert_array_equal(out.estimate.mixture, samples[sr : sr + int(1.5 * sr)].T)
     assert out.scores is None and out.estimate.start_s == 1.0
 
 
 # --- bad input: a clear VsepError ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("mixture, match", [
-    (np.zeros((2, 44100), dtype=np.float32), "silent"),
-    (np.full(44100, np.nan, dtype=np.float32), "NaN|finite"),
-    (np.ones(1000, dtype=np.float32), "at least one frame, 4096 samples"),
-    (np.ones((9, 44100), dtype=np.float32), "1 to 8 channels"),
-    (np.ones((2, 3, 4), dtype=np.float32), "channels, samples"),
-])
+
+@pytest.mark.parametrize(
+    "mixture, match",
+    [
+        (np.zeros((2, 44100), dtype=np.float32), "silent"),
+        (np.full(44100, np.nan, dtype=np.float32), "NaN|finite"),
+        (np.ones(1000, dtype=np.float32), "at least one frame, 4096 samples"),
+        (np.ones((9, 44100), dtype=np.float32), "1 to 8 channels"),
+        (np.ones((2, 3, 4), dtype=np.float32), "channels, samples"),
+    ],
+)
 def test_bad_mixtures_are_refused_with_a_message(mixture, match):
     eq = np.zeros((400, 10), dtype=np.float32)
     with pytest.raises(VsepError, match=match):
         fq.apply_eq(mixture, 44100, eq, analysis_sr=22050, analysis_hop=1040, n_fft=2048)
 
 
-@pytest.mark.parametrize("eq, kwargs, match", [
-    (np.full((400, 10), np.nan), {}, "NaN or infinite"),
-    (np.zeros(400), {}, "bands ≥ 2"),
-    (np.zeros((400, 10)), {"sr": 10}, "sr must be"),
-    (np.zeros((400, 10)), {"analysis_hop": 0}, "analysis_hop must be"),
-])
+@pytest.mark.parametrize(
+    "eq, kwargs, match",
+    [
+        (np.full((400, 10), np.nan), {}, "NaN or infinite"),
+        (np.zeros(400), {}, "bands ≥ 2"),
+        (np.zeros((400, 10)), {"sr": 10}, "sr must be"),
+        (np.zeros((400, 10)), {"analysis_hop": 0}, "analysis_hop must be"),
+    ],
+)
 def test_bad_curves_and_rates_are_refused_with_a_message(eq, kwargs, match):
     args = {"sr": 44100, "analysis_sr": 22050, "analysis_hop": 1040, "n_fft": 2048, **kwargs}
     sr = args.pop("sr")
@@ -200,8 +232,7 @@ def test_the_api_wants_exactly_one_kind_of_eq(synthetic_pair):
 
 def test_a_file_that_is_not_audio_is_refused(synthetic_pair):
     with pytest.raises(VsepError):
-        api.full_quality(b"not audio at all" * 100, synthetic_pair, Settings(duration_s=None),
-                         eq=np.zeros((400, 3)))
+        api.full_quality(b"not audio at all" * 100, synthetic_pair, Settings(duration_s=None), eq=np.zeros((400, 3)))
 
 
 def test_stereo_wav_bytes_are_what_libsndfile_writes():
@@ -215,6 +246,7 @@ def test_stereo_wav_bytes_are_what_libsndfile_writes():
 
 # --- the command line -------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def stereo_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("stereo")
@@ -223,22 +255,46 @@ def stereo_files(tmp_path_factory):
     return folder
 
 
-def test_cli_run_full_quality_writes_full_rate_wavs_beside_the_others_and_scores_them(stereo_files, tmp_path,
-                                                                                     capsys):
+def test_cli_run_full_quality_writes_full_rate_wavs_beside_the_others_and_scores_them(stereo_files, tmp_path, capsys):
     from vsep_core.cli import main
 
     out = tmp_path / "out"
-    assert main(["run", "--mixture", str(stereo_files / "mixture.wav"), "--vocal", str(stereo_files / "vocal.wav"),
-                 "--slices", "2", "--write", "2,inputs", "--duration", "2", "--full-quality", "--metrics",
-                 "--no-plots", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--mixture",
+                str(stereo_files / "mixture.wav"),
+                "--vocal",
+                str(stereo_files / "vocal.wav"),
+                "--slices",
+                "2",
+                "--write",
+                "2,inputs",
+                "--duration",
+                "2",
+                "--full-quality",
+                "--metrics",
+                "--no-plots",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     # Which segment was analysed, at what rate, and how to choose another.
     assert "analysed: 0.00 s to 2.00 s of the mixture “mixture.wav” (0:03 long), at 22050 Hz mono" in printed
     assert "--start SECONDS and --duration SECONDS, or --duration all" in printed
-    assert re.search(r"2: 44100 Hz, 2 channel\(s\); vocal SI-SDR -?\d+\.\d\d dB, SDR .* \(per channel, averaged\)",
-                     printed), printed
-    for path in ("2_slices/extracted_vocal_full_quality.wav", "2_slices/extracted_instrumental_full_quality.wav",
-                 "1_slices/mixture_full_quality.wav", "1_slices/target_full_quality.wav"):
+    assert re.search(
+        r"2: 44100 Hz, 2 channel\(s\); vocal SI-SDR -?\d+\.\d\d dB, SDR .* \(per channel, averaged\)", printed
+    ), printed
+    for path in (
+        "2_slices/extracted_vocal_full_quality.wav",
+        "2_slices/extracted_instrumental_full_quality.wav",
+        "1_slices/mixture_full_quality.wav",
+        "1_slices/target_full_quality.wav",
+    ):
         info = sf.info(out / path)
         assert (info.samplerate, info.channels, info.frames) == (44100, 2, 88200), path
     assert sf.info(out / "2_slices/extracted_vocal.wav").samplerate == 22050  # the analysis-rate files stay
@@ -258,9 +314,27 @@ def test_cli_joint_full_quality(stereo_files, tmp_path, capsys):
     from vsep_core.cli import main
 
     out = tmp_path / "joint_out"
-    assert main(["run", "--method", "joint", "--joint-steps", "20", "--mixture", str(stereo_files / "mixture.wav"),
-                 "--instrumental", str(stereo_files / "instrumental.wav"), "--duration", "2", "--full-quality",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--method",
+                "joint",
+                "--joint-steps",
+                "20",
+                "--mixture",
+                str(stereo_files / "mixture.wav"),
+                "--instrumental",
+                str(stereo_files / "instrumental.wav"),
+                "--duration",
+                "2",
+                "--full-quality",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "analysed: 0.00 s to 2.00 s" in printed and "joint: 44100 Hz, 2 channel(s)" in printed
     info = sf.info(out / "joint" / "extracted_vocal_full_quality.wav")
@@ -271,8 +345,23 @@ def test_cli_joint_full_quality(stereo_files, tmp_path, capsys):
 def test_cli_full_quality_is_refused_where_it_is_not_offered(stereo_files, tmp_path, capsys):
     from vsep_core.cli import main
 
-    assert main(["run", "--method", "learned_fingerprint", "--mixture", str(stereo_files / "mixture.wav"),
-                 "--vocal", str(stereo_files / "vocal.wav"), "--full-quality", "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--method",
+                "learned_fingerprint",
+                "--mixture",
+                str(stereo_files / "mixture.wav"),
+                "--vocal",
+                str(stereo_files / "vocal.wav"),
+                "--full-quality",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     assert "--full-quality is offered for the seed and joint methods" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
@@ -283,16 +372,38 @@ def test_cli_report_and_readme_show_the_full_quality_runs(stereo_files, tmp_path
     from vsep_core.cli import main
 
     out = tmp_path / "out"
-    assert main(["run", "--mixture", str(stereo_files / "mixture.wav"), "--vocal", str(stereo_files / "vocal.wav"),
-                 "--slices", "2", "--duration", "2", "--full-quality", "--metrics", "--report", "--no-plots",
-                 "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--mixture",
+                str(stereo_files / "mixture.wav"),
+                "--vocal",
+                str(stereo_files / "vocal.wav"),
+                "--slices",
+                "2",
+                "--duration",
+                "2",
+                "--full-quality",
+                "--metrics",
+                "--report",
+                "--no-plots",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     found = json.loads((out / "full_quality.json").read_text())
     assert set(found["runs"]) == {"1", "2"}
     report = (out / "report.html").read_text()
-    section = report[report.index("<h2>At full quality</h2>"):report.index("<h2>Final loss")]
+    section = report[report.index("<h2>At full quality</h2>") : report.index("<h2>Final loss")]
     for label, entry in found["runs"].items():
-        assert f"<td>N = {label}, full quality (44100 Hz stereo)</td><td>full quality</td><td>" \
-               f"{entry['scores']['vocal']['si_sdr']:.2f}</td>" in section
+        assert (
+            f"<td>N = {label}, full quality (44100 Hz stereo)</td><td>full quality</td><td>"
+            f"{entry['scores']['vocal']['si_sdr']:.2f}</td>" in section
+        )
     assert section.count("<audio") == 2  # one run plays (the lowest loss); the others' WAVs are in the folder
     readme = (out / "README.txt").read_text()
     assert "*_full_quality.wav (in the run folders)" in readme and "Made for: N = 1, N = 2." in readme

@@ -47,8 +47,12 @@ def call(gate: Gate, method: str, path: str, length: int | None = None, scope_ty
 def test_metrics_are_not_served_whatever_the_method_or_prefix():
     behind = Behind(200)
     gate = Gate(behind, per_session_bytes=10 * MIB)
-    for method, path in (("GET", "/_stcore/metrics"), ("HEAD", "/_stcore/metrics/"), ("OPTIONS", "/_stcore/metrics"),
-                         ("GET", "/demo/_stcore/metrics")):
+    for method, path in (
+        ("GET", "/_stcore/metrics"),
+        ("HEAD", "/_stcore/metrics/"),
+        ("OPTIONS", "/_stcore/metrics"),
+        ("GET", "/demo/_stcore/metrics"),
+    ):
         assert call(gate, method, path) == 404
     assert behind.seen == []
     assert call(gate, "GET", "/_stcore/health") == 200  # everything else passes
@@ -92,8 +96,12 @@ def test_uploads_sent_at_once_share_one_total():
             if message["type"] == "http.response.start":
                 answered.append(message["status"])
 
-        scope = {"type": "http", "method": "PUT", "path": f"/_stcore/upload_file/s/{file_id}",
-                 "headers": [(b"content-length", str(4 * MIB).encode())]}
+        scope = {
+            "type": "http",
+            "method": "PUT",
+            "path": f"/_stcore/upload_file/s/{file_id}",
+            "headers": [(b"content-length", str(4 * MIB).encode())],
+        }
         await gate(scope, receive, send)
         return answered[0]
 

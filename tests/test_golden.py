@@ -35,9 +35,12 @@ def close(actual: float, expected: float) -> bool:
 def test_vendored_data_is_intact(eval_pair_dir):
     """Every file in tests/data/SHA256SUMS has its checksum; the pair is the documented one."""
     listed = [line.split(maxsplit=1) for line in (DATA / "SHA256SUMS").read_text().splitlines() if line.strip()]
-    assert {name for _, name in listed} >= {"speech_brahms_4.7s/mixture.wav", "speech_brahms_4.7s/vocal.wav",
-                                            "golden/speech_brahms_4.7s_8slices.json",
-                                            "golden/speech_brahms_4.7s_18slices.json"}
+    assert {name for _, name in listed} >= {
+        "speech_brahms_4.7s/mixture.wav",
+        "speech_brahms_4.7s/vocal.wav",
+        "golden/speech_brahms_4.7s_8slices.json",
+        "golden/speech_brahms_4.7s_18slices.json",
+    }
     bad = [name for digest, name in listed if hashlib.sha256((DATA / name).read_bytes()).hexdigest() != digest]
     assert not bad, f"changed since vendored (line endings? LFS pointer?): {bad}"
     signals = {}
@@ -86,8 +89,24 @@ def test_cli_summary_matches_golden(eval_pair_dir, golden, tmp_path):
     from vsep_core.cli import main
 
     expected = golden(8)
-    code = main(["run", "--mixture", str(eval_pair_dir / "mixture.wav"), "--vocal", str(eval_pair_dir / "vocal.wav"),
-                 "--slices", "8", "--greedy", "--level", "as-is", "--out", str(tmp_path), "--quiet", "--no-plots"])
+    code = main(
+        [
+            "run",
+            "--mixture",
+            str(eval_pair_dir / "mixture.wav"),
+            "--vocal",
+            str(eval_pair_dir / "vocal.wav"),
+            "--slices",
+            "8",
+            "--greedy",
+            "--level",
+            "as-is",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+            "--no-plots",
+        ]
+    )
     assert code == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     for entry in summary["progressive"]:

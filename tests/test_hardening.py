@@ -57,12 +57,22 @@ def run_cli(args, cwd: Path, env_extra: dict | None = None, timeout: float = 120
     env = {**os.environ, "PYTHONPATH": str(REPO), **(env_extra or {})}
     out_path, err_path, peak_path = cwd / ".stdout.txt", cwd / ".stderr.txt", cwd / ".peak_kb.txt"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        run = subprocess.run([sys.executable, "-c", _LAUNCHER, str(peak_path), sys.executable, "-m", "vsep_core",
-                              *map(str, args)], stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd, env=env,
-                             timeout=timeout)
+        run = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, str(peak_path), sys.executable, "-m", "vsep_core", *map(str, args)],
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            env=env,
+            timeout=timeout,
+        )
     # The rusage of a waited-for child covers its own waited-for children (ffmpeg, ffprobe).
-    return CliResult(run.returncode, out_path.read_text(errors="replace"), err_path.read_text(errors="replace"),
-                     int(peak_path.read_text()) / 1024)
+    return CliResult(
+        run.returncode,
+        out_path.read_text(errors="replace"),
+        err_path.read_text(errors="replace"),
+        int(peak_path.read_text()) / 1024,
+    )
 
 
 def assert_refused(result: CliResult, pattern: str) -> None:
@@ -77,11 +87,14 @@ def assert_refused(result: CliResult, pattern: str) -> None:
 
 # --- material ------------------------------------------------------------------------
 
+
 def tone(seconds, sr=SR, freq=440.0, channels=1, amp=0.3, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * sr)) / sr
-    y = np.stack([amp * np.sin(2 * np.pi * (freq + 55 * c) * t) + 0.01 * rng.standard_normal(len(t))
-                  for c in range(channels)], axis=1)
+    y = np.stack(
+        [amp * np.sin(2 * np.pi * (freq + 55 * c) * t) + 0.01 * rng.standard_normal(len(t)) for c in range(channels)],
+        axis=1,
+    )
     return y.astype(np.float32)
 
 
@@ -101,8 +114,13 @@ def encode(folder: Path, stem: str, ext: str, seconds=3.0, sr=44100) -> Path:
         wav = write(folder / f"{stem}_src.wav", tone(seconds, sr, channels=2), sr, subtype="FLOAT")
         ffmpeg("-i", wav, "-c:a", "aac" if ext == "m4a" else "libopus", path)
     else:
-        fmt, subtype = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"),
-                        "mp3": ("MP3", "MPEG_LAYER_III"), "aiff": ("AIFF", "PCM_16")}[ext]
+        fmt, subtype = {
+            "wav": ("WAV", "PCM_16"),
+            "flac": ("FLAC", "PCM_16"),
+            "ogg": ("OGG", "VORBIS"),
+            "mp3": ("MP3", "MPEG_LAYER_III"),
+            "aiff": ("AIFF", "PCM_16"),
+        }[ext]
         write(path, tone(seconds, sr, channels=2), sr, subtype=subtype, fmt=fmt)
     return path
 
@@ -110,9 +128,14 @@ def encode(folder: Path, stem: str, ext: str, seconds=3.0, sr=44100) -> Path:
 def png_bytes() -> bytes:
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     raw = b"".join(b"\x00" + bytes([x % 256, 0, 0] * 8) for x in range(8))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def flac_claiming(path: Path, total_samples: int) -> Path:
@@ -150,25 +173,63 @@ def kit(tmp_path_factory):
     ffmpeg("-i", secret, "-c:a", "aac", "-f", "mpegts", d / "secret.ts")
     (d / "passwords.txt").write_text("root:hunter2\n")
     # The issue's two bombs, made quickly: 10 s of AAC looped by stream copy to 100 min; 8-channel FLAC silence.
-    ffmpeg("-f", "lavfi", "-i", "sine=frequency=220:sample_rate=44100:duration=10", "-ac", "2", "-c:a", "aac",
-           "-b:a", "32k", d / "short.m4a")
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=220:sample_rate=44100:duration=10",
+        "-ac",
+        "2",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "32k",
+        d / "short.m4a",
+    )
     ffmpeg("-stream_loop", "599", "-i", d / "short.m4a", "-c", "copy", d / "long.m4a")
-    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=48000:cl=7.1", "-t", "1194", "-c:a", "flac", "-compression_level", "0",
-           d / "bomb.flac")
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=48000:cl=7.1",
+        "-t",
+        "1194",
+        "-c:a",
+        "flac",
+        "-compression_level",
+        "0",
+        d / "bomb.flac",
+    )
     return k
 
 
 def hls(kit, name: str, target: str) -> Path:
     path = kit["dir"] / name
-    path.write_text(f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n"
-                    f"#EXTINF:6.0,\n{target}\n#EXT-X-ENDLIST\n")
+    path.write_text(
+        f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        f"#EXTINF:6.0,\n{target}\n#EXT-X-ENDLIST\n"
+    )
     return path
 
 
 def wav_header(sr, channels, bits, data_bytes) -> bytes:
     block = channels * bits // 8
-    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + data_bytes, b"WAVE", b"fmt ", 16, 1, channels, sr,
-                       sr * block, block, bits, b"data", data_bytes)
+    return struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        36 + data_bytes,
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,
+        channels,
+        sr,
+        sr * block,
+        block,
+        bits,
+        b"data",
+        data_bytes,
+    )
 
 
 # --- the cases: (id, build(kit) -> (arguments, environment), what the one line must say) ---------
@@ -194,94 +255,204 @@ def _float_wav(kit, name, y, sr=SR) -> Path:
 
 CASES = []
 for _ext in FORMATS:
-    CASES.append((f"corrupt_{_ext}", lambda k, e=_ext: pair(k["dir"] / f"corrupt.{e}", k["vocal44"]),
-                  r"not audio|damaged|longer than|no audio samples"))
-    CASES.append((f"truncated_{_ext}", lambda k, e=_ext: pair(k["dir"] / f"truncated.{e}", k["vocal44"]),
-                  r"damaged|truncated|longer than|not audio|no audio samples"))
+    CASES.append(
+        (
+            f"corrupt_{_ext}",
+            lambda k, e=_ext: pair(k["dir"] / f"corrupt.{e}", k["vocal44"]),
+            r"not audio|damaged|longer than|no audio samples",
+        )
+    )
+    CASES.append(
+        (
+            f"truncated_{_ext}",
+            lambda k, e=_ext: pair(k["dir"] / f"truncated.{e}", k["vocal44"]),
+            r"damaged|truncated|longer than|not audio|no audio samples",
+        )
+    )
 
 CASES += [
     ("empty_file", lambda k: pair(_file(k, "empty.wav", b""), k["vocal"]), r"empty \(0 bytes\)"),
-    ("zero_samples", lambda k: pair(_file(k, "zero.wav", wav_header(SR, 1, 16, 0)), k["vocal"]),
-     r"holds no audio samples"),
-    ("one_sample", lambda k: pair(_float_wav(k, "one_m.wav", np.array([0.5], np.float32)),
-                                  _float_wav(k, "one_v.wav", np.array([0.25], np.float32))),
-     r"1 samples .* at least one frame"),
-    ("short_signal", lambda k: pair(write(k["dir"] / "short_m.wav", tone(0.05, freq=200)),
-                                    write(k["dir"] / "short_v.wav", tone(0.05))), r"at least one frame"),
-    ("nan_samples", lambda k: pair(_float_wav(k, "nan.wav", np.where(np.arange(3 * SR) == 5000, np.nan,
-                                                                     tone(3.0)[:, 0]).astype(np.float32)),
-                                   k["vocal"]), r"NaN or infinite"),
-    ("inf_samples", lambda k: pair(k["mixture"], _float_wav(k, "inf.wav", np.where(
-        np.arange(3 * SR) == 100, np.inf, tone(3.0)[:, 0]).astype(np.float32))), r"NaN or infinite"),
-    ("nine_channels", lambda k: pair(write(k["dir"] / "nine.wav", tone(3.0, channels=9)), k["vocal"]),
-     r"9 audio channels; the limit is 8"),
-    ("rate_7999_hz", lambda k: pair(write(k["dir"] / "slow.wav", tone(3.0, 7999), 7999), k["vocal"]),
-     r"7,999 Hz; accepted rates are 8,000 to 192,000 Hz"),
-    ("rate_200_khz", lambda k: pair(write(k["dir"] / "fast.wav", tone(3.0, 200_000), 200_000), k["vocal"]),
-     r"200,000 Hz; accepted rates"),
-    ("header_says_100_min_wav", lambda k: pair(_file(k, "liar.wav", wav_header(44100, 1, 16, 6000 * 88200)
-                                                     + b"\x00\x01" * 44100), k["vocal"]),
-     r"damaged \(truncated\).*promises 6000.00 s"),
-    ("header_says_100_min_flac", lambda k: pair(flac_claiming(k["dir"] / "song_flac.flac", 6000 * 44100),
-                                                k["vocal44"]), r"100.0 minutes; the limit is 20 minutes"),
-    ("header_says_half_second_flac", lambda k: pair(flac_claiming(k["dir"] / "song_flac.flac", 22050),
-                                                    k["vocal44"]), r"longer than the mixture"),
+    (
+        "zero_samples",
+        lambda k: pair(_file(k, "zero.wav", wav_header(SR, 1, 16, 0)), k["vocal"]),
+        r"holds no audio samples",
+    ),
+    (
+        "one_sample",
+        lambda k: pair(
+            _float_wav(k, "one_m.wav", np.array([0.5], np.float32)),
+            _float_wav(k, "one_v.wav", np.array([0.25], np.float32)),
+        ),
+        r"1 samples .* at least one frame",
+    ),
+    (
+        "short_signal",
+        lambda k: pair(
+            write(k["dir"] / "short_m.wav", tone(0.05, freq=200)), write(k["dir"] / "short_v.wav", tone(0.05))
+        ),
+        r"at least one frame",
+    ),
+    (
+        "nan_samples",
+        lambda k: pair(
+            _float_wav(k, "nan.wav", np.where(np.arange(3 * SR) == 5000, np.nan, tone(3.0)[:, 0]).astype(np.float32)),
+            k["vocal"],
+        ),
+        r"NaN or infinite",
+    ),
+    (
+        "inf_samples",
+        lambda k: pair(
+            k["mixture"],
+            _float_wav(k, "inf.wav", np.where(np.arange(3 * SR) == 100, np.inf, tone(3.0)[:, 0]).astype(np.float32)),
+        ),
+        r"NaN or infinite",
+    ),
+    (
+        "nine_channels",
+        lambda k: pair(write(k["dir"] / "nine.wav", tone(3.0, channels=9)), k["vocal"]),
+        r"9 audio channels; the limit is 8",
+    ),
+    (
+        "rate_7999_hz",
+        lambda k: pair(write(k["dir"] / "slow.wav", tone(3.0, 7999), 7999), k["vocal"]),
+        r"7,999 Hz; accepted rates are 8,000 to 192,000 Hz",
+    ),
+    (
+        "rate_200_khz",
+        lambda k: pair(write(k["dir"] / "fast.wav", tone(3.0, 200_000), 200_000), k["vocal"]),
+        r"200,000 Hz; accepted rates",
+    ),
+    (
+        "header_says_100_min_wav",
+        lambda k: pair(_file(k, "liar.wav", wav_header(44100, 1, 16, 6000 * 88200) + b"\x00\x01" * 44100), k["vocal"]),
+        r"damaged \(truncated\).*promises 6000.00 s",
+    ),
+    (
+        "header_says_100_min_flac",
+        lambda k: pair(flac_claiming(k["dir"] / "song_flac.flac", 6000 * 44100), k["vocal44"]),
+        r"100.0 minutes; the limit is 20 minutes",
+    ),
+    (
+        "header_says_half_second_flac",
+        lambda k: pair(flac_claiming(k["dir"] / "song_flac.flac", 22050), k["vocal44"]),
+        r"longer than the mixture",
+    ),
     ("zip_as_wav", lambda k: pair(_file(k, "archive.wav", _zip()), k["vocal"]), NOT_AUDIO),
     ("png_as_mp3", lambda k: pair(_file(k, "picture.mp3", png_bytes()), k["vocal"]), NOT_AUDIO),
     ("text_as_flac", lambda k: pair(_file(k, "notes.flac", b"just some words\n" * 200), k["vocal"]), NOT_AUDIO),
-    ("shell_and_unicode_name", lambda k: pair(_file(k, "$(touch PWNED); rm -rf x 'ü' \"🎵\" `id`.wav",
-                                                    b"RIFF....garbage" * 50), k["vocal"]), NOT_AUDIO),
-    ("unicode_name_same_file_twice", lambda k: pair(_copy(k["mixture"], k["dir"] / "Ünïcødé — 歌 🎤.wav"),
-                                                    k["dir"] / "Ünïcødé — 歌 🎤.wav"), r"nothing to separate"),
+    (
+        "shell_and_unicode_name",
+        lambda k: pair(_file(k, "$(touch PWNED); rm -rf x 'ü' \"🎵\" `id`.wav", b"RIFF....garbage" * 50), k["vocal"]),
+        NOT_AUDIO,
+    ),
+    (
+        "unicode_name_same_file_twice",
+        lambda k: pair(_copy(k["mixture"], k["dir"] / "Ünïcødé — 歌 🎤.wav"), k["dir"] / "Ünïcødé — 歌 🎤.wav"),
+        r"nothing to separate",
+    ),
     ("missing_unicode_name", lambda k: pair(k["dir"] / "nowhere — 無.wav", k["vocal"]), r"does not exist"),
-    ("hls_names_local_mp3", lambda k: pair(hls(k, "hls_mp3.m4a", k["dir"] / "secret.mp3"), k["vocal44"]),
-     NOT_AUDIO),
-    ("hls_names_local_aac", lambda k: pair(hls(k, "hls_aac.m4a", k["dir"] / "secret.aac"), k["vocal44"]),
-     NOT_AUDIO),
+    ("hls_names_local_mp3", lambda k: pair(hls(k, "hls_mp3.m4a", k["dir"] / "secret.mp3"), k["vocal44"]), NOT_AUDIO),
+    ("hls_names_local_aac", lambda k: pair(hls(k, "hls_aac.m4a", k["dir"] / "secret.aac"), k["vocal44"]), NOT_AUDIO),
     ("hls_names_local_ts", lambda k: pair(hls(k, "hls_ts.m4a", k["dir"] / "secret.ts"), k["vocal44"]), NOT_AUDIO),
-    ("hls_file_url", lambda k: pair(hls(k, "hls_url.m4a", f"file:{k['dir'] / 'secret.mp3'}"), k["vocal44"]),
-     NOT_AUDIO),
-    ("hls_http_url", lambda k: pair(hls(k, "hls_http.m4a", "http://10.255.255.1/secret.mp3"), k["vocal44"]),
-     NOT_AUDIO),
-    ("hls_names_text_file", lambda k: pair(hls(k, "hls_txt.mp3", k["dir"] / "passwords.txt"), k["vocal44"]),
-     NOT_AUDIO),
-    ("m3u_playlist", lambda k: pair(_file(k, "list.m4a", f"#EXTM3U\n#EXTINF:6,x\n{k['dir'] / 'secret.mp3'}\n"
-                                          .encode()), k["vocal44"]), NOT_AUDIO),
-    ("ffconcat_list", lambda k: pair(_file(k, "concat.m4a", f"ffconcat version 1.0\nfile '{k['dir'] / 'secret.mp3'}'\n"
-                                           .encode()), k["vocal44"]), NOT_AUDIO),
-    ("ffconcat_file_url", lambda k: pair(_file(k, "concat2.ogg", f"ffconcat version 1.0\nfile 'file:{k['dir']}"
-                                               f"/secret.mp3'\n".encode()), k["vocal44"]), NOT_AUDIO),
-    ("sdp_session", lambda k: pair(_file(k, "stream.m4a", b"v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 "
-                                         b"127.0.0.1\nt=0 0\nm=audio 5004 RTP/AVP 0\n"), k["vocal44"]), NOT_AUDIO),
-    ("concat_protocol_in_name", lambda k: pair(_copy(hls(k, "h.m4a", k["dir"] / "secret.mp3"),
-                                                     k["dir"] / "concat:secret.mp3|x.m4a"), k["vocal44"]),
-     NOT_AUDIO),
-    ("bomb_100_min_aac", lambda k: pair(k["dir"] / "long.m4a", k["vocal44"]),
-     r"100.1 minutes; the limit is 20 minutes"),
+    ("hls_file_url", lambda k: pair(hls(k, "hls_url.m4a", f"file:{k['dir'] / 'secret.mp3'}"), k["vocal44"]), NOT_AUDIO),
+    ("hls_http_url", lambda k: pair(hls(k, "hls_http.m4a", "http://10.255.255.1/secret.mp3"), k["vocal44"]), NOT_AUDIO),
+    ("hls_names_text_file", lambda k: pair(hls(k, "hls_txt.mp3", k["dir"] / "passwords.txt"), k["vocal44"]), NOT_AUDIO),
+    (
+        "m3u_playlist",
+        lambda k: pair(
+            _file(k, "list.m4a", f"#EXTM3U\n#EXTINF:6,x\n{k['dir'] / 'secret.mp3'}\n".encode()), k["vocal44"]
+        ),
+        NOT_AUDIO,
+    ),
+    (
+        "ffconcat_list",
+        lambda k: pair(
+            _file(k, "concat.m4a", f"ffconcat version 1.0\nfile '{k['dir'] / 'secret.mp3'}'\n".encode()), k["vocal44"]
+        ),
+        NOT_AUDIO,
+    ),
+    (
+        "ffconcat_file_url",
+        lambda k: pair(
+            _file(k, "concat2.ogg", f"ffconcat version 1.0\nfile 'file:{k['dir']}/secret.mp3'\n".encode()), k["vocal44"]
+        ),
+        NOT_AUDIO,
+    ),
+    (
+        "sdp_session",
+        lambda k: pair(
+            _file(
+                k,
+                "stream.m4a",
+                b"v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 5004 RTP/AVP 0\n",
+            ),
+            k["vocal44"],
+        ),
+        NOT_AUDIO,
+    ),
+    (
+        "concat_protocol_in_name",
+        lambda k: pair(
+            _copy(hls(k, "h.m4a", k["dir"] / "secret.mp3"), k["dir"] / "concat:secret.mp3|x.m4a"), k["vocal44"]
+        ),
+        NOT_AUDIO,
+    ),
+    (
+        "bomb_100_min_aac",
+        lambda k: pair(k["dir"] / "long.m4a", k["vocal44"]),
+        r"100.1 minutes; the limit is 20 minutes",
+    ),
     ("bomb_8ch_flac_segment", lambda k: pair(k["dir"] / "bomb.flac", k["dir"] / "bomb.flac"), r"silent"),
-    ("bomb_8ch_flac_full_length", lambda k: pair(k["dir"] / "bomb.flac", k["dir"] / "bomb.flac", "--duration", "all"),
-     r"19.9 minutes .* the limit is 6 minutes at the default hop 1040 \(VSEP_MAX_SEGMENT_S\)"),
-    ("truncated_wav_vocal", lambda k: pair(k["mixture"], _file(k, "cut.wav", k["vocal"].read_bytes()[:30_000])),
-     r"vocal file is damaged \(truncated\)"),
+    (
+        "bomb_8ch_flac_full_length",
+        lambda k: pair(k["dir"] / "bomb.flac", k["dir"] / "bomb.flac", "--duration", "all"),
+        r"19.9 minutes .* the limit is 6 minutes at the default hop 1040 \(VSEP_MAX_SEGMENT_S\)",
+    ),
+    (
+        "truncated_wav_vocal",
+        lambda k: pair(k["mixture"], _file(k, "cut.wav", k["vocal"].read_bytes()[:30_000])),
+        r"vocal file is damaged \(truncated\)",
+    ),
     ("mixture_identical_to_vocal", lambda k: pair(k["mixture"], k["mixture"]), r"nothing to separate"),
-    ("instrumental_identical_to_mixture", lambda k: pair(k["mixture"], instrumental=k["mixture"]),
-     r"instrumental is the mixture itself"),
+    (
+        "instrumental_identical_to_mixture",
+        lambda k: pair(k["mixture"], instrumental=k["mixture"]),
+        r"instrumental is the mixture itself",
+    ),
     ("silent_vocal", lambda k: pair(k["mixture"], write(k["dir"] / "quiet.wav", np.zeros(3 * SR))), r"vocal is silent"),
-    ("silent_mixture", lambda k: pair(write(k["dir"] / "quiet_m.wav", np.zeros(3 * SR)), k["vocal"]),
-     r"mixture is silent"),
+    (
+        "silent_mixture",
+        lambda k: pair(write(k["dir"] / "quiet_m.wav", np.zeros(3 * SR)), k["vocal"]),
+        r"mixture is silent",
+    ),
     ("folder_as_mixture", lambda k: pair(k["dir"], k["vocal"]), r"is a folder"),
     ("device_as_mixture", lambda k: pair("/dev/zero", k["vocal"]), r"not a regular file"),
-    ("lengths_differ", lambda k: pair(k["mixture"], write(k["dir"] / "long_v.wav", tone(4.0))),
-     r"vocal \(4.000 s\) is longer than the mixture \(3.000 s\)"),
-    ("whole_song_over_memory_budget", lambda k: pair(write(k["dir"] / "m8.wav", tone(480, 8000, freq=200), 8000,
-                                                           subtype="PCM_U8"),
-                                                     write(k["dir"] / "v8.wav", tone(480, 8000), 8000,
-                                                           subtype="PCM_U8"), "--duration", "all"),
-     r"8.0 minutes .*VSEP_MAX_SEGMENT_S"),
-    ("duration_limit_from_environment", lambda k: (pair(k["mixture"], k["vocal"]), {"VSEP_MAX_DURATION_S": "2"}),
-     r"lasts 3.0 s; the limit is 2 s \(VSEP_MAX_DURATION_S\)"),
-    ("bad_limit_in_environment", lambda k: (pair(k["mixture"], k["vocal"]), {"VSEP_MAX_SEGMENT_S": "-5"}),
-     r"VSEP_MAX_SEGMENT_S must be a positive number"),
+    (
+        "lengths_differ",
+        lambda k: pair(k["mixture"], write(k["dir"] / "long_v.wav", tone(4.0))),
+        r"vocal \(4.000 s\) is longer than the mixture \(3.000 s\)",
+    ),
+    (
+        "whole_song_over_memory_budget",
+        lambda k: pair(
+            write(k["dir"] / "m8.wav", tone(480, 8000, freq=200), 8000, subtype="PCM_U8"),
+            write(k["dir"] / "v8.wav", tone(480, 8000), 8000, subtype="PCM_U8"),
+            "--duration",
+            "all",
+        ),
+        r"8.0 minutes .*VSEP_MAX_SEGMENT_S",
+    ),
+    (
+        "duration_limit_from_environment",
+        lambda k: (pair(k["mixture"], k["vocal"]), {"VSEP_MAX_DURATION_S": "2"}),
+        r"lasts 3.0 s; the limit is 2 s \(VSEP_MAX_DURATION_S\)",
+    ),
+    (
+        "bad_limit_in_environment",
+        lambda k: (pair(k["mixture"], k["vocal"]), {"VSEP_MAX_SEGMENT_S": "-5"}),
+        r"VSEP_MAX_SEGMENT_S must be a positive number",
+    ),
 ]
 
 
@@ -319,14 +490,30 @@ def test_the_playlists_would_be_read_by_an_unrestricted_ffmpeg(kit, tmp_path):
     assert run.returncode == 0 and len(run.stdout) > 44100 * 4 * 5
 
 
-@pytest.mark.parametrize("name,make", [
-    ("8_channels_192_khz_wav", lambda d: [write(d / "m.wav", tone(2.5, 192_000, channels=8) * 0.5
-                                                + tone(2.5, 192_000, freq=97, channels=8) * 0.5, 192_000),
-                                          write(d / "v.wav", tone(2.5, 192_000, channels=8) * 0.5, 192_000)]),
-    ("1_channel_8_khz_flac", lambda d: [write(d / "m.flac", tone(2.5, 8000) + tone(2.5, 8000, freq=97), 8000),
-                                        write(d / "v.flac", tone(2.5, 8000), 8000)]),
-    ("stereo_m4a_through_ffmpeg", lambda d: [encode(d, "m", "m4a", 2.5), encode(d, "v", "opus", 2.5)]),
-])
+@pytest.mark.parametrize(
+    "name,make",
+    [
+        (
+            "8_channels_192_khz_wav",
+            lambda d: [
+                write(
+                    d / "m.wav",
+                    tone(2.5, 192_000, channels=8) * 0.5 + tone(2.5, 192_000, freq=97, channels=8) * 0.5,
+                    192_000,
+                ),
+                write(d / "v.wav", tone(2.5, 192_000, channels=8) * 0.5, 192_000),
+            ],
+        ),
+        (
+            "1_channel_8_khz_flac",
+            lambda d: [
+                write(d / "m.flac", tone(2.5, 8000) + tone(2.5, 8000, freq=97), 8000),
+                write(d / "v.flac", tone(2.5, 8000), 8000),
+            ],
+        ),
+        ("stereo_m4a_through_ffmpeg", lambda d: [encode(d, "m", "m4a", 2.5), encode(d, "v", "opus", 2.5)]),
+    ],
+)
 def test_accepted_extremes_just_run(tmp_path, name, make):
     mixture, vocal = make(tmp_path)
     if name.startswith("stereo"):  # a real pair: the mixture is the vocal plus something
@@ -334,8 +521,9 @@ def test_accepted_extremes_just_run(tmp_path, name, make):
         ffmpeg("-i", mixture, "-i", vocal, "-filter_complex", "amix=inputs=2", "-c:a", "aac", mixed)
         mixture = mixed
     out = tmp_path / "results"
-    result = run_cli(["run", "--mixture", mixture, "--vocal", vocal, "--out", out, "--slices", "1",
-                      "--duration", "2"], cwd=tmp_path)
+    result = run_cli(
+        ["run", "--mixture", mixture, "--vocal", vocal, "--out", out, "--slices", "1", "--duration", "2"], cwd=tmp_path
+    )
     assert result.code == 0 and "Traceback" not in result.stderr, result.stderr
     assert (out / "summary.json").exists()
     assert result.peak_mb < ACCEPTED_MB, f"peak {result.peak_mb:.0f} MB"
@@ -352,16 +540,24 @@ def test_a_long_ogg_report_clip_does_not_crash_the_process(tmp_path):
         "back, back_sr = sf.read(io.BytesIO(data), dtype='float32')\n"
         "print(len(back), back_sr)\n"
     )
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
-                         env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
     assert run.returncode == 0, (run.returncode, run.stderr)
     decoded, rate = map(int, run.stdout.split())
     # The report's players are MP3: the decoder returns the encoder's padding too (under two 1152-sample frames).
     assert rate == 22050 and 150 * 22050 <= decoded < 150 * 22050 + 2 * 1152
 
 
-@pytest.mark.parametrize("name", ["hls_names_local_mp3", "bomb_100_min_aac", "truncated_wav_vocal",
-                                  "mixture_identical_to_vocal", "nine_channels"])
+@pytest.mark.parametrize(
+    "name",
+    ["hls_names_local_mp3", "bomb_100_min_aac", "truncated_wav_vocal", "mixture_identical_to_vocal", "nine_channels"],
+)
 def test_evaluate_refuses_the_same_input_in_one_line(kit, tmp_path, name):
     """``evaluate`` prepares pairs through the same code: the same refusals, in one line."""
     build, pattern = next((b, p) for n, b, p in CASES if n == name)

@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest_eval import write_pair
 from test_hardening import REPO, assert_refused, ffmpeg, run_cli, tone, write
 
@@ -79,11 +78,22 @@ def song(tmp_path_factory):
 
 
 def run_args(song: Path, out: Path, *extra) -> list:
-    return ["run", "--mixture", song / "mixture.wav", "--vocal", song / "vocal.wav", "--out", out, "--slices", "1",
-            *extra]
+    return [
+        "run",
+        "--mixture",
+        song / "mixture.wav",
+        "--vocal",
+        song / "vocal.wav",
+        "--out",
+        out,
+        "--slices",
+        "1",
+        *extra,
+    ]
 
 
 # --- full disks and devices ------------------------------------------------------------
+
 
 def test_run_on_a_full_disk_is_one_line_and_keeps_the_earlier_folder(song, tmp_path):
     with tiny_filesystem(tmp_path / "disk") as disk:
@@ -93,23 +103,36 @@ def test_run_on_a_full_disk_is_one_line_and_keeps_the_earlier_folder(song, tmp_p
         before = tree(out)
         fill(disk)
         again = run_cli(run_args(song, out), cwd=tmp_path)  # WAVs and plots: far more than is left
-        one_clean_line(again, r"^vsep run: error: cannot write .*results: No space left on device\. Earlier "
-                              r"results are left as they were\.$")
+        one_clean_line(
+            again,
+            r"^vsep run: error: cannot write .*results: No space left on device\. Earlier "
+            r"results are left as they were\.$",
+        )
         assert tree(out) == before
         assert hidden(disk) == []  # no staging folder, no lock file, no temporary file
 
 
-@pytest.mark.parametrize("command", [
-    ["check"],
-    ["evaluate", "--methods", "mixture", "--quiet"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["check"],
+        ["evaluate", "--methods", "mixture", "--quiet"],
+    ],
+)
 def test_printing_to_a_full_device_is_one_line(song, tmp_path, command):
     if command[0] == "evaluate":
         command = [*command, "--mixture", song / "mixture.wav", "--vocal", song / "vocal.wav"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with open("/dev/full", "wb") as full:
-        run = subprocess.run([sys.executable, "-m", "vsep_core", *map(str, command)], stdout=full,
-                             stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env, timeout=300)
+        run = subprocess.run(
+            [sys.executable, "-m", "vsep_core", *map(str, command)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=300,
+        )
     assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr, run.stderr
     assert run.returncode == 2, run.stderr
     lines = [line for line in run.stderr.splitlines() if line.strip()]
@@ -147,12 +170,27 @@ def test_atomic_file_keeps_the_old_file_when_writing_fails(tmp_path):
 
 # --- kills and two runs at once -----------------------------------------------------------
 
+
 def start_run(song: Path, out: Path, cwd: Path) -> subprocess.Popen:
     """A run that takes several seconds (18 slices, the greedy search), in the background."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "vsep_core", *map(str, run_args(song, out)[:-2]), "--slices",
-                             "18", "--greedy", "--quiet"], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vsep_core",
+            *map(str, run_args(song, out)[:-2]),
+            "--slices",
+            "18",
+            "--greedy",
+            "--quiet",
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_staging(parent: Path, proc: subprocess.Popen) -> Path:
@@ -182,10 +220,17 @@ def test_a_live_runs_staging_is_not_swept_but_a_dead_ones_is(tmp_path):
     from vsep_core.staging import sweep_leftovers
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom vsep_core.staging import claim_out_dir\n"
-                               f"claim_out_dir({str(tmp_path / 'busy')!r})\nprint('held', flush=True)\n"
-                               "time.sleep(60)\n"],
-        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom vsep_core.staging import claim_out_dir\n"
+            f"claim_out_dir({str(tmp_path / 'busy')!r})\nprint('held', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         busy = tmp_path / ".busy.vsep-staging-0123456789ab"
@@ -209,14 +254,24 @@ def test_a_second_run_into_a_folder_in_use_is_refused(song, tmp_path):
     # command is still starting); the killed-run test above shows a real run claims its place the same way.
     out = tmp_path / "results"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom vsep_core.staging import claim_out_dir\n"
-                               f"claim_out_dir({str(out)!r})\nprint('held', flush=True)\ntime.sleep(120)\n"],
-        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom vsep_core.staging import claim_out_dir\n"
+            f"claim_out_dir({str(out)!r})\nprint('held', flush=True)\ntime.sleep(120)\n",
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         second = run_cli(run_args(song, out, "--quiet"), cwd=tmp_path)
-        one_clean_line(second, r"^vsep run: error: --out '.*results' is in use: another vsep command is writing its "
-                               r"results there\. Wait for it to finish, or give another folder\.$")
+        one_clean_line(
+            second,
+            r"^vsep run: error: --out '.*results' is in use: another vsep command is writing its "
+            r"results there\. Wait for it to finish, or give another folder\.$",
+        )
         assert not out.exists()
     finally:
         holder.kill()
@@ -230,23 +285,31 @@ def test_a_second_run_into_a_folder_in_use_is_refused(song, tmp_path):
 
 # --- what the files hold -----------------------------------------------------------------------
 
+
 def test_a_streamed_flac_is_read_with_its_length_counted(song, tmp_path):
     streamed = tmp_path / "streamed.flac"
     with open(streamed, "wb") as f:  # to a pipe: ffmpeg cannot go back to write the total into STREAMINFO
-        subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", str(song / "mixture.wav"), "-c:a", "flac",
-                        "-f", "flac", "-"], stdout=f, check=True)
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-nostdin", "-i", str(song / "mixture.wav"), "-c:a", "flac", "-f", "flac", "-"],
+            stdout=f,
+            check=True,
+        )
     assert int.from_bytes(streamed.read_bytes()[18:26], "big") & ((1 << 36) - 1) == 0  # total samples: 0
     seekable = tmp_path / "seekable.flac"  # the same samples, with the total written
     ffmpeg("-i", song / "mixture.wav", "-c:a", "flac", seekable)
     from vsep_core.audio import decode
 
     assert np.array_equal(decode(streamed).samples, decode(seekable).samples)
-    result = run_cli(["evaluate", "--mixture", streamed, "--vocal", song / "vocal.wav", "--methods", "mixture"],
-                     cwd=tmp_path)
+    result = run_cli(
+        ["evaluate", "--mixture", streamed, "--vocal", song / "vocal.wav", "--methods", "mixture"], cwd=tmp_path
+    )
     assert result.code == 0 and "3.00 s at 22050 Hz" in result.stdout, result.stderr
     # Still bounded: the samples are counted as they come.
-    capped = run_cli(["evaluate", "--mixture", streamed, "--vocal", streamed, "--methods", "mixture"],
-                     cwd=tmp_path, env_extra={"VSEP_MAX_DURATION_S": "1"})  # no header says how long either is
+    capped = run_cli(
+        ["evaluate", "--mixture", streamed, "--vocal", streamed, "--methods", "mixture"],
+        cwd=tmp_path,
+        env_extra={"VSEP_MAX_DURATION_S": "1"},
+    )  # no header says how long either is
     assert_refused(capped, r"The mixture file lasts more than [\d.]+ s; the limit is 1 s")
 
 
@@ -254,21 +317,53 @@ def test_a_streamed_flac_is_read_with_its_length_counted(song, tmp_path):
 def test_absurd_sample_values_are_refused_at_every_level(tmp_path, level):
     scale = np.float32(1e30)
     y = tone(3.0, amp=1.0)[:, 0]
-    mixture = write(tmp_path / "mixture.wav", scale * (y + tone(3.0, freq=110, amp=1.0, seed=2)[:, 0]),
-                    subtype="FLOAT")
+    mixture = write(tmp_path / "mixture.wav", scale * (y + tone(3.0, freq=110, amp=1.0, seed=2)[:, 0]), subtype="FLOAT")
     vocal = write(tmp_path / "vocal.wav", scale * y, subtype="FLOAT")
-    result = run_cli(["run", "--mixture", mixture, "--vocal", vocal, "--level", level, "--slices", "1",
-                      "--out", tmp_path / "results"], cwd=tmp_path)
-    assert_refused(result, r"holds samples as large as 1\.\d+e\+30; audio lies within ±1 .*above 1000 it is not a "
-                           r"recording")
+    result = run_cli(
+        [
+            "run",
+            "--mixture",
+            mixture,
+            "--vocal",
+            vocal,
+            "--level",
+            level,
+            "--slices",
+            "1",
+            "--out",
+            tmp_path / "results",
+        ],
+        cwd=tmp_path,
+    )
+    assert_refused(
+        result,
+        r"holds samples as large as 1\.\d+e\+30; audio lies within ±1 .*above 1000 it is not a "
+        r"recording",
+    )
     assert not (tmp_path / "results").exists()
 
 
 def test_float_audio_a_little_over_full_scale_still_runs(song, tmp_path):
     mixture = write(tmp_path / "m.wav", 4.0 * sf.read(song / "mixture.wav", dtype="float32")[0], subtype="FLOAT")
     vocal = write(tmp_path / "v.wav", 4.0 * sf.read(song / "vocal.wav", dtype="float32")[0], subtype="FLOAT")
-    result = run_cli(["run", "--mixture", mixture, "--vocal", vocal, "--level", "as-is", "--slices", "1",
-                      "--no-audio", "--out", tmp_path / "results", "--quiet"], cwd=tmp_path)
+    result = run_cli(
+        [
+            "run",
+            "--mixture",
+            mixture,
+            "--vocal",
+            vocal,
+            "--level",
+            "as-is",
+            "--slices",
+            "1",
+            "--no-audio",
+            "--out",
+            tmp_path / "results",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+    )
     assert result.code == 0, result.stderr
     losses = [r["final_loss"] for r in json.loads((tmp_path / "results" / "summary.json").read_text())["progressive"]]
     assert all(np.isfinite(losses))
@@ -281,28 +376,63 @@ def test_codec_padding_is_tolerated_up_to_its_bound(tmp_path):
     source = write(tmp_path / "mixture.wav", tone(3.0, 44100, channels=2) + tone(3.0, 44100, 110, 2, seed=3), 44100)
     piped = tmp_path / "piped.mp3"
     with open(piped, "wb") as f:  # an MP3 through a pipe has no gapless header: its padding stays in
-        subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", str(source), "-ar", "8000", "-f", "mp3", "-"],
-                       stdout=f, check=True)
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-nostdin", "-i", str(source), "-ar", "8000", "-f", "mp3", "-"],
+            stdout=f,
+            check=True,
+        )
     padding = probe(piped).duration_s - 3.0
     assert 0.093 < padding <= CODEC_PADDING_S  # more than the one frame (93 ms) that was the bound before
-    result = run_cli(["evaluate", "--mixture", piped, "--vocal", vocal, "--methods", "mixture", "--quiet"],
-                     cwd=tmp_path)
+    result = run_cli(
+        ["evaluate", "--mixture", piped, "--vocal", vocal, "--methods", "mixture", "--quiet"], cwd=tmp_path
+    )
     assert result.code == 0, result.stderr
     longer = write(tmp_path / "longer.wav", tone(3.3, 44100, channels=2), 44100)  # another edit: refused
     refused = run_cli(["evaluate", "--mixture", source, "--vocal", longer, "--methods", "mixture"], cwd=tmp_path)
-    assert_refused(refused, r"longer than the mixture \(3\.000 s\) by 0\.300 s; a pair must have the same length "
-                            r"\(within 250 ms: an analysis frame or a codec's padding\)")
+    assert_refused(
+        refused,
+        r"longer than the mixture \(3\.000 s\) by 0\.300 s; a pair must have the same length "
+        r"\(within 250 ms: an analysis frame or a codec's padding\)",
+    )
 
 
 def test_a_file_with_a_silent_first_stream_uses_the_second_and_says_so(tmp_path):
     vocal = write(tmp_path / "vocal.wav", tone(3.0, 44100, channels=2), 44100)
     source = write(tmp_path / "mixture.wav", tone(3.0, 44100, channels=2) + tone(3.0, 44100, 110, 2, seed=3), 44100)
     two = tmp_path / "two.mkv"
-    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-i", source, "-map", "0:a", "-map", "1:a",
-           "-c:a", "flac", "-shortest", two)
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=44100:cl=stereo",
+        "-i",
+        source,
+        "-map",
+        "0:a",
+        "-map",
+        "1:a",
+        "-c:a",
+        "flac",
+        "-shortest",
+        two,
+    )
     used = "audio stream 2 of 2 (flac, 44100 Hz, 2 ch; stream 1 silent)"
-    result = run_cli(["run", "--mixture", two, "--vocal", vocal, "--slices", "1", "--no-audio", "--no-plots",
-                      "--out", tmp_path / "results"], cwd=tmp_path)
+    result = run_cli(
+        [
+            "run",
+            "--mixture",
+            two,
+            "--vocal",
+            vocal,
+            "--slices",
+            "1",
+            "--no-audio",
+            "--no-plots",
+            "--out",
+            tmp_path / "results",
+        ],
+        cwd=tmp_path,
+    )
     assert result.code == 0, result.stderr
     assert f"vsep run: note: the mixture file: used {used}." in result.stderr
     summary = json.loads((tmp_path / "results" / "summary.json").read_text())
@@ -316,6 +446,7 @@ def test_a_file_with_a_silent_first_stream_uses_the_second_and_says_so(tmp_path)
 
 # --- names --------------------------------------------------------------------------------------------
 
+
 def test_batch_neutralises_formulas_in_csv_and_escapes_in_the_terminal(tmp_path):
     songs = tmp_path / "songs"
     formula = '=HYPERLINK("https:example.invalid","open me")'  # a folder name has no "/"
@@ -323,8 +454,9 @@ def test_batch_neutralises_formulas_in_csv_and_escapes_in_the_terminal(tmp_path)
     write_pair(songs / formula, seconds=1.5)
     write_pair(songs / escape, seconds=1.5, names=("vocal",))  # broken: no mixture, so it is listed as skipped
     (songs / f"@SUM(1+1){BIDI}x").mkdir()
-    result = run_cli(["batch", songs, "--methods", "mixture", "--workers", "1", "--out", tmp_path / "out"],
-                     cwd=tmp_path, timeout=300)
+    result = run_cli(
+        ["batch", songs, "--methods", "mixture", "--workers", "1", "--out", tmp_path / "out"], cwd=tmp_path, timeout=300
+    )
     assert result.code == 1, result.stderr  # one song evaluated, two skipped
     for text in (result.stdout, result.stderr):
         assert "\x1b" not in text and "\x07" not in text and BIDI not in text
@@ -347,16 +479,31 @@ def test_batch_neutralises_formulas_in_csv_and_escapes_in_the_terminal(tmp_path)
 def test_the_run_report_and_summary_strip_bidi_controls_from_names(song, tmp_path):
     evil = tmp_path / f"my{BIDI}vaw.exe.wav"
     evil.write_bytes((song / "mixture.wav").read_bytes())
-    result = run_cli(["run", "--mixture", evil, "--vocal", song / "vocal.wav", "--slices", "1", "--no-audio",
-                      "--report", "--out", tmp_path / "results"], cwd=tmp_path)
+    result = run_cli(
+        [
+            "run",
+            "--mixture",
+            evil,
+            "--vocal",
+            song / "vocal.wav",
+            "--slices",
+            "1",
+            "--no-audio",
+            "--report",
+            "--out",
+            tmp_path / "results",
+        ],
+        cwd=tmp_path,
+    )
     assert result.code == 0, result.stderr
     summary = (tmp_path / "results" / "summary.json").read_text(encoding="utf-8")
     report = (tmp_path / "results" / "report.html").read_text(encoding="utf-8")
     assert json.loads(summary)["pair"]["mixture"] == "myvaw.exe.wav"
     assert BIDI not in summary and BIDI not in report and "\\u202e" not in summary.lower()
     assert "myvaw.exe.wav" in report
-    evaluated = run_cli(["evaluate", "--mixture", evil, "--vocal", song / "vocal.wav", "--methods", "mixture"],
-                        cwd=tmp_path)
+    evaluated = run_cli(
+        ["evaluate", "--mixture", evil, "--vocal", song / "vocal.wav", "--methods", "mixture"], cwd=tmp_path
+    )
     assert evaluated.code == 0 and BIDI not in evaluated.stdout and "myvaw.exe.wav" in evaluated.stdout
 
 
@@ -369,12 +516,21 @@ def test_the_shared_name_helpers():
     assert display_name("\x00\x1b") == "file" and display_name("Beyoncé – Halo.flac") == "Beyoncé – Halo.flac"
     assert terminal_text("a\x1b[31mb\tc\nd\x9b2J") == "a[31mb c\nd2J"
     assert [csv_cell(v) for v in ("=1+1", "+1", "-1", "@x", "\t=1", "plain", -1.5, 3)] == [
-        "'=1+1", "'+1", "'-1", "'@x", "'=1", "plain", -1.5, 3]
+        "'=1+1",
+        "'+1",
+        "'-1",
+        "'@x",
+        "'=1",
+        "plain",
+        -1.5,
+        3,
+    ]
     with pytest.raises(ValueError):
         display_name("x", max_chars=1)
 
 
 # --- MP3 without touching the process's stderr --------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def damaged_mp3(tmp_path_factory):
@@ -386,7 +542,7 @@ def damaged_mp3(tmp_path_factory):
     data = bytearray(mp3.read_bytes())
     rng = np.random.default_rng(0)
     for pos in range(len(data) // 2, len(data) // 2 + 3000, 1000):
-        data[pos:pos + 150] = rng.integers(0, 256, 150, dtype=np.uint8).tobytes()
+        data[pos : pos + 150] = rng.integers(0, 256, 150, dtype=np.uint8).tobytes()
     damaged = folder / "damaged.mp3"
     damaged.write_bytes(bytes(data))
     return damaged
@@ -422,8 +578,14 @@ print("inodes", len(seen), flush=True)
 reference = sf.read(mp3, dtype="float32", always_2d=True)[0].T  # in this process: its notes reach fd 2 (after)
 print("same", np.array_equal(decoded.samples, reference), decoded.samples.shape, flush=True)
 """
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
-                         env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     out = dict(line.split(" ", 1) for line in run.stdout.splitlines())
     assert out["inodes"] == "1"  # fd 2 stayed the same file throughout
@@ -438,8 +600,9 @@ print("same", np.array_equal(decoded.samples, reference), decoded.samples.shape,
 
 def test_a_damaged_mp3_through_the_cli_is_clean(damaged_mp3, tmp_path):
     vocal = write(tmp_path / "vocal.wav", tone(4.0, 44100, channels=2), 44100)
-    result = run_cli(["evaluate", "--mixture", damaged_mp3, "--vocal", vocal, "--methods", "mixture", "--quiet"],
-                     cwd=tmp_path)
+    result = run_cli(
+        ["evaluate", "--mixture", damaged_mp3, "--vocal", vocal, "--methods", "mixture", "--quiet"], cwd=tmp_path
+    )
     assert result.code == 0 and result.stderr == "", result.stderr  # libmpg123's notes stayed in the child
     assert "Pair: mixture" in result.stdout
 

@@ -30,8 +30,13 @@ class Caller(threading.Thread):
 
     def run(self) -> None:
         try:
-            self.result = run_with_events(self.job, lambda events, elapsed, done: self.seen.extend(events),
-                                          interval=0.0, poll=0.005, job_pool=self.pool)
+            self.result = run_with_events(
+                self.job,
+                lambda events, elapsed, done: self.seen.extend(events),
+                interval=0.0,
+                poll=0.005,
+                job_pool=self.pool,
+            )
         except BaseException as exc:  # noqa: BLE001 - what the session would see
             self.error = exc
 
@@ -69,6 +74,7 @@ def test_at_most_workers_jobs_run_at_once_and_every_caller_gets_its_own_result()
             with lock:
                 state["now"] -= 1
             return i * 10
+
         return job
 
     callers = [Caller(pool, make(i)) for i in range(7)]
@@ -210,8 +216,14 @@ def test_a_checkpoint_that_raises_stops_the_job_even_when_it_reports_nothing():
 
     release = threading.Event()
     with pytest.raises(KeyboardInterrupt):
-        run_with_events(lambda emit: release.wait(10), lambda *a: None, poll=0.005, job_pool=pool,
-                        checkpoint=checkpoint, check_every=0.01)
+        run_with_events(
+            lambda emit: release.wait(10),
+            lambda *a: None,
+            poll=0.005,
+            job_pool=pool,
+            checkpoint=checkpoint,
+            check_every=0.01,
+        )
     assert len(calls) == 2 and pool.running == 0
     release.set()
 
@@ -244,8 +256,11 @@ def test_the_time_budget_comes_from_the_environment():
 def test_nested_jobs_reuse_the_slot_instead_of_waiting_for_themselves():
     pool = JobPool(1)
     with pool.slot():
-        inner = run_with_events(lambda emit: run_with_events(lambda e: "inner", lambda *a: None, job_pool=pool),
-                                lambda *a: None, job_pool=pool)
+        inner = run_with_events(
+            lambda emit: run_with_events(lambda e: "inner", lambda *a: None, job_pool=pool),
+            lambda *a: None,
+            job_pool=pool,
+        )
         assert jobs.run(lambda: "plain", job_pool=pool) == "plain"
     assert inner == "inner"
     assert pool.running == 0 and pool.peak_running == 1
@@ -360,8 +375,9 @@ def test_a_prefetch_ends_with_its_ticket_and_gives_its_slot_back():
     items = [("first", first), ("second", lambda: ran.append("second"))]
     done = {name: threading.Event() for name, _ in items}
     ticket = jobs.PrefetchTicket()
-    worker = threading.Thread(target=jobs.prefetch_work,
-                              args=(items, done, {"ahead": None}, "S", weakref.ref(ticket), pool))
+    worker = threading.Thread(
+        target=jobs.prefetch_work, args=(items, done, {"ahead": None}, "S", weakref.ref(ticket), pool)
+    )
     worker.start()
     assert first_started.wait(10)
     del ticket  # the session's state is gone
@@ -379,8 +395,10 @@ def test_a_prefetch_ends_with_its_ticket_and_gives_its_slot_back():
     ticket = jobs.PrefetchTicket()
     place = {"ahead": None}
     done = {"only": threading.Event()}
-    worker = threading.Thread(target=jobs.prefetch_work,
-                              args=([("only", lambda: ran.append("only"))], done, place, "S", weakref.ref(ticket), pool))
+    worker = threading.Thread(
+        target=jobs.prefetch_work,
+        args=([("only", lambda: ran.append("only"))], done, place, "S", weakref.ref(ticket), pool),
+    )
     worker.start()
     wait_for(lambda: place["ahead"] == 1)
     ticket.cancelled = True  # a newer prefetch took the slot
@@ -407,8 +425,9 @@ def test_run_gives_the_slot_back_when_its_page_stops_waiting():
 
     def page():
         try:
-            jobs.run_with_events(lambda emit: release.wait(10), lambda *a: None, job_pool=pool,
-                                 checkpoint=checkpoint, check_every=0.01)
+            jobs.run_with_events(
+                lambda emit: release.wait(10), lambda *a: None, job_pool=pool, checkpoint=checkpoint, check_every=0.01
+            )
         except KeyboardInterrupt as exc:
             out["stopped"] = str(exc)
 

@@ -33,11 +33,14 @@ def test_view_forward_equals_the_engine_views(name):
     np.testing.assert_allclose(ours, compute_view(X, name), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("views", [
-    (("slice_0_raw", 1.0),),
-    (("slice_0_raw", 1.0), ("slice_7_highpass", 0.5), ("slice_2_vertical", 1.0)),
-    (("slice_17_maxpool", 1.0), ("slice_18_avgpool", 2.0), ("slice_10_edge_45deg", 0.3)),
-])
+@pytest.mark.parametrize(
+    "views",
+    [
+        (("slice_0_raw", 1.0),),
+        (("slice_0_raw", 1.0), ("slice_7_highpass", 0.5), ("slice_2_vertical", 1.0)),
+        (("slice_17_maxpool", 1.0), ("slice_18_avgpool", 2.0), ("slice_10_edge_45deg", 0.3)),
+    ],
+)
 def test_gradient_matches_finite_differences(small_analysis, views):
     settings = joint.JointSettings(views=views)
     rng = np.random.default_rng(2)
@@ -49,8 +52,10 @@ def test_gradient_matches_finite_differences(small_analysis, views):
         up, down = eq.copy(), eq.copy()
         up[i, j] += h
         down[i, j] -= h
-        numeric = (joint.loss_and_gradient(up, small_analysis, settings, with_gradient=False)[0]
-                   - joint.loss_and_gradient(down, small_analysis, settings, with_gradient=False)[0]) / (2 * h)
+        numeric = (
+            joint.loss_and_gradient(up, small_analysis, settings, with_gradient=False)[0]
+            - joint.loss_and_gradient(down, small_analysis, settings, with_gradient=False)[0]
+        ) / (2 * h)
         assert gradient[i, j] == pytest.approx(numeric, rel=1e-4, abs=1e-6)
 
 
@@ -60,8 +65,9 @@ def test_zero_eq_loss_is_the_raw_fingerprint_gap(small_analysis):
     eq = np.zeros((small_analysis.settings.n_points, small_analysis.n_windows))
     loss, _, _ = joint.loss_and_gradient(eq, small_analysis, joint.JointSettings(), with_gradient=False)
     mixture = 10.0 ** (small_analysis.mixture_db.astype(np.float64) / 20.0)
-    expected = np.mean((target_profiles_db(mixture, small_analysis.settings)
-                        - small_analysis.targets["slice_0_raw"]) ** 2)
+    expected = np.mean(
+        (target_profiles_db(mixture, small_analysis.settings) - small_analysis.targets["slice_0_raw"]) ** 2
+    )
     assert loss == pytest.approx(expected, rel=1e-9)
 
 
@@ -80,10 +86,19 @@ def test_clip_bounds_every_eq_value(small_analysis):
     assert np.max(np.abs(result.eq)) == pytest.approx(3.0)  # the bound was reached, so it did something
 
 
-@pytest.mark.parametrize("bad", [dict(steps=0), dict(step_size=-1.0), dict(step_size=float("nan")),
-                                 dict(clip_db=0.0), dict(views=()), dict(views=(("nope", 1.0),)),
-                                 dict(views=(("slice_0_raw", 0.0),)),
-                                 dict(views=(("slice_0_raw", 1.0), ("slice_0_raw", 2.0)))])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(steps=0),
+        dict(step_size=-1.0),
+        dict(step_size=float("nan")),
+        dict(clip_db=0.0),
+        dict(views=()),
+        dict(views=(("nope", 1.0),)),
+        dict(views=(("slice_0_raw", 0.0),)),
+        dict(views=(("slice_0_raw", 1.0), ("slice_0_raw", 2.0))),
+    ],
+)
 def test_bad_settings_are_refused(bad):
     with pytest.raises(VsepError):
         joint.JointSettings(**bad)
@@ -97,8 +112,7 @@ def test_joint_beats_the_exact_eq_on_the_real_pair(eval_pair_dir):
     result = joint.run_joint(analysis, joint.JointSettings(steps=300, step_size=0.5))
     from vsep_core.reconstruct import vocal_from_db
 
-    ours = si_sdr(truth.vocal.astype(np.float64), fit_length(vocal_from_db(result.final_db, analysis),
-                                                             truth.n_samples))
+    ours = si_sdr(truth.vocal.astype(np.float64), fit_length(vocal_from_db(result.final_db, analysis), truth.n_samples))
     exact = baselines.run_method(baselines.get_method("exact_eq", settings), truth.mixture, truth.sr, truth.vocal)
     ceiling = si_sdr(truth.vocal.astype(np.float64), fit_length(exact.vocal, truth.n_samples))
     assert ours > ceiling
@@ -116,14 +130,22 @@ def test_attribution_baseline_equals_the_seed_method(synthetic_pair, level):
     assert [row["name"] for row in found["slices"]] == order
     for row in found["slices"]:
         assert row["delta_si_sdr"] == pytest.approx(found["baseline"]["si_sdr"] - row["without_si_sdr"])
-        alone = baselines.run_method(baselines.SeedProgressive(n_slices=1, order=(row["name"],), settings=settings),
-                                     truth.mixture, truth.sr, truth.vocal)
+        alone = baselines.run_method(
+            baselines.SeedProgressive(n_slices=1, order=(row["name"],), settings=settings),
+            truth.mixture,
+            truth.sr,
+            truth.vocal,
+        )
         assert row["alone_si_sdr"] == si_sdr(truth.vocal.astype(np.float64), fit_length(alone.vocal, truth.n_samples))
 
 
 def test_joint_attribution_rows(synthetic_pair):
-    found = attribute_joint(synthetic_pair, Settings(level="as_is"), joint.JointSettings(steps=20),
-                            slices=["slice_2_vertical", "slice_18_avgpool"])
+    found = attribute_joint(
+        synthetic_pair,
+        Settings(level="as_is"),
+        joint.JointSettings(steps=20),
+        slices=["slice_2_vertical", "slice_18_avgpool"],
+    )
     assert found["baseline"]["views"] == ["slice_0_raw"]
     assert [row["name"] for row in found["slices"]] == ["slice_2_vertical", "slice_18_avgpool"]
     for row in found["slices"]:
@@ -139,6 +161,7 @@ def test_engine_pair_keeps_the_gains(synthetic_pair):
 
 # --- the command line -----------------------------------------------------------------
 
+
 def _cli(*argv) -> int:
     from vsep_core.cli import main
 
@@ -147,16 +170,29 @@ def _cli(*argv) -> int:
 
 def test_attribute_command_writes_the_issue_shape(eval_pair_dir, tmp_path, capsys):
     out = tmp_path / "attribution.json"
-    code = _cli("attribute", "--mixture", eval_pair_dir / "mixture.wav", "--vocal", eval_pair_dir / "vocal.wav",
-                "--slices", 2, "--level", "as-is", "--json", out, "--quiet")
+    code = _cli(
+        "attribute",
+        "--mixture",
+        eval_pair_dir / "mixture.wav",
+        "--vocal",
+        eval_pair_dir / "vocal.wav",
+        "--slices",
+        2,
+        "--level",
+        "as-is",
+        "--json",
+        out,
+        "--quiet",
+    )
     assert code == 0
     import json
 
     found = json.loads(out.read_text())
     assert set(found["baseline"]) == {"slices", "si_sdr", "loss"}
     assert found["baseline"]["slices"] == ["slice_1_horizontal", "slice_2_vertical"]
-    assert [set(row) for row in found["slices"]] == [{"name", "alone_si_sdr", "without_si_sdr", "delta_si_sdr",
-                                                      "loss_alone", "loss_without"}] * 2
+    assert [set(row) for row in found["slices"]] == [
+        {"name", "alone_si_sdr", "without_si_sdr", "delta_si_sdr", "loss_alone", "loss_without"}
+    ] * 2
     assert "slice_2_vertical" in capsys.readouterr().out
     # The baseline is evaluate's seed_progressive_2 for the same order and level, to the bit.
     from vsep_core.evaluate import evaluate_pair, load_pair
@@ -175,18 +211,38 @@ def test_run_method_joint_writes_its_files_and_metrics(synthetic_pair, tmp_path)
     write_wav(tmp_path / "m.wav", synthetic_pair.mixture, synthetic_pair.sr, subtype="FLOAT")
     write_wav(tmp_path / "v.wav", synthetic_pair.vocal, synthetic_pair.sr, subtype="FLOAT")
     out = tmp_path / "results"
-    code = _cli("run", "--method", "joint", "--mixture", tmp_path / "m.wav", "--vocal", tmp_path / "v.wav",
-                "--out", out, "--joint-steps", 30, "--joint-views", "raw:1,vertical:0.5", "--metrics", "--quiet",
-                "--level", "as-is")
+    code = _cli(
+        "run",
+        "--method",
+        "joint",
+        "--mixture",
+        tmp_path / "m.wav",
+        "--vocal",
+        tmp_path / "v.wav",
+        "--out",
+        out,
+        "--joint-steps",
+        30,
+        "--joint-views",
+        "raw:1,vertical:0.5",
+        "--metrics",
+        "--quiet",
+        "--level",
+        "as-is",
+    )
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["method"] == "joint" and summary["joint"]["views"] == [["slice_0_raw", 1.0],
-                                                                          ["slice_2_vertical", 0.5]]
+    assert summary["method"] == "joint" and summary["joint"]["views"] == [
+        ["slice_0_raw", 1.0],
+        ["slice_2_vertical", 0.5],
+    ]
     assert len(summary["loss_curve"]) == 31 and summary["final_loss"] < summary["loss_curve"][0]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["methods"][0]["name"] == "joint"
-    assert metrics["methods"][0]["vocal"]["si_sdr"] > next(
-        m for m in metrics["methods"] if m["name"] == "mixture")["vocal"]["si_sdr"]
+    assert (
+        metrics["methods"][0]["vocal"]["si_sdr"]
+        > next(m for m in metrics["methods"] if m["name"] == "mixture")["vocal"]["si_sdr"]
+    )
     for name in ("extracted_vocal", "extracted_instrumental", "mixture", "target"):
         assert (out / "joint" / f"{name}.wav").stat().st_size > 44
 
@@ -208,8 +264,19 @@ def test_joint_scores_equal_evaluates_joint_method(synthetic_pair):
 
 @pytest.mark.parametrize("views", ["", "raw:0", "raw:x", "nope", "raw,raw"])
 def test_bad_joint_views_are_one_line_exit_2(eval_pair_dir, tmp_path, capsys, views):
-    code = _cli("run", "--method", "joint", "--mixture", eval_pair_dir / "mixture.wav", "--vocal",
-                eval_pair_dir / "vocal.wav", "--out", tmp_path / "r", "--joint-views", views)
+    code = _cli(
+        "run",
+        "--method",
+        "joint",
+        "--mixture",
+        eval_pair_dir / "mixture.wav",
+        "--vocal",
+        eval_pair_dir / "vocal.wav",
+        "--out",
+        tmp_path / "r",
+        "--joint-views",
+        views,
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

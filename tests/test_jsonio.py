@@ -31,8 +31,14 @@ def test_float_curves_and_mixed_lists_equal_the_element_rule():
     rng = np.random.default_rng(0)
     curve = rng.standard_normal(5000).tolist()
     curve[3], curve[10], curve[-1] = math.nan, math.inf, -math.inf
-    value = {"loss_curve": curve, "tuple": (1.5, math.nan), "empty": [], "mixed": [1.0, 2, np.float32(3.5), True,
-             "x", None, [math.nan, 0.25]], "numpy": np.array([1.0, np.nan, 2.0]), 7: np.int64(3)}
+    value = {
+        "loss_curve": curve,
+        "tuple": (1.5, math.nan),
+        "empty": [],
+        "mixed": [1.0, 2, np.float32(3.5), True, "x", None, [math.nan, 0.25]],
+        "numpy": np.array([1.0, np.nan, 2.0]),
+        7: np.int64(3),
+    }
     got = json_ready(value)
     assert got == _element_by_element(value)
     assert got["loss_curve"][3] is None and got["loss_curve"][10] is None and got["loss_curve"][-1] is None

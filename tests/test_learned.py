@@ -11,8 +11,7 @@ import pytest
 from vsep_core import learned
 from vsep_core.baselines import get_method, run_method
 from vsep_core.errors import VsepError
-from vsep_core.learned import (BUNDLED_MODEL, LearnedFingerprint, ModelConfig, load_model, predicted_fingerprints,
-                               train)
+from vsep_core.learned import BUNDLED_MODEL, LearnedFingerprint, ModelConfig, load_model, predicted_fingerprints, train
 from vsep_core.learned_songs import bundled_seeds, generated_songs, random_song_spec, synthesise
 from vsep_core.metrics import si_sdr
 from vsep_core.settings import Settings
@@ -34,11 +33,12 @@ def tiny_model(tiny_songs, tmp_path_factory):
 
 def _fitted(estimate: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros(n)
-    out[:min(n, len(estimate))] = estimate[:n]
+    out[: min(n, len(estimate))] = estimate[:n]
     return out
 
 
 # --- songs ------------------------------------------------------------------------------------
+
 
 def test_generated_songs_are_new_and_reproducible():
     a, b = random_song_spec(3, 0), random_song_spec(3, 0)
@@ -49,10 +49,11 @@ def test_generated_songs_are_new_and_reproducible():
     mixture, vocal, sr = synthesise(a)
     assert sr == 22050 and mixture.shape == vocal.shape == (round(a["duration_s"] * sr),)
     assert np.max(np.abs(mixture)) == pytest.approx(0.9, abs=1e-6)
-    assert 0 < np.sqrt(np.mean(vocal ** 2)) < np.sqrt(np.mean(mixture ** 2)) * 3
+    assert 0 < np.sqrt(np.mean(vocal**2)) < np.sqrt(np.mean(mixture**2)) * 3
 
 
 # --- training and the model file ------------------------------------------------------------------
+
 
 def test_training_is_deterministic_and_the_file_round_trips(tiny_songs, tiny_model, tmp_path):
     model, cache = tiny_model
@@ -69,8 +70,7 @@ def test_training_is_deterministic_and_the_file_round_trips(tiny_songs, tiny_mod
     training = back.header["training"]
     assert training["songs"] == 3 and training["validation_songs"] == 1
     assert len(training["curve"]) == TINY.epochs and len(training["list_sha256"]) == 64
-    assert back.header["settings"] == {"sr": 22050, "n_fft": 2048, "hop_length": 1040, "n_points": 400,
-                                       "top_db": 80.0}
+    assert back.header["settings"] == {"sr": 22050, "n_fft": 2048, "hop_length": 1040, "n_points": 400, "top_db": 80.0}
     # Another seed gives other weights, another song list another hash.
     other = train(tiny_songs[:2], config=TINY, cache_dir=cache, n_workers=0)
     assert other.header["training"]["list_sha256"] != training["list_sha256"]
@@ -87,12 +87,17 @@ def test_an_interrupted_fit_resumes_to_the_same_model(tiny_songs, tiny_model, tm
 
     checkpoint = tmp_path / "checkpoint.npz"
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_songs, config=config, cache_dir=cache, n_workers=0, checkpoint=checkpoint,
-              on_epoch=stop_after_first)
+        train(tiny_songs, config=config, cache_dir=cache, n_workers=0, checkpoint=checkpoint, on_epoch=stop_after_first)
     assert checkpoint.is_file()
     epochs_run = []
-    resumed = train(tiny_songs, config=config, cache_dir=cache, n_workers=0, checkpoint=checkpoint,
-                    on_epoch=lambda epoch, *_: epochs_run.append(epoch))
+    resumed = train(
+        tiny_songs,
+        config=config,
+        cache_dir=cache,
+        n_workers=0,
+        checkpoint=checkpoint,
+        on_epoch=lambda epoch, *_: epochs_run.append(epoch),
+    )
     assert epochs_run == [2, 3]  # epoch 1 came from the checkpoint
     assert resumed.to_bytes() == whole.to_bytes()
 
@@ -147,6 +152,7 @@ def test_damaged_or_foreign_files_are_refused(tiny_model, tmp_path):
 
 
 # --- the bundled model and the method ------------------------------------------------------------
+
 
 def test_the_bundled_model_beats_the_mixture_on_songs_it_never_saw():
     model = load_model(BUNDLED_MODEL, settings=Settings(), target="vocals")
@@ -205,12 +211,28 @@ def test_evaluate_and_batch_list_and_run_the_blind_method(tmp_path):
 
 # --- the command -------------------------------------------------------------------------------------
 
+
 def test_the_train_command_writes_a_model_its_curve_and_resumes(tmp_path, capsys):
     from vsep_core.cli import main
 
     out = tmp_path / "model.npz"
-    args = ["train", "--generate", "3", "--seed", "41", "--epochs", "2", "--hidden", "8", "--context", "1",
-            "--workers", "0", "--out", str(out)]
+    args = [
+        "train",
+        "--generate",
+        "3",
+        "--seed",
+        "41",
+        "--epochs",
+        "2",
+        "--hidden",
+        "8",
+        "--context",
+        "1",
+        "--workers",
+        "0",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "epoch   1/2" in printed and "validation" in printed
@@ -245,9 +267,27 @@ def test_attribute_asks_which_views_of_the_prediction_help(tmp_path, capsys):
     mixture, vocal, sr = synthesise(random_song_spec(780, 0))
     sf.write(tmp_path / "mixture.wav", mixture, sr, subtype="FLOAT")
     sf.write(tmp_path / "vocal.wav", vocal, sr, subtype="FLOAT")
-    assert main(["attribute", "--mixture", str(tmp_path / "mixture.wav"), "--vocal", str(tmp_path / "vocal.wav"),
-                 "--level", "as-is", "--method", "learned_fingerprint", "--slices", "2", "--quiet",
-                 "--json", str(tmp_path / "a.json")]) == 0
+    assert (
+        main(
+            [
+                "attribute",
+                "--mixture",
+                str(tmp_path / "mixture.wav"),
+                "--vocal",
+                str(tmp_path / "vocal.wav"),
+                "--level",
+                "as-is",
+                "--method",
+                "learned_fingerprint",
+                "--slices",
+                "2",
+                "--quiet",
+                "--json",
+                str(tmp_path / "a.json"),
+            ]
+        )
+        == 0
+    )
     assert "learned_fingerprint (blind)" in capsys.readouterr().out
     found = json.loads((tmp_path / "a.json").read_text())
     assert [row["name"] for row in found["slices"]] == ["slice_1_horizontal", "slice_2_vertical"]
@@ -255,8 +295,11 @@ def test_attribute_asks_which_views_of_the_prediction_help(tmp_path, capsys):
         assert row["delta_si_sdr"] == pytest.approx(row["with_si_sdr"] - found["baseline"]["si_sdr"])
     # The baseline is the method itself: evaluate's figure for the same pair.
     settings = Settings(level="as_is")
-    report = evaluate_pair(load_pair(tmp_path / "mixture.wav", vocal=tmp_path / "vocal.wav", settings=settings),
-                           ["learned_fingerprint"], settings=settings)
+    report = evaluate_pair(
+        load_pair(tmp_path / "mixture.wav", vocal=tmp_path / "vocal.wav", settings=settings),
+        ["learned_fingerprint"],
+        settings=settings,
+    )
     assert found["baseline"]["si_sdr"] == pytest.approx(report["methods"][0]["vocal"]["si_sdr"], abs=1e-6)
 
 
@@ -272,5 +315,7 @@ def test_training_reads_musdb_style_folders_for_any_stem(tmp_path):
     model = train(songs, target="drums", config=TINY, n_workers=0)
     assert model.target == "drums" and model.header["training"]["songs"] == 2
     vocal_songs, _ = folder_songs([tmp_path / "musdb"], "vocals")
-    assert train(vocal_songs, config=TINY, n_workers=0).header["training"]["list_sha256"] != \
-        model.header["training"]["list_sha256"]
+    assert (
+        train(vocal_songs, config=TINY, n_workers=0).header["training"]["list_sha256"]
+        != model.header["training"]["list_sha256"]
+    )

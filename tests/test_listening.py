@@ -13,9 +13,21 @@ from streamlit.testing.v1 import AppTest
 from test_app import media  # noqa: F401 - the fixture serving what a download button makes
 
 from vsep_core.errors import VsepError
-from vsep_core.listening import (HIDDEN_REFERENCE, LOW_ANCHOR, RATINGS_CSV, RATINGS_JSON, grade, low_anchor,
-                                 make_trial, post_screening, ratings_csv, ratings_files, ratings_json, ratings_rows,
-                                 read_ratings)
+from vsep_core.listening import (
+    HIDDEN_REFERENCE,
+    LOW_ANCHOR,
+    RATINGS_CSV,
+    RATINGS_JSON,
+    grade,
+    low_anchor,
+    make_trial,
+    post_screening,
+    ratings_csv,
+    ratings_files,
+    ratings_json,
+    ratings_rows,
+    read_ratings,
+)
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 SR = 22050
@@ -61,8 +73,11 @@ def test_rows_csv_json_and_post_screening():
 def _rated(seed: int = 1):
     trial = make_trial(["irm", "hpss", "exact_eq"], seed=seed)
     values = {"irm": 70, "hpss": 30, "exact_eq": 55, HIDDEN_REFERENCE: 95, LOW_ANCHOR: 10}
-    rows = ratings_rows(trial, {t["label"]: values[t["name"]] for t in trial},
-                        {"irm": {"si_sdr": 13.9}, "hpss": {"si_sdr": float("nan")}})
+    rows = ratings_rows(
+        trial,
+        {t["label"]: values[t["name"]] for t in trial},
+        {"irm": {"si_sdr": 13.9}, "hpss": {"si_sdr": float("nan")}},
+    )
     return rows, {"pair": "Pop", "seed": seed, "order": [t["label"] for t in trial]}
 
 
@@ -75,8 +90,9 @@ def test_ratings_files_read_back_and_a_results_folder_holds_them(tmp_path):
     files = ratings_files(rows, info)
     assert set(files) == {RATINGS_CSV, RATINGS_JSON}
     back = read_ratings(files[RATINGS_JSON])
-    assert [(r["label"], r["item"], r["rating"]) for r in back["rows"]] == [(r["label"], r["item"], r["rating"])
-                                                                          for r in rows]
+    assert [(r["label"], r["item"], r["rating"]) for r in back["rows"]] == [
+        (r["label"], r["item"], r["rating"]) for r in rows
+    ]
     assert back["info"]["seed"] == 1 and back["info"]["order"] == info["order"]
     by_item = {r["item"]: r for r in back["rows"]}
     assert by_item["irm"]["si_sdr"] == 13.9 and by_item["hpss"]["si_sdr"] is None  # NaN is null in JSON
@@ -96,16 +112,29 @@ def test_ratings_files_read_back_and_a_results_folder_holds_them(tmp_path):
     assert (tmp_path / RATINGS_CSV).read_bytes() == files[RATINGS_CSV]
 
 
-@pytest.mark.parametrize("text", [b"not json", b"[]", b'{"ratings": []}', b'{"ratings": [{"label": "A"}]}',
-                                  b'{"ratings": [{"label": "A", "item": "x", "rating": 101}]}'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"not json",
+        b"[]",
+        b'{"ratings": []}',
+        b'{"ratings": [{"label": "A"}]}',
+        b'{"ratings": [{"label": "A", "item": "x", "rating": 101}]}',
+    ],
+)
 def test_a_file_that_is_not_ratings_is_refused_in_a_sentence(text):
     with pytest.raises(VsepError, match="listening ratings"):
         read_ratings(text)
 
 
 def test_read_ratings_keeps_words_and_numbers_only():
-    stored = json.dumps({"ratings": [{"label": "A", "item": "<b>x</b>", "rating": 80, "grade": "<img>",
-                                      "si_sdr": 3.5, "note": "<script>"}]}).encode()
+    stored = json.dumps(
+        {
+            "ratings": [
+                {"label": "A", "item": "<b>x</b>", "rating": 80, "grade": "<img>", "si_sdr": 3.5, "note": "<script>"}
+            ]
+        }
+    ).encode()
     row = read_ratings(stored)["rows"][0]
     assert row == {"label": "A", "item": "<b>x</b>", "rating": 80.0, "grade": "excellent", "si_sdr": 3.5}
 
@@ -129,7 +158,6 @@ def test_page_rates_three_results_and_offers_the_ratings():
     assert set(table["item"]) == {"irm", "exact_eq", "hpss", HIDDEN_REFERENCE, LOW_ANCHOR}
     labels = [b.label for b in at.get("download_button")]
     assert {"Ratings (CSV)", "Ratings (JSON)"} <= set(labels)
-
 
 
 def test_the_page_keeps_ratings_only_once_a_slider_moved_and_shows_them_again_on_return():

@@ -29,12 +29,26 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from browser_support import (
+    OUTPUT,
+    MemorySampler,
+    Server,
+    block_outside_requests,
+    launch,
+    make_distinct_pairs,
+    missing_browser_reason,
+    nav,
+    run_count,
+    run_sessions,
+    wait_for_run,
+    wait_js,
+)
 
-from browser_support import (OUTPUT, MemorySampler, Server, block_outside_requests, launch, make_distinct_pairs,
-                             missing_browser_reason, nav, run_count, run_sessions, wait_for_run, wait_js)
-
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(missing_browser_reason() is not None, reason=missing_browser_reason() or "")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(missing_browser_reason() is not None, reason=missing_browser_reason() or ""),
+]
 
 SESSIONS = 8
 PEAK_LIMIT_MB = 2000  # the whole server process with eight sessions' pairs, runs and results
@@ -42,8 +56,23 @@ PEAK_LIMIT_MB = 2000  # the whole server process with eight sessions' pairs, run
 
 def cli_summary(pair: dict, out) -> dict:
     """What the engine's command line finds for this pair with the dashboard's defaults (8 slices, greedy)."""
-    cmd = [sys.executable, "-m", "vsep_core", "run", "--mixture", str(pair["mixture"]), "--vocal", str(pair["vocal"]),
-           "--slices", "8", "--greedy", "--out", str(out), "--no-plots", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vsep_core",
+        "run",
+        "--mixture",
+        str(pair["mixture"]),
+        "--vocal",
+        str(pair["vocal"]),
+        "--slices",
+        "8",
+        "--greedy",
+        "--out",
+        str(out),
+        "--no-plots",
+        "--quiet",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads((out / "summary.json").read_text())
@@ -74,12 +103,17 @@ def test_eight_sessions_at_once_each_see_their_own_results(tmp_path):
         expected = list(workers.map(lambda pair: cli_summary(pair, tmp_path / f"cli_{pair['index']}"), pairs))
 
     print(f"\nbrowser part {browser_s:.0f} s, command-line checks {time.perf_counter() - start - browser_s:.0f} s")
-    print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in outcome["phases"].items())
-          + f"; Load pressed again: {outcome['load_retries'] or 'never'}")
+    print(
+        "phases (s): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in outcome["phases"].items())
+        + f"; Load pressed again: {outcome['load_retries'] or 'never'}"
+    )
     print(f"{SESSIONS} sessions; server RSS {memory.first / 2**20:.0f} MB at start, peak {peak_mb:.0f} MB")
     for s in sessions:
-        print(f"session {s['word']}: load {s['load_s']:.1f} s, run both {s['run_s']:.1f} s, "
-              f"results {s['results_s']:.1f} s{', waited in the queue' if s['waited'] else ''}")
+        print(
+            f"session {s['word']}: load {s['load_s']:.1f} s, run both {s['run_s']:.1f} s, "
+            f"results {s['results_s']:.1f} s{', waited in the queue' if s['waited'] else ''}"
+        )
 
     assert not outcome["outside"], f"requests to other hosts: {sorted(set(outcome['outside']))}"
     assert len(sessions) == SESSIONS
@@ -97,19 +131,21 @@ def test_eight_sessions_at_once_each_see_their_own_results(tmp_path):
         assert pair["word"] in summary_text and not [w for w in others if w in summary_text]
         assert losses(json.loads(summary_text)) == pytest.approx(losses(cli), rel=1e-6, abs=1e-9)
     # Different pairs really gave different numbers (the comparison above can tell sessions apart).
-    assert len({round(losses(json.loads(zipfile.ZipFile(s["zip"]).read("summary.json")))[-1], 6)
-                for s in sessions}) == SESSIONS
+    assert (
+        len({round(losses(json.loads(zipfile.ZipFile(s["zip"]).read("summary.json")))[-1], 6) for s in sessions})
+        == SESSIONS
+    )
 
 
 def _iterative_pass_s() -> float:
     """One pass of the iterative loop at 1000 iterations on the default sample, here and now (seconds)."""
+    from browser_support import REPO
+
     from vsep_core.analysis import analyse
     from vsep_core.audio import prepare_pair
     from vsep_core.optimise import run_chain
     from vsep_core.settings import Settings
     from vsep_core.views import SLICE_NAMES
-
-    from browser_support import REPO
 
     folder = REPO / "sample_audio" / "sung_vowels_pop"
     settings = Settings().replace(iterations=1000, pass_method="iterative")
@@ -197,20 +233,26 @@ def test_two_visitors_who_leave_mid_job_free_their_slots_for_a_third(tmp_path):
             wait_for_run(page, before, timeout)
             pressed = time.perf_counter()
             page.get_by_role("button", name="Run the progressive test").click()
-            wait_js(page, "document.body.innerText.includes('Progressive test done')", timeout,
-                    what="the third visitor's run")
+            wait_js(
+                page,
+                "document.body.innerText.includes('Progressive test done')",
+                timeout,
+                what="the third visitor's run",
+            )
             third_s = time.perf_counter() - pressed
             since_closed_s = time.perf_counter() - closed_at
         finally:
             browser.close()
         assert server.alive(), f"the server died; see {log}"
-    print(f"\none iterative pass {pass_s:.2f} s (load {open('/proc/loadavg').read().split()[0]}); server CPU "
-          f"{busy:.0f} % with the two long runs; after their tabs closed both slots were free in "
-          f"{freed_after if freed_after is None else round(freed_after, 2)} s and both jobs stopped (at the end of "
-          f"their pass) in {stopped_after if stopped_after is None else round(stopped_after, 2)} s, then "
-          f"{quiet:.0f} % CPU; the "
-          f"third visitor's run took {third_s:.1f} s ({since_closed_s:.1f} s after the tabs closed); the abandoned "
-          f"runs had at least {abandoned_at_least_s:.0f} s of work left")
+    print(
+        f"\none iterative pass {pass_s:.2f} s (load {open('/proc/loadavg').read().split()[0]}); server CPU "
+        f"{busy:.0f} % with the two long runs; after their tabs closed both slots were free in "
+        f"{freed_after if freed_after is None else round(freed_after, 2)} s and both jobs stopped (at the end of "
+        f"their pass) in {stopped_after if stopped_after is None else round(stopped_after, 2)} s, then "
+        f"{quiet:.0f} % CPU; the "
+        f"third visitor's run took {third_s:.1f} s ({since_closed_s:.1f} s after the tabs closed); the abandoned "
+        f"runs had at least {abandoned_at_least_s:.0f} s of work left"
+    )
     assert freed_after is not None and stopped_after is not None, "the abandoned jobs were not stopped"
     assert since_closed_s < abandoned_at_least_s, "the third visitor waited for the abandoned jobs"
     assert outside == []

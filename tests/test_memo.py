@@ -94,7 +94,9 @@ def test_max_bytes_bounds_the_estimated_size_and_a_bigger_result_is_not_kept():
     assert m.stats()["bytes"] == 800
     m(5000)
     assert len(calls) == 5
-    assert approx_nbytes({"a": np.zeros(10, np.float32), "b": [b"xy", "abc"], "c": (None, 1)}) == 40 + 2 + 3 + 3  # keys too
+    assert (
+        approx_nbytes({"a": np.zeros(10, np.float32), "b": [b"xy", "abc"], "c": (None, 1)}) == 40 + 2 + 3 + 3
+    )  # keys too
 
 
 def test_errors_are_raised_and_not_kept():

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings as hyp_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from vsep_core.errors import VsepError
 from vsep_core.metrics import bss_eval, evaluate_estimate, fit_length, si_sdr
@@ -23,12 +25,15 @@ def _frame_ratio_db(signal, error, sr, window_s=1.0):
     """Median over non-overlapping frames (last partial frame dropped, as museval) of 10·log10(‖s‖²/‖e‖²)."""
     w = int(window_s * sr)
     n_frames = len(signal) // w
-    ratios = [10 * np.log10(np.sum(signal[i * w:(i + 1) * w] ** 2) / np.sum(error[i * w:(i + 1) * w] ** 2))
-              for i in range(n_frames)]
+    ratios = [
+        10 * np.log10(np.sum(signal[i * w : (i + 1) * w] ** 2) / np.sum(error[i * w : (i + 1) * w] ** 2))
+        for i in range(n_frames)
+    ]
     return float(np.median(ratios))
 
 
 # --- fit_length ---------------------------------------------------------------
+
 
 def test_fit_length_pads_with_zeros_and_trims():
     x = np.arange(1, 6, dtype=np.float32)
@@ -46,16 +51,17 @@ def test_fit_length_rejects_stereo_and_nan():
 
 # --- SI-SDR ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("scale, noise_ratio", [(1.0, 0.01), (0.5, 0.1), (-2.0, 1.0), (3.0, 10.0)])
 def test_si_sdr_closed_form(scale, noise_ratio):
     # ŝ = a·s + n with n ⟂ s and ‖n‖² = r·‖s‖²  ⇒  SI-SDR = 10·log10(a² / r).
     rng = np.random.default_rng(1)
     s = rng.standard_normal(4000)
     n = _orthogonal_noise(s, noise_ratio * (s @ s), rng)
-    assert si_sdr(s, scale * s + n) == pytest.approx(10 * np.log10(scale ** 2 / noise_ratio), abs=1e-9)
+    assert si_sdr(s, scale * s + n) == pytest.approx(10 * np.log10(scale**2 / noise_ratio), abs=1e-9)
 
 
-@given(st.floats(min_value=1e-3, max_value=1e3), st.integers(min_value=0, max_value=2 ** 16))
+@given(st.floats(min_value=1e-3, max_value=1e3), st.integers(min_value=0, max_value=2**16))
 @hyp_settings(max_examples=40, deadline=None)
 def test_si_sdr_ignores_the_estimate_scale(gain, seed):
     rng = np.random.default_rng(seed)
@@ -84,6 +90,7 @@ def test_si_sdr_edge_cases():
 
 
 # --- BSS Eval (museval) ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def sources():
@@ -140,7 +147,7 @@ def test_bss_eval_whole_signal_window(sources):
     eps = 0.1
     est = np.stack([vocal + eps * instrumental, instrumental + eps * vocal])
     out = bss_eval(np.stack([vocal, instrumental]), est, SR, window_s=None)
-    expected = 10 * np.log10((vocal @ vocal) / (eps ** 2 * (instrumental @ instrumental)))
+    expected = 10 * np.log10((vocal @ vocal) / (eps**2 * (instrumental @ instrumental)))
     assert out["sir"][0] == pytest.approx(expected, abs=0.1)
 
 
@@ -165,8 +172,7 @@ def test_bss_eval_accepts_an_estimate_that_sums_to_zero(sources):
     refs = np.stack([vocal[: len(zero_sum)], instrumental[: len(zero_sum)]])
     out = bss_eval(refs, np.stack([zero_sum, refs[1]]), SR)
     assert not np.isnan(out["sdr"]).any()
-    assert out["sdr"][0] == pytest.approx(bss_eval(refs, np.stack([zero_sum + 1e-9, refs[1]]), SR)["sdr"][0],
-                                          abs=1e-3)
+    assert out["sdr"][0] == pytest.approx(bss_eval(refs, np.stack([zero_sum + 1e-9, refs[1]]), SR)["sdr"][0], abs=1e-3)
 
 
 def test_bss_eval_rejects_bad_input(sources):
@@ -180,6 +186,7 @@ def test_bss_eval_rejects_bad_input(sources):
 
 
 # --- evaluate_estimate ---------------------------------------------------------------
+
 
 def test_evaluate_estimate_fits_lengths_and_reports_every_metric(sources):
     vocal, instrumental = sources
@@ -210,6 +217,7 @@ def test_evaluate_estimate_rejects_mismatched_references(sources):
 def test_the_metrics_module_is_museval_own(sources):
     # Loaded from museval's file without the package's I/O imports; same code, same numbers.
     import museval.metrics as packaged  # a requirement; its stempeg import needs ffmpeg on PATH (setup.sh)
+
     from vsep_core.metrics import _museval_metrics
 
     vocal, instrumental = sources

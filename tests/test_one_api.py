@@ -15,15 +15,31 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: The engine's workflow steps: only vsep_core.api (and the engine modules below it) may call these.
 INTERNALS = {
-    "run_experiment", "run_greedy", "run_progressive", "run_chain", "greedy_search", "run_joint",
-    "evaluate_experiment", "evaluate_joint", "evaluate_pair", "experiment_si_sdr", "attribute_slices",
-    "attribute_joint", "estimate_from_chain", "vocal_from_db",
+    "run_experiment",
+    "run_greedy",
+    "run_progressive",
+    "run_chain",
+    "greedy_search",
+    "run_joint",
+    "evaluate_experiment",
+    "evaluate_joint",
+    "evaluate_pair",
+    "experiment_si_sdr",
+    "attribute_slices",
+    "attribute_joint",
+    "estimate_from_chain",
+    "vocal_from_db",
 }
 
 #: The front ends: they parse, cache, dispatch or draw, and call the api for any workflow.
-FRONT_ENDS = ["vsep_core/cli.py", "vsep_core/cluster.py", "vsep_core/batch.py", "app.py",
-              *sorted(str(p.relative_to(REPO)) for p in (REPO / "vsep_app").glob("*.py")),
-              *sorted(str(p.relative_to(REPO)) for p in (REPO / "app_pages").glob("*.py"))]
+FRONT_ENDS = [
+    "vsep_core/cli.py",
+    "vsep_core/cluster.py",
+    "vsep_core/batch.py",
+    "app.py",
+    *sorted(str(p.relative_to(REPO)) for p in (REPO / "vsep_app").glob("*.py")),
+    *sorted(str(p.relative_to(REPO)) for p in (REPO / "app_pages").glob("*.py")),
+]
 
 
 def _uses(path: Path) -> set[str]:
@@ -45,12 +61,28 @@ def test_front_ends_call_the_api_not_the_workflow_internals():
 
 def test_the_api_is_where_the_workflows_are_assembled():
     used = _uses(REPO / "vsep_core" / "api.py")
-    assert {"run_experiment", "run_greedy", "run_joint", "evaluate_joint", "evaluate_experiment", "evaluate_pair",
-            "attribute_slices", "attribute_joint", "experiment_si_sdr"} <= used
-    for front in ("vsep_core/cli.py", "vsep_app/cache.py", "vsep_app/dispatch.py", "vsep_core/cluster.py",
-                  "vsep_core/batch.py"):
+    assert {
+        "run_experiment",
+        "run_greedy",
+        "run_joint",
+        "evaluate_joint",
+        "evaluate_experiment",
+        "evaluate_pair",
+        "attribute_slices",
+        "attribute_joint",
+        "experiment_si_sdr",
+    } <= used
+    for front in (
+        "vsep_core/cli.py",
+        "vsep_app/cache.py",
+        "vsep_app/dispatch.py",
+        "vsep_core/cluster.py",
+        "vsep_core/batch.py",
+    ):
         source = (REPO / front).read_text()
-        assert "api" in _uses(REPO / front) or "from .api import" in source or "from vsep_core import api" in source, front
+        assert "api" in _uses(REPO / front) or "from .api import" in source or "from vsep_core import api" in source, (
+            front
+        )
 
 
 def test_dask_tasks_are_the_api_functions():
@@ -67,8 +99,11 @@ def test_dask_tasks_are_the_api_functions():
         assert wrapped in api_functions, name
     # The two named wrappers are one call each, into the api.
     for wrapper, inner in ((cluster.greedy_task, "seed_greedy"), (cluster.joint_task, "joint_matching")):
-        calls = {n.func.id for n in ast.walk(ast.parse(_source(wrapper))) if isinstance(n, ast.Call)
-                 and isinstance(n.func, ast.Name)}
+        calls = {
+            n.func.id
+            for n in ast.walk(ast.parse(_source(wrapper)))
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }
         assert calls == {inner}, (wrapper.__name__, calls)
 
 

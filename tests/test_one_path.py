@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest_eval import eval_dir, write_pair  # noqa: F401  (fixture)
+
 from vsep_core.audio import normalise_levels, prepare_pair
 from vsep_core.errors import VsepError
 from vsep_core.evaluate import REFERENCE_METHODS, evaluate_experiment, evaluate_pair, experiment_si_sdr, load_pair
@@ -79,8 +79,11 @@ def test_evaluate_experiment_equals_evaluate_pair_at_every_level(pair_files, lev
     assert all(n.startswith("seed_progressive_") for n in names[:-4])
     by_pair = evaluate_pair(truth, names, settings=settings, order=order, max_slices=2)
     _assert_same_figures(by_experiment, by_pair)
-    assert set(by_experiment) == set(by_pair) == {"pair", "settings", "alignment", "alignment_applied", "bss_eval",
-                                                  "methods", "seconds"}
+    assert (
+        set(by_experiment)
+        == set(by_pair)
+        == {"pair", "settings", "alignment", "alignment_applied", "bss_eval", "methods", "seconds"}
+    )
     assert by_experiment["settings"] == by_pair["settings"] and by_experiment["pair"] == by_pair["pair"]
     for a, b in zip(by_experiment["methods"], by_pair["methods"]):
         assert set(a) == set(b) and a["kind"] == b["kind"] and set(a["info"]) == set(b["info"])
@@ -106,8 +109,17 @@ def test_runs_named_as_evaluate_names_them(pair_files):
     names = [m["name"] for m in report["methods"]]
     best = result.best_progressive.n
     assert names == ([f"seed_progressive_{best}"] if best == 3 else [f"seed_progressive_{best}", "seed_progressive_3"])
-    assert REFERENCE_METHODS == ("phase_oracle", "exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss",
-                                 "learned_fingerprint", "mixture")
+    assert REFERENCE_METHODS == (
+        "phase_oracle",
+        "exact_eq",
+        "irm",
+        "ibm",
+        "wiener",
+        "repet_sim",
+        "hpss",
+        "learned_fingerprint",
+        "mixture",
+    )
 
 
 def test_evaluate_experiment_refuses_what_does_not_fit(pair_files):
@@ -147,15 +159,37 @@ def test_evaluate_cli_at_level_independent_equals_the_experiment_on_the_real_pai
     by_experiment = evaluate_experiment(result, truth, methods=["exact_eq"])
     names = [m["name"] for m in by_experiment["methods"]]
     out = tmp_path / "evaluate.json"
-    proc = subprocess.run([sys.executable, "-m", "vsep_core", "evaluate", "--mixture", str(files["mixture"]),
-                           "--vocal", str(files["vocal"]), "--level", "independent", "--slices", "3",
-                           "--methods", *names, "--json", str(out), "--quiet"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vsep_core",
+            "evaluate",
+            "--mixture",
+            str(files["mixture"]),
+            "--vocal",
+            str(files["vocal"]),
+            "--level",
+            "independent",
+            "--slices",
+            "3",
+            "--methods",
+            *names,
+            "--json",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     by_cli = json.loads(out.read_text())
     worst = _assert_same_figures(by_experiment, by_cli)
-    print(f"evaluate --level independent vs evaluate_experiment: largest difference {worst:.3g} dB over "
-          f"{len(names)} methods × 8 figures")
+    print(
+        f"evaluate --level independent vs evaluate_experiment: largest difference {worst:.3g} dB over "
+        f"{len(names)} methods × 8 figures"
+    )
     assert by_cli["settings"]["level"] == "independent" and by_cli["pair"]["level"] == "independent"
     # The seed runs are real separations (SI-SDR of the vocal well above the mixture's).
     mixture_floor = evaluate_pair(truth, ["mixture"])["methods"][0]["vocal"]["si_sdr"]

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from vsep_core.analysis import analyse
 from vsep_core.errors import VsepError
 from vsep_core.fingerprint import amplitude_to_db
-from vsep_core.optimise import (closed_form_applies, descend, descend_between, descend_closed, descend_iterative,
-                                run_chain, run_pass, run_progressive, settle)
+from vsep_core.optimise import (
+    closed_form_applies,
+    descend,
+    descend_between,
+    descend_closed,
+    descend_iterative,
+    run_chain,
+    run_pass,
+    run_progressive,
+    settle,
+)
 from vsep_core.settings import Settings
 from vsep_core.views import RAW, SLICE_NAMES
 
@@ -24,14 +35,17 @@ def research_loop(m, t, lr, iterations, clip):
         total = 0.0
         for j in range(m.shape[1]):
             diff = m[:, j] + eqs[j] - t[:, j]
-            total += np.mean(diff ** 2)
+            total += np.mean(diff**2)
             eqs[j] = np.clip(eqs[j] - lr * 2 * diff, -clip, clip)
         losses[k] = total
     return losses, np.stack(eqs, axis=1)
 
 
-gaps = arrays(np.float64, st.tuples(st.integers(1, 12), st.integers(1, 6)),
-              elements=st.floats(-120, 120, allow_nan=False, allow_infinity=False))
+gaps = arrays(
+    np.float64,
+    st.tuples(st.integers(1, 12), st.integers(1, 6)),
+    elements=st.floats(-120, 120, allow_nan=False, allow_infinity=False),
+)
 
 
 @hsettings(max_examples=150, deadline=None)
@@ -74,9 +88,13 @@ def test_loss_never_rises_within_a_pass(gap, lr, iterations, clip):
 
 
 @hsettings(max_examples=60, deadline=None)
-@given(m=arrays(np.float64, (20, 3), elements=st.floats(-100, 40)),
-       t=arrays(np.float64, (20, 3), elements=st.floats(-100, 40)),
-       lr=st.floats(1e-3, 0.5), iterations=st.integers(1, 60), clip=st.floats(1.0, 30.0))
+@given(
+    m=arrays(np.float64, (20, 3), elements=st.floats(-100, 40)),
+    t=arrays(np.float64, (20, 3), elements=st.floats(-100, 40)),
+    lr=st.floats(1e-3, 0.5),
+    iterations=st.integers(1, 60),
+    clip=st.floats(1.0, 30.0),
+)
 def test_vectorised_loop_equals_the_research_loop(m, t, lr, iterations, clip):
     losses, eq = research_loop(m, t, lr, iterations, clip)
     sq, eq_fast = descend_iterative(t - m, lr, iterations, clip)

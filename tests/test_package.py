@@ -38,32 +38,63 @@ def test_pip_install_gives_a_working_vsep_command(tmp_path):
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
     for package in ("vsep_core", "vsep_app"):
-        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+        shutil.copytree(
+            REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc")
+        )
     env_dir = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, timeout=120)
     python = env_dir / "bin" / "python"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               check=True, capture_output=True, text=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     # The shared environment's packages (pip, setuptools, numpy …) behind the new environment's own.
     (site / "shared.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     clean_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    install = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-build-isolation",
-                              "--no-index", "--quiet", str(source)], capture_output=True, text=True, timeout=600,
-                             cwd=tmp_path, env=clean_env)
+    install = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env=clean_env,
+    )
     assert install.returncode == 0, install.stderr
     vsep = env_dir / "bin" / "vsep"
     assert vsep.exists()
-    where = subprocess.run([str(python), "-c", "import vsep_core; print(vsep_core.__file__)"], capture_output=True,
-                           text=True, cwd=tmp_path, env=clean_env, timeout=120)
+    where = subprocess.run(
+        [str(python), "-c", "import vsep_core; print(vsep_core.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env,
+        timeout=120,
+    )
     assert Path(where.stdout.strip()).is_relative_to(site), where  # the installed copy, not the checkout
     # The files the code opens beside itself are installed with it (the blind model, the recorder's script).
     assert (site / "vsep_core" / "models" / "learned_fingerprint_vocals.npz").is_file()
     assert (site / "vsep_app" / "backing_recorder.js").is_file()
-    check = subprocess.run([str(vsep), "check"], capture_output=True, text=True, cwd=tmp_path, env=clean_env,
-                           timeout=600)
+    check = subprocess.run(
+        [str(vsep), "check"], capture_output=True, text=True, cwd=tmp_path, env=clean_env, timeout=600
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "Compiled loops: ready" in check.stdout and "wav" in check.stdout
-    helped = subprocess.run([str(vsep), "run", "--help"], capture_output=True, text=True, cwd=tmp_path,
-                            env=clean_env, timeout=120)
+    helped = subprocess.run(
+        [str(vsep), "run", "--help"], capture_output=True, text=True, cwd=tmp_path, env=clean_env, timeout=120
+    )
     assert helped.returncode == 0 and "--mixture" in helped.stdout
     assert not (REPO / "build").exists() and not list(REPO.glob("*.egg-info"))

@@ -71,9 +71,9 @@ def test_html_report_names_the_stem(stem_report):
     assert f"<th>{stem} SI-SDR</th>" in page and "<th>everything else SAR</th>" in page
     assert "instr." not in page and "vocal SI-SDR" not in page
     # The score table names each method in plain words, its code beside it (the exact figures' table: the code).
-    mixture_row = page[page.index("<td>the mixture itself (doing nothing) (mixture)</td>"):].split("</tr>")[0]
+    mixture_row = page[page.index("<td>the mixture itself (doing nothing) (mixture)</td>") :].split("</tr>")[0]
     assert mixture_row.count(DASH) == 3  # the two SARs and the loss
-    irm_row = page[page.index("<td>ideal ratio mask (ceiling) (irm)</td>"):].split("</tr>")[0]
+    irm_row = page[page.index("<td>ideal ratio mask (ceiling) (irm)</td>") :].split("</tr>")[0]
     assert irm_row.count(DASH) == 1  # a reference method's loss
     assert f"(not for {stem})" in page
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from vsep_core.analysis import analyse
-from vsep_core.optimise import run_chain
 from vsep_core.dsp import istft_frames
+from vsep_core.optimise import run_chain
 from vsep_core.reconstruct import magnitude_from_db, vocal_from_db
 from vsep_core.settings import Settings
 
@@ -27,12 +27,15 @@ def test_vocal_from_db_equals_librosa_istft(synthetic_pair):
     assert np.array_equal(got, expected)
 
 
-@pytest.mark.parametrize("n_fft,hop,frames", [(2048, 1040, 37), (2048, 512, 20), (1024, 300, 11),
-                                              (512, 512, 9), (256, 400, 6), (2048, 1040, 1)])
+@pytest.mark.parametrize(
+    "n_fft,hop,frames",
+    [(2048, 1040, 37), (2048, 512, 20), (1024, 300, 11), (512, 512, 9), (256, 400, 6), (2048, 1040, 1)],
+)
 def test_istft_frames_equals_librosa_for_any_hop(n_fft, hop, frames):
     rng = np.random.default_rng(hop)
-    spectrum = (rng.standard_normal((1 + n_fft // 2, frames))
-                + 1j * rng.standard_normal((1 + n_fft // 2, frames))).astype(np.complex64)
+    spectrum = (
+        rng.standard_normal((1 + n_fft // 2, frames)) + 1j * rng.standard_normal((1 + n_fft // 2, frames))
+    ).astype(np.complex64)
     expected = librosa.istft(spectrum, hop_length=hop, n_fft=n_fft)
     got = istft_frames(np.ascontiguousarray(spectrum.T), hop_length=hop, n_fft=n_fft)
     assert got.shape == expected.shape
@@ -50,8 +53,9 @@ def test_non_finite_magnitudes_become_silence(synthetic_pair):
     assert np.array_equal(got, expected)
 
 
-@pytest.mark.parametrize("n_fft,hop,n", [(2048, 1040, 103_635), (2048, 512, 5000), (1024, 300, 2047),
-                                         (512, 700, 4000), (2048, 1040, 2048)])
+@pytest.mark.parametrize(
+    "n_fft,hop,n", [(2048, 1040, 103_635), (2048, 512, 5000), (1024, 300, 2047), (512, 700, 4000), (2048, 1040, 2048)]
+)
 def test_stft_and_magphase_equal_librosa(n_fft, hop, n):
     """Our STFT (no scipy.signal import) is librosa's, to the bit, and so are the window and magphase."""
     from scipy.signal import get_window
@@ -77,8 +81,9 @@ def test_window_sum_square_equals_librosa(n_fft, hop, frames):
     from vsep_core.dsp import window_sum_square
 
     _, ours = window_sum_square(n_fft, hop, frames)
-    theirs = librosa.filters.window_sumsquare(window="hann", n_frames=frames, win_length=n_fft, n_fft=n_fft,
-                                              hop_length=hop, dtype=np.float32)
+    theirs = librosa.filters.window_sumsquare(
+        window="hann", n_frames=frames, win_length=n_fft, n_fft=n_fft, hop_length=hop, dtype=np.float32
+    )
     theirs = np.where(theirs > np.finfo(np.float32).tiny, theirs, np.float32(1.0))
     assert np.array_equal(ours, theirs)
 

@@ -27,10 +27,24 @@ def take_wav(tmp_path_factory) -> bytes:
     folder = tmp_path_factory.mktemp("take")
     if shutil.which("espeak-ng") and shutil.which("sox"):
         raw, out = folder / "raw.wav", folder / "take.wav"
-        subprocess.run(["espeak-ng", "-w", str(raw), "Hello, this is a four second take for the recorder test, "
-                        "la la la, and a few more words so that it lasts."], check=True, capture_output=True, timeout=60)
-        subprocess.run(["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(out), "trim", "0", "4"],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                "espeak-ng",
+                "-w",
+                str(raw),
+                "Hello, this is a four second take for the recorder test, "
+                "la la la, and a few more words so that it lasts.",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        subprocess.run(
+            ["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(out), "trim", "0", "4"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         return out.read_bytes()
     sr = 48000
     t = np.arange(4 * sr) / sr
@@ -78,11 +92,14 @@ def test_a_take_over_the_cap_is_refused_before_decoding(monkeypatch):
         recorder.take_from_wav(too_long)
 
 
-@pytest.mark.parametrize("wav, message", [
-    (b"RIFF this is not a wave file at all " * 4, "WAV"),
-    (b"", "WAV"),
-    (_wav(np.full(100, np.nan), 48000, "FLOAT"), "NaN"),
-])
+@pytest.mark.parametrize(
+    "wav, message",
+    [
+        (b"RIFF this is not a wave file at all " * 4, "WAV"),
+        (b"", "WAV"),
+        (_wav(np.full(100, np.nan), 48000, "FLOAT"), "NaN"),
+    ],
+)
 def test_bad_takes_are_messages(wav, message):
     with pytest.raises(VsepError, match=message):
         recorder.take_from_wav(wav)
@@ -116,6 +133,7 @@ def test_mix_over_rejects_silence():
 
 # --- st-audiorec, the opt-in recorder (VSEP_RECORDER=st-audiorec) ----------------------------
 
+
 def _raw(wav: bytes, *, shuffle: bool = False) -> dict:
     """What st-audiorec's frontend sends: JSON of a Uint8Array, i.e. {"arr": {"0": 82, ...}}."""
     import json
@@ -133,12 +151,15 @@ def _packages_own_conversion(raw, monkeypatch) -> bytes:
     import streamlit as st
     import streamlit.components.v1 as components
 
-    monkeypatch.setattr(components, "declare_component", lambda name, path=None: (lambda **kwargs: raw))
+    monkeypatch.setattr(components, "declare_component", lambda name, path=None: lambda **kwargs: raw)
 
     class _NoSpinner:
         def __init__(self, *a, **k): ...
-        def __enter__(self): return self
-        def __exit__(self, *exc): return False
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
 
     monkeypatch.setattr(st, "spinner", _NoSpinner)
     return st_audiorec.st_audiorec()
@@ -169,11 +190,18 @@ def test_audiorec_no_take_yet(raw):
     assert recorder.raw_to_wav_bytes(raw) is None
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"nope": 1}, "not a recording"), ("text", "not a recording"), ({"arr": 5}, "not a recording"),
-    ({"arr": {"0": 300}}, "not bytes"), ({"arr": {"0": -1}}, "not bytes"), ({"arr": {"0": "x"}}, "not a recording"),
-    ({"arr": {"0": 1, "5": 2}}, "missing bytes"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"nope": 1}, "not a recording"),
+        ("text", "not a recording"),
+        ({"arr": 5}, "not a recording"),
+        ({"arr": {"0": 300}}, "not bytes"),
+        ({"arr": {"0": -1}}, "not bytes"),
+        ({"arr": {"0": "x"}}, "not a recording"),
+        ({"arr": {"0": 1, "5": 2}}, "missing bytes"),
+    ],
+)
 def test_audiorec_bad_values_are_messages(raw, message):
     with pytest.raises(VsepError, match=message):
         recorder.raw_to_wav_bytes(raw)
@@ -205,12 +233,19 @@ def test_recorder_choice_from_the_environment(monkeypatch):
 
 # --- the recorder that plays the backing (vsep_app.backing_recorder) -------------------------
 
+
 def _component_value(y: np.ndarray, *, lead_frames: int, latency_s: float, sr: int = 48000, **more) -> dict:
     """What the component's JavaScript sends: a 16-bit mono WAV in base64 and how to line it up."""
     import base64
 
-    return {"wav": base64.b64encode(_wav(y, sr)).decode(), "sample_rate": sr, "lead_frames": lead_frames,
-            "latency_s": latency_s, "backing_played_s": 4.7, **more}
+    return {
+        "wav": base64.b64encode(_wav(y, sr)).decode(),
+        "sample_rate": sr,
+        "lead_frames": lead_frames,
+        "latency_s": latency_s,
+        "backing_played_s": 4.7,
+        **more,
+    }
 
 
 def test_a_take_from_the_backing_recorder_starts_where_the_backing_started():
@@ -238,12 +273,24 @@ def test_no_take_from_the_backing_recorder_yet():
     assert backing_recorder.take_from_component(None, max_s=120) is None
 
 
-@pytest.mark.parametrize("value", [
-    "text", ["nope"], {"wav": None, "lead_frames": 0, "latency_s": 0.0}, {"wav": 5, "lead_frames": 0, "latency_s": 0.0},
-    {"wav": "not base64 !!", "lead_frames": 0, "latency_s": 0.0},
-    {"lead_frames": "x"}, {"lead_frames": -1}, {"lead_frames": 10 ** 9}, {"lead_frames": None},
-    {"latency_s": float("nan")}, {"latency_s": 3.0}, {"latency_s": -0.1}, {"backing_played_s": float("inf")},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "text",
+        ["nope"],
+        {"wav": None, "lead_frames": 0, "latency_s": 0.0},
+        {"wav": 5, "lead_frames": 0, "latency_s": 0.0},
+        {"wav": "not base64 !!", "lead_frames": 0, "latency_s": 0.0},
+        {"lead_frames": "x"},
+        {"lead_frames": -1},
+        {"lead_frames": 10**9},
+        {"lead_frames": None},
+        {"latency_s": float("nan")},
+        {"latency_s": 3.0},
+        {"latency_s": -0.1},
+        {"backing_played_s": float("inf")},
+    ],
+)
 def test_what_is_not_a_take_from_the_backing_recorder_is_a_message(value):
     from vsep_app import backing_recorder
 
@@ -260,8 +307,9 @@ def test_a_bad_wav_from_the_backing_recorder_gets_the_recorders_own_messages():
     with pytest.raises(VsepError, match="silence"):
         backing_recorder.take_from_component(_component_value(np.zeros(sr), lead_frames=0, latency_s=0.0), max_s=120)
     with pytest.raises(VsepError, match="came back empty"):  # all of it was before the backing started
-        backing_recorder.take_from_component(_component_value(0.1 * np.ones(4800), lead_frames=4800, latency_s=0.0),
-                                             max_s=120)
+        backing_recorder.take_from_component(
+            _component_value(0.1 * np.ones(4800), lead_frames=4800, latency_s=0.0), max_s=120
+        )
     y = np.zeros(sr)
     y[:1000] = 0.5  # sound only before the backing started
     with pytest.raises(VsepError, match="silence"):
@@ -273,11 +321,13 @@ def test_a_take_from_the_backing_recorder_over_its_cap_is_refused_before_decodin
 
     sr = backing_recorder.SAMPLE_RATE
     max_s = 2.0
-    fits = _component_value(0.1 * np.ones(int((max_s + backing_recorder.MAX_LEAD_S) * sr)), lead_frames=0,
-                            latency_s=0.0)
+    fits = _component_value(
+        0.1 * np.ones(int((max_s + backing_recorder.MAX_LEAD_S) * sr)), lead_frames=0, latency_s=0.0
+    )
     assert backing_recorder.take_from_component(fits, max_s=max_s) is not None
-    too_long = _component_value(0.1 * np.ones(int((max_s + backing_recorder.MAX_LEAD_S) * sr) + 2), lead_frames=0,
-                                latency_s=0.0)
+    too_long = _component_value(
+        0.1 * np.ones(int((max_s + backing_recorder.MAX_LEAD_S) * sr) + 2), lead_frames=0, latency_s=0.0
+    )
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded a take over the cap")
@@ -315,4 +365,4 @@ def test_the_backing_played_is_the_instrumental_sample_for_sample():
     played, played_sr = sf.read(io.BytesIO(flac), dtype="float32")
     assert sf.info(io.BytesIO(flac)).format == "FLAC" and played_sr == sr
     assert len(played) == 2 * sr  # cut to the longest take
-    np.testing.assert_allclose(played, inst.samples[0, :2 * sr], atol=1 / 32768)
+    np.testing.assert_allclose(played, inst.samples[0, : 2 * sr], atol=1 / 32768)

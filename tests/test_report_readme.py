@@ -25,8 +25,12 @@ def drums():
     """A drums experiment (N = 1, 2), its scores, and a short joint matching of the same pair and settings."""
     settings = Settings()
     pair = prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "drums.wav", settings=settings, target_name="drums")
-    truth = prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "drums.wav", settings=settings.replace(level="as_is"),
-                         target_name="drums")
+    truth = prepare_pair(
+        SAMPLE / "mixture.wav",
+        vocal=SAMPLE / "drums.wav",
+        settings=settings.replace(level="as_is"),
+        target_name="drums",
+    )
     result = run_experiment(pair, settings, max_slices=2, greedy=False)
     metrics = evaluate_experiment(result, truth, methods=("irm", "mixture"))
     joint = api.joint_matching(pair, settings, JointSettings(steps=10), truth=truth)
@@ -72,8 +76,16 @@ def test_the_zip_opens_with_a_readme_and_the_report_that_name_the_target(drums):
     assert "joint/extracted_drums.wav" in names and "joint/extracted_everything_else.wav" in names
     # Each folder and file that is there, said in words, naming the drums and everything else.
     assert readme.startswith("Drums separation by spectrogram fingerprints")
-    for line in ("1_slices … 2_slices/", "extracted_drums.wav (the drums it found)", "joint/", "metrics.json",
-                 "summary.json", "settings.json", "report.html", "1_slices/mixture.wav, 1_slices/target.wav"):
+    for line in (
+        "1_slices … 2_slices/",
+        "extracted_drums.wav (the drums it found)",
+        "joint/",
+        "metrics.json",
+        "summary.json",
+        "settings.json",
+        "report.html",
+        "1_slices/mixture.wav, 1_slices/target.wav",
+    ):
         assert line in readme, line
     assert "plots/" not in readme and "best_sequence_found" not in readme  # not written: not described
     assert "vocal" not in readme.lower() and "instrumental" not in readme.lower()
@@ -109,6 +121,7 @@ def test_runs_made_once_and_copied_into_a_zip_are_named_in_its_summary_and_readm
 
 # --- full quality (issue #21): the ZIP, its README and the report ---------------------------------
 
+
 @pytest.fixture(scope="module")
 def stereo_made():
     """A 44.1 kHz stereo song's experiment (N = 1, 2), its scores, and the lowest-loss run made at full quality."""
@@ -133,8 +146,7 @@ def _zip_with(stereo_made, full: bool):
     outputs.finish(result, metrics=metrics, plots=False)
     if full:
         best = result.best_progressive
-        outputs.add_full_quality(str(best.n), found.estimate, scores=found.scores, slices=best.slices,
-                                 keep_audio=True)
+        outputs.add_full_quality(str(best.n), found.estimate, scores=found.scores, slices=best.slices, keep_audio=True)
         outputs.finish_full_quality()
     outputs.add_report(result, metrics=metrics)
     outputs.add_readme(result, metrics=metrics)
@@ -168,9 +180,10 @@ def test_full_quality_joins_the_zip_its_readme_and_the_report(stereo_made):
     assert "Every WAV not ending in _full_quality.wav is 3.00 s of the song" in readme
     # The report: the scores as the presenter's rows, beside the same run at the analysis rate, and two players.
     report = files["report.html"].decode()
-    section = report[report.index("<h2>At full quality</h2>"):report.index("<h2>Final loss")]
-    row = re.search(r"<tr><td>N = \d+, full quality \(44100 Hz stereo\)</td><td>full quality</td>(.*?)</tr>",
-                    section).group(1)
+    section = report[report.index("<h2>At full quality</h2>") : report.index("<h2>Final loss")]
+    row = re.search(
+        r"<tr><td>N = \d+, full quality \(44100 Hz stereo\)</td><td>full quality</td>(.*?)</tr>", section
+    ).group(1)
     cells = re.findall(r"<td>(.*?)</td>", row)
     v, i = found.scores["vocal"], found.scores["instrumental"]
     assert cells == [format_score(x[m]) for x in (v, i) for m in ("si_sdr", "sdr", "sir", "sar")]

@@ -13,11 +13,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CONFTEST = REPO / "tests" / "conftest.py"
-SOURCES = [REPO / "app.py", *sorted((REPO / "app_pages").glob("*.py")), *sorted((REPO / "vsep_core").rglob("*.py")),
-           *sorted((REPO / "vsep_app").rglob("*.py")), *sorted((REPO / "tests").glob("*.py")),
-           *sorted((REPO / "benchmarks").glob("*.py")), REPO / "sample_audio" / "generate.py"]
+SOURCES = [
+    REPO / "app.py",
+    *sorted((REPO / "app_pages").glob("*.py")),
+    *sorted((REPO / "vsep_core").rglob("*.py")),
+    *sorted((REPO / "vsep_app").rglob("*.py")),
+    *sorted((REPO / "tests").glob("*.py")),
+    *sorted((REPO / "benchmarks").glob("*.py")),
+    REPO / "sample_audio" / "generate.py",
+]
 
-SKIPPING_TESTS = '''
+SKIPPING_TESTS = """
 import pytest
 
 def test_passes():
@@ -33,13 +39,18 @@ def test_marked_skipif():
 @pytest.mark.xfail(reason="known to fail")
 def test_marked_xfail():
     assert False
-'''
+"""
 
 
 def _run_pytest(folder: Path, test_file: str) -> subprocess.CompletedProcess:
     (folder / "pytest.ini").write_text("[pytest]\n")  # keeps the repository's configuration out
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test_file],
-                          cwd=folder, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test_file],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_every_kind_of_skip_fails_with_its_reason(tmp_path):
@@ -55,8 +66,9 @@ def test_every_kind_of_skip_fails_with_its_reason(tmp_path):
 
 def test_a_module_that_skips_itself_fails(tmp_path):
     shutil.copy(CONFTEST, tmp_path / "conftest.py")
-    (tmp_path / "test_module_skip.py").write_text('import pytest\npytest.importorskip("no_such_module_vsep")\n'
-                                                  "def test_never_runs():\n    pass\n")
+    (tmp_path / "test_module_skip.py").write_text(
+        'import pytest\npytest.importorskip("no_such_module_vsep")\ndef test_never_runs():\n    pass\n'
+    )
     result = _run_pytest(tmp_path, "test_module_skip.py")
     assert result.returncode != 0, result.stdout
     assert "skipped at collection" in result.stdout and "no_such_module_vsep" in result.stdout, result.stdout
@@ -91,15 +103,23 @@ def test_every_direct_import_is_a_pinned_requirement():
     assert "numpy" in third_party and "numba" in third_party  # the scan sees the engine's imports
     distributions = importlib.metadata.packages_distributions()
     pinned = _requirement_names()
-    missing = {module: distributions.get(module, ["?"]) for module in sorted(third_party)
-               if not any(re.sub(r"[-_.]+", "-", d).lower() in pinned for d in distributions.get(module, [module]))}
+    missing = {
+        module: distributions.get(module, ["?"])
+        for module in sorted(third_party)
+        if not any(re.sub(r"[-_.]+", "-", d).lower() in pinned for d in distributions.get(module, [module]))
+    }
     assert not missing, f"imported directly but not pinned in requirements*.txt (module: distributions): {missing}"
 
 
 def test_no_test_reads_outside_the_checkout():
     """The data the tests need is in tests/data; a path to ../shared would skip or fail on a plain clone."""
-    offenders = [p.name for p in SOURCES if p.parent == REPO / "tests" and p != Path(__file__).resolve()
-                 and re.search(r"""["'/]shared["'/]|parents\[2\]""", p.read_text())]
+    offenders = [
+        p.name
+        for p in SOURCES
+        if p.parent == REPO / "tests"
+        and p != Path(__file__).resolve()
+        and re.search(r"""["'/]shared["'/]|parents\[2\]""", p.read_text())
+    ]
     assert not offenders, offenders
 
 
@@ -109,8 +129,13 @@ _MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
 def test_every_relative_link_in_the_documentation_resolves_inside_the_clone():
     """A plain clone has no ../shared: the README's links (the method, the serving guide…) must point at files
     the repository itself holds."""
-    documents = [REPO / "README.md", REPO / "RESULTS.md", REPO / "BENCHMARKS.md", *sorted((REPO / "docs").glob("*.md")),
-                 *sorted(REPO.glob("*/README.md"))]
+    documents = [
+        REPO / "README.md",
+        REPO / "RESULTS.md",
+        REPO / "BENCHMARKS.md",
+        *sorted((REPO / "docs").glob("*.md")),
+        *sorted(REPO.glob("*/README.md")),
+    ]
     checked, broken = 0, []
     for document in documents:
         for target in _MD_LINK.findall(document.read_text(encoding="utf-8")):

@@ -22,8 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 def tree_digest(folder: Path) -> dict:
     """Every file under ``folder`` by relative path → SHA-256 of its bytes (and its mtime)."""
-    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def leftovers(parent: Path) -> list[str]:
@@ -43,8 +46,24 @@ def files(tmp_path_factory, synthetic_pair):
 def earlier(tmp_path, files, capsys):
     """A complete earlier run (3 slices) in tmp_path/results; its files' digests."""
     out = tmp_path / "results"
-    assert main(["run", "--mixture", str(files / "m.wav"), "--vocal", str(files / "v.wav"), "--slices", "3",
-                 "--no-plots", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--mixture",
+                str(files / "m.wav"),
+                "--vocal",
+                str(files / "v.wav"),
+                "--slices",
+                "3",
+                "--no-plots",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     return out, tree_digest(out)
 
@@ -71,21 +90,50 @@ def test_a_run_writes_a_complete_folder_and_nothing_beside_it(earlier):
 @pytest.mark.parametrize("case", ["zero_slices", "bad_audio", "bad_setting", "unknown_slice"])
 def test_a_failed_run_leaves_the_earlier_folder_byte_identical(case, earlier, files, capsys):
     out, digest = earlier
-    args = {"zero_slices": ["--slices", "0"], "bad_audio": ["--slices", "2"],
-            "bad_setting": ["--clip-db", "1000"], "unknown_slice": ["--order", "1,2,nope"]}[case]
+    args = {
+        "zero_slices": ["--slices", "0"],
+        "bad_audio": ["--slices", "2"],
+        "bad_setting": ["--clip-db", "1000"],
+        "unknown_slice": ["--order", "1,2,nope"],
+    }[case]
     mixture = files / ("junk.wav" if case == "bad_audio" else "m.wav")
-    code, o, e = _run(["run", "--mixture", str(mixture), "--vocal", str(files / "v.wav"), "--no-plots",
-                       "--out", str(out), *args], capsys)
-    _one_line_error(code, o, e, {"zero_slices": "from 1 to 18", "bad_audio": "not audio",
-                                 "bad_setting": "clip_db", "unknown_slice": "Unknown slice"}[case])
+    code, o, e = _run(
+        ["run", "--mixture", str(mixture), "--vocal", str(files / "v.wav"), "--no-plots", "--out", str(out), *args],
+        capsys,
+    )
+    _one_line_error(
+        code,
+        o,
+        e,
+        {
+            "zero_slices": "from 1 to 18",
+            "bad_audio": "not audio",
+            "bad_setting": "clip_db",
+            "unknown_slice": "Unknown slice",
+        }[case],
+    )
     assert tree_digest(out) == digest
     assert leftovers(out.parent) == []
 
 
 def test_a_new_run_replaces_the_earlier_folder_whole(earlier, files, capsys):
     out, digest = earlier
-    code, o, e = _run(["run", "--mixture", str(files / "m.wav"), "--vocal", str(files / "v.wav"), "--slices", "2",
-                       "--no-plots", "--quiet", "--out", str(out)], capsys)
+    code, o, e = _run(
+        [
+            "run",
+            "--mixture",
+            str(files / "m.wav"),
+            "--vocal",
+            str(files / "v.wav"),
+            "--slices",
+            "2",
+            "--no-plots",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0, e
     now = tree_digest(out)
     assert "3_slices/extracted_vocal.wav" not in now  # nothing of the earlier run is left inside
@@ -99,14 +147,29 @@ def test_bad_out_is_one_line_and_exit_2(case, tmp_path, files, capsys):
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")
-    out, text = {"empty": ("", "--out is empty"),
-                 "file": (str(tmp_path / "a_file"), "is a file"),
-                 "under_a_file": (str(tmp_path / "a_file" / "results"), "is a file"),
-                 "foreign_folder": (str(foreign), "not an earlier run's results"),
-                 "unwritable": ("/proc/vsep-test/results", "Cannot write")}[case]
+    out, text = {
+        "empty": ("", "--out is empty"),
+        "file": (str(tmp_path / "a_file"), "is a file"),
+        "under_a_file": (str(tmp_path / "a_file" / "results"), "is a file"),
+        "foreign_folder": (str(foreign), "not an earlier run's results"),
+        "unwritable": ("/proc/vsep-test/results", "Cannot write"),
+    }[case]
     before = tree_digest(tmp_path)
-    code, o, e = _run(["run", "--mixture", str(files / "m.wav"), "--vocal", str(files / "v.wav"), "--slices", "1",
-                       "--no-plots", "--out", out], capsys)
+    code, o, e = _run(
+        [
+            "run",
+            "--mixture",
+            str(files / "m.wav"),
+            "--vocal",
+            str(files / "v.wav"),
+            "--slices",
+            "1",
+            "--no-plots",
+            "--out",
+            out,
+        ],
+        capsys,
+    )
     _one_line_error(code, o, e, text)
     assert tree_digest(tmp_path) == before and leftovers(tmp_path) == []
 
@@ -149,9 +212,28 @@ def test_ctrl_c_mid_run_leaves_the_earlier_folder_byte_identical(sig, earlier, t
     mixture = (vocal + 0.1 * rng.standard_normal(len(t))).astype(np.float32)
     sf.write(tmp_path / "long_m.wav", mixture, sr, subtype="FLOAT")
     sf.write(tmp_path / "long_v.wav", vocal, sr, subtype="FLOAT")
-    proc = subprocess.Popen([sys.executable, "-m", "vsep_core", "run", "--mixture", str(tmp_path / "long_m.wav"),
-                             "--vocal", str(tmp_path / "long_v.wav"), "--duration", "all", "--greedy", "--report",
-                             "--out", str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vsep_core",
+            "run",
+            "--mixture",
+            str(tmp_path / "long_m.wav"),
+            "--vocal",
+            str(tmp_path / "long_v.wav"),
+            "--duration",
+            "all",
+            "--greedy",
+            "--report",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 240
         # Wait until the run is writing: its staging folder beside the target holds a run's WAV.
@@ -186,8 +268,19 @@ def test_a_report_keeps_every_runs_audio_so_the_lower_workload_limit_applies(tmp
     write_wav(tmp_path / "v.wav", vocal, sr)
     write_wav(tmp_path / "m.wav", vocal + (0.2 * np.sin(2 * np.pi * 97 * t)).astype(np.float32), sr)
     monkeypatch.setenv("VSEP_MAX_SEGMENT_S", "8")  # 8 s plain, 2/3 of it with the audio kept
-    common = ["run", "--mixture", str(tmp_path / "m.wav"), "--vocal", str(tmp_path / "v.wav"), "--duration", "7",
-              "--slices", "1", "--no-plots", "--quiet"]
+    common = [
+        "run",
+        "--mixture",
+        str(tmp_path / "m.wav"),
+        "--vocal",
+        str(tmp_path / "v.wav"),
+        "--duration",
+        "7",
+        "--slices",
+        "1",
+        "--no-plots",
+        "--quiet",
+    ]
     assert main(common + ["--out", str(tmp_path / "plain")]) == 0
     assert main(common + ["--out", str(tmp_path / "with_report"), "--report"]) == 2
     err = capsys.readouterr().err

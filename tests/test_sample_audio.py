@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_audio"
 SR = 22050
 DEFAULT_FOLDER = "sung_vowels_pop"
-DEFAULT_SAMPLES = 103_635          # 4.7 s at 22050 Hz
+DEFAULT_SAMPLES = 103_635  # 4.7 s at 22050 Hz
 ROLES = ("vocal", "instrumental", "mixture")
-STEMS = ("drums", "bass", "chords")     # the instrument stems; vocal + these = the mixture
+STEMS = ("drums", "bass", "chords")  # the instrument stems; vocal + these = the mixture
 HOP = 256
 
 
@@ -48,10 +48,8 @@ def audio(manifest) -> dict:
     """``{folder: {role: float64 array}}`` for every pair in pairs.json (stems by their names too)."""
     out = {}
     for pair in manifest["pairs"]:
-        out[pair["folder"]] = {role: sf.read(SAMPLES / pair["files"][role], dtype="float64")[0]
-                               for role in ROLES}
-        out[pair["folder"]].update({stem: sf.read(SAMPLES / pair["stems"][stem], dtype="float64")[0]
-                                    for stem in STEMS})
+        out[pair["folder"]] = {role: sf.read(SAMPLES / pair["files"][role], dtype="float64")[0] for role in ROLES}
+        out[pair["folder"]].update({stem: sf.read(SAMPLES / pair["stems"][stem], dtype="float64")[0] for stem in STEMS})
     return out
 
 
@@ -65,8 +63,9 @@ def pcm(x: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def default_pitch(audio):
     """pYIN pitch track of the default pair's vocal (computed once)."""
-    f0, voiced, _ = librosa.pyin(audio[DEFAULT_FOLDER]["vocal"], fmin=80, fmax=1000, sr=SR,
-                                 frame_length=2048, hop_length=HOP)
+    f0, voiced, _ = librosa.pyin(
+        audio[DEFAULT_FOLDER]["vocal"], fmin=80, fmax=1000, sr=SR, frame_length=2048, hop_length=HOP
+    )
     return f0, voiced
 
 
@@ -89,7 +88,7 @@ def vibrato_analysis(f0: np.ndarray, voiced: np.ndarray, frame_rate: float) -> d
         if b - a < 0.5 * frame_rate:
             continue
         c = cents[a:b]
-        r = (c - median_filter(c, size=width, mode="nearest"))[width // 2: len(c) - width // 2]
+        r = (c - median_filter(c, size=width, mode="nearest"))[width // 2 : len(c) - width // 2]
         r = np.clip(r, -150.0, 150.0)
         residuals.append(r)
         for lag in range(min(max_lag, len(r))):
@@ -97,15 +96,20 @@ def vibrato_analysis(f0: np.ndarray, voiced: np.ndarray, frame_rate: float) -> d
     assert residuals, "no voiced run of 0.5 s or more"
     acf /= max(acf[0], 1e-12)
     lo, hi = int(frame_rate / 8), int(np.ceil(frame_rate / 4))
-    lag = lo + int(np.argmax(acf[lo: hi + 1]))
+    lag = lo + int(np.argmax(acf[lo : hi + 1]))
     r = np.concatenate(residuals)
-    return {"rate_hz": frame_rate / lag, "acf_peak": float(acf[lag]),
-            "acf_half": float(acf[int(round(lag / 2))]), "extent_cents": float(np.sqrt(2) * np.std(r))}
+    return {
+        "rate_hz": frame_rate / lag,
+        "acf_peak": float(acf[lag]),
+        "acf_half": float(acf[int(round(lag / 2))]),
+        "extent_cents": float(np.sqrt(2) * np.std(r)),
+    }
 
 
 # --------------------------------------------------------------------------- #
 # (a) the files                                                                #
 # --------------------------------------------------------------------------- #
+
 
 def test_manifest_lists_pairs(manifest):
     assert manifest["sample_rate"] == SR
@@ -181,10 +185,12 @@ def test_a_broken_stem_breaks_the_exact_sum(audio):
 def test_stems_sound_like_their_instruments(audio):
     """Drums are onset-dense and broadband; bass lives below 300 Hz; chords are tonal, mid-range."""
     for folder, sig in audio.items():
+
         def band_share(x, lo, hi):
             spectrum = np.abs(np.fft.rfft(x)) ** 2
             freqs = np.fft.rfftfreq(len(x), 1 / SR)
             return spectrum[(freqs >= lo) & (freqs < hi)].sum() / spectrum.sum()
+
         assert band_share(sig["bass"], 0, 300) >= 0.8, folder
         assert band_share(sig["drums"], 3000, SR / 2) > band_share(sig["chords"], 3000, SR / 2), folder
         assert band_share(sig["chords"], 100, 2000) >= 0.6, folder
@@ -194,7 +200,7 @@ def test_levels(audio):
     for folder, sig in audio.items():
         assert abs(np.abs(sig["mixture"]).max() - 0.9) < 2 / 32768, folder
         var_db = 20 * np.log10(np.std(sig["vocal"]) / np.std(sig["instrumental"]))
-        assert abs(var_db) < 0.2, (folder, var_db)          # vocal-to-accompaniment ~ 0 dB
+        assert abs(var_db) < 0.2, (folder, var_db)  # vocal-to-accompaniment ~ 0 dB
 
 
 def test_total_size_is_small(manifest):
@@ -209,12 +215,16 @@ def test_total_size_is_small(manifest):
 # (b) determinism                                                              #
 # --------------------------------------------------------------------------- #
 
+
 def test_generator_reproduces_files_byte_for_byte(manifest, tmp_path):
     gen = load_generator()
     gen.main(out_dir=tmp_path, verbose=False)
     produced = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    expected = sorted(["pairs.json"] + [p["files"][r] for p in manifest["pairs"] for r in ROLES]
-                      + [p["stems"][s] for p in manifest["pairs"] for s in STEMS])
+    expected = sorted(
+        ["pairs.json"]
+        + [p["files"][r] for p in manifest["pairs"] for r in ROLES]
+        + [p["stems"][s] for p in manifest["pairs"] for s in STEMS]
+    )
     assert produced == expected
     for rel in expected:
         assert (tmp_path / rel).read_bytes() == (SAMPLES / rel).read_bytes(), rel
@@ -224,12 +234,21 @@ def test_generator_writes_musdb_layout_with_the_same_audio(manifest, tmp_path):
     """write_musdb: MUSDB18 names, the very same samples as the bundled pair (other = chords)."""
     gen = load_generator()
     [folder] = gen.write_musdb(tmp_path, pairs=[gen.PAIRS[0]])
-    assert sorted(p.name for p in folder.iterdir()) == ["bass.wav", "drums.wav", "mixture.wav", "other.wav",
-                                                       "vocals.wav"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "bass.wav",
+        "drums.wav",
+        "mixture.wav",
+        "other.wav",
+        "vocals.wav",
+    ]
     bundled = manifest["pairs"][0]
-    same = {"vocals": bundled["stems"]["vocals"], "drums": bundled["stems"]["drums"],
-            "bass": bundled["stems"]["bass"], "other": bundled["stems"]["chords"],
-            "mixture": bundled["files"]["mixture"]}
+    same = {
+        "vocals": bundled["stems"]["vocals"],
+        "drums": bundled["stems"]["drums"],
+        "bass": bundled["stems"]["bass"],
+        "other": bundled["stems"]["chords"],
+        "mixture": bundled["files"]["mixture"],
+    }
     for musdb_name, path in same.items():
         assert (folder / f"{musdb_name}.wav").read_bytes() == (SAMPLES / path).read_bytes(), musdb_name
 
@@ -238,20 +257,21 @@ def test_generator_writes_musdb_layout_with_the_same_audio(manifest, tmp_path):
 # (c) it sounds like what it claims to be                                     #
 # --------------------------------------------------------------------------- #
 
+
 def test_default_vocal_is_mostly_voiced_in_singing_range(default_pitch):
     f0, voiced = default_pitch
-    assert 0.5 <= voiced.mean() <= 0.98, voiced.mean()   # sung, with some unvoiced gaps
+    assert 0.5 <= voiced.mean() <= 0.98, voiced.mean()  # sung, with some unvoiced gaps
     median_f0 = np.median(f0[voiced])
-    assert 196.0 <= median_f0 <= 880.0, median_f0      # G3 .. A5: a soprano line
+    assert 196.0 <= median_f0 <= 880.0, median_f0  # G3 .. A5: a soprano line
 
 
 def test_default_vocal_has_vibrato(default_pitch):
     f0, voiced = default_pitch
     vib = vibrato_analysis(f0, voiced, SR / HOP)
     assert 4.5 <= vib["rate_hz"] <= 7.0, vib
-    assert vib["acf_peak"] >= 0.25, vib                # periodic pitch modulation...
-    assert vib["acf_half"] <= -0.25, vib               # ...that swings both ways
-    assert 8.0 <= vib["extent_cents"] <= 80.0, vib    # tens of cents, not semitones
+    assert vib["acf_peak"] >= 0.25, vib  # periodic pitch modulation...
+    assert vib["acf_half"] <= -0.25, vib  # ...that swings both ways
+    assert 8.0 <= vib["extent_cents"] <= 80.0, vib  # tens of cents, not semitones
 
 
 def test_vibrato_analysis_rejects_the_same_voice_without_vibrato():
@@ -262,8 +282,9 @@ def test_vibrato_analysis_rejects_the_same_voice_without_vibrato():
     spec = gen.PAIRS[0]
     n = round(spec["duration_s"] * SR)
     vocal, _ = gen.sung_voice(spec["melody"], spec["tempo"], n, spec["voice"], np.random.default_rng(0))
-    f0, voiced, _ = librosa.pyin(0.5 * vocal / np.abs(vocal).max(), fmin=80, fmax=1000, sr=SR,
-                                 frame_length=2048, hop_length=HOP)
+    f0, voiced, _ = librosa.pyin(
+        0.5 * vocal / np.abs(vocal).max(), fmin=80, fmax=1000, sr=SR, frame_length=2048, hop_length=HOP
+    )
     assert voiced.mean() >= 0.5
     assert vibrato_analysis(f0, voiced, SR / HOP)["acf_peak"] < 0.25
 

@@ -16,7 +16,6 @@ import re
 import time
 
 import pytest
-
 from browser_support import OUTPUT, Server
 from test_server_hostile import _open_session
 
@@ -98,8 +97,12 @@ def test_a_strangers_clear_cache_leaves_every_sessions_results_in_the_memo():
     computed_before = _counts(before, COMPUTED)
     print("\ncomputed before the clear:", computed_before)
     print("computed at the end:", _counts(after, COMPUTED))
-    for name in ("vsep_app.cache._pair", "vsep_app.cache._alignment", "vsep_app.cache._waveforms",
-                 "vsep_app.cache._slice_figures"):
+    for name in (
+        "vsep_app.cache._pair",
+        "vsep_app.cache._alignment",
+        "vsep_app.cache._waveforms",
+        "vsep_app.cache._slice_figures",
+    ):
         assert computed_before.get(name, 0) >= 1, (name, computed_before)
     # Nothing computed again, by the stranger's rerun or by A's: every result came from the memo.
     assert _counts(after, COMPUTED) == computed_before

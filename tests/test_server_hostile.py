@@ -20,12 +20,22 @@ import urllib.request
 import numpy as np
 import pytest
 import soundfile as sf
+from browser_support import (
+    OUTPUT,
+    MemorySampler,
+    Server,
+    block_outside_requests,
+    launch,
+    missing_browser_reason,
+    run_count,
+    wait_for_run,
+    wait_js,
+)
 
-from browser_support import (OUTPUT, MemorySampler, Server, block_outside_requests, launch, missing_browser_reason,
-                             run_count, wait_for_run, wait_js)
-
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(missing_browser_reason() is not None, reason=missing_browser_reason() or "")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(missing_browser_reason() is not None, reason=missing_browser_reason() or ""),
+]
 
 SR = 22050
 CHUNK = 64 * 1024  # what Streamlit hashes of a media file over 1 MiB, at its head, middle and tail
@@ -68,7 +78,8 @@ def _upload_pair(page, files: list[tuple[str, bytes]], timeout: float = 120) -> 
     for index, (name, data) in enumerate(files):
         before = run_count(page)
         page.locator("[data-testid='stFileUploader']").nth(index).locator("input[type=file]").set_input_files(
-            {"name": name, "mimeType": "audio/wav", "buffer": data})
+            {"name": name, "mimeType": "audio/wav", "buffer": data}
+        )
         wait_js(page, f"document.body.innerText.includes('Ready: {name}')", timeout, what=f"the upload of {name}")
         wait_for_run(page, before, timeout)
     before = run_count(page)
@@ -79,8 +90,9 @@ def _upload_pair(page, files: list[tuple[str, bytes]], timeout: float = 120) -> 
 
 def _players(page, server: Server) -> list[bytes]:
     """The bytes each audio player of the page's main area is served, fetched without the session's cookie."""
-    urls = page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=\"stMain\"] audio'))"
-                         ".map(a => a.src)")
+    urls = page.evaluate(
+        "() => Array.from(document.querySelectorAll('[data-testid=\"stMain\"] audio')).map(a => a.src)"
+    )
     out = []
     for url in urls:
         with urllib.request.urlopen(url, timeout=30) as r:
@@ -124,8 +136,9 @@ def test_frames_over_the_message_limit_are_refused_before_they_fill_memory():
 
     async def send_one(url: str) -> None:
         try:
-            async with websockets.connect(url, subprotocols=["streamlit"], max_size=None, open_timeout=30,
-                                          close_timeout=10) as ws:
+            async with websockets.connect(
+                url, subprotocols=["streamlit"], max_size=None, open_timeout=30, close_timeout=10
+            ) as ws:
                 await ws.send(frame)
                 await asyncio.wait_for(ws.recv(), timeout=60)  # the server's answer: a close, not a message
                 while True:
@@ -174,9 +187,14 @@ def test_a_hostile_file_name_makes_the_browser_fetch_nothing_outside():
             page.get_by_text("Upload an instrumental", exact=True).click()
             wait_for_run(page, before, 120)
             page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(
-                {"name": name, "mimeType": "audio/wav", "buffer": b"not audio at all" * 64})
-            wait_js(page, "document.querySelector('[data-testid=\"stAlert\"]') && "
-                          "document.body.innerText.includes('9999')", 120, what="the error message")
+                {"name": name, "mimeType": "audio/wav", "buffer": b"not audio at all" * 64}
+            )
+            wait_js(
+                page,
+                "document.querySelector('[data-testid=\"stAlert\"]') && document.body.innerText.includes('9999')",
+                120,
+                what="the error message",
+            )
             page.wait_for_timeout(1000)  # time for an image the message might hold to be asked for
             alert = page.locator("[data-testid='stAlert']").filter(has_text="9999").first
             assert alert.locator("img, a").count() == 0
@@ -215,8 +233,11 @@ def test_uploads_without_a_widget_have_a_total_per_session_released_when_deleted
     import requests
 
     mib = 1024 * 1024
-    env = {"STREAMLIT_SERVER_MAX_UPLOAD_SIZE": "20", "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "2",
-           "VSEP_UPLOAD_SESSION_MB": "40"}
+    env = {
+        "STREAMLIT_SERVER_MAX_UPLOAD_SIZE": "20",
+        "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "2",
+        "VSEP_UPLOAD_SESSION_MB": "40",
+    }
     with Server(log_path=OUTPUT / "uploads_server.log", env=env) as server:
         page = requests.get(f"{server.url}/_stcore/health", timeout=60)  # where the page gets its XSRF cookie
         xsrf = page.cookies.get("_streamlit_xsrf")
@@ -225,15 +246,20 @@ def test_uploads_without_a_widget_have_a_total_per_session_released_when_deleted
         auth = {"headers": {"X-Xsrftoken": xsrf}, "cookies": {"_streamlit_xsrf": xsrf}, "timeout": 120}
 
         def put(session, file_id, size) -> int:
-            return requests.put(f"{server.url}/_stcore/upload_file/{session}/{file_id}",
-                                files={"file": ("x.wav", b"\1" * size)}, **auth).status_code
+            return requests.put(
+                f"{server.url}/_stcore/upload_file/{session}/{file_id}", files={"file": ("x.wav", b"\1" * size)}, **auth
+            ).status_code
 
         def put_unannounced(session, file_id, size) -> int:
             body = b"--b\r\nContent-Disposition: form-data; name=file; filename=x.wav\r\n\r\n" + b"\1" * size
-            chunks = (body[i:i + mib] for i in range(0, len(body), mib))  # a generator: sent chunked, no length
-            return requests.put(f"{server.url}/_stcore/upload_file/{session}/{file_id}", data=chunks,
-                                headers={**auth["headers"], "Content-Type": "multipart/form-data; boundary=b"},
-                                cookies=auth["cookies"], timeout=120).status_code
+            chunks = (body[i : i + mib] for i in range(0, len(body), mib))  # a generator: sent chunked, no length
+            return requests.put(
+                f"{server.url}/_stcore/upload_file/{session}/{file_id}",
+                data=chunks,
+                headers={**auth["headers"], "Content-Type": "multipart/form-data; boundary=b"},
+                cookies=auth["cookies"],
+                timeout=120,
+            ).status_code
 
         def delete(session, file_id) -> int:
             return requests.delete(f"{server.url}/_stcore/upload_file/{session}/{file_id}", **auth).status_code
@@ -244,8 +270,10 @@ def test_uploads_without_a_widget_have_a_total_per_session_released_when_deleted
             await asyncio.sleep(2.0)  # the first page's run settles
             base = server.rss_bytes()
             run = asyncio.to_thread
-            figures = {"over_file_cap": await run(put, session, "big", 21 * mib),
-                       "kept": [await run(put, session, f"f{i}", 19 * mib) for i in range(5)]}
+            figures = {
+                "over_file_cap": await run(put, session, "big", 21 * mib),
+                "kept": [await run(put, session, f"f{i}", 19 * mib) for i in range(5)],
+            }
             figures["holding_mb"] = (server.rss_bytes() - base) / 1e6
             figures["same_id_again"] = await run(put, session, "f0", 19 * mib)  # replaces f0: no more held
             figures["unannounced"] = await run(put_unannounced, session, "u", 1 * mib)
@@ -290,29 +318,47 @@ def test_a_visitor_replacing_files_keeps_within_the_session_total_and_is_told_wh
         return buf.getvalue()
 
     mixture, too_big = tone(120, 220), tone(200, 330)  # 5.3 MB, 8.8 MB: 14.1 MB together, over 12 MiB
-    with Server(log_path=OUTPUT / "session_total_server.log", env={"VSEP_UPLOAD_SESSION_MB": "12"}) as server, \
-            sync_playwright() as p:
+    with (
+        Server(log_path=OUTPUT / "session_total_server.log", env={"VSEP_UPLOAD_SESSION_MB": "12"}) as server,
+        sync_playwright() as p,
+    ):
         browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(server.url)
             wait_js(page, "document.body.innerText.includes('Upload files')", 120, what="the Load page")
             page.get_by_text("Upload files", exact=True).click()
-            wait_js(page, "document.querySelectorAll(\"[data-testid='stFileUploader']\").length >= 2", 60,
-                    what="the two uploaders")
+            wait_js(
+                page,
+                "document.querySelectorAll(\"[data-testid='stFileUploader']\").length >= 2",
+                60,
+                what="the two uploaders",
+            )
             wait_js(page, "document.body.innerText.includes('12 MB together')", 60, what="the total in the caption")
             uploaders = page.locator("[data-testid='stFileUploader']")
             for i in range(3):
                 uploaders.nth(0).locator("input[type=file]").set_input_files(
-                    {"name": f"take{i}.wav", "mimeType": "audio/wav", "buffer": mixture})
+                    {"name": f"take{i}.wav", "mimeType": "audio/wav", "buffer": mixture}
+                )
                 wait_js(page, f"document.body.innerText.includes('Ready: take{i}.wav')", 120, what=f"take{i}.wav")
             uploaders.nth(1).locator("input[type=file]").set_input_files(
-                {"name": "vocal.wav", "mimeType": "audio/wav", "buffer": too_big})
-            wait_js(page, "document.querySelectorAll(\"[data-testid='stFileUploader']\")[1].innerText"
-                    ".includes('status code 413')", 120, what="the refused upload's mark")
+                {"name": "vocal.wav", "mimeType": "audio/wav", "buffer": too_big}
+            )
+            wait_js(
+                page,
+                "document.querySelectorAll(\"[data-testid='stFileUploader']\")[1].innerText"
+                ".includes('status code 413')",
+                120,
+                what="the refused upload's mark",
+            )
             page.get_by_role("button", name="Load these files").click()
-            wait_js(page, "document.body.innerText.includes('12 MB together')"
-                    " && document.body.innerText.includes('No isolated vocal file is chosen')", 120, what="Load's message")
+            wait_js(
+                page,
+                "document.body.innerText.includes('12 MB together')"
+                " && document.body.innerText.includes('No isolated vocal file is chosen')",
+                120,
+                what="Load's message",
+            )
             assert "Traceback" not in page.inner_text("body")
         finally:
             browser.close()

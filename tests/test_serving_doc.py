@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from cluster_support import HOST, free_port, listeners, plain_env, wait_for_workers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,8 +57,17 @@ def bash_commands(text: str) -> list[str]:
 
 def test_the_page_names_its_placeholders_and_every_command_is_recognised():
     text = DOC.read_text()
-    for placeholder in ("/path/to/vsep", "/path/to/vsep-certs", "10.0.0.5", "10.0.0.6", "8786",
-                        "/path/to/songs", "/path/to/results", "192.168.1.20", "8501"):
+    for placeholder in (
+        "/path/to/vsep",
+        "/path/to/vsep-certs",
+        "10.0.0.5",
+        "10.0.0.6",
+        "8786",
+        "/path/to/songs",
+        "/path/to/results",
+        "192.168.1.20",
+        "8501",
+    ):
         assert f"`{placeholder}`" in text, f"SERVING.md does not name {placeholder} as a placeholder"
     commands = bash_commands(text)
     assert len(commands) >= 8
@@ -104,10 +112,17 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.mark.slow
 def test_every_command_of_serving_md_runs_as_printed(tmp_path, monkeypatch):
     port = free_port()
-    values = {"/path/to/vsep-certs": str(tmp_path / "vsep-certs"), "/path/to/vsep": str(REPO),
-              "/path/to/songs": str(tmp_path / "songs"), "/path/to/results": str(tmp_path / "results"),
-              "10.0.0.5": HOST, "10.0.0.6": HOST, "192.168.1.20": HOST, "8786": str(port),
-              "8501": str(free_port())}
+    values = {
+        "/path/to/vsep-certs": str(tmp_path / "vsep-certs"),
+        "/path/to/vsep": str(REPO),
+        "/path/to/songs": str(tmp_path / "songs"),
+        "/path/to/results": str(tmp_path / "results"),
+        "10.0.0.5": HOST,
+        "10.0.0.6": HOST,
+        "192.168.1.20": HOST,
+        "8786": str(port),
+        "8501": str(free_port()),
+    }
     song = tmp_path / "songs" / "speech_brahms"
     song.mkdir(parents=True)
     for name in ("mixture.wav", "vocal.wav"):
@@ -130,12 +145,26 @@ def test_every_command_of_serving_md_runs_as_printed(tmp_path, monkeypatch):
                 env["STREAMLIT_SERVER_PORT"] = str(http_port)
                 dashboard_env = dict(re.findall(r"\b(VSEP_DASK_\w+)=(\S+)", command)) or dashboard_env
             if not server:
-                done = subprocess.run(["bash", "-c", command], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                                      stdout=log.open("wb"), stderr=subprocess.STDOUT, timeout=900)
+                done = subprocess.run(
+                    ["bash", "-c", command],
+                    env=env,
+                    cwd=cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log.open("wb"),
+                    stderr=subprocess.STDOUT,
+                    timeout=900,
+                )
                 assert done.returncode == 0, f"{printed!r} failed:\n{log.read_text()[-3000:]}"
                 continue
-            proc = subprocess.Popen(["bash", "-c", command], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                                    stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                ["bash", "-c", command],
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log.open("wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             background.append(proc)
             if http_port is not None:  # a dashboard: it answers on the address it was given, then it stops
                 address = _option(command, "--server.address") or "localhost"
@@ -173,8 +202,9 @@ def test_every_command_of_serving_md_runs_as_printed(tmp_path, monkeypatch):
             jobs.close_remote()
         local = run_experiment(pair, settings, max_slices=2, greedy=False)
         assert [r.final_loss for r in result.progressive] == [r.final_loss for r in local.progressive]
-        np.testing.assert_array_equal(result.progressive[-1].estimate.vocal_raw,
-                                      local.progressive[-1].estimate.vocal_raw)
+        np.testing.assert_array_equal(
+            result.progressive[-1].estimate.vocal_raw, local.progressive[-1].estimate.vocal_raw
+        )
     finally:
         for proc in reversed(background):
             _stop(proc)

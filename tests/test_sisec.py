@@ -29,6 +29,7 @@ TOLERANCE_DB = 0.01
 
 # --- sigsep-mus-oracle, re-typed ------------------------------------------------------------------------
 
+
 def ref_IBM(track, alpha=1, theta=0.5):
     nfft = 2048
     eps = np.finfo(float).eps
@@ -44,9 +45,9 @@ def ref_IBM(track, alpha=1, theta=0.5):
         Yj = np.multiply(X, Mask)
         target_estimate = istft(Yj)[1].T[:N, :]
         estimates[name] = target_estimate
-        if name != 'vocals':
+        if name != "vocals":
             accompaniment_source += target_estimate
-    estimates['accompaniment'] = accompaniment_source
+    estimates["accompaniment"] = accompaniment_source
     return estimates
 
 
@@ -67,15 +68,15 @@ def ref_IRM(track, alpha=2):
         Yj = np.multiply(X, Mask)
         target_estimate = istft(Yj)[1].T[:N, :]
         estimates[name] = target_estimate
-        if name != 'vocals':
+        if name != "vocals":
             accompaniment_source += target_estimate
-    estimates['accompaniment'] = accompaniment_source
+    estimates["accompaniment"] = accompaniment_source
     return estimates
 
 
 def ref_invert(M, eps):
     invDet = 1.0 / (eps + M[..., 0, 0] * M[..., 1, 1] - M[..., 0, 1] * M[..., 1, 0])
-    invM = np.zeros(M.shape, dtype='complex')
+    invM = np.zeros(M.shape, dtype="complex")
     invM[..., 0, 0] = invDet * M[..., 1, 1]
     invM[..., 1, 0] = -invDet * M[..., 1, 0]
     invM[..., 0, 1] = -invDet * M[..., 0, 1]
@@ -93,20 +94,16 @@ def ref_MWF(track):
     R = {}
     for name, source in track.sources.items():
         Yj = stft(source.audio.T, nperseg=nfft)[-1]
-        Rjj = np.zeros((F, T, I, I), dtype='complex')
-        for (i1, i2) in itertools.product(range(I), range(I)):
+        Rjj = np.zeros((F, T, I, I), dtype="complex")
+        for i1, i2 in itertools.product(range(I), range(I)):
             Rjj[..., i1, i2] = Yj[i1, ...] * np.conj(Yj[i2, ...])
         P[name] = np.mean(np.abs(Yj) ** 2, axis=0)
         R[name] = np.mean(Rjj / (eps + P[name][..., None, None]), axis=1)
-        R[name] = R[name] * I / np.trace(R[name]) + eps * np.tile(
-            np.eye(I, dtype='complex64')[None, ...], (F, 1, 1)
-        )
+        R[name] = R[name] * I / np.trace(R[name]) + eps * np.tile(np.eye(I, dtype="complex64")[None, ...], (F, 1, 1))
         Rj_inv = ref_invert(R[name], eps)
         P[name] = 0
-        for (i1, i2) in itertools.product(range(I), range(I)):
-            P[name] += 1. / I * np.real(
-                Rj_inv[:, i1, i2][:, None] * Rjj[..., i2, i1]
-            )
+        for i1, i2 in itertools.product(range(I), range(I)):
+            P[name] += 1.0 / I * np.real(Rj_inv[:, i1, i2][:, None] * Rjj[..., i2, i1])
     Cxx = 0
     for name, _source in track.sources.items():
         Cxx += P[name][..., None, None] * R[name][:, None, ...]
@@ -114,9 +111,9 @@ def ref_MWF(track):
     estimates = {}
     accompaniment_source = 0
     for name, _source in track.sources.items():
-        G = np.zeros(invCxx.shape, dtype='complex64')
+        G = np.zeros(invCxx.shape, dtype="complex64")
         SR = P[name][..., None, None] * R[name][:, None, ...]
-        for (i1, i2, i3) in itertools.product(range(I), range(I), range(I)):
+        for i1, i2, i3 in itertools.product(range(I), range(I), range(I)):
             G[..., i1, i2] += SR[..., i1, i3] * invCxx[..., i3, i2]
         SR = 0
         Yj = 0
@@ -125,9 +122,9 @@ def ref_MWF(track):
         Yj = np.rollaxis(Yj, -1)
         target_estimate = istft(Yj)[1].T[:N, :]
         estimates[name] = target_estimate
-        if name != 'vocals':
+        if name != "vocals":
             accompaniment_source += target_estimate
-    estimates['accompaniment'] = accompaniment_source
+    estimates["accompaniment"] = accompaniment_source
     return estimates
 
 
@@ -135,13 +132,18 @@ def ref_MIX(track):
     estimates = {}
     for name, _target in track.sources.items():
         estimates[name] = track.audio / len(track.sources)
-    estimates['accompaniment'] = estimates['bass'] + estimates['drums'] + estimates['other']
+    estimates["accompaniment"] = estimates["bass"] + estimates["drums"] + estimates["other"]
     return estimates
 
 
-REFERENCE = {"IBM1": lambda t: ref_IBM(t, alpha=1), "IBM2": lambda t: ref_IBM(t, alpha=2),
-             "IRM1": lambda t: ref_IRM(t, alpha=1), "IRM2": lambda t: ref_IRM(t, alpha=2),
-             "MWF": ref_MWF, "MIX": ref_MIX}
+REFERENCE = {
+    "IBM1": lambda t: ref_IBM(t, alpha=1),
+    "IBM2": lambda t: ref_IBM(t, alpha=2),
+    "IRM1": lambda t: ref_IRM(t, alpha=1),
+    "IRM2": lambda t: ref_IRM(t, alpha=2),
+    "MWF": ref_MWF,
+    "MIX": ref_MIX,
+}
 
 
 # --- generated four-stem songs ----------------------------------------------------------------------------
@@ -162,11 +164,12 @@ def write_song(out: Path, sample: str, seconds: float, start: float = 0.0) -> Pa
     n = None
     for name, file in STEM_FILES.items():
         mono, rate = sf.read(SAMPLES / sample / file, dtype="float64")
-        mono = mono[int(start * rate):int((start + seconds) * rate)]
+        mono = mono[int(start * rate) : int((start + seconds) * rate)]
         n = len(mono)
         room = rng.standard_normal((2, 64)) * np.exp(-np.arange(64) / 10)
-        stems[name] = (np.stack([np.convolve(mono, room[0])[:n], np.convolve(mono, room[1])[:n]], axis=1)
-                       + 1e-3 * rng.standard_normal((n, 2)))
+        stems[name] = np.stack(
+            [np.convolve(mono, room[0])[:n], np.convolve(mono, room[1])[:n]], axis=1
+        ) + 1e-3 * rng.standard_normal((n, 2))
         sf.write(out / f"{name}.wav", stems[name], rate, subtype="FLOAT")
     sf.write(out / "mixture.wav", sum(stems.values()), rate, subtype="FLOAT")
     return out
@@ -186,6 +189,7 @@ def as_musdb_track(track: sisec.Track):
 
 
 # --- the oracles ---------------------------------------------------------------------------------------
+
 
 def _vocals_scores(track, estimates):
     """The (vocals, accompaniment) run of museval.eval_mus_track only: a 2 × 2 × 512 system, not 4 × 2 × 512."""
@@ -230,12 +234,20 @@ def test_scoring_follows_museval_eval_mus_track(folder):
 
     refs = np.stack([track.sources["vocals"], track.accompaniment])
     ests = np.stack([estimates["vocals"], estimates["accompaniment"]])
-    sdr = _museval_metrics().bss_eval(refs, ests, compute_permutation=False, window=track.rate, hop=track.rate,
-                                      framewise_filters=False, bsseval_sources_version=False)[0]
+    sdr = _museval_metrics().bss_eval(
+        refs,
+        ests,
+        compute_permutation=False,
+        window=track.rate,
+        hop=track.rate,
+        framewise_filters=False,
+        bsseval_sources_version=False,
+    )[0]
     assert scores["vocals"]["sdr"] == pytest.approx(float(np.nanmedian(sdr[0])), abs=1e-9)
 
 
 # --- vsep's methods, the table, the chart, the command ----------------------------------------------------
+
 
 def test_vsep_methods_score_the_vocals_the_same_way(folder):
     result = sisec.run_protocol(folder, methods=["irm", "phase_oracle", "mixture"])  # vocals only: 2 × 2 runs
@@ -248,8 +260,9 @@ def test_vsep_methods_score_the_vocals_the_same_way(folder):
 
 def test_table_chart_and_files_place_the_published_figures(folder, tmp_path):
     result = sisec.run_protocol(folder, methods=["hpss", "mixture"])
-    result["medians"].update({"IRM2": {"vocals": {"sdr": 5.0}}, "MWF": {"vocals": {"sdr": 4.0}},
-                              "MIX": {"vocals": {"sdr": 0.0}}})  # rows as the oracles give them (tested above)
+    result["medians"].update(
+        {"IRM2": {"vocals": {"sdr": 5.0}}, "MWF": {"vocals": {"sdr": 4.0}}, "MIX": {"vocals": {"sdr": 0.0}}}
+    )  # rows as the oracles give them (tested above)
     table = sisec.format_protocol(result)
     assert "9.43" in table and "9.13" in table and "1.12" in table and "-0.34" in table and "10.66" in table
     assert "median over frames, then over tracks" in table
@@ -265,8 +278,12 @@ def test_batch_protocol_sisec18_command(folder, tmp_path, capsys):
     from vsep_core.cli import main
 
     out = tmp_path / "batch_out"
-    assert main(["batch", str(folder), "--protocol", "sisec18", "--methods", "wiener,mixture", "--out", str(out),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            ["batch", str(folder), "--protocol", "sisec18", "--methods", "wiener,mixture", "--out", str(out), "--quiet"]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "SiSEC 2018 protocol" in printed and "wiener" in printed and "10.66" in printed
     assert (out / "sisec18.html").exists() and (out / "sisec18.json").exists()

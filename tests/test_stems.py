@@ -30,8 +30,14 @@ POP = SAMPLES / "sung_vowels_pop"
 
 def cli(args, cwd: Path) -> subprocess.CompletedProcess:
     """``python -m vsep_core …`` in a new process (exit code, stdout, stderr)."""
-    return subprocess.run([sys.executable, "-m", "vsep_core", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=600, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "vsep_core", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
 
 
 def assert_one_line_refusal(run: subprocess.CompletedProcess, pattern: str) -> None:
@@ -50,6 +56,7 @@ def load_generator():
 
 # --- names and labels -------------------------------------------------------------------
 
+
 def test_target_names_and_labels():
     assert target_name(None) == target_name("") == target_name("Vocal") == "vocals"
     assert [target_name(n) for n in ("DRUMS", "bass", "other", "keys")] == ["drums", "bass", "other", "chords"]
@@ -58,12 +65,17 @@ def test_target_names_and_labels():
     vocal, drums = labels("vocals"), labels("drums")
     # The vocal's words are exactly the ones every output always used.
     assert (vocal.target, vocal.complement, vocal.target_file, vocal.complement_file) == (
-        "vocal", "instrumental", "vocal", "instrumental")
+        "vocal",
+        "instrumental",
+        "vocal",
+        "instrumental",
+    )
     assert (drums.target, drums.complement, drums.complement_file) == ("drums", "everything else", "everything_else")
     assert set(TARGET_NAMES) >= {"vocals", "drums", "bass", "other"}
 
 
 # --- evaluate with any target -----------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def drums_report():
@@ -83,10 +95,17 @@ def test_evaluate_drums_flags_the_blind_methods_made_for_vocals(drums_report):
     assert all(methods[n]["suited"] for n in ("seed_progressive", "exact_eq", "irm", "mixture"))
     table = format_table(drums_report)
     assert "drums" in table and "everything else" in table and "instrumental" not in table
-    assert "\nrepet_sim " in table and " blind*" in table.split("\nrepet_sim ")[1].split("\n")[0] and "* repet_sim:" in table
+    assert (
+        "\nrepet_sim " in table
+        and " blind*" in table.split("\nrepet_sim ")[1].split("\n")[0]
+        and "* repet_sim:" in table
+    )
     # The oracle ceiling is above the floor, for drums as for the vocal.
-    assert methods["irm"]["vocal"]["si_sdr"] > methods["exact_eq"]["vocal"]["si_sdr"] > \
-        methods["mixture"]["vocal"]["si_sdr"]
+    assert (
+        methods["irm"]["vocal"]["si_sdr"]
+        > methods["exact_eq"]["vocal"]["si_sdr"]
+        > methods["mixture"]["vocal"]["si_sdr"]
+    )
 
 
 def test_evaluate_vocal_lists_what_it_always_did():
@@ -101,12 +120,31 @@ def test_evaluate_vocal_lists_what_it_always_did():
 
 # --- the CLI: a run with drums as the target ----------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def drums_run(tmp_path_factory):
     out_root = tmp_path_factory.mktemp("drums_run")
-    run = cli(["run", "--mixture", POP / "mixture.wav", "--target", POP / "drums.wav", "--target-name", "drums",
-               "--slices", "3", "--greedy", "--metrics", "--report", "--no-plots", "--out", "results", "--quiet"],
-              cwd=out_root)
+    run = cli(
+        [
+            "run",
+            "--mixture",
+            POP / "mixture.wav",
+            "--target",
+            POP / "drums.wav",
+            "--target-name",
+            "drums",
+            "--slices",
+            "3",
+            "--greedy",
+            "--metrics",
+            "--report",
+            "--no-plots",
+            "--out",
+            "results",
+            "--quiet",
+        ],
+        cwd=out_root,
+    )
     assert run.returncode == 0, run.stderr
     return out_root / "results"
 
@@ -141,33 +179,80 @@ def test_a_drums_run_names_its_files_and_summary_after_the_stem(drums_run):
 
 
 def test_vocal_is_a_synonym_of_target_and_the_default_is_the_vocal(tmp_path):
-    run = cli(["run", "--mixture", POP / "mixture.wav", "--vocal", POP / "vocal.wav", "--slices", "1",
-               "--no-plots", "--out", "r", "--quiet"], cwd=tmp_path)
+    run = cli(
+        [
+            "run",
+            "--mixture",
+            POP / "mixture.wav",
+            "--vocal",
+            POP / "vocal.wav",
+            "--slices",
+            "1",
+            "--no-plots",
+            "--out",
+            "r",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in (tmp_path / "r" / "1_slices").iterdir()) == [
-        "extracted_instrumental.wav", "extracted_vocal.wav", "mixture.wav", "target.wav"]
+        "extracted_instrumental.wav",
+        "extracted_vocal.wav",
+        "mixture.wav",
+        "target.wav",
+    ]
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["target"]["name"] == "vocals"
 
 
 def test_unknown_target_name_is_one_line(tmp_path):
-    run = cli(["evaluate", "--mixture", POP / "mixture.wav", "--target", POP / "drums.wav",
-               "--target-name", "flute"], cwd=tmp_path)
+    run = cli(
+        ["evaluate", "--mixture", POP / "mixture.wav", "--target", POP / "drums.wav", "--target-name", "flute"],
+        cwd=tmp_path,
+    )
     assert_one_line_refusal(run, "Unknown target 'flute'")
 
 
 def test_a_stem_of_another_length_is_one_line(tmp_path):
     drums, sr = sf.read(POP / "drums.wav")
     sf.write(tmp_path / "short_drums.wav", drums[: len(drums) // 2], sr)
-    run = cli(["run", "--mixture", POP / "mixture.wav", "--target", tmp_path / "short_drums.wav",
-               "--target-name", "drums", "--out", "r"], cwd=tmp_path)
+    run = cli(
+        [
+            "run",
+            "--mixture",
+            POP / "mixture.wav",
+            "--target",
+            tmp_path / "short_drums.wav",
+            "--target-name",
+            "drums",
+            "--out",
+            "r",
+        ],
+        cwd=tmp_path,
+    )
     assert_one_line_refusal(run, "a pair must have the same length")
     assert "drums" in run.stderr and not (tmp_path / "r").exists()
 
 
 def test_attribute_runs_for_the_bass(tmp_path):
-    run = cli(["attribute", "--mixture", POP / "mixture.wav", "--target", POP / "bass.wav", "--target-name",
-               "bass", "--slices", "2", "--json", "att.json", "--quiet"], cwd=tmp_path)
+    run = cli(
+        [
+            "attribute",
+            "--mixture",
+            POP / "mixture.wav",
+            "--target",
+            POP / "bass.wav",
+            "--target-name",
+            "bass",
+            "--slices",
+            "2",
+            "--json",
+            "att.json",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     found = json.loads((tmp_path / "att.json").read_text())
     assert found["target"] == "bass" and len(found["slices"]) == 2
@@ -176,6 +261,7 @@ def test_attribute_runs_for_the_bass(tmp_path):
 
 
 # --- batch over a MUSDB-style folder of three songs made by the generator -----------------------
+
 
 @pytest.fixture(scope="module")
 def musdb_folder(tmp_path_factory):
@@ -187,8 +273,24 @@ def musdb_folder(tmp_path_factory):
 
 @pytest.mark.slow  # a Dask batch over every stem
 def test_batch_evaluates_every_stem_with_per_stem_tables(musdb_folder, tmp_path):
-    run = cli(["batch", musdb_folder, "--methods", "exact_eq", "irm", "repet_sim", "hpss_percussive", "mixture",
-               "--workers", "2", "--out", "out", "--quiet"], cwd=tmp_path)
+    run = cli(
+        [
+            "batch",
+            musdb_folder,
+            "--methods",
+            "exact_eq",
+            "irm",
+            "repet_sim",
+            "hpss_percussive",
+            "mixture",
+            "--workers",
+            "2",
+            "--out",
+            "out",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     for stem in ("vocals", "drums", "bass", "other"):
         assert f"Target: {stem}" in run.stdout
@@ -197,8 +299,10 @@ def test_batch_evaluates_every_stem_with_per_stem_tables(musdb_folder, tmp_path)
     with (tmp_path / "out" / "per_song.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert {(r["song"], r["stem"]) for r in rows} == {
-        (song, stem) for song in ("male_voice_sparse", "sung_phrases_ballad", "sung_vowels_pop")
-        for stem in ("vocals", "drums", "bass", "other")}
+        (song, stem)
+        for song in ("male_voice_sparse", "sung_phrases_ballad", "sung_vowels_pop")
+        for stem in ("vocals", "drums", "bass", "other")
+    }
     with (tmp_path / "out" / "summary.csv").open() as f:
         summary = {(r["stem"], r["method"], r["source"], r["metric"]): r for r in csv.DictReader(f)}
     for stem in ("vocals", "drums", "bass", "other"):
@@ -217,8 +321,22 @@ def test_batch_evaluates_every_stem_with_per_stem_tables(musdb_folder, tmp_path)
 
 @pytest.mark.slow  # a Dask batch over every stem
 def test_batch_stems_picks_some_and_refuses_unknown_ones(musdb_folder, tmp_path):
-    run = cli(["batch", musdb_folder, "--stems", "drums,bass", "--methods", "mixture", "--workers", "1",
-               "--out", "out", "--quiet"], cwd=tmp_path)
+    run = cli(
+        [
+            "batch",
+            musdb_folder,
+            "--stems",
+            "drums,bass",
+            "--methods",
+            "mixture",
+            "--workers",
+            "1",
+            "--out",
+            "out",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     assert "Target: drums" in run.stdout and "Target: bass" in run.stdout
     assert "Target: vocals" not in run.stdout and "Target: other" not in run.stdout

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from pg_support import PostgresServer, missing_reason
+
 from vsep_core.errors import VsepError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,6 +70,7 @@ def blob_count(store) -> int:
 
 # --- publish, open, delete -------------------------------------------------------------------
 
+
 def test_publish_and_open_round_trip(location):
     from vsep_core.store import NotFound
 
@@ -106,8 +107,13 @@ def test_wrong_malformed_expired_and_deleted_ids_say_the_same(location):
     store = make_store(location, retention_days=1)
     published = store.publish(some_files(), "t")
     messages = set()
-    for rid, now in [("x" * 24, None), ("../../etc/passwd", None), ("", None), (None, None),
-                     (published.id, time.time() + 2 * 86400)]:
+    for rid, now in [
+        ("x" * 24, None),
+        ("../../etc/passwd", None),
+        ("", None),
+        (None, None),
+        (published.id, time.time() + 2 * 86400),
+    ]:
         with pytest.raises(NotFound) as err:
             store.get(rid, now=now)
         messages.add(str(err.value))
@@ -147,6 +153,7 @@ def test_bad_paths_and_an_empty_result_are_refused(location):
 
 # --- limits ----------------------------------------------------------------------------------
 
+
 def test_size_cap_per_result(location):
     from vsep_core.errors import VsepError
 
@@ -163,7 +170,7 @@ def test_quota_removes_the_oldest_expired_first_else_refuses(location):
     store = make_store(location, quota_bytes=10_000, retention_days=1)
     day = 86400.0
     t0 = time.time() - 10 * day
-    oldest = store.publish({"a.bin": os.urandom(4000)}, "oldest", now=t0)          # expired
+    oldest = store.publish({"a.bin": os.urandom(4000)}, "oldest", now=t0)  # expired
     older = store.publish({"a.bin": os.urandom(4000)}, "older", now=t0 + day / 2)  # expired, newer
     # 8000 used: 4000 more needs one expired result removed, the oldest.
     third = store.publish({"a.bin": os.urandom(4000)}, "third")
@@ -181,8 +188,9 @@ def test_limits_from_the_environment():
     from vsep_core.errors import VsepError
     from vsep_core.store import Limits
 
-    limits = Limits.from_env({"VSEP_STORE_MAX_RESULT_MB": "5", "VSEP_STORE_QUOTA_MB": "100",
-                              "VSEP_STORE_RETENTION_DAYS": "7"})
+    limits = Limits.from_env(
+        {"VSEP_STORE_MAX_RESULT_MB": "5", "VSEP_STORE_QUOTA_MB": "100", "VSEP_STORE_RETENTION_DAYS": "7"}
+    )
     assert (limits.max_result_bytes, limits.quota_bytes, limits.retention_days) == (5 * 2**20, 100 * 2**20, 7.0)
     with pytest.raises(VsepError, match="VSEP_STORE_QUOTA_MB"):
         Limits.from_env({"VSEP_STORE_QUOTA_MB": "lots"})
@@ -298,11 +306,22 @@ def _noise_results_folder(folder: Path, seconds: float = 150.0) -> Path:
     rng = np.random.default_rng(5)
     (folder / "1_slices").mkdir(parents=True)
     for name in ("mixture", "target", "extracted_vocal"):
-        sf.write(folder / "1_slices" / f"{name}.wav", rng.uniform(-0.5, 0.5, int(seconds * sr)).astype(np.float32),
-                 sr, subtype="PCM_16")
+        sf.write(
+            folder / "1_slices" / f"{name}.wav",
+            rng.uniform(-0.5, 0.5, int(seconds * sr)).astype(np.float32),
+            sr,
+            subtype="PCM_16",
+        )
     (folder / "metrics.json").write_text(json.dumps({"methods": [], "pair": {"sr": sr, "duration_s": seconds}}))
-    (folder / "summary.json").write_text(json.dumps({"progressive": [
-        {"n": 1, "wav": "1_slices/extracted_vocal.wav", "final_loss": 1.0, "slices": ["slice_1_horizontal"]}]}))
+    (folder / "summary.json").write_text(
+        json.dumps(
+            {
+                "progressive": [
+                    {"n": 1, "wav": "1_slices/extracted_vocal.wav", "final_loss": 1.0, "slices": ["slice_1_horizontal"]}
+                ]
+            }
+        )
+    )
     return folder
 
 
@@ -342,8 +361,13 @@ def test_a_share_killed_mid_publish_leaves_no_record_and_gc_leaves_no_file(locat
     env = {**os.environ, "VSEP_STORE": where, "PYTHONPATH": str(REPO)}
     if files:
         env["VSEP_STORE_FILES"] = files
-    proc = subprocess.Popen([sys.executable, "-m", "vsep_core", "share", str(folder)], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vsep_core", "share", str(folder)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _kill_mid_write(proc, store.files_dir)
     finally:
@@ -358,14 +382,21 @@ def test_a_share_killed_mid_publish_leaves_no_record_and_gc_leaves_no_file(locat
     assert blob_count(store) == 0
     assert list((store.files_dir / "tmp").iterdir()) == []
     # The same folder, shared again to the end, gives a working link to every file.
-    done = subprocess.run([sys.executable, "-m", "vsep_core", "share", str(folder)], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "vsep_core", "share", str(folder)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     record = store.get(done.stdout.splitlines()[0].split("=", 1)[1])
     assert store.check() == [] and len([p for p in record.files if p.startswith("audio/")]) == 3
 
 
 # --- the app side's helpers ------------------------------------------------------------------------
+
 
 def test_publish_rate_limit_per_session():
     from vsep_app.sharing import RATE_LIMIT, RATE_WINDOW_S, rate_check
@@ -393,11 +424,25 @@ def test_id_from_a_pasted_link():
 def test_compare_rows_differences():
     from vsep_app.sharing import compare_rows
 
-    a = {"methods": [{"name": "seed_greedy", "vocal": {"si_sdr": 1.0, "sdr": 2.0, "sir": 3.0, "sar": 4.0},
-                      "instrumental": {"si_sdr": 5.0, "sdr": 5.0, "sir": 5.0, "sar": 5.0}}]}
-    b = {"methods": [{"name": "seed_greedy", "vocal": {"si_sdr": 2.5, "sdr": 2.0, "sir": None, "sar": 4.0},
-                      "instrumental": {"si_sdr": 4.0, "sdr": 5.0, "sir": 5.0, "sar": 5.0}},
-                     {"name": "joint", "vocal": {"si_sdr": 9.0}, "instrumental": {}}]}
+    a = {
+        "methods": [
+            {
+                "name": "seed_greedy",
+                "vocal": {"si_sdr": 1.0, "sdr": 2.0, "sir": 3.0, "sar": 4.0},
+                "instrumental": {"si_sdr": 5.0, "sdr": 5.0, "sir": 5.0, "sar": 5.0},
+            }
+        ]
+    }
+    b = {
+        "methods": [
+            {
+                "name": "seed_greedy",
+                "vocal": {"si_sdr": 2.5, "sdr": 2.0, "sir": None, "sar": 4.0},
+                "instrumental": {"si_sdr": 4.0, "sdr": 5.0, "sir": 5.0, "sar": 5.0},
+            },
+            {"name": "joint", "vocal": {"si_sdr": 9.0}, "instrumental": {}},
+        ]
+    }
     rows = {(r["method"], r["estimate"], r["metric"]): r for r in compare_rows(a, b)}
     assert rows[("seed_greedy", "vocal", "SI-SDR")]["B − A"] == pytest.approx(1.5)
     assert rows[("seed_greedy", "instrumental", "SI-SDR")]["B − A"] == pytest.approx(-1.0)
@@ -407,13 +452,34 @@ def test_compare_rows_differences():
 
 # --- packing a real result, and the command line -----------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
     """A real `run --greedy --metrics` folder of the default sample (3 slices), as a person would make it."""
     out = tmp_path_factory.mktemp("cli") / "ballad_results"
-    subprocess.run([sys.executable, "-m", "vsep_core", "run", "--mixture", str(SAMPLE / "mixture.wav"),
-                    "--target", str(SAMPLE / "vocal.wav"), "--slices", "3", "--greedy", "--metrics", "--no-plots",
-                    "--quiet", "--out", str(out)], check=True, cwd=REPO, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vsep_core",
+            "run",
+            "--mixture",
+            str(SAMPLE / "mixture.wav"),
+            "--target",
+            str(SAMPLE / "vocal.wav"),
+            "--slices",
+            "3",
+            "--greedy",
+            "--metrics",
+            "--no-plots",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        cwd=REPO,
+        timeout=600,
+    )
     return out
 
 
@@ -428,8 +494,15 @@ def engine_result():
     pair = prepare_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav", settings=s, keep_audio=True)
     import dataclasses
 
-    pair = dataclasses.replace(pair, info={**pair.info, "mixture": "secret_song_name.mp3",
-                                           "vocal": "secret_vocal_name.wav", "label": "secret label"})
+    pair = dataclasses.replace(
+        pair,
+        info={
+            **pair.info,
+            "mixture": "secret_song_name.mp3",
+            "vocal": "secret_vocal_name.wav",
+            "label": "secret label",
+        },
+    )
     result = run_experiment(pair, s, max_slices=3, greedy=True, keep_audio=True)
     result.pair_info = dict(pair.info)
     metrics = evaluate_experiment(result, load_pair(SAMPLE / "mixture.wav", vocal=SAMPLE / "vocal.wav", settings=s))
@@ -448,7 +521,8 @@ def test_pack_result_holds_the_figures_no_file_names_and_an_escaped_title(engine
     assert b"secret label" not in everything
     stored = json.loads(files["metrics.json"])
     assert [m["vocal"]["si_sdr"] for m in stored["methods"]] == pytest.approx(
-        [m["vocal"]["si_sdr"] for m in metrics["methods"]], nan_ok=True)
+        [m["vocal"]["si_sdr"] for m in metrics["methods"]], nan_ok=True
+    )
     from vsep_core.bundle import report_html
 
     assert len(files["report.html"]) < len(files["plotly.js.gz.b64"])  # the chart library is stored on its own
@@ -465,8 +539,9 @@ def test_pack_result_holds_the_figures_no_file_names_and_an_escaped_title(engine
     assert share["inputs"]["mixture"] in files and share["inputs"]["target"] in files
     arrays = load_plots(files["plots.npz"])
     assert {"spec/target", "spec/mixture"} <= set(arrays)
-    import soundfile as sf
     import io
+
+    import soundfile as sf
 
     y, sr = sf.read(io.BytesIO(files[share["inputs"]["mixture"]]), dtype="float32")
     assert sr == pair.sr and len(y) == pair.n_samples
@@ -476,8 +551,9 @@ def test_pack_result_holds_the_figures_no_file_names_and_an_escaped_title(engine
     assert "<audio" not in quiet["report.html"].decode()
     assert quiet["plotly.js.gz.b64"] == files["plotly.js.gz.b64"]  # one content-addressed file for every result
     # All estimates on request.
-    every = json.loads(pack_result(result, pair, title="t", metrics=metrics, estimates="all",
-                                   report=False)["share.json"])
+    every = json.loads(
+        pack_result(result, pair, title="t", metrics=metrics, estimates="all", report=False)["share.json"]
+    )
     assert [e["label"] for e in every["estimates"]] == [label for label, _ in result.labelled_runs()]
 
 
@@ -505,7 +581,8 @@ def test_a_published_result_carries_the_listening_ratings_and_the_shared_page_re
     shown = Shared(store, store.get(store.publish(files, "rated").id))
     back = shown.ratings()
     assert [(r["label"], r["item"], r["rating"]) for r in back["rows"]] == [
-        (r["label"], r["item"], r["rating"]) for r in rated["rows"]]
+        (r["label"], r["item"], r["rating"]) for r in rated["rows"]
+    ]
     assert back["info"]["seed"] == 7
     # No ratings: no file, and the shared page has none to show.
     plain = pack_result(result, pair, title="t", metrics=metrics, audio=False, report=False)
@@ -538,8 +615,14 @@ def test_cli_share_and_store_commands(cli_run, tmp_path):
     env = {**os.environ, "VSEP_STORE": str(tmp_path / "store"), "PYTHONPATH": str(REPO)}
 
     def cli(*args, check=True):
-        done = subprocess.run([sys.executable, "-m", "vsep_core", *args], capture_output=True, text=True, env=env,
-                              cwd=tmp_path, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "vsep_core", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=300,
+        )
         if check:
             assert done.returncode == 0, done.stderr
         return done
@@ -553,8 +636,10 @@ def test_cli_share_and_store_commands(cli_run, tmp_path):
     store = Store(tmp_path / "store")
     record = store.get(rid)
     assert record.title == "CLI <run>"
-    assert json.loads(store.read_file(record, "metrics.json"))["methods"] == json.loads(
-        (cli_run / "metrics.json").read_text())["methods"]
+    assert (
+        json.loads(store.read_file(record, "metrics.json"))["methods"]
+        == json.loads((cli_run / "metrics.json").read_text())["methods"]
+    )
     assert any(p.startswith("audio/") for p in record.files)
     quiet = cli("share", str(cli_run), "--no-audio").stdout.splitlines()[0].split("=", 1)[1]
     assert not any(p.startswith("audio/") for p in store.get(quiet).files)
@@ -594,8 +679,13 @@ def test_copy_a_sqlite_store_to_postgresql_keeps_the_links(postgres, tmp_path):
     published = [source.publish(some_files(seed=i), f"result {i}") for i in range(3)]
     env = {**os.environ, "VSEP_STORE": str(tmp_path / "sqlite"), "PYTHONPATH": str(REPO)}
     url = postgres.new_database()
-    done = subprocess.run([sys.executable, "-m", "vsep_core", "store", "copy-to", url, "--files",
-                           str(tmp_path / "pgfiles")], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "vsep_core", "store", "copy-to", url, "--files", str(tmp_path / "pgfiles")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0 and "copied 3 results" in done.stdout, done.stderr
     target = Store(url, files_dir=tmp_path / "pgfiles")
     for i, p in enumerate(published):
@@ -620,9 +710,14 @@ def test_a_visitors_own_files_never_go_into_the_url_the_page_says_publish():
     assert not at.exception
     assert at.session_state["vsep_settings"].hop_length == 520
     assert at.query_params["sample"] == "sung_vowels_pop" and at.query_params["hop_length"] == "520"
-    upload = Source.create(label="my_secret_song.wav", origin="upload",
-                           mixture=(SAMPLE / "mixture.wav").read_bytes(), other=(SAMPLE / "vocal.wav").read_bytes(),
-                           mixture_name="my_secret_song.wav", other_name="my_secret_vocal.wav")
+    upload = Source.create(
+        label="my_secret_song.wav",
+        origin="upload",
+        mixture=(SAMPLE / "mixture.wav").read_bytes(),
+        other=(SAMPLE / "vocal.wav").read_bytes(),
+        mixture_name="my_secret_song.wav",
+        other_name="my_secret_vocal.wav",
+    )
     at.session_state[SOURCE] = upload
     at.run()
     assert not at.exception
@@ -646,9 +741,11 @@ def test_a_result_published_after_full_quality_carries_it_and_the_shared_page_re
     result, pair, metrics = engine_result
     rng = np.random.default_rng(1)
     target, complement = (0.1 * rng.standard_normal((44100, 2)).astype(np.float32) for _ in range(2))
-    scores = {"vocal": {"si_sdr": 7.25, "sdr": 7.5, "sir": 12.0, "sar": 9.0},
-              "instrumental": {"si_sdr": 14.0, "sdr": 14.5, "sir": 18.0, "sar": 16.0},
-              "channel_scoring": "per channel, averaged"}
+    scores = {
+        "vocal": {"si_sdr": 7.25, "sdr": 7.5, "sir": 12.0, "sar": 9.0},
+        "instrumental": {"si_sdr": 14.0, "sdr": 14.5, "sir": 18.0, "sar": 16.0},
+        "channel_scoring": "per channel, averaged",
+    }
     label = str(result.best_progressive.n)
     run = FullQualityRun(label=label, sr=44100, channels=2, scores=scores, target=target, complement=complement)
     files = pack_result(result, pair, title="t", metrics=metrics, full_quality=[run])
@@ -660,14 +757,20 @@ def test_a_result_published_after_full_quality_carries_it_and_the_shared_page_re
     assert entry["complement_audio"] in files
     assert json.loads(files["full_quality.json"])["runs"][label]["scores"]["vocal"]["si_sdr"] == 7.25
     report = files["report.html"].decode()
-    assert "<td>7.25</td>" in report[report.index("At full quality"):] and report.count("<audio") >= 4
+    assert "<td>7.25</td>" in report[report.index("At full quality") :] and report.count("<audio") >= 4
     store = make_store((str(tmp_path / "store"), None))
     shown = Shared(store, store.get(store.publish(files, "full").id))
     assert shown.share["full_quality"][0]["scores"]["vocal"]["si_sdr"] == 7.25
     assert sf.info(io.BytesIO(shown.file(entry["audio"]))).channels == 2
     # Without the audio: the scores still, no FLAC, no full-quality player in the report.
-    quiet = pack_result(result, pair, title="t", metrics=metrics, audio=False,
-                        full_quality=[FullQualityRun(label=label, sr=44100, channels=2, scores=scores)])
+    quiet = pack_result(
+        result,
+        pair,
+        title="t",
+        metrics=metrics,
+        audio=False,
+        full_quality=[FullQualityRun(label=label, sr=44100, channels=2, scores=scores)],
+    )
     (entry,) = json.loads(quiet["share.json"])["full_quality"]
     assert entry["audio"] is None and not any(p.startswith("audio/") for p in quiet)
     assert "<td>7.25</td>" in quiet["report.html"].decode() and "<audio" not in quiet["report.html"].decode()
@@ -677,17 +780,18 @@ def test_a_result_published_after_full_quality_carries_it_and_the_shared_page_re
 
 
 def test_the_shared_page_shows_the_full_quality_scores_and_players(engine_result, tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
     import numpy as np
+    from streamlit.testing.v1 import AppTest
 
     from vsep_core.bundle import pack_result
     from vsep_core.full_quality import FullQualityRun
 
     result, pair, metrics = engine_result
     y = (0.1 * np.random.default_rng(2).standard_normal((22050, 2))).astype(np.float32)
-    scores = {"vocal": {"si_sdr": 7.25, "sdr": 7.5, "sir": 12.0, "sar": 9.0},
-              "instrumental": {"si_sdr": 14.0, "sdr": 14.5, "sir": 18.0, "sar": 16.0}}
+    scores = {
+        "vocal": {"si_sdr": 7.25, "sdr": 7.5, "sir": 12.0, "sar": 9.0},
+        "instrumental": {"si_sdr": 14.0, "sdr": 14.5, "sir": 18.0, "sar": 16.0},
+    }
     run = FullQualityRun(label="greedy", sr=44100, channels=2, scores=scores, target=y, complement=y)
     files = pack_result(result, pair, title="t", metrics=metrics, report=False, full_quality=[run])
     location = str(tmp_path / "store")

@@ -33,8 +33,9 @@ def _module_level_imports(path: Path) -> set[str]:
 
 def test_no_import_cycle_inside_vsep_core():
     modules = {p.stem: p for p in PACKAGE.glob("*.py")}
-    graph = {name: {m for m in _module_level_imports(path) if m in modules and m != name}
-             for name, path in modules.items()}
+    graph = {
+        name: {m for m in _module_level_imports(path) if m in modules and m != name} for name, path in modules.items()
+    }
     assert graph["batch"] >= {"evaluate"} and "batch" not in graph["evaluate"]
     # Depth-first search for a back edge.
     state = {}
@@ -55,8 +56,9 @@ def test_no_import_cycle_inside_vsep_core():
 
 @pytest.mark.parametrize("module", ["vsep_core.batch", "vsep_core.evaluate", "vsep_core.cli"])
 def test_each_module_imports_first_in_a_fresh_interpreter(module):
-    proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120,
-                          cwd=PACKAGE.parent)
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120, cwd=PACKAGE.parent
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -69,6 +71,7 @@ def test_cli_glue_lives_in_cli_only():
 
 
 # --- view columns ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("frames", [9, 10])
 def test_view_column_equals_the_whole_views_column(frames):
@@ -86,6 +89,7 @@ def test_view_column_equals_the_whole_views_column(frames):
 
 # --- the greedy replay -----------------------------------------------------------------------
 
+
 def test_run_greedy_is_what_run_experiment_reports(synthetic_pair):
     from vsep_core.analysis import analyse
     from vsep_core.experiment import run_experiment, run_greedy
@@ -95,9 +99,14 @@ def test_run_greedy_is_what_run_experiment_reports(synthetic_pair):
     result = run_experiment(synthetic_pair, settings, order=candidates, greedy=True)
     analysis = analyse(synthetic_pair, settings, views=("slice_0_raw", *candidates))
     seen, fractions, timings = [], [], {}
-    found, greedy_run, best_run = run_greedy(analysis, synthetic_pair, candidates,
-                                             on_run=lambda label, run: seen.append((label, run)),
-                                             progress=lambda f, label: fractions.append(f), timings=timings)
+    found, greedy_run, best_run = run_greedy(
+        analysis,
+        synthetic_pair,
+        candidates,
+        on_run=lambda label, run: seen.append((label, run)),
+        progress=lambda f, label: fractions.append(f),
+        timings=timings,
+    )
     assert found.sequence == result.greedy.sequence and found.steps == result.greedy.steps
     np.testing.assert_array_equal(greedy_run.estimate.vocal_raw, result.greedy_run.estimate.vocal_raw)
     np.testing.assert_array_equal(best_run.estimate.vocal_raw, result.best_prefix_run.estimate.vocal_raw)
@@ -107,26 +116,33 @@ def test_run_greedy_is_what_run_experiment_reports(synthetic_pair):
 
 # --- meaningful settings ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("changes, why", [
-    ({"learning_rate": 1.0}, "swings between the clips"),
-    ({"learning_rate": 3.0}, "swings between the clips"),
-    ({"clip_db": 1000.0}, "overflow"),
-    ({"clip_db": -1.0}, "clip_db must be"),
-    ({"learning_rate": float("nan")}, "learning_rate must be"),
-])
+
+@pytest.mark.parametrize(
+    "changes, why",
+    [
+        ({"learning_rate": 1.0}, "swings between the clips"),
+        ({"learning_rate": 3.0}, "swings between the clips"),
+        ({"clip_db": 1000.0}, "overflow"),
+        ({"clip_db": -1.0}, "clip_db must be"),
+        ({"learning_rate": float("nan")}, "learning_rate must be"),
+    ],
+)
 def test_meaningless_settings_are_refused_with_the_reason(changes, why):
     with pytest.raises(VsepError, match=why):
         Settings(**changes)
 
 
-@pytest.mark.parametrize("changes, why", [
-    ({"learning_rate": 0.7}, "overshoots"),
-    ({"clip_db": 0.0}, "no EQ"),
-    ({"clip_db": 120.0}, "no longer limits"),
-    ({"learning_rate": 0.0001, "iterations": 10}, "barely change"),
-    ({"n_points": 2000}, "interpolate"),
-    ({"hop_length": 4096}, "gaps"),
-])
+@pytest.mark.parametrize(
+    "changes, why",
+    [
+        ({"learning_rate": 0.7}, "overshoots"),
+        ({"clip_db": 0.0}, "no EQ"),
+        ({"clip_db": 120.0}, "no longer limits"),
+        ({"learning_rate": 0.0001, "iterations": 10}, "barely change"),
+        ({"n_points": 2000}, "interpolate"),
+        ({"hop_length": 4096}, "gaps"),
+    ],
+)
 def test_dubious_settings_are_legal_with_a_warning(changes, why):
     warnings = Settings(**changes).warnings()
     assert len(warnings) == 1 and why in warnings[0]
@@ -144,8 +160,22 @@ def test_the_cli_shows_the_warning(tmp_path, synthetic_pair, capsys):
 
     sf.write(tmp_path / "m.wav", synthetic_pair.mixture, 22050, subtype="FLOAT")
     sf.write(tmp_path / "v.wav", synthetic_pair.vocal, 22050, subtype="FLOAT")
-    code = main(["run", "--mixture", str(tmp_path / "m.wav"), "--vocal", str(tmp_path / "v.wav"), "--slices", "1",
-                 "--no-plots", "--learning-rate", "0.7", "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "run",
+            "--mixture",
+            str(tmp_path / "m.wav"),
+            "--vocal",
+            str(tmp_path / "v.wav"),
+            "--slices",
+            "1",
+            "--no-plots",
+            "--learning-rate",
+            "0.7",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     _, err = capsys.readouterr()
     assert code == 0 and "vsep run: warning: learning_rate 0.7 is above 0.5" in err
 

@@ -49,17 +49,23 @@ def test_verdict_of_a_real_report_names_the_target_and_keeps_the_numbers(real_re
     assert shown["Best result: progressive run over 2 slices"] == f"{format_score(rows['seed_progressive_2'])} dB"
     assert shown["Doing nothing: the mixture itself"] == f"{format_score(rows['mixture'])} dB"
     best_mask = max(("irm", "ibm"), key=rows.get)
-    assert any(what.startswith("Best possible") and value == f"{format_score(rows[best_mask])} dB"
-               for what, value in said.numbers)
+    assert any(
+        what.startswith("Best possible") and value == f"{format_score(rows[best_mask])} dB"
+        for what, value in said.numbers
+    )
 
 
 def _table(target: str, scores: dict, aligned: bool = True):
     kinds = {"mixture": "blind", "irm": "oracle"}
-    methods = [{"name": name, "kind": kinds.get(name, "seed"),
-                "vocal": {"si_sdr": value}, "instrumental": {"si_sdr": 0.0}} for name, value in scores.items()]
+    methods = [
+        {"name": name, "kind": kinds.get(name, "seed"), "vocal": {"si_sdr": value}, "instrumental": {"si_sdr": 0.0}}
+        for name, value in scores.items()
+    ]
     labels = {"vocal": target, "instrumental": "instrumental" if target == "vocal" else "everything else"}
-    return score_table({"pair": {"labels": labels}, "alignment": {"aligned": aligned, "verdict": ""},
-                        "methods": methods}, metrics=("si_sdr",))
+    return score_table(
+        {"pair": {"labels": labels}, "alignment": {"aligned": aligned, "verdict": ""}, "methods": methods},
+        metrics=("si_sdr",),
+    )
 
 
 @pytest.mark.parametrize("target", ["vocal", "drums", "bass"])

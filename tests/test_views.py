@@ -9,10 +9,25 @@ from vsep_core.errors import VsepError
 from vsep_core.views import SLICE_NAMES, VIEW_NAMES, VIEWS, compute_view, resolve_slices
 
 SPEC_NAMES = [
-    "slice_0_raw", "slice_1_horizontal", "slice_2_vertical", "slice_3_diagonal_up", "slice_4_diagonal_down",
-    "slice_5_blob", "slice_6_harmonic", "slice_7_highpass", "slice_8_lowpass", "slice_9_edge_22deg",
-    "slice_10_edge_45deg", "slice_11_edge_67deg", "slice_12_edge_90deg", "slice_13_edge_112deg",
-    "slice_14_edge_135deg", "slice_15_edge_157deg", "slice_16_laplacian", "slice_17_maxpool", "slice_18_avgpool",
+    "slice_0_raw",
+    "slice_1_horizontal",
+    "slice_2_vertical",
+    "slice_3_diagonal_up",
+    "slice_4_diagonal_down",
+    "slice_5_blob",
+    "slice_6_harmonic",
+    "slice_7_highpass",
+    "slice_8_lowpass",
+    "slice_9_edge_22deg",
+    "slice_10_edge_45deg",
+    "slice_11_edge_67deg",
+    "slice_12_edge_90deg",
+    "slice_13_edge_112deg",
+    "slice_14_edge_135deg",
+    "slice_15_edge_157deg",
+    "slice_16_laplacian",
+    "slice_17_maxpool",
+    "slice_18_avgpool",
 ]
 
 
@@ -23,7 +38,7 @@ def convolve_by_hand(x, k):
     flipped = k[::-1, ::-1]
     for di in range(3):
         for dj in range(3):
-            out += flipped[di, dj] * padded[di:di + x.shape[0], dj:dj + x.shape[1]]
+            out += flipped[di, dj] * padded[di : di + x.shape[0], dj : dj + x.shape[1]]
     return out
 
 
@@ -45,8 +60,9 @@ def test_kernels_follow_the_spec():
         assert np.sum(np.abs(edge)) == pytest.approx(1.0, rel=1e-6)
         assert np.all(edge[:, 1] == 0) and np.allclose(edge[:, 0], -edge[:, 2])
     theta = np.deg2rad(22.5)
-    np.testing.assert_allclose(k["slice_9_edge_22deg"][1, 2] / k["slice_9_edge_22deg"][0, 2],
-                               np.cos(theta) / np.sin(theta), rtol=1e-5)
+    np.testing.assert_allclose(
+        k["slice_9_edge_22deg"][1, 2] / k["slice_9_edge_22deg"][0, 2], np.cos(theta) / np.sin(theta), rtol=1e-5
+    )
 
 
 def test_convolution_is_true_2d_convolution_with_zero_border():
@@ -74,7 +90,12 @@ def test_pooled_views_halve_both_axes():
 
 def test_resolve_slices_accepts_names_numbers_and_short_names():
     assert resolve_slices(["slice_8_lowpass", "3", 12, "laplacian", "edge_157deg"]) == [
-        "slice_8_lowpass", "slice_3_diagonal_up", "slice_12_edge_90deg", "slice_16_laplacian", "slice_15_edge_157deg"]
+        "slice_8_lowpass",
+        "slice_3_diagonal_up",
+        "slice_12_edge_90deg",
+        "slice_16_laplacian",
+        "slice_15_edge_157deg",
+    ]
     with pytest.raises(VsepError, match="Unknown slice 'wobble'"):
         resolve_slices(["wobble"])
     with pytest.raises(VsepError, match="polish"):

@@ -35,8 +35,9 @@ def test_convolve_3x3_small_and_strided_inputs(shape):
     base = rng.standard_normal((shape[0], 2 * shape[1])).astype(np.float32)
     x = base[:, ::2]  # not contiguous, as view_column's slices of a spectrogram
     for view in KERNEL_VIEWS:
-        np.testing.assert_array_equal(_bits(convolve_3x3(x, view.kernel)),
-                                      _bits(ndimage.convolve(x, view.kernel, mode="constant", cval=0.0)))
+        np.testing.assert_array_equal(
+            _bits(convolve_3x3(x, view.kernel)), _bits(ndimage.convolve(x, view.kernel, mode="constant", cval=0.0))
+        )
 
 
 def test_convolve_3x3_non_finite_values_spread_as_in_ndimage():

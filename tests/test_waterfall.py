@@ -20,11 +20,13 @@ def _voice(seconds=2.0, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * SR)) / SR
     phase = 2 * np.pi * np.cumsum(200 + 20 * np.sin(2 * np.pi * 4 * t)) / SR
-    return (0.3 * sum(np.sin(k * phase) / k for k in range(1, 15)) + 0.01 * rng.standard_normal(len(t))
-            ).astype(np.float32)
+    return (0.3 * sum(np.sin(k * phase) / k for k in range(1, 15)) + 0.01 * rng.standard_normal(len(t))).astype(
+        np.float32
+    )
 
 
 # --- the phase oracle ---------------------------------------------------------------------------
+
 
 def test_phase_oracle_is_perfect_where_the_mixture_phase_is_the_targets():
     vocal = _voice()
@@ -48,8 +50,9 @@ def test_phase_oracle_keeps_the_mixture_phase_and_the_target_magnitude():
     # Its STFT has (up to the overlap-add's consistency) the vocal's magnitude and the mixture's phase:
     # rebuilt from those by hand, the same signal.
     V, X = (dsp.stft(x, n_fft=settings.n_fft, hop_length=hop) for x in (vocal, mixture))
-    by_hand = dsp.istft(np.abs(V) * X / np.maximum(np.abs(X), 1e-30), n_fft=settings.n_fft, hop_length=hop,
-                        length=len(vocal))
+    by_hand = dsp.istft(
+        np.abs(V) * X / np.maximum(np.abs(X), 1e-30), n_fft=settings.n_fft, hop_length=hop, length=len(vocal)
+    )
     np.testing.assert_allclose(estimate, by_hand, atol=1e-5)
     # Another phase costs something: below perfect, above the mixture.
     assert si_sdr(mixture, mixture) > si_sdr(vocal, estimate) > si_sdr(vocal, mixture) + 3
@@ -68,17 +71,26 @@ def test_phase_oracle_is_listed_and_refuses_bad_input():
 
 # --- the waterfall -----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def report(synthetic_pair):
     from vsep_core.audio import Pair
 
-    pair = Pair(mixture=synthetic_pair.mixture, vocal=synthetic_pair.vocal, sr=SR,
-                info={"level": "as_is", "target_mode": "vocal"})
+    pair = Pair(
+        mixture=synthetic_pair.mixture,
+        vocal=synthetic_pair.vocal,
+        sr=SR,
+        info={"level": "as_is", "target_mode": "vocal"},
+    )
     from vsep_core.joint import JointSettings
 
-    return evaluate_pair(pair, ["seed_progressive_2", "seed_greedy", "joint", "phase_oracle", "exact_eq", "mixture"],
-                         settings=Settings(level="as_is", duration_s=None), max_slices=2,
-                         joint=JointSettings(steps=20))
+    return evaluate_pair(
+        pair,
+        ["seed_progressive_2", "seed_greedy", "joint", "phase_oracle", "exact_eq", "mixture"],
+        settings=Settings(level="as_is", duration_s=None),
+        max_slices=2,
+        joint=JointSettings(steps=20),
+    )
 
 
 def test_waterfall_steps_add_up_and_name_their_costs(report):
@@ -88,12 +100,15 @@ def test_waterfall_steps_add_up_and_name_their_costs(report):
     assert [s["cost"] for s in steps[1:5]] == ["band resolution", "optimisation", "fingerprint chain", "separation"]
     assert steps[0]["value_db"] == figures["phase_oracle"]
     best_seed = max(figures["seed_progressive_2"], figures["seed_greedy"])
-    expected = [figures["exact_eq"] - figures["phase_oracle"], figures["joint"] - figures["exact_eq"],
-                best_seed - figures["joint"], figures["mixture"] - best_seed]
+    expected = [
+        figures["exact_eq"] - figures["phase_oracle"],
+        figures["joint"] - figures["exact_eq"],
+        best_seed - figures["joint"],
+        figures["mixture"] - best_seed,
+    ]
     assert [s["value_db"] for s in steps[1:5]] == pytest.approx(expected, abs=1e-12)
     # They add up: the phase oracle plus every step is the mixture.
-    assert steps[0]["value_db"] + sum(s["value_db"] for s in steps[1:5]) == pytest.approx(figures["mixture"],
-                                                                                        abs=1e-9)
+    assert steps[0]["value_db"] + sum(s["value_db"] for s in steps[1:5]) == pytest.approx(figures["mixture"], abs=1e-9)
     assert steps[-1]["value_db"] == figures["mixture"]
     text = format_waterfall(steps)
     for cost in ("band resolution", "optimisation", "fingerprint chain", "separation"):
@@ -106,7 +121,10 @@ def test_a_missing_step_is_merged_into_the_next(report):
     without_joint = {**report, "methods": [m for m in report["methods"] if m["name"] != "joint"]}
     steps = loss_waterfall(without_joint)
     assert [s["cost"] for s in steps if s["measure"] == "relative"] == [
-        "band resolution", "optimisation + fingerprint chain", "separation"]
+        "band resolution",
+        "optimisation + fingerprint chain",
+        "separation",
+    ]
     assert all(c in COSTS for c in ("optimisation", "fingerprint chain"))
     for name in ("phase_oracle", "mixture"):
         with pytest.raises(VsepError, match=name):
@@ -117,4 +135,6 @@ def test_html_report_metrics_show_the_waterfall(report):
     from vsep_core.report import _metrics_html
 
     page = _metrics_html(report)
-    assert "Where the decibels go" in page and "band resolution" in page and 'class="vsep-figure"' in page  # drawn once plotly.js is unpacked
+    assert (
+        "Where the decibels go" in page and "band resolution" in page and 'class="vsep-figure"' in page
+    )  # drawn once plotly.js is unpacked

@@ -24,8 +24,25 @@ def pair_files(eval_pair_dir) -> tuple[str, str]:
 def full_run(tmp_path_factory, pair_files):
     """The default run (every WAV) that each choice is compared with."""
     out = tmp_path_factory.mktemp("all") / "results"
-    assert main(["run", "--mixture", pair_files[0], "--vocal", pair_files[1], "--slices", "6", "--greedy",
-                 "--no-plots", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--mixture",
+                pair_files[0],
+                "--vocal",
+                pair_files[1],
+                "--slices",
+                "6",
+                "--greedy",
+                "--no-plots",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -34,8 +51,23 @@ def _wavs(folder: Path) -> dict:
 
 
 def _run(pair_files, out: Path, *extra) -> int:
-    return main(["run", "--mixture", pair_files[0], "--vocal", pair_files[1], "--slices", "6", "--greedy",
-                 "--no-plots", "--quiet", "--out", str(out), *extra])
+    return main(
+        [
+            "run",
+            "--mixture",
+            pair_files[0],
+            "--vocal",
+            pair_files[1],
+            "--slices",
+            "6",
+            "--greedy",
+            "--no-plots",
+            "--quiet",
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 def test_default_writes_every_run_and_the_inputs(full_run):
@@ -73,8 +105,12 @@ def test_run_numbers_inputs_and_best_prefix(tmp_path, pair_files, full_run):
     assert _run(pair_files, out, "--write", "2,inputs,best-prefix") == 0
     summary = json.loads((out / "summary.json").read_text())
     names = set(_wavs(out))
-    assert {"1_slices/mixture.wav", "1_slices/target.wav", "2_slices/extracted_vocal.wav",
-            summary["greedy"]["best_prefix_wav"]} <= names
+    assert {
+        "1_slices/mixture.wav",
+        "1_slices/target.wav",
+        "2_slices/extracted_vocal.wav",
+        summary["greedy"]["best_prefix_wav"],
+    } <= names
     assert "3_slices/extracted_vocal.wav" not in names
     all_wavs = _wavs(full_run)
     assert all(_wavs(out)[name] == all_wavs[name] for name in names)
@@ -96,21 +132,25 @@ def test_choice_with_scores_keeps_every_run_for_scoring(tmp_path, pair_files, fu
     metrics = json.loads((out / "metrics.json").read_text())
     seed_rows = [row for row in metrics["methods"] if row["kind"] == "seed"]
     # Runs that are not written are still scored: their audio was kept for the scores.
-    assert len(seed_rows) >= 2 and all(row["error"] is None and np.isfinite(row["vocal"]["si_sdr"])
-                                       for row in seed_rows)
+    assert len(seed_rows) >= 2 and all(
+        row["error"] is None and np.isfinite(row["vocal"]["si_sdr"]) for row in seed_rows
+    )
     summary = json.loads((out / "summary.json").read_text())
     best = min(summary["progressive"], key=lambda e: e["final_loss"])
     assert set(_wavs(out)) == {best["wav"], best["instrumental_wav"]}
 
 
-@pytest.mark.parametrize("extra, text", [
-    (["--write", "9"], "this run has 1 … 6 slices"),
-    (["--write", "foo"], "expected all, none"),
-    (["--write", "best,all"], "give it alone"),
-    (["--write", "none,best"], "give it alone"),
-    (["--write", ""], "comma-separated"),
-    (["--write", "none", "--no-audio"], "not allowed with"),
-])
+@pytest.mark.parametrize(
+    "extra, text",
+    [
+        (["--write", "9"], "this run has 1 … 6 slices"),
+        (["--write", "foo"], "expected all, none"),
+        (["--write", "best,all"], "give it alone"),
+        (["--write", "none,best"], "give it alone"),
+        (["--write", ""], "comma-separated"),
+        (["--write", "none", "--no-audio"], "not allowed with"),
+    ],
+)
 def test_bad_choices_are_one_line(tmp_path, pair_files, capsys, extra, text):
     code = None
     try:
@@ -124,8 +164,22 @@ def test_bad_choices_are_one_line(tmp_path, pair_files, capsys, extra, text):
 
 
 def test_greedy_words_need_greedy(tmp_path, pair_files, capsys):
-    code = main(["run", "--mixture", pair_files[0], "--vocal", pair_files[1], "--slices", "3", "--quiet",
-                 "--write", "greedy", "--out", str(tmp_path / "r")])
+    code = main(
+        [
+            "run",
+            "--mixture",
+            pair_files[0],
+            "--vocal",
+            pair_files[1],
+            "--slices",
+            "3",
+            "--quiet",
+            "--write",
+            "greedy",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
     assert code == 2 and "needs --greedy" in capsys.readouterr().err
 
 
@@ -134,8 +188,14 @@ def test_engine_makes_audio_only_for_the_chosen_runs(eval_pair_dir):
     pair = prepare_pair(eval_pair_dir / "mixture.wav", vocal=eval_pair_dir / "vocal.wav", settings=settings)
     seen = []
     full = run_experiment(pair, settings, max_slices=5, greedy=True)
-    chosen = run_experiment(pair, settings, max_slices=5, greedy=True, audio_runs={"best", "2"},
-                            on_run=lambda label, run: seen.append(label))
+    chosen = run_experiment(
+        pair,
+        settings,
+        max_slices=5,
+        greedy=True,
+        audio_runs={"best", "2"},
+        on_run=lambda label, run: seen.append(label),
+    )
     best_n = full.best_progressive.n
     assert sorted(seen, key=int) == sorted({"2", str(best_n)}, key=int)
     for run, reference in zip(chosen.progressive, full.progressive):
@@ -151,18 +211,67 @@ def test_engine_makes_audio_only_for_the_chosen_runs(eval_pair_dir):
 
 def test_joint_choice(tmp_path, pair_files, capsys):
     out = tmp_path / "joint"
-    assert main(["run", "--method", "joint", "--joint-steps", "5", "--mixture", pair_files[0], "--vocal",
-                 pair_files[1], "--quiet", "--write", "inputs", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--method",
+                "joint",
+                "--joint-steps",
+                "5",
+                "--mixture",
+                pair_files[0],
+                "--vocal",
+                pair_files[1],
+                "--quiet",
+                "--write",
+                "inputs",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert set(_wavs(out)) == {"joint/mixture.wav", "joint/target.wav"}
-    code = main(["run", "--method", "joint", "--mixture", pair_files[0], "--vocal", pair_files[1], "--quiet",
-                 "--write", "3", "--out", str(tmp_path / "j2")])
+    code = main(
+        [
+            "run",
+            "--method",
+            "joint",
+            "--mixture",
+            pair_files[0],
+            "--vocal",
+            pair_files[1],
+            "--quiet",
+            "--write",
+            "3",
+            "--out",
+            str(tmp_path / "j2"),
+        ]
+    )
     assert code == 2 and "one estimate" in capsys.readouterr().err
 
 
 def test_the_report_and_summary_name_the_given_files_not_their_folders(tmp_path, pair_files):
     out = tmp_path / "results"
-    assert main(["run", "--mixture", pair_files[0], "--vocal", pair_files[1], "--slices", "2", "--report",
-                 "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--mixture",
+                pair_files[0],
+                "--vocal",
+                pair_files[1],
+                "--slices",
+                "2",
+                "--report",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     html = (out / "report.html").read_text()
     assert "Analysed the mixture (mixture.wav) and the isolated vocal (vocal.wav)" in html
     assert str(Path(pair_files[0]).parent) not in html  # a shared report does not show the machine's folders

@@ -126,8 +126,7 @@ def backing_flac(instrumental: Decoded, max_s: float) -> bytes:
 
     n = min(instrumental.samples.shape[1], int(round(max_s * instrumental.sr)))
     buf = io.BytesIO()
-    sf.write(buf, np.ascontiguousarray(instrumental.samples[:, :n].T), instrumental.sr, format="FLAC",
-             subtype="PCM_16")
+    sf.write(buf, np.ascontiguousarray(instrumental.samples[:, :n].T), instrumental.sr, format="FLAC", subtype="PCM_16")
     return buf.getvalue()
 
 
@@ -161,8 +160,10 @@ def take_from_component(value, *, max_s: float | None = None) -> LinedUp | None:
         raise not_a_take
     text = value["wav"]
     if len(text) > max_text_chars(max_s):
-        raise VsepError(f"The take is longer than this server's limit of {max_s:.0f} s for a recording over the "
-                        "backing; record a shorter one.")
+        raise VsepError(
+            f"The take is longer than this server's limit of {max_s:.0f} s for a recording over the "
+            "backing; record a shorter one."
+        )
     try:
         lead = int(value.get("lead_frames"))
         latency_s = float(value.get("latency_s"))
@@ -182,14 +183,18 @@ def take_from_component(value, *, max_s: float | None = None) -> LinedUp | None:
     if samples.shape[1] == 0:
         raise VsepError(recorder.EMPTY_TAKE_MESSAGE)
     if not np.any(samples):
-        raise VsepError("The recording is pure silence: check that the right microphone is selected and not muted, "
-                        "then record again.")
+        raise VsepError(
+            "The recording is pure silence: check that the right microphone is selected and not muted, "
+            "then record again."
+        )
     from vsep_core import audio
 
     lined_up = audio.wav_bytes(samples[0], sr)
-    note = (f"Lined up with the backing: {1000 * lead / sr:.0f} ms recorded before it started and "
-            f"{1000 * latency / sr:.0f} ms of latency (what the browser reports for its output and the "
-            f"microphone) were cut from the start; {played_s:.1f} s of the backing played.")
+    note = (
+        f"Lined up with the backing: {1000 * lead / sr:.0f} ms recorded before it started and "
+        f"{1000 * latency / sr:.0f} ms of latency (what the browser reports for its output and the "
+        f"microphone) were cut from the start; {played_s:.1f} s of the backing played."
+    )
     return LinedUp(wav=lined_up, note=note)
 
 
@@ -208,12 +213,18 @@ def draw(instrumental: Decoded | None, backing: bytes | None) -> tuple[LinedUp |
         return st.session_state.get(KEPT), False
     max_s = max_take_s()
     backing_s = min(instrumental.duration_s, max_s)
-    st.caption(f"{HEADPHONES_NOTE} The recording stops when the backing ends ({backing_s:.1f} s here) or when you "
-               "press Stop.")
+    st.caption(
+        f"{HEADPHONES_NOTE} The recording stops when the backing ends ({backing_s:.1f} s here) or when you press Stop."
+    )
     result = _component()(
         key=KEY,
-        data={"backing": base64.b64encode(backing).decode("ascii"), "backing_s": round(backing_s, 3),
-              "max_s": max_s, "sample_rate": SAMPLE_RATE, "insecure_message": INSECURE_MESSAGE},
+        data={
+            "backing": base64.b64encode(backing).decode("ascii"),
+            "backing_s": round(backing_s, 3),
+            "max_s": max_s,
+            "sample_rate": SAMPLE_RATE,
+            "insecure_message": INSECURE_MESSAGE,
+        },
         on_take_change=lambda: None,
     )
     try:

@@ -80,6 +80,7 @@ def content_key(*parts) -> str:
 
 # --- decoding and preparing -------------------------------------------------------
 
+
 @memo(max_entries=2, ttl=TTL)
 def _decode(content_digest: str, role: str, max_s: float | None, _data: bytes, _label: str) -> audio.Decoded:
     # Keyed on content and role only: what is kept holds no file name (``_label`` names the file in an
@@ -112,8 +113,10 @@ def recorder_backing(data: bytes, instrumental: audio.Decoded, max_s: float) -> 
 
 def decoded_other(source: Source) -> audio.Decoded:
     """The source's target file decoded whole, at its own rate (not cached: used once, by the alignment fix)."""
-    return dataclasses.replace(audio.decode(source.other, name=_file_label(source.other_kind, source.other_name),
-                                            mono=True), name=source.other_kind)
+    return dataclasses.replace(
+        audio.decode(source.other, name=_file_label(source.other_kind, source.other_name), mono=True),
+        name=source.other_kind,
+    )
 
 
 def _file_label(role: str, file_name: str) -> str:
@@ -126,8 +129,14 @@ def _pair(identity: str, pair_settings: dict, segment_limit_s: float, _source: S
     # dashboard keeps every run's audio (players, downloads): the engine's workload limit for that applies.
     settings = Settings().replace(**pair_settings)
     target = {_source.other_kind: _source.other}
-    return audio.prepare_pair(_source.mixture, settings=settings, keep_audio=True, max_segment_s=segment_limit_s,
-                              target_name=_source.target_name, **target)
+    return audio.prepare_pair(
+        _source.mixture,
+        settings=settings,
+        keep_audio=True,
+        max_segment_s=segment_limit_s,
+        target_name=_source.target_name,
+        **target,
+    )
 
 
 def pair(source: Source, settings: Settings) -> audio.Pair:
@@ -192,11 +201,21 @@ def _waveforms(identity: str, pair_settings: dict, _source: Source, max_points: 
         probed = audio.probe(data, name=label)  # the header only
         block = max(1, -(-len(y) // max_points))
         blocks = np.pad(y, (0, -len(y) % block)).reshape(-1, block)
-        duration = probed.duration_s if np.isfinite(probed.duration_s) else \
-            t.info.get("source_durations_s", {}).get(label, float("nan"))
-        out[label] = {"t": start_s + np.arange(blocks.shape[0]) * block / t.sr, "max": blocks.max(axis=1),
-                      "min": blocks.min(axis=1), "duration_s": duration, "sr": probed.sr,
-                      "channels": probed.channels, "segment_s": t.duration_s, "analysis_sr": t.sr}
+        duration = (
+            probed.duration_s
+            if np.isfinite(probed.duration_s)
+            else t.info.get("source_durations_s", {}).get(label, float("nan"))
+        )
+        out[label] = {
+            "t": start_s + np.arange(blocks.shape[0]) * block / t.sr,
+            "max": blocks.max(axis=1),
+            "min": blocks.min(axis=1),
+            "duration_s": duration,
+            "sr": probed.sr,
+            "channels": probed.channels,
+            "segment_s": t.duration_s,
+            "analysis_sr": t.sr,
+        }
     return out
 
 
@@ -206,6 +225,7 @@ def waveforms(source: Source, settings: Settings) -> dict:
 
 
 # --- analysis and the slice views --------------------------------------------------
+
 
 @memo(max_entries=8, ttl=TTL)
 def _analysis(identity: str, analysis_settings: dict, view_names: tuple, _source: Source) -> Analysis:
@@ -245,8 +265,14 @@ def _slice_figures(identity: str, analysis_settings: dict, signal: str, _source:
     m = _magnitude(identity, analysis_settings, signal, _source=_source)
 
     def one(name: str) -> dict:
-        d = plots.view_display(views.compute_view(m["mag"], name), name, m["sr"], m["hop"],
-                               max_rows=DISPLAY_CELLS[0], max_cols=DISPLAY_CELLS[1])
+        d = plots.view_display(
+            views.compute_view(m["mag"], name),
+            name,
+            m["sr"],
+            m["hop"],
+            max_rows=DISPLAY_CELLS[0],
+            max_cols=DISPLAY_CELLS[1],
+        )
         return dict(d, z=np.asarray(d["z"], dtype=np.float32))
 
     # Two threads: the convolutions and reductions release the GIL for most of their time.
@@ -301,15 +327,18 @@ def predicted_fingerprints(source: Source, settings: Settings) -> dict:
 
 # --- optimisation -----------------------------------------------------------------
 
+
 def _shared(source: Source, settings: Settings) -> bool:
     return kept_in_shared_caches(pair(source, settings).duration_s)
 
 
-def _progressive_compute(identity: str, settings_dict: dict, order: tuple, max_slices: int, _source: Source,
-                         _emit) -> ProgressiveOutcome:
+def _progressive_compute(
+    identity: str, settings_dict: dict, order: tuple, max_slices: int, _source: Source, _emit
+) -> ProgressiveOutcome:
     settings = Settings.from_dict(settings_dict)
-    return dispatch.progressive(pair(_source, settings), settings, order, max_slices,
-                                lambda names: analysis(_source, settings, names), _emit)
+    return dispatch.progressive(
+        pair(_source, settings), settings, order, max_slices, lambda names: analysis(_source, settings, names), _emit
+    )
 
 
 _progressive = memo(max_entries=8, ttl=TTL)(_progressive_compute)
@@ -324,8 +353,9 @@ def progressive(source: Source, settings: Settings, order, max_slices: int, emit
 
 def _greedy_compute(identity: str, settings_dict: dict, candidates: tuple, _source: Source, _emit) -> GreedyOutcome:
     settings = Settings.from_dict(settings_dict)
-    return dispatch.greedy(pair(_source, settings), settings, candidates,
-                           lambda names: analysis(_source, settings, names), _emit)
+    return dispatch.greedy(
+        pair(_source, settings), settings, candidates, lambda names: analysis(_source, settings, names), _emit
+    )
 
 
 _greedy = memo(max_entries=8, ttl=TTL)(_greedy_compute)
@@ -337,8 +367,8 @@ def greedy(source: Source, settings: Settings, candidates, emit=lambda event: No
     return compute(source.identity, settings.to_dict(), tuple(candidates), _source=source, _emit=emit)
 
 
-
 # --- joint matching and slice attribution (issue #12) ---------------------------------
+
 
 def _joint_settings(joint_key: tuple):
     from vsep_core.joint import JointSettings
@@ -351,10 +381,17 @@ def joint_key(joint) -> tuple:
     """A JointSettings as a plain, hashable cache key."""
     return (joint.steps, joint.step_size, tuple(joint.views), joint.clip_db)
 
+
 def _joint_compute(identity: str, settings_dict: dict, key: tuple, _source: Source, _emit) -> api.JointOutcome:
     settings = Settings.from_dict(settings_dict)
-    return dispatch.joint(pair(_source, settings), truth(_source, settings), settings, _joint_settings(key),
-                          lambda names: analysis(_source, settings, names), _emit)
+    return dispatch.joint(
+        pair(_source, settings),
+        truth(_source, settings),
+        settings,
+        _joint_settings(key),
+        lambda names: analysis(_source, settings, names),
+        _emit,
+    )
 
 
 _joint = memo(max_entries=4, ttl=TTL)(_joint_compute)
@@ -364,6 +401,7 @@ def joint(source: Source, settings: Settings, joint_settings, emit=lambda event:
     """The joint matching, its audio and its scores (:func:`vsep_core.api.joint_matching`)."""
     compute = _joint if _shared(source, settings) else _joint_compute
     return compute(source.identity, settings.to_dict(), joint_key(joint_settings), _source=source, _emit=emit)
+
 
 def with_joint(report: dict, joint_run) -> dict:
     """``report`` (the experiment's scores, full or quick) with the joint matching's entry after the runs, when
@@ -394,12 +432,14 @@ def joint_files(source: Source, settings: Settings, joint_run) -> dict:
     if joint_run is None:
         return {}
     joint_settings, outcome = joint_run
-    return _joint_files(source.identity, settings.to_dict(), joint_key(joint_settings), _source=source,
-                        _outcome=outcome)
+    return _joint_files(
+        source.identity, settings.to_dict(), joint_key(joint_settings), _source=source, _outcome=outcome
+    )
 
 
-def _attribution_compute(identity: str, settings_dict: dict, method: str, slices: tuple, key: tuple,
-                         _source: Source, _emit) -> dict:
+def _attribution_compute(
+    identity: str, settings_dict: dict, method: str, slices: tuple, key: tuple, _source: Source, _emit
+) -> dict:
     settings = Settings.from_dict(settings_dict)
     return dispatch.attribution(truth(_source, settings), settings, method, slices, _joint_settings(key), _emit)
 
@@ -407,13 +447,22 @@ def _attribution_compute(identity: str, settings_dict: dict, method: str, slices
 _attribution = memo(max_entries=4, ttl=TTL)(_attribution_compute)
 
 
-def attribution(source: Source, settings: Settings, method: str, slices, joint_settings,
-                emit=lambda event: None) -> dict:
+def attribution(
+    source: Source, settings: Settings, method: str, slices, joint_settings, emit=lambda event: None
+) -> dict:
     """Which slices help (:mod:`vsep_core.attribute`): the seed chain over ``slices``, or each slice added to
     the joint loss."""
     compute = _attribution if _shared(source, settings) else _attribution_compute
-    return compute(source.identity, settings.to_dict(), method, tuple(slices), joint_key(joint_settings),
-                   _source=source, _emit=emit)
+    return compute(
+        source.identity,
+        settings.to_dict(),
+        method,
+        tuple(slices),
+        joint_key(joint_settings),
+        _source=source,
+        _emit=emit,
+    )
+
 
 @memo(max_entries=4, ttl=TTL)
 def _eq_curves(identity: str, settings_dict: dict, slices: tuple, _source: Source) -> list:
@@ -441,6 +490,7 @@ def run_magnitude(key: str, y: np.ndarray, settings: Settings, n_samples: int) -
 
 # --- results and downloads ---------------------------------------------------------
 
+
 def experiment_result(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> ExperimentResult:
     """The progressive test and (when it belongs with it: :func:`vsep_core.api.belongs_together`) the greedy
     search as one ``ExperimentResult``."""
@@ -448,8 +498,13 @@ def experiment_result(source: Source, prog: RunRecord, greedy_rec: RunRecord | N
 
     p = pair(source, prog.settings)
     out: ProgressiveOutcome = prog.outcome
-    result = ExperimentResult(settings=prog.settings, order=tuple(prog.order), progressive=list(out.runs),
-                              timings_s=dict(out.timings_s), pair_info={**p.info, **session_names(source)})
+    result = ExperimentResult(
+        settings=prog.settings,
+        order=tuple(prog.order),
+        progressive=list(out.runs),
+        timings_s=dict(out.timings_s),
+        pair_info={**p.info, **session_names(source)},
+    )
     return api.with_greedy(result, greedy_rec.outcome if api.belongs_together(prog, greedy_rec) else None)
 
 
@@ -480,8 +535,17 @@ def run_files(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> 
     return _outputs(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec)
 
 
-def _downloads_compute(key: str, names: dict, _source: Source, _prog: RunRecord, _greedy: RunRecord | None,
-                       _metrics, ratings: dict | None = None, _joint=None, _full=None) -> dict:
+def _downloads_compute(
+    key: str,
+    names: dict,
+    _source: Source,
+    _prog: RunRecord,
+    _greedy: RunRecord | None,
+    _metrics,
+    ratings: dict | None = None,
+    _joint=None,
+    _full=None,
+) -> dict:
     from vsep_core import report
 
     # ``names`` (this session's file names) is part of the key: summary.json and the report carry them, so an
@@ -498,8 +562,15 @@ def _downloads_compute(key: str, names: dict, _source: Source, _prog: RunRecord,
         outputs.add_ratings(ratings["rows"], ratings["info"])
     if _full is not None:  # the run the visitor made at full quality: its WAVs, scores and players
         got = _full["made"]
-        outputs.add_full_quality_wavs(_full["label"], got["target_wav"], got["complement_wav"], held_hz=got["held_hz"],
-                                      scores=got["scores"], seconds=got["seconds"], slices=_full["slices"])
+        outputs.add_full_quality_wavs(
+            _full["label"],
+            got["target_wav"],
+            got["complement_wav"],
+            held_hz=got["held_hz"],
+            scores=got["scores"],
+            seconds=got["seconds"],
+            slices=_full["slices"],
+        )
         outputs.finish_full_quality()
     # The ZIP opens with what a person reads first: README.txt (what each folder is) and the report.
     outputs.add_report(result, metrics=_metrics, pair=named(p, _source), joint=_joint[1] if _joint else None)
@@ -510,8 +581,15 @@ def _downloads_compute(key: str, names: dict, _source: Source, _prog: RunRecord,
 _downloads = memo(max_entries=4, ttl=TTL)(_downloads_compute)
 
 
-def downloads(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, metrics: dict | None = None,
-              ratings: dict | None = None, joint_run=None, full_quality: dict | None = None) -> dict:
+def downloads(
+    source: Source,
+    prog: RunRecord,
+    greedy_rec: RunRecord | None,
+    metrics: dict | None = None,
+    ratings: dict | None = None,
+    joint_run=None,
+    full_quality: dict | None = None,
+) -> dict:
     """``{"zip": bytes, "html": bytes, "files": [...]}`` for the results, with this session's names and, when
     given, the visitor's listening ratings (``{"rows", "info"}``: :meth:`vsep_core.report.Outputs.add_ratings`)
     and the joint matching (``joint_run``: :func:`vsep_app.state.joint`; its WAVs in ``joint/``, its scores in
@@ -523,12 +601,20 @@ def downloads(source: Source, prog: RunRecord, greedy_rec: RunRecord | None, met
     asks for it and not kept.
     """
     joint_part = joint_key(joint_run[0]) if joint_run is not None else None
-    full_part = (None if full_quality is None else
-                 (full_quality["label"], full_quality["made"]["scores"] is not None))
+    full_part = None if full_quality is None else (full_quality["label"], full_quality["made"]["scores"] is not None)
     key = content_key(result_key(prog, greedy_rec), metrics is not None, joint_part, full_part)
     compute = _downloads if _shared(source, prog.settings) else _downloads_compute
-    return compute(key, session_names(source), _source=source, _prog=prog, _greedy=greedy_rec, _metrics=metrics,
-                   ratings=ratings, _joint=joint_run, _full=full_quality)
+    return compute(
+        key,
+        session_names(source),
+        _source=source,
+        _prog=prog,
+        _greedy=greedy_rec,
+        _metrics=metrics,
+        ratings=ratings,
+        _joint=joint_run,
+        _full=full_quality,
+    )
 
 
 # --- listening to the oracle masks (the A/B player) ---------------------------------------
@@ -609,18 +695,33 @@ def quick_scores(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) 
 
 # --- full quality (issue #21): a result's EQ on the original mixture at its own rate and channels -----
 
+
 def _full_quality_compute(identity: str, settings_dict: dict, slices: tuple, scored: bool, _source: Source) -> dict:
     settings = Settings.from_dict(settings_dict)
     p = pair(_source, settings)
     # The engine decodes only the analysed segment of the original file (all its channels, its own rate): memory
     # is bounded by the segment limit the pair was prepared under, never by the whole upload.
-    found = api.full_quality(_source.mixture, p, settings, slices=slices, analysis=analysis(_source, settings, slices),
-                             target=_source.other if scored else None, given=_source.other_kind)
+    found = api.full_quality(
+        _source.mixture,
+        p,
+        settings,
+        slices=slices,
+        analysis=analysis(_source, settings, slices),
+        target=_source.other if scored else None,
+        given=_source.other_kind,
+    )
     est = found.estimate
-    return {"target_wav": audio.wav_bytes(est.frames(), est.sr),
-            "complement_wav": audio.wav_bytes(np.ascontiguousarray(est.complement_raw.T), est.sr),
-            "sr": est.sr, "channels": est.channels, "start_s": est.start_s, "duration_s": est.duration_s,
-            "held_hz": est.held_hz, "scores": found.scores, "seconds": found.seconds}
+    return {
+        "target_wav": audio.wav_bytes(est.frames(), est.sr),
+        "complement_wav": audio.wav_bytes(np.ascontiguousarray(est.complement_raw.T), est.sr),
+        "sr": est.sr,
+        "channels": est.channels,
+        "start_s": est.start_s,
+        "duration_s": est.duration_s,
+        "held_hz": est.held_hz,
+        "scores": found.scores,
+        "seconds": found.seconds,
+    }
 
 
 _full_quality = memo(max_entries=4, ttl=TTL)(_full_quality_compute)
@@ -637,13 +738,21 @@ def full_quality(source: Source, settings: Settings, slices, scored: bool = True
 
 def _joint_full_quality_compute(identity: str, settings_dict: dict, key: tuple, _source: Source, _eq) -> dict:
     settings = Settings.from_dict(settings_dict)
-    found = api.full_quality(_source.mixture, pair(_source, settings), settings, eq=_eq, target=_source.other,
-                             given=_source.other_kind)
+    found = api.full_quality(
+        _source.mixture, pair(_source, settings), settings, eq=_eq, target=_source.other, given=_source.other_kind
+    )
     est = found.estimate
-    return {"target_wav": audio.wav_bytes(est.frames(), est.sr),
-            "complement_wav": audio.wav_bytes(np.ascontiguousarray(est.complement_raw.T), est.sr),
-            "sr": est.sr, "channels": est.channels, "start_s": est.start_s, "duration_s": est.duration_s,
-            "held_hz": est.held_hz, "scores": found.scores, "seconds": found.seconds}
+    return {
+        "target_wav": audio.wav_bytes(est.frames(), est.sr),
+        "complement_wav": audio.wav_bytes(np.ascontiguousarray(est.complement_raw.T), est.sr),
+        "sr": est.sr,
+        "channels": est.channels,
+        "start_s": est.start_s,
+        "duration_s": est.duration_s,
+        "held_hz": est.held_hz,
+        "scores": found.scores,
+        "seconds": found.seconds,
+    }
 
 
 _joint_full_quality = memo(max_entries=2, ttl=TTL)(_joint_full_quality_compute)

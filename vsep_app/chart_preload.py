@@ -6,6 +6,7 @@ import streamlit as st
 
 from .state import RUNS
 
+
 def preload_charts(where=st) -> None:
     """A blank, tiny chart (in ``where``) that makes the browser load the chart library.
 
@@ -21,14 +22,31 @@ def preload_charts(where=st) -> None:
     # One tiny trace of each type the later pages draw: plotly sets each type up on its first
     # use, which is slow, so that happens now, unseen.
     # Drawn fully transparent: set up, not seen.
-    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines+markers+text", text=["", ""], opacity=0),
-                     go.Bar(x=[0], y=[1], text=[""], textposition="outside", opacity=0),
-                     go.Heatmap(z=[[0, 1], [1, 0]], showscale=False, opacity=0)],
-                    layout=dict(width=10, height=10, margin=dict(l=0, r=0, t=0, b=0), xaxis=hidden, yaxis=hidden,
-                                showlegend=False, paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-                                template="plotly_white"))
-    where.plotly_chart(fig, theme=None, config={"staticPlot": True, "displayModeBar": False}, width="content",
-                       key="vsep_preload_charts")
+    fig = go.Figure(
+        [
+            go.Scatter(x=[0, 1], y=[0, 1], mode="lines+markers+text", text=["", ""], opacity=0),
+            go.Bar(x=[0], y=[1], text=[""], textposition="outside", opacity=0),
+            go.Heatmap(z=[[0, 1], [1, 0]], showscale=False, opacity=0),
+        ],
+        layout=dict(
+            width=10,
+            height=10,
+            margin=dict(l=0, r=0, t=0, b=0),
+            xaxis=hidden,
+            yaxis=hidden,
+            showlegend=False,
+            paper_bgcolor="rgba(0,0,0,0)",
+            plot_bgcolor="rgba(0,0,0,0)",
+            template="plotly_white",
+        ),
+    )
+    where.plotly_chart(
+        fig,
+        theme=None,
+        config={"staticPlot": True, "displayModeBar": False},
+        width="content",
+        key="vsep_preload_charts",
+    )
 
 
 def preload_charts_quietly(where=st) -> None:

@@ -19,7 +19,7 @@ from . import jobs
 class ProgressiveOutcome:
     """Progressive runs N = 1 … max_slices (with their audio in memory; files are made on demand)."""
 
-    runs: list                      # RunSummary per N
+    runs: list  # RunSummary per N
     timings_s: dict = field(default_factory=dict)
 
 
@@ -38,8 +38,9 @@ def progressive(p, settings, order: tuple, max_slices: int, analysis, emit) -> P
     t0 = time.perf_counter()
     a = analysis(order[:max_slices])  # cached: shared with the greedy search and Slices
     analyse_s = time.perf_counter() - t0
-    result = api.seed_experiment(p, settings, **kwargs, analysis=a, on_run=lambda label, run: emit(("run", label, run)),
-                                 progress=_progress(emit))
+    result = api.seed_experiment(
+        p, settings, **kwargs, analysis=a, on_run=lambda label, run: emit(("run", label, run)), progress=_progress(emit)
+    )
     return ProgressiveOutcome(runs=result.progressive, timings_s=dict(result.timings_s, analyse=analyse_s))
 
 
@@ -51,8 +52,14 @@ def greedy(p, settings, candidates: tuple, analysis, emit) -> api.GreedyOutcome:
     t0 = time.perf_counter()
     a = analysis(candidates)
     analyse_s = time.perf_counter() - t0
-    outcome = api.seed_greedy(p, settings, candidates, analysis=a, on_run=lambda label, run: emit(("run", label, run)),
-                              progress=_progress(emit))
+    outcome = api.seed_greedy(
+        p,
+        settings,
+        candidates,
+        analysis=a,
+        on_run=lambda label, run: emit(("run", label, run)),
+        progress=_progress(emit),
+    )
     outcome.timings_s["analyse"] = analyse_s
     return outcome
 
@@ -62,18 +69,24 @@ def joint(p, truth, settings, joint_settings, analysis, emit) -> api.JointOutcom
     cluster = jobs.remote()
     if cluster is not None:  # vsep_core.cluster.joint_task: the same call on a Dask worker
         return cluster.call("joint", (p, truth, settings, joint_settings), emit=emit)
-    return api.joint_matching(p, settings, joint_settings, truth=truth, analysis=analysis(joint_settings.view_names),
-                              progress=_progress(emit))
+    return api.joint_matching(
+        p, settings, joint_settings, truth=truth, analysis=analysis(joint_settings.view_names), progress=_progress(emit)
+    )
 
 
 def attribution(truth, settings, method: str, slices: tuple, joint_settings, emit) -> dict:
     """Which slices help (:func:`vsep_core.api.attribution`)."""
     cluster = jobs.remote()
     if cluster is not None:  # the same engine call on a Dask worker
-        return cluster.call(f"attribute_{'joint' if method == 'joint' else 'slices'}", (truth, settings),
-                            dict(slices=slices, joint=joint_settings), emit=emit)
-    return api.attribution(truth, settings, method=method, slices=slices, joint=joint_settings,
-                           progress=_progress(emit))
+        return cluster.call(
+            f"attribute_{'joint' if method == 'joint' else 'slices'}",
+            (truth, settings),
+            dict(slices=slices, joint=joint_settings),
+            emit=emit,
+        )
+    return api.attribution(
+        truth, settings, method=method, slices=slices, joint=joint_settings, progress=_progress(emit)
+    )
 
 
 def evaluation(result, truth, emit) -> dict:

@@ -55,8 +55,10 @@ def pages() -> list:
     browser tab's icon is the page config's emoji (a Material icon there becomes a favicon fetched from
     the internet).
     """
-    return [st.Page(entry.file, title=entry.title, icon="", url_path=entry.url_path or None,
-                    default=entry.url_path == "") for entry in PAGES.values()]
+    return [
+        st.Page(entry.file, title=entry.title, icon="", url_path=entry.url_path or None, default=entry.url_path == "")
+        for entry in PAGES.values()
+    ]
 
 
 def run(page) -> None:
@@ -133,8 +135,11 @@ def guard(what: str = "This step"):
         st.error(plain(exc), icon=":material/error:")  # messages quote file names: shown literally
     except Exception as exc:  # noqa: BLE001 - the page must stay up
         _LOG.exception("%s hit an unexpected problem", what)
-        st.error(f"{what} hit an unexpected problem ({type(exc).__name__}). What you loaded and computed is "
-                 "kept; try again or change the input.", icon=":material/error:")
+        st.error(
+            f"{what} hit an unexpected problem ({type(exc).__name__}). What you loaded and computed is "
+            "kept; try again or change the input.",
+            icon=":material/error:",
+        )
         if os.environ.get(SHOW_TRACEBACKS_ENV) == "1":
             with st.expander("Technical details (shown because VSEP_SHOW_TRACEBACKS=1)"):
                 st.code(traceback.format_exc(), language=None)
@@ -151,5 +156,3 @@ def require_source():
         st.info("No audio is loaded yet. Load a pair (or the bundled sample) first.", icon=":material/info:")
         link("upload", "Go to Load audio", ":material/upload:")
     return source
-
-

@@ -43,9 +43,11 @@ def segment_sentence(pair, settings) -> str:
         part = f"the whole song, {pair.duration_s:.1f} s"
     else:
         part = f"{settings.start_s:g} s to {settings.start_s + pair.duration_s:.1f} s of the song{length}"
-    return (f"**Analysed: {part}**, at {pair.sr} Hz mono. To hear another part, or the whole song, change "
-            "*Segment start* and *Segment length* under **Analysis settings** on the Load audio page, then run "
-            "Optimise again.")
+    return (
+        f"**Analysed: {part}**, at {pair.sr} Hz mono. To hear another part, or the whole song, change "
+        "*Segment start* and *Segment length* under **Analysis settings** on the Load audio page, then run "
+        "Optimise again."
+    )
 
 
 def run_choices(result) -> dict:
@@ -82,8 +84,11 @@ def _made(source, pair, key: str, make, on_wait) -> dict | None:
     kept = state.get(state.FULL_QUALITY)
     if kept is not None and kept[0] == key:
         return kept[1]
-    if not st.button(f"Make the full-quality audio ({pair.duration_s:.0f} s of audio: this takes a while)",
-                     key=f"make_full_quality_{key[:8]}", icon=":material/high_quality:"):
+    if not st.button(
+        f"Make the full-quality audio ({pair.duration_s:.0f} s of audio: this takes a while)",
+        key=f"make_full_quality_{key[:8]}",
+        icon=":material/high_quality:",
+    ):
         st.caption("A long segment's full-quality audio is made when you ask for it.")
         return None
     got = jobs.run(make, on_wait)
@@ -96,16 +101,25 @@ def _players(got: dict, names, file_stem: str, key: str) -> str:
     ("44100 Hz stereo")."""
     quality = f"{got['sr']} Hz {channels_word(got['channels'])}"
     left, right = st.columns(2, vertical_alignment="bottom")  # a wrapped label never lowers one player
-    for col, part, label, data in ((left, "target", f"{names.target.capitalize()} at full quality ({quality})",
-                                    got["target_wav"]),
-                                   (right, "complement", f"{names.complement.capitalize()} at full quality "
-                                                         f"({quality})", got["complement_wav"])):
+    for col, part, label, data in (
+        (left, "target", f"{names.target.capitalize()} at full quality ({quality})", got["target_wav"]),
+        (right, "complement", f"{names.complement.capitalize()} at full quality ({quality})", got["complement_wav"]),
+    ):
         with col:
             st.markdown(f"**{plain(label)}**")
             players.play(data)
-            file_name = f"{file_stem}_{(names.target_file if part == 'target' else names.complement_file)}_full_quality.wav"
-            st.download_button("WAV", data, file_name=file_name, mime="audio/wav", key=f"dl_{key}_{part}",
-                               icon=":material/download:", on_click="ignore")
+            file_name = (
+                f"{file_stem}_{(names.target_file if part == 'target' else names.complement_file)}_full_quality.wav"
+            )
+            st.download_button(
+                "WAV",
+                data,
+                file_name=file_name,
+                mime="audio/wav",
+                key=f"dl_{key}_{part}",
+                icon=":material/download:",
+                on_click="ignore",
+            )
     return quality
 
 
@@ -114,8 +128,13 @@ def joint_full_quality(source, settings, joint_settings, outcome, pair, names, *
     downloads and its scores beside the analysis-rate ones."""
     st.markdown("**At full quality**: the same EQ applied to your mixture file at its own rate and channels.")
     key = cache.content_key("joint", source.identity, settings.to_dict(), cache.joint_key(joint_settings))
-    got = _made(source, pair, key, lambda: cache.joint_full_quality(source, settings, joint_settings,
-                                                                     outcome.result.eq), on_wait)
+    got = _made(
+        source,
+        pair,
+        key,
+        lambda: cache.joint_full_quality(source, settings, joint_settings, outcome.result.eq),
+        on_wait,
+    )
     if got is None:
         return
     quality = _players(got, names, "joint", "joint_full_quality")
@@ -123,15 +142,33 @@ def joint_full_quality(source, settings, joint_settings, outcome, pair, names, *
         st.caption(NOT_ALIGNED_NOTE)
         return
     full, analysed = got["scores"]["vocal"], outcome.scores["methods"][0]["vocal"]
-    rows = [{"audio": f"Full quality ({quality})", **{METRIC_TITLES[m]: _cell(full.get(m)) for m in METRIC_NAMES}},
-            {"audio": f"Analysis rate ({pair.sr} Hz mono)",
-             **{METRIC_TITLES[m]: _cell(analysed.get(m)) for m in METRIC_NAMES}}]
-    st.dataframe(rows, hide_index=True, key="joint_full_quality_scores", placeholder="—",
-                 column_config={t: st.column_config.NumberColumn(format="%.2f") for t in METRIC_TITLES.values()})
+    rows = [
+        {"audio": f"Full quality ({quality})", **{METRIC_TITLES[m]: _cell(full.get(m)) for m in METRIC_NAMES}},
+        {
+            "audio": f"Analysis rate ({pair.sr} Hz mono)",
+            **{METRIC_TITLES[m]: _cell(analysed.get(m)) for m in METRIC_NAMES},
+        },
+    ]
+    st.dataframe(
+        rows,
+        hide_index=True,
+        key="joint_full_quality_scores",
+        placeholder="—",
+        column_config={t: st.column_config.NumberColumn(format="%.2f") for t in METRIC_TITLES.values()},
+    )
 
 
-def full_quality_section(source, settings, pair, result, names, *, metrics: dict | None = None,
-                         quick: Callable[[], dict] | None = None, on_wait=None) -> dict | None:
+def full_quality_section(
+    source,
+    settings,
+    pair,
+    result,
+    names,
+    *,
+    metrics: dict | None = None,
+    quick: Callable[[], dict] | None = None,
+    on_wait=None,
+) -> dict | None:
     """Draw the section: a run to hear at full quality, its players, downloads and scores (the segment is said at
     the top of Listen: :func:`segment_sentence`).
 
@@ -154,11 +191,15 @@ def full_quality_section(source, settings, pair, result, names, *, metrics: dict
     got = _made(source, pair, key, lambda: cache.full_quality(source, settings, run.slices, scored), on_wait)
     if got is None:
         return None
-    made = {"label": next(label for label, r in result.labelled_runs() if r is run), "slices": tuple(run.slices),
-            "made": got}
+    made = {
+        "label": next(label for label, r in result.labelled_runs() if r is run),
+        "slices": tuple(run.slices),
+        "made": got,
+    }
     _draw(got, chosen, run, pair, names, source, settings, metrics, quick)
-    st.caption("The ZIP and the report (downloads below) include this run at full quality, and so does a result "
-               "you share.")
+    st.caption(
+        "The ZIP and the report (downloads below) include this run at full quality, and so does a result you share."
+    )
     return made
 
 
@@ -170,18 +211,35 @@ def made_run(made: dict | None, *, keep_audio: bool = True):
     from vsep_core.full_quality import run_from_wavs
 
     got = made["made"]
-    return run_from_wavs(made["label"], got["target_wav"], got["complement_wav"], held_hz=got["held_hz"],
-                         scores=got["scores"], seconds=got["seconds"], slices=made["slices"], keep_audio=keep_audio)
+    return run_from_wavs(
+        made["label"],
+        got["target_wav"],
+        got["complement_wav"],
+        held_hz=got["held_hz"],
+        scores=got["scores"],
+        seconds=got["seconds"],
+        slices=made["slices"],
+        keep_audio=keep_audio,
+    )
 
 
 def _draw(got, chosen, run, pair, names, source, settings, metrics, quick) -> None:
     quality = f"{got['sr']} Hz {channels_word(got['channels'])}"
     same = got["sr"] == pair.sr and got["channels"] == 1
-    st.caption(f"The run's learned EQ applied to your mixture file at its own rate and channels: **{quality}**"
-               + (" (this file is already at the analysis rate, so only the length differs: the whole segment)."
-                  if same else f", against the analysis's {pair.sr} Hz mono.")
-               + (f" Above {got['held_hz'] / 1000:.1f} kHz, which the analysis could not hear in full, each window "
-                  "keeps the gain it learned there." if got["held_hz"] else ""))
+    st.caption(
+        f"The run's learned EQ applied to your mixture file at its own rate and channels: **{quality}**"
+        + (
+            " (this file is already at the analysis rate, so only the length differs: the whole segment)."
+            if same
+            else f", against the analysis's {pair.sr} Hz mono."
+        )
+        + (
+            f" Above {got['held_hz'] / 1000:.1f} kHz, which the analysis could not hear in full, each window "
+            "keeps the gain it learned there."
+            if got["held_hz"]
+            else ""
+        )
+    )
     stem = plain(chosen).split(" (")[0].replace(" ", "").replace("=", "")
     _players(got, names, stem, "full_quality")
     if not cache.alignment(source, settings)["aligned"]:  # as the page's own table: scores of a misfit mean nothing
@@ -191,21 +249,40 @@ def _draw(got, chosen, run, pair, names, source, settings, metrics, quick) -> No
     analysed = _analysis_rate_scores(run, metrics, quick() if metrics is None and quick is not None else None)
     rows = []
     if full:
-        rows.append({"audio": f"Full quality ({quality})",
-                     **{METRIC_TITLES[m]: _cell(full.get(m)) for m in METRIC_NAMES}})
-    rows.append({"audio": f"Analysis rate ({pair.sr} Hz mono)",
-                 **{METRIC_TITLES[m]: _cell(analysed.get(m)) for m in METRIC_NAMES}})
-    st.dataframe(rows, hide_index=True, key="full_quality_scores", placeholder="—",
-                 column_config={t: st.column_config.NumberColumn(format="%.2f") for t in METRIC_TITLES.values()})
+        rows.append(
+            {"audio": f"Full quality ({quality})", **{METRIC_TITLES[m]: _cell(full.get(m)) for m in METRIC_NAMES}}
+        )
+    rows.append(
+        {
+            "audio": f"Analysis rate ({pair.sr} Hz mono)",
+            **{METRIC_TITLES[m]: _cell(analysed.get(m)) for m in METRIC_NAMES},
+        }
+    )
+    st.dataframe(
+        rows,
+        hide_index=True,
+        key="full_quality_scores",
+        placeholder="—",
+        column_config={t: st.column_config.NumberColumn(format="%.2f") for t in METRIC_TITLES.values()},
+    )
     if full:
         how = got["scores"]["channel_scoring"]
-        st.caption(f"The {names.owns} scores, measured the same way at both rates (higher is better), against "
-                   f"your {names.target} file at {got['sr']} Hz: "
-                   + ("one channel (mono)." if got["channels"] == 1 else
-                      "each channel scored on its own and the figures averaged." if how.startswith("per channel")
-                      else "mixed to mono first, because the target file and the mixture have different "
-                           "channels.")
-                   + ("" if analysed else " This run is not in the analysis-rate table (it scores the lowest-loss "
-                                          "run, the largest N and the greedy runs)."))
+        st.caption(
+            f"The {names.owns} scores, measured the same way at both rates (higher is better), against "
+            f"your {names.target} file at {got['sr']} Hz: "
+            + (
+                "one channel (mono)."
+                if got["channels"] == 1
+                else "each channel scored on its own and the figures averaged."
+                if how.startswith("per channel")
+                else "mixed to mono first, because the target file and the mixture have different channels."
+            )
+            + (
+                ""
+                if analysed
+                else " This run is not in the analysis-rate table (it scores the lowest-loss "
+                "run, the largest N and the greedy runs)."
+            )
+        )
     else:
         st.caption("Scores at full quality appear once separation quality has been measured (above).")

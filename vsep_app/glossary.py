@@ -19,10 +19,12 @@ def loss_vs_quality(target=None) -> str:
     """Why the lowest loss and the best SI-SDR can be different runs, naming ``target``."""
     names = labels(target)
     t = names.target
-    return ("Why the lowest loss and the best SI-SDR can be different runs: the loss compares "
-            f"fingerprints (each window's 400-point dB profile, range-normalised) with the {names.owns}, while "
-            f"SI-SDR compares the rebuilt waveform with the true {t}, so a run can match the fingerprints "
-            f"more closely and still sound less like the {t}.")
+    return (
+        "Why the lowest loss and the best SI-SDR can be different runs: the loss compares "
+        f"fingerprints (each window's 400-point dB profile, range-normalised) with the {names.owns}, while "
+        f"SI-SDR compares the rebuilt waveform with the true {t}, so a run can match the fingerprints "
+        f"more closely and still sound less like the {t}."
+    )
 
 
 #: The vocal's words (for a caller that names no target).

@@ -42,8 +42,8 @@ import logging
 import os
 import queue
 import threading
-import weakref
 import time
+import weakref
 from typing import Callable, Iterator
 
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -115,9 +115,11 @@ class JobTimeLimit(JobStopped):
     """A job ran longer than the server's time budget per job (:data:`TIME_LIMIT_ENV`)."""
 
     def __init__(self, limit_s: float):
-        super().__init__(f"This job was stopped after {limit_s:g} s: that is this server's time limit per job "
-                         f"({TIME_LIMIT_ENV}). Choose fewer slices or iterations, the closed form (“How a pass "
-                         "is computed”), or a shorter segment, and run it again.")
+        super().__init__(
+            f"This job was stopped after {limit_s:g} s: that is this server's time limit per job "
+            f"({TIME_LIMIT_ENV}). Choose fewer slices or iterations, the closed form (“How a pass "
+            "is computed”), or a shorter segment, and run it again."
+        )
         self.limit_s = limit_s
 
 
@@ -297,8 +299,11 @@ class JobPool:
 
     def _reap(self, now: float) -> None:
         for key, turn in list(self._turns.items()):
-            if turn.holders == 0 and (turn.idle_since is None or now - turn.idle_since > self.follow_up_s
-                                      or now - turn.started > self.max_turn_s):
+            if turn.holders == 0 and (
+                turn.idle_since is None
+                or now - turn.idle_since > self.follow_up_s
+                or now - turn.started > self.max_turn_s
+            ):
                 del self._turns[key]
 
     def _join(self, owner, now: float) -> _Turn | None:
@@ -456,8 +461,9 @@ def _drop_remote() -> None:
     _remote = None
 
 
-def _run_on_thread(job: Callable, emit: Callable, lease: Lease | None, box: dict,
-                   release: Callable[[], None] | None = None) -> threading.Thread:
+def _run_on_thread(
+    job: Callable, emit: Callable, lease: Lease | None, box: dict, release: Callable[[], None] | None = None
+) -> threading.Thread:
     release = release or (lease.release if lease is not None else None)
 
     def target() -> None:
@@ -476,10 +482,18 @@ def _run_on_thread(job: Callable, emit: Callable, lease: Lease | None, box: dict
     return threading.Thread(target=target, name="vsep-job", daemon=True)
 
 
-def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None], *, interval: float = 0.25,
-                    poll: float = 0.02, job_pool: JobPool | None = None, time_limit_s: float | None = None,
-                    checkpoint: Callable[[], None] | None = None, check_every: float = 0.5,
-                    on_wait: Callable[[int], None] | None = None):
+def run_with_events(
+    job: Callable,
+    on_events: Callable[[list, float, bool], None],
+    *,
+    interval: float = 0.25,
+    poll: float = 0.02,
+    job_pool: JobPool | None = None,
+    time_limit_s: float | None = None,
+    checkpoint: Callable[[], None] | None = None,
+    check_every: float = 0.5,
+    on_wait: Callable[[int], None] | None = None,
+):
     """Call ``job(emit)`` in a slot of the pool on a worker thread; pass what it emits to ``on_events`` here.
 
     Parameters
@@ -584,8 +598,7 @@ def run_with_events(job: Callable, on_events: Callable[[list, float, bool], None
     return box["result"]
 
 
-def run(job: Callable[[], object], on_wait: Callable[[int], None] | None = None, *,
-        job_pool: JobPool | None = None):
+def run(job: Callable[[], object], on_wait: Callable[[int], None] | None = None, *, job_pool: JobPool | None = None):
     """Call ``job()`` in a slot of the pool on a worker thread; its result (its exception is raised here).
 
     For heavy steps that report no progress (the Results page's reconstruction,
@@ -595,8 +608,7 @@ def run(job: Callable[[], object], on_wait: Callable[[int], None] | None = None,
     session), the slot is given back within a second, though a job that reports
     nothing finishes its current step on its worker thread.
     """
-    return run_with_events(lambda emit: job(), lambda events, elapsed, done: None, on_wait=on_wait,
-                           job_pool=job_pool)
+    return run_with_events(lambda emit: job(), lambda events, elapsed, done: None, on_wait=on_wait, job_pool=job_pool)
 
 
 class PrefetchTicket:
@@ -610,8 +622,14 @@ class PrefetchTicket:
     cancelled = False
 
 
-def prefetch_work(items: list[tuple[str, Callable[[], object]]], done: dict, place: dict, owner,
-                  ticket: "weakref.ref[PrefetchTicket]", job_pool: JobPool | None = None) -> None:
+def prefetch_work(
+    items: list[tuple[str, Callable[[], object]]],
+    done: dict,
+    place: dict,
+    owner,
+    ticket: "weakref.ref[PrefetchTicket]",
+    job_pool: JobPool | None = None,
+) -> None:
     """The body of :func:`prefetch`'s thread: each item in turn in one slot of the pool while the ticket lives."""
 
     def wanted() -> bool:
@@ -669,14 +687,23 @@ def prefetch(key: str, slot: str, items: list[tuple[str, Callable[[], object]]])
     done = {name: threading.Event() for name, _ in items}
     place: dict = {"ahead": None}
     ticket = PrefetchTicket()
-    worker = threading.Thread(target=prefetch_work, args=(items, done, place, current_owner(), weakref.ref(ticket)),
-                              name="vsep-prefetch", daemon=True)
+    worker = threading.Thread(
+        target=prefetch_work,
+        args=(items, done, place, current_owner(), weakref.ref(ticket)),
+        name="vsep-prefetch",
+        daemon=True,
+    )
     st.session_state[slot] = (key, done, place, ticket)
     worker.start()
 
 
-def wait_for_item(done: threading.Event, place: dict | None = None, on_wait: Callable[[int], None] | None = None,
-                  timeout: float = 300.0, poll: float = 0.1) -> bool:
+def wait_for_item(
+    done: threading.Event,
+    place: dict | None = None,
+    on_wait: Callable[[int], None] | None = None,
+    timeout: float = 300.0,
+    poll: float = 0.1,
+) -> bool:
     """Wait for a prefetch item's event; while its job waits for a slot, ``on_wait(ahead)`` at each change.
 
     Returns whether the item is done (``False`` after ``timeout``).

@@ -34,8 +34,9 @@ def activate(source: Source, settings: Settings) -> Source:
             raise
         # The engine names files by role; say which files were read, so a message is never taken for
         # one about a file chosen earlier.
-        raise VsepError(f"{exc} (Read: mixture “{source.mixture_name}”, {source.other_kind} "
-                        f"“{source.other_name}”.)") from exc
+        raise VsepError(
+            f"{exc} (Read: mixture “{source.mixture_name}”, {source.other_kind} “{source.other_name}”.)"
+        ) from exc
     state.set_source(source)
     return source
 
@@ -46,23 +47,45 @@ def sample_source(pair: sample.SamplePair, target_name: str = "vocals") -> Sourc
 
     target_name = canonical(target_name)
     if target_name == "vocals":
-        return Source.create(label=pair.title, origin="sample", mixture=pair.read("mixture"),
-                             other=pair.read("vocal"), other_kind="vocal", mixture_name=pair.path("mixture").name,
-                             other_name=pair.path("vocal").name, instrumental=pair.read("instrumental"),
-                             note=pair.description)
-    return Source.create(label=f"{pair.title} · target: {target_name}", origin="sample",
-                         mixture=pair.read("mixture"), other=pair.read_stem(target_name), other_kind="vocal",
-                         mixture_name=pair.path("mixture").name, other_name=f"{target_name}.wav",
-                         note=pair.description, target_name=target_name, companion_vocal=pair.read("vocal"))
+        return Source.create(
+            label=pair.title,
+            origin="sample",
+            mixture=pair.read("mixture"),
+            other=pair.read("vocal"),
+            other_kind="vocal",
+            mixture_name=pair.path("mixture").name,
+            other_name=pair.path("vocal").name,
+            instrumental=pair.read("instrumental"),
+            note=pair.description,
+        )
+    return Source.create(
+        label=f"{pair.title} · target: {target_name}",
+        origin="sample",
+        mixture=pair.read("mixture"),
+        other=pair.read_stem(target_name),
+        other_kind="vocal",
+        mixture_name=pair.path("mixture").name,
+        other_name=f"{target_name}.wav",
+        note=pair.description,
+        target_name=target_name,
+        companion_vocal=pair.read("vocal"),
+    )
 
 
 def companion_vocal_source(source: Source) -> Source | None:
     """The same song with its vocal as the target, when ``source`` targets another stem of a bundled sample."""
     if source.target_name == "vocals" or source.companion_vocal is None:
         return None
-    return Source.create(label=source.label, origin=source.origin, mixture=source.mixture,
-                         other=source.companion_vocal, other_kind="vocal", mixture_name=source.mixture_name,
-                         other_name="vocal.wav", note=source.note)
+    return Source.create(
+        label=source.label,
+        origin=source.origin,
+        mixture=source.mixture,
+        other=source.companion_vocal,
+        other_kind="vocal",
+        mixture_name=source.mixture_name,
+        other_name="vocal.wav",
+        note=source.note,
+    )
 
 
 #: Longest file name kept for display (a hostile name can be thousands of characters).
@@ -84,10 +107,12 @@ def session_upload_total_mb() -> int:
 
 
 def missing_file_message(role: str) -> str:
-    return (f"No {role} file is chosen. A file over {upload_cap_mb()} MB, or one that takes your uploads over "
-            f"{session_upload_total_mb()} MB together, is refused before it reaches the server (a red mark next "
-            "to the file's name); so is a file whose upload failed. Choose it again, or a smaller copy (FLAC or "
-            "MP3).")
+    return (
+        f"No {role} file is chosen. A file over {upload_cap_mb()} MB, or one that takes your uploads over "
+        f"{session_upload_total_mb()} MB together, is refused before it reaches the server (a red mark next "
+        "to the file's name); so is a file whose upload failed. Choose it again, or a smaller copy (FLAC or "
+        "MP3)."
+    )
 
 
 def upload_source(mixture, other, other_kind: str, target_name: str = "vocals") -> Source:
@@ -112,17 +137,23 @@ def upload_source(mixture, other, other_kind: str, target_name: str = "vocals") 
     for role, item in (("mixture", mixture), (role_other, other)):
         name, data = _name_bytes(item)
         if len(data) > cap * 1024 * 1024:  # the browser checks this too; a hostile client may not
-            raise VsepError(f"The {role} file “{name}” is {len(data) / 1e6:.1f} MB; the limit is "
-                            f"{cap} MB per file.")
+            raise VsepError(f"The {role} file “{name}” is {len(data) / 1e6:.1f} MB; the limit is {cap} MB per file.")
         if len(data) == 0:
             raise VsepError(f"The {role} file “{name}” is empty (0 bytes).")
         files.append((name, data))
     (mix_name, mix_bytes), (other_name, other_bytes) = files
-    return Source.create(label=f"{mix_name} + {other_name}", origin="upload", mixture=mix_bytes, other=other_bytes,
-                         other_kind=other_kind, mixture_name=mix_name, other_name=other_name,
-                         target_name=names.name,
-                         note=f"Uploaded: mixture {mix_name}, "
-                              f"{names.target if other_kind == 'vocal' else names.complement} {other_name}.")
+    return Source.create(
+        label=f"{mix_name} + {other_name}",
+        origin="upload",
+        mixture=mix_bytes,
+        other=other_bytes,
+        other_kind=other_kind,
+        mixture_name=mix_name,
+        other_name=other_name,
+        target_name=names.name,
+        note=f"Uploaded: mixture {mix_name}, "
+        f"{names.target if other_kind == 'vocal' else names.complement} {other_name}.",
+    )
 
 
 def display_name(name: str) -> str:
@@ -139,19 +170,22 @@ def _name_bytes(item) -> tuple[str, bytes]:
     return display_name(getattr(item, "name", "file")), item.getvalue()
 
 
-def recording_source(take: recorder.Take, instrumental: Decoded, instrumental_name: str,
-                     level_db: float) -> Source:
+def recording_source(take: recorder.Take, instrumental: Decoded, instrumental_name: str, level_db: float) -> Source:
     """A pair made by mixing a recorded vocal over an instrumental at ``level_db``."""
     mixed = recorder.mix_over(take.decoded, instrumental, level_db)
     sr = mixed["sr"]
     return Source.create(
-        label=f"Your recording over {instrumental_name} ({level_db:+.0f} dB)", origin="recording",
+        label=f"Your recording over {instrumental_name} ({level_db:+.0f} dB)",
+        origin="recording",
         mixture=audio.wav_bytes(mixed["mixture"], sr, subtype="FLOAT"),
         other=audio.wav_bytes(mixed["vocal"], sr, subtype="FLOAT"),
-        other_kind="vocal", mixture_name="recorded_mixture.wav", other_name="recorded_vocal.wav",
+        other_kind="vocal",
+        mixture_name="recorded_mixture.wav",
+        other_name="recorded_vocal.wav",
         instrumental=audio.wav_bytes(mixed["instrumental"], sr, subtype="FLOAT"),
         note=f"A {len(mixed['vocal']) / sr:.1f} s recording mixed over {instrumental_name} with the vocal "
-             f"{level_db:+.1f} dB against the instrumental (RMS).")
+        f"{level_db:+.1f} dB against the instrumental (RMS).",
+    )
 
 
 #: The most samples (per channel) of a target file the alignment fix rewrites: 20 minutes at 48 kHz.
@@ -170,13 +204,16 @@ def aligned_source(source: Source, alignment: dict, settings: Settings) -> Sourc
     # The fix rewrites the whole file at its own rate (mono, 32-bit float): refuse what would be huge in
     # memory (a small FLAC of 20 minutes at 192 kHz is 229 M samples, 0.9 GB) before decoding it.
     info = audio.probe(source.other, name=source.other_label)
-    samples = info.frames if info.frames >= 0 else int((info.duration_s if np.isfinite(info.duration_s) else 0)
-                                                       * info.sr)
+    samples = (
+        info.frames if info.frames >= 0 else int((info.duration_s if np.isfinite(info.duration_s) else 0) * info.sr)
+    )
     if samples > MAX_ALIGN_SAMPLES:
-        raise VsepError(f"The {source.other_label} file is too long at its sample rate to be rewritten here "
-                        f"({samples / 1e6:.0f} million samples; the limit is {MAX_ALIGN_SAMPLES / 1e6:.1f} million, "
-                        "20 minutes at 48 kHz). Measure it aligned with the command line (evaluate --apply-alignment), or "
-                        "upload a copy at 48 kHz or less.")
+        raise VsepError(
+            f"The {source.other_label} file is too long at its sample rate to be rewritten here "
+            f"({samples / 1e6:.0f} million samples; the limit is {MAX_ALIGN_SAMPLES / 1e6:.1f} million, "
+            "20 minutes at 48 kHz). Measure it aligned with the command line (evaluate --apply-alignment), or "
+            "upload a copy at 48 kHz or less."
+        )
     other = cache.decoded_other(source)
     lag = int(round(alignment["lag_samples"] * other.sr / settings.sr))
     gain = float(alignment["gain"])
@@ -185,10 +222,17 @@ def aligned_source(source: Source, alignment: dict, settings: Settings) -> Sourc
     if peak > 1.0:  # keep the file in range; the level modes re-normalise anyway
         fixed = fixed / np.float32(peak)
     name = source.other_name.rsplit(".", 1)[0] + "_aligned.wav"
-    return Source.create(label=source.label + " (aligned)", origin=source.origin, mixture=source.mixture,
-                         other=audio.wav_bytes(fixed, other.sr, subtype="FLOAT"), other_kind=source.other_kind,
-                         mixture_name=source.mixture_name, other_name=name,
-                         instrumental=source.instrumental if source.other_kind == "vocal" else None,
-                         target_name=source.target_name, companion_vocal=source.companion_vocal,
-                         note=source.note + f" The {source.other_label} was delayed by {lag} samples "
-                                            f"({1000 * lag / other.sr:.1f} ms) and scaled by {gain:.3f}.")
+    return Source.create(
+        label=source.label + " (aligned)",
+        origin=source.origin,
+        mixture=source.mixture,
+        other=audio.wav_bytes(fixed, other.sr, subtype="FLOAT"),
+        other_kind=source.other_kind,
+        mixture_name=source.mixture_name,
+        other_name=name,
+        instrumental=source.instrumental if source.other_kind == "vocal" else None,
+        target_name=source.target_name,
+        companion_vocal=source.companion_vocal,
+        note=source.note + f" The {source.other_label} was delayed by {lag} samples "
+        f"({1000 * lag / other.sr:.1f} ms) and scaled by {gain:.3f}.",
+    )

@@ -74,10 +74,14 @@ def _freeze(value):
     if isinstance(value, dict):
         return ("dict", tuple(sorted(((_freeze(k), _freeze(v)) for k, v in value.items()), key=repr)))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return (type(value).__qualname__, tuple((f.name, _freeze(getattr(value, f.name)))
-                                                for f in dataclasses.fields(value)))
-    raise TypeError(f"a memo key cannot hold a {type(value).__name__}; give it a name starting with '_' "
-                    "and pass a key argument that stands for it")
+        return (
+            type(value).__qualname__,
+            tuple((f.name, _freeze(getattr(value, f.name))) for f in dataclasses.fields(value)),
+        )
+    raise TypeError(
+        f"a memo key cannot hold a {type(value).__name__}; give it a name starting with '_' "
+        "and pass a key argument that stands for it"
+    )
 
 
 def approx_nbytes(value, _seen: set | None = None) -> int:
@@ -129,8 +133,16 @@ class Memo:
         Monotonic seconds (tests pass their own).
     """
 
-    def __init__(self, func: Callable, *, max_entries: int, ttl: float | None = None, max_bytes: int | None = None,
-                 copy: bool = True, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        func: Callable,
+        *,
+        max_entries: int,
+        ttl: float | None = None,
+        max_bytes: int | None = None,
+        copy: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         if int(max_entries) < 1:
             raise ValueError(f"max_entries must be at least 1, not {max_entries!r}")
         if ttl is not None and not float(ttl) > 0:
@@ -212,12 +224,20 @@ class Memo:
                 self._entries[key] = _Entry(value, self.clock(), nbytes)
                 self._entries.move_to_end(key)
                 while len(self._entries) > self.max_entries or (
-                        self.max_bytes is not None and sum(e.nbytes for e in self._entries.values()) > self.max_bytes):
+                    self.max_bytes is not None and sum(e.nbytes for e in self._entries.values()) > self.max_bytes
+                ):
                     self._entries.popitem(last=False)
                 kept = True
             entries = len(self._entries)
-        log.debug("memo %s: computed in %.3f s, %.1f MB%s, %d entr%s kept", self.name, seconds, nbytes / 1e6,
-                  "" if kept else " (over max_bytes: not kept)", entries, "y" if entries == 1 else "ies")
+        log.debug(
+            "memo %s: computed in %.3f s, %.1f MB%s, %d entr%s kept",
+            self.name,
+            seconds,
+            nbytes / 1e6,
+            "" if kept else " (over max_bytes: not kept)",
+            entries,
+            "y" if entries == 1 else "ies",
+        )
 
     def clear(self) -> None:
         """Forget every kept result (computations under way finish and are kept)."""
@@ -227,12 +247,17 @@ class Memo:
     def stats(self) -> dict:
         """``{"entries", "bytes", "hits", "misses"}`` now."""
         with self._lock:
-            return {"entries": len(self._entries), "bytes": sum(e.nbytes for e in self._entries.values()),
-                    "hits": self.hits, "misses": self.misses}
+            return {
+                "entries": len(self._entries),
+                "bytes": sum(e.nbytes for e in self._entries.values()),
+                "hits": self.hits,
+                "misses": self.misses,
+            }
 
 
 def memo(*, max_entries: int, ttl: float | None = None, max_bytes: int | None = None, copy: bool = True):
     """Decorator: ``@memo(max_entries=8, ttl=TTL)`` makes a :class:`Memo` of the function (see the module)."""
+
     def wrap(func: Callable) -> Memo:
         return Memo(func, max_entries=max_entries, ttl=ttl, max_bytes=max_bytes, copy=copy)
 

@@ -103,8 +103,10 @@ def open_from_url(first_run: bool) -> bool:
             st.session_state[SLICES_VIEW] = params["slice"]
         return True
     except (VsepError, ValueError) as exc:
-        st.warning(f"This link's view could not be opened ({exc}); the page shows the default instead.",
-                   icon=":material/link_off:")
+        st.warning(
+            f"This link's view could not be opened ({exc}); the page shows the default instead.",
+            icon=":material/link_off:",
+        )
         return False
 
 
@@ -117,8 +119,10 @@ def write_url() -> None:
         for key in list(st.query_params):
             del st.query_params[key]
         if source is not None:
-            st.sidebar.caption("This page's address does not carry your own files. To send this result to "
-                               "someone, publish it: Results → Share this result.")
+            st.sidebar.caption(
+                "This page's address does not carry your own files. To send this result to "
+                "someone, publish it: Results → Share this result."
+            )
         return
     from . import sample
 

@@ -9,14 +9,17 @@ from . import state
 from .escape import plain
 from .limits import AB_MAX_S
 
-def audio_player(label: str, data, *, sample_rate: int | None = None, fmt: str = "audio/wav",
-                 content_digest: str | None = None) -> None:
+
+def audio_player(
+    label: str, data, *, sample_rate: int | None = None, fmt: str = "audio/wav", content_digest: str | None = None
+) -> None:
     st.markdown(f"**{plain(label)}**")
     play(data, fmt, sample_rate=sample_rate, content_digest=content_digest)
 
 
-def play(data, fmt: str = "audio/wav", *, sample_rate: int | None = None, content_digest: str | None = None,
-         where=None) -> None:
+def play(
+    data, fmt: str = "audio/wav", *, sample_rate: int | None = None, content_digest: str | None = None, where=None
+) -> None:
     """``st.audio`` whose media URL stands for the whole content, never for another session's file.
 
     Streamlit names a media file by a hash of its length, its MIME type and, above 1 MiB, only three 64 KiB
@@ -40,8 +43,16 @@ def play(data, fmt: str = "audio/wav", *, sample_rate: int | None = None, conten
 
 def mime_for(name: str) -> str:
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else "wav"
-    return {"mp3": "audio/mpeg", "ogg": "audio/ogg", "flac": "audio/flac", "m4a": "audio/mp4",
-            "aac": "audio/aac", "opus": "audio/ogg", "aiff": "audio/aiff", "aif": "audio/aiff"}.get(ext, "audio/wav")
+    return {
+        "mp3": "audio/mpeg",
+        "ogg": "audio/ogg",
+        "flac": "audio/flac",
+        "m4a": "audio/mp4",
+        "aac": "audio/aac",
+        "opus": "audio/ogg",
+        "aiff": "audio/aiff",
+        "aif": "audio/aiff",
+    }.get(ext, "audio/wav")
 
 
 #: One player, several sources: switching keeps the play position (and playing or paused), for the A/B player
@@ -84,14 +95,23 @@ def ab_player(choices: dict, duration_s: float, key: str = "ab") -> None:
     import html as html_lib
 
     if duration_s > AB_MAX_S:
-        st.caption(f"The A/B player is offered for segments up to {AB_MAX_S:.0f} s (both files travel inside the "
-                   "page); use the players below.")
+        st.caption(
+            f"The A/B player is offered for segments up to {AB_MAX_S:.0f} s (both files travel inside the "
+            "page); use the players below."
+        )
         return
     labels = list(choices)
     c1, c2 = st.columns(2)
     a = c1.selectbox("A", labels, index=0, key=f"{key}_a")
     b = c2.selectbox("B", labels, index=min(1, len(labels) - 1), key=f"{key}_b")
     # Our own markup (labels escaped, no visitor text): st.iframe runs its script in a frame.
-    st.iframe(_AB_HTML.format(switch_js=SWITCH_KEEPING_PLACE_JS, label_a=html_lib.escape(a), label_b=html_lib.escape(b),
-                              data_a=base64.b64encode(choices[a]).decode(), data_b=base64.b64encode(choices[b]).decode()),
-              height="content")  # as tall as its content: the buttons wrap on a phone, never cut
+    st.iframe(
+        _AB_HTML.format(
+            switch_js=SWITCH_KEEPING_PLACE_JS,
+            label_a=html_lib.escape(a),
+            label_b=html_lib.escape(b),
+            data_a=base64.b64encode(choices[a]).decode(),
+            data_b=base64.b64encode(choices[b]).decode(),
+        ),
+        height="content",
+    )  # as tall as its content: the buttons wrap on a phone, never cut

@@ -62,8 +62,9 @@ def results_ready(prog: RunRecord, greedy_rec: RunRecord | None, item: str) -> b
     return event is not None and event.is_set()
 
 
-def wait_for_results(prog: RunRecord, greedy_rec: RunRecord | None, item: str, on_wait=None,
-                     timeout: float = 300.0) -> None:
+def wait_for_results(
+    prog: RunRecord, greedy_rec: RunRecord | None, item: str, on_wait=None, timeout: float = 300.0
+) -> None:
     """Wait for ``item`` of this session's results prefetch, if it is under way (never computed twice at once).
 
     ``on_wait(ahead)`` is told the job's place while it waits for a slot of the pool.
@@ -81,5 +82,6 @@ def prefetch_slices(source: Source, settings: Settings) -> None:
     """Compute the Slices page's heatmaps in the background (see :func:`vsep_app.jobs.prefetch`)."""
     # The vocal only: the page opens on it, and the mixture's views would compete for the CPU with
     # the page being drawn (the mixture tab computes its own when opened).
-    jobs.prefetch(slices_key(source, settings), SLICES_PREFETCH,
-                  [("vocal", lambda: slice_figures(source, settings, "vocal"))])
+    jobs.prefetch(
+        slices_key(source, settings), SLICES_PREFETCH, [("vocal", lambda: slice_figures(source, settings, "vocal"))]
+    )

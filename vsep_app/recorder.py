@@ -104,9 +104,11 @@ def draw(instrumental: Decoded | None, instrumental_file: bytes | None) -> Take 
     from . import backing_recorder, cache, jobs
     from .state import digest
 
-    st.markdown("Press **Record with the backing**: the instrumental starts and your microphone records from the "
-                "same moment, so the take lines up with it. Sing or speak, then press Stop (or let the "
-                "instrumental end).")
+    st.markdown(
+        "Press **Record with the backing**: the instrumental starts and your microphone records from the "
+        "same moment, so the take lines up with it. Sing or speak, then press Stop (or let the "
+        "instrumental end)."
+    )
     backing = None
     if instrumental is not None and instrumental_file is not None:
         max_s = backing_recorder.max_take_s()
@@ -136,9 +138,13 @@ def record(key: str = "recorder"):
     """Draw the recorder; its value is the take's WAV (an ``UploadedFile``) or ``None``."""
     import streamlit as st
 
-    return st.audio_input("Record your voice", sample_rate=TAKE_SAMPLE_RATE, key=key,
-                          help=f"Press the microphone to start, the square to stop (at most {MAX_TAKE_S / 60:.0f} "
-                               "minutes). The take plays back here; the bin clears it.")
+    return st.audio_input(
+        "Record your voice",
+        sample_rate=TAKE_SAMPLE_RATE,
+        key=key,
+        help=f"Press the microphone to start, the square to stop (at most {MAX_TAKE_S / 60:.0f} "
+        "minutes). The take plays back here; the bin clears it.",
+    )
 
 
 def audiorec_frontend_dir() -> Path:
@@ -180,8 +186,9 @@ def raw_to_wav_bytes(raw) -> bytes | None:
     if not isinstance(arr, (dict, list, tuple)):
         raise VsepError("The recorder sent something that is not a recording.")
     if len(arr) > MAX_AUDIOREC_BYTES:
-        raise VsepError(f"The take is longer than st-audiorec's limit of {MAX_AUDIOREC_TAKE_S:.0f} s here; "
-                        "record a shorter one.")
+        raise VsepError(
+            f"The take is longer than st-audiorec's limit of {MAX_AUDIOREC_TAKE_S:.0f} s here; record a shorter one."
+        )
     try:
         if isinstance(arr, dict):
             n = len(arr)
@@ -216,7 +223,7 @@ class Take:
         return self.decoded.duration_s
 
     def describe(self) -> str:
-        """"4.2 s, 48000 Hz, mono": what the microphone really gave."""
+        """ "4.2 s, 48000 Hz, mono": what the microphone really gave."""
         channels = {1: "mono", 2: "stereo"}.get(self.decoded.channels, f"{self.decoded.channels} channels")
         return f"{self.duration_s:.1f} s, {self.decoded.sr} Hz, {channels}"
 
@@ -240,8 +247,10 @@ def take_from_wav(wav: bytes | None) -> Take | None:
     if info.frames == 0 or info.samplerate <= 0:
         raise VsepError(EMPTY_TAKE_MESSAGE)
     if info.frames / info.samplerate > MAX_TAKE_S:
-        raise VsepError(f"The take lasts {info.frames / info.samplerate / 60:.1f} minutes; takes are limited to "
-                        f"{MAX_TAKE_S / 60:.0f} minutes. Record a shorter one.")
+        raise VsepError(
+            f"The take lasts {info.frames / info.samplerate / 60:.1f} minutes; takes are limited to "
+            f"{MAX_TAKE_S / 60:.0f} minutes. Record a shorter one."
+        )
     try:
         samples, sr = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
     except Exception as exc:
@@ -249,8 +258,10 @@ def take_from_wav(wav: bytes | None) -> Take | None:
     if not np.isfinite(samples).all():
         raise VsepError("The recording holds invalid (NaN or infinite) samples; record it again.")
     if not np.any(samples):
-        raise VsepError("The recording is pure silence: check that the right microphone is selected "
-                        "and not muted, then record again.")
+        raise VsepError(
+            "The recording is pure silence: check that the right microphone is selected "
+            "and not muted, then record again."
+        )
     return Take(wav=wav, decoded=Decoded(samples=np.ascontiguousarray(samples.T), sr=int(sr), name="recording"))
 
 
@@ -283,7 +294,10 @@ def mix_over(vocal: Decoded, instrumental: Decoded, level_db: float) -> dict:
     inst = audio.segment(instrumental, whole_at_sr)
     n = min(len(voc), len(inst))
     voc, inst = voc[:n], inst[:n]
-    rms_v, rms_i = float(np.sqrt(np.mean(voc.astype(np.float64) ** 2))), float(np.sqrt(np.mean(inst.astype(np.float64) ** 2)))
+    rms_v, rms_i = (
+        float(np.sqrt(np.mean(voc.astype(np.float64) ** 2))),
+        float(np.sqrt(np.mean(inst.astype(np.float64) ** 2))),
+    )
     if rms_v == 0.0:
         raise VsepError("The recording is silent over the length of the instrumental.")
     if rms_i == 0.0:
@@ -295,8 +309,12 @@ def mix_over(vocal: Decoded, instrumental: Decoded, level_db: float) -> dict:
         scale = np.float32(0.99 / peak)
         voc, inst = voc * scale, inst * scale
         mix = inst + voc
-    return {"mixture": mix.astype(np.float32), "vocal": voc.astype(np.float32),
-            "instrumental": inst.astype(np.float32), "sr": sr}
+    return {
+        "mixture": mix.astype(np.float32),
+        "vocal": voc.astype(np.float32),
+        "instrumental": inst.astype(np.float32),
+        "sr": sr,
+    }
 
 
 def segment_note(take_s: float, settings: Settings, instrumental_s: float | None = None) -> str | None:
@@ -311,12 +329,16 @@ def segment_note(take_s: float, settings: Settings, instrumental_s: float | None
     kept = take_s
     if instrumental_s is not None and take_s > instrumental_s + 0.05:
         kept = instrumental_s
-        out.append(f"Your take is {take_s:.1f} s long but the instrumental only {instrumental_s:.1f} s: the mix keeps "
-                   f"the first {instrumental_s:.1f} s of your take. For all of it, sing over a longer instrumental "
-                   "(upload one, or a longer sample).")
+        out.append(
+            f"Your take is {take_s:.1f} s long but the instrumental only {instrumental_s:.1f} s: the mix keeps "
+            f"the first {instrumental_s:.1f} s of your take. For all of it, sing over a longer instrumental "
+            "(upload one, or a longer sample)."
+        )
     if settings.duration_s is not None and kept > settings.start_s + settings.duration_s + 0.05:
         end = settings.start_s + settings.duration_s
-        out.append(f"{'The mix' if out else f'Your take is {take_s:.1f} s long. All of it'} is kept; the analysis "
-                   f"reads {settings.start_s:g} s to {end:g} s of it (the segment under Analysis settings below). To "
-                   "analyse all of it, choose Segment length “Whole song” (or a custom length) there and apply.")
+        out.append(
+            f"{'The mix' if out else f'Your take is {take_s:.1f} s long. All of it'} is kept; the analysis "
+            f"reads {settings.start_s:g} s to {end:g} s of it (the segment under Analysis settings below). To "
+            "analyse all of it, choose Segment length “Whole song” (or a custom length) there and apply."
+        )
     return " ".join(out) or None

@@ -33,8 +33,7 @@ class SamplePair:
         """The bytes of one stem's file (``"vocals"`` is the vocal)."""
         stems = self.stems or {"vocals": self.files["vocal"]}
         if name not in stems:
-            raise VsepError(f"The bundled sample '{self.title}' has no {name} stem; it has "
-                            f"{', '.join(stems)}.")
+            raise VsepError(f"The bundled sample '{self.title}' has no {name} stem; it has {', '.join(stems)}.")
         path = SAMPLE_DIR / stems[name]
         if not path.is_file():
             raise VsepError(f"The bundled sample file {path.name} of '{self.title}' is missing.")
@@ -63,10 +62,17 @@ def pairs() -> list[SamplePair]:
         raise VsepError("The bundled samples are missing (sample_audio/pairs.json not found).")
     try:
         index = json.loads(INDEX.read_text())
-        found = [SamplePair(folder=p["folder"], title=p.get("title", p["folder"]),
-                            description=p.get("description", ""), duration_s=float(p.get("duration_s", 0.0)),
-                            files=dict(p["files"]), stems=dict(p.get("stems") or {"vocals": p["files"]["vocal"]}))
-                 for p in index["pairs"]]
+        found = [
+            SamplePair(
+                folder=p["folder"],
+                title=p.get("title", p["folder"]),
+                description=p.get("description", ""),
+                duration_s=float(p.get("duration_s", 0.0)),
+                files=dict(p["files"]),
+                stems=dict(p.get("stems") or {"vocals": p["files"]["vocal"]}),
+            )
+            for p in index["pairs"]
+        ]
     except (ValueError, KeyError, TypeError) as exc:
         raise VsepError(f"sample_audio/pairs.json cannot be read: {exc}.") from exc
     default = index.get("default")
@@ -80,4 +86,3 @@ def default_pair() -> SamplePair:
     if not found:
         raise VsepError("sample_audio/pairs.json lists no pairs.")
     return found[0]
-

@@ -11,6 +11,7 @@ from vsep_core.stems import possessive
 
 from .glossary import loss_vs_quality, words
 
+
 def _player_key(entry: dict) -> str | None:
     """Which player a scored run belongs to ("N=3", "greedy", "best_prefix"); ``None`` for other methods."""
     name = entry["name"]
@@ -46,14 +47,17 @@ def quality_marks(metrics: dict | None) -> dict:
 #: The metrics the field reads now (vsep_core.field_metrics), as columns beside BSS Eval's when a report has them.
 FIELD_COLUMNS = (("usdr", "uSDR"), ("bleedless", "bleedless"), ("fullness", "fullness"))
 
-NO_LOSS_NOTE = ("The other methods (ceilings, blind methods, the mixture) do not match fingerprints, so they "
-                "have no loss: —.")
+NO_LOSS_NOTE = (
+    "The other methods (ceilings, blind methods, the mixture) do not match fingerprints, so they have no loss: —."
+)
 
 
 def kind_help(target: str) -> str:
     """The "kind" column's help, naming the target."""
-    return (f"seed: this method's runs; oracle: ceilings that read the true {target}; blind: methods that never "
-            "see it; the mixture itself is the floor.")
+    return (
+        f"seed: this method's runs; oracle: ceilings that read the true {target}; blind: methods that never "
+        "see it; the mixture itself is the floor."
+    )
 
 
 def verdict_section(scores) -> None:
@@ -89,26 +93,37 @@ def metrics_section(metrics: dict, marks: dict) -> None:
     rows = []
     for m, r in zip(metrics["methods"], scores.rows):
         key = _player_key(m)
-        row = {"method": r.name, "kind": r.marked_kind, "mark": " ".join(marks.get(key, [])) if key else "",
-               "loss": r.loss}
+        row = {
+            "method": r.name,
+            "kind": r.marked_kind,
+            "mark": " ".join(marks.get(key, [])) if key else "",
+            "loss": r.loss,
+        }
         row.update({c.label: value for c, value in zip(scores.columns, r.values)})
         for part, slot in ((scores.target, "vocal"), (scores.complement, "instrumental")):
             for metric, label in FIELD_COLUMNS:  # the metrics the field reads now, when the report has them
                 if metric in m[slot]:
                     row[f"{part} {label}"] = m[slot][metric]
         row["SIR/SAR split"] = split_column(m, slot_names)
-        row["what it is"] = (r.description + (f" (failed: {r.error})" if r.error else "")
-                             + (f" — * not for this target: {r.note}" if not r.suited else ""))
+        row["what it is"] = (
+            r.description
+            + (f" (failed: {r.error})" if r.error else "")
+            + (f" — * not for this target: {r.note}" if not r.suited else "")
+        )
         rows.append(row)
     table = pd.DataFrame(rows)
-    config = {c.label: st.column_config.NumberColumn(c.label, format="%.2f", help=glossary.get(c.metric_label),
-                                                     width=95) for c in scores.columns}
+    config = {
+        c.label: st.column_config.NumberColumn(c.label, format="%.2f", help=glossary.get(c.metric_label), width=95)
+        for c in scores.columns
+    }
     for part in (scores.target, scores.complement):
         for _, label in FIELD_COLUMNS:
-            config[f"{part} {label}"] = st.column_config.NumberColumn(f"{part} {label}", format="%.2f",
-                                                                       help=glossary.get(label), width=95)
-    config["loss"] = st.column_config.NumberColumn("loss (dB²)", format="%.1f", width=80,
-                                                   help=glossary["loss"] + " " + NO_LOSS_NOTE)
+            config[f"{part} {label}"] = st.column_config.NumberColumn(
+                f"{part} {label}", format="%.2f", help=glossary.get(label), width=95
+            )
+    config["loss"] = st.column_config.NumberColumn(
+        "loss (dB²)", format="%.1f", width=80, help=glossary["loss"] + " " + NO_LOSS_NOTE
+    )
     config["method"] = st.column_config.TextColumn("method", help="See the glossary below for each name.")
     config["kind"] = st.column_config.TextColumn("kind", width="small", help=kind_help(scores.target))
     config["SIR/SAR split"] = st.column_config.TextColumn("SIR/SAR split", width=120, help=glossary["SIR/SAR split"])
@@ -118,22 +133,34 @@ def metrics_section(metrics: dict, marks: dict) -> None:
 
     def draw() -> None:
         # The target's scores first, so the table fits the page; its complement's on request.
-        with_complement = st.toggle(f"Show the {scores.complement} estimate's scores too", key="metrics_instrumental",
-                                    help=f"The {scores.complement} estimate is the mixture minus the extracted "
-                                         f"{scores.target}.")
+        with_complement = st.toggle(
+            f"Show the {scores.complement} estimate's scores too",
+            key="metrics_instrumental",
+            help=f"The {scores.complement} estimate is the mixture minus the extracted {scores.target}.",
+        )
         order = [c for c in table.columns if with_complement or c not in complement]
         # The numbers stay numbers (sortable); what means nothing (a reference method's loss, the mixture's
         # SAR) is missing, shown as "—".
-        st.dataframe(table, hide_index=True, width="stretch", height=36 * (len(table) + 1) + 4,
-                     column_config=config, column_order=order, placeholder="—", key="metrics_table")
-        st.caption(f"All in dB; higher is better. *seed*: this method; *oracle*: ceilings that read the true "
-                   f"{scores.target}; "
-                   "*blind*: methods that never see it; *mixture*: the mixture itself, the floor (its SAR means "
-                   "nothing, shown as —). *loss* is only for this method's runs: " + NO_LOSS_NOTE
-                   + " Measured on the files as they are (level as is): an estimate made on a normalised pair is "
-                   f"brought back by undoing the {possessive(scores.target)} gain. "
-                   f"BSS Eval: {metrics['bss_eval']['implementation']}, {metrics['bss_eval']['aggregation']}. "
-                   + loss_note)
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            height=36 * (len(table) + 1) + 4,
+            column_config=config,
+            column_order=order,
+            placeholder="—",
+            key="metrics_table",
+        )
+        st.caption(
+            f"All in dB; higher is better. *seed*: this method; *oracle*: ceilings that read the true "
+            f"{scores.target}; "
+            "*blind*: methods that never see it; *mixture*: the mixture itself, the floor (its SAR means "
+            "nothing, shown as —). *loss* is only for this method's runs: "
+            + NO_LOSS_NOTE
+            + " Measured on the files as they are (level as is): an estimate made on a normalised pair is "
+            f"brought back by undoing the {possessive(scores.target)} gain. "
+            f"BSS Eval: {metrics['bss_eval']['implementation']}, {metrics['bss_eval']['aggregation']}. " + loss_note
+        )
         split_notes_section(metrics, slot_names)
 
     if align["aligned"]:
@@ -141,10 +168,11 @@ def metrics_section(metrics: dict, marks: dict) -> None:
         st.success(align["verdict"], icon=":material/check_circle:")
         draw()
     else:
-        st.warning(plain_verdict(align["verdict"])
-                   + " The scores below compare waveforms sample by sample, so they mean "
-                   "nothing until the pair is aligned: fix it on Load audio (the alignment check offers the fix).",
-                   icon=":material/warning:")
+        st.warning(
+            plain_verdict(align["verdict"]) + " The scores below compare waveforms sample by sample, so they mean "
+            "nothing until the pair is aligned: fix it on Load audio (the alignment check offers the fix).",
+            icon=":material/warning:",
+        )
         with st.expander("Scores of the pair as it is (not meaningful until it is aligned)"):
             draw()
     with st.expander("Glossary: methods, metrics and terms", icon=":material/menu_book:"):
@@ -162,13 +190,20 @@ def waterfall_section(metrics: dict) -> None:
     except VsepError:
         return  # a report without the phase oracle or the mixture (e.g. an older one): no waterfall
     target = source_labels(metrics)["vocal"]
-    with st.expander(f"Where the decibels go: true {target} → phase oracle → … → mixture", expanded=False,
-                     icon=":material/waterfall_chart:"):
-        st.plotly_chart(waterfall_figure(steps, title=f"{target} SI-SDR, step by step (dB)"), theme=None,
-                        key="loss_waterfall")
-        st.caption("Each step is named for what it costs: " + "; ".join(f"**{k}**: {v}" for k, v in COSTS.items())
-                   + ". The steps add up: the phase oracle plus every step is the mixture's SI-SDR. A step the "
-                   "scores lack (e.g. joint, measured on Optimise) is merged into the next.")
+    with st.expander(
+        f"Where the decibels go: true {target} → phase oracle → … → mixture",
+        expanded=False,
+        icon=":material/waterfall_chart:",
+    ):
+        st.plotly_chart(
+            waterfall_figure(steps, title=f"{target} SI-SDR, step by step (dB)"), theme=None, key="loss_waterfall"
+        )
+        st.caption(
+            "Each step is named for what it costs: "
+            + "; ".join(f"**{k}**: {v}" for k, v in COSTS.items())
+            + ". The steps add up: the phase oracle plus every step is the mixture's SI-SDR. A step the "
+            "scores lack (e.g. joint, measured on Optimise) is merged into the next."
+        )
 
 
 def ratings_section(rows: list[dict], key: str = "listen") -> None:
@@ -200,8 +235,7 @@ def split_notes_section(metrics: dict, slot_names: dict) -> None:
 
     notes = report_notes(metrics["methods"], slot_names)
     if notes:
-        st.warning(headline(metrics["methods"]) + "\n\n" + "\n".join(f"- {n}" for n in notes),
-                   icon=":material/help:")
+        st.warning(headline(metrics["methods"]) + "\n\n" + "\n".join(f"- {n}" for n in notes), icon=":material/help:")
     else:
         st.caption(headline(metrics["methods"]))
 
@@ -217,25 +251,41 @@ def quick_scores_section(quick: dict, alignment: dict) -> None:
     A pair that is not aligned gets its verdict instead: its waveform scores mean nothing.
     """
     if not alignment["aligned"]:
-        st.warning(plain_verdict(alignment["verdict"])
-                   + " Waveform scores mean nothing until the pair is aligned: fix it on "
-                   "Load audio (the alignment check offers the fix).", icon=":material/warning:")
+        st.warning(
+            plain_verdict(alignment["verdict"]) + " Waveform scores mean nothing until the pair is aligned: fix it on "
+            "Load audio (the alignment check offers the fix).",
+            icon=":material/warning:",
+        )
         return
     from vsep_core.presenter import score_table
 
     marks = quality_marks({"methods": quick["methods"], "alignment": alignment})
     scores = score_table(quick, metrics=("si_sdr",))
-    rows = [{"method": r.name, "mark": " ".join(marks.get(_player_key(m), [])), "loss": r.loss,
-             **{c.label: value for c, value in zip(scores.columns, r.values)}}
-            for m, r in zip(quick["methods"], scores.rows)]
+    rows = [
+        {
+            "method": r.name,
+            "mark": " ".join(marks.get(_player_key(m), [])),
+            "loss": r.loss,
+            **{c.label: value for c, value in zip(scores.columns, r.values)},
+        }
+        for m, r in zip(quick["methods"], scores.rows)
+    ]
     target, complement = (c.label for c in scores.columns)
     glossary = words(scores.target)
     verdict_section(scores)
-    st.dataframe(rows, hide_index=True, key="quick_scores_table", placeholder="—",
-                 column_config={"loss": st.column_config.NumberColumn("loss (dB²)", format="%.1f",
-                                                                      help=glossary["loss"]),
-                                target: st.column_config.NumberColumn(format="%.2f", help=glossary["SI-SDR"]),
-                                complement: st.column_config.NumberColumn(format="%.2f"),
-                                "mark": st.column_config.TextColumn(width=110, help=loss_vs_quality(scores.target))})
-    st.caption("First look: your runs' SI-SDR (dB, higher is better). SDR, SIR, SAR and the ceilings and blind "
-               "methods beside them are being measured and replace this table in a moment.")
+    st.dataframe(
+        rows,
+        hide_index=True,
+        key="quick_scores_table",
+        placeholder="—",
+        column_config={
+            "loss": st.column_config.NumberColumn("loss (dB²)", format="%.1f", help=glossary["loss"]),
+            target: st.column_config.NumberColumn(format="%.2f", help=glossary["SI-SDR"]),
+            complement: st.column_config.NumberColumn(format="%.2f"),
+            "mark": st.column_config.TextColumn(width=110, help=loss_vs_quality(scores.target)),
+        },
+    )
+    st.caption(
+        "First look: your runs' SI-SDR (dB, higher is better). SDR, SIR, SAR and the ceilings and blind "
+        "methods beside them are being measured and replace this table in a moment."
+    )

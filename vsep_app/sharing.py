@@ -15,7 +15,6 @@ import time
 import numpy as np
 import streamlit as st
 
-
 from .escape import plain
 from .frame import PAGES, guard, link
 from .limits import AB_MAX_S
@@ -51,8 +50,10 @@ def rate_check(times: list, now: float, limit: int = RATE_LIMIT, window_s: float
     if len(recent) < limit:
         return None
     wait = window_s - (now - min(recent))
-    return (f"You have published {len(recent)} results in the last {window_s / 60:.0f} minutes, the most one "
-            f"visitor may; try again in {max(1, int(wait // 60) + 1)} minutes.")
+    return (
+        f"You have published {len(recent)} results in the last {window_s / 60:.0f} minutes, the most one "
+        f"visitor may; try again in {max(1, int(wait // 60) + 1)} minutes."
+    )
 
 
 def default_title(source) -> str:
@@ -77,9 +78,10 @@ def base_url() -> str:
     return root
 
 
-def share_section(source, result, pair, metrics: dict | None, settings, ratings: dict | None = None,
-                  full_quality: dict | None = None) -> None:
-    """"Share this result" on Results: title, audio or not, which estimates; publish; the two links.
+def share_section(
+    source, result, pair, metrics: dict | None, settings, ratings: dict | None = None, full_quality: dict | None = None
+) -> None:
+    """ "Share this result" on Results: title, audio or not, which estimates; publish; the two links.
 
     ``ratings`` (the visitor's listening test of this pair, ``{"rows", "info"}``) and the run made at full quality
     (``full_quality``: :func:`vsep_app.full_quality_view.full_quality_section`'s record) travel with the result."""
@@ -88,31 +90,42 @@ def share_section(source, result, pair, metrics: dict | None, settings, ratings:
 
     st.subheader("Share this result")
     days = Limits.from_env().retention_days  # the store itself is opened (and created) at the first publish
-    st.caption(f"Publish it as a link anyone can open, without an account and without computing anything: the "
-               f"scores, charts and (if you choose) the audio. Links last {days:g} days. Your file names are "
-               "never published; only the title you type.")
+    st.caption(
+        f"Publish it as a link anyone can open, without an account and without computing anything: the "
+        f"scores, charts and (if you choose) the audio. Links last {days:g} days. Your file names are "
+        "never published; only the title you type."
+    )
     last = st.session_state.get(_LAST_KEY)
     this = (source.identity, settings.to_dict())
     if last and last.get("of") != this:  # the links of a result published before this one was made
         last = None
     if metrics is None:
-        st.info("Measure the separation quality above first: a shared result carries its scores.",
-                icon=":material/info:")
+        st.info(
+            "Measure the separation quality above first: a shared result carries its scores.", icon=":material/info:"
+        )
         return
     runs = [label for label, _ in result.labelled_runs()]
-    names = {label: ("N = " + label if label.isdigit() else {"greedy": "greedy order",
-                                                              "best_prefix": "best prefix"}[label])
-             for label in runs}
+    names = {
+        label: ("N = " + label if label.isdigit() else {"greedy": "greedy order", "best_prefix": "best prefix"}[label])
+        for label in runs
+    }
     with st.form("share_form", border=True):
         title = st.text_input("Title", value=default_title(source), max_chars=200, key="share_title")
-        with_audio = st.toggle("Include the audio (mixture, target and the chosen estimates)", value=True,
-                               key="share_audio", help="Without it: the scores and charts only."
-                               + (" With it, the full-quality audio you made too (its scores go either way)."
-                                  if full_quality else ""))
-        chosen = st.multiselect("Estimates to include", runs, default=default_estimates(result, metrics),
-                                format_func=names.get, key="share_runs",
-                                help="By default the runs with the lowest loss and the best SI-SDR and the "
-                                     "greedy order; add any other.")
+        with_audio = st.toggle(
+            "Include the audio (mixture, target and the chosen estimates)",
+            value=True,
+            key="share_audio",
+            help="Without it: the scores and charts only."
+            + (" With it, the full-quality audio you made too (its scores go either way)." if full_quality else ""),
+        )
+        chosen = st.multiselect(
+            "Estimates to include",
+            runs,
+            default=default_estimates(result, metrics),
+            format_func=names.get,
+            key="share_runs",
+            help="By default the runs with the lowest loss and the best SI-SDR and the greedy order; add any other.",
+        )
         go = st.form_submit_button("Publish and get a link", icon=":material/share:", type="primary")
     if go:
         times = st.session_state.setdefault(_RATE_KEY, [])
@@ -123,8 +136,18 @@ def share_section(source, result, pair, metrics: dict | None, settings, ratings:
             st.error("Choose at least one estimate to include.", icon=":material/error:")
         else:
             with st.spinner("Publishing…"):
-                last = publish(source, result, pair, metrics, settings, title=title, audio=with_audio,
-                               estimates=chosen, ratings=ratings, full_quality=full_quality)
+                last = publish(
+                    source,
+                    result,
+                    pair,
+                    metrics,
+                    settings,
+                    title=title,
+                    audio=with_audio,
+                    estimates=chosen,
+                    ratings=ratings,
+                    full_quality=full_quality,
+                )
             times.append(time.time())
             last["of"] = this
             st.session_state[_LAST_KEY] = last
@@ -132,14 +155,29 @@ def share_section(source, result, pair, metrics: dict | None, settings, ratings:
         base = base_url()
         st.success("Published. Anyone with this link sees the result:", icon=":material/link:")
         st.code(base + last["link"], language=None)
-        st.page_link(PAGES["shared"].file, label="Open the shared page", icon=":material/open_in_new:",
-                     query_params={"id": last["id"]})
+        st.page_link(
+            PAGES["shared"].file,
+            label="Open the shared page",
+            icon=":material/open_in_new:",
+            query_params={"id": last["id"]},
+        )
         st.caption("Keep this delete link to yourself: it removes the result for everyone.")
         st.code(base + last["delete_link"], language=None)
 
 
-def publish(source, result, pair, metrics, settings, *, title: str, audio: bool, estimates,
-            ratings: dict | None = None, full_quality: dict | None = None) -> dict:
+def publish(
+    source,
+    result,
+    pair,
+    metrics,
+    settings,
+    *,
+    title: str,
+    audio: bool,
+    estimates,
+    ratings: dict | None = None,
+    full_quality: dict | None = None,
+) -> dict:
     """Pack this session's result (with the EQ curves the Results page draws, the listening ratings when there are,
     and the run made at full quality when one was: its scores always, its audio with the rest) and store it; the
     links."""
@@ -154,8 +192,17 @@ def publish(source, result, pair, metrics, settings, *, title: str, audio: bool,
     def pack() -> dict:  # in the process-wide job pool, like every heavy step of the pages
         eqs = {label: cache.eq_curves(source, settings, runs[label].slices) for label in estimates}
         full = made_run(full_quality, keep_audio=audio)
-        return pack_result(result, pair, title=title, metrics=metrics, audio=audio, estimates=estimates,
-                           eq_curves=eqs, ratings=ratings, full_quality=[full] if full is not None else [])
+        return pack_result(
+            result,
+            pair,
+            title=title,
+            metrics=metrics,
+            audio=audio,
+            estimates=estimates,
+            eq_curves=eqs,
+            ratings=ratings,
+            full_quality=[full] if full is not None else [],
+        )
 
     files = jobs.run(pack)
     published = default_store().publish(files, title)
@@ -185,8 +232,7 @@ class Shared:
 
         self.store, self.record = store, record
         self.share = json.loads(store.read_file(record, "share.json"))
-        self.metrics = (json.loads(store.read_file(record, "metrics.json")) if "metrics.json" in record.files
-                        else None)
+        self.metrics = json.loads(store.read_file(record, "metrics.json")) if "metrics.json" in record.files else None
 
     def file(self, path: str) -> bytes:
         return self.store.read_file(self.record, path)
@@ -251,8 +297,11 @@ def shared_page() -> None:
     rid = st.query_params.get("id", "")
     if not rid:
         st.title("Shared result")
-        st.info("This page shows a published result: open it from its link (…/shared?id=…). To publish one, "
-                "run the optimiser on your pair and use Results → Share this result.", icon=":material/link:")
+        st.info(
+            "This page shows a published result: open it from its link (…/shared?id=…). To publish one, "
+            "run the optimiser on your pair and use Results → Share this result.",
+            icon=":material/link:",
+        )
         link("upload", "Go to the start page", ":material/home:")
         return
     with guard("Opening the shared result"):
@@ -274,8 +323,10 @@ def shared_page() -> None:
 
 def delete_section(store, record, token: str) -> None:
     st.title("Delete a shared result")
-    show_text(f"<b>{escape(record.title)}</b>, published "
-              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(record.created_at))}.")
+    show_text(
+        f"<b>{escape(record.title)}</b>, published "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(record.created_at))}."
+    )
     if st.button("Delete this result for everyone", icon=":material/delete:", type="primary", key="share_delete"):
         if store.delete(record.id, token):
             st.success("Deleted: the link no longer opens anything.", icon=":material/check_circle:")
@@ -292,13 +343,17 @@ def show(shown: Shared) -> None:
 
     share, record = shown.share, shown.record
     names = share["target"]
-    show_text(escape(record.title), "h1", "font-size:2.75rem;font-weight:700;line-height:1.2;padding:1.25rem 0 1rem;margin:0")
-    st.caption(f"A published vsep result (from the {'command line' if share.get('source') == 'command line' else 'dashboard'}): "
-               f"{float(share.get('duration_s') or 0):.2f} s at {int(share.get('sr') or 0)} Hz, target: "
-               f"{plain(names['label'])}. "
-               f"Published {time.strftime('%Y-%m-%d', time.gmtime(record.created_at))}; this link works until "
-               f"{time.strftime('%Y-%m-%d', time.gmtime(record.expires_at))} "
-               f"(results are kept {shown.store.limits.retention_days:g} days). Read-only: nothing is computed.")
+    show_text(
+        escape(record.title), "h1", "font-size:2.75rem;font-weight:700;line-height:1.2;padding:1.25rem 0 1rem;margin:0"
+    )
+    st.caption(
+        f"A published vsep result (from the {'command line' if share.get('source') == 'command line' else 'dashboard'}): "
+        f"{float(share.get('duration_s') or 0):.2f} s at {int(share.get('sr') or 0)} Hz, target: "
+        f"{plain(names['label'])}. "
+        f"Published {time.strftime('%Y-%m-%d', time.gmtime(record.created_at))}; this link works until "
+        f"{time.strftime('%Y-%m-%d', time.gmtime(record.expires_at))} "
+        f"(results are kept {shown.store.limits.retention_days:g} days). Read-only: nothing is computed."
+    )
     from vsep_core.stems import oracle_note
 
     st.info(oracle_note(names["name"]), icon=":material/info:")  # made here from the target's name, not stored text
@@ -311,8 +366,10 @@ def show(shown: Shared) -> None:
     rated = shown.ratings()
     if rated is not None:
         st.subheader("Listening test")
-        st.caption("The publisher's ratings by ear (MUSHRA style, 0–100, with a hidden reference and a 3.5 kHz low "
-                   "anchor among the items), beside each item's SI-SDR.")
+        st.caption(
+            "The publisher's ratings by ear (MUSHRA style, 0–100, with a hidden reference and a 3.5 kHz low "
+            "anchor among the items), beside each item's SI-SDR."
+        )
         ratings_section(rated["rows"], key="shared_ratings")
 
     st.subheader("Listen")
@@ -330,7 +387,7 @@ def show(shown: Shared) -> None:
             if e.get("complement_audio"):
                 items.append((f"{names['complement'].capitalize()} estimate ({run_title(e)})", e["complement_audio"]))
         for start in range(0, len(items), per_row):
-            for col, (label, path) in zip(st.columns(per_row), items[start:start + per_row]):
+            for col, (label, path) in zip(st.columns(per_row), items[start : start + per_row]):
                 with col:
                     st.markdown(f"**{plain(label)}**")
                     st.audio(shown.file(path), format="audio/flac")
@@ -348,35 +405,65 @@ def show(shown: Shared) -> None:
         def mag(key):  # the stored display dB back to a magnitude: the figure takes it to dB again
             return np.power(10.0, arrays[key] / 20.0)
 
-        st.plotly_chart(plots.spectrograms_figure({f"target (true {names['label']})": mag("spec/target"),
-                                                   "mixture": mag("spec/mixture"),
-                                                   f"extracted ({chosen})": mag(f"spec/{entry['key']}")},
-                                                  sr, hop * share.get("spec_col_factor", 1)),
-                        theme=None, key="shared_spectrograms")
+        st.plotly_chart(
+            plots.spectrograms_figure(
+                {
+                    f"target (true {names['label']})": mag("spec/target"),
+                    "mixture": mag("spec/mixture"),
+                    f"extracted ({chosen})": mag(f"spec/{entry['key']}"),
+                },
+                sr,
+                hop * share.get("spec_col_factor", 1),
+            ),
+            theme=None,
+            key="shared_spectrograms",
+        )
         if f"eq/{entry['key']}" in arrays:
             st.subheader("Learned EQ curves")
-            st.plotly_chart(plots.eq_heatmap_figure(arrays[f"eq/{entry['key']}"], sr,
-                                                    hop * entry.get("eq_col_factor", 1),
-                                                    title=f"EQ of every pass added up, {chosen}"),
-                            theme=None, key="shared_eq")
+            st.plotly_chart(
+                plots.eq_heatmap_figure(
+                    arrays[f"eq/{entry['key']}"],
+                    sr,
+                    hop * entry.get("eq_col_factor", 1),
+                    title=f"EQ of every pass added up, {chosen}",
+                ),
+                theme=None,
+                key="shared_eq",
+            )
     st.subheader("Take it with you")
     c1, c2 = st.columns(2)
+
     def everything() -> bytes:
         files = {p: shown.file(p) for p in record.files if p not in LIBRARY_FILES}
         if "report.html" in files:
             files["report.html"] = report_html(shown.file)
         return zip_files(files)
 
-    c1.download_button("Download everything (ZIP)", everything,
-                       file_name="vsep_shared_result.zip", mime="application/zip", icon=":material/folder_zip:",
-                       type="primary", key="shared_zip", on_click="ignore")
-    c1.caption("metrics.json (as `python -m vsep_core evaluate --json` writes it), summary.json, settings.json, "
-               "the plots' data and the audio that was published"
-               + (", and the listening test's ratings." if rated is not None else "."))
+    c1.download_button(
+        "Download everything (ZIP)",
+        everything,
+        file_name="vsep_shared_result.zip",
+        mime="application/zip",
+        icon=":material/folder_zip:",
+        type="primary",
+        key="shared_zip",
+        on_click="ignore",
+    )
+    c1.caption(
+        "metrics.json (as `python -m vsep_core evaluate --json` writes it), summary.json, settings.json, "
+        "the plots' data and the audio that was published"
+        + (", and the listening test's ratings." if rated is not None else ".")
+    )
     if "report.html" in record.files:
-        c2.download_button("Download the report (HTML)", lambda: report_html(shown.file),
-                           file_name="vsep_report.html", mime="text/html", icon=":material/description:",
-                           key="shared_html", on_click="ignore")
+        c2.download_button(
+            "Download the report (HTML)",
+            lambda: report_html(shown.file),
+            file_name="vsep_report.html",
+            mime="text/html",
+            icon=":material/description:",
+            key="shared_html",
+            on_click="ignore",
+        )
 
 
 def full_quality_section(shown: Shared) -> None:
@@ -391,29 +478,40 @@ def full_quality_section(shown: Shared) -> None:
     names = shown.share["target"]
     st.subheader("At full quality")
     qualities = " and ".join(sorted({str(e["quality"]) for e in entries}))
-    st.caption(f"The learned EQ applied to the song file itself, at its own rate and channels ({plain(qualities)}), "
-               f"instead of the analysis' {int(shown.share.get('sr') or 0)} Hz mono.")
+    st.caption(
+        f"The learned EQ applied to the song file itself, at its own rate and channels ({plain(qualities)}), "
+        f"instead of the analysis' {int(shown.share.get('sr') or 0)} Hz mono."
+    )
     for e in entries:
         if e.get("audio"):
             cols = st.columns(2)
-            for col, path, part in ((cols[0], e["audio"], names["label"]),
-                                    (cols[1], e.get("complement_audio"), names["complement"])):
+            for col, path, part in (
+                (cols[0], e["audio"], names["label"]),
+                (cols[1], e.get("complement_audio"), names["complement"]),
+            ):
                 if path:
                     with col:
-                        st.markdown(f"**{plain(part.capitalize())}, {plain(e['title'])}, full quality "
-                                    f"({plain(e['quality'])})**")
+                        st.markdown(
+                            f"**{plain(part.capitalize())}, {plain(e['title'])}, full quality ({plain(e['quality'])})**"
+                        )
                         st.audio(shown.file(path), format="audio/flac")
-    runs = [FullQualityRun(label=e["label"], sr=int(e["sr"]), channels=int(e["channels"]), scores=e.get("scores"))
-            for e in entries]
+    runs = [
+        FullQualityRun(label=e["label"], sr=int(e["sr"]), channels=int(e["channels"]), scores=e.get("scores"))
+        for e in entries
+    ]
     report = scores_report(runs, {"vocal": names["label"], "instrumental": names["complement"]})
     if not report["methods"]:
         st.caption("Published without full-quality scores.")
         return
     table = score_table(report)
     rows = [{"result": row.name, **{c.label: v for c, v in zip(table.columns, row.values)}} for row in table.rows]
-    st.dataframe(rows, hide_index=True, key="shared_full_quality_scores", placeholder="—",
-                 column_config={c.label: st.column_config.NumberColumn(c.label, format="%.2f")
-                                for c in table.columns})
+    st.dataframe(
+        rows,
+        hide_index=True,
+        key="shared_full_quality_scores",
+        placeholder="—",
+        column_config={c.label: st.column_config.NumberColumn(c.label, format="%.2f") for c in table.columns},
+    )
     st.caption("dB, higher is better: the same scores as above, measured on the full-quality audio at its rate.")
 
 
@@ -424,8 +522,9 @@ def compare_section(store, shown: Shared) -> None:
     from vsep_core.store import NotFound
 
     st.subheader("Compare with another result")
-    pasted = st.text_input("Paste the link of another published result", key="compare_link",
-                           placeholder="…/shared?id=…")
+    pasted = st.text_input(
+        "Paste the link of another published result", key="compare_link", placeholder="…/shared?id=…"
+    )
     if not pasted:
         return
     other_id = id_from_link(pasted)
@@ -440,12 +539,18 @@ def compare_section(store, shown: Shared) -> None:
     if shown.metrics is None or other.metrics is None:
         st.caption("One of the two has no scores to compare.")
     else:
-        st.dataframe(pd.DataFrame(compare_rows(shown.metrics, other.metrics)), hide_index=True, width="stretch",
-                     placeholder="—", key="compare_table",
-                     column_config={c: st.column_config.NumberColumn(c, format="%.2f")
-                                    for c in ("A", "B", "B − A")})
-        st.caption("dB, higher is better; B − A above zero means B scored higher. Methods either result lacks "
-                   "show — on that side.")
+        st.dataframe(
+            pd.DataFrame(compare_rows(shown.metrics, other.metrics)),
+            hide_index=True,
+            width="stretch",
+            placeholder="—",
+            key="compare_table",
+            column_config={c: st.column_config.NumberColumn(c, format="%.2f") for c in ("A", "B", "B − A")},
+        )
+        st.caption(
+            "dB, higher is better; B − A above zero means B scored higher. Methods either result lacks "
+            "show — on that side."
+        )
     a, b = shown.players("A: "), other.players("B: ")
     if a and b:
         duration = max(shown.share.get("duration_s") or 0, other.share.get("duration_s") or 0)
@@ -469,6 +574,14 @@ def compare_rows(a: dict, b: dict) -> list[dict]:
             for metric, label in (("si_sdr", "SI-SDR"), ("sdr", "SDR"), ("sir", "SIR"), ("sar", "SAR")):
                 va = ((by_a.get(name) or {}).get(slot) or {}).get(metric)
                 vb = ((by_b.get(name) or {}).get(slot) or {}).get(metric)
-                rows.append({"method": name, "estimate": slots_a[slot], "metric": label, "A": va, "B": vb,
-                             "B − A": (vb - va) if va is not None and vb is not None else None})
+                rows.append(
+                    {
+                        "method": name,
+                        "estimate": slots_a[slot],
+                        "metric": label,
+                        "A": va,
+                        "B": vb,
+                        "B − A": (vb - va) if va is not None and vb is not None else None,
+                    }
+                )
     return rows

@@ -12,6 +12,7 @@ from . import cache, state
 from .escape import plain
 from .wording import LEVEL_SHORT, POOLED_SHORT
 
+
 def settings_lines(settings: Settings, n_samples: int | None = None) -> list[str]:
     length = "whole song" if settings.duration_s is None else f"{settings.duration_s:g} s"
     lines = [f"Segment: from {settings.start_s:g} s, {length}"]
@@ -25,20 +26,30 @@ def settings_lines(settings: Settings, n_samples: int | None = None) -> list[str
         lines.append(f"Windows: {settings.n_windows}")
     else:
         lines.append(f"Hop: {settings.hop_length} samples")
-    lines += [f"Level: {LEVEL_SHORT[settings.level]}",
-              f"Pooled slices adjust: {POOLED_SHORT[settings.pooled_windows]}",
-              f"Optimiser: learning rate {settings.learning_rate:g}, {settings.iterations} iterations, "
-              f"clip ±{settings.clip_db:g} dB"]
+    lines += [
+        f"Level: {LEVEL_SHORT[settings.level]}",
+        f"Pooled slices adjust: {POOLED_SHORT[settings.pooled_windows]}",
+        f"Optimiser: learning rate {settings.learning_rate:g}, {settings.iterations} iterations, "
+        f"clip ±{settings.clip_db:g} dB",
+    ]
     return lines
 
 
 def seed_badge(settings: Settings, where=st) -> None:
     if settings.is_seed_compatible:
-        where.badge("Seed-compatible", icon=":material/verified:", color="green",
-                    help="Every quirk of the research code is kept, so its numbers are reproduced.")
+        where.badge(
+            "Seed-compatible",
+            icon=":material/verified:",
+            color="green",
+            help="Every quirk of the research code is kept, so its numbers are reproduced.",
+        )
     else:
-        where.badge("Improved options on", icon=":material/tune:", color="orange",
-                    help="Some research-code quirks are fixed; numbers differ from the research code's.")
+        where.badge(
+            "Improved options on",
+            icon=":material/tune:",
+            color="orange",
+            help="Some research-code quirks are fixed; numbers differ from the research code's.",
+        )
 
 
 def sidebar(sb) -> None:
@@ -53,7 +64,9 @@ def sidebar(sb) -> None:
         try:
             pair = cache.pair(source, settings)
             n_samples = pair.n_samples
-            sb.caption(f"{source.origin} · target: {source.target_label} · analysed {pair.duration_s:.2f} s at {pair.sr} Hz")
+            sb.caption(
+                f"{source.origin} · target: {source.target_label} · analysed {pair.duration_s:.2f} s at {pair.sr} Hz"
+            )
         except VsepError as exc:
             sb.warning(plain(exc))
     sb.markdown("#### Settings")
@@ -66,12 +79,16 @@ def sidebar(sb) -> None:
         if record is None:
             lines.append(f"{name}: not run yet")
         else:
-            what = (f"N = 1…{len(record.outcome.runs)}" if record is prog
-                    else f"{len(record.outcome.greedy.sequence)} slices")
+            what = (
+                f"N = 1…{len(record.outcome.runs)}"
+                if record is prog
+                else f"{len(record.outcome.greedy.sequence)} slices"
+            )
             stale = "" if record.matches(source, settings) else " (earlier settings)"
             lines.append(f"{name}: {what} ✓{stale}")
     sb.caption("  \n".join(lines))
     from vsep_core.stems import oracle_note
 
     sb.expander("An oracle experiment", icon=":material/info:").caption(
-        oracle_note(source.names.name) if source is not None else ORACLE_NOTE)
+        oracle_note(source.names.name) if source is not None else ORACLE_NOTE
+    )

@@ -16,17 +16,17 @@ import streamlit as st
 
 from vsep_core.settings import Settings
 
-SOURCE = "vsep_source"            # Source: the loaded pair's files
-SETTINGS = "vsep_settings"        # Settings: the active settings
+SOURCE = "vsep_source"  # Source: the loaded pair's files
+SETTINGS = "vsep_settings"  # Settings: the active settings
 PROGRESSIVE = "vsep_progressive"  # RunRecord of the last progressive test
-GREEDY = "vsep_greedy"            # RunRecord of the last greedy search
-NOTICE = "vsep_notice"            # a message to show once after a rerun
+GREEDY = "vsep_greedy"  # RunRecord of the last greedy search
+NOTICE = "vsep_notice"  # a message to show once after a rerun
 DEFAULT_TRIED = "vsep_default_tried"
 SLICES_PREFETCH = "vsep_slices_prefetch"
 RESULTS_PREFETCH = "vsep_results_prefetch"
-RUNS = "vsep_runs"                # how many script runs this session has had (vsep_app.frame)
+RUNS = "vsep_runs"  # how many script runs this session has had (vsep_app.frame)
 RATINGS = "vsep_listening_ratings"  # the last listening test the visitor rated: {"of", "rows", "info"}
-JOINT = "vsep_joint"              # the last joint matching: (Source.identity, Settings, JointSettings, outcome)
+JOINT = "vsep_joint"  # the last joint matching: (Source.identity, Settings, JointSettings, outcome)
 FULL_QUALITY = "vsep_full_quality"  # (key, audio) of the last full-quality run of a segment too long to share
 ATTRIBUTION = "vsep_attribution"  # the last "which slices help?" on Optimise: (Source.identity, attribution)
 
@@ -114,10 +114,10 @@ class Source:
 class RunRecord:
     """A finished computation and what it was computed from."""
 
-    identity: str        # Source.identity
+    identity: str  # Source.identity
     settings: Settings
-    order: tuple         # slices offered (progressive order, or greedy candidates)
-    outcome: object      # dispatch.ProgressiveOutcome or api.GreedyOutcome
+    order: tuple  # slices offered (progressive order, or greedy candidates)
+    outcome: object  # dispatch.ProgressiveOutcome or api.GreedyOutcome
     seconds: float = 0.0
 
     def matches(self, source: Source | None, settings: Settings) -> bool:

@@ -42,8 +42,11 @@ def warm_up_engine() -> None:
     # The Optimise page: every compiled loop (a tiny progressive run, greedy search and audio), and its charts.
     warm_up()
     names = list(SLICE_NAMES[:2])
-    for fig in (plots.loss_curves_figure({"N=1": np.ones(3)}), plots.final_loss_figure({1: 1.0}, {"g": 1.0}),
-                plots.greedy_heatmap_figure([{n: 1.0 for n in names}, {names[1]: 1.0}], names, 1)):
+    for fig in (
+        plots.loss_curves_figure({"N=1": np.ones(3)}),
+        plots.final_loss_figure({1: 1.0}, {"g": 1.0}),
+        plots.greedy_heatmap_figure([{n: 1.0 for n in names}, {names[1]: 1.0}], names, 1),
+    ):
         fig.to_json()
     # The Slices page: every view (and its display reduction).
     sr = 22050
@@ -54,8 +57,10 @@ def warm_up_engine() -> None:
     # The Results page and uploads at other sample rates: later, so that it does not compete with the
     # visitor's first clicks (Python runs one thread at a time).
     time.sleep(LATER_S)
-    for fig in (plots.spectrograms_figure({"a": np.ones((4, 4))}, sr, 1040),
-                plots.eq_heatmap_figure(np.ones((4, 4)), sr, 1040)):
+    for fig in (
+        plots.spectrograms_figure({"a": np.ones((4, 4))}, sr, 1040),
+        plots.eq_heatmap_figure(np.ones((4, 4)), sr, 1040),
+    ):
         fig.to_json()
     import librosa
 

@@ -50,8 +50,9 @@ def closed_form_eq(target, profile, used, gain, clip, eq):  # pragma: no cover -
 
 
 @numba.njit(cache=True, nogil=True)
-def closed_form_pass(target, profile, used, gain, clip, log_rho, iterations, eq,
-                     unclipped_by_k, clipped_by_k):  # pragma: no cover - compiled
+def closed_form_pass(
+    target, profile, used, gain, clip, log_rho, iterations, eq, unclipped_by_k, clipped_by_k
+):  # pragma: no cover - compiled
     """One closed-form pass: the EQ curves and the counts behind every iteration's loss.
 
     ``eq`` is :func:`closed_form_eq`'s. For each element with gap ``d`` beyond
@@ -167,8 +168,9 @@ def peak_after_eq(working, eq, lower, upper, weight, used):  # pragma: no cover 
 
 
 @numba.njit(cache=True, nogil=True)
-def polish_residual_sq_sum(working, eq, bin_lower, bin_upper, bin_weight, used, floor,
-                           lower, upper, weight, target, used_raw, gain, clip):  # pragma: no cover
+def polish_residual_sq_sum(
+    working, eq, bin_lower, bin_upper, bin_weight, used, floor, lower, upper, weight, target, used_raw, gain, clip
+):  # pragma: no cover
     """The polish's final squared residual after a pass, reading only the bins it needs.
 
     The pass's output ``db = float32(working + interp(eq))`` (first ``used``

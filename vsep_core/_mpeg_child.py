@@ -41,6 +41,7 @@ _HEAD = struct.Struct("<cI")
 
 # --- in the helper and its children -------------------------------------------------------------
 
+
 def _helper_main() -> None:
     """The helper: one JSON request per stdin line, one forked child each; ends at end of input."""
     import numpy  # noqa: F401  (loaded once here, shared by every child)
@@ -73,6 +74,7 @@ def _child(path: str, mode: str, fifo: str) -> None:
         return
     os.set_blocking(fd, True)
     with os.fdopen(fd, "wb", buffering=0) as out:
+
         def send(tag: bytes, payload: bytes = b"") -> None:
             out.write(_HEAD.pack(tag, len(payload)) + payload)
 
@@ -82,8 +84,18 @@ def _child(path: str, mode: str, fifo: str) -> None:
             send(b"E", _why(exc))
             return
         with f:
-            send(b"H", json.dumps({"sr": f.samplerate, "channels": f.channels, "frames": f.frames,
-                                   "format": f.format, "subtype": f.subtype}).encode())
+            send(
+                b"H",
+                json.dumps(
+                    {
+                        "sr": f.samplerate,
+                        "channels": f.channels,
+                        "frames": f.frames,
+                        "format": f.format,
+                        "subtype": f.subtype,
+                    }
+                ).encode(),
+            )
             if mode != "decode":
                 return
             try:
@@ -115,8 +127,13 @@ def _send_request(request: dict) -> None:
     with _helper_lock:
         for _ in range(2):
             if _helper is None or _helper.poll() is not None:
-                _helper = subprocess.Popen([sys.executable, "-I", os.path.abspath(__file__)], stdin=subprocess.PIPE,
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
+                _helper = subprocess.Popen(
+                    [sys.executable, "-I", os.path.abspath(__file__)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    close_fds=True,
+                )
             try:
                 _helper.stdin.write(line)
                 _helper.stdin.flush()

@@ -103,8 +103,15 @@ def is_fixable(found: dict, min_correlation: float = MIN_CORRELATION) -> bool:
     return abs(found["correlation_at_lag"]) >= min_correlation and (found["lag_samples"] != 0 or found["gain"] < 0)
 
 
-def check_alignment(mixture: np.ndarray, vocal: np.ndarray, sr: int, *, max_lag_s: float = MAX_LAG_S,
-                    min_correlation: float = MIN_CORRELATION, name: str = "vocal") -> Alignment:
+def check_alignment(
+    mixture: np.ndarray,
+    vocal: np.ndarray,
+    sr: int,
+    *,
+    max_lag_s: float = MAX_LAG_S,
+    min_correlation: float = MIN_CORRELATION,
+    name: str = "vocal",
+) -> Alignment:
     """Find the lag and gain that best fit ``vocal`` into ``mixture``.
 
     The lag maximises ``|<m, delayed v>|`` over ``|lag| ≤ max_lag_s``
@@ -148,11 +155,12 @@ def check_alignment(mixture: np.ndarray, vocal: np.ndarray, sr: int, *, max_lag_
     xcorr = _cross_correlation(m, v, max_lag)
     # Energy of the delayed vocal that still overlaps the mixture, for every lag.
     cumulative = np.concatenate([[0.0], np.cumsum(v * v)])
-    overlap_energy = np.where(lags >= 0, cumulative[n - np.maximum(lags, 0)],
-                              cumulative[n] - cumulative[np.maximum(-lags, 0)])
+    overlap_energy = np.where(
+        lags >= 0, cumulative[n - np.maximum(lags, 0)], cumulative[n] - cumulative[np.maximum(-lags, 0)]
+    )
     # Least-squares fit at lag k leaves ‖m‖² − xcorr² / overlap energy: pick the lag that removes most.
     with np.errstate(divide="ignore", invalid="ignore"):
-        removed = np.where(overlap_energy > 0, xcorr ** 2 / overlap_energy, 0.0)
+        removed = np.where(overlap_energy > 0, xcorr**2 / overlap_energy, 0.0)
     best = int(np.argmax(removed))
     zero = int(np.flatnonzero(lags == 0)[0])
     if removed[zero] >= LAG_ZERO_SHARE * removed[best]:
@@ -163,10 +171,17 @@ def check_alignment(mixture: np.ndarray, vocal: np.ndarray, sr: int, *, max_lag_
     correlation = float(xcorr[zero] / np.sqrt(m_energy * v_energy))
     correlation_at_lag = float(xcorr[best] / np.sqrt(m_energy * overlap_energy[best]))
     explained = float(np.clip(removed[best] / m_energy, 0.0, 1.0))
-    aligned, verdict = _verdict(lag, gain, correlation, correlation_at_lag, explained, sr, min_correlation,
-                               name)
-    return Alignment(lag_samples=lag, gain=gain, correlation=correlation, correlation_at_lag=correlation_at_lag,
-                     explained=explained, sr=int(sr), aligned=aligned, verdict=verdict)
+    aligned, verdict = _verdict(lag, gain, correlation, correlation_at_lag, explained, sr, min_correlation, name)
+    return Alignment(
+        lag_samples=lag,
+        gain=gain,
+        correlation=correlation,
+        correlation_at_lag=correlation_at_lag,
+        explained=explained,
+        sr=int(sr),
+        aligned=aligned,
+        verdict=verdict,
+    )
 
 
 def apply_alignment(vocal: np.ndarray, lag_samples: int, gain: float = 1.0) -> np.ndarray:
@@ -203,7 +218,7 @@ def _cross_correlation(m: np.ndarray, v: np.ndarray, max_lag: int) -> np.ndarray
     size = scipy.fft.next_fast_len(2 * n - 1, real=True)
     circular = scipy.fft.irfft(scipy.fft.rfft(m, size) * np.conj(scipy.fft.rfft(v, size)), size)
     # Non-negative lags sit at the start of the circular result, negative ones at its end.
-    return np.concatenate([circular[size - max_lag:] if max_lag else circular[:0], circular[: max_lag + 1]])
+    return np.concatenate([circular[size - max_lag :] if max_lag else circular[:0], circular[: max_lag + 1]])
 
 
 def _verdict(lag, gain, correlation, correlation_at_lag, explained, sr, min_correlation, name):

@@ -60,8 +60,9 @@ class Analysis:
         return self.mixture_db.shape[0]
 
 
-def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progress = None,
-            workers: int = 1) -> Analysis:
+def analyse(
+    pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progress = None, workers: int = 1
+) -> Analysis:
     """STFT the pair and compute the fingerprint targets of ``views``.
 
     Parameters
@@ -136,5 +137,12 @@ def analyse(pair: Pair, settings: Settings, *, views=VIEW_NAMES, progress: Progr
             pool.shutdown(wait=True, cancel_futures=True)
     report(progress, 1.0, "Fingerprints ready")
     mixture_db.setflags(write=False)
-    return Analysis(settings=settings, hop_length=hop, n_samples=len(pair.mixture), mixture_db=mixture_db,
-                    phase=phase, targets=targets, target_windows=target_windows)
+    return Analysis(
+        settings=settings,
+        hop_length=hop,
+        n_samples=len(pair.mixture),
+        mixture_db=mixture_db,
+        phase=phase,
+        targets=targets,
+        target_windows=target_windows,
+    )

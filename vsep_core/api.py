@@ -41,17 +41,44 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 __all__ = [
-    "GreedyOutcome", "JointOutcome", "seed_experiment", "seed_greedy", "eq_curves", "with_greedy", "belongs_together",
-    "joint_matching", "attribution", "score_methods", "score_experiment", "quick_scores", "batch_song",
-    "training_features", "FullQualityOutcome", "full_quality", "full_quality_runs", "seed_eq",
+    "GreedyOutcome",
+    "JointOutcome",
+    "seed_experiment",
+    "seed_greedy",
+    "eq_curves",
+    "with_greedy",
+    "belongs_together",
+    "joint_matching",
+    "attribution",
+    "score_methods",
+    "score_experiment",
+    "quick_scores",
+    "batch_song",
+    "training_features",
+    "FullQualityOutcome",
+    "full_quality",
+    "full_quality_runs",
+    "seed_eq",
 ]
 
 
 # --- the seed method ------------------------------------------------------------------------
 
-def seed_experiment(pair: Pair, settings: Settings, *, order=None, max_slices: int | None = None,
-                    greedy: bool = True, keep_audio: bool = True, on_run=None, audio_runs=None, analysis=None,
-                    progress: Progress = None, background_audio: bool = False) -> ExperimentResult:
+
+def seed_experiment(
+    pair: Pair,
+    settings: Settings,
+    *,
+    order=None,
+    max_slices: int | None = None,
+    greedy: bool = True,
+    keep_audio: bool = True,
+    on_run=None,
+    audio_runs=None,
+    analysis=None,
+    progress: Progress = None,
+    background_audio: bool = False,
+) -> ExperimentResult:
     """The research script's workload: progressive runs N = 1 … ``max_slices`` and the greedy search.
 
     Parameters and result as :func:`vsep_core.experiment.run_experiment` (``analysis``: a ready
@@ -59,9 +86,19 @@ def seed_experiment(pair: Pair, settings: Settings, *, order=None, max_slices: i
     """
     from .experiment import run_experiment
 
-    return run_experiment(pair, settings, order=order, max_slices=max_slices, greedy=greedy, keep_audio=keep_audio,
-                          on_run=on_run, audio_runs=audio_runs, analysis=analysis, progress=progress,
-                          background_audio=background_audio)
+    return run_experiment(
+        pair,
+        settings,
+        order=order,
+        max_slices=max_slices,
+        greedy=greedy,
+        keep_audio=keep_audio,
+        on_run=on_run,
+        audio_runs=audio_runs,
+        analysis=analysis,
+        progress=progress,
+        background_audio=background_audio,
+    )
 
 
 @dataclass
@@ -83,8 +120,9 @@ class GreedyOutcome:
     timings_s: dict = field(default_factory=dict)
 
 
-def seed_greedy(pair: Pair, settings: Settings, candidates, *, analysis=None, on_run=None,
-                progress: Progress = None) -> GreedyOutcome:
+def seed_greedy(
+    pair: Pair, settings: Settings, candidates, *, analysis=None, on_run=None, progress: Progress = None
+) -> GreedyOutcome:
     """The greedy order search over ``candidates`` alone (without the progressive runs), with its audio.
 
     Parameters
@@ -112,8 +150,9 @@ def seed_greedy(pair: Pair, settings: Settings, candidates, *, analysis=None, on
     if analysis is None:
         analysis = analyse(pair, settings, views=(RAW, *candidates))
     timings = {"analyse": time.perf_counter() - t0}
-    found, greedy_run, best_prefix_run = run_greedy(analysis, pair, candidates, on_run=on_run, progress=progress,
-                                                    timings=timings)
+    found, greedy_run, best_prefix_run = run_greedy(
+        analysis, pair, candidates, on_run=on_run, progress=progress, timings=timings
+    )
     return GreedyOutcome(greedy=found, greedy_run=greedy_run, best_prefix_run=best_prefix_run, timings_s=timings)
 
 
@@ -123,8 +162,12 @@ def belongs_together(progressive, greedy) -> bool:
     Both are records with ``identity`` (the pair's content key) and ``settings``
     (e.g. the dashboard's ``RunRecord``); ``greedy`` may be ``None``.
     """
-    return (greedy is not None and progressive is not None and greedy.identity == progressive.identity
-            and greedy.settings == progressive.settings)
+    return (
+        greedy is not None
+        and progressive is not None
+        and greedy.identity == progressive.identity
+        and greedy.settings == progressive.settings
+    )
 
 
 def eq_curves(analysis, slices) -> list:
@@ -141,13 +184,17 @@ def eq_curves(analysis, slices) -> list:
 def with_greedy(result: ExperimentResult, greedy: GreedyOutcome | None) -> ExperimentResult:
     """``result`` (progressive runs) with a separately run greedy search added, as one experiment."""
     if greedy is not None:
-        result.greedy, result.greedy_run, result.best_prefix_run = (greedy.greedy, greedy.greedy_run,
-                                                                    greedy.best_prefix_run)
+        result.greedy, result.greedy_run, result.best_prefix_run = (
+            greedy.greedy,
+            greedy.greedy_run,
+            greedy.best_prefix_run,
+        )
         result.timings_s.update({f"greedy_{k}": v for k, v in greedy.timings_s.items()})
     return result
 
 
 # --- the joint method -----------------------------------------------------------------------
+
 
 @dataclass
 class JointOutcome:
@@ -170,8 +217,17 @@ class JointOutcome:
     seconds: float = 0.0
 
 
-def joint_matching(pair: Pair, settings: Settings, joint, *, truth: Pair | None = None, methods=(),
-                   analysis=None, progress: Progress = None, bss_filters: str = "global") -> JointOutcome:
+def joint_matching(
+    pair: Pair,
+    settings: Settings,
+    joint,
+    *,
+    truth: Pair | None = None,
+    methods=(),
+    analysis=None,
+    progress: Progress = None,
+    bss_filters: str = "global",
+) -> JointOutcome:
     """Every window's EQ learned at once (:func:`vsep_core.joint.run_joint`), its audio and its scores.
 
     Parameters
@@ -212,16 +268,33 @@ def joint_matching(pair: Pair, settings: Settings, joint, *, truth: Pair | None 
         from .evaluate import evaluate_joint
 
         report(progress, end, "Scoring the joint result against the true target")
-        scores = evaluate_joint(found, analysis, truth, joint=joint, methods=methods, vocal_raw=estimate.vocal_raw,
-                                progress=scaled(progress, end, 1.0), bss_filters=bss_filters)
+        scores = evaluate_joint(
+            found,
+            analysis,
+            truth,
+            joint=joint,
+            methods=methods,
+            vocal_raw=estimate.vocal_raw,
+            progress=scaled(progress, end, 1.0),
+            bss_filters=bss_filters,
+        )
     report(progress, 1.0, "Joint matching done")
     return JointOutcome(result=found, estimate=estimate, scores=scores, seconds=time.perf_counter() - t0)
 
 
 # --- attribution ----------------------------------------------------------------------------
 
-def attribution(truth: Pair, settings: Settings, *, method: str = "seed", slices=None, joint=None,
-                weight: float = 1.0, progress: Progress = None) -> dict:
+
+def attribution(
+    truth: Pair,
+    settings: Settings,
+    *,
+    method: str = "seed",
+    slices=None,
+    joint=None,
+    weight: float = 1.0,
+    progress: Progress = None,
+) -> dict:
     """Each slice's effect: on the seed chain over ``slices`` (``method="seed"``), or added to the joint loss.
 
     Parameters
@@ -257,10 +330,21 @@ def attribution(truth: Pair, settings: Settings, *, method: str = "seed", slices
 
 # --- evaluation -----------------------------------------------------------------------------
 
-def score_methods(truth: Pair, methods, settings: Settings | None = None, *,
-                  window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = MAX_LAG_S,
-                  order=None, max_slices: int | None = None, joint=None, progress: Progress = None,
-                  bss_filters: str = "global") -> dict:
+
+def score_methods(
+    truth: Pair,
+    methods,
+    settings: Settings | None = None,
+    *,
+    window_s: float | None = BSS_WINDOW_S,
+    align: bool = False,
+    max_lag_s: float = MAX_LAG_S,
+    order=None,
+    max_slices: int | None = None,
+    joint=None,
+    progress: Progress = None,
+    bss_filters: str = "global",
+) -> dict:
     """Run named methods on a truth pair and score them: :func:`vsep_core.evaluate.evaluate_pair`'s report.
 
     ``window_s`` is the BSS Eval frame length (``None``: one whole-signal figure); ``bss_filters`` its
@@ -268,12 +352,24 @@ def score_methods(truth: Pair, methods, settings: Settings | None = None, *,
     """
     from .evaluate import evaluate_pair
 
-    return evaluate_pair(truth, methods, settings=settings, window_s=window_s, align=align, max_lag_s=max_lag_s,
-                         order=order, max_slices=max_slices, joint=joint, progress=progress, bss_filters=bss_filters)
+    return evaluate_pair(
+        truth,
+        methods,
+        settings=settings,
+        window_s=window_s,
+        align=align,
+        max_lag_s=max_lag_s,
+        order=order,
+        max_slices=max_slices,
+        joint=joint,
+        progress=progress,
+        bss_filters=bss_filters,
+    )
 
 
-def score_experiment(result: ExperimentResult, truth: Pair, *, methods=None, progress: Progress = None,
-                     bss_filters: str = "global") -> dict:
+def score_experiment(
+    result: ExperimentResult, truth: Pair, *, methods=None, progress: Progress = None, bss_filters: str = "global"
+) -> dict:
     """An experiment's runs scored beside the reference methods: :func:`vsep_core.evaluate.evaluate_experiment`."""
     from .evaluate import evaluate_experiment
 
@@ -287,9 +383,19 @@ def quick_scores(result: ExperimentResult, truth: Pair) -> dict:
     return experiment_si_sdr(result, truth)
 
 
-def batch_song(song, methods, settings: Settings, *, window_s: float | None = BSS_WINDOW_S, align: bool = False,
-               max_lag_s: float = MAX_LAG_S, order=None, max_slices: int | None = None,
-               stem: str | None = None, bss_filters: str = "global") -> dict:
+def batch_song(
+    song,
+    methods,
+    settings: Settings,
+    *,
+    window_s: float | None = BSS_WINDOW_S,
+    align: bool = False,
+    max_lag_s: float = MAX_LAG_S,
+    order=None,
+    max_slices: int | None = None,
+    stem: str | None = None,
+    bss_filters: str = "global",
+) -> dict:
     """Evaluate one song of a batch with one stem as the target; never raises (runs on a Dask worker).
 
     Parameters
@@ -327,8 +433,17 @@ def batch_song(song, methods, settings: Settings, *, window_s: float | None = BS
                 instrumental = summed_stems(song.stems)
             pair = load_pair(song.mixture, vocal=song.vocal, instrumental=instrumental, settings=settings)
         pair.info.setdefault("song", song.name)
-        out["report"] = score_methods(pair, methods, settings, window_s=window_s, align=align, max_lag_s=max_lag_s,
-                                      order=order, max_slices=max_slices, bss_filters=bss_filters)
+        out["report"] = score_methods(
+            pair,
+            methods,
+            settings,
+            window_s=window_s,
+            align=align,
+            max_lag_s=max_lag_s,
+            order=order,
+            max_slices=max_slices,
+            bss_filters=bss_filters,
+        )
     except VsepError as exc:
         out["error"] = str(exc)
     except Exception as exc:  # noqa: BLE001 - one broken song must not stop the batch: record it and go on
@@ -337,6 +452,7 @@ def batch_song(song, methods, settings: Settings, *, window_s: float | None = BS
 
 
 # --- the learned fingerprint's training ------------------------------------------------------
+
 
 def training_features(song, target: str, settings: Settings, config) -> dict:
     """One training song's features for ``train`` (:mod:`vsep_core.learned`): a dict of arrays.
@@ -350,6 +466,7 @@ def training_features(song, target: str, settings: Settings, config) -> dict:
 
 
 # --- full-quality output (issue #21) ---------------------------------------------------------
+
 
 @dataclass
 class FullQualityOutcome:
@@ -376,13 +493,23 @@ def seed_eq(analysis, slices):
     """
     from .full_quality import total_eq
 
-    return total_eq([eq for _, eq in eq_curves(analysis, slices)], analysis.n_windows,
-                    analysis.settings.n_points)
+    return total_eq([eq for _, eq in eq_curves(analysis, slices)], analysis.n_windows, analysis.settings.n_points)
 
 
-def full_quality(mixture, pair: Pair, settings: Settings, *, eq=None, slices=None, analysis=None, target=None,
-                 given: str = "vocal", window_s: float | None = BSS_WINDOW_S, bss_filters: str = "global",
-                 progress: Progress = None) -> FullQualityOutcome:
+def full_quality(
+    mixture,
+    pair: Pair,
+    settings: Settings,
+    *,
+    eq=None,
+    slices=None,
+    analysis=None,
+    target=None,
+    given: str = "vocal",
+    window_s: float | None = BSS_WINDOW_S,
+    bss_filters: str = "global",
+    progress: Progress = None,
+) -> FullQualityOutcome:
     """A result at full quality: its learned EQ applied to the original mixture's segment at the file's own
     sample rate and channels, and scored against the true target there.
 
@@ -445,9 +572,20 @@ def full_quality(mixture, pair: Pair, settings: Settings, *, eq=None, slices=Non
     return FullQualityOutcome(estimate=estimate, scores=scores, seconds=time.perf_counter() - t0)
 
 
-def full_quality_runs(mixture, pair: Pair, settings: Settings, runs: dict, *, analysis=None, target=None,
-                      given: str = "vocal", window_s: float | None = BSS_WINDOW_S, bss_filters: str = "global",
-                      on_run=None, progress: Progress = None) -> dict:
+def full_quality_runs(
+    mixture,
+    pair: Pair,
+    settings: Settings,
+    runs: dict,
+    *,
+    analysis=None,
+    target=None,
+    given: str = "vocal",
+    window_s: float | None = BSS_WINDOW_S,
+    bss_filters: str = "global",
+    on_run=None,
+    progress: Progress = None,
+) -> dict:
     """:func:`full_quality` for several seed runs: the files decoded and the pair analysed once.
 
     Parameters
@@ -481,8 +619,17 @@ def full_quality_runs(mixture, pair: Pair, settings: Settings, runs: dict, *, an
     out = {}
     for i, (label, slices) in enumerate(runs.items()):
         report(progress, i / max(len(runs), 1), f"Full quality: run {label}")
-        found = full_quality(mixture, pair, settings, slices=tuple(slices), analysis=analysis, target=target,
-                             given=given, window_s=window_s, bss_filters=bss_filters)
+        found = full_quality(
+            mixture,
+            pair,
+            settings,
+            slices=tuple(slices),
+            analysis=analysis,
+            target=target,
+            given=given,
+            window_s=window_s,
+            bss_filters=bss_filters,
+        )
         if on_run is not None:
             on_run(label, found)
             found.estimate = None

@@ -47,8 +47,9 @@ def _scorer(truth: Pair, pair: Pair, analysis):
     return score
 
 
-def attribute_slices(truth: Pair, settings: Settings, *, order=None, n_slices: int | None = None,
-                     progress: Progress = None) -> dict:
+def attribute_slices(
+    truth: Pair, settings: Settings, *, order=None, n_slices: int | None = None, progress: Progress = None
+) -> dict:
     """Each slice's contribution to the seed method's progressive chain.
 
     Parameters
@@ -93,17 +94,35 @@ def attribute_slices(truth: Pair, settings: Settings, *, order=None, n_slices: i
         without_sdr, without_loss = measure(rest)
         report(progress, (2 + 2 * i) / total, f"{name} alone")
         alone_sdr, alone_loss = measure([name])
-        rows.append({"name": name, "alone_si_sdr": alone_sdr, "without_si_sdr": without_sdr,
-                     "delta_si_sdr": base_sdr - without_sdr, "loss_alone": alone_loss,
-                     "loss_without": without_loss})
+        rows.append(
+            {
+                "name": name,
+                "alone_si_sdr": alone_sdr,
+                "without_si_sdr": without_sdr,
+                "delta_si_sdr": base_sdr - without_sdr,
+                "loss_alone": alone_loss,
+                "loss_without": without_loss,
+            }
+        )
     report(progress, 1.0, "Attribution done")
-    return {"method": "seed", "level": settings.level, "target": pair_target(truth.info),
-            "baseline": {"slices": list(chain_slices), "si_sdr": base_sdr, "loss": base_loss},
-            "slices": rows}
+    return {
+        "method": "seed",
+        "level": settings.level,
+        "target": pair_target(truth.info),
+        "baseline": {"slices": list(chain_slices), "si_sdr": base_sdr, "loss": base_loss},
+        "slices": rows,
+    }
 
 
-def attribute_joint(truth: Pair, settings: Settings, joint: JointSettings | None = None, *, slices=None,
-                    weight: float = 1.0, progress: Progress = None) -> dict:
+def attribute_joint(
+    truth: Pair,
+    settings: Settings,
+    joint: JointSettings | None = None,
+    *,
+    slices=None,
+    weight: float = 1.0,
+    progress: Progress = None,
+) -> dict:
     """Each slice's effect when added to the joint method's loss.
 
     The baseline is ``joint`` as given (the raw view alone by default); for
@@ -129,17 +148,26 @@ def attribute_joint(truth: Pair, settings: Settings, joint: JointSettings | None
     for i, name in enumerate(slices):
         if name in joint.view_names:
             raise VsepError(f"{name} is already in the joint loss; attribute the other slices.")
-        with_slice = JointSettings(steps=joint.steps, step_size=joint.step_size, clip_db=joint.clip_db,
-                                   views=(*joint.views, (name, weight)), beta1=joint.beta1,
-                                   beta2=joint.beta2, eps=joint.eps)
+        with_slice = JointSettings(
+            steps=joint.steps,
+            step_size=joint.step_size,
+            clip_db=joint.clip_db,
+            views=(*joint.views, (name, weight)),
+            beta1=joint.beta1,
+            beta2=joint.beta2,
+            eps=joint.eps,
+        )
         result = run_joint(analysis, with_slice, progress=scaled(progress, (i + 1) / total, (i + 2) / total))
         sdr = score(result.final_db)
-        rows.append({"name": name, "with_si_sdr": sdr, "delta_si_sdr": sdr - base_sdr,
-                     "loss_with": result.final_loss})
+        rows.append({"name": name, "with_si_sdr": sdr, "delta_si_sdr": sdr - base_sdr, "loss_with": result.final_loss})
     report(progress, 1.0, "Attribution done")
-    return {"method": "joint", "level": settings.level, "target": pair_target(truth.info),
-            "baseline": {"views": list(joint.view_names), "si_sdr": base_sdr, "loss": base.final_loss},
-            "slices": rows}
+    return {
+        "method": "joint",
+        "level": settings.level,
+        "target": pair_target(truth.info),
+        "baseline": {"views": list(joint.view_names), "si_sdr": base_sdr, "loss": base.final_loss},
+        "slices": rows,
+    }
 
 
 def format_attribution(found: dict) -> str:
@@ -147,17 +175,28 @@ def format_attribution(found: dict) -> str:
     base = found["baseline"]
     target = labels(found.get("target")).target
     if found["method"] == "joint":
-        lines = [f"Joint matching, level {found['level']}: baseline loss over {', '.join(base['views'])}: "
-                 f"{target} SI-SDR {base['si_sdr']:.2f} dB (loss {base['loss']:.2f})",
-                 "delta = with the slice added to the loss − baseline (positive: the slice helps)", "",
-                 f"{'slice':24s} {'with':>8s} {'delta':>8s} {'loss with':>10s}"]
-        lines += [f"{row['name']:24s} {row['with_si_sdr']:8.2f} {row['delta_si_sdr']:+8.2f} {row['loss_with']:10.2f}"
-                  for row in found["slices"]]
+        lines = [
+            f"Joint matching, level {found['level']}: baseline loss over {', '.join(base['views'])}: "
+            f"{target} SI-SDR {base['si_sdr']:.2f} dB (loss {base['loss']:.2f})",
+            "delta = with the slice added to the loss − baseline (positive: the slice helps)",
+            "",
+            f"{'slice':24s} {'with':>8s} {'delta':>8s} {'loss with':>10s}",
+        ]
+        lines += [
+            f"{row['name']:24s} {row['with_si_sdr']:8.2f} {row['delta_si_sdr']:+8.2f} {row['loss_with']:10.2f}"
+            for row in found["slices"]
+        ]
         return "\n".join(lines)
-    lines = [f"Seed method, level {found['level']}: progressive chain of {len(base['slices'])} slice(s): "
-             f"{target} SI-SDR {base['si_sdr']:.2f} dB (loss {base['loss']:.2f})",
-             "delta = baseline − without the slice (positive: the slice helps); alone = the slice, then the polish",
-             "", f"{'slice':24s} {'without':>8s} {'delta':>8s} {'alone':>8s} {'loss w/o':>10s} {'loss alone':>10s}"]
-    lines += [f"{row['name']:24s} {row['without_si_sdr']:8.2f} {row['delta_si_sdr']:+8.2f} {row['alone_si_sdr']:8.2f} "
-              f"{row['loss_without']:10.2f} {row['loss_alone']:10.2f}" for row in found["slices"]]
+    lines = [
+        f"Seed method, level {found['level']}: progressive chain of {len(base['slices'])} slice(s): "
+        f"{target} SI-SDR {base['si_sdr']:.2f} dB (loss {base['loss']:.2f})",
+        "delta = baseline − without the slice (positive: the slice helps); alone = the slice, then the polish",
+        "",
+        f"{'slice':24s} {'without':>8s} {'delta':>8s} {'alone':>8s} {'loss w/o':>10s} {'loss alone':>10s}",
+    ]
+    lines += [
+        f"{row['name']:24s} {row['without_si_sdr']:8.2f} {row['delta_si_sdr']:+8.2f} {row['alone_si_sdr']:8.2f} "
+        f"{row['loss_without']:10.2f} {row['loss_alone']:10.2f}"
+        for row in found["slices"]
+    ]
     return "\n".join(lines)

@@ -51,33 +51,62 @@ from .separators.repet_sim import RepetSim
 from .separators.seed import SeedGreedy, SeedProgressive, progressive_name
 from .settings import Settings
 
-__all__ = ["KINDS", "EVALUATION_SETTINGS", "Separation", "Separator", "run_method", "METHODS", "method_names",
-           "get_method", "resolve_methods", "progressive_name", "exact_eq_db", "SeedProgressive", "SeedGreedy",
-           "JointMatching", "ExactEQ", "IdealMask", "RepetSim", "TwoStageHPSS", "PercussiveHPSS",
-           "MixtureAsEstimate"]
+__all__ = [
+    "KINDS",
+    "EVALUATION_SETTINGS",
+    "Separation",
+    "Separator",
+    "run_method",
+    "METHODS",
+    "method_names",
+    "get_method",
+    "resolve_methods",
+    "progressive_name",
+    "exact_eq_db",
+    "SeedProgressive",
+    "SeedGreedy",
+    "JointMatching",
+    "ExactEQ",
+    "IdealMask",
+    "RepetSim",
+    "TwoStageHPSS",
+    "PercussiveHPSS",
+    "MixtureAsEstimate",
+]
 
 
 # --- registry -------------------------------------------------------------------
 
 #: Every method by name → a factory taking the engine settings and the slices
 #: the seed methods use (the order, and its first ``--slices`` for N and the greedy candidates).
-METHODS: "OrderedDict[str, Callable[..., Separator]]" = OrderedDict([
-    ("seed_progressive", lambda settings, order, used, joint: SeedProgressive(len(used), order, settings)),
-    ("seed_greedy", lambda settings, order, used, joint: SeedGreedy("full", settings, used)),
-    ("seed_greedy_best", lambda settings, order, used, joint: SeedGreedy("best", settings, used)),
-    ("joint", lambda settings, order, used, joint: JointMatching(settings, joint or JointSettings())),
-    ("phase_oracle", lambda settings, order, used, joint:  # (its own module: vsep_core.oracle_phase)
-        __import__("oracle_phase", globals(), None, ["PhaseOracle"], 1).PhaseOracle(settings)),
-    ("exact_eq", lambda settings, order, used, joint: ExactEQ(settings=settings)),
-    ("irm", lambda settings, order, used, joint: IdealMask("irm")),
-    ("ibm", lambda settings, order, used, joint: IdealMask("ibm")),
-    ("wiener", lambda settings, order, used, joint: IdealMask("wiener")),
-    ("repet_sim", lambda settings, order, used, joint: RepetSim()),
-    ("hpss", lambda settings, order, used, joint: TwoStageHPSS()),
-    ("hpss_percussive", lambda settings, order, used, joint: PercussiveHPSS()),
-    ("learned_fingerprint", lambda settings, order, used, joint: __import__("learned", globals(), None, ["_"], 1).LearnedFingerprint(settings)),
-    ("mixture", lambda settings, order, used, joint: MixtureAsEstimate()),
-])
+METHODS: "OrderedDict[str, Callable[..., Separator]]" = OrderedDict(
+    [
+        ("seed_progressive", lambda settings, order, used, joint: SeedProgressive(len(used), order, settings)),
+        ("seed_greedy", lambda settings, order, used, joint: SeedGreedy("full", settings, used)),
+        ("seed_greedy_best", lambda settings, order, used, joint: SeedGreedy("best", settings, used)),
+        ("joint", lambda settings, order, used, joint: JointMatching(settings, joint or JointSettings())),
+        (
+            "phase_oracle",
+            lambda settings, order, used, joint: (  # (its own module: vsep_core.oracle_phase)
+                __import__("oracle_phase", globals(), None, ["PhaseOracle"], 1).PhaseOracle(settings)
+            ),
+        ),
+        ("exact_eq", lambda settings, order, used, joint: ExactEQ(settings=settings)),
+        ("irm", lambda settings, order, used, joint: IdealMask("irm")),
+        ("ibm", lambda settings, order, used, joint: IdealMask("ibm")),
+        ("wiener", lambda settings, order, used, joint: IdealMask("wiener")),
+        ("repet_sim", lambda settings, order, used, joint: RepetSim()),
+        ("hpss", lambda settings, order, used, joint: TwoStageHPSS()),
+        ("hpss_percussive", lambda settings, order, used, joint: PercussiveHPSS()),
+        (
+            "learned_fingerprint",
+            lambda settings, order, used, joint: __import__("learned", globals(), None, ["_"], 1).LearnedFingerprint(
+                settings
+            ),
+        ),
+        ("mixture", lambda settings, order, used, joint: MixtureAsEstimate()),
+    ]
+)
 
 #: Methods that "all" lists only for targets other than the vocal: the vocal's list (and every figure
 #: in it) stays what it always was; for other targets the drums baseline sits beside the rest.
@@ -91,15 +120,22 @@ def method_names(target_name: str | None = None) -> list[str]:
 
     Every method runs for any target; this only decides the default list.
     """
-    from .stems import DEFAULT_TARGET, target_name as canonical
+    from .stems import DEFAULT_TARGET
+    from .stems import target_name as canonical
 
     if canonical(target_name) == DEFAULT_TARGET:
         return [name for name in METHODS if name not in _NOT_IN_ALL_FOR_VOCALS]
     return list(METHODS)
 
 
-def get_method(name: str, settings: Settings | None = None, *, order=None,
-               max_slices: int | None = None, joint: JointSettings | None = None) -> Separator:
+def get_method(
+    name: str,
+    settings: Settings | None = None,
+    *,
+    order=None,
+    max_slices: int | None = None,
+    joint: JointSettings | None = None,
+) -> Separator:
     """Build a method by name.
 
     Parameters
@@ -130,13 +166,20 @@ def get_method(name: str, settings: Settings | None = None, *, order=None,
     match = _PROGRESSIVE_N.match(key)
     if match:
         return SeedProgressive(n_slices=int(match.group(1)), order=order, settings=settings)
-    raise VsepError(f"Unknown method {name!r}. Methods: {', '.join(METHODS)}, or seed_progressive_N "
-                    f"for N = 1 … {len(order)}.")
+    raise VsepError(
+        f"Unknown method {name!r}. Methods: {', '.join(METHODS)}, or seed_progressive_N for N = 1 … {len(order)}."
+    )
 
 
-def resolve_methods(names, settings: Settings | None = None, *, order=None,
-                    max_slices: int | None = None, joint: JointSettings | None = None,
-                    target_name: str | None = None) -> list[Separator]:
+def resolve_methods(
+    names,
+    settings: Settings | None = None,
+    *,
+    order=None,
+    max_slices: int | None = None,
+    joint: JointSettings | None = None,
+    target_name: str | None = None,
+) -> list[Separator]:
     """Methods for a list of names (``"all"`` = :func:`method_names` for the target; commas split names).
 
     ``order``, ``max_slices`` and ``joint`` as in :func:`get_method`;

@@ -63,8 +63,8 @@ from .limits import STEM_LENGTH_TOLERANCE
 from .metrics import BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES
 from .progress import Progress, report
 from .settings import Settings
-from .stems import DEFAULT_TARGET, labels, target_name
 from .staging import BATCH_ENTRIES, StagedFolder, atomic_file, check_out_dir
+from .stems import DEFAULT_TARGET, labels, target_name
 from .text import csv_cell, terminal_text
 
 #: File name stems (lower case, without extension) for each role.
@@ -163,11 +163,16 @@ def discover_songs(folder) -> list[Song]:
         raise VsepError(f"{str(root)!r} is a file; batch takes a folder with one sub-folder per song.")
     if _find_role(_audio_files(root), MIXTURE_NAMES):
         return [_song_from_folder(root)]
-    songs = [_song_from_folder(sub) for sub in sorted(root.iterdir(), key=lambda p: p.name.lower())
-             if sub.is_dir() and not sub.name.startswith(".")]
+    songs = [
+        _song_from_folder(sub)
+        for sub in sorted(root.iterdir(), key=lambda p: p.name.lower())
+        if sub.is_dir() and not sub.name.startswith(".")
+    ]
     if not songs:
-        raise VsepError(f"{str(root)!r} holds no song folders. Put each song in its own sub-folder with a "
-                        "mixture and a vocal or instrumental file (see python -m vsep_core batch --help).")
+        raise VsepError(
+            f"{str(root)!r} holds no song folders. Put each song in its own sub-folder with a "
+            "mixture and a vocal or instrumental file (see python -m vsep_core batch --help)."
+        )
     return songs
 
 
@@ -185,12 +190,15 @@ def _find_role(files: dict, names) -> list:
 
 def _song_from_folder(folder: Path) -> Song:
     files = _audio_files(folder)
-    found = {role: _find_role(files, names) for role, names in
-             (("mixture", MIXTURE_NAMES), ("vocal", VOCAL_NAMES), ("instrumental", INSTRUMENTAL_NAMES))}
+    found = {
+        role: _find_role(files, names)
+        for role, names in (("mixture", MIXTURE_NAMES), ("vocal", VOCAL_NAMES), ("instrumental", INSTRUMENTAL_NAMES))
+    }
     for role, paths in found.items():
         if len(paths) > 1:
-            return Song(folder.name, folder, problem=f"several {role} files ({', '.join(p.name for p in paths)}); "
-                                                    "keep one.")
+            return Song(
+                folder.name, folder, problem=f"several {role} files ({', '.join(p.name for p in paths)}); keep one."
+            )
     stems = tuple(_find_role(files, (name,))[0] for name in MUSDB_STEM_NAMES if files.get(name))
     mixture = found["mixture"][0] if found["mixture"] else None
     vocal = found["vocal"][0] if found["vocal"] else None
@@ -198,12 +206,23 @@ def _song_from_folder(folder: Path) -> Song:
     if mixture is None:
         return Song(folder.name, folder, problem="no mixture file (mixture.wav, mix.flac ...).")
     if vocal is None and instrumental is None and len(stems) != len(MUSDB_STEM_NAMES):
-        return Song(folder.name, folder, mixture=mixture,
-                    problem="no vocal or instrumental file (vocal.wav, vocals.wav, instrumental.wav, or "
-                            "MUSDB18's drums + bass + other).")
+        return Song(
+            folder.name,
+            folder,
+            mixture=mixture,
+            problem="no vocal or instrumental file (vocal.wav, vocals.wav, instrumental.wav, or "
+            "MUSDB18's drums + bass + other).",
+        )
     extra = tuple(_find_role(files, (name,))[0] for name in EXTRA_STEM_NAMES if files.get(name))
-    return Song(folder.name, folder, mixture=mixture, vocal=vocal,
-                instrumental=None if vocal is not None else instrumental, stems=stems, extra_stems=extra)
+    return Song(
+        folder.name,
+        folder,
+        mixture=mixture,
+        vocal=vocal,
+        instrumental=None if vocal is not None else instrumental,
+        stems=stems,
+        extra_stems=extra,
+    )
 
 
 def summed_stems(stems) -> Decoded:
@@ -211,8 +230,10 @@ def summed_stems(stems) -> Decoded:
     decoded = [decode(path, name=f"{path.parent.name}/{path.name}") for path in stems]
     rates = {d.sr for d in decoded}
     if len(rates) != 1:
-        raise VsepError("The drums, bass and other stems have different sample rates "
-                        f"({', '.join(str(r) for r in sorted(rates))} Hz).")
+        raise VsepError(
+            "The drums, bass and other stems have different sample rates "
+            f"({', '.join(str(r) for r in sorted(rates))} Hz)."
+        )
     n = min(d.samples.shape[1] for d in decoded)
     if max(d.samples.shape[1] for d in decoded) - n > STEM_LENGTH_TOLERANCE:
         raise VsepError("The drums, bass and other stems have different lengths.")
@@ -228,6 +249,7 @@ evaluate_song = batch_song
 
 
 # --- the batch --------------------------------------------------------------------------
+
 
 @dataclass
 class BatchResult:
@@ -272,17 +294,28 @@ class BatchResult:
             rep = item["report"]
             alignment = rep["alignment"]
             for m in rep["methods"]:
-                row = {"song": item["song"], "stem": item.get("stem", DEFAULT_TARGET), "method": m["name"],
-                       "kind": m["kind"], "suited": m.get("suited", True)}
+                row = {
+                    "song": item["song"],
+                    "stem": item.get("stem", DEFAULT_TARGET),
+                    "method": m["name"],
+                    "kind": m["kind"],
+                    "suited": m.get("suited", True),
+                }
                 for source in SOURCE_NAMES:
                     for metric in METRIC_NAMES:
                         row[f"{source}_{metric}"] = m[source][metric]
-                row.update({
-                    "seconds": m["seconds"], "error": m["error"] or "",
-                    "target": rep["pair"]["target"], "duration_s": rep["pair"]["duration_s"],
-                    "alignment_lag_samples": alignment["lag_samples"], "alignment_gain": alignment["gain"],
-                    "alignment_correlation": alignment["correlation"], "alignment_ok": alignment["aligned"],
-                })
+                row.update(
+                    {
+                        "seconds": m["seconds"],
+                        "error": m["error"] or "",
+                        "target": rep["pair"]["target"],
+                        "duration_s": rep["pair"]["duration_s"],
+                        "alignment_lag_samples": alignment["lag_samples"],
+                        "alignment_gain": alignment["gain"],
+                        "alignment_correlation": alignment["correlation"],
+                        "alignment_ok": alignment["aligned"],
+                    }
+                )
                 rows.append(row)
         return rows
 
@@ -305,15 +338,27 @@ class BatchResult:
                 for source in SOURCE_NAMES:
                     for metric in METRIC_NAMES:
                         values = np.array([r[f"{source}_{metric}"] for r in mine], dtype=np.float64)
-                        out.append({"stem": stem, "method": method, "kind": kind, "suited": suited,
-                                    "source": source, "metric": metric, **spread(values)})
+                        out.append(
+                            {
+                                "stem": stem,
+                                "method": method,
+                                "kind": kind,
+                                "suited": suited,
+                                "source": source,
+                                "metric": metric,
+                                **spread(values),
+                            }
+                        )
         return out
 
     @property
     def misaligned(self) -> list[str]:
         """Songs whose target does not sit sample-exactly in the mixture (``song`` or ``song (stem)``)."""
-        return [item["song"] + (f" ({item['stem']})" if "stem" in item else "")
-                for item in self.reports if not item["report"]["alignment"]["aligned"]]
+        return [
+            item["song"] + (f" ({item['stem']})" if "stem" in item else "")
+            for item in self.reports
+            if not item["report"]["alignment"]["aligned"]
+        ]
 
 
 def spread(values: np.ndarray) -> dict:
@@ -346,8 +391,12 @@ def parse_stems(names) -> tuple | None:
     """
     if names is None:
         return None
-    keys = [part.strip() for item in ([names] if isinstance(names, str) else names)
-            for part in str(item).split(",") if part.strip()]
+    keys = [
+        part.strip()
+        for item in ([names] if isinstance(names, str) else names)
+        for part in str(item).split(",")
+        if part.strip()
+    ]
     if not keys or keys == ["all"]:
         return None
     out = []
@@ -357,19 +406,29 @@ def parse_stems(names) -> tuple | None:
         except VsepError:
             stem = None
         if stem not in BATCH_STEMS:
-            raise VsepError(f"Unknown stem {key!r} for --stems: a song folder's stems are "
-                            f"{', '.join(BATCH_STEMS)}.")
+            raise VsepError(f"Unknown stem {key!r} for --stems: a song folder's stems are {', '.join(BATCH_STEMS)}.")
         if stem in out:
             raise VsepError(f"The stem {stem} is listed twice in --stems.")
         out.append(stem)
     return tuple(out)
 
 
-def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
-              window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = 1.0,
-              scheduler: str | None = None, n_workers: int | None = None, order=None,
-              max_slices: int | None = None, progress: Progress = None, stems=None,
-              bss_filters: str = "global") -> BatchResult:
+def run_batch(
+    folder,
+    *,
+    methods=("all",),
+    settings: Settings | None = None,
+    window_s: float | None = BSS_WINDOW_S,
+    align: bool = False,
+    max_lag_s: float = 1.0,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    order=None,
+    max_slices: int | None = None,
+    progress: Progress = None,
+    stems=None,
+    bss_filters: str = "global",
+) -> BatchResult:
     """Evaluate every song under ``folder`` on a Dask cluster.
 
     Parameters
@@ -407,8 +466,10 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
     wanted = parse_stems(stems)
 
     def names_for(stem):
-        return [m.name for m in resolve_methods(list(methods), settings, order=order, max_slices=max_slices,
-                                                target_name=stem)]
+        return [
+            m.name
+            for m in resolve_methods(list(methods), settings, order=order, max_slices=max_slices, target_name=stem)
+        ]
 
     method_names = names_for(DEFAULT_TARGET)
     songs = discover_songs(folder)
@@ -418,7 +479,7 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
         if song.problem is not None:
             result.failures.append({"song": song.name, "error": song.problem})
             continue
-        for stem in (wanted or tuple(song.targets)):
+        for stem in wanted or tuple(song.targets):
             if stem in song.targets:
                 tasks.append((song, stem))
             else:
@@ -443,10 +504,22 @@ def run_batch(folder, *, methods=("all",), settings: Settings | None = None,
             # Each song is vsep_core.cluster's "batch_song" task (evaluate_song), its report sent back as
             # plain data and decoded through an allow-list (vsep_core.cluster_codec), never unpickled here.
             futures = {
-                client.submit(run_task, "batch_song", (song, result.stem_methods[stem], settings),
-                              dict(window_s=window_s, align=align, max_lag_s=max_lag_s, order=order,
-                                   max_slices=max_slices, stem=stem, bss_filters=bss_filters),
-                              key=f"vsep-{batch_id}-song-{i}-{stem}", pure=False): (song, stem)
+                client.submit(
+                    run_task,
+                    "batch_song",
+                    (song, result.stem_methods[stem], settings),
+                    dict(
+                        window_s=window_s,
+                        align=align,
+                        max_lag_s=max_lag_s,
+                        order=order,
+                        max_slices=max_slices,
+                        stem=stem,
+                        bss_filters=bss_filters,
+                    ),
+                    key=f"vsep-{batch_id}-song-{i}-{stem}",
+                    pure=False,
+                ): (song, stem)
                 for i, (song, stem) in enumerate(runnable)
             }
             for future in as_completed(futures, loop=client.loop):  # the client is not the default one
@@ -502,10 +575,17 @@ class _dask_client:
         import dask
 
         with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
-            self.cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1, processes=True,
-                                        host="127.0.0.1", security=Security.temporary(),
-                                        dashboard_address=None, silence_logs=logging.ERROR,
-                                        scheduler_kwargs={"preload": [PRELOAD]}, preload=[PRELOAD])
+            self.cluster = LocalCluster(
+                n_workers=self.n_workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                security=Security.temporary(),
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                scheduler_kwargs={"preload": [PRELOAD]},
+                preload=[PRELOAD],
+            )
         self.client = Client(self.cluster, deserializers=list(DESERIALIZERS))
         return self.client, f"a local Dask cluster ({self.n_workers} worker(s), 1 thread each)"
 
@@ -518,6 +598,7 @@ class _dask_client:
 
 
 # --- outputs -----------------------------------------------------------------------------
+
 
 def write_outputs(result: BatchResult, out) -> list[Path]:
     """Write ``per_song.csv``, ``summary.csv``, ``failures.csv`` and ``batch.json`` into ``out``.
@@ -535,25 +616,46 @@ def write_outputs(result: BatchResult, out) -> list[Path]:
     with StagedFolder(target) as staged:
         try:
             _write_csv(staged.path / names[0], result.rows(), _per_song_columns())
-            _write_csv(staged.path / names[1], result.summary(),
-                       ["stem", "method", "kind", "suited", "source", "metric", "n", "median", "mad", "q25", "q75",
-                        "iqr"])
+            _write_csv(
+                staged.path / names[1],
+                result.summary(),
+                ["stem", "method", "kind", "suited", "source", "metric", "n", "median", "mad", "q25", "q75", "iqr"],
+            )
             _write_csv(staged.path / names[2], result.failures, ["song", "stem", "error"])
         except OSError as exc:
             raise VsepError(f"Cannot write the batch results to {str(out)!r}: {exc.strerror or exc}.") from exc
-        write_json({"methods": result.methods, "stems": result.stems,
-                    "stem_methods": {stem: result.methods_for(stem) for stem in result.stems},
-                    "seconds": result.seconds, "cluster": result.cluster,
-                    "summary": result.summary(), "failures": result.failures,
-                    "misaligned_songs": result.misaligned, "songs": result.reports}, staged.path / names[3])
+        write_json(
+            {
+                "methods": result.methods,
+                "stems": result.stems,
+                "stem_methods": {stem: result.methods_for(stem) for stem in result.stems},
+                "seconds": result.seconds,
+                "cluster": result.cluster,
+                "summary": result.summary(),
+                "failures": result.failures,
+                "misaligned_songs": result.misaligned,
+                "songs": result.reports,
+            },
+            staged.path / names[3],
+        )
     return [Path(out) / name for name in names]
 
 
 def _per_song_columns() -> list[str]:
-    return (["song", "stem", "method", "kind", "suited"]
-            + [f"{s}_{m}" for s in SOURCE_NAMES for m in METRIC_NAMES]
-            + ["seconds", "error", "target", "duration_s", "alignment_lag_samples", "alignment_gain",
-               "alignment_correlation", "alignment_ok"])
+    return (
+        ["song", "stem", "method", "kind", "suited"]
+        + [f"{s}_{m}" for s in SOURCE_NAMES for m in METRIC_NAMES]
+        + [
+            "seconds",
+            "error",
+            "target",
+            "duration_s",
+            "alignment_lag_samples",
+            "alignment_gain",
+            "alignment_correlation",
+            "alignment_ok",
+        ]
+    )
 
 
 def _write_csv(path: Path, rows, columns) -> Path:
@@ -579,18 +681,24 @@ def format_summary(result: BatchResult) -> str:
     """
     stats = {(r["stem"], r["method"], r["source"], r["metric"]): r for r in result.summary()}
     songs = len({item["song"] for item in result.reports})
-    evaluated = (f"{len(result.reports)} song(s) evaluated" if result.stems == [DEFAULT_TARGET]
-                 else f"{songs} song(s), {len(result.reports)} song × stem evaluation(s)")
-    lines = [f"{evaluated}, {len(result.failures)} skipped, "
-             f"in {result.seconds:.1f} s on {result.cluster or 'no cluster'}.",
-             "Median over songs (MAD) in dB; each song's SDR is the median over its 1 s frames."]
+    evaluated = (
+        f"{len(result.reports)} song(s) evaluated"
+        if result.stems == [DEFAULT_TARGET]
+        else f"{songs} song(s), {len(result.reports)} song × stem evaluation(s)"
+    )
+    lines = [
+        f"{evaluated}, {len(result.failures)} skipped, in {result.seconds:.1f} s on {result.cluster or 'no cluster'}.",
+        "Median over songs (MAD) in dB; each song's SDR is the median over its 1 s frames.",
+    ]
     cols = [(s, m) for s in SOURCE_NAMES for m in ("si_sdr", "sdr")]
     name_w = max([18, *(len(m) for stem in result.stems for m in result.methods_for(stem))])
     flagged = []
     for stem in result.stems:
         names = labels(stem)
-        short = {"vocal": names.target if len(names.target) <= 6 else names.target[:6],
-                 "instrumental": "instr" if names.is_vocal else "rest"}
+        short = {
+            "vocal": names.target if len(names.target) <= 6 else names.target[:6],
+            "instrumental": "instr" if names.is_vocal else "rest",
+        }
         lines.append("")
         if result.stems != [DEFAULT_TARGET]:
             lines.append(f"Target: {stem}" + ("" if names.is_vocal else " (rest = everything else)"))
@@ -602,18 +710,26 @@ def format_summary(result: BatchResult) -> str:
             kind = first["kind"] + ("" if first["suited"] else "*")
             if not first["suited"]:
                 flagged.append((stem, method))
-            cells = "".join(f"{format_db(stats[(stem, method, s, m)]['median'], 8)} "
-                            f"({format_db(stats[(stem, method, s, m)]['mad'], 5)})" for s, m in cols)
+            cells = "".join(
+                f"{format_db(stats[(stem, method, s, m)]['median'], 8)} "
+                f"({format_db(stats[(stem, method, s, m)]['mad'], 5)})"
+                for s, m in cols
+            )
             lines.append(f"{method:{name_w}} {kind:6} {first['n']:>3}{cells}")
     if flagged:
         lines.append("")
-        lines.append("* not built to estimate that target (shown for completeness, not a fair blind baseline): "
-                     + ", ".join(f"{method} for {stem}" for stem, method in flagged) + ".")
+        lines.append(
+            "* not built to estimate that target (shown for completeness, not a fair blind baseline): "
+            + ", ".join(f"{method} for {stem}" for stem, method in flagged)
+            + "."
+        )
     if result.misaligned:
         lines.append("")
         target = "vocal" if result.stems == [DEFAULT_TARGET] else "target"
-        lines.append(f"Warning: in {len(result.misaligned)} song(s) the {target} does not sit sample-exactly in the "
-                     f"mixture, so their waveform metrics are meaningless: {', '.join(result.misaligned)}.")
+        lines.append(
+            f"Warning: in {len(result.misaligned)} song(s) the {target} does not sit sample-exactly in the "
+            f"mixture, so their waveform metrics are meaningless: {', '.join(result.misaligned)}."
+        )
     for failure in result.failures:
         what = failure["song"] + (f" ({failure['stem']})" if failure.get("stem") else "")
         lines.append(f"Skipped {what}: {failure['error']}")

@@ -94,7 +94,7 @@ class _DelayedBlocks:
             # at [L − 1, 2L − 2) (see edge_heads): their products at lags a < L are the pairs across b.
             before = (np.arange(1, self.n_blocks) * self.block)[:, None] - (L - 1) + np.arange(L - 1)
             tails = np.zeros((m, self.n_blocks - 1, self.n_fft_edge))
-            tails[..., :L - 1] = signals[:, before]
+            tails[..., : L - 1] = signals[:, before]
             self.tails = np.conj(scipy.fft.rfft(tails, axis=-1))
 
     def padded_blocks(self, signals: np.ndarray, first: int, stop: int) -> np.ndarray:
@@ -103,9 +103,9 @@ class _DelayedBlocks:
         out = np.zeros((m, stop - first, self.n_fft))
         start, end = first * block, min(stop * block, n)
         whole = (end - start) // block
-        out[:, :whole, :block] = signals[:, start:start + whole * block].reshape(m, whole, block)
+        out[:, :whole, :block] = signals[:, start : start + whole * block].reshape(m, whole, block)
         if whole < stop - first:  # the last, partial block
-            out[:, whole, :end - start - whole * block] = signals[:, start + whole * block:end]
+            out[:, whole, : end - start - whole * block] = signals[:, start + whole * block : end]
         return out
 
     def edge_heads(self, signals: np.ndarray) -> np.ndarray:
@@ -113,7 +113,7 @@ class _DelayedBlocks:
         L, n = self.filters_len, self.n_samples
         after = (np.arange(1, self.n_blocks) * self.block)[:, None] + np.arange(L - 1)
         heads = np.zeros((len(signals), self.n_blocks - 1, self.n_fft_edge))
-        heads[..., L - 1:2 * L - 2] = np.where(after < n, signals[:, np.minimum(after, n - 1)], 0.0)
+        heads[..., L - 1 : 2 * L - 2] = np.where(after < n, signals[:, np.minimum(after, n - 1)], 0.0)
         return scipy.fft.rfft(heads, axis=-1)
 
 
@@ -150,11 +150,13 @@ class _References:
         for i in range(n_src):
             for j in range(n_src):
                 block = scipy.linalg.toeplitz(forward[j, i], forward[i, j])
-                gram[j * L:(j + 1) * L, i * L:(i + 1) * L] = block
+                gram[j * L : (j + 1) * L, i * L : (i + 1) * L] = block
         eps = np.finfo(float).eps
         self.gram_lu = scipy.linalg.lu_factor(gram + eps * np.eye(len(gram)), check_finite=False)
-        self.own_lu = [scipy.linalg.lu_factor(gram[j * L:(j + 1) * L, j * L:(j + 1) * L] + eps * np.eye(L),
-                                              check_finite=False) for j in range(n_src)]
+        self.own_lu = [
+            scipy.linalg.lu_factor(gram[j * L : (j + 1) * L, j * L : (j + 1) * L] + eps * np.eye(L), check_finite=False)
+            for j in range(n_src)
+        ]
         self.frames = _frames(references, starts, window)  # (n_src, n_frames, window)
         self.frame_fft = scipy.fft.next_fast_len(window + filters_len - 1, real=True)
         self.frame_spectra = scipy.fft.rfft(self.frames, n=self.frame_fft, axis=-1)  # (n_src, n_frames, bins)
@@ -167,8 +169,16 @@ class _References:
 FILTER_MODES = ("global", "framewise")
 
 
-def bss_eval_images(references, estimates, *, window: int, hop: int | None = None,
-                    filters_len: int = FILTERS_LEN, filters: str = "global", cache: bool = True):
+def bss_eval_images(
+    references,
+    estimates,
+    *,
+    window: int,
+    hop: int | None = None,
+    filters_len: int = FILTERS_LEN,
+    filters: str = "global",
+    cache: bool = True,
+):
     """Framewise SDR, ISR, SIR and SAR of each estimate (BSS Eval v4 images).
 
     Parameters
@@ -212,8 +222,10 @@ def bss_eval_images(references, estimates, *, window: int, hop: int | None = Non
     references = np.asarray(references, dtype=np.float64)
     estimates = np.asarray(estimates, dtype=np.float64)
     if references.ndim != 2 or references.shape != estimates.shape or references.shape[0] < 1:
-        raise VsepError("BSS Eval needs references and estimates as (sources, samples) arrays of one shape, "
-                        f"got {references.shape} and {estimates.shape}.")
+        raise VsepError(
+            "BSS Eval needs references and estimates as (sources, samples) arrays of one shape, "
+            f"got {references.shape} and {estimates.shape}."
+        )
     if not (np.isfinite(references).all() and np.isfinite(estimates).all()):
         raise VsepError("BSS Eval got NaN or infinite samples.")
     for name, signals in (("reference", references), ("estimate", estimates)):
@@ -237,13 +249,15 @@ def bss_eval_images(references, estimates, *, window: int, hop: int | None = Non
         starts = hop * np.arange((n - window + hop) // hop, dtype=np.int64)
     if filters == "framewise" and len(starts) > 1:
         return _framewise(references, estimates, starts, window, filters_len)
-    refs = (_references(references, filters_len, starts, window) if cache
-            else _References(references.copy(), filters_len, starts, window))
+    refs = (
+        _references(references, filters_len, starts, window)
+        if cache
+        else _References(references.copy(), filters_len, starts, window)
+    )
     return _decompose(refs, estimates, starts, window, filters_len)
 
 
-def _framewise(references: np.ndarray, estimates: np.ndarray, starts: np.ndarray, window: int,
-               filters_len: int):
+def _framewise(references: np.ndarray, estimates: np.ndarray, starts: np.ndarray, window: int, filters_len: int):
     """Each frame scored as a whole signal of its own: its filters fitted on that frame only.
 
     museval's ``framewise_filters=True`` computes the Gram matrix and the right-hand sides
@@ -253,12 +267,13 @@ def _framewise(references: np.ndarray, estimates: np.ndarray, starts: np.ndarray
     """
     out = np.full((4, len(references), len(starts)), np.nan)
     for t, start in enumerate(starts):
-        r, e = references[:, start:start + window], estimates[:, start:start + window]
+        r, e = references[:, start : start + window], estimates[:, start : start + window]
         if not (np.any(r != 0.0, axis=1).all() and np.any(e != 0.0, axis=1).all()):
             continue  # museval: a frame where any signal is silent is NaN for every source
         one = np.zeros(1, dtype=np.int64)
-        out[:, :, t] = np.stack(_decompose(_References(r.copy(), filters_len, one, window), e, one, window,
-                                           filters_len))[:, :, 0]
+        out[:, :, t] = np.stack(
+            _decompose(_References(r.copy(), filters_len, one, window), e, one, window, filters_len)
+        )[:, :, 0]
     return out[0], out[1], out[2], out[3]
 
 
@@ -331,8 +346,15 @@ def _ratio_db(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def _references(references: np.ndarray, filters_len: int, starts: np.ndarray, window: int) -> _References:
     """The references' correlations and frames, from a small cache keyed by content and framing."""
     digest = hashlib.sha1(np.ascontiguousarray(references).view(np.uint8)).hexdigest()
-    key = (digest, references.shape, filters_len, window, len(starts),
-           int(starts[1] - starts[0]) if len(starts) > 1 else 0, _BLOCK)
+    key = (
+        digest,
+        references.shape,
+        filters_len,
+        window,
+        len(starts),
+        int(starts[1] - starts[0]) if len(starts) > 1 else 0,
+        _BLOCK,
+    )
     if _CACHE_SIZE == 0:
         return _References(references.copy(), filters_len, starts, window)
     # Built under the lock: methods scored in parallel threads wait for the one set, not build it twice.

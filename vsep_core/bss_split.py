@@ -47,11 +47,15 @@ LENGTH_MARGIN_DB = 2.0
 LEFT_OUT_SHARE = 0.25
 
 #: Shown wherever SIR and SAR are shown, when a source's split failed a check.
-UNTRUSTED_SENTENCE = ("SIR and SAR are not trustworthy here: BSS Eval's split of the error into interference and "
-                      "artifacts failed its stability check ({reason}). SDR and SI-SDR are unaffected.")
+UNTRUSTED_SENTENCE = (
+    "SIR and SAR are not trustworthy here: BSS Eval's split of the error into interference and "
+    "artifacts failed its stability check ({reason}). SDR and SI-SDR are unaffected."
+)
 #: Shown above a table whose splits all passed.
-CHECKED_SENTENCE = ("SIR/SAR split checked for every figure: coherent with SDR, and stable (within {margin:g} dB) "
-                    "when the filters are fitted without the last quarter of the signal.")
+CHECKED_SENTENCE = (
+    "SIR/SAR split checked for every figure: coherent with SDR, and stable (within {margin:g} dB) "
+    "when the filters are fitted without the last quarter of the signal."
+)
 
 
 def coherence_bound_db(sdr_db) -> np.ndarray:
@@ -108,8 +112,10 @@ def check_split(sdr, sir, sar, *, short_sir=None, short_sar=None) -> dict:
         medians = [float(np.nanmedian(np.where(valid, x, np.nan))) if n else float("nan") for x in (sdr, sir, sar)]
     reasons = []
     if n and bool(incoherent(*medians)):
-        reasons.append(f"median SDR {medians[0]:.1f} dB above SIR {medians[1]:.1f} / SAR {medians[2]:.1f} dB, "
-                       "which no estimate can give")
+        reasons.append(
+            f"median SDR {medians[0]:.1f} dB above SIR {medians[1]:.1f} / SAR {medians[2]:.1f} dB, "
+            "which no estimate can give"
+        )
     elif n and bad_frames > INCOHERENT_SHARE * n:
         reasons.append(f"in {bad_frames} of {n} frames SDR lies above SIR or SAR by more than any estimate allows")
     move, checked = None, 0
@@ -117,8 +123,13 @@ def check_split(sdr, sir, sar, *, short_sir=None, short_sar=None) -> dict:
         k = len(short_sir)
         short_sir, short_sar = np.asarray(short_sir, dtype=np.float64), np.asarray(short_sar, dtype=np.float64)
         # Figures above the rounding floor (an error term that is zero in exact arithmetic) carry no split.
-        both = (valid[:k] & np.isfinite(short_sir) & np.isfinite(short_sar)
-                & (np.abs(sir[:k]) < ROUNDING_DB) & (np.abs(short_sir) < ROUNDING_DB))
+        both = (
+            valid[:k]
+            & np.isfinite(short_sir)
+            & np.isfinite(short_sar)
+            & (np.abs(sir[:k]) < ROUNDING_DB)
+            & (np.abs(short_sir) < ROUNDING_DB)
+        )
         checked = int(both.sum())
         if checked:
             sar_ok = both & (np.abs(sar[:k]) < ROUNDING_DB) & (np.abs(short_sar) < ROUNDING_DB)
@@ -126,10 +137,18 @@ def check_split(sdr, sir, sar, *, short_sir=None, short_sar=None) -> dict:
             frame_move = np.where(sar_ok, np.maximum(frame_move, np.abs(sar[:k] - short_sar)), frame_move)
             move = float(np.median(frame_move[both]))
             if move > LENGTH_MARGIN_DB:
-                reasons.append(f"leaving out the last quarter of the signal moves the SIR/SAR of the other frames "
-                               f"by {move:.1f} dB (median over {checked} frames)")
-    return {"trusted": not reasons, "reason": "; ".join(reasons) or None, "incoherent_frames": bad_frames,
-            "frames": n, "length_move_db": move, "checked_frames": checked}
+                reasons.append(
+                    f"leaving out the last quarter of the signal moves the SIR/SAR of the other frames "
+                    f"by {move:.1f} dB (median over {checked} frames)"
+                )
+    return {
+        "trusted": not reasons,
+        "reason": "; ".join(reasons) or None,
+        "incoherent_frames": bad_frames,
+        "frames": n,
+        "length_move_db": move,
+        "checked_frames": checked,
+    }
 
 
 def untrusted_note(check: dict | None) -> str | None:
@@ -165,11 +184,15 @@ def headline(methods) -> str:
     if not checks:
         return "SIR/SAR split not checked."
     if failed:
-        return (f"SIR/SAR split failed its stability check for {failed} of {len(checks)} figures (marked ?); "
-                "read SDR and SI-SDR there.")
+        return (
+            f"SIR/SAR split failed its stability check for {failed} of {len(checks)} figures (marked ?); "
+            "read SDR and SI-SDR there."
+        )
     if any(c.get("length_move_db") is None for c in checks):
-        return ("SIR/SAR split checked for every figure: coherent with SDR (the length check applies to global "
-                "filters with two frames or more only).")
+        return (
+            "SIR/SAR split checked for every figure: coherent with SDR (the length check applies to global "
+            "filters with two frames or more only)."
+        )
     return CHECKED_SENTENCE.format(margin=LENGTH_MARGIN_DB)
 
 

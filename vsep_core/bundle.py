@@ -93,8 +93,13 @@ def default_estimates(result, metrics: dict | None = None) -> list[str]:
     """The runs published by default: the lowest loss, the best SI-SDR (when scored), the greedy order, its best prefix."""
     chosen = [str(result.best_progressive.n)]
     if metrics is not None:
-        scored = [m for m in metrics.get("methods", []) if m.get("name", "").startswith("seed_progressive")
-                  and not m.get("error") and m.get("vocal", {}).get("si_sdr") is not None]
+        scored = [
+            m
+            for m in metrics.get("methods", [])
+            if m.get("name", "").startswith("seed_progressive")
+            and not m.get("error")
+            and m.get("vocal", {}).get("si_sdr") is not None
+        ]
         if scored:
             best = max(scored, key=lambda m: m["vocal"]["si_sdr"])
             n = str(len(best["info"]["slices"]))
@@ -112,9 +117,19 @@ def _display_db(mag: np.ndarray, max_cols: int) -> tuple[np.ndarray, int]:
     return to_display_db(reduced).astype(np.float16), factor
 
 
-def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio: bool = True,
-                estimates=None, eq_curves: dict | None = None, report: bool = True,
-                ratings: dict | None = None, full_quality=()) -> dict:
+def pack_result(
+    result,
+    pair,
+    *,
+    title: str,
+    metrics: dict | None = None,
+    audio: bool = True,
+    estimates=None,
+    eq_curves: dict | None = None,
+    report: bool = True,
+    ratings: dict | None = None,
+    full_quality=(),
+) -> dict:
     """Pack an experiment's result for publishing.
 
     Parameters
@@ -174,8 +189,15 @@ def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio:
     for label in chosen:
         run = runs[label]
         key = run_key(label)
-        entry = {"key": key, "label": label, "n": run.n, "loss": float(run.final_loss),
-                 "slices": list(run.slices), "audio": None, "complement_audio": None}
+        entry = {
+            "key": key,
+            "label": label,
+            "n": run.n,
+            "loss": float(run.final_loss),
+            "slices": list(run.slices),
+            "audio": None,
+            "complement_audio": None,
+        }
         if audio:
             if run.estimate is None:
                 raise VsepError(f"Run {key} has no audio kept; publish without audio.")
@@ -185,14 +207,15 @@ def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio:
                 entry["complement_audio"] = f"audio/{_safe(key)}_{names.complement_file}.flac"
                 files[entry["complement_audio"]] = flac_bytes(run.estimate.instrumental, pair.sr)
         if run.estimate is not None:
-            plot_arrays[f"spec/{key}"], col_factor = _display_db(np.abs(stft(run.estimate.vocal_raw, settings,
-                                                                                hop_length=hop)), 300)
+            plot_arrays[f"spec/{key}"], col_factor = _display_db(
+                np.abs(stft(run.estimate.vocal_raw, settings, hop_length=hop)), 300
+            )
         if eq_curves and label in eq_curves:
             passes = eq_curves[label]
             n_windows = passes[-1][1].shape[1]
             total = np.zeros((passes[-1][1].shape[0], n_windows), dtype=np.float32)
             for _, eq in passes:
-                total[:, :eq.shape[1]] += eq[:, :n_windows]
+                total[:, : eq.shape[1]] += eq[:, :n_windows]
             from .plots import MAX_COLS, MAX_ROWS, reduce_for_display
 
             reduced, _, ci = reduce_for_display(total, MAX_ROWS, MAX_COLS)
@@ -225,24 +248,51 @@ def pack_result(result, pair, *, title: str, metrics: dict | None = None, audio:
             return run if keep or run is None else dataclasses.replace(run, estimate=None)
 
         report_result = dataclasses.replace(
-            clean_result, progressive=[only_chosen(r, str(r.n)) for r in result.progressive],
+            clean_result,
+            progressive=[only_chosen(r, str(r.n)) for r in result.progressive],
             greedy_run=only_chosen(result.greedy_run, "greedy"),
-            best_prefix_run=(only_chosen(result.greedy_run, "greedy") if result.best_prefix_run is result.greedy_run
-                             else only_chosen(result.best_prefix_run, "best_prefix")))
-        spectrograms = {label: np.abs(stft(runs[label].estimate.vocal_raw, settings, hop_length=hop))
-                        for label in chosen if runs[label].estimate is not None and label == "greedy"}
-        html = report_mod.html_report(report_result, clean_pair, metrics=metrics, spectrograms=spectrograms,
-                                      title=title, players=audio, full_quality=full_quality)
+            best_prefix_run=(
+                only_chosen(result.greedy_run, "greedy")
+                if result.best_prefix_run is result.greedy_run
+                else only_chosen(result.best_prefix_run, "best_prefix")
+            ),
+        )
+        spectrograms = {
+            label: np.abs(stft(runs[label].estimate.vocal_raw, settings, hop_length=hop))
+            for label in chosen
+            if runs[label].estimate is not None and label == "greedy"
+        }
+        html = report_mod.html_report(
+            report_result,
+            clean_pair,
+            metrics=metrics,
+            spectrograms=spectrograms,
+            title=title,
+            players=audio,
+            full_quality=full_quality,
+        )
         # The chart library (2 MB packed, the same in every report) is stored once for all results, not per result.
         packed = report_mod.plotly_packed()
         if f'id="vsep-plotly">{packed}' in html:
             html = html.replace(f'id="vsep-plotly">{packed}', PLOTLY_PACKED_MARK, 1)
             files[PLOTLY_PACKED_FILE] = packed.encode()
         files["report.html"] = html.encode()
-    share = {"format": FORMAT, "title": title, "target": names.to_dict(), "oracle_note": oracle_note(names.name),
-             "sr": pair.sr, "duration_s": pair.duration_s, "hop": hop, "spec_col_factor": col_factor,
-             "audio": bool(audio), "inputs": inputs, "estimates": entries, "source": "dashboard",
-             "seed_compatible": settings.is_seed_compatible, "full_quality": full_entries}
+    share = {
+        "format": FORMAT,
+        "title": title,
+        "target": names.to_dict(),
+        "oracle_note": oracle_note(names.name),
+        "sr": pair.sr,
+        "duration_s": pair.duration_s,
+        "hop": hop,
+        "spec_col_factor": col_factor,
+        "audio": bool(audio),
+        "inputs": inputs,
+        "estimates": entries,
+        "source": "dashboard",
+        "seed_compatible": settings.is_seed_compatible,
+        "full_quality": full_entries,
+    }
     files["share.json"] = json_text(json_ready(share)).encode()
     return files
 
@@ -254,20 +304,34 @@ def _pack_full_quality(runs, names, files: dict, audio: bool) -> list:
     entries = []
     for run in runs:
         key = run_key(run.label)
-        entry = {"key": key, "label": run.label, "title": run_title(run.label), "sr": run.sr,
-                 "channels": run.channels, "quality": run.quality, "held_hz": run.held_hz, "scores": run.scores,
-                 "audio": None, "complement_audio": None}
+        entry = {
+            "key": key,
+            "label": run.label,
+            "title": run_title(run.label),
+            "sr": run.sr,
+            "channels": run.channels,
+            "quality": run.quality,
+            "held_hz": run.held_hz,
+            "scores": run.scores,
+            "audio": None,
+            "complement_audio": None,
+        }
         if audio:
             if run.target is None or run.complement is None:
                 raise VsepError(f"The full-quality audio of run {key} was not kept; publish without audio.")
-            for slot, part, y in (("audio", names.target_file, run.target),
-                                  ("complement_audio", names.complement_file, run.complement)):
+            for slot, part, y in (
+                ("audio", names.target_file, run.target),
+                ("complement_audio", names.complement_file, run.complement),
+            ):
                 entry[slot] = f"audio/full_quality/{_safe(key)}_{part}.flac"
                 files[entry[slot]] = flac_bytes(y, run.sr)
         entries.append(entry)
     if entries:
-        files["full_quality.json"] = json_text(json_ready(
-            {"runs": {e["label"]: {k: v for k, v in e.items() if k not in ("key", "label")} for e in entries}})).encode()
+        files["full_quality.json"] = json_text(
+            json_ready(
+                {"runs": {e["label"]: {k: v for k, v in e.items() if k not in ("key", "label")} for e in entries}}
+            )
+        ).encode()
     return entries
 
 
@@ -286,8 +350,10 @@ def bundle_from_folder(folder, *, title: str | None = None, audio: bool = True) 
     if not root.is_dir():
         raise VsepError(f"{folder} is not a folder.")
     if not (root / "metrics.json").is_file():
-        raise VsepError(f"{folder} has no metrics.json: run `python -m vsep_core run … --metrics` to score the "
-                        "runs, then share the folder.")
+        raise VsepError(
+            f"{folder} has no metrics.json: run `python -m vsep_core run … --metrics` to score the "
+            "runs, then share the folder."
+        )
     try:
         metrics = scrub_metrics(json.loads((root / "metrics.json").read_text()))
         summary = json.loads((root / "summary.json").read_text()) if (root / "summary.json").is_file() else {}
@@ -316,25 +382,44 @@ def bundle_from_folder(folder, *, title: str | None = None, audio: bool = True) 
     if summary.get("method") == "joint":
         wav_runs.append(("joint", f"joint/extracted_{names.target_file}.wav", summary.get("final_loss"), []))
     for label, wav, loss, slices in wav_runs:
-        entry = {"key": run_key(label), "label": label, "n": len(slices), "loss": loss, "slices": slices,
-                 "audio": None, "complement_audio": None}
+        entry = {
+            "key": run_key(label),
+            "label": label,
+            "n": len(slices),
+            "loss": loss,
+            "slices": slices,
+            "audio": None,
+            "complement_audio": None,
+        }
         if audio and wav and (root / wav).is_file():
             y, sr = sf.read(root / wav, dtype="float32")
             entry["audio"] = f"audio/{_safe(entry['key'])}_{names.target_file}.flac"
             files[entry["audio"]] = flac_bytes(y, sr)
         entries.append(entry)
     if audio:
-        for role, rel in (("mixture", ["1_slices/mixture.wav", "joint/mixture.wav"]),
-                          ("target", ["1_slices/target.wav", "joint/target.wav"])):
+        for role, rel in (
+            ("mixture", ["1_slices/mixture.wav", "joint/mixture.wav"]),
+            ("target", ["1_slices/target.wav", "joint/target.wav"]),
+        ):
             found = next((root / r for r in rel if (root / r).is_file()), None)
             if found is not None:
                 y, sr = sf.read(found, dtype="float32")
                 inputs[role] = f"audio/{role}.flac"
                 files[inputs[role]] = flac_bytes(y, sr)
-    share = {"format": FORMAT, "title": title, "target": names.to_dict(), "oracle_note": oracle_note(names.name),
-             "sr": sr, "duration_s": (metrics.get("pair") or {}).get("duration_s"), "hop": None,
-             "audio": bool(audio), "inputs": inputs, "estimates": entries, "source": "command line",
-             "seed_compatible": None}
+    share = {
+        "format": FORMAT,
+        "title": title,
+        "target": names.to_dict(),
+        "oracle_note": oracle_note(names.name),
+        "sr": sr,
+        "duration_s": (metrics.get("pair") or {}).get("duration_s"),
+        "hop": None,
+        "audio": bool(audio),
+        "inputs": inputs,
+        "estimates": entries,
+        "source": "command line",
+        "seed_compatible": None,
+    }
     files["share.json"] = json_text(json_ready(share)).encode()
     return files, title
 

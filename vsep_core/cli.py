@@ -20,17 +20,17 @@ import sys
 import time
 
 from .errors import VsepError
-from .staging import release_all_claims
 from .limits import BSS_WINDOW_S, MAX_LAG_S
 from .settings import LEVEL_MODES, PASS_METHODS, POOLED_WINDOW_MODES, Settings
+from .staging import release_all_claims
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 
-
 # --- value types: one spelling everywhere ---------------------------------------------
+
 
 def level_value(text: str) -> str:
     """``independent``, ``common`` or ``as-is`` (``as_is`` is read too) → the setting's name."""
@@ -80,7 +80,8 @@ def write_value(text: str):
     for part in parts:
         if part not in WRITE_WORDS and not (part.isdigit() and int(part) >= 1):
             raise argparse.ArgumentTypeError(
-                f"expected {', '.join(WRITE_WORDS)} or run numbers (1, 2, …), got {part!r}")
+                f"expected {', '.join(WRITE_WORDS)} or run numbers (1, 2, …), got {part!r}"
+            )
     if "all" in parts:
         if len(parts) > 1:
             raise argparse.ArgumentTypeError("'all' already means every file; give it alone")
@@ -99,95 +100,178 @@ def order_value(text: str) -> list[str]:
 
 # --- argument groups ----------------------------------------------------------------------
 
+
 def _add_audio_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--mixture", required=True, metavar="FILE",
-                   help="the song (any format libsndfile or ffmpeg decodes)")
+    p.add_argument(
+        "--mixture", required=True, metavar="FILE", help="the song (any format libsndfile or ffmpeg decodes)"
+    )
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--target", "--vocal", dest="vocal", metavar="FILE",
-                        help="the isolated target stem of the same song (the oracle target): the vocal by "
-                             "default, or the stem --target-name names (--vocal is the same option)")
-    target.add_argument("--instrumental", metavar="FILE",
-                        help="everything but the target, from the same song (for the vocal: the instrumental); "
-                             "the target is then mixture − this")
-    p.add_argument("--target-name", default=None, metavar="NAME",
-                   help="which stem the target is: vocals, drums, bass, other or chords (vocals); names the "
-                        "outputs, and 'everything else' replaces 'instrumental' for any stem but the vocal")
+    target.add_argument(
+        "--target",
+        "--vocal",
+        dest="vocal",
+        metavar="FILE",
+        help="the isolated target stem of the same song (the oracle target): the vocal by "
+        "default, or the stem --target-name names (--vocal is the same option)",
+    )
+    target.add_argument(
+        "--instrumental",
+        metavar="FILE",
+        help="everything but the target, from the same song (for the vocal: the instrumental); "
+        "the target is then mixture − this",
+    )
+    p.add_argument(
+        "--target-name",
+        default=None,
+        metavar="NAME",
+        help="which stem the target is: vocals, drums, bass, other or chords (vocals); names the "
+        "outputs, and 'everything else' replaces 'instrumental' for any stem but the vocal",
+    )
 
 
 def _add_settings_arguments(p: argparse.ArgumentParser, *, level_default: str) -> None:
     d = Settings()
     g = p.add_argument_group("analysis settings (defaults reproduce the research code)")
-    g.add_argument("--start", type=float, default=d.start_s, metavar="SECONDS",
-                   help="segment start in seconds (%(default)s)")
-    g.add_argument("--duration", type=duration_value, default=d.duration_s, metavar="SECONDS|all",
-                   help="segment length in seconds, or 'all' for the whole file (%(default)s)")
-    g.add_argument("--level", type=level_value, default=level_default, metavar="{independent,common,as-is}",
-                   help="peak normalisation the engine sees: independent (the research prepare step's quirk), "
-                        "common (one gain, keeps the pair's relative level), or as-is (none: how best.py read "
-                        "the files that made the golden numbers) "
-                        f"({level_default.replace('_', '-')})")
-    g.add_argument("--order", type=order_value, default=None, metavar="SLICES",
-                   help="comma-separated slice order (names, numbers or short names; default 1,2,…,18)")
-    g.add_argument("--slices", type=int, default=None, metavar="N",
-                   help="largest number of slices: progressive runs N = 1 … this, and the greedy search orders "
-                        "the first N of --order (default: all of the order)")
+    g.add_argument(
+        "--start", type=float, default=d.start_s, metavar="SECONDS", help="segment start in seconds (%(default)s)"
+    )
+    g.add_argument(
+        "--duration",
+        type=duration_value,
+        default=d.duration_s,
+        metavar="SECONDS|all",
+        help="segment length in seconds, or 'all' for the whole file (%(default)s)",
+    )
+    g.add_argument(
+        "--level",
+        type=level_value,
+        default=level_default,
+        metavar="{independent,common,as-is}",
+        help="peak normalisation the engine sees: independent (the research prepare step's quirk), "
+        "common (one gain, keeps the pair's relative level), or as-is (none: how best.py read "
+        "the files that made the golden numbers) "
+        f"({level_default.replace('_', '-')})",
+    )
+    g.add_argument(
+        "--order",
+        type=order_value,
+        default=None,
+        metavar="SLICES",
+        help="comma-separated slice order (names, numbers or short names; default 1,2,…,18)",
+    )
+    g.add_argument(
+        "--slices",
+        type=int,
+        default=None,
+        metavar="N",
+        help="largest number of slices: progressive runs N = 1 … this, and the greedy search orders "
+        "the first N of --order (default: all of the order)",
+    )
     g.add_argument("--hop", type=int, default=d.hop_length, help="STFT hop in samples (%(default)s)")
-    g.add_argument("--windows", type=int, default=None,
-                   help="choose the hop that gives this many windows (overrides --hop)")
+    g.add_argument(
+        "--windows", type=int, default=None, help="choose the hop that gives this many windows (overrides --hop)"
+    )
     g.add_argument("--learning-rate", type=float, default=d.learning_rate, help="(%(default)s)")
     g.add_argument("--iterations", type=int, default=d.iterations, help="(%(default)s)")
     g.add_argument("--clip-db", type=float, default=d.clip_db, help="EQ limit in dB, ± (%(default)s)")
-    g.add_argument("--pooled-windows", choices=POOLED_WINDOW_MODES, default=d.pooled_windows,
-                   help="seed: pooled slices adjust only the first half of the windows (the research quirk); "
-                        "expand: pooled window j adjusts windows 2j and 2j+1 (%(default)s)")
-    g.add_argument("--pass-method", choices=PASS_METHODS, default=d.pass_method,
-                   help="gradient descent: closed form where exact, or the iterative loop (%(default)s)")
+    g.add_argument(
+        "--pooled-windows",
+        choices=POOLED_WINDOW_MODES,
+        default=d.pooled_windows,
+        help="seed: pooled slices adjust only the first half of the windows (the research quirk); "
+        "expand: pooled window j adjusts windows 2j and 2j+1 (%(default)s)",
+    )
+    g.add_argument(
+        "--pass-method",
+        choices=PASS_METHODS,
+        default=d.pass_method,
+        help="gradient descent: closed form where exact, or the iterative loop (%(default)s)",
+    )
 
 
 def _add_bss_filters_argument(g) -> None:
-    g.add_argument("--bss-filters", choices=("global", "framewise"), default="global",
-                   help="BSS Eval distortion filters: global (fitted once on the whole signal, the SiSEC 2018 "
-                        "setting) or framewise (fitted on each frame; slower) (%(default)s)")
+    g.add_argument(
+        "--bss-filters",
+        choices=("global", "framewise"),
+        default="global",
+        help="BSS Eval distortion filters: global (fitted once on the whole signal, the SiSEC 2018 "
+        "setting) or framewise (fitted on each frame; slower) (%(default)s)",
+    )
 
 
 def _add_scoring_arguments(p: argparse.ArgumentParser) -> None:
     from .baselines import method_names
 
     g = p.add_argument_group("scoring")
-    g.add_argument("--methods", nargs="+", default=["all"], metavar="NAME",
-                   help="methods to run (space- or comma-separated; default all: for the vocal every one but "
-                        "hpss_percussive, a drums baseline): " + ", ".join(method_names("drums"))
-                        + ", or seed_progressive_N for the first N slices of --order")
-    g.add_argument("--window", type=window_value, default=BSS_WINDOW_S, metavar="SECONDS|whole",
-                   help="BSS Eval frame length (default 1 s, median over frames, as SiSEC); "
-                        "'whole' for one whole-signal figure")
+    g.add_argument(
+        "--methods",
+        nargs="+",
+        default=["all"],
+        metavar="NAME",
+        help="methods to run (space- or comma-separated; default all: for the vocal every one but "
+        "hpss_percussive, a drums baseline): "
+        + ", ".join(method_names("drums"))
+        + ", or seed_progressive_N for the first N slices of --order",
+    )
+    g.add_argument(
+        "--window",
+        type=window_value,
+        default=BSS_WINDOW_S,
+        metavar="SECONDS|whole",
+        help="BSS Eval frame length (default 1 s, median over frames, as SiSEC); 'whole' for one whole-signal figure",
+    )
     _add_bss_filters_argument(g)
-    g.add_argument("--apply-alignment", action="store_true",
-                   help="apply the lag and gain the alignment check finds before scoring")
-    g.add_argument("--max-lag", type=float, default=MAX_LAG_S, metavar="SECONDS",
-                   help="largest lag the alignment check searches (%(default)s s)")
+    g.add_argument(
+        "--apply-alignment", action="store_true", help="apply the lag and gain the alignment check finds before scoring"
+    )
+    g.add_argument(
+        "--max-lag",
+        type=float,
+        default=MAX_LAG_S,
+        metavar="SECONDS",
+        help="largest lag the alignment check searches (%(default)s s)",
+    )
 
 
 def _add_joint_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("joint matching (the joint method: every window's EQ learned at once with Adam)")
     g.add_argument("--joint-steps", type=int, default=300, metavar="N", help="Adam updates (%(default)s)")
-    g.add_argument("--joint-step-size", type=float, default=1.0, metavar="DB",
-                   help="Adam's learning rate, in dB per step (%(default)s)")
-    g.add_argument("--joint-views", default="raw", metavar="VIEWS",
-                   help="views in the loss with optional weights, e.g. raw or raw:1,vertical:0.5,17:2, or "
-                        "smooth: raw with the smoothing slices 3,4,6,8,17,18, which raised the SI-SDR by a "
-                        "further 0.3-0.6 dB on every measured pair but runs without the compiled fast path "
-                        "(%(default)s)")
-    g.add_argument("--joint-clip-db", type=float, default=None, metavar="DB",
-                   help="bound every EQ value to ± this many dB (default: unbounded)")
+    g.add_argument(
+        "--joint-step-size",
+        type=float,
+        default=1.0,
+        metavar="DB",
+        help="Adam's learning rate, in dB per step (%(default)s)",
+    )
+    g.add_argument(
+        "--joint-views",
+        default="raw",
+        metavar="VIEWS",
+        help="views in the loss with optional weights, e.g. raw or raw:1,vertical:0.5,17:2, or "
+        "smooth: raw with the smoothing slices 3,4,6,8,17,18, which raised the SI-SDR by a "
+        "further 0.3-0.6 dB on every measured pair but runs without the compiled fast path "
+        "(%(default)s)",
+    )
+    g.add_argument(
+        "--joint-clip-db",
+        type=float,
+        default=None,
+        metavar="DB",
+        help="bound every EQ value to ± this many dB (default: unbounded)",
+    )
 
 
 def joint_from_args(args):
     """:class:`vsep_core.joint.JointSettings` from the arguments (raises VsepError on bad values)."""
     from .joint import JointSettings, parse_views
 
-    return JointSettings(steps=args.joint_steps, step_size=args.joint_step_size,
-                         views=parse_views(args.joint_views), clip_db=args.joint_clip_db)
+    return JointSettings(
+        steps=args.joint_steps,
+        step_size=args.joint_step_size,
+        views=parse_views(args.joint_views),
+        clip_db=args.joint_clip_db,
+    )
+
 
 def _with_file_names(pair, args):
     """``pair`` with the given files' names (not their folders) in its ``info``, for the report and summary.json,
@@ -219,8 +303,10 @@ def segment_note(pair, settings) -> str:
     else:
         part = f"{start:.2f} s to {end:.2f} s of {of}"
         how = "choose another part with --start SECONDS and --duration SECONDS, or --duration all for the whole song."
-    return (f"analysed: {part}, at {settings.sr} Hz mono (--full-quality also writes each result at the file's "
-            f"own rate and channels); {how}")
+    return (
+        f"analysed: {part}, at {settings.sr} Hz mono (--full-quality also writes each result at the file's "
+        f"own rate and channels); {how}"
+    )
 
 
 def _clock(seconds: float) -> str:
@@ -228,8 +314,19 @@ def _clock(seconds: float) -> str:
     return f"{minutes}:{rest:02d}"
 
 
-def _write_full_quality(args, pair, settings, outputs, runs: dict, analysis=None, *, eq=None, inputs: bool = False,
-                        featured: str | None = None, bar=None) -> dict:
+def _write_full_quality(
+    args,
+    pair,
+    settings,
+    outputs,
+    runs: dict,
+    analysis=None,
+    *,
+    eq=None,
+    inputs: bool = False,
+    featured: str | None = None,
+    bar=None,
+) -> dict:
     """``--full-quality``: each run's EQ on the original mixture, its WAVs beside the run's (and, with
     ``--metrics``, its scores), recorded in ``outputs`` (README.txt and the report describe them), then
     ``full_quality.json``; returns its ``runs`` entry, ``{label: {"sr", "channels", "held_above_hz", "files",
@@ -247,20 +344,38 @@ def _write_full_quality(args, pair, settings, outputs, runs: dict, analysis=None
     mixture = decode_segment(args.mixture, settings)
 
     def write(label, found) -> None:
-        outputs.add_full_quality(label, found.estimate, scores=found.scores, seconds=found.seconds,
-                                 slices=runs.get(label), keep_audio=label == featured)
+        outputs.add_full_quality(
+            label,
+            found.estimate,
+            scores=found.scores,
+            seconds=found.seconds,
+            slices=runs.get(label),
+            keep_audio=label == featured,
+        )
 
     if eq is not None:
         (label,) = runs
-        found = full_quality(mixture, pair, settings, eq=eq, target=target, given=given,
-                             bss_filters=args.bss_filters, progress=bar)
+        found = full_quality(
+            mixture, pair, settings, eq=eq, target=target, given=given, bss_filters=args.bss_filters, progress=bar
+        )
         write(label, found)
     else:
-        full_quality_runs(mixture, pair, settings, runs, analysis=analysis, target=target, given=given,
-                          bss_filters=args.bss_filters, on_run=write, progress=bar)
+        full_quality_runs(
+            mixture,
+            pair,
+            settings,
+            runs,
+            analysis=analysis,
+            target=target,
+            given=given,
+            bss_filters=args.bss_filters,
+            on_run=write,
+            progress=bar,
+        )
     if inputs:
-        outputs.add_full_quality_inputs(mixture, decode_segment(args.vocal, settings, name="target")
-                                        if args.vocal is not None else None)
+        outputs.add_full_quality_inputs(
+            mixture, decode_segment(args.vocal, settings, name="target") if args.vocal is not None else None
+        )
     return outputs.finish_full_quality()["runs"]
 
 
@@ -278,8 +393,10 @@ def _full_quality_lines(found: dict, names) -> list[str]:
         scores = entry.get("scores")
         if scores:
             v = scores["vocal"]
-            line += (f"; {names.target} SI-SDR {v['si_sdr']:.2f} dB, SDR {v['sdr']:.2f}, SIR {v['sir']:.2f}, "
-                     f"SAR {v['sar']:.2f} ({scores['channel_scoring']})")
+            line += (
+                f"; {names.target} SI-SDR {v['si_sdr']:.2f} dB, SDR {v['sdr']:.2f}, SIR {v['sir']:.2f}, "
+                f"SAR {v['sar']:.2f} ({scores['channel_scoring']})"
+            )
         lines.append(line)
     return lines
 
@@ -300,9 +417,16 @@ def _checked_write(args, max_slices: int):
 def settings_from_args(args) -> Settings:
     """Build :class:`Settings` from parsed arguments (raises VsepError on bad values)."""
     return Settings(
-        start_s=args.start, duration_s=args.duration, hop_length=args.hop, n_windows=args.windows,
-        learning_rate=args.learning_rate, iterations=args.iterations, clip_db=args.clip_db, level=args.level,
-        pooled_windows=args.pooled_windows, pass_method=args.pass_method,
+        start_s=args.start,
+        duration_s=args.duration,
+        hop_length=args.hop,
+        n_windows=args.windows,
+        learning_rate=args.learning_rate,
+        iterations=args.iterations,
+        clip_db=args.clip_db,
+        level=args.level,
+        pooled_windows=args.pooled_windows,
+        pass_method=args.pass_method,
     )
 
 
@@ -329,6 +453,7 @@ def _checked_settings(args, command: str):
 
 # --- the parser -------------------------------------------------------------------------
 
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m vsep_core",
@@ -336,38 +461,65 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="progressive runs and the greedy search; writes WAVs, plots and summary.json",
-                         description="Run the research script's workload: progressive runs N = 1 … --slices, the "
-                                     "greedy ordering search, and the audio of every run. The results folder is "
-                                     "written beside its place and moved there when complete.")
+    run = sub.add_parser(
+        "run",
+        help="progressive runs and the greedy search; writes WAVs, plots and summary.json",
+        description="Run the research script's workload: progressive runs N = 1 … --slices, the "
+        "greedy ordering search, and the audio of every run. The results folder is "
+        "written beside its place and moved there when complete.",
+    )
     _add_audio_arguments(run)
-    run.add_argument("--method", choices=("seed", "joint", "learned_fingerprint"), default="seed",
-                     help="seed: the research workload (progressive runs, --greedy); joint: every window's EQ "
-                          "learned at once through the whole round trip (see the joint options); "
-                          "learned_fingerprint: blind, the bundled model's fingerprint predicted from the mixture "
-                          "alone (the target file is read only for --metrics) (%(default)s)")
+    run.add_argument(
+        "--method",
+        choices=("seed", "joint", "learned_fingerprint"),
+        default="seed",
+        help="seed: the research workload (progressive runs, --greedy); joint: every window's EQ "
+        "learned at once through the whole round trip (see the joint options); "
+        "learned_fingerprint: blind, the bundled model's fingerprint predicted from the mixture "
+        "alone (the target file is read only for --metrics) (%(default)s)",
+    )
     run.add_argument("--greedy", action="store_true", help="also run the greedy ordering search")
-    run.add_argument("--out", default="results", metavar="DIR",
-                     help="output folder: new, empty, or an earlier run's results (replaced when the new run "
-                          "is complete) (%(default)s)")
+    run.add_argument(
+        "--out",
+        default="results",
+        metavar="DIR",
+        help="output folder: new, empty, or an earlier run's results (replaced when the new run "
+        "is complete) (%(default)s)",
+    )
     run.add_argument("--no-plots", action="store_true", help="skip the HTML plots")
     audio = run.add_mutually_exclusive_group()
-    audio.add_argument("--write", type=write_value, default=None, metavar="WHICH",
-                       help="which WAVs to write, comma-separated: all (every run's vocal and instrumental and "
-                            "the inputs' copies: 40 files with 18 slices and --greedy), none, inputs, best (the "
-                            "progressive run with the lowest loss), greedy, best_prefix, or run numbers; e.g. "
-                            "best,greedy (all)")
-    audio.add_argument("--no-audio", dest="write", action="store_const", const=frozenset(),
-                       help="write no WAV (the same as --write none)")
+    audio.add_argument(
+        "--write",
+        type=write_value,
+        default=None,
+        metavar="WHICH",
+        help="which WAVs to write, comma-separated: all (every run's vocal and instrumental and "
+        "the inputs' copies: 40 files with 18 slices and --greedy), none, inputs, best (the "
+        "progressive run with the lowest loss), greedy, best_prefix, or run numbers; e.g. "
+        "best,greedy (all)",
+    )
+    audio.add_argument(
+        "--no-audio",
+        dest="write",
+        action="store_const",
+        const=frozenset(),
+        help="write no WAV (the same as --write none)",
+    )
     run.add_argument("--report", action="store_true", help="also write report.html (self-contained, opens offline)")
-    run.add_argument("--metrics", action="store_true",
-                     help="also score the runs and the reference methods (as evaluate) into metrics.json")
+    run.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also score the runs and the reference methods (as evaluate) into metrics.json",
+    )
     _add_bss_filters_argument(run)
-    run.add_argument("--full-quality", action="store_true",
-                     help="also apply each written run's learned EQ to the original mixture at its own sample rate "
-                          "and channels (e.g. 44.1 kHz stereo; the analysis is 22.05 kHz mono) and write those "
-                          "WAVs beside the others (*_full_quality.wav); with --metrics, score them the same way "
-                          "into full_quality.json (seed and joint methods)")
+    run.add_argument(
+        "--full-quality",
+        action="store_true",
+        help="also apply each written run's learned EQ to the original mixture at its own sample rate "
+        "and channels (e.g. 44.1 kHz stereo; the analysis is 22.05 kHz mono) and write those "
+        "WAVs beside the others (*_full_quality.wav); with --metrics, score them the same way "
+        "into full_quality.json (seed and joint methods)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar, warnings or table")
     _add_settings_arguments(run, level_default=Settings().level)
     _add_joint_arguments(run)
@@ -376,10 +528,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="which audio formats and optional parts work on this machine")
     check.set_defaults(func=main_check)
 
-    ev = sub.add_parser("evaluate", help="SI-SDR and SDR/SIR/SAR of the method, oracle ceilings and blind baselines",
-                        description="Score methods against the true vocal and instrumental, at the files' true "
-                                    "scale. The seed methods run with the same settings, --order and --slices as "
-                                    "run; seed_greedy orders the first --slices slices of --order.")
+    ev = sub.add_parser(
+        "evaluate",
+        help="SI-SDR and SDR/SIR/SAR of the method, oracle ceilings and blind baselines",
+        description="Score methods against the true vocal and instrumental, at the files' true "
+        "scale. The seed methods run with the same settings, --order and --slices as "
+        "run; seed_greedy orders the first --slices slices of --order.",
+    )
     _add_audio_arguments(ev)
     _add_scoring_arguments(ev)
     ev.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
@@ -388,17 +543,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_joint_arguments(ev)
     ev.set_defaults(func=main_evaluate)
 
-    att = sub.add_parser("attribute", help="which slices help: each slice's effect on the vocal SI-SDR",
-                         description="For the seed method's progressive chain of --slices slices of --order (the "
-                                     "baseline), every slice's vocal SI-SDR without it, alone (then the polish), "
-                                     "and the difference; with --method joint, each slice added to the joint "
-                                     "loss instead. Losses beside every figure.")
+    att = sub.add_parser(
+        "attribute",
+        help="which slices help: each slice's effect on the vocal SI-SDR",
+        description="For the seed method's progressive chain of --slices slices of --order (the "
+        "baseline), every slice's vocal SI-SDR without it, alone (then the polish), "
+        "and the difference; with --method joint, each slice added to the joint "
+        "loss instead. Losses beside every figure.",
+    )
     _add_audio_arguments(att)
-    att.add_argument("--method", choices=("seed", "joint", "learned_fingerprint"), default="seed",
-                     help="attribute the seed chain's slices, or slices added to the joint loss, or (blind) slices of "
-                          "the learned model's predicted spectrogram added to its round trip (%(default)s)")
-    att.add_argument("--weight", type=float, default=1.0,
-                     help="weight of each slice added to the joint loss (--method joint) (%(default)s)")
+    att.add_argument(
+        "--method",
+        choices=("seed", "joint", "learned_fingerprint"),
+        default="seed",
+        help="attribute the seed chain's slices, or slices added to the joint loss, or (blind) slices of "
+        "the learned model's predicted spectrogram added to its round trip (%(default)s)",
+    )
+    att.add_argument(
+        "--weight",
+        type=float,
+        default=1.0,
+        help="weight of each slice added to the joint loss (--method joint) (%(default)s)",
+    )
     att.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
     att.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     _add_settings_arguments(att, level_default=Settings().level)
@@ -407,30 +573,55 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .batch import DEFAULT_OUT, LAYOUT_HELP
 
-    batch = sub.add_parser("batch", help="evaluate every pair in a folder on a Dask cluster",
-                           description=LAYOUT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    batch = sub.add_parser(
+        "batch",
+        help="evaluate every pair in a folder on a Dask cluster",
+        description=LAYOUT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     batch.add_argument("folder", metavar="DIR", help="folder with one sub-folder per song")
     _add_scoring_arguments(batch)
-    batch.add_argument("--scheduler", metavar="ADDRESS",
-                       help="use an existing closed Dask cluster (tls://10.0.0.5:8786, its certificates in $VSEP_DASK_CERTS; "
-                            "docs/SERVING.md) instead of a local one; "
-                            "its workers need vsep_core installed and access to DIR (default: "
-                            "$VSEP_DASK_SCHEDULER, the dashboard's cluster, when set)")
-    batch.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="workers of the local cluster (default: one per CPU core, one thread each)")
-    batch.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
-                       help="where to write per_song.csv, summary.csv, failures.csv and batch.json: a new or "
-                            "empty folder, or an earlier batch's (replaced when complete) (%(default)s)")
-    batch.add_argument("--stems", nargs="+", default=None, metavar="STEM",
-                       help="targets to evaluate, space- or comma-separated, of vocals, drums, bass, other, chords "
-                            "(default: every stem each song folder has)")
-    batch.add_argument("--protocol", choices=("vsep", "sisec18"), default="vsep",
-                       help="vsep: the pairs as evaluate scores them (default); sisec18: a MUSDB18-style folder "
-                            "in the SiSEC 2018 protocol (stereo at the files' rate, whole tracks, sigsep's oracles "
-                            "IBM1 IBM2 IRM1 IRM2 MWF MIX and vsep's irm ibm wiener phase_oracle repet_sim hpss "
-                            "mixture, BSS Eval v4 on 1 s frames, median over frames then tracks) beside the "
-                            "published SiSEC 2018 figures; writes sisec18.json, sisec18_per_track.csv and "
-                            "sisec18.html")
+    batch.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="use an existing closed Dask cluster (tls://10.0.0.5:8786, its certificates in $VSEP_DASK_CERTS; "
+        "docs/SERVING.md) instead of a local one; "
+        "its workers need vsep_core installed and access to DIR (default: "
+        "$VSEP_DASK_SCHEDULER, the dashboard's cluster, when set)",
+    )
+    batch.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="workers of the local cluster (default: one per CPU core, one thread each)",
+    )
+    batch.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help="where to write per_song.csv, summary.csv, failures.csv and batch.json: a new or "
+        "empty folder, or an earlier batch's (replaced when complete) (%(default)s)",
+    )
+    batch.add_argument(
+        "--stems",
+        nargs="+",
+        default=None,
+        metavar="STEM",
+        help="targets to evaluate, space- or comma-separated, of vocals, drums, bass, other, chords "
+        "(default: every stem each song folder has)",
+    )
+    batch.add_argument(
+        "--protocol",
+        choices=("vsep", "sisec18"),
+        default="vsep",
+        help="vsep: the pairs as evaluate scores them (default); sisec18: a MUSDB18-style folder "
+        "in the SiSEC 2018 protocol (stereo at the files' rate, whole tracks, sigsep's oracles "
+        "IBM1 IBM2 IRM1 IRM2 MWF MIX and vsep's irm ibm wiener phase_oracle repet_sim hpss "
+        "mixture, BSS Eval v4 on 1 s frames, median over frames then tracks) beside the "
+        "published SiSEC 2018 figures; writes sisec18.json, sisec18_per_track.csv and "
+        "sisec18.html",
+    )
     batch.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     _add_settings_arguments(batch, level_default="as_is")
     batch.set_defaults(func=main_batch)
@@ -447,8 +638,13 @@ def build_parser() -> argparse.ArgumentParser:
     store_sub.add_parser("list", help="every stored result (id, date, size, expiry, title)")
     store_sub.add_parser("delete", help="delete one result").add_argument("id", metavar="ID")
     gc = store_sub.add_parser("gc", help="remove expired results and files no result uses")
-    gc.add_argument("--grace", type=float, default=3600.0, metavar="SECONDS",
-                    help="leave unused files younger than this (a publish may be writing them) (%(default)s)")
+    gc.add_argument(
+        "--grace",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="leave unused files younger than this (a publish may be writing them) (%(default)s)",
+    )
     store_sub.add_parser("check", help="verify every result's files and their SHA-256 (exit 1 on a problem)")
     copy = store_sub.add_parser("copy-to", help="copy every result into another store, e.g. PostgreSQL")
     copy.add_argument("target", metavar="URL_OR_FOLDER", help="postgresql://… or a folder")
@@ -462,6 +658,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # --- commands ---------------------------------------------------------------------------
+
 
 def main_run(args) -> int:
     """``run``: everything validated first, then written into a staging folder moved into place at the end."""
@@ -486,11 +683,18 @@ def main_run(args) -> int:
     with StagedFolder(target) as staged:
         # A report or scores keep every run's audio in memory: the engine's workload limit for that applies.
         keep_audio = args.report or args.metrics
-        pair = _with_file_names(prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental,
-                                             settings=settings, keep_audio=keep_audio,
-                                             target_name=args.target_name), args)
-        outputs = Outputs(pair, settings, max_slices, out_dir=staged.path,
-                          inputs=runs is None or "inputs" in runs)
+        pair = _with_file_names(
+            prepare_pair(
+                args.mixture,
+                vocal=args.vocal,
+                instrumental=args.instrumental,
+                settings=settings,
+                keep_audio=keep_audio,
+                target_name=args.target_name,
+            ),
+            args,
+        )
+        outputs = Outputs(pair, settings, max_slices, out_dir=staged.path, inputs=runs is None or "inputs" in runs)
         analysis, analyse_s = None, 0.0
         if args.full_quality:  # fingerprinted once, for the runs and their full-quality EQ
             from .analysis import analyse
@@ -503,10 +707,19 @@ def main_run(args) -> int:
             # Without a report or scores, only the runs to be written get audio (the inverse STFT is most of
             # a long song's time); with them every run's audio is kept, and the chosen ones are written after.
             choose_later = keep_audio and runs is not None
-            result = seed_experiment(pair, settings, order=order, max_slices=max_slices, greedy=args.greedy,
-                                     keep_audio=keep_audio, on_run=None if choose_later else outputs.add_run,
-                                     audio_runs=None if (runs is None or keep_audio) else runs - {"inputs"},
-                                     progress=scaled(bar, 0.0, split), background_audio=True, analysis=analysis)
+            result = seed_experiment(
+                pair,
+                settings,
+                order=order,
+                max_slices=max_slices,
+                greedy=args.greedy,
+                keep_audio=keep_audio,
+                on_run=None if choose_later else outputs.add_run,
+                audio_runs=None if (runs is None or keep_audio) else runs - {"inputs"},
+                progress=scaled(bar, 0.0, split),
+                background_audio=True,
+                analysis=analysis,
+            )
             if analysis is not None:
                 result.timings_s["analyse"] = analyse_s  # done before, for the full-quality EQ too
             if choose_later:
@@ -516,16 +729,25 @@ def main_run(args) -> int:
                         outputs.add_run(label, run)
             metrics = None
             if args.metrics:
-                metrics = score_experiment(result, _truth(args, settings), progress=scaled(bar, split, 1.0),
-                                           bss_filters=args.bss_filters)
+                metrics = score_experiment(
+                    result, _truth(args, settings), progress=scaled(bar, split, 1.0), bss_filters=args.bss_filters
+                )
         outputs.finish(result, metrics=metrics, plots=not args.no_plots)
         full, analysis_wavs = None, outputs.wav_count
         if args.full_quality:  # before the report, which shows them
             chosen = {label: run.slices for label, run in result.labelled_runs() if label in outputs.written}
             with TerminalProgress(enabled=False if args.quiet else None) as bar:
-                full = _write_full_quality(args, pair, settings, outputs, chosen, analysis,
-                                           inputs=runs is None or "inputs" in runs,
-                                           featured=_featured(result, chosen), bar=bar)
+                full = _write_full_quality(
+                    args,
+                    pair,
+                    settings,
+                    outputs,
+                    chosen,
+                    analysis,
+                    inputs=runs is None or "inputs" in runs,
+                    featured=_featured(result, chosen),
+                    bar=bar,
+                )
         if args.report:
             outputs.add_report(result, metrics=metrics)
         outputs.add_readme(result, metrics=metrics)  # what each folder and file is, in plain words
@@ -537,10 +759,17 @@ def main_run(args) -> int:
 
             print("\n" + format_table(metrics))
         wavs = "WAVs" if runs is None else (f"{analysis_wavs} WAVs" if analysis_wavs else "no WAV")
-        made = ", ".join(["README.txt", "summary.json", wavs] + (["plots"] if not args.no_plots else [])
-                         + (["metrics.json"] if args.metrics else []) + (["report.html"] if args.report else [])
-                         + ([f"{outputs.wav_count - analysis_wavs} full-quality WAVs, full_quality.json"]
-                            if full is not None else []))
+        made = ", ".join(
+            ["README.txt", "summary.json", wavs]
+            + (["plots"] if not args.no_plots else [])
+            + (["metrics.json"] if args.metrics else [])
+            + (["report.html"] if args.report else [])
+            + (
+                [f"{outputs.wav_count - analysis_wavs} full-quality WAVs, full_quality.json"]
+                if full is not None
+                else []
+            )
+        )
         if full:
             from .stems import labels
 
@@ -556,8 +785,9 @@ def _truth(args, settings):
     """The pair at its true scale (what scores are measured on) from the command's files."""
     from .evaluate import load_pair
 
-    return load_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings,
-                     target_name=args.target_name)
+    return load_pair(
+        args.mixture, vocal=args.vocal, instrumental=args.instrumental, settings=settings, target_name=args.target_name
+    )
 
 
 def main_run_joint(args) -> int:
@@ -573,15 +803,31 @@ def main_run_joint(args) -> int:
     joint = joint_from_args(args)
     runs = args.write
     if runs is not None and runs - {"inputs", "best"}:
-        raise VsepError("run --method joint makes one estimate: --write takes all, none, inputs or best (the "
-                        "estimate).")
+        raise VsepError(
+            "run --method joint makes one estimate: --write takes all, none, inputs or best (the estimate)."
+        )
     target = check_out_dir(args.out)
     with StagedFolder(target) as staged:
-        pair = _with_file_names(prepare_pair(args.mixture, vocal=args.vocal, instrumental=args.instrumental,
-                                             settings=settings, target_name=args.target_name), args)
+        pair = _with_file_names(
+            prepare_pair(
+                args.mixture,
+                vocal=args.vocal,
+                instrumental=args.instrumental,
+                settings=settings,
+                target_name=args.target_name,
+            ),
+            args,
+        )
         with TerminalProgress(enabled=False if args.quiet else None) as bar:
-            outcome = joint_matching(pair, settings, joint, truth=_truth(args, settings) if args.metrics else None,
-                                     methods=None, progress=bar, bss_filters=args.bss_filters)
+            outcome = joint_matching(
+                pair,
+                settings,
+                joint,
+                truth=_truth(args, settings) if args.metrics else None,
+                methods=None,
+                progress=bar,
+                bss_filters=args.bss_filters,
+            )
         outputs = Outputs(pair, settings, 1, out_dir=staged.path, inputs=False)
         (staged.path / "joint").mkdir(exist_ok=True)
         outputs.add_joint(outcome, estimate=runs is None or "best" in runs, inputs=runs is None or "inputs" in runs)
@@ -622,8 +868,15 @@ def main_attribute(args) -> int:
         check_out_file(args.json)
     truth = _truth(args, settings)
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
-        found = attribution(truth, settings, method=args.method, slices=order[:max_slices], joint=joint,
-                            weight=args.weight, progress=bar)
+        found = attribution(
+            truth,
+            settings,
+            method=args.method,
+            slices=order[:max_slices],
+            joint=joint,
+            weight=args.weight,
+            progress=bar,
+        )
         if args.method == "learned_fingerprint":
             print("learned_fingerprint (blind): each slice of the predicted spectrogram added to the round trip")
     print(format_attribution(found))
@@ -643,15 +896,28 @@ def main_evaluate(args) -> int:
     from .staging import check_out_file
 
     settings, order, max_slices = _checked_settings(args, "evaluate")
-    methods = resolve_methods(args.methods, settings, order=order, max_slices=max_slices,
-                              joint=joint_from_args(args), target_name=args.target_name)
+    methods = resolve_methods(
+        args.methods,
+        settings,
+        order=order,
+        max_slices=max_slices,
+        joint=joint_from_args(args),
+        target_name=args.target_name,
+    )
     if args.json is not None:
         check_out_file(args.json)
     truth = _truth(args, settings)
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
-        result = score_methods(truth, methods, settings, window_s=args.window, align=args.apply_alignment,
-                               max_lag_s=args.max_lag, progress=bar,
-                               bss_filters=args.bss_filters)
+        result = score_methods(
+            truth,
+            methods,
+            settings,
+            window_s=args.window,
+            align=args.apply_alignment,
+            max_lag_s=args.max_lag,
+            progress=bar,
+            bss_filters=args.bss_filters,
+        )
     print(format_table(result))
     names = {m["name"] for m in result["methods"]}
     if {"phase_oracle", "mixture"} <= names:  # where the decibels go (vsep_core.waterfall)
@@ -683,11 +949,21 @@ def main_batch(args) -> int:
         raise VsepError(f"--workers must be at least 1, got {args.workers}.")
     target = check_out_dir(args.out, entries=BATCH_ENTRIES, marker="batch.json")
     with TerminalProgress(enabled=False if args.quiet else None) as bar:
-        result = run_batch(args.folder, methods=args.methods, settings=settings, window_s=args.window,
-                           align=args.apply_alignment, max_lag_s=args.max_lag,
-                           scheduler=args.scheduler or scheduler_address(),
-                           n_workers=args.workers, order=order, max_slices=max_slices, progress=bar,
-                           stems=stems, bss_filters=args.bss_filters)
+        result = run_batch(
+            args.folder,
+            methods=args.methods,
+            settings=settings,
+            window_s=args.window,
+            align=args.apply_alignment,
+            max_lag_s=args.max_lag,
+            scheduler=args.scheduler or scheduler_address(),
+            n_workers=args.workers,
+            order=order,
+            max_slices=max_slices,
+            progress=bar,
+            stems=stems,
+            bss_filters=args.bss_filters,
+        )
     paths = write_outputs(result, target)
     print(format_summary(result))
     print(terminal_text("\nWritten: " + ", ".join(str(p) for p in paths)))
@@ -730,10 +1006,14 @@ def main_check(args) -> int:
         print(f"  {ext:5s} {'yes (' + how + ')' if how else 'no'}")
         ok &= how is not None or ext in ("wma", "opus", "aac")
     print("Optional parts:")
-    for module, purpose in [("dask.distributed", "batch evaluation, Dask jobs"),
-                            ("plotly", "plots"), ("streamlit", "the dashboard"), ("st_audiorec", "recording"),
-                            ("museval", "the reference BSS Eval the tests compare with"),
-                            ("playwright", "browser tests")]:
+    for module, purpose in [
+        ("dask.distributed", "batch evaluation, Dask jobs"),
+        ("plotly", "plots"),
+        ("streamlit", "the dashboard"),
+        ("st_audiorec", "recording"),
+        ("museval", "the reference BSS Eval the tests compare with"),
+        ("playwright", "browser tests"),
+    ]:
         try:
             importlib.import_module(module)
             print(f"  {module:18s} yes  ({purpose})")
@@ -771,8 +1051,9 @@ def main(argv=None) -> int:
     except VsepError as exc:
         return _fail(args.command, str(exc))
     except ImportError as exc:
-        return _fail(args.command, f"a part this command needs is not installed ({exc}); "
-                                   "see `python -m vsep_core check`.")
+        return _fail(
+            args.command, f"a part this command needs is not installed ({exc}); see `python -m vsep_core check`."
+        )
     except KeyboardInterrupt:
         _say(f"vsep {args.command}: interrupted (a results folder is left as it was).")
         return EXIT_INTERRUPTED
@@ -787,8 +1068,11 @@ def main(argv=None) -> int:
     except Exception as exc:  # a bug: one line (the traceback on request), never a wall of text
         if os.environ.get("VSEP_DEBUG"):
             raise
-        _fail(args.command, f"internal error ({type(exc).__name__}: {_one_line(exc)}); please report it "
-                            "(VSEP_DEBUG=1 shows the traceback).")
+        _fail(
+            args.command,
+            f"internal error ({type(exc).__name__}: {_one_line(exc)}); please report it "
+            "(VSEP_DEBUG=1 shows the traceback).",
+        )
         return EXIT_INTERNAL
     finally:
         if sys.stdout is stdout:
@@ -854,6 +1138,7 @@ def _quiet_stdout() -> None:
 
 def _terminate_as_interrupt():
     """Make SIGTERM (``kill``) end a command like Ctrl-C, so its staging folder is removed; the old handler."""
+
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 

@@ -65,8 +65,10 @@ def certificate_files(folder) -> dict:
     files = {"ca": folder / CA_FILE, "cert": folder / CERT_FILE, "key": folder / KEY_FILE}
     missing = [p.name for p in files.values() if not p.is_file()]
     if missing:
-        raise VsepError(f"The Dask certificates folder {str(folder)!r} has no {', '.join(missing)} "
-                        "(make them with: python -m vsep_core.cluster_setup certs DIR).")
+        raise VsepError(
+            f"The Dask certificates folder {str(folder)!r} has no {', '.join(missing)} "
+            "(make them with: python -m vsep_core.cluster_setup certs DIR)."
+        )
     return files
 
 
@@ -83,20 +85,28 @@ def security(environ=None):
     environ = os.environ if environ is None else environ
     folder = environ.get(CERTS_ENV, "").strip()
     if not folder:
-        raise VsepError(f"{CERTS_ENV} is not set: vsep talks to a Dask cluster only with its certificates "
-                        "(docs/SERVING.md, 'Heavy jobs on a Dask cluster').")
+        raise VsepError(
+            f"{CERTS_ENV} is not set: vsep talks to a Dask cluster only with its certificates "
+            "(docs/SERVING.md, 'Heavy jobs on a Dask cluster')."
+        )
     files = certificate_files(folder)
-    return Security(tls_ca_file=str(files["ca"]), tls_client_cert=str(files["cert"]),
-                    tls_client_key=str(files["key"]), require_encryption=True)
+    return Security(
+        tls_ca_file=str(files["ca"]),
+        tls_client_cert=str(files["cert"]),
+        tls_client_key=str(files["key"]),
+        require_encryption=True,
+    )
 
 
 def check_address(address: str) -> str:
     """``address`` if it is a ``tls://host:port`` scheduler address; VsepError otherwise (one line)."""
     text = str(address).strip()
-    if not text.startswith("tls://") or not text[len("tls://"):].strip(":/"):
+    if not text.startswith("tls://") or not text[len("tls://") :].strip(":/"):
         shown = text if len(text) <= 80 else text[:77] + "..."
-        raise VsepError(f"The Dask scheduler address {shown!r} is not a TLS address: vsep talks only to a "
-                        f"cluster with TLS and certificates (tls://host:port and {CERTS_ENV}; docs/SERVING.md).")
+        raise VsepError(
+            f"The Dask scheduler address {shown!r} is not a TLS address: vsep talks only to a "
+            f"cluster with TLS and certificates (tls://host:port and {CERTS_ENV}; docs/SERVING.md)."
+        )
     return text
 
 
@@ -114,14 +124,22 @@ def connect(address: str, environ=None):
     from distributed import Client
 
     try:
-        return Client(address, security=sec, timeout=f"{CONNECT_TIMEOUT_S:g}s", set_as_default=False,
-                      deserializers=list(DESERIALIZERS))
+        return Client(
+            address,
+            security=sec,
+            timeout=f"{CONNECT_TIMEOUT_S:g}s",
+            set_as_default=False,
+            deserializers=list(DESERIALIZERS),
+        )
     except (OSError, TimeoutError, ValueError) as exc:
-        raise VsepError(f"Cannot reach the Dask scheduler at {address!r} ({SCHEDULER_ENV}), or it refused the "
-                        f"certificate of {CERTS_ENV}: {exc}") from exc
+        raise VsepError(
+            f"Cannot reach the Dask scheduler at {address!r} ({SCHEDULER_ENV}), or it refused the "
+            f"certificate of {CERTS_ENV}: {exc}"
+        ) from exc
 
 
 # --- the tasks: engine functions with the dashboard's arguments -----------------------------
+
 
 def greedy_task(pair, settings, candidates, *, progress=None, on_run=None):
     """:func:`vsep_core.api.seed_greedy` (analysis made here): a ``GreedyOutcome``."""
@@ -142,16 +160,30 @@ def _tasks() -> dict:
 
     from . import api
 
-    return {"run_experiment": api.seed_experiment, "greedy": greedy_task, "evaluate_experiment": api.score_experiment,
-            "joint": joint_task, "attribute_slices": partial(api.attribution, method="seed"),
-            "attribute_joint": partial(api.attribution, method="joint"),
-            "batch_song": api.batch_song, "learned_features": api.training_features}
+    return {
+        "run_experiment": api.seed_experiment,
+        "greedy": greedy_task,
+        "evaluate_experiment": api.score_experiment,
+        "joint": joint_task,
+        "attribute_slices": partial(api.attribution, method="seed"),
+        "attribute_joint": partial(api.attribution, method="joint"),
+        "batch_song": api.batch_song,
+        "learned_features": api.training_features,
+    }
 
 
 #: The tasks :func:`run_task` may run, by name; each takes ``progress`` except those in :data:`NO_PROGRESS`,
 #: and those in :data:`RUN_EVENTS` also ``on_run``.
-TASKS = ("run_experiment", "greedy", "evaluate_experiment", "joint", "attribute_slices", "attribute_joint",
-         "batch_song", "learned_features")
+TASKS = (
+    "run_experiment",
+    "greedy",
+    "evaluate_experiment",
+    "joint",
+    "attribute_slices",
+    "attribute_joint",
+    "batch_song",
+    "learned_features",
+)
 RUN_EVENTS = ("run_experiment", "greedy")
 NO_PROGRESS = ("batch_song", "learned_features")
 
@@ -185,8 +217,16 @@ def run_task(name: str, args: tuple, kwargs: dict, queue_name: str | None = None
 
         def on_run(label, run) -> None:
             if queue is not None:
-                queue.put(["run", str(label), [str(s) for s in run.slices], float(run.final_loss),
-                           [float(x) for x in run.loss_curve], [float(x) for x in run.pass_losses]])
+                queue.put(
+                    [
+                        "run",
+                        str(label),
+                        [str(s) for s in run.slices],
+                        float(run.final_loss),
+                        [float(x) for x in run.loss_curve],
+                        [float(x) for x in run.pass_losses],
+                    ]
+                )
 
         extra = {} if name in NO_PROGRESS else {"progress": progress}
         if name in RUN_EVENTS:
@@ -234,8 +274,9 @@ class Remote:
         emit = emit or (lambda event: None)
         queue_name = f"vsep-{uuid.uuid4().hex}"
         queue = Queue(queue_name, client=self.client)
-        future = self.client.submit(run_task, name, args, dict(kwargs or {}), queue_name, pure=False,
-                                    key=f"vsep-{name}-{uuid.uuid4().hex[:12]}")
+        future = self.client.submit(
+            run_task, name, args, dict(kwargs or {}), queue_name, pure=False, key=f"vsep-{name}-{uuid.uuid4().hex[:12]}"
+        )
         # The task's first event says it has started on a worker; without it after a moment, it waits for one.
         started, waiting_after = False, time.monotonic() + 0.3
         try:
@@ -274,8 +315,9 @@ def _plain_result(future) -> bytes:
     try:
         return future.result()
     except TypeError as exc:  # distributed refused data serialised other than by msgpack (DESERIALIZERS)
-        raise VsepError("The Dask cluster sent a result that is not plain data; it was refused "
-                        f"({str(exc)[:200]}).") from None
+        raise VsepError(
+            f"The Dask cluster sent a result that is not plain data; it was refused ({str(exc)[:200]})."
+        ) from None
 
 
 def _event(item) -> tuple:
@@ -295,15 +337,26 @@ def _event(item) -> tuple:
         if len(item) != 6:
             raise bad()
         _, label, slices, final_loss, curve, pass_losses = item
-        if not (isinstance(label, str) and isinstance(slices, (list, tuple))
-                and all(isinstance(x, str) for x in slices) and is_finite_number(final_loss)
-                and isinstance(curve, (list, tuple)) and all(is_finite_number(x) for x in curve)
-                and isinstance(pass_losses, (list, tuple)) and all(is_finite_number(x) for x in pass_losses)):
+        if not (
+            isinstance(label, str)
+            and isinstance(slices, (list, tuple))
+            and all(isinstance(x, str) for x in slices)
+            and is_finite_number(final_loss)
+            and isinstance(curve, (list, tuple))
+            and all(is_finite_number(x) for x in curve)
+            and isinstance(pass_losses, (list, tuple))
+            and all(is_finite_number(x) for x in pass_losses)
+        ):
             raise bad()
         import numpy as np
 
         from .experiment import RunSummary
 
-        return ("run", label, RunSummary(tuple(slices), float(final_loss), np.asarray(curve, dtype=float),
-                                         [float(x) for x in pass_losses]))
+        return (
+            "run",
+            label,
+            RunSummary(
+                tuple(slices), float(final_loss), np.asarray(curve, dtype=float), [float(x) for x in pass_losses]
+            ),
+        )
     raise bad()

@@ -57,6 +57,7 @@ def _refuse(why: str) -> VsepError:
 
 # --- encoding (on the worker) -------------------------------------------------------------------
 
+
 def encode(value) -> bytes:
     """``value`` (a task's result) as the bytes :func:`decode` reads.
 
@@ -100,8 +101,11 @@ def encode(value) -> bytes:
             return {"t": "dict", "v": [[enc(k, depth + 1), enc(v, depth + 1)] for k, v in x.items()]}
         name = type(x).__name__
         if dataclasses.is_dataclass(x) and allowed_classes().get(name, (None,))[0] is type(x):
-            return {"t": "obj", "c": name,
-                    "f": {f.name: enc(getattr(x, f.name), depth + 1) for f in dataclasses.fields(x) if f.init}}
+            return {
+                "t": "obj",
+                "c": name,
+                "f": {f.name: enc(getattr(x, f.name), depth + 1) for f in dataclasses.fields(x) if f.init},
+            }
         raise TypeError(f"a {type(x).__module__}.{type(x).__qualname__} is not sent back from the cluster")
 
     return _pack({"format": FORMAT, "value": enc(value)}, arrays)
@@ -123,6 +127,7 @@ def _pack(header: dict, arrays: dict) -> bytes:
 
 # --- decoding (on the server) -------------------------------------------------------------------
 
+
 def _number(v) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
@@ -134,10 +139,13 @@ def _check(ok: bool, why: str) -> None:
 
 def _array(*, finite: bool = False, ndims=(1, 2)):
     def check(name, v):
-        _check(isinstance(v, np.ndarray) and v.dtype.kind in "biuf" and v.ndim in ndims,
-               f"{name} is not a numeric array of {'/'.join(map(str, ndims))} dimension(s)")
+        _check(
+            isinstance(v, np.ndarray) and v.dtype.kind in "biuf" and v.ndim in ndims,
+            f"{name} is not a numeric array of {'/'.join(map(str, ndims))} dimension(s)",
+        )
         if finite and v.dtype.kind == "f":
             _check(bool(np.isfinite(v).all()), f"{name} holds values that are not finite")
+
     return check
 
 
@@ -154,6 +162,7 @@ def _of(cls_name: str, optional: bool = False):
         if optional and v is None:
             return
         _check(type(v) is allowed_classes()[cls_name][0], f"{name} is not a {cls_name}")
+
     return check
 
 
@@ -162,6 +171,7 @@ def _seq(kind: type, item):
         _check(type(v) is kind, f"{name} is not a {kind.__name__}")
         for i, x in enumerate(v):
             item(f"{name}[{i}]", x)
+
     return check
 
 
@@ -179,6 +189,7 @@ def _dict_of(value_check):
         for k, x in v.items():
             _check(isinstance(k, str), f"{name} has a key that is not text")
             value_check(f"{name}[{k!r}]", x)
+
     return check
 
 
@@ -193,8 +204,10 @@ def _any(name, v):
 
 def _estimate(name, fields):
     sr = fields.get("sr")
-    _check(isinstance(sr, (int, np.integer)) and not isinstance(sr, bool) and 1000 <= int(sr) <= 768000,
-           f"{name}.sr is not a sample rate")
+    _check(
+        isinstance(sr, (int, np.integer)) and not isinstance(sr, bool) and 1000 <= int(sr) <= 768000,
+        f"{name}.sr is not a sample rate",
+    )
 
 
 def _classes() -> dict:
@@ -208,23 +221,62 @@ def _classes() -> dict:
     audio = _array(finite=True)
     return {
         "Estimate": (Estimate, {"vocal_raw": audio, "mixture": audio, "sr": _int}, _estimate),
-        "RunSummary": (RunSummary, {"slices": _seq(tuple, _str), "final_loss": _num,
-                                    "loss_curve": _array(finite=True, ndims=(1,)),
-                                    "pass_losses": _seq(list, _num), "estimate": _of("Estimate", True)}, None),
-        "GreedyResult": (GreedyResult, {"steps": _seq(list, _dict_of(_num)), "sequence": _seq(list, _str),
-                                        "best_prefix_length": _int}, None),
-        "ExperimentResult": (ExperimentResult, {
-            "settings": _of("Settings"), "order": _seq(tuple, _str),
-            "progressive": _seq(list, _of("RunSummary")), "greedy": _of("GreedyResult", True),
-            "greedy_run": _of("RunSummary", True), "best_prefix_run": _of("RunSummary", True),
-            "timings_s": _dict_of(_num), "pair_info": _plain_dict}, None),
-        "JointResult": (JointResult, {"eq": _array(ndims=(2,)), "final_db": _array(ndims=(2,)),
-                                      "loss_curve": _array(finite=True, ndims=(1,)), "final_loss": _num,
-                                      "view_losses": _dict_of(_num)}, None),
-        "GreedyOutcome": (GreedyOutcome, {"greedy": _of("GreedyResult"), "greedy_run": _of("RunSummary"),
-                                          "best_prefix_run": _of("RunSummary"), "timings_s": _dict_of(_num)}, None),
-        "JointOutcome": (JointOutcome, {"result": _of("JointResult"), "estimate": _of("Estimate"),
-                                        "scores": _any_dict_or_none, "seconds": _num}, None),
+        "RunSummary": (
+            RunSummary,
+            {
+                "slices": _seq(tuple, _str),
+                "final_loss": _num,
+                "loss_curve": _array(finite=True, ndims=(1,)),
+                "pass_losses": _seq(list, _num),
+                "estimate": _of("Estimate", True),
+            },
+            None,
+        ),
+        "GreedyResult": (
+            GreedyResult,
+            {"steps": _seq(list, _dict_of(_num)), "sequence": _seq(list, _str), "best_prefix_length": _int},
+            None,
+        ),
+        "ExperimentResult": (
+            ExperimentResult,
+            {
+                "settings": _of("Settings"),
+                "order": _seq(tuple, _str),
+                "progressive": _seq(list, _of("RunSummary")),
+                "greedy": _of("GreedyResult", True),
+                "greedy_run": _of("RunSummary", True),
+                "best_prefix_run": _of("RunSummary", True),
+                "timings_s": _dict_of(_num),
+                "pair_info": _plain_dict,
+            },
+            None,
+        ),
+        "JointResult": (
+            JointResult,
+            {
+                "eq": _array(ndims=(2,)),
+                "final_db": _array(ndims=(2,)),
+                "loss_curve": _array(finite=True, ndims=(1,)),
+                "final_loss": _num,
+                "view_losses": _dict_of(_num),
+            },
+            None,
+        ),
+        "GreedyOutcome": (
+            GreedyOutcome,
+            {
+                "greedy": _of("GreedyResult"),
+                "greedy_run": _of("RunSummary"),
+                "best_prefix_run": _of("RunSummary"),
+                "timings_s": _dict_of(_num),
+            },
+            None,
+        ),
+        "JointOutcome": (
+            JointOutcome,
+            {"result": _of("JointResult"), "estimate": _of("Estimate"), "scores": _any_dict_or_none, "seconds": _num},
+            None,
+        ),
         # Settings validate themselves when built (ranges, names).
         "Settings": (Settings, {f.name: _any for f in dataclasses.fields(Settings)}, None),
         "JointSettings": (JointSettings, {f.name: _any for f in dataclasses.fields(JointSettings)}, None),
@@ -289,8 +341,10 @@ def decode(blob, task: str):
     _check(type(header) is dict and header.get("format") == FORMAT, "an unknown format")
     if "error" in header:
         error = header["error"]
-        _check(type(error) is dict and isinstance(error.get("type"), str) and isinstance(error.get("message"), str),
-               "a malformed error")
+        _check(
+            type(error) is dict and isinstance(error.get("type"), str) and isinstance(error.get("message"), str),
+            "a malformed error",
+        )
         if error["type"] == "VsepError":
             raise VsepError(error["message"])
         raise TaskFailed(f"The Dask task {task!r} failed on a worker: {error['type']}: {error['message']}")
@@ -333,13 +387,18 @@ def decode(blob, task: str):
             return out
         if kind == "obj":
             name, fields = node.get("c"), node.get("f")
-            _check(isinstance(name, str) and name in allowed_classes() and type(fields) is dict,
-                   f"an object that is not allowed ({str(name)[:60]!r})")
+            _check(
+                isinstance(name, str) and name in allowed_classes() and type(fields) is dict,
+                f"an object that is not allowed ({str(name)[:60]!r})",
+            )
             cls, checks, whole = allowed_classes()[name]
             allowed = {f.name: f for f in dataclasses.fields(cls) if f.init}
             _check(set(fields) <= set(allowed), f"unknown fields of {name}")
-            missing = [n for n, f in allowed.items() if n not in fields and f.default is dataclasses.MISSING
-                       and f.default_factory is dataclasses.MISSING]
+            missing = [
+                n
+                for n, f in allowed.items()
+                if n not in fields and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            ]
             _check(not missing, f"{name} without {missing}")
             values = {n: dec(v, depth + 1) for n, v in fields.items()}
             for n, v in values.items():

@@ -85,8 +85,10 @@ def make_certificates(folder, *, days: int = DEFAULT_DAYS) -> dict:
     paths = {"ca": folder / CA_FILE, "cert": folder / CERT_FILE, "key": folder / KEY_FILE}
     present = [p.name for p in paths.values() if p.exists()]
     if present:
-        raise VsepError(f"{str(folder)!r} already holds {', '.join(present)}: make new certificates in an "
-                        "empty folder (then restart the cluster and the dashboard with it).")
+        raise VsepError(
+            f"{str(folder)!r} already holds {', '.join(present)}: make new certificates in an "
+            "empty folder (then restart the cluster and the dashboard with it)."
+        )
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
@@ -97,36 +99,70 @@ def make_certificates(folder, *, days: int = DEFAULT_DAYS) -> dict:
     start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vsep Dask cluster CA")])
-    ca_cert = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-               .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(start).not_valid_after(end)
-               .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
-                                            key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                            key_cert_sign=True, crl_sign=True, encipher_only=False,
-                                            decipher_only=False), critical=True)
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-               .sign(ca_key, hashes.SHA256()))
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vsep Dask cluster member")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(end)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=True, key_cert_sign=False,
-                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            # Every member is a TLS server (it listens) and a client (it connects to the others).
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                                  ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vsep Dask cluster member")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=True,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        # Every member is a TLS server (it listens) and a client (it connects to the others).
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     pem = serialization.Encoding.PEM
     try:
         _write(paths["ca"], ca_cert.public_bytes(pem), 0o644)
         _write(paths["cert"], cert.public_bytes(pem), 0o644)
-        _write(paths["key"], key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()), 0o600)
+        _write(
+            paths["key"], key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), 0o600
+        )
     except OSError as exc:
         raise VsepError(f"Cannot write the certificates into {str(folder)!r}: {exc.strerror or exc}") from None
     return paths
@@ -153,8 +189,10 @@ def _dask_environment(environ=None) -> dict:
 def _host(text: str) -> str:
     host = str(text).strip()
     if not host or "://" in host or host in ("0.0.0.0", "::", "[::]") or "/" in host:
-        raise VsepError(f"--host must be the one address to listen on (e.g. 10.0.0.5 or 127.0.0.1), got {text!r}: "
-                        "vsep's cluster never listens on every interface.")
+        raise VsepError(
+            f"--host must be the one address to listen on (e.g. 10.0.0.5 or 127.0.0.1), got {text!r}: "
+            "vsep's cluster never listens on every interface."
+        )
     return host
 
 
@@ -166,15 +204,33 @@ def scheduler_command(host: str, port: int, certs, extra=()) -> list[str]:
     """The ``dask scheduler`` command line of a closed scheduler on ``host:port``."""
     host = _host(host)
     files = certificate_files(certs)
-    return [sys.executable, "-m", "distributed.cli.dask_scheduler",
-            "--host", host, "--port", str(int(port)), "--protocol", "tls",
-            "--tls-ca-file", str(files["ca"]), "--tls-cert", str(files["cert"]), "--tls-key", str(files["key"]),
-            "--no-dashboard", "--dashboard-address", f"{_bracket(host)}:0", "--no-jupyter",
-            "--preload", PRELOAD, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "distributed.cli.dask_scheduler",
+        "--host",
+        host,
+        "--port",
+        str(int(port)),
+        "--protocol",
+        "tls",
+        "--tls-ca-file",
+        str(files["ca"]),
+        "--tls-cert",
+        str(files["cert"]),
+        "--tls-key",
+        str(files["key"]),
+        "--no-dashboard",
+        "--dashboard-address",
+        f"{_bracket(host)}:0",
+        "--no-jupyter",
+        "--preload",
+        PRELOAD,
+        *extra,
+    ]
 
 
-def worker_command(scheduler: str, host: str, certs, *, nworkers: int = 1, nthreads: int = 1,
-                   extra=()) -> list[str]:
+def worker_command(scheduler: str, host: str, certs, *, nworkers: int = 1, nthreads: int = 1, extra=()) -> list[str]:
     """The ``dask worker`` command line of closed workers on ``host`` joining ``scheduler``."""
     from .cluster import check_address
 
@@ -183,12 +239,32 @@ def worker_command(scheduler: str, host: str, certs, *, nworkers: int = 1, nthre
     files = certificate_files(certs)
     if int(nworkers) < 1 or int(nthreads) < 1:
         raise VsepError("--nworkers and --nthreads must be at least 1.")
-    return [sys.executable, "-m", "distributed.cli.dask_worker", scheduler,
-            "--host", host, "--protocol", "tls",
-            "--tls-ca-file", str(files["ca"]), "--tls-cert", str(files["cert"]), "--tls-key", str(files["key"]),
-            "--nworkers", str(int(nworkers)), "--nthreads", str(int(nthreads)),
-            "--no-dashboard", "--dashboard-address", f"{_bracket(host)}:0",
-            "--preload", PRELOAD, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "distributed.cli.dask_worker",
+        scheduler,
+        "--host",
+        host,
+        "--protocol",
+        "tls",
+        "--tls-ca-file",
+        str(files["ca"]),
+        "--tls-cert",
+        str(files["cert"]),
+        "--tls-key",
+        str(files["key"]),
+        "--nworkers",
+        str(int(nworkers)),
+        "--nthreads",
+        str(int(nthreads)),
+        "--no-dashboard",
+        "--dashboard-address",
+        f"{_bracket(host)}:0",
+        "--preload",
+        PRELOAD,
+        *extra,
+    ]
 
 
 def dask_setup(server) -> None:
@@ -201,8 +277,9 @@ def dask_setup(server) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vsep_core.cluster_setup",
-                                     description="Set up a closed Dask cluster for vsep (docs/SERVING.md).")
+    parser = argparse.ArgumentParser(
+        prog="python -m vsep_core.cluster_setup", description="Set up a closed Dask cluster for vsep (docs/SERVING.md)."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     certs = sub.add_parser("certs", help="make the cluster's CA, certificate and key in a new folder")
     certs.add_argument("folder")
@@ -221,22 +298,25 @@ def main(argv=None) -> int:
     extra: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1:]
+        argv, extra = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
     try:
         if args.command == "certs":
             paths = make_certificates(args.folder, days=args.days)
             print(f"Wrote {paths['ca']}, {paths['cert']} and {paths['key']} (valid {args.days} days).")
-            print("Whoever holds this certificate and key can run code on the cluster and the web server: "
-                  "copy the folder only to the cluster's machines.")
+            print(
+                "Whoever holds this certificate and key can run code on the cluster and the web server: "
+                "copy the folder only to the cluster's machines."
+            )
             return 0
         if not args.certs:
             raise VsepError(f"Name the certificates folder with --certs DIR or {CERTS_ENV}.")
         if args.command == "scheduler":
             command = scheduler_command(args.host, args.port, args.certs, extra)
         else:
-            command = worker_command(args.scheduler, args.host, args.certs, nworkers=args.nworkers,
-                                     nthreads=args.nthreads, extra=extra)
+            command = worker_command(
+                args.scheduler, args.host, args.certs, nworkers=args.nworkers, nthreads=args.nthreads, extra=extra
+            )
     except VsepError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

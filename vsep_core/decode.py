@@ -45,8 +45,9 @@ _BLOCK_FRAMES = 1 << 16
 
 #: Container demuxers ffmpeg may use: audio files only. No playlists (hls), lists (concat),
 #: images, devices, network or "lavfi" sources, which would read things the user did not give.
-FFMPEG_FORMATS = ("wav,w64,flac,ogg,mp3,mov,aac,matroska,webm,aiff,caf,asf,au,ac3,eac3,wv,ape,amr,tta,"
-                  "mpc,mpc8,dts,tak,loas,xwma,dsf")
+FFMPEG_FORMATS = (
+    "wav,w64,flac,ogg,mp3,mov,aac,matroska,webm,aiff,caf,asf,au,ac3,eac3,wv,ape,amr,tta,mpc,mpc8,dts,tak,loas,xwma,dsf"
+)
 
 #: libsndfile formats whose seek is sample-exact; others (Ogg, MP3) are decoded from the start.
 _EXACT_SEEK = {"WAV", "WAVEX", "W64", "RF64", "AIFF", "AU", "CAF", "FLAC", "RAW", "NIST", "IRCAM", "VOC", "WVE"}
@@ -108,10 +109,16 @@ class AudioInfo:
         """Which stream was used, in words ("" for a file with one audio stream)."""
         if self.n_streams <= 1:
             return ""
-        silent = (f"; {'stream' if len(self.skipped) == 1 else 'streams'} "
-                  f"{', '.join(str(k + 1) for k in self.skipped)} silent" if self.skipped else "")
-        return (f"audio stream {self.stream + 1} of {self.n_streams} ({self.codec}, {self.sr} Hz, "
-                f"{self.channels} ch{silent})")
+        silent = (
+            f"; {'stream' if len(self.skipped) == 1 else 'streams'} "
+            f"{', '.join(str(k + 1) for k in self.skipped)} silent"
+            if self.skipped
+            else ""
+        )
+        return (
+            f"audio stream {self.stream + 1} of {self.n_streams} ({self.codec}, {self.sr} Hz, "
+            f"{self.channels} ch{silent})"
+        )
 
 
 @dataclass(frozen=True)
@@ -243,8 +250,9 @@ def _probe(src: _Input, max_duration: float | None) -> AudioInfo:
     _check_limits(info, src.name, limit)
     _check_truncated(src, info)
     if info.frames == 0:
-        raise VsepError(f"The {src.name} file holds no audio samples"
-                        f"{' (it is damaged or cut short)' if src.size > 4096 else ''}.")
+        raise VsepError(
+            f"The {src.name} file holds no audio samples{' (it is damaged or cut short)' if src.size > 4096 else ''}."
+        )
     return info
 
 
@@ -255,8 +263,22 @@ _MPEG_FORMATS = ("MP3", "MPEG")
 #: First bytes of formats libsndfile opens without libmpg123 (WAV, RF64, W64, AIFF, AU, FLAC, Ogg, CAF, NIST,
 #: VOC, WavPack ...). Anything else may be opened as MPEG (libsndfile also tries MPEG for an unknown file called
 #: ``.mp3``), so it is probed in a child.
-_PLAIN_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"riff", b"FORM", b"fLaC", b"OggS", b".snd", b"dns.", b"caff",
-                b"NIST", b"Crea", b"wvpk")
+_PLAIN_MAGIC = (
+    b"RIFF",
+    b"RIFX",
+    b"RF64",
+    b"BW64",
+    b"riff",
+    b"FORM",
+    b"fLaC",
+    b"OggS",
+    b".snd",
+    b"dns.",
+    b"caff",
+    b"NIST",
+    b"Crea",
+    b"wvpk",
+)
 
 
 def _may_be_mpeg(head: bytes) -> bool:
@@ -282,17 +304,28 @@ def _probe_soundfile(src: _Input) -> AudioInfo | None:
         # the samples are counted as they come, so the duration limit still holds.
         return None
     duration = frames / sr if sr > 0 and frames >= 0 else float("nan")
-    return AudioInfo(duration_s=duration, sr=sr, channels=channels, frames=frames, container=container,
-                     codec=codec, decoder="libsndfile")
+    return AudioInfo(
+        duration_s=duration,
+        sr=sr,
+        channels=channels,
+        frames=frames,
+        container=container,
+        codec=codec,
+        decoder="libsndfile",
+    )
 
 
 def _check_limits(info: AudioInfo, name: str, limit: float) -> None:
     if not 1 <= info.channels <= MAX_CHANNELS:
-        raise VsepError(f"The {name} file has {info.channels} audio channels; the limit is {MAX_CHANNELS} "
-                        "(7.1 surround). Mix it down to stereo or mono first.")
+        raise VsepError(
+            f"The {name} file has {info.channels} audio channels; the limit is {MAX_CHANNELS} "
+            "(7.1 surround). Mix it down to stereo or mono first."
+        )
     if not MIN_SAMPLE_RATE <= info.sr <= MAX_SAMPLE_RATE:
-        raise VsepError(f"The {name} file's sample rate is {info.sr:,} Hz; accepted rates are "
-                        f"{MIN_SAMPLE_RATE:,} to {MAX_SAMPLE_RATE:,} Hz.")
+        raise VsepError(
+            f"The {name} file's sample rate is {info.sr:,} Hz; accepted rates are "
+            f"{MIN_SAMPLE_RATE:,} to {MAX_SAMPLE_RATE:,} Hz."
+        )
     if info.duration_s > limit:
         _refuse_length(info.duration_s, name, limit)
 
@@ -346,7 +379,7 @@ def _riff_data_chunk(head: bytes):
         return None
     pos = 12
     while pos + 8 <= len(head):
-        chunk, size = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        chunk, size = head[pos : pos + 4], struct.unpack("<I", head[pos + 4 : pos + 8])[0]
         if chunk == b"data":
             return pos + 8, size
         pos += 8 + size + (size & 1)
@@ -359,16 +392,23 @@ def _aiff_data_chunk(head: bytes):
         return None
     pos = 12
     while pos + 8 <= len(head):
-        chunk, size = head[pos:pos + 4], struct.unpack(">I", head[pos + 4:pos + 8])[0]
+        chunk, size = head[pos : pos + 4], struct.unpack(">I", head[pos + 4 : pos + 8])[0]
         if chunk == b"SSND":
-            offset = struct.unpack(">I", head[pos + 8:pos + 12])[0] if pos + 12 <= len(head) else 0
+            offset = struct.unpack(">I", head[pos + 8 : pos + 12])[0] if pos + 12 <= len(head) else 0
             return pos + 16 + offset, max(size - 8 - offset, 0)
         pos += 8 + size + (size & 1)
     return None
 
 
-def decode(source, *, name: str | None = None, start_s: float = 0.0, duration_s: float | None = None,
-           mono: bool = False, max_duration_s: float | None = None) -> Decoded:
+def decode(
+    source,
+    *,
+    name: str | None = None,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+    mono: bool = False,
+    max_duration_s: float | None = None,
+) -> Decoded:
     """Decode an audio file or buffer (or a part of it) at its own sample rate.
 
     The header is probed first (:func:`probe`) and what is over the limits is
@@ -406,14 +446,12 @@ def decode(source, *, name: str | None = None, start_s: float = 0.0, duration_s:
     """
     src = _input(source, name)
     info = _probe(src, max_duration_s)
-    return _decode(src, info, start_s=start_s, duration_s=duration_s, mono=mono,
-                   limit=duration_limit_s(max_duration_s))
+    return _decode(src, info, start_s=start_s, duration_s=duration_s, mono=mono, limit=duration_limit_s(max_duration_s))
 
 
-
-
-def _decode(src: _Input, info: AudioInfo, *, start_s: float, duration_s: float | None, mono: bool,
-            limit: float) -> Decoded:
+def _decode(
+    src: _Input, info: AudioInfo, *, start_s: float, duration_s: float | None, mono: bool, limit: float
+) -> Decoded:
     if not (np.isfinite(start_s) and start_s >= 0):
         raise VsepError(f"A segment must start at 0 s or later; got {start_s!r}.")
     if duration_s is not None and not (np.isfinite(duration_s) and duration_s > 0):
@@ -428,8 +466,12 @@ def _decode(src: _Input, info: AudioInfo, *, start_s: float, duration_s: float |
     else:
         _read_ffmpeg(src, info, collector)
     samples = collector.result()
-    if (info.decoder == "libsndfile" and collector.reached_end and info.frames > 0
-            and collector.total < info.frames - max(4096, info.frames // 50)):
+    if (
+        info.decoder == "libsndfile"
+        and collector.reached_end
+        and info.frames > 0
+        and collector.total < info.frames - max(4096, info.frames // 50)
+    ):
         raise VsepError(
             f"The {src.name} file is damaged (truncated): its header promises {info.frames / info.sr:.2f} s "
             f"of audio but only {collector.total / info.sr:.2f} s could be decoded. "
@@ -440,8 +482,13 @@ def _decode(src: _Input, info: AudioInfo, *, start_s: float, duration_s: float |
     if samples.shape[1] == 0:
         _refuse_start(src.name, collector.total / info.sr, start_s)
     whole = collector.total / info.sr if collector.reached_end else info.duration_s
-    return Decoded(samples=samples, sr=int(info.sr), name=src.name,
-                   source_duration_s=None if (start == 0 and count is None) else whole, start_s=float(start_s))
+    return Decoded(
+        samples=samples,
+        sr=int(info.sr),
+        name=src.name,
+        source_duration_s=None if (start == 0 and count is None) else whole,
+        start_s=float(start_s),
+    )
 
 
 def _refuse_start(name: str, duration_s: float, start_s: float):
@@ -455,7 +502,7 @@ class _Collector:
         self.name, self.sr, self.start, self.count, self.mono = name, sr, start, count, mono
         self.stop = None if count is None else start + count
         self.max_frames = max_frames
-        self.total = 0          # frames seen so far (from the file's start)
+        self.total = 0  # frames seen so far (from the file's start)
         self.reached_end = False
         self.blocks: list[np.ndarray] = []
         self.channels = None
@@ -486,8 +533,9 @@ class _Collector:
             _refuse_absurd(self.name + " file", peak)
         self.channels = part.shape[0]
         # The same reduction as to_mono on the whole (channels, n) array, so the same bits.
-        self.blocks.append(np.mean(np.ascontiguousarray(part), axis=0)[None, :] if self.mono
-                           else np.ascontiguousarray(part))
+        self.blocks.append(
+            np.mean(np.ascontiguousarray(part), axis=0)[None, :] if self.mono else np.ascontiguousarray(part)
+        )
 
     def result(self) -> np.ndarray:
         if not self.blocks:
@@ -519,8 +567,9 @@ def _read_soundfile(src: _Input, info: AudioInfo, collector: _Collector) -> None
     except VsepError:
         raise
     except Exception as exc:  # noqa: BLE001 - libsndfile's errors (a damaged frame, a read error) end here, as one message
-        raise VsepError(f"The {src.name} file is damaged: decoding stopped at "
-                        f"{collector.total / info.sr:.2f} s ({_short(exc)}).") from None
+        raise VsepError(
+            f"The {src.name} file is damaged: decoding stopped at {collector.total / info.sr:.2f} s ({_short(exc)})."
+        ) from None
 
 
 def _short(exc: BaseException) -> str:
@@ -567,8 +616,10 @@ def _whitelists() -> list[str]:
 
 
 def _not_audio(name: str) -> VsepError:
-    return VsepError(f"The {name} file is not audio this machine can decode (tried libsndfile and ffmpeg). "
-                     "Use WAV, FLAC, OGG, MP3 or M4A.")
+    return VsepError(
+        f"The {name} file is not audio this machine can decode (tried libsndfile and ffmpeg). "
+        "Use WAV, FLAC, OGG, MP3 or M4A."
+    )
 
 
 def _probe_ffmpeg(src: _Input) -> AudioInfo:
@@ -576,15 +627,29 @@ def _probe_ffmpeg(src: _Input) -> AudioInfo:
 
     ffmpeg, ffprobe = _ffmpeg_tools()
     if not ffmpeg or not ffprobe:
-        raise VsepError(f"The {src.name} file is not WAV/FLAC/OGG/MP3, and ffmpeg is not installed "
-                        "to decode other formats.")
+        raise VsepError(
+            f"The {src.name} file is not WAV/FLAC/OGG/MP3, and ffmpeg is not installed to decode other formats."
+        )
     with _PrivateCopy(src) as path:
         try:
             run = subprocess.run(
-                [ffprobe, "-v", "error", *_whitelists(), "-select_streams", "a", "-show_entries",
-                 "stream=codec_name,sample_rate,channels,duration:format=format_name,duration", "-of", "json",
-                 "file:" + path],
-                capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                [
+                    ffprobe,
+                    "-v",
+                    "error",
+                    *_whitelists(),
+                    "-select_streams",
+                    "a",
+                    "-show_entries",
+                    "stream=codec_name,sample_rate,channels,duration:format=format_name,duration",
+                    "-of",
+                    "json",
+                    "file:" + path,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
             )
         except (OSError, subprocess.SubprocessError):
             raise _not_audio(src.name) from None
@@ -617,9 +682,17 @@ def _stream_info(stream: dict, fmt: dict, k: int, n: int) -> AudioInfo | None:
         except (TypeError, ValueError):
             continue
     frames = int(round(duration * sr)) if np.isfinite(duration) else -1
-    return AudioInfo(duration_s=duration, sr=sr, channels=channels, frames=frames,
-                     container=str(fmt.get("format_name", "?")), codec=str(stream.get("codec_name", "?")),
-                     decoder="ffmpeg", stream=k, n_streams=n)
+    return AudioInfo(
+        duration_s=duration,
+        sr=sr,
+        channels=channels,
+        frames=frames,
+        container=str(fmt.get("format_name", "?")),
+        codec=str(stream.get("codec_name", "?")),
+        decoder="ffmpeg",
+        stream=k,
+        n_streams=n,
+    )
 
 
 def _first_with_signal(src: _Input, infos: list) -> AudioInfo:
@@ -636,8 +709,14 @@ def _first_with_signal(src: _Input, infos: list) -> AudioInfo:
         if not (1 <= info.channels <= MAX_CHANNELS and MIN_SAMPLE_RATE <= info.sr <= MAX_SAMPLE_RATE):
             skipped.append(info.stream)
             continue
-        scan = _Collector(src.name, info.sr, 0, int(STREAM_SCAN_S * info.sr), True,
-                          max_frames=int(STREAM_SCAN_S * info.sr) + _BLOCK_FRAMES)
+        scan = _Collector(
+            src.name,
+            info.sr,
+            0,
+            int(STREAM_SCAN_S * info.sr),
+            True,
+            max_frames=int(STREAM_SCAN_S * info.sr) + _BLOCK_FRAMES,
+        )
         _read_ffmpeg(src, info, scan)
         y = scan.result()
         if y.size and float(np.max(np.abs(y))) > SILENCE_PEAK:
@@ -655,9 +734,30 @@ def _read_ffmpeg(src: _Input, info: AudioInfo, collector: _Collector) -> None:
         with open(errors, "wb") as err:
             try:
                 proc = subprocess.Popen(
-                    [ffmpeg, "-v", "error", "-nostdin", *_whitelists(), "-f", demuxer, "-i", "file:" + path,
-                     "-map", f"0:a:{info.stream}", "-vn", "-sn", "-dn", "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"],
-                    stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+                    [
+                        ffmpeg,
+                        "-v",
+                        "error",
+                        "-nostdin",
+                        *_whitelists(),
+                        "-f",
+                        demuxer,
+                        "-i",
+                        "file:" + path,
+                        "-map",
+                        f"0:a:{info.stream}",
+                        "-vn",
+                        "-sn",
+                        "-dn",
+                        "-f",
+                        "f32le",
+                        "-acodec",
+                        "pcm_f32le",
+                        "pipe:1",
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=err,
+                    stdin=subprocess.DEVNULL,
                 )
             except OSError:
                 raise _not_audio(src.name) from None
@@ -671,8 +771,7 @@ def _read_ffmpeg(src: _Input, info: AudioInfo, collector: _Collector) -> None:
         if not stopped and proc.returncode != 0 and collector.total == 0:
             raise _not_audio(src.name)
         if not stopped and proc.returncode != 0:
-            raise VsepError(f"The {src.name} file is damaged: decoding stopped at "
-                            f"{collector.total / info.sr:.2f} s.")
+            raise VsepError(f"The {src.name} file is damaged: decoding stopped at {collector.total / info.sr:.2f} s.")
 
 
 def _collect(read, info: AudioInfo, collector: _Collector, name: str) -> bool:
@@ -747,9 +846,15 @@ def _probe_mpeg_child(src: _Input) -> AudioInfo | None:
         return None
     if frames >= _UNKNOWN_FRAMES:
         return None
-    return AudioInfo(duration_s=frames / sr if sr > 0 and frames >= 0 else float("nan"), sr=sr, channels=channels,
-                     frames=frames, container=str(header.get("format", "?")), codec=str(header.get("subtype", "?")),
-                     decoder="libsndfile")
+    return AudioInfo(
+        duration_s=frames / sr if sr > 0 and frames >= 0 else float("nan"),
+        sr=sr,
+        channels=channels,
+        frames=frames,
+        container=str(header.get("format", "?")),
+        codec=str(header.get("subtype", "?")),
+        decoder="libsndfile",
+    )
 
 
 def _read_mpeg_child(src: _Input, info: AudioInfo, collector: _Collector) -> None:
@@ -768,8 +873,10 @@ def _read_mpeg_child(src: _Input, info: AudioInfo, collector: _Collector) -> Non
         try:
             _collect(lambda n, seconds: child.read(seconds), info, collector, src.name)
         except ChildError as exc:
-            raise VsepError(f"The {src.name} file is damaged: decoding stopped at "
-                            f"{collector.total / info.sr:.2f} s ({_short(exc)}).") from None
+            raise VsepError(
+                f"The {src.name} file is damaged: decoding stopped at "
+                f"{collector.total / info.sr:.2f} s ({_short(exc)})."
+            ) from None
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:

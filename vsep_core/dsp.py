@@ -79,7 +79,7 @@ def stft(y: np.ndarray, *, n_fft: int, hop_length: int) -> np.ndarray:
         raise VsepError(f"The FFT size must be a whole number, at least 2; got {n_fft!r}.")
     half = n_fft // 2
     padded = np.zeros(len(y) + 2 * half, dtype=np.float32)
-    padded[half: half + len(y)] = y
+    padded[half : half + len(y)] = y
     n_frames = 1 + (len(padded) - n_fft) // hop_length
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length][:n_frames]
     window = _hann(n_fft)
@@ -126,7 +126,7 @@ def window_sum_square(n_fft: int, hop_length: int, n_frames: int, dtype=np.float
     dtype = np.dtype(dtype)
     window = hann_window(n_fft)
     norm = np.zeros(n_fft + hop_length * (n_frames - 1), dtype=dtype)
-    fill(window ** 2, hop_length, n_frames, norm)
+    fill(window**2, hop_length, n_frames, norm)
     norm = np.where(norm > np.finfo(dtype).tiny, norm, dtype.type(1.0)).astype(dtype)
     window.setflags(write=False)
     norm.setflags(write=False)
@@ -165,8 +165,10 @@ def istft_frames(frames: np.ndarray, *, hop_length: int, n_fft: int, length: int
 
     frames = np.asarray(frames)
     if frames.ndim != 2 or frames.shape[1] != 1 + n_fft // 2:
-        raise VsepError(f"The spectrogram has shape {frames.shape}; the inverse STFT with n_fft {n_fft} "
-                        f"needs (frames, {1 + n_fft // 2}).")
+        raise VsepError(
+            f"The spectrogram has shape {frames.shape}; the inverse STFT with n_fft {n_fft} "
+            f"needs (frames, {1 + n_fft // 2})."
+        )
     if not (isinstance(hop_length, (int, np.integer)) and hop_length >= 1):
         raise VsepError(f"The hop must be a whole number of samples, at least 1; got {hop_length!r}.")
     if length is not None and not (isinstance(length, (int, np.integer)) and length >= 0):
@@ -189,8 +191,8 @@ def istft_frames(frames: np.ndarray, *, hop_length: int, n_fft: int, length: int
     overlap_add(signal, window, hop_length, full)
     y = np.zeros(n_out, dtype=dtype)
     n = min(n_out, len(full) - start)
-    y[:n] = full[start: start + n]
-    np.divide(y[:n], norm[start: start + n], out=y[:n])
+    y[:n] = full[start : start + n]
+    np.divide(y[:n], norm[start : start + n], out=y[:n])
     return y
 
 

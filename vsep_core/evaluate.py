@@ -30,7 +30,9 @@ import numpy as np
 from .alignment import MAX_LAG_S, apply_alignment, check_alignment
 from .audio import Pair, engine_pair, prepare_pair, to_true_scale
 from .baselines import Separation, progressive_name, resolve_methods, run_method
-from .bss_split import headline as split_headline, mark as split_mark, report_notes as split_notes
+from .bss_split import headline as split_headline
+from .bss_split import mark as split_mark
+from .bss_split import report_notes as split_notes
 from .errors import VsepError
 from .field_metrics import FIELD_METRICS
 from .metrics import BSS_FILTER_LENGTH, BSS_FILTERS, BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES, evaluate_estimate
@@ -42,14 +44,24 @@ from .stems import labels, pair_target
 from .text import terminal_text
 
 #: Ceilings and floors measured beside an experiment's runs (names in :mod:`vsep_core.baselines`).
-REFERENCE_METHODS = ("phase_oracle", "exact_eq", "irm", "ibm", "wiener", "repet_sim", "hpss", "learned_fingerprint",
-                     "mixture")
+REFERENCE_METHODS = (
+    "phase_oracle",
+    "exact_eq",
+    "irm",
+    "ibm",
+    "wiener",
+    "repet_sim",
+    "hpss",
+    "learned_fingerprint",
+    "mixture",
+)
 
 
 def reference_methods(target_name: str | None = None) -> tuple:
     """The ceilings and floors beside a run for this target: :data:`REFERENCE_METHODS`, plus, for any
     target but the vocal, the drums baseline ``hpss_percussive`` (flagged for stems it does not suit)."""
-    from .stems import DEFAULT_TARGET, target_name as canonical
+    from .stems import DEFAULT_TARGET
+    from .stems import target_name as canonical
 
     if canonical(target_name) == DEFAULT_TARGET:
         return REFERENCE_METHODS
@@ -60,8 +72,8 @@ def reference_methods(target_name: str | None = None) -> tuple:
 TRUTH_LEVEL = "as_is"
 
 
-
 # --- loading ----------------------------------------------------------------
+
 
 def evaluation_settings(settings: Settings | None = None, **changes) -> Settings:
     """Settings of an evaluation (default: the first 4.7 s, engine level ``"as_is"``).
@@ -73,8 +85,9 @@ def evaluation_settings(settings: Settings | None = None, **changes) -> Settings
     return settings.replace(**changes) if changes else settings
 
 
-def load_pair(mixture, *, vocal=None, instrumental=None, settings: Settings | None = None,
-              target_name: str | None = None) -> Pair:
+def load_pair(
+    mixture, *, vocal=None, instrumental=None, settings: Settings | None = None, target_name: str | None = None
+) -> Pair:
     """Decode and prepare the truth pair: the segment of ``settings`` at level ``"as_is"``.
 
     Parameters
@@ -93,17 +106,19 @@ def load_pair(mixture, *, vocal=None, instrumental=None, settings: Settings | No
         ``info["target_mode"]`` says which target was given, ``info["files"]`` the paths.
     """
     settings = evaluation_settings(settings).replace(level=TRUTH_LEVEL)
-    pair = prepare_pair(mixture, vocal=vocal, instrumental=instrumental, settings=settings,
-                        target_name=target_name)
+    pair = prepare_pair(mixture, vocal=vocal, instrumental=instrumental, settings=settings, target_name=target_name)
     # Keep the file names for the report (prepare_pair names the signals by role, for its messages).
-    files = {role: str(source) for role, source in
-             (("mixture", mixture), ("vocal", vocal), ("instrumental", instrumental))
-             if isinstance(source, (str, os.PathLike))}
+    files = {
+        role: str(source)
+        for role, source in (("mixture", mixture), ("vocal", vocal), ("instrumental", instrumental))
+        if isinstance(source, (str, os.PathLike))
+    }
     pair.info["files"] = files
     return pair
 
 
 # --- the scoring loop -----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -133,16 +148,31 @@ class Candidate:
 
 def method_candidate(method) -> Candidate:
     """A :mod:`vsep_core.baselines` method as a candidate (blind ones never see the vocal)."""
+
     def separate(truth: Pair) -> Separation:
         return run_method(method, truth.mixture, truth.sr, None if method.kind == "blind" else truth.vocal)
 
-    return Candidate(method.name, method.kind, method.description, separate,
-                     getattr(method, "suited_targets", None), getattr(method, "unsuited_note", ""))
+    return Candidate(
+        method.name,
+        method.kind,
+        method.description,
+        separate,
+        getattr(method, "suited_targets", None),
+        getattr(method, "unsuited_note", ""),
+    )
 
 
-def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None = BSS_WINDOW_S,
-          align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None,
-          bss_filters: str = BSS_FILTERS) -> dict:
+def score(
+    truth: Pair,
+    candidates,
+    *,
+    settings: Settings,
+    window_s: float | None = BSS_WINDOW_S,
+    align: bool = False,
+    max_lag_s: float = MAX_LAG_S,
+    progress: Progress = None,
+    bss_filters: str = BSS_FILTERS,
+) -> dict:
     """Score named estimates against a truth pair: the one evaluation loop.
 
     Parameters
@@ -187,8 +217,10 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
     """
     started = time.perf_counter()
     if truth.info.get("level", TRUTH_LEVEL) != TRUTH_LEVEL:
-        raise VsepError(f"The truth pair must be at level {TRUTH_LEVEL!r} (the files' true scale), "
-                        f"not {truth.info['level']!r}; load it with vsep_core.evaluate.load_pair.")
+        raise VsepError(
+            f"The truth pair must be at level {TRUTH_LEVEL!r} (the files' true scale), "
+            f"not {truth.info['level']!r}; load it with vsep_core.evaluate.load_pair."
+        )
     target_mode = truth.info.get("target_mode", "vocal")
     names = labels(pair_target(truth.info))
     given = "instrumental" if target_mode == "mixture_minus_instrumental" else "vocal"
@@ -204,8 +236,10 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
     vocal_ref = truth.vocal.astype(np.float64)
     instrumental_ref = truth.mixture.astype(np.float64) - vocal_ref
     if not np.any(instrumental_ref):
-        raise VsepError(f"The {names.complement} (mixture − {names.target}) is silent: the {names.target} file "
-                        "is the mixture itself, so there is nothing to separate.")
+        raise VsepError(
+            f"The {names.complement} (mixture − {names.target}) is silent: the {names.target} file "
+            "is the mixture itself, so there is nothing to separate."
+        )
     if not np.any(vocal_ref):
         raise VsepError(f"The {names.target} is silent in the evaluated segment; there is nothing to measure.")
     candidates = list(candidates)
@@ -218,13 +252,23 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
         t0 = time.perf_counter()
         try:
             separation = candidate.separate(truth)
-            entry.update(evaluate_estimate(vocal_ref, instrumental_ref, separation.vocal, separation.instrumental,
-                                           truth.sr, window_s=window_s, filters=bss_filters))
+            entry.update(
+                evaluate_estimate(
+                    vocal_ref,
+                    instrumental_ref,
+                    separation.vocal,
+                    separation.instrumental,
+                    truth.sr,
+                    window_s=window_s,
+                    filters=bss_filters,
+                )
+            )
             entry["info"] = separation.info
             entry["error"] = None
         except VsepError as exc:
-            entry.update({source: dict.fromkeys((*METRIC_NAMES, *FIELD_METRICS), float("nan"))
-                          for source in SOURCE_NAMES})
+            entry.update(
+                {source: dict.fromkeys((*METRIC_NAMES, *FIELD_METRICS), float("nan")) for source in SOURCE_NAMES}
+            )
             entry["bss_split"] = dict.fromkeys(SOURCE_NAMES)
             entry["info"] = {}
             entry["error"] = str(exc)
@@ -244,9 +288,21 @@ def score(truth: Pair, candidates, *, settings: Settings, window_s: float | None
 
 # --- the two entry points ------------------------------------------------------------
 
-def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, window_s: float | None = BSS_WINDOW_S,
-                  align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None, order=None,
-                  max_slices: int | None = None, joint=None, bss_filters: str = BSS_FILTERS) -> dict:
+
+def evaluate_pair(
+    pair: Pair,
+    methods,
+    *,
+    settings: Settings | None = None,
+    window_s: float | None = BSS_WINDOW_S,
+    align: bool = False,
+    max_lag_s: float = MAX_LAG_S,
+    progress: Progress = None,
+    order=None,
+    max_slices: int | None = None,
+    joint=None,
+    bss_filters: str = BSS_FILTERS,
+) -> dict:
     """Run methods on a truth pair and score them (what ``evaluate`` prints).
 
     Parameters
@@ -274,19 +330,30 @@ def evaluate_pair(pair: Pair, methods, *, settings: Settings | None = None, wind
     settings = evaluation_settings(settings)
     methods = [methods] if isinstance(methods, str) else list(methods)
     if all(isinstance(m, str) for m in methods):
-        methods = resolve_methods(methods, settings, order=order, max_slices=max_slices, joint=joint,
-                                  target_name=pair_target(pair.info))
-    return score(pair, [method_candidate(m) for m in methods], settings=settings, window_s=window_s, align=align,
-                 max_lag_s=max_lag_s, progress=progress, bss_filters=bss_filters)
+        methods = resolve_methods(
+            methods, settings, order=order, max_slices=max_slices, joint=joint, target_name=pair_target(pair.info)
+        )
+    return score(
+        pair,
+        [method_candidate(m) for m in methods],
+        settings=settings,
+        window_s=window_s,
+        align=align,
+        max_lag_s=max_lag_s,
+        progress=progress,
+        bss_filters=bss_filters,
+    )
 
 
-def estimate_candidate(name: str, kind: str, description: str, vocal_raw: np.ndarray, pair: Pair,
-                       info: dict | None = None) -> Candidate:
+def estimate_candidate(
+    name: str, kind: str, description: str, vocal_raw: np.ndarray, pair: Pair, info: dict | None = None
+) -> Candidate:
     """A vocal estimate made on the engine pair ``pair``, as a candidate on the truth's scale.
 
     The vocal is brought back with :func:`vsep_core.audio.to_true_scale` (the
     one rule); the instrumental estimate is the truth's mixture minus it.
     """
+
     def separate(truth: Pair) -> Separation:
         vocal = to_true_scale(vocal_raw, pair)
         return Separation(vocal=vocal, instrumental=instrumental_from_vocal(truth.mixture, vocal), info=info or {})
@@ -315,8 +382,10 @@ def experiment_candidates(result, truth: Pair) -> list[Candidate]:
         raise VsepError(f"The truth pair is at {truth.sr} Hz but the experiment ran at {settings.sr} Hz.")
     n_run = result.pair_info.get("n_samples")
     if n_run is not None and n_run != truth.n_samples:
-        raise VsepError(f"The truth pair has {truth.n_samples} samples but the experiment analysed {n_run}: "
-                        "load it with the experiment's segment settings.")
+        raise VsepError(
+            f"The truth pair has {truth.n_samples} samples but the experiment analysed {n_run}: "
+            "load it with the experiment's segment settings."
+        )
     pair = engine_pair(truth, settings.level)
 
     def candidate(name: str, description: str, run, info: dict) -> Candidate:
@@ -327,24 +396,47 @@ def experiment_candidates(result, truth: Pair) -> list[Candidate]:
     out = []
     best, largest = result.best_progressive, result.progressive[-1]
     for run in [best] if largest is best else [best, largest]:
-        out.append(candidate(progressive_name(run.n, result.order),
-                             f"Fingerprint EQ, progressive run over {run.n} slice(s) then the polish",
-                             run, {"slices": list(run.slices), "loss": run.final_loss}))
+        out.append(
+            candidate(
+                progressive_name(run.n, result.order),
+                f"Fingerprint EQ, progressive run over {run.n} slice(s) then the polish",
+                run,
+                {"slices": list(run.slices), "loss": run.final_loss},
+            )
+        )
     if result.greedy is not None:
         greedy = result.greedy
         extra = {"greedy_loss": greedy.loss, "best_prefix_loss": greedy.best_prefix_loss}
-        out.append(candidate("seed_greedy", "Fingerprint EQ, greedy slice order (full sequence, as the research "
-                             "code reports)", result.greedy_run,
-                             {"slices": list(result.greedy_run.slices), "loss": result.greedy_run.final_loss, **extra}))
-        out.append(candidate("seed_greedy_best", "Fingerprint EQ, greedy slice order (best prefix over all steps)",
-                             result.best_prefix_run, {"slices": list(result.best_prefix_run.slices),
-                                                      "loss": result.best_prefix_run.final_loss, **extra}))
+        out.append(
+            candidate(
+                "seed_greedy",
+                "Fingerprint EQ, greedy slice order (full sequence, as the research code reports)",
+                result.greedy_run,
+                {"slices": list(result.greedy_run.slices), "loss": result.greedy_run.final_loss, **extra},
+            )
+        )
+        out.append(
+            candidate(
+                "seed_greedy_best",
+                "Fingerprint EQ, greedy slice order (best prefix over all steps)",
+                result.best_prefix_run,
+                {"slices": list(result.best_prefix_run.slices), "loss": result.best_prefix_run.final_loss, **extra},
+            )
+        )
     return out
 
 
-def evaluate_experiment(result, truth: Pair, *, methods=None, window_s: float | None = BSS_WINDOW_S,
-                        align: bool = False, max_lag_s: float = MAX_LAG_S, progress: Progress = None,
-                        bss_filters: str = BSS_FILTERS) -> dict:
+def evaluate_experiment(
+    result,
+    truth: Pair,
+    *,
+    methods=None,
+    window_s: float | None = BSS_WINDOW_S,
+    align: bool = False,
+    max_lag_s: float = MAX_LAG_S,
+    progress: Progress = None,
+    bss_filters: str = BSS_FILTERS,
+) -> dict:
     """Score an experiment's runs, and reference methods beside them, against the truth.
 
     The same report as :func:`evaluate_pair`: for the same pair and settings,
@@ -372,11 +464,22 @@ def evaluate_experiment(result, truth: Pair, *, methods=None, window_s: float | 
     """
     settings = result.settings
     methods = reference_methods(pair_target(truth.info)) if methods is None else methods
-    references = resolve_methods(list(methods), settings, order=result.order,
-                                 max_slices=len(result.progressive)) if methods else []
+    references = (
+        resolve_methods(list(methods), settings, order=result.order, max_slices=len(result.progressive))
+        if methods
+        else []
+    )
     candidates = experiment_candidates(result, truth) + [method_candidate(m) for m in references]
-    return score(truth, candidates, settings=settings, window_s=window_s, align=align, max_lag_s=max_lag_s,
-                 progress=progress, bss_filters=bss_filters)
+    return score(
+        truth,
+        candidates,
+        settings=settings,
+        window_s=window_s,
+        align=align,
+        max_lag_s=max_lag_s,
+        progress=progress,
+        bss_filters=bss_filters,
+    )
 
 
 def experiment_si_sdr(result, truth: Pair) -> dict:
@@ -419,10 +522,20 @@ def experiment_si_sdr(result, truth: Pair) -> dict:
     return {"methods": entries, "pair": {"labels": {"vocal": names.target, "instrumental": names.complement}}}
 
 
-def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=None,
-                   window_s: float | None = BSS_WINDOW_S, align: bool = False, max_lag_s: float = MAX_LAG_S,
-                   progress: Progress = None, vocal_raw: np.ndarray | None = None,
-                   bss_filters: str = BSS_FILTERS) -> dict:
+def evaluate_joint(
+    found,
+    analysis,
+    truth: Pair,
+    *,
+    joint,
+    methods=None,
+    window_s: float | None = BSS_WINDOW_S,
+    align: bool = False,
+    max_lag_s: float = MAX_LAG_S,
+    progress: Progress = None,
+    vocal_raw: np.ndarray | None = None,
+    bss_filters: str = BSS_FILTERS,
+) -> dict:
     """Score a finished joint matching, and reference methods beside it (as :func:`evaluate_experiment`).
 
     Parameters
@@ -451,31 +564,53 @@ def evaluate_joint(found, analysis, truth: Pair, *, joint, methods=None,
     settings = analysis.settings
     methods = reference_methods(pair_target(truth.info)) if methods is None else methods
     if truth.n_samples != analysis.n_samples or truth.sr != settings.sr:
-        raise VsepError("The truth pair does not fit the analysis (length or sample rate); load it with the "
-                        "same segment settings.")
+        raise VsepError(
+            "The truth pair does not fit the analysis (length or sample rate); load it with the same segment settings."
+        )
     method = JointMatching(settings, joint)
-    candidate = estimate_candidate(method.name, method.kind, method.description,
-                                   vocal_from_db(found.final_db, analysis) if vocal_raw is None else vocal_raw,
-                                   engine_pair(truth, settings.level),
-                                   {"views": [list(v) for v in joint.views], "loss": found.final_loss,
-                                    "steps": joint.steps, "step_size": joint.step_size, "clip_db": joint.clip_db})
+    candidate = estimate_candidate(
+        method.name,
+        method.kind,
+        method.description,
+        vocal_from_db(found.final_db, analysis) if vocal_raw is None else vocal_raw,
+        engine_pair(truth, settings.level),
+        {
+            "views": [list(v) for v in joint.views],
+            "loss": found.final_loss,
+            "steps": joint.steps,
+            "step_size": joint.step_size,
+            "clip_db": joint.clip_db,
+        },
+    )
     references = resolve_methods(list(methods), settings) if methods else []
-    return score(truth, [candidate] + [method_candidate(m) for m in references], settings=settings,
-                 window_s=window_s, align=align, max_lag_s=max_lag_s, progress=progress, bss_filters=bss_filters)
+    return score(
+        truth,
+        [candidate] + [method_candidate(m) for m in references],
+        settings=settings,
+        window_s=window_s,
+        align=align,
+        max_lag_s=max_lag_s,
+        progress=progress,
+        bss_filters=bss_filters,
+    )
+
 
 def bss_eval_description(window_s: float | None, bss_filters: str = BSS_FILTERS) -> dict:
     """How the SDR / SIR / SAR figures were computed, for the report."""
-    fitted = ("time-invariant distortion filters (fitted on the whole signal, as SiSEC 2018)"
-              if bss_filters == "global" else "distortion filters fitted on each frame (framewise)")
+    fitted = (
+        "time-invariant distortion filters (fitted on the whole signal, as SiSEC 2018)"
+        if bss_filters == "global"
+        else "distortion filters fitted on each frame (framewise)"
+    )
     return {
         "implementation": f"vsep_core.bss: BSS Eval v4 (images) as museval 0.4.1 computes it, vectorised (equal "
-                          f"within 1e-5 dB), {BSS_FILTER_LENGTH}-tap {fitted}",
+        f"within 1e-5 dB), {BSS_FILTER_LENGTH}-tap {fitted}",
         "filters": bss_filters,
         "window_s": window_s,
         "aggregation": "median over frames" if window_s is not None else "whole signal",
         "si_sdr": "whole signal, no mean removed",
         "scale": "estimates scored at the files' true scale (level as_is); an estimate made on a normalised "
-                 "pair is divided by the vocal's gain",
+        "pair is divided by the vocal's gain",
     }
 
 
@@ -512,10 +647,13 @@ def _field_lines(result: dict, name_w: int, slot_labels: dict) -> list[str]:
     if not methods:
         return []
     heads = "".join(FIELD_METRICS[k].rjust(10) for k in FIELD_METRICS)
-    lines = ["", "Also read now: uSDR = whole-signal SDR (MDX challenges, MVSep leaderboard; dB); bleedless and "
-                 "fullness (Music-Source-Separation-Training; 0-100, higher is better)",
-             f"{'':{name_w}} |{slot_labels['vocal'].center(len(heads))} |{slot_labels['instrumental'].center(len(heads))}",
-             f"{'method':{name_w}} |{heads} |{heads}"]
+    lines = [
+        "",
+        "Also read now: uSDR = whole-signal SDR (MDX challenges, MVSep leaderboard; dB); bleedless and "
+        "fullness (Music-Source-Separation-Training; 0-100, higher is better)",
+        f"{'':{name_w}} |{slot_labels['vocal'].center(len(heads))} |{slot_labels['instrumental'].center(len(heads))}",
+        f"{'method':{name_w}} |{heads} |{heads}",
+    ]
     for m in methods:
         cells = [" ".join(format_db(m[source].get(k), 9) for k in FIELD_METRICS) for source in SOURCE_NAMES]
         lines.append(f"{m['name']:{name_w}} | {cells[0]} | {cells[1]}")
@@ -549,8 +687,9 @@ def format_table(result: dict) -> str:
     name_w = max(18, *(len(row.name) for row in table.rows))
     groups = [table.columns_of("target"), table.columns_of("complement")]
     heads = ["".join(c.metric_label.rjust(8) for c in columns) for columns in groups]
-    lines.append(f"{'':{name_w}} {'':6} |{table.target.center(len(heads[0]))} |"
-                 f"{table.complement.center(len(heads[1]))} |")
+    lines.append(
+        f"{'':{name_w}} {'':6} |{table.target.center(len(heads[0]))} |{table.complement.center(len(heads[1]))} |"
+    )
     lines.append(f"{'method':{name_w}} {'kind':6} |{heads[0]} |{heads[1]} | {'time':>6}")
     lines.append("-" * len(lines[-1]))
     for m, row in zip(result["methods"], table.rows):
@@ -565,11 +704,15 @@ def format_table(result: dict) -> str:
     lines += _field_lines(result, name_w, slot_labels)
     untrusted = split_notes(result["methods"], slot_labels)
     if untrusted:
-        lines += ["", "? = SIR/SAR split failed its stability check (vsep_core.bss_split):"] + \
-            [f"? {line}" for line in untrusted]
+        lines += ["", "? = SIR/SAR split failed its stability check (vsep_core.bss_split):"] + [
+            f"? {line}" for line in untrusted
+        ]
     if table.unsuited:
-        lines += ["", f"Target: {table.target}. Marked * = not built to estimate this target; its figures "
-                      "are shown for completeness, not as a fair blind baseline:"]
+        lines += [
+            "",
+            f"Target: {table.target}. Marked * = not built to estimate this target; its figures "
+            "are shown for completeness, not as a fair blind baseline:",
+        ]
         lines += [f"* {row.name}: {row.note}" for row in table.unsuited]
     return terminal_text("\n".join(lines))  # file names may hold escape sequences or bidi controls
 
@@ -608,12 +751,15 @@ def with_methods(report: dict, other: dict, names=("joint",)) -> dict:
     mine, theirs = report.get("pair") or {}, other.get("pair") or {}
     for key in _SAME_PAIR:
         if key in mine and key in theirs and mine[key] != theirs[key]:
-            raise VsepError(f"These scores were measured on another pair ({key}: {theirs[key]!r}, not "
-                            f"{mine[key]!r}); they cannot share a table.")
+            raise VsepError(
+                f"These scores were measured on another pair ({key}: {theirs[key]!r}, not "
+                f"{mine[key]!r}); they cannot share a table."
+            )
     for key in ("settings", "bss_eval"):
         if key in report and key in other and report[key] != other[key]:
-            raise VsepError(f"These scores were measured with other {key.replace('_', ' ')}; they cannot share a "
-                            "table.")
+            raise VsepError(
+                f"These scores were measured with other {key.replace('_', ' ')}; they cannot share a table."
+            )
     have = {m["name"] for m in report["methods"]}
     added = [m for m in other["methods"] if m["name"] in names and m["name"] not in have]
     methods = list(report["methods"])

@@ -53,8 +53,13 @@ class RunSummary:
 
     @classmethod
     def from_chain(cls, chain: ChainResult, estimate: Estimate | None) -> "RunSummary":
-        return cls(slices=chain.slices, final_loss=chain.final_loss, loss_curve=chain.loss_curve,
-                   pass_losses=[p.final_loss for p in chain.passes], estimate=estimate)
+        return cls(
+            slices=chain.slices,
+            final_loss=chain.final_loss,
+            loss_curve=chain.loss_curve,
+            pass_losses=[p.final_loss for p in chain.passes],
+            estimate=estimate,
+        )
 
 
 @dataclass
@@ -110,13 +115,22 @@ class ExperimentResult:
     def to_dict(self) -> dict:
         """JSON-ready summary (no audio), the core of ``summary.json``."""
         out = {
-            "config": {**self.settings.to_dict(), "order": list(self.order),
-                       "max_slices": len(self.progressive), "greedy": self.greedy is not None,
-                       "seed_compatible": self.settings.is_seed_compatible},
+            "config": {
+                **self.settings.to_dict(),
+                "order": list(self.order),
+                "max_slices": len(self.progressive),
+                "greedy": self.greedy is not None,
+                "seed_compatible": self.settings.is_seed_compatible,
+            },
             "pair": json_ready(self.pair_info),
             "progressive": [
-                {"n": run.n, "slices": list(run.slices), "final_loss": run.final_loss,
-                 "pass_losses": run.pass_losses, "loss_curve": run.loss_curve.tolist()}
+                {
+                    "n": run.n,
+                    "slices": list(run.slices),
+                    "final_loss": run.final_loss,
+                    "pass_losses": run.pass_losses,
+                    "loss_curve": run.loss_curve.tolist(),
+                }
                 for run in self.progressive
             ],
             "greedy": None,
@@ -152,14 +166,25 @@ def resolve_order(order=None, max_slices: int | None = None) -> tuple[tuple, tup
         raise VsepError("The slice order is empty.")
     if max_slices is None:
         max_slices = len(order)
-    if isinstance(max_slices, bool) or not isinstance(max_slices, (int, np.integer)) \
-            or not 1 <= max_slices <= len(order):
+    if (
+        isinstance(max_slices, bool)
+        or not isinstance(max_slices, (int, np.integer))
+        or not 1 <= max_slices <= len(order)
+    ):
         raise VsepError(f"The number of slices must be from 1 to {len(order)}, got {max_slices!r}.")
     return order, order[: int(max_slices)]
 
 
-def _summary(label: str, chain: ChainResult, analysis: Analysis, pair: Pair, on_run, keep_audio: bool,
-             audio: bool = True, maker: "AudioMaker | None" = None) -> RunSummary:
+def _summary(
+    label: str,
+    chain: ChainResult,
+    analysis: Analysis,
+    pair: Pair,
+    on_run,
+    keep_audio: bool,
+    audio: bool = True,
+    maker: "AudioMaker | None" = None,
+) -> RunSummary:
     """A finished chain as a RunSummary; with ``audio``, its estimate is made and shown to ``on_run``.
 
     ``on_run`` sees the audio even when it is not kept. Without ``audio`` the run
@@ -178,8 +203,9 @@ def _summary(label: str, chain: ChainResult, analysis: Analysis, pair: Pair, on_
     return summary
 
 
-def _attach_audio(summary: RunSummary, label: str, chain: ChainResult, analysis: Analysis, pair: Pair, on_run,
-                  keep_audio: bool) -> None:
+def _attach_audio(
+    summary: RunSummary, label: str, chain: ChainResult, analysis: Analysis, pair: Pair, on_run, keep_audio: bool
+) -> None:
     summary.estimate = estimate_from_chain(chain, analysis, pair)
     chain.final_db = None  # the audio is made; the big matrix can go
     if on_run is not None:
@@ -238,9 +264,18 @@ class AudioMaker:
 AUDIO_RUN_WORDS = ("best", "greedy", "best_prefix")
 
 
-def run_greedy(analysis: Analysis, pair: Pair, candidates, *, on_run=None, progress: Progress = None,
-               keep_audio: bool = True, timings: dict | None = None, audio_runs=None,
-               maker: AudioMaker | None = None):
+def run_greedy(
+    analysis: Analysis,
+    pair: Pair,
+    candidates,
+    *,
+    on_run=None,
+    progress: Progress = None,
+    keep_audio: bool = True,
+    timings: dict | None = None,
+    audio_runs=None,
+    maker: AudioMaker | None = None,
+):
     """The greedy order search, then its full sequence and best prefix run again with their audio.
 
     Parameters
@@ -280,14 +315,30 @@ def run_greedy(analysis: Analysis, pair: Pair, candidates, *, on_run=None, progr
     report(progress, 0.9, "Rebuilding the greedy result")
     wanted = (lambda label: True) if audio_runs is None else (lambda label: label in audio_runs)
     whole_is_prefix = found.best_prefix_length == len(found.sequence)
-    greedy_run = _summary("greedy", run_chain(analysis, found.sequence), analysis, pair, on_run, keep_audio,
-                          audio=wanted("greedy") or (whole_is_prefix and wanted("best_prefix")), maker=maker)
+    greedy_run = _summary(
+        "greedy",
+        run_chain(analysis, found.sequence),
+        analysis,
+        pair,
+        on_run,
+        keep_audio,
+        audio=wanted("greedy") or (whole_is_prefix and wanted("best_prefix")),
+        maker=maker,
+    )
     if whole_is_prefix:
         best_prefix_run = greedy_run
     else:
         report(progress, 0.95, "Rebuilding the best prefix")
-        best_prefix_run = _summary("best_prefix", run_chain(analysis, found.best_prefix), analysis, pair, on_run,
-                                   keep_audio, audio=wanted("best_prefix"), maker=maker)
+        best_prefix_run = _summary(
+            "best_prefix",
+            run_chain(analysis, found.best_prefix),
+            analysis,
+            pair,
+            on_run,
+            keep_audio,
+            audio=wanted("best_prefix"),
+            maker=maker,
+        )
     report(progress, 1.0, "Greedy search done")
     if timings is not None:
         timings["greedy"] = t1 - t0
@@ -362,12 +413,17 @@ def run_experiment(
         audio_runs = frozenset(audio_runs)
         unknown = audio_runs - set(AUDIO_RUN_WORDS) - {str(n) for n in range(1, max_slices + 1)}
         if unknown:
-            raise VsepError(f"Unknown run(s) for audio: {', '.join(sorted(unknown))}; use 1 … {max_slices}, "
-                            f"{', '.join(AUDIO_RUN_WORDS)}.")
+            raise VsepError(
+                f"Unknown run(s) for audio: {', '.join(sorted(unknown))}; use 1 … {max_slices}, "
+                f"{', '.join(AUDIO_RUN_WORDS)}."
+            )
     # Share of the progress bar by passes: fingerprinting ≈ 2 passes, progressive
     # 2 per N, greedy 2 per candidate plus the replays (N + 1 each).
-    weights = {"analyse": 2.0, "progressive": 2.0 * max_slices,
-               "greedy": float(max_slices * (max_slices + 1)) + 2.0 * (max_slices + 1) if greedy else 0.0}
+    weights = {
+        "analyse": 2.0,
+        "progressive": 2.0 * max_slices,
+        "greedy": float(max_slices * (max_slices + 1)) + 2.0 * (max_slices + 1) if greedy else 0.0,
+    }
     total = sum(weights.values())
     bounds, acc = {}, 0.0
     for key, w in weights.items():
@@ -379,15 +435,15 @@ def run_experiment(
 
     t0 = time.perf_counter()
     if analysis is None:
-        analysis = analyse(pair, settings, views=("slice_0_raw", *used),
-                           progress=scaled(progress, *bounds["analyse"]))
+        analysis = analyse(pair, settings, views=("slice_0_raw", *used), progress=scaled(progress, *bounds["analyse"]))
     timings["analyse"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     maker = AudioMaker() if background_audio else None
     try:
-        _progressive_and_greedy(result, analysis, pair, used, max_slices, greedy, on_run, keep_audio, audio_runs,
-                                progress, bounds, maker)
+        _progressive_and_greedy(
+            result, analysis, pair, used, max_slices, greedy, on_run, keep_audio, audio_runs, progress, bounds, maker
+        )
         if maker is not None:
             maker.finish()
     finally:
@@ -400,9 +456,20 @@ def run_experiment(
     return result
 
 
-def _progressive_and_greedy(result: ExperimentResult, analysis: Analysis, pair: Pair, used, max_slices: int,
-                            greedy: bool, on_run, keep_audio: bool, audio_runs, progress, bounds: dict,
-                            maker: AudioMaker | None) -> None:
+def _progressive_and_greedy(
+    result: ExperimentResult,
+    analysis: Analysis,
+    pair: Pair,
+    used,
+    max_slices: int,
+    greedy: bool,
+    on_run,
+    keep_audio: bool,
+    audio_runs,
+    progress,
+    bounds: dict,
+    maker: AudioMaker | None,
+) -> None:
     timings = result.timings_s
     t0 = time.perf_counter()
     reconstruct_s = [0.0]
@@ -420,18 +487,19 @@ def _progressive_and_greedy(result: ExperimentResult, analysis: Analysis, pair: 
                 held["chain"].final_db = None
             held["chain"] = ChainResult(chain.slices, chain.passes, chain.final_db)
             held["index"] = len(result.progressive)
-        result.progressive.append(_summary(label, chain, analysis, pair, on_run, keep_audio, audio=audio,
-                                           maker=maker))
+        result.progressive.append(_summary(label, chain, analysis, pair, on_run, keep_audio, audio=audio, maker=maker))
         reconstruct_s[0] += time.perf_counter() - t
 
-    run_progressive(analysis, used, max_slices, on_run=on_progressive,
-                    progress=scaled(progress, *bounds["progressive"]))
+    run_progressive(
+        analysis, used, max_slices, on_run=on_progressive, progress=scaled(progress, *bounds["progressive"])
+    )
     if held["chain"] is not None:
         t = time.perf_counter()
         losses = [run.final_loss for run in result.progressive]
         if losses.index(min(losses)) == held["index"]:  # the first of equal losses, as best_progressive
-            result.progressive[held["index"]] = _summary(str(len(held["chain"].slices)), held["chain"], analysis,
-                                                         pair, on_run, keep_audio, maker=maker)
+            result.progressive[held["index"]] = _summary(
+                str(len(held["chain"].slices)), held["chain"], analysis, pair, on_run, keep_audio, maker=maker
+            )
         else:
             held["chain"].final_db = None
         reconstruct_s[0] += time.perf_counter() - t
@@ -440,8 +508,16 @@ def _progressive_and_greedy(result: ExperimentResult, analysis: Analysis, pair: 
     if greedy:
         greedy_timings = {}
         result.greedy, result.greedy_run, result.best_prefix_run = run_greedy(
-            analysis, pair, used, on_run=on_run, progress=scaled(progress, *bounds["greedy"]),
-            keep_audio=keep_audio, timings=greedy_timings, audio_runs=audio_runs, maker=maker)
+            analysis,
+            pair,
+            used,
+            on_run=on_run,
+            progress=scaled(progress, *bounds["greedy"]),
+            keep_audio=keep_audio,
+            timings=greedy_timings,
+            audio_runs=audio_runs,
+            maker=maker,
+        )
         timings["greedy"] = greedy_timings["greedy"]
         reconstruct_s[0] += greedy_timings["reconstruct"]
     timings["reconstruct"] = reconstruct_s[0]

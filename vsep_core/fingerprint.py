@@ -68,8 +68,7 @@ def interp_map(n_from: int, n_to: int) -> Interp:
     return Interp(lower, upper, weight)
 
 
-def amplitude_to_db(S: np.ndarray, *, amin: float = AMIN, top_db: float | None = 80.0,
-                    axis=None) -> np.ndarray:
+def amplitude_to_db(S: np.ndarray, *, amin: float = AMIN, top_db: float | None = 80.0, axis=None) -> np.ndarray:
     """``librosa.amplitude_to_db(S, ref=1, amin=amin, top_db=top_db)``, step for step.
 
     With ``axis`` set, the ``top_db`` floor is taken along that axis only
@@ -84,7 +83,7 @@ def amplitude_to_db(S: np.ndarray, *, amin: float = AMIN, top_db: float | None =
     if not np.issubdtype(log_spec.dtype, np.floating):  # integers: librosa's steps end in float64
         log_spec = log_spec.astype(np.float64)
     np.square(log_spec, out=log_spec)
-    np.maximum(log_spec, amin ** 2, out=log_spec)
+    np.maximum(log_spec, amin**2, out=log_spec)
     np.log10(log_spec, out=log_spec)
     log_spec *= 10.0
     if top_db is not None:
@@ -125,15 +124,30 @@ def target_profiles_db(view: np.ndarray, settings: Settings) -> np.ndarray:
 
 #: Names of the 25 per-window metrics, in order, with units.
 METRICS: tuple[tuple[str, str], ...] = (
-    ("energy_below_250hz", "energy"), ("energy_250_500hz", "energy"),
-    ("energy_500_2000hz", "energy"), ("energy_2000_4000hz", "energy"),
-    ("energy_4000_8000hz", "energy"), ("energy_above_8000hz", "energy"),
-    ("ratio_mid_bass", "ratio"), ("ratio_high_mid", "ratio"),
-    ("spectral_centroid", "Hz"), ("spectral_spread", "Hz"), ("rolloff_85", "Hz"),
-    ("spectral_flatness", "ratio"), ("spectral_slope", "dB/kHz"), ("spectral_crest", "ratio"),
-    ("harmonic_peak_count", "count"), ("fundamental_estimate", "Hz"), ("harmonic_strength", "ratio"),
-    ("formant_f1", "Hz"), ("formant_f2", "Hz"), ("formant_f3", "Hz"), ("formant_strength", "ratio"),
-    ("peak_to_rms", "ratio"), ("top10_energy_share", "ratio"), ("spectral_entropy", "bits"),
+    ("energy_below_250hz", "energy"),
+    ("energy_250_500hz", "energy"),
+    ("energy_500_2000hz", "energy"),
+    ("energy_2000_4000hz", "energy"),
+    ("energy_4000_8000hz", "energy"),
+    ("energy_above_8000hz", "energy"),
+    ("ratio_mid_bass", "ratio"),
+    ("ratio_high_mid", "ratio"),
+    ("spectral_centroid", "Hz"),
+    ("spectral_spread", "Hz"),
+    ("rolloff_85", "Hz"),
+    ("spectral_flatness", "ratio"),
+    ("spectral_slope", "dB/kHz"),
+    ("spectral_crest", "ratio"),
+    ("harmonic_peak_count", "count"),
+    ("fundamental_estimate", "Hz"),
+    ("harmonic_strength", "ratio"),
+    ("formant_f1", "Hz"),
+    ("formant_f2", "Hz"),
+    ("formant_f3", "Hz"),
+    ("formant_strength", "ratio"),
+    ("peak_to_rms", "ratio"),
+    ("top10_energy_share", "ratio"),
+    ("spectral_entropy", "bits"),
     ("bottleneck_energy", "energy"),
 )
 METRIC_NAMES: tuple[str, ...] = tuple(name for name, _ in METRICS)
@@ -166,7 +180,7 @@ def encoder_cascade(view: np.ndarray) -> list[np.ndarray]:
 
 def _layer_freqs(n_bins: int, level: int, sr: int) -> np.ndarray:
     # Layer `level` bin i pools original bins i·2^level … (i+1)·2^level − 1; use their centre.
-    step = 2 ** level
+    step = 2**level
     centre = np.arange(n_bins) * step + (step - 1) / 2.0
     return centre * (sr / 2.0) / (CASCADE_BINS - 1)
 
@@ -207,7 +221,7 @@ def window_metrics(view: np.ndarray, sr: int = 22050) -> np.ndarray:
     f256, f128, f64 = (_layer_freqs(layer.shape[0], lvl, sr) for layer, lvl in ((l256, 2), (l128, 3), (l64, 4)))
     out = {}
 
-    e256 = l256 ** 2
+    e256 = l256**2
     edges = [(0, 250), (250, 500), (500, 2000), (2000, 4000), (4000, 8000), (8000, np.inf)]
     bands = [e256[(f256 >= lo) & (f256 < hi)].sum(axis=0) for lo, hi in edges]
     for (name, _), energy in zip(METRICS[:6], bands):
@@ -224,12 +238,12 @@ def window_metrics(view: np.ndarray, sr: int = 22050) -> np.ndarray:
     out["spectral_spread"] = np.sqrt(((col - centroid) ** 2 * p).sum(axis=0) / (total + _EPS))
     reached = np.cumsum(p, axis=0) >= 0.85 * total
     out["rolloff_85"] = np.where(total > 0, f64[np.argmax(reached, axis=0)], 0.0)
-    power = p ** 2 + _EPS
+    power = p**2 + _EPS
     out["spectral_flatness"] = np.exp(np.log(power).mean(axis=0)) / power.mean(axis=0)
     khz = f64 / 1000.0
     db = 20.0 * np.log10(p + _EPS)
     kc = khz - khz.mean()
-    out["spectral_slope"] = (kc[:, None] * (db - db.mean(axis=0))).sum(axis=0) / (kc ** 2).sum()
+    out["spectral_slope"] = (kc[:, None] * (db - db.mean(axis=0))).sum(axis=0) / (kc**2).sum()
     out["spectral_crest"] = p.max(axis=0) / (p.mean(axis=0) + _EPS)
 
     peaks = _local_peaks(l128, 0.1 * l128.max(axis=0))
@@ -251,14 +265,15 @@ def window_metrics(view: np.ndarray, sr: int = 22050) -> np.ndarray:
         heights.append((l256 * chosen).sum(axis=0))
     n_formants = np.minimum(rank[-1], 3)
     out["formant_strength"] = np.where(
-        n_formants > 0, np.sum(heights, axis=0) / np.maximum(n_formants, 1) / (l256.max(axis=0) + _EPS), 0.0)
+        n_formants > 0, np.sum(heights, axis=0) / np.maximum(n_formants, 1) / (l256.max(axis=0) + _EPS), 0.0
+    )
 
-    e64 = p ** 2
+    e64 = p**2
     e_total = e64.sum(axis=0)
     out["peak_to_rms"] = p.max(axis=0) / (np.sqrt(e64.mean(axis=0)) + _EPS)
     top = int(np.ceil(0.1 * p.shape[0]))
     out["top10_energy_share"] = np.sort(e64, axis=0)[-top:].sum(axis=0) / (e_total + _EPS)
     q = e64 / (e_total + _EPS)
     out["spectral_entropy"] = -(q * np.log2(q + _EPS)).sum(axis=0)
-    out["bottleneck_energy"] = (l32 ** 2).sum(axis=0)
+    out["bottleneck_energy"] = (l32**2).sum(axis=0)
     return np.stack([out[name] for name in METRIC_NAMES], axis=1)

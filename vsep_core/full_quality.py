@@ -111,6 +111,7 @@ def peak_normalise_channels(y: np.ndarray) -> np.ndarray:
 
 # --- what a result's EQ is ------------------------------------------------------------------
 
+
 def total_eq(passes, n_windows: int, n_points: int | None = None) -> np.ndarray:
     """The EQ a chain of passes applied in all: each pass's curves added over the windows it covers.
 
@@ -142,11 +143,12 @@ def total_eq(passes, n_windows: int, n_points: int | None = None) -> np.ndarray:
     for eq in passes:
         if eq.ndim != 2 or eq.shape[0] != n_points or eq.shape[1] > n_windows:
             raise VsepError(f"EQ curves of shape {eq.shape} do not fit {n_points} bands × {n_windows} windows.")
-        total[:, :eq.shape[1]] += eq
+        total[:, : eq.shape[1]] += eq
     return total
 
 
 # --- the full-rate transform ----------------------------------------------------------------
+
 
 def full_rate_frame(sr: int, analysis_sr: int, n_fft: int, hop_length: int) -> tuple[int, int]:
     """The STFT frame and hop at ``sr`` that span the same seconds as the analysis's.
@@ -164,8 +166,17 @@ def held_frequency(sr: int, analysis_sr: int) -> float | None:
     return None if int(sr) == int(analysis_sr) else HELD_SHARE * analysis_sr / 2
 
 
-def frame_gains_db(eq_db: np.ndarray, *, analysis_sr: int, analysis_hop: int, sr: int, n_fft: int,
-                   hop_length: int, n_frames: int, held_hz: float | None = None) -> np.ndarray:
+def frame_gains_db(
+    eq_db: np.ndarray,
+    *,
+    analysis_sr: int,
+    analysis_hop: int,
+    sr: int,
+    n_fft: int,
+    hop_length: int,
+    n_frames: int,
+    held_hz: float | None = None,
+) -> np.ndarray:
     """The gain (dB) of every bin and frame of a full-rate STFT, read off the analysis's EQ curves.
 
     Parameters
@@ -208,8 +219,16 @@ def _linear_index(position: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]
     return lo, weight
 
 
-def apply_eq(mixture: np.ndarray, sr: int, eq_db: np.ndarray, *, analysis_sr: int, analysis_hop: int,
-             n_fft: int, held_hz: float | None = None) -> np.ndarray:
+def apply_eq(
+    mixture: np.ndarray,
+    sr: int,
+    eq_db: np.ndarray,
+    *,
+    analysis_sr: int,
+    analysis_hop: int,
+    n_fft: int,
+    held_hz: float | None = None,
+) -> np.ndarray:
     """A result's EQ curves applied to a mixture at its own rate and channels.
 
     Parameters
@@ -240,11 +259,15 @@ def apply_eq(mixture: np.ndarray, sr: int, eq_db: np.ndarray, *, analysis_sr: in
     if y.ndim == 1:
         y = y[None, :]
     if y.ndim != 2 or not 1 <= y.shape[0] <= MAX_CHANNELS:
-        raise VsepError(f"The mixture must be (channels, samples) with 1 to {MAX_CHANNELS} channels; "
-                        f"got shape {np.shape(mixture)}.")
-    for name, value, low, high in (("sr", sr, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE),
-                                   ("analysis_sr", analysis_sr, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE),
-                                   ("analysis_hop", analysis_hop, 1, 1 << 20), ("n_fft", n_fft, 2, 1 << 20)):
+        raise VsepError(
+            f"The mixture must be (channels, samples) with 1 to {MAX_CHANNELS} channels; got shape {np.shape(mixture)}."
+        )
+    for name, value, low, high in (
+        ("sr", sr, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE),
+        ("analysis_sr", analysis_sr, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE),
+        ("analysis_hop", analysis_hop, 1, 1 << 20),
+        ("n_fft", n_fft, 2, 1 << 20),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
             raise VsepError(f"{name} must be a whole number from {low} to {high}, got {value!r}.")
     eq_db = np.asarray(eq_db, dtype=np.float32)
@@ -253,15 +276,30 @@ def apply_eq(mixture: np.ndarray, sr: int, eq_db: np.ndarray, *, analysis_sr: in
     if not np.isfinite(eq_db).all():
         raise VsepError("The EQ curves hold NaN or infinite gains; they do not come from a finished result.")
     frame, hop = full_rate_frame(sr, analysis_sr, n_fft, analysis_hop)
-    channels = [check_signal(ch, "mixture" if len(y) == 1 else f"mixture (channel {i + 1})", min_samples=frame,
-                             sr=sr) for i, ch in enumerate(y)]
+    channels = [
+        check_signal(ch, "mixture" if len(y) == 1 else f"mixture (channel {i + 1})", min_samples=frame, sr=sr)
+        for i, ch in enumerate(y)
+    ]
     if all(not np.any(ch) for ch in channels):
-        raise VsepError("The mixture is silent in this segment: there is nothing to separate. Choose another "
-                        "segment (its start and length).")
+        raise VsepError(
+            "The mixture is silent in this segment: there is nothing to separate. Choose another "
+            "segment (its start and length)."
+        )
     n = y.shape[1]
     n_frames = 1 + n // hop  # the centred STFT's frame count
-    gain = 10.0 ** (frame_gains_db(eq_db, analysis_sr=analysis_sr, analysis_hop=analysis_hop, sr=sr, n_fft=frame,
-                                   hop_length=hop, n_frames=n_frames, held_hz=held_hz) / 20.0)
+    gain = 10.0 ** (
+        frame_gains_db(
+            eq_db,
+            analysis_sr=analysis_sr,
+            analysis_hop=analysis_hop,
+            sr=sr,
+            n_fft=frame,
+            hop_length=hop,
+            n_frames=n_frames,
+            held_hz=held_hz,
+        )
+        / 20.0
+    )
     out = np.empty_like(y)
     for c, ch in enumerate(channels):
         spectrum = dsp.stft(ch, n_fft=frame, hop_length=hop) * gain  # magnitude × gain, the mixture's phase
@@ -271,6 +309,7 @@ def apply_eq(mixture: np.ndarray, sr: int, eq_db: np.ndarray, *, analysis_sr: in
 
 # --- from files -----------------------------------------------------------------------------
 
+
 def decode_segment(source, settings, *, name: str = "mixture", max_duration_s: float | None = None):
     """The settings' segment of a file at its own rate with all its channels (:func:`vsep_core.decode.decode`).
 
@@ -278,12 +317,14 @@ def decode_segment(source, settings, *, name: str = "mixture", max_duration_s: f
     """
     from .decode import decode
 
-    return decode(source, name=name, start_s=settings.start_s, duration_s=settings.duration_s,
-                  max_duration_s=max_duration_s)
+    return decode(
+        source, name=name, start_s=settings.start_s, duration_s=settings.duration_s, max_duration_s=max_duration_s
+    )
 
 
-def full_quality_estimate(mixture, eq_db, settings, *, analysis_hop: int, pair_info: dict | None = None,
-                          max_duration_s: float | None = None) -> FullQualityEstimate:
+def full_quality_estimate(
+    mixture, eq_db, settings, *, analysis_hop: int, pair_info: dict | None = None, max_duration_s: float | None = None
+) -> FullQualityEstimate:
     """Decode the mixture's segment at its own rate and channels and apply a result's EQ to it.
 
     Parameters
@@ -305,23 +346,38 @@ def full_quality_estimate(mixture, eq_db, settings, *, analysis_hop: int, pair_i
     """
     from .decode import Decoded
 
-    decoded = mixture if isinstance(mixture, Decoded) else decode_segment(mixture, settings,
-                                                                          max_duration_s=max_duration_s)
+    decoded = (
+        mixture if isinstance(mixture, Decoded) else decode_segment(mixture, settings, max_duration_s=max_duration_s)
+    )
     held = held_frequency(decoded.sr, settings.sr)
-    y = apply_eq(decoded.samples, decoded.sr, eq_db, analysis_sr=settings.sr, analysis_hop=analysis_hop,
-                 n_fft=settings.n_fft, held_hz=held)
+    y = apply_eq(
+        decoded.samples,
+        decoded.sr,
+        eq_db,
+        analysis_sr=settings.sr,
+        analysis_hop=analysis_hop,
+        n_fft=settings.n_fft,
+        held_hz=held,
+    )
     info = pair_info or {}
     # The EQ maps the engine's mixture (× mixture_gain) onto the target's engine scale (× vocal_gain).
     scale = np.float32(float(info.get("mixture_gain", 1.0)) / float(info.get("vocal_gain", 1.0)))
     frame, hop = full_rate_frame(decoded.sr, settings.sr, settings.n_fft, analysis_hop)
-    return FullQualityEstimate(target_raw=(y * scale).astype(np.float32, copy=False),
-                               mixture=np.asarray(decoded.samples, dtype=np.float32), sr=int(decoded.sr),
-                               start_s=float(settings.start_s), duration_s=decoded.samples.shape[1] / decoded.sr,
-                               held_hz=held, n_fft=frame, hop_length=hop)
+    return FullQualityEstimate(
+        target_raw=(y * scale).astype(np.float32, copy=False),
+        mixture=np.asarray(decoded.samples, dtype=np.float32),
+        sr=int(decoded.sr),
+        start_s=float(settings.start_s),
+        duration_s=decoded.samples.shape[1] / decoded.sr,
+        held_hz=held,
+        n_fft=frame,
+        hop_length=hop,
+    )
 
 
-def target_at_rate(target, estimate: FullQualityEstimate, settings, *, given: str = "vocal",
-                   max_duration_s: float | None = None) -> np.ndarray:
+def target_at_rate(
+    target, estimate: FullQualityEstimate, settings, *, given: str = "vocal", max_duration_s: float | None = None
+) -> np.ndarray:
     """The true target's segment at the estimate's rate and length, with its own channels.
 
     Parameters
@@ -336,8 +392,11 @@ def target_at_rate(target, estimate: FullQualityEstimate, settings, *, given: st
     """
     from .decode import Decoded, to_mono
 
-    decoded = target if isinstance(target, Decoded) else decode_segment(target, settings, name=given,
-                                                                        max_duration_s=max_duration_s)
+    decoded = (
+        target
+        if isinstance(target, Decoded)
+        else decode_segment(target, settings, name=given, max_duration_s=max_duration_s)
+    )
     y = np.asarray(decoded.samples, dtype=np.float32)
     if decoded.sr != estimate.sr:
         import soxr
@@ -354,8 +413,9 @@ def target_at_rate(target, estimate: FullQualityEstimate, settings, *, given: st
     return fitted
 
 
-def score_full_quality(estimate: FullQualityEstimate, target: np.ndarray, *, window_s: float | None = 1.0,
-                       bss_filters: str = "global") -> dict:
+def score_full_quality(
+    estimate: FullQualityEstimate, target: np.ndarray, *, window_s: float | None = 1.0, bss_filters: str = "global"
+) -> dict:
     """Score a full-quality estimate with the analysis-rate metrics (:func:`vsep_core.metrics.evaluate_estimate`).
 
     Channels: when the true target has the mixture's channels, each channel is scored on its own (its
@@ -388,19 +448,32 @@ def score_full_quality(estimate: FullQualityEstimate, target: np.ndarray, *, win
     for c in range(est.shape[0]):
         ref = target[c].astype(np.float64)
         rest = mix[c].astype(np.float64) - ref
-        found = evaluate_estimate(ref, rest, est[c], mix[c].astype(np.float64) - est[c].astype(np.float64),
-                                  estimate.sr, window_s=window_s, filters=bss_filters)
+        found = evaluate_estimate(
+            ref,
+            rest,
+            est[c],
+            mix[c].astype(np.float64) - est[c].astype(np.float64),
+            estimate.sr,
+            window_s=window_s,
+            filters=bss_filters,
+        )
         found.pop("bss_split", None)
         per_channel.append(found)
-    out = {source: {metric: float(np.nanmean([ch[source][metric] for ch in per_channel]))
-                    if any(np.isfinite(ch[source][metric]) for ch in per_channel) else float("nan")
-                    for metric in per_channel[0][source]}
-           for source in SOURCE_NAMES}
+    out = {
+        source: {
+            metric: float(np.nanmean([ch[source][metric] for ch in per_channel]))
+            if any(np.isfinite(ch[source][metric]) for ch in per_channel)
+            else float("nan")
+            for metric in per_channel[0][source]
+        }
+        for source in SOURCE_NAMES
+    }
     out.update(channels=per_channel, channel_scoring=how, sr=estimate.sr, n_channels=estimate.channels)
     return out
 
 
 # --- what a results folder, report or shared result keeps of a run at full quality ----------------
+
 
 def channels_word(n: int) -> str:
     """``1`` → ``"mono"``, ``2`` → ``"stereo"``, else ``"N channels"``."""
@@ -410,8 +483,9 @@ def channels_word(n: int) -> str:
 def run_title(label: str) -> str:
     """A run's label as a person reads it: ``"3"`` → ``"N = 3"``, ``"greedy"`` → ``"greedy order"``."""
     label = str(label)
-    return {"greedy": "greedy order", "best_prefix": "best prefix of the greedy order",
-            "joint": "joint matching"}.get(label, f"N = {label}")
+    return {"greedy": "greedy order", "best_prefix": "best prefix of the greedy order", "joint": "joint matching"}.get(
+        label, f"N = {label}"
+    )
 
 
 @dataclass(frozen=True)
@@ -457,13 +531,28 @@ class FullQualityRun:
 
     def to_dict(self) -> dict:
         """The run's entry in ``full_quality.json``."""
-        return {"sr": self.sr, "channels": self.channels, "held_above_hz": self.held_hz, "files": list(self.files),
-                "seconds": self.seconds, "scores": self.scores}
+        return {
+            "sr": self.sr,
+            "channels": self.channels,
+            "held_above_hz": self.held_hz,
+            "files": list(self.files),
+            "seconds": self.seconds,
+            "scores": self.scores,
+        }
 
 
-def run_from_wavs(label: str, target_wav: bytes, complement_wav: bytes, *, held_hz: float | None = None,
-                  scores: dict | None = None, seconds: float | None = None, slices=None, files=(),
-                  keep_audio: bool = True) -> FullQualityRun:
+def run_from_wavs(
+    label: str,
+    target_wav: bytes,
+    complement_wav: bytes,
+    *,
+    held_hz: float | None = None,
+    scores: dict | None = None,
+    seconds: float | None = None,
+    slices=None,
+    files=(),
+    keep_audio: bool = True,
+) -> FullQualityRun:
     """A :class:`FullQualityRun` from its two WAVs (the dashboard's players' files): rate and channels read from
     them, the audio decoded when ``keep_audio`` (for a report's players or a shared result)."""
     import io
@@ -475,10 +564,18 @@ def run_from_wavs(label: str, target_wav: bytes, complement_wav: bytes, *, held_
     if keep_audio:
         for part, data in (("target", target_wav), ("complement", complement_wav)):
             audio[part] = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)[0]
-    return FullQualityRun(label=str(label), sr=int(info.samplerate), channels=int(info.channels), held_hz=held_hz,
-                          scores=scores, files=tuple(files), seconds=seconds,
-                          slices=None if slices is None else tuple(str(s) for s in slices),
-                          target=audio.get("target"), complement=audio.get("complement"))
+    return FullQualityRun(
+        label=str(label),
+        sr=int(info.samplerate),
+        channels=int(info.channels),
+        held_hz=held_hz,
+        scores=scores,
+        files=tuple(files),
+        seconds=seconds,
+        slices=None if slices is None else tuple(str(s) for s in slices),
+        target=audio.get("target"),
+        complement=audio.get("complement"),
+    )
 
 
 def scores_report(runs, pair_labels: dict | None = None) -> dict:
@@ -501,11 +598,17 @@ def scores_report(runs, pair_labels: dict | None = None) -> dict:
     for run in runs:
         if not run.scores:
             continue
-        methods.append({"name": f"{run_title(run.label)}, full quality ({run.quality})", "kind": "full quality",
-                        "description": "The run's learned EQ applied to the mixture file at its own rate and "
-                                       f"channels; channels scored {run.scores.get('channel_scoring', '')}.",
-                        "vocal": run.scores["vocal"], "instrumental": run.scores["instrumental"],
-                        "info": {"label": run.label, "sr": run.sr, "channels": run.channels}})
+        methods.append(
+            {
+                "name": f"{run_title(run.label)}, full quality ({run.quality})",
+                "kind": "full quality",
+                "description": "The run's learned EQ applied to the mixture file at its own rate and "
+                f"channels; channels scored {run.scores.get('channel_scoring', '')}.",
+                "vocal": run.scores["vocal"],
+                "instrumental": run.scores["instrumental"],
+                "info": {"label": run.label, "sr": run.sr, "channels": run.channels},
+            }
+        )
     out = {"methods": methods}
     if pair_labels:
         out["pair"] = {"labels": dict(pair_labels)}

@@ -78,8 +78,10 @@ class JointSettings:
         if not (isinstance(self.steps, (int, np.integer)) and 1 <= self.steps <= 100_000):
             raise VsepError(f"steps must be a whole number from 1 to 100000, got {self.steps!r}.")
         if not (np.isfinite(self.step_size) and 0 < self.step_size <= 20):
-            raise VsepError(f"step_size must be in (0, 20] dB, got {self.step_size!r}: larger steps "
-                            "jump past any sensible EQ in one update.")
+            raise VsepError(
+                f"step_size must be in (0, 20] dB, got {self.step_size!r}: larger steps "
+                "jump past any sensible EQ in one update."
+            )
         if self.clip_db is not None and not (np.isfinite(self.clip_db) and 0 < self.clip_db <= 60):
             raise VsepError(f"clip_db must be in (0, 60] dB or None, got {self.clip_db!r}.")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps > 0):
@@ -127,8 +129,15 @@ class JointResult:
 
 #: Views that each raised the vocal SI-SDR when added to the raw view's loss on every measured pair
 #: (``attribute --method joint``; RESULTS.md): the smoothing slices. ``parse_views("smooth")`` gives them.
-SMOOTH_VIEWS = (RAW, "slice_3_diagonal_up", "slice_4_diagonal_down", "slice_6_harmonic", "slice_8_lowpass",
-                "slice_17_maxpool", "slice_18_avgpool")
+SMOOTH_VIEWS = (
+    RAW,
+    "slice_3_diagonal_up",
+    "slice_4_diagonal_down",
+    "slice_6_harmonic",
+    "slice_8_lowpass",
+    "slice_17_maxpool",
+    "slice_18_avgpool",
+)
 
 
 def parse_views(text: str) -> tuple:
@@ -167,6 +176,7 @@ def parse_views(text: str) -> tuple:
 
 
 # --- the fixed linear maps ---------------------------------------------------------
+
 
 @lru_cache(maxsize=32)
 def interp_matrix(n_from: int, n_to: int) -> sparse.csr_matrix:
@@ -221,6 +231,7 @@ def view_adjoint(dZ: np.ndarray, name: str, aux, shape) -> np.ndarray:
 
 # --- loss and gradient ---------------------------------------------------------------
 
+
 def _profile_db_and_adjoint(Z: np.ndarray, n_points: int, top_db: float):
     """``target_profiles_db``'s steps on a view, with what the backward pass needs."""
     B = interp_matrix(Z.shape[0], n_points)
@@ -234,8 +245,9 @@ def _profile_db_and_adjoint(Z: np.ndarray, n_points: int, top_db: float):
     return r, (B, p, floored, peak_row)
 
 
-def loss_and_gradient(eq: np.ndarray, analysis: Analysis, joint: JointSettings, *, targets=None,
-                      with_gradient: bool = True):
+def loss_and_gradient(
+    eq: np.ndarray, analysis: Analysis, joint: JointSettings, *, targets=None, with_gradient: bool = True
+):
     """The joint loss of EQ curves ``eq`` and its gradient.
 
     Parameters
@@ -304,9 +316,32 @@ def full_targets(analysis: Analysis, joint: JointSettings) -> dict:
 # step; numba comes with librosa and is used by vsep_core._kernels too). Same arithmetic as
 # loss_and_gradient and run_joint; sums run in another order, so the two agree to rounding (tests).
 
+
 @numba.njit(cache=True, nogil=True)
-def _raw_windows(mag, targets, a_lo, a_hi, a_w, b_lo, b_hi, b_w, used_bins, steps, step_size, beta1, beta2,
-                 eps, clip, top_db, amin, scale, j0, j1, eq, losses):  # pragma: no cover - compiled
+def _raw_windows(
+    mag,
+    targets,
+    a_lo,
+    a_hi,
+    a_w,
+    b_lo,
+    b_hi,
+    b_w,
+    used_bins,
+    steps,
+    step_size,
+    beta1,
+    beta2,
+    eps,
+    clip,
+    top_db,
+    amin,
+    scale,
+    j0,
+    j1,
+    eq,
+    losses,
+):  # pragma: no cover - compiled
     n_points = eq.shape[1]
     n_bins = mag.shape[1]
     Y = np.zeros(n_bins)
@@ -403,9 +438,30 @@ def _run_raw_compiled(analysis: Analysis, joint: JointSettings, target: np.ndarr
     done = [0]
 
     def one(bounds):
-        _raw_windows(mag, targets, a.lower, a.upper, a.weight, b.lower, b.upper, b.weight, used_bins,
-                     joint.steps, joint.step_size, joint.beta1, joint.beta2, joint.eps, clip, settings.top_db,
-                     AMIN, scale, bounds[0], bounds[1], eq, losses)
+        _raw_windows(
+            mag,
+            targets,
+            a.lower,
+            a.upper,
+            a.weight,
+            b.lower,
+            b.upper,
+            b.weight,
+            used_bins,
+            joint.steps,
+            joint.step_size,
+            joint.beta1,
+            joint.beta2,
+            joint.eps,
+            clip,
+            settings.top_db,
+            AMIN,
+            scale,
+            bounds[0],
+            bounds[1],
+            eq,
+            losses,
+        )
         done[0] += bounds[1] - bounds[0]
         report(progress, done[0] / n_windows, f"Joint matching: {done[0]} of {n_windows} windows")
 
@@ -417,8 +473,10 @@ def _run_raw_compiled(analysis: Analysis, joint: JointSettings, target: np.ndarr
 
 # --- the optimiser ---------------------------------------------------------------------
 
-def run_joint(analysis: Analysis, joint: JointSettings | None = None, *, progress: Progress = None,
-              compiled: bool = True) -> JointResult:
+
+def run_joint(
+    analysis: Analysis, joint: JointSettings | None = None, *, progress: Progress = None, compiled: bool = True
+) -> JointResult:
     """Learn every window's EQ curve at once with Adam (see the module docstring).
 
     Parameters
@@ -451,8 +509,8 @@ def run_joint(analysis: Analysis, joint: JointSettings | None = None, *, progres
         losses[k - 1] = loss
         m = joint.beta1 * m + (1.0 - joint.beta1) * grad
         v = joint.beta2 * v + (1.0 - joint.beta2) * grad * grad
-        m_hat = m / (1.0 - joint.beta1 ** k)
-        v_hat = v / (1.0 - joint.beta2 ** k)
+        m_hat = m / (1.0 - joint.beta1**k)
+        v_hat = v / (1.0 - joint.beta2**k)
         eq -= joint.step_size * m_hat / (np.sqrt(v_hat) + joint.eps)
         if joint.clip_db is not None:
             np.clip(eq, -joint.clip_db, joint.clip_db, out=eq)
@@ -467,5 +525,6 @@ def _result(analysis: Analysis, joint: JointSettings, eq: np.ndarray, losses: np
     final_loss, _, view_losses = loss_and_gradient(eq, analysis, joint, targets=targets, with_gradient=False)
     A = interp_matrix(analysis.settings.n_points, analysis.n_bins)
     final_db = (analysis.mixture_db.astype(np.float64) + A @ eq).astype(np.float32)
-    return JointResult(eq=eq, final_db=final_db, loss_curve=losses, final_loss=float(final_loss),
-                       view_losses=view_losses)
+    return JointResult(
+        eq=eq, final_db=final_db, loss_curve=losses, final_loss=float(final_loss), view_losses=view_losses
+    )

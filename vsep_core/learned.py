@@ -103,12 +103,17 @@ class ModelConfig:
     seed: int = 0
 
     def __post_init__(self):
-        checks = [("context", 0 <= self.context <= 32), ("context_points", 1 <= self.context_points <= 400),
-                  ("hidden", 1 <= self.hidden <= 4096), ("epochs", 1 <= self.epochs <= 10_000),
-                  ("batch_size", 1 <= self.batch_size <= 1_000_000),
-                  ("learning_rate", 0 < self.learning_rate < 1), ("weight_decay", 0 <= self.weight_decay < 1),
-                  ("validation_share", 0 <= self.validation_share < 1),
-                  ("gain_floor", -200 <= self.gain_floor < 0)]
+        checks = [
+            ("context", 0 <= self.context <= 32),
+            ("context_points", 1 <= self.context_points <= 400),
+            ("hidden", 1 <= self.hidden <= 4096),
+            ("epochs", 1 <= self.epochs <= 10_000),
+            ("batch_size", 1 <= self.batch_size <= 1_000_000),
+            ("learning_rate", 0 < self.learning_rate < 1),
+            ("weight_decay", 0 <= self.weight_decay < 1),
+            ("validation_share", 0 <= self.validation_share < 1),
+            ("gain_floor", -200 <= self.gain_floor < 0),
+        ]
         for name, ok in checks:
             if not ok:
                 raise VsepError(f"The learned model's {name} is out of range ({self}).")
@@ -123,6 +128,7 @@ def model_settings(settings: Settings) -> dict:
 
 
 # --- features ----------------------------------------------------------------------------
+
 
 def mixture_fingerprint(mixture: np.ndarray, settings: Settings):
     """The mixture's STFT pieces and its raw-view fingerprint.
@@ -177,8 +183,8 @@ def features(fingerprint: np.ndarray, config: ModelConfig, top_db: float) -> np.
     padded_loud = np.pad(loudness, (k, k), constant_values=-1.0)
     bands = padded_shape.reshape(n_windows + 2 * k, config.context_points, -1).mean(axis=2)
     parts = [shape]
-    parts += [bands[k + d: k + d + n_windows] for d in range(-k, k + 1) if d != 0]
-    parts.append(np.stack([padded_loud[k + d: k + d + n_windows] for d in range(-k, k + 1)], axis=1))
+    parts += [bands[k + d : k + d + n_windows] for d in range(-k, k + 1) if d != 0]
+    parts.append(np.stack([padded_loud[k + d : k + d + n_windows] for d in range(-k, k + 1)], axis=1))
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
@@ -212,8 +218,11 @@ def song_features(mixture: np.ndarray, target: np.ndarray, settings: Settings, c
     """
     _, _, mixture_fp, hop = mixture_fingerprint(mixture, settings)
     target_fp = target_fingerprint(target, settings, hop)
-    return {"x": features(mixture_fp, config, settings.top_db), "mixture_fp": mixture_fp.T.astype(np.float32),
-            "target_fp": target_fp.T.astype(np.float32)}
+    return {
+        "x": features(mixture_fp, config, settings.top_db),
+        "mixture_fp": mixture_fp.T.astype(np.float32),
+        "target_fp": target_fp.T.astype(np.float32),
+    }
 
 
 def _song_features_task(song, target: str, settings: Settings, config: ModelConfig) -> dict:
@@ -225,6 +234,7 @@ def _song_features_task(song, target: str, settings: Settings, config: ModelConf
 
 
 # --- the model ------------------------------------------------------------------------------
+
 
 @dataclass
 class LearnedModel:
@@ -257,11 +267,16 @@ class LearnedModel:
         given = model_settings(settings)
         if n_samples is not None:
             given["hop_length"] = settings.hop_for(n_samples)
-        diffs = [f"{name} {given[name]!r} (the model: {wanted[name]!r})" for name in MODEL_SETTING_NAMES
-                 if given[name] != wanted.get(name)]
+        diffs = [
+            f"{name} {given[name]!r} (the model: {wanted[name]!r})"
+            for name in MODEL_SETTING_NAMES
+            if given[name] != wanted.get(name)
+        ]
         if diffs:
-            raise VsepError("The learned model was trained with other analysis settings and cannot be used "
-                            "with these: " + "; ".join(diffs) + ". Use its settings or train a model for yours.")
+            raise VsepError(
+                "The learned model was trained with other analysis settings and cannot be used "
+                "with these: " + "; ".join(diffs) + ". Use its settings or train a model for yours."
+            )
 
     def predict_mask(self, x: np.ndarray) -> np.ndarray:
         """Each window's predicted mask (target amplitude / mixture amplitude), ``(windows, n_points)``."""
@@ -286,8 +301,10 @@ class LearnedModel:
         """The model file's bytes: an ``.npz`` (zip of ``.npy``) with fixed timestamps, so identical models
         give identical files."""
         buffer = io.BytesIO()
-        entries = {"header": np.frombuffer(json.dumps(self.header, sort_keys=True).encode(), dtype=np.uint8),
-                   **self.arrays}
+        entries = {
+            "header": np.frombuffer(json.dumps(self.header, sort_keys=True).encode(), dtype=np.uint8),
+            **self.arrays,
+        }
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for name in sorted(entries):
                 info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
@@ -343,20 +360,30 @@ def load_model(path=None, *, settings: Settings | None = None, target: str | Non
     if header.get("format") != FORMAT:
         raise VsepError(f"{str(path)!r} is not a learned-fingerprint model (format {header.get('format')!r}).")
     if header.get("version") != FORMAT_VERSION:
-        raise VsepError(f"{str(path)!r} is a version {header.get('version')!r} model; this vsep reads version "
-                        f"{FORMAT_VERSION}. Train it again with this version.")
+        raise VsepError(
+            f"{str(path)!r} is a version {header.get('version')!r} model; this vsep reads version "
+            f"{FORMAT_VERSION}. Train it again with this version."
+        )
     missing = [name for name in _ARRAY_NAMES if name not in data]
     if missing:
         raise VsepError(f"{str(path)!r} lacks the arrays {', '.join(missing)}.")
     model = LearnedModel(header=header, arrays={name: data[name] for name in _ARRAY_NAMES})
     config = model.config
     n_in = n_features(header["settings"]["n_points"], config)
-    expected = {"x_mean": (n_in,), "x_std": (n_in,), "w1": (n_in, config.hidden), "b1": (config.hidden,),
-                "w2": (config.hidden, header["settings"]["n_points"]), "b2": (header["settings"]["n_points"],)}
+    expected = {
+        "x_mean": (n_in,),
+        "x_std": (n_in,),
+        "w1": (n_in, config.hidden),
+        "b1": (config.hidden,),
+        "w2": (config.hidden, header["settings"]["n_points"]),
+        "b2": (header["settings"]["n_points"],),
+    }
     for name, shape in expected.items():
         if model.arrays[name].shape != shape or not np.all(np.isfinite(model.arrays[name])):
-            raise VsepError(f"{str(path)!r}: the array {name} has shape {model.arrays[name].shape}, expected "
-                            f"{shape} of finite values; the file is damaged.")
+            raise VsepError(
+                f"{str(path)!r}: the array {name} has shape {model.arrays[name].shape}, expected "
+                f"{shape} of finite values; the file is damaged."
+            )
     if settings is not None:
         model.check_settings(settings)
     if target is not None:
@@ -388,14 +415,17 @@ def cached_model(path=None) -> LearnedModel:
 
 # --- fitting ---------------------------------------------------------------------------------
 
+
 def _init_params(n_in: int, config: ModelConfig, mask_mean: np.ndarray) -> dict:
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
     mean = np.clip(mask_mean, 1e-3, 1 - 1e-3)
-    return {"w1": (rng.standard_normal((n_in, config.hidden)) * np.sqrt(2.0 / n_in)).astype(np.float32),
-            "b1": np.zeros(config.hidden, np.float32),
-            "w2": (rng.standard_normal((config.hidden, mask_mean.size)) * np.sqrt(1.0 / config.hidden)
-                   ).astype(np.float32) * np.float32(0.1),
-            "b2": np.log(mean / (1 - mean)).astype(np.float32)}
+    return {
+        "w1": (rng.standard_normal((n_in, config.hidden)) * np.sqrt(2.0 / n_in)).astype(np.float32),
+        "b1": np.zeros(config.hidden, np.float32),
+        "w2": (rng.standard_normal((config.hidden, mask_mean.size)) * np.sqrt(1.0 / config.hidden)).astype(np.float32)
+        * np.float32(0.1),
+        "b2": np.log(mean / (1 - mean)).astype(np.float32),
+    }
 
 
 def _forward(params, xn):
@@ -417,8 +447,15 @@ def _batched_loss(params, x, y, w, size: int = 4096) -> float:
     return total / max(weight, 1e-12)
 
 
-def fit(train: dict, validation: dict | None, config: ModelConfig, *, progress: Progress = None,
-        checkpoint=None, on_epoch=None) -> tuple[dict, dict, list]:
+def fit(
+    train: dict,
+    validation: dict | None,
+    config: ModelConfig,
+    *,
+    progress: Progress = None,
+    checkpoint=None,
+    on_epoch=None,
+) -> tuple[dict, dict, list]:
     """Train the network with Adam.
 
     Parameters
@@ -475,7 +512,7 @@ def fit(train: dict, validation: dict | None, config: ModelConfig, *, progress: 
     for epoch in range(start_epoch, config.epochs):
         order = np.random.default_rng(np.random.SeedSequence([config.seed, 2, epoch])).permutation(n)
         for b in range(batches):
-            idx = np.sort(order[b * config.batch_size:(b + 1) * config.batch_size])
+            idx = np.sort(order[b * config.batch_size : (b + 1) * config.batch_size])
             xb, yb, wb = xn[idx], y[idx], w[idx]
             pre, hidden, mask = _forward(params, xb)
             d_out = (2.0 / max(float(wb.sum()), 1e-12)) * wb * (mask - yb) * mask * (1.0 - mask)
@@ -488,19 +525,21 @@ def fit(train: dict, validation: dict | None, config: ModelConfig, *, progress: 
                 g = grads[k] + config.weight_decay * params[k] if k.startswith("w") else grads[k]
                 m[k] = beta1 * m[k] + (1 - beta1) * g
                 v[k] = beta2 * v[k] + (1 - beta2) * g * g
-                m_hat = m[k] / (1 - beta1 ** step)
-                v_hat = v[k] / (1 - beta2 ** step)
+                m_hat = m[k] / (1 - beta1**step)
+                v_hat = v[k] / (1 - beta2**step)
                 params[k] = (params[k] - config.learning_rate * m_hat / (np.sqrt(v_hat) + eps)).astype(np.float32)
             if b % 20 == 0:
-                report(progress, (epoch + (b + 1) / batches) / config.epochs,
-                       f"Epoch {epoch + 1}/{config.epochs}")
+                report(progress, (epoch + (b + 1) / batches) / config.epochs, f"Epoch {epoch + 1}/{config.epochs}")
         train_loss = _batched_loss(params, xn, y, w)
         val_loss = _batched_loss(params, xv, validation["y"], validation["w"]) if xv is not None else float("nan")
         curve.append({"epoch": epoch + 1, "train": train_loss, "validation": val_loss})
         if checkpoint is not None:
             _save_checkpoint(checkpoint, run_key, params, m, v, curve, epoch + 1, step)
-        report(progress, (epoch + 1) / config.epochs,
-               f"Epoch {epoch + 1}/{config.epochs}: train {train_loss:.5f}, validation {val_loss:.5f}")
+        report(
+            progress,
+            (epoch + 1) / config.epochs,
+            f"Epoch {epoch + 1}/{config.epochs}: train {train_loss:.5f}, validation {val_loss:.5f}",
+        )
         if on_epoch is not None:
             on_epoch(epoch + 1, train_loss, val_loss)
     return params, {"x_mean": x_mean, "x_std": x_std}, curve
@@ -509,31 +548,50 @@ def fit(train: dict, validation: dict | None, config: ModelConfig, *, progress: 
 def _save_checkpoint(path, run_key, params, m, v, curve, epoch, step) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, run_key=np.array(run_key), curve=np.array(json.dumps(curve)), epoch=np.array(epoch),
-             step=np.array(step), **{f"p_{k}": a for k, a in params.items()},
-             **{f"m_{k}": a for k, a in m.items()}, **{f"v_{k}": a for k, a in v.items()})
+    np.savez(
+        tmp,
+        run_key=np.array(run_key),
+        curve=np.array(json.dumps(curve)),
+        epoch=np.array(epoch),
+        step=np.array(step),
+        **{f"p_{k}": a for k, a in params.items()},
+        **{f"m_{k}": a for k, a in m.items()},
+        **{f"v_{k}": a for k, a in v.items()},
+    )
     os.replace(tmp, path)
 
 
 # --- training from songs ------------------------------------------------------------------------
 
+
 def training_list_hash(songs, target: str, settings: Settings) -> str:
     """SHA-256 of what was trained on: every song's recipe hash (in order), the target and the settings."""
-    text = json.dumps({"songs": [s.key for s in songs], "target": target, "settings": model_settings(settings)},
-                      sort_keys=True)
+    text = json.dumps(
+        {"songs": [s.key for s in songs], "target": target, "settings": model_settings(settings)}, sort_keys=True
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _feature_cache_path(cache_dir: Path, song, target: str, settings: Settings, config: ModelConfig) -> Path:
     feature_config = {k: getattr(config, k) for k in ("context", "context_points")}
-    text = json.dumps({"song": song.key, "target": target, "settings": model_settings(settings),
-                       "features": feature_config}, sort_keys=True)
+    text = json.dumps(
+        {"song": song.key, "target": target, "settings": model_settings(settings), "features": feature_config},
+        sort_keys=True,
+    )
     return cache_dir / f"{hashlib.sha256(text.encode()).hexdigest()[:24]}.npz"
 
 
-def extract_features(songs, target: str, settings: Settings, config: ModelConfig, *, cache_dir=None,
-                     scheduler: str | None = None, n_workers: int | None = None,
-                     progress: Progress = None) -> tuple[list, list]:
+def extract_features(
+    songs,
+    target: str,
+    settings: Settings,
+    config: ModelConfig,
+    *,
+    cache_dir=None,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    progress: Progress = None,
+) -> tuple[list, list]:
     """Every song's features, from the cache or computed on a Dask cluster (one task per song).
 
     Parameters
@@ -602,8 +660,17 @@ def extract_features(songs, target: str, settings: Settings, config: ModelConfig
             run_id = hashlib.sha1(f"{time.time()}-{os.getpid()}".encode()).hexdigest()[:8]
             # Each song is vsep_core.cluster's "learned_features" task: its arrays come back as plain data,
             # decoded through the cluster's allow-list (vsep_core.cluster_codec), never unpickled here.
-            futures = {client.submit(run_task, "learned_features", (songs[i], target, settings, config), {},
-                                     key=f"vsep-train-{run_id}-{i}", pure=False): i for i in todo}
+            futures = {
+                client.submit(
+                    run_task,
+                    "learned_features",
+                    (songs[i], target, settings, config),
+                    {},
+                    key=f"vsep-train-{run_id}-{i}",
+                    pure=False,
+                ): i
+                for i in todo
+            }
             for future in as_completed(futures):
                 i = futures[future]
                 try:
@@ -638,9 +705,20 @@ def _stack(items, config: ModelConfig, top_db: float) -> dict:
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
-def train(songs, *, target: str = "vocals", settings: Settings | None = None, config: ModelConfig | None = None,
-          cache_dir=None, checkpoint=None, scheduler: str | None = None, n_workers: int | None = None,
-          progress: Progress = None, on_epoch=None, description: dict | None = None) -> LearnedModel:
+def train(
+    songs,
+    *,
+    target: str = "vocals",
+    settings: Settings | None = None,
+    config: ModelConfig | None = None,
+    cache_dir=None,
+    checkpoint=None,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    progress: Progress = None,
+    on_epoch=None,
+    description: dict | None = None,
+) -> LearnedModel:
     """Train a learned-fingerprint model on songs (see :mod:`vsep_core.learned_songs`).
 
     Parameters
@@ -672,23 +750,37 @@ def train(songs, *, target: str = "vocals", settings: Settings | None = None, co
     config = config or ModelConfig()
     if not songs:
         raise VsepError("No song to train on: give --data folders with songs or --generate N.")
-    found, failures = extract_features(songs, target, settings, config, cache_dir=cache_dir, scheduler=scheduler,
-                                       n_workers=n_workers, progress=scaled(progress, 0.0, 0.4))
+    found, failures = extract_features(
+        songs,
+        target,
+        settings,
+        config,
+        cache_dir=cache_dir,
+        scheduler=scheduler,
+        n_workers=n_workers,
+        progress=scaled(progress, 0.0, 0.4),
+    )
     kept = [(song, item) for song, item in zip(songs, found) if item is not None and len(item["x"])]
     if not kept:
         raise VsepError("No song could be read: " + "; ".join(f"{n}: {e}" for n, e in failures[:5]))
     held = split_songs(len(kept), config)
     train_set = _stack([item for (_, item), h in zip(kept, held) if not h], config, settings.top_db)
     validation_set = _stack([item for (_, item), h in zip(kept, held) if h], config, settings.top_db)
-    params, standardise, curve = fit(train_set, validation_set, config, progress=scaled(progress, 0.4, 1.0),
-                                     checkpoint=checkpoint, on_epoch=on_epoch)
+    params, standardise, curve = fit(
+        train_set, validation_set, config, progress=scaled(progress, 0.4, 1.0), checkpoint=checkpoint, on_epoch=on_epoch
+    )
     used = [song for song, _ in kept]
     header = {
-        "format": FORMAT, "version": FORMAT_VERSION, "target": target, "settings": model_settings(settings),
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "target": target,
+        "settings": model_settings(settings),
         "config": config.to_dict(),
         "training": {
             **(description or {}),
-            "songs": len(used), "validation_songs": int(held.sum()), "train_windows": len(train_set["x"]),
+            "songs": len(used),
+            "validation_songs": int(held.sum()),
+            "train_windows": len(train_set["x"]),
             "validation_windows": len(validation_set["x"]),
             "list_sha256": training_list_hash(used, target, settings),
             "failed_songs": [{"song": n, "error": e} for n, e in failures],
@@ -699,6 +791,7 @@ def train(songs, *, target: str = "vocals", settings: Settings | None = None, co
 
 
 # --- the blind method ---------------------------------------------------------------------------------
+
 
 def predicted_analysis(mixture: np.ndarray, settings: Settings, model: LearnedModel):
     """An :class:`vsep_core.analysis.Analysis` of the mixture whose raw-view target is the model's prediction.
@@ -716,8 +809,15 @@ def predicted_analysis(mixture: np.ndarray, settings: Settings, model: LearnedMo
     predicted.setflags(write=False)
     mixture_db = amplitude_to_db(magnitude, top_db=settings.top_db)
     mixture_db.setflags(write=False)
-    return Analysis(settings=settings, hop_length=hop, n_samples=len(mixture), mixture_db=mixture_db, phase=phase,
-                    targets={RAW: predicted}, target_windows={RAW: predicted.shape[1]})
+    return Analysis(
+        settings=settings,
+        hop_length=hop,
+        n_samples=len(mixture),
+        mixture_db=mixture_db,
+        phase=phase,
+        targets={RAW: predicted},
+        target_windows={RAW: predicted.shape[1]},
+    )
 
 
 def predicted_fingerprints(mixture: np.ndarray, settings: Settings, model: LearnedModel | None = None) -> dict:
@@ -731,8 +831,11 @@ def predicted_fingerprints(mixture: np.ndarray, settings: Settings, model: Learn
     model = model or cached_model()
     model.check_settings(settings, len(mixture))
     _, _, mixture_fp, _ = mixture_fingerprint(mixture, settings)
-    return {"mixture": mixture_fp, "predicted": model.predict_fingerprint(mixture_fp, settings.top_db),
-            "target": model.target}
+    return {
+        "mixture": mixture_fp,
+        "predicted": model.predict_fingerprint(mixture_fp, settings.top_db),
+        "target": model.target,
+    }
 
 
 @dataclass(frozen=True)
@@ -778,13 +881,20 @@ class LearnedFingerprint:
         joint = self.joint or JointSettings(steps=ROUND_TRIP_STEPS)
         result = run_joint(analysis, joint)
         vocal_raw = vocal_from_db(result.final_db, analysis)
-        return Separation(vocal=vocal_raw, instrumental=instrumental_from_vocal(mixture, vocal_raw),
-                          info={"model": str(self.model_path or BUNDLED_MODEL.name),
-                                "model_sha256": model.header["training"]["list_sha256"][:16],
-                                "round_trip_loss": result.final_loss, "steps": joint.steps})
+        return Separation(
+            vocal=vocal_raw,
+            instrumental=instrumental_from_vocal(mixture, vocal_raw),
+            info={
+                "model": str(self.model_path or BUNDLED_MODEL.name),
+                "model_sha256": model.header["training"]["list_sha256"][:16],
+                "round_trip_loss": result.final_loss,
+                "steps": joint.steps,
+            },
+        )
 
 
 # --- which views help the prediction -------------------------------------------------------------
+
 
 def predicted_analysis_with_views(mixture: np.ndarray, settings: Settings, model: LearnedModel, views) -> "object":
     """:func:`predicted_analysis` with targets for more views: those of the predicted target spectrogram.
@@ -807,17 +917,26 @@ def predicted_analysis_with_views(mixture: np.ndarray, settings: Settings, model
     for name in views:
         if name == RAW or name in targets:
             continue
-        t = amplitude_to_db(profiles(compute_view(predicted_magnitude, name), settings.n_points),
-                            top_db=settings.top_db, axis=0)
+        t = amplitude_to_db(
+            profiles(compute_view(predicted_magnitude, name), settings.n_points), top_db=settings.top_db, axis=0
+        )
         if VIEWS_BY_NAME[name].is_pooled and settings.pooled_windows == "expand":
-            t = np.ascontiguousarray(np.repeat(t, 2, axis=1)[:, :analysis.n_windows])
+            t = np.ascontiguousarray(np.repeat(t, 2, axis=1)[:, : analysis.n_windows])
         t.setflags(write=False)
         targets[name], windows[name] = t, t.shape[1]
     return dataclasses.replace(analysis, targets=targets, target_windows=windows)
 
 
-def attribute_learned(truth, settings: Settings, *, slices=None, weight: float = 1.0, steps: int = ROUND_TRIP_STEPS,
-                      model: LearnedModel | None = None, progress: Progress = None) -> dict:
+def attribute_learned(
+    truth,
+    settings: Settings,
+    *,
+    slices=None,
+    weight: float = 1.0,
+    steps: int = ROUND_TRIP_STEPS,
+    model: LearnedModel | None = None,
+    progress: Progress = None,
+) -> dict:
     """Which views in the prediction help: each slice of the *predicted* spectrogram added to the round trip.
 
     The baseline is the method as it runs (the raw view's predicted
@@ -851,8 +970,13 @@ def attribute_learned(truth, settings: Settings, *, slices=None, weight: float =
         report(progress, (i + 1) / total, f"Adding {name}")
         result = run_joint(analysis, JointSettings(steps=steps, views=((RAW, 1.0), (name, weight))))
         sdr = score(result.final_db)
-        rows.append({"name": name, "with_si_sdr": sdr, "delta_si_sdr": sdr - base_sdr,
-                     "loss_with": result.final_loss})
+        rows.append({"name": name, "with_si_sdr": sdr, "delta_si_sdr": sdr - base_sdr, "loss_with": result.final_loss})
     report(progress, 1.0, "Attribution done")
-    return {"method": "joint", "blind_method": METHOD_NAME, "level": settings.level, "target": pair_target(truth.info),
-            "baseline": {"views": [RAW], "si_sdr": base_sdr, "loss": base.final_loss}, "slices": rows}
+    return {
+        "method": "joint",
+        "blind_method": METHOD_NAME,
+        "level": settings.level,
+        "target": pair_target(truth.info),
+        "baseline": {"views": [RAW], "si_sdr": base_sdr, "loss": base.final_loss},
+        "slices": rows,
+    }

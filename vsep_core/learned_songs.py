@@ -35,11 +35,19 @@ _NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 _MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
 #: Chord progressions as (scale degree 0–6, minor?) for major and minor keys.
-_MAJOR_PROGRESSIONS = (((0, 0), (4, 0), (5, 1), (3, 0)), ((0, 0), (5, 1), (3, 0), (4, 0)),
-                       ((5, 1), (3, 0), (0, 0), (4, 0)), ((0, 0), (3, 0), (4, 0), (3, 0)),
-                       ((0, 0), (2, 1), (3, 0), (4, 0)))
-_MINOR_PROGRESSIONS = (((0, 1), (5, 0), (2, 0), (6, 0)), ((0, 1), (3, 1), (4, 1), (0, 1)),
-                       ((0, 1), (6, 0), (5, 0), (6, 0)), ((0, 1), (5, 0), (3, 1), (4, 0)))
+_MAJOR_PROGRESSIONS = (
+    ((0, 0), (4, 0), (5, 1), (3, 0)),
+    ((0, 0), (5, 1), (3, 0), (4, 0)),
+    ((5, 1), (3, 0), (0, 0), (4, 0)),
+    ((0, 0), (3, 0), (4, 0), (3, 0)),
+    ((0, 0), (2, 1), (3, 0), (4, 0)),
+)
+_MINOR_PROGRESSIONS = (
+    ((0, 1), (5, 0), (2, 0), (6, 0)),
+    ((0, 1), (3, 1), (4, 1), (0, 1)),
+    ((0, 1), (6, 0), (5, 0), (6, 0)),
+    ((0, 1), (5, 0), (3, 1), (4, 0)),
+)
 _BASS_RHYTHMS = ("r-rrr-ro", "r--.r-f-", "r---r---", "rfrfrfro", "r.r.r.r.", "r-r-f-o-", "rr.rrr.f")
 _CHORD_RHYTHMS = ("x--xx-x-", "x-------", "x---x---", "x.x.x.x.", "x-x-x-x-", ".x.x.x.x")
 _ARPEGGIOS = ("01232123", "01230123", "02130213", "0123")
@@ -53,8 +61,10 @@ _VOICE_RANGES = {"soprano": (60, 79), "male": (45, 64)}
 def generator():
     """The bundled generator module (``sample_audio/generate.py``), imported from its file."""
     if not GENERATOR_PATH.is_file():
-        raise VsepError(f"The bundled song generator is not at {GENERATOR_PATH}; --generate needs the "
-                        "repository's sample_audio/generate.py.")
+        raise VsepError(
+            f"The bundled song generator is not at {GENERATOR_PATH}; --generate needs the "
+            "repository's sample_audio/generate.py."
+        )
     spec = importlib.util.spec_from_file_location("vsep_sample_generator", GENERATOR_PATH)
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("vsep_sample_generator", module)
@@ -97,8 +107,10 @@ def random_song_spec(seed: int, index: int) -> dict:
     progression = progressions[int(rng.integers(len(progressions)))]
     beat = 60.0 / tempo
     beats_per_chord = 4 if (16 * beat <= 10.0 and rng.random() < 0.5) else 2
-    chords = [(_NOTE_NAMES[(root + scale[degree]) % 12] + ("m" if is_minor else ""), beats_per_chord)
-              for degree, is_minor in progression]
+    chords = [
+        (_NOTE_NAMES[(root + scale[degree]) % 12] + ("m" if is_minor else ""), beats_per_chord)
+        for degree, is_minor in progression
+    ]
     loop_s = 4 * beats_per_chord * beat
     duration_s = float(np.round(loop_s + rng.uniform(0.5, 1.2), 2))
 
@@ -115,27 +127,39 @@ def random_song_spec(seed: int, index: int) -> dict:
             position = int(np.clip(position + rng.integers(-2, 3), 0, len(pitches) - 1))
             midi = pitches[position]
             name = _NOTE_NAMES[midi % 12] + str(midi // 12 - 1)
-            syllable = _SYLLABLE_CONSONANTS[int(rng.integers(len(_SYLLABLE_CONSONANTS)))] + \
-                _VOWELS[int(rng.integers(len(_VOWELS)))]
+            syllable = (
+                _SYLLABLE_CONSONANTS[int(rng.integers(len(_SYLLABLE_CONSONANTS)))]
+                + _VOWELS[int(rng.integers(len(_VOWELS)))]
+            )
             melody.append((name, beats, syllable))
         t += beats * beat
 
     if rng.random() < 0.6:
-        drums = {"kick": _pattern(rng, 0.18, first=True), "snare": "....x.......x..." if rng.random() < 0.7
-                 else _pattern(rng, 0.12), "hat": _pattern(rng, 0.35, 0.3)}
+        drums = {
+            "kick": _pattern(rng, 0.18, first=True),
+            "snare": "....x.......x..." if rng.random() < 0.7 else _pattern(rng, 0.12),
+            "hat": _pattern(rng, 0.35, 0.3),
+        }
     else:
-        drums = {"kick": _pattern(rng, 0.12, first=True), "rim": _pattern(rng, 0.1),
-                 "shaker": _pattern(rng, 0.3, 0.4)}
+        drums = {"kick": _pattern(rng, 0.12, first=True), "rim": _pattern(rng, 0.1), "shaker": _pattern(rng, 0.3, 0.4)}
     style = str(rng.choice(("pad", "keys")))
     chord_rhythm = None if rng.random() < 0.2 else str(rng.choice(_CHORD_RHYTHMS))
     arpeggio = str(rng.choice(_ARPEGGIOS)) if (chord_rhythm is None or rng.random() < 0.3) else None
     return {
         "folder": f"generated_{seed}_{index:05d}",
-        "duration_s": duration_s, "tempo": tempo, "key": f"{_NOTE_NAMES[root]} {'minor' if minor else 'major'}",
-        "voice": voice, "seed": song_seed, "melody": melody, "chords": chords,
+        "duration_s": duration_s,
+        "tempo": tempo,
+        "key": f"{_NOTE_NAMES[root]} {'minor' if minor else 'major'}",
+        "voice": voice,
+        "seed": song_seed,
+        "melody": melody,
+        "chords": chords,
         "ending": chords[0][0] if rng.random() < 0.7 else None,
-        "drums": drums, "bass": str(rng.choice(_BASS_RHYTHMS)), "chord_rhythm": chord_rhythm,
-        "chord_style": style if chord_rhythm else None, "arpeggio": arpeggio,
+        "drums": drums,
+        "bass": str(rng.choice(_BASS_RHYTHMS)),
+        "chord_rhythm": chord_rhythm,
+        "chord_style": style if chord_rhythm else None,
+        "arpeggio": arpeggio,
         "var_db": float(np.round(rng.uniform(-6.0, 6.0), 2)),
     }
 
@@ -187,8 +211,7 @@ def generated_songs(n: int, seed: int) -> list[TrainingSong]:
     """``n`` new songs from the generator, drawn from ``seed``."""
     if not (isinstance(n, int) and 1 <= n <= 100_000):
         raise VsepError(f"--generate takes a number of songs from 1 to 100000, got {n!r}.")
-    return [TrainingSong(f"generated_{seed}_{i:05d}", ("generated", random_song_spec(seed, i)))
-            for i in range(n)]
+    return [TrainingSong(f"generated_{seed}_{i:05d}", ("generated", random_song_spec(seed, i))) for i in range(n)]
 
 
 def folder_songs(folders, target: str) -> list[TrainingSong]:
@@ -239,6 +262,11 @@ def song_audio(song: TrainingSong, target: str, settings) -> tuple[np.ndarray, n
     from .evaluate import load_pair
 
     _, mixture_path, target_path, instrumental_path = song.recipe
-    pair = load_pair(mixture_path, vocal=target_path, instrumental=instrumental_path,
-                     settings=settings.replace(start_s=0.0, duration_s=None), target_name=target)
+    pair = load_pair(
+        mixture_path,
+        vocal=target_path,
+        instrumental=instrumental_path,
+        settings=settings.replace(start_s=0.0, duration_s=None),
+        target_name=target,
+    )
     return pair.mixture, pair.vocal

@@ -80,8 +80,15 @@ def ratings_rows(trial: list[dict], ratings: dict, metrics: dict | None = None) 
         value = float(ratings[item["label"]])
         if not 0 <= value <= 100:
             raise VsepError(f"Ratings lie between 0 and 100; item {item['label']} has {value:g}.")
-        rows.append({"label": item["label"], "item": item["name"], "rating": value, "grade": grade(value),
-                     **{k: v for k, v in ((metrics or {}).get(item["name"]) or {}).items()}})
+        rows.append(
+            {
+                "label": item["label"],
+                "item": item["name"],
+                "rating": value,
+                "grade": grade(value),
+                **{k: v for k, v in ((metrics or {}).get(item["name"]) or {}).items()},
+            }
+        )
     return rows
 
 
@@ -99,8 +106,9 @@ def ratings_json(rows: list[dict], **info) -> str:
     """The rows and what the trial was (pair, segment, seed …) as JSON."""
     from .jsonio import json_text
 
-    return json_text({"test": "MUSHRA-style (ITU-R BS.1534): hidden reference and 3.5 kHz low anchor",
-                      **info, "ratings": rows})
+    return json_text(
+        {"test": "MUSHRA-style (ITU-R BS.1534): hidden reference and 3.5 kHz low anchor", **info, "ratings": rows}
+    )
 
 
 def ratings_files(rows: list[dict], info: dict) -> dict:
@@ -121,14 +129,35 @@ def read_ratings(data: bytes) -> dict:
     except (ValueError, UnicodeDecodeError):
         raise VsepError("The listening ratings are not readable JSON.") from None
     rows = loaded.get("ratings") if isinstance(loaded, dict) else None
-    if not isinstance(rows, list) or not rows or not all(
-            isinstance(r, dict) and isinstance(r.get("label"), str) and isinstance(r.get("item"), str)
-            and isinstance(r.get("rating"), (int, float)) and 0 <= r["rating"] <= 100 for r in rows):
+    if (
+        not isinstance(rows, list)
+        or not rows
+        or not all(
+            isinstance(r, dict)
+            and isinstance(r.get("label"), str)
+            and isinstance(r.get("item"), str)
+            and isinstance(r.get("rating"), (int, float))
+            and 0 <= r["rating"] <= 100
+            for r in rows
+        )
+    ):
         raise VsepError("The listening ratings file holds no ratings (label, item and a rating from 0 to 100).")
     # Only what a row of ratings_rows holds: its words (the grade made again) and numbers, nothing else.
-    clean = [{"label": r["label"], "item": r["item"], "rating": float(r["rating"]), "grade": grade(r["rating"]),
-              **{k: v for k, v in r.items() if k not in ("label", "item", "rating", "grade")
-                 and (v is None or isinstance(v, (int, float)) and not isinstance(v, bool))}} for r in rows]
+    clean = [
+        {
+            "label": r["label"],
+            "item": r["item"],
+            "rating": float(r["rating"]),
+            "grade": grade(r["rating"]),
+            **{
+                k: v
+                for k, v in r.items()
+                if k not in ("label", "item", "rating", "grade")
+                and (v is None or isinstance(v, (int, float)) and not isinstance(v, bool))
+            },
+        }
+        for r in rows
+    ]
     return {"rows": clean, "info": {k: v for k, v in loaded.items() if k != "ratings"}}
 
 
@@ -136,7 +165,8 @@ def post_screening(rows: list[dict]) -> str | None:
     """The standard's check of a listener: the hidden reference rated 90 or more. A sentence when not."""
     ref = [r for r in rows if r["item"] == HIDDEN_REFERENCE]
     if ref and ref[0]["rating"] < 90:
-        return (f"The hidden reference ({ref[0]['label']}) got {ref[0]['rating']:.0f}: MUSHRA's post-screening "
-                "would leave out a listener who rates it below 90. Listen again against the reference.")
+        return (
+            f"The hidden reference ({ref[0]['label']}) got {ref[0]['rating']:.0f}: MUSHRA's post-screening "
+            "would leave out a listener who rates it below 90. Listen again against the reference."
+        )
     return None
-

@@ -109,8 +109,14 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     return 10.0 * float(np.log10(target_energy / residual_energy))
 
 
-def bss_eval(references: np.ndarray, estimates: np.ndarray, sr: int, *,
-             window_s: float | None = BSS_WINDOW_S, filters: str = BSS_FILTERS) -> dict:
+def bss_eval(
+    references: np.ndarray,
+    estimates: np.ndarray,
+    sr: int,
+    *,
+    window_s: float | None = BSS_WINDOW_S,
+    filters: str = BSS_FILTERS,
+) -> dict:
     """SDR, ISR, SIR and SAR of every source (BSS Eval v4 images, as museval; :mod:`vsep_core.bss`).
 
     Parameters
@@ -146,8 +152,9 @@ def bss_eval(references: np.ndarray, estimates: np.ndarray, sr: int, *,
     """
     references = np.asarray(references, dtype=np.float64)
     if references.ndim != 2 or np.asarray(estimates).ndim != 2 or len(references) != len(estimates):
-        raise VsepError("bss_eval needs references and estimates as (sources, samples) arrays "
-                        "with the same number of sources.")
+        raise VsepError(
+            "bss_eval needs references and estimates as (sources, samples) arrays with the same number of sources."
+        )
     if window_s is not None and not (np.isfinite(window_s) and window_s > 0):
         raise VsepError(f"The BSS Eval window must be a positive number of seconds, got {window_s!r}.")
     n = references.shape[1]
@@ -170,8 +177,9 @@ def bss_eval(references: np.ndarray, estimates: np.ndarray, sr: int, *,
     with _one_blas_thread():
         # museval's bss_eval(..., window=window, hop=window, filters_len=512, framewise_filters=False,
         # bsseval_sources_version=False), vectorised (vsep_core.bss; tests compare the two).
-        sdr, isr, sir, sar = bss_eval_images(references, runnable, window=window, filters_len=BSS_FILTER_LENGTH,
-                                             filters=filters)
+        sdr, isr, sir, sar = bss_eval_images(
+            references, runnable, window=window, filters_len=BSS_FILTER_LENGTH, filters=filters
+        )
         short_sir, short_sar = _length_check(references, runnable, window, filters, sir)
     from .bss_split import check_split
 
@@ -199,14 +207,22 @@ def _length_check(references, estimates, window, filters, sir):
     if filters == "framewise" or k == 0:
         return [None] * len(sir), [None] * len(sir)
     span = k * window
-    _, _, short_sir, short_sar = bss_eval_images(references[:, :span], estimates[:, :span], window=window,
-                                                 filters_len=BSS_FILTER_LENGTH, cache=False)
+    _, _, short_sir, short_sar = bss_eval_images(
+        references[:, :span], estimates[:, :span], window=window, filters_len=BSS_FILTER_LENGTH, cache=False
+    )
     return short_sir, short_sar
 
 
-def evaluate_estimate(vocal_ref: np.ndarray, instrumental_ref: np.ndarray, vocal_est: np.ndarray,
-                      instrumental_est: np.ndarray, sr: int, *,
-                      window_s: float | None = BSS_WINDOW_S, filters: str = BSS_FILTERS) -> dict:
+def evaluate_estimate(
+    vocal_ref: np.ndarray,
+    instrumental_ref: np.ndarray,
+    vocal_est: np.ndarray,
+    instrumental_est: np.ndarray,
+    sr: int,
+    *,
+    window_s: float | None = BSS_WINDOW_S,
+    filters: str = BSS_FILTERS,
+) -> dict:
     """Every metric of a (vocal, instrumental) estimate against the truth.
 
     Parameters
@@ -240,8 +256,10 @@ def evaluate_estimate(vocal_ref: np.ndarray, instrumental_ref: np.ndarray, vocal
     """
     refs = [_as_signal(vocal_ref, "vocal reference"), _as_signal(instrumental_ref, "instrumental reference")]
     if len(refs[0]) != len(refs[1]):
-        raise VsepError(f"The vocal reference has {len(refs[0])} samples and the instrumental reference "
-                        f"{len(refs[1])}; they must match.")
+        raise VsepError(
+            f"The vocal reference has {len(refs[0])} samples and the instrumental reference "
+            f"{len(refs[1])}; they must match."
+        )
     for ref, name in zip(refs, ("vocal reference", "instrumental reference")):
         _check_not_silent(ref, name)
     from .field_metrics import field_metrics
@@ -264,14 +282,21 @@ def evaluate_estimate(vocal_ref: np.ndarray, instrumental_ref: np.ndarray, vocal
 
 # --- helpers ----------------------------------------------------------------
 
+
 def _as_signal(x, name: str) -> np.ndarray:
     return check_signal(x, name, dtype=np.float64)
 
 
 def _check_not_silent(x: np.ndarray, name: str) -> None:
-    check_signal(x, name, dtype=np.float64, refuse_silent=True, silence_peak=0.0,
-                 silent_hint="Separation metrics are undefined against it. Check that the vocal is not the "
-                             "whole mixture or empty.")
+    check_signal(
+        x,
+        name,
+        dtype=np.float64,
+        refuse_silent=True,
+        silence_peak=0.0,
+        silent_hint="Separation metrics are undefined against it. Check that the vocal is not the "
+        "whole mixture or empty.",
+    )
 
 
 def _nudge_zero_sums(x: np.ndarray) -> np.ndarray:
@@ -305,6 +330,7 @@ def _one_blas_thread():
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - optional
         import contextlib
+
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
 

@@ -18,8 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._kernels import (apply_eq_and_peak, clipped_residual_sq_sum, closed_form_eq, closed_form_pass, peak_after_eq,
-                       polish_residual_sq_sum)
+from ._kernels import (
+    apply_eq_and_peak,
+    clipped_residual_sq_sum,
+    closed_form_eq,
+    closed_form_pass,
+    peak_after_eq,
+    polish_residual_sq_sum,
+)
 from .analysis import Analysis
 from .errors import VsepError
 from .fingerprint import AMIN, interp_map
@@ -28,10 +34,11 @@ from .settings import Settings
 from .views import RAW, VIEWS_BY_NAME
 
 #: ``10·log10(amin²)``: the lowest level ``amplitude_to_db`` can return.
-DB_FLOOR = float(10.0 * np.log10(AMIN ** 2))
+DB_FLOOR = float(10.0 * np.log10(AMIN**2))
 
 
 # --- gradient descent on the EQ curves -------------------------------------
+
 
 def closed_form_applies(learning_rate: float) -> bool:
     """True when each EQ value moves monotonically toward its goal (0 < 2·lr ≤ 1)."""
@@ -75,8 +82,7 @@ def descend_iterative(gap: np.ndarray, learning_rate: float, iterations: int, cl
     return sq_sums, eq
 
 
-def descend_closed(gap: np.ndarray, learning_rate: float, iterations: int, clip_db: float,
-                   *, curve: bool = True):
+def descend_closed(gap: np.ndarray, learning_rate: float, iterations: int, clip_db: float, *, curve: bool = True):
     """The same result as :func:`descend_iterative`, without iterating.
 
     With ρ = 1 − 2·lr in [0, 1), the unclipped curve after k updates is
@@ -96,7 +102,7 @@ def descend_closed(gap: np.ndarray, learning_rate: float, iterations: int, clip_
         raise VsepError("The closed form needs 0 < 2·learning_rate ≤ 1.")
     gap = np.asarray(gap, dtype=np.float64)
     rho = 1.0 - 2.0 * learning_rate
-    eq = np.clip((1.0 - rho ** iterations) * gap, -clip_db, clip_db)
+    eq = np.clip((1.0 - rho**iterations) * gap, -clip_db, clip_db)
     if not curve:
         residual = np.clip((1.0 - rho ** (iterations - 1)) * gap, -clip_db, clip_db) - gap
         flat = residual.ravel()
@@ -129,8 +135,7 @@ def descend(gap: np.ndarray, settings: Settings, *, curve: bool = True):
     return (sq_sums if curve else sq_sums[-1:]), eq
 
 
-def descend_between(target: np.ndarray, profile: np.ndarray, used: int, settings: Settings, *,
-                    curve: bool = True):
+def descend_between(target: np.ndarray, profile: np.ndarray, used: int, settings: Settings, *, curve: bool = True):
     """:func:`descend` on ``gap = target[:, :used] − profile[:, :used]``, the closed form compiled.
 
     The closed form runs as one fused loop (:mod:`vsep_core._kernels`) that
@@ -149,12 +154,22 @@ def descend_between(target: np.ndarray, profile: np.ndarray, used: int, settings
     _check_covers(target, profile, used)
     eq = np.empty((target.shape[0], used))
     if not curve:
-        closed_form_eq(target, profile, used, 1.0 - rho ** iterations, clip_db, eq)
+        closed_form_eq(target, profile, used, 1.0 - rho**iterations, clip_db, eq)
         final = clipped_residual_sq_sum(target, profile, used, 1.0 - rho ** (iterations - 1), clip_db)
         return np.array([final]), eq
     unclipped_by_k, clipped_by_k = np.zeros(iterations + 2), np.zeros(iterations + 2)
-    closed_form_pass(target, profile, used, 1.0 - rho ** iterations, clip_db,
-                     np.log(rho) if rho > 0.0 else -np.inf, iterations, eq, unclipped_by_k, clipped_by_k)
+    closed_form_pass(
+        target,
+        profile,
+        used,
+        1.0 - rho**iterations,
+        clip_db,
+        np.log(rho) if rho > 0.0 else -np.inf,
+        iterations,
+        eq,
+        unclipped_by_k,
+        clipped_by_k,
+    )
     return _loss_curve(unclipped_by_k, clipped_by_k, rho, iterations), eq
 
 
@@ -174,11 +189,13 @@ def _c_float64(a: np.ndarray) -> np.ndarray:
 def _check_covers(target: np.ndarray, profile: np.ndarray, used: int) -> None:
     """The compiled loops do not check bounds: refuse arrays that do not cover the windows used."""
     if profile.shape[0] != target.shape[0] or min(target.shape[1], profile.shape[1]) < used:
-        raise VsepError(f"Profiles of shape {profile.shape} do not match targets of shape {target.shape} "
-                        f"over {used} windows.")
+        raise VsepError(
+            f"Profiles of shape {profile.shape} do not match targets of shape {target.shape} over {used} windows."
+        )
 
 
 # --- one pass ---------------------------------------------------------------
+
 
 @dataclass
 class PassResult:
@@ -229,8 +246,16 @@ def working_profiles(working_db: np.ndarray, settings: Settings) -> np.ndarray:
     return interp_map(working_db.shape[0], settings.n_points)(working_db)
 
 
-def run_pass(working_db: np.ndarray, analysis: Analysis, view: str, *, curve: bool = True,
-             keep_eq: bool = False, apply: bool = True, profile: np.ndarray | None = None):
+def run_pass(
+    working_db: np.ndarray,
+    analysis: Analysis,
+    view: str,
+    *,
+    curve: bool = True,
+    keep_eq: bool = False,
+    apply: bool = True,
+    profile: np.ndarray | None = None,
+):
     """One pass: learn and apply the EQ curves that pull ``working_db`` toward ``view``.
 
     Parameters
@@ -269,13 +294,13 @@ def run_pass(working_db: np.ndarray, analysis: Analysis, view: str, *, curve: bo
     # db_out = working_db with interp(eq) added to the first `used` windows (one fused pass).
     db_out = np.empty_like(working_db)
     to_bins = interp_map(settings.n_points, working_db.shape[0])
-    apply_eq_and_peak(working_db, np.ascontiguousarray(eq), to_bins.lower, to_bins.upper, to_bins.weight,
-                      used, db_out)
+    apply_eq_and_peak(working_db, np.ascontiguousarray(eq), to_bins.lower, to_bins.upper, to_bins.weight, used, db_out)
     return result, db_out
 
 
-def polish_loss_after(working_db: np.ndarray, analysis: Analysis, view: str, *, profile: np.ndarray,
-                      eq_buffer: np.ndarray | None = None) -> float:
+def polish_loss_after(
+    working_db: np.ndarray, analysis: Analysis, view: str, *, profile: np.ndarray, eq_buffer: np.ndarray | None = None
+) -> float:
     """The polish's final loss after one pass over ``view`` — the greedy search's inner step.
 
     Equal to ``run_pass`` → :func:`settle` → ``run_pass(RAW)`` under the closed
@@ -303,20 +328,33 @@ def polish_loss_after(working_db: np.ndarray, analysis: Analysis, view: str, *, 
     eq = eq_buffer[:, :used]
     profile = _c_float64(profile)
     _check_covers(target, profile, used)
-    closed_form_eq(target, profile, used, 1.0 - rho ** settings.iterations, float(settings.clip_db), eq)
+    closed_form_eq(target, profile, used, 1.0 - rho**settings.iterations, float(settings.clip_db), eq)
     to_bins = interp_map(settings.n_points, bins)
     peak = peak_after_eq(working_db, eq, to_bins.lower, to_bins.upper, to_bins.weight, used)
     floor = np.float32(max(max(float(peak), DB_FLOOR) - settings.top_db, DB_FLOOR))
     raw = analysis.targets[RAW]
     to_points = interp_map(bins, settings.n_points)
-    total = polish_residual_sq_sum(working_db, eq, to_bins.lower, to_bins.upper, to_bins.weight, used, floor,
-                                   to_points.lower, to_points.upper, to_points.weight, raw,
-                                   min(raw.shape[1], windows), 1.0 - rho ** (settings.iterations - 1),
-                                   float(settings.clip_db))
+    total = polish_residual_sq_sum(
+        working_db,
+        eq,
+        to_bins.lower,
+        to_bins.upper,
+        to_bins.weight,
+        used,
+        floor,
+        to_points.lower,
+        to_points.upper,
+        to_points.weight,
+        raw,
+        min(raw.shape[1], windows),
+        1.0 - rho ** (settings.iterations - 1),
+        float(settings.clip_db),
+    )
     return total / (settings.n_points * analysis.target_windows[RAW])
 
 
 # --- chains -----------------------------------------------------------------
+
 
 @dataclass
 class ChainResult:
@@ -356,8 +394,9 @@ def check_views(analysis: Analysis, slices) -> None:
             raise VsepError(f"{name} was not fingerprinted in this analysis.")
 
 
-def run_chain(analysis: Analysis, slices, *, keep_eq: bool = False, start_db: np.ndarray | None = None,
-              progress: Progress = None) -> ChainResult:
+def run_chain(
+    analysis: Analysis, slices, *, keep_eq: bool = False, start_db: np.ndarray | None = None, progress: Progress = None
+) -> ChainResult:
     """Passes over ``slices`` in order from the mixture, then the raw polish.
 
     Parameters
@@ -391,8 +430,9 @@ def run_chain(analysis: Analysis, slices, *, keep_eq: bool = False, start_db: np
     return chain
 
 
-def run_progressive(analysis: Analysis, order, max_slices: int | None = None, *, on_run=None,
-                    progress: Progress = None) -> list[ChainResult]:
+def run_progressive(
+    analysis: Analysis, order, max_slices: int | None = None, *, on_run=None, progress: Progress = None
+) -> list[ChainResult]:
     """Progressive runs N = 1 … ``max_slices`` over ``order`` (spec §6).
 
     Run N is passes over ``order[:N]`` from the mixture, then the polish. The

@@ -50,8 +50,9 @@ def phase_oracle_vocal(mixture: np.ndarray, vocal: np.ndarray, settings: Setting
     mix = dsp.stft(mixture, n_fft=settings.n_fft, hop_length=hop)
     _, phase = dsp.magphase(mix)
     magnitude = np.abs(dsp.stft(vocal, n_fft=settings.n_fft, hop_length=hop))
-    return dsp.istft(magnitude * phase, n_fft=settings.n_fft, hop_length=hop,
-                     length=len(mixture)).astype(np.float32, copy=False)
+    return dsp.istft(magnitude * phase, n_fft=settings.n_fft, hop_length=hop, length=len(mixture)).astype(
+        np.float32, copy=False
+    )
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,10 @@ class PhaseOracle:
     settings: Settings = _DEFAULT_SETTINGS
     name: ClassVar[str] = "phase_oracle"
     kind: ClassVar[str] = "oracle"
-    description: ClassVar[str] = ("Phase oracle: the true target's magnitude in every bin with the mixture's phase "
-                                  "(what keeping the mixture's phase costs)")
+    description: ClassVar[str] = (
+        "Phase oracle: the true target's magnitude in every bin with the mixture's phase "
+        "(what keeping the mixture's phase costs)"
+    )
 
     def separate(self, mixture, sr, *, vocal=None):
         from .baselines import Separation
@@ -74,8 +77,12 @@ class PhaseOracle:
             raise VsepError(f"The {self.name} method needs the true vocal.")
         vocal = check_signal(vocal, "vocal")
         if vocal.shape != mixture.shape:
-            raise VsepError(f"The vocal has shape {vocal.shape} and the mixture {mixture.shape}; "
-                            "they must be the same length.")
+            raise VsepError(
+                f"The vocal has shape {vocal.shape} and the mixture {mixture.shape}; they must be the same length."
+            )
         estimate = phase_oracle_vocal(mixture, vocal, self.settings)
-        return Separation(vocal=estimate, instrumental=instrumental_from_vocal(mixture, estimate),
-                          info={"n_fft": self.settings.n_fft, "hop_length": self.settings.hop_for(len(mixture))})
+        return Separation(
+            vocal=estimate,
+            instrumental=instrumental_from_vocal(mixture, estimate),
+            info={"n_fft": self.settings.n_fft, "hop_length": self.settings.hop_for(len(mixture))},
+        )

@@ -35,8 +35,9 @@ MAX_ROWS, MAX_COLS = 256, 400
 _LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=50, b=40))
 
 
-def reduce_for_display(matrix: np.ndarray, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS,
-                       how: str = "max") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def reduce_for_display(
+    matrix: np.ndarray, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS, how: str = "max"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shrink a (rows, cols) matrix by block pooling so it has at most max_rows × max_cols cells.
 
     Pooling keeps peaks (``how="max"``) or levels (``"mean"``) visible, unlike
@@ -72,21 +73,39 @@ def _axes(n_bins: int, n_frames: int, sr: int, hop: int):
     return freqs, times
 
 
-def heatmap(matrix_db: np.ndarray, sr: int, hop: int, *, title: str = "", colorscale: str | list = "Magma",
-            zmin=None, zmax=None, colorbar_title: str = "dB", max_rows: int = MAX_ROWS,
-            max_cols: int = MAX_COLS) -> go.Figure:
+def heatmap(
+    matrix_db: np.ndarray,
+    sr: int,
+    hop: int,
+    *,
+    title: str = "",
+    colorscale: str | list = "Magma",
+    zmin=None,
+    zmax=None,
+    colorbar_title: str = "dB",
+    max_rows: int = MAX_ROWS,
+    max_cols: int = MAX_COLS,
+) -> go.Figure:
     """A spectrogram-like heatmap (rows: frequency 0 … sr/2, columns: time)."""
     reduced, ri, ci = reduce_for_display(matrix_db, max_rows, max_cols)
     freqs, times = _axes(matrix_db.shape[0], matrix_db.shape[1], sr, hop)
     colorscale = MAGMA if colorscale == "Magma" else colorscale
-    fig = go.Figure(go.Heatmap(z=reduced, x=times[ci], y=freqs[ri], colorscale=colorscale,
-                               zmin=zmin, zmax=zmax, colorbar=dict(title=colorbar_title)))
+    fig = go.Figure(
+        go.Heatmap(
+            z=reduced,
+            x=times[ci],
+            y=freqs[ri],
+            colorscale=colorscale,
+            zmin=zmin,
+            zmax=zmax,
+            colorbar=dict(title=colorbar_title),
+        )
+    )
     fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="frequency (Hz)", **_LAYOUT)
     return fig
 
 
-def view_display(view: np.ndarray, name: str, sr: int, hop: int, *, max_rows: int = 160,
-                 max_cols: int = 240) -> dict:
+def view_display(view: np.ndarray, name: str, sr: int, hop: int, *, max_rows: int = 160, max_cols: int = 240) -> dict:
     """The reduced picture of one of the 19 views, without building a figure.
 
     Returns ``{"title", "z" (dB of |view|, 80 dB range), "x" (s), "y" (Hz)}``;
@@ -102,8 +121,9 @@ def view_display(view: np.ndarray, name: str, sr: int, hop: int, *, max_rows: in
     return {"title": f"{spec.index}: {spec.label}", "z": to_display_db(reduced), "x": times[ci], "y": freqs[ri]}
 
 
-def view_heatmap(view: np.ndarray, name: str, sr: int, hop: int, *, height: int = 260,
-                 max_rows: int = 160, max_cols: int = 240) -> go.Figure:
+def view_heatmap(
+    view: np.ndarray, name: str, sr: int, hop: int, *, height: int = 260, max_rows: int = 160, max_cols: int = 240
+) -> go.Figure:
     """One of the 19 views, in dB of its absolute value (pooled views at their own resolution)."""
     d = view_display(view, name, sr, hop, max_rows=max_rows, max_cols=max_cols)
     fig = go.Figure(go.Heatmap(z=d["z"], x=d["x"], y=d["y"], colorscale=MAGMA, showscale=False))
@@ -112,8 +132,9 @@ def view_heatmap(view: np.ndarray, name: str, sr: int, hop: int, *, height: int 
     return fig
 
 
-def spectrograms_figure(panels: dict, sr: int, hop: int, *, max_cols: int = 300, max_rows: int = MAX_ROWS,
-                        compact: bool = False) -> go.Figure:
+def spectrograms_figure(
+    panels: dict, sr: int, hop: int, *, max_cols: int = 300, max_rows: int = MAX_ROWS, compact: bool = False
+) -> go.Figure:
     """Magnitude spectrograms side by side (title → magnitude matrix), one colour scale.
 
     ``compact`` draws whole decibels below the loudest cell (one byte a cell instead of eight): the same
@@ -121,8 +142,13 @@ def spectrograms_figure(panels: dict, sr: int, hop: int, *, max_cols: int = 300,
     """
     titles = list(panels)
     # "target (true vocal)" on two lines: side by side on a phone, one-line titles ran into each other.
-    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=[t.replace(" (", "<br>(", 1) for t in titles],
-                        shared_yaxes=True, horizontal_spacing=0.02)
+    fig = make_subplots(
+        rows=1,
+        cols=len(titles),
+        subplot_titles=[t.replace(" (", "<br>(", 1) for t in titles],
+        shared_yaxes=True,
+        horizontal_spacing=0.02,
+    )
     fig.update_annotations(font_size=13)
     dbs = [to_display_db(m) for m in panels.values()]
     zmax = max(float(d.max()) for d in dbs)
@@ -135,9 +161,13 @@ def spectrograms_figure(panels: dict, sr: int, hop: int, *, max_cols: int = 300,
             x, y = x.astype(np.float32), y.astype(np.float32)
         else:
             z, low, high, unit = reduced, zmax - 80, zmax, "dB"
-        fig.add_trace(go.Heatmap(z=z, x=x, y=y,
-                                 colorscale=MAGMA, zmin=low, zmax=high, showscale=i == len(dbs),
-                                 colorbar=dict(title=unit)), 1, i)
+        fig.add_trace(
+            go.Heatmap(
+                z=z, x=x, y=y, colorscale=MAGMA, zmin=low, zmax=high, showscale=i == len(dbs), colorbar=dict(title=unit)
+            ),
+            1,
+            i,
+        )
         fig.update_xaxes(title_text="time (s)", row=1, col=i)
     fig.update_yaxes(title_text="frequency (Hz)", row=1, col=1)
     fig.update_layout(height=390, **{**_LAYOUT, "margin": dict(_LAYOUT["margin"], t=60)})
@@ -149,8 +179,14 @@ def loss_curves_figure(runs: dict) -> go.Figure:
     fig = go.Figure()
     for label, curve in runs.items():
         fig.add_trace(go.Scatter(y=np.asarray(curve), mode="lines", name=label))  # SVG: WebGL is slow without a GPU
-    fig.update_layout(title="Loss curves (every pass's iterations end to end)", xaxis_title="iteration",
-                      yaxis_title="loss (dB²)", yaxis_type="log", height=380, **_LAYOUT)
+    fig.update_layout(
+        title="Loss curves (every pass's iterations end to end)",
+        xaxis_title="iteration",
+        yaxis_title="loss (dB²)",
+        yaxis_type="log",
+        height=380,
+        **_LAYOUT,
+    )
     return fig
 
 
@@ -164,15 +200,28 @@ def final_loss_figure(progressive_losses: dict, greedy: dict | None = None) -> g
         E.g. ``{"greedy (18)": 323.5, "best prefix (2)": 37.7}``.
     """
     xs = [f"N={n}" for n in progressive_losses]
-    fig = go.Figure(go.Bar(x=xs, y=list(progressive_losses.values()), name="progressive",
-                           marker_color="#4C78A8", text=[f"{v:.1f}" for v in progressive_losses.values()],
-                           textposition="outside"))
+    fig = go.Figure(
+        go.Bar(
+            x=xs,
+            y=list(progressive_losses.values()),
+            name="progressive",
+            marker_color="#4C78A8",
+            text=[f"{v:.1f}" for v in progressive_losses.values()],
+            textposition="outside",
+        )
+    )
     if greedy:
-        fig.add_trace(go.Bar(x=list(greedy), y=list(greedy.values()), name="greedy order",
-                             marker_color="#F58518", text=[f"{v:.1f}" for v in greedy.values()],
-                             textposition="outside"))
-    fig.update_layout(title="Final loss per number of slices", yaxis_title="final loss (dB²)", height=380,
-                      **_LAYOUT)
+        fig.add_trace(
+            go.Bar(
+                x=list(greedy),
+                y=list(greedy.values()),
+                name="greedy order",
+                marker_color="#F58518",
+                text=[f"{v:.1f}" for v in greedy.values()],
+                textposition="outside",
+            )
+        )
+    fig.update_layout(title="Final loss per number of slices", yaxis_title="final loss (dB²)", height=380, **_LAYOUT)
     return fig
 
 
@@ -185,31 +234,55 @@ def greedy_heatmap_figure(steps: list, sequence: list, best_prefix_length: int) 
             z[i, j] = step.get(name, np.nan)
     labels = [VIEWS_BY_NAME[n].label for n in candidates]
     rows = [f"step {i + 1}" for i in range(len(steps))]
-    fig = go.Figure(go.Heatmap(z=z, x=labels, y=rows, colorscale="Viridis_r", colorbar=dict(title="loss"),
-                               hovertemplate="%{y}, %{x}: %{z:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=labels,
+            y=rows,
+            colorscale="Viridis_r",
+            colorbar=dict(title="loss"),
+            hovertemplate="%{y}, %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
     chosen_x = [VIEWS_BY_NAME[n].label for n in sequence]
-    fig.add_trace(go.Scatter(x=chosen_x, y=rows, mode="lines+markers", name="chosen",
-                             marker=dict(symbol="circle-open", size=14, color="white", line=dict(width=2)),
-                             line=dict(color="white", width=1)))
+    fig.add_trace(
+        go.Scatter(
+            x=chosen_x,
+            y=rows,
+            mode="lines+markers",
+            name="chosen",
+            marker=dict(symbol="circle-open", size=14, color="white", line=dict(width=2)),
+            line=dict(color="white", width=1),
+        )
+    )
     if best_prefix_length:
-        fig.add_trace(go.Scatter(x=[chosen_x[best_prefix_length - 1]], y=[rows[best_prefix_length - 1]],
-                                 mode="markers", name="best prefix",
-                                 marker=dict(symbol="star", size=18, color="#E45756")))
+        fig.add_trace(
+            go.Scatter(
+                x=[chosen_x[best_prefix_length - 1]],
+                y=[rows[best_prefix_length - 1]],
+                mode="markers",
+                name="best prefix",
+                marker=dict(symbol="star", size=18, color="#E45756"),
+            )
+        )
     # The legend in a row above the plot, on a grey band (the "chosen" marker is white): at the right it
     # sat on the colour bar's title.
     layout = {**_LAYOUT, "margin": {**_LAYOUT.get("margin", {}), "t": 90}}
-    fig.update_layout(title="Greedy search: every candidate's polish loss", yaxis_autorange="reversed",
-                      height=max(300, 28 * len(steps) + 190), title_y=0.97,
-                      legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", bgcolor="#bbbbbb"), **layout)
+    fig.update_layout(
+        title="Greedy search: every candidate's polish loss",
+        yaxis_autorange="reversed",
+        height=max(300, 28 * len(steps) + 190),
+        title_y=0.97,
+        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", bgcolor="#bbbbbb"),
+        **layout,
+    )
     return fig
 
 
 def eq_heatmap_figure(eq: np.ndarray, sr: int, hop: int, *, title: str = "Learned EQ curves") -> go.Figure:
     """EQ curves (points × windows) in dB, on a diverging scale centred on 0."""
     lim = float(np.max(np.abs(eq))) or 1.0
-    return heatmap(eq, sr, hop, title=title, colorscale="RdBu_r", zmin=-lim, zmax=lim,
-                   colorbar_title="dB")
-
+    return heatmap(eq, sr, hop, title=title, colorscale="RdBu_r", zmin=-lim, zmax=lim, colorbar_title="dB")
 
 
 def ratings_figure(rows: list[dict]) -> go.Figure:
@@ -219,11 +292,23 @@ def ratings_figure(rows: list[dict]) -> go.Figure:
 
     items = [html.escape(str(r["item"])) for r in rows]  # plotly reads tags in labels: a stored name shows as typed
     si_sdr = [r.get("si_sdr") for r in rows]
-    fig = go.Figure([
-        go.Bar(name="your rating (0–100)", x=items, y=[r["rating"] for r in rows], yaxis="y"),
-        go.Scatter(name="SI-SDR (dB)", x=items, y=[min(v, 60.0) if v is not None else None for v in si_sdr],
-                   yaxis="y2", mode="markers", marker={"size": 12, "symbol": "diamond"}),
-    ])
-    fig.update_layout(title="Ears and numbers", height=380, yaxis={"title": "rating", "range": [0, 100]},
-                      yaxis2={"title": "SI-SDR (dB, capped at 60)", "overlaying": "y", "side": "right"})
+    fig = go.Figure(
+        [
+            go.Bar(name="your rating (0–100)", x=items, y=[r["rating"] for r in rows], yaxis="y"),
+            go.Scatter(
+                name="SI-SDR (dB)",
+                x=items,
+                y=[min(v, 60.0) if v is not None else None for v in si_sdr],
+                yaxis="y2",
+                mode="markers",
+                marker={"size": 12, "symbol": "diamond"},
+            ),
+        ]
+    )
+    fig.update_layout(
+        title="Ears and numbers",
+        height=380,
+        yaxis={"title": "rating", "range": [0, 100]},
+        yaxis2={"title": "SI-SDR (dB, capped at 60)", "overlaying": "y", "side": "right"},
+    )
     return fig

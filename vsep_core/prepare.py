@@ -26,6 +26,7 @@ from .validation import _check_lengths, _check_something_to_separate, check_sign
 #: Added to the peak before dividing, as the research code does.
 NORMALISE_EPS = 1e-8
 
+
 def segment_limit_s(value: float | None = None) -> float:
     """The analysed-segment limit in seconds: ``value``, else ``$VSEP_MAX_SEGMENT_S``, else :data:`MAX_SEGMENT_S`."""
     return _limit(value, "VSEP_MAX_SEGMENT_S", MAX_SEGMENT_S)
@@ -59,6 +60,7 @@ class Pair:
 
 
 # --- reading what the user gave -------------------------------------------------------
+
 
 def segment(decoded: Decoded, settings: Settings) -> np.ndarray:
     """Mono samples of the settings' segment of a whole decoded file, at the analysis sample rate.
@@ -137,8 +139,12 @@ def normalise_levels(mixture: np.ndarray, vocal: np.ndarray, level: str):
         mix_out, voc_out = mixture, vocal
     else:
         raise VsepError(f"Unknown level {level!r}; levels are independent, common and as_is.")
-    return (np.asarray(mix_out, dtype=np.float32), np.asarray(voc_out, dtype=np.float32),
-            float(mix_gain), float(voc_gain))
+    return (
+        np.asarray(mix_out, dtype=np.float32),
+        np.asarray(voc_out, dtype=np.float32),
+        float(mix_gain),
+        float(voc_gain),
+    )
 
 
 def engine_pair(truth: "Pair", level: str) -> "Pair":
@@ -149,8 +155,13 @@ def engine_pair(truth: "Pair", level: str) -> "Pair":
     that :func:`to_true_scale` undoes.
     """
     mixture, vocal, mix_gain, voc_gain = normalise_levels(truth.mixture, truth.vocal, level)
-    return Pair(mixture=mixture, vocal=vocal, sr=truth.sr,
-                info={**truth.info, "level": level, "mixture_gain": mix_gain, "vocal_gain": voc_gain})
+    return Pair(
+        mixture=mixture,
+        vocal=vocal,
+        sr=truth.sr,
+        info={**truth.info, "level": level, "mixture_gain": mix_gain, "vocal_gain": voc_gain},
+    )
+
 
 def to_true_scale(vocal_estimate: np.ndarray, pair: "Pair") -> np.ndarray:
     """Bring a vocal estimate made on ``pair`` back to the files' true scale.
@@ -190,15 +201,22 @@ class _Side:
     def segment(self, settings: Settings) -> np.ndarray:
         if self.decoded is not None:
             return segment(self.decoded, settings)
-        decoded = _decode(self.src, self.info, start_s=settings.start_s, duration_s=settings.duration_s, mono=True,
-                          limit=duration_limit_s(self.max_duration_s))
+        decoded = _decode(
+            self.src,
+            self.info,
+            start_s=settings.start_s,
+            duration_s=settings.duration_s,
+            mono=True,
+            limit=duration_limit_s(self.max_duration_s),
+        )
         if decoded.source_duration_s is not None:
             self.duration_s = decoded.source_duration_s
         return _resampled(decoded.samples[0], decoded.sr, settings)
 
 
-def check_workload(segment_s: float, settings: Settings, *, max_segment_s: float | None = None,
-                   keep_audio: bool = False) -> None:
+def check_workload(
+    segment_s: float, settings: Settings, *, max_segment_s: float | None = None, keep_audio: bool = False
+) -> None:
     """Refuse an analysis whose size (windows × bins) would take the process past its memory budget.
 
     The budget is :func:`segment_limit_s` seconds at the default STFT
@@ -282,8 +300,7 @@ def prepare_pair(
     settings = settings or Settings()
     names = labels(target_name)
     if (vocal is None) == (instrumental is None):
-        raise VsepError(f"Give the target as exactly one of: the isolated {names.target}, or the "
-                        f"{names.complement}.")
+        raise VsepError(f"Give the target as exactly one of: the isolated {names.target}, or the {names.complement}.")
     target_mode = "vocal" if vocal is not None else "mixture_minus_instrumental"
     # Messages name the stem (a vocal pair's words are as they always were).
     other_name = names.target if vocal is not None else names.complement
@@ -294,11 +311,18 @@ def prepare_pair(
     shortest = min(mix_side.duration_s, other_side.duration_s)
     if np.isfinite(shortest):
         if settings.start_s >= shortest:
-            _refuse_start(mix_side.name if mix_side.duration_s <= other_side.duration_s else other_side.name,
-                          shortest, settings.start_s)
+            _refuse_start(
+                mix_side.name if mix_side.duration_s <= other_side.duration_s else other_side.name,
+                shortest,
+                settings.start_s,
+            )
         available = shortest - settings.start_s
-        check_workload(available if settings.duration_s is None else min(settings.duration_s, available),
-                       settings, max_segment_s=max_segment_s, keep_audio=keep_audio)
+        check_workload(
+            available if settings.duration_s is None else min(settings.duration_s, available),
+            settings,
+            max_segment_s=max_segment_s,
+            keep_audio=keep_audio,
+        )
 
     mix = mix_side.segment(settings)
     other = other_side.segment(settings)
@@ -311,10 +335,14 @@ def prepare_pair(
     if vocal is not None:
         _check_something_to_separate(mix, other, names)
     voc = other if vocal is not None else mix - other
-    check_signal(voc, f"{names.target} (mixture minus {names.complement})" if vocal is None else names.target,
-                 settings,
-                 silent_hint=f"The {names.complement} is the mixture itself: there is no {names.target} to "
-                             "separate." if vocal is None else "")
+    check_signal(
+        voc,
+        f"{names.target} (mixture minus {names.complement})" if vocal is None else names.target,
+        settings,
+        silent_hint=f"The {names.complement} is the mixture itself: there is no {names.target} to separate."
+        if vocal is None
+        else "",
+    )
 
     mix_out, voc_out, mix_gain, voc_gain = normalise_levels(mix, voc, settings.level)
     info = {
@@ -324,18 +352,24 @@ def prepare_pair(
         "level": settings.level,
         "mixture_gain": mix_gain,
         "vocal_gain": voc_gain,
-        "source_durations_s": {"mixture": mix_side.duration_s,
-                               ("vocal" if vocal is not None else "instrumental"): other_side.duration_s},
+        "source_durations_s": {
+            "mixture": mix_side.duration_s,
+            ("vocal" if vocal is not None else "instrumental"): other_side.duration_s,
+        },
         "n_samples": n,
         "target_name": names.name,
     }
     # A file with several audio streams: which one was read (a silent first track is skipped, and said so).
-    streams = {role: side.info.stream_label() for role, side in
-               (("mixture", mix_side), ("vocal" if vocal is not None else "instrumental", other_side))
-               if side.info is not None and side.info.stream_label()}
+    streams = {
+        role: side.info.stream_label()
+        for role, side in (("mixture", mix_side), ("vocal" if vocal is not None else "instrumental", other_side))
+        if side.info is not None and side.info.stream_label()
+    }
     if streams:
         info["streams"] = streams
-    return Pair(mixture=mix_out.astype(np.float32, copy=False), vocal=voc_out.astype(np.float32, copy=False),
-                sr=settings.sr, info=info)
-
-
+    return Pair(
+        mixture=mix_out.astype(np.float32, copy=False),
+        vocal=voc_out.astype(np.float32, copy=False),
+        sr=settings.sr,
+        info=info,
+    )

@@ -168,8 +168,9 @@ def score_table(report: dict, metrics=None) -> ScoreTable:
     if metrics is None:
         held = set().union(*((m.get("vocal") or {}).keys() for m in methods)) if methods else set(METRIC_LABELS)
         metrics = [k for k in METRIC_LABELS if k in held] or list(METRIC_LABELS)
-    columns = tuple(ScoreColumn(slot, GROUPS[slot], k, names[slot], METRIC_LABELS[k])
-                    for slot in SOURCE_SLOTS for k in metrics)
+    columns = tuple(
+        ScoreColumn(slot, GROUPS[slot], k, names[slot], METRIC_LABELS[k]) for slot in SOURCE_SLOTS for k in metrics
+    )
     rows = []
     for m in methods:
         values, figures = [], []
@@ -179,12 +180,27 @@ def score_table(report: dict, metrics=None) -> ScoreTable:
             meaningless = c.metric == "sar" and m["name"] in NO_SAR
             values.append(None if meaningless else figures[-1])
         loss = (m.get("info") or {}).get("loss")  # only this method's runs match fingerprints
-        rows.append(ScoreRow(name=m["name"], kind=m.get("kind", ""), description=m.get("description", ""),
-                             suited=m.get("suited") is not False, note=m.get("note"), error=m.get("error"),
-                             loss=None if loss is None else float(loss), seconds=m.get("seconds"),
-                             values=tuple(values), figures=tuple(figures)))
-    return ScoreTable(target=names["vocal"], complement=names["instrumental"], columns=columns, rows=tuple(rows),
-                      alignment=report.get("alignment"))
+        rows.append(
+            ScoreRow(
+                name=m["name"],
+                kind=m.get("kind", ""),
+                description=m.get("description", ""),
+                suited=m.get("suited") is not False,
+                note=m.get("note"),
+                error=m.get("error"),
+                loss=None if loss is None else float(loss),
+                seconds=m.get("seconds"),
+                values=tuple(values),
+                figures=tuple(figures),
+            )
+        )
+    return ScoreTable(
+        target=names["vocal"],
+        complement=names["instrumental"],
+        columns=columns,
+        rows=tuple(rows),
+        alignment=report.get("alignment"),
+    )
 
 
 def format_score(value) -> str:

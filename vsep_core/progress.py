@@ -55,9 +55,14 @@ class TerminalProgress:
     def __init__(self, *, enabled: bool | None = None, stream=None):
         from tqdm import tqdm
 
-        self._bar = tqdm(total=self.STEPS, file=stream, disable=None if enabled is None else not enabled,
-                         leave=False, dynamic_ncols=True,
-                         bar_format="{percentage:5.1f}% |{bar:30}| {elapsed} {desc}")
+        self._bar = tqdm(
+            total=self.STEPS,
+            file=stream,
+            disable=None if enabled is None else not enabled,
+            leave=False,
+            dynamic_ncols=True,
+            bar_format="{percentage:5.1f}% |{bar:30}| {elapsed} {desc}",
+        )
 
     def __call__(self, fraction: float, label: str) -> None:
         if self._bar.disable:

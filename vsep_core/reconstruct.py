@@ -66,8 +66,10 @@ def vocal_from_db(final_db: np.ndarray, analysis: Analysis) -> np.ndarray:
     from ._kernels import spectrum_frames
 
     if final_db.shape != analysis.phase.shape:
-        raise VsepError(f"The spectrogram has shape {final_db.shape} but the mixture's phase {analysis.phase.shape}; "
-                        "they must come from the same analysis.")
+        raise VsepError(
+            f"The spectrogram has shape {final_db.shape} but the mixture's phase {analysis.phase.shape}; "
+            "they must come from the same analysis."
+        )
     magnitude = 10.0 ** (final_db / 20.0)  # numpy's float32 power, as magnitude_from_db
     frames = np.empty((final_db.shape[1], final_db.shape[0]), dtype=np.complex64)
     # librosa's phase is frames-first in memory already (Fortran order): its transpose is free.
@@ -89,4 +91,3 @@ def estimate_from_chain(chain: ChainResult, analysis: Analysis, pair: Pair) -> E
         raise ValueError("This chain's final spectrogram was not kept; run it again with run_chain.")
     vocal_raw = vocal_from_db(chain.final_db, analysis)
     return Estimate(vocal_raw=vocal_raw, mixture=pair.mixture, sr=pair.sr)
-

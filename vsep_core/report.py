@@ -22,14 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from .audio import Pair, wav_bytes, write_wav
-from .staging import write_bytes_atomic
 from .experiment import ExperimentResult, RunSummary
 from .jsonio import json_ready, json_text
 from .presenter import DASH, format_score, score_table
 from .settings import Settings
+from .staging import write_bytes_atomic
 from .stems import labels, oracle_note, pair_target
 from .views import VIEWS_BY_NAME, stft
-
 
 
 def run_folder(label: str) -> str:
@@ -47,8 +46,10 @@ def run_wav_paths(label: str, target_name: str | None = None) -> dict:
     names = labels(target_name)
     folder = run_folder(label)
     stem = {"greedy": "_best_sequence", "best_prefix": "_best_prefix"}.get(label, "")
-    return {"vocal": f"{folder}/extracted_{names.target_file}{stem}.wav",
-            "instrumental": f"{folder}/extracted_{names.complement_file}{stem}.wav"}
+    return {
+        "vocal": f"{folder}/extracted_{names.target_file}{stem}.wav",
+        "instrumental": f"{folder}/extracted_{names.complement_file}{stem}.wav",
+    }
 
 
 class Outputs:
@@ -145,8 +146,9 @@ class Outputs:
         dict
             The summary (JSON-ready).
         """
-        summary = self._put_summary(summary_dict(result, metrics=metrics, written=self.written), metrics,
-                                    result.settings)
+        summary = self._put_summary(
+            summary_dict(result, metrics=metrics, written=self.written), metrics, result.settings
+        )
         if plots:
             from plotly.offline import get_plotlyjs
 
@@ -155,19 +157,32 @@ class Outputs:
             self._put("plots/plotly.min.js", get_plotlyjs().encode())
         return summary
 
-    def add_report(self, result: ExperimentResult, *, metrics: dict | None = None, pair: Pair | None = None,
-                   joint=None) -> None:
+    def add_report(
+        self, result: ExperimentResult, *, metrics: dict | None = None, pair: Pair | None = None, joint=None
+    ) -> None:
         """Write ``report.html`` (:func:`html_report`, with the spectrograms collected so far and the runs made
         at full quality; ``pair``: the pair with the names to show, default the folder's; ``joint``: a joint
         matching's outcome to play)."""
-        self._put("report.html", html_report(result, pair or self.pair, metrics=metrics,
-                                             spectrograms=self.spectrograms, joint=joint,
-                                             full_quality=list(self.full_quality.values())).encode())
+        self._put(
+            "report.html",
+            html_report(
+                result,
+                pair or self.pair,
+                metrics=metrics,
+                spectrograms=self.spectrograms,
+                joint=joint,
+                full_quality=list(self.full_quality.values()),
+            ).encode(),
+        )
 
     def add_readme(self, result: ExperimentResult, *, metrics: dict | None = None) -> None:
         """Write ``README.txt``: what each folder and file written so far is, in plain words (:func:`readme_text`)."""
-        self._put("README.txt", readme_text(self.paths, result, self.pair, metrics=metrics,
-                                            full_quality=list(self.full_quality.values())).encode())
+        self._put(
+            "README.txt",
+            readme_text(
+                self.paths, result, self.pair, metrics=metrics, full_quality=list(self.full_quality.values())
+            ).encode(),
+        )
 
     def add_method(self, folder: str, estimate, *, estimate_files: bool = True, inputs: bool = True) -> dict:
         """Write one method's WAVs into ``folder/``: the estimate (target peak-normalised, as the seed runs'
@@ -179,8 +194,10 @@ class Outputs:
             The estimate's relative paths, ``{"wav": …, "instrumental_wav": …}`` (``None`` when not written).
         """
         names = labels(self.target_name)
-        paths = {"wav": f"{folder}/extracted_{names.target_file}.wav",
-                 "instrumental_wav": f"{folder}/extracted_{names.complement_file}.wav"}
+        paths = {
+            "wav": f"{folder}/extracted_{names.target_file}.wav",
+            "instrumental_wav": f"{folder}/extracted_{names.complement_file}.wav",
+        }
         if estimate_files:
             self._put_wav(paths["wav"], estimate.vocal, self.pair.sr)
             self._put_wav(paths["instrumental_wav"], estimate.instrumental, self.pair.sr)
@@ -203,12 +220,22 @@ class Outputs:
             The summary (JSON-ready).
         """
         found = outcome.result
-        summary = {"method": "joint", "target": labels(self.target_name).to_dict(), "pair": self.pair.info,
-                   "settings": self.settings.to_dict(),
-                   "joint": {"steps": joint.steps, "step_size": joint.step_size,
-                             "views": [list(v) for v in joint.views], "clip_db": joint.clip_db},
-                   "final_loss": found.final_loss, "view_losses": found.view_losses,
-                   "loss_curve": found.loss_curve, "seconds": outcome.seconds}
+        summary = {
+            "method": "joint",
+            "target": labels(self.target_name).to_dict(),
+            "pair": self.pair.info,
+            "settings": self.settings.to_dict(),
+            "joint": {
+                "steps": joint.steps,
+                "step_size": joint.step_size,
+                "views": [list(v) for v in joint.views],
+                "clip_db": joint.clip_db,
+            },
+            "final_loss": found.final_loss,
+            "view_losses": found.view_losses,
+            "loss_curve": found.loss_curve,
+            "seconds": outcome.seconds,
+        }
         return self._put_summary(summary, metrics)
 
     def finish_method(self, summary: dict, *, metrics: dict | None = None) -> dict:
@@ -251,14 +278,24 @@ class Outputs:
         (``label`` ``"joint"``: the joint method's folder)."""
         if label == "joint":
             names = labels(self.target_name)
-            paths = {"vocal": f"joint/extracted_{names.target_file}.wav",
-                     "instrumental": f"joint/extracted_{names.complement_file}.wav"}
+            paths = {
+                "vocal": f"joint/extracted_{names.target_file}.wav",
+                "instrumental": f"joint/extracted_{names.complement_file}.wav",
+            }
         else:
             paths = run_wav_paths(label, self.target_name)
         return {key: path.removesuffix(".wav") + "_full_quality.wav" for key, path in paths.items()}
 
-    def add_full_quality(self, label: str, estimate, *, scores: dict | None = None, seconds: float | None = None,
-                         slices=None, keep_audio: bool = False) -> dict:
+    def add_full_quality(
+        self,
+        label: str,
+        estimate,
+        *,
+        scores: dict | None = None,
+        seconds: float | None = None,
+        slices=None,
+        keep_audio: bool = False,
+    ) -> dict:
         """Write a :class:`~vsep_core.full_quality.FullQualityEstimate`'s WAVs (16-bit, at its rate and channels:
         the target peak-normalised over its channels, as the analysis-rate files, and mixture − target) and
         record the run (:attr:`full_quality`) with its ``scores``.
@@ -277,14 +314,31 @@ class Outputs:
         self._put_wav(paths["vocal"], target, estimate.sr)
         self._put_wav(paths["instrumental"], complement, estimate.sr)
         self.full_quality[label] = FullQualityRun(
-            label=label, sr=estimate.sr, channels=estimate.channels, held_hz=estimate.held_hz, scores=scores,
-            files=(paths["vocal"], paths["instrumental"]), seconds=seconds, slices=_slices(slices),
-            target=target if keep_audio else None, complement=complement if keep_audio else None)
+            label=label,
+            sr=estimate.sr,
+            channels=estimate.channels,
+            held_hz=estimate.held_hz,
+            scores=scores,
+            files=(paths["vocal"], paths["instrumental"]),
+            seconds=seconds,
+            slices=_slices(slices),
+            target=target if keep_audio else None,
+            complement=complement if keep_audio else None,
+        )
         return paths
 
-    def add_full_quality_wavs(self, label: str, target_wav: bytes, complement_wav: bytes, *, held_hz=None,
-                              scores: dict | None = None, seconds: float | None = None, slices=None,
-                              keep_audio: bool = True) -> dict:
+    def add_full_quality_wavs(
+        self,
+        label: str,
+        target_wav: bytes,
+        complement_wav: bytes,
+        *,
+        held_hz=None,
+        scores: dict | None = None,
+        seconds: float | None = None,
+        slices=None,
+        keep_audio: bool = True,
+    ) -> dict:
         """:meth:`add_full_quality` for WAVs already made (the dashboard's players' files): the same paths, the
         same record; the rate and channels are read from the WAVs.
 
@@ -299,24 +353,36 @@ class Outputs:
         for path, data in ((paths["vocal"], target_wav), (paths["instrumental"], complement_wav)):
             self._put(path, data)
             self.wav_count += 1
-        self.full_quality[label] = run_from_wavs(label, target_wav, complement_wav, held_hz=held_hz, scores=scores,
-                                                 seconds=seconds, slices=slices,
-                                                 files=(paths["vocal"], paths["instrumental"]), keep_audio=keep_audio)
+        self.full_quality[label] = run_from_wavs(
+            label,
+            target_wav,
+            complement_wav,
+            held_hz=held_hz,
+            scores=scores,
+            seconds=seconds,
+            slices=slices,
+            files=(paths["vocal"], paths["instrumental"]),
+            keep_audio=keep_audio,
+        )
         return paths
 
     def add_full_quality_inputs(self, mixture, target=None) -> None:
         """The mixture's (and the target file's) segment at its own rate and channels (``Decoded``), beside the
         inputs' analysis-rate copies in ``1_slices/``."""
-        for decoded, path in ((mixture, "1_slices/mixture_full_quality.wav"),
-                              (target, "1_slices/target_full_quality.wav")):
+        for decoded, path in (
+            (mixture, "1_slices/mixture_full_quality.wav"),
+            (target, "1_slices/target_full_quality.wav"),
+        ):
             if decoded is not None:
                 self._put_wav(path, np.ascontiguousarray(decoded.samples.T), decoded.sr)
 
     def finish_full_quality(self) -> dict:
         """``full_quality.json``: the analysed segment and, per run made at full quality (:attr:`full_quality`),
         its rate, channels, files and (when scored) scores. Returns what was written."""
-        found = {"segment": {"start_s": self.settings.start_s, "duration_s": self.pair.duration_s},
-                 "runs": {label: run.to_dict() for label, run in self.full_quality.items()}}
+        found = {
+            "segment": {"start_s": self.settings.start_s, "duration_s": self.pair.duration_s},
+            "runs": {label: run.to_dict() for label, run in self.full_quality.items()},
+        }
         self._put("full_quality.json", json_text(json_ready(found)).encode())
         return found
 
@@ -351,7 +417,8 @@ def summary_dict(result: ExperimentResult, *, metrics: dict | None = None, writt
         summary["greedy"]["wav"] = paths("greedy")["vocal"]
         summary["greedy"]["instrumental_wav"] = paths("greedy")["instrumental"]
         summary["greedy"]["best_prefix_wav"] = paths(
-            "greedy" if result.best_prefix_run is result.greedy_run else "best_prefix")["vocal"]
+            "greedy" if result.best_prefix_run is result.greedy_run else "best_prefix"
+        )["vocal"]
     # Which stem was separated: "instrumental_wav" then holds everything else (mixture − target).
     summary["target"] = labels(target).to_dict()
     summary["oracle_note"] = oracle_note(target)
@@ -368,25 +435,33 @@ def figures(result: ExperimentResult, pair: Pair, spectrograms: dict | None = No
     from . import plots
 
     hop = result.settings.hop_for(pair.n_samples)
-    out = {"loss_curves": plots.loss_curves_figure({f"N={r.n}": r.loss_curve for r in result.progressive}
-                                                   | ({"greedy": result.greedy_run.loss_curve}
-                                                      if result.greedy_run else {}))}
+    out = {
+        "loss_curves": plots.loss_curves_figure(
+            {f"N={r.n}": r.loss_curve for r in result.progressive}
+            | ({"greedy": result.greedy_run.loss_curve} if result.greedy_run else {})
+        )
+    }
     greedy_bars = {}
     if result.greedy is not None:
         greedy_bars[f"greedy ({len(result.greedy.sequence)})"] = result.greedy.loss
         greedy_bars[f"best prefix ({result.greedy.best_prefix_length})"] = result.greedy.best_prefix_loss
     out["final_loss"] = plots.final_loss_figure({r.n: r.final_loss for r in result.progressive}, greedy_bars)
     if spectrograms:
-        panels = {f"target ({labels(pair_target(pair.info)).target})": _magnitude(pair.vocal, result.settings, pair),
-                  "mixture": _magnitude(pair.mixture, result.settings, pair)}
+        panels = {
+            f"target ({labels(pair_target(pair.info)).target})": _magnitude(pair.vocal, result.settings, pair),
+            "mixture": _magnitude(pair.mixture, result.settings, pair),
+        }
         for label, mag in sorted(spectrograms.items(), key=lambda kv: (not kv[0].isdigit(), kv[0].zfill(3))):
             panels[f"extracted N={label}" if label.isdigit() else f"extracted ({label})"] = mag
-        out["spectrograms"] = (plots.spectrograms_figure(panels, pair.sr, hop, max_rows=128, max_cols=160,
-                                                         compact=True)
-                               if compact else plots.spectrograms_figure(panels, pair.sr, hop))
+        out["spectrograms"] = (
+            plots.spectrograms_figure(panels, pair.sr, hop, max_rows=128, max_cols=160, compact=True)
+            if compact
+            else plots.spectrograms_figure(panels, pair.sr, hop)
+        )
     if result.greedy is not None:
-        out["greedy_search"] = plots.greedy_heatmap_figure(result.greedy.steps, result.greedy.sequence,
-                                                           result.greedy.best_prefix_length)
+        out["greedy_search"] = plots.greedy_heatmap_figure(
+            result.greedy.steps, result.greedy.sequence, result.greedy.best_prefix_length
+        )
     return out
 
 
@@ -406,9 +481,12 @@ def summary_table(result: ExperimentResult) -> str:
         lines.append(f"{run.n:>3}  {run.final_loss:>12.6f}  {run.slices[-1]}")
     if result.greedy is not None:
         g = result.greedy
-        lines += ["", f"greedy sequence ({len(g.sequence)}): {', '.join(g.sequence)}",
-                  f"greedy loss (full sequence): {g.loss:.6f}",
-                  f"best prefix ({g.best_prefix_length}): {', '.join(g.best_prefix)} → {g.best_prefix_loss:.6f}"]
+        lines += [
+            "",
+            f"greedy sequence ({len(g.sequence)}): {', '.join(g.sequence)}",
+            f"greedy loss (full sequence): {g.loss:.6f}",
+            f"best prefix ({g.best_prefix_length}): {', '.join(g.best_prefix)} → {g.best_prefix_loss:.6f}",
+        ]
     lines += ["", "timings (s): " + ", ".join(f"{k} {v:.3f}" for k, v in result.timings_s.items())]
     return "\n".join(lines)
 
@@ -419,8 +497,7 @@ def summary_table(result: ExperimentResult) -> str:
 READ_FIRST = ("README.txt", "report.html")
 
 
-def readme_text(paths, result: ExperimentResult, pair: Pair, *, metrics: dict | None = None,
-                full_quality=()) -> str:
+def readme_text(paths, result: ExperimentResult, pair: Pair, *, metrics: dict | None = None, full_quality=()) -> str:
     """``README.txt`` of a results folder or ZIP: what each folder and file in ``paths`` is, naming the target.
 
     Parameters
@@ -442,21 +519,32 @@ def readme_text(paths, result: ExperimentResult, pair: Pair, *, metrics: dict | 
     paths = set(paths) | {"README.txt"}
     full_quality = [run for run in full_quality if set(run.files) <= paths]  # only what is there
     folders = {path.split("/", 1)[0] for path in paths if "/" in path}
-    segment = (f"{pair.duration_s:.2f} s of the song (from {result.settings.start_s:g} s), mono, {pair.sr} Hz: "
-               "the segment that was analysed")
-    lines = [f"{t[:1].upper() + t[1:]} separation by spectrogram fingerprints: the results", "",
-             "Open report.html first: it plays in any browser, offline, and explains every score and word.", ""]
+    segment = (
+        f"{pair.duration_s:.2f} s of the song (from {result.settings.start_s:g} s), mono, {pair.sr} Hz: "
+        "the segment that was analysed"
+    )
+    lines = [
+        f"{t[:1].upper() + t[1:]} separation by spectrogram fingerprints: the results",
+        "",
+        "Open report.html first: it plays in any browser, offline, and explains every score and word.",
+        "",
+    ]
     if metrics:
         from .verdict import verdict
 
         said = verdict(score_table(metrics))
         if said is not None:
             lines += ["In short: " + said.text, ""]
-    lines += [f"Oracle experiment: {oracle_note(names.name)}", "",
-              f"Every WAV{' not ending in _full_quality.wav' if full_quality else ''} is {segment}. Every extracted {t} file is peak-normalised (its loudest moment at full "
-              "scale), "
-              f"as the research code saved them; each \"{rest}\" file is the mixture minus the extracted {t}.",
-              "", "What is here:", ""]
+    lines += [
+        f"Oracle experiment: {oracle_note(names.name)}",
+        "",
+        f"Every WAV{' not ending in _full_quality.wav' if full_quality else ''} is {segment}. Every extracted {t} file is peak-normalised (its loudest moment at full "
+        "scale), "
+        f'as the research code saved them; each "{rest}" file is the mixture minus the extracted {t}.',
+        "",
+        "What is here:",
+        "",
+    ]
 
     def item(name: str, text: str) -> None:
         lines.append(f"{name}")
@@ -464,54 +552,88 @@ def readme_text(paths, result: ExperimentResult, pair: Pair, *, metrics: dict | 
 
     item("README.txt", "This file.")
     if "report.html" in paths:
-        item("report.html", "The report: the players, the scores in plain words with the numbers behind them, "
-                            "the charts, the settings and a glossary. One file; send it to anyone.")
+        item(
+            "report.html",
+            "The report: the players, the scores in plain words with the numbers behind them, "
+            "the charts, the settings and a glossary. One file; send it to anyone.",
+        )
     if "1_slices" in folders:
         item("1_slices/mixture.wav, 1_slices/target.wav", f"What went in: the song (the mixture) and the true {t}.")
-    runs = sorted((f for f in folders if f.endswith("_slices") and f.split("_")[0].isdigit()),
-                  key=lambda f: int(f.split("_")[0]))
+    runs = sorted(
+        (f for f in folders if f.endswith("_slices") and f.split("_")[0].isdigit()), key=lambda f: int(f.split("_")[0])
+    )
     if runs:
         numbers = [f.split("_")[0] for f in runs]
         span = numbers[0] if len(numbers) == 1 else f"{numbers[0]}_slices … {numbers[-1]}"
-        item(f"{span}_slices/", f"One folder per run: the run over the first N slices of the order (N = "
-             f"{', '.join(numbers)}), then one more pass on the plain spectrogram. In each: "
-             f"extracted_{names.target_file}.wav (the {t} it found) and extracted_{names.complement_file}.wav "
-             f"(the {rest}).")
+        item(
+            f"{span}_slices/",
+            f"One folder per run: the run over the first N slices of the order (N = "
+            f"{', '.join(numbers)}), then one more pass on the plain spectrogram. In each: "
+            f"extracted_{names.target_file}.wav (the {t} it found) and extracted_{names.complement_file}.wav "
+            f"(the {rest}).",
+        )
     if "best_sequence_found" in folders and result.greedy is not None:
-        item("best_sequence_found/", f"The greedy search's order ({counted(len(result.greedy.sequence), 'slice')}, "
-                                     f"each chosen because it lowered the loss most): its {t} and {rest}.")
+        item(
+            "best_sequence_found/",
+            f"The greedy search's order ({counted(len(result.greedy.sequence), 'slice')}, "
+            f"each chosen because it lowered the loss most): its {t} and {rest}.",
+        )
     if "best_prefix_found" in folders and result.greedy is not None:
-        item("best_prefix_found/", f"The greedy order cut where the loss was lowest "
-                                   f"({counted(result.greedy.best_prefix_length, 'slice')}): its {t} and {rest}.")
+        item(
+            "best_prefix_found/",
+            f"The greedy order cut where the loss was lowest "
+            f"({counted(result.greedy.best_prefix_length, 'slice')}): its {t} and {rest}.",
+        )
     if "joint" in folders:
-        item("joint/", f"Joint matching (the improved method, run on Optimise): every window's EQ learned at once. "
-                       f"Its {t} and {rest}.")
+        item(
+            "joint/",
+            f"Joint matching (the improved method, run on Optimise): every window's EQ learned at once. "
+            f"Its {t} and {rest}.",
+        )
     if full_quality:
         from .full_quality import run_title
 
         qualities = sorted({run.quality for run in full_quality})
-        item("*_full_quality.wav (in the run folders)",
-             f"Full quality: the same result applied to the song file itself, at its own sample rate and channels "
-             f"({' and '.join(qualities)}) instead of the analysis' {pair.sr} Hz mono, so it sounds as the song does. "
-             f"Made for: {', '.join(run_title(run.label) for run in full_quality)}. Each run's "
-             f"extracted_{names.target_file}_full_quality.wav (the {t}, peak-normalised) and "
-             f"extracted_{names.complement_file}_full_quality.wav (the {rest}), e.g. {full_quality[0].files[0]}.")
+        item(
+            "*_full_quality.wav (in the run folders)",
+            f"Full quality: the same result applied to the song file itself, at its own sample rate and channels "
+            f"({' and '.join(qualities)}) instead of the analysis' {pair.sr} Hz mono, so it sounds as the song does. "
+            f"Made for: {', '.join(run_title(run.label) for run in full_quality)}. Each run's "
+            f"extracted_{names.target_file}_full_quality.wav (the {t}, peak-normalised) and "
+            f"extracted_{names.complement_file}_full_quality.wav (the {rest}), e.g. {full_quality[0].files[0]}.",
+        )
         if "1_slices/mixture_full_quality.wav" in paths:
-            item("1_slices/mixture_full_quality.wav", "The analysed segment of the song file at its own rate and "
-                                                      "channels" + (f" (and target_full_quality.wav, the true {t})"
-                                                                    if "1_slices/target_full_quality.wav" in paths
-                                                                    else "") + ".")
+            item(
+                "1_slices/mixture_full_quality.wav",
+                "The analysed segment of the song file at its own rate and "
+                "channels"
+                + (
+                    f" (and target_full_quality.wav, the true {t})"
+                    if "1_slices/target_full_quality.wav" in paths
+                    else ""
+                )
+                + ".",
+            )
     if "plots" in folders:
-        item("plots/", "The charts (loss curves, final losses, spectrograms, the greedy search), each an HTML "
-                       "page to open in a browser; they need plotly.min.js beside them.")
+        item(
+            "plots/",
+            "The charts (loss curves, final losses, spectrograms, the greedy search), each an HTML "
+            "page to open in a browser; they need plotly.min.js beside them.",
+        )
     for name, text in (
-            ("metrics.json", f"The scores (how close each result is to the true {t}, in dB), for programs: what "
-                             "`python -m vsep_core evaluate --json` writes."),
-            ("summary.json", "Every run's numbers (losses, slices, file names), for programs."),
-            ("settings.json", "The exact settings (the report lists them in words)."),
-            ("full_quality.json", "The full-quality files' rate, channels and (when measured) scores, for programs; "
-                                  "the report shows the scores."),
-            ("listening_ratings.csv", "Your listening test's ratings (also as listening_ratings.json)."),
+        (
+            "metrics.json",
+            f"The scores (how close each result is to the true {t}, in dB), for programs: what "
+            "`python -m vsep_core evaluate --json` writes.",
+        ),
+        ("summary.json", "Every run's numbers (losses, slices, file names), for programs."),
+        ("settings.json", "The exact settings (the report lists them in words)."),
+        (
+            "full_quality.json",
+            "The full-quality files' rate, channels and (when measured) scores, for programs; "
+            "the report shows the scores.",
+        ),
+        ("listening_ratings.csv", "Your listening test's ratings (also as listening_ratings.json)."),
     ):
         if name in paths:
             item(name, text)
@@ -546,11 +668,19 @@ def mp3_bytes(y: np.ndarray, sr: int, kbps: int = REPORT_AUDIO_KBPS) -> bytes:
     channels = 1 if samples.ndim == 1 else samples.shape[1]
     buf = io.BytesIO()
     # In blocks: one long write has overflowed inside libsndfile's lossy encoders (xiph/vorbis#99, libsndfile#1095).
-    with sf.SoundFile(buf, mode="w", samplerate=sr, channels=channels, format="MP3", subtype="MPEG_LAYER_III",
-                      compression_level=_MP3_LEVEL[kbps], bitrate_mode="CONSTANT") as f:
+    with sf.SoundFile(
+        buf,
+        mode="w",
+        samplerate=sr,
+        channels=channels,
+        format="MP3",
+        subtype="MPEG_LAYER_III",
+        compression_level=_MP3_LEVEL[kbps],
+        bitrate_mode="CONSTANT",
+    ) as f:
         block = 5 * sr
         for start in range(0, len(samples), block):
-            f.write(samples[start:start + block])
+            f.write(samples[start : start + block])
     return buf.getvalue()
 
 
@@ -571,8 +701,7 @@ def full_quality_player(y: np.ndarray, sr: int) -> tuple[bytes, str]:
     if sr > 48_000:
         import soxr
 
-        y, notes = soxr.resample(y, sr, 48_000, quality="soxr_hq").astype(np.float32), notes + [
-            "played at 48000 Hz"]
+        y, notes = soxr.resample(y, sr, 48_000, quality="soxr_hq").astype(np.float32), notes + ["played at 48000 Hz"]
         sr = 48_000
     kbps = FULL_QUALITY_KBPS if sr >= 32_000 else REPORT_AUDIO_KBPS
     return mp3_bytes(y if y.shape[1] > 1 else y[:, 0], sr, kbps), "; ".join(notes)
@@ -588,15 +717,19 @@ def full_quality_players(runs, pair: Pair) -> list[str]:
     if featured is None:
         return []
     blocks = []
-    for part, y in ((f"{names.target.capitalize()}, {run_title(featured.label)}", featured.target),
-                    (f"{names.complement.capitalize()} ({run_title(featured.label)})", featured.complement)):
+    for part, y in (
+        (f"{names.target.capitalize()}, {run_title(featured.label)}", featured.target),
+        (f"{names.complement.capitalize()} ({run_title(featured.label)})", featured.complement),
+    ):
         if y is None:
             continue
         data, note = full_quality_player(y, featured.sr)
-        blocks.append(f"<div class='player'><b>{html.escape(part)}, full quality ({html.escape(featured.quality)})</b>"
-                      + (f" ({html.escape(note)})" if note else "")
-                      + "<br><audio controls preload='metadata' "
-                      f"src='data:audio/mpeg;base64,{base64.b64encode(data).decode()}'></audio></div>")
+        blocks.append(
+            f"<div class='player'><b>{html.escape(part)}, full quality ({html.escape(featured.quality)})</b>"
+            + (f" ({html.escape(note)})" if note else "")
+            + "<br><audio controls preload='metadata' "
+            f"src='data:audio/mpeg;base64,{base64.b64encode(data).decode()}'></audio></div>"
+        )
     return blocks
 
 
@@ -610,15 +743,20 @@ def _full_quality_html(runs, metrics: dict | None, pair: Pair, players=(), left_
         return ""
     names = labels(pair_target(pair.info))
     qualities = " and ".join(sorted({run.quality for run in runs}))
-    out = (f"<h2>At full quality</h2><p>The analysis listens to {pair.sr} Hz mono. Here the same learned EQ is applied "
-           f"to the song file itself, at its own sample rate and channels (<b>{html.escape(qualities)}</b>), so it "
-           "sounds as the song does; its WAVs come with this report (the files ending in "
-           "<code>_full_quality.wav</code>).</p>" + "".join(players))
+    out = (
+        f"<h2>At full quality</h2><p>The analysis listens to {pair.sr} Hz mono. Here the same learned EQ is applied "
+        f"to the song file itself, at its own sample rate and channels (<b>{html.escape(qualities)}</b>), so it "
+        "sounds as the song does; its WAVs come with this report (the files ending in "
+        "<code>_full_quality.wav</code>).</p>" + "".join(players)
+    )
     if left_out:
-        out += (f"<p class='note'>{'One full-quality player was' if left_out == 1 else 'The full-quality players were'}"
-                " left out: this page would be too large to send. The WAVs are with this report.</p>")
-    report = scores_report(runs, (metrics or {}).get("pair", {}).get("labels")
-                           or {"vocal": names.target, "instrumental": names.complement})
+        out += (
+            f"<p class='note'>{'One full-quality player was' if left_out == 1 else 'The full-quality players were'}"
+            " left out: this page would be too large to send. The WAVs are with this report.</p>"
+        )
+    report = scores_report(
+        runs, (metrics or {}).get("pair", {}).get("labels") or {"vocal": names.target, "instrumental": names.complement}
+    )
     if not report["methods"]:
         return out + "<p>Not scored: the full-quality scores are measured against the true target file.</p>"
     methods = []
@@ -627,14 +765,22 @@ def _full_quality_html(runs, metrics: dict | None, pair: Pair, players=(), left_
         run = next(r for r in runs if r.label == entry["info"]["label"])
         same = _analysis_rate_entry(metrics, run)
         if same is not None:
-            methods.append({"name": f"{run_title(run.label)}, analysis rate ({pair.sr} Hz mono)",
-                            "kind": "analysis rate", "vocal": same["vocal"], "instrumental": same["instrumental"]})
+            methods.append(
+                {
+                    "name": f"{run_title(run.label)}, analysis rate ({pair.sr} Hz mono)",
+                    "kind": "analysis rate",
+                    "vocal": same["vocal"],
+                    "instrumental": same["instrumental"],
+                }
+            )
     table = score_table({**report, "methods": methods})
     rows = [(row.name, row.kind, *(format_score(v) for v in row.values)) for row in table.rows]
-    return out + (_table(["result", "audio", *(c.label for c in table.columns)], rows, "full-quality")
-                  + f"<p>dB, higher is better, measured the same way at both rates, each against the true "
-                    f"{html.escape(names.target)} at its rate (at full quality each channel is scored on its own and "
-                    "the figures averaged, or all is mixed to mono when the target file has other channels).</p>")
+    return out + (
+        _table(["result", "audio", *(c.label for c in table.columns)], rows, "full-quality")
+        + f"<p>dB, higher is better, measured the same way at both rates, each against the true "
+        f"{html.escape(names.target)} at its rate (at full quality each channel is scored on its own and "
+        "the figures averaged, or all is mixed to mono when the target file has other channels).</p>"
+    )
 
 
 def _analysis_rate_entry(metrics: dict | None, run) -> dict | None:
@@ -644,8 +790,11 @@ def _analysis_rate_entry(metrics: dict | None, run) -> dict | None:
             continue
         if run.label == "joint" and entry.get("name") == "joint":
             return entry
-        if (run.slices is not None and entry.get("kind") == "seed"
-                and tuple(entry.get("info", {}).get("slices", ())) == tuple(run.slices)):
+        if (
+            run.slices is not None
+            and entry.get("kind") == "seed"
+            and tuple(entry.get("info", {}).get("slices", ())) == tuple(run.slices)
+        ):
             return entry
     return None
 
@@ -654,8 +803,10 @@ def _table(headers, rows, cls: str = "") -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     # In its own scrolling box: a wide table scrolls inside it on a phone, never the page.
-    return (f"<div class='scroll'><table{f' class={cls!r}' if cls else ''}><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table></div>")
+    return (
+        f"<div class='scroll'><table{f' class={cls!r}' if cls else ''}><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def _verdict_html(metrics: dict) -> str:
@@ -665,14 +816,18 @@ def _verdict_html(metrics: dict) -> str:
     said = verdict(score_table(metrics))
     if said is None:
         return ""
-    return (f"<p class='verdict'>{html.escape(said.text)}</p><details><summary>The numbers behind this "
-            "sentence</summary>" + _table(["", "score"], said.numbers) + "</details>")
+    return (
+        f"<p class='verdict'>{html.escape(said.text)}</p><details><summary>The numbers behind this "
+        "sentence</summary>" + _table(["", "score"], said.numbers) + "</details>"
+    )
 
 
 def _metrics_html(metrics: dict) -> str:
     """The evaluation report (``metrics.json``) as a table: :func:`vsep_core.presenter.score_table`'s rows."""
     table = score_table(metrics)
-    from .bss_split import headline as split_headline, mark as split_mark, report_notes as split_notes
+    from .bss_split import headline as split_headline
+    from .bss_split import mark as split_mark
+    from .bss_split import report_notes as split_notes
     from .glossary import method_name
 
     slots = {"vocal": table.target, "instrumental": table.complement}
@@ -681,24 +836,35 @@ def _metrics_html(metrics: dict) -> str:
         # A blind method built for another stem is flagged with its note, not passed off as a fair baseline.
         kind = row.kind if row.suited else f"{row.kind} (not for {table.target})"
         plain = method_name(row.name)
-        rows.append((plain if plain == row.name else f"{plain} ({row.name})", kind,
-                     *(split_mark(format_score(v), m, c.slot, c.metric) for c, v in zip(table.columns, row.values)),
-                     format_score(row.loss), row.error or row.note or ""))
-    out = ("<h2>Separation quality (dB, higher is better)</h2>" + _verdict_html(metrics)
-           + f"<p>Target: <b>{html.escape(table.target)}</b>. "
-           "Scored at the files' true scale, as <code>python -m vsep_core evaluate</code> does; "
-           "the same figures are in <code>metrics.json</code>. "
-           f"{DASH}: means nothing here (the mixture's SAR: nothing was processed; the loss of a method that "
-           "matches no fingerprints). Every word is explained under “Words used here” below.</p>"
-           + _table(["method", "kind", *(c.label for c in table.columns), "loss (dB²)", "error"], rows, "scores"))
+        rows.append(
+            (
+                plain if plain == row.name else f"{plain} ({row.name})",
+                kind,
+                *(split_mark(format_score(v), m, c.slot, c.metric) for c, v in zip(table.columns, row.values)),
+                format_score(row.loss),
+                row.error or row.note or "",
+            )
+        )
+    out = (
+        "<h2>Separation quality (dB, higher is better)</h2>"
+        + _verdict_html(metrics)
+        + f"<p>Target: <b>{html.escape(table.target)}</b>. "
+        "Scored at the files' true scale, as <code>python -m vsep_core evaluate</code> does; "
+        "the same figures are in <code>metrics.json</code>. "
+        f"{DASH}: means nothing here (the mixture's SAR: nothing was processed; the loss of a method that "
+        "matches no fingerprints). Every word is explained under “Words used here” below.</p>"
+        + _table(["method", "kind", *(c.label for c in table.columns), "loss (dB²)", "error"], rows, "scores")
+    )
     # The figures as metrics.json holds them (two decimals, none hidden), for comparing with evaluate --json.
     exact = [(row.name, *(f"{v:.2f}" for v in row.figures)) for row in table.rows]
-    out += ("<details><summary>Exact figures (as in metrics.json, including those shown as "
-            f"{DASH} or &gt;150)</summary>" + _table(["method", *(c.label for c in table.columns)], exact)
-            + "</details>")
+    out += (
+        "<details><summary>Exact figures (as in metrics.json, including those shown as "
+        f"{DASH} or &gt;150)</summary>" + _table(["method", *(c.label for c in table.columns)], exact) + "</details>"
+    )
     out += f"<p class='note'>{html.escape(split_headline(metrics.get('methods', [])))}</p>"
-    out += "".join(f"<p class='note'>? {html.escape(line)}</p>"
-                   for line in split_notes(metrics.get("methods", []), slots))
+    out += "".join(
+        f"<p class='note'>? {html.escape(line)}</p>" for line in split_notes(metrics.get("methods", []), slots)
+    )
     out += _field_html(metrics, slots)
     out += _waterfall_html(metrics)
     alignment = metrics.get("alignment") or {}
@@ -719,14 +885,27 @@ def _field_html(metrics: dict, slots: dict) -> str:
     methods = [m for m in metrics.get("methods", []) if "usdr" in (m.get("vocal") or {})]
     if not methods:
         return ""
-    rows = [(m.get("name"), *(_db(m[source].get(k)) for source in ("vocal", "instrumental") for k in FIELD_METRICS))
-            for m in methods]
-    return ("<p>The metrics the field reads now: <b>uSDR</b>, the whole-signal SDR of the Music Demixing "
-            "challenges and the MVSep leaderboard (dB), and <b>bleedless</b> / <b>fullness</b> as "
-            "Music-Source-Separation-Training defines them (0–100; bleedless: little energy the reference lacks, "
-            "fullness: little of the reference's energy lost).</p>"
-            + _table(["method", *(f"{slots[source]} {label}" for source in ("vocal", "instrumental")
-                                  for label in FIELD_METRICS.values())], rows))
+    rows = [
+        (m.get("name"), *(_db(m[source].get(k)) for source in ("vocal", "instrumental") for k in FIELD_METRICS))
+        for m in methods
+    ]
+    return (
+        "<p>The metrics the field reads now: <b>uSDR</b>, the whole-signal SDR of the Music Demixing "
+        "challenges and the MVSep leaderboard (dB), and <b>bleedless</b> / <b>fullness</b> as "
+        "Music-Source-Separation-Training defines them (0–100; bleedless: little energy the reference lacks, "
+        "fullness: little of the reference's energy lost).</p>"
+        + _table(
+            [
+                "method",
+                *(
+                    f"{slots[source]} {label}"
+                    for source in ("vocal", "instrumental")
+                    for label in FIELD_METRICS.values()
+                ),
+            ],
+            rows,
+        )
+    )
 
 
 def _waterfall_html(metrics: dict) -> str:
@@ -740,8 +919,11 @@ def _waterfall_html(metrics: dict) -> str:
         return ""
     target = ((metrics.get("pair") or {}).get("labels") or {}).get("vocal", "vocal")
     chart = waterfall_figure(steps, title=f"Where the decibels go: {target} SI-SDR (dB)")
-    return ("<h2>Where the decibels go</h2>" + _figure_html(chart)
-            + f"<pre>{html.escape(format_waterfall(steps, label=target))}</pre>")
+    return (
+        "<h2>Where the decibels go</h2>"
+        + _figure_html(chart)
+        + f"<pre>{html.escape(format_waterfall(steps, label=target))}</pre>"
+    )
 
 
 def _file_name(role: str, label) -> str:
@@ -759,8 +941,10 @@ def _pair_line(pair: Pair) -> str:
     names = labels(pair_target(pair.info))
     other = "instrumental" if "instrumental" in pair.info else "vocal"  # info keys name the file given
     parts = []
-    for role, words in (("mixture", "the mixture"),
-                        (other, f"the isolated {names.target}" if other == "vocal" else f"the {names.complement}")):
+    for role, words in (
+        ("mixture", "the mixture"),
+        (other, f"the isolated {names.target}" if other == "vocal" else f"the {names.complement}"),
+    ):
         name = _file_name(role, pair.info.get(role))
         parts.append(f"{words} ({name})" if name else words)
     return f"Analysed {parts[0]} and {parts[1]}: {pair.duration_s:.2f} s at {pair.sr} Hz."
@@ -836,8 +1020,9 @@ def _glossary_html(target_name) -> str:
     """Every term the page uses, in plain words (:func:`vsep_core.glossary.glossary`: the dashboard's words)."""
     from .glossary import glossary
 
-    items = "".join(f"<dt>{html.escape(term)}</dt><dd>{html.escape(text)}</dd>"
-                    for term, text in glossary(target_name).items())
+    items = "".join(
+        f"<dt>{html.escape(term)}</dt><dd>{html.escape(text)}</dd>" for term, text in glossary(target_name).items()
+    )
     return f"<h2>Words used here</h2><dl class='glossary'>{items}</dl>"
 
 
@@ -848,15 +1033,28 @@ def _settings_html(settings: Settings) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(line.what)}</td><td>{html.escape(line.value)}</td>"
         + ("<td class='default'>research default</td>" if line.default else "<td class='changed'>changed</td>")
-        + "</tr>" for line in settings_in_words(settings))
-    return ("<h2>Settings</h2><div class='scroll'><table class='settings'><thead><tr><th>what it decides</th><th>value</th>"
-            f"<th></th></tr></thead><tbody>{rows}</tbody></table></div>"
-            "<p>The exact values are in <code>settings.json</code> in the ZIP.</p>")
+        + "</tr>"
+        for line in settings_in_words(settings)
+    )
+    return (
+        "<h2>Settings</h2><div class='scroll'><table class='settings'><thead><tr><th>what it decides</th><th>value</th>"
+        f"<th></th></tr></thead><tbody>{rows}</tbody></table></div>"
+        "<p>The exact values are in <code>settings.json</code> in the ZIP.</p>"
+    )
 
 
-def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = None,
-                spectrograms: dict | None = None, title: str | None = None,
-                players: bool = True, budget_bytes: int = REPORT_BUDGET_BYTES, joint=None, full_quality=()) -> str:
+def html_report(
+    result: ExperimentResult,
+    pair: Pair,
+    *,
+    metrics: dict | None = None,
+    spectrograms: dict | None = None,
+    title: str | None = None,
+    players: bool = True,
+    budget_bytes: int = REPORT_BUDGET_BYTES,
+    joint=None,
+    full_quality=(),
+) -> str:
     """One HTML file with the plots, the numbers and the audio, that opens offline, on a phone too.
 
     Parameters
@@ -891,42 +1089,58 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
     best = result.best_progressive
     complement = names.complement[:1].upper() + names.complement[1:]
     with_audio, players = players, [("Mixture", pair.mixture), (f"Target (true {names.target})", pair.vocal)]
-    for run, label in ((result.greedy_run, "greedy order"), (result.best_prefix_run, "best prefix of the greedy order")):
+    for run, label in (
+        (result.greedy_run, "greedy order"),
+        (result.best_prefix_run, "best prefix of the greedy order"),
+    ):
         if run is not None and run.estimate is not None and not (label.startswith("best") and run is result.greedy_run):
-            players.append((f"Extracted {names.target}, {label} ({counted(run.n, 'slice')}, loss {run.final_loss:.2f})",
-                            run.estimate.vocal))
+            players.append(
+                (
+                    f"Extracted {names.target}, {label} ({counted(run.n, 'slice')}, loss {run.final_loss:.2f})",
+                    run.estimate.vocal,
+                )
+            )
     if joint is not None and joint.estimate is not None:
-        players.append((f"Extracted {names.target}, joint matching (every window learned at once)",
-                        joint.estimate.vocal))
+        players.append(
+            (f"Extracted {names.target}, joint matching (every window learned at once)", joint.estimate.vocal)
+        )
     if best.estimate is not None:
-        players.append((f"{complement} estimate (mixture − {names.target}, N = {best.n})",
-                        best.estimate.instrumental))
+        players.append((f"{complement} estimate (mixture − {names.target}, N = {best.n})", best.estimate.instrumental))
     if not with_audio:  # published without audio: no players at all
         players, per_n_runs = [], []
     else:
         per_n_runs = [run for run in result.progressive if run.estimate is not None]
-    audio = "".join(f"<div class='player'><b>{html.escape(label)}</b><br>{_audio_tag(y, pair.sr)}</div>"
-                    for label, y in players)
+    audio = "".join(
+        f"<div class='player'><b>{html.escape(label)}</b><br>{_audio_tag(y, pair.sr)}</div>" for label, y in players
+    )
     per_n = "".join(
         f"<div class='player'><b>N = {run.n}</b> · loss {run.final_loss:.2f}"
-        + (" · <b>★ lowest loss</b>" if run is best else "") + f"<br>{_audio_tag(run.estimate.vocal, pair.sr)}</div>"
-        for run in per_n_runs)
+        + (" · <b>★ lowest loss</b>" if run is best else "")
+        + f"<br>{_audio_tag(run.estimate.vocal, pair.sr)}</div>"
+        for run in per_n_runs
+    )
     metrics_html = _metrics_html(metrics) if metrics else ""
     full_quality = list(full_quality)
     full_players = full_quality_players(full_quality, pair) if with_audio else []
 
-    loss_rows = [(r.n, ", ".join(VIEWS_BY_NAME[s].label for s in r.slices), f"{r.final_loss:.4f}")
-                 for r in result.progressive]
+    loss_rows = [
+        (r.n, ", ".join(VIEWS_BY_NAME[s].label for s in r.slices), f"{r.final_loss:.4f}") for r in result.progressive
+    ]
     greedy_html = ""
     if result.greedy is not None:
         g = result.greedy
-        greedy_html = (f"<h2>Greedy order search</h2><p>Full sequence ({counted(len(g.sequence), 'slice')}, what "
-                       f"the research code reports): loss <b>{g.loss:.4f}</b>.<br>Best prefix "
-                       f"({counted(g.best_prefix_length, 'slice')}: {html.escape(', '.join(VIEWS_BY_NAME[s].label for s in g.best_prefix))}): loss "
-                       f"<b>{g.best_prefix_loss:.4f}</b>.</p>")
+        greedy_html = (
+            f"<h2>Greedy order search</h2><p>Full sequence ({counted(len(g.sequence), 'slice')}, what "
+            f"the research code reports): loss <b>{g.loss:.4f}</b>.<br>Best prefix "
+            f"({counted(g.best_prefix_length, 'slice')}: {html.escape(', '.join(VIEWS_BY_NAME[s].label for s in g.best_prefix))}): loss "
+            f"<b>{g.best_prefix_loss:.4f}</b>.</p>"
+        )
     generated = time.strftime("%Y-%m-%d %H:%M")
-    settings_note = ("Research-default settings (the research code’s numbers)." if result.settings.is_seed_compatible
-                     else "Some settings differ from the research code’s (marked under Settings).")
+    settings_note = (
+        "Research-default settings (the research code’s numbers)."
+        if result.settings.is_seed_compatible
+        else "Some settings differ from the research code’s (marked under Settings)."
+    )
 
     def page(listen: str, full_html: str = "") -> str:
         return f"""<!DOCTYPE html>
@@ -937,7 +1151,7 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
 <p class="note"><b>Oracle experiment.</b> {html.escape(oracle_note(names.name))}</p>
 <noscript><p class="note"><b>JavaScript is off in this browser.</b> The players, tables and numbers below work without it; the plots need it: turn JavaScript on (or open this file in another browser) to see them.</p></noscript>
 <p>Made {generated}. {html.escape(_pair_line(pair))}
-{'' if names.is_vocal else f'Target stem: <b>{html.escape(names.target)}</b> (the complement is everything else).'}
+{"" if names.is_vocal else f"Target stem: <b>{html.escape(names.target)}</b> (the complement is everything else)."}
 {settings_note}</p>
 <h2>Listen</h2>{listen}
 {metrics_html}
@@ -954,25 +1168,49 @@ def html_report(result: ExperimentResult, pair: Pair, *, metrics: dict | None = 
 </body></html>"""
 
     if not audio:
-        return page("<p>Published without audio: the scores and charts only.</p>",
-                    _full_quality_html(full_quality, metrics, pair))
-    per_n_heading = (f"<h3>Extracted {html.escape(names.target)} for every N</h3><p>The progressive run over the "
-                     "first N slices, then the polish; peak-normalised, as the research code saved them.</p>")
-    listed = _table(["N", "loss", "file in the ZIP"],
-                    [(run.n, f"{run.final_loss:.2f}" + (" ★ lowest loss" if run is best else ""),
-                      run_wav_paths(str(run.n), names.name)["vocal"]) for run in per_n_runs])
+        return page(
+            "<p>Published without audio: the scores and charts only.</p>",
+            _full_quality_html(full_quality, metrics, pair),
+        )
+    per_n_heading = (
+        f"<h3>Extracted {html.escape(names.target)} for every N</h3><p>The progressive run over the "
+        "first N slices, then the polish; peak-normalised, as the research code saved them.</p>"
+    )
+    listed = _table(
+        ["N", "loss", "file in the ZIP"],
+        [
+            (
+                run.n,
+                f"{run.final_loss:.2f}" + (" ★ lowest loss" if run is best else ""),
+                run_wav_paths(str(run.n), names.name)["vocal"],
+            )
+            for run in per_n_runs
+        ],
+    )
     every_n = per_n_heading + "<div class='grid'>" + per_n + "</div>" if per_n else ""
-    without_every_n = (per_n_heading.replace("</p>", f" Their players would make this page too large to send "
-                                                     f"(over {budget_bytes / 1e6:.1f} MB): each is in the ZIP, "
-                                                     f"in its folder (N_slices).</p>") + listed) if per_n else ""
+    without_every_n = (
+        (
+            per_n_heading.replace(
+                "</p>",
+                f" Their players would make this page too large to send "
+                f"(over {budget_bytes / 1e6:.1f} MB): each is in the ZIP, "
+                f"in its folder (N_slices).</p>",
+            )
+            + listed
+        )
+        if per_n
+        else ""
+    )
     # Within the budget, in this order: the players of every N go first, then the full-quality complement's, then
     # the full-quality target's (their WAVs are with the report). The mixture, the target and the results play.
     choices = [(every_n, len(full_players))] if per_n else []
     choices += [(without_every_n, n) for n in range(len(full_players), -1, -1)]
     made = ""
     for listen, kept in choices:
-        made = page(audio + listen, _full_quality_html(full_quality, metrics, pair, full_players[:kept],
-                                                       left_out=len(full_players) - kept))
+        made = page(
+            audio + listen,
+            _full_quality_html(full_quality, metrics, pair, full_players[:kept], left_out=len(full_players) - kept),
+        )
         if len(made.encode()) <= budget_bytes:
             break
     return made

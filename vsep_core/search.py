@@ -69,8 +69,9 @@ class GreedyResult:
 THREADED_FROM_WINDOWS = 1024
 
 
-def greedy_search(analysis: Analysis, candidates=SLICE_NAMES, *, workers: int | None = None,
-                  progress: Progress = None) -> GreedyResult:
+def greedy_search(
+    analysis: Analysis, candidates=SLICE_NAMES, *, workers: int | None = None, progress: Progress = None
+) -> GreedyResult:
     """Build a slice order one slice at a time, keeping the lowest polish loss.
 
     At each step every unused candidate is tried after the sequence so far,

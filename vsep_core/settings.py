@@ -100,21 +100,33 @@ class Settings:
         if self.n_windows is not None:
             _check_range("n_windows", self.n_windows, 2, 10_000_000, integer=True)
         _check_range("n_points", self.n_points, 2, 100_000, integer=True)
-        if not (isinstance(self.learning_rate, (int, float)) and not isinstance(self.learning_rate, bool)
-                and math.isfinite(self.learning_rate) and self.learning_rate > 0):
+        if not (
+            isinstance(self.learning_rate, (int, float))
+            and not isinstance(self.learning_rate, bool)
+            and math.isfinite(self.learning_rate)
+            and self.learning_rate > 0
+        ):
             raise VsepError(f"learning_rate must be a positive number, got {self.learning_rate!r}.")
         if self.learning_rate >= MAX_LEARNING_RATE:
             # Each step moves the EQ by 2·lr times the gap: from lr = 1 on it overshoots by at least the
             # whole gap, so the loop never settles and the EQ swings between the clips.
-            raise VsepError(f"learning_rate must be below {MAX_LEARNING_RATE:g}, got {self.learning_rate!r}: "
-                            "each step moves the EQ by 2 × rate × the gap, so from 1 on it overshoots by the whole "
-                            "gap or more and swings between the clips instead of settling.")
+            raise VsepError(
+                f"learning_rate must be below {MAX_LEARNING_RATE:g}, got {self.learning_rate!r}: "
+                "each step moves the EQ by 2 × rate × the gap, so from 1 on it overshoots by the whole "
+                "gap or more and swings between the clips instead of settling."
+            )
         _check_range("iterations", self.iterations, 1, 100_000, integer=True)
-        if not (isinstance(self.clip_db, (int, float)) and not isinstance(self.clip_db, bool)
-                and math.isfinite(self.clip_db) and 0 <= self.clip_db <= MAX_CLIP_DB):
-            raise VsepError(f"clip_db must be a number from 0 to {MAX_CLIP_DB:g}, got {self.clip_db!r}: a pass's EQ "
-                            f"beyond ±{MAX_CLIP_DB:g} dB means nothing (every profile spans top_db, 80 dB) and "
-                            "18 such passes overflow float32 on the way back to amplitude.")
+        if not (
+            isinstance(self.clip_db, (int, float))
+            and not isinstance(self.clip_db, bool)
+            and math.isfinite(self.clip_db)
+            and 0 <= self.clip_db <= MAX_CLIP_DB
+        ):
+            raise VsepError(
+                f"clip_db must be a number from 0 to {MAX_CLIP_DB:g}, got {self.clip_db!r}: a pass's EQ "
+                f"beyond ±{MAX_CLIP_DB:g} dB means nothing (every profile spans top_db, 80 dB) and "
+                "18 such passes overflow float32 on the way back to amplitude."
+            )
         _check_range("top_db", self.top_db, 1.0, 1000.0)
         _check_choice("pooled_windows", self.pooled_windows, POOLED_WINDOW_MODES)
         _check_choice("level", self.level, LEVEL_MODES)
@@ -128,24 +140,34 @@ class Settings:
         """
         out = []
         if self.learning_rate > 0.5:
-            out.append(f"learning_rate {self.learning_rate:g} is above 0.5: each step overshoots the gap "
-                       "(by 2 × rate − 1 of it), so the EQ alternates around its goal while it converges, and "
-                       "the exact closed form does not apply (the slower iterative loop runs).")
+            out.append(
+                f"learning_rate {self.learning_rate:g} is above 0.5: each step overshoots the gap "
+                "(by 2 × rate − 1 of it), so the EQ alternates around its goal while it converges, and "
+                "the exact closed form does not apply (the slower iterative loop runs)."
+            )
         if self.clip_db == 0:
             out.append("clip_db 0 allows no EQ at all: every run returns the mixture unchanged.")
         elif self.clip_db > self.top_db:
-            out.append(f"clip_db {self.clip_db:g} is above top_db ({self.top_db:g} dB, the range every "
-                       "profile keeps): the clip no longer limits anything.")
+            out.append(
+                f"clip_db {self.clip_db:g} is above top_db ({self.top_db:g} dB, the range every "
+                "profile keeps): the clip no longer limits anything."
+            )
         if self.learning_rate * self.iterations < 0.05:
-            out.append(f"learning_rate × iterations is {self.learning_rate * self.iterations:g}: a pass moves the "
-                       "EQ by under 10 % of the gap, so the runs barely change the mixture.")
+            out.append(
+                f"learning_rate × iterations is {self.learning_rate * self.iterations:g}: a pass moves the "
+                "EQ by under 10 % of the gap, so the runs barely change the mixture."
+            )
         n_bins = self.n_fft // 2 + 1
         if self.n_points > n_bins:
-            out.append(f"n_points {self.n_points} is more than the STFT's {n_bins} bins: the profiles "
-                       "interpolate between bins and add nothing.")
+            out.append(
+                f"n_points {self.n_points} is more than the STFT's {n_bins} bins: the profiles "
+                "interpolate between bins and add nothing."
+            )
         if self.n_windows is None and self.hop_length > self.n_fft:
-            out.append(f"hop_length {self.hop_length} is longer than n_fft {self.n_fft}: samples between the "
-                       "frames are never analysed, and the rebuilt audio has gaps.")
+            out.append(
+                f"hop_length {self.hop_length} is longer than n_fft {self.n_fft}: samples between the "
+                "frames are never analysed, and the rebuilt audio has gaps."
+            )
         return out
 
     def replace(self, **changes) -> "Settings":
@@ -188,8 +210,11 @@ class Settings:
 
 def _check_range(name, value, low, high, *, integer=False) -> None:
     kind = "a whole number" if integer else "a number"
-    ok_type = isinstance(value, int) and not isinstance(value, bool) if integer else (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
+    ok_type = (
+        isinstance(value, int) and not isinstance(value, bool)
+        if integer
+        else (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
+    )
     if not ok_type or not (low <= value <= high):
         raise VsepError(f"{name} must be {kind} from {low} to {high}, got {value!r}.")
 

@@ -77,16 +77,19 @@ PUBLISHED_VOCALS_SDR = {
 #: The strongest blind system quoted beside them (not a method here).
 PUBLISHED_BLIND = ("BS-RoFormer, no extra data", 10.66)
 
-PROTOCOL = ("SiSEC 2018 protocol: every channel at the files' rate, whole tracks; targets vocals, drums, bass, "
-            "other (+ accompaniment); oracles as sigsep-mus-oracle (commit 1590b09) defines them; BSS Eval v4 "
-            "(museval bss_eval, images, 512-tap time-invariant filters) on 1 s frames; median over frames, then "
-            "over tracks.")
+PROTOCOL = (
+    "SiSEC 2018 protocol: every channel at the files' rate, whole tracks; targets vocals, drums, bass, "
+    "other (+ accompaniment); oracles as sigsep-mus-oracle (commit 1590b09) defines them; BSS Eval v4 "
+    "(museval bss_eval, images, 512-tap time-invariant filters) on 1 s frames; median over frames, then "
+    "over tracks."
+)
 
 _EPS = np.finfo(float).eps
 _NFFT = 2048
 
 
 # --- reading a folder --------------------------------------------------------------------------------
+
 
 @dataclass
 class Track:
@@ -135,8 +138,10 @@ def read_track(folder: Path) -> Track:
             raise VsepError(f"{folder.name}: no {stem} file (the SiSEC protocol needs vocals, drums, bass, other).")
         data, r = _read(path)
         if rate is not None and (r != rate or data.shape != shape):
-            raise VsepError(f"{folder.name}: {path.name} is {data.shape[0]} samples × {data.shape[1]} channels at "
-                            f"{r} Hz, the other stems {shape[0]} × {shape[1]} at {rate} Hz; they must match.")
+            raise VsepError(
+                f"{folder.name}: {path.name} is {data.shape[0]} samples × {data.shape[1]} channels at "
+                f"{r} Hz, the other stems {shape[0]} × {shape[1]} at {rate} Hz; they must match."
+            )
         rate, shape = r, data.shape
         sources[stem] = data
     path = _find(folder, "mixture")
@@ -163,6 +168,7 @@ def track_folders(folder) -> list[Path]:
 
 
 # --- sigsep-mus-oracle's oracles ------------------------------------------------------------------------
+
 
 def _stft(x: np.ndarray) -> np.ndarray:
     """scipy.signal.stft(x.T, nperseg=2048)[-1]: (channels, bins, frames)."""
@@ -266,9 +272,12 @@ def mix(track: Track) -> dict:
 
 
 ORACLE_FUNCTIONS = {
-    "IBM1": lambda t: ibm(t, alpha=1), "IBM2": lambda t: ibm(t, alpha=2),
-    "IRM1": lambda t: irm(t, alpha=1), "IRM2": lambda t: irm(t, alpha=2),
-    "MWF": mwf, "MIX": mix,
+    "IBM1": lambda t: ibm(t, alpha=1),
+    "IBM2": lambda t: ibm(t, alpha=2),
+    "IRM1": lambda t: irm(t, alpha=1),
+    "IRM2": lambda t: irm(t, alpha=2),
+    "MWF": mwf,
+    "MIX": mix,
 }
 
 
@@ -291,6 +300,7 @@ def vsep_estimates(track: Track, name: str) -> dict:
 
 # --- scoring as museval.eval_mus_track ------------------------------------------------------------------
 
+
 def _bss(references: list, estimates: list, rate: int) -> np.ndarray:
     """museval.evaluate (v4, 1 s frames, hop 1 s): (4 metrics, sources, frames), estimates padded or trimmed."""
     from .metrics import _museval_metrics
@@ -298,8 +308,15 @@ def _bss(references: list, estimates: list, rate: int) -> np.ndarray:
     refs = np.stack(references)
     ests = np.stack([_fit(e, refs.shape[1]) for e in estimates])
     try:
-        out = _museval_metrics().bss_eval(refs, ests, compute_permutation=False, window=rate, hop=rate,
-                                          framewise_filters=False, bsseval_sources_version=False)
+        out = _museval_metrics().bss_eval(
+            refs,
+            ests,
+            compute_permutation=False,
+            window=rate,
+            hop=rate,
+            framewise_filters=False,
+            bsseval_sources_version=False,
+        )
     except ValueError as exc:  # museval refuses a silent reference or estimate (its figures are undefined)
         raise VsepError(f"BSS Eval cannot score it: {exc}") from exc
     return np.stack(out[:4])
@@ -328,8 +345,11 @@ def score_track(track: Track, estimates: dict) -> dict:
             if target != "vocals":
                 out[target] = _medians(frames[:, i])
     if "vocals" in estimates and "accompaniment" in estimates:
-        frames = _bss([references["vocals"], references["accompaniment"]],
-                      [estimates["vocals"], estimates["accompaniment"]], track.rate)
+        frames = _bss(
+            [references["vocals"], references["accompaniment"]],
+            [estimates["vocals"], estimates["accompaniment"]],
+            track.rate,
+        )
         out["vocals"], out["accompaniment"] = _medians(frames[:, 0]), _medians(frames[:, 1])
     return out
 
@@ -342,6 +362,7 @@ def _medians(frames: np.ndarray) -> dict:
 
 
 # --- the protocol -------------------------------------------------------------------------------------
+
 
 def run_protocol(folder, *, methods=None, progress=None) -> dict:
     """Every track of a MUSDB18-style folder in the SiSEC 2018 protocol.
@@ -366,8 +387,10 @@ def run_protocol(folder, *, methods=None, progress=None) -> dict:
     names = list(methods or (*ORACLES, *VSEP_METHODS))
     unknown = [m for m in names if m not in ORACLES and m not in VSEP_METHODS]
     if unknown:
-        raise VsepError(f"Unknown method(s) for the SiSEC protocol: {', '.join(unknown)}; choose from "
-                        f"{', '.join((*ORACLES, *VSEP_METHODS))}.")
+        raise VsepError(
+            f"Unknown method(s) for the SiSEC protocol: {', '.join(unknown)}; choose from "
+            f"{', '.join((*ORACLES, *VSEP_METHODS))}."
+        )
     folders = track_folders(folder)
     rows, failures, tracks = [], [], []
     for k, path in enumerate(folders):
@@ -377,8 +400,14 @@ def run_protocol(folder, *, methods=None, progress=None) -> dict:
         except VsepError as exc:
             failures.append({"track": path.name, "error": str(exc)})
             continue
-        tracks.append({"track": track.name, "rate": track.rate, "channels": track.mixture.shape[1],
-                       "seconds": track.mixture.shape[0] / track.rate})
+        tracks.append(
+            {
+                "track": track.name,
+                "rate": track.rate,
+                "channels": track.mixture.shape[1],
+                "seconds": track.mixture.shape[0] / track.rate,
+            }
+        )
         for j, name in enumerate(names):
             report(progress, (k + j / len(names)) / len(folders), f"{path.name}: {name}")
             try:
@@ -387,11 +416,18 @@ def run_protocol(folder, *, methods=None, progress=None) -> dict:
             except VsepError as exc:
                 failures.append({"track": path.name, "method": name, "error": str(exc)})
                 continue
-            rows += [{"track": track.name, "method": name, "target": target, **figures}
-                     for target, figures in scores.items()]
+            rows += [
+                {"track": track.name, "method": name, "target": target, **figures} for target, figures in scores.items()
+            ]
     report(progress, 1.0, "SiSEC protocol done")
-    return {"protocol": PROTOCOL, "tracks": tracks, "failures": failures, "per_track": rows,
-            "medians": medians_over_tracks(rows), "published": published()}
+    return {
+        "protocol": PROTOCOL,
+        "tracks": tracks,
+        "failures": failures,
+        "per_track": rows,
+        "medians": medians_over_tracks(rows),
+        "published": published(),
+    }
 
 
 def medians_over_tracks(rows: list[dict]) -> dict:
@@ -403,37 +439,52 @@ def medians_over_tracks(rows: list[dict]) -> dict:
             slot.setdefault(metric, []).append(row[metric])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return {m: {t: {k: float(np.nanmedian(v)) for k, v in figures.items()} for t, figures in targets.items()}
-                for m, targets in out.items()}
+        return {
+            m: {t: {k: float(np.nanmedian(v)) for k, v in figures.items()} for t, figures in targets.items()}
+            for m, targets in out.items()
+        }
 
 
 def published() -> dict:
     """The published figures, with where they come from."""
-    return {"vocals_sdr": {k: v for k, (v, _) in PUBLISHED_VOCALS_SDR.items()},
-            "what": {k: w for k, (_, w) in PUBLISHED_VOCALS_SDR.items()},
-            "blind": {"method": PUBLISHED_BLIND[0], "vocals_sdr": PUBLISHED_BLIND[1]},
-            "source": "SiSEC 2018 on the MUSDB18 test set (50 tracks), vocals SDR: median over 1 s frames then "
-                      "over tracks, recomputed from sigsep-mus-2018's per-track data (issue #22)"}
+    return {
+        "vocals_sdr": {k: v for k, (v, _) in PUBLISHED_VOCALS_SDR.items()},
+        "what": {k: w for k, (_, w) in PUBLISHED_VOCALS_SDR.items()},
+        "blind": {"method": PUBLISHED_BLIND[0], "vocals_sdr": PUBLISHED_BLIND[1]},
+        "source": "SiSEC 2018 on the MUSDB18 test set (50 tracks), vocals SDR: median over 1 s frames then "
+        "over tracks, recomputed from sigsep-mus-2018's per-track data (issue #22)",
+    }
 
 
 def format_protocol(result: dict) -> str:
     """The folder's medians beside the published SiSEC 2018 vocals figures, as text."""
     n = len(result["tracks"])
-    lines = [result["protocol"], f"Tracks: {n}" + (f" ({len(result['failures'])} failure(s))"
-                                                    if result["failures"] else ""),
-             "Median over tracks of each track's median over 1 s frames; SDR in dB, higher is better.", ""]
+    lines = [
+        result["protocol"],
+        f"Tracks: {n}" + (f" ({len(result['failures'])} failure(s))" if result["failures"] else ""),
+        "Median over tracks of each track's median over 1 s frames; SDR in dB, higher is better.",
+        "",
+    ]
     head = f"{'method':<14}{'vocals SDR':>11}{'published':>11}{'drums':>8}{'bass':>8}{'other':>8}{'accomp.':>9}"
     lines += [head, "-" * len(head)]
     pub = result["published"]["vocals_sdr"]
     for method, targets in result["medians"].items():
-        cells = [_cell(targets.get(t, {}).get("sdr"), w) for t, w in
-                 (("vocals", 11),)] + [_cell(pub.get(method), 11)] + \
-                [_cell(targets.get(t, {}).get("sdr"), w) for t, w in
-                 (("drums", 8), ("bass", 8), ("other", 8), ("accompaniment", 9))]
+        cells = (
+            [_cell(targets.get(t, {}).get("sdr"), w) for t, w in (("vocals", 11),)]
+            + [_cell(pub.get(method), 11)]
+            + [
+                _cell(targets.get(t, {}).get("sdr"), w)
+                for t, w in (("drums", 8), ("bass", 8), ("other", 8), ("accompaniment", 9))
+            ]
+        )
         lines.append(f"{method:<14}" + "".join(cells))
     blind = result["published"]["blind"]
-    lines += ["", f"Published beside them: {blind['method']} {blind['vocals_sdr']:.2f} dB (blind). "
-              + result["published"]["source"] + ". Only a MUSDB18 test set makes the two columns comparable."]
+    lines += [
+        "",
+        f"Published beside them: {blind['method']} {blind['vocals_sdr']:.2f} dB (blind). "
+        + result["published"]["source"]
+        + ". Only a MUSDB18 test set makes the two columns comparable.",
+    ]
     for f in result["failures"]:
         lines.append(f"failed: {f['track']}" + (f" ({f['method']})" if f.get("method") else "") + f": {f['error']}")
     return "\n".join(lines)
@@ -451,16 +502,25 @@ def protocol_figure(result: dict):
 
     methods = list(result["medians"])
     pub = result["published"]["vocals_sdr"]
-    fig = go.Figure([
-        go.Bar(name="this folder (median over tracks)", x=methods,
-               y=[result["medians"][m].get("vocals", {}).get("sdr") for m in methods]),
-        go.Bar(name="SiSEC 2018, MUSDB18 test (published)", x=methods, y=[pub.get(m) for m in methods]),
-    ])
+    fig = go.Figure(
+        [
+            go.Bar(
+                name="this folder (median over tracks)",
+                x=methods,
+                y=[result["medians"][m].get("vocals", {}).get("sdr") for m in methods],
+            ),
+            go.Bar(name="SiSEC 2018, MUSDB18 test (published)", x=methods, y=[pub.get(m) for m in methods]),
+        ]
+    )
     blind = result["published"]["blind"]
-    fig.add_hline(y=blind["vocals_sdr"], line_dash="dot",
-                  annotation_text=f"{blind['method']}: {blind['vocals_sdr']:.2f} dB (published)")
-    fig.update_layout(barmode="group", title="Vocals SDR in the SiSEC 2018 protocol", yaxis_title="SDR (dB)",
-                      height=460)
+    fig.add_hline(
+        y=blind["vocals_sdr"],
+        line_dash="dot",
+        annotation_text=f"{blind['method']}: {blind['vocals_sdr']:.2f} dB (published)",
+    )
+    fig.update_layout(
+        barmode="group", title="Vocals SDR in the SiSEC 2018 protocol", yaxis_title="SDR (dB)", height=460
+    )
     return fig
 
 
@@ -480,6 +540,8 @@ def write_protocol(result: dict, out_dir) -> list[Path]:
     writer.writerows(result["per_track"])
     paths[1].write_text(buffer.getvalue())
     chart = protocol_figure(result).to_html(include_plotlyjs=True, full_html=False)
-    paths[2].write_text(f"<!doctype html><meta charset='utf-8'><title>SiSEC 2018 protocol</title>"
-                        f"<pre>{html_lib.escape(format_protocol(result))}</pre>{chart}")
+    paths[2].write_text(
+        f"<!doctype html><meta charset='utf-8'><title>SiSEC 2018 protocol</title>"
+        f"<pre>{html_lib.escape(format_protocol(result))}</pre>{chart}"
+    )
     return paths

@@ -33,8 +33,10 @@ from pathlib import Path
 from .errors import VsepError
 
 #: Top-level entries a ``run`` results folder holds (an existing folder with anything else is not replaced).
-RUN_ENTRIES = re.compile(r"^(README\.txt|summary\.json|settings\.json|metrics\.json|full_quality\.json|report\.html|plots|best_sequence_found"
-                         r"|best_prefix_found|\d+_slices|joint)$")
+RUN_ENTRIES = re.compile(
+    r"^(README\.txt|summary\.json|settings\.json|metrics\.json|full_quality\.json|report\.html|plots|best_sequence_found"
+    r"|best_prefix_found|\d+_slices|joint)$"
+)
 #: Top-level entries of a ``batch`` results folder.
 BATCH_ENTRIES = re.compile(r"^(per_song\.csv|summary\.csv|failures\.csv|batch\.json)$")
 
@@ -74,8 +76,10 @@ def check_out_dir(out, *, entries=RUN_ENTRIES, marker: str = "summary.json", opt
     path = Path(text).expanduser().absolute()
     cwd = Path.cwd()
     if path.resolve() in (cwd.resolve(), *cwd.resolve().parents):
-        raise VsepError(f"{option} {text!r} is the current folder or holds it; give a folder inside it "
-                        "(the results folder is replaced as a whole).")
+        raise VsepError(
+            f"{option} {text!r} is the current folder or holds it; give a folder inside it "
+            "(the results folder is replaced as a whole)."
+        )
     if path.exists() or path.is_symlink():
         if path.is_symlink():
             raise VsepError(f"{option} {text!r} is a symbolic link; give a real folder (it would be replaced).")
@@ -89,8 +93,10 @@ def check_out_dir(out, *, entries=RUN_ENTRIES, marker: str = "summary.json", opt
             strangers = [n for n in names if not entries.match(n)]
             if strangers or marker not in names:
                 example = strangers[0] if strangers else f"no {marker}"
-                raise VsepError(f"{option} {text!r} holds files that are not an earlier run's results "
-                                f"({example!r}); give a new or empty folder, so nothing of yours is replaced.")
+                raise VsepError(
+                    f"{option} {text!r} holds files that are not an earlier run's results "
+                    f"({example!r}); give a new or empty folder, so nothing of yours is replaced."
+                )
     _check_writable_place(path, f"Cannot write to {option} {text!r}")
     claim_out_dir(path, option=option, text=text)
     return path
@@ -203,8 +209,10 @@ def claim_out_dir(target, *, option: str = "--out", text=None) -> Path:
         raise VsepError(f"Cannot write to {option} {text!r}: {exc.strerror or exc}.") from None
     if fd is None:
         _remove_empty(made)
-        raise VsepError(f"{option} {text!r} is in use: another vsep command is writing its results there. "
-                        "Wait for it to finish, or give another folder.")
+        raise VsepError(
+            f"{option} {text!r} is in use: another vsep command is writing its results there. "
+            "Wait for it to finish, or give another folder."
+        )
     _claims[target] = (fd, _lock_path(target), made)
     sweep_leftovers(target.parent)
     return target
@@ -258,7 +266,7 @@ def sweep_leftovers(parent) -> list:
         if _LEFTOVER.match(entry.name) and entry.is_dir(follow_symlinks=False):
             by_place.setdefault(_LEFTOVER.match(entry.name)["name"], []).append(entry.path)
         elif entry.name.startswith(".") and entry.name.endswith(_LOCK_MARK) and len(entry.name) > len(_LOCK_MARK) + 1:
-            by_place.setdefault(entry.name[1:-len(_LOCK_MARK)], [])  # a lock file alone: removed if free
+            by_place.setdefault(entry.name[1 : -len(_LOCK_MARK)], [])  # a lock file alone: removed if free
     removed = []
     for name, found in by_place.items():
         place = (parent / name).absolute()
@@ -281,6 +289,7 @@ def sweep_leftovers(parent) -> list:
 
 
 # --- atomic single files ---------------------------------------------------------------
+
 
 @contextmanager
 def atomic_file(path, mode: str = "wb", **open_args):
@@ -412,8 +421,7 @@ class StagedFolder:
                     raise
             except OSError as exc:
                 self.discard()
-                raise VsepError(f"Cannot move the results into {str(self.target)!r}: {exc.strerror or exc}.") \
-                    from None
+                raise VsepError(f"Cannot move the results into {str(self.target)!r}: {exc.strerror or exc}.") from None
         if had_old:
             shutil.rmtree(old, ignore_errors=True)
         self.path = None

@@ -105,7 +105,7 @@ PLURAL_WORDS = frozenset({"drums", "chords"})
 
 
 def verb_for(word: str) -> str:
-    """"are" for a plural target word (:data:`PLURAL_WORDS`), else "is"."""
+    """ "are" for a plural target word (:data:`PLURAL_WORDS`), else "is"."""
     return "are" if str(word).strip().lower() in PLURAL_WORDS else "is"
 
 
@@ -132,10 +132,12 @@ def oracle_note(name=None) -> str:
     names = labels(name)
     if names.is_vocal:
         return ORACLE_NOTE
-    return (f"This is an oracle experiment: the fingerprint-EQ method learns from the true isolated "
-            f"{names.target}, which a real separator never has. Its scores say how far the method can go with "
-            f"perfect knowledge; compare them with the ideal masks (the ceiling) and the blind methods (what works "
-            f"without the {names.target}), not with real separators' published scores.")
+    return (
+        f"This is an oracle experiment: the fingerprint-EQ method learns from the true isolated "
+        f"{names.target}, which a real separator never has. Its scores say how far the method can go with "
+        f"perfect knowledge; compare them with the ideal masks (the ceiling) and the blind methods (what works "
+        f"without the {names.target}), not with real separators' published scores."
+    )
 
 
 def pair_target(info: dict | None) -> str:

@@ -104,9 +104,11 @@ class Limits:
             except ValueError:
                 raise VsepError(f"{name} must be a number, got {text!r}.") from None
 
-        return cls(max_result_bytes=int(number("VSEP_STORE_MAX_RESULT_MB", d.max_result_bytes / 2**20) * 2**20),
-                   quota_bytes=int(number("VSEP_STORE_QUOTA_MB", d.quota_bytes / 2**20) * 2**20),
-                   retention_days=number("VSEP_STORE_RETENTION_DAYS", d.retention_days))
+        return cls(
+            max_result_bytes=int(number("VSEP_STORE_MAX_RESULT_MB", d.max_result_bytes / 2**20) * 2**20),
+            quota_bytes=int(number("VSEP_STORE_QUOTA_MB", d.quota_bytes / 2**20) * 2**20),
+            retention_days=number("VSEP_STORE_RETENTION_DAYS", d.retention_days),
+        )
 
 
 @dataclass
@@ -206,7 +208,8 @@ class Store:
         self.meta = sa.MetaData()
         self.t_version = sa.Table("vsep_schema_version", self.meta, sa.Column("version", sa.Integer, nullable=False))
         self.t_results = sa.Table(
-            "vsep_results", self.meta,
+            "vsep_results",
+            self.meta,
             sa.Column("id", sa.String(64), primary_key=True),
             sa.Column("delete_hash", sa.String(64), nullable=False),
             sa.Column("title", sa.Text, nullable=False),
@@ -215,9 +218,11 @@ class Store:
             sa.Column("size_bytes", sa.BigInteger, nullable=False),
         )
         self.t_files = sa.Table(
-            "vsep_result_files", self.meta,
-            sa.Column("result_id", sa.String(64), sa.ForeignKey("vsep_results.id", ondelete="CASCADE"),
-                      primary_key=True),
+            "vsep_result_files",
+            self.meta,
+            sa.Column(
+                "result_id", sa.String(64), sa.ForeignKey("vsep_results.id", ondelete="CASCADE"), primary_key=True
+            ),
             sa.Column("path", sa.String(300), primary_key=True),
             sa.Column("sha256", sa.String(64), nullable=False, index=True),
             sa.Column("size", sa.BigInteger, nullable=False),
@@ -241,8 +246,10 @@ class Store:
                 conn.execute(self.t_version.insert().values(version=0))
                 version = 0
             if version > SCHEMA_VERSION:
-                raise VsepError(f"The results store is at schema version {version}, newer than this vsep "
-                                f"({SCHEMA_VERSION}); update vsep.")
+                raise VsepError(
+                    f"The results store is at schema version {version}, newer than this vsep "
+                    f"({SCHEMA_VERSION}); update vsep."
+                )
             for v in range(version + 1, SCHEMA_VERSION + 1):
                 steps[v](conn)
                 conn.execute(self.t_version.update().values(version=v))
@@ -297,11 +304,15 @@ class Store:
         try:
             data = self._blob_path(sha).read_bytes()
         except FileNotFoundError:
-            raise VsepError("A file of this result is missing from the store; ask the operator to run "
-                            "`python -m vsep_core store check`.") from None
+            raise VsepError(
+                "A file of this result is missing from the store; ask the operator to run "
+                "`python -m vsep_core store check`."
+            ) from None
         if _hash(data) != sha:
-            raise VsepError("A file of this result is damaged in the store; ask the operator to run "
-                            "`python -m vsep_core store check`.")
+            raise VsepError(
+                "A file of this result is damaged in the store; ask the operator to run "
+                "`python -m vsep_core store check`."
+            )
         return data
 
     # --- publish, open, delete ------------------------------------------------------------
@@ -324,9 +335,11 @@ class Store:
         title = " ".join(str(title or "").split())[:200] or "Untitled result"
         size = sum(len(b) for b in files.values())
         if size > self.limits.max_result_bytes:
-            raise VsepError(f"This result is {size / 2**20:.1f} MB, over the store's cap of "
-                            f"{self.limits.max_result_bytes / 2**20:.0f} MB per result: publish without audio, "
-                            "or fewer estimates.")
+            raise VsepError(
+                f"This result is {size / 2**20:.1f} MB, over the store's cap of "
+                f"{self.limits.max_result_bytes / 2**20:.0f} MB per result: publish without audio, "
+                "or fewer estimates."
+            )
         manifest = {path: (self._put_blob(bytes(data)), len(data)) for path, data in files.items()}
         now = time.time() if now is None else now
         rid, token = secrets.token_urlsafe(18), secrets.token_urlsafe(24)
@@ -335,10 +348,20 @@ class Store:
             if conn.dialect.name == "postgresql":  # the quota check and the insert, one server at a time
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(727002)"))
             self._make_room(conn, size, now)
-            conn.execute(self.t_results.insert().values(id=rid, delete_hash=_hash(token.encode()), title=title,
-                                                        created_at=now, expires_at=expires, size_bytes=size))
-            conn.execute(self.t_files.insert(), [{"result_id": rid, "path": p, "sha256": s, "size": n}
-                                                 for p, (s, n) in manifest.items()])
+            conn.execute(
+                self.t_results.insert().values(
+                    id=rid,
+                    delete_hash=_hash(token.encode()),
+                    title=title,
+                    created_at=now,
+                    expires_at=expires,
+                    size_bytes=size,
+                )
+            )
+            conn.execute(
+                self.t_files.insert(),
+                [{"result_id": rid, "path": p, "sha256": s, "size": n} for p, (s, n) in manifest.items()],
+            )
         return Published(id=rid, delete_token=token, expires_at=expires, size_bytes=size)
 
     def _make_room(self, conn, size: int, now: float) -> None:
@@ -349,8 +372,9 @@ class Store:
         used = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(r.c.size_bytes), 0))).scalar()
         if used + size <= self.limits.quota_bytes:
             return
-        expired = conn.execute(sa.select(r.c.id, r.c.size_bytes).where(r.c.expires_at <= now)
-                               .order_by(r.c.expires_at)).all()
+        expired = conn.execute(
+            sa.select(r.c.id, r.c.size_bytes).where(r.c.expires_at <= now).order_by(r.c.expires_at)
+        ).all()
         drop = []
         for rid, n in expired:
             if used + size <= self.limits.quota_bytes:
@@ -358,9 +382,11 @@ class Store:
             drop.append(rid)
             used -= n
         if used + size > self.limits.quota_bytes:
-            raise StoreFull("The results store is full (its quota is "
-                            f"{self.limits.quota_bytes / 2**20:.0f} MB and no expired result can make room): "
-                            "publish without audio, or ask the person running this server to raise the quota.")
+            raise StoreFull(
+                "The results store is full (its quota is "
+                f"{self.limits.quota_bytes / 2**20:.0f} MB and no expired result can make room): "
+                "publish without audio, or ask the person running this server to raise the quota."
+            )
         self._delete_ids(conn, drop)
 
     def _delete_ids(self, conn, ids) -> None:
@@ -384,14 +410,23 @@ class Store:
         now = time.time() if now is None else now
         r, f = self.t_results, self.t_files
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(r.c.id, r.c.title, r.c.created_at, r.c.expires_at, r.c.size_bytes)
-                               .where(r.c.id == rid)).first()
+            row = conn.execute(
+                sa.select(r.c.id, r.c.title, r.c.created_at, r.c.expires_at, r.c.size_bytes).where(r.c.id == rid)
+            ).first()
             if row is None or row.expires_at <= now:
                 raise missing
-            files = {p: (s, n) for p, s, n in conn.execute(
-                sa.select(f.c.path, f.c.sha256, f.c.size).where(f.c.result_id == rid))}
-        return Record(id=row.id, title=row.title, created_at=row.created_at, expires_at=row.expires_at,
-                      size_bytes=row.size_bytes, files=files)
+            files = {
+                p: (s, n)
+                for p, s, n in conn.execute(sa.select(f.c.path, f.c.sha256, f.c.size).where(f.c.result_id == rid))
+            }
+        return Record(
+            id=row.id,
+            title=row.title,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            size_bytes=row.size_bytes,
+            files=files,
+        )
 
     def delete(self, rid: str, token: str | None = None) -> bool:
         """Delete a result: with its delete token (the publisher), or ``token=None`` (the operator).
@@ -421,10 +456,13 @@ class Store:
 
         r = self.t_results
         with self.engine.begin() as conn:
-            rows = conn.execute(sa.select(r.c.id, r.c.title, r.c.created_at, r.c.expires_at, r.c.size_bytes)
-                                .order_by(r.c.created_at)).all()
-        return [Record(id=x.id, title=x.title, created_at=x.created_at, expires_at=x.expires_at,
-                       size_bytes=x.size_bytes) for x in rows]
+            rows = conn.execute(
+                sa.select(r.c.id, r.c.title, r.c.created_at, r.c.expires_at, r.c.size_bytes).order_by(r.c.created_at)
+            ).all()
+        return [
+            Record(id=x.id, title=x.title, created_at=x.created_at, expires_at=x.expires_at, size_bytes=x.size_bytes)
+            for x in rows
+        ]
 
     def _referenced(self) -> set:
         import sqlalchemy as sa
@@ -554,15 +592,22 @@ def read_json(store: Store, record: Record, path: str):
 
 # --- the command line's bodies (``share`` and ``store``) ------------------------------------
 
+
 def main_store(args) -> int:
     """``store list|delete ID|gc|check|copy-to URL``."""
     store = Store()
     if args.store_command == "list":
         now = time.time()
         for rec in store.list():
-            state = "expired" if rec.expires_at <= now else f"expires {time.strftime('%Y-%m-%d', time.gmtime(rec.expires_at))}"
-            print(f"{rec.id}  {time.strftime('%Y-%m-%d %H:%M', time.gmtime(rec.created_at))}  "
-                  f"{rec.size_bytes / 2**20:7.2f} MB  {state}  {json.dumps(rec.title, ensure_ascii=False)}")
+            state = (
+                "expired"
+                if rec.expires_at <= now
+                else f"expires {time.strftime('%Y-%m-%d', time.gmtime(rec.expires_at))}"
+            )
+            print(
+                f"{rec.id}  {time.strftime('%Y-%m-%d %H:%M', time.gmtime(rec.created_at))}  "
+                f"{rec.size_bytes / 2**20:7.2f} MB  {state}  {json.dumps(rec.title, ensure_ascii=False)}"
+            )
         print(f"{len(store.list())} results, {store.disk_bytes() / 2**20:.2f} MB of files ({store.backend})")
         return 0
     if args.store_command == "delete":
@@ -576,14 +621,18 @@ def main_store(args) -> int:
         return 0
     if args.store_command == "gc":
         done = store.gc(grace_s=args.grace)
-        print(f"removed {done['expired']} expired results and {done['files']} unused files "
-              f"({done['bytes'] / 2**20:.2f} MB)")
+        print(
+            f"removed {done['expired']} expired results and {done['files']} unused files "
+            f"({done['bytes'] / 2**20:.2f} MB)"
+        )
         return 0
     problems = store.check()
     for line in problems:
         print(line)
-    print(f"checked {len(store.list())} results: " + ("all files present and intact" if not problems
-                                                         else f"{len(problems)} problems"))
+    print(
+        f"checked {len(store.list())} results: "
+        + ("all files present and intact" if not problems else f"{len(problems)} problems")
+    )
     return 1 if problems else 0
 
 
@@ -595,6 +644,7 @@ def main_share(args) -> int:
     published = Store().publish(files, title)
     print(published.link)
     print(f"delete link (keep it secret): {published.delete_link}")
-    print(f"expires {time.strftime('%Y-%m-%d', time.gmtime(published.expires_at))}; "
-          f"{published.size_bytes / 2**20:.2f} MB")
+    print(
+        f"expires {time.strftime('%Y-%m-%d', time.gmtime(published.expires_at))}; {published.size_bytes / 2**20:.2f} MB"
+    )
     return 0

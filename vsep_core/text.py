@@ -2,7 +2,7 @@
 
 A file or folder name is whatever its owner typed: it may hold terminal
 escape sequences (``ESC [ 2 J`` clears the screen), bidirectional controls
-(U+202E RIGHT-TO-LEFT OVERRIDE shows ``evil\u202Eflac.exe`` as
+(U+202E RIGHT-TO-LEFT OVERRIDE shows ``evil\u202eflac.exe`` as
 ``evilexe.calf``), a formula a spreadsheet runs when the CSV is opened
 (``=HYPERLINK(…)``, OWASP "CSV injection"), or 5,000 characters. The
 command line, the batch CSVs and the dashboard all pass names through these
@@ -51,7 +51,7 @@ def display_name(name, max_chars: int = MAX_NAME_CHARS) -> str:
         raise ValueError(f"max_chars must be at least 2, got {max_chars!r}")
     base = str(name).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
     clean = unicodedata.normalize("NFC", printable(base)).strip() or "file"
-    return clean if len(clean) <= max_chars else clean[:max_chars - 1] + "…"
+    return clean if len(clean) <= max_chars else clean[: max_chars - 1] + "…"
 
 
 def terminal_text(text) -> str:

@@ -14,9 +14,19 @@ from .settings import Settings
 #: Peak below which a signal counts as silent (about -200 dBFS).
 SILENCE_PEAK = 1e-10
 
-def check_signal(y, name: str, settings: Settings | None = None, *, dtype=np.float32, min_samples: int = 0,
-                 sr: int | None = None, refuse_silent: bool | None = None, silence_peak: float = SILENCE_PEAK,
-                 silent_hint: str = "") -> np.ndarray:
+
+def check_signal(
+    y,
+    name: str,
+    settings: Settings | None = None,
+    *,
+    dtype=np.float32,
+    min_samples: int = 0,
+    sr: int | None = None,
+    refuse_silent: bool | None = None,
+    silence_peak: float = SILENCE_PEAK,
+    silent_hint: str = "",
+) -> np.ndarray:
     """The one validator of a signal handed to the engine, the baselines or the metrics.
 
     Parameters
@@ -58,8 +68,9 @@ def check_signal(y, name: str, settings: Settings | None = None, *, dtype=np.flo
     if y.ndim != 1:
         raise VsepError(f"The {name} must be a mono signal (one dimension), got shape {y.shape}.")
     if y.size == 0:
-        raise VsepError(f"The {name} is empty (no samples)"
-                        f"{' after cutting the segment' if settings is not None else ''}.")
+        raise VsepError(
+            f"The {name} is empty (no samples){' after cutting the segment' if settings is not None else ''}."
+        )
     if not np.isfinite(y).all():
         raise VsepError(f"The {name} holds NaN or infinite samples.")
     if settings is not None and float(np.max(np.abs(y))) > MAX_SAMPLE_ABS:
@@ -72,8 +83,10 @@ def check_signal(y, name: str, settings: Settings | None = None, *, dtype=np.flo
             raise VsepError(f"The {name} is silent (every sample is zero){where}.{hint}")
     if len(y) < min_samples:
         ms = (lambda k: f" ({k / sr * 1000:.0f} ms)") if sr else (lambda k: "")
-        raise VsepError(f"The {name} is {len(y)} samples{ms(len(y))} long; it must be at least one frame, "
-                        f"{min_samples} samples{ms(min_samples)}.")
+        raise VsepError(
+            f"The {name} is {len(y)} samples{ms(len(y))} long; it must be at least one frame, "
+            f"{min_samples} samples{ms(min_samples)}."
+        )
     return y
 
 
@@ -85,9 +98,11 @@ def _check_something_to_separate(mixture: np.ndarray, vocal: np.ndarray, names=N
     residual = float(np.sum((mixture.astype(np.float64) - vocal) ** 2))
     energy = float(np.sum(mixture.astype(np.float64) ** 2))
     if residual <= 1e-10 * energy:  # −100 dB: the same samples, give or take rounding
-        raise VsepError(f"The {names.target} is the same as the mixture: there is nothing to separate. "
-                        f"Give the isolated {names.target} (or the {names.complement}) of the song, not the "
-                        "song again.")
+        raise VsepError(
+            f"The {names.target} is the same as the mixture: there is nothing to separate. "
+            f"Give the isolated {names.target} (or the {names.complement}) of the song, not the "
+            "song again."
+        )
 
 
 def _check_lengths(a, b, *, frame: int) -> None:
@@ -107,6 +122,8 @@ def _check_lengths(a, b, *, frame: int) -> None:
 
 
 def _refuse_absurd(name: str, peak: float):
-    raise VsepError(f"The {name} holds samples as large as {peak:.3g}; audio lies within ±1 (float files a "
-                    f"little beyond), and above {MAX_SAMPLE_ABS:g} it is not a recording. Is it damaged, or raw "
-                    "data saved as audio?")
+    raise VsepError(
+        f"The {name} holds samples as large as {peak:.3g}; audio lies within ±1 (float files a "
+        f"little beyond), and above {MAX_SAMPLE_ABS:g} it is not a recording. Is it damaged, or raw "
+        "data saved as audio?"
+    )

@@ -98,16 +98,23 @@ def verdict(table: ScoreTable) -> Verdict | None:
         return None
     t = table.target
     plural = verb_for(t) == "are"  # "the drums are", "the bass is"
-    words = {"t": t, "be": verb_for(t), "it": "them" if plural else "it", "it_be": "they are" if plural else "it is",
-             "its": "their" if plural else "its"}
+    words = {
+        "t": t,
+        "be": verb_for(t),
+        "it": "them" if plural else "it",
+        "it_be": "they are" if plural else "it is",
+        "its": "their" if plural else "its",
+    }
     best = max(results, key=lambda row: row.values[column])
     score = best.values[column]
     numbers = [(f"Best result: {method_name(best.name)}", f"{format_score(score)} dB")]
     text = f"In the best result, the {method_name(best.name)}, you hear {_pick(SOUNDS, score).format(**words)}."
 
     if table.alignment is not None and not table.alignment.get("aligned", True):
-        text = (f"The mixture and the {t} are not lined up in time, so these scores say nothing yet: align them "
-                "on Load audio first.")
+        text = (
+            f"The mixture and the {t} are not lined up in time, so these scores say nothing yet: align them "
+            "on Load audio first."
+        )
         return Verdict(text, tuple(numbers))
 
     floor = next((row for row in scored if row.name == "mixture"), None)
@@ -122,13 +129,20 @@ def verdict(table: ScoreTable) -> Verdict | None:
         nothing, possible = floor.values[column], ceiling.values[column]
         share = (score - nothing) / (possible - nothing)
         if share >= 1.0:
-            text += (f" That is as close to the true {t} as the best ideal mask gets (a mask that reads the true "
-                     f"{t}, the best possible here), and far better than doing nothing.")
+            text += (
+                f" That is as close to the true {t} as the best ideal mask gets (a mask that reads the true "
+                f"{t}, the best possible here), and far better than doing nothing."
+            )
         else:
-            text += (f" It goes {_pick(SHARES, share)} from doing nothing (the song as it is) to the best possible "
-                     f"(an ideal mask that reads the true {t}).")
+            text += (
+                f" It goes {_pick(SHARES, share)} from doing nothing (the song as it is) to the best possible "
+                f"(an ideal mask that reads the true {t})."
+            )
     elif floor is not None:
         better = score - floor.values[column]
-        text += (" It is " + ("no better than doing nothing (the song as it is)." if better <= 0.5
-                              else "clearly better than doing nothing (the song as it is)."))
+        text += " It is " + (
+            "no better than doing nothing (the song as it is)."
+            if better <= 0.5
+            else "clearly better than doing nothing (the song as it is)."
+        )
     return Verdict(text, tuple(numbers))

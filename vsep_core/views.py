@@ -79,48 +79,96 @@ def _edge_kernel(theta_deg: float) -> np.ndarray:
 def _build_views() -> tuple[ViewSpec, ...]:
     views = [
         ViewSpec(0, "slice_0_raw", "raw", "The magnitude spectrogram itself (used for the final polish)."),
-        ViewSpec(1, "slice_1_horizontal", "horizontal",
-                 "Sums three neighbouring frames: steady tones and sustained notes.",
-                 _k([[0, 0, 0], [1, 1, 1], [0, 0, 0]])),
-        ViewSpec(2, "slice_2_vertical", "vertical",
-                 "Change over time: onsets and note boundaries (negative where sound fades).",
-                 _k([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]])),
-        ViewSpec(3, "slice_3_diagonal_up", "diagonal up",
-                 "Energy gliding along one diagonal: rising or falling pitch sweeps.",
-                 _k([[0, 0, 1], [0, 1, 0], [1, 0, 0]])),
-        ViewSpec(4, "slice_4_diagonal_down", "diagonal down",
-                 "Energy gliding along the other diagonal: the opposite sweeps.",
-                 _k([[1, 0, 0], [0, 1, 0], [0, 0, 1]])),
-        ViewSpec(5, "slice_5_blob", "blob",
-                 "A small weighted blur: compact spots of energy.",
-                 _k([[0, 1, 0], [1, 2, 1], [0, 1, 0]])),
-        ViewSpec(6, "slice_6_harmonic", "harmonic",
-                 "Bins above and below, not the centre: stacked partials and wide bands.",
-                 _k([[1, 1, 1], [0, 0, 0], [1, 1, 1]])),
-        ViewSpec(7, "slice_7_highpass", "highpass",
-                 "Centre minus its eight neighbours: sharp detail, transients and noise.",
-                 _k([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]])),
-        ViewSpec(8, "slice_8_lowpass", "lowpass",
-                 "The 3×3 average: the smooth spectral envelope.",
-                 np.full((3, 3), 1.0 / 9.0, dtype=np.float32)),
+        ViewSpec(
+            1,
+            "slice_1_horizontal",
+            "horizontal",
+            "Sums three neighbouring frames: steady tones and sustained notes.",
+            _k([[0, 0, 0], [1, 1, 1], [0, 0, 0]]),
+        ),
+        ViewSpec(
+            2,
+            "slice_2_vertical",
+            "vertical",
+            "Change over time: onsets and note boundaries (negative where sound fades).",
+            _k([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]),
+        ),
+        ViewSpec(
+            3,
+            "slice_3_diagonal_up",
+            "diagonal up",
+            "Energy gliding along one diagonal: rising or falling pitch sweeps.",
+            _k([[0, 0, 1], [0, 1, 0], [1, 0, 0]]),
+        ),
+        ViewSpec(
+            4,
+            "slice_4_diagonal_down",
+            "diagonal down",
+            "Energy gliding along the other diagonal: the opposite sweeps.",
+            _k([[1, 0, 0], [0, 1, 0], [0, 0, 1]]),
+        ),
+        ViewSpec(
+            5,
+            "slice_5_blob",
+            "blob",
+            "A small weighted blur: compact spots of energy.",
+            _k([[0, 1, 0], [1, 2, 1], [0, 1, 0]]),
+        ),
+        ViewSpec(
+            6,
+            "slice_6_harmonic",
+            "harmonic",
+            "Bins above and below, not the centre: stacked partials and wide bands.",
+            _k([[1, 1, 1], [0, 0, 0], [1, 1, 1]]),
+        ),
+        ViewSpec(
+            7,
+            "slice_7_highpass",
+            "highpass",
+            "Centre minus its eight neighbours: sharp detail, transients and noise.",
+            _k([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]]),
+        ),
+        ViewSpec(
+            8,
+            "slice_8_lowpass",
+            "lowpass",
+            "The 3×3 average: the smooth spectral envelope.",
+            np.full((3, 3), 1.0 / 9.0, dtype=np.float32),
+        ),
     ]
     for offset, theta in enumerate((22.5, 45.0, 67.5, 90.0, 112.5, 135.0, 157.5)):
         deg = int(theta)
-        views.append(ViewSpec(
-            9 + offset, f"slice_{9 + offset}_edge_{deg}deg", f"edge {theta:g}°",
-            f"Oriented edge detector at {theta:g}°: boundaries that run at that angle.",
-            _edge_kernel(theta),
-        ))
+        views.append(
+            ViewSpec(
+                9 + offset,
+                f"slice_{9 + offset}_edge_{deg}deg",
+                f"edge {theta:g}°",
+                f"Oriented edge detector at {theta:g}°: boundaries that run at that angle.",
+                _edge_kernel(theta),
+            )
+        )
     views += [
-        ViewSpec(16, "slice_16_laplacian", "laplacian",
-                 "Centre minus its four neighbours: isolated peaks and dips.",
-                 _k([[0, -1, 0], [-1, 4, -1], [0, -1, 0]])),
-        ViewSpec(17, "slice_17_maxpool", "max pool",
-                 "2×2 maximum, every second bin and frame: the loudest detail at half resolution.",
-                 pool="max"),
-        ViewSpec(18, "slice_18_avgpool", "average pool",
-                 "2×2 average, every second bin and frame: the mean level at half resolution.",
-                 pool="mean"),
+        ViewSpec(
+            16,
+            "slice_16_laplacian",
+            "laplacian",
+            "Centre minus its four neighbours: isolated peaks and dips.",
+            _k([[0, -1, 0], [-1, 4, -1], [0, -1, 0]]),
+        ),
+        ViewSpec(
+            17,
+            "slice_17_maxpool",
+            "max pool",
+            "2×2 maximum, every second bin and frame: the loudest detail at half resolution.",
+            pool="max",
+        ),
+        ViewSpec(
+            18,
+            "slice_18_avgpool",
+            "average pool",
+            "2×2 average, every second bin and frame: the mean level at half resolution.",
+            pool="mean",
+        ),
     ]
     for v in views:
         if v.kernel is not None:

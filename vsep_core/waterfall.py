@@ -50,8 +50,11 @@ COSTS = {
 
 def best_seed(report: dict, source: str = "vocal", metric: str = "si_sdr") -> dict | None:
     """The seed run (``seed_*``, not ``joint``) with the highest figure, or ``None``."""
-    runs = [m for m in report.get("methods", []) if m.get("kind") == "seed" and m["name"].startswith("seed_")
-            and _finite((m.get(source) or {}).get(metric))]
+    runs = [
+        m
+        for m in report.get("methods", [])
+        if m.get("kind") == "seed" and m["name"].startswith("seed_") and _finite((m.get(source) or {}).get(metric))
+    ]
     return max(runs, key=lambda m: m[source][metric]) if runs else None
 
 
@@ -91,18 +94,44 @@ def loss_waterfall(report: dict, *, source: str = "vocal", metric: str = "si_sdr
         pending.append(cost)
         if not _finite(value):
             if name in ("phase_oracle", "mixture"):
-                raise VsepError(f"The waterfall needs the {name} method's {metric} in the report; evaluate it "
-                                "with --methods including phase_oracle and mixture.")
+                raise VsepError(
+                    f"The waterfall needs the {name} method's {metric} in the report; evaluate it "
+                    "with --methods including phase_oracle and mixture."
+                )
             continue
         levels.append((entry["name"], " + ".join(pending), float(value)))
         pending = []
-    steps = [{"step": "phase oracle", "cost": levels[0][1], "method": levels[0][0], "measure": "absolute",
-              "value_db": levels[0][2], "level_db": levels[0][2]}]
+    steps = [
+        {
+            "step": "phase oracle",
+            "cost": levels[0][1],
+            "method": levels[0][0],
+            "measure": "absolute",
+            "value_db": levels[0][2],
+            "level_db": levels[0][2],
+        }
+    ]
     for (_, _, previous), (name, cost, level) in zip(levels, levels[1:]):
-        steps.append({"step": f"→ {name}", "cost": cost, "method": name, "measure": "relative",
-                      "value_db": level - previous, "level_db": level})
-    steps.append({"step": "mixture", "cost": "total", "method": "mixture", "measure": "total",
-                  "value_db": levels[-1][2], "level_db": levels[-1][2]})
+        steps.append(
+            {
+                "step": f"→ {name}",
+                "cost": cost,
+                "method": name,
+                "measure": "relative",
+                "value_db": level - previous,
+                "level_db": level,
+            }
+        )
+    steps.append(
+        {
+            "step": "mixture",
+            "cost": "total",
+            "method": "mixture",
+            "measure": "total",
+            "value_db": levels[-1][2],
+            "level_db": levels[-1][2],
+        }
+    )
     return steps
 
 
@@ -111,12 +140,13 @@ def format_waterfall(steps: list[dict], *, label: str = "vocal", metric: str = "
     lines = [f"Where the decibels go ({label} {metric}, dB): target → phase oracle → … → mixture"]
     for s in steps:
         if s["measure"] == "absolute":
-            lines.append(f"  {s['method']:<22} {s['value_db']:8.2f}   level reached; the step from the target "
-                         f"(+inf) costs: {s['cost']} ({COSTS['phase']})")
+            lines.append(
+                f"  {s['method']:<22} {s['value_db']:8.2f}   level reached; the step from the target "
+                f"(+inf) costs: {s['cost']} ({COSTS['phase']})"
+            )
         elif s["measure"] == "relative":
             costs = "; ".join(COSTS[c] for c in s["cost"].split(" + "))
-            lines.append(f"  {s['cost']:<22} {s['value_db']:+8.2f}   → {s['method']} at {s['level_db']:.2f} "
-                         f"({costs})")
+            lines.append(f"  {s['cost']:<22} {s['value_db']:+8.2f}   → {s['method']} at {s['level_db']:.2f} ({costs})")
         else:
             lines.append(f"  {'= mixture':<22} {s['value_db']:8.2f}   (phase oracle + every step)")
     return "\n".join(lines)
@@ -127,16 +157,27 @@ def waterfall_figure(steps: list[dict], *, title: str = "Where the decibels go")
     import plotly.graph_objects as go
 
     names = [s["step"] if s["measure"] != "relative" else f"{s['cost']}<br>(→ {s['method']})" for s in steps]
-    fig = go.Figure(go.Waterfall(
-        measure=[s["measure"] for s in steps], x=names, y=[s["value_db"] for s in steps],
-        text=[f"{s['value_db']:+.2f} dB" if s["measure"] == "relative" else f"{s['value_db']:.2f} dB"
-              for s in steps],
-        textposition="outside", connector={"line": {"width": 1}},
-        hovertext=[COSTS.get(s["cost"].split(" + ")[0], "") if s["measure"] != "total" else
-                   "the mixture as the estimate: the phase oracle plus every step" for s in steps],
-    ))
-    fig.update_layout(title=title, yaxis_title="dB", showlegend=False, height=420,
-                      margin={"l": 60, "r": 20, "t": 60, "b": 80})
+    fig = go.Figure(
+        go.Waterfall(
+            measure=[s["measure"] for s in steps],
+            x=names,
+            y=[s["value_db"] for s in steps],
+            text=[
+                f"{s['value_db']:+.2f} dB" if s["measure"] == "relative" else f"{s['value_db']:.2f} dB" for s in steps
+            ],
+            textposition="outside",
+            connector={"line": {"width": 1}},
+            hovertext=[
+                COSTS.get(s["cost"].split(" + ")[0], "")
+                if s["measure"] != "total"
+                else "the mixture as the estimate: the phase oracle plus every step"
+                for s in steps
+            ],
+        )
+    )
+    fig.update_layout(
+        title=title, yaxis_title="dB", showlegend=False, height=420, margin={"l": 60, "r": 20, "t": 60, "b": 80}
+    )
     return fig
 
 

@@ -59,8 +59,20 @@ def _pcm16_wav(y: np.ndarray, sr: int) -> tuple[bytes, np.ndarray]:
         raise ValueError("write one channel (a 1-D signal) or (samples, channels)")
     channels = 1 if np.ndim(y) == 1 else np.shape(y)[1]
     pcm = pcm16(y)
-    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + pcm.nbytes, b"WAVE", b"fmt ", 16, 1, channels,
-                         sr, 2 * sr * channels, 2 * channels, 16, b"data", pcm.nbytes)
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        36 + pcm.nbytes,
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,
+        channels,
+        sr,
+        2 * sr * channels,
+        2 * channels,
+        16,
+        b"data",
+        pcm.nbytes,
+    )
     return header, pcm
-
-

@@ -96,6 +96,7 @@ def run_method(method: Separator, mixture: np.ndarray, sr: int, vocal: np.ndarra
 
 # --- input checks -------------------------------------------------------------
 
+
 def check_mixture(mixture, sr, n_fft: int) -> np.ndarray:
     if not (isinstance(sr, (int, np.integer)) and sr > 0):
         raise VsepError(f"The sample rate must be a positive whole number, got {sr!r}.")
@@ -107,8 +108,9 @@ def check_vocal(vocal, mixture: np.ndarray, name: str) -> np.ndarray:
         raise VsepError(f"The {name} method needs the true vocal.")
     vocal = check_signal(vocal, "vocal")
     if vocal.shape != mixture.shape:
-        raise VsepError(f"The vocal has shape {vocal.shape} and the mixture {mixture.shape}; "
-                        "they must be the same length.")
+        raise VsepError(
+            f"The vocal has shape {vocal.shape} and the mixture {mixture.shape}; they must be the same length."
+        )
     return vocal
 
 
@@ -118,6 +120,7 @@ def refuse_vocal(vocal, name: str) -> None:
 
 
 # --- the engine's pair and its estimate (the seed methods and the exact EQ) -----------------
+
 
 def method_pair(mixture: np.ndarray, vocal: np.ndarray, sr: int, settings: Settings) -> Pair:
     """The pair the engine sees under ``settings.level`` (gains in ``info``).
@@ -137,6 +140,7 @@ def separation_from_db(final_db, analysis, mixture, pair: Pair, info) -> Separat
 
 
 # --- the STFT the mask methods live in ------------------------------------------------
+
 
 def stft(y, n_fft, hop_length):
     return dsp.stft(y, n_fft=n_fft, hop_length=hop_length)  # librosa.stft's values, to the bit

@@ -30,8 +30,12 @@ _ANALYSIS_LOCK = threading.Lock()
 
 
 def _pair_key(pair: Pair, settings: Settings) -> tuple:
-    return (hashlib.sha1(pair.mixture.tobytes()).hexdigest(), hashlib.sha1(pair.vocal.tobytes()).hexdigest(),
-            pair.sr, settings)
+    return (
+        hashlib.sha1(pair.mixture.tobytes()).hexdigest(),
+        hashlib.sha1(pair.vocal.tobytes()).hexdigest(),
+        pair.sr,
+        settings,
+    )
 
 
 def _remember(cache: OrderedDict, lock: threading.Lock, size: int, key: tuple, value) -> None:

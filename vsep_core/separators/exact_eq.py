@@ -36,8 +36,9 @@ def exact_eq_db(mixture_db: np.ndarray, target_db: np.ndarray, settings: Setting
     np.ndarray [shape=(bins, windows), dtype=float32]
     """
     if target_db.shape != (settings.n_points, mixture_db.shape[1]):
-        raise VsepError(f"The targets have shape {target_db.shape}; expected "
-                        f"({settings.n_points}, {mixture_db.shape[1]}).")
+        raise VsepError(
+            f"The targets have shape {target_db.shape}; expected ({settings.n_points}, {mixture_db.shape[1]})."
+        )
     gap = target_db - working_profiles(mixture_db, settings)
     return (mixture_db + interp_map(settings.n_points, mixture_db.shape[0])(gap)).astype(np.float32)
 

@@ -32,7 +32,7 @@ def median_filter_along(x: np.ndarray, size: int, axis: int) -> np.ndarray:
     before, after = size // 2, size - size // 2 - 1  # scipy's window for origin 0
     extended = np.pad(lines, ((0, 0), (before, after)), mode="symmetric")
     filtered = scipy.ndimage.median_filter(extended.ravel(), size=size, mode="reflect")
-    filtered = filtered.reshape(extended.shape)[:, before:before + n]
+    filtered = filtered.reshape(extended.shape)[:, before : before + n]
     return np.ascontiguousarray(filtered if axis in (1, -1) else filtered.T)
 
 
@@ -76,8 +76,9 @@ class TwoStageHPSS:
     kind: ClassVar[str] = "blind"
     description: ClassVar[str] = "Two-stage HPSS: long-frame harmonic removed, short-frame harmonic kept (blind)"
     suited_targets: ClassVar[tuple] = ("vocals",)
-    unsuited_note: ClassVar[str] = ("two-stage HPSS keeps what fluctuates (a singing voice's partials); "
-                                    "it is not a blind estimate of this stem")
+    unsuited_note: ClassVar[str] = (
+        "two-stage HPSS keeps what fluctuates (a singing voice's partials); it is not a blind estimate of this stem"
+    )
 
     def __post_init__(self):
         check_stft(self.n_fft_long, self.n_fft_long // 4)

@@ -12,12 +12,12 @@ from .base import Separation, check_mixture, check_stft, check_vocal, istft, stf
 
 #: Ideal masks: name → (description, mask of the vocal from |V| and |A|).
 _MASKS = {
-    "irm": ("Ideal ratio mask |V| / (|V| + |A|)",
-            lambda v, a: v / np.maximum(v + a, np.finfo(np.float32).tiny)),
-    "ibm": ("Ideal binary mask |V| > |A|",
-            lambda v, a: (v > a).astype(np.float32)),
-    "wiener": ("Ideal Wiener-style mask |V|² / (|V|² + |A|²)",
-               lambda v, a: v * v / np.maximum(v * v + a * a, np.finfo(np.float32).tiny)),
+    "irm": ("Ideal ratio mask |V| / (|V| + |A|)", lambda v, a: v / np.maximum(v + a, np.finfo(np.float32).tiny)),
+    "ibm": ("Ideal binary mask |V| > |A|", lambda v, a: (v > a).astype(np.float32)),
+    "wiener": (
+        "Ideal Wiener-style mask |V|² / (|V|² + |A|²)",
+        lambda v, a: v * v / np.maximum(v * v + a * a, np.finfo(np.float32).tiny),
+    ),
 }
 
 
@@ -62,6 +62,8 @@ class IdealMask:
         acc_mag = np.abs(stft(mixture - vocal, self.n_fft, self.hop_length))
         mask = _MASKS[self.mask][1](voc_mag, acc_mag)
         n = len(mixture)
-        return Separation(vocal=istft(mask * mix_stft, self.n_fft, self.hop_length, n),
-                          instrumental=istft((1.0 - mask) * mix_stft, self.n_fft, self.hop_length, n),
-                          info={"n_fft": self.n_fft, "hop_length": self.hop_length})
+        return Separation(
+            vocal=istft(mask * mix_stft, self.n_fft, self.hop_length, n),
+            instrumental=istft((1.0 - mask) * mix_stft, self.n_fft, self.hop_length, n),
+            info={"n_fft": self.n_fft, "hop_length": self.hop_length},
+        )

@@ -32,8 +32,9 @@ class JointMatching:
     @property
     def description(self) -> str:
         views = ", ".join(f"{name} ×{weight:g}" for name, weight in self.joint.views)
-        return (f"Fingerprint EQ learned jointly through the round trip (Adam, {self.joint.steps} steps; "
-                f"loss over {views})")
+        return (
+            f"Fingerprint EQ learned jointly through the round trip (Adam, {self.joint.steps} steps; loss over {views})"
+        )
 
     def separate(self, mixture, sr, *, vocal=None) -> Separation:
         mixture = check_mixture(mixture, sr, self.settings.n_fft)
@@ -41,7 +42,16 @@ class JointMatching:
         pair = method_pair(mixture, vocal, sr, self.settings)
         analysis = analyse(pair, self.settings, views=(RAW, *self.joint.view_names))
         result = run_joint(analysis, self.joint)
-        return separation_from_db(result.final_db, analysis, mixture, pair,
-                                   {"views": [list(v) for v in self.joint.views], "loss": result.final_loss,
-                                    "steps": self.joint.steps, "step_size": self.joint.step_size,
-                                    "clip_db": self.joint.clip_db})
+        return separation_from_db(
+            result.final_db,
+            analysis,
+            mixture,
+            pair,
+            {
+                "views": [list(v) for v in self.joint.views],
+                "loss": result.final_loss,
+                "steps": self.joint.steps,
+                "step_size": self.joint.step_size,
+                "clip_db": self.joint.clip_db,
+            },
+        )

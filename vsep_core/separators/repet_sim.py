@@ -54,7 +54,7 @@ def _cosine_neighbours(data: np.ndarray, n_neighbors: int) -> np.ndarray:
     norms[norms < 10 * np.finfo(norms.dtype).eps] = 1.0
     unit /= norms[:, None]
     wanted = n_neighbors + 1  # the query set is the training set: one more, then the frame itself goes
-    chunk = max(1, min(t, int(_KNN_WORKING_MEMORY_MIB * 2 ** 20 // (8 * t))))
+    chunk = max(1, min(t, int(_KNN_WORKING_MEMORY_MIB * 2**20 // (8 * t))))
     neighbours = np.empty((t, n_neighbors), dtype=np.int64)
     for chunk_start in range(0, t, chunk):  # one chunk up to ~11 600 frames (4.5 min at hop 512)
         chunk_stop = min(chunk_start + chunk, t)
@@ -67,7 +67,7 @@ def _cosine_neighbours(data: np.ndarray, n_neighbors: int) -> np.ndarray:
         if whole:
             np.fill_diagonal(dist, 0.0)
         for start in range(0, chunk_stop - chunk_start, _FRAME_BLOCK):
-            block = dist[start:start + _FRAME_BLOCK]
+            block = dist[start : start + _FRAME_BLOCK]
             rows = np.arange(chunk_start + start, chunk_start + start + len(block))
             nearest = np.argpartition(block, wanted - 1, axis=1)[:, :wanted]
             keep = nearest != rows[:, None]
@@ -109,7 +109,7 @@ def _repet_neighbours(mag: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarr
     for n in np.unique(n_links):  # a few distinct lengths (rows near the ends lose fewer frames)
         rows = np.flatnonzero(n_links == n)
         order = np.argsort(np.ones((1, n)))[0][:k]  # librosa sorts the links' equal weights
-        kept[rows, :len(order)] = links[rows][:, order]
+        kept[rows, : len(order)] = links[rows][:, order]
     return kept, np.minimum(n_links, k)
 
 
@@ -144,7 +144,7 @@ def _neighbour_median(mag: np.ndarray, kept: np.ndarray, counts: np.ndarray) -> 
     jobs = []
     for count in np.unique(counts[counts > 0]):
         rows = np.flatnonzero(counts == count)
-        jobs.extend((rows[i:i + _MEDIAN_BLOCK], int(count)) for i in range(0, len(rows), _MEDIAN_BLOCK))
+        jobs.extend((rows[i : i + _MEDIAN_BLOCK], int(count)) for i in range(0, len(rows), _MEDIAN_BLOCK))
     # The compiled loops and numpy's partition release the GIL: two threads share the work.
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
         list(pool.map(lambda job: median_rows(*job), jobs))
@@ -198,8 +198,10 @@ class RepetSim:
     kind: ClassVar[str] = "blind"
     description: ClassVar[str] = "REPET-SIM: nearest-neighbour median background, soft masks (blind)"
     suited_targets: ClassVar[tuple] = ("vocals",)
-    unsuited_note: ClassVar[str] = ("REPET-SIM's estimate is the non-repeating foreground (a voice over a "
-                                    "repeating band), not a blind estimate of this stem")
+    unsuited_note: ClassVar[str] = (
+        "REPET-SIM's estimate is the non-repeating foreground (a voice over a "
+        "repeating band), not a blind estimate of this stem"
+    )
 
     def __post_init__(self):
         check_stft(self.n_fft, self.hop_length)
@@ -213,17 +215,21 @@ class RepetSim:
         mag = np.abs(mix_stft)
         n_frames = mag.shape[1]
         # librosa requires width < (frames − 1) // 2.
-        width = min(int(librosa.time_to_frames(self.min_distance_s, sr=sr, hop_length=self.hop_length)),
-                    (n_frames - 1) // 2 - 1)
+        width = min(
+            int(librosa.time_to_frames(self.min_distance_s, sr=sr, hop_length=self.hop_length)), (n_frames - 1) // 2 - 1
+        )
         if width < 1:
-            raise VsepError(f"REPET-SIM needs at least 5 STFT frames; the mixture has {n_frames} "
-                            f"({len(mixture) / sr:.2f} s).")
+            raise VsepError(
+                f"REPET-SIM needs at least 5 STFT frames; the mixture has {n_frames} ({len(mixture) / sr:.2f} s)."
+            )
         background = _repet_background(mag, width)
         background = np.minimum(mag, background)
         foreground = mag - background
         mask_bg = librosa.util.softmask(background, self.margin_background * foreground, power=self.power)
         mask_fg = librosa.util.softmask(foreground, self.margin_vocal * background, power=self.power)
         n = len(mixture)
-        return Separation(vocal=istft(mask_fg * mix_stft, self.n_fft, self.hop_length, n),
-                          instrumental=istft(mask_bg * mix_stft, self.n_fft, self.hop_length, n),
-                          info={"width_frames": width})
+        return Separation(
+            vocal=istft(mask_fg * mix_stft, self.n_fft, self.hop_length, n),
+            instrumental=istft(mask_bg * mix_stft, self.n_fft, self.hop_length, n),
+            info={"width_frames": width},
+        )

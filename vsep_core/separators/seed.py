@@ -52,8 +52,9 @@ class SeedProgressive:
         slices = tuple(self.order[: self.n_slices])
         analysis = analysis_for(pair, self.settings, (RAW, *slices))
         chain = run_chain(analysis, slices)
-        return separation_from_db(chain.final_db, analysis, mixture, pair,
-                                   {"slices": list(slices), "loss": chain.final_loss})
+        return separation_from_db(
+            chain.final_db, analysis, mixture, pair, {"slices": list(slices), "loss": chain.final_loss}
+        )
 
 
 def progressive_name(n_slices: int, order=SLICE_NAMES) -> str:
@@ -111,6 +112,15 @@ class SeedGreedy:
         analysis, greedy = greedy_for(pair, self.settings, self.candidates)
         slices = greedy.sequence if self.prefix == "full" else greedy.best_prefix
         chain = run_chain(analysis, slices)
-        return separation_from_db(chain.final_db, analysis, mixture, pair,
-                                   {"slices": list(slices), "loss": chain.final_loss,
-                                    "greedy_loss": greedy.loss, "best_prefix_loss": greedy.best_prefix_loss})
+        return separation_from_db(
+            chain.final_db,
+            analysis,
+            mixture,
+            pair,
+            {
+                "slices": list(slices),
+                "loss": chain.final_loss,
+                "greedy_loss": greedy.loss,
+                "best_prefix_loss": greedy.best_prefix_loss,
+            },
+        )
