@@ -180,8 +180,8 @@ def loss_curves_figure(runs: dict) -> go.Figure:
     for label, curve in runs.items():
         fig.add_trace(go.Scatter(y=np.asarray(curve), mode="lines", name=label))  # SVG: WebGL is slow without a GPU
     fig.update_layout(
-        title="Loss curves (every pass's iterations end to end)",
-        xaxis_title="iteration",
+        title="Loss curves",  # short: a phone's width (390 px) cuts a longer plotly title
+        xaxis_title="iteration (every pass's iterations end to end)",
         yaxis_title="loss (dB²)",
         yaxis_type="log",
         height=380,
