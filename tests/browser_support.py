@@ -268,15 +268,20 @@ RUN_WATCH_JS = """
   };
   // One callback can hold a commit's stale marks before or after its state change: a stale element marks the
   // cycle it belongs to (stale marks only exist while a run is under way), so it is noted before states change.
+  // A quick run can set and clear an attribute within one callback, so each record's old value is read too
+  // (the attribute's value now is only the last of them).
   new MutationObserver((records) => {
     for (const r of records) {
-      if (r.attributeName === 'data-stale' && r.target.getAttribute('data-stale') === 'true' && !fragment(r.target))
+      if (r.attributeName === 'data-stale' && !fragment(r.target) &&
+          (r.oldValue === 'true' || r.target.getAttribute('data-stale') === 'true'))
         runs.page = true;
     }
-    for (const r of records) {
-      if (r.attributeName === 'data-test-script-state') see(r.target.getAttribute('data-test-script-state'));
-    }
-  }).observe(document, {subtree: true, attributes: true,
+    const states = records.filter(r => r.attributeName === 'data-test-script-state');
+    states.forEach((r, i) => {  // each change's new value: the next change's old value, the last one's is now
+      see(i + 1 < states.length && states[i + 1].target === r.target ? states[i + 1].oldValue
+                                                                      : r.target.getAttribute('data-test-script-state'));
+    });
+  }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
                         attributeFilter: ['data-test-script-state', 'data-stale']});
   // Installed after the page's first run began: start from what the page shows now.
   const app = document.querySelector("[data-testid='stApp']");
@@ -349,6 +354,22 @@ def wait_for_run(page, after: int, timeout: float = 60.0, also: str = "true") ->
             "cycles: window.__vsepRuns.cycles, state: window.__vsepRuns.state})"
         )
         raise TimeoutError(f"{exc}; the watcher saw {seen}") from exc
+
+
+def wait_for_quiet(page, quiet: float = 1.5, timeout: float = 60.0) -> None:
+    """Wait until the page is idle and no run of it has begun for ``quiet`` seconds (widgets such as sliders can
+    send their values in several runs; a download pressed during a later run is cancelled by it)."""
+    watch_runs(page)
+    deadline = time.perf_counter() + timeout
+    last = (page.evaluate(f"() => [{RUN_COUNT_JS}, window.__vsepRuns.cycles]"), time.perf_counter())
+    while time.perf_counter() < deadline:
+        time.sleep(0.1)
+        seen = page.evaluate(f"() => [{RUN_COUNT_JS}, window.__vsepRuns.cycles]")
+        if seen != last[0] or not page.evaluate(f"() => {RUN_IDLE_JS}"):
+            last = (seen, time.perf_counter())
+        elif time.perf_counter() - last[1] >= quiet:
+            return
+    raise TimeoutError(f"the page did not stay idle for {quiet} s within {timeout:.0f} s")
 
 
 SIDEBAR_LINKS = "[data-testid='stSidebar'] [data-testid='stPageLink-NavLink'], [data-testid='stSidebarNav'] a"

@@ -15,7 +15,16 @@ import json
 import zipfile
 
 import pytest
-from browser_support import Server, block_outside_requests, launch, nav, run_count, wait_for_run, wait_js
+from browser_support import (
+    Server,
+    block_outside_requests,
+    launch,
+    nav,
+    run_count,
+    wait_for_quiet,
+    wait_for_run,
+    wait_js,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
 
@@ -82,6 +91,7 @@ def test_rate_three_results_download_them_with_the_results_and_share_them(tmp_pa
         before = run_count(page)
         page.get_by_text("Your ratings").click()  # blur: the last slider sends its value
         wait_for_run(page, before, 90)
+        wait_for_quiet(page)  # every slider's value sent: a run after the download would cancel it
 
         rows = _rows(_download(page, "Ratings (CSV)", tmp_path / "ratings.csv").read_text())
         page_json = json.loads(_download(page, "Ratings (JSON)", tmp_path / "ratings.json").read_text())
