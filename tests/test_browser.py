@@ -197,7 +197,7 @@ def test_record_a_vocal_from_the_fake_microphone(page):
     wait_js(
         page,
         "/00:0[2-9]/.test(document.querySelector(\"[data-testid='stAudioInput']\").innerText)",
-        15,
+        45,
         what="the recorder's timer",
     )
     action.click()  # the square: stop (the take is sent to the server)
