@@ -710,6 +710,11 @@ def _full_quality_compute(identity: str, settings_dict: dict, slices: tuple, sco
         target=_source.other if scored else None,
         given=_source.other_kind,
     )
+    return _full_quality_record(found)
+
+
+def _full_quality_record(found) -> dict:
+    """What the pages keep of a full-quality outcome: its two WAVs, where and how it was made, its scores."""
     est = found.estimate
     return {
         "target_wav": audio.wav_bytes(est.frames(), est.sr),
@@ -741,18 +746,7 @@ def _joint_full_quality_compute(identity: str, settings_dict: dict, key: tuple, 
     found = api.full_quality(
         _source.mixture, pair(_source, settings), settings, eq=_eq, target=_source.other, given=_source.other_kind
     )
-    est = found.estimate
-    return {
-        "target_wav": audio.wav_bytes(est.frames(), est.sr),
-        "complement_wav": audio.wav_bytes(np.ascontiguousarray(est.complement_raw.T), est.sr),
-        "sr": est.sr,
-        "channels": est.channels,
-        "start_s": est.start_s,
-        "duration_s": est.duration_s,
-        "held_hz": est.held_hz,
-        "scores": found.scores,
-        "seconds": found.seconds,
-    }
+    return _full_quality_record(found)
 
 
 _joint_full_quality = memo(max_entries=2, ttl=TTL)(_joint_full_quality_compute)
