@@ -372,6 +372,27 @@ def wait_for_quiet(page, quiet: float = 1.5, timeout: float = 60.0) -> None:
     raise TimeoutError(f"the page did not stay idle for {quiet} s within {timeout:.0f} s")
 
 
+def open_expander(page, label: str, shows: str, timeout: float = 60.0) -> None:
+    """Open the expander titled ``label`` until the element matching the CSS selector ``shows`` inside it is
+    visible. A click that lands while the page is still being redrawn can open an expander the redraw then
+    replaces with a closed one, so the click is repeated until its content is actually shown."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.perf_counter() + timeout
+    summary = page.locator("[data-testid='stExpander'] summary", has_text=label).first
+    content = page.locator(shows).first
+    while True:
+        wait_for_quiet(page, quiet=1.0, timeout=max(1.0, deadline - time.perf_counter()))
+        if not summary.evaluate("s => s.parentElement.open"):
+            summary.click()
+        try:
+            content.wait_for(state="visible", timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"the expander {label!r} did not show {shows!r} within {timeout:.0f} s") from None
+
+
 SIDEBAR_LINKS = "[data-testid='stSidebar'] [data-testid='stPageLink-NavLink'], [data-testid='stSidebarNav'] a"
 
 

@@ -44,6 +44,7 @@ from browser_support import (
     launch,
     make_voice_wav,
     nav,
+    open_expander,
     run_count,
     sidebar_titles,
     wait_for_quiet,
@@ -190,7 +191,7 @@ def test_walk_every_page_on_the_sample(page, tmp_path):
 
 def test_record_a_vocal_from_the_fake_microphone(page):
     _act(page, lambda: page.get_by_text("Record a vocal").click())
-    page.get_by_text("Or record without the backing").click()  # Streamlit's recorder, folded away
+    open_expander(page, "Or record without the backing", "[data-testid='stAudioInput']")  # folded away
     action = page.locator("[data-testid='stAudioInput'] [data-testid='stAudioInputActionButton']")
     action.click()  # the microphone: start
     # A running timer while recording.
@@ -230,7 +231,7 @@ def test_record_with_st_audiorec_when_the_server_opts_in(browser, tmp_path):
         pg.goto(srv.url)
         wait_for_run(pg, 0, 60)
         _act(pg, lambda: pg.get_by_text("Record a vocal").click())
-        pg.get_by_text("Or record without the backing").click()  # the plain recorder, folded away
+        open_expander(pg, "Or record without the backing", "iframe[title*='st_audiorec']")  # folded away
         recorder = pg.frame_locator("iframe[title*='st_audiorec']")
         recorder.get_by_role("button", name="Start Recording").click()
         pg.wait_for_timeout(3_000)

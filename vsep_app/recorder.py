@@ -116,11 +116,15 @@ def draw(instrumental: Decoded | None, instrumental_file: bytes | None) -> Take 
     lined_up, arrived = backing_recorder.draw(instrumental, backing)
     if arrived:
         st.session_state[TAKE_FROM] = "backing"
-    with st.expander("Or record without the backing"):
-        st.markdown("Press the microphone, sing or speak, then press stop. The take plays back in the recorder.")
-        if recorder_choice() == "st-audiorec":
+    audiorec = recorder_choice() == "st-audiorec"
+    # st-audiorec measures its frame once, when it loads: loaded folded away it keeps a height of 0 (an empty
+    # box when opened), so its expander starts open.
+    with st.expander("Or record without the backing", expanded=audiorec):
+        if audiorec:
+            st.markdown("Press **Start Recording**, sing or speak, then **Stop**. The take plays back below it.")
             plain = raw_to_wav_bytes(record_audiorec())
         else:
+            st.markdown("Press the microphone, sing or speak, then press stop. The take plays back in the recorder.")
             recorded = record(key="recorder")
             plain = recorded.getvalue() if recorded is not None else None
     seen = digest(plain) if plain is not None else None
