@@ -254,7 +254,7 @@ elif source is not None:
             )
 
         # --- full quality: a run's EQ on the original mixture at its own rate and channels (issue #21) ----
-        made_full = full_quality_view.full_quality_section(  # what was made goes into the ZIP, report and share
+        chosen_full = full_quality_view.full_quality_section(
             source,
             settings,
             pair,
@@ -264,6 +264,10 @@ elif source is not None:
             on_wait=on_wait,
             quick=lambda: cache.quick_scores(source, prog, greedy_used),
         )  # made only if its table is shown
+        # What was made at full quality goes into the ZIP, the report and a shared result: the run chosen above
+        # and the joint result's (shown on Optimise).
+        joint_full = full_quality_view.joint_made(source, settings, joint_run, on_wait=on_wait)
+        made_full = [made for made in (chosen_full, joint_full) if made is not None]
 
         # --- spectrograms and EQ -----------------------------------------------------------
         choices = {f"N = {r.n}": (str(r.n), r) for r in runs}

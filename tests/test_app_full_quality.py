@@ -265,3 +265,60 @@ def test_the_zip_and_the_report_hold_the_full_quality_audio_made_on_results(medi
     assert f"<td>N = {best}, full quality (44100 Hz stereo)</td>" in report
     assert f"{table['SI-SDR (dB)']:.2f}" in report[report.index("At full quality") :]
     assert any("full-quality audio you made" in c.value for c in at.caption)
+
+
+def test_the_joint_result_at_full_quality_goes_into_the_zip_the_report_and_a_shared_result(
+    media,  # noqa: F811
+    monkeypatch,
+    tmp_path,
+):
+    """Issue #21: "every result including joint". The joint result made at full quality on Optimise travels with
+    the results: its WAVs at the file's own rate and channels in the ZIP (named in full_quality.json with the
+    scores Optimise showed), its row in the report's full-quality table, and its audio in a shared result."""
+    import json
+    import zipfile
+
+    from vsep_core.store import Store, read_json
+
+    monkeypatch.setenv("VSEP_STORE", str(tmp_path / "store"))
+    mixture, vocal, _ = stereo_pair(seconds=5.0, seed=6)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.radio(key="load_mode").set_value("Upload files").run()
+    at.file_uploader(key="upload_mixture").set_value(("song.wav", mixture, "audio/wav"))
+    at.file_uploader(key="upload_other").set_value(("voice.wav", vocal, "audio/wav"))
+    at.run()
+    at.button[[b.label for b in at.button].index("Load these files")].click().run()
+    at.switch_page("app_pages/optimise.py").run()
+    at.number_input(key="joint_steps").set_value(20)
+    at.button(key="run_joint").click().run(timeout=RUN_TIMEOUT)
+    at.slider(key="opt_n").set_value(1).run()
+    at.button(key="run_progressive").click().run(timeout=RUN_TIMEOUT)
+    _ok(at)
+    shown = _scores(at)  # the joint's full-quality scores on Optimise
+    at.switch_page("app_pages/results.py").run(timeout=RUN_TIMEOUT)
+    _ok(at)
+
+    labels = [b.label for b in at.download_button]
+    with zipfile.ZipFile(io.BytesIO(media(at.download_button[labels.index("Download everything (ZIP)")]))) as zf:
+        names = zf.namelist()
+        found = json.loads(zf.read("full_quality.json"))
+        joint_wav = zf.read("joint/extracted_vocal_full_quality.wav")
+    assert "joint/extracted_instrumental_full_quality.wav" in names
+    info = sf.info(io.BytesIO(joint_wav))
+    assert (info.samplerate, info.channels, info.frames) == (44100, 2, int(4.7 * 44100))
+    assert set(found["runs"]) == {"1", "joint"}  # the run chosen on Results (the default) and the joint result
+    assert found["runs"]["joint"]["scores"]["vocal"]["si_sdr"] == pytest.approx(shown["SI-SDR (dB)"][0], abs=1e-6)
+    html = media(at.download_button[labels.index("Download the report (HTML)")]).decode()
+    full_table = html[html.index("<h2>At full quality</h2>") :]
+    assert "joint matching" in full_table and "N = 1" in full_table
+
+    at.button[[b.label for b in at.button].index("Publish and get a link")].click().run(timeout=RUN_TIMEOUT)
+    _ok(at)
+    store = Store()
+    record = store.get(at.session_state["vsep_last_published"]["id"])
+    share = read_json(store, record, "share.json")
+    entries = {e["label"]: e for e in share["full_quality"]}
+    assert set(entries) == {"1", "joint"} and entries["joint"]["audio"]
+    flac = sf.info(io.BytesIO(store.read_file(record, entries["joint"]["audio"])))
+    assert (flac.samplerate, flac.channels) == (44100, 2)

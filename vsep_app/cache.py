@@ -544,7 +544,7 @@ def _downloads_compute(
     _metrics,
     ratings: dict | None = None,
     _joint=None,
-    _full=None,
+    _full=(),
 ) -> dict:
     from vsep_core import report
 
@@ -560,17 +560,19 @@ def _downloads_compute(
     outputs.finish(result, metrics=_metrics)
     if ratings is not None:
         outputs.add_ratings(ratings["rows"], ratings["info"])
-    if _full is not None:  # the run the visitor made at full quality: its WAVs, scores and players
-        got = _full["made"]
+    for i, made in enumerate(_full):  # the runs the visitor made at full quality: their WAVs, scores and players
+        got = made["made"]
         outputs.add_full_quality_wavs(
-            _full["label"],
+            made["label"],
             got["target_wav"],
             got["complement_wav"],
             held_hz=got["held_hz"],
             scores=got["scores"],
             seconds=got["seconds"],
-            slices=_full["slices"],
+            slices=made["slices"],
+            keep_audio=i == 0,  # the report plays one run at full quality
         )
+    if _full:
         outputs.finish_full_quality()
     # The ZIP opens with what a person reads first: README.txt (what each folder is) and the report.
     outputs.add_report(result, metrics=_metrics, pair=named(p, _source), joint=_joint[1] if _joint else None)
@@ -588,20 +590,22 @@ def downloads(
     metrics: dict | None = None,
     ratings: dict | None = None,
     joint_run=None,
-    full_quality: dict | None = None,
+    full_quality=(),
 ) -> dict:
     """``{"zip": bytes, "html": bytes, "files": [...]}`` for the results, with this session's names and, when
     given, the visitor's listening ratings (``{"rows", "info"}``: :meth:`vsep_core.report.Outputs.add_ratings`)
     and the joint matching (``joint_run``: :func:`vsep_app.state.joint`; its WAVs in ``joint/``, its scores in
-    ``metrics`` as :func:`with_joint` adds them), and the run made at full quality (``full_quality``:
-    :func:`vsep_app.full_quality_view.full_quality_section`'s record: its WAVs beside the run's, its scores in
-    ``full_quality.json`` and the report). The ZIP holds ``README.txt`` and ``report.html`` first.
+    ``metrics`` as :func:`with_joint` adds them), and the runs made at full quality (``full_quality``: records as
+    :func:`vsep_app.full_quality_view.full_quality_section` returns them, the joint's included: their WAVs beside
+    the runs', their scores in ``full_quality.json`` and the report). The ZIP holds ``README.txt`` and
+    ``report.html`` first.
 
     Cached up to :data:`SHARED_MAX_S` of audio; a longer segment's bundle is made for the press that
     asks for it and not kept.
     """
     joint_part = joint_key(joint_run[0]) if joint_run is not None else None
-    full_part = None if full_quality is None else (full_quality["label"], full_quality["made"]["scores"] is not None)
+    full_quality = tuple(full_quality)
+    full_part = tuple((made["label"], made["made"]["scores"] is not None) for made in full_quality)
     key = content_key(result_key(prog, greedy_rec), metrics is not None, joint_part, full_part)
     compute = _downloads if _shared(source, prog.settings) else _downloads_compute
     return compute(

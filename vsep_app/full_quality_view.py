@@ -127,7 +127,7 @@ def joint_full_quality(source, settings, joint_settings, outcome, pair, names, *
     """The joint matching's EQ on the original mixture (the Optimise page, under the joint result): players,
     downloads and its scores beside the analysis-rate ones."""
     st.markdown("**At full quality**: the same EQ applied to your mixture file at its own rate and channels.")
-    key = cache.content_key("joint", source.identity, settings.to_dict(), cache.joint_key(joint_settings))
+    key = _joint_key(source, settings, joint_settings)
     got = _made(
         source,
         pair,
@@ -138,6 +138,7 @@ def joint_full_quality(source, settings, joint_settings, outcome, pair, names, *
     if got is None:
         return
     quality = _players(got, names, "joint", "joint_full_quality")
+    st.caption("The ZIP and the report on Results include it, and so does a result you share.")
     if not cache.alignment(source, settings)["aligned"]:  # as on Results: scores of a misfit mean nothing
         st.caption(NOT_ALIGNED_NOTE)
         return
@@ -156,6 +157,34 @@ def joint_full_quality(source, settings, joint_settings, outcome, pair, names, *
         placeholder="—",
         column_config={t: st.column_config.NumberColumn(format="%.2f") for t in METRIC_TITLES.values()},
     )
+
+
+def _joint_key(source, settings, joint_settings) -> str:
+    """The session's key of a joint result's full-quality audio (a long segment's, kept: :func:`_made`)."""
+    return cache.content_key("joint", source.identity, settings.to_dict(), cache.joint_key(joint_settings))
+
+
+def joint_made(source, settings, joint_run, *, on_wait=None) -> dict | None:
+    """The joint matching's full-quality record (as :func:`full_quality_section` returns), for the ZIP, the report
+    and a shared result; ``None`` without a joint result (``joint_run``: :func:`vsep_app.state.joint`) or, for a
+    segment longer than the shared caches keep, unless it was made on Optimise and is still kept in this session.
+
+    A segment the shared caches keep is made here when needed (Optimise makes it as soon as it shows the joint
+    result). Its scores are left out while the pair is not aligned, as on the pages.
+    """
+    if joint_run is None:
+        return None
+    joint_settings, outcome = joint_run
+    if kept_in_shared_caches(cache.pair(source, settings).duration_s):
+        got = jobs.run(lambda: cache.joint_full_quality(source, settings, joint_settings, outcome.result.eq), on_wait)
+    else:
+        kept = state.get(state.FULL_QUALITY)
+        got = kept[1] if kept is not None and kept[0] == _joint_key(source, settings, joint_settings) else None
+    if got is None:
+        return None
+    if not cache.alignment(source, settings)["aligned"]:
+        got = {**got, "scores": None}
+    return {"label": "joint", "slices": None, "made": got}
 
 
 def full_quality_section(

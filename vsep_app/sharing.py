@@ -79,12 +79,13 @@ def base_url() -> str:
 
 
 def share_section(
-    source, result, pair, metrics: dict | None, settings, ratings: dict | None = None, full_quality: dict | None = None
+    source, result, pair, metrics: dict | None, settings, ratings: dict | None = None, full_quality=()
 ) -> None:
     """ "Share this result" on Results: title, audio or not, which estimates; publish; the two links.
 
-    ``ratings`` (the visitor's listening test of this pair, ``{"rows", "info"}``) and the run made at full quality
-    (``full_quality``: :func:`vsep_app.full_quality_view.full_quality_section`'s record) travel with the result."""
+    ``ratings`` (the visitor's listening test of this pair, ``{"rows", "info"}``) and the runs made at full quality
+    (``full_quality``: records as :func:`vsep_app.full_quality_view.full_quality_section` returns them) travel with
+    the result."""
     from vsep_core.bundle import default_estimates
     from vsep_core.store import Limits
 
@@ -176,11 +177,10 @@ def publish(
     audio: bool,
     estimates,
     ratings: dict | None = None,
-    full_quality: dict | None = None,
+    full_quality=(),
 ) -> dict:
     """Pack this session's result (with the EQ curves the Results page draws, the listening ratings when there are,
-    and the run made at full quality when one was: its scores always, its audio with the rest) and store it; the
-    links."""
+    and the runs made at full quality: their scores always, their audio with the rest) and store it; the links."""
     from vsep_core.bundle import pack_result
     from vsep_core.store import default_store
 
@@ -191,7 +191,7 @@ def publish(
 
     def pack() -> dict:  # in the process-wide job pool, like every heavy step of the pages
         eqs = {label: cache.eq_curves(source, settings, runs[label].slices) for label in estimates}
-        full = made_run(full_quality, keep_audio=audio)
+        full = [made_run(made, keep_audio=audio) for made in full_quality]
         return pack_result(
             result,
             pair,
@@ -201,7 +201,7 @@ def publish(
             estimates=estimates,
             eq_curves=eqs,
             ratings=ratings,
-            full_quality=[full] if full is not None else [],
+            full_quality=full,
         )
 
     files = jobs.run(pack)
