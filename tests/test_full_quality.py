@@ -310,6 +310,42 @@ def test_cli_run_full_quality_writes_full_rate_wavs_beside_the_others_and_scores
     assert set(seed["vocal"]) == set(entry["scores"]["vocal"])
 
 
+def test_cli_share_of_a_full_quality_folder_carries_its_full_quality_audio_and_scores(stereo_files, tmp_path):
+    """``share`` of a ``run --full-quality --metrics`` folder: the runs made at full quality travel with it (their
+    scores, and with the audio their FLACs at the file's own rate and channels), as a dashboard's shared result;
+    a full_quality.json naming a file outside the folder is refused, not read."""
+    import io
+
+    from vsep_core.bundle import bundle_from_folder
+    from vsep_core.cli import main
+    from vsep_core.errors import VsepError
+
+    out = tmp_path / "shared_out"
+    args = ["run", "--mixture", str(stereo_files / "mixture.wav"), "--vocal", str(stereo_files / "vocal.wav")]
+    args += ["--slices", "1", "--duration", "2", "--full-quality", "--metrics", "--no-plots", "--out", str(out)]
+    assert main(args) == 0
+    written = json.loads((out / "full_quality.json").read_text())["runs"]
+    files, _ = bundle_from_folder(out)
+    share = json.loads(files["share.json"])
+    (entry,) = share["full_quality"]
+    assert entry["label"] == "1" and (entry["sr"], entry["channels"]) == (44100, 2)
+    assert entry["scores"]["vocal"]["si_sdr"] == pytest.approx(written["1"]["scores"]["vocal"]["si_sdr"], abs=1e-9)
+    for slot in ("audio", "complement_audio"):
+        info = sf.info(io.BytesIO(files[entry[slot]]))
+        assert (info.samplerate, info.channels, info.frames) == (44100, 2, 88200)
+    files, _ = bundle_from_folder(out, audio=False)  # the scores only
+    (entry,) = json.loads(files["share.json"])["full_quality"]
+    assert entry["audio"] is None and not any(p.startswith("audio/") for p in files)
+    assert entry["scores"] == written["1"]["scores"]
+
+    outside = tmp_path / "secret.wav"
+    outside.write_bytes((out / written["1"]["files"][0]).read_bytes())
+    written["1"]["files"][0] = "../secret.wav"
+    (out / "full_quality.json").write_text(json.dumps({"runs": written}))
+    with pytest.raises(VsepError, match="not a file of"):
+        bundle_from_folder(out)
+
+
 def test_cli_joint_full_quality(stereo_files, tmp_path, capsys):
     from vsep_core.cli import main
 

@@ -406,6 +406,7 @@ def bundle_from_folder(folder, *, title: str | None = None, audio: bool = True) 
                 y, sr = sf.read(found, dtype="float32")
                 inputs[role] = f"audio/{role}.flac"
                 files[inputs[role]] = flac_bytes(y, sr)
+    full_entries = _pack_full_quality(_folder_full_quality(root, audio), names, files, audio)
     share = {
         "format": FORMAT,
         "title": title,
@@ -419,9 +420,54 @@ def bundle_from_folder(folder, *, title: str | None = None, audio: bool = True) 
         "estimates": entries,
         "source": "command line",
         "seed_compatible": None,
+        "full_quality": full_entries,
     }
     files["share.json"] = json_text(json_ready(share)).encode()
     return files, title
+
+
+def _folder_full_quality(root: Path, audio: bool) -> list:
+    """The runs of a results folder made with ``run --full-quality`` (its ``full_quality.json``), as
+    :class:`~vsep_core.full_quality.FullQualityRun` with their audio when ``audio``; ``[]`` without the file."""
+    from .full_quality import run_from_wavs
+
+    path = root / "full_quality.json"
+    if not path.is_file():
+        return []
+    try:
+        found = json.loads(path.read_text())
+        listed = found["runs"]
+        if not isinstance(listed, dict):
+            raise TypeError("'runs' is not a mapping")
+    except (ValueError, OSError, KeyError, TypeError) as exc:
+        raise VsepError(f"{path} is not a full_quality.json that `run --full-quality` writes ({exc}).") from None
+    runs = []
+    inside = root.resolve()
+    for label, entry in listed.items():
+        wavs = []
+        for rel in (entry.get("files") or [])[:2] if isinstance(entry, dict) else []:
+            wav = (root / str(rel)).resolve()
+            if not wav.is_relative_to(inside) or not wav.is_file():  # only the folder's own files are read
+                raise VsepError(f"{path} names {rel!r}, which is not a file of {root}.")
+            wavs.append(wav)
+        if len(wavs) != 2:
+            raise VsepError(f"{path}: run {label!r} does not name its two WAV files.")
+        try:
+            runs.append(
+                run_from_wavs(
+                    str(label),
+                    wavs[0].read_bytes(),
+                    wavs[1].read_bytes(),
+                    held_hz=entry.get("held_above_hz"),
+                    scores=entry.get("scores"),
+                    seconds=entry.get("seconds"),
+                    files=[str(w.relative_to(inside)) for w in wavs],
+                    keep_audio=audio,
+                )
+            )
+        except (RuntimeError, OSError) as exc:  # soundfile's LibsndfileError is a RuntimeError
+            raise VsepError(f"{path}: run {label!r}'s WAV files cannot be read ({exc}).") from None
+    return runs
 
 
 def report_html(read) -> bytes:
