@@ -356,6 +356,25 @@ def wait_for_run(page, after: int, timeout: float = 60.0, also: str = "true") ->
         raise TimeoutError(f"{exc}; the watcher saw {seen}") from exc
 
 
+def act(page, action, timeout: float = 60.0) -> None:
+    """Do ``action`` (a click, a key press) and wait until the script run it starts has finished drawing.
+
+    A quick run whose messages arrive in one update leaves no trace in the page's script state, so the watcher
+    cannot see it; when no run is seen within :data:`SEEN_WITHIN_S`, this waits for a quiet page instead. What
+    the run must draw is then the caller's next wait (a test never passes on "a run finished" alone).
+    """
+    before = run_count(page)
+    action()
+    try:
+        wait_for_run(page, before, min(timeout, SEEN_WITHIN_S))
+    except TimeoutError:
+        wait_for_quiet(page, quiet=1.5, timeout=timeout)
+
+
+#: How long :func:`act` looks for the action's run before it waits for a quiet page instead (seconds).
+SEEN_WITHIN_S = 15.0
+
+
 def wait_for_quiet(page, quiet: float = 1.5, timeout: float = 60.0) -> None:
     """Wait until the page is idle and no run of it has begun for ``quiet`` seconds (widgets such as sliders can
     send their values in several runs; a download pressed during a later run is cancelled by it)."""

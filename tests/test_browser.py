@@ -40,6 +40,7 @@ from browser_support import (
     REPO,
     SIDEBAR_LINKS,
     Server,
+    act,
     block_outside_requests,
     launch,
     make_voice_wav,
@@ -82,13 +83,6 @@ def _shot(page, name: str, height: int) -> None:
     page.wait_for_timeout(600)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
     page.set_viewport_size(VIEWPORT)
-
-
-def _act(page, action, timeout: float = 60) -> None:
-    """Do ``action`` (a click) and wait until the script run it starts has finished drawing."""
-    before = run_count(page)
-    action()
-    wait_for_run(page, before, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -138,19 +132,19 @@ def test_walk_every_page_on_the_sample(page, tmp_path):
     _shot(page, "upload", 2300)
 
     # 2. Slices: 19 heatmaps of the vocal, then one window up close.
-    _act(page, lambda: nav(page, "Slices"))
+    act(page, lambda: nav(page, "Slices"))
     wait_js(page, f"{HEATMAPS_JS} >= 19", 60, what="19 heatmaps")
     assert page.get_by_text("1: horizontal").count() >= 1
     assert page.locator("table[title='slice_12_edge_90deg']").count() == 1
     _shot(page, "slices", 2700)
-    _act(page, lambda: page.get_by_role("tab", name="One window up close").click())
+    act(page, lambda: page.get_by_role("tab", name="One window up close").click())
     page.get_by_text("The 25 measurements of this window").wait_for()
     page.get_by_text("Fingerprints at window").wait_for()
     _shot(page, "slices_window", 2500)
 
     # 3. Optimise: progressive test and greedy search on 8 slices.
-    _act(page, lambda: nav(page, "Optimise"))
-    _act(page, lambda: page.get_by_role("button", name="Run both").click(), 120)
+    act(page, lambda: nav(page, "Optimise"))
+    act(page, lambda: page.get_by_role("button", name="Run both").click(), 120)
     page.get_by_text("Greedy search done").wait_for()
     page.get_by_text("Progressive test done").wait_for()
     page.get_by_text("Greedy search: every candidate's polish loss").wait_for()
@@ -158,7 +152,7 @@ def test_walk_every_page_on_the_sample(page, tmp_path):
     _shot(page, "optimise", 2300)
 
     # 4. Results: players, spectrograms, EQ curves, scores, downloads.
-    _act(page, lambda: nav(page, "Results"), 180)
+    act(page, lambda: nav(page, "Results"), 180)
     page.get_by_text("Extracted vocal for every N").wait_for()
     assert page.locator("audio").count() >= 2 + 1 + 8 + 2
     page.get_by_text("Take it with you").wait_for()
@@ -190,7 +184,7 @@ def test_walk_every_page_on_the_sample(page, tmp_path):
 
 
 def test_record_a_vocal_from_the_fake_microphone(page):
-    _act(page, lambda: page.get_by_text("Record a vocal").click())
+    act(page, lambda: page.get_by_text("Record a vocal").click())
     open_expander(page, "Or record without the backing", "[data-testid='stAudioInput']")  # folded away
     action = page.locator("[data-testid='stAudioInput'] [data-testid='stAudioInputActionButton']")
     action.click()  # the microphone: start
@@ -214,7 +208,7 @@ def test_record_a_vocal_from_the_fake_microphone(page):
     channels = {1: "mono", 2: "stereo"}[mic[1]]
     assert re.search(rf"Got a take: \d+\.\d s, {mic[0]} Hz, {channels}", described), (described, mic)
     _shot(page, "record", 1800)
-    _act(page, lambda: page.get_by_role("button", name="Mix and use this take").click())
+    act(page, lambda: page.get_by_role("button", name="Mix and use this take").click())
     page.get_by_text("Loaded: Your recording over").wait_for()
     wait_js(page, "document.querySelectorAll('audio').length >= 3", 30, what="the recording's players")
 
@@ -230,7 +224,7 @@ def test_record_with_st_audiorec_when_the_server_opts_in(browser, tmp_path):
         pg.on("pageerror", lambda exc: errors.append(str(exc)))
         pg.goto(srv.url)
         wait_for_run(pg, 0, 60)
-        _act(pg, lambda: pg.get_by_text("Record a vocal").click())
+        act(pg, lambda: pg.get_by_text("Record a vocal").click())
         open_expander(pg, "Or record without the backing", "iframe[title*='st_audiorec']")  # folded away
         recorder = pg.frame_locator("iframe[title*='st_audiorec']")
         recorder.get_by_role("button", name="Start Recording").click()
@@ -240,7 +234,7 @@ def test_record_with_st_audiorec_when_the_server_opts_in(browser, tmp_path):
         wait_for_run(pg, before, 60, also="document.body.innerText.includes('Got a take')")
         described = pg.get_by_text("Got a take").first.inner_text()
         assert re.search(r"Got a take: [1-9]\d*\.\d s, 44100 Hz, stereo", described), described
-        _act(pg, lambda: pg.get_by_role("button", name="Mix and use this take").click())
+        act(pg, lambda: pg.get_by_role("button", name="Mix and use this take").click())
         pg.get_by_text("Loaded: Your recording over").wait_for()
         context.close()
         assert not [e for e in errors if "ResizeObserver" not in e], errors
@@ -250,11 +244,11 @@ def test_record_with_st_audiorec_when_the_server_opts_in(browser, tmp_path):
 def test_live_loss_chart_during_a_long_run(page):
     # The iterative loop with many iterations makes the progressive test last a few seconds,
     # long enough for the live chart (drawn for runs longer than 0.75 s).
-    _act(page, lambda: nav(page, "Optimise"))
-    _act(page, lambda: page.get_by_text("Iterative loop (as the research code)").click())
+    act(page, lambda: nav(page, "Optimise"))
+    act(page, lambda: page.get_by_text("Iterative loop (as the research code)").click())
     box = page.get_by_role("spinbutton", name="Iterations per pass")
     box.fill("1000")  # the dashboard's most (app_pages/optimise.py MAX_ITERATIONS)
-    _act(page, lambda: box.press("Enter"))
+    act(page, lambda: box.press("Enter"))
     before = run_count(page)
     page.get_by_role("button", name="Run the progressive test").click()
     page.get_by_text("Loss while the optimiser runs").wait_for(timeout=60_000)
@@ -345,7 +339,7 @@ BANDS = ("si_sdr", "sdr", "sir", "sar")
 
 def _metrics_from_the_zip(page, tmp_path, level: str) -> dict:
     """Set the level on the Load page, run both searches, open Results; the ZIP's metrics.json."""
-    _act(page, lambda: nav(page, "Load audio"))
+    act(page, lambda: nav(page, "Load audio"))
     page.get_by_text("Analysis settings").wait_for()
     levels = page.locator("[data-testid='stRadio']").filter(has_text="Level of the two files")
     levels.get_by_text(LEVEL_CHOICES[level]).click()
@@ -353,11 +347,11 @@ def _metrics_from_the_zip(page, tmp_path, level: str) -> dict:
     # watcher to see (results already cached): wait for what the action must show, then for a quiet page.
     page.get_by_role("button", name="Apply settings").click()
     wait_for_quiet(page, timeout=120)
-    _act(page, lambda: nav(page, "Optimise"))
+    act(page, lambda: nav(page, "Optimise"))
     page.get_by_role("button", name="Run both").click()
     page.get_by_text("Greedy search done").wait_for(timeout=180_000)
     wait_for_quiet(page, timeout=180)
-    _act(page, lambda: nav(page, "Results"), 300)
+    act(page, lambda: nav(page, "Results"), 300)
     page.get_by_text("Take it with you").wait_for(timeout=300_000)
     with page.expect_download(timeout=300_000) as info:
         page.get_by_role("button", name="Download everything (ZIP)").click()
@@ -424,11 +418,11 @@ def test_results_zip_metrics_equal_evaluate_json(page, tmp_path, level):
 
 
 def _open_results_after_run_both(page) -> None:
-    _act(page, lambda: nav(page, "Optimise"))
+    act(page, lambda: nav(page, "Optimise"))
     page.get_by_role("button", name="Run both").click()  # cached results: see _metrics_from_the_zip
     page.get_by_text("Greedy search done").wait_for(timeout=180_000)
     wait_for_quiet(page, timeout=180)
-    _act(page, lambda: nav(page, "Results"), 300)
+    act(page, lambda: nav(page, "Results"), 300)
     page.get_by_text("Take it with you").wait_for(timeout=300_000)
 
 
@@ -476,7 +470,7 @@ def test_results_mark_quality_explain_words_and_compare_two_results_at_one_momen
     b_box = page.locator("[data-testid='stSelectbox']").filter(has=page.locator("label").get_by_text("B", exact=True))
     b_box.click()  # opens the list (no script run); typing filters it (a long list shows only its first options)
     page.keyboard.type("Oracle irm")
-    _act(page, lambda: page.get_by_role("option", name="Oracle irm (ideal mask, reads the true vocal)").click())
+    act(page, lambda: page.get_by_role("option", name="Oracle irm (ideal mask, reads the true vocal)").click())
     frame = page.frame_locator("iframe").first
     frame.get_by_text("B: Oracle irm").wait_for()
     player = frame.locator("audio#ab")
@@ -538,20 +532,20 @@ def test_a_pair_that_is_not_aligned_gets_its_verdict_first_and_no_meaningless_sc
     other = tmp_path / "other_voice.wav"
     sf.write(other, np.concatenate([vocal[319:], np.zeros(319, dtype=np.float32)]), sr, subtype="PCM_16")
 
-    _act(page, lambda: page.get_by_text("Upload files", exact=True).click())
+    act(page, lambda: page.get_by_text("Upload files", exact=True).click())
     uploaders = page.locator("[data-testid='stFileUploader'] input[type=file]")
     uploaders.nth(0).set_input_files(str(mixture))
     uploaders.nth(1).set_input_files(str(other))
     wait_js(page, "document.body.innerText.includes('Ready: other_voice.wav')", 60, what="the uploads")
-    _act(page, lambda: page.get_by_role("button", name="Load these files").click(), 120)
+    act(page, lambda: page.get_by_role("button", name="Load these files").click(), 120)
     page.get_by_text("Loaded: mixture.wav + other_voice.wav").wait_for()
     page.get_by_text("fits the mixture best delayed by 319 samples").first.wait_for(timeout=60_000)
     # Nothing of the alignment check is cut off (the lag was shown as "Lag 319 sam…").
     assert not _overflowing(page, "[data-testid='stMetricLabel'], [data-testid='stMetricValue']")
 
-    _act(page, lambda: nav(page, "Optimise"))
-    _act(page, lambda: page.get_by_role("button", name="Run the progressive test").click(), 180)
-    _act(page, lambda: nav(page, "Results"), 300)
+    act(page, lambda: nav(page, "Optimise"))
+    act(page, lambda: page.get_by_role("button", name="Run the progressive test").click(), 180)
+    act(page, lambda: nav(page, "Results"), 300)
     page.get_by_text("Take it with you").wait_for(timeout=300_000)
     alerts = page.locator("[data-testid='stMain'] [data-testid='stAlert']").all_inner_texts()
     assert alerts and "mean nothing until the pair is aligned" in alerts[0], alerts

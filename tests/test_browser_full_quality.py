@@ -9,7 +9,7 @@ analysed segment's. Offline, as the other browser tests. Saves ``tests/output/sc
 from __future__ import annotations
 
 import pytest
-from browser_support import OUTPUT, Server, block_outside_requests, launch, nav, run_count, wait_for_run, wait_js
+from browser_support import OUTPUT, Server, act, block_outside_requests, launch, nav, wait_for_run, wait_js
 from stereo_support import stereo_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
@@ -18,12 +18,6 @@ VIEWPORT = {"width": 1400, "height": 1000}
 
 #: Every player's length once loaded (NaN before): the full-quality ones are the last two on the page.
 DURATIONS_JS = "Array.from(document.querySelectorAll('[data-testid=stMain] audio')).map(a => a.duration)"
-
-
-def _act(page, action, timeout: float = 60) -> None:
-    before = run_count(page)
-    action()
-    wait_for_run(page, before, timeout)
 
 
 def test_results_plays_the_full_quality_audio_of_a_stereo_upload(tmp_path):
@@ -43,18 +37,18 @@ def test_results_plays_the_full_quality_audio_of_a_stereo_upload(tmp_path):
         page.goto(server.url)
         wait_for_run(page, 0, 60)
 
-        _act(page, lambda: page.get_by_text("Upload files", exact=True).click())
+        act(page, lambda: page.get_by_text("Upload files", exact=True).click())
         uploaders = page.locator("[data-testid='stFileUploader'] input[type=file]")
         uploaders.nth(0).set_input_files(str(tmp_path / "song.wav"))
         wait_js(page, "document.body.innerText.includes('Ready: song.wav')", 60, what="the mixture's upload")
         uploaders.nth(1).set_input_files(str(tmp_path / "voice.wav"))
         wait_js(page, "document.body.innerText.includes('Ready: voice.wav')", 60, what="the vocal's upload")
-        _act(page, lambda: page.get_by_role("button", name="Load these files").click(), 120)
+        act(page, lambda: page.get_by_role("button", name="Load these files").click(), 120)
         page.get_by_text("Loaded: song.wav + voice.wav").wait_for()
 
-        _act(page, lambda: nav(page, "Optimise"))
-        _act(page, lambda: page.get_by_role("button", name="Run the progressive test").click(), 240)
-        _act(page, lambda: nav(page, "Results"), 300)
+        act(page, lambda: nav(page, "Optimise"))
+        act(page, lambda: page.get_by_role("button", name="Run the progressive test").click(), 240)
+        act(page, lambda: nav(page, "Results"), 300)
         page.get_by_text("Take it with you").wait_for(timeout=300_000)
 
         main = page.locator("[data-testid='stMain']")

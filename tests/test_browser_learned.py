@@ -9,18 +9,11 @@ tests. Saves ``tests/output/screenshots/slices_predicted.png`` (ignored by git).
 from __future__ import annotations
 
 import pytest
-from browser_support import OUTPUT, Server, block_outside_requests, launch, nav, run_count, wait_for_run
+from browser_support import OUTPUT, Server, act, block_outside_requests, launch, nav, wait_for_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
 
 VIEWPORT = {"width": 1400, "height": 1000}
-
-
-def _act(page, action, timeout: float = 60) -> None:
-    """Do ``action`` and wait until the script run it starts has finished drawing."""
-    before = run_count(page)
-    action()
-    wait_for_run(page, before, timeout)
 
 
 def test_slices_shows_what_the_learned_model_believes_the_vocal_looks_like(tmp_path):
@@ -38,8 +31,8 @@ def test_slices_shows_what_the_learned_model_believes_the_vocal_looks_like(tmp_p
         wait_for_run(page, 0, 60)
         page.get_by_text("Loaded: Pop, female voice").wait_for(timeout=10_000)
 
-        _act(page, lambda: nav(page, "Slices"))
-        _act(page, lambda: page.get_by_role("tab", name="One window up close").click(), timeout=90)
+        act(page, lambda: nav(page, "Slices"))
+        act(page, lambda: page.get_by_role("tab", name="One window up close").click(), timeout=90)
         title = page.get_by_text("what the learned model believes the vocal looks like")
         title.first.wait_for(timeout=60_000)
         assert page.get_by_text("predicted vocal (blind)").count() >= 1  # the legend entry

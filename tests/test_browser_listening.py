@@ -17,6 +17,7 @@ import zipfile
 import pytest
 from browser_support import (
     Server,
+    act,
     block_outside_requests,
     launch,
     nav,
@@ -29,12 +30,6 @@ from browser_support import (
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
 
 VIEWPORT = {"width": 1400, "height": 1000}
-
-
-def _act(page, action, timeout: float = 90) -> None:
-    before = run_count(page)
-    action()
-    wait_for_run(page, before, timeout)
 
 
 CODES_JS = "Array.from(document.querySelectorAll('[data-testid=stCode]')).map(e => e.innerText.trim())"
@@ -71,7 +66,7 @@ def test_rate_three_results_download_them_with_the_results_and_share_them(tmp_pa
         wait_for_run(page, 0, 90)
         page.get_by_text("Loaded: Pop, female voice").wait_for()
 
-        _act(page, lambda: nav(page, "Listening test"), 120)
+        act(page, lambda: nav(page, "Listening test"), 120)
         page.get_by_text("Your ratings").wait_for()
         # One shared player with a button per item.
         player = page.frame_locator("iframe").first
@@ -97,10 +92,10 @@ def test_rate_three_results_download_them_with_the_results_and_share_them(tmp_pa
         page_json = json.loads(_download(page, "Ratings (JSON)", tmp_path / "ratings.json").read_text())
 
         # --- both searches, then the Results page's ZIP holds the same ratings ------------------------
-        _act(page, lambda: nav(page, "Optimise"), 120)
-        _act(page, lambda: page.get_by_role("button", name="Run both").click(), 240)
+        act(page, lambda: nav(page, "Optimise"), 120)
+        act(page, lambda: page.get_by_role("button", name="Run both").click(), 240)
         page.get_by_text("Greedy search done").wait_for(timeout=240_000)
-        _act(page, lambda: nav(page, "Results"), 300)
+        act(page, lambda: nav(page, "Results"), 300)
         page.get_by_text("Take it with you").wait_for(timeout=300_000)
         page.get_by_text("Your listening test's ratings").wait_for()
         with zipfile.ZipFile(_download(page, "Download everything (ZIP)", tmp_path / "results.zip")) as zf:
@@ -112,7 +107,7 @@ def test_rate_three_results_download_them_with_the_results_and_share_them(tmp_pa
         page.get_by_text("Share this result").wait_for(timeout=300_000)
         page.get_by_label("Title").fill("Rated by ear")
         page.get_by_text("Include the audio").click()  # without audio: quicker, the ratings still go
-        _act(page, lambda: page.get_by_role("button", name="Publish and get a link").click(), 180)
+        act(page, lambda: page.get_by_role("button", name="Publish and get a link").click(), 180)
         wait_js(
             page, f"({CODES_JS}).some(c => c.includes('/shared?id=') && !c.includes('delete='))", 60, what="the link"
         )

@@ -12,18 +12,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import OUTPUT, Server, block_outside_requests, launch, make_voice_wav, run_count, wait_for_run
+from browser_support import OUTPUT, Server, act, block_outside_requests, launch, make_voice_wav, run_count, wait_for_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
 
 VIEWPORT = {"width": 1400, "height": 1000}
 BACKING_S = 4.7  # the default sample's instrumental
-
-
-def _act(page, action, timeout: float = 60) -> None:
-    before = run_count(page)
-    action()
-    wait_for_run(page, before, timeout)
 
 
 def _meters(page) -> dict:
@@ -55,7 +49,7 @@ def test_record_over_the_backing_while_it_plays(tmp_path):
         page.goto(server.url)
         wait_for_run(page, 0, 60)
         page.get_by_text("Loaded: Pop, female voice").wait_for(timeout=10_000)
-        _act(page, lambda: page.get_by_text("Record a vocal").click())
+        act(page, lambda: page.get_by_text("Record a vocal").click())
         page.get_by_text("Wear headphones").wait_for()  # said before anything plays
         start = page.get_by_role("button", name="Record with the backing")
         start.wait_for()
@@ -98,7 +92,7 @@ def test_record_over_the_backing_while_it_plays(tmp_path):
         page.screenshot(path=str(shots / "record_backing.png"))
         page.set_viewport_size(VIEWPORT)
 
-        _act(page, lambda: page.get_by_role("button", name="Mix and use this take").click())
+        act(page, lambda: page.get_by_role("button", name="Mix and use this take").click())
         page.get_by_text("Loaded: Your recording over").wait_for()
         page.get_by_text(re.compile(r"A 4\.[6-7] s recording mixed over the instrumental of")).wait_for()
         assert page.locator("audio").count() >= 3

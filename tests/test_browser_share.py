@@ -19,7 +19,7 @@ import math
 import zipfile
 
 import pytest
-from browser_support import OUTPUT, Server, block_outside_requests, launch, nav, run_count, wait_for_run, wait_js
+from browser_support import OUTPUT, Server, act, block_outside_requests, launch, nav, wait_for_run, wait_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]
 
@@ -27,12 +27,6 @@ VIEWPORT = {"width": 1400, "height": 1000}
 TITLE = "Pop <b>shared</b> [click](http://example.com) $x$"
 VIEW_IS = "Array.from(document.querySelectorAll('input[aria-label=\"View\"]')).some(e => e.value === '{}')"
 CODES_JS = "Array.from(document.querySelectorAll('[data-testid=stCode]')).map(e => e.innerText)"
-
-
-def _act(page, action, timeout: float = 60) -> None:
-    before = run_count(page)
-    action()
-    wait_for_run(page, before, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +56,10 @@ def _results_of_the_default_sample(browser, server):
     page = context.new_page()
     page.goto(server.url)
     wait_for_run(page, 0, 90)
-    _act(page, lambda: nav(page, "Optimise"))
-    _act(page, lambda: page.get_by_role("button", name="Run both").click(), 240)
+    act(page, lambda: nav(page, "Optimise"))
+    act(page, lambda: page.get_by_role("button", name="Run both").click(), 240)
     page.get_by_text("Greedy search done").wait_for()
-    _act(page, lambda: nav(page, "Results"), 300)
+    act(page, lambda: nav(page, "Results"), 300)
     return context, outside, page
 
 
@@ -76,7 +70,7 @@ def _publish(page, title: str, *, audio: bool = True) -> tuple[str, str]:
     if not audio:
         page.get_by_text("Include the audio").click()
     before = len([c for c in page.evaluate(f"() => {CODES_JS}") if "/shared?id=" in c])
-    _act(page, lambda: page.get_by_role("button", name="Publish and get a link").click(), 180)
+    act(page, lambda: page.get_by_role("button", name="Publish and get a link").click(), 180)
     wait_js(page, f"({CODES_JS}).some(c => c.includes('delete='))", 30, what="the links")
     codes = [c.strip() for c in page.evaluate(f"() => {CODES_JS}") if "/shared?id=" in c]
     assert len(codes) == 2 and before in (0, 2), codes
@@ -185,7 +179,7 @@ def test_publish_open_compare_restart_and_delete(browser, store_env, tmp_path):
 
         # --- compare with the second result -------------------------------------------------------
         box = page.get_by_label("Paste the link of another published result")
-        _act(page, lambda: (box.fill(second), box.press("Enter")), 60)
+        act(page, lambda: (box.fill(second), box.press("Enter")), 60)
         page.get_by_text("B: Second result").wait_for()
         wait_js(
             page,
@@ -198,7 +192,7 @@ def test_publish_open_compare_restart_and_delete(browser, store_env, tmp_path):
         across.get_by_role("button", name="A: A: Mixture").wait_for()
         assert across.get_by_role("button", name="B: A: Target (true vocal)").count() == 1
         # The second player's B: the other result's mixture.
-        _act(
+        act(
             page,
             lambda: (
                 page.get_by_role("combobox", name="B").last.click(),
@@ -236,7 +230,7 @@ def test_publish_open_compare_restart_and_delete(browser, store_env, tmp_path):
 
         # --- the delete link ------------------------------------------------------------------------------
         context, page, outside, _ = _open_shared(browser, delete_link.replace(link.split("/shared?")[0], server.url))
-        _act(page, lambda: page.get_by_role("button", name="Delete this result for everyone").click())
+        act(page, lambda: page.get_by_role("button", name="Delete this result for everyone").click())
         page.get_by_text("Deleted: the link no longer opens anything").wait_for()
         context.close()
         context, page, outside, _ = _open_shared(browser, reopened)
@@ -260,7 +254,7 @@ def test_a_view_permalink_reopens_sample_stem_settings_slice_and_window(browser,
         assert page.get_by_role("tab", name="One window up close").get_attribute("aria-selected") == "true"
         wait_js(page, VIEW_IS.format("6: harmonic"), 30, what="slice 6 chosen")
         # The page keeps its address a link to what is shown: choose another slice, the URL follows.
-        _act(
+        act(
             page,
             lambda: (
                 page.get_by_role("combobox", name="View").click(),

@@ -14,10 +14,10 @@ from browser_support import (
     HEATMAPS_JS,
     OUTPUT,
     Server,
+    act,
     block_outside_requests,
     launch,
     nav,
-    run_count,
     wait_for_run,
     wait_js,
 )
@@ -25,13 +25,6 @@ from browser_support import (
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
 
 VIEWPORT = {"width": 1400, "height": 1000}
-
-
-def _act(page, action, timeout: float = 60) -> None:
-    """Do ``action`` and wait until the script run it starts has finished drawing."""
-    before = run_count(page)
-    action()
-    wait_for_run(page, before, timeout)
 
 
 def test_pick_the_drums_as_the_target_and_see_them_beside_the_vocal(tmp_path):
@@ -56,17 +49,17 @@ def test_pick_the_drums_as_the_target_and_see_them_beside_the_vocal(tmp_path):
         options = page.get_by_role("option")
         options.first.wait_for()
         assert [o.strip() for o in options.all_inner_texts()] == ["vocals (the default)", "drums", "bass", "chords"]
-        _act(page, lambda: page.get_by_role("option", name="drums", exact=True).click())
-        _act(page, lambda: page.get_by_role("button", name="Load this sample").click())
+        act(page, lambda: page.get_by_role("option", name="drums", exact=True).click())
+        act(page, lambda: page.get_by_role("button", name="Load this sample").click())
         page.get_by_text("target: drums").first.wait_for()
         page.get_by_text("Drums (the target)").wait_for()
         page.get_by_text("The drums are aligned with the mixture: lag 0").wait_for()
 
         # Slices: the drums' views, then the drums beside the vocal (19 rows of two).
-        _act(page, lambda: nav(page, "Slices"))
+        act(page, lambda: nav(page, "Slices"))
         page.get_by_role("tab", name="Drums (the target)").wait_for()
         wait_js(page, f"{HEATMAPS_JS} >= 19", 60, what="the drums' 19 heatmaps")
-        _act(page, lambda: page.get_by_role("tab", name="Drums beside the vocal").click())
+        act(page, lambda: page.get_by_role("tab", name="Drums beside the vocal").click())
         wait_js(page, f"{HEATMAPS_JS} >= 38", 90, what="38 heatmaps: each view of the drums and of the vocal")
         assert page.get_by_text("drums · 2: vertical").count() >= 1
         assert page.get_by_text("vocal · 2: vertical").count() >= 1
