@@ -184,10 +184,18 @@ def test_walk_every_page_on_the_sample(page, tmp_path):
 
 
 def test_record_a_vocal_from_the_fake_microphone(page):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     act(page, lambda: page.get_by_text("Record a vocal").click())
     open_expander(page, "Or record without the backing", "[data-testid='stAudioInput']")  # folded away
-    action = page.locator("[data-testid='stAudioInput'] [data-testid='stAudioInputActionButton']")
-    action.click()  # the microphone: start
+    stop = page.locator("[data-testid='stAudioInput'] [aria-label='Stop recording']")
+    for _ in range(3):  # a click landing while the recorder is still being set up does nothing: press it again
+        page.locator("[data-testid='stAudioInput'] [aria-label='Record']").click()  # the microphone: start
+        try:
+            stop.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            continue
     # A running timer while recording.
     wait_js(
         page,
@@ -195,7 +203,7 @@ def test_record_a_vocal_from_the_fake_microphone(page):
         45,
         what="the recorder's timer",
     )
-    action.click()  # the square: stop (the take is sent to the server)
+    stop.click()  # the square: stop (the take is sent to the server)
     page.get_by_text("Got a take").wait_for(timeout=90_000)  # what the take's run draws
     wait_for_quiet(page)
     assert page.get_by_text("came back empty").count() == 0

@@ -63,7 +63,7 @@ def test_record_over_the_backing_while_it_plays(tmp_path):
             page.wait_for_timeout(300)
             now = _meters(page)
             seen.append(now)
-            if now["state"] == "sent":
+            if now["state"] == "sent" and not now["status"].startswith("Sending"):  # packed and handed over
                 break
         recording = [m for m in seen if m["state"] == "recording" and m["status"].startswith("Recording")]
         assert len(recording) >= 8, seen  # ~4.7 s of backing at 0.3 s a look
