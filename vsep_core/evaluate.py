@@ -208,12 +208,13 @@ def check_workers(workers, *, name: str = "workers") -> int:
     """
     if workers is None:
         return default_workers()
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or not (
-        1 <= workers <= MAX_EVALUATE_WORKERS
+    if (
+        isinstance(workers, bool)
+        or not isinstance(workers, (int, np.integer))
+        or not (1 <= workers <= MAX_EVALUATE_WORKERS)
     ):
         raise VsepError(
-            f"{name} (methods run at once) must be a whole number from 1 to {MAX_EVALUATE_WORKERS}, "
-            f"got {workers!r}."
+            f"{name} (methods run at once) must be a whole number from 1 to {MAX_EVALUATE_WORKERS}, got {workers!r}."
         )
     return int(workers)
 
