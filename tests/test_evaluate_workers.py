@@ -111,8 +111,22 @@ def test_a_failing_method_is_raised_and_a_refusal_is_kept(eval_pair):  # noqa: F
     assert [m["name"] for m in report["methods"]] == ["refusing", "mixture"]
     assert report["methods"][0]["error"] == "this method refuses the pair"
     assert np.isnan(report["methods"][0]["vocal"]["sdr"]) and report["methods"][1]["error"] is None
+    ran = []
+
+    def counted(truth):
+        ran.append(1)
+        return mixture.separate(truth)
+
+    mixtures = [Candidate(f"mixture_{k}", "blind", "counted", counted) for k in range(3)]
     with pytest.raises(RuntimeError, match="a bug in a method"):
-        score(eval_pair, [broken, mixture, mixture], settings=settings, workers=2)
+        score(eval_pair, [broken, *mixtures], settings=settings, workers=2)
+    after_error = len(ran)
+    for thread in threading.enumerate():
+        if thread.name.startswith("vsep-evaluate-"):
+            thread.join(timeout=10)
+            assert not thread.is_alive()
+    # No method starts after the error, and none was left running: at most the one waiting its turn ran.
+    assert len(ran) == after_error <= 1
 
 
 @pytest.mark.parametrize("bad", [0, -1, 9, 1.5, "2", True])

@@ -61,10 +61,9 @@ _BLOCK = 16384
 _BLOCK_CHUNK = 32
 _FRAME_CHUNK = 16
 
-#: Reference sets whose correlations are kept (one evaluation uses two: the whole signal's, and its leading
-#: frames' for the length check of :mod:`vsep_core.bss_split`; each grows with the song); 0: off.
+#: Reference sets whose correlations are kept (one evaluation uses one set; it grows with the song); 0: off.
 #: Threads share a kept set, read-only, except the LU pivots: see :func:`_lu_solve`.
-_CACHE_SIZE = 2
+_CACHE_SIZE = 1
 _CACHE: "OrderedDict[tuple, _References]" = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 

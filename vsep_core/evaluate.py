@@ -19,6 +19,7 @@ estimate was shaped toward); the instrumental estimate is then
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import queue
@@ -176,19 +177,25 @@ def method_candidate(method) -> Candidate:
 # --- running candidates at once -------------------------------------------------------
 
 
-#: How long each method takes, relative to the others (a 3-minute song, ``evaluate --duration all``:
-#: BENCHMARKS.md). Only the order matters: the pool starts the longest first, so the short ones fill the
-#: other core meanwhile. Names not listed (an experiment's finished runs: one reconstruction each) are quick.
-_EXPECTED_COST = {
-    "joint": 100,
-    "repet_sim": 50,
-    "seed_greedy": 40,  # the greedy search, which seed_greedy_best then reads from its cache
-    "seed_progressive": 30,
-    "hpss": 20,
-    "phase_oracle": 15,
-    "learned_fingerprint": 10,
-    "exact_eq": 8,
-}
+#: Methods that run beside the others: long for the memory they hold (joint: the raw view and its EQ curves,
+#: a third of a whole song's evaluation). Every other method holds hundreds of MB on a whole song (STFTs,
+#: masks, REPET-SIM's frame distances), so they run one at a time and two of them never add up
+#: (BENCHMARKS.md: two at once took a 3-minute song's evaluation from 1.6 to 2.2-2.3 GB).
+_RUN_BESIDE = ("joint",)
+#: Started last: they keep the pair's fingerprints (every view) for one another
+#: (:mod:`vsep_core.separators.caches`), which then need not sit beside the other methods' peaks.
+_SHARE_FINGERPRINTS = ("seed_progressive", "seed_greedy", "seed_greedy_best")
+
+
+def _start_order(candidates: list) -> list:
+    """Indices of ``candidates`` in the order the pool starts them (see :data:`_RUN_BESIDE`)."""
+
+    def rank(i: int) -> tuple:
+        name = candidates[i].name
+        group = 0 if name in _RUN_BESIDE else 2 if name.startswith(_SHARE_FINGERPRINTS) else 1
+        return group, i
+
+    return sorted(range(len(candidates)), key=rank)
 
 
 def default_workers() -> int:
@@ -220,13 +227,15 @@ def check_workers(workers, *, name: str = "workers") -> int:
 
 
 def _score_all(candidates: list, score_one: Callable, *, workers: int, progress: Progress) -> list:
-    """``[score_one(c) for c in candidates]``, up to ``workers`` at a time, the longest first.
+    """``[score_one(c) for c in candidates]``, up to ``workers`` at a time: the methods of
+    :data:`_RUN_BESIDE` first, beside the others, which run one at a time (memory).
 
     Worker threads run the candidates and post what starts and ends; this thread alone calls
     ``progress`` (a page's progress bar may only be moved from its own thread), with the fraction
     of candidates started, as one after another does. An exception other than a candidate's
     :class:`VsepError` (which ``score_one`` keeps in its entry) stops the others taking new work
-    and is raised here. The threads are daemons: an interrupted command does not wait for them.
+    and is raised here once the running ones are done. The threads are daemons: an interrupted
+    command does not wait for them.
     """
     n = len(candidates)
     if workers == 1 or n < 2:
@@ -236,45 +245,61 @@ def _score_all(candidates: list, score_one: Callable, *, workers: int, progress:
             entries.append(score_one(candidate))
         return entries
     todo: queue.SimpleQueue = queue.SimpleQueue()
-    for i in sorted(range(n), key=lambda i: (-_EXPECTED_COST.get(candidates[i].name, 0), i)):
+    for i in _start_order(candidates):
         todo.put(i)
     events: queue.SimpleQueue = queue.SimpleQueue()
-    stop = threading.Event()
+    one_at_a_time = threading.Lock()  # the methods not run beside the others
+    state = threading.Lock()  # guards `stopped` and `active` together
+    stopped, active = False, 0
 
     def work() -> None:
-        while not stop.is_set():
+        nonlocal active
+        while True:
             try:
                 i = todo.get_nowait()
             except queue.Empty:
                 return
-            events.put(("start", i, None))
-            try:
-                events.put(("done", i, score_one(candidates[i])))
-            except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, which raises it
-                events.put(("failed", i, exc))
-                return
+            with contextlib.nullcontext() if candidates[i].name in _RUN_BESIDE else one_at_a_time:
+                with state:
+                    if stopped:
+                        return
+                    active += 1
+                events.put(("start", i, None))
+                try:
+                    outcome = ("done", i, score_one(candidates[i]))
+                except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, which raises it
+                    outcome = ("failed", i, exc)
+                with state:
+                    active -= 1  # before the news: the calling thread waits on one per active method
+                events.put(outcome)
 
     for k in range(min(workers, n)):
         threading.Thread(target=work, name=f"vsep-evaluate-{k}", daemon=True).start()
     entries: list = [None] * n
     running: list = []
     started = finished = 0
-    try:
-        while finished < n:
-            kind, i, value = events.get()
-            if kind == "failed":
-                raise value
-            if kind == "start":
-                running.append(candidates[i].name)
-                started += 1
-            else:
-                running.remove(candidates[i].name)
-                entries[i] = value
-                finished += 1
-            if running:
-                report(progress, (started - 0.5) / (n + 0.5), f"Running {', '.join(running)}")
-    finally:
-        stop.set()
+    while finished < n:
+        kind, i, value = events.get()
+        if kind == "failed":
+            with state:
+                stopped = True
+            # The methods already running finish (no thread is left working on after this call
+            # returns); an interrupt (Ctrl-C) does not wait for them.
+            while True:
+                with state:
+                    if active == 0:
+                        break
+                events.get()
+            raise value
+        if kind == "start":
+            running.append(candidates[i].name)
+            started += 1
+        else:
+            running.remove(candidates[i].name)
+            entries[i] = value
+            finished += 1
+        if running:
+            report(progress, (started - 0.5) / (n + 0.5), f"Running {', '.join(running)}")
     return entries
 
 
