@@ -544,8 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help=f"methods run at once, on threads (1 to {MAX_EVALUATE_WORKERS}; default {EVALUATE_WORKERS}, "
-        "or 1 on one core; 1: one after another). The figures are the same whatever N",
+        help=f"methods run at once, on threads, 1 to {MAX_EVALUATE_WORKERS} (default {EVALUATE_WORKERS}, or 1 on "
+        "one core): 2 runs joint beside the other methods, 1 every method one after another. The figures "
+        "are the same either way",
     )
     _add_settings_arguments(ev, level_default="as_is")
     _add_joint_arguments(ev)

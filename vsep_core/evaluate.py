@@ -178,7 +178,7 @@ def method_candidate(method) -> Candidate:
 
 
 #: Methods that run beside the others: long for the memory they hold (joint: the raw view and its EQ curves,
-#: a third of a whole song's evaluation). Every other method holds hundreds of MB on a whole song (STFTs,
+#: the longest method on a whole song). Every other method holds hundreds of MB on a whole song (STFTs,
 #: masks, REPET-SIM's frame distances), so they run one at a time and two of them never add up
 #: (BENCHMARKS.md: two at once took a 3-minute song's evaluation from 1.6 to 2.2-2.3 GB).
 _RUN_BESIDE = ("joint",)
@@ -341,8 +341,9 @@ def score(
         Called on the calling thread only, with fractions that never go back.
     workers : int, optional
         Candidates run and scored at once, on threads (default :func:`default_workers`: 2, or 1 on one
-        core); the longest start first. ``1`` runs them one after another in the given order. The report
-        is the same whatever the number: every figure, in the candidates' order.
+        core): joint beside the others, which run one at a time (memory; :data:`_RUN_BESIDE`). ``1``
+        runs them one after another in the given order. The report is the same whatever the number:
+        every figure, in the candidates' order.
 
     Returns
     -------
