@@ -344,11 +344,13 @@ def score_methods(
     joint=None,
     progress: Progress = None,
     bss_filters: str = "global",
+    workers: int | None = None,
 ) -> dict:
     """Run named methods on a truth pair and score them: :func:`vsep_core.evaluate.evaluate_pair`'s report.
 
     ``window_s`` is the BSS Eval frame length (``None``: one whole-signal figure); ``bss_filters`` its
-    distortion filters (``"global"``, SiSEC's, or ``"framewise"``).
+    distortion filters (``"global"``, SiSEC's, or ``"framewise"``); ``workers`` the methods run at once
+    (default 2, or 1 on one core; :func:`vsep_core.evaluate.score`).
     """
     from .evaluate import evaluate_pair
 
@@ -364,16 +366,26 @@ def score_methods(
         joint=joint,
         progress=progress,
         bss_filters=bss_filters,
+        workers=workers,
     )
 
 
 def score_experiment(
-    result: ExperimentResult, truth: Pair, *, methods=None, progress: Progress = None, bss_filters: str = "global"
+    result: ExperimentResult,
+    truth: Pair,
+    *,
+    methods=None,
+    progress: Progress = None,
+    bss_filters: str = "global",
+    workers: int | None = None,
 ) -> dict:
-    """An experiment's runs scored beside the reference methods: :func:`vsep_core.evaluate.evaluate_experiment`."""
+    """An experiment's runs scored beside the reference methods: :func:`vsep_core.evaluate.evaluate_experiment`
+    (``workers`` as :func:`score_methods`)."""
     from .evaluate import evaluate_experiment
 
-    return evaluate_experiment(result, truth, methods=methods, progress=progress, bss_filters=bss_filters)
+    return evaluate_experiment(
+        result, truth, methods=methods, progress=progress, bss_filters=bss_filters, workers=workers
+    )
 
 
 def quick_scores(result: ExperimentResult, truth: Pair) -> dict:
@@ -443,6 +455,7 @@ def batch_song(
             order=order,
             max_slices=max_slices,
             bss_filters=bss_filters,
+            workers=1,  # a batch runs songs at once, one process and one thread each: its memory stays bounded
         )
     except VsepError as exc:
         out["error"] = str(exc)

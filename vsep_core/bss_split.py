@@ -31,8 +31,6 @@ directly.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 #: Slack above the coherence bound before a split is called incoherent (dB).
@@ -107,9 +105,9 @@ def check_split(sdr, sir, sar, *, short_sir=None, short_sar=None) -> dict:
     valid = np.isfinite(sdr) & np.isfinite(sir) & np.isfinite(sar)
     n = int(valid.sum())
     bad_frames = int(incoherent(sdr[valid], sir[valid], sar[valid]).sum())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        medians = [float(np.nanmedian(np.where(valid, x, np.nan))) if n else float("nan") for x in (sdr, sir, sar)]
+    # n > 0 finite frames: never an all-NaN slice, so no warning to silence (and catch_warnings, which
+    # changes the process's filters, is not for code that runs on several threads at once).
+    medians = [float(np.nanmedian(np.where(valid, x, np.nan))) if n else float("nan") for x in (sdr, sir, sar)]
     reasons = []
     if n and bool(incoherent(*medians)):
         reasons.append(

@@ -20,7 +20,7 @@ import sys
 import time
 
 from .errors import VsepError
-from .limits import BSS_WINDOW_S, MAX_LAG_S
+from .limits import BSS_WINDOW_S, EVALUATE_WORKERS, MAX_EVALUATE_WORKERS, MAX_LAG_S
 from .settings import LEVEL_MODES, PASS_METHODS, POOLED_WINDOW_MODES, Settings
 from .staging import release_all_claims
 
@@ -539,6 +539,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scoring_arguments(ev)
     ev.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
     ev.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
+    ev.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"methods run at once, on threads, 1 to {MAX_EVALUATE_WORKERS} (default {EVALUATE_WORKERS}, or 1 on "
+        "one core): 2 runs joint beside the other methods, 1 every method one after another. The figures "
+        "are the same either way",
+    )
     _add_settings_arguments(ev, level_default="as_is")
     _add_joint_arguments(ev)
     ev.set_defaults(func=main_evaluate)
@@ -890,11 +899,12 @@ def main_evaluate(args) -> int:
     """``evaluate``: print the table, write JSON if asked."""
     from .api import score_methods
     from .baselines import resolve_methods
-    from .evaluate import format_table
+    from .evaluate import check_workers, format_table
     from .jsonio import write_json
     from .progress import TerminalProgress
     from .staging import check_out_file
 
+    workers = check_workers(args.workers, name="--workers")  # before any decoding
     settings, order, max_slices = _checked_settings(args, "evaluate")
     methods = resolve_methods(
         args.methods,
@@ -917,6 +927,7 @@ def main_evaluate(args) -> int:
             max_lag_s=args.max_lag,
             progress=bar,
             bss_filters=args.bss_filters,
+            workers=workers,
         )
     print(format_table(result))
     names = {m["name"] for m in result["methods"]}

@@ -19,8 +19,11 @@ estimate was shaped toward); the instrumental estimate is then
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -35,7 +38,16 @@ from .bss_split import mark as split_mark
 from .bss_split import report_notes as split_notes
 from .errors import VsepError
 from .field_metrics import FIELD_METRICS
-from .metrics import BSS_FILTER_LENGTH, BSS_FILTERS, BSS_WINDOW_S, METRIC_NAMES, SOURCE_NAMES, evaluate_estimate
+from .limits import EVALUATE_WORKERS, MAX_EVALUATE_WORKERS
+from .metrics import (
+    BSS_FILTER_LENGTH,
+    BSS_FILTERS,
+    BSS_WINDOW_S,
+    METRIC_NAMES,
+    SOURCE_NAMES,
+    evaluate_estimate,
+    one_blas_thread,
+)
 from .presenter import METRIC_LABELS, format_score, score_table, source_labels  # noqa: F401 - re-exported
 from .progress import Progress, report
 from .reconstruct import instrumental_from_vocal
@@ -162,6 +174,135 @@ def method_candidate(method) -> Candidate:
     )
 
 
+# --- running candidates at once -------------------------------------------------------
+
+
+#: Methods that run beside the others: long for the memory they hold (joint: the raw view and its EQ curves,
+#: the longest method on a whole song). Every other method holds hundreds of MB on a whole song (STFTs,
+#: masks, REPET-SIM's frame distances), so they run one at a time and two of them never add up
+#: (BENCHMARKS.md: two at once took a 3-minute song's evaluation from 1.6 to 2.2-2.3 GB).
+_RUN_BESIDE = ("joint",)
+#: Started last: they keep the pair's fingerprints (every view) for one another
+#: (:mod:`vsep_core.separators.caches`), which then need not sit beside the other methods' peaks.
+_SHARE_FINGERPRINTS = ("seed_progressive", "seed_greedy", "seed_greedy_best")
+
+
+def _start_order(candidates: list) -> list:
+    """Indices of ``candidates`` in the order the pool starts them (see :data:`_RUN_BESIDE`)."""
+
+    def rank(i: int) -> tuple:
+        name = candidates[i].name
+        group = 0 if name in _RUN_BESIDE else 2 if name.startswith(_SHARE_FINGERPRINTS) else 1
+        return group, i
+
+    return sorted(range(len(candidates)), key=rank)
+
+
+def default_workers() -> int:
+    """Candidates :func:`score` runs at once by default: :data:`vsep_core.limits.EVALUATE_WORKERS`, at most
+    one per core."""
+    return max(1, min(EVALUATE_WORKERS, os.cpu_count() or 1))
+
+
+def check_workers(workers, *, name: str = "workers") -> int:
+    """``workers`` as :func:`score` takes it (``None``: :func:`default_workers`); ``name`` is what the
+    message calls it (the command line's ``--workers``).
+
+    Raises
+    ------
+    VsepError
+        For anything but a whole number from 1 to :data:`vsep_core.limits.MAX_EVALUATE_WORKERS`.
+    """
+    if workers is None:
+        return default_workers()
+    if (
+        isinstance(workers, bool)
+        or not isinstance(workers, (int, np.integer))
+        or not (1 <= workers <= MAX_EVALUATE_WORKERS)
+    ):
+        raise VsepError(
+            f"{name} (methods run at once) must be a whole number from 1 to {MAX_EVALUATE_WORKERS}, got {workers!r}."
+        )
+    return int(workers)
+
+
+def _score_all(candidates: list, score_one: Callable, *, workers: int, progress: Progress) -> list:
+    """``[score_one(c) for c in candidates]``, up to ``workers`` at a time: the methods of
+    :data:`_RUN_BESIDE` first, beside the others, which run one at a time (memory).
+
+    Worker threads run the candidates and post what starts and ends; this thread alone calls
+    ``progress`` (a page's progress bar may only be moved from its own thread), with the fraction
+    of candidates started, as one after another does. An exception other than a candidate's
+    :class:`VsepError` (which ``score_one`` keeps in its entry) stops the others taking new work
+    and is raised here once the running ones are done. The threads are daemons: an interrupted
+    command does not wait for them.
+    """
+    n = len(candidates)
+    if workers == 1 or n < 2:
+        entries = []
+        for i, candidate in enumerate(candidates):
+            report(progress, (i + 0.5) / (n + 0.5), f"Running {candidate.name}")
+            entries.append(score_one(candidate))
+        return entries
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for i in _start_order(candidates):
+        todo.put(i)
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    one_at_a_time = threading.Lock()  # the methods not run beside the others
+    state = threading.Lock()  # guards `stopped` and `active` together
+    stopped, active = False, 0
+
+    def work() -> None:
+        nonlocal active
+        while True:
+            try:
+                i = todo.get_nowait()
+            except queue.Empty:
+                return
+            with contextlib.nullcontext() if candidates[i].name in _RUN_BESIDE else one_at_a_time:
+                with state:
+                    if stopped:
+                        return
+                    active += 1
+                events.put(("start", i, None))
+                try:
+                    outcome = ("done", i, score_one(candidates[i]))
+                except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, which raises it
+                    outcome = ("failed", i, exc)
+                with state:
+                    active -= 1  # before the news: the calling thread waits on one per active method
+                events.put(outcome)
+
+    for k in range(min(workers, n)):
+        threading.Thread(target=work, name=f"vsep-evaluate-{k}", daemon=True).start()
+    entries: list = [None] * n
+    running: list = []
+    started = finished = 0
+    while finished < n:
+        kind, i, value = events.get()
+        if kind == "failed":
+            with state:
+                stopped = True
+            # The methods already running finish (no thread is left working on after this call
+            # returns); an interrupt (Ctrl-C) does not wait for them.
+            while True:
+                with state:
+                    if active == 0:
+                        break
+                events.get()
+            raise value
+        if kind == "start":
+            running.append(candidates[i].name)
+            started += 1
+        else:
+            running.remove(candidates[i].name)
+            entries[i] = value
+            finished += 1
+        if running:
+            report(progress, (started - 0.5) / (n + 0.5), f"Running {', '.join(running)}")
+    return entries
+
+
 def score(
     truth: Pair,
     candidates,
@@ -172,6 +313,7 @@ def score(
     max_lag_s: float = MAX_LAG_S,
     progress: Progress = None,
     bss_filters: str = BSS_FILTERS,
+    workers: int | None = None,
 ) -> dict:
     """Score named estimates against a truth pair: the one evaluation loop.
 
@@ -196,6 +338,12 @@ def score(
     max_lag_s : float
         Largest lag the alignment check searches.
     progress : callable(fraction, label), optional
+        Called on the calling thread only, with fractions that never go back.
+    workers : int, optional
+        Candidates run and scored at once, on threads (default :func:`default_workers`: 2, or 1 on one
+        core): joint beside the others, which run one at a time (memory; :data:`_RUN_BESIDE`). ``1``
+        runs them one after another in the given order. The report is the same whatever the number:
+        every figure, in the candidates' order.
 
     Returns
     -------
@@ -204,7 +352,8 @@ def score(
         "methods": [{"name", "kind", "description", "suited", "note", "vocal":
         {metric: dB}, "instrumental": {...}, "seconds", "info", "error"}],
         "seconds"}``. A candidate that rejects the pair (:class:`VsepError`)
-        gets ``"error"`` and NaN metrics; the others still run. The
+        gets ``"error"`` and NaN metrics; the others still run; ``"seconds"``
+        is each one's own wall time (running beside others). The
         ``"vocal"`` slot holds the target's figures and ``"instrumental"`` its
         complement's, whatever the target (``pair["target_name"]`` and
         ``pair["labels"]`` say what they are); ``"suited"`` is false, with a
@@ -213,8 +362,10 @@ def score(
     Raises
     ------
     VsepError
-        When the truth is not at its true scale, or its vocal or instrumental is silent.
+        When the truth is not at its true scale, or its vocal or instrumental is silent, or for a bad
+        ``workers``.
     """
+    workers = check_workers(workers)
     started = time.perf_counter()
     if truth.info.get("level", TRUTH_LEVEL) != TRUTH_LEVEL:
         raise VsepError(
@@ -243,9 +394,8 @@ def score(
     if not np.any(vocal_ref):
         raise VsepError(f"The {names.target} is silent in the evaluated segment; there is nothing to measure.")
     candidates = list(candidates)
-    entries = []
-    for i, candidate in enumerate(candidates):
-        report(progress, (i + 0.5) / (len(candidates) + 0.5), f"Running {candidate.name}")
+
+    def score_one(candidate: Candidate) -> dict:
         entry = {"name": candidate.name, "kind": candidate.kind, "description": candidate.description}
         entry["suited"] = candidate.suited_targets is None or names.name in candidate.suited_targets
         entry["note"] = None if entry["suited"] else candidate.unsuited_note
@@ -273,7 +423,12 @@ def score(
             entry["info"] = {}
             entry["error"] = str(exc)
         entry["seconds"] = time.perf_counter() - t0
-        entries.append(entry)
+        return entry
+
+    # One BLAS thread for every method, however many run at once: BLAS's rounding depends on its thread
+    # count (and two pools of BLAS threads would fight over two cores), so the figures do not.
+    with one_blas_thread():
+        entries = _score_all(candidates, score_one, workers=workers, progress=progress)
     report(progress, 1.0, "Evaluation done")
     return {
         "pair": _pair_summary(truth, given, settings.level, names),
@@ -302,6 +457,7 @@ def evaluate_pair(
     max_slices: int | None = None,
     joint=None,
     bss_filters: str = BSS_FILTERS,
+    workers: int | None = None,
 ) -> dict:
     """Run methods on a truth pair and score them (what ``evaluate`` prints).
 
@@ -314,7 +470,7 @@ def evaluate_pair(
     settings : Settings, optional
         Engine settings of the methods built from names, level included
         (default :func:`evaluation_settings`); recorded in the report.
-    window_s, align, max_lag_s, progress, bss_filters
+    window_s, align, max_lag_s, progress, bss_filters, workers
         See :func:`score`.
     order, max_slices : optional
         The seed methods' slice order and count, as ``run --order`` and
@@ -342,6 +498,7 @@ def evaluate_pair(
         max_lag_s=max_lag_s,
         progress=progress,
         bss_filters=bss_filters,
+        workers=workers,
     )
 
 
@@ -436,6 +593,7 @@ def evaluate_experiment(
     max_lag_s: float = MAX_LAG_S,
     progress: Progress = None,
     bss_filters: str = BSS_FILTERS,
+    workers: int | None = None,
 ) -> dict:
     """Score an experiment's runs, and reference methods beside them, against the truth.
 
@@ -454,7 +612,7 @@ def evaluate_experiment(
         Reference methods run beside the experiment's runs (default
         :func:`reference_methods` for the truth's target), with the
         experiment's settings.
-    window_s, align, max_lag_s, progress
+    window_s, align, max_lag_s, progress, bss_filters, workers
         See :func:`score`.
 
     Returns
@@ -479,6 +637,7 @@ def evaluate_experiment(
         max_lag_s=max_lag_s,
         progress=progress,
         bss_filters=bss_filters,
+        workers=workers,
     )
 
 
@@ -535,6 +694,7 @@ def evaluate_joint(
     progress: Progress = None,
     vocal_raw: np.ndarray | None = None,
     bss_filters: str = BSS_FILTERS,
+    workers: int | None = None,
 ) -> dict:
     """Score a finished joint matching, and reference methods beside it (as :func:`evaluate_experiment`).
 
@@ -551,6 +711,8 @@ def evaluate_joint(
         The settings ``found`` was made with (named in the report).
     vocal_raw : np.ndarray, optional
         ``vocal_from_db(found.final_db, analysis)`` when the caller has made it already.
+    methods, window_s, align, max_lag_s, progress, bss_filters, workers
+        As for :func:`evaluate_experiment`.
 
     Returns
     -------
@@ -592,6 +754,7 @@ def evaluate_joint(
         max_lag_s=max_lag_s,
         progress=progress,
         bss_filters=bss_filters,
+        workers=workers,
     )
 
 

@@ -96,23 +96,32 @@ def _reference_db(reference: np.ndarray, sr: int, basis) -> np.ndarray:
     """:func:`_mel_db` of a reference, kept for the next estimates scored against it."""
     ref = np.ascontiguousarray(reference, dtype=np.float64)
     key = (hashlib.sha1(ref.view(np.uint8)).hexdigest(), ref.shape, int(sr), id(basis))
+    # Made under the lock: methods scored at once on threads wait for the one copy, not make it twice.
     with _REFERENCE_LOCK:
         if key in _REFERENCE_CACHE:
             _REFERENCE_CACHE.move_to_end(key)
             return _REFERENCE_CACHE[key]
-    db = _mel_db(ref, basis)
-    db.setflags(write=False)
-    with _REFERENCE_LOCK:
+        db = _mel_db(ref, basis)
+        db.setflags(write=False)
         _REFERENCE_CACHE[key] = db
         while len(_REFERENCE_CACHE) > _REFERENCE_CACHE_SIZE:
             _REFERENCE_CACHE.popitem(last=False)
-    return db
+        return db
+
+
+_MEL_LOCK = threading.Lock()
+
+
+def mel_basis(sr: int):
+    """bleed_full's mel filter bank at ``sr``, float64, as a sparse matrix (each band covers a few bins:
+    ~4,000 of its million entries are not zero). Built once per rate (librosa takes seconds), also when
+    methods are scored at once on threads (they wait for the one being built)."""
+    with _MEL_LOCK:
+        return _mel_basis(sr)
 
 
 @lru_cache(maxsize=4)
-def mel_basis(sr: int):
-    """bleed_full's mel filter bank at ``sr``, float64, as a sparse matrix (each band covers a few bins:
-    ~4,000 of its million entries are not zero). Built once per rate (librosa takes seconds)."""
+def _mel_basis(sr: int):
     import librosa
     import scipy.sparse
 

@@ -17,6 +17,12 @@ MAX_LAG_S = 1.0
 #: not misaligned, and has nothing to repair.
 MIN_CORRELATION = 0.1
 
+#: Methods an evaluation runs at once (threads; the work is numpy, numba and BLAS, which let go of the GIL):
+#: both cores of a small machine. Only joint runs beside the others, which run one at a time for memory
+#: (vsep_core.evaluate), so a third thread would have nothing to do.
+EVALUATE_WORKERS = 2
+MAX_EVALUATE_WORKERS = 2
+
 #: Figures above this (dB) are ratios to rounding noise (e.g. the mixture-as-estimate's SAR): views of the
 #: scores show ">150" rather than digits that only reflect float rounding; JSON keeps the number.
 NOISE_FLOOR_DB = 150.0

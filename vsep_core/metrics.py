@@ -27,7 +27,7 @@ counterpart: the estimate is first projected onto the reference.
 
 from __future__ import annotations
 
-import warnings
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -98,15 +98,21 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     s_hat = fit_length(estimate, len(s))
     if not np.any(s_hat):
         return float("nan")
-    scale = float(s_hat @ s) / float(s @ s)
+    scale = _dot(s_hat, s) / _dot(s, s)
     target = scale * s
     residual = s_hat - target
-    target_energy, residual_energy = float(target @ target), float(residual @ residual)
+    target_energy, residual_energy = _dot(target, target), _dot(residual, residual)
     if residual_energy == 0.0:
         return float("inf")
     if target_energy == 0.0:
         return float("-inf")
     return 10.0 * float(np.log10(target_energy / residual_energy))
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``a · b`` summed by numpy's own loop, not BLAS: BLAS rounds differently with its thread count, which
+    the process shares (methods run at once hold it to one), so a figure would depend on what else runs."""
+    return float(np.einsum("i,i->", a, b))
 
 
 def bss_eval(
@@ -174,7 +180,7 @@ def bss_eval(
         return out
     window = n if window_s is None else max(1, int(round(window_s * sr)))
     runnable = fitted if len(audible) == len(fitted) else _fill_silent(fitted, audible)
-    with _one_blas_thread():
+    with one_blas_thread():
         # museval's bss_eval(..., window=window, hop=window, filters_len=512, framewise_filters=False,
         # bsseval_sources_version=False), vectorised (vsep_core.bss; tests compare the two).
         sdr, isr, sir, sar = bss_eval_images(
@@ -186,11 +192,22 @@ def bss_eval(
     for j in audible:
         out["split"][j] = check_split(sdr[j], sir[j], sar[j], short_sir=short_sir[j], short_sar=short_sar[j])
     for key, values in zip(("sdr", "isr", "sir", "sar"), (sdr, isr, sir, sar)):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": NaN is the right answer
-            medians = np.nanmedian(np.asarray(values, dtype=np.float64), axis=1)
+        medians = _row_medians(np.asarray(values, dtype=np.float64))
         out[key][audible] = medians[audible]
     return out
+
+
+def _row_medians(values: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(values, axis=1)``, NaN for an all-NaN row without numpy's warning about it.
+
+    (Not by silencing the warning: ``warnings.catch_warnings`` changes the process's filters, and
+    scorings run on several threads at once.)
+    """
+    medians = np.full(len(values), np.nan)
+    some = ~np.all(np.isnan(values), axis=1)
+    if np.any(some):
+        medians[some] = np.nanmedian(values[some], axis=1)
+    return medians
 
 
 def _length_check(references, estimates, window, filters, sir):
@@ -198,7 +215,7 @@ def _length_check(references, estimates, window, filters, sir):
 
     For :func:`vsep_core.bss_split.check_split`'s length check; ``(None, None)`` when it does
     not apply (framewise filters, or one frame). Not cached: the whole signal's correlations
-    stay the kept set.
+    stay the kept set (both would hold ~200 MB more on a 3-minute song, to save ~0.5 s of CPU a method).
     """
     from .bss import bss_eval_images
     from .bss_split import kept_frames
@@ -319,18 +336,20 @@ def _fill_silent(fitted: np.ndarray, audible: np.ndarray) -> np.ndarray:
     return x
 
 
-def _one_blas_thread():
-    """Hold BLAS to one thread around BSS Eval's small (1024 × 1024) solves.
+def one_blas_thread():
+    """Hold BLAS to one thread (a context manager), as around BSS Eval's small (1024 × 1024) solves.
 
     Threads fighting other jobs for the cores cost more than these small solves
     gain (BENCHMARKS.md). threadpoolctl comes with scikit-learn (a librosa
-    dependency); without it this does nothing.
+    dependency); without it this does nothing. OpenBLAS's thread count is the
+    process's, and threadpoolctl lets one thread at a time change it: a call
+    from another thread meanwhile changes nothing. :func:`vsep_core.evaluate.score`
+    holds it around all the methods it runs, so each BLAS call rounds the same
+    way whether they run one after another or at once.
     """
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - optional
-        import contextlib
-
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
 
