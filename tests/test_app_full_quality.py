@@ -30,7 +30,8 @@ def _scores(at: AppTest):
     return next(d.value for d in at.dataframe if "audio" in d.value.columns)
 
 
-def _upload_and_run(mixture: bytes, vocal: bytes, n: int = 2) -> AppTest:
+def _load(mixture: bytes, vocal: bytes) -> AppTest:
+    """A session that uploaded ``mixture`` and its ``vocal`` and pressed Load these files."""
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.radio(key="load_mode").set_value("Upload files").run()
@@ -39,6 +40,11 @@ def _upload_and_run(mixture: bytes, vocal: bytes, n: int = 2) -> AppTest:
     at.file_uploader(key="upload_other").set_value(("voice.wav", vocal, "audio/wav"))
     at.run()
     at.button[[b.label for b in at.button].index("Load these files")].click().run()
+    return at
+
+
+def _upload_and_run(mixture: bytes, vocal: bytes, n: int = 2) -> AppTest:
+    at = _load(mixture, vocal)
     _ok(at)
     at.switch_page("app_pages/optimise.py").run()
     at.slider(key="opt_n").set_value(n).run()
@@ -156,13 +162,7 @@ def test_a_long_segment_is_made_at_full_quality_when_asked_and_kept_in_the_sessi
 
 def test_the_joint_result_is_offered_at_full_quality_on_optimise(media):  # noqa: F811
     mixture, vocal, _ = stereo_pair(seconds=5.0, seed=4)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.radio(key="load_mode").set_value("Upload files").run()
-    at.file_uploader(key="upload_mixture").set_value(("song.wav", mixture, "audio/wav"))
-    at.file_uploader(key="upload_other").set_value(("voice.wav", vocal, "audio/wav"))
-    at.run()
-    at.button[[b.label for b in at.button].index("Load these files")].click().run()
+    at = _load(mixture, vocal)
     at.switch_page("app_pages/optimise.py").run()
     at.number_input(key="joint_steps").set_value(30)
     at.button(key="run_joint").click().run(timeout=RUN_TIMEOUT)
@@ -196,13 +196,7 @@ def test_optimise_leaves_out_the_joint_full_quality_scores_of_a_pair_that_is_not
     from vsep_app.full_quality_view import NOT_ALIGNED_NOTE
 
     mixture, vocal, _ = stereo_pair(seconds=5.0, seed=5)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.radio(key="load_mode").set_value("Upload files").run()
-    at.file_uploader(key="upload_mixture").set_value(("song.wav", mixture, "audio/wav"))
-    at.file_uploader(key="upload_other").set_value(("voice.wav", _delayed(vocal, 0.1), "audio/wav"))
-    at.run()
-    at.button[[b.label for b in at.button].index("Load these files")].click().run()
+    at = _load(mixture, _delayed(vocal, 0.1))
     _ok(at)
     assert not _aligned(at)  # the app's own check says so (and Load audio offers to fix it)
     at.switch_page("app_pages/optimise.py").run()
@@ -282,13 +276,7 @@ def test_the_joint_result_at_full_quality_goes_into_the_zip_the_report_and_a_sha
 
     monkeypatch.setenv("VSEP_STORE", str(tmp_path / "store"))
     mixture, vocal, _ = stereo_pair(seconds=5.0, seed=6)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.radio(key="load_mode").set_value("Upload files").run()
-    at.file_uploader(key="upload_mixture").set_value(("song.wav", mixture, "audio/wav"))
-    at.file_uploader(key="upload_other").set_value(("voice.wav", vocal, "audio/wav"))
-    at.run()
-    at.button[[b.label for b in at.button].index("Load these files")].click().run()
+    at = _load(mixture, vocal)
     at.switch_page("app_pages/optimise.py").run()
     at.number_input(key="joint_steps").set_value(20)
     at.button(key="run_joint").click().run(timeout=RUN_TIMEOUT)

@@ -81,9 +81,9 @@ def _made(source, pair, key: str, make, on_wait) -> dict | None:
     again on every rerun."""
     if kept_in_shared_caches(pair.duration_s):
         return jobs.run(make, on_wait)
-    kept = state.get(state.FULL_QUALITY)
-    if kept is not None and kept[0] == key:
-        return kept[1]
+    kept = _kept(key)
+    if kept is not None:
+        return kept
     if not st.button(
         f"Make the full-quality audio ({pair.duration_s:.0f} s of audio: this takes a while)",
         key=f"make_full_quality_{key[:8]}",
@@ -94,6 +94,12 @@ def _made(source, pair, key: str, make, on_wait) -> dict | None:
     got = jobs.run(make, on_wait)
     st.session_state[state.FULL_QUALITY] = (key, got)
     return got
+
+
+def _kept(key: str) -> dict | None:
+    """The long segment's full-quality result this session keeps (:func:`_made`), if it is ``key``'s."""
+    kept = state.get(state.FULL_QUALITY)
+    return kept[1] if kept is not None and kept[0] == key else None
 
 
 def _players(got: dict, names, file_stem: str, key: str) -> str:
@@ -178,8 +184,7 @@ def joint_made(source, settings, joint_run, *, on_wait=None) -> dict | None:
     if kept_in_shared_caches(cache.pair(source, settings).duration_s):
         got = jobs.run(lambda: cache.joint_full_quality(source, settings, joint_settings, outcome.result.eq), on_wait)
     else:
-        kept = state.get(state.FULL_QUALITY)
-        got = kept[1] if kept is not None and kept[0] == _joint_key(source, settings, joint_settings) else None
+        got = _kept(_joint_key(source, settings, joint_settings))
     if got is None:
         return None
     if not cache.alignment(source, settings)["aligned"]:

@@ -444,14 +444,13 @@ def _folder_full_quality(root: Path, audio: bool) -> list:
     runs = []
     inside = root.resolve()
     for label, entry in listed.items():
-        wavs = []
-        for rel in (entry.get("files") or [])[:2] if isinstance(entry, dict) else []:
-            wav = (root / str(rel)).resolve()
+        named = entry.get("files") if isinstance(entry, dict) else None
+        if not isinstance(named, list) or len(named) != 2:
+            raise VsepError(f"{path}: run {label!r} does not name its two WAV files.")
+        wavs = [(root / str(rel)).resolve() for rel in named]
+        for rel, wav in zip(named, wavs):
             if not wav.is_relative_to(inside) or not wav.is_file():  # only the folder's own files are read
                 raise VsepError(f"{path} names {rel!r}, which is not a file of {root}.")
-            wavs.append(wav)
-        if len(wavs) != 2:
-            raise VsepError(f"{path}: run {label!r} does not name its two WAV files.")
         try:
             runs.append(
                 run_from_wavs(
