@@ -38,6 +38,7 @@ from browser_support import (
     HEATMAPS_JS,
     OUTPUT,
     REPO,
+    RUN_IDLE_JS,
     SIDEBAR_LINKS,
     Server,
     act,
@@ -235,17 +236,35 @@ def test_record_with_st_audiorec_when_the_server_opts_in(browser, tmp_path):
         act(pg, lambda: pg.get_by_text("Record a vocal").click())
         open_expander(pg, "Or record without the backing", "iframe[title*='st_audiorec']")  # folded away
         recorder = pg.frame_locator("iframe[title*='st_audiorec']")
-        recorder.get_by_role("button", name="Start Recording").click()
-        pg.wait_for_timeout(3_000)
-        before = run_count(pg)
-        recorder.get_by_role("button", name="Stop").click()
-        wait_for_run(pg, before, 60, also="document.body.innerText.includes('Got a take')")
+        outcome = (
+            "document.body.innerText.includes('Got a take') || document.body.innerText.includes('came back empty')"
+        )
+        tries = []
+        for _ in range(3):
+            # Start sends "" (a run); a Stop pressed before its microphone really started sends nothing, and a
+            # first audio buffer that is all zeros makes it send an empty WAV (DEPENDENCIES.md): the page then
+            # says "record again", so the test records again, as a person would.
+            act(pg, lambda: recorder.get_by_role("button", name="Start Recording").click())
+            pg.wait_for_timeout(3_000)
+            recorder.get_by_role("button", name="Stop").click()
+            try:
+                wait_js(pg, f"({outcome}) && {RUN_IDLE_JS}", 30, what="the take's run")
+            except TimeoutError:
+                tries.append("nothing arrived")
+                continue
+            if pg.get_by_text("Got a take").count():
+                break
+            tries.append("came back empty")
+        alerts = pg.locator("[data-testid='stAlert']").all_inner_texts()
+        assert pg.get_by_text("Got a take").count(), (tries, alerts)
         described = pg.get_by_text("Got a take").first.inner_text()
         assert re.search(r"Got a take: [1-9]\d*\.\d s, 44100 Hz, stereo", described), described
         act(pg, lambda: pg.get_by_role("button", name="Mix and use this take").click())
         pg.get_by_text("Loaded: Your recording over").wait_for()
         context.close()
-        assert not [e for e in errors if "ResizeObserver" not in e], errors
+        # st-audiorec's own give-up path (a silent first buffer) throws "e.context.close is not a function".
+        known = ("ResizeObserver",) + (("context.close",) if "came back empty" in tries else ())
+        assert not [e for e in errors if not any(k in e for k in known)], (errors, tries)
         assert not outside, sorted(set(outside))
 
 
