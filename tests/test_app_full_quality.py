@@ -209,6 +209,28 @@ def test_optimise_leaves_out_the_joint_full_quality_scores_of_a_pair_that_is_not
     assert not [d for d in at.dataframe if "audio" in d.value.columns]  # no full-quality scores table
 
 
+def test_the_zip_leaves_out_the_full_quality_scores_of_a_pair_that_is_not_aligned(media):  # noqa: F811
+    """Results offers the full-quality audio of a misfit pair without its scores; the ZIP, its report and
+    full_quality.json say the same (the audio, no scores), as they do for the joint result."""
+    import json
+    import zipfile
+
+    from vsep_app.full_quality_view import NOT_ALIGNED_NOTE
+
+    mixture, vocal, _ = stereo_pair(seconds=6.0, seed=7)
+    at = _upload_and_run(mixture, _delayed(vocal, 0.1))
+    assert not _aligned(at)
+    assert NOT_ALIGNED_NOTE in [c.value for c in at.caption]
+    assert not [d for d in at.dataframe if "audio" in d.value.columns]  # the page: no full-quality scores
+    zipped = zipfile.ZipFile(io.BytesIO(media(next(b for b in at.download_button if "dl_zip" in b.proto.id))))
+    best = str(min(at.session_state["vsep_progressive"].outcome.runs, key=lambda r: r.final_loss).n)
+    assert f"{best}_slices/extracted_vocal_full_quality.wav" in zipped.namelist()  # the audio travels
+    stored = json.loads(zipped.read("full_quality.json"))["runs"][best]
+    assert stored["scores"] is None, stored["scores"]
+    report = zipped.read("report.html").decode()
+    assert f"<td>N = {best}, full quality (44100 Hz stereo)</td>" not in report  # no row of scores for it
+
+
 def _aligned(at: AppTest) -> bool:
     """The app's own alignment check of the active pair with the active settings."""
     from vsep_app import cache

@@ -187,9 +187,13 @@ def joint_made(source, settings, joint_run, *, on_wait=None) -> dict | None:
         got = _kept(_joint_key(source, settings, joint_settings))
     if got is None:
         return None
-    if not cache.alignment(source, settings)["aligned"]:
-        got = {**got, "scores": None}
-    return {"label": "joint", "slices": None, "made": got}
+    return {"label": "joint", "slices": None, "made": _scores_if_aligned(got, source, settings)}
+
+
+def _scores_if_aligned(got: dict, source, settings) -> dict:
+    """``got`` for the ZIP, the report and a shared result: its scores left out while the pair is not aligned,
+    as the pages leave them out (scores of a misfit measure the misfit)."""
+    return got if cache.alignment(source, settings)["aligned"] else {**got, "scores": None}
 
 
 def full_quality_section(
@@ -228,7 +232,7 @@ def full_quality_section(
     made = {
         "label": next(label for label, r in result.labelled_runs() if r is run),
         "slices": tuple(run.slices),
-        "made": got,
+        "made": _scores_if_aligned(got, source, settings),
     }
     _draw(got, chosen, run, pair, names, source, settings, metrics, quick)
     st.caption(
