@@ -549,6 +549,8 @@ def run_sessions(
     Returns per-session figures (seconds, measured inside each page) and what each session saw:
     ``{"sessions": [{word, load_s, run_s, results_s, waited, text, zip}], "outside": [...]}``.
     """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     viewport = viewport or {"width": 1280, "height": 900}
     contexts, pages, outside = [], [], []
     for _ in pairs:
@@ -578,9 +580,17 @@ def run_sessions(
         phase("open")
         # 1. Upload: every session chooses its files, then all press Load at once.
         for pg in pages:
-            before = run_count(pg)
-            pg.get_by_text("Upload files", exact=True).click()
-            wait_for_run(pg, before, timeout)
+            # Under eight sessions the click's run can arrive in one update (the watcher misses it) or the click
+            # can land during a redraw and be lost: press until the two file choosers show.
+            uploaders = pg.locator("[data-testid='stFileUploader']")
+            for attempt in range(3):
+                act(pg, lambda pg=pg: pg.get_by_text("Upload files", exact=True).click(), timeout)
+                try:
+                    uploaders.nth(1).wait_for(timeout=(20 if attempt < 2 else timeout) * 1000)
+                    break
+                except PlaywrightTimeout:
+                    if attempt == 2:
+                        raise
         phase("upload mode")
         uploaded = [[] for _ in pages]  # finished uploads (HTTP PUT to the server) of each session
         upload_log = [[] for _ in pages]  # every upload request's fate, for the message when one never ends
