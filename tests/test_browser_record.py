@@ -12,7 +12,18 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import OUTPUT, Server, act, block_outside_requests, launch, make_voice_wav, run_count, wait_for_run
+from browser_support import (
+    OUTPUT,
+    RUN_IDLE_JS,
+    Server,
+    act,
+    block_outside_requests,
+    launch,
+    make_voice_wav,
+    wait_for_run,
+    wait_js,
+    watch_runs,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("require_browser")]  # fails if Chromium is missing
 
@@ -55,7 +66,7 @@ def test_record_over_the_backing_while_it_plays(tmp_path):
         start.wait_for()
         assert _meters(page)["position"] == 0
 
-        before = run_count(page)
+        watch_runs(page)
         start.click()
         # While recording: sample what the recorder shows every 0.3 s until it has sent the take.
         seen = []
@@ -77,7 +88,8 @@ def test_record_over_the_backing_while_it_plays(tmp_path):
         assert seen[-1]["clock"] == "0:04 / 0:04"
 
         # The take arrives lined up with the backing: as long as it (lead-in and latency cut off, the tail kept).
-        wait_for_run(page, before, 60, also="document.body.innerText.includes('Got a take')")
+        # What the take's run draws, on an idle page (that run may arrive in one update the watcher cannot count).
+        wait_js(page, f"document.body.innerText.includes('Got a take') && {RUN_IDLE_JS}", 60, what="the take")
         described = page.get_by_text("Got a take").first.inner_text()
         found = re.search(r"Got a take: (\d+\.\d) s, 48000 Hz, mono", described)
         assert found and float(found[1]) == pytest.approx(BACKING_S, abs=0.15), described

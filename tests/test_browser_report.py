@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from browser_support import OUTPUT, Server, block_outside_requests, launch, nav, run_count, wait_for_run
+from browser_support import OUTPUT, Server, act, block_outside_requests, launch, nav, wait_for_run
 
 from vsep_core.evaluate import evaluate_experiment, load_pair
 from vsep_core.experiment import run_experiment
@@ -148,11 +148,6 @@ SIGNS_JS = """() => {
 
 
 def test_the_report_download_shows_a_sign_of_work_until_it_arrives(browser, tmp_path):
-    def act(page, action, timeout: float = 60) -> None:
-        before = run_count(page)
-        action()
-        wait_for_run(page, before, timeout)
-
     with Server(log_path=tmp_path / "streamlit.log") as server:
         context = browser.new_context(viewport=DESK, accept_downloads=True)
         context.set_default_timeout(120_000)

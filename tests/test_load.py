@@ -33,12 +33,12 @@ from browser_support import (
     OUTPUT,
     MemorySampler,
     Server,
+    act,
     block_outside_requests,
     launch,
     make_distinct_pairs,
     missing_browser_reason,
     nav,
-    run_count,
     run_sessions,
     wait_for_run,
     wait_js,
@@ -159,22 +159,14 @@ def _iterative_pass_s() -> float:
 
 def _start_long_run(page, timeout: float, iterations: int = 1000) -> None:
     """On Optimise: every slice, the iterative loop at ``iterations``, Run both; wait until it computes."""
-    before = run_count(page)
-    nav(page, "Optimise")
-    wait_for_run(page, before, timeout)
-    before = run_count(page)
-    page.get_by_text("Iterative loop (as the research code)").click()
-    wait_for_run(page, before, timeout)
-    before = run_count(page)
+    act(page, lambda: nav(page, "Optimise"), timeout)
+    act(page, lambda: page.get_by_text("Iterative loop (as the research code)").click(), timeout)
     field = page.get_by_role("spinbutton", name="Iterations per pass")
     field.fill(str(iterations))
-    field.press("Enter")
-    wait_for_run(page, before, timeout)
-    before = run_count(page)
+    act(page, lambda: field.press("Enter"), timeout)
     slider = page.locator(".st-key-opt_n input[type=range]").first
     slider.focus()
-    slider.press("End")  # N = 18
-    wait_for_run(page, before, timeout)
+    act(page, lambda: slider.press("End"), timeout)  # N = 18
     assert slider.get_attribute("aria-valuetext") == "18", "could not set N = 18"
     page.get_by_role("button", name="Run both").click()
     wait_js(page, "document.body.innerText.includes('Progressive run N =')", timeout, what="the run to compute")
@@ -228,9 +220,7 @@ def test_two_visitors_who_leave_mid_job_free_their_slots_for_a_third(tmp_path):
             page = third.new_page()
             page.goto(server.url)
             wait_for_run(page, 0, timeout)
-            before = run_count(page)
-            nav(page, "Optimise")
-            wait_for_run(page, before, timeout)
+            act(page, lambda: nav(page, "Optimise"), timeout)
             pressed = time.perf_counter()
             page.get_by_role("button", name="Run the progressive test").click()
             wait_js(

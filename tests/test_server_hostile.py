@@ -24,10 +24,11 @@ from browser_support import (
     OUTPUT,
     MemorySampler,
     Server,
+    act,
     block_outside_requests,
     launch,
     missing_browser_reason,
-    run_count,
+    wait_for_quiet,
     wait_for_run,
     wait_js,
 )
@@ -72,20 +73,17 @@ def colliding_pair() -> tuple[bytes, bytes, bytes]:
 
 
 def _upload_pair(page, files: list[tuple[str, bytes]], timeout: float = 120) -> None:
-    before = run_count(page)
-    page.get_by_text("Upload files", exact=True).click()
-    wait_for_run(page, before, timeout)
+    act(page, lambda: page.get_by_text("Upload files", exact=True).click(), timeout)
     for index, (name, data) in enumerate(files):
-        before = run_count(page)
         page.locator("[data-testid='stFileUploader']").nth(index).locator("input[type=file]").set_input_files(
             {"name": name, "mimeType": "audio/wav", "buffer": data}
         )
+        # What the upload's run draws, then a quiet page (its run may arrive in one update the watcher misses).
         wait_js(page, f"document.body.innerText.includes('Ready: {name}')", timeout, what=f"the upload of {name}")
-        wait_for_run(page, before, timeout)
-    before = run_count(page)
+        wait_for_quiet(page, timeout=timeout)
     page.get_by_role("button", name="Load these files").click()
     wait_js(page, f"document.body.innerText.includes('Loaded: {files[0][0]}')", timeout, what="the pair to load")
-    wait_for_run(page, before, timeout)
+    wait_for_quiet(page, timeout=timeout)
 
 
 def _players(page, server: Server) -> list[bytes]:
@@ -180,12 +178,8 @@ def test_a_hostile_file_name_makes_the_browser_fetch_nothing_outside():
             page.on("request", lambda req: asked.append(req.url) if "9999" in req.url else None)
             page.goto(server.url)
             wait_for_run(page, 0, 120)
-            before = run_count(page)
-            page.get_by_text("Record a vocal", exact=True).click()
-            wait_for_run(page, before, 120)
-            before = run_count(page)
-            page.get_by_text("Upload an instrumental", exact=True).click()
-            wait_for_run(page, before, 120)
+            act(page, lambda: page.get_by_text("Record a vocal", exact=True).click(), 120)
+            act(page, lambda: page.get_by_text("Upload an instrumental", exact=True).click(), 120)
             page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(
                 {"name": name, "mimeType": "audio/wav", "buffer": b"not audio at all" * 64}
             )
