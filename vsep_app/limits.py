@@ -43,3 +43,10 @@ AUTO_MEASURE_S = 30.0
 
 #: Longest segment offered in the A/B player: both WAVs travel inside the page (base64), 60 s ≈ 3.5 MB.
 AB_MAX_S = 60.0
+
+
+#: What the Results page's per-run views keep for the whole server, in bytes (:mod:`vsep_app.memo`'s
+#: ``max_bytes``): the EQ curves of one whole-song run (19 passes × 400 × 3,800 windows, float32: 87 MB) and
+#: four whole-song spectrograms (16 MB each). Browsing more runs makes them again instead of keeping each.
+EQ_CURVES_MAX_BYTES = 128 * 2**20
+RUN_SPECTROGRAMS_MAX_BYTES = 64 * 2**20
