@@ -157,7 +157,7 @@ def test_a_job_gives_the_c_heaps_freed_pages_back():
 #: the figures reached, main's beside them). The guards keep a second analysis, a copy of it for each caller and
 #: the job threads' freed heap from coming back.
 SESSION_GUARD_MB = 2000.0
-SESSION_PEAK_GUARD_MB = 2600.0
+SESSION_PEAK_GUARD_MB = 2500.0
 
 
 @pytest.mark.slow
