@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/session_memory.py            # this checkout
     .venv/bin/python benchmarks/session_memory.py --compare /path/to/old/checkout   # old and new, same run
+                                                    # (--compare again for more checkouts, in that order)
 
 Each measurement runs in a fresh process (``--child``): it imports the dashboard's modules and warms the engine
 (the idle server), then makes the calls the pages make, in the order a visitor meets them, the heavy ones through
@@ -251,7 +252,9 @@ def _side_by_side(results: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--compare", metavar="CHECKOUT", help="also measure this (older) checkout, same song")
+    parser.add_argument(
+        "--compare", metavar="CHECKOUT", action="append", default=[], help="also measure this (older) checkout, same song"
+    )
     parser.add_argument("--no-zip", action="store_true", help="skip pressing the ZIP and report buttons")
     parser.add_argument("--seconds", type=float, default=180.0)
     parser.add_argument("--json-only", action="store_true", help="print only the figures, as one JSON line")
@@ -270,7 +273,7 @@ def main() -> int:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         song = make_long_pair(Path(tmp), args.seconds)
-        checkouts = {"this checkout": REPO} | ({"compared": Path(args.compare).resolve()} if args.compare else {})
+        checkouts = {"this checkout": REPO} | {Path(c).resolve().name: Path(c).resolve() for c in args.compare}
         for label, checkout in checkouts.items():
             if not args.json_only:
                 print(f"{label} ({checkout}):", flush=True)

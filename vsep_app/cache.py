@@ -539,7 +539,9 @@ def result_key(prog: RunRecord, greedy_rec: RunRecord | None) -> str:
     return content_key(*parts)
 
 
-@memo(max_entries=4, ttl=TTL)
+# Shared read-only: each Results page run and each download only read it (a copy was ~90 MB of a whole song's
+# prepared pair and spectrograms each time; the WAVs' bytes are immutable).
+@memo(max_entries=4, ttl=TTL, read_only=True)
 def _outputs(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None) -> dict:
     from vsep_core import report
 
@@ -555,7 +557,7 @@ def _outputs(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | N
 
 
 def run_files(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> dict:
-    """Every run's WAVs by report path (and the report's spectrograms), made once per result."""
+    """Every run's WAVs by report path (and the report's spectrograms), made once per result; shared, read only."""
     return _outputs(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec)
 
 
