@@ -5,6 +5,7 @@ freed pages back, and a whole-song session (in a subprocess) stays under the fig
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -111,6 +112,20 @@ def test_the_results_pages_spectrograms_are_shared_read_only(session):
         extracted[:] = 0
 
 
+def test_the_results_pages_budget_keeps_the_run_on_screen_of_the_longest_segment():
+    """A run's EQ curves over the byte budget would be made again at every page run: one run of the longest
+    segment a session keeps with its audio (default limits, default STFT: 18 slices and the polish) fits."""
+    from vsep_app import limits
+    from vsep_core.limits import KEEP_AUDIO_SHARE, MAX_SEGMENT_S
+
+    s = Settings()
+    windows = 1 + int(MAX_SEGMENT_S * KEEP_AUDIO_SHARE * s.sr) // s.hop_length
+    assert 19 * s.n_points * windows * 4 <= limits.EQ_CURVES_MAX_BYTES  # float32 curves
+    assert 4 * (1 + s.n_fft // 2) * (1 + 180 * s.sr // s.hop_length) * 4 <= limits.RUN_SPECTROGRAMS_MAX_BYTES
+    assert cache._eq_curves.max_bytes == limits.EQ_CURVES_MAX_BYTES
+    assert cache._run_magnitude.max_bytes == limits.RUN_SPECTROGRAMS_MAX_BYTES
+
+
 _TRIM_PROBE = textwrap.dedent(
     """
     import threading, time
@@ -142,7 +157,7 @@ _TRIM_PROBE = textwrap.dedent(
 def test_a_job_gives_the_c_heaps_freed_pages_back():
     done = subprocess.run(
         [sys.executable, "-c", _TRIM_PROBE], cwd=REPO, capture_output=True, text=True, timeout=300,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     trims, after_job, later = done.stdout.split()
