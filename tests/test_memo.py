@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import time
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from vsep_app import memo as memo_module
-from vsep_app.memo import Memo, approx_nbytes, memo
+from vsep_app.memo import Memo, approx_nbytes, make_read_only, memo
 
 
 class Clock:
@@ -125,6 +126,67 @@ def test_each_caller_gets_its_own_copy_unless_asked_otherwise():
     assert len(again["runs"]) == 1 and np.all(again["runs"][0] == 1)
     shared = Memo(lambda k: threading.Event(), max_entries=1, copy=False)
     assert shared("k") is shared("k")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Result:
+    mixture_db: np.ndarray
+    targets: dict
+
+
+def test_read_only_results_are_shared_and_a_write_into_one_raises():
+    func, calls = counted(lambda k: _Result(np.ones((2, 3), np.float32), {"raw": np.zeros(4), "pool": [np.ones(2)]}))
+    m = Memo(func, max_entries=2, read_only=True)
+    first, second = m("k"), m("k")
+    assert second is first and second.targets["raw"] is first.targets["raw"]  # the kept object: no copy
+    assert len(calls) == 1 and m.stats()["hits"] == 1
+    arrays = [first.mixture_db, first.targets["raw"], first.targets["pool"][0]]
+    assert not any(a.flags.writeable for a in arrays)  # through dataclasses, dicts and lists
+    for a in arrays:
+        with pytest.raises(ValueError, match="read-only"):
+            a[...] = 7  # a caller cannot change what another one sees
+    with pytest.raises(ValueError, match="read-only"):
+        first.mixture_db += 1
+    np.testing.assert_array_equal(m("k").mixture_db, np.ones((2, 3), np.float32))
+    assert m("other") is not first  # another key, another result
+    # The default still gives each caller a writeable copy of its own.
+    copied = Memo(lambda k: _Result(np.ones(2), {}), max_entries=2)
+    assert copied("k") is not copied("k") and copied("k").mixture_db.flags.writeable
+
+
+def test_make_read_only_reaches_every_array_and_keeps_the_containers():
+    value = {"a": [np.ones(2), (np.zeros(1), {"b": np.arange(3)})], "c": "text", "d": None}
+    same = make_read_only(value)
+    assert same is value and isinstance(value["a"], list)
+    found = [value["a"][0], value["a"][1][0], value["a"][1][1]["b"]]
+    assert [a.flags.writeable for a in found] == [False, False, False]
+
+
+def test_find_gives_a_kept_result_that_stands_for_another_key_and_nothing_else():
+    func, calls = counted(lambda identity, names: {"names": names, "data": np.arange(3)})
+    clock = Clock()
+    m = Memo(func, max_entries=4, ttl=60, clock=clock)
+    kept = m("a", ("x", "y", "z"))
+    m("b", ("x",))
+
+    def covers(identity: str, names: tuple):
+        def match(key: tuple) -> bool:
+            kept_names = {name for _, name in dict(key)["names"][1]}
+            return dict(key)["identity"] == ("str", identity) and set(names) <= kept_names
+
+        return match
+
+    found = m.find(covers("a", ("y", "x")))
+    assert found["names"] == ("x", "y", "z") and found["data"] is not kept["data"]  # a copy, as a hit is
+    np.testing.assert_array_equal(found["data"], kept["data"])
+    assert m.find(covers("a", ("w",))) is None and m.find(covers("c", ("x",))) is None
+    assert len(calls) == 2 and m.stats()["hits"] == 1 and m.stats()["misses"] == 2
+    clock.now += 61  # expired entries stand for nothing
+    assert m.find(covers("a", ("x",))) is None and m.stats()["entries"] == 0
+    shared = Memo(lambda k: {"data": np.arange(2)}, max_entries=2, read_only=True)
+    assert shared.find(lambda key: True) is None  # nothing kept yet
+    made = shared("k")
+    assert shared.find(lambda key: key == shared.key("k")) is made  # shared, as a hit is
 
 
 def test_the_same_key_asked_at_once_is_computed_once_and_the_others_wait():

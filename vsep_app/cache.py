@@ -42,7 +42,14 @@ from vsep_core.settings import Settings
 
 from . import dispatch
 from .dispatch import ProgressiveOutcome
-from .limits import ALIGNMENT_EXCERPT_S, DISPLAY_CELLS, app_segment_limit_s, kept_in_shared_caches
+from .limits import (
+    ALIGNMENT_EXCERPT_S,
+    DISPLAY_CELLS,
+    EQ_CURVES_MAX_BYTES,
+    RUN_SPECTROGRAMS_MAX_BYTES,
+    app_segment_limit_s,
+    kept_in_shared_caches,
+)
 from .logs import log_with_streamlit
 from .memo import memo
 from .state import RunRecord, Source
@@ -227,7 +234,8 @@ def waveforms(source: Source, settings: Settings) -> dict:
 # --- analysis and the slice views --------------------------------------------------
 
 
-@memo(max_entries=8, ttl=TTL)
+# Shared read-only, not copied for each caller: a whole song's analysis is hundreds of MB (the engine only reads it).
+@memo(max_entries=8, ttl=TTL, read_only=True)
 def _analysis(identity: str, analysis_settings: dict, view_names: tuple, _source: Source) -> Analysis:
     from vsep_core.analysis import analyse
 
@@ -236,13 +244,27 @@ def _analysis(identity: str, analysis_settings: dict, view_names: tuple, _source
 
 
 def analysis(source: Source, settings: Settings, view_names) -> Analysis:
-    """Fingerprint targets for ``view_names`` (the raw view always included), with ``settings`` attached."""
+    """Fingerprint targets for ``view_names`` (the raw view always included), with ``settings`` attached.
+
+    A kept analysis of the same pair and settings with every one of these views stands for it (each view's
+    targets do not depend on the others): a run's EQ curves or full-quality audio reuse the runs' analysis
+    instead of fingerprinting again and keeping a second copy of the mixture's spectrogram.
+    """
     names = tuple(dict.fromkeys(["slice_0_raw", *view_names]))
-    result = _analysis(source.identity, subset(settings, ANALYSIS_FIELDS), names, _source=source)
+    analysis_settings = subset(settings, ANALYSIS_FIELDS)
+    wanted = _analysis.key(source.identity, analysis_settings, names, _source=None)
+
+    def covers(key: tuple) -> bool:  # the same pair and settings, and every view asked for
+        kept_views = {name for _, name in dict(key)["view_names"][1]}
+        return key[:2] == wanted[:2] and set(names) <= kept_views
+
+    result = _analysis.find(covers)
+    if result is None:
+        result = _analysis(source.identity, analysis_settings, names, _source=source)
     return dataclasses.replace(result, settings=settings)
 
 
-@memo(max_entries=8, ttl=TTL)
+@memo(max_entries=8, ttl=TTL, read_only=True)  # shared: the Results and Slices pages only read it
 def _magnitude(identity: str, analysis_settings: dict, signal: str, _source: Source) -> dict:
     from vsep_core import views
 
@@ -254,7 +276,8 @@ def _magnitude(identity: str, analysis_settings: dict, signal: str, _source: Sou
 
 
 def magnitude(source: Source, settings: Settings, signal: str) -> dict:
-    """Magnitude spectrogram of the prepared ``signal`` ("vocal" or "mixture"): ``{"mag", "hop", "sr", "n_samples"}``."""
+    """Magnitude spectrogram of the prepared ``signal`` ("vocal" or "mixture"): ``{"mag", "hop", "sr", "n_samples"}``
+    (``mag`` read-only, shared)."""
     return _magnitude(source.identity, subset(settings, ANALYSIS_FIELDS), signal, _source=source)
 
 
@@ -464,18 +487,19 @@ def attribution(
     )
 
 
-@memo(max_entries=4, ttl=TTL)
-def _eq_curves(identity: str, settings_dict: dict, slices: tuple, _source: Source) -> list:
+# The Results page's per-run views: shared read-only (each page run only reads them) under a byte budget.
+@memo(max_entries=4, ttl=TTL, max_bytes=EQ_CURVES_MAX_BYTES, read_only=True)
+def _eq_curves(identity: str, settings_dict: dict, slices: tuple, _source: Source) -> tuple:
     settings = Settings.from_dict(settings_dict)
-    return api.eq_curves(analysis(_source, settings, slices), slices)
+    return tuple(api.eq_curves(analysis(_source, settings, slices), slices))
 
 
-def eq_curves(source: Source, settings: Settings, slices) -> list:
-    """Every pass's learned EQ curves (view, 400 × windows dB) for one run, the polish last."""
+def eq_curves(source: Source, settings: Settings, slices) -> tuple:
+    """Every pass's learned EQ curves (view, 400 × windows dB, read-only) for one run, the polish last."""
     return _eq_curves(source.identity, settings.to_dict(), tuple(slices), _source=source)
 
 
-@memo(max_entries=16, ttl=TTL)
+@memo(max_entries=16, ttl=TTL, max_bytes=RUN_SPECTROGRAMS_MAX_BYTES, read_only=True)
 def _run_magnitude(key: str, _y: np.ndarray, settings_dict: dict, n_samples: int) -> np.ndarray:
     from vsep_core import views
 
@@ -484,7 +508,7 @@ def _run_magnitude(key: str, _y: np.ndarray, settings_dict: dict, n_samples: int
 
 
 def run_magnitude(key: str, y: np.ndarray, settings: Settings, n_samples: int) -> np.ndarray:
-    """Magnitude spectrogram of an extracted signal (``key`` names the run and its inputs)."""
+    """Magnitude spectrogram of an extracted signal (``key`` names the run and its inputs; read-only)."""
     return _run_magnitude(key, _y=y, settings_dict=settings.to_dict(), n_samples=n_samples)
 
 
@@ -515,7 +539,9 @@ def result_key(prog: RunRecord, greedy_rec: RunRecord | None) -> str:
     return content_key(*parts)
 
 
-@memo(max_entries=4, ttl=TTL)
+# Shared read-only: each Results page run and each download only read it (a copy was ~90 MB of a whole song's
+# prepared pair and spectrograms each time; the WAVs' bytes are immutable).
+@memo(max_entries=4, ttl=TTL, read_only=True)
 def _outputs(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None) -> dict:
     from vsep_core import report
 
@@ -531,7 +557,7 @@ def _outputs(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | N
 
 
 def run_files(source: Source, prog: RunRecord, greedy_rec: RunRecord | None) -> dict:
-    """Every run's WAVs by report path (and the report's spectrograms), made once per result."""
+    """Every run's WAVs by report path (and the report's spectrograms), made once per result; shared, read only."""
     return _outputs(result_key(prog, greedy_rec), _source=source, _prog=prog, _greedy=greedy_rec)
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -461,6 +462,51 @@ def _drop_remote() -> None:
     _remote = None
 
 
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    """glibc's ``malloc_trim`` (``None`` where the C library has none: musl, macOS, Windows)."""
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the process's own C library
+    except (OSError, AttributeError, TypeError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+_trim_wanted = threading.Event()
+_trimmer_lock = threading.Lock()
+_trimmer: threading.Thread | None = None
+
+
+def _trim_when_asked(trim) -> None:
+    while True:
+        _trim_wanted.wait()
+        _trim_wanted.clear()
+        trim(0)
+
+
+def give_back_freed_memory() -> None:
+    """Have the C heap return its freed pages to the system (glibc's ``malloc_trim``), soon, on a thread of its own.
+
+    Each job runs on a thread of its own, and glibc gives threads heaps (arenas) of their own that keep what was
+    freed in them: a whole song's scoring left hundreds of MB resident that nothing used (BENCHMARKS.md, issue
+    #19). ``malloc_trim(0)`` hands those pages back (every arena's). It runs on one background thread, so no
+    job's caller waits for it, and requests that come while it runs are served by one more trim. Nothing happens
+    where the C library has no ``malloc_trim``.
+    """
+    global _trimmer
+    trim = _malloc_trim()
+    if trim is None:
+        return
+    with _trimmer_lock:
+        if _trimmer is None:
+            _trimmer = threading.Thread(target=_trim_when_asked, args=(trim,), name="vsep-trim", daemon=True)
+            _trimmer.start()
+    _trim_wanted.set()
+
+
 def _run_on_thread(
     job: Callable, emit: Callable, lease: Lease | None, box: dict, release: Callable[[], None] | None = None
 ) -> threading.Thread:
@@ -478,6 +524,7 @@ def _run_on_thread(
             _held.lease = None
             if release is not None:
                 release()
+            give_back_freed_memory()
 
     return threading.Thread(target=target, name="vsep-job", daemon=True)
 

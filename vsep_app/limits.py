@@ -43,3 +43,13 @@ AUTO_MEASURE_S = 30.0
 
 #: Longest segment offered in the A/B player: both WAVs travel inside the page (base64), 60 s ≈ 3.5 MB.
 AB_MAX_S = 60.0
+
+
+#: What the Results page's per-run views keep for the whole server, in bytes (:mod:`vsep_app.memo`'s
+#: ``max_bytes``): the EQ curves of two 3-minute runs (19 passes × 400 × 3,817 windows, float32: 87 MB each),
+#: or of one run of the longest segment the engine's default limits let a session keep with its audio (4
+#: minutes, 155 MB; up to 6 minutes fit: a result over the budget would be made again at every page run), and
+#: four 3-minute spectrograms (16 MB each). Browsing more runs makes them again
+#: instead of keeping each (main kept four curves and sixteen spectrograms whatever their size).
+EQ_CURVES_MAX_BYTES = 256 * 2**20
+RUN_SPECTROGRAMS_MAX_BYTES = 64 * 2**20

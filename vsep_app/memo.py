@@ -26,7 +26,14 @@ Behaviour, per memoised function:
   computes again);
 * each caller gets its own copy (``copy=True``, as ``st.cache_data`` returns
   a fresh copy on every call), so no session can change what another one sees;
-  ``copy=False`` returns the kept object itself (for resources, e.g. a thread).
+  ``copy=False`` returns the kept object itself (for resources, e.g. a thread);
+  ``read_only=True`` returns it too, its arrays made read-only when it is kept
+  (:func:`make_read_only`), for large results that callers only read (a whole
+  song's analysis is hundreds of MB: a copy for each caller cost that much
+  memory and time again): a caller that writes into one gets numpy's
+  ``ValueError`` instead of changing what another session sees;
+* :meth:`Memo.find` gives a kept result that can stand for another key's (e.g.
+  an analysis of more views for one of fewer).
 
 Each computation is logged at DEBUG on the ``vsep_app.memo`` logger (name,
 seconds, estimated size, entries kept), and each hit too, so an operator (or a
@@ -84,6 +91,34 @@ def _freeze(value):
     )
 
 
+def make_read_only(value):
+    """``value`` with every numpy array in it (through dicts, sequences and dataclasses) made read-only.
+
+    For a result shared by every caller (:class:`Memo` with ``read_only=True``). The containers themselves
+    stay as they are: the callers of such a result only read it (what is cached: :mod:`vsep_app.cache`).
+    """
+    seen = set()
+
+    def walk(item) -> None:
+        if id(item) in seen:
+            return
+        seen.add(id(item))
+        if isinstance(item, np.ndarray):
+            item.flags.writeable = False
+        elif isinstance(item, dict):
+            for v in item.values():
+                walk(v)
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            for v in item:
+                walk(v)
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            for f in dataclasses.fields(item):
+                walk(getattr(item, f.name, None))
+
+    walk(value)
+    return value
+
+
 def approx_nbytes(value, _seen: set | None = None) -> int:
     """Bytes held by ``value``'s arrays, bytes and strings (through dicts, sequences, dataclasses and objects)."""
     seen = set() if _seen is None else _seen
@@ -129,6 +164,9 @@ class Memo:
         Estimated bytes kept at most in all (``None``: no limit).
     copy : bool
         Give each caller its own deep copy (default) or the kept object itself.
+    read_only : bool
+        Give each caller the kept object itself, its arrays made read-only (:func:`make_read_only`);
+        ``copy`` is then not used.
     clock : callable
         Monotonic seconds (tests pass their own).
     """
@@ -141,6 +179,7 @@ class Memo:
         ttl: float | None = None,
         max_bytes: int | None = None,
         copy: bool = True,
+        read_only: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ):
         if int(max_entries) < 1:
@@ -153,7 +192,8 @@ class Memo:
         self.max_entries = int(max_entries)
         self.ttl = None if ttl is None else float(ttl)
         self.max_bytes = None if max_bytes is None else int(max_bytes)
-        self.copy = bool(copy)
+        self.read_only = bool(read_only)
+        self.copy = bool(copy) and not self.read_only
         self.clock = clock
         self.name = f"{func.__module__}.{func.__qualname__}"
         self._signature = inspect.signature(func)
@@ -205,6 +245,8 @@ class Memo:
                     return self._give(entry.value)
                 t0 = time.perf_counter()
                 value = self.func(*args, **kwargs)  # an exception leaves nothing behind
+                if self.read_only:
+                    make_read_only(value)
                 seconds = time.perf_counter() - t0
                 self._keep(key, value, seconds)
                 return self._give(value)
@@ -239,6 +281,23 @@ class Memo:
             "y" if entries == 1 else "ies",
         )
 
+    def find(self, match: Callable[[tuple], bool]):
+        """A kept result whose key ``match`` accepts (the most recently used first), given as a hit is (a copy
+        unless ``copy=False``), or ``None``. For a result that can stand for another key's (e.g. a superset):
+        nothing is computed."""
+        with self._lock:
+            self._lookup(())  # drops the expired entries
+            for key in reversed(self._entries):
+                if match(key):
+                    entry = self._entries[key]
+                    self._entries.move_to_end(key)
+                    self.hits += 1
+                    break
+            else:
+                return None
+        log.debug("memo %s: hit (a kept result that stands for this key)", self.name)
+        return self._give(entry.value)
+
     def clear(self) -> None:
         """Forget every kept result (computations under way finish and are kept)."""
         with self._lock:
@@ -255,11 +314,18 @@ class Memo:
             }
 
 
-def memo(*, max_entries: int, ttl: float | None = None, max_bytes: int | None = None, copy: bool = True):
+def memo(
+    *,
+    max_entries: int,
+    ttl: float | None = None,
+    max_bytes: int | None = None,
+    copy: bool = True,
+    read_only: bool = False,
+):
     """Decorator: ``@memo(max_entries=8, ttl=TTL)`` makes a :class:`Memo` of the function (see the module)."""
 
     def wrap(func: Callable) -> Memo:
-        return Memo(func, max_entries=max_entries, ttl=ttl, max_bytes=max_bytes, copy=copy)
+        return Memo(func, max_entries=max_entries, ttl=ttl, max_bytes=max_bytes, copy=copy, read_only=read_only)
 
     return wrap
 

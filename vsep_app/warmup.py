@@ -52,6 +52,7 @@ def warm_up_engine() -> None:
     sr = 22050
     vocal = (0.3 * np.sin(2 * np.pi * 220 * np.arange(int(0.3 * sr)) / sr)).astype(np.float32)
     mag = np.abs(stft(vocal, Settings(hop_length=512)))
+    mag.flags.writeable = False  # as the cache shares a spectrogram (numba compiles read-only arrays apart)
     for name in VIEW_NAMES:
         plots.view_display(compute_view(mag, name), name, sr, 512, max_rows=8, max_cols=8)
     # The Results page and uploads at other sample rates: later, so that it does not compete with the

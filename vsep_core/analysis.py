@@ -137,6 +137,7 @@ def analyse(
             pool.shutdown(wait=True, cancel_futures=True)
     report(progress, 1.0, "Fingerprints ready")
     mixture_db.setflags(write=False)
+    phase.setflags(write=False)  # every array read-only: the dashboard shares one analysis between sessions
     return Analysis(
         settings=settings,
         hop_length=hop,
