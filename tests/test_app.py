@@ -665,6 +665,24 @@ def test_the_scores_table_is_the_engines_evaluation_at_every_level(level):
     assert [tuple(r) for r in behind.table[0].value.itertuples(index=False)] == list(said.numbers)
 
 
+def test_results_scores_a_result_once_the_prefetch_and_every_rerun_share_it(monkeypatch):
+    """The scores prefetched on Optimise are the ones Results shows, and a rerun of Results (a widget moved)
+    does not score the runs again: the engine's scoring is called once per result."""
+    from vsep_app import dispatch, memo
+
+    memo.clear_all()  # a result another test scored would be found already
+    calls = []
+    scoring = dispatch.evaluation
+    monkeypatch.setattr(dispatch, "evaluation", lambda *a, **k: calls.append(1) or scoring(*a, **k))
+    at = _new_app()
+    _run_and_open_results(at, 2)
+    first = at.dataframe[0].value
+    at.run(timeout=RUN_TIMEOUT)  # another run of the page, as any widget causes
+    _assert_no_exception(at)
+    assert at.dataframe[0].value.equals(first)
+    assert len(calls) == 1, f"the runs were scored {len(calls)} times"
+
+
 def test_results_of_a_pair_that_is_not_aligned_show_the_verdict_first_and_hide_the_scores():
     t = np.arange(103_635) / 22050
     unrelated = 0.3 * np.sin(2 * np.pi * 330 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 1.5 * t))

@@ -698,6 +698,9 @@ def listening_items(source: Source, settings: Settings, names) -> dict:
 
 
 # --- separation quality ------------------------------------------------------------
+
+
+@memo(max_entries=4, ttl=TTL)  # what the prefetch on Optimise makes, found here by Results and its reruns
 def _evaluation(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None, _emit) -> dict:
     return dispatch.evaluation(experiment_result(_source, _prog, _greedy), truth(_source, _prog.settings), _emit)
 
