@@ -123,14 +123,18 @@ def session(mixture_path: Path, vocal_path: Path, *, zip_too: bool = True) -> di
     def results_page(again: str = "", pressed: bool = True) -> dict:
         """The Results page's calls (app_pages/results.py), under its conditions (``pressed``: the "Measure
         separation quality" button of a long segment): the heavy ones as jobs, the rest on this thread."""
-        result = step(f"results{again}: experiment", lambda: jobs.run(lambda: cache.experiment_result(source, prog, greedy)))
+        result = step(
+            f"results{again}: experiment", lambda: jobs.run(lambda: cache.experiment_result(source, prog, greedy))
+        )
         duration_s = cache.pair(source, settings).duration_s
         metrics = None
         if duration_s <= limits.AUTO_MEASURE_S or pressed:
             step(f"results{again}: quick scores", lambda: cache.quick_scores(source, prog, greedy))
             metrics = step(
                 f"results{again}: every score",
-                lambda: jobs.run_with_events(lambda emit: cache.evaluation(source, prog, greedy, emit), lambda *a: None),
+                lambda: jobs.run_with_events(
+                    lambda emit: cache.evaluation(source, prog, greedy, emit), lambda *a: None
+                ),
             )
         step(f"results{again}: players' WAVs", lambda: jobs.run(lambda: cache.run_files(source, prog, greedy)["files"]))
         if duration_s <= limits.AB_MAX_S:
@@ -253,7 +257,11 @@ def _side_by_side(results: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--compare", metavar="CHECKOUT", action="append", default=[], help="also measure this (older) checkout, same song"
+        "--compare",
+        metavar="CHECKOUT",
+        action="append",
+        default=[],
+        help="also measure this (older) checkout, same song",
     )
     parser.add_argument("--no-zip", action="store_true", help="skip pressing the ZIP and report buttons")
     parser.add_argument("--seconds", type=float, default=180.0)

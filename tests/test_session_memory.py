@@ -156,7 +156,11 @@ _TRIM_PROBE = textwrap.dedent(
 
 def test_a_job_gives_the_c_heaps_freed_pages_back():
     done = subprocess.run(
-        [sys.executable, "-c", _TRIM_PROBE], cwd=REPO, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", _TRIM_PROBE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert done.returncode == 0, done.stderr[-3000:]
