@@ -176,8 +176,9 @@ elif source is not None:
                 ab[f"Best prefix ({result.greedy.best_prefix_length})"] = wav_paths("best_prefix")["vocal"]
         if joint_run is not None:
             ab["Joint matching"] = f"joint/extracted_{names.target_file}.wav"
-        choices = {label: files[path] for label, path in ab.items()}
+        choices = {}  # a longer segment has no A/B player (ab_player says so): no WAV made for it
         if pair.duration_s <= limits.AB_MAX_S:  # the ceilings too: how close could a mask get?
+            choices = {label: (lambda path=path: files[path]) for label, path in ab.items()}  # made when picked
             oracle = cache.oracle_wavs(source, settings)
             choices.update(
                 {f"Oracle {name} (ideal mask, reads the true {names.target})": wav for name, wav in oracle.items()}

@@ -64,7 +64,7 @@ def session(mixture_path: Path, vocal_path: Path, *, zip_too: bool = True) -> di
     os.environ.setdefault("VSEP_MAX_SEGMENT_S", "360")
     from vsep_app import cache, jobs, limits
     from vsep_app.state import RunRecord, Source
-    from vsep_core import report  # noqa: F401  (the Results page imports it)
+    from vsep_core import report
     from vsep_core.experiment import warm_up
     from vsep_core.settings import Settings
     from vsep_core.views import resolve_slices
@@ -136,7 +136,13 @@ def session(mixture_path: Path, vocal_path: Path, *, zip_too: bool = True) -> di
                     lambda emit: cache.evaluation(source, prog, greedy, emit), lambda *a: None
                 ),
             )
-        step(f"results{again}: players' WAVs", lambda: jobs.run(lambda: cache.run_files(source, prog, greedy)["files"]))
+
+        def players():  # the page's three players' WAVs, held as Streamlit's media store holds them while shown
+            files = jobs.run(lambda: cache.run_files(source, prog, greedy)["files"])
+            best = report.run_wav_paths(str(result.best_progressive.n), "vocal")["instrumental"]
+            kept["played"] = [files[path] for path in ("1_slices/mixture.wav", "1_slices/target.wav", best)]
+
+        step(f"results{again}: players' WAVs", players)
         if duration_s <= limits.AB_MAX_S:
             step(f"results{again}: ideal masks' WAVs", lambda: cache.oracle_wavs(source, settings))
         best = result.best_progressive

@@ -540,13 +540,15 @@ def result_key(prog: RunRecord, greedy_rec: RunRecord | None) -> str:
 
 
 # Shared read-only: each Results page run and each download only read it (a copy was ~90 MB of a whole song's
-# prepared pair and spectrograms each time; the WAVs' bytes are immutable).
+# prepared pair and spectrograms each time; the WAVs are bytes or made when read).
 @memo(max_entries=4, ttl=TTL, read_only=True)
 def _outputs(key: str, _source: Source, _prog: RunRecord, _greedy: RunRecord | None) -> dict:
     from vsep_core import report
 
     result = experiment_result(_source, _prog, _greedy)
-    outputs = report.Outputs(pair(_source, _prog.settings), _prog.settings, len(result.progressive))
+    # The runs' WAVs are made when a player, a download or the ZIP reads them: the session keeps the runs' audio
+    # already (a whole song's 40 WAVs would be 316 MB more).
+    outputs = report.Outputs(pair(_source, _prog.settings), _prog.settings, len(result.progressive), lazy_wavs=True)
     for run in result.progressive:
         outputs.add_run(str(run.n), run)
     if result.greedy is not None:

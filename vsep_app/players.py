@@ -89,8 +89,13 @@ pick("a");
 </script>"""
 
 
+def _wav(choice) -> bytes:
+    return choice() if callable(choice) else choice
+
+
 def ab_player(choices: dict, duration_s: float, key: str = "ab") -> None:
-    """Pick any two signals (label → WAV bytes) and switch between them at the same position."""
+    """Pick any two signals (label → WAV bytes, or a callable that makes them: only the two picked are made) and
+    switch between them at the same position."""
     import base64
     import html as html_lib
 
@@ -110,8 +115,8 @@ def ab_player(choices: dict, duration_s: float, key: str = "ab") -> None:
             switch_js=SWITCH_KEEPING_PLACE_JS,
             label_a=html_lib.escape(a),
             label_b=html_lib.escape(b),
-            data_a=base64.b64encode(choices[a]).decode(),
-            data_b=base64.b64encode(choices[b]).decode(),
+            data_a=base64.b64encode(_wav(choices[a])).decode(),
+            data_b=base64.b64encode(_wav(choices[b])).decode(),
         ),
         height="content",
     )  # as tall as its content: the buttons wrap on a phone, never cut

@@ -17,6 +17,7 @@ import io
 import re
 import time
 import zipfile
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,49 @@ def run_wav_paths(label: str, target_name: str | None = None) -> dict:
     }
 
 
+class Files(MutableMapping):
+    """An in-memory results folder: relative path → file bytes.
+
+    A run's WAV can be kept as the way to make its signal instead (:meth:`put_signal`) and written when it is
+    read: the dashboard keeps its runs' audio anyway, so a whole song's 40 WAVs need not be held a second time as
+    bytes (16-bit PCM, 7.9 MB each for 3 minutes), nor their peak-normalised and complement signals (float32,
+    twice that). Reading one gives the same bytes :func:`~vsep_core.audio.wav_bytes` gives.
+    """
+
+    def __init__(self):
+        self._items: dict = {}
+
+    def put_signal(self, relpath: str, make: Callable[[], np.ndarray], sr: int) -> None:
+        """Keep ``relpath`` as a 16-bit WAV at ``sr`` of the signal ``make()`` returns, made when it is read."""
+        self._items[relpath] = (make, int(sr))
+
+    def take(self, other: "Files") -> None:
+        """Every file of ``other``, signals kept as signals (nothing written)."""
+        self._items.update(other._items)
+
+    def __getitem__(self, relpath: str) -> bytes:
+        item = self._items[relpath]
+        if isinstance(item, tuple):
+            make, sr = item
+            return wav_bytes(make(), sr)
+        return item
+
+    def __setitem__(self, relpath: str, data: bytes) -> None:
+        self._items[relpath] = data
+
+    def __delitem__(self, relpath: str) -> None:
+        del self._items[relpath]
+
+    def __contains__(self, relpath) -> bool:  # Mapping's own would make the WAV to answer
+        return relpath in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class Outputs:
     """Collects an experiment's files, on disk or in memory.
 
@@ -67,6 +111,9 @@ class Outputs:
     inputs : bool
         Also write copies of the mixture and the target (``1_slices/``), as the
         research script did.
+    lazy_wavs : bool
+        In memory, keep each run's signals and make its WAVs when they are read
+        (:class:`Files`) instead of holding their bytes; the same files either way.
 
     Attributes
     ----------
@@ -77,11 +124,21 @@ class Outputs:
         WAV files written so far.
     """
 
-    def __init__(self, pair: Pair, settings: Settings, max_slices: int, out_dir=None, *, inputs: bool = True):
+    def __init__(
+        self,
+        pair: Pair,
+        settings: Settings,
+        max_slices: int,
+        out_dir=None,
+        *,
+        inputs: bool = True,
+        lazy_wavs: bool = False,
+    ):
         self.pair, self.settings = pair, settings
         self.target_name = pair_target(pair.info)
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.files: dict[str, bytes] = {}
+        self.lazy_wavs = bool(lazy_wavs)
+        self.files = Files()
         self.spectrogram_labels = {str(1), str(max(1, (max_slices + 1) // 2)), str(max_slices), "greedy"}
         self.spectrograms: dict[str, np.ndarray] = {}
         self.written: set[str] = set()
@@ -110,10 +167,17 @@ class Outputs:
             write_wav(self.out_dir / relpath, y, sr)
 
     def add_run(self, label: str, run: RunSummary) -> None:
-        """Write a run's WAVs (16-bit PCM, vocal peak-normalised as the research code did)."""
+        """Write a run's WAVs (16-bit PCM, vocal peak-normalised as the research code did); with ``lazy_wavs``,
+        keep its signals until the WAVs are read."""
         paths = run_wav_paths(label, self.target_name)
-        self._put_wav(paths["vocal"], run.estimate.vocal, run.estimate.sr)
-        self._put_wav(paths["instrumental"], run.estimate.instrumental, run.estimate.sr)
+        estimate = run.estimate
+        for key in ("vocal", "instrumental"):  # both are made from the estimate when asked (properties)
+            if self.lazy_wavs and self.out_dir is None:
+                self.paths.append(paths[key])
+                self.wav_count += 1
+                self.files.put_signal(paths[key], functools.partial(getattr, estimate, key), estimate.sr)
+            else:
+                self._put_wav(paths[key], getattr(estimate, key), estimate.sr)
         self.written.add(label)
         if label in self.spectrogram_labels:
             self.spectrograms[label] = _magnitude(run.estimate.vocal_raw, self.settings, self.pair)
@@ -126,7 +190,7 @@ class Outputs:
             if path not in self.files:
                 self.paths.append(path)
                 self.wav_count += path.endswith(".wav")
-        self.files.update(other.files)
+        self.files.take(other.files)  # a run's signals stay signals: its WAVs are made when read
         self.spectrograms.update(other.spectrograms)
         self.written |= other.written
 
@@ -269,7 +333,8 @@ class Outputs:
     def zip_bytes(self) -> bytes:
         """Every collected file in one ZIP (in-memory mode only), ``README.txt`` and ``report.html`` first."""
         first = [name for name in READ_FIRST if name in self.files]
-        return zip_files({name: self.files[name] for name in [*first, *(n for n in self.files if n not in first)]})
+        order = [*first, *(n for n in self.files if n not in first)]
+        return zip_files(_InOrder(self.files, order))  # one WAV made at a time as it is zipped
 
     # --- full quality (issue #21): beside the analysis-rate files ---------------------------------
 
@@ -465,8 +530,18 @@ def figures(result: ExperimentResult, pair: Pair, spectrograms: dict | None = No
     return out
 
 
-def zip_files(files: dict) -> bytes:
-    """A ZIP of ``relative path → bytes``."""
+class _InOrder:
+    """``files``' items in the given order, each read when it is reached (:func:`zip_files` takes its items)."""
+
+    def __init__(self, files, order: list):
+        self.files, self.order = files, order
+
+    def items(self):
+        return ((name, self.files[name]) for name in self.order)
+
+
+def zip_files(files) -> bytes:
+    """A ZIP of ``relative path → bytes`` (anything with ``items()``, read one file at a time)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, data in files.items():
