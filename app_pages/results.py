@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import ChainMap
+
 import numpy as np
 import streamlit as st
 
@@ -126,7 +128,7 @@ elif source is not None:
 
         prefetch.wait_for_results(prog, greedy, "files", on_wait)
         files = jobs.run(lambda: cache.run_files(source, prog, greedy_used)["files"], on_wait)
-        files = {**files, **cache.joint_files(source, settings, joint_run)}
+        files = ChainMap(cache.joint_files(source, settings, joint_run), files)  # no WAV made until read
         waiting.empty()
 
         # --- listen ------------------------------------------------------------------
@@ -197,46 +199,60 @@ elif source is not None:
                     on_click="ignore",
                 )
 
-        st.markdown(f"##### Extracted {names.target} for every N")
         per_row = 3  # wide enough players to seek in
         runs = result.progressive
-        for start in range(0, len(runs), per_row):
-            cols = st.columns(per_row, vertical_alignment="bottom")
-            for col, run in zip(cols, runs[start : start + per_row]):
-                mark = "".join(f" {m}" for m in marks.get(f"N={run.n}", [])) or (
-                    " ★ lowest loss" if run is best else ""
-                )
-                player(
-                    f"N = {run.n} · loss {run.final_loss:.1f}{mark}",
-                    wav_paths(str(run.n))["vocal"],
-                    f"vocal_{run.n}",
-                    col,
-                )
-        if result.greedy is not None:
-            st.markdown("##### Greedy search")
-            cols = st.columns(per_row, vertical_alignment="bottom")
-            player(
-                f"Greedy order ({len(result.greedy.sequence)} slices) · loss {result.greedy.loss:.1f}"
-                + "".join(f" {m}" for m in marks.get("greedy", [])),
-                wav_paths("greedy")["vocal"],
-                "vocal_greedy",
-                cols[0],
+        every_n = []  # (label, WAV path, key) of each run's player, then the greedy search's
+        for run in runs:
+            mark = "".join(f" {m}" for m in marks.get(f"N={run.n}", [])) or (" ★ lowest loss" if run is best else "")
+            every_n.append(
+                (f"N = {run.n} · loss {run.final_loss:.1f}{mark}", wav_paths(str(run.n))["vocal"], f"vocal_{run.n}")
             )
-            player(
-                f"Greedy {names.complement} estimate",
-                wav_paths("greedy")["instrumental"],
-                "instrumental_greedy",
-                cols[1],
+        greedy_players = []
+        if result.greedy is not None:
+            greedy_players.append(
+                (
+                    f"Greedy order ({len(result.greedy.sequence)} slices) · loss {result.greedy.loss:.1f}"
+                    + "".join(f" {m}" for m in marks.get("greedy", [])),
+                    wav_paths("greedy")["vocal"],
+                    "vocal_greedy",
+                )
+            )
+            greedy_players.append(
+                (f"Greedy {names.complement} estimate", wav_paths("greedy")["instrumental"], "instrumental_greedy")
             )
             if result.best_prefix_run is not result.greedy_run:
-                player(
-                    f"Best prefix ({result.greedy.best_prefix_length}) · loss {result.greedy.best_prefix_loss:.1f}"
-                    + "".join(f" {m}" for m in marks.get("best_prefix", [])),
-                    wav_paths("best_prefix")["vocal"],
-                    "vocal_best_prefix",
-                    cols[2],
+                greedy_players.append(
+                    (
+                        f"Best prefix ({result.greedy.best_prefix_length}) · loss {result.greedy.best_prefix_loss:.1f}"
+                        + "".join(f" {m}" for m in marks.get("best_prefix", [])),
+                        wav_paths("best_prefix")["vocal"],
+                        "vocal_best_prefix",
+                    )
                 )
-        elif greedy is not None:
+        if pair.duration_s <= limits.EVERY_RUN_PLAYED_MAX_S:
+            st.markdown(f"##### Extracted {names.target} for every N")
+            for start in range(0, len(every_n), per_row):
+                for col, item in zip(
+                    st.columns(per_row, vertical_alignment="bottom"), every_n[start : start + per_row]
+                ):
+                    player(*item, col)
+            if greedy_players:
+                st.markdown("##### Greedy search")
+                for col, item in zip(st.columns(per_row, vertical_alignment="bottom"), greedy_players):
+                    player(*item, col)
+        else:  # a player for each run would make and hold ~22 WAVs of the whole segment at every page run
+            st.markdown(f"##### Extracted {names.target}: one run at a time")
+            st.caption(
+                f"A {pair.duration_s:.0f} s segment: choose the run to hear. Every run's WAV is under "
+                "*Every WAV file, one by one* below, and in the ZIP."
+            )
+            runs_to_hear = {label: (path, key) for label, path, key in every_n + greedy_players}
+            lowest = next(label for (label, _, _), run in zip(every_n, runs) if run is best)
+            heard = st.selectbox(
+                "Run to hear", list(runs_to_hear), index=list(runs_to_hear).index(lowest), key="results_run_heard"
+            )
+            player(heard, *runs_to_hear[heard], st.container())
+        if result.greedy is None and greedy is not None:
             st.caption("The greedy search was run with other settings; run it again to add it here.")
         if joint_run is not None:
             st.markdown("##### Joint matching (run on Optimise)")

@@ -137,10 +137,15 @@ def session(mixture_path: Path, vocal_path: Path, *, zip_too: bool = True) -> di
                 ),
             )
 
-        def players():  # the page's three players' WAVs, held as Streamlit's media store holds them while shown
+        def players():  # the WAVs the page plays, held as Streamlit's media store holds them while shown
             files = jobs.run(lambda: cache.run_files(source, prog, greedy)["files"])
-            best = report.run_wav_paths(str(result.best_progressive.n), "vocal")["instrumental"]
-            kept["played"] = [files[path] for path in ("1_slices/mixture.wav", "1_slices/target.wav", best)]
+            best = report.run_wav_paths(str(result.best_progressive.n), "vocal")
+            played = ["1_slices/mixture.wav", "1_slices/target.wav", best["instrumental"]]  # the top three
+            if duration_s <= getattr(limits, "EVERY_RUN_PLAYED_MAX_S", float("inf")):  # a player for every run
+                played += [p for p in files if p.endswith(".wav") and p not in played and "_full_quality" not in p]
+            else:  # the run chosen to hear (the lowest loss at first)
+                played.append(best["vocal"])
+            kept["played"] = [files[path] for path in played]
 
         step(f"results{again}: players' WAVs", players)
         if duration_s <= limits.AB_MAX_S:

@@ -683,6 +683,40 @@ def test_results_scores_a_result_once_the_prefetch_and_every_rerun_share_it(monk
     assert len(calls) == 1, f"the runs were scored {len(calls)} times"
 
 
+def test_a_long_segment_plays_the_run_chosen_and_makes_only_the_wavs_it_plays(monkeypatch):
+    """Over EVERY_RUN_PLAYED_MAX_S, Results plays one run at a time (a player per run would make and hold ~22 WAVs
+    of the whole segment): the runs' WAVs are made when read (report.Files), so a run of the page makes only the
+    ones it plays, and choosing another run plays that run's WAV."""
+    from vsep_app import limits
+    from vsep_core import report
+
+    monkeypatch.setattr(limits, "EVERY_RUN_PLAYED_MAX_S", 3.0)  # the 4.7 s sample counts as long
+    at = _new_app()
+    at.switch_page("app_pages/optimise.py").run()
+    at.slider(key="opt_n").set_value(3).run()
+    at.button(key="run_both").click().run(timeout=RUN_TIMEOUT)
+    at.switch_page("app_pages/results.py").run(timeout=RUN_TIMEOUT)
+    _assert_no_exception(at)
+    heard = at.selectbox(key="results_run_heard")
+    # Every run: the progressive test's, then the greedy search's (its order, its complement, a best prefix).
+    assert [o.split(" ·")[0] for o in heard.options][:4] == ["N = 1", "N = 2", "N = 3", "Greedy order (3 slices)"]
+    assert heard.options[4] == "Greedy instrumental estimate" and len(heard.options) in (5, 6)
+    assert "★ lowest loss" in heard.value
+    players = len(at.get("audio"))
+    made = []
+    writer = report.wav_bytes
+    monkeypatch.setattr(report, "wav_bytes", lambda y, sr: made.append(len(y)) or writer(y, sr))
+    at.run(timeout=RUN_TIMEOUT)  # another run of the page, as any widget causes
+    _assert_no_exception(at)
+    assert len(made) == 2, made  # the best run's complement (a top player) and the run heard
+    before = {a.proto.url for a in at.get("audio")}
+    other = next(o for o in heard.options if o != heard.value)
+    at.selectbox(key="results_run_heard").set_value(other).run(timeout=RUN_TIMEOUT)
+    _assert_no_exception(at)
+    assert len(at.get("audio")) == players
+    assert len({a.proto.url for a in at.get("audio")} - before) == 1  # that run's WAV in the one player
+
+
 def test_results_of_a_pair_that_is_not_aligned_show_the_verdict_first_and_hide_the_scores():
     t = np.arange(103_635) / 22050
     unrelated = 0.3 * np.sin(2 * np.pi * 330 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 1.5 * t))

@@ -172,11 +172,12 @@ def test_a_job_gives_the_c_heaps_freed_pages_back():
 
 
 #: What a whole-song session may keep above the idle process (MB), and its peak: issue #19 asks for 400 MB, not
-#: reached (BENCHMARKS.md, "Memory of a whole-song dashboard session (issue #19): the shared read-only caches":
-#: the figures reached, main's beside them). The guards keep a second analysis, a copy of it for each caller and
-#: the job threads' freed heap from coming back.
-SESSION_GUARD_MB = 2000.0
-SESSION_PEAK_GUARD_MB = 2500.0
+#: reached (BENCHMARKS.md, "Memory of a whole-song dashboard session (issue #19)": 1.44-1.49 GB retained, main
+#: 2.6 GB, 1.70-1.76 GB before the WAVs were made when read). The guards keep a second analysis, a copy of it for
+#: each caller, the job threads' freed heap and 40 WAVs held as bytes from coming back. The peak (in the scoring)
+#: moved between 1.97 and 2.47 GB from run to run on this busy machine: its guard is for a gross regression.
+SESSION_GUARD_MB = 1800.0
+SESSION_PEAK_GUARD_MB = 3000.0
 
 
 @pytest.mark.slow
@@ -196,5 +197,6 @@ def test_a_whole_song_session_stays_under_the_memory_guard():
     assert figures["steps"]["optimise: run both (N=18)"]["s"] > 0
     assert figures["caches_mb"]["_analysis"] > 0  # the runs' analysis is kept (shared), and only one:
     assert figures["caches_mb"]["_analysis"] < 400, figures["caches_mb"]
+    assert figures["caches_mb"]["_outputs"] < 200, figures["caches_mb"]  # the runs' WAVs are not held as bytes
     assert figures["retained_above_idle_mb"] < SESSION_GUARD_MB, figures
     assert figures["peak_above_idle_mb"] < SESSION_PEAK_GUARD_MB, figures

@@ -44,6 +44,10 @@ AUTO_MEASURE_S = 30.0
 #: Longest segment offered in the A/B player: both WAVs travel inside the page (base64), 60 s ≈ 3.5 MB.
 AB_MAX_S = 60.0
 
+#: Longest segment whose Results page shows a player for every run (about 22 at N = 18, each a WAV of the whole
+#: segment made for it and held by the server while shown: 2.6 MB a minute); a longer one plays the run chosen.
+EVERY_RUN_PLAYED_MAX_S = 60.0
+
 
 #: What the Results page's per-run views keep for the whole server, in bytes (:mod:`vsep_app.memo`'s
 #: ``max_bytes``): the EQ curves of two 3-minute runs (19 passes × 400 × 3,817 windows, float32: 87 MB each),
