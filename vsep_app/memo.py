@@ -211,12 +211,16 @@ class Memo:
         bound.apply_defaults()
         return tuple((name, _freeze(value)) for name, value in bound.arguments.items() if not name.startswith("_"))
 
-    def _lookup(self, key):
-        """The kept entry for ``key`` (dropping expired ones); the caller holds ``self._lock``."""
+    def _drop_expired(self) -> None:
+        """Forget the entries older than the TTL; the caller holds ``self._lock``."""
         if self.ttl is not None:
             now = self.clock()
             for old in [k for k, e in self._entries.items() if now - e.stored >= self.ttl]:
                 del self._entries[old]
+
+    def _lookup(self, key):
+        """The kept entry for ``key`` (dropping expired ones); the caller holds ``self._lock``."""
+        self._drop_expired()
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)
@@ -286,7 +290,7 @@ class Memo:
         unless ``copy=False``), or ``None``. For a result that can stand for another key's (e.g. a superset):
         nothing is computed."""
         with self._lock:
-            self._lookup(())  # drops the expired entries
+            self._drop_expired()
             for key in reversed(self._entries):
                 if match(key):
                     entry = self._entries[key]

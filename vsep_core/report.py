@@ -334,7 +334,7 @@ class Outputs:
         """Every collected file in one ZIP (in-memory mode only), ``README.txt`` and ``report.html`` first."""
         first = [name for name in READ_FIRST if name in self.files]
         order = [*first, *(n for n in self.files if n not in first)]
-        return zip_files(_InOrder(self.files, order))  # one WAV made at a time as it is zipped
+        return zip_files(self.files, order)
 
     # --- full quality (issue #21): beside the analysis-rate files ---------------------------------
 
@@ -530,22 +530,13 @@ def figures(result: ExperimentResult, pair: Pair, spectrograms: dict | None = No
     return out
 
 
-class _InOrder:
-    """``files``' items in the given order, each read when it is reached (:func:`zip_files` takes its items)."""
-
-    def __init__(self, files, order: list):
-        self.files, self.order = files, order
-
-    def items(self):
-        return ((name, self.files[name]) for name in self.order)
-
-
-def zip_files(files) -> bytes:
-    """A ZIP of ``relative path → bytes`` (anything with ``items()``, read one file at a time)."""
+def zip_files(files, order=None) -> bytes:
+    """A ZIP of a mapping ``relative path → bytes``, in ``order`` (default: the mapping's), each file read when
+    it is written (a :class:`Files` makes one WAV at a time)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
+        for name in files if order is None else order:
+            zf.writestr(name, files[name])
     return buf.getvalue()
 
 
