@@ -193,6 +193,15 @@ def session(mixture_path: Path, vocal_path: Path, *, zip_too: bool = True) -> di
     from vsep_app.memo import approx_nbytes
 
     records = round(approx_nbytes([prog.outcome, greedy.outcome]) / 2**20, 1)
+    from vsep_core import bss, dsp, field_metrics
+
+    engine_caches = {  # the scoring's own module-level caches, kept between calls
+        "bss._CACHE": round(approx_nbytes(list(bss._CACHE.values())) / 2**20, 1),
+        "field_metrics._REFERENCE_CACHE": round(
+            approx_nbytes(list(field_metrics._REFERENCE_CACHE.values())) / 2**20, 1
+        ),
+        "dsp.window_sum_square": dsp.window_sum_square.cache_info().currsize,
+    }
     return {
         "idle_mb": round(idle, 1),
         "peak_above_idle_mb": round(peak, 1),
@@ -201,6 +210,7 @@ def session(mixture_path: Path, vocal_path: Path, *, zip_too: bool = True) -> di
         "steps": steps,
         "caches_mb": caches,
         "session_records_mb": records,
+        "engine_caches_mb": engine_caches,
     }
 
 
@@ -308,6 +318,7 @@ def main() -> int:
     _side_by_side(results)
     for label, r in results.items():
         print(f"  caches kept ({label}): {r['caches_mb']}")
+        print(f"  the scoring's own caches ({label}): {r.get('engine_caches_mb')}")
     print(f"load average before {load_before}, after {os.getloadavg()}")
     return 0
 

@@ -343,6 +343,16 @@ def _ratio_db(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.where(den == 0.0, np.inf, ratio)
 
 
+def release_references() -> None:
+    """Forget the kept references' correlations and frames.
+
+    They serve the estimates scored one after another against one pair; on a whole song they are about
+    200 MB, which a long-running server would otherwise hold until another pair is scored.
+    """
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
 def _references(references: np.ndarray, filters_len: int, starts: np.ndarray, window: int) -> _References:
     """The references' correlations and frames, from a small cache keyed by content and framing."""
     digest = hashlib.sha1(np.ascontiguousarray(references).view(np.uint8)).hexdigest()

@@ -109,6 +109,12 @@ def _reference_db(reference: np.ndarray, sr: int, basis) -> np.ndarray:
         return db
 
 
+def release_reference_db() -> None:
+    """Forget the kept references' mel dB (about 30 MB for a whole song's two references)."""
+    with _REFERENCE_LOCK:
+        _REFERENCE_CACHE.clear()
+
+
 _MEL_LOCK = threading.Lock()
 
 

@@ -297,6 +297,21 @@ def evaluate_estimate(
     return result
 
 
+def release_reference_caches() -> None:
+    """Forget what scoring keeps of the last references (BSS Eval's correlations, the mel dB of bleedless
+    and fullness).
+
+    Kept, they spare every further estimate scored against the same pair their cost; a scoring loop calls
+    this when it is done, so that a server does not hold a whole song's references (about 230 MB) for the
+    next visitor.
+    """
+    from .bss import release_references
+    from .field_metrics import release_reference_db
+
+    release_references()
+    release_reference_db()
+
+
 # --- helpers ----------------------------------------------------------------
 
 

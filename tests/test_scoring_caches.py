@@ -1,0 +1,66 @@
+"""Scoring keeps a pair's references while it scores its methods, and forgets them when done (issue #19).
+
+A whole song's references (BSS Eval's correlations and frames, the mel dB of bleedless and fullness) are
+about 230 MB; a server kept them after every scoring until the next pair's. Now the scoring loop and the
+full-quality scoring let them go when they are done, and the figures are the same as with them kept.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest_eval import eval_dir, eval_pair  # noqa: F401  (fixtures)
+
+from vsep_core import bss, field_metrics
+from vsep_core.evaluate import Candidate, evaluation_settings, score
+from vsep_core.metrics import evaluate_estimate
+from vsep_core.separators.base import Separation
+
+
+def _kept() -> tuple[int, int]:
+    return len(bss._CACHE), len(field_metrics._REFERENCE_CACHE)
+
+
+def _candidates(seen: list) -> list[Candidate]:
+    """Two simple estimates; each notes, when it starts, what the scoring keeps of the references."""
+
+    def scaled(gain):
+        def separate(truth):
+            seen.append(_kept())
+            vocal = (gain * truth.mixture).astype(np.float32)
+            return Separation(vocal=vocal, instrumental=(truth.mixture - vocal).astype(np.float32))
+
+        return separate
+
+    return [Candidate(f"gain_{g}", "blind", "a share of the mixture", scaled(g)) for g in (0.3, 0.6)]
+
+
+def test_the_references_serve_every_method_of_a_scoring_then_are_let_go(eval_pair):  # noqa: F811
+    seen = []
+    report = score(eval_pair, _candidates(seen), settings=evaluation_settings(), workers=1)
+    assert [m["error"] for m in report["methods"]] == [None, None]
+    # The second method starts after the first was scored: the references are there for it.
+    assert seen[1] == (1, 2)
+    assert _kept() == (0, 0)
+
+
+def test_the_figures_are_those_of_references_kept_or_made_again(eval_pair):  # noqa: F811
+    settings = evaluation_settings()
+    first = score(eval_pair, _candidates([]), settings=settings, workers=1)
+    again = score(eval_pair, _candidates([]), settings=settings, workers=1)  # the references made afresh
+    # Scored one by one, each against references made for it alone: the same figures, bit for bit.
+    vocal_ref = eval_pair.vocal.astype(np.float64)
+    rest_ref = eval_pair.mixture.astype(np.float64) - vocal_ref
+    for entry, other in zip(first["methods"], again["methods"]):
+        gain = float(entry["name"].split("_")[1])
+        vocal = (gain * eval_pair.mixture).astype(np.float32)
+        alone = evaluate_estimate(
+            vocal_ref, rest_ref, vocal, (eval_pair.mixture - vocal).astype(np.float32), eval_pair.sr
+        )
+        assert _kept() == (1, 2)  # evaluate_estimate on its own keeps them, as before
+        for source in ("vocal", "instrumental"):
+            assert entry[source] == other[source]
+            assert entry[source] == alone[source]
+    from vsep_core.metrics import release_reference_caches
+
+    release_reference_caches()
+    assert _kept() == (0, 0)
