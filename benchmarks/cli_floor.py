@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 STEPS = (
     ("start", "interpreter start (python -c pass)"),
-    ("imports", "imports run needs (numpy, scipy.fft, numba, soundfile, soxr, plotly, vsep_core)"),
-    ("numba_load", "numba loads its cached loops (warm_up: a 1 s experiment)"),
+    ("imports", "imports (numpy, numba, soundfile, soxr, the CLI's and engine's modules)"),
+    ("numba_load", "numba loads its cached compiled loops (warm_up: a 1 s song)"),
     ("decode", "decode and resample both files (prepare_pair)"),
     ("analyse", "analyse: STFTs, 18 views, 19 fingerprints"),
     ("progressive", "progressive runs N = 1 … 18"),
@@ -135,7 +135,7 @@ def main() -> None:
         f"{figures['mp3']['engine_other']:>6.2f}s {figures['flac']['engine_other']:>6.2f}s"
     )
     for ext in ("mp3", "flac"):
-        steps = sum(figures[ext][name] for name, _ in STEPS)
+        steps = sum(figures[ext][name] for name, _ in STEPS) + figures[ext]["engine_other"]
         compute = sum(figures[ext][name] for name in ("decode", "analyse", "progressive", "greedy"))
         print(
             f"{ext.upper()}: steps sum {steps:.2f} s (whole process {figures[ext]['process_total']:.2f} s); "

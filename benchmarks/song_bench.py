@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/song_bench.py --cli --evaluate        # this tree beside main, in one run
     .venv/bin/python benchmarks/song_bench.py --cli --before-ref HEAD~3
     .venv/bin/python benchmarks/song_bench.py --dashboard             # the same song in the dashboard, real Chromium
+    .venv/bin/python benchmarks/song_bench.py --dashboard --sessions 1 4 8   # visitors at once, one server
 
 The song is what users have: 3 minutes of 44.1 kHz stereo, as MP3 and as FLAC
 (decoding and resampling included). Its instrumental is two tracks of Debian's
@@ -29,7 +30,9 @@ and ``VSEP_JOB_WORKERS`` as given) and, in Debian's Chromium, uploads the song, 
 times inside the page: *Load these files* → the pair loaded; *Whole song* applied →
 the page drawn; *Slices* → the vocal's 19 heatmaps drawn; *Run both* with N = 18 → both
 searches done; *Results* → the first score on screen, and every score. The server's
-peak resident memory is sampled throughout.
+peak resident memory is sampled throughout. ``--sessions 1 4 8`` measures that many visitors
+at once (each its own process and Chromium, the whole song each; a fresh server per figure),
+with the queue texts each was shown ("Waiting: 3 jobs ahead of yours").
 
 """
 
@@ -311,77 +314,85 @@ def evaluate_figures(song: dict, before: Path) -> dict:
 # --- the dashboard ------------------------------------------------------------------------
 
 
-def dashboard(song: tuple[Path, Path], workers: str | None) -> dict:
-    """The dashboard's whole-song timings (one fresh server), in seconds, and its peak memory."""
+def session_flow(url: str, mixture: Path, vocal: Path) -> dict:
+    """One visitor's whole-song session in its own Chromium: the timings (s) and whether it was shown a
+    place in the queue."""
     from browser_bench import open_app, timed_click
-    from browser_support import (
-        HEATMAPS_JS,
-        SIDEBAR_LINKS,
-        MemorySampler,
-        Server,
-        launch,
-        run_count,
-        wait_for_run,
-        wait_js,
-    )
+    from browser_support import HEATMAPS_JS, SIDEBAR_LINKS, act, launch, run_count, wait_for_run, wait_js
     from playwright.sync_api import sync_playwright
 
     def nav_link(title: str):
         return page.locator(SIDEBAR_LINKS).filter(has_text=title).first
 
-    env = {"VSEP_MAX_SEGMENT_S": "360"} | ({"VSEP_JOB_WORKERS": workers} if workers else {})
     times: dict[str, float] = {}
-    mixture, vocal = song
-    with sync_playwright() as p, Server(env=env) as server, MemorySampler(server) as memory:
+    began = time.perf_counter()
+
+    def say(what: str) -> None:  # on stderr, which the parent shows as it comes
+        print(f"  [session {os.getpid()}, {time.perf_counter() - began:6.1f} s] {what}", file=sys.stderr, flush=True)
+
+    waited = []  # the queue texts this session was shown ("Waiting: 3 jobs ahead of yours")
+    with sync_playwright() as p:
         browser = launch(p)
-        page, _ = open_app(browser, server.url)
-        before = run_count(page)
-        page.get_by_text("Upload files").click()
-        wait_for_run(page, before)
+        page, _ = open_app(browser, url)
+        page.expose_function("vsepWaited", lambda text: waited.append(text))
+        page.evaluate(
+            """() => { let last = null; new MutationObserver(() => {
+                const m = document.body.innerText.match(/Waiting: [^\\n]*/);
+                if (m && m[0] !== last) { last = m[0]; window.vsepWaited(m[0]); }
+            }).observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+        )
+        say("page open")
+        act(page, page.get_by_text("Upload files").click)
+        wait_js(page, "document.querySelectorAll('[data-testid=stFileUploader]').length >= 2", 120, what="uploaders")
         uploaders = page.locator("[data-testid='stFileUploader']")
         uploaders.nth(0).locator("input[type=file]").set_input_files(str(mixture))
         uploaders.nth(1).locator("input[type=file]").set_input_files(str(vocal))
         wait_js(
             page,
             f"document.body.innerText.includes('{mixture.name}') && document.body.innerText.includes('{vocal.name}')",
-            60,
+            120,
             what="the uploads",
         )
+        say("files uploaded")
         page.wait_for_timeout(500)
         times["load"] = timed_click(
             page,
             page.get_by_role("button", name="Load these files"),
             f"document.body.innerText.includes('Loaded: {mixture.name} + {vocal.name}') && "
             "document.querySelectorAll('audio').length >= 2",
-            120,
+            600,
         )
+        say("pair loaded")
         page.get_by_text("Whole song").click()
         times["whole song applied"] = timed_click(
             page,
             page.get_by_role("button", name="Apply settings"),
-            "document.body.innerText.includes('Analysed: 180.00 s')",
-            120,
+            "/Analysed[^:\\n]*: 180\\.00 s/.test(document.body.innerText)",
+            600,
         )
-        times["slices"] = timed_click(page, nav_link("Slices"), f"{HEATMAPS_JS} >= 19", 120)
-        timed_click(page, nav_link("Optimise"), "true", 60)
+        say("whole song applied")
+        times["slices"] = timed_click(page, nav_link("Slices"), f"{HEATMAPS_JS} >= 19", 600)
+        say("slices drawn")
+        timed_click(page, nav_link("Optimise"), "true", 120)
         slider = page.locator(".st-key-opt_n input[type=range]").first
         before = run_count(page)
         slider.focus()
         slider.press("End")  # N = 18
-        wait_for_run(page, before, 60)
+        wait_for_run(page, before, 120)
         assert slider.get_attribute("aria-valuetext") == "18", "could not set N = 18"
         times["run 18 + greedy"] = timed_click(
             page,
             page.get_by_role("button", name="Run both"),
             "document.body.innerText.includes('Greedy search done') && "
             "document.body.innerText.includes('Progressive test done')",
-            300,
+            1800,
         )
+        say("run both done")
         start = page.evaluate("() => performance.now()")
         nav_link("Results").click()
         measure = page.get_by_role("button", name=re.compile("Measure separation quality"))
         try:
-            measure.wait_for(timeout=60_000)
+            measure.wait_for(timeout=300_000)
             start = page.evaluate("() => performance.now()")
             measure.click()
         except Exception:  # noqa: BLE001 - measured without asking (short segments)
@@ -390,18 +401,54 @@ def dashboard(song: tuple[Path, Path], workers: str | None) -> dict:
             page,
             "document.body.innerText.match(/SI-SDR[^\\n]*\\n?[^\\n]*-?\\d+\\.\\d+ ?dB/) || "
             "document.querySelectorAll('[data-testid=\"stDataFrame\"]').length > 0",
-            300,
+            1800,
             what="the first score",
         )
+        say("first score")
         times["results: first score"] = (page.evaluate("() => performance.now()") - start) / 1000.0
-        wait_js(page, "!document.body.innerText.includes('Measuring')", 600, what="every score")
+        wait_js(page, "!document.body.innerText.includes('Measuring')", 3600, what="every score")
         times["results: every score"] = (page.evaluate("() => performance.now()") - start) / 1000.0
-        peak = memory.peak / 2**20
         browser.close()
-    for name, value in times.items():
-        print(f"dashboard, 3-minute song: {name}: {value:.2f} s", flush=True)
-    print(f"dashboard server peak memory: {peak:.0f} MB")
-    return {"times_s": times, "server_peak_mb": peak}
+    return {"times_s": times, "queue_texts": sorted(set(waited))}
+
+
+def dashboard(song: tuple[Path, Path], workers: str | None, sessions: int = 1) -> dict:
+    """``sessions`` visitors at once on one fresh server, each in its own process and Chromium, the whole
+    song each: their timings, and the server's peak memory above its idle start."""
+    from browser_support import MemorySampler, Server
+
+    env = {"VSEP_MAX_SEGMENT_S": "360"} | ({"VSEP_JOB_WORKERS": workers} if workers else {})
+    mixture, vocal = song
+    with Server(env=env) as server, MemorySampler(server) as memory:
+        idle = memory.first
+        children = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--session-child", server.url, str(mixture), str(vocal)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(sessions)
+        ]
+        results = []
+        for child in children:
+            out, _ = child.communicate()
+            if child.returncode != 0:
+                raise SystemExit("song_bench: a dashboard session failed (its error is above)")
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        peak = memory.peak / 2**20
+    for i, one in enumerate(results, 1):
+        shown = "; ".join(one["queue_texts"]) or "never waited"
+        print(
+            f"dashboard, 3-minute song, session {i} of {sessions}: "
+            + ", ".join(f"{name} {value:.1f} s" for name, value in one["times_s"].items())
+            + f" | queue: {shown}",
+            flush=True,
+        )
+    print(
+        f"dashboard server ({sessions} session(s)): idle {idle / 2**20:.0f} MB, peak {peak:.0f} MB, "
+        f"peak above idle {peak - idle / 2**20:.0f} MB"
+    )
+    return {"sessions": results, "server_idle_mb": idle / 2**20, "server_peak_mb": peak}
 
 
 def main() -> int:
@@ -417,7 +464,18 @@ def main() -> int:
     )
     parser.add_argument("--reps", type=int, default=2, help="repetitions per figure and tree; best kept (%(default)s)")
     parser.add_argument("--workers", help="VSEP_JOB_WORKERS for the dashboard's server")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        nargs="+",
+        default=[1],
+        metavar="N",
+        help="visitors at once for --dashboard, a fresh server for each figure, e.g. 1 4 8 (%(default)s)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
+    if len(sys.argv) == 5 and sys.argv[1] == "--session-child":  # one visitor (dashboard())
+        print(json.dumps(session_flow(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))))
+        return 0
     args = parser.parse_args()
     if not (args.cli or args.evaluate or args.dashboard):
         parser.error("choose --cli, --evaluate and/or --dashboard")
@@ -440,7 +498,7 @@ def main() -> int:
         if args.evaluate:
             figures["evaluate"] = evaluate_figures(song, before)
     if args.dashboard:
-        figures["dashboard"] = dashboard(song["flac"], args.workers)
+        figures["dashboard"] = {n: dashboard(song["flac"], args.workers, n) for n in args.sessions}
     figures["load_after"] = os.getloadavg()
     print(f"load average before {figures['load_before']}, after {figures['load_after']}")
     if args.json:

@@ -149,9 +149,14 @@ def test_a_long_segment_is_made_at_full_quality_when_asked_and_kept_in_the_sessi
         return sum(sf.info(io.BytesIO(media(a.proto.url))).samplerate == 44100 for a in at.get("audio"))
 
     assert full_players() == 0 and "vsep_full_quality" not in at.session_state
+    # The page says that a long segment keeps one full-quality result at a time, before and after it is made.
+    from vsep_app.full_quality_view import ONE_KEPT
+
+    assert sum(ONE_KEPT in c.value for c in at.caption) == 1
     next(b for b in at.button if b.key.startswith("make_full_quality")).click().run(timeout=RUN_TIMEOUT)
     _ok(at)
     assert full_players() == 2 and _scores(at)["audio"][0] == "Full quality (44100 Hz stereo)"
+    assert sum(c.value == ONE_KEPT for c in at.caption) == 1
     # Another rerun (a page visit and back) shows it again without the button: kept in this session.
     at.switch_page("app_pages/optimise.py").run()
     at.switch_page("app_pages/results.py").run(timeout=RUN_TIMEOUT)

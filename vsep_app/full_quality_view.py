@@ -82,18 +82,25 @@ def _made(source, pair, key: str, make, on_wait) -> dict | None:
     if kept_in_shared_caches(pair.duration_s):
         return jobs.run(make, on_wait)
     kept = _kept(key)
-    if kept is not None:
-        return kept
-    if not st.button(
-        f"Make the full-quality audio ({pair.duration_s:.0f} s of audio: this takes a while)",
-        key=f"make_full_quality_{key[:8]}",
-        icon=":material/high_quality:",
-    ):
-        st.caption("A long segment's full-quality audio is made when you ask for it.")
-        return None
-    got = jobs.run(make, on_wait)
-    st.session_state[state.FULL_QUALITY] = (key, got)
-    return got
+    if kept is None:
+        if not st.button(
+            f"Make the full-quality audio ({pair.duration_s:.0f} s of audio: this takes a while)",
+            key=f"make_full_quality_{key[:8]}",
+            icon=":material/high_quality:",
+        ):
+            st.caption(f"A long segment's full-quality audio is made when you ask for it. {ONE_KEPT}")
+            return None
+        kept = jobs.run(make, on_wait)
+        st.session_state[state.FULL_QUALITY] = (key, kept)
+    st.caption(ONE_KEPT)
+    return kept
+
+
+#: What a long segment's full-quality result is kept as (the server's memory: one per session).
+ONE_KEPT = (
+    "For a segment this long, this session keeps one full-quality result at a time: making another (another "
+    "run, or the joint result) replaces it, in the ZIP, the report and a shared result too."
+)
 
 
 def _kept(key: str) -> dict | None:
