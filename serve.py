@@ -6,6 +6,11 @@ no metrics endpoint, a total per session for uploads) through Streamlit's ASGI e
 ``.streamlit/config.toml``.
 """
 
+# plotly reads pandas from sys.modules without importing it (``_plotly_utils.optional_imports.get_module(...,
+# should_load=False)``): while one session's thread imports pandas, another session's chart can see the half-made
+# module and fail ("partially initialized module 'pandas' has no attribute 'Series'", seen with four visitors
+# drawing loss curves at once). Imported here, once, before any session runs.
+import pandas  # noqa: F401
 import streamlit as st
 from starlette.middleware import Middleware
 

@@ -318,7 +318,14 @@ def session_flow(url: str, mixture: Path, vocal: Path) -> dict:
     """One visitor's whole-song session in its own Chromium: the timings (s) and whether it was shown a
     place in the queue."""
     from browser_bench import open_app, timed_click
-    from browser_support import HEATMAPS_JS, SIDEBAR_LINKS, act, launch, run_count, wait_for_run, wait_js
+    from browser_support import (
+        HEATMAPS_JS,
+        SIDEBAR_LINKS,
+        act,
+        launch,
+        wait_for_quiet,
+        wait_js,
+    )
     from playwright.sync_api import sync_playwright
 
     def nav_link(title: str):
@@ -329,6 +336,23 @@ def session_flow(url: str, mixture: Path, vocal: Path) -> dict:
 
     def say(what: str) -> None:  # on stderr, which the parent shows as it comes
         print(f"  [session {os.getpid()}, {time.perf_counter() - began:6.1f} s] {what}", file=sys.stderr, flush=True)
+
+    def patient(condition: str, timeout: float, what: str) -> None:
+        """Wait for ``condition``, saying every 30 s what the page shows meanwhile."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            try:
+                wait_js(page, condition, max(1.0, min(30.0, deadline - time.perf_counter())), what=what)
+                return
+            except TimeoutError:
+                if time.perf_counter() >= deadline:
+                    raise
+                shown = page.evaluate(
+                    "() => (document.body.innerText.match(/(Waiting|Measuring|Running|Progressive|Greedy)[^\\n]*/g)"
+                    " || []).slice(0, 4).concat([...document.querySelectorAll('[data-testid=stAlert]')]"
+                    ".map(a => 'alert: ' + a.textContent.slice(0, 400))).join(' | ')"
+                )
+                say(f"still waiting for {what}: {shown or 'nothing of the kind on the page'}")
 
     waited = []  # the queue texts this session was shown ("Waiting: 3 jobs ahead of yours")
     with sync_playwright() as p:
@@ -342,74 +366,87 @@ def session_flow(url: str, mixture: Path, vocal: Path) -> dict:
             }).observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
         )
         say("page open")
-        act(page, page.get_by_text("Upload files").click)
-        wait_js(page, "document.querySelectorAll('[data-testid=stFileUploader]').length >= 2", 120, what="uploaders")
-        uploaders = page.locator("[data-testid='stFileUploader']")
-        uploaders.nth(0).locator("input[type=file]").set_input_files(str(mixture))
-        uploaders.nth(1).locator("input[type=file]").set_input_files(str(vocal))
-        wait_js(
-            page,
-            f"document.body.innerText.includes('{mixture.name}') && document.body.innerText.includes('{vocal.name}')",
-            120,
-            what="the uploads",
-        )
-        say("files uploaded")
-        page.wait_for_timeout(500)
-        times["load"] = timed_click(
-            page,
-            page.get_by_role("button", name="Load these files"),
-            f"document.body.innerText.includes('Loaded: {mixture.name} + {vocal.name}') && "
-            "document.querySelectorAll('audio').length >= 2",
-            600,
-        )
-        say("pair loaded")
-        page.get_by_text("Whole song").click()
-        times["whole song applied"] = timed_click(
-            page,
-            page.get_by_role("button", name="Apply settings"),
-            "/Analysed[^:\\n]*: 180\\.00 s/.test(document.body.innerText)",
-            600,
-        )
-        say("whole song applied")
-        times["slices"] = timed_click(page, nav_link("Slices"), f"{HEATMAPS_JS} >= 19", 600)
-        say("slices drawn")
-        timed_click(page, nav_link("Optimise"), "true", 120)
-        slider = page.locator(".st-key-opt_n input[type=range]").first
-        before = run_count(page)
-        slider.focus()
-        slider.press("End")  # N = 18
-        wait_for_run(page, before, 120)
-        assert slider.get_attribute("aria-valuetext") == "18", "could not set N = 18"
-        times["run 18 + greedy"] = timed_click(
-            page,
-            page.get_by_role("button", name="Run both"),
-            "document.body.innerText.includes('Greedy search done') && "
-            "document.body.innerText.includes('Progressive test done')",
-            1800,
-        )
-        say("run both done")
-        start = page.evaluate("() => performance.now()")
-        nav_link("Results").click()
-        measure = page.get_by_role("button", name=re.compile("Measure separation quality"))
         try:
-            measure.wait_for(timeout=300_000)
+            act(page, page.get_by_text("Upload files").click)
+            wait_js(
+                page, "document.querySelectorAll('[data-testid=stFileUploader]').length >= 2", 120, what="uploaders"
+            )
+            uploaders = page.locator("[data-testid='stFileUploader']")
+            uploaders.nth(0).locator("input[type=file]").set_input_files(str(mixture))
+            uploaders.nth(1).locator("input[type=file]").set_input_files(str(vocal))
+            wait_js(
+                page,
+                # "Ready: …" is drawn by the run after a file has reached the server (its name shows at once)
+                f"document.body.innerText.includes('Ready: {mixture.name}') && "
+                f"document.body.innerText.includes('Ready: {vocal.name}')",
+                600,
+                what="the uploads",
+            )
+            wait_for_quiet(page, timeout=120)
+            say("files uploaded")
+            times["load"] = timed_click(
+                page,
+                page.get_by_role("button", name="Load these files"),
+                f"document.body.innerText.includes('Loaded: {mixture.name} + {vocal.name}') && "
+                "document.querySelectorAll('audio').length >= 2",
+                600,
+            )
+            say("pair loaded")
+            page.get_by_text("Whole song").click()
+            times["whole song applied"] = timed_click(
+                page,
+                page.get_by_role("button", name="Apply settings"),
+                "/Analysed[^:\\n]*: 180\\.00 s/.test(document.body.innerText)",
+                600,
+            )
+            say("whole song applied")
+            times["slices"] = timed_click(page, nav_link("Slices"), f"{HEATMAPS_JS} >= 19", 600)
+            say("slices drawn")
+            timed_click(page, nav_link("Optimise"), "true", 120)
+            slider = page.locator(".st-key-opt_n input[type=range]").first
+            slider.focus()
+            act(page, lambda: slider.press("End"), 300)  # N = 18
+            assert slider.get_attribute("aria-valuetext") == "18", "could not set N = 18"
             start = page.evaluate("() => performance.now()")
-            measure.click()
-        except Exception:  # noqa: BLE001 - measured without asking (short segments)
-            pass
-        wait_js(
-            page,
-            "document.body.innerText.match(/SI-SDR[^\\n]*\\n?[^\\n]*-?\\d+\\.\\d+ ?dB/) || "
-            "document.querySelectorAll('[data-testid=\"stDataFrame\"]').length > 0",
-            1800,
-            what="the first score",
-        )
-        say("first score")
-        times["results: first score"] = (page.evaluate("() => performance.now()") - start) / 1000.0
-        wait_js(page, "!document.body.innerText.includes('Measuring')", 3600, what="every score")
-        times["results: every score"] = (page.evaluate("() => performance.now()") - start) / 1000.0
+            page.get_by_role("button", name="Run both").click()
+            patient(
+                "document.body.innerText.includes('Greedy search done') && "
+                "document.body.innerText.includes('Progressive test done')",
+                1800,
+                "both searches",
+            )
+            times["run 18 + greedy"] = (page.evaluate("() => performance.now()") - start) / 1000.0
+            say("run both done")
+            start = page.evaluate("() => performance.now()")
+            nav_link("Results").click()
+            measure = page.get_by_role("button", name=re.compile("Measure separation quality"))
+            try:
+                measure.wait_for(timeout=300_000)
+                start = page.evaluate("() => performance.now()")
+                measure.click()
+            except Exception:  # noqa: BLE001 - measured without asking (short segments)
+                pass
+            wait_js(
+                page,
+                "document.body.innerText.match(/SI-SDR[^\\n]*\\n?[^\\n]*-?\\d+\\.\\d+ ?dB/) || "
+                "document.querySelectorAll('[data-testid=\"stDataFrame\"]').length > 0",
+                1800,
+                what="the first score",
+            )
+            say("first score")
+            times["results: first score"] = (page.evaluate("() => performance.now()") - start) / 1000.0
+            patient("!document.body.innerText.includes('Measuring')", 3600, "every score")
+            times["results: every score"] = (page.evaluate("() => performance.now()") - start) / 1000.0
+            nav_link("Optimise").click()  # what Optimise says about the runs (an error is an alert there)
+            page.wait_for_timeout(3000)
+            alerts = page.evaluate(
+                "() => [...document.querySelectorAll('[data-testid=stAlert]')].map(a => a.innerText.slice(0, 400))"
+            )
+        except Exception:
+            say("stopped; the page says:\n" + page.inner_text("body")[-2500:])
+            raise
         browser.close()
-    return {"times_s": times, "queue_texts": sorted(set(waited))}
+    return {"times_s": times, "queue_texts": sorted(set(waited)), "alerts_on_optimise": alerts}
 
 
 def dashboard(song: tuple[Path, Path], workers: str | None, sessions: int = 1) -> dict:
@@ -419,7 +456,8 @@ def dashboard(song: tuple[Path, Path], workers: str | None, sessions: int = 1) -
 
     env = {"VSEP_MAX_SEGMENT_S": "360"} | ({"VSEP_JOB_WORKERS": workers} if workers else {})
     mixture, vocal = song
-    with Server(env=env) as server, MemorySampler(server) as memory:
+    log_path = Path(tempfile.gettempdir()) / f"vsep_song_bench_server_{sessions}.log"
+    with Server(env=env, log_path=log_path) as server, MemorySampler(server) as memory:
         idle = memory.first
         children = [
             subprocess.Popen(
@@ -438,6 +476,8 @@ def dashboard(song: tuple[Path, Path], workers: str | None, sessions: int = 1) -
         peak = memory.peak / 2**20
     for i, one in enumerate(results, 1):
         shown = "; ".join(one["queue_texts"]) or "never waited"
+        if one.get("alerts_on_optimise"):
+            shown += " | alerts on Optimise: " + " / ".join(one["alerts_on_optimise"])
         print(
             f"dashboard, 3-minute song, session {i} of {sessions}: "
             + ", ".join(f"{name} {value:.1f} s" for name, value in one["times_s"].items())
