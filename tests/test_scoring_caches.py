@@ -64,3 +64,49 @@ def test_the_figures_are_those_of_references_kept_or_made_again(eval_pair):  # n
 
     release_reference_caches()
     assert _kept() == (0, 0)
+
+
+def test_scorings_inside_an_outer_one_share_the_references_and_the_outermost_lets_them_go(eval_pair):  # noqa: F811
+    from vsep_core.metrics import references_kept
+
+    settings = evaluation_settings()
+    with references_kept():
+        score(eval_pair, _candidates([]), settings=settings, workers=1)
+        assert _kept() == (1, 2)  # an inner scoring keeps them for the next one
+        seen = []
+        score(eval_pair, _candidates(seen), settings=settings, workers=1)
+        assert seen[0] == (1, 2)  # the next scoring's first method finds them
+    assert _kept() == (0, 0)
+
+
+def test_the_clis_full_quality_runs_make_a_mono_targets_references_once(monkeypatch):
+    """``full_quality_runs`` scores every run against one target: its references are made once, then let go."""
+    import io
+
+    import soundfile as sf
+    from stereo_support import stereo_pair
+
+    from vsep_core import api
+    from vsep_core.audio import prepare_pair
+    from vsep_core.settings import Settings
+
+    made = []
+    real = bss._References
+
+    class Counted(real):
+        def __init__(self, *args, **kwargs):
+            made.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(bss, "_References", Counted)
+    mixture, vocal, _ = stereo_pair(seconds=2.0)
+    mono = io.BytesIO()
+    samples, sr = sf.read(io.BytesIO(vocal), dtype="float32")
+    sf.write(mono, samples.mean(axis=1), sr, format="WAV", subtype="FLOAT")  # scored once, on the mono down-mix
+    settings = Settings(duration_s=1.5)
+    pair = prepare_pair(mixture, vocal=mono.getvalue(), settings=settings)
+    runs = {"0": (), "1": ("slice_1_horizontal",), "2": ("slice_1_horizontal", "slice_2_vertical")}
+    out = api.full_quality_runs(mixture, pair, settings, runs, target=mono.getvalue())
+    assert all(found.scores["channel_scoring"] == "mono down-mix" for found in out.values())
+    assert len(made) == 1  # one reference set for the three runs (each is one BSS Eval of two sources)
+    assert _kept() == (0, 0)

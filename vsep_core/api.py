@@ -629,23 +629,26 @@ def full_quality_runs(
         mixture = decode_segment(mixture, settings)
     if target is not None and not isinstance(target, Decoded):
         target = decode_segment(target, settings, name=given)
+    from .metrics import references_kept
+
     out = {}
-    for i, (label, slices) in enumerate(runs.items()):
-        report(progress, i / max(len(runs), 1), f"Full quality: run {label}")
-        found = full_quality(
-            mixture,
-            pair,
-            settings,
-            slices=tuple(slices),
-            analysis=analysis,
-            target=target,
-            given=given,
-            window_s=window_s,
-            bss_filters=bss_filters,
-        )
-        if on_run is not None:
-            on_run(label, found)
-            found.estimate = None
-        out[label] = found
+    with references_kept():  # every run is scored against the same target: its references are made once
+        for i, (label, slices) in enumerate(runs.items()):
+            report(progress, i / max(len(runs), 1), f"Full quality: run {label}")
+            found = full_quality(
+                mixture,
+                pair,
+                settings,
+                slices=tuple(slices),
+                analysis=analysis,
+                target=target,
+                given=given,
+                window_s=window_s,
+                bss_filters=bss_filters,
+            )
+            if on_run is not None:
+                on_run(label, found)
+                found.estimate = None
+            out[label] = found
     report(progress, 1.0, "Full quality done")
     return out

@@ -47,7 +47,7 @@ from .metrics import (
     SOURCE_NAMES,
     evaluate_estimate,
     one_blas_thread,
-    release_reference_caches,
+    references_kept,
 )
 from .presenter import METRIC_LABELS, format_score, score_table, source_labels  # noqa: F401 - re-exported
 from .progress import Progress, report
@@ -428,11 +428,8 @@ def score(
 
     # One BLAS thread for every method, however many run at once: BLAS's rounding depends on its thread
     # count (and two pools of BLAS threads would fight over two cores), so the figures do not.
-    try:
-        with one_blas_thread():
-            entries = _score_all(candidates, score_one, workers=workers, progress=progress)
-    finally:
-        release_reference_caches()  # kept for this pair's methods only, not for the server's lifetime
+    with references_kept(), one_blas_thread():  # the references serve this pair's methods, then are let go
+        entries = _score_all(candidates, score_one, workers=workers, progress=progress)
     report(progress, 1.0, "Evaluation done")
     return {
         "pair": _pair_summary(truth, given, settings.level, names),

@@ -433,7 +433,7 @@ def score_full_quality(
         the target, ``"instrumental"`` its complement, as :func:`vsep_core.evaluate.score` names them.
     """
     from .decode import to_mono
-    from .metrics import SOURCE_NAMES, evaluate_estimate, release_reference_caches
+    from .metrics import SOURCE_NAMES, evaluate_estimate, references_kept
 
     target = np.asarray(target, dtype=np.float32)
     if target.ndim == 1:
@@ -445,7 +445,7 @@ def score_full_quality(
         how = CHANNEL_SCORING[1]
         est, mix, target = to_mono(est)[None, :], to_mono(mix)[None, :], to_mono(target)[None, :]
     per_channel = []
-    try:
+    with references_kept():
         for c in range(est.shape[0]):
             ref = target[c].astype(np.float64)
             rest = mix[c].astype(np.float64) - ref
@@ -460,8 +460,6 @@ def score_full_quality(
             )
             found.pop("bss_split", None)
             per_channel.append(found)
-    finally:
-        release_reference_caches()  # each channel replaces the last one's: nothing to keep for the next call
     out = {
         source: {
             metric: float(np.nanmean([ch[source][metric] for ch in per_channel]))

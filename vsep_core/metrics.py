@@ -28,6 +28,7 @@ counterpart: the estimate is first projected onto the reference.
 from __future__ import annotations
 
 import contextlib
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -299,17 +300,35 @@ def evaluate_estimate(
 
 def release_reference_caches() -> None:
     """Forget what scoring keeps of the last references (BSS Eval's correlations, the mel dB of bleedless
-    and fullness).
-
-    Kept, they spare every further estimate scored against the same pair their cost; a scoring loop calls
-    this when it is done, so that a server does not hold a whole song's references (about 230 MB) for the
-    next visitor.
-    """
+    and fullness): about 230 MB for a whole song's pair, which a server would otherwise hold for the next
+    visitor. Scoring loops do this through :func:`references_kept`."""
     from .bss import release_references
     from .field_metrics import release_reference_db
 
     release_references()
     release_reference_db()
+
+
+_KEPT = threading.local()
+
+
+@contextlib.contextmanager
+def references_kept():
+    """Keep the references between the estimates scored inside; let them go when the outermost one ends.
+
+    Kept, they spare every further estimate scored against the same pair their cost. A scoring loop
+    (:func:`vsep_core.evaluate.score`, the full-quality scoring) runs inside one; a loop over several such
+    scorings (the CLI's full-quality runs) wraps them in another, so that they share the references and
+    they are let go once, at its end. The depth is this thread's.
+    """
+    depth = getattr(_KEPT, "depth", 0)
+    _KEPT.depth = depth + 1
+    try:
+        yield
+    finally:
+        _KEPT.depth = depth
+        if depth == 0:
+            release_reference_caches()
 
 
 # --- helpers ----------------------------------------------------------------
