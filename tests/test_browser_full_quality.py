@@ -82,3 +82,76 @@ def test_results_plays_the_full_quality_audio_of_a_stereo_upload(tmp_path):
         browser.close()
     assert not [e for e in errors if "ResizeObserver" not in e], f"JavaScript errors in the page: {errors}"
     assert not outside, f"the app asked other hosts (it must work offline): {sorted(set(outside))}"
+
+
+def test_a_long_segment_makes_its_full_quality_audio_when_asked_and_says_one_is_kept(tmp_path):
+    """A segment longer than the shared caches keep (over ``SHARED_MAX_S``): Results offers a button instead of
+    making the full-quality audio at once, says before and after that this session keeps one such result at a
+    time, and then plays the whole segment at the song's rate and channels."""
+    from playwright.sync_api import sync_playwright
+
+    from vsep_app.full_quality_view import ONE_KEPT
+    from vsep_app.limits import SHARED_MAX_S
+
+    seconds = SHARED_MAX_S + 4.0
+    mixture, vocal, _ = stereo_pair(seconds=seconds)
+    (tmp_path / "long.wav").write_bytes(mixture)
+    (tmp_path / "long_voice.wav").write_bytes(vocal)
+    with Server(log_path=tmp_path / "streamlit.log") as server, sync_playwright() as p:
+        browser = launch(p)
+        context = browser.new_context(viewport=VIEWPORT)
+        context.set_default_timeout(120_000)
+        outside = block_outside_requests(context)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server.url)
+        wait_for_run(page, 0, 60)
+
+        act(page, lambda: page.get_by_text("Upload files", exact=True).click())
+        uploaders = page.locator("[data-testid='stFileUploader'] input[type=file]")
+        uploaders.nth(0).set_input_files(str(tmp_path / "long.wav"))
+        wait_js(page, "document.body.innerText.includes('Ready: long.wav')", 60, what="the mixture's upload")
+        uploaders.nth(1).set_input_files(str(tmp_path / "long_voice.wav"))
+        wait_js(page, "document.body.innerText.includes('Ready: long_voice.wav')", 60, what="the vocal's upload")
+        act(page, lambda: page.get_by_role("button", name="Load these files").click(), 120)
+        page.get_by_text("Loaded: long.wav + long_voice.wav").wait_for()
+        page.get_by_text("Whole song").click()
+        act(page, lambda: page.get_by_role("button", name="Apply settings").click(), 240)
+        wait_js(
+            page,
+            f"document.body.innerText.includes('Analysed (drawn above): {seconds:.2f} s')",
+            240,
+            what="the whole song",
+        )
+
+        act(page, lambda: nav(page, "Optimise"))
+        act(page, lambda: page.get_by_role("button", name="Run the progressive test").click(), 300)
+        act(page, lambda: nav(page, "Results"), 300)
+        page.get_by_text("Take it with you").wait_for(timeout=300_000)
+
+        main = page.locator("[data-testid='stMain']")
+        asked = main.get_by_role("button", name=f"Make the full-quality audio ({seconds:.0f} s of audio")
+        asked.wait_for()
+        text = main.inner_text()
+        assert "A long segment's full-quality audio is made when you ask for it." in text
+        assert ONE_KEPT in text
+        assert "Vocal at full quality" not in text  # nothing made before the button is pressed
+
+        act(page, lambda: asked.click(), 300)
+        section = page.get_by_text("Vocal at full quality (44100 Hz stereo)")
+        section.wait_for(timeout=300_000)
+        section.scroll_into_view_if_needed()
+        assert ONE_KEPT in main.inner_text()  # still said once the result is there
+        full_js = """(() => Array.from(document.querySelectorAll('[data-testid=stMain] p'))
+            .filter(p => p.innerText.includes('at full quality (44100 Hz stereo)'))
+            .map(h => { const box = h.closest('[data-testid=stColumn]');
+                        const audio = box ? box.querySelector('audio') : null;
+                        return audio ? audio.duration : null; }))()"""
+        wait_js(page, f"{full_js}.length == 2 && {full_js}.every(d => d > 0)", 120, what="the full-quality players")
+        full = page.evaluate(full_js)
+        assert all(d == pytest.approx(seconds, abs=0.01) for d in full), full
+        context.close()
+        browser.close()
+    assert not [e for e in errors if "ResizeObserver" not in e], f"JavaScript errors in the page: {errors}"
+    assert not outside, f"the app asked other hosts (it must work offline): {sorted(set(outside))}"
